@@ -1,0 +1,64 @@
+/**
+ * Every error Piko throws on purpose. The class decides behaviour (a `NonRetryableError` is never
+ * retried); the message says what is wrong and how to fix it.
+ */
+export class PikoError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A job definition is invalid. Lists every problem at once, one per line. */
+export class JobDefinitionError extends PikoError {
+  /** The individual problems, each a full sentence. */
+  readonly problems: readonly string[];
+  constructor(jobId: string, problems: readonly string[]) {
+    super(`Invalid job "${jobId}":\n  - ${problems.join('\n  - ')}`);
+    this.problems = problems;
+  }
+}
+
+/** A cron expression or timezone cannot be used. The message names the field and the value. */
+export class ScheduleError extends PikoError {}
+
+/** A duration such as `'30s'` cannot be parsed. */
+export class DurationError extends PikoError {}
+
+/** Configuration (defaults, settings.toml, PIKO_* environment) is invalid; lists every key at once. */
+export class ConfigError extends PikoError {
+  /** One line per invalid key, with the value's source. */
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.problems = problems;
+  }
+}
+
+/** Input given by a user (CLI flags, backfill request, Lambda event) is invalid. */
+export class InputError extends PikoError {}
+
+/** A backfill request was refused; nothing was written. */
+export class BackfillRefusedError extends PikoError {}
+
+/** A job id that no registered job has. */
+export class UnknownJobError extends PikoError {
+  constructor(jobId: string, known: readonly string[]) {
+    super(`Unknown job "${jobId}". Known jobs: ${known.length ? known.join(', ') : '(none)'}.`);
+  }
+}
+
+/** The state store failed or holds something unexpected. */
+export class StoreError extends PikoError {}
+
+/** A record was emitted whose type has no sink in the job's `sinks`. */
+export class UnknownRecordTypeError extends PikoError {}
+
+/** A handler ran longer than its job's `timeout`. Retried like any other error. */
+export class TimeoutError extends PikoError {}
+
+/**
+ * Throw from a handler to fail the run at once, without retries.
+ * @example throw new NonRetryableError('input file is corrupt');
+ */
+export class NonRetryableError extends PikoError {}

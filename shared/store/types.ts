@@ -1,0 +1,164 @@
+import type { SqlDatabase } from '../sql.ts';
+import type { Interval } from '../interval.ts';
+
+/** Life cycle of one run (one job, one interval). */
+export type RunStatus = 'pending' | 'queued' | 'running' | 'succeeded' | 'failed';
+/** Every {@link RunStatus}, in life-cycle order. */
+export const RUN_STATUSES: readonly RunStatus[] = ['pending', 'queued', 'running', 'succeeded', 'failed'];
+/** What created (or last re-armed) a run. */
+export type RunTrigger = 'schedule' | 'backfill' | 'manual';
+
+/** A job's row in `piko_jobs`. */
+export interface JobState {
+  readonly jobId: string;
+  /** End of the last interval planned or skipped (UTC). */
+  readonly watermark: Date;
+  readonly paused: boolean;
+  /** Intervals passed over by catch-up rules, counted, never run. */
+  readonly skippedTotal: number;
+  readonly updatedAt: Date;
+}
+
+/** A row of `piko_runs`. */
+export interface RunRecord {
+  /** Store-assigned id, unique across jobs. */
+  readonly runId: number;
+  readonly jobId: string;
+  readonly interval: Interval;
+  readonly status: RunStatus;
+  readonly trigger: RunTrigger;
+  /** Handler attempts made so far in the current generation. */
+  readonly attempts: number;
+  /** Bumped each time the run is re-armed (backfill rerun, lost execution); part of the execution name. */
+  readonly generation: number;
+  /** The workflow execution that owns the run while queued or running. */
+  readonly executionName: string | null;
+  /** The backfill that created or re-armed the run, if any. */
+  readonly backfillId: string | null;
+  /** Config override for this run (manual run or backfill), as JSON. */
+  readonly config: unknown;
+  /** Last error message (at most 1,000 characters, no secrets). */
+  readonly error: string | null;
+  /** The last stage's JSON output when succeeded. */
+  readonly output: unknown;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+  readonly startedAt: Date | null;
+  readonly finishedAt: Date | null;
+}
+
+/** A run to insert as `pending`. */
+export interface NewRun {
+  readonly interval: Interval;
+  readonly trigger: RunTrigger;
+  /** @default null */
+  readonly backfillId?: string | null;
+  /** @default null */
+  readonly config?: unknown;
+}
+
+/** Which pending runs a dispatch takes: the scheduled lane (schedule + manual) or one backfill's. */
+export type DispatchLane = { readonly kind: 'scheduled' } | { readonly kind: 'backfill'; readonly backfillId: string };
+
+/** A backfill request's row in `piko_backfills`. */
+export interface BackfillRecord {
+  /** Deterministic id derived from the request, so re-running the same request resumes it. */
+  readonly backfillId: string;
+  readonly jobId: string;
+  readonly range: Interval;
+  readonly reprocess: 'missing' | 'failed' | 'all';
+  readonly reverse: boolean;
+  readonly config: unknown;
+  /** How far planning got: the next chunk starts here (or ends here when reverse). */
+  readonly cursor: Date;
+  readonly status: 'planning' | 'planned' | 'done';
+  readonly created: number;
+  readonly rerun: number;
+  readonly skipped: number;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+/** Operations allowed inside {@link StateStore.withJob}: one transaction holding the job's row lock. */
+export interface JobTransaction {
+  /** The job row as locked at the start of the transaction. */
+  readonly job: JobState;
+  /** Inserts `pending` runs, ignoring intervals that already have a row. Returns how many were inserted. */
+  insertRuns(runs: readonly NewRun[]): Promise<number>;
+  /** Moves the watermark and adds to the skipped counter. */
+  advanceWatermark(watermark: Date, skippedDelta: number): Promise<void>;
+  /** The job's runs with `from <= interval.start < to`, oldest first. */
+  runsInRange(from: Date, to: Date): Promise<RunRecord[]>;
+  /**
+   * Re-arms runs as `pending`: generation + 1, attempts 0, error and execution cleared, trigger,
+   * backfill id and config replaced.
+   */
+  rearmRuns(runIds: readonly number[], rearm: Omit<NewRun, 'interval'>): Promise<void>;
+  /** Up to `limit` pending runs of a lane, oldest first (newest first when `newestFirst`). */
+  pendingRuns(lane: DispatchLane, limit: number, newestFirst?: boolean): Promise<RunRecord[]>;
+  /** Runs of a lane that are `queued` or `running`, oldest first. */
+  inFlightRuns(lane: DispatchLane): Promise<RunRecord[]>;
+  /** Sets `queued` and the execution name on pending runs. */
+  markQueued(runIds: readonly number[], executionName: string): Promise<void>;
+  /** Updates a backfill's cursor and status and adds to its counts, atomically with the runs. */
+  updateBackfill(
+    backfillId: string,
+    update: { cursor: Date; status: BackfillRecord['status']; created: number; rerun: number; skipped: number },
+  ): Promise<void>;
+}
+
+/** Counts of a job's runs per status. */
+export type RunCounts = Record<RunStatus, number>;
+
+/**
+ * Where Piko keeps its state: `piko_jobs`, `piko_runs`, `piko_backfills` (DESIGN.md §3).
+ * One interface, two implementations (MySQL, SQLite), one conformance suite.
+ */
+export interface StateStore {
+  /** `'mysql'` or `'sqlite'`. */
+  readonly kind: 'mysql' | 'sqlite';
+  /** Applies pending numbered migrations under a lock; concurrent callers wait, never apply twice. */
+  migrate(): Promise<{ applied: number[] }>;
+  /**
+   * Runs `work` in one transaction that holds the job's row lock, creating the row with
+   * `initialWatermark` when missing. Commits when `work` resolves, rolls back when it throws.
+   */
+  withJob<T>(jobId: string, initialWatermark: Date, work: (tx: JobTransaction) => Promise<T>): Promise<T>;
+  /** A job's row, or undefined before the planner first saw it. */
+  getJob(jobId: string): Promise<JobState | undefined>;
+  /** Every job row, by id. */
+  listJobs(): Promise<JobState[]>;
+  /** Pauses or resumes a job, creating its row when missing. */
+  setPaused(jobId: string, paused: boolean, initialWatermark: Date): Promise<void>;
+
+  /** One run by id. */
+  getRun(runId: number): Promise<RunRecord | undefined>;
+  /** A job's runs with `from <= interval.start < to`, oldest first (all when no range). */
+  listRuns(jobId: string, range?: { from: Date; to: Date }): Promise<RunRecord[]>;
+  /** How many of the job's runs are in each status. */
+  countRuns(jobId: string): Promise<RunCounts>;
+  /** The job's most recent failed runs, newest first. */
+  recentFailures(jobId: string, limit: number): Promise<RunRecord[]>;
+
+  /**
+   * Marks a run `running` for an attempt (attempts = max(attempts, attempt)). Refuses (returns
+   * undefined) a run that is already `succeeded`, so a duplicate delivery never runs twice.
+   */
+  markRunning(runId: number, attempt: number, now: Date): Promise<RunRecord | undefined>;
+  /** Records success with the stage's output. */
+  markSucceeded(runId: number, output: unknown, now: Date): Promise<void>;
+  /** Records failure with its message (truncated to 1,000 characters). */
+  markFailed(runId: number, error: string, attempts: number, now: Date): Promise<void>;
+  /** Puts queued/running runs of an execution that is gone back to `pending`, generation + 1. */
+  requeueRuns(runIds: readonly number[]): Promise<void>;
+
+  /** Creates a backfill row, or returns the existing one with the same id. */
+  openBackfill(backfill: Omit<BackfillRecord, 'createdAt' | 'updatedAt'>): Promise<BackfillRecord>;
+  /** One backfill by id. */
+  getBackfill(backfillId: string): Promise<BackfillRecord | undefined>;
+
+  /** The database behind the store, for sinks that write next to the state (upsertSink's default). */
+  readonly database: SqlDatabase;
+  /** Closes connections. The store cannot be used afterwards. */
+  close(): Promise<void>;
+}
