@@ -1,5 +1,5 @@
-import type { SqlDatabase } from '../sql.ts';
 import type { Interval } from '../interval.ts';
+import type { SqlDatabase } from '../sql.ts';
 
 /** Life cycle of one run (one job, one interval). */
 export type RunStatus = 'pending' | 'queued' | 'running' | 'succeeded' | 'failed';
@@ -27,7 +27,9 @@ export interface RunRecord {
   readonly interval: Interval;
   readonly status: RunStatus;
   readonly trigger: RunTrigger;
-  /** Handler attempts made so far in the current generation. */
+  /** The stage last started (`null` until one starts). */
+  readonly stage: string | null;
+  /** Attempts of that stage so far in the current generation (1 on its first attempt). */
   readonly attempts: number;
   /** Bumped each time the run is re-armed (backfill rerun, lost execution); part of the execution name. */
   readonly generation: number;
@@ -57,8 +59,13 @@ export interface NewRun {
   readonly config?: unknown;
 }
 
-/** Which pending runs a dispatch takes: the scheduled lane (schedule + manual) or one backfill's. */
-export type DispatchLane = { readonly kind: 'scheduled' } | { readonly kind: 'backfill'; readonly backfillId: string };
+/**
+ * Which pending runs a dispatch takes: the scheduled lane (schedule + manual) or one backfill's.
+ * The scheduled lane is every run whose backfill id is null; a backfill's lane, the runs with its id.
+ */
+export type DispatchLane =
+  | { readonly kind: 'scheduled' }
+  | { readonly kind: 'backfill'; readonly backfillId: string };
 
 /** A backfill request's row in `piko_backfills`. */
 export interface BackfillRecord {
@@ -91,19 +98,26 @@ export interface JobTransaction {
   runsInRange(from: Date, to: Date): Promise<RunRecord[]>;
   /**
    * Re-arms runs as `pending`: generation + 1, attempts 0, error and execution cleared, trigger,
-   * backfill id and config replaced.
+   * backfill id and config replaced. Output, start and finish times are cleared too; ids of other
+   * jobs' runs are ignored.
    */
   rearmRuns(runIds: readonly number[], rearm: Omit<NewRun, 'interval'>): Promise<void>;
   /** Up to `limit` pending runs of a lane, oldest first (newest first when `newestFirst`). */
   pendingRuns(lane: DispatchLane, limit: number, newestFirst?: boolean): Promise<RunRecord[]>;
   /** Runs of a lane that are `queued` or `running`, oldest first. */
   inFlightRuns(lane: DispatchLane): Promise<RunRecord[]>;
-  /** Sets `queued` and the execution name on pending runs. */
+  /** Sets `queued` and the execution name on pending runs (of this job; other ids are ignored). */
   markQueued(runIds: readonly number[], executionName: string): Promise<void>;
   /** Updates a backfill's cursor and status and adds to its counts, atomically with the runs. */
   updateBackfill(
     backfillId: string,
-    update: { cursor: Date; status: BackfillRecord['status']; created: number; rerun: number; skipped: number },
+    update: {
+      cursor: Date;
+      status: BackfillRecord['status'];
+      created: number;
+      rerun: number;
+      skipped: number;
+    },
   ): Promise<void>;
 }
 
@@ -122,6 +136,8 @@ export interface StateStore {
   /**
    * Runs `work` in one transaction that holds the job's row lock, creating the row with
    * `initialWatermark` when missing. Commits when `work` resolves, rolls back when it throws.
+   * Inside `work`, use `tx`: other calls on the store are not part of the transaction on MySQL
+   * (and join it on SQLite, whose single connection the transaction holds).
    */
   withJob<T>(jobId: string, initialWatermark: Date, work: (tx: JobTransaction) => Promise<T>): Promise<T>;
   /** A job's row, or undefined before the planner first saw it. */
@@ -137,19 +153,30 @@ export interface StateStore {
   listRuns(jobId: string, range?: { from: Date; to: Date }): Promise<RunRecord[]>;
   /** How many of the job's runs are in each status. */
   countRuns(jobId: string): Promise<RunCounts>;
-  /** The job's most recent failed runs, newest first. */
+  /** The job's most recent failed runs, newest (finish time) first. */
   recentFailures(jobId: string, limit: number): Promise<RunRecord[]>;
 
   /**
-   * Marks a run `running` for an attempt (attempts = max(attempts, attempt)). Refuses (returns
-   * undefined) a run that is already `succeeded`, so a duplicate delivery never runs twice.
+   * Marks a run `running` for an attempt of `stage`: attempts + 1 when that stage was the last one
+   * started, else 1. Refuses (returns undefined) a run that is already `succeeded`, so a duplicate
+   * delivery never runs twice. Sets the start time to `now` and clears the finish time; returns
+   * undefined for an unknown run.
    */
-  markRunning(runId: number, attempt: number, now: Date): Promise<RunRecord | undefined>;
-  /** Records success with the stage's output. */
+  markRunning(runId: number, stage: string, now: Date): Promise<RunRecord | undefined>;
+  /** Records a non-last stage's output (the next stage may read it); the run stays running. */
+  recordOutput(runId: number, output: unknown, now: Date): Promise<void>;
+  /** Records success with the stage's output, clearing the last error. Throws a StoreError for an unknown run. */
   markSucceeded(runId: number, output: unknown, now: Date): Promise<void>;
-  /** Records failure with its message (truncated to 1,000 characters). */
+  /**
+   * Records failure with its message (truncated to 1,000 characters). A `succeeded` run stays
+   * succeeded (a late duplicate never undoes a success). Throws a StoreError for an unknown run.
+   */
   markFailed(runId: number, error: string, attempts: number, now: Date): Promise<void>;
-  /** Puts queued/running runs of an execution that is gone back to `pending`, generation + 1. */
+  /**
+   * Puts queued/running runs of an execution that is gone back to `pending`, generation + 1.
+   * As a new generation: attempts 0, execution and start time cleared; the last error is kept.
+   * Runs in any other status are left alone.
+   */
   requeueRuns(runIds: readonly number[]): Promise<void>;
 
   /** Creates a backfill row, or returns the existing one with the same id. */

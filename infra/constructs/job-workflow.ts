@@ -1,0 +1,259 @@
+import { Duration, Lazy } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import type { JobDefinition } from '../../shared/job.ts';
+import { STAGE_EVENT_ENV } from '../../shared/local/workflow/payload.ts';
+
+/** Inline Map states run at most 40 iterations at once. */
+const MAX_MAP_CONCURRENCY = 40;
+/** Added to the job's timeout for a Lambda stage's task timeout: the stage runner's own timeout fires first. */
+const LAMBDA_TIMEOUT_MARGIN_SECONDS = 60;
+/** Added to the job's timeout for a Fargate stage's task timeout: provisioning and image pull come first. */
+const FARGATE_TIMEOUT_MARGIN_SECONDS = 600;
+/** Task timeout of the bookkeeping tasks ("Record failure", "Continue dispatch"). */
+const BOOKKEEPING_TIMEOUT_SECONDS = 60;
+
+export { STAGE_EVENT_ENV };
+
+/** A stage as far as the workflow is concerned. */
+export type WorkflowStage =
+  | { readonly kind: 'lambda'; readonly name: string }
+  | { readonly kind: 'fargate'; readonly name: string; readonly cpu: number; readonly memoryMiB: number };
+
+/** The parts of a {@link JobDefinition} that shape its workflow; every JobDefinition fits. */
+export type WorkflowJob = Pick<JobDefinition, 'id' | 'concurrency' | 'retry' | 'timeoutMs'> & {
+  readonly stages: readonly WorkflowStage[];
+};
+
+export interface JobWorkflowProps {
+  /** The job (a {@link JobDefinition}; only id, concurrency, retry, timeout and stages are read). */
+  readonly job: WorkflowJob;
+  /** The job's Lambda: runs its lambda stages and records failures. */
+  readonly stageFunction: lambda.IFunction;
+  /** Invoked (asynchronously, InvocationType Event) after a scheduled batch so the backlog drains. */
+  readonly dispatcherFunction: lambda.IFunction;
+  /** Needed when the job has fargate stages. */
+  readonly fargate?: {
+    readonly cluster: ecs.ICluster;
+    /** One task definition per fargate stage, by stage name. */
+    readonly taskDefinitions: Readonly<Record<string, ecs.FargateTaskDefinition>>;
+    /** The container (in every task definition) that runs the stage. */
+    readonly containerName: string;
+    readonly subnets?: ec2.SubnetSelection;
+    readonly securityGroups?: ec2.ISecurityGroup[];
+  };
+  /** @default undefined (no logging) */
+  readonly logs?: sfn.LogOptions;
+  /** @default false */
+  readonly tracingEnabled?: boolean;
+}
+
+/**
+ * The Step Functions (Standard) workflow of one job: a Map over a batch of runs, each run going
+ * through the job's stages in order (DESIGN.md §5). JSONPath only, so the same definition runs
+ * locally in aws-local-stepfunctions.
+ *
+ * Per run, the success path is exactly one Task state per stage: the stage runner records success
+ * itself, and a stage's failure (after its retries) goes to "Record failure". The Map never fails.
+ */
+export class JobWorkflow extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+
+  constructor(scope: Construct, id: string, props: JobWorkflowProps) {
+    super(scope, id);
+    const { job } = props;
+    if (!Number.isInteger(job.concurrency) || job.concurrency < 1 || job.concurrency > MAX_MAP_CONCURRENCY) {
+      throw new Error(
+        `Job "${job.id}": concurrency ${job.concurrency} must be an integer from 1 to ${MAX_MAP_CONCURRENCY}, the most an inline Map state runs at once`,
+      );
+    }
+    if (job.stages.length === 0) throw new Error(`Job "${job.id}" has no stages`);
+
+    const recordFailure = tasks.LambdaInvoke.jsonPath(this, 'Record failure', {
+      lambdaFunction: props.stageFunction,
+      payloadResponseOnly: true,
+      payload: sfn.TaskInput.fromObject({
+        action: 'fail',
+        run: sfn.JsonPath.objectAt('$.run'),
+        error: sfn.JsonPath.objectAt('$.error'),
+      }),
+      resultPath: sfn.JsonPath.DISCARD,
+      outputPath: '$.run.runId',
+      retryOnServiceExceptions: false,
+      taskTimeout: sfn.Timeout.duration(Duration.seconds(BOOKKEEPING_TIMEOUT_SECONDS)),
+    });
+    recordFailure.addRetry({
+      errors: [sfn.Errors.ALL],
+      interval: Duration.seconds(2),
+      maxAttempts: 3,
+      backoffRate: 2,
+      jitterStrategy: sfn.JitterType.FULL,
+    });
+    // If even the failure cannot be recorded, end the iteration anyway: a failed iteration would fail
+    // the Map and every other run of the batch. The run stays `running` until the planner recovers it.
+    recordFailure.addCatch(sfn.Pass.jsonPath(this, 'Failure not recorded', { outputPath: '$.run.runId' }), {
+      errors: [sfn.Errors.ALL],
+      resultPath: '$.recordError',
+    });
+
+    // `TaskInput.fromObject` drops `null` values; a token that resolves to null survives.
+    const jsonNull = Lazy.any({ produce: () => null });
+    let chain: sfn.Chain | undefined;
+    job.stages.forEach((stage, index) => {
+      const previous = index === 0 ? undefined : job.stages[index - 1];
+      const lastStage = index === job.stages.length - 1;
+      const payloadInput: StageInput =
+        previous === undefined
+          ? { kind: 'none' }
+          : previous.kind === 'lambda'
+            ? { kind: 'previous' }
+            : { kind: 'store' };
+      const payloadInputFields =
+        payloadInput.kind === 'none'
+          ? { input: jsonNull }
+          : payloadInput.kind === 'previous'
+            ? { input: sfn.JsonPath.objectAt('$.result.output') }
+            : { input: jsonNull, inputFromStore: true };
+      const common = { action: 'run', stage: stage.name, stageIndex: index, lastStage };
+      // The last stage ends the iteration; its output is only the run id so the Map's collected
+      // results (counted against the payload limit before they are discarded) stay tiny.
+      const ending = lastStage ? { resultPath: sfn.JsonPath.DISCARD, outputPath: '$.run.runId' } : {};
+      const timeoutSeconds = Math.ceil(job.timeoutMs / 1000);
+
+      let task: tasks.LambdaInvoke | tasks.EcsRunTask;
+      if (stage.kind === 'lambda') {
+        task = tasks.LambdaInvoke.jsonPath(this, `Stage ${stage.name}`, {
+          lambdaFunction: props.stageFunction,
+          payloadResponseOnly: true,
+          payload: sfn.TaskInput.fromObject({
+            ...common,
+            run: sfn.JsonPath.objectAt('$.run'),
+            ...payloadInputFields,
+          }),
+          resultPath: lastStage ? sfn.JsonPath.DISCARD : '$.result',
+          ...ending,
+          retryOnServiceExceptions: false,
+          taskTimeout: sfn.Timeout.duration(Duration.seconds(timeoutSeconds + LAMBDA_TIMEOUT_MARGIN_SECONDS)),
+        });
+      } else {
+        const fargate = props.fargate;
+        const taskDefinition = fargate?.taskDefinitions[stage.name];
+        if (!fargate || !taskDefinition) {
+          throw new Error(
+            `Job "${job.id}": stage "${stage.name}" runs on Fargate; give props.fargate with a task definition for it`,
+          );
+        }
+        const container = taskDefinition.findContainer(fargate.containerName);
+        if (!container) {
+          throw new Error(
+            `Job "${job.id}": the task definition of stage "${stage.name}" has no container named "${fargate.containerName}"`,
+          );
+        }
+        task = tasks.EcsRunTask.jsonPath(this, `Stage ${stage.name}`, {
+          integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+          cluster: fargate.cluster,
+          taskDefinition,
+          launchTarget: new tasks.EcsFargateLaunchTarget({
+            platformVersion: ecs.FargatePlatformVersion.LATEST,
+          }),
+          subnets: fargate.subnets,
+          securityGroups: fargate.securityGroups,
+          containerOverrides: [
+            {
+              containerDefinition: container,
+              environment: [{ name: STAGE_EVENT_ENV, value: stageEventExpression(common, payloadInput) }],
+            },
+          ],
+          resultPath: sfn.JsonPath.DISCARD,
+          ...ending,
+          taskTimeout: sfn.Timeout.duration(
+            Duration.seconds(timeoutSeconds + FARGATE_TIMEOUT_MARGIN_SECONDS),
+          ),
+        });
+      }
+      task.addRetry({ errors: ['NonRetryableError'], maxAttempts: 0 });
+      const { attempts, backoffMs, rate, maxBackoffMs } = job.retry;
+      if (attempts > 1) {
+        task.addRetry({
+          errors: [sfn.Errors.ALL],
+          interval: Duration.seconds(Math.max(1, Math.round(backoffMs / 1000))),
+          maxAttempts: attempts - 1,
+          backoffRate: rate,
+          maxDelay: Duration.seconds(Math.max(1, Math.round(maxBackoffMs / 1000))),
+          jitterStrategy: sfn.JitterType.FULL,
+        });
+      }
+      task.addCatch(recordFailure, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+      chain = chain ? chain.next(task) : sfn.Chain.start(task);
+    });
+
+    const runs = sfn.Map.jsonPath(this, 'Runs', {
+      itemsPath: '$.runs',
+      itemSelector: { run: sfn.JsonPath.objectAt('$$.Map.Item.Value') },
+      maxConcurrency: job.concurrency,
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    runs.itemProcessor(chain!);
+
+    const continueDispatch = tasks.LambdaInvoke.jsonPath(this, 'Continue dispatch', {
+      lambdaFunction: props.dispatcherFunction,
+      invocationType: tasks.LambdaInvocationType.EVENT,
+      payload: sfn.TaskInput.fromObject({ action: 'continue', jobId: sfn.JsonPath.stringAt('$.jobId') }),
+      resultPath: sfn.JsonPath.DISCARD,
+      taskTimeout: sfn.Timeout.duration(Duration.seconds(BOOKKEEPING_TIMEOUT_SECONDS)),
+    });
+    const definition = runs.next(
+      sfn.Choice.jsonPath(this, 'Scheduled?')
+        .when(
+          sfn.Condition.stringEquals('$.lane', 'scheduled'),
+          continueDispatch.next(sfn.Succeed.jsonPath(this, 'Dispatch continued')),
+        )
+        .otherwise(sfn.Succeed.jsonPath(this, 'Done')),
+    );
+
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      queryLanguage: sfn.QueryLanguage.JSON_PATH,
+      comment: `Piko job ${job.id}`,
+      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      logs: props.logs,
+      tracingEnabled: props.tracingEnabled ?? false,
+    });
+  }
+}
+
+/**
+ * `PIKO_STAGE_EVENT`: the stage's payload as JSON text, built without an extra state.
+ * `States.JsonToString` takes a single path, so the constant fields go into a `States.Format`
+ * template (literal braces escaped as `\{` `\}`) and the run and input are nested
+ * `States.JsonToString` calls (AWS allows up to 10 nested intrinsics in a field).
+ */
+function stageEventExpression(
+  common: { action: string; stage: string; stageIndex: number; lastStage: boolean },
+  payloadInput: StageInput,
+): string {
+  const head = JSON.stringify(common).slice(1, -1);
+  const args: string[] = [sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.run'))];
+  let tail = '"input":null';
+  if (payloadInput.kind === 'store') tail = '"input":null,"inputFromStore":true';
+  if (payloadInput.kind === 'previous') {
+    tail = '"input":{}';
+    args.push(sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.result.output')));
+  }
+  return sfn.JsonPath.format(`\\{${head},"run":{},${tail}\\}`, ...args);
+}
+
+/** Where a stage's input comes from: none (first stage), the previous Lambda result, or the state store. */
+type StageInput = { readonly kind: 'none' } | { readonly kind: 'previous' } | { readonly kind: 'store' };
+
+/**
+ * A deterministic task definition family for a job's Fargate stage. The workflow names the task
+ * definition by family, so stacks that use it render the same definition (and the same local ASL).
+ */
+export function stageTaskFamily(jobId: string, stageName: string): string {
+  return `piko-${jobId}-${stageName}`;
+}

@@ -1,0 +1,363 @@
+/**
+ * Piko's configuration: defaults < `settings.toml` at the project root < `PIKO_*` environment variables.
+ *
+ * Keys of `[piko]` map to `PIKO_<KEY>` (`log_level` ↔ `PIKO_LOG_LEVEL`); keys of other sections to
+ * `PIKO_<SECTION>__<KEY>` (`[mysql] pool_size` ↔ `PIKO_MYSQL__POOL_SIZE`). Everything is validated at
+ * once: unknown keys and variables are errors too, and every problem is reported in one `ConfigError`.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+import { type PikoLogLevel, REDACTED, registerSecret } from './telemetry.ts';
+
+/** The `[piko]` section. */
+export interface PikoSettings {
+  /** Lowest level logged. @default 'info' */
+  readonly logLevel: PikoLogLevel;
+  /** JSON log lines instead of readable ones. @default true in Lambda (`AWS_LAMBDA_FUNCTION_NAME` set), else false */
+  readonly logJson: boolean;
+  /** Local state and output, relative to the project root. @default '.piko' */
+  readonly dataDir: string;
+  /** Where the jobs live, relative to the project root. @default 'functions/jobs' */
+  readonly jobsDir: string;
+  /** On SIGINT/SIGTERM, how long running intervals may take to finish. @default 30 */
+  readonly shutdownGraceSeconds: number;
+  /** Runs given to one workflow execution at most. @default 500 */
+  readonly maxRunsPerExecution: number;
+  /** Intervals one backfill request may cover at most. @default 1000000 */
+  readonly maxBackfillIntervals: number;
+}
+
+/** The `[mysql]` section: the state store on MySQL/Aurora instead of SQLite. */
+export interface MysqlSettings {
+  /** `mysql://user:password@host:3306/database`; when set, state lives in MySQL. @default - (SQLite) */
+  readonly dsn?: string;
+  /** Connections of the state store's pool. @default 10 */
+  readonly poolSize: number;
+  /** Authenticate with an RDS IAM token instead of a password (TLS). @default false */
+  readonly iamAuth: boolean;
+  /** Region used to sign IAM tokens. @default aws.region */
+  readonly region?: string;
+}
+
+/** The `[sqlite]` section: the embedded state store. */
+export interface SqliteSettings {
+  /** The database file, relative to the project root. @default '<piko.data_dir>/piko.db', i.e. '.piko/piko.db' */
+  readonly file: string;
+}
+
+/** The `[aws]` section. */
+export interface AwsSettings {
+  /** The AWS region. @default the `AWS_REGION` environment variable, if set */
+  readonly region?: string;
+  /** The CloudFormation stack name. @default 'Piko' */
+  readonly stackName: string;
+}
+
+/** The whole validated configuration. */
+export interface PikoConfig {
+  readonly piko: PikoSettings;
+  readonly mysql: MysqlSettings;
+  readonly sqlite: SqliteSettings;
+  readonly aws: AwsSettings;
+}
+
+/** Where {@link loadConfig} looks. */
+export interface LoadConfigOptions {
+  /** The project root, where `settings.toml` is read from. @default process.cwd() */
+  readonly cwd?: string;
+  /** The environment. @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** The settings file's name, at the project root. */
+export const SETTINGS_FILE = 'settings.toml';
+
+/** Environment variables that configure Piko start with this. */
+export const ENV_PREFIX = 'PIKO_';
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
+/** Keys whose values are never printed. */
+const SECRET_KEY = /dsn|password|token|secret/i;
+
+/** Attaches the human description used in error messages ("expected …"). */
+function field<S extends z.ZodType>(schema: S, expected: string): S {
+  return schema.describe(expected);
+}
+
+const path = () => field(z.string().min(1), 'a non-empty path');
+const positiveInt = () => field(z.number().int().positive(), 'an integer greater than 0');
+const bool = () => field(z.boolean(), 'true or false');
+const region = () => field(z.string().regex(AWS_REGION).optional(), 'an AWS region such as eu-west-1');
+
+const SECTIONS = {
+  piko: z.object({
+    logLevel: field(
+      z
+        .string()
+        .transform((s) => s.toLowerCase())
+        .pipe(z.enum(LOG_LEVELS)),
+      'one of debug, info, warn, error',
+    ),
+    logJson: bool(),
+    dataDir: path(),
+    jobsDir: path(),
+    shutdownGraceSeconds: field(z.number().int().nonnegative(), 'an integer of 0 or more'),
+    maxRunsPerExecution: positiveInt(),
+    maxBackfillIntervals: positiveInt(),
+  }) satisfies z.ZodType<PikoSettings>,
+  mysql: z.object({
+    dsn: field(
+      z.string().refine(isMysqlUrl).optional(),
+      'a URL like mysql://user:password@host:3306/database',
+    ),
+    poolSize: positiveInt(),
+    iamAuth: bool(),
+    region: region(),
+  }) satisfies z.ZodType<MysqlSettings>,
+  sqlite: z.object({ file: path() }) satisfies z.ZodType<SqliteSettings>,
+  aws: z.object({
+    region: region(),
+    stackName: field(
+      z.string().regex(STACK_NAME),
+      'a CloudFormation stack name (a letter, then letters, digits or hyphens; at most 128 characters)',
+    ),
+  }) satisfies z.ZodType<AwsSettings>,
+};
+
+type Section = keyof typeof SECTIONS;
+const SECTION_NAMES = Object.keys(SECTIONS) as Section[];
+
+/** Defaults, resolved in one place; a section may depend on sections validated before it. */
+function defaultsOf(
+  section: Section,
+  env: NonNullable<LoadConfigOptions['env']>,
+  done: Partial<PikoConfig>,
+): Record<string, unknown> {
+  switch (section) {
+    case 'piko':
+      return {
+        logLevel: 'info',
+        logJson: Boolean(env.AWS_LAMBDA_FUNCTION_NAME),
+        dataDir: '.piko',
+        jobsDir: 'functions/jobs',
+        shutdownGraceSeconds: 30,
+        maxRunsPerExecution: 500,
+        maxBackfillIntervals: 1_000_000,
+      };
+    case 'aws':
+      return { region: env.AWS_REGION || undefined, stackName: 'Piko' };
+    case 'mysql':
+      return { poolSize: 10, iamAuth: false, region: done.aws?.region };
+    case 'sqlite':
+      return { file: join(done.piko?.dataDir ?? '.piko', 'piko.db') };
+  }
+}
+/** Validation order: defaults of later sections may read earlier ones. */
+const RESOLUTION_ORDER: readonly Section[] = ['piko', 'aws', 'mysql', 'sqlite'];
+
+const snake = (camel: string) => camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+const envName = (section: Section, key: string) =>
+  `${ENV_PREFIX}${section === 'piko' ? '' : `${section.toUpperCase()}__`}${key.toUpperCase()}`;
+
+/** snake_case key → camelCase property, per section. */
+const KEYS: { [S in Section]: Map<string, string> } = Object.fromEntries(
+  SECTION_NAMES.map((s) => [s, new Map(Object.keys(SECTIONS[s].shape).map((prop) => [snake(prop), prop]))]),
+) as { [S in Section]: Map<string, string> };
+
+interface Setting {
+  readonly value: unknown;
+  /** `settings.toml`, `environment variable PIKO_…` or `default`. */
+  readonly source: string;
+}
+
+/**
+ * Reads, merges and validates the configuration: defaults < `settings.toml` in `cwd` < `PIKO_*`
+ * variables of `env`. Environment strings are converted to numbers and booleans (`true`/`false`,
+ * `1`/`0`, `yes`/`no`, `on`/`off`); an empty variable counts as unset.
+ * @throws ConfigError listing every invalid or unknown key at once, one line each, with its value
+ * (never for keys named like dsn, password, token or secret) and its source.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): PikoConfig {
+  const cwd = options.cwd ?? process.cwd();
+  const env = options.env ?? process.env;
+  const problems: string[] = [];
+  const given = new Map<string, Setting>(); // `${section}.${prop}` → value and source
+
+  readSettingsFile(join(cwd, SETTINGS_FILE), given, problems);
+  readEnvironment(env, given, problems);
+
+  const done: { -readonly [S in Section]?: PikoConfig[S] } = {};
+  for (const section of RESOLUTION_ORDER) {
+    const schema = SECTIONS[section];
+    const defaults = defaultsOf(section, env, done);
+    const values: Record<string, unknown> = {};
+    let valid = true;
+    for (const [prop, propSchema] of Object.entries(schema.shape) as [string, z.ZodType][]) {
+      const setting = given.get(`${section}.${prop}`) ?? { value: defaults[prop], source: 'default' };
+      const result = propSchema.safeParse(setting.value);
+      if (result.success) {
+        values[prop] = result.data;
+      } else {
+        valid = false;
+        problems.push(
+          `${describeSetting(section, snake(prop), setting)}: expected ${propSchema.description}`,
+        );
+      }
+    }
+    if (valid) Object.assign(done, { [section]: Object.freeze(schema.parse(values)) });
+  }
+
+  if (done.mysql) checkMysql(done.mysql, given, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(done as PikoConfig);
+}
+
+let processConfig: PikoConfig | undefined;
+
+/**
+ * The process's configuration: {@link loadConfig} with the process's working directory and
+ * environment, loaded on first call and kept.
+ */
+export function getConfig(): PikoConfig {
+  processConfig ??= loadConfig();
+  return processConfig;
+}
+
+function readSettingsFile(file: string, given: Map<string, Setting>, problems: string[]): void {
+  if (!existsSync(file)) return;
+  let document: Record<string, unknown>;
+  try {
+    document = parseToml(readFileSync(file, 'utf8'));
+  } catch (err) {
+    if (!(err instanceof TomlError)) throw err;
+    const firstLine = err.message.split('\n')[0];
+    problems.push(`${SETTINGS_FILE} (line ${err.line}, column ${err.column}): ${firstLine}`);
+    return;
+  }
+  const source = SETTINGS_FILE;
+  for (const [name, table] of Object.entries(document)) {
+    if (!isSection(name) || !isPlainTable(table)) {
+      const what = isPlainTable(table) ? `[${name}]` : `${name} = ${display(name, table)}`;
+      const where = isPlainTable(table) ? 'unknown section' : 'unknown key outside any section';
+      problems.push(`${what} (${source}): ${where}; known sections: ${SECTION_NAMES.join(', ')}`);
+      continue;
+    }
+    for (const [key, value] of Object.entries(table)) {
+      const prop = KEYS[name].get(key);
+      if (prop === undefined) {
+        const known = [...KEYS[name].keys()].join(', ');
+        problems.push(
+          `${name}.${key} = ${display(key, value)} (${source}): unknown key; known keys in [${name}]: ${known}`,
+        );
+        continue;
+      }
+      given.set(`${name}.${prop}`, { value, source });
+    }
+  }
+}
+
+function readEnvironment(
+  env: NonNullable<LoadConfigOptions['env']>,
+  given: Map<string, Setting>,
+  problems: string[],
+) {
+  for (const name of Object.keys(env).sort()) {
+    const raw = env[name];
+    if (!name.startsWith(ENV_PREFIX) || raw === undefined || raw === '') continue;
+    // PIKO_TEST_* belong to the test suites (PIKO_TEST_MYSQL_DSN), not to the runtime's settings.
+    if (name.startsWith(`${ENV_PREFIX}TEST_`)) continue;
+    const rest = name.slice(ENV_PREFIX.length);
+    const split = rest.indexOf('__');
+    const section = (split < 0 ? 'piko' : rest.slice(0, split)).toLowerCase();
+    const key = (split < 0 ? rest : rest.slice(split + 2)).toLowerCase();
+    const source = `environment variable ${name}`;
+    if (!isSection(section)) {
+      problems.push(
+        `${section}.${key} = ${display(key, raw)} (${source}): unknown section "${section}"; known sections: ${SECTION_NAMES.join(', ')}`,
+      );
+      continue;
+    }
+    const prop = KEYS[section].get(key);
+    if (prop === undefined) {
+      const known = [...KEYS[section].keys()].map((k) => envName(section, k)).join(', ');
+      problems.push(
+        `${section}.${key} = ${display(key, raw)} (${source}): unknown variable; known for [${section}]: ${known}`,
+      );
+      continue;
+    }
+    given.set(`${section}.${prop}`, { value: coerceEnv(SECTIONS[section].shape, prop, raw), source });
+  }
+}
+
+/** Options of `[mysql]` that only make sense together. */
+function checkMysql(mysql: MysqlSettings, given: Map<string, Setting>, problems: string[]): void {
+  if (mysql.dsn !== undefined) registerSecret(decodeURIComponent(new URL(mysql.dsn).password));
+  if (!mysql.iamAuth) return;
+  const iam = describeSetting(
+    'mysql',
+    'iam_auth',
+    given.get('mysql.iamAuth') ?? { value: true, source: 'default' },
+  );
+  if (mysql.dsn === undefined) {
+    problems.push(`${iam}: IAM authentication needs mysql.dsn (PIKO_MYSQL__DSN)`);
+  } else if (new URL(mysql.dsn).password !== '') {
+    problems.push(`${iam}: mysql.dsn must not contain a password when IAM authentication is on`);
+  }
+  if (mysql.region === undefined) {
+    problems.push(`${iam}: IAM authentication needs a region: set mysql.region, aws.region or AWS_REGION`);
+  }
+}
+
+/** Converts an environment string to the type its key expects; leaves it as is when it does not parse. */
+function coerceEnv(shape: Record<string, z.ZodType>, prop: string, raw: string): unknown {
+  const kind = baseType(shape[prop]!);
+  const text = raw.trim();
+  if (kind === 'boolean') {
+    const lower = text.toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(lower)) return true;
+    if (['false', '0', 'no', 'off'].includes(lower)) return false;
+  }
+  if (kind === 'number' && /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text)) return Number(text);
+  return raw;
+}
+
+/** The zod type under `optional()`. */
+function baseType(schema: z.ZodType): string {
+  const def = schema.def as { type: string; innerType?: z.ZodType };
+  return def.innerType ? baseType(def.innerType) : def.type;
+}
+
+function describeSetting(section: Section, key: string, setting: Setting): string {
+  return `${section}.${key} = ${display(key, setting.value)} (${setting.source})`;
+}
+
+/** A value as printed in a problem; secrets are never printed. */
+function display(key: string, value: unknown): string {
+  if (SECRET_KEY.test(key)) return REDACTED;
+  if (value === undefined) return '(unset)';
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value);
+  return JSON.stringify(value) ?? String(value);
+}
+
+function isSection(name: string): name is Section {
+  return Object.hasOwn(SECTIONS, name);
+}
+
+function isPlainTable(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+
+function isMysqlUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'mysql:' || url.protocol === 'mariadb:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}

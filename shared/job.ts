@@ -1,0 +1,384 @@
+import { z } from 'zod';
+import { type Duration, toMillis } from './duration.ts';
+import { JobDefinitionError, PikoError } from './errors.ts';
+import type { Interval } from './interval.ts';
+import type { BorrowedResources, ResourceMap } from './resources/types.ts';
+import { type CompiledSchedule, compileSchedule } from './schedule/index.ts';
+import type { Sink, TaggedRecord } from './sinks/types.ts';
+
+/** Job ids: lower-case letter first, then lower-case letters, digits, `_` or `-`; at most 40 characters. */
+export const JOB_ID_PATTERN = /^[a-z][a-z0-9_-]{0,39}$/;
+/** Stage names follow the same rule as job ids, at most 30 characters (they end up in state names). */
+export const STAGE_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,29}$/;
+/** Inline Map states run at most 40 iterations at once. */
+export const MAX_CONCURRENCY = 40;
+/** Fargate cpu units and the memory (MiB) each allows, as ECS accepts them. */
+export const FARGATE_SIZES: Readonly<Record<number, readonly [min: number, max: number, step: number]>> = {
+  256: [512, 2048, 1024],
+  512: [1024, 4096, 1024],
+  1024: [2048, 8192, 1024],
+  2048: [4096, 16384, 1024],
+  4096: [8192, 30720, 1024],
+};
+
+/** What every handler and stage receives. */
+export interface RunContext<C = unknown> {
+  readonly jobId: string;
+  readonly runId: number;
+  /** The data interval `[start, end)` this run processes. */
+  readonly interval: Interval;
+  /** When the interval was due: `interval.end`. */
+  readonly scheduledAt: Date;
+  /** The job's config, validated, with any manual or backfill override applied. */
+  readonly config: C;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  /** The stage being run (`'main'` for a job with a single `handler`). */
+  readonly stage: string;
+  /** The previous stage's JSON result (`null` for the first stage). */
+  readonly input: unknown;
+  /** Aborted when the job's `timeout` is exceeded or the process shuts down. */
+  readonly signal: AbortSignal;
+  /** Sends a typed record to the sink registered for its type. */
+  emit(record: TaggedRecord<unknown>): void;
+}
+
+/** A stage or single-job handler. Its small JSON result becomes the next stage's input. */
+export type Handler<C, R extends ResourceMap> = (
+  context: RunContext<C>,
+  resources: BorrowedResources<R>,
+) => Promise<unknown> | unknown;
+
+/** Fargate task size of a CPU-heavy stage. */
+export interface FargateSize {
+  /** CPU units: 256, 512, 1024, 2048 or 4096. @default 1024 */
+  readonly cpu?: number;
+  /** Memory in MiB, allowed for the cpu. @default 2048 */
+  readonly memoryMiB?: number;
+}
+
+/** One named step of a job: runs in the job's Lambda, or as a Fargate task. */
+export type Stage<C = unknown, R extends ResourceMap = ResourceMap> = LambdaStage<C, R> | FargateStage<C, R>;
+
+/** A stage that runs in the job's Lambda function. */
+export interface LambdaStage<C = unknown, R extends ResourceMap = ResourceMap> {
+  readonly kind: 'lambda';
+  readonly name: string;
+  // Method syntax keeps a job with a typed config assignable to JobDefinition<unknown> (bivariance).
+  handler(context: RunContext<C>, resources: BorrowedResources<R>): Promise<unknown> | unknown;
+}
+
+/** A CPU-heavy stage that runs as a Fargate task. */
+export interface FargateStage<C = unknown, R extends ResourceMap = ResourceMap> {
+  readonly kind: 'fargate';
+  readonly name: string;
+  /** CPU units. */
+  readonly cpu: number;
+  /** Memory, MiB. */
+  readonly memoryMiB: number;
+  handler(context: RunContext<C>, resources: BorrowedResources<R>): Promise<unknown> | unknown;
+}
+
+/** A stage that runs in the job's Lambda function (locally: in process). */
+export function lambda<C, R extends ResourceMap>(name: string, handler: Handler<C, R>): Stage<C, R> {
+  return { kind: 'lambda', name, handler };
+}
+
+/** A CPU-heavy stage that runs as a Fargate task (locally: in a child process). */
+export function fargate<C, R extends ResourceMap>(
+  name: string,
+  size: FargateSize,
+  handler: Handler<C, R>,
+): Stage<C, R> {
+  return { kind: 'fargate', name, cpu: size.cpu ?? 1024, memoryMiB: size.memoryMiB ?? 2048, handler };
+}
+
+/** Retry policy of a run: exponential backoff with jitter. */
+export interface RetryOptions {
+  /** Total attempts, the first included (1 = no retry). @default 3 */
+  readonly attempts?: number;
+  /** Wait before the second attempt. @default '30s' */
+  readonly backoff?: Duration;
+  /** Multiplier applied to the wait after each attempt. @default 2 */
+  readonly rate?: number;
+  /** Longest wait between attempts. @default '1h' */
+  readonly maxBackoff?: Duration;
+}
+
+/** Everything a user writes in `defineJob` (DESIGN.md §2). */
+export interface JobOptions<C, R extends ResourceMap> {
+  /** `[a-z][a-z0-9_-]*`, at most 40 characters. */
+  readonly id: string;
+  /** One line for `piko jobs`. @default '' */
+  readonly description?: string;
+  /** Five-field cron and IANA timezone. Timezone @default 'UTC' */
+  readonly schedule: { readonly cron: string; readonly timezone?: string };
+  /** The first interval begins at the first tick at or after this. @default the moment the planner first sees the job */
+  readonly start?: string | Date;
+  /** Plan every missed interval. @default true */
+  readonly catchup?: boolean;
+  /** Missed intervals that ended longer ago than this are skipped (counted, not run). @default unlimited */
+  readonly catchupWindow?: Duration;
+  /** With `catchup: false`, the latest due interval runs only if at most this late. @default '10m' */
+  readonly misfireGraceTime?: Duration;
+  /** Intervals of this job running at once (at most 40). @default 1 */
+  readonly concurrency?: number;
+  /** Retry policy. @default { attempts: 3, backoff: '30s', rate: 2, maxBackoff: '1h' } */
+  readonly retry?: RetryOptions;
+  /** Longest a handler or stage may run, per attempt. @default '5m' */
+  readonly timeout?: Duration;
+  /** Memory of the job's Lambda function, MiB. @default 512 */
+  readonly memoryMiB?: number;
+  /** Most intervals planned per planning transaction. @default 1000 */
+  readonly maxIntervalsPerDispatch?: number;
+  /** Schema of the job's config; a manual run or backfill may override values. @default z.object({}) */
+  readonly config?: z.ZodType<C>;
+  /** Resources borrowed by every run, by name. @default {} */
+  readonly resources?: R;
+  /** Where emitted records go, one sink per record type. @default [] */
+  readonly sinks?: readonly Sink<unknown>[];
+  /** The work of one interval. Exactly one of `handler` and `stages`. */
+  readonly handler?: Handler<C, R>;
+  /** Named stages run in order; each result is the next one's input. Exactly one of `handler` and `stages`. */
+  readonly stages?: readonly Stage<C, R>[];
+}
+
+/** A validated job with every default resolved. Durations are milliseconds. */
+export interface JobDefinition<C = unknown, R extends ResourceMap = ResourceMap> {
+  readonly id: string;
+  readonly description: string;
+  readonly schedule: CompiledSchedule;
+  readonly start: Date | undefined;
+  readonly catchup: boolean;
+  readonly catchupWindowMs: number | undefined;
+  readonly misfireGraceTimeMs: number;
+  readonly concurrency: number;
+  readonly retry: {
+    readonly attempts: number;
+    readonly backoffMs: number;
+    readonly rate: number;
+    readonly maxBackoffMs: number;
+  };
+  readonly timeoutMs: number;
+  readonly memoryMiB: number;
+  readonly maxIntervalsPerDispatch: number;
+  readonly config: z.ZodType<C>;
+  readonly resources: R;
+  readonly sinks: readonly Sink<unknown>[];
+  /** At least one; a `handler` job has one lambda stage named `'main'`. */
+  readonly stages: readonly Stage<C, R>[];
+}
+
+/** Marks a value as a job definition, so the registry can tell jobs from other exports. */
+const JOB_BRAND = Symbol.for('piko.job');
+
+/** True for values returned by {@link defineJob}. */
+export function isJobDefinition(value: unknown): value is JobDefinition {
+  return typeof value === 'object' && value !== null && JOB_BRAND in value;
+}
+
+/**
+ * Defines a job. Every option is validated now, and every problem is reported at once.
+ * @throws JobDefinitionError listing each problem.
+ */
+export function defineJob<C = Record<string, never>, R extends ResourceMap = Record<string, never>>(
+  options: JobOptions<C, R>,
+): JobDefinition<C, R> {
+  const problems: string[] = [];
+  const check = <T>(what: () => T): T | undefined => {
+    try {
+      return what();
+    } catch (error) {
+      // A schedule error may hold several problems, one per line.
+      problems.push(...(error instanceof PikoError ? error.message.split('\n') : [String(error)]));
+      return undefined;
+    }
+  };
+  const id = typeof options?.id === 'string' ? options.id : '';
+  if (!JOB_ID_PATTERN.test(id)) {
+    problems.push(
+      `id ${JSON.stringify(options?.id)} must start with a lower-case letter and hold only a-z, 0-9, _ and -, at most 40 characters`,
+    );
+  }
+
+  const cron = options?.schedule?.cron;
+  const timezone = options?.schedule?.timezone ?? 'UTC';
+  const schedule =
+    typeof cron === 'string'
+      ? check(() => compileSchedule(cron, timezone))
+      : void problems.push('schedule.cron is required, for example { cron: "0 2 * * *" }');
+
+  let start: Date | undefined;
+  if (options.start !== undefined) {
+    start = options.start instanceof Date ? options.start : parseIsoInstant(options.start);
+    if (!start || Number.isNaN(start.getTime())) {
+      problems.push(
+        `start ${JSON.stringify(options.start)} must be an ISO 8601 instant with an offset, such as "2026-01-01T00:00:00+08:00"`,
+      );
+      start = undefined;
+    }
+  }
+
+  const duration = (value: Duration | undefined, name: string, fallback: number | undefined) =>
+    value === undefined ? fallback : check(() => toMillis(value, name));
+  const catchupWindowMs = duration(options.catchupWindow, 'catchupWindow', undefined);
+  const misfireGraceTimeMs = duration(options.misfireGraceTime, 'misfireGraceTime', 10 * 60_000) ?? 0;
+  const timeoutMs = duration(options.timeout, 'timeout', 5 * 60_000);
+  const backoffMs = duration(options.retry?.backoff, 'retry.backoff', 30_000) ?? 0;
+  const maxBackoffMs = duration(options.retry?.maxBackoff, 'retry.maxBackoff', 3_600_000) ?? 0;
+  if (timeoutMs === 0) problems.push('timeout must be greater than 0');
+
+  const concurrency = options.concurrency ?? 1;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    problems.push(`concurrency must be a positive integer, got ${String(concurrency)}`);
+  } else if (concurrency > MAX_CONCURRENCY) {
+    problems.push(
+      `concurrency ${concurrency} is above ${MAX_CONCURRENCY}, the most an inline Map state runs at once; lower it`,
+    );
+  }
+  const attempts = options.retry?.attempts ?? 3;
+  if (!Number.isInteger(attempts) || attempts < 1 || attempts > 100) {
+    problems.push(`retry.attempts must be an integer from 1 to 100, got ${String(attempts)}`);
+  }
+  const rate = options.retry?.rate ?? 2;
+  if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 1) {
+    problems.push(`retry.rate must be a number of at least 1, got ${String(rate)}`);
+  }
+  const memoryMiB = options.memoryMiB ?? 512;
+  if (!Number.isInteger(memoryMiB) || memoryMiB < 128 || memoryMiB > 10_240) {
+    problems.push(`memoryMiB must be an integer from 128 to 10240, got ${String(memoryMiB)}`);
+  }
+  const maxIntervalsPerDispatch = options.maxIntervalsPerDispatch ?? 1000;
+  if (!Number.isInteger(maxIntervalsPerDispatch) || maxIntervalsPerDispatch < 1) {
+    problems.push(
+      `maxIntervalsPerDispatch must be a positive integer, got ${String(maxIntervalsPerDispatch)}`,
+    );
+  }
+
+  if (schedule && catchupWindowMs !== undefined) {
+    const longest = longestIntervalMs(schedule);
+    if (longest !== undefined && catchupWindowMs < longest) {
+      problems.push(
+        `catchupWindow (${catchupWindowMs} ms) is shorter than one interval of "${schedule.cron}" (${longest} ms): no missed interval could ever run; make it at least ${longest} ms or remove it`,
+      );
+    }
+  }
+  if (schedule && !schedule.nextTick(new Date(0)) && !schedule.previousTick(new Date(0))) {
+    problems.push(`schedule.cron "${schedule.cron}" never fires`);
+  }
+
+  const stages = resolveStages(options, problems);
+  if (options.config !== undefined && !(options.config instanceof z.ZodType)) {
+    problems.push('config must be a zod schema, for example z.object({ region: z.string().default("eu") })');
+  }
+  const sinks = options.sinks ?? [];
+  const sinkTypes = new Set<string>();
+  for (const sink of sinks) {
+    if (sinkTypes.has(sink.recordType.name)) {
+      problems.push(`two sinks for record type "${sink.recordType.name}"; keep one sink per record type`);
+    }
+    sinkTypes.add(sink.recordType.name);
+  }
+  for (const [name, resource] of Object.entries(options.resources ?? {})) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      problems.push(`resource name "${name}" must be an identifier`);
+    if (typeof resource?.acquire !== 'function') problems.push(`resource "${name}" is not a Resource`);
+  }
+
+  if (problems.length > 0 || !schedule || timeoutMs === undefined)
+    throw new JobDefinitionError(id || '(no id)', problems);
+
+  return Object.freeze({
+    [JOB_BRAND]: true,
+    id,
+    description: options.description ?? '',
+    schedule,
+    start,
+    catchup: options.catchup ?? true,
+    catchupWindowMs,
+    misfireGraceTimeMs,
+    concurrency,
+    retry: { attempts, backoffMs, rate, maxBackoffMs },
+    timeoutMs,
+    memoryMiB,
+    maxIntervalsPerDispatch,
+    config: (options.config ?? z.object({})) as z.ZodType<C>,
+    resources: (options.resources ?? {}) as R,
+    sinks,
+    stages,
+  });
+}
+
+function resolveStages<C, R extends ResourceMap>(
+  options: JobOptions<C, R>,
+  problems: string[],
+): Stage<C, R>[] {
+  const { handler, stages } = options;
+  if (handler !== undefined && stages !== undefined) {
+    problems.push('give either handler or stages, not both');
+    return [];
+  }
+  if (handler === undefined && stages === undefined) {
+    problems.push('give a handler, or stages: [lambda(...), fargate(...)]');
+    return [];
+  }
+  if (handler !== undefined) {
+    if (typeof handler !== 'function') problems.push('handler must be a function');
+    return [{ kind: 'lambda', name: 'main', handler }];
+  }
+  if (!Array.isArray(stages) || stages.length === 0) {
+    problems.push('stages must be a non-empty list of lambda(...) and fargate(...) stages');
+    return [];
+  }
+  const seen = new Set<string>();
+  for (const [index, stage] of stages.entries()) {
+    if (!STAGE_NAME_PATTERN.test(stage?.name ?? '')) {
+      problems.push(
+        `stage ${index + 1} name ${JSON.stringify(stage?.name)} must match [a-z][a-z0-9_-]*, at most 30 characters`,
+      );
+    } else if (seen.has(stage.name)) {
+      problems.push(`two stages are named "${stage.name}"; stage names must be unique`);
+    }
+    seen.add(stage?.name);
+    if (typeof stage?.handler !== 'function') problems.push(`stage "${stage?.name}" has no handler function`);
+    if (stage?.kind === 'fargate') {
+      const sizes = FARGATE_SIZES[stage.cpu];
+      if (!sizes) {
+        problems.push(
+          `stage "${stage.name}": cpu ${stage.cpu} must be one of ${Object.keys(FARGATE_SIZES).join(', ')}`,
+        );
+      } else {
+        const [min, max, step] = sizes;
+        if (stage.memoryMiB < min || stage.memoryMiB > max || (stage.memoryMiB - min) % step !== 0) {
+          problems.push(
+            `stage "${stage.name}": memoryMiB ${stage.memoryMiB} is not allowed with cpu ${stage.cpu} (from ${min} to ${max} in steps of ${step})`,
+          );
+        }
+      }
+    }
+  }
+  return [...stages];
+}
+
+/** Parses an ISO 8601 instant that carries an offset (`Z` or `±hh:mm`); undefined otherwise. */
+export function parseIsoInstant(text: string): Date | undefined {
+  if (typeof text !== 'string') return undefined;
+  const iso = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
+  if (!iso.test(text)) return undefined;
+  const date = new Date(text);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+/** Longest interval among the first few hundred from a fixed reference; undefined if the cron is too sparse to tell. */
+function longestIntervalMs(schedule: CompiledSchedule): number | undefined {
+  const from = new Date(Date.UTC(2026, 0, 1));
+  const to = new Date(Date.UTC(2030, 0, 1));
+  let longest: number | undefined;
+  let seen = 0;
+  for (const interval of schedule.intervals(from, to)) {
+    const length = interval.end.getTime() - interval.start.getTime();
+    if (longest === undefined || length > longest) longest = length;
+    if (++seen >= 400) break;
+  }
+  return longest;
+}

@@ -1,0 +1,310 @@
+import { createHash } from 'node:crypto';
+import { BackfillRefusedError, InputError } from '../errors.ts';
+import type { Interval } from '../interval.ts';
+import type { JobDefinition } from '../job.ts';
+import type { BackfillRecord, RunRecord, StateStore } from '../store/types.ts';
+import { initialWatermark } from './scheduled.ts';
+
+/** Which existing runs a backfill re-runs: `missing` creates absent ones only; `failed` also re-runs failed ones; `all` also succeeded ones. */
+export type Reprocess = 'missing' | 'failed' | 'all';
+
+/** A backfill request (the backfill state machine's input, `piko backfill`'s flags). */
+export interface BackfillRequest {
+  readonly jobId: string;
+  readonly from: Date;
+  readonly to: Date;
+  /** @default 'missing' */
+  readonly reprocess?: Reprocess;
+  /** Return the plan and write nothing. @default false */
+  readonly dryRun?: boolean;
+  /** Plan and run the newest intervals first. @default false */
+  readonly reverse?: boolean;
+  /** Config override for the backfilled runs, validated against the job's schema. @default null */
+  readonly config?: unknown;
+}
+
+/** What a backfill does with one interval. */
+export type BackfillAction = 'create' | 'rerun' | 'skip-in-flight' | 'skip-succeeded' | 'skip-failed';
+
+/** One line of a backfill plan. */
+export interface PlannedInterval extends Interval {
+  readonly action: BackfillAction;
+}
+
+/** Counts of a backfill plan, by action. */
+export type BackfillCounts = Record<BackfillAction, number>;
+
+/** Limits of backfill planning. */
+export interface BackfillLimits {
+  /** A range holding more intervals is refused. @default 1_000_000 */
+  readonly maxBackfillIntervals?: number;
+  /** Intervals per planning transaction. @default the job's maxIntervalsPerDispatch */
+  readonly chunkSize?: number;
+}
+
+/** The result of one call of {@link planBackfill}. */
+export interface BackfillPlanResult {
+  readonly backfillId: string;
+  readonly counts: BackfillCounts;
+  /** True when the whole range is planned (always true for a dry run). */
+  readonly done: boolean;
+}
+
+const emptyCounts = (): BackfillCounts => ({
+  create: 0,
+  rerun: 0,
+  'skip-in-flight': 0,
+  'skip-succeeded': 0,
+  'skip-failed': 0,
+});
+
+/**
+ * Checks a backfill request against DESIGN.md §4 and returns the validated config override.
+ * @throws BackfillRefusedError for `from >= to`, a range ending in the future, or too many intervals;
+ *   InputError for a config the job's schema rejects.
+ */
+export function validateBackfill(
+  job: JobDefinition,
+  request: BackfillRequest,
+  now: Date,
+  limits: BackfillLimits = {},
+): unknown {
+  const { from, to } = request;
+  if (
+    !(from instanceof Date) ||
+    Number.isNaN(from.getTime()) ||
+    !(to instanceof Date) ||
+    Number.isNaN(to.getTime())
+  ) {
+    throw new BackfillRefusedError('Backfill refused: from and to must be valid instants');
+  }
+  if (from >= to) {
+    throw new BackfillRefusedError(
+      `Backfill refused: from (${from.toISOString()}) must be before to (${to.toISOString()})`,
+    );
+  }
+  if (to > now) {
+    throw new BackfillRefusedError(
+      `Backfill refused: to (${to.toISOString()}) is in the future (now is ${now.toISOString()}); only intervals that have ended can be backfilled`,
+    );
+  }
+  const max = limits.maxBackfillIntervals ?? 1_000_000;
+  let count = 0;
+  for (const _ of job.schedule.intervals(from, to)) {
+    if (++count > max) {
+      throw new BackfillRefusedError(
+        `Backfill refused: ${from.toISOString()}..${to.toISOString()} holds more than ${max} intervals of "${job.schedule.cron}" (maxBackfillIntervals); split the range or raise the limit`,
+      );
+    }
+  }
+  if (request.config === undefined || request.config === null) return null;
+  const parsed = job.config.safeParse(request.config);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map(
+      (issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`,
+    );
+    throw new InputError(`Invalid config for job "${job.id}": ${issues.join('; ')}`);
+  }
+  return request.config;
+}
+
+/** The deterministic id of a backfill request: the same request resumes the same backfill. */
+export function backfillId(request: BackfillRequest): string {
+  const key = JSON.stringify([
+    request.jobId,
+    request.from.toISOString(),
+    request.to.toISOString(),
+    request.reprocess ?? 'missing',
+    request.reverse ?? false,
+    request.config ?? null,
+  ]);
+  return `bf-${createHash('sha256').update(key).digest('hex').slice(0, 20)}`;
+}
+
+/** What a backfill does with an interval, given its existing run (if any). */
+export function backfillAction(run: RunRecord | undefined, reprocess: Reprocess): BackfillAction {
+  if (!run) return 'create';
+  switch (run.status) {
+    case 'pending':
+    case 'queued':
+    case 'running':
+      return 'skip-in-flight';
+    case 'failed':
+      return reprocess === 'missing' ? 'skip-failed' : 'rerun';
+    case 'succeeded':
+      return reprocess === 'all' ? 'rerun' : 'skip-succeeded';
+  }
+}
+
+/**
+ * Lists what a backfill would do, chunk by chunk, writing nothing (a dry run). Lazy: a year of
+ * minutely intervals is never held in memory at once.
+ */
+export async function* previewBackfill(
+  store: StateStore,
+  job: JobDefinition,
+  request: BackfillRequest,
+  chunkSize = job.maxIntervalsPerDispatch,
+): AsyncGenerator<PlannedInterval> {
+  for (const chunk of chunks(job, request.from, request.to, request.reverse ?? false, chunkSize)) {
+    const byStart = await existingRuns(store, job.id, chunk);
+    for (const interval of chunk) {
+      const run = byStart.get(interval.start.getTime());
+      yield { ...interval, action: backfillAction(run, request.reprocess ?? 'missing') };
+    }
+  }
+}
+
+/**
+ * Plans a backfill (DESIGN.md §4): records the request, then in chunks of `chunkSize` intervals, one
+ * transaction each, creates absent runs and re-arms failed (or succeeded) ones in the backfill's own
+ * lane, never touching in-flight runs, and moves the backfill's cursor with them. Run again with the
+ * same request after an interruption, it continues from the cursor; once done, it starts over.
+ * Refusals throw before anything is written.
+ */
+export async function planBackfill(
+  store: StateStore,
+  job: JobDefinition,
+  request: BackfillRequest,
+  now: Date,
+  limits: BackfillLimits = {},
+  shouldStop: () => boolean = () => false,
+): Promise<BackfillPlanResult> {
+  const config = validateBackfill(job, request, now, limits);
+  const counts = emptyCounts();
+  const id = backfillId(request);
+  const reprocess = request.reprocess ?? 'missing';
+  const reverse = request.reverse ?? false;
+  if (request.dryRun) {
+    for await (const planned of previewBackfill(store, job, request, limits.chunkSize))
+      counts[planned.action]++;
+    return { backfillId: id, counts, done: true };
+  }
+
+  const rangeStart = reverse ? request.to : request.from;
+  let record: BackfillRecord = await store.openBackfill({
+    backfillId: id,
+    jobId: job.id,
+    range: { start: request.from, end: request.to },
+    reprocess,
+    reverse,
+    config,
+    cursor: rangeStart,
+    status: 'planning',
+    created: 0,
+    rerun: 0,
+    skipped: 0,
+  });
+  const watermark = initialWatermark(job, now);
+  if (record.status === 'done') {
+    await store.withJob(job.id, watermark, (tx) =>
+      tx.updateBackfill(id, { cursor: rangeStart, status: 'planning', created: 0, rerun: 0, skipped: 0 }),
+    );
+    record = { ...record, cursor: rangeStart, status: 'planning' };
+  }
+  if (record.status === 'planned') return { backfillId: id, counts, done: true };
+
+  const [from, to] = reverse ? [request.from, record.cursor] : [record.cursor, request.to];
+  const pending = chunks(job, from, to, reverse, limits.chunkSize ?? job.maxIntervalsPerDispatch);
+  let current = pending.next();
+  if (current.done) {
+    await store.withJob(job.id, watermark, (tx) =>
+      tx.updateBackfill(id, { cursor: record.cursor, status: 'planned', created: 0, rerun: 0, skipped: 0 }),
+    );
+  }
+  while (!current.done) {
+    const chunk = current.value;
+    // Peeking is pure schedule math, so the last chunk can mark the backfill planned in its own commit.
+    const next = pending.next();
+    const chunkCounts = await planChunk(store, job, id, chunk, {
+      reprocess,
+      config,
+      watermark,
+      cursor: reverse ? chunk[chunk.length - 1]!.start : chunk[chunk.length - 1]!.end,
+      last: next.done === true,
+    });
+    for (const action of Object.keys(counts) as BackfillAction[]) counts[action] += chunkCounts[action];
+    if (!next.done && shouldStop()) return { backfillId: id, counts, done: false };
+    current = next;
+  }
+  return { backfillId: id, counts, done: true };
+}
+
+/** Plans one chunk of a backfill in one transaction, with the cursor that follows it. */
+async function planChunk(
+  store: StateStore,
+  job: JobDefinition,
+  id: string,
+  chunk: readonly Interval[],
+  options: { reprocess: Reprocess; config: unknown; watermark: Date; cursor: Date; last: boolean },
+): Promise<BackfillCounts> {
+  const from = new Date(Math.min(...chunk.map((interval) => interval.start.getTime())));
+  const to = new Date(Math.max(...chunk.map((interval) => interval.end.getTime())));
+  return store.withJob(job.id, options.watermark, async (tx) => {
+    const byStart = new Map(
+      (await tx.runsInRange(from, to)).map((run) => [run.interval.start.getTime(), run]),
+    );
+    const counts = emptyCounts();
+    const toCreate: Interval[] = [];
+    const toRerun: number[] = [];
+    for (const interval of chunk) {
+      const run = byStart.get(interval.start.getTime());
+      const action = backfillAction(run, options.reprocess);
+      counts[action]++;
+      if (action === 'create') toCreate.push(interval);
+      if (action === 'rerun' && run) toRerun.push(run.runId);
+    }
+    const rearm = { trigger: 'backfill' as const, backfillId: id, config: options.config };
+    if (toCreate.length > 0) await tx.insertRuns(toCreate.map((interval) => ({ interval, ...rearm })));
+    if (toRerun.length > 0) await tx.rearmRuns(toRerun, rearm);
+    await tx.updateBackfill(id, {
+      cursor: options.cursor,
+      status: options.last ? 'planned' : 'planning',
+      created: counts.create,
+      rerun: counts.rerun,
+      skipped: counts['skip-in-flight'] + counts['skip-succeeded'] + counts['skip-failed'],
+    });
+    return counts;
+  });
+}
+
+/** Marks a backfill done once its lane has nothing pending or in flight. */
+export async function finishBackfill(
+  store: StateStore,
+  job: JobDefinition,
+  id: string,
+  now: Date,
+): Promise<void> {
+  const record = await store.getBackfill(id);
+  if (!record) return;
+  await store.withJob(job.id, initialWatermark(job, now), (tx) =>
+    tx.updateBackfill(id, { cursor: record.cursor, status: 'done', created: 0, rerun: 0, skipped: 0 }),
+  );
+}
+
+function* chunks(
+  job: JobDefinition,
+  from: Date,
+  to: Date,
+  reverse: boolean,
+  size: number,
+): Generator<Interval[]> {
+  const intervals = reverse ? job.schedule.intervalsReverse(from, to) : job.schedule.intervals(from, to);
+  let chunk: Interval[] = [];
+  for (const interval of intervals) {
+    chunk.push(interval);
+    if (chunk.length === size) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+async function existingRuns(store: StateStore, jobId: string, chunk: readonly Interval[]) {
+  const starts = chunk.map((interval) => interval.start.getTime());
+  const from = new Date(Math.min(...starts));
+  const to = new Date(Math.max(...starts) + 1);
+  const runs = await store.listRuns(jobId, { from, to });
+  return new Map(runs.map((run) => [run.interval.start.getTime(), run]));
+}

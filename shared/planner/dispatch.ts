@@ -1,0 +1,120 @@
+import { intervalToJson } from '../interval.ts';
+import type { DispatchLane, RunRecord, StateStore } from '../store/types.ts';
+import { executionName } from './execution-name.ts';
+import type { ExecutionInput, RunItem, WorkflowStarter } from './starter.ts';
+
+/** Options of {@link dispatch}. */
+export interface DispatchOptions {
+  /** Which pending runs to take. @default { kind: 'scheduled' } */
+  readonly lane?: DispatchLane;
+  /** Runs per execution; keeps the state input far under 256 KiB. @default 500 */
+  readonly maxRunsPerExecution?: number;
+  /** Executions to start in this call (a backfill's own concurrency). @default 1 */
+  readonly maxExecutions?: number;
+  /** Take the newest pending runs first (reverse backfill). @default false */
+  readonly newestFirst?: boolean;
+}
+
+/** What a dispatch did. */
+export interface DispatchResult {
+  /** Executions started for pending runs. */
+  readonly started: readonly ExecutionInput[];
+  /** Executions of queued runs that had no live execution, started again under the same name. */
+  readonly restarted: readonly string[];
+  /** Runs of ended executions put back to pending (to be dispatched under a new name). */
+  readonly requeued: number;
+  /** Executions of this lane that were already running. */
+  readonly live: readonly string[];
+}
+
+/** Run items are the part of the state that grows with the batch: about 200 bytes each. */
+export const DEFAULT_MAX_RUNS_PER_EXECUTION = 500;
+
+/**
+ * Dispatches a job's pending runs (DESIGN.md §4): first repairs in-flight runs whose execution is gone
+ * (restarts it under the same name) or ended (re-arms them), then, unless a scheduled execution is
+ * still live, queues the oldest pending runs under one deterministic name per batch and starts them.
+ */
+export async function dispatch(
+  store: StateStore,
+  jobId: string,
+  starter: WorkflowStarter,
+  initialWatermark: Date,
+  options: DispatchOptions = {},
+): Promise<DispatchResult> {
+  const lane = options.lane ?? { kind: 'scheduled' };
+  const maxRuns = options.maxRunsPerExecution ?? DEFAULT_MAX_RUNS_PER_EXECUTION;
+  const maxExecutions = options.maxExecutions ?? 1;
+
+  const inFlight = await store.withJob(jobId, initialWatermark, (tx) => tx.inFlightRuns(lane));
+  const live: string[] = [];
+  const restarted: string[] = [];
+  let requeued = 0;
+  for (const [name, runs] of groupByExecution(inFlight)) {
+    const status = await starter.status(jobId, name);
+    if (status === 'running') {
+      live.push(name);
+    } else if (status === 'absent') {
+      // Crashed between commit and start: the same name and input make the restart harmless.
+      await starter.start(executionInput(jobId, name, lane, runs));
+      restarted.push(name);
+      live.push(name);
+    } else {
+      await store.requeueRuns(runs.map((run) => run.runId));
+      requeued += runs.length;
+    }
+  }
+
+  const started: ExecutionInput[] = [];
+  const free = lane.kind === 'scheduled' ? (live.length === 0 ? 1 : 0) : maxExecutions - live.length;
+  for (let i = 0; i < free; i++) {
+    const input = await store.withJob(jobId, initialWatermark, async (tx) => {
+      const runs = await tx.pendingRuns(lane, maxRuns, options.newestFirst ?? false);
+      if (runs.length === 0) return undefined;
+      const name = executionName(jobId, lane, runs);
+      await tx.markQueued(
+        runs.map((run) => run.runId),
+        name,
+      );
+      return executionInput(jobId, name, lane, runs);
+    });
+    if (!input) break;
+    await starter.start(input);
+    started.push(input);
+  }
+  return { started, restarted, requeued, live };
+}
+
+/** The execution input for a batch of runs: deterministic, so a restart sends the same input. */
+export function executionInput(
+  jobId: string,
+  name: string,
+  lane: DispatchLane,
+  runs: readonly RunRecord[],
+): ExecutionInput {
+  return {
+    jobId,
+    executionName: name,
+    lane: lane.kind,
+    backfillId: lane.kind === 'backfill' ? lane.backfillId : null,
+    runs: runs.map(
+      (run): RunItem => ({
+        jobId,
+        runId: run.runId,
+        interval: intervalToJson(run.interval),
+        config: run.config ?? null,
+      }),
+    ),
+  };
+}
+
+function groupByExecution(runs: readonly RunRecord[]): Map<string, RunRecord[]> {
+  const groups = new Map<string, RunRecord[]>();
+  for (const run of runs) {
+    if (!run.executionName) continue;
+    const group = groups.get(run.executionName) ?? [];
+    group.push(run);
+    groups.set(run.executionName, group);
+  }
+  return groups;
+}

@@ -1,0 +1,5 @@
+export * from './backfill.ts';
+export * from './dispatch.ts';
+export * from './execution-name.ts';
+export * from './scheduled.ts';
+export * from './starter.ts';

@@ -1,0 +1,35 @@
+import type { IntervalJson } from '../interval.ts';
+import type { DispatchLane } from '../store/types.ts';
+
+/** One run as it travels in a workflow execution's input. */
+export interface RunItem {
+  readonly jobId: string;
+  readonly runId: number;
+  readonly interval: IntervalJson;
+  /** Config override of a manual run or backfill; `null` for the job's defaults. */
+  readonly config: unknown;
+}
+
+/** The input of one job workflow execution: a batch of runs. */
+export interface ExecutionInput {
+  readonly jobId: string;
+  readonly executionName: string;
+  /** `'scheduled'` or `'backfill'`; a scheduled execution asks the dispatcher to go on when it ends. */
+  readonly lane: DispatchLane['kind'];
+  readonly backfillId: string | null;
+  readonly runs: readonly RunItem[];
+}
+
+/** What the planner knows of an execution. */
+export type ExecutionStatus = 'running' | 'ended' | 'absent';
+
+/**
+ * Starts job workflow executions. Step Functions on AWS, aws-local-stepfunctions locally.
+ * Both must be idempotent by name: starting the same name with the same input twice starts one.
+ */
+export interface WorkflowStarter {
+  /** Starts the execution `input.executionName`, or does nothing if it already exists. */
+  start(input: ExecutionInput): Promise<void>;
+  /** Whether the named execution is running, has ended, or is unknown. */
+  status(jobId: string, executionName: string): Promise<ExecutionStatus>;
+}

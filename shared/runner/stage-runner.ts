@@ -1,0 +1,129 @@
+import { InputError, NonRetryableError, TimeoutError } from '../errors.ts';
+import type { RunContext } from '../job.ts';
+import type { StagePayload, StageRunResult } from '../local/workflow/payload.ts';
+import { stageErrorMessage } from '../local/workflow/payload.ts';
+import type { JobRegistry } from '../registry.ts';
+import type { ResourceRegistry } from '../resources/lending.ts';
+import { RecordBuffer } from '../sinks/route.ts';
+import type { StateStore } from '../store/types.ts';
+import { errorMessage, logger, metrics, RunDuration, RunsFailed, RunsSucceeded } from '../telemetry.ts';
+
+/** What the stage runner needs; one per process (Lambda container, Fargate task, local runtime). */
+export interface StageRunnerDeps {
+  readonly store: StateStore;
+  readonly jobs: JobRegistry;
+  readonly resources: ResourceRegistry;
+  /** Directory of file sinks. @default '.piko/output' */
+  readonly outputDir?: string;
+  /** Aborted when the process shuts down: running handlers see their signal abort. @default never */
+  readonly shutdown?: AbortSignal;
+  /** @default () => new Date() */
+  readonly now?: () => Date;
+}
+
+/**
+ * Runs one stage of one run (DESIGN.md §2, §5), or records a run's failure after its retries:
+ * validates the config, marks the run running (a run that already succeeded is not run again),
+ * borrows the job's resources, runs the handler under the job's timeout, routes the emitted records to
+ * the sinks, records the output (and success on the last stage), and always gives the resources back.
+ * @throws what the handler throws (retried by the workflow unless a NonRetryableError), TimeoutError.
+ */
+export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Promise<StageRunResult> {
+  const now = deps.now ?? (() => new Date());
+  const { run } = payload;
+  const job = deps.jobs.get(run.jobId);
+
+  if (payload.action === 'fail') {
+    const message = stageErrorMessage(payload.error);
+    const record = await deps.store.getRun(run.runId);
+    await deps.store.markFailed(run.runId, message, record?.attempts ?? 1, now());
+    metrics.addMetric(RunsFailed, 'Count', 1);
+    logger.warn('run failed', {
+      jobId: job.id,
+      runId: run.runId,
+      interval: run.interval.start,
+      error: message,
+    });
+    return { output: null };
+  }
+
+  const stage = job.stages[payload.stageIndex];
+  if (!stage || stage.name !== payload.stage) {
+    throw new NonRetryableError(
+      `Job "${job.id}" has no stage "${payload.stage}" at position ${payload.stageIndex + 1}; redeploy so the workflow matches the job`,
+    );
+  }
+  const parsed = job.config.safeParse(run.config ?? {});
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map(
+      (issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`,
+    );
+    throw new NonRetryableError(
+      new InputError(`Invalid config for job "${job.id}": ${issues.join('; ')}`).message,
+    );
+  }
+
+  const started = now();
+  const record = await deps.store.markRunning(run.runId, stage.name, started);
+  if (!record) {
+    // Delivered again after it succeeded (a restarted execution): never run an interval twice.
+    const done = await deps.store.getRun(run.runId);
+    return { output: done?.output ?? null };
+  }
+
+  const timeout = AbortSignal.timeout(job.timeoutMs);
+  const signal = deps.shutdown ? AbortSignal.any([timeout, deps.shutdown]) : timeout;
+  const records = new RecordBuffer(job.sinks);
+  const context: RunContext = {
+    jobId: job.id,
+    runId: run.runId,
+    interval: { start: new Date(run.interval.start), end: new Date(run.interval.end) },
+    scheduledAt: new Date(run.interval.end),
+    config: parsed.data,
+    attempt: record.attempts,
+    stage: stage.name,
+    input: payload.inputFromStore ? record.output : payload.input,
+    signal,
+    emit: (tagged) => records.emit(tagged),
+  };
+
+  let output: unknown;
+  try {
+    output = await deps.resources.withResources(job.id, job.resources, signal, (values) =>
+      stage.handler(context, values),
+    );
+    await records.flush({
+      jobId: job.id,
+      runId: run.runId,
+      stateDatabase: deps.store.database,
+      outputDir: deps.outputDir ?? '.piko/output',
+    });
+  } catch (error) {
+    if (timeout.aborted) {
+      throw new TimeoutError(`Stage "${stage.name}" of job "${job.id}" timed out after ${job.timeoutMs} ms`);
+    }
+    logger.info('stage attempt failed', {
+      jobId: job.id,
+      runId: run.runId,
+      stage: stage.name,
+      attempt: record.attempts,
+      error: errorMessage(error),
+    });
+    throw error;
+  }
+
+  const finished = now();
+  const result = output === undefined ? null : output;
+  if (payload.lastStage) {
+    await deps.store.markSucceeded(run.runId, result, finished);
+    metrics.addMetric(RunsSucceeded, 'Count', 1);
+    metrics.addMetric(
+      RunDuration,
+      'Milliseconds',
+      finished.getTime() - new Date(record.startedAt ?? started).getTime(),
+    );
+  } else {
+    await deps.store.recordOutput(run.runId, result, finished);
+  }
+  return { output: result };
+}

@@ -1,0 +1,27 @@
+import { NonRetryableError, PikoError } from '../errors.ts';
+
+/**
+ * A value given to `RecordType.of` does not match the record type's schema. Not retried: the same
+ * input produces the same record again.
+ */
+export class RecordValidationError extends NonRetryableError {
+  /** The record type's name. */
+  readonly recordType: string;
+  /** One entry per invalid field: `field "amount": expected number, received string`. */
+  readonly problems: readonly string[];
+  constructor(recordType: string, problems: readonly string[]) {
+    super(`Invalid "${recordType}" record: ${problems.join('; ')}`);
+    this.recordType = recordType;
+    this.problems = problems;
+  }
+}
+
+/** A record type or sink is defined wrongly (bad name, key, column type). Lists every problem at once. */
+export class SinkDefinitionError extends PikoError {
+  /** The individual problems, each a full sentence. */
+  readonly problems: readonly string[];
+  constructor(what: string, problems: readonly string[]) {
+    super(`Invalid ${what}:\n  - ${problems.join('\n  - ')}`);
+    this.problems = problems;
+  }
+}

@@ -1,0 +1,179 @@
+import type { SqlDatabase, SqlDialect } from '../sql.ts';
+
+/**
+ * One numbered schema change, in both dialects. Compiled into the bundle (no SQL files to ship).
+ *
+ * MySQL DDL is not transactional: write each MySQL statement so that running it again after a
+ * partial failure is harmless (`CREATE TABLE IF NOT EXISTS`, …). The SQL must be accepted by both
+ * MariaDB 10.11 and MySQL 8.0 (Aurora MySQL 3).
+ */
+export interface Migration {
+  /** 1, 2, 3, … in order; never renumber an applied migration. */
+  readonly version: number;
+  /** A short description, recorded in `piko_migrations`. */
+  readonly name: string;
+  readonly mysql: readonly string[];
+  readonly sqlite: readonly string[];
+}
+
+/**
+ * The table that records applied migrations. Created by the runner before anything else, so it
+ * can tell what is applied.
+ */
+export const MIGRATIONS_TABLE: Readonly<Record<SqlDialect, string>> = {
+  mysql: `CREATE TABLE IF NOT EXISTS piko_migrations (
+  version INT NOT NULL PRIMARY KEY,
+  name VARCHAR(200) NOT NULL,
+  applied_at DATETIME(3) NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+  sqlite: `CREATE TABLE IF NOT EXISTS piko_migrations (
+  version INTEGER NOT NULL PRIMARY KEY,
+  name TEXT NOT NULL,
+  applied_at INTEGER NOT NULL
+) STRICT`,
+};
+
+const MYSQL_TABLE_OPTIONS = 'ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin';
+
+/**
+ * Every migration, oldest first. Times are `DATETIME(3)` in UTC (MySQL) and epoch milliseconds
+ * (SQLite); JSON values are stored as text in both, so they read back the same everywhere.
+ *
+ * Indexes of `piko_runs` and the queries they serve:
+ * - `piko_runs_job_interval` (unique): one run per interval; a job's runs by range, oldest first.
+ * - `piko_runs_lane`: pending / in-flight runs of a job's lane, oldest or newest first; counts per status.
+ * - `piko_runs_execution`: the runs an execution owns.
+ * - `piko_runs_failures`: a job's most recent failures.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'jobs, runs and backfills',
+    mysql: [
+      `CREATE TABLE IF NOT EXISTS piko_jobs (
+  job_id VARCHAR(64) NOT NULL PRIMARY KEY,
+  watermark DATETIME(3) NOT NULL,
+  paused TINYINT(1) NOT NULL DEFAULT 0,
+  skipped_total BIGINT NOT NULL DEFAULT 0,
+  updated_at DATETIME(3) NOT NULL
+) ${MYSQL_TABLE_OPTIONS}`,
+      `CREATE TABLE IF NOT EXISTS piko_runs (
+  run_id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  job_id VARCHAR(64) NOT NULL,
+  interval_start DATETIME(3) NOT NULL,
+  interval_end DATETIME(3) NOT NULL,
+  status VARCHAR(16) NOT NULL,
+  trigger_kind VARCHAR(16) NOT NULL,
+  stage VARCHAR(30) NULL,
+  attempts INT NOT NULL DEFAULT 0,
+  generation INT NOT NULL DEFAULT 0,
+  execution_name VARCHAR(80) NULL,
+  backfill_id VARCHAR(128) NULL,
+  config MEDIUMTEXT NULL,
+  error VARCHAR(1000) NULL,
+  output MEDIUMTEXT NULL,
+  created_at DATETIME(3) NOT NULL,
+  updated_at DATETIME(3) NOT NULL,
+  started_at DATETIME(3) NULL,
+  finished_at DATETIME(3) NULL,
+  UNIQUE KEY piko_runs_job_interval (job_id, interval_start),
+  KEY piko_runs_lane (job_id, status, backfill_id, interval_start),
+  KEY piko_runs_execution (execution_name),
+  KEY piko_runs_failures (job_id, status, finished_at)
+) ${MYSQL_TABLE_OPTIONS}`,
+      `CREATE TABLE IF NOT EXISTS piko_backfills (
+  backfill_id VARCHAR(128) NOT NULL PRIMARY KEY,
+  job_id VARCHAR(64) NOT NULL,
+  range_start DATETIME(3) NOT NULL,
+  range_end DATETIME(3) NOT NULL,
+  reprocess VARCHAR(16) NOT NULL,
+  reverse_order TINYINT(1) NOT NULL,
+  config MEDIUMTEXT NULL,
+  cursor_at DATETIME(3) NOT NULL,
+  status VARCHAR(16) NOT NULL,
+  created_count BIGINT NOT NULL DEFAULT 0,
+  rerun_count BIGINT NOT NULL DEFAULT 0,
+  skipped_count BIGINT NOT NULL DEFAULT 0,
+  created_at DATETIME(3) NOT NULL,
+  updated_at DATETIME(3) NOT NULL,
+  KEY piko_backfills_job (job_id, created_at)
+) ${MYSQL_TABLE_OPTIONS}`,
+    ],
+    sqlite: [
+      `CREATE TABLE piko_jobs (
+  job_id TEXT NOT NULL PRIMARY KEY,
+  watermark INTEGER NOT NULL,
+  paused INTEGER NOT NULL DEFAULT 0,
+  skipped_total INTEGER NOT NULL DEFAULT 0,
+  updated_at INTEGER NOT NULL
+) STRICT`,
+      `CREATE TABLE piko_runs (
+  run_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id TEXT NOT NULL,
+  interval_start INTEGER NOT NULL,
+  interval_end INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  trigger_kind TEXT NOT NULL,
+  stage TEXT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  generation INTEGER NOT NULL DEFAULT 0,
+  execution_name TEXT NULL,
+  backfill_id TEXT NULL,
+  config TEXT NULL,
+  error TEXT NULL,
+  output TEXT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  started_at INTEGER NULL,
+  finished_at INTEGER NULL
+) STRICT`,
+      'CREATE UNIQUE INDEX piko_runs_job_interval ON piko_runs (job_id, interval_start)',
+      'CREATE INDEX piko_runs_lane ON piko_runs (job_id, status, backfill_id, interval_start)',
+      'CREATE INDEX piko_runs_execution ON piko_runs (execution_name)',
+      'CREATE INDEX piko_runs_failures ON piko_runs (job_id, status, finished_at)',
+      `CREATE TABLE piko_backfills (
+  backfill_id TEXT NOT NULL PRIMARY KEY,
+  job_id TEXT NOT NULL,
+  range_start INTEGER NOT NULL,
+  range_end INTEGER NOT NULL,
+  reprocess TEXT NOT NULL,
+  reverse_order INTEGER NOT NULL,
+  config TEXT NULL,
+  cursor_at INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  created_count INTEGER NOT NULL DEFAULT 0,
+  rerun_count INTEGER NOT NULL DEFAULT 0,
+  skipped_count INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT`,
+      'CREATE INDEX piko_backfills_job ON piko_backfills (job_id, created_at)',
+    ],
+  },
+];
+
+/**
+ * Applies the migrations that `piko_migrations` does not list, oldest first, on `db`. The caller
+ * holds the migration lock (and, in SQLite, the write transaction) for the whole call.
+ */
+export async function applyMigrations(
+  db: SqlDatabase,
+  now: Date,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<{ applied: number[] }> {
+  await db.query(MIGRATIONS_TABLE[db.dialect]);
+  const { rows } = await db.query('SELECT version FROM piko_migrations');
+  const done = new Set(rows.map((row) => Number(row.version)));
+  const applied: number[] = [];
+  for (const migration of migrations) {
+    if (done.has(migration.version)) continue;
+    for (const statement of migration[db.dialect]) await db.query(statement);
+    await db.query('INSERT INTO piko_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
+      migration.version,
+      migration.name,
+      now,
+    ]);
+    applied.push(migration.version);
+  }
+  return { applied };
+}

@@ -1,0 +1,469 @@
+import { createHash } from 'node:crypto';
+import type { Pool, PoolConnection, PoolOptions, ResultSetHeader, SslOptions } from 'mysql2/promise';
+import mysql from 'mysql2/promise';
+import { StoreError } from '../errors.ts';
+import type { SqlDatabase, SqlRow } from '../sql.ts';
+import { applyMigrations } from './migrations.ts';
+import { createSqlStateStore, nestedTransactionError, type SqlStoreDialect } from './sql-store.ts';
+import type { StateStore } from './types.ts';
+
+const MINUTE_MS = 60_000;
+/** IAM auth tokens live 15 minutes; a new one is signed once the cached one is this old. */
+export const IAM_TOKEN_REFRESH_MS = 10 * MINUTE_MS;
+const DEFAULT_PORT = 3306;
+/** How long `migrate()` waits for another process's migration to finish. */
+const MIGRATION_LOCK_TIMEOUT_SECONDS = 300;
+/** MySQL 5.7+ refuses `GET_LOCK` names longer than this. */
+const MAX_LOCK_NAME_LENGTH = 64;
+
+/**
+ * TLS for the connection: `true` verifies the server against Node's trusted CAs, `'amazon-rds'`
+ * against the Amazon RDS and RDS Proxy CAs, an object is passed to mysql2 as is.
+ */
+export type MysqlSsl = boolean | 'amazon-rds' | SslOptions;
+
+/** IAM database authentication (RDS Proxy, Aurora). Tokens are signed with the default AWS credentials. */
+export interface MysqlIamAuthOptions {
+  /** The region of the database or proxy. */
+  readonly region: string;
+  /** @default the DSN's host */
+  readonly hostname?: string;
+  /** @default the DSN's port */
+  readonly port?: number;
+  /** @default the DSN's user */
+  readonly username?: string;
+}
+
+export interface MysqlStoreOptions {
+  /** `mysql://user:password@host:port/database?ssl=true` (see {@link parseMysqlDsn}). */
+  readonly dsn: string;
+  /** Connections in the pool. @default 10 */
+  readonly poolSize?: number;
+  /** Sign a token per new connection instead of using a password; requires TLS (`'amazon-rds'` by default). @default - password auth */
+  readonly iamAuth?: MysqlIamAuthOptions;
+  /** Overrides the DSN's `ssl` parameter. @default - the DSN's, else `'amazon-rds'` with IAM auth, else no TLS */
+  readonly ssl?: MysqlSsl;
+  /** Clock for `created_at` / `updated_at`. @default () => new Date() */
+  readonly clock?: () => Date;
+}
+
+/** The parts of a MySQL DSN. */
+export interface MysqlDsn {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  /** Undefined when the DSN has none (IAM auth, or a user without password). */
+  readonly password: string | undefined;
+  readonly database: string;
+  /** The `ssl` parameter: `true`, `false` or `amazon-rds`; undefined when absent. */
+  readonly ssl: boolean | 'amazon-rds' | undefined;
+}
+
+const DSN_FORMAT = 'mysql://user:password@host:port/database?ssl=true';
+const DSN_PARAMETERS = ['ssl'];
+
+/** Where the password is, as a reader would take it: between the first `:` after the scheme and the last `@`. */
+function passwordSpan(dsn: string): { start: number; end: number } | undefined {
+  const schemeEnd = dsn.indexOf('://');
+  const start = schemeEnd >= 0 ? schemeEnd + 3 : 0;
+  const at = dsn.lastIndexOf('@');
+  const colon = dsn.indexOf(':', start);
+  if (at < start || colon < 0 || colon > at) return undefined;
+  return { start: colon + 1, end: at };
+}
+
+/** A DSN with its password replaced by `***`, safe to show. Errs on the side of hiding too much. */
+export function redactDsn(dsn: string): string {
+  const span = passwordSpan(dsn);
+  return span ? `${dsn.slice(0, span.start)}***${dsn.slice(span.end)}` : dsn;
+}
+
+/**
+ * Parses `mysql://user:password@host:port/database?ssl=true|false|amazon-rds`. User and password
+ * are percent-decoded; the port defaults to 3306. Throws a {@link StoreError} listing every problem,
+ * which never contains the password.
+ */
+export function parseMysqlDsn(dsn: string): MysqlDsn {
+  const fail = (problems: string[]): never => {
+    throw new StoreError(
+      `Invalid MySQL DSN "${redactDsn(dsn)}" (expected ${DSN_FORMAT}):\n  - ${problems.join('\n  - ')}`,
+    );
+  };
+  let url: URL;
+  try {
+    url = new URL(dsn);
+  } catch {
+    return fail(['it is not a URL.']);
+  }
+  const span = passwordSpan(dsn);
+  if (span && decode(url.password) !== decode(dsn.slice(span.start, span.end))) {
+    // The URL split the password elsewhere: whatever it parsed may hold pieces of it, so show none.
+    return fail(['the password must be percent-encoded (@ as %40, / as %2F, ? as %3F, # as %23).']);
+  }
+  const problems: string[] = [];
+  if (url.protocol !== 'mysql:') problems.push(`the scheme must be "mysql:", not "${url.protocol}".`);
+  if (!url.hostname) problems.push('the host is missing.');
+  if (!url.username) problems.push('the user is missing.');
+  const database = decode(url.pathname.replace(/^\//, ''));
+  if (!database) problems.push('the database is missing (add "/database" after the host).');
+  else if (database.includes('/')) problems.push(`the database name "${database}" contains "/".`);
+  const unknown = [...url.searchParams.keys()].filter((key) => !DSN_PARAMETERS.includes(key));
+  if (unknown.length) {
+    problems.push(`unknown parameter(s) ${unknown.join(', ')}; supported: ${DSN_PARAMETERS.join(', ')}.`);
+  }
+  let ssl: MysqlDsn['ssl'];
+  const sslParam = url.searchParams.get('ssl');
+  if (sslParam === 'true') ssl = true;
+  else if (sslParam === 'false') ssl = false;
+  else if (sslParam === 'amazon-rds') ssl = 'amazon-rds';
+  else if (sslParam !== null) problems.push(`ssl must be true, false or amazon-rds, not "${sslParam}".`);
+  if (problems.length) fail(problems);
+  return {
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: url.port ? Number(url.port) : DEFAULT_PORT,
+    user: decode(url.username),
+    password: url.password ? decode(url.password) : undefined,
+    database,
+    ssl,
+  };
+}
+
+function decode(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
+
+/** Something that signs IAM auth tokens: `@aws-sdk/rds-signer`'s `Signer`, or a fake in tests. */
+export interface IamTokenSigner {
+  getAuthToken(): Promise<string>;
+}
+
+/**
+ * Caches IAM auth tokens: returns the cached token while it is younger than
+ * {@link IAM_TOKEN_REFRESH_MS}, else signs a new one (concurrent callers share one signing).
+ */
+export function createIamTokenProvider(
+  signer: IamTokenSigner,
+  nowMs: () => number = Date.now,
+): () => Promise<string> {
+  let cached: { token: string; signedAt: number } | undefined;
+  let signing: Promise<string> | undefined;
+  return () => {
+    if (cached && nowMs() - cached.signedAt < IAM_TOKEN_REFRESH_MS) return Promise.resolve(cached.token);
+    if (!signing) {
+      const signedAt = nowMs();
+      signing = signer
+        .getAuthToken()
+        .then((token) => {
+          cached = { token, signedAt };
+          return token;
+        })
+        .finally(() => {
+          signing = undefined;
+        });
+    }
+    return signing;
+  };
+}
+
+/**
+ * Opens the MySQL state store on a mysql2 pool. Connections are created lazily; each runs in UTC
+ * (`time_zone = '+00:00'`) with READ COMMITTED transactions. Hot paths use `query` (no prepared
+ * statements, which pin RDS Proxy connections).
+ */
+export async function openMysqlStore(options: MysqlStoreOptions): Promise<StateStore> {
+  const dsn = parseMysqlDsn(options.dsn);
+  const pool = mysql.createPool(await mysqlPoolOptions(options));
+  pool.pool.on('connection', (connection) => {
+    for (const statement of SESSION_SETUP) {
+      connection.query(statement, (error: unknown) => {
+        if (error) connection.destroy();
+      });
+    }
+  });
+  const database = new MysqlPoolDatabase(pool, `${dsn.host}:${dsn.port}/${dsn.database}`);
+  const clock = options.clock ?? (() => new Date());
+  return createSqlStateStore({
+    kind: 'mysql',
+    dialect: MYSQL_DIALECT,
+    database,
+    clock,
+    migrate: () => database.migrate(migrationLockName(dsn.database), clock),
+    close: () => database.close(),
+  });
+}
+
+const SESSION_SETUP = ["SET time_zone = '+00:00'", 'SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED'];
+
+const MYSQL_DIALECT: SqlStoreDialect = {
+  insertIgnore: 'INSERT IGNORE',
+  greatest: 'GREATEST',
+  forUpdate: ' FOR UPDATE',
+  // Takes an exclusive lock on an existing row (INSERT IGNORE would take a shared one).
+  createJob:
+    'INSERT INTO piko_jobs (job_id, watermark, paused, skipped_total, updated_at) VALUES (?, ?, 0, 0, ?) ' +
+    'ON DUPLICATE KEY UPDATE job_id = job_id',
+};
+
+/**
+ * The mysql2 pool options {@link openMysqlStore} uses. Checks every option first and throws one
+ * {@link StoreError} listing all problems. With IAM auth, no password is set: the server's
+ * `mysql_clear_password` request is answered with a cached token (see {@link createIamTokenProvider}).
+ */
+export async function mysqlPoolOptions(options: MysqlStoreOptions): Promise<PoolOptions> {
+  const dsn = parseMysqlDsn(options.dsn);
+  const problems: string[] = [];
+  const poolSize = options.poolSize ?? 10;
+  if (!Number.isSafeInteger(poolSize) || poolSize < 1)
+    problems.push(`poolSize must be a whole number >= 1, not ${poolSize}.`);
+  const iam = options.iamAuth;
+  const ssl = options.ssl ?? dsn.ssl ?? (iam ? 'amazon-rds' : false);
+  if (iam) {
+    if (!iam.region) problems.push('iamAuth.region is required.');
+    if (dsn.password !== undefined)
+      problems.push('the DSN has a password, but iamAuth signs tokens instead: remove it.');
+    if (ssl === false) problems.push('iamAuth requires TLS: do not set ssl to false.');
+  }
+  if (problems.length) throw new StoreError(`Invalid MySQL store options:\n  - ${problems.join('\n  - ')}`);
+
+  const poolOptions: PoolOptions = {
+    host: dsn.host,
+    port: dsn.port,
+    user: dsn.user,
+    database: dsn.database,
+    connectionLimit: poolSize,
+    maxIdle: poolSize,
+    waitForConnections: true,
+    queueLimit: 0,
+    enableKeepAlive: true,
+    connectTimeout: 10_000,
+    timezone: 'Z',
+    charset: 'utf8mb4',
+  };
+  if (ssl === 'amazon-rds') poolOptions.ssl = 'Amazon RDS';
+  else if (ssl === true) poolOptions.ssl = { rejectUnauthorized: true };
+  else if (ssl) poolOptions.ssl = ssl;
+  if (iam) {
+    const { Signer } = await import('@aws-sdk/rds-signer');
+    const target = `${iam.username ?? dsn.user}@${iam.hostname ?? dsn.host}:${iam.port ?? dsn.port}`;
+    const token = createIamTokenProvider(
+      new Signer({
+        region: iam.region,
+        hostname: iam.hostname ?? dsn.host,
+        port: iam.port ?? dsn.port,
+        username: iam.username ?? dsn.user,
+      }),
+    );
+    poolOptions.authPlugins = {
+      mysql_clear_password: () => async () => {
+        try {
+          return Buffer.from(`${await token()}\0`);
+        } catch (error) {
+          throw new StoreError(`Could not sign an IAM auth token for ${target}: ${messageOf(error)}`, {
+            cause: error,
+          });
+        }
+      },
+    };
+  } else if (dsn.password !== undefined) {
+    poolOptions.password = dsn.password;
+  }
+  return poolOptions;
+}
+
+/** A lock name per database, so migrations of different databases on one server do not wait for each other. */
+function migrationLockName(database: string): string {
+  const name = `piko_migrate:${database}`;
+  if (name.length <= MAX_LOCK_NAME_LENGTH) return name;
+  return `piko_migrate:${createHash('sha256').update(database).digest('hex').slice(0, 40)}`;
+}
+
+const CONNECTION_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ECONNRESET',
+  'ER_ACCESS_DENIED_ERROR',
+  'ER_BAD_DB_ERROR',
+  'ER_DBACCESS_DENIED_ERROR',
+  'HANDSHAKE_SSL_ERROR',
+  'HANDSHAKE_NO_SSL_SUPPORT',
+]);
+
+function messageOf(error: unknown): string {
+  if (error instanceof AggregateError && !error.message) {
+    return error.errors.map((inner) => messageOf(inner)).join('; ');
+  }
+  if (error instanceof Error)
+    return error.message || String((error as { code?: unknown }).code ?? error.name);
+  return String(error);
+}
+
+type Queryable = Pool | PoolConnection;
+
+/** mysql2 over the {@link SqlDatabase} interface; driver errors become {@link StoreError}s. */
+class MysqlPoolDatabase implements SqlDatabase {
+  readonly dialect = 'mysql' as const;
+  readonly #pool: Pool;
+  readonly #target: string;
+  #closed = false;
+
+  constructor(pool: Pool, target: string) {
+    this.#pool = pool;
+    this.#target = target;
+  }
+
+  async query(
+    sql: string,
+    params: readonly unknown[] = [],
+  ): Promise<{ rows: SqlRow[]; affectedRows: number }> {
+    this.#checkOpen();
+    return await this.#run(this.#pool, sql, params);
+  }
+
+  async transaction<T>(work: (db: SqlDatabase) => Promise<T>): Promise<T> {
+    const connection = await this.#connect();
+    let reusable = true;
+    try {
+      await this.#run(connection, 'START TRANSACTION');
+      const db = new MysqlConnectionDatabase((sql, params) => this.#run(connection, sql, params));
+      let result: T;
+      try {
+        result = await work(db);
+      } catch (error) {
+        db.end();
+        reusable = await rollback(connection);
+        throw error;
+      }
+      db.end();
+      try {
+        await this.#run(connection, 'COMMIT');
+      } catch (error) {
+        reusable = await rollback(connection);
+        throw error;
+      }
+      return result;
+    } finally {
+      if (reusable) connection.release();
+      else connection.destroy();
+    }
+  }
+
+  /** Applies migrations on one dedicated connection holding `GET_LOCK`; the connection is then closed. */
+  async migrate(lockName: string, clock: () => Date): Promise<{ applied: number[] }> {
+    const connection = await this.#connect();
+    try {
+      const { rows } = await this.#run(connection, 'SELECT GET_LOCK(?, ?) AS locked', [
+        lockName,
+        MIGRATION_LOCK_TIMEOUT_SECONDS,
+      ]);
+      if (Number(rows[0]?.locked) !== 1) {
+        throw new StoreError(
+          `Timed out after ${MIGRATION_LOCK_TIMEOUT_SECONDS} s waiting for the migration lock "${lockName}" on ` +
+            `${this.#target}: another process is migrating, or died holding its connection.`,
+        );
+      }
+      try {
+        return await applyMigrations(
+          new MysqlConnectionDatabase((sql, params) => this.#run(connection, sql, params)),
+          clock(),
+        );
+      } finally {
+        await connection.query('DO RELEASE_LOCK(?)', [lockName]).catch(() => undefined);
+      }
+    } finally {
+      // GET_LOCK pins an RDS Proxy connection: never give this one back to the pool.
+      connection.destroy();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new StoreError(`The MySQL state store on ${this.#target} is closed.`);
+  }
+
+  async #connect(): Promise<PoolConnection> {
+    this.#checkOpen();
+    try {
+      return await this.#pool.getConnection();
+    } catch (error) {
+      throw this.#wrap(error);
+    }
+  }
+
+  async #run(
+    on: Queryable,
+    sql: string,
+    params: readonly unknown[] = [],
+  ): Promise<{ rows: SqlRow[]; affectedRows: number }> {
+    try {
+      const [result] = await on.query(sql, params as unknown[]);
+      if (Array.isArray(result)) return { rows: result as SqlRow[], affectedRows: 0 };
+      return { rows: [], affectedRows: (result as ResultSetHeader).affectedRows };
+    } catch (error) {
+      throw this.#wrap(error);
+    }
+  }
+
+  #wrap(error: unknown): StoreError {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && CONNECTION_ERRORS.has(code)) {
+      return new StoreError(`Cannot use MySQL at ${this.#target}: ${messageOf(error)}`, { cause: error });
+    }
+    return new StoreError(
+      `MySQL query failed${typeof code === 'string' ? ` (${code})` : ''}: ${messageOf(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+type RunSql = (sql: string, params: readonly unknown[]) => Promise<{ rows: SqlRow[]; affectedRows: number }>;
+
+/** The connection of one transaction (or of the migration lock), usable until {@link end} is called. */
+class MysqlConnectionDatabase implements SqlDatabase {
+  readonly dialect = 'mysql' as const;
+  readonly #run: RunSql;
+  #ended = false;
+
+  constructor(run: RunSql) {
+    this.#run = run;
+  }
+
+  /** The connection goes back to the pool: refuse later queries. */
+  end(): void {
+    this.#ended = true;
+  }
+
+  async query(
+    sql: string,
+    params: readonly unknown[] = [],
+  ): Promise<{ rows: SqlRow[]; affectedRows: number }> {
+    if (this.#ended) throw new StoreError('This transaction has ended: its database can no longer be used.');
+    return this.#run(sql, params);
+  }
+
+  async transaction<T>(): Promise<T> {
+    throw nestedTransactionError();
+  }
+}
+
+/** Rolls back; returns whether the connection can go back to the pool. */
+async function rollback(connection: PoolConnection): Promise<boolean> {
+  try {
+    await connection.query('ROLLBACK');
+    return true;
+  } catch {
+    return false;
+  }
+}

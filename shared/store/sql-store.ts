@@ -1,0 +1,631 @@
+import { StoreError } from '../errors.ts';
+import type { SqlDatabase, SqlRow } from '../sql.ts';
+import {
+  type BackfillRecord,
+  type DispatchLane,
+  type JobState,
+  type JobTransaction,
+  type NewRun,
+  RUN_STATUSES,
+  type RunCounts,
+  type RunRecord,
+  type RunStatus,
+  type RunTrigger,
+  type StateStore,
+} from './types.ts';
+
+/** Longest error message kept, in characters (code points). */
+export const MAX_ERROR_LENGTH = 1_000;
+/** Rows per multi-row INSERT, and ids per `IN (…)` list. */
+const CHUNK_SIZE = 1_000;
+const MAX_JOB_ID_LENGTH = 64;
+const MAX_BACKFILL_ID_LENGTH = 128;
+const MAX_EXECUTION_NAME_LENGTH = 80;
+const RUN_TRIGGERS: readonly RunTrigger[] = ['schedule', 'backfill', 'manual'];
+
+/** The few places where the two dialects' SQL differs. Everything else is shared. */
+export interface SqlStoreDialect {
+  /** `INSERT IGNORE` (MySQL) or `INSERT OR IGNORE` (SQLite). */
+  readonly insertIgnore: string;
+  /** The two-argument maximum function: `GREATEST` (MySQL) or `MAX` (SQLite). */
+  readonly greatest: string;
+  /** Appended to a SELECT to lock its rows until the transaction ends; `''` when the transaction is exclusive anyway. */
+  readonly forUpdate: string;
+  /**
+   * Creates a job row when missing, inside the current transaction, taking its row lock
+   * (parameters: job id, watermark, updated at). Must not take a shared lock on an existing row:
+   * two transactions upgrading shared locks to exclusive ones deadlock.
+   */
+  readonly createJob: string;
+}
+
+/** What a dialect gives the shared implementation. */
+export interface SqlStoreBackend {
+  readonly kind: StateStore['kind'];
+  readonly dialect: SqlStoreDialect;
+  /** Transactions hold the job lock: MySQL row locks, SQLite `BEGIN IMMEDIATE`. */
+  readonly database: SqlDatabase;
+  /** The store's clock, for `created_at` / `updated_at`. */
+  readonly clock: () => Date;
+  migrate(): Promise<{ applied: number[] }>;
+  close(): Promise<void>;
+}
+
+/** Builds a {@link StateStore} on a dialect's {@link SqlDatabase}. */
+export function createSqlStateStore(backend: SqlStoreBackend): StateStore {
+  return new SqlStateStore(backend);
+}
+
+const JOB_COLUMNS = 'job_id, watermark, paused, skipped_total, updated_at';
+const RUN_COLUMNS =
+  'run_id, job_id, interval_start, interval_end, status, trigger_kind, stage, attempts, generation, execution_name, ' +
+  'backfill_id, config, error, output, created_at, updated_at, started_at, finished_at';
+const BACKFILL_COLUMNS =
+  'backfill_id, job_id, range_start, range_end, reprocess, reverse_order, config, cursor_at, status, ' +
+  'created_count, rerun_count, skipped_count, created_at, updated_at';
+const INSERT_RUN_COLUMNS =
+  'job_id, interval_start, interval_end, status, trigger_kind, backfill_id, config, created_at, updated_at';
+const INSERT_RUN_TUPLE = "(?, ?, ?, 'pending', ?, ?, ?, ?, ?)";
+
+class SqlStateStore implements StateStore {
+  readonly kind: StateStore['kind'];
+  readonly database: SqlDatabase;
+  readonly #backend: SqlStoreBackend;
+  readonly #dialect: SqlStoreDialect;
+  readonly #clock: () => Date;
+
+  constructor(backend: SqlStoreBackend) {
+    this.kind = backend.kind;
+    this.database = backend.database;
+    this.#backend = backend;
+    this.#dialect = backend.dialect;
+    this.#clock = backend.clock;
+  }
+
+  migrate(): Promise<{ applied: number[] }> {
+    return this.#backend.migrate();
+  }
+
+  async withJob<T>(
+    jobId: string,
+    initialWatermark: Date,
+    work: (tx: JobTransaction) => Promise<T>,
+  ): Promise<T> {
+    checkJobId(jobId);
+    checkDate('initialWatermark', initialWatermark);
+    return await this.database.transaction(async (db) => {
+      const select = `SELECT ${JOB_COLUMNS} FROM piko_jobs WHERE job_id = ?${this.#dialect.forUpdate}`;
+      let { rows } = await db.query(select, [jobId]);
+      if (rows.length === 0) {
+        await db.query(this.#dialect.createJob, [jobId, initialWatermark, this.#clock()]);
+        ({ rows } = await db.query(select, [jobId]));
+      }
+      if (rows.length === 0) throw new StoreError(`Could not create or lock the row of job "${jobId}".`);
+      const tx = new SqlJobTransaction(db, toJobState(rows[0]!), this.#dialect, this.#clock);
+      try {
+        return await work(tx);
+      } finally {
+        tx.end();
+      }
+    });
+  }
+
+  async getJob(jobId: string): Promise<JobState | undefined> {
+    const { rows } = await this.database.query(`SELECT ${JOB_COLUMNS} FROM piko_jobs WHERE job_id = ?`, [
+      jobId,
+    ]);
+    return rows.length ? toJobState(rows[0]!) : undefined;
+  }
+
+  async listJobs(): Promise<JobState[]> {
+    const { rows } = await this.database.query(`SELECT ${JOB_COLUMNS} FROM piko_jobs ORDER BY job_id`);
+    return rows.map(toJobState);
+  }
+
+  async setPaused(jobId: string, paused: boolean, initialWatermark: Date): Promise<void> {
+    checkJobId(jobId);
+    checkDate('initialWatermark', initialWatermark);
+    const now = this.#clock();
+    const created = await this.database.query(
+      `${this.#dialect.insertIgnore} INTO piko_jobs (job_id, watermark, paused, skipped_total, updated_at) VALUES (?, ?, ?, 0, ?)`,
+      [jobId, initialWatermark, paused ? 1 : 0, now],
+    );
+    if (created.affectedRows > 0) return;
+    await this.database.query('UPDATE piko_jobs SET paused = ?, updated_at = ? WHERE job_id = ?', [
+      paused ? 1 : 0,
+      now,
+      jobId,
+    ]);
+  }
+
+  async getRun(runId: number): Promise<RunRecord | undefined> {
+    const { rows } = await this.database.query(`SELECT ${RUN_COLUMNS} FROM piko_runs WHERE run_id = ?`, [
+      runId,
+    ]);
+    return rows.length ? toRunRecord(rows[0]!) : undefined;
+  }
+
+  async listRuns(jobId: string, range?: { from: Date; to: Date }): Promise<RunRecord[]> {
+    if (range) return selectRunsInRange(this.database, jobId, range.from, range.to);
+    const { rows } = await this.database.query(
+      `SELECT ${RUN_COLUMNS} FROM piko_runs WHERE job_id = ? ORDER BY interval_start`,
+      [jobId],
+    );
+    return rows.map(toRunRecord);
+  }
+
+  async countRuns(jobId: string): Promise<RunCounts> {
+    const { rows } = await this.database.query(
+      'SELECT status, COUNT(*) AS n FROM piko_runs WHERE job_id = ? GROUP BY status',
+      [jobId],
+    );
+    const counts = Object.fromEntries(RUN_STATUSES.map((status) => [status, 0])) as RunCounts;
+    for (const row of rows) counts[toRunStatus(row.status)] = Number(row.n);
+    return counts;
+  }
+
+  async recentFailures(jobId: string, limit: number): Promise<RunRecord[]> {
+    checkCount('limit', limit);
+    if (limit === 0) return [];
+    const { rows } = await this.database.query(
+      `SELECT ${RUN_COLUMNS} FROM piko_runs WHERE job_id = ? AND status = 'failed' ` +
+        'ORDER BY finished_at DESC, run_id DESC LIMIT ?',
+      [jobId, limit],
+    );
+    return rows.map(toRunRecord);
+  }
+
+  async markRunning(runId: number, stage: string, now: Date): Promise<RunRecord | undefined> {
+    checkRunId(runId);
+    checkDate('now', now);
+    const updated = await this.database.query(
+      "UPDATE piko_runs SET status = 'running', attempts = CASE WHEN stage = ? THEN attempts + 1 ELSE 1 END, " +
+        "stage = ?, started_at = ?, finished_at = NULL, updated_at = ? WHERE run_id = ? AND status <> 'succeeded'",
+      [stage, stage, now, now, runId],
+    );
+    if (updated.affectedRows === 0) return undefined;
+    return this.getRun(runId);
+  }
+
+  async recordOutput(runId: number, output: unknown, now: Date): Promise<void> {
+    checkRunId(runId);
+    checkDate('now', now);
+    const updated = await this.database.query(
+      'UPDATE piko_runs SET output = ?, updated_at = ? WHERE run_id = ?',
+      [toJson(output), now, runId],
+    );
+    if (updated.affectedRows === 0) throw unknownRun(runId);
+  }
+
+  async markSucceeded(runId: number, output: unknown, now: Date): Promise<void> {
+    checkRunId(runId);
+    checkDate('now', now);
+    const updated = await this.database.query(
+      "UPDATE piko_runs SET status = 'succeeded', output = ?, error = NULL, finished_at = ?, updated_at = ? " +
+        'WHERE run_id = ?',
+      [toJson(output), now, now, runId],
+    );
+    if (updated.affectedRows === 0) throw unknownRun(runId);
+  }
+
+  async markFailed(runId: number, error: string, attempts: number, now: Date): Promise<void> {
+    checkRunId(runId);
+    checkCount('attempts', attempts);
+    checkDate('now', now);
+    const updated = await this.database.query(
+      "UPDATE piko_runs SET status = 'failed', error = ?, attempts = ?, finished_at = ?, updated_at = ? " +
+        "WHERE run_id = ? AND status <> 'succeeded'",
+      [truncateError(error), attempts, now, now, runId],
+    );
+    if (updated.affectedRows === 0 && !(await this.getRun(runId))) throw unknownRun(runId);
+  }
+
+  async requeueRuns(runIds: readonly number[]): Promise<void> {
+    runIds.forEach(checkRunId);
+    const now = this.#clock();
+    for (const ids of chunks(runIds)) {
+      await this.database.query(
+        "UPDATE piko_runs SET status = 'pending', generation = generation + 1, attempts = 0, stage = NULL, " +
+          'execution_name = NULL, started_at = NULL, updated_at = ? ' +
+          `WHERE status IN ('queued', 'running') AND run_id IN (${placeholders(ids.length)})`,
+        [now, ...ids],
+      );
+    }
+  }
+
+  async openBackfill(backfill: Omit<BackfillRecord, 'createdAt' | 'updatedAt'>): Promise<BackfillRecord> {
+    checkBackfillId(backfill.backfillId);
+    checkJobId(backfill.jobId);
+    checkDate('range.start', backfill.range.start);
+    checkDate('range.end', backfill.range.end);
+    checkDate('cursor', backfill.cursor);
+    const now = this.#clock();
+    await this.database.query(
+      `${this.#dialect.insertIgnore} INTO piko_backfills (${BACKFILL_COLUMNS}) ` +
+        'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      [
+        backfill.backfillId,
+        backfill.jobId,
+        backfill.range.start,
+        backfill.range.end,
+        backfill.reprocess,
+        backfill.reverse ? 1 : 0,
+        toJson(backfill.config),
+        backfill.cursor,
+        backfill.status,
+        backfill.created,
+        backfill.rerun,
+        backfill.skipped,
+        now,
+        now,
+      ],
+    );
+    const record = await this.getBackfill(backfill.backfillId);
+    if (!record) throw new StoreError(`Backfill "${backfill.backfillId}" was not created.`);
+    return record;
+  }
+
+  async getBackfill(backfillId: string): Promise<BackfillRecord | undefined> {
+    const { rows } = await this.database.query(
+      `SELECT ${BACKFILL_COLUMNS} FROM piko_backfills WHERE backfill_id = ?`,
+      [backfillId],
+    );
+    return rows.length ? toBackfillRecord(rows[0]!) : undefined;
+  }
+
+  close(): Promise<void> {
+    return this.#backend.close();
+  }
+}
+
+class SqlJobTransaction implements JobTransaction {
+  readonly job: JobState;
+  readonly #db: SqlDatabase;
+  readonly #dialect: SqlStoreDialect;
+  readonly #clock: () => Date;
+  #ended = false;
+
+  constructor(db: SqlDatabase, job: JobState, dialect: SqlStoreDialect, clock: () => Date) {
+    this.job = job;
+    this.#db = db;
+    this.#dialect = dialect;
+    this.#clock = clock;
+  }
+
+  /** Called when the transaction commits or rolls back: later calls throw. */
+  end(): void {
+    this.#ended = true;
+  }
+
+  /** The transaction's database, refusing use after the transaction ended. */
+  get #open(): SqlDatabase {
+    if (this.#ended) {
+      throw new StoreError(
+        `The transaction on job "${this.job.jobId}" has ended; use the JobTransaction only inside withJob's callback.`,
+      );
+    }
+    return this.#db;
+  }
+
+  async insertRuns(runs: readonly NewRun[]): Promise<number> {
+    const db = this.#open;
+    const jobId = this.job.jobId;
+    const now = this.#clock();
+    const values = runs.map((run): unknown[] => {
+      checkInterval(run.interval);
+      checkTrigger(run.trigger);
+      const backfillId = run.backfillId ?? null;
+      if (backfillId !== null) checkBackfillId(backfillId);
+      return [
+        jobId,
+        run.interval.start,
+        run.interval.end,
+        run.trigger,
+        backfillId,
+        toJson(run.config),
+        now,
+        now,
+      ];
+    });
+    let inserted = 0;
+    for (const chunk of chunks(values)) {
+      const { affectedRows } = await db.query(
+        `${this.#dialect.insertIgnore} INTO piko_runs (${INSERT_RUN_COLUMNS}) VALUES ` +
+          Array(chunk.length).fill(INSERT_RUN_TUPLE).join(', '),
+        chunk.flat(),
+      );
+      inserted += affectedRows;
+    }
+    return inserted;
+  }
+
+  async advanceWatermark(watermark: Date, skippedDelta: number): Promise<void> {
+    const db = this.#open;
+    checkDate('watermark', watermark);
+    checkCount('skippedDelta', skippedDelta);
+    await db.query(
+      'UPDATE piko_jobs SET watermark = ?, skipped_total = skipped_total + ?, updated_at = ? WHERE job_id = ?',
+      [watermark, skippedDelta, this.#clock(), this.job.jobId],
+    );
+  }
+
+  runsInRange(from: Date, to: Date): Promise<RunRecord[]> {
+    return selectRunsInRange(this.#open, this.job.jobId, from, to);
+  }
+
+  async rearmRuns(runIds: readonly number[], rearm: Omit<NewRun, 'interval'>): Promise<void> {
+    const db = this.#open;
+    runIds.forEach(checkRunId);
+    checkTrigger(rearm.trigger);
+    const backfillId = rearm.backfillId ?? null;
+    if (backfillId !== null) checkBackfillId(backfillId);
+    const now = this.#clock();
+    for (const ids of chunks(runIds)) {
+      await db.query(
+        "UPDATE piko_runs SET status = 'pending', generation = generation + 1, attempts = 0, stage = NULL, error = NULL, " +
+          'execution_name = NULL, output = NULL, started_at = NULL, finished_at = NULL, ' +
+          'trigger_kind = ?, backfill_id = ?, config = ?, updated_at = ? ' +
+          `WHERE job_id = ? AND run_id IN (${placeholders(ids.length)})`,
+        [rearm.trigger, backfillId, toJson(rearm.config), now, this.job.jobId, ...ids],
+      );
+    }
+  }
+
+  async pendingRuns(lane: DispatchLane, limit: number, newestFirst = false): Promise<RunRecord[]> {
+    const db = this.#open;
+    checkCount('limit', limit);
+    if (limit === 0) return [];
+    const [laneSql, laneParams] = laneCondition(lane);
+    const { rows } = await db.query(
+      `SELECT ${RUN_COLUMNS} FROM piko_runs WHERE job_id = ? AND status = 'pending' AND ${laneSql} ` +
+        `ORDER BY interval_start ${newestFirst ? 'DESC' : 'ASC'} LIMIT ?`,
+      [this.job.jobId, ...laneParams, limit],
+    );
+    return rows.map(toRunRecord);
+  }
+
+  async inFlightRuns(lane: DispatchLane): Promise<RunRecord[]> {
+    const db = this.#open;
+    const [laneSql, laneParams] = laneCondition(lane);
+    const { rows } = await db.query(
+      `SELECT ${RUN_COLUMNS} FROM piko_runs WHERE job_id = ? AND status IN ('queued', 'running') AND ${laneSql} ` +
+        'ORDER BY interval_start',
+      [this.job.jobId, ...laneParams],
+    );
+    return rows.map(toRunRecord);
+  }
+
+  async markQueued(runIds: readonly number[], executionName: string): Promise<void> {
+    const db = this.#open;
+    runIds.forEach(checkRunId);
+    if (!executionName || executionName.length > MAX_EXECUTION_NAME_LENGTH) {
+      throw new StoreError(
+        `Execution name "${executionName}" must have 1 to ${MAX_EXECUTION_NAME_LENGTH} characters.`,
+      );
+    }
+    const now = this.#clock();
+    for (const ids of chunks(runIds)) {
+      await db.query(
+        "UPDATE piko_runs SET status = 'queued', execution_name = ?, updated_at = ? " +
+          `WHERE job_id = ? AND status = 'pending' AND run_id IN (${placeholders(ids.length)})`,
+        [executionName, now, this.job.jobId, ...ids],
+      );
+    }
+  }
+
+  async updateBackfill(
+    backfillId: string,
+    update: {
+      cursor: Date;
+      status: BackfillRecord['status'];
+      created: number;
+      rerun: number;
+      skipped: number;
+    },
+  ): Promise<void> {
+    const db = this.#open;
+    checkDate('cursor', update.cursor);
+    checkCount('created', update.created);
+    checkCount('rerun', update.rerun);
+    checkCount('skipped', update.skipped);
+    const { affectedRows } = await db.query(
+      'UPDATE piko_backfills SET cursor_at = ?, status = ?, created_count = created_count + ?, ' +
+        'rerun_count = rerun_count + ?, skipped_count = skipped_count + ?, updated_at = ? ' +
+        'WHERE backfill_id = ? AND job_id = ?',
+      [
+        update.cursor,
+        update.status,
+        update.created,
+        update.rerun,
+        update.skipped,
+        this.#clock(),
+        backfillId,
+        this.job.jobId,
+      ],
+    );
+    if (affectedRows === 0) {
+      throw new StoreError(
+        `Backfill "${backfillId}" of job "${this.job.jobId}" does not exist; create it with openBackfill first.`,
+      );
+    }
+  }
+}
+
+async function selectRunsInRange(db: SqlDatabase, jobId: string, from: Date, to: Date): Promise<RunRecord[]> {
+  checkDate('from', from);
+  checkDate('to', to);
+  const { rows } = await db.query(
+    `SELECT ${RUN_COLUMNS} FROM piko_runs WHERE job_id = ? AND interval_start >= ? AND interval_start < ? ` +
+      'ORDER BY interval_start',
+    [jobId, from, to],
+  );
+  return rows.map(toRunRecord);
+}
+
+/** The scheduled lane is every run without a backfill id (schedule and manual); a backfill's lane, its runs. */
+function laneCondition(lane: DispatchLane): [string, unknown[]] {
+  return lane.kind === 'scheduled' ? ['backfill_id IS NULL', []] : ['backfill_id = ?', [lane.backfillId]];
+}
+
+/** Truncates an error message to {@link MAX_ERROR_LENGTH} code points (never splitting a surrogate pair). */
+export function truncateError(message: string): string {
+  // A string of at most MAX_ERROR_LENGTH UTF-16 units has at most that many code points.
+  if (message.length <= MAX_ERROR_LENGTH) return message;
+  let end = 0;
+  let count = 0;
+  for (const char of message) {
+    if (count === MAX_ERROR_LENGTH) break;
+    end += char.length;
+    count++;
+  }
+  return message.slice(0, end);
+}
+
+function toJson(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  return JSON.stringify(value) ?? null;
+}
+
+function fromJson(value: unknown, column: string): unknown {
+  if (value === null || value === undefined) return null;
+  try {
+    return JSON.parse(String(value));
+  } catch (error) {
+    throw new StoreError(`Column ${column} holds invalid JSON.`, { cause: error });
+  }
+}
+
+function toDate(value: unknown): Date {
+  return value instanceof Date ? value : new Date(Number(value));
+}
+
+function toDateOrNull(value: unknown): Date | null {
+  return value === null || value === undefined ? null : toDate(value);
+}
+
+function toStringOrNull(value: unknown): string | null {
+  return value === null || value === undefined ? null : String(value);
+}
+
+function toRunStatus(value: unknown): RunStatus {
+  if (!RUN_STATUSES.includes(value as RunStatus))
+    throw new StoreError(`Unknown run status "${String(value)}".`);
+  return value as RunStatus;
+}
+
+function toJobState(row: SqlRow): JobState {
+  return {
+    jobId: String(row.job_id),
+    watermark: toDate(row.watermark),
+    paused: Number(row.paused) !== 0,
+    skippedTotal: Number(row.skipped_total),
+    updatedAt: toDate(row.updated_at),
+  };
+}
+
+function toRunRecord(row: SqlRow): RunRecord {
+  return {
+    runId: Number(row.run_id),
+    jobId: String(row.job_id),
+    interval: { start: toDate(row.interval_start), end: toDate(row.interval_end) },
+    status: toRunStatus(row.status),
+    trigger: row.trigger_kind as RunTrigger,
+    stage: toStringOrNull(row.stage),
+    attempts: Number(row.attempts),
+    generation: Number(row.generation),
+    executionName: toStringOrNull(row.execution_name),
+    backfillId: toStringOrNull(row.backfill_id),
+    config: fromJson(row.config, 'piko_runs.config'),
+    error: toStringOrNull(row.error),
+    output: fromJson(row.output, 'piko_runs.output'),
+    createdAt: toDate(row.created_at),
+    updatedAt: toDate(row.updated_at),
+    startedAt: toDateOrNull(row.started_at),
+    finishedAt: toDateOrNull(row.finished_at),
+  };
+}
+
+function toBackfillRecord(row: SqlRow): BackfillRecord {
+  return {
+    backfillId: String(row.backfill_id),
+    jobId: String(row.job_id),
+    range: { start: toDate(row.range_start), end: toDate(row.range_end) },
+    reprocess: row.reprocess as BackfillRecord['reprocess'],
+    reverse: Number(row.reverse_order) !== 0,
+    config: fromJson(row.config, 'piko_backfills.config'),
+    cursor: toDate(row.cursor_at),
+    status: row.status as BackfillRecord['status'],
+    created: Number(row.created_count),
+    rerun: Number(row.rerun_count),
+    skipped: Number(row.skipped_count),
+    createdAt: toDate(row.created_at),
+    updatedAt: toDate(row.updated_at),
+  };
+}
+
+function* chunks<T>(items: readonly T[]): Generator<T[]> {
+  for (let i = 0; i < items.length; i += CHUNK_SIZE) yield items.slice(i, i + CHUNK_SIZE);
+}
+
+function placeholders(count: number): string {
+  return Array(count).fill('?').join(', ');
+}
+
+/** What both dialects answer to a transaction started inside a transaction. */
+export function nestedTransactionError(): StoreError {
+  return new StoreError(
+    'Nested transactions are not supported: use the database given to the outer transaction.',
+  );
+}
+
+function unknownRun(runId: number): StoreError {
+  return new StoreError(`Run ${runId} does not exist.`);
+}
+
+function checkDate(name: string, value: Date): void {
+  if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
+    throw new StoreError(`${name} must be a valid Date, got ${String(value)}.`);
+  }
+}
+
+function checkInterval(interval: NewRun['interval']): void {
+  checkDate('interval.start', interval.start);
+  checkDate('interval.end', interval.end);
+  if (interval.start.getTime() >= interval.end.getTime()) {
+    throw new StoreError(
+      `Interval [${interval.start.toISOString()}, ${interval.end.toISOString()}) is empty: start must be before end.`,
+    );
+  }
+}
+
+function checkJobId(jobId: string): void {
+  if (typeof jobId !== 'string' || jobId.length === 0 || jobId.length > MAX_JOB_ID_LENGTH) {
+    throw new StoreError(`Job id "${jobId}" must have 1 to ${MAX_JOB_ID_LENGTH} characters.`);
+  }
+}
+
+function checkBackfillId(backfillId: string): void {
+  if (
+    typeof backfillId !== 'string' ||
+    backfillId.length === 0 ||
+    backfillId.length > MAX_BACKFILL_ID_LENGTH
+  ) {
+    throw new StoreError(`Backfill id "${backfillId}" must have 1 to ${MAX_BACKFILL_ID_LENGTH} characters.`);
+  }
+}
+
+function checkTrigger(trigger: RunTrigger): void {
+  if (!RUN_TRIGGERS.includes(trigger)) {
+    throw new StoreError(`Unknown run trigger "${trigger}"; expected one of ${RUN_TRIGGERS.join(', ')}.`);
+  }
+}
+
+function checkRunId(runId: number): void {
+  if (!Number.isSafeInteger(runId) || runId < 1) throw new StoreError(`Invalid run id ${runId}.`);
+}
+
+function checkCount(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new StoreError(`${name} must be a whole number >= 0, got ${value}.`);
+  }
+}

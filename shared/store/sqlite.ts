@@ -1,0 +1,188 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { StoreError } from '../errors.ts';
+import type { SqlDatabase, SqlRow } from '../sql.ts';
+import { applyMigrations } from './migrations.ts';
+import { createSqlStateStore, nestedTransactionError, type SqlStoreDialect } from './sql-store.ts';
+import type { StateStore } from './types.ts';
+
+/** Where the local state lives by default, relative to the working directory. */
+export const DEFAULT_SQLITE_FILE = '.piko/piko.db';
+/** Prepared statements kept per connection. */
+const STATEMENT_CACHE_SIZE = 200;
+
+export interface SqliteStoreOptions {
+  /** The database file; its directory is created. `':memory:'` for a private in-memory database. @default '.piko/piko.db' */
+  readonly file?: string;
+  /** How long a write waits for another process's write transaction, in ms. @default 5000 */
+  readonly busyTimeoutMs?: number;
+  /** Clock for `created_at` / `updated_at`. @default () => new Date() */
+  readonly clock?: () => Date;
+}
+
+const SQLITE_DIALECT: SqlStoreDialect = {
+  insertIgnore: 'INSERT OR IGNORE',
+  greatest: 'MAX',
+  // BEGIN IMMEDIATE already makes the transaction the only writer.
+  forUpdate: '',
+  createJob:
+    'INSERT OR IGNORE INTO piko_jobs (job_id, watermark, paused, skipped_total, updated_at) VALUES (?, ?, 0, 0, ?)',
+};
+
+/**
+ * Opens the SQLite state store (better-sqlite3, WAL mode). Times are stored as epoch milliseconds.
+ *
+ * better-sqlite3 is synchronous and the store has one connection, so every statement and
+ * transaction of the store runs under one async mutex: two `withJob` calls in one process take
+ * turns, and a statement issued while a transaction is open waits for it, unless it is issued
+ * from inside that transaction (same async context), in which case it joins it. Open one store
+ * per file and process; other processes wait up to `busyTimeoutMs` for the write lock.
+ */
+export async function openSqliteStore(options: SqliteStoreOptions = {}): Promise<StateStore> {
+  const file = options.file ?? DEFAULT_SQLITE_FILE;
+  let connection: Database.Database;
+  try {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    connection = new Database(file, { timeout: options.busyTimeoutMs ?? 5_000 });
+    connection.pragma('journal_mode = WAL');
+    connection.pragma('synchronous = NORMAL');
+  } catch (error) {
+    throw new StoreError(`Cannot open the SQLite state store "${file}": ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const database = new SqliteDatabase(connection, file);
+  const clock = options.clock ?? (() => new Date());
+  return createSqlStateStore({
+    kind: 'sqlite',
+    dialect: SQLITE_DIALECT,
+    database,
+    clock,
+    // BEGIN IMMEDIATE is the migration lock: another process waits for the write lock.
+    migrate: () => database.transaction((db) => applyMigrations(db, clock())),
+    close: () => database.close(),
+  });
+}
+
+/** Serialises async critical sections. */
+class Mutex {
+  #tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(section: () => Promise<T>): Promise<T> {
+    const result = this.#tail.then(section);
+    this.#tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+/** The async context of an open transaction; `active` turns false when it ends. */
+interface TransactionScope {
+  active: boolean;
+}
+
+/**
+ * better-sqlite3 over the {@link SqlDatabase} interface. Parameters: `Date` is bound as epoch
+ * milliseconds, booleans as 1/0, `undefined` as NULL. Writes report `affectedRows` (SQLite's
+ * `changes`). Transactions are `BEGIN IMMEDIATE`.
+ */
+class SqliteDatabase implements SqlDatabase {
+  readonly dialect = 'sqlite' as const;
+  readonly #connection: Database.Database;
+  readonly #file: string;
+  readonly #mutex = new Mutex();
+  readonly #scope = new AsyncLocalStorage<TransactionScope>();
+  readonly #statements = new Map<string, Database.Statement>();
+  #closed = false;
+
+  constructor(connection: Database.Database, file: string) {
+    this.#connection = connection;
+    this.#file = file;
+  }
+
+  query(sql: string, params: readonly unknown[] = []): Promise<{ rows: SqlRow[]; affectedRows: number }> {
+    if (this.#scope.getStore()?.active) return this.#exec(sql, params);
+    return this.#mutex.run(() => this.#exec(sql, params));
+  }
+
+  transaction<T>(work: (db: SqlDatabase) => Promise<T>): Promise<T> {
+    if (this.#scope.getStore()?.active) return Promise.reject(nestedTransactionError());
+    return this.#mutex.run(async () => {
+      await this.#exec('BEGIN IMMEDIATE');
+      const scope: TransactionScope = { active: true };
+      const db: SqlDatabase = {
+        dialect: 'sqlite',
+        query: async (sql, params) => {
+          if (!scope.active)
+            throw new StoreError('This transaction has ended: its database can no longer be used.');
+          return this.#exec(sql, params);
+        },
+        transaction: () => Promise.reject(nestedTransactionError()),
+      };
+      let result: T;
+      try {
+        result = await this.#scope.run(scope, () => work(db));
+        await this.#exec('COMMIT');
+      } catch (error) {
+        if (this.#connection.inTransaction) this.#connection.exec('ROLLBACK');
+        throw error;
+      } finally {
+        scope.active = false;
+      }
+      return result;
+    });
+  }
+
+  /** Closes the connection once the running transaction, if any, has ended. */
+  close(): Promise<void> {
+    const close = async () => {
+      if (this.#closed) return;
+      this.#closed = true;
+      this.#statements.clear();
+      this.#connection.close();
+    };
+    return this.#scope.getStore()?.active ? close() : this.#mutex.run(close);
+  }
+
+  async #exec(
+    sql: string,
+    params: readonly unknown[] = [],
+  ): Promise<{ rows: SqlRow[]; affectedRows: number }> {
+    if (this.#closed) throw new StoreError(`The SQLite state store "${this.#file}" is closed.`);
+    try {
+      const statement = this.#prepare(sql);
+      const values = params.map(toSqliteValue);
+      if (statement.reader) return { rows: statement.all(...values) as SqlRow[], affectedRows: 0 };
+      return { rows: [], affectedRows: statement.run(...values).changes };
+    } catch (error) {
+      if (error instanceof StoreError) throw error;
+      const code = (error as { code?: unknown }).code;
+      throw new StoreError(
+        `SQLite query failed${typeof code === 'string' ? ` (${code})` : ''}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+
+  #prepare(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#connection.prepare(sql);
+      if (this.#statements.size >= STATEMENT_CACHE_SIZE) this.#statements.clear();
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+}
+
+function toSqliteValue(value: unknown): unknown {
+  if (value instanceof Date) {
+    const ms = value.getTime();
+    if (Number.isNaN(ms)) throw new StoreError('Cannot bind an invalid Date.');
+    return ms;
+  }
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (value === undefined) return null;
+  return value;
+}

@@ -1,0 +1,229 @@
+/**
+ * Logging and metrics, created once per process and imported everywhere (`#telemetry`).
+ *
+ * JSON lines (Powertools structure) in Lambda or when asked; readable single lines in a terminal:
+ * `2026-11-26T11:00:00.000Z INFO  message key=value`.
+ */
+import { LogFormatter, Logger, LogItem } from '@aws-lambda-powertools/logger';
+import type {
+  ConstructorOptions,
+  LogAttributes,
+  UnformattedAttributes,
+} from '@aws-lambda-powertools/logger/types';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+
+/** Log levels Piko accepts in its configuration. */
+export type PikoLogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** Longest error message Piko records or prints, in characters. */
+export const MAX_ERROR_MESSAGE_LENGTH = 1_000;
+
+/** What replaces a secret in logs and recorded errors. */
+export const REDACTED = '<redacted>';
+
+/** Secrets shorter than this are not searched for: replacing every `a` would wreck the text. */
+const MIN_SECRET_LENGTH = 4;
+/** How many registered secrets are kept (IAM tokens rotate; the oldest are forgotten). */
+const MAX_REGISTERED_SECRETS = 64;
+const registeredSecrets = new Set<string>();
+
+/** `scheme://user:password@` in URLs and DSNs. */
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]*(?::[^\s/]*)?@/gi;
+/** Signed AWS URLs (RDS IAM tokens are such URLs). */
+const AWS_SIGNATURE_PARAMS = /\b(X-Amz-(?:Signature|Credential|Security-Token)=)[^&\s"']+/gi;
+
+/**
+ * Remembers a secret (a password, an IAM token) so that {@link redact} and {@link errorMessage}
+ * remove it from everything Piko logs or records. Secrets shorter than 4 characters are ignored.
+ */
+export function registerSecret(secret: string | undefined): void {
+  if (!secret || secret.length < MIN_SECRET_LENGTH) return;
+  registeredSecrets.delete(secret);
+  registeredSecrets.add(secret);
+  if (registeredSecrets.size > MAX_REGISTERED_SECRETS) {
+    const oldest = registeredSecrets.values().next().value;
+    if (oldest !== undefined) registeredSecrets.delete(oldest);
+  }
+}
+
+/**
+ * Removes secrets from a text: `scheme://user:password@` credentials, AWS signature parameters,
+ * every secret in `secrets` (also URL-encoded) and every secret given to {@link registerSecret}.
+ * Secrets shorter than 4 characters are not searched for.
+ */
+export function redact(text: string, secrets: readonly string[] = []): string {
+  let result = text.replace(URL_CREDENTIALS, `$1${REDACTED}@`).replace(AWS_SIGNATURE_PARAMS, `$1${REDACTED}`);
+  const all = [...secrets, ...registeredSecrets].filter((s) => s.length >= MIN_SECRET_LENGTH);
+  // Longest first, so a secret that contains another is removed whole.
+  for (const secret of [...new Set(all)].sort((a, b) => b.length - a.length)) {
+    for (const form of new Set([secret, encodeURIComponent(secret)])) {
+      result = result.split(form).join(REDACTED);
+    }
+  }
+  return result;
+}
+
+/**
+ * A one-line description of anything thrown, safe to record and print: `Name: message` (the name is
+ * left out for plain `Error`), followed by `(cause: …)` for each cause, with secrets removed (see
+ * {@link redact}) and cut to 1,000 characters.
+ * @param secrets extra secrets to remove. @default [] (registered secrets are always removed)
+ */
+export function errorMessage(err: unknown, secrets: readonly string[] = []): string {
+  const text = redact(describe(err, 0), secrets);
+  return text.length <= MAX_ERROR_MESSAGE_LENGTH ? text : `${text.slice(0, MAX_ERROR_MESSAGE_LENGTH - 1)}…`;
+}
+
+const MAX_CAUSE_DEPTH = 3;
+
+function describe(err: unknown, depth: number): string {
+  if (err instanceof Error) {
+    const head = err.name && err.name !== 'Error' ? `${err.name}: ${err.message}` : err.message || err.name;
+    const cause =
+      'cause' in err && err.cause !== undefined && depth < MAX_CAUSE_DEPTH ? err.cause : undefined;
+    return cause === undefined ? head : `${head} (cause: ${describe(cause, depth + 1)})`;
+  }
+  if (typeof err === 'string') return err;
+  try {
+    return JSON.stringify(err) ?? String(err);
+  } catch {
+    return String(err);
+  }
+}
+
+/** Renders one attribute value of a readable line: bare when it is a plain word, JSON otherwise. */
+function renderValue(value: unknown): string {
+  if (value instanceof Error) return JSON.stringify(errorMessage(value));
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'InvalidDate' : value.toISOString();
+  if (typeof value === 'string') return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
+  if (typeof value === 'bigint') return value.toString();
+  if (value === undefined) return 'undefined';
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** A log item that is printed as a readable line instead of JSON. */
+class TextLogItem extends LogItem {
+  readonly line: string;
+  readonly toStderr: boolean;
+  constructor(line: string, toStderr: boolean) {
+    super({ attributes: {} });
+    this.line = line;
+    this.toStderr = toStderr;
+  }
+}
+
+const STDERR_LEVELS = new Set(['WARN', 'ERROR', 'CRITICAL']);
+
+/**
+ * Formats log items as Powertools JSON (`json: true`) or as readable lines
+ * (`2026-11-26T11:00:00.000Z INFO  message key=value …`). One instance is shared by {@link logger}
+ * and its children, so {@link configureTelemetry} switches all of them at once.
+ */
+export class PikoLogFormatter extends LogFormatter {
+  /** JSON lines when true, readable lines when false. @default true in Lambda, false elsewhere */
+  json: boolean;
+
+  constructor(json: boolean) {
+    super();
+    this.json = json;
+  }
+
+  /** Builds the log item: the Powertools structure in JSON mode, one line in text mode. */
+  formatAttributes(attributes: UnformattedAttributes, additional: LogAttributes): LogItem {
+    if (!this.json) {
+      const pairs = Object.entries(additional)
+        .filter(([, value]) => value !== undefined)
+        .map(([key, value]) => `${key}=${renderValue(value)}`);
+      const level = attributes.logLevel.toUpperCase();
+      const line = [attributes.timestamp.toISOString(), level.padEnd(5), attributes.message, ...pairs].join(
+        ' ',
+      );
+      return new TextLogItem(line, STDERR_LEVELS.has(level));
+    }
+    const context = attributes.lambdaContext;
+    return new LogItem({
+      attributes: {
+        level: attributes.logLevel,
+        message: attributes.message,
+        timestamp: attributes.timestamp.toISOString(),
+        service: attributes.serviceName,
+        cold_start: context?.coldStart,
+        function_arn: context?.invokedFunctionArn,
+        function_memory_size: context?.memoryLimitInMB,
+        function_name: context?.functionName,
+        function_request_id: context?.awsRequestId,
+        sampling_rate: attributes.sampleRateValue,
+        xray_trace_id: attributes.xRayTraceId,
+      },
+    }).addAttributes(additional);
+  }
+
+  /** Formats an error as Powertools does, with secrets removed from its message and stack. */
+  override formatError(error: Error): LogAttributes {
+    const formatted = super.formatError(error);
+    for (const key of ['message', 'stack'] as const) {
+      const value = formatted[key];
+      if (typeof value === 'string') formatted[key] = redact(value);
+    }
+    return formatted;
+  }
+}
+
+/** A Powertools Logger that prints {@link PikoLogFormatter}'s readable lines as they are. */
+class PikoLogger extends Logger {
+  protected override createLogger(options?: ConstructorOptions): Logger {
+    return new PikoLogger(options);
+  }
+
+  protected override printLog(logLevel: number, log: LogItem): void {
+    if (log instanceof TextLogItem) {
+      (log.toStderr ? process.stderr : process.stdout).write(`${log.line}\n`);
+      return;
+    }
+    super.printLog(logLevel, log);
+  }
+}
+
+const formatter = new PikoLogFormatter(Boolean(process.env.AWS_LAMBDA_FUNCTION_NAME));
+
+/** The process's logger (Powertools, `serviceName: 'piko'`). Configure with {@link configureTelemetry}. */
+export const logger: Logger = new PikoLogger({ serviceName: 'piko', logFormatter: formatter });
+
+/** The process's metrics (Powertools EMF, namespace `Piko`, `serviceName: 'piko'`). */
+export const metrics: Metrics = new Metrics({ namespace: 'Piko', serviceName: 'piko' });
+
+/** Applies the configuration (`piko.log_level`, `piko.log_json`) to {@link logger}. */
+export function configureTelemetry(options: {
+  /** Lowest level printed. */
+  readonly logLevel: PikoLogLevel;
+  /** JSON lines when true, readable lines when false. */
+  readonly json: boolean;
+}): void {
+  logger.setLogLevel(options.logLevel.toUpperCase() as Uppercase<PikoLogLevel>);
+  formatter.json = options.json;
+}
+
+/** Metric: intervals given a `pending` run by the planner (Count). */
+export const IntervalsPlanned = 'IntervalsPlanned';
+/** Metric: intervals passed over by the catch-up rules, never run (Count). */
+export const IntervalsSkipped = 'IntervalsSkipped';
+/** Metric: runs that succeeded (Count). */
+export const RunsSucceeded = 'RunsSucceeded';
+/** Metric: runs recorded as failed after their retries (Count). */
+export const RunsFailed = 'RunsFailed';
+/** Metric: how long a run's handler took (Milliseconds). */
+export const RunDuration = 'RunDuration';
+/** Metric: how long after its interval ended a run started (Milliseconds). */
+export const Lag = 'Lag';
+/** The name of a Piko metric. */
+export type MetricName =
+  | typeof IntervalsPlanned
+  | typeof IntervalsSkipped
+  | typeof RunsSucceeded
+  | typeof RunsFailed
+  | typeof RunDuration
+  | typeof Lag;

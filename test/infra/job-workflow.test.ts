@@ -1,0 +1,392 @@
+import { createRequire } from 'node:module';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { JobWorkflow, stageTaskFamily, type WorkflowJob } from '../../infra/constructs/job-workflow.ts';
+import { definitionToAsl } from '../../infra/workflow-tokens.ts';
+import { defineJob, fargate, lambda as lambdaStage } from '../../shared/job.ts';
+import {
+  RENDER_CONTAINER_NAME,
+  RENDER_STAGE_IMAGE,
+  renderJobWorkflow,
+} from '../../shared/local/workflow/render.ts';
+
+const aslValidator = createRequire(import.meta.url)('asl-validator') as (
+  definition: unknown,
+  options?: { checkPaths?: boolean; checkArn?: boolean },
+) => { isValid: boolean; errorsText: (separator?: string) => string };
+
+const noop = async () => null;
+
+const singleStageJob = defineJob({
+  id: 'daily_sales',
+  schedule: { cron: '0 2 * * *' },
+  concurrency: 10,
+  retry: { attempts: 3, backoff: '30s', rate: 2, maxBackoff: '10m' },
+  timeout: '5m',
+  handler: noop,
+});
+
+const threeStageJob: WorkflowJob = {
+  id: 'heavy',
+  concurrency: 4,
+  retry: { attempts: 4, backoffMs: 1_400, rate: 1.5, maxBackoffMs: 60_000 },
+  timeoutMs: 120_000,
+  stages: [
+    lambdaStage('extract', noop),
+    fargate('crunch', { cpu: 2048, memoryMiB: 4096 }, noop),
+    lambdaStage('load', noop),
+  ],
+};
+
+interface AslState {
+  Type: string;
+  Resource?: string;
+  Parameters?: Record<string, unknown>;
+  Retry?: Record<string, unknown>[];
+  Catch?: Record<string, unknown>[];
+  Next?: string;
+  End?: boolean;
+  ResultPath?: string | null;
+  OutputPath?: string;
+  TimeoutSeconds?: number;
+  [key: string]: unknown;
+}
+interface Asl {
+  StartAt: string;
+  States: Record<
+    string,
+    AslState & { ItemProcessor?: { StartAt: string; States: Record<string, AslState> } }
+  >;
+}
+
+/** A stack as a deployment would build it: real functions, a real cluster and task definitions. */
+function buildStack(job: WorkflowJob, stackName: string): { stack: Stack; template: Template } {
+  const stack = new Stack(
+    new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false }),
+    stackName,
+  );
+  const code = lambda.Code.fromInline('exports.handler = async () => ({ output: null });');
+  const stageFunction = new lambda.Function(stack, 'StageFn', {
+    runtime: lambda.Runtime.NODEJS_24_X,
+    handler: 'index.handler',
+    code,
+  });
+  const dispatcherFunction = new lambda.Function(stack, 'DispatcherFn', {
+    runtime: lambda.Runtime.NODEJS_24_X,
+    handler: 'index.handler',
+    code,
+  });
+  const fargateStages = job.stages.filter((stage) => stage.kind === 'fargate');
+  let fargateProps: ConstructorParameters<typeof JobWorkflow>[2]['fargate'];
+  if (fargateStages.length > 0) {
+    const cluster = new ecs.Cluster(stack, 'Cluster');
+    const taskDefinitions: Record<string, ecs.FargateTaskDefinition> = {};
+    for (const stage of fargateStages) {
+      const taskDefinition = new ecs.FargateTaskDefinition(stack, `Task-${stage.name}`, {
+        family: stageTaskFamily(job.id, stage.name),
+        cpu: stage.cpu,
+        memoryLimitMiB: stage.memoryMiB,
+      });
+      taskDefinition.addContainer(RENDER_CONTAINER_NAME, {
+        image: ecs.ContainerImage.fromRegistry(RENDER_STAGE_IMAGE),
+      });
+      taskDefinitions[stage.name] = taskDefinition;
+    }
+    fargateProps = { cluster, taskDefinitions, containerName: RENDER_CONTAINER_NAME };
+  }
+  new JobWorkflow(stack, 'Workflow', {
+    job,
+    stageFunction,
+    dispatcherFunction,
+    fargate: fargateProps,
+    tracingEnabled: true,
+  });
+  return { stack, template: Template.fromStack(stack) };
+}
+
+/** The template's state machine definition as runnable ASL, with the types of the template's resources. */
+function aslOf(template: Template): string {
+  const resources = template.toJSON().Resources as Record<
+    string,
+    { Type: string; Properties?: Record<string, unknown> }
+  >;
+  const [machine] = Object.values(resources).filter(
+    (resource) => resource.Type === 'AWS::StepFunctions::StateMachine',
+  );
+  return definitionToAsl(machine?.Properties?.DefinitionString, (logicalId) => {
+    const resource = resources[logicalId];
+    if (!resource) throw new Error(`no resource ${logicalId}`);
+    return resource.Type;
+  });
+}
+
+describe('JobWorkflow', () => {
+  let single: { template: Template; asl: string; definition: Asl };
+  let threeStage: { template: Template; asl: string; definition: Asl };
+
+  beforeAll(() => {
+    const one = buildStack(singleStageJob, 'SingleStage');
+    const three = buildStack(threeStageJob, 'ThreeStage');
+    single = {
+      template: one.template,
+      asl: aslOf(one.template),
+      definition: JSON.parse(aslOf(one.template)),
+    };
+    threeStage = {
+      template: three.template,
+      asl: aslOf(three.template),
+      definition: JSON.parse(aslOf(three.template)),
+    };
+  });
+
+  it('is a Standard state machine with tracing as asked', () => {
+    single.template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+    single.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      DefinitionString: Match.objectLike({ 'Fn::Join': Match.anyValue() }),
+    });
+    single.template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: Match.objectLike({
+        Statement: Match.arrayWith([Match.objectLike({ Action: 'lambda:InvokeFunction' })]),
+      }),
+    });
+  });
+
+  it('maps over $.runs with the job concurrency, discarding the results', () => {
+    const runs = single.definition.States.Runs;
+    expect(single.definition.StartAt).toBe('Runs');
+    expect(runs).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.runs',
+      ItemSelector: { 'run.$': '$$.Map.Item.Value' },
+      MaxConcurrency: 10,
+      ResultPath: null,
+      Next: 'Scheduled?',
+    });
+    expect(threeStage.definition.States.Runs.MaxConcurrency).toBe(4);
+  });
+
+  it('runs a single-stage job as exactly one Task state on the success path', () => {
+    const processor = single.definition.States.Runs.ItemProcessor!;
+    expect(processor.StartAt).toBe('Stage main');
+    const stage = processor.States['Stage main']!;
+    expect(stage).toMatchObject({
+      Type: 'Task',
+      End: true,
+      Resource: 'arn:aws:lambda:us-east-1:000000000000:function:piko-1',
+      Parameters: {
+        action: 'run',
+        stage: 'main',
+        stageIndex: 0,
+        lastStage: true,
+        'run.$': '$.run',
+        input: null,
+      },
+      TimeoutSeconds: 300 + 60,
+    });
+    expect(stage.Next).toBeUndefined();
+    expect(Object.keys(processor.States).sort()).toEqual([
+      'Failure not recorded',
+      'Record failure',
+      'Stage main',
+    ]);
+  });
+
+  it('retries with the job policy, never a NonRetryableError, then catches into "Record failure"', () => {
+    const stage = single.definition.States.Runs.ItemProcessor!.States['Stage main']!;
+    expect(stage.Retry).toEqual([
+      { ErrorEquals: ['NonRetryableError'], MaxAttempts: 0 },
+      {
+        ErrorEquals: ['States.ALL'],
+        IntervalSeconds: 30,
+        MaxAttempts: 2,
+        BackoffRate: 2,
+        MaxDelaySeconds: 600,
+        JitterStrategy: 'FULL',
+      },
+    ]);
+    expect(stage.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Record failure' },
+    ]);
+    const record = single.definition.States.Runs.ItemProcessor!.States['Record failure']!;
+    expect(record).toMatchObject({
+      Type: 'Task',
+      End: true,
+      Resource: 'arn:aws:lambda:us-east-1:000000000000:function:piko-1',
+      Parameters: { action: 'fail', 'run.$': '$.run', 'error.$': '$.error' },
+    });
+    expect(record.Retry).toEqual([
+      {
+        ErrorEquals: ['States.ALL'],
+        IntervalSeconds: 2,
+        MaxAttempts: 3,
+        BackoffRate: 2,
+        JitterStrategy: 'FULL',
+      },
+    ]);
+    // Even when the failure cannot be recorded, the iteration ends: the Map itself never fails.
+    expect(record.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.recordError', Next: 'Failure not recorded' },
+    ]);
+  });
+
+  it('rounds the backoff to whole seconds, at least 1', () => {
+    const stage = threeStage.definition.States.Runs.ItemProcessor!.States['Stage extract']!;
+    expect(stage.Retry?.[1]).toEqual({
+      ErrorEquals: ['States.ALL'],
+      IntervalSeconds: 1,
+      MaxAttempts: 3,
+      BackoffRate: 1.5,
+      MaxDelaySeconds: 60,
+      JitterStrategy: 'FULL',
+    });
+  });
+
+  it('omits the States.ALL retrier when the job has one attempt', () => {
+    const stack = new Stack();
+    const fn = lambda.Function.fromFunctionArn(
+      stack,
+      'Fn',
+      'arn:aws:lambda:us-east-1:000000000000:function:f',
+    );
+    const workflow = new JobWorkflow(stack, 'Workflow', {
+      job: {
+        ...threeStageJob,
+        stages: [lambdaStage('only', noop)],
+        retry: { ...threeStageJob.retry, attempts: 1 },
+      },
+      stageFunction: fn,
+      dispatcherFunction: fn,
+    });
+    const resolved = stack.resolve(
+      (workflow.stateMachine.node.defaultChild as sfn.CfnStateMachine).definitionString,
+    );
+    const definition = JSON.parse(definitionToAsl(resolved, () => 'AWS::Lambda::Function')) as Asl;
+    expect(definition.States.Runs.ItemProcessor!.States['Stage only']!.Retry).toEqual([
+      { ErrorEquals: ['NonRetryableError'], MaxAttempts: 0 },
+    ]);
+  });
+
+  it('refuses a concurrency above 40, and a Fargate stage without a task definition', () => {
+    const stack = new Stack();
+    const fn = lambda.Function.fromFunctionArn(
+      stack,
+      'Fn',
+      'arn:aws:lambda:us-east-1:000000000000:function:f',
+    );
+    expect(
+      () =>
+        new JobWorkflow(stack, 'TooWide', {
+          job: { ...threeStageJob, concurrency: 41 },
+          stageFunction: fn,
+          dispatcherFunction: fn,
+        }),
+    ).toThrow(/concurrency 41 .* 40/);
+    expect(
+      () =>
+        new JobWorkflow(stack, 'NoFargate', {
+          job: threeStageJob,
+          stageFunction: fn,
+          dispatcherFunction: fn,
+        }),
+    ).toThrow(/stage "crunch" runs on Fargate/);
+  });
+
+  it('chains lambda, Fargate (runTask.sync with the event in the environment) and lambda stages', () => {
+    const states = threeStage.definition.States.Runs.ItemProcessor!.States;
+    expect(threeStage.definition.States.Runs.ItemProcessor!.StartAt).toBe('Stage extract');
+    expect(states['Stage extract']).toMatchObject({
+      Next: 'Stage crunch',
+      ResultPath: '$.result',
+      Parameters: { action: 'run', stage: 'extract', stageIndex: 0, lastStage: false, input: null },
+    });
+    const crunch = states['Stage crunch']!;
+    expect(crunch).toMatchObject({
+      Type: 'Task',
+      Next: 'Stage load',
+      Resource: 'arn:aws:states:::ecs:runTask.sync',
+      ResultPath: null,
+      TimeoutSeconds: 120 + 600,
+      Parameters: {
+        Cluster: 'arn:aws:ecs:us-east-1:000000000000:cluster:piko-1',
+        TaskDefinition: 'piko-heavy-crunch',
+        LaunchType: 'FARGATE',
+        Overrides: {
+          ContainerOverrides: [
+            {
+              Name: 'stage',
+              Environment: [
+                {
+                  Name: 'PIKO_STAGE_EVENT',
+                  'Value.$':
+                    'States.Format(\'\\{"action":"run","stage":"crunch","stageIndex":1,"lastStage":false,"run":{},"input":{}\\}\', States.JsonToString($.run), States.JsonToString($.result.output))',
+                },
+              ],
+            },
+          ],
+        },
+      },
+    });
+    expect(crunch.Retry?.[0]).toEqual({ ErrorEquals: ['NonRetryableError'], MaxAttempts: 0 });
+    expect(crunch.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Record failure' },
+    ]);
+    expect(states['Stage load']).toMatchObject({
+      End: true,
+      Parameters: {
+        action: 'run',
+        stage: 'load',
+        stageIndex: 2,
+        lastStage: true,
+        input: null,
+        inputFromStore: true,
+      },
+    });
+  });
+
+  it('asks the dispatcher to go on after a scheduled batch only', () => {
+    const states = single.definition.States;
+    expect(states['Scheduled?']).toEqual({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.lane', StringEquals: 'scheduled', Next: 'Continue dispatch' }],
+      Default: 'Done',
+    });
+    expect(states['Continue dispatch']).toMatchObject({
+      Type: 'Task',
+      Resource: 'arn:aws:states:::lambda:invoke',
+      Parameters: {
+        FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:piko-2',
+        InvocationType: 'Event',
+        Payload: { action: 'continue', 'jobId.$': '$.jobId' },
+      },
+      ResultPath: null,
+      Next: 'Dispatch continued',
+    });
+    expect(states.Done).toEqual({ Type: 'Succeed' });
+    expect(states['Dispatch continued']).toEqual({ Type: 'Succeed' });
+  });
+
+  it('uses JSONPath only', () => {
+    for (const { asl } of [single, threeStage]) {
+      expect(asl).not.toMatch(/JSONata|"Assign"|"Arguments"|"Output"/);
+    }
+  });
+
+  it('passes asl-validator', () => {
+    for (const { definition } of [single, threeStage]) {
+      const result = aslValidator(definition, { checkPaths: true, checkArn: true });
+      expect(result.errorsText('\n')).toBe('');
+      expect(result.isValid).toBe(true);
+    }
+  });
+
+  it('renders locally to exactly the ASL of the deployed definition', async () => {
+    expect(await renderJobWorkflow(singleStageJob)).toBe(single.asl);
+    expect(await renderJobWorkflow(threeStageJob)).toBe(threeStage.asl);
+  });
+});

@@ -1,0 +1,493 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineJob, type JobDefinition, type JobOptions } from '../../../shared/job.ts';
+import {
+  backfillId,
+  dispatch,
+  executionName,
+  planBackfill,
+  planScheduled,
+  planScheduledOnce,
+  previewBackfill,
+} from '../../../shared/planner/index.ts';
+import type { ResourceMap } from '../../../shared/resources/types.ts';
+import type { JobTransaction, StateStore } from '../../../shared/store/types.ts';
+import { RecordingStarter } from '../../helpers/recording-starter.ts';
+
+/** A store for one test file, and how to wipe it between tests. */
+export interface PlannerStoreFactory {
+  open(): Promise<StateStore>;
+  /** Removes every row, so each test starts from an empty store. */
+  wipe(store: StateStore): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+const T0 = new Date('2026-03-01T00:00:00.000Z');
+const at = (iso: string) => new Date(iso);
+const noop = async () => undefined;
+
+let sequence = 0;
+function hourly(options: Partial<JobOptions<unknown, ResourceMap>> = {}): JobDefinition {
+  return defineJob({
+    id: `hourly_${++sequence}`,
+    schedule: { cron: '0 * * * *' },
+    start: T0.toISOString(),
+    handler: noop,
+    config: z.object({ region: z.string().default('eu') }),
+    ...options,
+  } as JobOptions<unknown, ResourceMap>);
+}
+
+async function statuses(store: StateStore, jobId: string) {
+  return (await store.listRuns(jobId)).map((run) => `${run.interval.start.toISOString()} ${run.status}`);
+}
+
+/** The planner suite, run against each store implementation. */
+export function describePlanner(name: string, factory: PlannerStoreFactory): void {
+  describe(`planner on ${name}`, () => {
+    let store: StateStore;
+    beforeAll(async () => {
+      store = await factory.open();
+      await store.migrate();
+    });
+    beforeEach(async () => factory.wipe(store));
+    afterAll(async () => {
+      await store.close();
+      await factory.cleanup();
+    });
+
+    describe('scheduled planning', () => {
+      it('starts a job without a start at the first tick at or after now, and plans nothing yet', async () => {
+        const job = hourly({ start: undefined });
+
+        const result = await planScheduled(store, job, at('2026-03-01T10:20:00Z'));
+
+        expect(result).toEqual({
+          planned: 0,
+          skipped: 0,
+          watermark: at('2026-03-01T11:00:00Z'),
+          more: false,
+          paused: false,
+        });
+        expect((await store.getJob(job.id))?.watermark).toEqual(at('2026-03-01T11:00:00Z'));
+      });
+
+      it('plans every missed interval once, oldest first, and nothing the second time', async () => {
+        const job = hourly();
+        const now = at('2026-03-01T05:30:00Z');
+
+        const first = await planScheduled(store, job, now);
+        const second = await planScheduled(store, job, now);
+
+        expect(first).toMatchObject({ planned: 5, skipped: 0, watermark: at('2026-03-01T05:00:00Z') });
+        expect(second).toMatchObject({ planned: 0, skipped: 0, watermark: at('2026-03-01T05:00:00Z') });
+        expect(await statuses(store, job.id)).toEqual([
+          '2026-03-01T00:00:00.000Z pending',
+          '2026-03-01T01:00:00.000Z pending',
+          '2026-03-01T02:00:00.000Z pending',
+          '2026-03-01T03:00:00.000Z pending',
+          '2026-03-01T04:00:00.000Z pending',
+        ]);
+      });
+
+      it('treats an interval as due exactly at its end (±1 ms)', async () => {
+        const job = hourly();
+
+        expect((await planScheduled(store, job, at('2026-03-01T00:59:59.999Z'))).planned).toBe(0);
+        expect((await planScheduled(store, job, at('2026-03-01T01:00:00.000Z'))).planned).toBe(1);
+      });
+
+      it('skips intervals that ended before the catch-up window, counting them', async () => {
+        const job = hourly({ catchupWindow: '3h' });
+
+        const result = await planScheduled(store, job, at('2026-03-02T00:30:00Z'));
+
+        // Due: 00:00..24:00 = 24 intervals; the window keeps those ending at or after 21:30 (21:00-22:00 onward).
+        expect(result).toMatchObject({ planned: 3, skipped: 21, watermark: at('2026-03-02T00:00:00Z') });
+        expect((await store.getJob(job.id))?.skippedTotal).toBe(21);
+        expect((await store.listRuns(job.id))[0]?.interval.start).toEqual(at('2026-03-01T21:00:00Z'));
+      });
+
+      it('with catchup false runs only the latest due interval, within the misfire grace time', async () => {
+        const late = hourly({ catchup: false, misfireGraceTime: '10m' });
+        const tooLate = hourly({ catchup: false, misfireGraceTime: '10m' });
+
+        const inGrace = await planScheduled(store, late, at('2026-03-01T05:10:00Z'));
+        const outOfGrace = await planScheduled(store, tooLate, at('2026-03-01T05:10:00.001Z'));
+
+        expect(inGrace).toMatchObject({ planned: 1, skipped: 4 });
+        expect(await statuses(store, late.id)).toEqual(['2026-03-01T04:00:00.000Z pending']);
+        expect(outOfGrace).toMatchObject({ planned: 0, skipped: 5, watermark: at('2026-03-01T05:00:00Z') });
+      });
+
+      it('plans at most maxIntervalsPerDispatch per transaction and says there is more', async () => {
+        const job = hourly({ maxIntervalsPerDispatch: 4 });
+        const now = at('2026-03-01T10:00:00Z');
+
+        const once = await planScheduledOnce(store, job, now);
+        const rest = await planScheduled(store, job, now);
+
+        expect(once).toMatchObject({ planned: 4, more: true, watermark: at('2026-03-01T04:00:00Z') });
+        expect(rest).toMatchObject({ planned: 6, more: false, watermark: at('2026-03-01T10:00:00Z') });
+        expect(await store.listRuns(job.id)).toHaveLength(10);
+      });
+
+      it('plans nothing while paused; on resume the pause is due like any missed time', async () => {
+        const job = hourly();
+        await planScheduled(store, job, at('2026-03-01T02:00:00Z'));
+        await store.setPaused(job.id, true, T0);
+
+        const paused = await planScheduled(store, job, at('2026-03-01T06:00:00Z'));
+        await store.setPaused(job.id, false, T0);
+        const resumed = await planScheduled(store, job, at('2026-03-01T06:00:00Z'));
+
+        expect(paused).toMatchObject({ planned: 0, paused: true, watermark: at('2026-03-01T02:00:00Z') });
+        expect(resumed).toMatchObject({ planned: 4, paused: false });
+        expect(await store.listRuns(job.id)).toHaveLength(6);
+      });
+
+      it('follows the DST rules of the job timezone', async () => {
+        const job = defineJob({
+          id: `dst_${++sequence}`,
+          schedule: { cron: '30 2 * * *', timezone: 'America/New_York' },
+          start: '2026-03-07T00:00:00-05:00',
+          handler: noop,
+        });
+
+        await planScheduled(store, job, at('2026-03-10T12:00:00Z'));
+
+        expect((await store.listRuns(job.id)).map((run) => [run.interval.start, run.interval.end])).toEqual([
+          [at('2026-03-07T07:30:00Z'), at('2026-03-09T06:30:00Z')],
+          [at('2026-03-09T06:30:00Z'), at('2026-03-10T06:30:00Z')],
+        ]);
+      });
+
+      it('leaves the store as it was when a planning transaction fails at any step', async () => {
+        const job = hourly();
+        await planScheduled(store, job, at('2026-03-01T02:00:00Z'));
+        const before = { job: await store.getJob(job.id), runs: await store.listRuns(job.id) };
+        const steps: (keyof JobTransaction | 'commit')[] = ['insertRuns', 'advanceWatermark', 'commit'];
+
+        for (const step of steps) {
+          const failing = failAt(store, step);
+          await expect(planScheduled(failing, job, at('2026-03-01T09:00:00Z'))).rejects.toThrow(
+            `injected at ${step}`,
+          );
+          expect({ job: await store.getJob(job.id), runs: await store.listRuns(job.id) }).toEqual(before);
+        }
+        const brandNew = hourly();
+        await expect(
+          planScheduled(failAt(store, 'insertRuns'), brandNew, at('2026-03-01T09:00:00Z')),
+        ).rejects.toThrow();
+        expect(await store.getJob(brandNew.id)).toBeUndefined();
+      });
+    });
+
+    describe('dispatch', () => {
+      it('queues pending runs in batches under deterministic names of at most 80 characters', async () => {
+        const job = hourly({ id: 'a_job_id_that_is_exactly_forty_chars_xyz' });
+        await planScheduled(store, job, at('2026-03-02T00:00:00Z'));
+        const starter = new RecordingStarter();
+
+        const first = await dispatch(store, job.id, starter, T0, { maxRunsPerExecution: 10 });
+        const whileLive = await dispatch(store, job.id, starter, T0, { maxRunsPerExecution: 10 });
+        starter.statuses.clear();
+
+        expect(first.started).toHaveLength(1);
+        const [input] = first.started;
+        expect(input?.runs).toHaveLength(10);
+        expect(input?.runs[0]).toEqual({
+          jobId: job.id,
+          runId: expect.any(Number),
+          interval: { start: '2026-03-01T00:00:00.000Z', end: '2026-03-01T01:00:00.000Z' },
+          config: null,
+        });
+        expect(input?.executionName).toMatch(
+          /^a_job_id_that_is_exactly_forty_chars_xyz-s20260301T000000Z-[0-9a-f]{16}$/,
+        );
+        expect(input?.executionName.length).toBeLessThanOrEqual(80);
+        expect(whileLive).toEqual({ started: [], restarted: [], requeued: 0, live: [input?.executionName] });
+        const queued = (await store.listRuns(job.id)).filter((run) => run.status === 'queued');
+        expect(executionName(job.id, { kind: 'scheduled' }, queued)).toBe(input?.executionName);
+      });
+
+      it('restarts queued runs whose execution never started, under the same name and input', async () => {
+        const job = hourly();
+        await planScheduled(store, job, at('2026-03-01T03:00:00Z'));
+        const crashed = new RecordingStarter();
+        crashed.failWith = new Error('process died before StartExecution');
+        await expect(dispatch(store, job.id, crashed, T0)).rejects.toThrow('process died');
+        const starter = new RecordingStarter();
+
+        const repaired = await dispatch(store, job.id, starter, T0);
+
+        expect(repaired.started).toEqual([]);
+        expect(repaired.restarted).toHaveLength(1);
+        expect(starter.started).toHaveLength(1);
+        expect(starter.started[0]?.runs.map((run) => run.interval.start)).toEqual([
+          '2026-03-01T00:00:00.000Z',
+          '2026-03-01T01:00:00.000Z',
+          '2026-03-01T02:00:00.000Z',
+        ]);
+      });
+
+      it('re-arms runs left queued by an execution that ended, under a new name', async () => {
+        const job = hourly();
+        await planScheduled(store, job, at('2026-03-01T02:00:00Z'));
+        const starter = new RecordingStarter();
+        const first = await dispatch(store, job.id, starter, T0);
+        starter.endAll();
+
+        const second = await dispatch(store, job.id, starter, T0);
+
+        expect(second.requeued).toBe(2);
+        expect(second.started).toHaveLength(1);
+        expect(second.started[0]?.executionName).not.toBe(first.started[0]?.executionName);
+        expect((await store.listRuns(job.id)).map((run) => run.generation)).toEqual([1, 1]);
+      });
+
+      it('races: 20 concurrent planners and dispatchers create each interval once', async () => {
+        for (let round = 0; round < 5; round++) {
+          const job = hourly();
+          const now = at('2026-03-03T00:00:00Z');
+          const starter = new RecordingStarter();
+
+          await Promise.all(
+            Array.from({ length: 20 }, async () => {
+              await planScheduled(store, job, now);
+              await dispatch(store, job.id, starter, T0, { maxRunsPerExecution: 1000 });
+            }),
+          );
+
+          expect(await store.listRuns(job.id)).toHaveLength(48);
+          expect((await store.getJob(job.id))?.watermark).toEqual(now);
+          expect(starter.started).toHaveLength(1);
+          expect(starter.started[0]?.runs).toHaveLength(48);
+        }
+      });
+    });
+
+    describe('backfill', () => {
+      it('refuses bad ranges with a message that says which, writing nothing', async () => {
+        const job = hourly();
+        const now = at('2026-03-10T00:00:00Z');
+        const cases: [Date, Date, string][] = [
+          [
+            at('2026-03-02T00:00:00Z'),
+            at('2026-03-02T00:00:00Z'),
+            'Backfill refused: from (2026-03-02T00:00:00.000Z) must be before to (2026-03-02T00:00:00.000Z)',
+          ],
+          [
+            at('2026-03-02T00:00:00Z'),
+            at('2026-03-10T00:00:00.001Z'),
+            'Backfill refused: to (2026-03-10T00:00:00.001Z) is in the future (now is 2026-03-10T00:00:00.000Z); only intervals that have ended can be backfilled',
+          ],
+          [
+            at('2026-03-01T00:00:00Z'),
+            at('2026-03-02T00:00:00Z'),
+            'Backfill refused: 2026-03-01T00:00:00.000Z..2026-03-02T00:00:00.000Z holds more than 10 intervals of "0 * * * *" (maxBackfillIntervals); split the range or raise the limit',
+          ],
+        ];
+
+        for (const [from, to, message] of cases) {
+          await expect(
+            planBackfill(store, job, { jobId: job.id, from, to }, now, { maxBackfillIntervals: 10 }),
+          ).rejects.toThrow(message);
+        }
+        await expect(
+          planBackfill(
+            store,
+            job,
+            { jobId: job.id, from: T0, to: at('2026-03-01T05:00:00Z'), config: { region: 7 } },
+            now,
+          ),
+        ).rejects.toThrow(
+          `Invalid config for job "${job.id}": region: Invalid input: expected string, received number`,
+        );
+        expect(await store.getJob(job.id)).toBeUndefined();
+        expect(await store.listRuns(job.id)).toEqual([]);
+      });
+
+      it('creates missing runs in its own lane, in chunks, with its config', async () => {
+        const job = hourly();
+        const request = {
+          jobId: job.id,
+          from: T0,
+          to: at('2026-03-01T10:00:00Z'),
+          config: { region: 'us' },
+        };
+
+        const result = await planBackfill(store, job, request, at('2026-03-05T00:00:00Z'), { chunkSize: 3 });
+
+        expect(result.counts.create).toBe(10);
+        expect(result.done).toBe(true);
+        const runs = await store.listRuns(job.id);
+        expect(runs).toHaveLength(10);
+        expect(
+          runs.every((run) => run.trigger === 'backfill' && run.backfillId === backfillId(request)),
+        ).toBe(true);
+        expect(runs[0]?.config).toEqual({ region: 'us' });
+        expect((await store.getBackfill(result.backfillId))?.status).toBe('planned');
+        const starter = new RecordingStarter();
+        const dispatched = await dispatch(store, job.id, starter, T0, {
+          lane: { kind: 'backfill', backfillId: result.backfillId },
+          maxRunsPerExecution: 4,
+          maxExecutions: 2,
+        });
+        expect(dispatched.started.map((input) => input.runs.length)).toEqual([4, 4]);
+        expect(dispatched.started[0]?.executionName).toMatch(new RegExp(`^${job.id}-b20260301T000000Z-`));
+      });
+
+      it('reprocesses missing, failed or all, never touching in-flight runs', async () => {
+        const job = hourly();
+        const now = at('2026-03-05T00:00:00Z');
+        await planScheduled(store, job, at('2026-03-01T06:00:00Z'));
+        const runs = await store.listRuns(job.id);
+        await store.markSucceeded(runs[0]!.runId, null, T0);
+        await store.markFailed(runs[1]!.runId, 'boom', 3, T0);
+        await store.markRunning(runs[2]!.runId, 'main', T0);
+        const to = at('2026-03-01T08:00:00Z');
+        const plan = async (reprocess: 'missing' | 'failed' | 'all') => {
+          const lines: string[] = [];
+          for await (const line of previewBackfill(store, job, { jobId: job.id, from: T0, to, reprocess })) {
+            lines.push(`${line.start.toISOString().slice(11, 16)} ${line.action}`);
+          }
+          return lines;
+        };
+
+        expect(await plan('missing')).toEqual([
+          '00:00 skip-succeeded',
+          '01:00 skip-failed',
+          '02:00 skip-in-flight',
+          '03:00 skip-in-flight',
+          '04:00 skip-in-flight',
+          '05:00 skip-in-flight',
+          '06:00 create',
+          '07:00 create',
+        ]);
+        expect((await plan('failed')).slice(0, 2)).toEqual(['00:00 skip-succeeded', '01:00 rerun']);
+        expect((await plan('all')).slice(0, 2)).toEqual(['00:00 rerun', '01:00 rerun']);
+
+        const dry = await planBackfill(
+          store,
+          job,
+          { jobId: job.id, from: T0, to, reprocess: 'all', dryRun: true },
+          now,
+        );
+        expect(dry.counts).toEqual({
+          create: 2,
+          rerun: 2,
+          'skip-in-flight': 4,
+          'skip-succeeded': 0,
+          'skip-failed': 0,
+        });
+        expect(await store.listRuns(job.id)).toEqual(runs.map((run, i) => (i < 3 ? expect.anything() : run)));
+        expect(await store.getBackfill(dry.backfillId)).toBeUndefined();
+
+        const real = await planBackfill(
+          store,
+          job,
+          { jobId: job.id, from: T0, to, reprocess: 'failed' },
+          now,
+        );
+        expect(real.counts).toEqual({
+          create: 2,
+          rerun: 1,
+          'skip-in-flight': 4,
+          'skip-succeeded': 1,
+          'skip-failed': 0,
+        });
+        const rerun = await store.getRun(runs[1]!.runId);
+        expect(rerun).toMatchObject({
+          status: 'pending',
+          attempts: 0,
+          error: null,
+          generation: 1,
+          trigger: 'backfill',
+        });
+      });
+
+      it('continues where it stopped after an interruption, in reverse too', async () => {
+        const job = hourly();
+        const request = { jobId: job.id, from: T0, to: at('2026-03-01T10:00:00Z'), reverse: true };
+        let calls = 0;
+
+        const interrupted = await planBackfill(
+          store,
+          job,
+          request,
+          at('2026-03-05T00:00:00Z'),
+          { chunkSize: 4 },
+          () => ++calls >= 1,
+        );
+        const afterFirstChunk = await store.listRuns(job.id);
+        const resumed = await planBackfill(store, job, request, at('2026-03-05T00:00:00Z'), { chunkSize: 4 });
+
+        expect(interrupted).toMatchObject({ done: false, counts: { create: 4 } });
+        expect(afterFirstChunk.map((run) => run.interval.start.toISOString().slice(11, 13))).toEqual([
+          '06',
+          '07',
+          '08',
+          '09',
+        ]);
+        expect(resumed).toMatchObject({ done: true, counts: { create: 6 } });
+        expect(await store.listRuns(job.id)).toHaveLength(10);
+        const starter = new RecordingStarter();
+        const dispatched = await dispatch(store, job.id, starter, T0, {
+          lane: { kind: 'backfill', backfillId: interrupted.backfillId },
+          maxRunsPerExecution: 3,
+          newestFirst: true,
+        });
+        expect(dispatched.started[0]?.runs.map((run) => run.interval.start.slice(11, 13))).toEqual([
+          '09',
+          '08',
+          '07',
+        ]);
+      });
+
+      it('plans a year of hourly intervals without holding them at once', async () => {
+        const job = hourly();
+        const to = at('2027-03-01T00:00:00Z');
+
+        const result = await planBackfill(
+          store,
+          job,
+          { jobId: job.id, from: T0, to },
+          at('2027-03-02T00:00:00Z'),
+        );
+
+        expect(result.counts.create).toBe(8760);
+        expect((await store.countRuns(job.id)).pending).toBe(8760);
+        expect((await store.getBackfill(result.backfillId))?.created).toBe(8760);
+      });
+    });
+  });
+}
+
+/** Wraps a store so that the planning transaction throws at one step; everything else passes through. */
+function failAt(store: StateStore, step: keyof JobTransaction | 'commit'): StateStore {
+  return new Proxy(store, {
+    get(target, property) {
+      const value = Reflect.get(target, property);
+      if (property !== 'withJob') return typeof value === 'function' ? value.bind(target) : value;
+      return <T>(jobId: string, initial: Date, work: (tx: JobTransaction) => Promise<T>) =>
+        target.withJob(jobId, initial, async (tx) => {
+          const failing = new Proxy(tx, {
+            get(inner, name) {
+              // The transaction keeps private fields: read and call on the real object, not the proxy.
+              const value = Reflect.get(inner, name);
+              if (typeof value !== 'function') return value;
+              if (name !== step) return value.bind(inner);
+              return async (...args: unknown[]) => {
+                await (value as (...a: unknown[]) => Promise<unknown>).apply(inner, args);
+                throw new Error(`injected at ${step}`);
+              };
+            },
+          });
+          const result = await work(failing);
+          if (step === 'commit') throw new Error('injected at commit');
+          return result;
+        });
+    },
+  });
+}

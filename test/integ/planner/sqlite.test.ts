@@ -1,0 +1,14 @@
+import { openSqliteStore } from '../../../shared/store/sqlite.ts';
+import { tempSqliteFile } from '../../helpers/sqlite.ts';
+import { describePlanner } from './planner-suite.ts';
+
+const temp = await tempSqliteFile('piko-planner-');
+
+describePlanner('SQLite', {
+  open: () => openSqliteStore({ file: temp.file }),
+  wipe: async (store) => {
+    for (const table of ['piko_runs', 'piko_jobs', 'piko_backfills'])
+      await store.database.query(`DELETE FROM ${table}`);
+  },
+  cleanup: () => temp.cleanup(),
+});

@@ -1,0 +1,1137 @@
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StoreError } from '../../../shared/errors.ts';
+import type { Interval } from '../../../shared/interval.ts';
+import { openStore, type StoreConfig } from '../../../shared/store/index.ts';
+import { MIGRATIONS } from '../../../shared/store/migrations.ts';
+import type {
+  JobTransaction,
+  NewRun,
+  RunRecord,
+  RunTrigger,
+  StateStore,
+} from '../../../shared/store/types.ts';
+
+/** A migrated-or-not store on a fresh database, and how to close and remove it. */
+export interface StoreUnderTest {
+  readonly store: StateStore;
+  /** Closes the store and removes the database; throws when a connection was left open. */
+  cleanup(): Promise<void>;
+}
+
+/** Opens the store of one test file on a fresh, empty database, with the given clock. */
+export type StoreFactory = (options: { clock: () => Date }) => Promise<StoreUnderTest>;
+
+/** Another fresh, empty database, for tests that open their own stores (in this process or others). */
+export interface FreshTarget {
+  readonly config: StoreConfig;
+  cleanup(): Promise<void>;
+}
+
+export interface ConformanceOptions {
+  freshTarget(): Promise<FreshTarget>;
+}
+
+const MIGRATE_CHILD = fileURLToPath(new URL('./migrate-child.ts', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const HOUR_MS = 3_600_000;
+const at = (iso: string) => new Date(iso);
+const T0 = at('2026-03-01T00:00:00.000Z');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `count` consecutive hourly intervals from `start`. */
+function hours(start: Date, count: number): Interval[] {
+  return Array.from({ length: count }, (_, i) => ({
+    start: new Date(start.getTime() + i * HOUR_MS),
+    end: new Date(start.getTime() + (i + 1) * HOUR_MS),
+  }));
+}
+
+function runsOf(
+  intervals: readonly Interval[],
+  trigger: RunTrigger = 'schedule',
+  extra: Partial<NewRun> = {},
+): NewRun[] {
+  return intervals.map((interval) => ({ interval, trigger, ...extra }));
+}
+
+const starts = (runs: readonly RunRecord[]) => runs.map((run) => run.interval.start.toISOString());
+
+/**
+ * The StateStore conformance suite: every method, against one real database per test file.
+ * Test data is kept apart by job id, so tests never see each other's rows.
+ */
+export function describeStateStore(name: string, factory: StoreFactory, options: ConformanceOptions): void {
+  describe(`StateStore on ${name}`, () => {
+    let clockNow = at('2026-04-01T12:00:00.000Z');
+    const clock = () => new Date(clockNow.getTime());
+    const setClock = (iso: string) => {
+      clockNow = at(iso);
+      return clockNow;
+    };
+    let underTest: StoreUnderTest | undefined;
+    let store: StateStore;
+    let firstMigration: { applied: number[] };
+    let jobSequence = 0;
+    const newJobId = (label: string) => `${label}_${++jobSequence}`;
+
+    /** Inserts scheduled runs for a new job and returns them, oldest first. */
+    async function seedRuns(jobId: string, newRuns: readonly NewRun[]): Promise<RunRecord[]> {
+      await store.withJob(jobId, T0, (tx) => tx.insertRuns(newRuns));
+      return store.listRuns(jobId);
+    }
+
+    beforeAll(async () => {
+      underTest = await factory({ clock });
+      store = underTest.store;
+      firstMigration = await store.migrate();
+    });
+
+    afterAll(async () => {
+      await underTest?.cleanup();
+    });
+
+    describe('migrations', () => {
+      it('numbers migrations 1, 2, 3… with SQL for both dialects', () => {
+        expect(MIGRATIONS.map((migration) => migration.version)).toEqual(
+          MIGRATIONS.map((_, index) => index + 1),
+        );
+        for (const migration of MIGRATIONS) {
+          expect(migration.mysql.length).toBeGreaterThan(0);
+          expect(migration.sqlite.length).toBeGreaterThan(0);
+        }
+      });
+
+      it('applies every migration to an empty database, in order', () => {
+        expect(firstMigration).toEqual({ applied: MIGRATIONS.map((migration) => migration.version) });
+      });
+
+      it('applies nothing the second time and records each version once', async () => {
+        const second = await store.migrate();
+
+        expect(second).toEqual({ applied: [] });
+        const { rows } = await store.database.query(
+          'SELECT version, name FROM piko_migrations ORDER BY version',
+        );
+        expect(rows.map((row) => ({ version: Number(row.version), name: row.name }))).toEqual(
+          MIGRATIONS.map(({ version, name }) => ({ version, name })),
+        );
+      });
+
+      it('lets two processes migrate one database at once: one applies, the other waits and applies nothing', async () => {
+        const target = await options.freshTarget();
+        try {
+          const children = [startMigrateChild(target.config), startMigrateChild(target.config)];
+          await Promise.all(children.map((child) => child.ready));
+          for (const child of children) child.go();
+
+          const results = await Promise.all(children.map((child) => child.done));
+
+          expect(results.map(({ code, stderr }) => ({ code, stderr: code === 0 ? '' : stderr }))).toEqual([
+            { code: 0, stderr: '' },
+            { code: 0, stderr: '' },
+          ]);
+          const applied = results.map((result) => result.applied ?? []).sort((a, b) => a.length - b.length);
+          expect(applied).toEqual([[], MIGRATIONS.map((migration) => migration.version)]);
+          const check = await openStore(target.config);
+          try {
+            const { rows } = await check.database.query('SELECT COUNT(*) AS n FROM piko_migrations');
+            expect(Number(rows[0]?.n)).toBe(MIGRATIONS.length);
+            expect(await check.migrate()).toEqual({ applied: [] });
+          } finally {
+            await check.close();
+          }
+        } finally {
+          await target.cleanup();
+        }
+      });
+    });
+
+    describe('jobs and the job lock', () => {
+      it('creates the job row with the initial watermark on first use', async () => {
+        const jobId = newJobId('create');
+        const now = setClock('2026-04-01T12:00:00.123Z');
+
+        const seen = await store.withJob(jobId, at('2026-03-08T06:59:59.999Z'), async (tx) => tx.job);
+
+        const expected = {
+          jobId,
+          watermark: at('2026-03-08T06:59:59.999Z'),
+          paused: false,
+          skippedTotal: 0,
+          updatedAt: now,
+        };
+        expect(seen).toEqual(expected);
+        expect(await store.getJob(jobId)).toEqual(expected);
+      });
+
+      it('keeps the stored watermark when the row exists', async () => {
+        const jobId = newJobId('existing');
+        await store.withJob(jobId, T0, async () => undefined);
+
+        const seen = await store.withJob(jobId, at('2030-01-01T00:00:00Z'), async (tx) => tx.job.watermark);
+
+        expect(seen).toEqual(T0);
+      });
+
+      it('returns what the work returns', async () => {
+        const result = await store.withJob(newJobId('result'), T0, async () => ({ answer: 42 }));
+
+        expect(result).toEqual({ answer: 42 });
+      });
+
+      it('advances the watermark and adds to the skipped counter; tx.job stays the row as locked', async () => {
+        const jobId = newJobId('advance');
+        await store.withJob(jobId, T0, async () => undefined);
+        const now = setClock('2026-04-02T00:00:00.000Z');
+
+        const seen = await store.withJob(jobId, T0, async (tx) => {
+          await tx.advanceWatermark(at('2026-03-01T05:00:00Z'), 3);
+          await tx.advanceWatermark(at('2026-03-01T09:00:00Z'), 4);
+          return tx.job;
+        });
+
+        expect(seen.watermark).toEqual(T0);
+        expect(seen.skippedTotal).toBe(0);
+        expect(await store.getJob(jobId)).toEqual({
+          jobId,
+          watermark: at('2026-03-01T09:00:00Z'),
+          paused: false,
+          skippedTotal: 7,
+          updatedAt: now,
+        });
+      });
+
+      it('returns undefined for a job it never saw', async () => {
+        expect(await store.getJob('never_seen')).toBeUndefined();
+      });
+
+      it('rolls back everything when the work throws, creating nothing for a new job', async () => {
+        const jobId = newJobId('rollback_new');
+        const failure = new Error('planner failed');
+
+        const attempt = store.withJob(jobId, T0, async (tx) => {
+          await tx.insertRuns(runsOf(hours(T0, 3)));
+          await tx.advanceWatermark(at('2026-03-01T03:00:00Z'), 5);
+          throw failure;
+        });
+
+        await expect(attempt).rejects.toBe(failure);
+        expect(await store.getJob(jobId)).toBeUndefined();
+        expect(await store.listRuns(jobId)).toEqual([]);
+      });
+
+      it('rolls back everything when the work throws, leaving an existing job as it was', async () => {
+        const jobId = newJobId('rollback_existing');
+        const before = await store.withJob(jobId, T0, async (tx) => {
+          await tx.insertRuns(runsOf(hours(T0, 1)));
+          return tx.job;
+        });
+        await store.openBackfill({
+          backfillId: `${jobId}-bf`,
+          jobId,
+          range: { start: T0, end: at('2026-03-02T00:00:00Z') },
+          reprocess: 'missing',
+          reverse: false,
+          config: null,
+          cursor: T0,
+          status: 'planning',
+          created: 0,
+          rerun: 0,
+          skipped: 0,
+        });
+        const backfillBefore = await store.getBackfill(`${jobId}-bf`);
+
+        const attempt = store.withJob(jobId, T0, async (tx) => {
+          await tx.insertRuns(runsOf(hours(at('2026-03-01T01:00:00Z'), 2)));
+          await tx.advanceWatermark(at('2026-03-01T03:00:00Z'), 5);
+          await tx.updateBackfill(`${jobId}-bf`, {
+            cursor: at('2026-03-01T03:00:00Z'),
+            status: 'planned',
+            created: 2,
+            rerun: 0,
+            skipped: 0,
+          });
+          throw new Error('late failure');
+        });
+
+        await expect(attempt).rejects.toThrow('late failure');
+        expect(await store.getJob(jobId)).toEqual(before);
+        expect(starts(await store.listRuns(jobId))).toEqual(['2026-03-01T00:00:00.000Z']);
+        expect(await store.getBackfill(`${jobId}-bf`)).toEqual(backfillBefore);
+      });
+
+      it('serialises two transactions on one existing job: the second sees the first one’s watermark', async () => {
+        const jobId = newJobId('serial');
+        await store.withJob(jobId, T0, async () => undefined);
+        const events: string[] = [];
+        let firstHasLock!: () => void;
+        const locked = new Promise<void>((resolve) => {
+          firstHasLock = resolve;
+        });
+
+        const first = store.withJob(jobId, T0, async (tx) => {
+          events.push('first locked');
+          firstHasLock();
+          await sleep(300);
+          await tx.advanceWatermark(at('2026-03-01T01:00:00Z'), 1);
+          events.push('first done');
+        });
+        await locked;
+        const second = store.withJob(jobId, T0, async (tx) => {
+          events.push('second locked');
+          return tx.job;
+        });
+        const [, seen] = await Promise.all([first, second]);
+
+        expect(events).toEqual(['first locked', 'first done', 'second locked']);
+        expect(seen.watermark).toEqual(at('2026-03-01T01:00:00Z'));
+        expect(seen.skippedTotal).toBe(1);
+      });
+
+      it('serialises two transactions on a job whose row the first one creates', async () => {
+        const jobId = newJobId('serial_new');
+        const events: string[] = [];
+        let firstHasLock!: () => void;
+        const locked = new Promise<void>((resolve) => {
+          firstHasLock = resolve;
+        });
+
+        const first = store.withJob(jobId, T0, async (tx) => {
+          events.push('first locked');
+          firstHasLock();
+          await sleep(300);
+          await tx.advanceWatermark(at('2026-03-01T02:00:00Z'), 0);
+          events.push('first done');
+        });
+        await locked;
+        const second = store.withJob(jobId, at('2030-01-01T00:00:00Z'), async (tx) => {
+          events.push('second locked');
+          return tx.job.watermark;
+        });
+        const [, seen] = await Promise.all([first, second]);
+
+        expect(events).toEqual(['first locked', 'first done', 'second locked']);
+        expect(seen).toEqual(at('2026-03-01T02:00:00Z'));
+      });
+
+      it('loses no update when eight transactions race on a new job', async () => {
+        const jobId = newJobId('race');
+
+        await Promise.all(
+          Array.from({ length: 8 }, () =>
+            store.withJob(jobId, T0, async (tx) => {
+              const next = new Date(tx.job.watermark.getTime() + HOUR_MS);
+              await sleep(5);
+              await tx.advanceWatermark(next, 1);
+            }),
+          ),
+        );
+
+        const job = await store.getJob(jobId);
+        expect(job?.watermark).toEqual(at('2026-03-01T08:00:00Z'));
+        expect(job?.skippedTotal).toBe(8);
+      });
+
+      it('refuses a JobTransaction used after its transaction ended', async () => {
+        const jobId = newJobId('ended');
+        let kept: JobTransaction | undefined;
+        await store.withJob(jobId, T0, async (tx) => {
+          kept = tx;
+        });
+
+        await expect(kept!.insertRuns(runsOf(hours(T0, 1)))).rejects.toThrow(
+          `The transaction on job "${jobId}" has ended; use the JobTransaction only inside withJob's callback.`,
+        );
+        expect(await store.listRuns(jobId)).toEqual([]);
+      });
+
+      it('pauses and resumes a job, creating its row with the initial watermark', async () => {
+        const jobId = newJobId('pause');
+        const pausedAt = setClock('2026-04-03T00:00:00.000Z');
+
+        await store.setPaused(jobId, true, at('2026-03-05T00:00:00Z'));
+        const paused = await store.getJob(jobId);
+        const resumedAt = setClock('2026-04-04T00:00:00.000Z');
+        await store.setPaused(jobId, false, at('2030-01-01T00:00:00Z'));
+
+        expect(paused).toEqual({
+          jobId,
+          watermark: at('2026-03-05T00:00:00Z'),
+          paused: true,
+          skippedTotal: 0,
+          updatedAt: pausedAt,
+        });
+        expect(await store.getJob(jobId)).toEqual({
+          jobId,
+          watermark: at('2026-03-05T00:00:00Z'),
+          paused: false,
+          skippedTotal: 0,
+          updatedAt: resumedAt,
+        });
+        expect((await store.withJob(jobId, T0, async (tx) => tx.job)).paused).toBe(false);
+      });
+
+      it('lists every job by id', async () => {
+        const ids = ['list_c', 'list_a', 'list_b'];
+        for (const id of ids) await store.withJob(id, T0, async () => undefined);
+
+        const jobs = await store.listJobs();
+
+        const listed = jobs.map((job) => job.jobId);
+        expect(listed).toEqual([...listed].sort());
+        expect(listed.filter((id) => id.startsWith('list_'))).toEqual(['list_a', 'list_b', 'list_c']);
+        expect(jobs.find((job) => job.jobId === 'list_b')?.watermark).toEqual(T0);
+      });
+    });
+
+    describe('runs', () => {
+      it('inserts pending runs with every field at its default', async () => {
+        const jobId = newJobId('insert');
+        const now = setClock('2026-04-05T10:11:12.013Z');
+
+        const inserted = await store.withJob(jobId, T0, (tx) => tx.insertRuns(runsOf(hours(T0, 2))));
+        const runs = await store.listRuns(jobId);
+
+        expect(inserted).toBe(2);
+        expect(runs).toEqual(
+          hours(T0, 2).map((interval) => ({
+            runId: expect.any(Number),
+            jobId,
+            interval,
+            status: 'pending',
+            trigger: 'schedule',
+            stage: null,
+            attempts: 0,
+            generation: 0,
+            executionName: null,
+            backfillId: null,
+            config: null,
+            error: null,
+            output: null,
+            createdAt: now,
+            updatedAt: now,
+            startedAt: null,
+            finishedAt: null,
+          })),
+        );
+        expect(runs[1]!.runId).toBeGreaterThan(runs[0]!.runId);
+        expect(await store.getRun(runs[0]!.runId)).toEqual(runs[0]);
+      });
+
+      it('ignores intervals that already have a run, in the same call or an earlier one', async () => {
+        const jobId = newJobId('duplicates');
+        const [a, b, c] = hours(T0, 3) as [Interval, Interval, Interval];
+        await store.withJob(jobId, T0, (tx) => tx.insertRuns(runsOf([a, b], 'manual', { config: { v: 1 } })));
+
+        const inserted = await store.withJob(jobId, T0, (tx) =>
+          tx.insertRuns(runsOf([b, c, c], 'backfill', { backfillId: 'bf-dup', config: { v: 2 } })),
+        );
+
+        expect(inserted).toBe(1);
+        const runs = await store.listRuns(jobId);
+        expect(
+          runs.map((run) => [run.interval.start.toISOString(), run.trigger, run.backfillId, run.config]),
+        ).toEqual([
+          ['2026-03-01T00:00:00.000Z', 'manual', null, { v: 1 }],
+          ['2026-03-01T01:00:00.000Z', 'manual', null, { v: 1 }],
+          ['2026-03-01T02:00:00.000Z', 'backfill', 'bf-dup', { v: 2 }],
+        ]);
+      });
+
+      it('inserts 5,000 runs in one call, and none of them twice', async () => {
+        const jobId = newJobId('bulk');
+        const intervals = hours(T0, 5_000);
+
+        const first = await store.withJob(jobId, T0, (tx) => tx.insertRuns(runsOf(intervals)));
+        const again = await store.withJob(jobId, T0, (tx) =>
+          tx.insertRuns(runsOf([...intervals, ...hours(new Date(T0.getTime() + 5_000 * HOUR_MS), 1)])),
+        );
+
+        expect(first).toBe(5_000);
+        expect(again).toBe(1);
+        const runs = await store.listRuns(jobId);
+        expect(runs).toHaveLength(5_001);
+        expect(new Set(runs.map((run) => run.runId)).size).toBe(5_001);
+        expect(runs[0]!.interval.start).toEqual(T0);
+        expect(runs[5_000]!.interval).toEqual({
+          start: at('2026-09-25T08:00:00.000Z'),
+          end: at('2026-09-25T09:00:00.000Z'),
+        });
+        expect((await store.countRuns(jobId)).pending).toBe(5_001);
+      });
+
+      it('inserts nothing for no runs', async () => {
+        expect(await store.withJob(newJobId('none'), T0, (tx) => tx.insertRuns([]))).toBe(0);
+      });
+
+      it('refuses an empty interval, naming it', async () => {
+        const attempt = store.withJob(newJobId('empty'), T0, (tx) =>
+          tx.insertRuns(runsOf([{ start: T0, end: T0 }])),
+        );
+
+        await expect(attempt).rejects.toThrow(
+          'Interval [2026-03-01T00:00:00.000Z, 2026-03-01T00:00:00.000Z) is empty: start must be before end.',
+        );
+      });
+
+      it('round-trips times at millisecond precision, from 1969 to 2105', async () => {
+        const jobId = newJobId('dates');
+        const intervals = [
+          { start: at('1969-12-31T23:59:59.999Z'), end: at('1970-01-01T00:00:00.000Z') },
+          { start: at('2026-03-08T06:59:59.999Z'), end: at('2026-03-08T07:00:00.001Z') },
+          { start: at('2105-12-31T23:59:59.998Z'), end: at('2105-12-31T23:59:59.999Z') },
+        ];
+        await store.withJob(jobId, at('1969-07-20T20:17:40.001Z'), (tx) => tx.insertRuns(runsOf(intervals)));
+        const runs = await store.listRuns(jobId);
+
+        await store.markRunning(runs[0]!.runId, 'main', at('1969-12-31T23:59:59.999Z'));
+        await store.markFailed(runs[0]!.runId, 'x', 1, at('2105-06-30T12:34:56.789Z'));
+        await store.withJob(jobId, T0, (tx) => tx.advanceWatermark(at('2105-12-31T23:59:59.999Z'), 0));
+
+        expect(runs.map((run) => run.interval)).toEqual(intervals);
+        const first = await store.getRun(runs[0]!.runId);
+        expect(first?.startedAt?.toISOString()).toBe('1969-12-31T23:59:59.999Z');
+        expect(first?.finishedAt?.toISOString()).toBe('2105-06-30T12:34:56.789Z');
+        expect((await store.getJob(jobId))?.watermark.toISOString()).toBe('2105-12-31T23:59:59.999Z');
+      });
+
+      it('round-trips JSON config values; undefined and null read back as null', async () => {
+        const jobId = newJobId('json');
+        const configs: unknown[] = [
+          {
+            region: 'eu',
+            nested: { list: [1, 2.5, 'three', null, false] },
+            text: 'ünïcödé 😀 "quoted" \\ back',
+          },
+          [1, 'two', null],
+          'just a string',
+          42,
+          true,
+          null,
+          undefined,
+        ];
+        const intervals = hours(T0, configs.length);
+
+        await store.withJob(jobId, T0, (tx) =>
+          tx.insertRuns(
+            intervals.map((interval, i) => ({ interval, trigger: 'manual', config: configs[i] })),
+          ),
+        );
+
+        expect((await store.listRuns(jobId)).map((run) => run.config)).toEqual([
+          configs[0],
+          configs[1],
+          'just a string',
+          42,
+          true,
+          null,
+          null,
+        ]);
+      });
+
+      it('lists a job’s runs oldest first, over a half-open range', async () => {
+        const jobId = newJobId('range');
+        const intervals = hours(T0, 5);
+        await store.withJob(jobId, T0, (tx) => tx.insertRuns(runsOf([...intervals].reverse())));
+        await seedRuns(newJobId('range_other'), runsOf(intervals));
+        const oneAm = at('2026-03-01T01:00:00.000Z');
+
+        const all = await store.listRuns(jobId);
+        const middle = await store.listRuns(jobId, { from: oneAm, to: at('2026-03-01T03:00:00.000Z') });
+        const justBefore = await store.listRuns(jobId, { from: at('2026-03-01T00:59:59.999Z'), to: oneAm });
+        const exactly = await store.listRuns(jobId, { from: oneAm, to: at('2026-03-01T01:00:00.001Z') });
+        const inTx = await store.withJob(jobId, T0, (tx) =>
+          tx.runsInRange(at('2026-03-01T00:00:00.001Z'), at('2026-03-01T02:00:00.001Z')),
+        );
+
+        expect(starts(all)).toEqual(intervals.map((interval) => interval.start.toISOString()));
+        expect(starts(middle)).toEqual(['2026-03-01T01:00:00.000Z', '2026-03-01T02:00:00.000Z']);
+        expect(justBefore).toEqual([]);
+        expect(starts(exactly)).toEqual(['2026-03-01T01:00:00.000Z']);
+        expect(starts(inTx)).toEqual(['2026-03-01T01:00:00.000Z', '2026-03-01T02:00:00.000Z']);
+        expect(new Set(all.map((run) => run.jobId))).toEqual(new Set([jobId]));
+      });
+
+      it('returns undefined for an unknown run id', async () => {
+        expect(await store.getRun(987_654_321)).toBeUndefined();
+      });
+    });
+
+    describe('dispatch lanes', () => {
+      it('takes pending runs of the scheduled lane (schedule and manual) or of one backfill, oldest or newest first', async () => {
+        const jobId = newJobId('lanes');
+        const intervals = hours(T0, 8);
+        await store.withJob(jobId, T0, (tx) =>
+          tx.insertRuns([
+            ...runsOf([intervals[0]!, intervals[2]!], 'schedule'),
+            ...runsOf([intervals[1]!, intervals[3]!], 'manual', { config: { by: 'ops' } }),
+            ...runsOf([intervals[4]!, intervals[5]!], 'backfill', { backfillId: 'bf-a' }),
+            ...runsOf([intervals[6]!, intervals[7]!], 'backfill', { backfillId: 'bf-b' }),
+          ]),
+        );
+        const queued = (await store.listRuns(jobId))[0]!;
+        await store.withJob(jobId, T0, (tx) => tx.markQueued([queued.runId], 'exec-lanes'));
+
+        const result = await store.withJob(jobId, T0, async (tx) => ({
+          scheduled: starts(await tx.pendingRuns({ kind: 'scheduled' }, 10)),
+          scheduledTwo: starts(await tx.pendingRuns({ kind: 'scheduled' }, 2)),
+          scheduledNewest: starts(await tx.pendingRuns({ kind: 'scheduled' }, 2, true)),
+          backfillA: starts(await tx.pendingRuns({ kind: 'backfill', backfillId: 'bf-a' }, 10)),
+          backfillBNewest: starts(await tx.pendingRuns({ kind: 'backfill', backfillId: 'bf-b' }, 1, true)),
+          unknown: await tx.pendingRuns({ kind: 'backfill', backfillId: 'bf-none' }, 10),
+          none: await tx.pendingRuns({ kind: 'scheduled' }, 0),
+        }));
+
+        expect(result).toEqual({
+          scheduled: ['2026-03-01T01:00:00.000Z', '2026-03-01T02:00:00.000Z', '2026-03-01T03:00:00.000Z'],
+          scheduledTwo: ['2026-03-01T01:00:00.000Z', '2026-03-01T02:00:00.000Z'],
+          scheduledNewest: ['2026-03-01T03:00:00.000Z', '2026-03-01T02:00:00.000Z'],
+          backfillA: ['2026-03-01T04:00:00.000Z', '2026-03-01T05:00:00.000Z'],
+          backfillBNewest: ['2026-03-01T07:00:00.000Z'],
+          unknown: [],
+          none: [],
+        });
+      });
+
+      it('queues only pending runs of the job, with the execution name', async () => {
+        const jobId = newJobId('queue');
+        const runs = await seedRuns(jobId, runsOf(hours(T0, 3)));
+        const other = await seedRuns(newJobId('queue_other'), runsOf(hours(T0, 1)));
+        await store.markRunning(runs[2]!.runId, 'main', T0);
+        const now = setClock('2026-04-06T00:00:00.000Z');
+
+        await store.withJob(jobId, T0, (tx) =>
+          tx.markQueued(
+            [...runs, ...other].map((run) => run.runId),
+            'exec-1',
+          ),
+        );
+
+        const after = await store.listRuns(jobId);
+        expect(after.map((run) => [run.status, run.executionName])).toEqual([
+          ['queued', 'exec-1'],
+          ['queued', 'exec-1'],
+          ['running', null],
+        ]);
+        expect(after[0]!.updatedAt).toEqual(now);
+        expect(await store.getRun(other[0]!.runId)).toEqual(other[0]);
+      });
+
+      it('lists in-flight (queued and running) runs of a lane, oldest first', async () => {
+        const jobId = newJobId('inflight');
+        const intervals = hours(T0, 6);
+        const runs = await seedRuns(jobId, [
+          ...runsOf(intervals.slice(0, 4)),
+          ...runsOf(intervals.slice(4), 'backfill', { backfillId: 'bf-inflight' }),
+        ]);
+        const ids = runs.map((run) => run.runId);
+        await store.withJob(jobId, T0, async (tx) => {
+          await tx.markQueued([ids[3]!, ids[1]!, ids[4]!], 'exec-a');
+          await tx.markQueued([ids[2]!], 'exec-b');
+        });
+        await store.markRunning(ids[3]!, 'main', T0);
+        await store.markRunning(ids[2]!, 'main', T0);
+        await store.markSucceeded(ids[2]!, null, T0);
+
+        const result = await store.withJob(jobId, T0, async (tx) => ({
+          scheduled: (await tx.inFlightRuns({ kind: 'scheduled' })).map((run) => [run.runId, run.status]),
+          backfill: (await tx.inFlightRuns({ kind: 'backfill', backfillId: 'bf-inflight' })).map(
+            (run) => run.runId,
+          ),
+        }));
+
+        expect(result).toEqual({
+          scheduled: [
+            [ids[1], 'queued'],
+            [ids[3], 'running'],
+          ],
+          backfill: [ids[4]],
+        });
+      });
+    });
+
+    describe('run life cycle', () => {
+      it('counts attempts per stage: +1 on the same stage, 1 on a new one', async () => {
+        const jobId = newJobId('running');
+        const [run] = await seedRuns(jobId, runsOf(hours(T0, 1)));
+
+        const first = await store.markRunning(run!.runId, 'extract', at('2026-04-07T00:00:00.000Z'));
+        const retry = await store.markRunning(run!.runId, 'extract', at('2026-04-07T00:00:01.000Z'));
+        const next = await store.markRunning(run!.runId, 'load', at('2026-04-07T00:00:02.000Z'));
+
+        expect(first).toEqual({
+          ...run,
+          status: 'running',
+          stage: 'extract',
+          attempts: 1,
+          startedAt: at('2026-04-07T00:00:00.000Z'),
+          updatedAt: at('2026-04-07T00:00:00.000Z'),
+        });
+        expect(retry).toMatchObject({
+          stage: 'extract',
+          attempts: 2,
+          startedAt: at('2026-04-07T00:00:01.000Z'),
+        });
+        expect(next).toMatchObject({ stage: 'load', attempts: 1 });
+      });
+
+      it('records a stage output while the run keeps running', async () => {
+        const jobId = newJobId('output');
+        const [run] = await seedRuns(jobId, runsOf(hours(T0, 1)));
+        await store.markRunning(run!.runId, 'extract', T0);
+
+        await store.recordOutput(run!.runId, { file: 'a.gz' }, at('2026-03-01T00:01:00Z'));
+
+        expect(await store.getRun(run!.runId)).toMatchObject({ status: 'running', output: { file: 'a.gz' } });
+        await expect(store.recordOutput(987_654_321, null, T0)).rejects.toThrow();
+      });
+
+      it('refuses to mark a succeeded or unknown run running', async () => {
+        const jobId = newJobId('refuse');
+        const [run] = await seedRuns(jobId, runsOf(hours(T0, 1)));
+        await store.markRunning(run!.runId, 'main', T0);
+        await store.markSucceeded(run!.runId, { rows: 3 }, at('2026-03-01T00:05:00Z'));
+        const succeeded = await store.getRun(run!.runId);
+
+        expect(await store.markRunning(run!.runId, 'main', at('2026-03-01T00:06:00Z'))).toBeUndefined();
+        expect(await store.markRunning(987_654_321, 'main', T0)).toBeUndefined();
+        expect(await store.getRun(run!.runId)).toEqual(succeeded);
+      });
+
+      it('records success with the output, clearing the last error', async () => {
+        const jobId = newJobId('succeed');
+        const [run] = await seedRuns(jobId, runsOf(hours(T0, 1)));
+        await store.markRunning(run!.runId, 'main', at('2026-03-01T01:00:00Z'));
+        await store.markFailed(run!.runId, 'first try failed', 1, at('2026-03-01T01:01:00Z'));
+        await store.markRunning(run!.runId, 'main', at('2026-03-01T01:02:00Z'));
+
+        await store.markSucceeded(
+          run!.runId,
+          { files: ['a.csv'], bytes: 1024 },
+          at('2026-03-01T01:03:00.500Z'),
+        );
+
+        expect(await store.getRun(run!.runId)).toEqual({
+          ...run,
+          status: 'succeeded',
+          stage: 'main',
+          attempts: 2,
+          error: null,
+          output: { files: ['a.csv'], bytes: 1024 },
+          startedAt: at('2026-03-01T01:02:00Z'),
+          finishedAt: at('2026-03-01T01:03:00.500Z'),
+          updatedAt: at('2026-03-01T01:03:00.500Z'),
+        });
+      });
+
+      it('refuses to record success of an unknown run', async () => {
+        await expect(store.markSucceeded(987_654_321, null, T0)).rejects.toThrow(
+          'Run 987654321 does not exist.',
+        );
+      });
+
+      it('records failure with its message and attempts', async () => {
+        const jobId = newJobId('fail');
+        const [run] = await seedRuns(jobId, runsOf(hours(T0, 1)));
+        await store.markRunning(run!.runId, 'main', at('2026-03-01T01:00:00Z'));
+
+        await store.markFailed(run!.runId, 'connection reset', 3, at('2026-03-01T01:00:09.999Z'));
+
+        expect(await store.getRun(run!.runId)).toEqual({
+          ...run,
+          status: 'failed',
+          stage: 'main',
+          attempts: 3,
+          error: 'connection reset',
+          startedAt: at('2026-03-01T01:00:00Z'),
+          finishedAt: at('2026-03-01T01:00:09.999Z'),
+          updatedAt: at('2026-03-01T01:00:09.999Z'),
+        });
+      });
+
+      it('truncates error messages to 1,000 characters, never splitting one', async () => {
+        const jobId = newJobId('truncate');
+        const runs = await seedRuns(jobId, runsOf(hours(T0, 3)));
+
+        await store.markFailed(runs[0]!.runId, 'x'.repeat(1_500), 1, T0);
+        await store.markFailed(runs[1]!.runId, `${'é'.repeat(999)}😀😀`, 1, T0);
+        await store.markFailed(runs[2]!.runId, '😀'.repeat(1_000), 1, T0);
+
+        const errors = (await store.listRuns(jobId)).map((run) => run.error);
+        expect(errors).toEqual(['x'.repeat(1_000), `${'é'.repeat(999)}😀`, '😀'.repeat(1_000)]);
+      });
+
+      it('never turns a succeeded run into a failed one', async () => {
+        const jobId = newJobId('late_failure');
+        const [run] = await seedRuns(jobId, runsOf(hours(T0, 1)));
+        await store.markSucceeded(run!.runId, 'ok', at('2026-03-01T02:00:00Z'));
+        const succeeded = await store.getRun(run!.runId);
+
+        await store.markFailed(run!.runId, 'duplicate delivery failed', 4, at('2026-03-01T02:00:01Z'));
+
+        expect(await store.getRun(run!.runId)).toEqual(succeeded);
+        await expect(store.markFailed(987_654_321, 'x', 1, T0)).rejects.toThrow(
+          'Run 987654321 does not exist.',
+        );
+      });
+
+      it('requeues queued and running runs of a lost execution: pending, next generation, attempts reset', async () => {
+        const jobId = newJobId('requeue');
+        const runs = await seedRuns(jobId, runsOf(hours(T0, 4)));
+        const ids = runs.map((run) => run.runId);
+        await store.withJob(jobId, T0, (tx) => tx.markQueued(ids.slice(0, 3), 'exec-lost'));
+        await store.markRunning(ids[1]!, 'main', at('2026-03-01T05:00:00Z'));
+        await store.markFailed(ids[1]!, 'attempt 2 failed', 2, at('2026-03-01T05:00:01Z'));
+        await store.markRunning(ids[1]!, 'main', at('2026-03-01T05:00:02Z'));
+        await store.markRunning(ids[2]!, 'main', at('2026-03-01T05:00:00Z'));
+        await store.markSucceeded(ids[2]!, null, at('2026-03-01T05:00:03Z'));
+        const before = await store.listRuns(jobId);
+        const now = setClock('2026-04-08T00:00:00.000Z');
+
+        await store.requeueRuns(ids);
+
+        const after = await store.listRuns(jobId);
+        expect(after[0]).toEqual({
+          ...before[0],
+          status: 'pending',
+          generation: 1,
+          executionName: null,
+          updatedAt: now,
+        });
+        expect(after[1]).toEqual({
+          ...before[1],
+          status: 'pending',
+          generation: 1,
+          stage: null,
+          attempts: 0,
+          executionName: null,
+          startedAt: null,
+          error: 'attempt 2 failed',
+          updatedAt: now,
+        });
+        expect(after[2]).toEqual(before[2]);
+        expect(after[3]).toEqual(before[3]);
+      });
+
+      it('re-arms runs for a rerun: pending, next generation, everything of the last attempt cleared', async () => {
+        const jobId = newJobId('rearm');
+        const runs = await seedRuns(jobId, runsOf(hours(T0, 3), 'schedule', { config: { old: true } }));
+        const other = await seedRuns(newJobId('rearm_other'), runsOf(hours(T0, 1)));
+        const ids = runs.map((run) => run.runId);
+        await store.withJob(jobId, T0, (tx) => tx.markQueued(ids, 'exec-old'));
+        await store.markRunning(ids[0]!, 'main', at('2026-03-01T05:00:00Z'));
+        await store.markFailed(ids[0]!, 'boom', 3, at('2026-03-01T05:01:00Z'));
+        await store.markRunning(ids[1]!, 'main', at('2026-03-01T05:00:00Z'));
+        await store.markSucceeded(ids[1]!, { rows: 1 }, at('2026-03-01T05:02:00Z'));
+        const now = setClock('2026-04-09T00:00:00.000Z');
+
+        await store.withJob(jobId, T0, (tx) =>
+          tx.rearmRuns([ids[0]!, ids[1]!, other[0]!.runId], {
+            trigger: 'backfill',
+            backfillId: 'bf-rerun',
+            config: { region: 'us' },
+          }),
+        );
+
+        const after = await store.listRuns(jobId);
+        for (const index of [0, 1]) {
+          expect(after[index]).toEqual({
+            ...runs[index],
+            status: 'pending',
+            trigger: 'backfill',
+            attempts: 0,
+            generation: 1,
+            executionName: null,
+            backfillId: 'bf-rerun',
+            config: { region: 'us' },
+            error: null,
+            output: null,
+            startedAt: null,
+            finishedAt: null,
+            updatedAt: now,
+          });
+        }
+        expect(after[2]).toMatchObject({ status: 'queued', generation: 0, executionName: 'exec-old' });
+        expect(await store.getRun(other[0]!.runId)).toEqual(other[0]);
+
+        await store.withJob(jobId, T0, (tx) => tx.rearmRuns([ids[0]!], { trigger: 'manual' }));
+        expect(await store.getRun(ids[0]!)).toMatchObject({
+          generation: 2,
+          trigger: 'manual',
+          backfillId: null,
+          config: null,
+        });
+      });
+
+      it('counts a job’s runs per status, with zeros', async () => {
+        const jobId = newJobId('counts');
+        const runs = await seedRuns(jobId, runsOf(hours(T0, 6)));
+        const ids = runs.map((run) => run.runId);
+        await store.withJob(jobId, T0, (tx) => tx.markQueued(ids.slice(0, 4), 'exec-counts'));
+        await store.markRunning(ids[1]!, 'main', T0);
+        await store.markRunning(ids[2]!, 'main', T0);
+        await store.markSucceeded(ids[2]!, null, T0);
+        await store.markFailed(ids[3]!, 'x', 1, T0);
+
+        expect(await store.countRuns(jobId)).toEqual({
+          pending: 2,
+          queued: 1,
+          running: 1,
+          succeeded: 1,
+          failed: 1,
+        });
+        expect(await store.countRuns('never_seen')).toEqual({
+          pending: 0,
+          queued: 0,
+          running: 0,
+          succeeded: 0,
+          failed: 0,
+        });
+      });
+
+      it('lists a job’s most recent failures, newest first', async () => {
+        const jobId = newJobId('failures');
+        const runs = await seedRuns(jobId, runsOf(hours(T0, 5)));
+        const otherRuns = await seedRuns(newJobId('failures_other'), runsOf(hours(T0, 1)));
+        const ids = runs.map((run) => run.runId);
+        await store.markFailed(ids[0]!, 'third', 1, at('2026-03-02T03:00:00Z'));
+        await store.markFailed(ids[1]!, 'first', 1, at('2026-03-02T01:00:00Z'));
+        await store.markFailed(ids[2]!, 'second', 1, at('2026-03-02T02:00:00Z'));
+        await store.markFailed(ids[3]!, 'rerun and succeeded', 1, at('2026-03-02T04:00:00Z'));
+        await store.markSucceeded(ids[3]!, null, at('2026-03-02T05:00:00Z'));
+        await store.markFailed(otherRuns[0]!.runId, 'other job', 1, at('2026-03-02T06:00:00Z'));
+
+        const two = await store.recentFailures(jobId, 2);
+        const all = await store.recentFailures(jobId, 10);
+
+        expect(two.map((run) => run.error)).toEqual(['third', 'second']);
+        expect(all.map((run) => [run.runId, run.error])).toEqual([
+          [ids[0], 'third'],
+          [ids[2], 'second'],
+          [ids[1], 'first'],
+        ]);
+        expect(await store.recentFailures(jobId, 0)).toEqual([]);
+      });
+    });
+
+    describe('backfills', () => {
+      const request = (backfillId: string, jobId: string) => ({
+        backfillId,
+        jobId,
+        range: { start: at('1969-12-01T00:00:00.000Z'), end: at('2105-01-01T00:00:00.001Z') },
+        reprocess: 'failed' as const,
+        reverse: true,
+        config: { region: 'us', ids: [1, 2] },
+        cursor: at('2105-01-01T00:00:00.001Z'),
+        status: 'planning' as const,
+        created: 0,
+        rerun: 0,
+        skipped: 0,
+      });
+
+      it('opens a backfill, then returns the existing one for the same id', async () => {
+        const jobId = newJobId('backfill');
+        const createdAt = setClock('2026-04-10T00:00:00.000Z');
+
+        const opened = await store.openBackfill(request(`${jobId}-1`, jobId));
+        setClock('2026-04-11T00:00:00.000Z');
+        const reopened = await store.openBackfill({
+          ...request(`${jobId}-1`, jobId),
+          reprocess: 'all',
+          reverse: false,
+        });
+
+        const expected = { ...request(`${jobId}-1`, jobId), createdAt, updatedAt: createdAt };
+        expect(opened).toEqual(expected);
+        expect(reopened).toEqual(expected);
+        expect(await store.getBackfill(`${jobId}-1`)).toEqual(expected);
+        expect(await store.getBackfill('bf-never')).toBeUndefined();
+      });
+
+      it('moves the cursor and status and adds to the counts, with the runs of the same transaction', async () => {
+        const jobId = newJobId('backfill_update');
+        const backfillId = `${jobId}-1`;
+        await store.openBackfill({ ...request(backfillId, jobId), reverse: false, cursor: T0 });
+        const now = setClock('2026-04-12T00:00:00.000Z');
+
+        await store.withJob(jobId, T0, async (tx) => {
+          await tx.insertRuns(runsOf(hours(T0, 2), 'backfill', { backfillId }));
+          await tx.updateBackfill(backfillId, {
+            cursor: at('2026-03-01T02:00:00Z'),
+            status: 'planning',
+            created: 2,
+            rerun: 1,
+            skipped: 3,
+          });
+        });
+        await store.withJob(jobId, T0, (tx) =>
+          tx.updateBackfill(backfillId, {
+            cursor: at('2026-03-01T04:00:00Z'),
+            status: 'planned',
+            created: 2,
+            rerun: 0,
+            skipped: 1,
+          }),
+        );
+
+        expect(await store.getBackfill(backfillId)).toMatchObject({
+          cursor: at('2026-03-01T04:00:00Z'),
+          status: 'planned',
+          created: 4,
+          rerun: 1,
+          skipped: 4,
+          updatedAt: now,
+        });
+        expect((await store.countRuns(jobId)).pending).toBe(2);
+      });
+
+      it('refuses to update a backfill the job does not have, rolling the transaction back', async () => {
+        const jobId = newJobId('backfill_unknown');
+        await store.openBackfill(request(`${jobId}-other-job`, 'someone_else'));
+
+        const attempt = store.withJob(jobId, T0, async (tx) => {
+          await tx.insertRuns(runsOf(hours(T0, 1)));
+          await tx.updateBackfill(`${jobId}-other-job`, {
+            cursor: T0,
+            status: 'done',
+            created: 1,
+            rerun: 0,
+            skipped: 0,
+          });
+        });
+
+        await expect(attempt).rejects.toThrow(
+          `Backfill "${jobId}-other-job" of job "${jobId}" does not exist; create it with openBackfill first.`,
+        );
+        await expect(attempt).rejects.toBeInstanceOf(StoreError);
+        expect(await store.listRuns(jobId)).toEqual([]);
+      });
+    });
+
+    describe('database', () => {
+      it('speaks the store’s dialect', () => {
+        expect(store.database.dialect).toBe(store.kind);
+      });
+
+      it('runs statements with bound parameters, returning rows and affected rows', async () => {
+        const db = store.database;
+
+        const inserted = await db.query(
+          'INSERT INTO piko_jobs (job_id, watermark, paused, skipped_total, updated_at) VALUES (?, ?, ?, ?, ?)',
+          ['db_query', at('2026-03-08T06:59:59.999Z'), false, 2, T0],
+        );
+        const selected = await db.query('SELECT job_id, skipped_total FROM piko_jobs WHERE job_id = ?', [
+          'db_query',
+        ]);
+        const updated = await db.query(
+          'UPDATE piko_jobs SET skipped_total = skipped_total + 1 WHERE job_id LIKE ?',
+          ['db_query%'],
+        );
+
+        expect(inserted.affectedRows).toBe(1);
+        expect(
+          selected.rows.map((row) => ({ job_id: row.job_id, skipped_total: Number(row.skipped_total) })),
+        ).toEqual([{ job_id: 'db_query', skipped_total: 2 }]);
+        expect(updated).toEqual({ rows: [], affectedRows: 1 });
+        expect((await store.getJob('db_query'))?.watermark).toEqual(at('2026-03-08T06:59:59.999Z'));
+      });
+
+      it('commits a transaction that resolves and rolls back one that throws', async () => {
+        const db = store.database;
+        const failure = new Error('sink failed');
+        const insert = (id: string) =>
+          'INSERT INTO piko_jobs (job_id, watermark, paused, skipped_total, updated_at) ' +
+          `VALUES ('${id}', ?, 0, 0, ?)`;
+
+        const committed = await db.transaction(
+          async (tx) => (await tx.query(insert('db_commit'), [T0, T0])).affectedRows,
+        );
+        const rolledBack = db.transaction(async (tx) => {
+          await tx.query(insert('db_rollback'), [T0, T0]);
+          throw failure;
+        });
+
+        expect(committed).toBe(1);
+        await expect(rolledBack).rejects.toBe(failure);
+        expect(await store.getJob('db_commit')).toBeDefined();
+        expect(await store.getJob('db_rollback')).toBeUndefined();
+        await expect(db.transaction((tx) => tx.transaction(async () => 1))).rejects.toThrow(
+          'Nested transactions are not supported: use the database given to the outer transaction.',
+        );
+      });
+
+      it('reports a failing statement as a StoreError', async () => {
+        await expect(store.database.query('SELECT * FROM piko_no_such_table')).rejects.toBeInstanceOf(
+          StoreError,
+        );
+      });
+    });
+
+    describe('closing', () => {
+      it('opens through openStore, closes every connection, and refuses use afterwards', async () => {
+        const target = await options.freshTarget();
+        try {
+          const other = await openStore(target.config);
+          expect(other.kind).toBe(store.kind);
+          expect(await other.migrate()).toEqual({
+            applied: MIGRATIONS.map((migration) => migration.version),
+          });
+          await other.withJob('closing', T0, async () => undefined);
+
+          await other.close();
+          await other.close();
+
+          await expect(other.getJob('closing')).rejects.toThrow(/state store .* is closed\.$/);
+          await expect(other.withJob('closing', T0, async () => 1)).rejects.toBeInstanceOf(StoreError);
+        } finally {
+          await target.cleanup();
+        }
+      });
+    });
+  });
+}
+
+/** A `migrate-child.ts` process: ready once it has opened the store, migrates when told to go. */
+function startMigrateChild(config: StoreConfig): {
+  ready: Promise<void>;
+  go(): void;
+  done: Promise<{ code: number | null; applied: number[] | undefined; stderr: string }>;
+} {
+  const child: ChildProcessWithoutNullStreams = spawn('npx', ['tsx', MIGRATE_CHILD, JSON.stringify(config)], {
+    cwd: REPO_ROOT,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (stdout.includes('ready\n')) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`migrate child exited (${code}) before ready: ${stderr}`)));
+  });
+  const done = new Promise<{ code: number | null; applied: number[] | undefined; stderr: string }>(
+    (resolve) => {
+      child.on('exit', (code) => {
+        const last = stdout.trim().split('\n').pop() ?? '';
+        let applied: number[] | undefined;
+        try {
+          applied = (JSON.parse(last) as { applied: number[] }).applied;
+        } catch {
+          applied = undefined;
+        }
+        resolve({ code, applied, stderr });
+      });
+    },
+  );
+  return {
+    ready,
+    go: () => child.stdin.end('go\n'),
+    done,
+  };
+}

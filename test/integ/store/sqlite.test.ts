@@ -1,0 +1,24 @@
+import { openSqliteStore } from '../../../shared/store/sqlite.ts';
+import { tempSqliteFile } from '../../helpers/sqlite.ts';
+import { describeStateStore } from './conformance.ts';
+
+describeStateStore(
+  'SQLite',
+  async ({ clock }) => {
+    const temp = await tempSqliteFile();
+    const store = await openSqliteStore({ file: temp.file, clock });
+    return {
+      store,
+      async cleanup() {
+        await store.close();
+        await temp.cleanup();
+      },
+    };
+  },
+  {
+    async freshTarget() {
+      const temp = await tempSqliteFile();
+      return { config: { sqliteFile: temp.file }, cleanup: () => temp.cleanup() };
+    },
+  },
+);

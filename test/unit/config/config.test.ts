@@ -1,0 +1,233 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../shared/config.ts';
+import { ConfigError } from '../../../shared/errors.ts';
+import { errorMessage } from '../../../shared/telemetry.ts';
+
+describe('loadConfig', () => {
+  let cwd: string;
+  beforeEach(() => {
+    cwd = mkdtempSync(join(tmpdir(), 'piko-config-'));
+  });
+  afterEach(() => {
+    rmSync(cwd, { recursive: true, force: true });
+  });
+  const settings = (toml: string) => writeFileSync(join(cwd, 'settings.toml'), toml);
+  /** The problems of the ConfigError `loadConfig` throws. */
+  const problemsOf = (env: Record<string, string>): readonly string[] => {
+    try {
+      loadConfig({ cwd, env });
+    } catch (err) {
+      if (err instanceof ConfigError) return err.problems;
+      throw err;
+    }
+    throw new Error('loadConfig did not throw');
+  };
+
+  it('uses the defaults when there is no settings.toml and no PIKO_* variable', () => {
+    const config = loadConfig({ cwd, env: { HOME: '/home/me' } });
+
+    expect(config).toEqual({
+      piko: {
+        logLevel: 'info',
+        logJson: false,
+        dataDir: '.piko',
+        jobsDir: 'functions/jobs',
+        shutdownGraceSeconds: 30,
+        maxRunsPerExecution: 500,
+        maxBackfillIntervals: 1_000_000,
+      },
+      mysql: { poolSize: 10, iamAuth: false },
+      sqlite: { file: '.piko/piko.db' },
+      aws: { stackName: 'Piko' },
+    });
+  });
+
+  it('logs JSON by default in Lambda and takes the region from AWS_REGION', () => {
+    const config = loadConfig({
+      cwd,
+      env: { AWS_LAMBDA_FUNCTION_NAME: 'piko-dispatcher', AWS_REGION: 'eu-west-1' },
+    });
+
+    expect(config.piko.logJson).toBe(true);
+    expect(config.aws.region).toBe('eu-west-1');
+    expect(config.mysql.region).toBe('eu-west-1');
+  });
+
+  it('reads settings.toml over the defaults and the environment over settings.toml', () => {
+    settings(`
+[piko]
+log_level = "debug"
+data_dir = "var/piko"
+shutdown_grace_seconds = 5
+
+[mysql]
+dsn = "mysql://app:secret@db.internal:3307/piko"
+pool_size = 4
+
+[aws]
+stack_name = "PikoStaging"
+`);
+
+    const config = loadConfig({
+      cwd,
+      env: { PIKO_LOG_LEVEL: 'WARN', PIKO_MYSQL__POOL_SIZE: '20', PIKO_LOG_JSON: 'yes' },
+    });
+
+    expect(config.piko).toMatchObject({
+      logLevel: 'warn',
+      logJson: true,
+      dataDir: 'var/piko',
+      shutdownGraceSeconds: 5,
+    });
+    expect(config.mysql).toEqual({
+      dsn: 'mysql://app:secret@db.internal:3307/piko',
+      poolSize: 20,
+      iamAuth: false,
+    });
+    expect(config.sqlite.file).toBe('var/piko/piko.db');
+    expect(config.aws.stackName).toBe('PikoStaging');
+  });
+
+  it('converts environment strings to numbers and booleans', () => {
+    const config = loadConfig({
+      cwd,
+      env: {
+        PIKO_MAX_RUNS_PER_EXECUTION: ' 250 ',
+        PIKO_LOG_JSON: 'FALSE',
+        PIKO_MYSQL__IAM_AUTH: '0',
+        PIKO_SQLITE__FILE: '/tmp/state.db',
+        PIKO_AWS__REGION: 'ap-southeast-1',
+      },
+    });
+
+    expect(config.piko.maxRunsPerExecution).toBe(250);
+    expect(config.piko.logJson).toBe(false);
+    expect(config.mysql.iamAuth).toBe(false);
+    expect(config.sqlite.file).toBe('/tmp/state.db');
+    expect(config.aws.region).toBe('ap-southeast-1');
+  });
+
+  it('treats an empty variable as unset', () => {
+    settings('[mysql]\npool_size = 3\n');
+
+    const config = loadConfig({ cwd, env: { PIKO_MYSQL__POOL_SIZE: '', PIKO_MYSQL__DSN: '' } });
+
+    expect(config.mysql.poolSize).toBe(3);
+    expect(config.mysql.dsn).toBeUndefined();
+  });
+
+  it('reports every invalid and unknown key at once, with its value and source', () => {
+    settings(`
+log_level = "debug"
+
+[piko]
+log_level = "verbose"
+colour = "red"
+
+[mysql]
+pool_size = 0
+iam_auth = "yes"
+
+[redis]
+url = "redis://localhost"
+`);
+
+    const act = () =>
+      loadConfig({
+        cwd,
+        env: {
+          PIKO_SHUTDOWN_GRACE_SECONDS: 'soon',
+          PIKO_MYSQL__POOLSIZE: '5',
+          PIKO_QUEUE__URL: 'x',
+          PIKO_AWS__STACK_NAME: '9lives',
+        },
+      });
+
+    expect(act).toThrow(ConfigError);
+    expect(act).toThrow(
+      [
+        'Invalid configuration:',
+        '  - log_level = "debug" (settings.toml): unknown key outside any section; known sections: piko, mysql, sqlite, aws',
+        '  - piko.colour = "red" (settings.toml): unknown key; known keys in [piko]: log_level, log_json, data_dir, jobs_dir, shutdown_grace_seconds, max_runs_per_execution, max_backfill_intervals',
+        '  - [redis] (settings.toml): unknown section; known sections: piko, mysql, sqlite, aws',
+        '  - mysql.poolsize = "5" (environment variable PIKO_MYSQL__POOLSIZE): unknown variable; known for [mysql]: PIKO_MYSQL__DSN, PIKO_MYSQL__POOL_SIZE, PIKO_MYSQL__IAM_AUTH, PIKO_MYSQL__REGION',
+        '  - queue.url = "x" (environment variable PIKO_QUEUE__URL): unknown section "queue"; known sections: piko, mysql, sqlite, aws',
+        '  - piko.log_level = "verbose" (settings.toml): expected one of debug, info, warn, error',
+        '  - piko.shutdown_grace_seconds = "soon" (environment variable PIKO_SHUTDOWN_GRACE_SECONDS): expected an integer of 0 or more',
+        '  - aws.stack_name = "9lives" (environment variable PIKO_AWS__STACK_NAME): expected a CloudFormation stack name (a letter, then letters, digits or hyphens; at most 128 characters)',
+        '  - mysql.pool_size = 0 (settings.toml): expected an integer greater than 0',
+        '  - mysql.iam_auth = "yes" (settings.toml): expected true or false',
+      ].join('\n'),
+    );
+  });
+
+  it('never prints the value of a secret key', () => {
+    const problems = problemsOf({
+      PIKO_MYSQL__DSN: 'postgres://app:hunter2@db/piko',
+      PIKO_MYSQL__PASSWORD: 'hunter2',
+      PIKO_API_TOKEN: 'tok-123456',
+    });
+
+    expect(problems).toEqual([
+      'piko.api_token = <redacted> (environment variable PIKO_API_TOKEN): unknown variable; known for [piko]: PIKO_LOG_LEVEL, PIKO_LOG_JSON, PIKO_DATA_DIR, PIKO_JOBS_DIR, PIKO_SHUTDOWN_GRACE_SECONDS, PIKO_MAX_RUNS_PER_EXECUTION, PIKO_MAX_BACKFILL_INTERVALS',
+      'mysql.password = <redacted> (environment variable PIKO_MYSQL__PASSWORD): unknown variable; known for [mysql]: PIKO_MYSQL__DSN, PIKO_MYSQL__POOL_SIZE, PIKO_MYSQL__IAM_AUTH, PIKO_MYSQL__REGION',
+      'mysql.dsn = <redacted> (environment variable PIKO_MYSQL__DSN): expected a URL like mysql://user:password@host:3306/database',
+    ]);
+  });
+
+  it('reports a default that cannot be used with source "default"', () => {
+    const problems = problemsOf({ AWS_REGION: 'Europe' });
+
+    expect(problems).toEqual(['aws.region = "Europe" (default): expected an AWS region such as eu-west-1']);
+  });
+
+  it('refuses IAM authentication without a DSN or a region, or with a password', () => {
+    expect(problemsOf({ PIKO_MYSQL__IAM_AUTH: 'true' })).toEqual([
+      'mysql.iam_auth = true (environment variable PIKO_MYSQL__IAM_AUTH): IAM authentication needs mysql.dsn (PIKO_MYSQL__DSN)',
+      'mysql.iam_auth = true (environment variable PIKO_MYSQL__IAM_AUTH): IAM authentication needs a region: set mysql.region, aws.region or AWS_REGION',
+    ]);
+    expect(
+      problemsOf({
+        PIKO_MYSQL__IAM_AUTH: 'true',
+        PIKO_MYSQL__DSN: 'mysql://app:pw@proxy/piko',
+        AWS_REGION: 'eu-west-1',
+      }),
+    ).toEqual([
+      'mysql.iam_auth = true (environment variable PIKO_MYSQL__IAM_AUTH): mysql.dsn must not contain a password when IAM authentication is on',
+    ]);
+  });
+
+  it('accepts IAM authentication with a DSN without password and a region', () => {
+    settings(
+      '[mysql]\ndsn = "mysql://piko_app@proxy.internal:3306/piko"\niam_auth = true\nregion = "eu-central-1"\n',
+    );
+
+    const config = loadConfig({ cwd, env: {} });
+
+    expect(config.mysql).toEqual({
+      dsn: 'mysql://piko_app@proxy.internal:3306/piko',
+      poolSize: 10,
+      iamAuth: true,
+      region: 'eu-central-1',
+    });
+  });
+
+  it('reports a settings.toml that does not parse, with its line and column', () => {
+    settings('[piko]\nlog_level "debug"\n');
+
+    expect(problemsOf({})).toEqual([
+      'settings.toml (line 2, column 11): Invalid TOML document: illegal character in key',
+    ]);
+  });
+
+  it('remembers the DSN password as a secret that error messages never show', () => {
+    loadConfig({ cwd, env: { PIKO_MYSQL__DSN: 'mysql://app:s3cr%40t-pw@db/piko' } });
+
+    const message = errorMessage(new Error('Access denied for password s3cr@t-pw'));
+
+    expect(message).toBe('Access denied for password <redacted>');
+  });
+});
