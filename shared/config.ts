@@ -78,6 +78,25 @@ export const SETTINGS_FILE = 'settings.toml';
 /** Environment variables that configure Piko start with this. */
 export const ENV_PREFIX = 'PIKO_';
 
+/**
+ * `PIKO_*` variables that are not settings: what the infrastructure hands a function or container
+ * (the stage event, the job id, resource names) and the test suites' own (`PIKO_TEST_*`).
+ */
+export const RUNTIME_VARIABLES: ReadonlySet<string> = new Set([
+  'PIKO_STAGE_EVENT',
+  'PIKO_JOB_ID',
+  'PIKO_STATE_MACHINE_PREFIX',
+  'PIKO_STACK_NAME',
+]);
+
+function isRuntimeVariable(name: string): boolean {
+  return (
+    RUNTIME_VARIABLES.has(name) ||
+    name.startsWith(`${ENV_PREFIX}TEST_`) ||
+    name.startsWith(`${ENV_PREFIX}AWS_`)
+  );
+}
+
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
@@ -269,8 +288,7 @@ function readEnvironment(
   for (const name of Object.keys(env).sort()) {
     const raw = env[name];
     if (!name.startsWith(ENV_PREFIX) || raw === undefined || raw === '') continue;
-    // PIKO_TEST_* belong to the test suites (PIKO_TEST_MYSQL_DSN), not to the runtime's settings.
-    if (name.startsWith(`${ENV_PREFIX}TEST_`)) continue;
+    if (isRuntimeVariable(name)) continue;
     const rest = name.slice(ENV_PREFIX.length);
     const split = rest.indexOf('__');
     const section = (split < 0 ? 'piko' : rest.slice(0, split)).toLowerCase();

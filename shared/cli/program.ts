@@ -8,6 +8,10 @@ import {
   ScheduleError,
   UnknownJobError,
 } from '../errors.ts';
+import { backfillCommand } from './commands/backfill.ts';
+import { runCommand } from './commands/run.ts';
+import { startCommand } from './commands/start.ts';
+import { stateCommands } from './commands/state.ts';
 import { ticksCommand } from './commands/ticks.ts';
 import { type CliIo, EXIT, processIo } from './io.ts';
 
@@ -20,6 +24,10 @@ export function buildProgram(io: CliIo): Command {
       writeOut: (text) => io.out(text.trimEnd()),
       writeErr: (text) => io.err(text.trimEnd()),
     });
+  startCommand(program, io);
+  runCommand(program, io);
+  backfillCommand(program, io);
+  stateCommands(program, io);
   ticksCommand(program, io);
   for (const command of program.commands) command.exitOverride();
   return program;

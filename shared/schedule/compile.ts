@@ -1,6 +1,6 @@
 import { ScheduleError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
-import { parseCron } from './cron.ts';
+import { type CronFields, parseCron } from './cron.ts';
 import { TickEnumerator } from './ticks.ts';
 import { zoneOffsets } from './zone.ts';
 
@@ -12,8 +12,9 @@ import { zoneOffsets } from './zone.ts';
  * repeated by a backward change fires once, the first time (as EventBridge Scheduler does). So
  * intervals are always contiguous, never overlap and never repeat.
  *
- * Every method is a pure function of its arguments; ticks are whole local minutes, and a walk that
- * finds no tick for 12 years stops (only a cron that never fires, such as `0 0 30 2 *`, gets there).
+ * Every method is a pure function of its arguments. Ticks are whole minutes of local time (so also
+ * of UTC, except in the few zones whose offset once had seconds, such as Africa/Monrovia before
+ * 1972). A walk that finds no tick for 12 years stops: only a cron that never fires gets that far.
  */
 export interface CompiledSchedule {
   /** The cron expression, as given. */
@@ -51,7 +52,8 @@ export interface CompiledSchedule {
 /**
  * Compiles a five-field cron expression (minute hour day-of-month month day-of-week: lists, ranges,
  * steps, `JAN`–`DEC` and `SUN`–`SAT`; `?` in the day fields; 0 and 7 are Sunday) for a timezone.
- * When both day fields are restricted, a day matches if either does, as in Vixie cron.
+ * When both day fields are restricted, a day matches if either does, as in Vixie cron; a day field is
+ * restricted unless it is a bare `*` or `?` (so a stepped `*` restricts, as in cron-parser).
  * @param cron - e.g. `'0 2 * * *'`. Seconds fields and cron-parser's `L`, `W`, `#` and `H` are refused.
  * @param timezone - An IANA name such as `'Asia/Shanghai'`.
  * @default timezone 'UTC'
@@ -60,7 +62,7 @@ export interface CompiledSchedule {
  */
 export function compileSchedule(cron: string, timezone = 'UTC'): CompiledSchedule {
   const problems: string[] = [];
-  let fields: ReturnType<typeof parseCron> | undefined;
+  let fields: CronFields | undefined;
   try {
     fields = parseCron(cron);
   } catch (error) {
@@ -68,8 +70,9 @@ export function compileSchedule(cron: string, timezone = 'UTC'): CompiledSchedul
     problems.push(error.message);
   }
   const zone = zoneOffsets(timezone);
-  if (!zone)
+  if (!zone) {
     problems.push(`Unknown timezone "${timezone}": use an IANA name such as "Europe/London" or "UTC"`);
+  }
   if (!fields || !zone) throw new ScheduleError(problems.join('\n'));
   return new Schedule(cron, timezone, new TickEnumerator(fields, zone));
 }

@@ -85,18 +85,11 @@ export function parseCron(cron: string): CronFields {
       `Invalid cron "${cron}": expected 5 fields (${names}), got ${raw.length}${fieldCountHint(raw)}`,
     );
   }
-  const values = raw.map((field, i) => {
+  const [minutes, hours, daysOfMonth, months, daysOfWeek] = raw.map((field, i) => {
     const expanded = expandField(FIELD_SPECS[i]!, field);
     if (typeof expanded === 'string') throw new ScheduleError(`Invalid cron "${cron}": ${expanded}`);
     return expanded;
-  });
-  const [minutes, hours, daysOfMonth, months, daysOfWeek] = values as [
-    number[],
-    number[],
-    number[],
-    number[],
-    number[],
-  ];
+  }) as [number[], number[], number[], number[], number[]];
   const mask = (list: readonly number[]) => list.reduce((bits, v) => bits | (1 << v), 0);
   const sorted = (list: readonly number[]) => [...new Set(list)].sort((a, b) => a - b);
   const unrestricted = (field: string) => field === '*' || field === '?';
@@ -150,8 +143,9 @@ function expandField(spec: FieldSpec, field: string): number[] | string {
       low = first!;
       // A single value with a step runs to the end of the field, as in cron-parser: 5/15 is 5-59/15.
       high = second ?? (stepText === undefined ? low : spec.max);
-      if (low > high)
+      if (low > high) {
         return `${where} has the range "${base}", which runs backwards; write the lower value first`;
+      }
     }
     for (let v = low; v <= high; v += step) values.push(v);
   }

@@ -1,13 +1,14 @@
-import { DAY_MS, SECOND_MS } from '../duration.ts';
+import { DAY_MS, HOUR_MS, SECOND_MS } from '../duration.ts';
 
 /**
  * No UTC offset in the IANA database, local mean times included, reaches this far (the extremes are
  * about ±15:56), so a wall-clock time can only occur within this distance of the same UTC reading.
  */
-export const MAX_UTC_OFFSET_MS = 18 * 60 * 60 * 1000;
+export const MAX_UTC_OFFSET_MS = 18 * HOUR_MS;
 
-/** The earliest and latest instants a `Date` can hold; Intl refuses anything beyond. */
+/** The earliest instant a `Date` can hold (Unix milliseconds); Intl refuses anything before it. */
 export const MIN_INSTANT_MS = -8.64e15;
+/** The latest instant a `Date` can hold (Unix milliseconds); Intl refuses anything after it. */
 export const MAX_INSTANT_MS = 8.64e15;
 
 /**

@@ -186,3 +186,17 @@ function toSqliteValue(value: unknown): unknown {
   if (value === undefined) return null;
   return value;
 }
+
+/**
+ * Opens a SQLite file as a bare {@link SqlDatabase} (no state tables): for resources that lend a
+ * database to runs. Call `close()` when done.
+ */
+export function openSqliteDatabase(
+  file: string,
+  busyTimeoutMs = 5_000,
+): SqlDatabase & { close(): Promise<void> } {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  const connection = new Database(file, { timeout: busyTimeoutMs });
+  connection.pragma('journal_mode = WAL');
+  return new SqliteDatabase(connection, file);
+}

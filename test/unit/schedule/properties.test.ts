@@ -32,9 +32,9 @@ function agreesWithOracle(cron: CronModel, zone: string, from: number, to: numbe
   const last = new Date(to - 1);
   expect(asPairs(schedule.intervals(new Date(from), last))).toEqual(pairs(expected));
   expect(asPairs(schedule.intervalsReverse(new Date(from), last))).toEqual(pairs(expected).reverse());
-  for (const [previous, tick] of pairs(expected)) {
-    expect(schedule.previousTick(new Date(tick))?.getTime()).toBe(previous);
-  }
+  expect(expected.map((tick) => schedule.previousTick(new Date(tick))?.getTime()).slice(1)).toEqual(
+    expected.slice(0, -1),
+  );
 }
 
 const zone = fc.constantFrom(...ZONES);
@@ -90,7 +90,7 @@ describe('schedule', () => {
       fc.property(cronArbitrary, fc.constantFrom(...crossings), (cron, [timezone, start]) => {
         agreesWithOracle(cron, timezone, Date.parse(start), Date.parse(start) + 4 * DAY_MS);
       }),
-      { numRuns: 20 },
+      { numRuns: 12 },
     );
   });
 
@@ -116,12 +116,12 @@ describe('schedule', () => {
           if (intervals.length === 0) return;
           expect(intervals[0]![0]).toBe(schedule.tickAtOrAfter(from)?.getTime());
           expect(intervals.at(-1)![1]).toBe(schedule.previousTick(new Date(to.getTime() + 1))?.getTime());
-          for (const [i, [start, end]] of intervals.entries()) {
-            expect(start).toBeLessThan(end);
-            expect(schedule.nextTick(new Date(start))?.getTime()).toBe(end);
-            expect(schedule.previousTick(new Date(end))?.getTime()).toBe(start);
-            if (i > 0) expect(start).toBe(intervals[i - 1]![1]);
-          }
+          const starts = intervals.map(([start]) => start);
+          const ends = intervals.map(([, end]) => end);
+          expect(intervals.every(([start, end]) => start < end)).toBe(true);
+          expect(starts.slice(1)).toEqual(ends.slice(0, -1));
+          expect(starts.map((start) => schedule.nextTick(new Date(start))?.getTime())).toEqual(ends);
+          expect(ends.map((end) => schedule.previousTick(new Date(end))?.getTime())).toEqual(starts);
         },
       ),
       { numRuns: 60 },

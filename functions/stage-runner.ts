@@ -1,0 +1,44 @@
+/**
+ * The job function: runs a job's Lambda stages and records failures (the job workflow's Task states).
+ * Three steps: parse the event, run the stage, map errors (rethrown with their name, which the
+ * workflow's Retry and Catch match on, and a message free of secrets).
+ */
+import { getConfig } from '../shared/config.ts';
+import { parseStagePayload } from '../shared/local/workflow/payload.ts';
+import { JobRegistry } from '../shared/registry.ts';
+import { openProcessRuntime, type ProcessRuntime } from '../shared/runner/process.ts';
+import { runStage } from '../shared/runner/stage-runner.ts';
+import { configureTelemetry, errorMessage } from '../shared/telemetry.ts';
+import { jobs } from './jobs/index.ts';
+
+let runtime: Promise<ProcessRuntime> | undefined;
+
+/** Opened once per Lambda container; migrations are applied by the deploy, not here. */
+function processRuntime(): Promise<ProcessRuntime> {
+  if (!runtime) {
+    const config = getConfig();
+    configureTelemetry({ logLevel: config.piko.logLevel, json: config.piko.logJson });
+    runtime = openProcessRuntime(config, new JobRegistry(jobs), { migrate: false });
+    runtime.catch(() => {
+      runtime = undefined;
+    });
+  }
+  return runtime;
+}
+
+/** Lambda entry point of a job's stages. */
+export async function handler(event: unknown): Promise<unknown> {
+  const payload = parseStagePayload(event);
+  try {
+    return await runStage(await processRuntime(), payload);
+  } catch (error) {
+    throw sanitized(error);
+  }
+}
+
+/** Keeps the error's name (Retry/Catch match on it) and strips secrets from its message. */
+function sanitized(error: unknown): Error {
+  const safe = new Error(errorMessage(error));
+  safe.name = error instanceof Error ? error.name : 'Error';
+  return safe;
+}

@@ -1,0 +1,131 @@
+import type { Command } from 'commander';
+import { InputError } from '../../errors.ts';
+import { LocalRuntime } from '../../local/runtime.ts';
+import {
+  type BackfillRequest,
+  finishBackfill,
+  planBackfill,
+  previewBackfill,
+  type Reprocess,
+  validateBackfill,
+} from '../../planner/index.ts';
+import { cliContext, withProcess } from '../context.ts';
+import { type CliIo, EXIT } from '../io.ts';
+import { parseInstantFlag, parseJsonFlag } from '../parse.ts';
+import { ExitCodeError } from '../program.ts';
+import { progressPrinter } from './start.ts';
+
+const REPROCESS: readonly Reprocess[] = ['missing', 'failed', 'all'];
+const BAR_WIDTH = 30;
+
+interface BackfillFlags {
+  from?: string;
+  to?: string;
+  reprocess: string;
+  dryRun?: boolean;
+  reverse?: boolean;
+  config?: string;
+  json?: boolean;
+}
+
+/** Parses and checks `piko backfill`'s flags into a request. @throws InputError naming the flag. */
+export function backfillRequest(jobId: string, flags: BackfillFlags): BackfillRequest {
+  if (!REPROCESS.includes(flags.reprocess as Reprocess)) {
+    throw new InputError(
+      `--reprocess must be one of ${REPROCESS.join(', ')}, got ${JSON.stringify(flags.reprocess)}`,
+    );
+  }
+  return {
+    jobId,
+    from: parseInstantFlag('--from', flags.from),
+    to: parseInstantFlag('--to', flags.to),
+    reprocess: flags.reprocess as Reprocess,
+    dryRun: flags.dryRun ?? false,
+    reverse: flags.reverse ?? false,
+    config: parseJsonFlag('--config', flags.config),
+  };
+}
+
+/** `piko backfill <job> --from --to …`: plans a range and runs it locally, resumable. */
+export function backfillCommand(program: Command, io: CliIo): void {
+  program
+    .command('backfill <job>')
+    .description(
+      'run (or re-run) every interval of a job in [--from, --to); run again to continue after a stop',
+    )
+    .option('--from <iso>', 'range start (ISO 8601 with offset)')
+    .option('--to <iso>', 'range end (ISO 8601 with offset), not in the future')
+    .option('--reprocess <which>', 'missing | failed | all', 'missing')
+    .option('--dry-run', 'print the plan and write nothing')
+    .option('--reverse', 'newest intervals first')
+    .option('--config <json>', 'config override for the backfilled runs')
+    .option('--json', 'JSON lines')
+    .action(async (jobId: string, flags: BackfillFlags) => {
+      const request = backfillRequest(jobId, flags);
+      const context = await cliContext({ json: flags.json });
+      const job = context.jobs.get(jobId);
+      const now = new Date();
+      const limits = { maxBackfillIntervals: context.config.piko.maxBackfillIntervals };
+      validateBackfill(job, request, now, limits);
+
+      await withProcess(context, async (opened) => {
+        if (request.dryRun) {
+          const counts: Record<string, number> = {};
+          for await (const line of previewBackfill(opened.store, job, request)) {
+            counts[line.action] = (counts[line.action] ?? 0) + 1;
+            const start = line.start.toISOString();
+            const end = line.end.toISOString();
+            io.out(
+              flags.json
+                ? JSON.stringify({ start, end, action: line.action })
+                : `${start} → ${end}  ${line.action}`,
+            );
+          }
+          if (!flags.json)
+            io.out(
+              `plan: ${
+                Object.entries(counts)
+                  .map(([action, n]) => `${action} ${n}`)
+                  .join(', ') || 'nothing'
+              }`,
+            );
+          return;
+        }
+
+        const print = progressPrinter(io, flags.json ?? false);
+        const plan = await planBackfill(opened.store, job, request, now, limits);
+        print({
+          event: 'backfill-planned',
+          text: `${job.id}: backfill ${plan.backfillId} planned: ${plan.counts.create} created, ${plan.counts.rerun} re-armed, ${plan.counts['skip-succeeded'] + plan.counts['skip-in-flight'] + plan.counts['skip-failed']} skipped`,
+          fields: { jobId: job.id, backfillId: plan.backfillId, ...plan.counts },
+        });
+        const lane = { kind: 'backfill', backfillId: plan.backfillId } as const;
+        const todo = (await opened.store.listRuns(job.id, { from: request.from, to: request.to })).filter(
+          (run) =>
+            run.backfillId === plan.backfillId && run.status !== 'succeeded' && run.status !== 'failed',
+        ).length;
+        const runtime = new LocalRuntime({ process: opened, onProgress: flags.json ? print : () => {} });
+        for (;;) {
+          const started = await runtime.dispatchLane(job, lane, request.reverse);
+          await runtime.whenIdle();
+          const { succeeded, failed } = runtime.totals;
+          if (!flags.json) io.err(progressBar(succeeded + failed, todo, failed));
+          if (started.length === 0) break;
+        }
+        await finishBackfill(opened.store, job, plan.backfillId, new Date());
+        const { succeeded, failed } = runtime.totals;
+        print({
+          event: 'backfill-done',
+          text: `${job.id}: backfill done: ${succeeded} succeeded, ${failed} failed`,
+          fields: { jobId: job.id, backfillId: plan.backfillId, succeeded, failed },
+        });
+        if (failed > 0) throw new ExitCodeError(EXIT.runsFailed);
+      });
+    });
+}
+
+function progressBar(done: number, total: number, failed: number): string {
+  const ratio = total === 0 ? 1 : Math.min(done / total, 1);
+  const filled = Math.round(ratio * BAR_WIDTH);
+  return `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ${done}/${total}${failed ? ` (${failed} failed)` : ''}`;
+}

@@ -1,0 +1,85 @@
+import type { Command } from 'commander';
+import { LocalRuntime, type ProgressEvent } from '../../local/runtime.ts';
+import { cliContext, withProcess } from '../context.ts';
+import { type CliIo, EXIT } from '../io.ts';
+import { ExitCodeError } from '../program.ts';
+
+/** Prints progress as readable lines, or JSON lines with `--json`. */
+export function progressPrinter(io: CliIo, json: boolean): (event: ProgressEvent) => void {
+  return ({ event, text, fields }) => {
+    const time = new Date().toISOString();
+    io.out(json ? JSON.stringify({ time, event, ...fields }) : `${time.slice(11, 23)}  ${text}`);
+  };
+}
+
+/** `piko start [--once]`: the local orchestrator. */
+export function startCommand(program: Command, io: CliIo): void {
+  program
+    .command('start')
+    .description('run the jobs locally: catch up what was missed, then run each interval when it is due')
+    .option('--once', 'plan and run everything due, then exit (exit code 1 if any run failed)')
+    .option('--json', 'progress as JSON lines')
+    .action(async (flags: { once?: boolean; json?: boolean }) => {
+      const json = flags.json ?? false;
+      const print = progressPrinter(io, json);
+      const context = await cliContext({ json });
+      const abortHandlers = new AbortController();
+      await withProcess(
+        context,
+        async (opened) => {
+          const runtime = new LocalRuntime({ process: opened, onProgress: print });
+          const startupMs = Math.round(performance.now());
+          const store = context.config.mysql.dsn ? 'MySQL' : `SQLite ${context.config.sqlite.file}`;
+          print({
+            event: 'started',
+            text: `piko started in ${startupMs} ms: ${context.jobs.list().length} jobs (${context.jobs.ids().join(', ')}), state in ${store}`,
+            fields: {
+              startupMs,
+              jobs: context.jobs.ids(),
+              store: context.config.mysql.dsn ? 'mysql' : 'sqlite',
+            },
+          });
+          runtime.onFirstRun(() => {
+            const firstRunMs = Math.round(performance.now());
+            print({
+              event: 'first-run',
+              text: `first interval running ${firstRunMs} ms after start`,
+              fields: { firstRunMs },
+            });
+          });
+
+          const stopped = new Promise<void>((resolve) => {
+            const stop = (signal: NodeJS.Signals) => {
+              print({
+                event: 'stopping',
+                text: `${signal}: no new work; running intervals get ${context.config.piko.shutdownGraceSeconds} s`,
+                fields: { signal },
+              });
+              runtime
+                .stop(context.config.piko.shutdownGraceSeconds * 1000, abortHandlers)
+                .then(resolve, resolve);
+            };
+            process.once('SIGINT', stop);
+            process.once('SIGTERM', stop);
+          });
+
+          if (flags.once) {
+            await Promise.race([runtime.runOnce(), stopped]);
+          } else {
+            await runtime.planAll();
+            runtime.scheduleTicks();
+            await stopped;
+          }
+          await runtime.whenIdle();
+          const { planned, skipped, succeeded, failed } = runtime.totals;
+          print({
+            event: 'stopped',
+            text: `done: ${succeeded} succeeded, ${failed} failed, ${planned} planned, ${skipped} skipped`,
+            fields: { ...runtime.totals },
+          });
+          if (failed > 0) throw new ExitCodeError(EXIT.runsFailed);
+        },
+        { shutdown: abortHandlers.signal },
+      );
+    });
+}

@@ -1,0 +1,123 @@
+import type { Command } from 'commander';
+import type { JobDefinition } from '../../job.ts';
+import { initialWatermark } from '../../planner/index.ts';
+import type { ProcessRuntime } from '../../runner/process.ts';
+import { RUN_STATUSES } from '../../store/types.ts';
+import { cliContext, withProcess } from '../context.ts';
+import type { CliIo } from '../io.ts';
+
+/** Per-job state as `piko status` reports it. */
+export interface JobStatus {
+  readonly jobId: string;
+  readonly paused: boolean;
+  readonly watermark: string | null;
+  readonly nextTick: string | null;
+  readonly skipped: number;
+  readonly pending: number;
+  readonly queued: number;
+  readonly running: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly failures: readonly { start: string; end: string; attempts: number; error: string | null }[];
+}
+
+/** Reads a job's status from the store. */
+export async function jobStatus(opened: ProcessRuntime, job: JobDefinition, now: Date): Promise<JobStatus> {
+  const state = await opened.store.getJob(job.id);
+  const counts = await opened.store.countRuns(job.id);
+  const failures = await opened.store.recentFailures(job.id, 5);
+  const next = job.schedule.nextTick(now);
+  return {
+    jobId: job.id,
+    paused: state?.paused ?? false,
+    watermark: state?.watermark.toISOString() ?? null,
+    nextTick: next?.toISOString() ?? null,
+    skipped: state?.skippedTotal ?? 0,
+    ...counts,
+    failures: failures.map((run) => ({
+      start: run.interval.start.toISOString(),
+      end: run.interval.end.toISOString(),
+      attempts: run.attempts,
+      error: run.error,
+    })),
+  };
+}
+
+/** `piko status`, `piko pause`, `piko resume`, `piko jobs`. */
+export function stateCommands(program: Command, io: CliIo): void {
+  program
+    .command('status [job]')
+    .description('per job: watermark, next tick, runs per status, the last failures')
+    .option('--json', 'one JSON object per job and line')
+    .action(async (jobId: string | undefined, flags: { json?: boolean }) => {
+      const context = await cliContext();
+      const jobs = jobId ? [context.jobs.get(jobId)] : context.jobs.list();
+      await withProcess(context, async (opened) => {
+        for (const job of jobs) {
+          const status = await jobStatus(opened, job, new Date());
+          if (flags.json) {
+            io.out(JSON.stringify(status));
+            continue;
+          }
+          const counts = RUN_STATUSES.map((name) => `${name} ${status[name]}`).join(', ');
+          io.out(`${status.jobId}${status.paused ? ' (paused)' : ''}`);
+          io.out(
+            `  watermark ${status.watermark ?? '(not planned yet)'}, next tick ${status.nextTick ?? '(none)'}`,
+          );
+          io.out(`  runs: ${counts}; skipped ${status.skipped}`);
+          for (const failure of status.failures) {
+            io.out(
+              `  failed ${failure.start} → ${failure.end} after ${failure.attempts} attempt(s): ${failure.error ?? ''}`,
+            );
+          }
+        }
+      });
+    });
+
+  for (const [name, paused] of [
+    ['pause', true],
+    ['resume', false],
+  ] as const) {
+    program
+      .command(`${name} <job>`)
+      .description(
+        paused ? 'stop planning a job (its intervals are due again on resume)' : 'plan a paused job again',
+      )
+      .action(async (jobId: string) => {
+        const context = await cliContext();
+        const job = context.jobs.get(jobId);
+        await withProcess(context, (opened) =>
+          opened.store.setPaused(job.id, paused, initialWatermark(job, new Date())),
+        );
+        io.out(`${job.id} ${paused ? 'paused' : 'resumed'}`);
+      });
+  }
+
+  program
+    .command('jobs')
+    .description('list the jobs in functions/jobs/')
+    .option('--json', 'one JSON object per job and line')
+    .action(async (flags: { json?: boolean }) => {
+      const context = await cliContext();
+      for (const job of context.jobs.list()) {
+        const stages = job.stages.map((stage) => `${stage.kind}:${stage.name}`);
+        if (flags.json) {
+          io.out(
+            JSON.stringify({
+              id: job.id,
+              cron: job.schedule.cron,
+              timezone: job.schedule.timezone,
+              concurrency: job.concurrency,
+              stages,
+              description: job.description,
+            }),
+          );
+        } else {
+          io.out(
+            `${job.id}  ${job.schedule.cron} (${job.schedule.timezone})  concurrency ${job.concurrency}  ${stages.join(' → ')}`,
+          );
+          if (job.description) io.out(`  ${job.description}`);
+        }
+      }
+    });
+}

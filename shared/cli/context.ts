@@ -1,0 +1,39 @@
+import { getConfig, type PikoConfig } from '../config.ts';
+import { type JobRegistry, loadJobs } from '../registry.ts';
+import { openProcessRuntime, type ProcessRuntime } from '../runner/process.ts';
+import { configureTelemetry } from '../telemetry.ts';
+
+/** What most commands need: the config, the jobs, and (opened on demand) the store and resources. */
+export interface CliContext {
+  readonly config: PikoConfig;
+  readonly jobs: JobRegistry;
+  /** Opens the store (migrated) and the resources; call `close()` on the result. */
+  open(options?: { shutdown?: AbortSignal }): Promise<ProcessRuntime>;
+}
+
+/** Loads config and jobs; the store is opened only by commands that need it. */
+export async function cliContext(options: { json?: boolean } = {}): Promise<CliContext> {
+  const config = getConfig();
+  configureTelemetry({ logLevel: config.piko.logLevel, json: options.json ?? config.piko.logJson });
+  const jobs = await loadJobs(config.piko.jobsDir);
+  return {
+    config,
+    jobs,
+    open: (openOptions = {}) =>
+      openProcessRuntime(config, jobs, { migrate: true, shutdown: openOptions.shutdown }),
+  };
+}
+
+/** Runs `work` with an opened process runtime and always closes it. */
+export async function withProcess<T>(
+  context: CliContext,
+  work: (runtime: ProcessRuntime) => Promise<T>,
+  options: { shutdown?: AbortSignal } = {},
+): Promise<T> {
+  const runtime = await context.open(options);
+  try {
+    return await work(runtime);
+  } finally {
+    await runtime.close();
+  }
+}

@@ -1,0 +1,321 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { JobDefinition } from '../job.ts';
+import { dispatch, type ExecutionInput, initialWatermark, planScheduled } from '../planner/index.ts';
+import type { ProcessRuntime } from '../runner/process.ts';
+import { runStage } from '../runner/stage-runner.ts';
+import type { DispatchLane } from '../store/types.ts';
+import { errorMessage } from '../telemetry.ts';
+import { LocalWorkflowStarter } from './workflow/local-starter.ts';
+import { type StagePayload, stageErrorMessage } from './workflow/payload.ts';
+import { renderJobWorkflow } from './workflow/render.ts';
+
+/** Longest a timer waits before looking again (setTimeout's limit is about 24.8 days). */
+const MAX_TIMER_MS = 60 * 60 * 1000;
+const CONTAINER_ENTRY = fileURLToPath(new URL('../../functions/container/main.ts', import.meta.url));
+
+/** One line of progress. `text` is for people; `fields` for `--json`. */
+export interface ProgressEvent {
+  readonly event: string;
+  readonly text: string;
+  readonly fields: Readonly<Record<string, unknown>>;
+}
+
+/** Options of the local runtime. */
+export interface LocalRuntimeOptions {
+  /** The process's store, jobs and resources. */
+  readonly process: ProcessRuntime;
+  /** Where progress goes. @default nothing */
+  readonly onProgress?: (event: ProgressEvent) => void;
+  /** @default () => new Date() */
+  readonly clock?: () => Date;
+  /** Retry without waiting for backoff (tests). @default false */
+  readonly noRetryWaits?: boolean;
+}
+
+/** Counts of what the runtime ran since it started. */
+export interface RunTotals {
+  planned: number;
+  skipped: number;
+  succeeded: number;
+  failed: number;
+}
+
+/**
+ * The local orchestrator (DESIGN.md §6): plans every job at start and at each job's next tick, and
+ * runs each batch through the job's workflow definition, the one the CDK construct renders, in
+ * aws-local-stepfunctions: Lambda stages in process, Fargate stages in a child process.
+ */
+export class LocalRuntime {
+  readonly totals: RunTotals = { planned: 0, skipped: 0, succeeded: 0, failed: 0 };
+  readonly #process: ProcessRuntime;
+  readonly #clock: () => Date;
+  readonly #progress: (event: ProgressEvent) => void;
+  readonly #starter: LocalWorkflowStarter;
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #children = new Set<ReturnType<typeof spawn>>();
+  #stopping = false;
+  #firstRun: (() => void) | undefined;
+
+  constructor(options: LocalRuntimeOptions) {
+    this.#process = options.process;
+    this.#clock = options.clock ?? (() => new Date());
+    this.#progress = options.onProgress ?? (() => {});
+    const dataDir = this.#process.config.piko.dataDir;
+    this.#starter = new LocalWorkflowStarter({
+      workflowOf: (jobId) => renderJobWorkflow(this.#process.jobs.get(jobId), { dataDir }),
+      noRetryWaits: options.noRetryWaits,
+      bindings: {
+        invokeStage: (payload) => this.#invokeStage(payload),
+        runFargateTask: (request, context) => this.#runFargateTask(request.environment, context.signal),
+        continueDispatch: (jobId) => this.#continue(jobId),
+      },
+      onExecutionEnd: (end) => {
+        if (end.outcome === 'failed') {
+          this.#emit(
+            'execution-failed',
+            `${end.input.jobId}: execution ${end.input.executionName} failed: ${errorMessage(end.error)}`,
+            {
+              jobId: end.input.jobId,
+              executionName: end.input.executionName,
+              error: errorMessage(end.error),
+            },
+          );
+        }
+      },
+      onContinueError: (error, jobId) =>
+        this.#emit('dispatch-error', `${jobId}: dispatch failed: ${errorMessage(error)}`, {
+          jobId,
+          error: errorMessage(error),
+        }),
+    });
+  }
+
+  /** Calls `listener` once, when the first stage of any run starts (to report start-up time). */
+  onFirstRun(listener: () => void): void {
+    this.#firstRun = listener;
+  }
+
+  /** Plans and dispatches every job once; executions run in the background. */
+  async planAll(): Promise<void> {
+    for (const job of this.#process.jobs.list()) await this.planJob(job);
+  }
+
+  /** Plans one job's due intervals and dispatches its pending runs (scheduled lane). */
+  async planJob(job: JobDefinition): Promise<void> {
+    if (this.#stopping) return;
+    const now = this.#clock();
+    const result = await planScheduled(this.#process.store, job, now);
+    this.totals.planned += result.planned;
+    this.totals.skipped += result.skipped;
+    if (result.planned > 0 || result.skipped > 0) {
+      this.#emit(
+        'planned',
+        `${job.id}: planned ${result.planned} interval${result.planned === 1 ? '' : 's'}${result.skipped ? `, skipped ${result.skipped}` : ''} (watermark ${result.watermark.toISOString()})`,
+        {
+          jobId: job.id,
+          planned: result.planned,
+          skipped: result.skipped,
+          watermark: result.watermark.toISOString(),
+        },
+      );
+    }
+    await this.dispatchLane(job, { kind: 'scheduled' });
+  }
+
+  /** Dispatches pending runs of one lane of a job; returns the executions started. */
+  async dispatchLane(
+    job: JobDefinition,
+    lane: DispatchLane,
+    newestFirst = false,
+  ): Promise<readonly ExecutionInput[]> {
+    if (this.#stopping) return [];
+    const result = await dispatch(
+      this.#process.store,
+      job.id,
+      this.#starter,
+      initialWatermark(job, this.#clock()),
+      {
+        lane,
+        maxRunsPerExecution: this.#process.config.piko.maxRunsPerExecution,
+        newestFirst,
+      },
+    );
+    for (const input of result.started) {
+      this.#emit(
+        'dispatched',
+        `${job.id}: running ${input.runs.length} interval${input.runs.length === 1 ? '' : 's'} (${input.executionName})`,
+        {
+          jobId: job.id,
+          executionName: input.executionName,
+          runs: input.runs.length,
+        },
+      );
+    }
+    for (const name of result.restarted) {
+      this.#emit('restarted', `${job.id}: resumed ${name} left over from the last stop`, {
+        jobId: job.id,
+        executionName: name,
+      });
+    }
+    return result.started;
+  }
+
+  /** Resolves when no execution is running (continuations included). */
+  whenIdle(): Promise<void> {
+    return this.#starter.whenIdle();
+  }
+
+  /** Plans every job until nothing due is left, running everything; for `piko start --once`. */
+  async runOnce(): Promise<RunTotals> {
+    await this.planAll();
+    await this.whenIdle();
+    return this.totals;
+  }
+
+  /** Re-plans each job at its next tick, until {@link LocalRuntime.stop}. */
+  scheduleTicks(): void {
+    for (const job of this.#process.jobs.list()) this.#armTimer(job);
+  }
+
+  /**
+   * Stops: no new work; running intervals get `graceMs` to finish, then their handlers are aborted and
+   * the rest is left queued for the next start. Closes nothing (the caller owns the process runtime).
+   */
+  async stop(graceMs: number, abortHandlers: AbortController): Promise<void> {
+    this.#stopping = true;
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+    const idle = this.whenIdle();
+    const graceOver = new Promise<'timeout'>((resolve) =>
+      setTimeout(() => resolve('timeout'), graceMs).unref(),
+    );
+    if ((await Promise.race([idle, graceOver])) === 'timeout') {
+      this.#emit('grace-over', `grace period of ${graceMs} ms over: aborting running intervals`, { graceMs });
+      this.#starter.abortAll();
+      abortHandlers.abort(new Error('Piko is shutting down'));
+      for (const child of this.#children) child.kill('SIGTERM');
+      await idle;
+    }
+  }
+
+  #armTimer(job: JobDefinition): void {
+    if (this.#stopping) return;
+    const now = this.#clock();
+    const next = job.schedule.nextTick(now);
+    if (!next) return;
+    const delay = Math.min(Math.max(next.getTime() - now.getTime(), 0), MAX_TIMER_MS);
+    const timer = setTimeout(() => {
+      this.#timers.delete(job.id);
+      this.planJob(job)
+        .catch((error: unknown) =>
+          this.#emit(
+            'plan-error',
+            `${job.id}: planning failed, will retry at the next tick: ${errorMessage(error)}`,
+            {
+              jobId: job.id,
+              error: errorMessage(error),
+            },
+          ),
+        )
+        .finally(() => this.#armTimer(job));
+    }, delay);
+    this.#timers.set(job.id, timer);
+  }
+
+  async #continue(jobId: string): Promise<void> {
+    if (this.#stopping) return;
+    await this.dispatchLane(this.#process.jobs.get(jobId), { kind: 'scheduled' });
+  }
+
+  async #invokeStage(payload: StagePayload): Promise<unknown> {
+    if (payload.action === 'run' && payload.stageIndex === 0 && this.#firstRun) {
+      this.#firstRun();
+      this.#firstRun = undefined;
+    }
+    const { run } = payload;
+    try {
+      const result = await runStage(this.#process, payload);
+      if (payload.action === 'fail') {
+        this.totals.failed++;
+        this.#emit(
+          'failed',
+          `${run.jobId} ${run.interval.start} → ${run.interval.end} failed: ${stageErrorMessage(payload.error)}`,
+          {
+            jobId: run.jobId,
+            runId: run.runId,
+            start: run.interval.start,
+            end: run.interval.end,
+            error: stageErrorMessage(payload.error),
+          },
+        );
+      } else if (payload.lastStage) {
+        this.totals.succeeded++;
+        this.#emit('succeeded', `${run.jobId} ${run.interval.start} → ${run.interval.end} succeeded`, {
+          jobId: run.jobId,
+          runId: run.runId,
+          start: run.interval.start,
+          end: run.interval.end,
+        });
+      }
+      return result;
+    } catch (error) {
+      if (payload.action === 'run') {
+        this.#emit(
+          'attempt-failed',
+          `${run.jobId} ${run.interval.start} stage ${payload.stage} attempt failed: ${errorMessage(error)}`,
+          {
+            jobId: run.jobId,
+            runId: run.runId,
+            stage: payload.stage,
+            error: errorMessage(error),
+          },
+        );
+      }
+      throw error;
+    }
+  }
+
+  /** A Fargate stage locally: the container entry point in a child process, with the task's environment. */
+  #runFargateTask(environment: Readonly<Record<string, string>>, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', CONTAINER_ENTRY], {
+        cwd: path.resolve('.'),
+        env: { ...process.env, ...environment },
+        stdio: ['ignore', 'inherit', 'pipe'],
+        signal,
+      });
+      this.#children.add(child);
+      let stderr = '';
+      child.stderr?.on('data', (chunk: Buffer) => {
+        stderr = (stderr + chunk.toString()).slice(-4000);
+      });
+      child.on('error', (error) => {
+        this.#children.delete(child);
+        reject(error);
+      });
+      child.on('exit', (code, signalName) => {
+        this.#children.delete(child);
+        if (code === 0) resolve();
+        else {
+          const error = new Error(
+            `Fargate stage container exited with ${signalName ?? `code ${code}`}: ${lastLine(stderr)}`,
+          );
+          // As on AWS, a failed runTask.sync is States.TaskFailed whatever the handler threw.
+          error.name = 'States.TaskFailed';
+          reject(error);
+        }
+      });
+    });
+  }
+
+  #emit(event: string, text: string, fields: Record<string, unknown>): void {
+    this.#progress({ event, text, fields });
+  }
+}
+
+function lastLine(text: string): string {
+  const lines = text.trim().split('\n');
+  return lines[lines.length - 1] ?? '';
+}

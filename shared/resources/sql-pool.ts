@@ -1,0 +1,137 @@
+import type { PoolConnection, ResultSetHeader } from 'mysql2/promise';
+import { getConfig } from '../config.ts';
+import type { SqlDatabase, SqlRow } from '../sql.ts';
+import { openSqliteDatabase } from '../store/sqlite.ts';
+import { abortReason } from './abort.ts';
+import { type MysqlPoolHandle, mysqlPool } from './mysql-pool.ts';
+import type { Resource } from './types.ts';
+import { WaitHistogram, type WaitStats } from './wait-stats.ts';
+
+/** Options of {@link sqlPool}. */
+export interface SqlPoolOptions {
+  /** Runs holding a connection at once; the others wait. @default 10 */
+  readonly max?: number;
+  /** SQLite file used when no MySQL DSN is configured. @default the configured `[sqlite] file` */
+  readonly sqliteFile?: string;
+}
+
+type Handle =
+  | { readonly kind: 'mysql'; readonly pool: MysqlPoolHandle }
+  | {
+      readonly kind: 'sqlite';
+      readonly db: SqlDatabase & { close(): Promise<void> };
+      readonly slots: Semaphore;
+    };
+
+/** A {@link Resource} lending one database connection per run, with pool wait statistics. */
+export interface SqlPoolResource extends Resource<SqlDatabase, Handle> {
+  /** How long runs waited for a connection (p50/p95/p99). */
+  poolWaitStats(): WaitStats;
+}
+
+/**
+ * A bounded pool of connections to the project's database, lent one per run as a {@link SqlDatabase}:
+ * MySQL (the configured `PIKO_MYSQL__DSN`, IAM auth included) when set, else the local SQLite file,
+ * at most `max` runs at a time. On AWS, RDS Proxy pools the connections of every Lambda.
+ */
+export function sqlPool(options: SqlPoolOptions = {}): SqlPoolResource {
+  const max = options.max ?? 10;
+  const mysql = mysqlPool({ max });
+  const waits = new WaitHistogram();
+  const connections = new WeakMap<SqlDatabase, PoolConnection>();
+  return {
+    kind: 'sql-pool',
+    aws: { stateDatabase: true },
+    async create(context) {
+      const config = getConfig();
+      if (config.mysql.dsn) return { kind: 'mysql', pool: await mysql.create(context) };
+      return {
+        kind: 'sqlite',
+        db: openSqliteDatabase(options.sqliteFile ?? config.sqlite.file),
+        slots: new Semaphore(max),
+      };
+    },
+    async acquire(handle, signal) {
+      const started = performance.now();
+      if (handle.kind === 'sqlite') {
+        await handle.slots.acquire(signal);
+        waits.record(performance.now() - started);
+        return handle.db;
+      }
+      const connection = await mysql.acquire(handle.pool, signal);
+      waits.record(performance.now() - started);
+      const db = connectionDatabase(connection);
+      connections.set(db, connection);
+      return db;
+    },
+    async release(handle, value) {
+      if (handle.kind === 'sqlite') return handle.slots.release();
+      const connection = connections.get(value);
+      if (connection) await mysql.release(handle.pool, connection);
+    },
+    async destroy(handle) {
+      if (handle.kind === 'sqlite') await handle.db.close();
+      else await mysql.destroy(handle.pool);
+    },
+    poolWaitStats: () => waits.snapshot(),
+  };
+}
+
+function connectionDatabase(connection: PoolConnection): SqlDatabase {
+  const db: SqlDatabase = {
+    dialect: 'mysql',
+    async query(sql, params = []) {
+      const [result] = await connection.query(sql, params as unknown[]);
+      if (Array.isArray(result)) return { rows: result as SqlRow[], affectedRows: 0 };
+      return { rows: [], affectedRows: (result as ResultSetHeader).affectedRows };
+    },
+    async transaction(work) {
+      await connection.beginTransaction();
+      try {
+        const result = await work(db);
+        await connection.commit();
+        return result;
+      } catch (error) {
+        await connection.rollback();
+        throw error;
+      }
+    },
+  };
+  return db;
+}
+
+/** Counts free slots; waiters queue in order and give up when their signal aborts. */
+class Semaphore {
+  #free: number;
+  readonly #waiters: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.#free = size;
+  }
+
+  acquire(signal: AbortSignal): Promise<void> {
+    if (this.#free > 0) {
+      this.#free--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const grant = () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        const index = this.#waiters.indexOf(grant);
+        if (index >= 0) this.#waiters.splice(index, 1);
+        reject(abortReason(signal));
+      };
+      this.#waiters.push(grant);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  release(): void {
+    const next = this.#waiters.shift();
+    if (next) next();
+    else this.#free++;
+  }
+}
