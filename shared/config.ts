@@ -90,11 +90,7 @@ export const RUNTIME_VARIABLES: ReadonlySet<string> = new Set([
 ]);
 
 function isRuntimeVariable(name: string): boolean {
-  return (
-    RUNTIME_VARIABLES.has(name) ||
-    name.startsWith(`${ENV_PREFIX}TEST_`) ||
-    name.startsWith(`${ENV_PREFIX}AWS_`)
-  );
+  return RUNTIME_VARIABLES.has(name) || name.startsWith(`${ENV_PREFIX}TEST_`);
 }
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
