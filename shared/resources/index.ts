@@ -2,14 +2,12 @@
 export { type Loan, ResourceRegistry } from './lending.ts';
 export {
   type IamAuthOptions,
-  IamTokenCache,
   type MysqlPoolHandle,
   type MysqlPoolOptions,
   type MysqlPoolResource,
-  mysqlConnectionOptions,
   mysqlPool,
-  parseMysqlDsn,
 } from './mysql-pool.ts';
+export { type SqlPoolOptions, type SqlPoolResource, sqlPool } from './sql-pool.ts';
 export type {
   Borrowed,
   BorrowedResources,

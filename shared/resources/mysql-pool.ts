@@ -2,12 +2,10 @@
  * `mysqlPool()`: a mysql2 pool per job and process that lends one connection to each run.
  * With IAM authentication (RDS Proxy, Aurora) the password is a short-lived token, signed on demand.
  */
-import { Signer } from '@aws-sdk/rds-signer';
-import { createPool, type Pool, type PoolConnection, type PoolOptions } from 'mysql2/promise';
+import { createPool, type Pool, type PoolConnection } from 'mysql2/promise';
 import { getConfig } from '../config.ts';
-import { MINUTE_MS } from '../duration.ts';
 import { ConfigError, InputError, PikoError } from '../errors.ts';
-import { redact, registerSecret } from '../telemetry.ts';
+import { mysqlPoolOptions } from '../store/mysql.ts';
 import { raceAbort } from './abort.ts';
 import type { Resource } from './types.ts';
 import { WaitHistogram, type WaitStats } from './wait-stats.ts';
@@ -50,29 +48,6 @@ export interface MysqlPoolResource extends Resource<PoolConnection, MysqlPoolHan
   resetPoolWaitStats(): void;
 }
 
-/** The connection options a DSN describes, split out for IAM signing and error messages. */
-export interface MysqlDsn {
-  readonly host: string;
-  /** @default 3306 */
-  readonly port: number;
-  readonly user: string;
-  readonly password: string;
-  readonly database: string;
-  /** Query parameters, passed to mysql2 as options (JSON values parsed). @default {} */
-  readonly params: Readonly<Record<string, unknown>>;
-}
-
-/** IAM tokens live 15 minutes; a new one is signed after this. */
-export const IAM_TOKEN_REFRESH_MS = 10 * MINUTE_MS;
-
-/** Mysql2 pool options used for every pool Piko opens. */
-const BASE_OPTIONS = {
-  timezone: 'Z',
-  supportBigNumbers: true,
-  enableKeepAlive: true,
-  connectTimeout: 10_000,
-} as const satisfies PoolOptions;
-
 /**
  * A resource that lends one pooled MySQL connection to each run (`release` gives it back; never call
  * `connection.release()` yourself). A connection used after its run ended throws.
@@ -99,12 +74,9 @@ export function mysqlPool(options: MysqlPoolOptions = {}): MysqlPoolResource {
       }
       const iamAuth =
         options.iamAuth ?? (config?.iamAuth && config.region ? { region: config.region } : undefined);
+      // One way to connect for the whole project: the state store's options (DSN, TLS, IAM tokens).
       const pool = createPool({
-        ...mysqlConnectionOptions(dsn, { iamAuth }),
-        connectionLimit: max,
-        maxIdle: max,
-        waitForConnections: true,
-        queueLimit: 0,
+        ...(await mysqlPoolOptions({ dsn, poolSize: max, iamAuth })),
         resetOnRelease: options.resetOnRelease ?? true,
       });
       return { pool };
@@ -167,99 +139,4 @@ function staleConnection(): PikoError {
   return new PikoError(
     'This MySQL connection was given back when its run ended or timed out; it can no longer be used',
   );
-}
-
-/**
- * Splits a `mysql://user:password@host:port/database?option=value` DSN.
- * @throws InputError when it is not such a URL (the message never contains the password).
- */
-export function parseMysqlDsn(dsn: string): MysqlDsn {
-  const url = URL.canParse(dsn) ? new URL(dsn) : undefined;
-  if (!url || (url.protocol !== 'mysql:' && url.protocol !== 'mariadb:') || !url.hostname) {
-    throw new InputError(
-      `Invalid MySQL DSN ${JSON.stringify(redact(dsn))}: expected mysql://user:password@host:3306/database`,
-    );
-  }
-  const params: Record<string, unknown> = {};
-  for (const [key, value] of url.searchParams) {
-    try {
-      params[key] = JSON.parse(value);
-    } catch {
-      params[key] = value;
-    }
-  }
-  const password = decodeURIComponent(url.password);
-  registerSecret(password);
-  return {
-    host: decodeURIComponent(url.hostname.replace(/^\[(.*)\]$/, '$1')),
-    port: url.port ? Number(url.port) : 3306,
-    user: decodeURIComponent(url.username),
-    password,
-    database: decodeURIComponent(url.pathname.slice(1)),
-    params,
-  };
-}
-
-/**
- * mysql2 options for a DSN: UTC (`timezone: 'Z'`), keep-alive, big numbers; with `iamAuth`, TLS
- * with the Amazon RDS certificates and a fresh IAM token as password for each new connection.
- * Also used by the MySQL state store.
- * @throws InputError when the DSN is invalid, or has a password while `iamAuth` is set.
- */
-export function mysqlConnectionOptions(
-  dsn: string,
-  options: {
-    /** @default - (password from the DSN) */
-    readonly iamAuth?: IamAuthOptions | undefined;
-  } = {},
-): PoolOptions {
-  const { host, port, user, password, database, params } = parseMysqlDsn(dsn);
-  const connection: PoolOptions = { ...BASE_OPTIONS, ...params, host, port, user, password, database };
-  if (!options.iamAuth) return connection;
-  if (password) {
-    throw new InputError('A MySQL DSN used with IAM authentication must not contain a password');
-  }
-  const signer = new Signer({ hostname: host, port, username: user, region: options.iamAuth.region });
-  const tokens = new IamTokenCache(() => signer.getAuthToken());
-  return {
-    ...connection,
-    password: undefined,
-    ssl: 'Amazon RDS',
-    authPlugins: { mysql_clear_password: () => async () => Buffer.from(`${await tokens.get()}\0`) },
-  };
-}
-
-/**
- * Keeps one RDS IAM token and signs a new one when it is {@link IAM_TOKEN_REFRESH_MS} old (tokens
- * live 15 minutes). Concurrent callers share one signing; a failed signing is not kept.
- */
-export class IamTokenCache {
-  readonly #sign: () => Promise<string>;
-  readonly #now: () => number;
-  #current: { readonly token: Promise<string>; readonly signedAt: number } | undefined;
-
-  /**
-   * @param sign signs a new token.
-   * @param now the clock, in epoch milliseconds. @default Date.now
-   */
-  constructor(sign: () => Promise<string>, now: () => number = Date.now) {
-    this.#sign = sign;
-    this.#now = now;
-  }
-
-  /** A token at most {@link IAM_TOKEN_REFRESH_MS} old. */
-  get(): Promise<string> {
-    const now = this.#now();
-    if (this.#current && now - this.#current.signedAt < IAM_TOKEN_REFRESH_MS) return this.#current.token;
-    const token = this.#sign().then((value) => {
-      registerSecret(value);
-      return value;
-    });
-    const current = { token, signedAt: now };
-    this.#current = current;
-    token.catch(() => {
-      if (this.#current === current) this.#current = undefined;
-    });
-    return token;
-  }
 }
