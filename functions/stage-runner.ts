@@ -7,8 +7,8 @@ import { getConfig } from '../shared/config.ts';
 import { parseStagePayload } from '../shared/local/workflow/payload.ts';
 import { JobRegistry } from '../shared/registry.ts';
 import { openProcessRuntime, type ProcessRuntime } from '../shared/runner/process.ts';
-import { runStage } from '../shared/runner/stage-runner.ts';
-import { configureTelemetry, errorMessage } from '../shared/telemetry.ts';
+import { runStage, withoutSecrets } from '../shared/runner/stage-runner.ts';
+import { configureTelemetry } from '../shared/telemetry.ts';
 import { jobs } from './jobs/index.ts';
 
 let runtime: Promise<ProcessRuntime> | undefined;
@@ -32,13 +32,6 @@ export async function handler(event: unknown): Promise<unknown> {
   try {
     return await runStage(await processRuntime(), payload);
   } catch (error) {
-    throw sanitized(error);
+    throw withoutSecrets(error);
   }
-}
-
-/** Keeps the error's name (Retry/Catch match on it) and strips secrets from its message. */
-function sanitized(error: unknown): Error {
-  const safe = new Error(errorMessage(error));
-  safe.name = error instanceof Error ? error.name : 'Error';
-  return safe;
 }

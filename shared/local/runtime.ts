@@ -6,7 +6,7 @@ import { dispatch, type ExecutionInput, initialWatermark, planScheduled } from '
 import type { ProcessRuntime } from '../runner/process.ts';
 import { runStage } from '../runner/stage-runner.ts';
 import type { DispatchLane } from '../store/types.ts';
-import { errorMessage } from '../telemetry.ts';
+import { errorMessage, redact } from '../telemetry.ts';
 import { LocalWorkflowStarter } from './workflow/local-starter.ts';
 import { type StagePayload, stageErrorMessage } from './workflow/payload.ts';
 import { renderJobWorkflow } from './workflow/render.ts';
@@ -241,13 +241,13 @@ export class LocalRuntime {
         this.totals.failed++;
         this.#emit(
           'failed',
-          `${run.jobId} ${run.interval.start} → ${run.interval.end} failed: ${stageErrorMessage(payload.error)}`,
+          `${run.jobId} ${run.interval.start} → ${run.interval.end} failed: ${redact(stageErrorMessage(payload.error))}`,
           {
             jobId: run.jobId,
             runId: run.runId,
             start: run.interval.start,
             end: run.interval.end,
-            error: stageErrorMessage(payload.error),
+            error: redact(stageErrorMessage(payload.error)),
           },
         );
       } else if (payload.lastStage) {

@@ -6,7 +6,7 @@ import type { JobRegistry } from '../registry.ts';
 import type { ResourceRegistry } from '../resources/lending.ts';
 import { RecordBuffer } from '../sinks/route.ts';
 import type { StateStore } from '../store/types.ts';
-import { errorMessage, logger, metrics, RunDuration, RunsFailed, RunsSucceeded } from '../telemetry.ts';
+import { errorMessage, logger, metrics, RunDuration, RunsFailed, RunsSucceeded, redact } from '../telemetry.ts';
 
 /** What the stage runner needs; one per process (Lambda container, Fargate task, local runtime). */
 export interface StageRunnerDeps {
@@ -34,7 +34,7 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
   const job = deps.jobs.get(run.jobId);
 
   if (payload.action === 'fail') {
-    const message = stageErrorMessage(payload.error);
+    const message = redact(stageErrorMessage(payload.error));
     const record = await deps.store.getRun(run.runId);
     await deps.store.markFailed(run.runId, message, record?.attempts ?? 1, now());
     metrics.addMetric(RunsFailed, 'Count', 1);
@@ -109,7 +109,7 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
       attempt: record.attempts,
       error: errorMessage(error),
     });
-    throw error;
+    throw withoutSecrets(error);
   }
 
   const finished = now();
@@ -126,4 +126,14 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
     await deps.store.recordOutput(run.runId, result, finished);
   }
   return { output: result };
+}
+
+/**
+ * The error as the workflow will see it: the same name (Retry and Catch match on it) and a message
+ * free of secrets, since it ends up in the execution history and the state table.
+ */
+export function withoutSecrets(error: unknown): Error {
+  const safe = new Error(error instanceof Error ? redact(error.message) : errorMessage(error));
+  safe.name = error instanceof Error ? error.name : 'Error';
+  return safe;
 }

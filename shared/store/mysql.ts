@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Pool, PoolConnection, PoolOptions, ResultSetHeader, SslOptions } from 'mysql2/promise';
 import mysql from 'mysql2/promise';
 import { StoreError } from '../errors.ts';
+import { registerSecret } from '../telemetry.ts';
 import type { SqlDatabase, SqlRow } from '../sql.ts';
 import { applyMigrations } from './migrations.ts';
 import { createSqlStateStore, nestedTransactionError, type SqlStoreDialect } from './sql-store.ts';
@@ -158,6 +159,7 @@ export function createIamTokenProvider(
       signing = signer
         .getAuthToken()
         .then((token) => {
+          registerSecret(token);
           cached = { token, signedAt };
           return token;
         })

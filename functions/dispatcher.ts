@@ -1,0 +1,74 @@
+/**
+ * The dispatcher (control) Lambda: EventBridge Scheduler ticks, job workflow continuations, the
+ * backfill state machine's steps and the `--aws` CLI. Three steps: parse the event, run the control
+ * logic, map errors (rethrown with their class name, which Step Functions and the CLI match on, and
+ * a message free of secrets).
+ */
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { parseControlEvent } from '../shared/aws/control-events.ts';
+import type { ControlResponse } from '../shared/aws/control-events.ts';
+import { handleControlEvent } from '../shared/aws/control.ts';
+import { ENV_AWS_REGION, ENV_MYSQL_DSN, ENV_STACK_NAME, requiredEnv } from '../shared/aws/env.ts';
+import { jobStateMachinesOfFunction, SfnWorkflowStarter } from '../shared/aws/sfn-starter.ts';
+import { JobRegistry } from '../shared/registry.ts';
+import { openMysqlStore } from '../shared/store/mysql.ts';
+import type { StateStore } from '../shared/store/types.ts';
+import { errorMessage, logger, metrics } from '../shared/telemetry.ts';
+import { jobs } from './jobs/index.ts';
+
+// Read at load time: a function deployed without them fails its first cold start, loudly.
+const dsn = requiredEnv(ENV_MYSQL_DSN);
+const region = requiredEnv(ENV_AWS_REGION);
+const stackName = requiredEnv(ENV_STACK_NAME);
+
+const registry = new JobRegistry(jobs);
+const sfn = new SFNClient({ region });
+let store: Promise<StateStore> | undefined;
+
+/** The parts of Lambda's context object the dispatcher reads. */
+export interface DispatcherContext {
+  /** Gives the partition, region and account of the job state machines. */
+  readonly invokedFunctionArn: string;
+  getRemainingTimeInMillis(): number;
+}
+
+/** One store per container, through RDS Proxy with an IAM token; a failed open is retried next time. */
+function openStoreOnce(): Promise<StateStore> {
+  if (!store) {
+    store = openMysqlStore({ dsn, iamAuth: { region }, poolSize: 2 });
+    store.catch(() => {
+      store = undefined;
+    });
+  }
+  return store;
+}
+
+/** Lambda entry point. */
+export async function handler(event: unknown, context: DispatcherContext): Promise<ControlResponse> {
+  try {
+    const parsed = parseControlEvent(event);
+    const machines = jobStateMachinesOfFunction(context.invokedFunctionArn, stackName);
+    return await handleControlEvent(
+      {
+        store: await openStoreOnce(),
+        jobs: registry,
+        starter: new SfnWorkflowStarter(sfn, machines),
+        machines,
+        remainingMs: () => context.getRemainingTimeInMillis(),
+      },
+      parsed,
+    );
+  } catch (error) {
+    logger.error('dispatcher event failed', { error: errorMessage(error) });
+    throw sanitized(error);
+  } finally {
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  }
+}
+
+/** Keeps the error's class name (Step Functions' Retry/Catch and the CLI match on it); strips secrets. */
+function sanitized(error: unknown): Error {
+  const safe = new Error(errorMessage(error));
+  safe.name = error instanceof Error ? error.name : 'Error';
+  return safe;
+}

@@ -1,0 +1,306 @@
+/**
+ * The events the dispatcher (control) Lambda accepts and what it answers. Sent by EventBridge
+ * Scheduler (`{ jobId }`), the job workflows ("continue"), the backfill state machine and the
+ * `--aws` CLI. {@link parseControlEvent} turns any JSON value into one of them or an InputError.
+ */
+import { InputError } from '../errors.ts';
+import type { IntervalJson } from '../interval.ts';
+import { JOB_ID_PATTERN, parseIsoInstant } from '../job.ts';
+import type { BackfillAction, BackfillCounts, BackfillRequest, Reprocess } from '../planner/backfill.ts';
+import type { ExecutionInput } from '../planner/starter.ts';
+import type { RunCounts } from '../store/types.ts';
+
+/** Plan the job's due intervals within the invocation's time budget, then dispatch (EventBridge Scheduler). */
+export interface DispatchEvent {
+  readonly action: 'dispatch';
+  readonly jobId: string;
+}
+/** A scheduled execution of the job ended: plan and dispatch again, so a backlog drains at once. */
+export interface ContinueEvent {
+  readonly action: 'continue';
+  readonly jobId: string;
+}
+/** Watermark, run counts and recent failures of one job, or of every job. */
+export interface StatusEvent {
+  readonly action: 'status';
+  /** @default every job */
+  readonly jobId?: string;
+}
+/** Pauses or resumes a job in the state table (the CLI also disables or enables its schedules). */
+export interface PauseEvent {
+  readonly action: 'pause' | 'resume';
+  readonly jobId: string;
+}
+/** The backfill state machine's first step: validate and plan (or dry-run) a backfill. */
+export interface BackfillPlanEvent {
+  readonly action: 'backfill-plan';
+  readonly request: BackfillRequest;
+}
+/** The backfill state machine's loop step: the next batch of the backfill to run, if any. */
+export interface BackfillNextEvent {
+  readonly action: 'backfill-next';
+  readonly jobId: string;
+  readonly backfillId: string;
+  readonly reverse: boolean;
+}
+
+/** Every event the dispatcher accepts. */
+export type ControlEvent =
+  | DispatchEvent
+  | ContinueEvent
+  | StatusEvent
+  | PauseEvent
+  | BackfillPlanEvent
+  | BackfillNextEvent;
+
+/** The answer to `dispatch` and `continue`. */
+export interface DispatchResponse {
+  readonly action: 'dispatch' | 'continue';
+  readonly jobId: string;
+  /** Intervals given a pending run. */
+  readonly planned: number;
+  /** Intervals passed over by the catch-up rules. */
+  readonly skipped: number;
+  /** The job's watermark after planning (ISO 8601). */
+  readonly watermark: string;
+  /** True when due intervals are left for the next call (time budget or per-transaction limit). */
+  readonly more: boolean;
+  readonly paused: boolean;
+  /** Executions started, with their run counts. */
+  readonly started: readonly { readonly executionName: string; readonly runs: number }[];
+  /** Executions of queued runs started again under the same name. */
+  readonly restarted: readonly string[];
+  /** Runs of ended executions put back to pending. */
+  readonly requeued: number;
+  /** Executions of the scheduled lane already running. */
+  readonly live: readonly string[];
+}
+
+/** One job in a status answer. */
+export interface JobStatus {
+  readonly jobId: string;
+  /** End of the last interval planned or skipped (ISO 8601); null before the planner first saw the job. */
+  readonly watermark: string | null;
+  readonly paused: boolean;
+  readonly skippedTotal: number;
+  readonly counts: RunCounts;
+  /** The most recent failed runs, newest first. */
+  readonly recentFailures: readonly {
+    readonly runId: number;
+    readonly interval: IntervalJson;
+    readonly error: string | null;
+    readonly finishedAt: string | null;
+  }[];
+}
+
+/** The answer to `status`. */
+export interface StatusResponse {
+  readonly action: 'status';
+  readonly jobs: readonly JobStatus[];
+}
+
+/** The answer to `pause` and `resume`. */
+export interface PauseResponse {
+  readonly action: 'pause' | 'resume';
+  readonly jobId: string;
+  readonly paused: boolean;
+}
+
+/** The answer to `backfill-plan`: small, it is the backfill state machine's state. */
+export interface BackfillPlanResponse {
+  readonly action: 'backfill-plan';
+  readonly backfillId: string;
+  readonly jobId: string;
+  readonly dryRun: boolean;
+  readonly reverse: boolean;
+  /** True when the whole range is planned; otherwise `backfill-next` plans the rest first. */
+  readonly planned: boolean;
+  /** What planning did so far (for a dry run: would do), by action. */
+  readonly counts: BackfillCounts;
+  /** Dry run only: the first intervals of the plan, in the order they would run. */
+  readonly sample?: readonly (IntervalJson & { readonly action: BackfillAction })[];
+  /** Dry run only: intervals in the plan beyond `sample`. */
+  readonly notShown?: number;
+}
+
+/** The answer to `backfill-next`. */
+export interface BackfillNextResponse {
+  readonly action: 'backfill-next';
+  /** True when every run of the backfill has ended: the backfill is done. */
+  readonly done: boolean;
+  /** The batch to run now: start it (`startExecution.sync`) under `execution.executionName`. */
+  readonly execution?: ExecutionInput;
+  /** The job's state machine, with `execution`. */
+  readonly stateMachineArn?: string;
+  /** Without `execution` and not done: a batch of this backfill is running; ask again after this wait. */
+  readonly waitSeconds?: number;
+}
+
+/** What the dispatcher answers, by event. */
+export type ControlResponse =
+  | DispatchResponse
+  | StatusResponse
+  | PauseResponse
+  | BackfillPlanResponse
+  | BackfillNextResponse;
+
+const ACTIONS = ['dispatch', 'continue', 'status', 'pause', 'resume', 'backfill-plan', 'backfill-next'];
+const REPROCESS: readonly Reprocess[] = ['missing', 'failed', 'all'];
+/** Keys each action accepts; anything else is refused, so a typo (`dryrun`) is never silently ignored. */
+const KEYS: Readonly<Record<string, readonly string[]>> = {
+  dispatch: ['action', 'jobId'],
+  continue: ['action', 'jobId'],
+  status: ['action', 'jobId'],
+  pause: ['action', 'jobId'],
+  resume: ['action', 'jobId'],
+  'backfill-plan': ['action', 'request'],
+  'backfill-next': ['action', 'jobId', 'backfillId', 'reverse'],
+};
+const REQUEST_KEYS = ['jobId', 'from', 'to', 'reprocess', 'dryRun', 'reverse', 'config'];
+/** Backfill ids are `bf-` and 20 hex digits (see `backfillId`); a looser bound keeps the parser simple. */
+const BACKFILL_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+
+/**
+ * Parses a dispatcher event. `{ jobId }` alone is a dispatch (the EventBridge Scheduler target input).
+ * A backfill request's `reprocess` defaults to `'missing'`, `dryRun` and `reverse` to false, `config`
+ * to null.
+ * @throws InputError listing every problem, for any value that is not a valid event.
+ */
+export function parseControlEvent(event: unknown): ControlEvent {
+  if (!isRecord(event)) {
+    throw new InputError(`Dispatcher event must be a JSON object, got ${describe(event)}`);
+  }
+  const problems: string[] = [];
+  const action = own(event, 'action') ?? 'dispatch';
+  if (typeof action !== 'string' || !ACTIONS.includes(action)) {
+    throw new InputError(
+      `Dispatcher event: action ${describe(action)} is not one of ${ACTIONS.join(', ')}`,
+    );
+  }
+  unknownKeys(event, KEYS[action]!, 'event', problems);
+
+  const jobId = (key = 'jobId', required = true): string | undefined => {
+    const value = own(event, key);
+    if (value === undefined && !required) return undefined;
+    return checkJobId(value, key, problems);
+  };
+
+  let parsed: ControlEvent | undefined;
+  switch (action) {
+    case 'dispatch':
+    case 'continue':
+    case 'pause':
+    case 'resume': {
+      const id = jobId();
+      if (id !== undefined) parsed = { action, jobId: id } as ControlEvent;
+      break;
+    }
+    case 'status': {
+      const id = jobId('jobId', false);
+      parsed = id === undefined ? { action } : { action, jobId: id };
+      break;
+    }
+    case 'backfill-plan': {
+      const request = parseBackfillRequest(own(event, 'request'), problems);
+      if (request) parsed = { action, request };
+      break;
+    }
+    case 'backfill-next': {
+      const id = jobId();
+      const backfillId = own(event, 'backfillId');
+      if (typeof backfillId !== 'string' || !BACKFILL_ID_PATTERN.test(backfillId)) {
+        problems.push(`backfillId must be the id backfill-plan returned, got ${describe(backfillId)}`);
+      }
+      const reverse = optionalBoolean(own(event, 'reverse'), 'reverse', problems);
+      if (id !== undefined && typeof backfillId === 'string') {
+        parsed = { action, jobId: id, backfillId, reverse };
+      }
+      break;
+    }
+  }
+  if (problems.length > 0 || !parsed) {
+    throw new InputError(`Invalid dispatcher event (action "${action}"):\n  - ${problems.join('\n  - ')}`);
+  }
+  return parsed;
+}
+
+/** A backfill request as the state machine's input or `piko backfill` sends it; undefined after a problem. */
+function parseBackfillRequest(value: unknown, problems: string[]): BackfillRequest | undefined {
+  if (!isRecord(value)) {
+    problems.push(
+      `request must be an object { jobId, from, to, reprocess, dryRun, reverse, config }, got ${describe(value)}`,
+    );
+    return undefined;
+  }
+  const before = problems.length;
+  unknownKeys(value, REQUEST_KEYS, 'request', problems);
+  const jobId = checkJobId(own(value, 'jobId'), 'request.jobId', problems);
+  const instant = (key: 'from' | 'to'): Date | undefined => {
+    const text = own(value, key);
+    const date = typeof text === 'string' ? parseIsoInstant(text) : undefined;
+    if (!date) {
+      problems.push(
+        `request.${key} must be an ISO 8601 instant with an offset, such as "2026-01-01T00:00:00Z", got ${describe(text)}`,
+      );
+    }
+    return date;
+  };
+  const from = instant('from');
+  const to = instant('to');
+  const reprocess = own(value, 'reprocess') ?? 'missing';
+  if (typeof reprocess !== 'string' || !REPROCESS.includes(reprocess as Reprocess)) {
+    problems.push(`request.reprocess must be one of ${REPROCESS.join(', ')}, got ${describe(reprocess)}`);
+  }
+  const dryRun = optionalBoolean(own(value, 'dryRun'), 'request.dryRun', problems);
+  const reverse = optionalBoolean(own(value, 'reverse'), 'request.reverse', problems);
+  const config = own(value, 'config') ?? null;
+  if (problems.length > before || jobId === undefined || !from || !to) return undefined;
+  return { jobId, from, to, reprocess: reprocess as Reprocess, dryRun, reverse, config };
+}
+
+function checkJobId(value: unknown, key: string, problems: string[]): string | undefined {
+  if (typeof value === 'string' && JOB_ID_PATTERN.test(value)) return value;
+  problems.push(
+    value === undefined
+      ? `${key} is required`
+      : `${key} must be a job id (a-z first, then a-z, 0-9, _ or -, at most 40 characters), got ${describe(value)}`,
+  );
+  return undefined;
+}
+
+function optionalBoolean(value: unknown, key: string, problems: string[]): boolean {
+  if (value === undefined || value === null) return false;
+  if (typeof value === 'boolean') return value;
+  problems.push(`${key} must be true or false, got ${describe(value)}`);
+  return false;
+}
+
+function unknownKeys(record: Record<string, unknown>, allowed: readonly string[], where: string, problems: string[]) {
+  const unknown = Object.keys(record).filter((key) => !allowed.includes(key));
+  if (unknown.length > 0) {
+    problems.push(
+      `${where} has unknown key(s) ${unknown.map((key) => JSON.stringify(key)).join(', ')}; allowed: ${allowed.join(', ')}`,
+    );
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** An own property only: `__proto__`, `constructor` and other inherited names never count. */
+function own(record: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+/** A short, safe description of a value for a message. */
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = Object.prototype.toString.call(value);
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}

@@ -1,0 +1,294 @@
+/**
+ * The dispatcher's logic on AWS: one function per control event, over the same planner and state
+ * store as the local runtime. No AWS SDK here: workflows start through a {@link WorkflowStarter}.
+ */
+import { InputError, StoreError } from '../errors.ts';
+import { intervalToJson } from '../interval.ts';
+import type { JobDefinition } from '../job.ts';
+import {
+  type BackfillCounts,
+  type BackfillRequest,
+  backfillId,
+  DEFAULT_MAX_RUNS_PER_EXECUTION,
+  dispatch,
+  finishBackfill,
+  initialWatermark,
+  planBackfill,
+  planScheduled,
+  previewBackfill,
+  validateBackfill,
+} from '../planner/index.ts';
+import type { ExecutionInput, ExecutionStatus, WorkflowStarter } from '../planner/starter.ts';
+import type { JobRegistry } from '../registry.ts';
+import type { StateStore } from '../store/types.ts';
+import { IntervalsPlanned, IntervalsSkipped, Lag, logger, metrics } from '../telemetry.ts';
+import type {
+  BackfillNextEvent,
+  BackfillNextResponse,
+  BackfillPlanResponse,
+  ControlEvent,
+  ControlResponse,
+  DispatchResponse,
+  JobStatus,
+  PauseResponse,
+  StatusResponse,
+} from './control-events.ts';
+import type { JobStateMachines } from './sfn-starter.ts';
+
+/** What the control logic works with; opened once per Lambda container. */
+export interface ControlDeps {
+  readonly store: StateStore;
+  readonly jobs: JobRegistry;
+  /** Starts scheduled executions (Step Functions on AWS). */
+  readonly starter: WorkflowStarter;
+  /** Where the job state machines are (backfill batches name theirs). */
+  readonly machines: JobStateMachines;
+  /** @default () => new Date() */
+  readonly now?: () => Date;
+  /** Milliseconds left in this invocation (Lambda's `getRemainingTimeInMillis`). @default unlimited */
+  readonly remainingMs?: () => number;
+  /** Planning stops once less than this is left, so the answer is sent in time. @default 30_000 */
+  readonly reserveMs?: number;
+  /** Runs per execution at most. @default 500 */
+  readonly maxRunsPerExecution?: number;
+  /** A backfill over more intervals is refused. @default 1_000_000 */
+  readonly maxBackfillIntervals?: number;
+}
+
+/** Failed runs listed per job by `status`. */
+export const STATUS_RECENT_FAILURES = 5;
+/** Intervals a dry run lists (the answer is state machine state: it must stay small). */
+export const DRY_RUN_SAMPLE_SIZE = 20;
+/** How long the backfill state machine waits when a batch of the backfill is already running. */
+export const BACKFILL_BUSY_WAIT_SECONDS = 30;
+/**
+ * The part of the 256 KiB state limit a backfill batch may use: the backfill state machine carries
+ * the batch's input in its state before starting it.
+ */
+export const BACKFILL_BATCH_BYTES = 160_000;
+/** A run item without its config, as JSON, in bytes (ids, ISO interval, keys), rounded up. */
+const RUN_ITEM_BYTES = 250;
+
+/**
+ * Handles one parsed control event.
+ * @throws UnknownJobError, InputError, BackfillRefusedError for requests to refuse; StoreError and
+ *   AWS errors (from the starter) for failures worth retrying.
+ */
+export async function handleControlEvent(deps: ControlDeps, event: ControlEvent): Promise<ControlResponse> {
+  switch (event.action) {
+    case 'dispatch':
+    case 'continue':
+      return dispatchJob(deps, deps.jobs.get(event.jobId), event.action);
+    case 'status':
+      return status(deps, event.jobId);
+    case 'pause':
+    case 'resume':
+      return pause(deps, deps.jobs.get(event.jobId), event.action);
+    case 'backfill-plan':
+      return backfillPlan(deps, event.request);
+    case 'backfill-next':
+      return backfillNext(deps, event);
+  }
+}
+
+const clock = (deps: ControlDeps) => deps.now ?? (() => new Date());
+
+function budget(deps: ControlDeps): () => boolean {
+  const remaining = deps.remainingMs;
+  const reserve = deps.reserveMs ?? 30_000;
+  return remaining ? () => remaining() < reserve : () => false;
+}
+
+/** Plans the job's due intervals within the time budget, then dispatches its scheduled lane. */
+async function dispatchJob(
+  deps: ControlDeps,
+  job: JobDefinition,
+  action: 'dispatch' | 'continue',
+): Promise<DispatchResponse> {
+  const now = clock(deps)();
+  const plan = await planScheduled(deps.store, job, now, budget(deps));
+  if (plan.planned > 0) metrics.addMetric(IntervalsPlanned, 'Count', plan.planned);
+  if (plan.skipped > 0) metrics.addMetric(IntervalsSkipped, 'Count', plan.skipped);
+  const result = await dispatch(deps.store, job.id, deps.starter, initialWatermark(job, now), {
+    lane: { kind: 'scheduled' },
+    maxRunsPerExecution: deps.maxRunsPerExecution ?? DEFAULT_MAX_RUNS_PER_EXECUTION,
+  });
+  for (const input of result.started) {
+    const oldest = input.runs[0];
+    if (oldest) metrics.addMetric(Lag, 'Milliseconds', Math.max(0, now.getTime() - Date.parse(oldest.interval.end)));
+  }
+  const response: DispatchResponse = {
+    action,
+    jobId: job.id,
+    planned: plan.planned,
+    skipped: plan.skipped,
+    watermark: plan.watermark.toISOString(),
+    more: plan.more,
+    paused: plan.paused,
+    started: result.started.map((input) => ({ executionName: input.executionName, runs: input.runs.length })),
+    restarted: result.restarted,
+    requeued: result.requeued,
+    live: result.live,
+  };
+  logger.info('dispatched', { ...response });
+  return response;
+}
+
+async function status(deps: ControlDeps, jobId: string | undefined): Promise<StatusResponse> {
+  const jobs = jobId === undefined ? deps.jobs.list() : [deps.jobs.get(jobId)];
+  const states = new Map((await deps.store.listJobs()).map((state) => [state.jobId, state]));
+  const result: JobStatus[] = [];
+  for (const job of jobs) {
+    const state = states.get(job.id);
+    const [counts, failures] = await Promise.all([
+      deps.store.countRuns(job.id),
+      deps.store.recentFailures(job.id, STATUS_RECENT_FAILURES),
+    ]);
+    result.push({
+      jobId: job.id,
+      watermark: state ? state.watermark.toISOString() : null,
+      paused: state?.paused ?? false,
+      skippedTotal: state?.skippedTotal ?? 0,
+      counts,
+      recentFailures: failures.map((run) => ({
+        runId: run.runId,
+        interval: intervalToJson(run.interval),
+        error: run.error,
+        finishedAt: run.finishedAt ? run.finishedAt.toISOString() : null,
+      })),
+    });
+  }
+  return { action: 'status', jobs: result };
+}
+
+async function pause(deps: ControlDeps, job: JobDefinition, action: 'pause' | 'resume'): Promise<PauseResponse> {
+  const now = clock(deps)();
+  const paused = action === 'pause';
+  await deps.store.setPaused(job.id, paused, initialWatermark(job, now));
+  logger.info(paused ? 'job paused' : 'job resumed', { jobId: job.id });
+  return { action, jobId: job.id, paused };
+}
+
+/**
+ * Validates and plans a backfill within the time budget (`backfill-next` plans the rest). A dry run
+ * writes nothing and answers the counts and the first intervals.
+ */
+async function backfillPlan(deps: ControlDeps, request: BackfillRequest): Promise<BackfillPlanResponse> {
+  const job = deps.jobs.get(request.jobId);
+  const now = clock(deps)();
+  const limits = { maxBackfillIntervals: deps.maxBackfillIntervals };
+  const base = {
+    action: 'backfill-plan' as const,
+    backfillId: backfillId(request),
+    jobId: job.id,
+    dryRun: request.dryRun ?? false,
+    reverse: request.reverse ?? false,
+  };
+  if (request.dryRun) {
+    validateBackfill(job, request, now, limits);
+    const counts = emptyCounts();
+    const sample: NonNullable<BackfillPlanResponse['sample']>[number][] = [];
+    let total = 0;
+    for await (const planned of previewBackfill(deps.store, job, request)) {
+      counts[planned.action]++;
+      total++;
+      if (sample.length < DRY_RUN_SAMPLE_SIZE) sample.push({ ...intervalToJson(planned), action: planned.action });
+    }
+    return { ...base, planned: true, counts, sample, notShown: total - sample.length };
+  }
+  const result = await planBackfill(deps.store, job, request, now, limits, budget(deps));
+  logger.info('backfill planned', { ...base, planned: result.done, counts: result.counts });
+  return { ...base, backfillId: result.backfillId, planned: result.done, counts: result.counts };
+}
+
+/**
+ * The backfill state machine's loop step: finishes planning if the budget cut it short, then takes the
+ * next batch of the backfill's pending runs. The batch is not started here: the state machine starts
+ * it with `startExecution.sync` and waits for it, so batches run one after another.
+ */
+async function backfillNext(deps: ControlDeps, event: BackfillNextEvent): Promise<BackfillNextResponse> {
+  const job = deps.jobs.get(event.jobId);
+  const now = clock(deps)();
+  const record = await deps.store.getBackfill(event.backfillId);
+  if (!record || record.jobId !== job.id) {
+    throw new InputError(
+      `No backfill "${event.backfillId}" of job "${job.id}": start it with backfill-plan (the backfill state machine does)`,
+    );
+  }
+  if (record.status === 'planning') {
+    const request: BackfillRequest = {
+      jobId: job.id,
+      from: record.range.start,
+      to: record.range.end,
+      reprocess: record.reprocess,
+      reverse: record.reverse,
+      config: record.config,
+    };
+    // planBackfill finds the backfill by the request's id: a different id would start another one.
+    if (backfillId(request) !== record.backfillId) {
+      throw new StoreError(
+        `Backfill "${record.backfillId}" does not match its stored request; start it again with backfill-plan`,
+      );
+    }
+    await planBackfill(deps.store, job, request, now, { maxBackfillIntervals: deps.maxBackfillIntervals }, budget(deps));
+  }
+
+  const capture = new CapturingStarter(deps.starter);
+  const result = await dispatch(deps.store, job.id, capture, initialWatermark(job, now), {
+    lane: { kind: 'backfill', backfillId: record.backfillId },
+    maxExecutions: 1,
+    newestFirst: event.reverse,
+    maxRunsPerExecution: runsPerBatch(record.config, deps.maxRunsPerExecution),
+  });
+  const [execution] = capture.captured;
+  if (execution) {
+    return {
+      action: 'backfill-next',
+      done: false,
+      execution,
+      stateMachineArn: deps.machines.stateMachineArn(job.id),
+    };
+  }
+  if (result.live.length > 0) {
+    return { action: 'backfill-next', done: false, waitSeconds: BACKFILL_BUSY_WAIT_SECONDS };
+  }
+  const after = await deps.store.getBackfill(record.backfillId);
+  if (after?.status === 'planning') return { action: 'backfill-next', done: false, waitSeconds: 0 };
+  await finishBackfill(deps.store, job, record.backfillId, now);
+  logger.info('backfill done', { jobId: job.id, backfillId: record.backfillId });
+  return { action: 'backfill-next', done: true };
+}
+
+/**
+ * Runs per backfill batch: every run item carries the backfill's config override, so a large config
+ * means fewer runs per batch, keeping the batch within {@link BACKFILL_BATCH_BYTES}.
+ */
+export function runsPerBatch(config: unknown, maxRuns = DEFAULT_MAX_RUNS_PER_EXECUTION): number {
+  const configBytes = Buffer.byteLength(JSON.stringify(config ?? null));
+  return Math.max(1, Math.min(maxRuns, Math.floor(BACKFILL_BATCH_BYTES / (RUN_ITEM_BYTES + configBytes))));
+}
+
+/**
+ * Records what `dispatch` would start instead of starting it (the backfill state machine starts it);
+ * asks the real starter for statuses, so lost and ended batches are repaired as usual.
+ */
+class CapturingStarter implements WorkflowStarter {
+  readonly captured: ExecutionInput[] = [];
+  readonly #inner: WorkflowStarter;
+
+  constructor(inner: WorkflowStarter) {
+    this.#inner = inner;
+  }
+
+  async start(input: ExecutionInput): Promise<void> {
+    this.captured.push(input);
+  }
+
+  status(jobId: string, executionName: string): Promise<ExecutionStatus> {
+    return this.#inner.status(jobId, executionName);
+  }
+}
+
+function emptyCounts(): BackfillCounts {
+  return { create: 0, rerun: 0, 'skip-in-flight': 0, 'skip-succeeded': 0, 'skip-failed': 0 };
+}

@@ -1,0 +1,32 @@
+/**
+ * The environment the stack gives Piko's Lambda functions and Fargate tasks.
+ *
+ * Every `PIKO_*` name here is a key of `shared/config.ts` (which refuses unknown `PIKO_*` variables),
+ * so any code in these processes may call `getConfig()` and read the same values.
+ */
+import { ConfigError } from '../errors.ts';
+
+/** The state database DSN: RDS Proxy endpoint, IAM user, no password (`mysql.dsn`). */
+export const ENV_MYSQL_DSN = 'PIKO_MYSQL__DSN';
+/** `true`: sign an IAM token instead of a password (`mysql.iam_auth`). */
+export const ENV_MYSQL_IAM_AUTH = 'PIKO_MYSQL__IAM_AUTH';
+/** The stack's name (`aws.stack_name`), also the prefix of job state machine names, `<stackName>-<jobId>`. */
+export const ENV_STACK_NAME = 'PIKO_AWS__STACK_NAME';
+/** Where file sinks write: Lambda's only writable directory is /tmp (`piko.data_dir`). */
+export const ENV_DATA_DIR = 'PIKO_DATA_DIR';
+/** Set by Lambda and ECS: the region that signs IAM tokens and hosts the state machines. */
+export const ENV_AWS_REGION = 'AWS_REGION';
+
+/** A variable's value. @throws ConfigError naming the variable when it is unset or empty. */
+export function requiredEnv(
+  name: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string {
+  const value = env[name];
+  if (value === undefined || value === '') {
+    throw new ConfigError([
+      `environment variable ${name} is not set; the Piko stack sets it on this function (redeploy with npx cdk deploy)`,
+    ]);
+  }
+  return value;
+}

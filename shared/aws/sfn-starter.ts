@@ -1,0 +1,126 @@
+import { DescribeExecutionCommand, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { ExecutionInput, ExecutionStatus, WorkflowStarter } from '../planner/starter.ts';
+import { AwsCallError, AwsThrottledError, awsErrorName, THROTTLING_ERRORS, WorkflowNotDeployedError } from './errors.ts';
+import { jobStateMachineName } from './outputs.ts';
+
+/** Where a stack's job state machines are: `arn:<partition>:states:<region>:<account>:stateMachine:<prefix>-<jobId>`. */
+export interface JobStateMachines {
+  /** The ARN of a job's state machine. */
+  stateMachineArn(jobId: string): string;
+  /** The ARN of one execution of a job's state machine. */
+  executionArn(jobId: string, executionName: string): string;
+}
+
+/** Where the job state machines of a stack are, from the parts of their ARNs. */
+export function jobStateMachines(location: {
+  readonly partition: string;
+  readonly region: string;
+  readonly account: string;
+  /** The stack's state machine name prefix (its name). */
+  readonly prefix: string;
+}): JobStateMachines {
+  const { partition, region, account, prefix } = location;
+  const base = `arn:${partition}:states:${region}:${account}`;
+  return {
+    stateMachineArn: (jobId) => `${base}:stateMachine:${jobStateMachineName(prefix, jobId)}`,
+    executionArn: (jobId, name) => `${base}:execution:${jobStateMachineName(prefix, jobId)}:${name}`,
+  };
+}
+
+/**
+ * Where the job state machines are, from the ARN of the Lambda function that runs this code
+ * (`context.invokedFunctionArn`): same partition, region and account.
+ * @throws AwsCallError when the ARN is not a Lambda function ARN.
+ */
+export function jobStateMachinesOfFunction(functionArn: string, prefix: string): JobStateMachines {
+  const match = /^arn:([^:]+):lambda:([^:]+):(\d{12}):function:/.exec(functionArn);
+  if (!match) {
+    throw new AwsCallError(`"${functionArn}" is not a Lambda function ARN`, 'InvalidArn');
+  }
+  const [, partition, region, account] = match as unknown as [string, string, string, string];
+  return jobStateMachines({ partition, region, account, prefix });
+}
+
+/** Step Functions statuses of an execution that is still going. */
+const LIVE_STATUSES: ReadonlySet<string> = new Set(['RUNNING', 'PENDING_REDRIVE']);
+
+/**
+ * Starts job workflow executions in Step Functions ({@link WorkflowStarter} on AWS).
+ *
+ * `start` is idempotent by name: Step Functions itself accepts a second start of a running execution
+ * with the same name and input, and answers `ExecutionAlreadyExists` when it has ended (or the input
+ * differs, which a deterministic name rules out), which means "already started" here.
+ */
+export class SfnWorkflowStarter implements WorkflowStarter {
+  readonly #client: SFNClient;
+  readonly #machines: JobStateMachines;
+
+  /**
+   * @param client the Step Functions client (its default retry policy retries throttling first).
+   * @param machines where the job state machines are.
+   */
+  constructor(client: SFNClient, machines: JobStateMachines) {
+    this.#client = client;
+    this.#machines = machines;
+  }
+
+  /**
+   * Starts `input.executionName` of the job's state machine with `input` as its input.
+   * @throws AwsThrottledError when throttled after the SDK's retries; WorkflowNotDeployedError when the
+   *   job's state machine does not exist; AwsCallError for any other AWS error.
+   */
+  async start(input: ExecutionInput): Promise<void> {
+    const stateMachineArn = this.#machines.stateMachineArn(input.jobId);
+    try {
+      await this.#client.send(
+        new StartExecutionCommand({ stateMachineArn, name: input.executionName, input: JSON.stringify(input) }),
+      );
+    } catch (error) {
+      if (awsErrorName(error) === 'ExecutionAlreadyExists') return;
+      throw sfnError(error, 'StartExecution', input.jobId, input.executionName, stateMachineArn);
+    }
+  }
+
+  /**
+   * `running` while the execution runs (or waits to be redriven), `ended` once it has stopped,
+   * `absent` when Step Functions does not know it.
+   * @throws AwsThrottledError, AwsCallError as {@link SfnWorkflowStarter.start}.
+   */
+  async status(jobId: string, executionName: string): Promise<ExecutionStatus> {
+    const executionArn = this.#machines.executionArn(jobId, executionName);
+    try {
+      const { status } = await this.#client.send(new DescribeExecutionCommand({ executionArn }));
+      return status !== undefined && LIVE_STATUSES.has(status) ? 'running' : 'ended';
+    } catch (error) {
+      if (awsErrorName(error) === 'ExecutionDoesNotExist') return 'absent';
+      throw sfnError(error, 'DescribeExecution', jobId, executionName, this.#machines.stateMachineArn(jobId));
+    }
+  }
+}
+
+function sfnError(
+  error: unknown,
+  call: string,
+  jobId: string,
+  executionName: string,
+  stateMachineArn: string,
+): AwsCallError {
+  const name = awsErrorName(error);
+  const detail = error instanceof Error && error.message ? `: ${error.message}` : '';
+  const what = `Step Functions ${call} of execution "${executionName}" of job "${jobId}"`;
+  if (THROTTLING_ERRORS.has(name)) {
+    return new AwsThrottledError(
+      `${what} was throttled (${name}) after the SDK's retries; the runs stay queued and the next dispatch starts them again`,
+      name,
+      { cause: error },
+    );
+  }
+  if (name === 'StateMachineDoesNotExist') {
+    return new WorkflowNotDeployedError(
+      `${what} failed: state machine ${stateMachineArn} does not exist; deploy the stack (npx cdk deploy) after adding or renaming a job`,
+      name,
+      { cause: error },
+    );
+  }
+  return new AwsCallError(`${what} failed (${name})${detail}`, name, { cause: error });
+}
