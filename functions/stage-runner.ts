@@ -8,7 +8,7 @@ import { parseStagePayload } from '../shared/local/workflow/payload.ts';
 import { JobRegistry } from '../shared/registry.ts';
 import { openProcessRuntime, type ProcessRuntime } from '../shared/runner/process.ts';
 import { runStage, withoutSecrets } from '../shared/runner/stage-runner.ts';
-import { configureTelemetry } from '../shared/telemetry.ts';
+import { configureTelemetry, metrics } from '../shared/telemetry.ts';
 import { jobs } from './jobs/index.ts';
 
 let runtime: Promise<ProcessRuntime> | undefined;
@@ -33,5 +33,7 @@ export async function handler(event: unknown): Promise<unknown> {
     return await runStage(await processRuntime(), payload);
   } catch (error) {
     throw withoutSecrets(error);
+  } finally {
+    metrics.publishStoredMetrics();
   }
 }

@@ -310,7 +310,12 @@ function readEnvironment(
 
 /** Options of `[mysql]` that only make sense together. */
 function checkMysql(mysql: MysqlSettings, given: Map<string, Setting>, problems: string[]): void {
-  if (mysql.dsn !== undefined) registerSecret(decodeURIComponent(new URL(mysql.dsn).password));
+  if (mysql.dsn !== undefined) {
+    // Both forms: the DSN's percent-encoding need not be encodeURIComponent's, and may be malformed.
+    const password = new URL(mysql.dsn).password;
+    registerSecret(password);
+    registerSecret(decodeOrKeep(password));
+  }
   if (!mysql.iamAuth) return;
   const iam = describeSetting(
     'mysql',
@@ -357,6 +362,15 @@ function display(key: string, value: unknown): string {
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
     return String(value);
   return JSON.stringify(value) ?? String(value);
+}
+
+/** Percent-decodes a URL part; a malformed escape (`%zz`) leaves it as it is. */
+function decodeOrKeep(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
 }
 
 function isSection(name: string): name is Section {

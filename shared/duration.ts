@@ -25,7 +25,12 @@ export function toMillis(duration: Duration | string, what = 'duration'): number
     }
     return duration;
   }
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(String(duration).trim());
+  if (typeof duration !== 'string') {
+    throw new DurationError(
+      `${what} must be milliseconds or a string like '30s', '10m', '2h', '1d', got a value of type ${typeof duration}`,
+    );
+  }
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(duration.trim());
   if (!match) {
     throw new DurationError(
       `${what} must be milliseconds or a string like '30s', '10m', '2h', '1d', got ${JSON.stringify(duration)}`,

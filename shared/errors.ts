@@ -51,6 +51,13 @@ export class UnknownJobError extends PikoError {
 /** The state store failed or holds something unexpected. */
 export class StoreError extends PikoError {}
 
+/**
+ * The state store could not be reached: the connection was refused, lost or timed out. Transient: a
+ * run whose stage fails with it after its retries is put back to pending, not recorded as failed (the
+ * job is not at fault), and runs again once the store is back.
+ */
+export class StoreUnavailableError extends StoreError {}
+
 /** A record was emitted whose type has no sink in the job's `sinks`. */
 export class UnknownRecordTypeError extends PikoError {}
 

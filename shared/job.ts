@@ -184,6 +184,11 @@ export function isJobDefinition(value: unknown): value is JobDefinition {
 export function defineJob<C = Record<string, never>, R extends ResourceMap = Record<string, never>>(
   options: JobOptions<C, R>,
 ): JobDefinition<C, R> {
+  if (typeof options !== 'object' || options === null) {
+    throw new JobDefinitionError('(no id)', [
+      `defineJob takes an options object such as { id, schedule: { cron }, handler }, got ${show(options)}`,
+    ]);
+  }
   const problems: string[] = [];
   const check = <T>(what: () => T): T | undefined => {
     try {
@@ -197,7 +202,7 @@ export function defineJob<C = Record<string, never>, R extends ResourceMap = Rec
   const id = typeof options?.id === 'string' ? options.id : '';
   if (!JOB_ID_PATTERN.test(id)) {
     problems.push(
-      `id ${JSON.stringify(options?.id)} must start with a lower-case letter and hold only a-z, 0-9, _ and -, at most 40 characters`,
+      `id ${json(options?.id)} must start with a lower-case letter and hold only a-z, 0-9, _ and -, at most 40 characters`,
     );
   }
 
@@ -213,7 +218,7 @@ export function defineJob<C = Record<string, never>, R extends ResourceMap = Rec
     start = options.start instanceof Date ? options.start : parseIsoInstant(options.start);
     if (!start || Number.isNaN(start.getTime())) {
       problems.push(
-        `start ${JSON.stringify(options.start)} must be an ISO 8601 instant with an offset, such as "2026-01-01T00:00:00+08:00"`,
+        `start ${json(options.start)} must be an ISO 8601 instant with an offset, such as "2026-01-01T00:00:00+08:00"`,
       );
       start = undefined;
     }
@@ -230,7 +235,7 @@ export function defineJob<C = Record<string, never>, R extends ResourceMap = Rec
 
   const concurrency = options.concurrency ?? 1;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
-    problems.push(`concurrency must be a positive integer, got ${String(concurrency)}`);
+    problems.push(`concurrency must be a positive integer, got ${show(concurrency)}`);
   } else if (concurrency > MAX_CONCURRENCY) {
     problems.push(
       `concurrency ${concurrency} is above ${MAX_CONCURRENCY}, the most an inline Map state runs at once; lower it`,
@@ -238,21 +243,19 @@ export function defineJob<C = Record<string, never>, R extends ResourceMap = Rec
   }
   const attempts = options.retry?.attempts ?? 3;
   if (!Number.isInteger(attempts) || attempts < 1 || attempts > 100) {
-    problems.push(`retry.attempts must be an integer from 1 to 100, got ${String(attempts)}`);
+    problems.push(`retry.attempts must be an integer from 1 to 100, got ${show(attempts)}`);
   }
   const rate = options.retry?.rate ?? 2;
   if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 1) {
-    problems.push(`retry.rate must be a number of at least 1, got ${String(rate)}`);
+    problems.push(`retry.rate must be a number of at least 1, got ${show(rate)}`);
   }
   const memoryMiB = options.memoryMiB ?? 512;
   if (!Number.isInteger(memoryMiB) || memoryMiB < 128 || memoryMiB > 10_240) {
-    problems.push(`memoryMiB must be an integer from 128 to 10240, got ${String(memoryMiB)}`);
+    problems.push(`memoryMiB must be an integer from 128 to 10240, got ${show(memoryMiB)}`);
   }
   const maxIntervalsPerDispatch = options.maxIntervalsPerDispatch ?? 1000;
   if (!Number.isInteger(maxIntervalsPerDispatch) || maxIntervalsPerDispatch < 1) {
-    problems.push(
-      `maxIntervalsPerDispatch must be a positive integer, got ${String(maxIntervalsPerDispatch)}`,
-    );
+    problems.push(`maxIntervalsPerDispatch must be a positive integer, got ${show(maxIntervalsPerDispatch)}`);
   }
 
   if (schedule && catchupWindowMs !== undefined) {
@@ -271,9 +274,17 @@ export function defineJob<C = Record<string, never>, R extends ResourceMap = Rec
   if (options.config !== undefined && !(options.config instanceof z.ZodType)) {
     problems.push('config must be a zod schema, for example z.object({ region: z.string().default("eu") })');
   }
-  const sinks = options.sinks ?? [];
+  const sinks = Array.isArray(options.sinks) ? options.sinks : [];
+  if (options.sinks !== undefined && !Array.isArray(options.sinks))
+    problems.push('sinks must be a list, for example [upsertSink(Row, { table, key })]');
   const sinkTypes = new Set<string>();
-  for (const sink of sinks) {
+  for (const [index, sink] of sinks.entries()) {
+    if (typeof sink?.recordType?.name !== 'string') {
+      problems.push(
+        `sink ${index + 1} is not a sink (upsertSink(...), jsonLinesSink(...)), got ${show(sink)}`,
+      );
+      continue;
+    }
     if (sinkTypes.has(sink.recordType.name)) {
       problems.push(`two sinks for record type "${sink.recordType.name}"; keep one sink per record type`);
     }
@@ -332,32 +343,52 @@ function resolveStages<C, R extends ResourceMap>(
   }
   const seen = new Set<string>();
   for (const [index, stage] of stages.entries()) {
-    if (!STAGE_NAME_PATTERN.test(stage?.name ?? '')) {
+    const name: unknown = stage?.name;
+    if (typeof name !== 'string' || !STAGE_NAME_PATTERN.test(name)) {
       problems.push(
-        `stage ${index + 1} name ${JSON.stringify(stage?.name)} must match [a-z][a-z0-9_-]*, at most 30 characters`,
+        `stage ${index + 1} name ${json(name)} must match [a-z][a-z0-9_-]*, at most 30 characters`,
       );
     } else if (seen.has(stage.name)) {
       problems.push(`two stages are named "${stage.name}"; stage names must be unique`);
     }
     seen.add(stage?.name);
-    if (typeof stage?.handler !== 'function') problems.push(`stage "${stage?.name}" has no handler function`);
+    if (typeof stage?.handler !== 'function') problems.push(`stage "${show(name)}" has no handler function`);
     if (stage?.kind === 'fargate') {
-      const sizes = FARGATE_SIZES[stage.cpu];
+      const sizes = typeof stage.cpu === 'number' ? FARGATE_SIZES[stage.cpu] : undefined;
       if (!sizes) {
         problems.push(
-          `stage "${stage.name}": cpu ${stage.cpu} must be one of ${Object.keys(FARGATE_SIZES).join(', ')}`,
+          `stage "${show(name)}": cpu ${show(stage.cpu)} must be one of ${Object.keys(FARGATE_SIZES).join(', ')}`,
         );
       } else {
         const [min, max, step] = sizes;
-        if (stage.memoryMiB < min || stage.memoryMiB > max || (stage.memoryMiB - min) % step !== 0) {
+        const memory = stage.memoryMiB;
+        if (typeof memory !== 'number' || memory < min || memory > max || (memory - min) % step !== 0) {
           problems.push(
-            `stage "${stage.name}": memoryMiB ${stage.memoryMiB} is not allowed with cpu ${stage.cpu} (from ${min} to ${max} in steps of ${step})`,
+            `stage "${show(name)}": memoryMiB ${show(stage.memoryMiB)} is not allowed with cpu ${stage.cpu} (from ${min} to ${max} in steps of ${step})`,
           );
         }
       }
     }
   }
   return [...stages];
+}
+
+/** Any value as text for a problem; never throws (null-prototype objects, symbols, bigints). */
+function show(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+/** A value as JSON for a problem, or {@link show} when it has none; never throws. */
+function json(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? show(value);
+  } catch {
+    return show(value);
+  }
 }
 
 /** Parses an ISO 8601 instant that carries an offset (`Z` or `±hh:mm`); undefined otherwise. */

@@ -1,7 +1,8 @@
+import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { JobDefinitionError, PikoError, UnknownJobError } from './errors.ts';
+import { ConfigError, JobDefinitionError, PikoError, UnknownJobError } from './errors.ts';
 import { isJobDefinition, type JobDefinition } from './job.ts';
 
 /** The jobs of a project, by id. Refuses two jobs with one id. */
@@ -47,6 +48,11 @@ export class JobRegistry {
  */
 export async function loadJobs(dir = 'functions/jobs'): Promise<JobRegistry> {
   const absolute = path.resolve(dir);
+  if (!existsSync(path.join(absolute, 'index.ts'))) {
+    throw new ConfigError([
+      `piko.jobs_dir = ${JSON.stringify(dir)}: ${path.join(absolute, 'index.ts')} does not exist; run piko from the project root or set PIKO_JOBS_DIR`,
+    ]);
+  }
   const index = (await import(pathToFileURL(path.join(absolute, 'index.ts')).href)) as { jobs?: unknown };
   if (!Array.isArray(index.jobs) || !index.jobs.every(isJobDefinition)) {
     throw new PikoError(

@@ -194,7 +194,17 @@ const formatter = new PikoLogFormatter(Boolean(process.env.AWS_LAMBDA_FUNCTION_N
 export const logger: Logger = new PikoLogger({ serviceName: 'piko', logFormatter: formatter });
 
 /** The process's metrics (Powertools EMF, namespace `Piko`, `serviceName: 'piko'`). */
-export const metrics: Metrics = new Metrics({ namespace: 'Piko', serviceName: 'piko' });
+export const metrics: Metrics = createMetrics();
+
+function createMetrics(): Metrics {
+  // CloudWatch reads EMF only from Lambda and ECS logs; elsewhere the lines would land in the CLI's
+  // output (and in `--json` streams), so metrics stay off locally unless asked for.
+  const onAws = process.env.AWS_LAMBDA_FUNCTION_NAME || process.env.ECS_CONTAINER_METADATA_URI_V4;
+  if (!onAws && process.env.POWERTOOLS_METRICS_DISABLED === undefined) {
+    process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+  }
+  return new Metrics({ namespace: 'Piko', serviceName: 'piko' });
+}
 
 /** Applies the configuration (`piko.log_level`, `piko.log_json`) to {@link logger}. */
 export function configureTelemetry(options: {

@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { z } from 'zod';
+import { getConfig } from '../../shared/config.ts';
 import { defineJob, fargate, lambda, type RunContext } from '../../shared/job.ts';
 import { defineRecord, jsonLinesSink } from '../../shared/sinks/index.ts';
 
@@ -21,7 +22,8 @@ export const ArchiveManifest = defineRecord(
 
 const ArchiveConfig = z.object({
   megabytes: z.number().int().min(1).max(512).default(24),
-  outputDir: z.string().default('.piko/output/archives'),
+  /** @default '<piko.data_dir>/output/archives' */
+  outputDir: z.string().optional(),
 });
 type Context = RunContext<z.infer<typeof ArchiveConfig>>;
 
@@ -58,10 +60,8 @@ export const nightlyArchive = defineJob({
       const { seed, megabytes } = Plan.parse(ctx.input);
       const data = generate(seed, megabytes);
       const compressed = gzipSync(data, { level: 6 });
-      const file = path.join(
-        ctx.config.outputDir,
-        `${ctx.interval.start.toISOString().replace(/[:.]/g, '-')}.gz`,
-      );
+      const outputDir = ctx.config.outputDir ?? path.join(getConfig().piko.dataDir, 'output', 'archives');
+      const file = path.join(outputDir, `${ctx.interval.start.toISOString().replace(/[:.]/g, '-')}.gz`);
       await mkdir(path.dirname(file), { recursive: true });
       await writeFile(file, compressed);
       return {

@@ -173,9 +173,7 @@ export function parseControlEvent(event: unknown): ControlEvent {
   const problems: string[] = [];
   const action = own(event, 'action') ?? 'dispatch';
   if (typeof action !== 'string' || !ACTIONS.includes(action)) {
-    throw new InputError(
-      `Dispatcher event: action ${describe(action)} is not one of ${ACTIONS.join(', ')}`,
-    );
+    throw new InputError(`Dispatcher event: action ${describe(action)} is not one of ${ACTIONS.join(', ')}`);
   }
   unknownKeys(event, KEYS[action]!, 'event', problems);
 
@@ -275,7 +273,12 @@ function optionalBoolean(value: unknown, key: string, problems: string[]): boole
   return false;
 }
 
-function unknownKeys(record: Record<string, unknown>, allowed: readonly string[], where: string, problems: string[]) {
+function unknownKeys(
+  record: Record<string, unknown>,
+  allowed: readonly string[],
+  where: string,
+  problems: string[],
+) {
   const unknown = Object.keys(record).filter((key) => !allowed.includes(key));
   if (unknown.length > 0) {
     problems.push(

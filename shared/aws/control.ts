@@ -115,7 +115,8 @@ async function dispatchJob(
   });
   for (const input of result.started) {
     const oldest = input.runs[0];
-    if (oldest) metrics.addMetric(Lag, 'Milliseconds', Math.max(0, now.getTime() - Date.parse(oldest.interval.end)));
+    if (oldest)
+      metrics.addMetric(Lag, 'Milliseconds', Math.max(0, now.getTime() - Date.parse(oldest.interval.end)));
   }
   const response: DispatchResponse = {
     action,
@@ -161,7 +162,11 @@ async function status(deps: ControlDeps, jobId: string | undefined): Promise<Sta
   return { action: 'status', jobs: result };
 }
 
-async function pause(deps: ControlDeps, job: JobDefinition, action: 'pause' | 'resume'): Promise<PauseResponse> {
+async function pause(
+  deps: ControlDeps,
+  job: JobDefinition,
+  action: 'pause' | 'resume',
+): Promise<PauseResponse> {
   const now = clock(deps)();
   const paused = action === 'pause';
   await deps.store.setPaused(job.id, paused, initialWatermark(job, now));
@@ -192,7 +197,8 @@ async function backfillPlan(deps: ControlDeps, request: BackfillRequest): Promis
     for await (const planned of previewBackfill(deps.store, job, request)) {
       counts[planned.action]++;
       total++;
-      if (sample.length < DRY_RUN_SAMPLE_SIZE) sample.push({ ...intervalToJson(planned), action: planned.action });
+      if (sample.length < DRY_RUN_SAMPLE_SIZE)
+        sample.push({ ...intervalToJson(planned), action: planned.action });
     }
     return { ...base, planned: true, counts, sample, notShown: total - sample.length };
   }
@@ -230,7 +236,14 @@ async function backfillNext(deps: ControlDeps, event: BackfillNextEvent): Promis
         `Backfill "${record.backfillId}" does not match its stored request; start it again with backfill-plan`,
       );
     }
-    await planBackfill(deps.store, job, request, now, { maxBackfillIntervals: deps.maxBackfillIntervals }, budget(deps));
+    await planBackfill(
+      deps.store,
+      job,
+      request,
+      now,
+      { maxBackfillIntervals: deps.maxBackfillIntervals },
+      budget(deps),
+    );
   }
 
   const capture = new CapturingStarter(deps.starter);

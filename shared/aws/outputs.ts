@@ -47,7 +47,10 @@ export function jobStateMachineName(prefix: string, jobId: string): string {
  * hold no `.`, so these never collide with another job's).
  * @throws ScheduleError for a cron EventBridge cannot express.
  */
-export function scheduleNamesFor(job: { readonly id: string; readonly schedule: { readonly cron: string } }): string[] {
+export function scheduleNamesFor(job: {
+  readonly id: string;
+  readonly schedule: { readonly cron: string };
+}): string[] {
   const crons = eventBridgeCrons(job.schedule.cron);
   if (crons.length === 1) return [job.id];
   return crons.map((cron) => `${job.id}.${cron.covers === 'day-of-month' ? 'dom' : 'dow'}`);

@@ -1,6 +1,12 @@
-import { DescribeExecutionCommand, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { ExecutionInput, ExecutionStatus, WorkflowStarter } from '../planner/starter.ts';
-import { AwsCallError, AwsThrottledError, awsErrorName, THROTTLING_ERRORS, WorkflowNotDeployedError } from './errors.ts';
+import {
+  AwsCallError,
+  AwsThrottledError,
+  awsErrorName,
+  THROTTLING_ERRORS,
+  WorkflowNotDeployedError,
+} from './errors.ts';
 import { jobStateMachineName } from './outputs.ts';
 
 /** Where a stack's job state machines are: `arn:<partition>:states:<region>:<account>:stateMachine:<prefix>-<jobId>`. */
@@ -41,6 +47,25 @@ export function jobStateMachinesOfFunction(functionArn: string, prefix: string):
   return jobStateMachines({ partition, region, account, prefix });
 }
 
+/**
+ * The Step Functions SDK, loaded on first use: loading it costs a cold start about 250 ms, and the
+ * status, pause and backfill-plan events never need it.
+ */
+function sdk(): Promise<typeof import('@aws-sdk/client-sfn')> {
+  sdkModule ??= import('@aws-sdk/client-sfn');
+  return sdkModule;
+}
+let sdkModule: Promise<typeof import('@aws-sdk/client-sfn')> | undefined;
+
+/** A Step Functions client created on first use, with the SDK's default retries. */
+export function lazySfnClient(config: { readonly region: string }): () => Promise<SFNClient> {
+  let client: Promise<SFNClient> | undefined;
+  return () => {
+    client ??= sdk().then(({ SFNClient }) => new SFNClient({ region: config.region }));
+    return client;
+  };
+}
+
 /** Step Functions statuses of an execution that is still going. */
 const LIVE_STATUSES: ReadonlySet<string> = new Set(['RUNNING', 'PENDING_REDRIVE']);
 
@@ -52,15 +77,16 @@ const LIVE_STATUSES: ReadonlySet<string> = new Set(['RUNNING', 'PENDING_REDRIVE'
  * differs, which a deterministic name rules out), which means "already started" here.
  */
 export class SfnWorkflowStarter implements WorkflowStarter {
-  readonly #client: SFNClient;
+  readonly #client: () => Promise<SFNClient>;
   readonly #machines: JobStateMachines;
 
   /**
-   * @param client the Step Functions client (its default retry policy retries throttling first).
+   * @param client the Step Functions client (its default retry policy retries throttling first), or a
+   *   function that creates it on first use (see {@link lazySfnClient}).
    * @param machines where the job state machines are.
    */
-  constructor(client: SFNClient, machines: JobStateMachines) {
-    this.#client = client;
+  constructor(client: SFNClient | (() => Promise<SFNClient>), machines: JobStateMachines) {
+    this.#client = typeof client === 'function' ? client : () => Promise.resolve(client);
     this.#machines = machines;
   }
 
@@ -72,8 +98,13 @@ export class SfnWorkflowStarter implements WorkflowStarter {
   async start(input: ExecutionInput): Promise<void> {
     const stateMachineArn = this.#machines.stateMachineArn(input.jobId);
     try {
-      await this.#client.send(
-        new StartExecutionCommand({ stateMachineArn, name: input.executionName, input: JSON.stringify(input) }),
+      const [client, { StartExecutionCommand }] = await Promise.all([this.#client(), sdk()]);
+      await client.send(
+        new StartExecutionCommand({
+          stateMachineArn,
+          name: input.executionName,
+          input: JSON.stringify(input),
+        }),
       );
     } catch (error) {
       if (awsErrorName(error) === 'ExecutionAlreadyExists') return;
@@ -89,7 +120,8 @@ export class SfnWorkflowStarter implements WorkflowStarter {
   async status(jobId: string, executionName: string): Promise<ExecutionStatus> {
     const executionArn = this.#machines.executionArn(jobId, executionName);
     try {
-      const { status } = await this.#client.send(new DescribeExecutionCommand({ executionArn }));
+      const [client, { DescribeExecutionCommand }] = await Promise.all([this.#client(), sdk()]);
+      const { status } = await client.send(new DescribeExecutionCommand({ executionArn }));
       return status !== undefined && LIVE_STATUSES.has(status) ? 'running' : 'ended';
     } catch (error) {
       if (awsErrorName(error) === 'ExecutionDoesNotExist') return 'absent';

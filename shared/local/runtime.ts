@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JobDefinition } from '../job.ts';
-import { dispatch, type ExecutionInput, initialWatermark, planScheduled } from '../planner/index.ts';
+import { type DispatchResult, dispatch, initialWatermark, planScheduled } from '../planner/index.ts';
 import type { ProcessRuntime } from '../runner/process.ts';
 import { runStage } from '../runner/stage-runner.ts';
 import type { DispatchLane } from '../store/types.ts';
@@ -13,7 +13,13 @@ import { renderJobWorkflow } from './workflow/render.ts';
 
 /** Longest a timer waits before looking again (setTimeout's limit is about 24.8 days). */
 const MAX_TIMER_MS = 60 * 60 * 1000;
+/** After a failed planning or dispatch, the first wait before trying again; it doubles per failure. */
+export const RETRY_FIRST_MS = 1_000;
+/** The longest wait between two tries of a failed planning or dispatch. */
+export const RETRY_MAX_MS = 30_000;
 const CONTAINER_ENTRY = fileURLToPath(new URL('../../functions/container/main.ts', import.meta.url));
+/** tsx resolved from here, so a Fargate child starts whatever the working directory. */
+const TSX_LOADER = import.meta.resolve('tsx');
 
 /** One line of progress. `text` is for people; `fields` for `--json`. */
 export interface ProgressEvent {
@@ -55,6 +61,12 @@ export class LocalRuntime {
   readonly #starter: LocalWorkflowStarter;
   readonly #timers = new Map<string, NodeJS.Timeout>();
   readonly #children = new Set<ReturnType<typeof spawn>>();
+  /** Planning retries waiting for their backoff, by job id. */
+  readonly #retryTimers = new Map<string, { timer: NodeJS.Timeout; cancel: () => void }>();
+  /** Consecutive failed plannings or dispatches, by job id. */
+  readonly #failures = new Map<string, number>();
+  /** Retries waiting or running: {@link LocalRuntime.whenIdle} waits for them too. */
+  readonly #background = new Set<Promise<void>>();
   #stopping = false;
   #firstRun: (() => void) | undefined;
 
@@ -84,11 +96,9 @@ export class LocalRuntime {
           );
         }
       },
-      onContinueError: (error, jobId) =>
-        this.#emit('dispatch-error', `${jobId}: dispatch failed: ${errorMessage(error)}`, {
-          jobId,
-          error: errorMessage(error),
-        }),
+      // The dispatch that goes on with a backlog failed (the store is out of reach, say): try again
+      // with backoff, or the backlog would wait for the job's next tick (a day, for a daily job).
+      onContinueError: (error, jobId) => this.#retryLater(jobId, error, 'dispatch'),
     });
   }
 
@@ -97,9 +107,13 @@ export class LocalRuntime {
     this.#firstRun = listener;
   }
 
-  /** Plans and dispatches every job once; executions run in the background. */
+  /**
+   * Plans and dispatches every job once; executions run in the background. A job whose planning or
+   * dispatch fails is reported (`plan-error`) and tried again with backoff until it succeeds or the
+   * runtime stops; {@link LocalRuntime.whenIdle} waits for those retries.
+   */
   async planAll(): Promise<void> {
-    for (const job of this.#process.jobs.list()) await this.planJob(job);
+    for (const job of this.#process.jobs.list()) await this.#planOrRetry(job, 'plan');
   }
 
   /** Plans one job's due intervals and dispatches its pending runs (scheduled lane). */
@@ -124,13 +138,9 @@ export class LocalRuntime {
     await this.dispatchLane(job, { kind: 'scheduled' });
   }
 
-  /** Dispatches pending runs of one lane of a job; returns the executions started. */
-  async dispatchLane(
-    job: JobDefinition,
-    lane: DispatchLane,
-    newestFirst = false,
-  ): Promise<readonly ExecutionInput[]> {
-    if (this.#stopping) return [];
+  /** Dispatches pending runs of one lane of a job (repairing in-flight ones first); says what it did. */
+  async dispatchLane(job: JobDefinition, lane: DispatchLane, newestFirst = false): Promise<DispatchResult> {
+    if (this.#stopping) return { started: [], restarted: [], requeued: 0, live: [] };
     const result = await dispatch(
       this.#process.store,
       job.id,
@@ -159,12 +169,16 @@ export class LocalRuntime {
         executionName: name,
       });
     }
-    return result.started;
+    return result;
   }
 
-  /** Resolves when no execution is running (continuations included). */
-  whenIdle(): Promise<void> {
-    return this.#starter.whenIdle();
+  /** Resolves when no execution is running (continuations included) and no retry is waiting or running. */
+  async whenIdle(): Promise<void> {
+    for (;;) {
+      await this.#starter.whenIdle();
+      if (this.#background.size === 0) return;
+      await Promise.allSettled([...this.#background]);
+    }
   }
 
   /** Plans every job until nothing due is left, running everything; for `piko start --once`. */
@@ -187,13 +201,18 @@ export class LocalRuntime {
     this.#stopping = true;
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
+    for (const { timer, cancel } of this.#retryTimers.values()) {
+      clearTimeout(timer);
+      cancel();
+    }
+    this.#retryTimers.clear();
+    this.#starter.abortAll(); // no new state starts; stages already running go on within the grace period
     const idle = this.whenIdle();
     const graceOver = new Promise<'timeout'>((resolve) =>
       setTimeout(() => resolve('timeout'), graceMs).unref(),
     );
     if ((await Promise.race([idle, graceOver])) === 'timeout') {
       this.#emit('grace-over', `grace period of ${graceMs} ms over: aborting running intervals`, { graceMs });
-      this.#starter.abortAll();
       abortHandlers.abort(new Error('Piko is shutting down'));
       for (const child of this.#children) child.kill('SIGTERM');
       await idle;
@@ -208,20 +227,47 @@ export class LocalRuntime {
     const delay = Math.min(Math.max(next.getTime() - now.getTime(), 0), MAX_TIMER_MS);
     const timer = setTimeout(() => {
       this.#timers.delete(job.id);
-      this.planJob(job)
-        .catch((error: unknown) =>
-          this.#emit(
-            'plan-error',
-            `${job.id}: planning failed, will retry at the next tick: ${errorMessage(error)}`,
-            {
-              jobId: job.id,
-              error: errorMessage(error),
-            },
-          ),
-        )
-        .finally(() => this.#armTimer(job));
+      void this.#planOrRetry(job, 'plan').finally(() => this.#armTimer(job));
     }, delay);
     this.#timers.set(job.id, timer);
+  }
+
+  /** Plans and dispatches a job; on failure, reports it and tries again later (never throws). */
+  async #planOrRetry(job: JobDefinition, kind: 'plan' | 'dispatch'): Promise<void> {
+    try {
+      await this.planJob(job);
+      this.#failures.delete(job.id);
+    } catch (error) {
+      this.#retryLater(job.id, error, kind);
+    }
+  }
+
+  /**
+   * Reports a failed planning or dispatch and plans the job again (which also dispatches, repairing
+   * runs left in flight by ended executions) after 1 s, 2 s, 4 s … at most {@link RETRY_MAX_MS}.
+   */
+  #retryLater(jobId: string, error: unknown, kind: 'plan' | 'dispatch'): void {
+    const failures = (this.#failures.get(jobId) ?? 0) + 1;
+    this.#failures.set(jobId, failures);
+    const delayMs = Math.min(RETRY_FIRST_MS * 2 ** Math.min(failures - 1, 20), RETRY_MAX_MS);
+    const retrying = !this.#stopping && !this.#retryTimers.has(jobId);
+    this.#emit(
+      kind === 'plan' ? 'plan-error' : 'dispatch-error',
+      `${jobId}: ${kind === 'plan' ? 'planning' : 'dispatch'} failed${retrying ? ` (${failures}× in a row), trying again in ${delayMs / 1000} s` : ''}: ${errorMessage(error)}`,
+      { jobId, error: errorMessage(error), failures, ...(retrying ? { retryInMs: delayMs } : {}) },
+    );
+    if (!retrying) return;
+    const job = this.#process.jobs.get(jobId);
+    const waited = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#retryTimers.delete(jobId);
+        resolve();
+      }, delayMs);
+      this.#retryTimers.set(jobId, { timer, cancel: resolve });
+    });
+    const retry = waited.then(() => this.#planOrRetry(job, kind)).catch(() => undefined);
+    this.#background.add(retry);
+    void retry.finally(() => this.#background.delete(retry));
   }
 
   async #continue(jobId: string): Promise<void> {
@@ -237,7 +283,18 @@ export class LocalRuntime {
     const { run } = payload;
     try {
       const result = await runStage(this.#process, payload);
-      if (payload.action === 'fail') {
+      if (payload.action === 'fail' && result.requeued) {
+        this.#emit(
+          'requeued',
+          `${run.jobId} ${run.interval.start} → ${run.interval.end} put back to pending (state store unavailable): ${stageErrorMessage(payload.error)}`,
+          {
+            jobId: run.jobId,
+            runId: run.runId,
+            start: run.interval.start,
+            error: stageErrorMessage(payload.error),
+          },
+        );
+      } else if (payload.action === 'fail') {
         this.totals.failed++;
         this.#emit(
           'failed',
@@ -280,7 +337,7 @@ export class LocalRuntime {
   /** A Fargate stage locally: the container entry point in a child process, with the task's environment. */
   #runFargateTask(environment: Readonly<Record<string, string>>, signal: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', CONTAINER_ENTRY], {
+      const child = spawn(process.execPath, ['--import', TSX_LOADER, CONTAINER_ENTRY], {
         cwd: path.resolve('.'),
         env: { ...process.env, ...environment },
         stdio: ['ignore', 'inherit', 'pipe'],
@@ -315,7 +372,11 @@ export class LocalRuntime {
   }
 }
 
+/** The container's own last error line (Node appends its version after an uncaught error). */
 function lastLine(text: string): string {
-  const lines = text.trim().split('\n');
+  const lines = text
+    .trim()
+    .split('\n')
+    .filter((line) => line.trim() !== '' && !/^Node\.js v\d/.test(line));
   return lines[lines.length - 1] ?? '';
 }

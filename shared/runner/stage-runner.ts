@@ -1,4 +1,4 @@
-import { InputError, NonRetryableError, TimeoutError } from '../errors.ts';
+import { InputError, NonRetryableError, StoreUnavailableError, TimeoutError } from '../errors.ts';
 import type { RunContext } from '../job.ts';
 import type { StagePayload, StageRunResult } from '../local/workflow/payload.ts';
 import { stageErrorMessage } from '../local/workflow/payload.ts';
@@ -6,7 +6,15 @@ import type { JobRegistry } from '../registry.ts';
 import type { ResourceRegistry } from '../resources/lending.ts';
 import { RecordBuffer } from '../sinks/route.ts';
 import type { StateStore } from '../store/types.ts';
-import { errorMessage, logger, metrics, RunDuration, RunsFailed, RunsSucceeded, redact } from '../telemetry.ts';
+import {
+  errorMessage,
+  logger,
+  metrics,
+  RunDuration,
+  RunsFailed,
+  RunsSucceeded,
+  redact,
+} from '../telemetry.ts';
 
 /** What the stage runner needs; one per process (Lambda container, Fargate task, local runtime). */
 export interface StageRunnerDeps {
@@ -35,6 +43,19 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
 
   if (payload.action === 'fail') {
     const message = redact(stageErrorMessage(payload.error));
+    if (payload.error.Error === StoreUnavailableError.name) {
+      // The state store was out of reach through every retry: the job is not at fault, and the
+      // handler may not even have run. Back to pending (a new generation): the dispatcher runs it
+      // again once the store answers. A run that meanwhile succeeded is left alone.
+      await deps.store.requeueRuns([run.runId]);
+      logger.warn('run put back to pending: the state store was unavailable', {
+        jobId: job.id,
+        runId: run.runId,
+        interval: run.interval.start,
+        error: message,
+      });
+      return { output: null, requeued: true };
+    }
     const record = await deps.store.getRun(run.runId);
     await deps.store.markFailed(run.runId, message, record?.attempts ?? 1, now());
     metrics.addMetric(RunsFailed, 'Count', 1);

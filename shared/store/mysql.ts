@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Pool, PoolConnection, PoolOptions, ResultSetHeader, SslOptions } from 'mysql2/promise';
 import mysql from 'mysql2/promise';
-import { StoreError } from '../errors.ts';
-import { registerSecret } from '../telemetry.ts';
+import { StoreError, StoreUnavailableError } from '../errors.ts';
 import type { SqlDatabase, SqlRow } from '../sql.ts';
+import { registerSecret } from '../telemetry.ts';
 import { applyMigrations } from './migrations.ts';
 import { createSqlStateStore, nestedTransactionError, type SqlStoreDialect } from './sql-store.ts';
 import type { StateStore } from './types.ts';
@@ -296,6 +296,26 @@ const CONNECTION_ERRORS = new Set([
   'HANDSHAKE_NO_SSL_SUPPORT',
 ]);
 
+/** Codes of a connection that could not be made or was lost: the server may well be back soon. */
+const UNAVAILABLE_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ECONNRESET',
+  'EPIPE',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ER_CON_COUNT_ERROR',
+  'ER_SERVER_SHUTDOWN',
+]);
+
+/** A connection-level failure (mysql2 marks those `fatal`), not a refused statement or bad credentials. */
+function isUnavailable(error: unknown): boolean {
+  const { code, fatal } = (error ?? {}) as { code?: unknown; fatal?: unknown };
+  if (typeof code === 'string') return UNAVAILABLE_ERRORS.has(code);
+  return fatal === true;
+}
+
 function messageOf(error: unknown): string {
   if (error instanceof AggregateError && !error.message) {
     return error.errors.map((inner) => messageOf(inner)).join('; ');
@@ -418,10 +438,11 @@ class MysqlPoolDatabase implements SqlDatabase {
 
   #wrap(error: unknown): StoreError {
     const code = (error as { code?: unknown } | null)?.code;
+    const ErrorClass = isUnavailable(error) ? StoreUnavailableError : StoreError;
     if (typeof code === 'string' && CONNECTION_ERRORS.has(code)) {
-      return new StoreError(`Cannot use MySQL at ${this.#target}: ${messageOf(error)}`, { cause: error });
+      return new ErrorClass(`Cannot use MySQL at ${this.#target}: ${messageOf(error)}`, { cause: error });
     }
-    return new StoreError(
+    return new ErrorClass(
       `MySQL query failed${typeof code === 'string' ? ` (${code})` : ''}: ${messageOf(error)}`,
       {
         cause: error,

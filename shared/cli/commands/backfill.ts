@@ -106,11 +106,12 @@ export function backfillCommand(program: Command, io: CliIo): void {
         ).length;
         const runtime = new LocalRuntime({ process: opened, onProgress: flags.json ? print : () => {} });
         for (;;) {
-          const started = await runtime.dispatchLane(job, lane, request.reverse);
+          const dispatched = await runtime.dispatchLane(job, lane, request.reverse);
           await runtime.whenIdle();
           const { succeeded, failed } = runtime.totals;
           if (!flags.json) io.err(progressBar(succeeded + failed, todo, failed));
-          if (started.length === 0) break;
+          // Done when nothing was started, resumed after an interruption, or still running.
+          if (dispatched.started.length + dispatched.restarted.length + dispatched.live.length === 0) break;
         }
         await finishBackfill(opened.store, job, plan.backfillId, new Date());
         const { succeeded, failed } = runtime.totals;

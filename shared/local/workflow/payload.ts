@@ -1,3 +1,4 @@
+import { parseIsoInstant } from '../../job.ts';
 import type { RunItem } from '../../planner/starter.ts';
 
 /** The environment variable that carries a Fargate stage's event (a `StagePayload` as JSON) into its container. */
@@ -48,6 +49,8 @@ export type StagePayload =
  */
 export interface StageRunResult {
   readonly output: unknown;
+  /** For 'fail': the run was put back to pending instead of failed (the state store was out of reach). */
+  readonly requeued?: boolean;
 }
 
 /**
@@ -55,19 +58,23 @@ export interface StageRunResult {
  * @throws Error naming what is wrong.
  */
 export function parseStagePayload(event: unknown): StagePayload {
-  const value = typeof event === 'string' ? (JSON.parse(event) as unknown) : event;
-  if (typeof value !== 'object' || value === null) throw new Error('stage event must be a JSON object');
+  const value = typeof event === 'string' ? parseJson(event) : event;
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new Error('stage event must be a JSON object');
   const record = value as Record<string, unknown>;
   const run = record.run as RunItem | undefined;
   if (
     typeof run !== 'object' ||
     run === null ||
     typeof run.jobId !== 'string' ||
-    typeof run.runId !== 'number' ||
-    typeof run.interval?.start !== 'string' ||
-    typeof run.interval?.end !== 'string'
+    !Number.isSafeInteger(run.runId) ||
+    run.runId < 1 ||
+    !isInstant(run.interval?.start) ||
+    !isInstant(run.interval?.end)
   ) {
-    throw new Error('stage event: "run" must be { jobId, runId, interval: { start, end }, config }');
+    throw new Error(
+      'stage event: "run" must be { jobId, runId, interval: { start, end }, config }, with a positive integer runId and ISO 8601 instants',
+    );
   }
   const normalisedRun: RunItem = { ...run, config: run.config ?? null };
   if (record.action === 'fail') {
@@ -83,18 +90,35 @@ export function parseStagePayload(event: unknown): StagePayload {
   }
   if (record.action !== 'run')
     throw new Error(`stage event: unknown action ${JSON.stringify(record.action)}`);
-  if (typeof record.stage !== 'string' || typeof record.stageIndex !== 'number') {
-    throw new Error('stage event: "stage" and "stageIndex" are required');
+  if (
+    typeof record.stage !== 'string' ||
+    !Number.isSafeInteger(record.stageIndex) ||
+    (record.stageIndex as number) < 0
+  ) {
+    throw new Error('stage event: "stage" and "stageIndex" (an integer of 0 or more) are required');
   }
   return {
     action: 'run',
     stage: record.stage,
-    stageIndex: record.stageIndex,
+    stageIndex: record.stageIndex as number,
     lastStage: record.lastStage === true,
     run: normalisedRun,
     input: record.input ?? null,
     ...(record.inputFromStore === true ? { inputFromStore: true } : {}),
   };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new Error(`stage event is not JSON: ${(error as Error).message}`);
+  }
+}
+
+/** An ISO 8601 instant with an offset, as the planner writes them (`toISOString()`). */
+function isInstant(value: unknown): value is string {
+  return typeof value === 'string' && parseIsoInstant(value) !== undefined;
 }
 
 /**
