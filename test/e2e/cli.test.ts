@@ -1,0 +1,312 @@
+/**
+ * The real `piko` binary on the real example jobs (functions/jobs), each scenario on a fresh data dir
+ * used as the working directory (so the examples' relative output paths stay in it), with the clock
+ * fixed by faketime so that what is due is known exactly.
+ */
+import { symlink } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createE2eState,
+  type E2eState,
+  EXAMPLE_JOBS_DIR,
+  jsonLines,
+  type PikoResult,
+  ROOT,
+  runPiko,
+  runsOf,
+  startPiko,
+  succeededCount,
+  tempDir,
+  waitFor,
+} from './support.ts';
+
+/** 2026-10-14 12:00:20 UTC: 286.5 days after the examples' start (2026-01-01). */
+const FAKE_NOW = '2026-10-14 12:00:20';
+/** Minutes from the examples' start to 12:00 on the fake day. */
+const MINUTES = 286 * 1440 + 720;
+
+/**
+ * A fresh state whose data dir is also the working directory. The local runtime starts Fargate stages
+ * with `node --import tsx`, which resolves tsx from the working directory: link the project's
+ * node_modules there, as a project root has it.
+ */
+async function exampleState(label: string): Promise<E2eState> {
+  const state = await createE2eState('sqlite', label);
+  await symlink(path.join(ROOT, 'node_modules'), path.join(state.dataDir, 'node_modules'), 'dir');
+  return state;
+}
+
+function examples(state: E2eState, extra: Record<string, string> = {}) {
+  return {
+    env: { ...state.env, PIKO_JOBS_DIR: EXAMPLE_JOBS_DIR, ...extra },
+    cwd: state.dataDir,
+    fakeTime: FAKE_NOW,
+  };
+}
+
+async function countRows(state: E2eState): Promise<{ runs: number; backfills: number }> {
+  const [runs] = await state.rows<{ n: number }>('SELECT COUNT(*) AS n FROM piko_runs');
+  const [backfills] = await state.rows<{ n: number }>('SELECT COUNT(*) AS n FROM piko_backfills');
+  return { runs: Number(runs?.n), backfills: Number(backfills?.n) };
+}
+
+describe('piko start --once, status and backfill --dry-run on a fresh data dir', () => {
+  let state: E2eState;
+  let started: PikoResult;
+
+  beforeAll(async () => {
+    state = await exampleState('cli');
+    started = await runPiko(['start', '--once', '--json'], examples(state));
+  });
+  afterAll(async () => {
+    await state?.cleanup();
+  });
+
+  it('runs the due intervals of every example job and exits 0', async () => {
+    // Assert (the run is the Arrange/Act of beforeAll)
+    expect(started.code).toBe(0);
+    const events = jsonLines(started.stdout);
+    expect(events.at(-1)).toEqual({
+      time: expect.any(String),
+      event: 'stopped',
+      planned: 13,
+      skipped: MINUTES - 5 + (MINUTES / 5 - 6) + (MINUTES / 60 - 2),
+      succeeded: 13,
+      failed: 0,
+    });
+    const succeededPerJob: Record<string, number> = {};
+    for (const event of events.filter((e) => e.event === 'succeeded')) {
+      const jobId = String(event.jobId);
+      succeededPerJob[jobId] = (succeededPerJob[jobId] ?? 0) + 1;
+    }
+    expect(succeededPerJob).toEqual({ nightly_archive: 2, price_fanout: 5, store_totals: 6 });
+  });
+
+  it('status --json reports a numeric succeeded count per job', async () => {
+    // Act
+    const result = await runPiko(['status', '--json'], examples(state));
+
+    // Assert
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const base = { paused: false, watermark: '2026-10-14T12:00:00.000Z', pending: 0, queued: 0, running: 0 };
+    expect(jsonLines(result.stdout)).toEqual([
+      {
+        jobId: 'nightly_archive',
+        ...base,
+        nextTick: '2026-10-14T13:00:00.000Z',
+        skipped: MINUTES / 60 - 2,
+        succeeded: 2,
+        failed: 0,
+        failures: [],
+      },
+      {
+        jobId: 'price_fanout',
+        ...base,
+        nextTick: '2026-10-14T12:01:00.000Z',
+        skipped: MINUTES - 5,
+        succeeded: 5,
+        failed: 0,
+        failures: [],
+      },
+      {
+        jobId: 'store_totals',
+        ...base,
+        nextTick: '2026-10-14T12:05:00.000Z',
+        skipped: MINUTES / 5 - 6,
+        succeeded: 6,
+        failed: 0,
+        failures: [],
+      },
+    ]);
+  });
+
+  it('backfill --dry-run --json prints the plan as JSON lines and writes nothing', async () => {
+    // Arrange: 11:00 → 12:00 holds 6 skipped intervals and the 6 that ran (11:30 → 12:00)
+    const before = await countRows(state);
+
+    // Act
+    const result = await runPiko(
+      [
+        'backfill',
+        'store_totals',
+        '--from',
+        '2026-10-14T11:00:00Z',
+        '--to',
+        '2026-10-14T12:00:00Z',
+        '--dry-run',
+        '--json',
+      ],
+      examples(state),
+    );
+
+    // Assert
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const at = (minute: number) => `2026-10-14T11:${String(minute).padStart(2, '0')}:00.000Z`;
+    expect(jsonLines(result.stdout)).toEqual(
+      Array.from({ length: 12 }, (_, i) => ({
+        start: at(i * 5),
+        end: i === 11 ? '2026-10-14T12:00:00.000Z' : at(i * 5 + 5),
+        action: i < 6 ? 'create' : 'skip-succeeded',
+      })),
+    );
+    expect(await countRows(state)).toEqual(before);
+  });
+});
+
+describe('bad input exits 2 with the message on stderr', () => {
+  let temp: Awaited<ReturnType<typeof tempDir>>;
+  beforeAll(async () => {
+    temp = await tempDir('cli-bad');
+  });
+  afterAll(async () => {
+    await temp?.remove();
+  });
+
+  const cases: { name: string; args: string[]; message: string }[] = [
+    {
+      name: 'an instant that does not parse',
+      args: ['backfill', 'store_totals', '--from', 'nope', '--to', '2026-10-14T00:00:00Z'],
+      message: 'error: --from "nope" is not an ISO 8601 instant with an offset, such as 2026-03-01T00:00:00Z',
+    },
+    {
+      name: 'an unknown job',
+      args: ['backfill', 'no_such_job', '--from', '2026-10-13T00:00:00Z', '--to', '2026-10-14T00:00:00Z'],
+      message: 'error: Unknown job "no_such_job". Known jobs: nightly_archive, price_fanout, store_totals.',
+    },
+    {
+      name: 'an unknown --reprocess',
+      args: [
+        'backfill',
+        'store_totals',
+        '--from',
+        '2026-10-13T00:00:00Z',
+        '--to',
+        '2026-10-14T00:00:00Z',
+        '--reprocess',
+        'bogus',
+      ],
+      message: 'error: --reprocess must be one of missing, failed, all, got "bogus"',
+    },
+    {
+      name: 'a range ending before it starts',
+      args: ['backfill', 'store_totals', '--from', '2026-10-14T00:00:00Z', '--to', '2026-10-13T00:00:00Z'],
+      message:
+        'error: Backfill refused: from (2026-10-14T00:00:00.000Z) must be before to (2026-10-13T00:00:00.000Z)',
+    },
+    {
+      name: 'a cron minute out of range',
+      args: [
+        'ticks',
+        '--cron',
+        '61 * * * *',
+        '--from',
+        '2026-03-07T00:00:00Z',
+        '--to',
+        '2026-03-10T00:00:00Z',
+      ],
+      message: 'error: Invalid cron "61 * * * *": minute field "61" is out of range 0-59',
+    },
+  ];
+
+  it.each(cases)('$name', async ({ args, message }) => {
+    // Act
+    const result = await runPiko(args, {
+      env: { PIKO_JOBS_DIR: EXAMPLE_JOBS_DIR, PIKO_DATA_DIR: path.join(temp.dir, 'data') },
+      cwd: temp.dir,
+    });
+
+    // Assert
+    expect({ code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `${message}\n`,
+    });
+  });
+});
+
+describe('piko ticks', () => {
+  it('prints the intervals of 02:30 in New York across the spring-forward day as JSON lines', async () => {
+    // Act
+    const result = await runPiko(
+      [
+        'ticks',
+        '--cron',
+        '30 2 * * *',
+        '--timezone',
+        'America/New_York',
+        '--from',
+        '2026-03-07T00:00:00Z',
+        '--to',
+        '2026-03-10T00:00:00Z',
+        '--json',
+      ],
+      { env: {} },
+    );
+
+    // Assert: 02:30 does not exist on 2026-03-08, so one interval spans two days
+    expect({ code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({
+      code: 0,
+      stdout: '{"start":"2026-03-07T07:30:00.000Z","end":"2026-03-09T06:30:00.000Z"}\n',
+      stderr: '',
+    });
+  });
+});
+
+describe('piko backfill interrupted and run again', () => {
+  let state: E2eState | undefined;
+  afterAll(async () => {
+    await state?.cleanup();
+  });
+
+  it('continues where it stopped: every interval once, in the state table and in the sink', async () => {
+    // Arrange: 3 days of store_totals (864 intervals), 100 runs per execution
+    const s = await exampleState('cli-backfill');
+    state = s;
+    const args = [
+      'backfill',
+      'store_totals',
+      '--from',
+      '2026-10-10T00:00:00Z',
+      '--to',
+      '2026-10-13T00:00:00Z',
+    ];
+    const options = examples(s, { PIKO_MAX_RUNS_PER_EXECUTION: '100' });
+    const from = Date.parse('2026-10-10T00:00:00Z');
+    const expectedStarts = Array.from({ length: 864 }, (_, i) => new Date(from + i * 300_000).toISOString());
+
+    // Act: stop the first backfill (SIGTERM, as Ctrl-C would) once 150 runs have succeeded; run it again
+    const first = startPiko([...args, '--json'], options);
+    const atInterrupt = await waitFor('150 backfilled runs', async () => {
+      const n = await succeededCount(s, 'store_totals');
+      return n >= 150 ? n : undefined;
+    });
+    await first.kill('SIGTERM');
+    const interrupted = await first.done;
+    const succeededAtStop = await succeededCount(s, 'store_totals');
+    console.log(`backfill interrupted after ${atInterrupt}/864 runs (${succeededAtStop} when it exited)`);
+    const resumed = await runPiko([...args, '--json'], options);
+
+    // Assert
+    expect(interrupted.code).not.toBe(0);
+    expect(succeededAtStop).toBeLessThan(864);
+    expect(resumed.code).toBe(0);
+    const runs = await runsOf(s, 'store_totals');
+    expect(runs.map((run) => run.interval.start.toISOString())).toEqual(expectedStarts);
+    const statuses: Record<string, number> = {};
+    for (const run of runs)
+      statuses[`${run.trigger} ${run.status}`] = (statuses[`${run.trigger} ${run.status}`] ?? 0) + 1;
+    expect(statuses).toEqual({ 'backfill succeeded': 864 });
+    const [sink] = await s.rows<{ n: number; intervals: number }>(
+      'SELECT COUNT(*) AS n, COUNT(DISTINCT interval_start) AS intervals FROM example_store_totals',
+    );
+    expect({ n: Number(sink?.n), intervals: Number(sink?.intervals) }).toEqual({
+      n: 864 * 4,
+      intervals: 864,
+    });
+    const backfills = await s.rows<{ status: string }>('SELECT status FROM piko_backfills');
+    expect(backfills).toEqual([{ status: 'done' }]);
+  });
+});

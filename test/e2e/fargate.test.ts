@@ -1,0 +1,89 @@
+/**
+ * A lambda → fargate → lambda job through the local runtime: the Fargate stage runs the container
+ * entry point (functions/container/main.ts) in a child process, and its output reaches the last stage
+ * through the state store, on both stores.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../shared/config.ts';
+import { LocalRuntime } from '../../shared/local/runtime.ts';
+import { JobRegistry } from '../../shared/registry.ts';
+import { openProcessRuntime, type ProcessRuntime } from '../../shared/runner/process.ts';
+import { stages } from '../fixtures/jobs/defs/stages.ts';
+import { mysqlGate } from '../helpers/mysql.ts';
+import { createE2eState, type E2eState, FIXTURE_JOBS_DIR, type StoreKind } from './support.ts';
+
+/** One hourly interval is due: 00:00 → 01:00. */
+const NOW = new Date('2026-03-01T01:00:30.000Z');
+const START = '2026-03-01T00:00:00.000Z';
+
+const gate = await mysqlGate('Fargate stage end-to-end tests on MySQL');
+const stores: { kind: StoreKind; skip: boolean }[] = [
+  { kind: 'sqlite', skip: false },
+  { kind: 'mysql', skip: gate.skip },
+];
+
+describe.each(stores)('a Fargate stage between two Lambda stages ($kind)', ({ kind, skip }) => {
+  let state: E2eState | undefined;
+  let opened: ProcessRuntime | undefined;
+  const saved = { ...process.env };
+
+  afterEach(async () => {
+    // The child process inherits process.env: put it back as it was.
+    for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+    Object.assign(process.env, saved);
+    await opened?.close();
+    opened = undefined;
+    await state?.cleanup();
+    state = undefined;
+  });
+
+  it.skipIf(skip)(
+    'runs the Fargate stage in another process and hands its output to the next stage',
+    async () => {
+      // Arrange: what the Fargate child needs to find the jobs and the same store
+      if (kind === 'mysql' && !gate.probe.available) throw new Error(gate.probe.reason);
+      state = await createE2eState(kind, 'fargate');
+      const env = { ...state.env, PIKO_JOBS_DIR: FIXTURE_JOBS_DIR, PIKO_TEST_JOBS: stages.id };
+      Object.assign(process.env, env);
+      opened = await openProcessRuntime(loadConfig({ env }), new JobRegistry([stages]));
+      const runtime = new LocalRuntime({ process: opened, clock: () => NOW, noRetryWaits: true });
+
+      // Act
+      await runtime.planJob(stages);
+      await runtime.whenIdle();
+
+      // Assert
+      const [run, ...others] = await opened.store.listRuns(stages.id);
+      expect(others).toEqual([]);
+      expect(run?.interval.start.toISOString()).toBe(START);
+      expect(run?.status).toBe('succeeded');
+      expect(run?.error).toBeNull();
+      const output = run?.output as { crunched: { pid: number; ppid: number }; publishPid: number };
+      const fargatePid = output.crunched.pid;
+      expect(fargatePid).not.toBe(process.pid);
+      expect(output).toEqual({
+        crunched: {
+          token: `plan-${START}`,
+          doubled: 42,
+          planPid: process.pid,
+          pid: fargatePid,
+          ppid: process.pid,
+        },
+        publishPid: process.pid,
+      });
+      const rows = await state.rows<Record<string, unknown>>(
+        'SELECT interval_start, token, crunch_pid, crunch_ppid, publish_pid FROM e2e_stage_pids',
+      );
+      expect(rows).toEqual([
+        {
+          interval_start: START,
+          token: `plan-${START}`,
+          crunch_pid: fargatePid,
+          crunch_ppid: process.pid,
+          publish_pid: process.pid,
+        },
+      ]);
+      expect(runtime.totals).toEqual({ planned: 1, skipped: 0, succeeded: 1, failed: 0 });
+    },
+  );
+});
