@@ -29,8 +29,12 @@ const registeredSecrets = new Set<string>();
 
 /** `scheme://user:password@` in URLs and DSNs. */
 const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]*(?::[^\s/]*)?@/gi;
-/** Signed AWS URLs (RDS IAM tokens are such URLs). */
-const AWS_SIGNATURE_PARAMS = /\b(X-Amz-(?:Signature|Credential|Security-Token)=)[^&\s"']+/gi;
+/**
+ * Signed AWS URLs (RDS IAM tokens are such URLs), also percent-encoded as a whole (`X-Amz-Signature%3D…`,
+ * ending at `%26`) or with `&` escaped (`\u0026`): none of the values holds `%26` or a backslash.
+ */
+const AWS_SIGNATURE_PARAMS =
+  /(X-Amz-(?:Signature|Credential|Security-Token)(?:=|%3D))(?:(?!%26)[^&\s"'\\])+/gi;
 
 /**
  * Remembers a secret (a password, an IAM token) so that {@link redact} and {@link errorMessage}
@@ -91,6 +95,31 @@ function describe(err: unknown, depth: number): string {
   }
 }
 
+const MAX_REDACT_DEPTH = 8;
+
+/**
+ * A log attribute with {@link redact} applied to every string in it: plain objects and arrays are
+ * copied, values with `toJSON` (URL, Date) are replaced by their JSON form, Errors are left to
+ * `formatError`, other values are kept.
+ */
+function redactDeep(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return redact(value);
+  if (typeof value !== 'object' || value === null || value instanceof Error || depth >= MAX_REDACT_DEPTH)
+    return value;
+  if (Array.isArray(value)) return value.map((item) => redactDeep(item, depth + 1));
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype === Object.prototype || prototype === null) {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redactDeep(item, depth + 1)]));
+  }
+  const toJson = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJson !== 'function') return value;
+  try {
+    return redactDeep(toJson.call(value), depth + 1);
+  } catch {
+    return value;
+  }
+}
+
 /** Renders one attribute value of a readable line: bare when it is a plain word, JSON otherwise. */
 function renderValue(value: unknown): string {
   if (value instanceof Error) return JSON.stringify(errorMessage(value));
@@ -137,18 +166,17 @@ export class PikoLogFormatter extends LogFormatter {
     if (!this.json) {
       const pairs = Object.entries(additional)
         .filter(([, value]) => value !== undefined)
-        .map(([key, value]) => `${key}=${renderValue(value)}`);
+        .map(([key, value]) => `${key}=${redact(renderValue(value))}`);
       const level = attributes.logLevel.toUpperCase();
-      const line = [attributes.timestamp.toISOString(), level.padEnd(5), attributes.message, ...pairs].join(
-        ' ',
-      );
+      const message = redact(attributes.message);
+      const line = [attributes.timestamp.toISOString(), level.padEnd(5), message, ...pairs].join(' ');
       return new TextLogItem(line, STDERR_LEVELS.has(level));
     }
     const context = attributes.lambdaContext;
     return new LogItem({
       attributes: {
         level: attributes.logLevel,
-        message: attributes.message,
+        message: redact(attributes.message),
         timestamp: attributes.timestamp.toISOString(),
         service: attributes.serviceName,
         cold_start: context?.coldStart,
@@ -159,17 +187,12 @@ export class PikoLogFormatter extends LogFormatter {
         sampling_rate: attributes.sampleRateValue,
         xray_trace_id: attributes.xRayTraceId,
       },
-    }).addAttributes(additional);
+    }).addAttributes(redactDeep(additional) as LogAttributes);
   }
 
-  /** Formats an error as Powertools does, with secrets removed from its message and stack. */
+  /** Formats an error as Powertools does, with secrets removed from every field (message, stack, cause, …). */
   override formatError(error: Error): LogAttributes {
-    const formatted = super.formatError(error);
-    for (const key of ['message', 'stack'] as const) {
-      const value = formatted[key];
-      if (typeof value === 'string') formatted[key] = redact(value);
-    }
-    return formatted;
+    return redactDeep(super.formatError(error)) as LogAttributes;
   }
 }
 

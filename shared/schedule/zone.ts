@@ -136,9 +136,16 @@ export class ZoneOffsets {
     }
   }
 
-  /** The offset at a whole-second instant, clamped to what a Date can hold. */
+  /**
+   * The offset at a whole-second instant, clamped to where both the instant and its wall time fit in a
+   * Date (no zone changes its offset near either end of that range): at the very ends the wall time
+   * would not fit, read as NaN, and NaN never equals an offset, so bisection would never end.
+   */
   #probe(instant: number): number {
-    const at = Math.min(Math.max(instant, MIN_INSTANT_MS), MAX_INSTANT_MS);
+    const at = Math.min(
+      Math.max(instant, MIN_INSTANT_MS + MAX_UTC_OFFSET_MS),
+      MAX_INSTANT_MS - MAX_UTC_OFFSET_MS,
+    );
     const fields: Record<string, string> = {};
     for (const part of this.#format.formatToParts(at)) fields[part.type] = part.value;
     const year = Number(fields.year);

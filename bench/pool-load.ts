@@ -1,0 +1,71 @@
+/**
+ * 5,000 concurrent runs of one job sharing a `mysqlPool({ max: 50 })` through one process runtime on
+ * MariaDB (each run holds its connection for a `SELECT SLEEP(0.005)`): the peak connections per
+ * database user (sampled from PROCESSLIST; the pool's user is also capped by the server at 50), the
+ * server's `Max_used_connections` after `FLUSH STATUS`, and the pool's wait percentiles.
+ * Run: `npx tsx bench/pool-load.ts [--runs 5000] [--pool 50] [--hold-ms 5] [--store-pool 10]`.
+ *
+ * Uses the MariaDB at 127.0.0.1:3306 as root (override with `PIKO_BENCH_MYSQL_URL`, a server URL
+ * without database): a fresh database and two users per run, dropped at the end.
+ * The last line printed is one JSON object for scripts.
+ */
+import { parseArgs } from 'node:util';
+import { OBSERVER_CONNECTIONS, runPoolLoad } from '../test/load/pool-load.ts';
+
+const SERVER = process.env.PIKO_BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '5000' },
+    pool: { type: 'string', default: '50' },
+    'hold-ms': { type: 'string', default: '5' },
+    'store-pool': { type: 'string', default: '10' },
+  },
+});
+const runs = Number(values.runs);
+const pool = Number(values.pool);
+const storePoolSize = Number(values['store-pool']);
+const holdMs = Number(values['hold-ms']);
+
+const result = await runPoolLoad({ serverUrl: SERVER, runs, pool, storePoolSize, holdMs });
+const ms = (value: number) => Number(value.toFixed(1));
+const bound = pool + storePoolSize + OBSERVER_CONNECTIONS;
+
+console.log(
+  `pool-load: ${runs} concurrent runs, mysqlPool({ max: ${pool} }), each holding its connection ${holdMs} ms`,
+);
+console.log(
+  `  succeeded                ${result.succeeded}/${runs} in ${Math.round(result.durationMs)} ms (${Math.round((runs / result.durationMs) * 1000)} runs/s)`,
+);
+console.log(
+  `  pool user, peak          ${result.maxPoolConnections} connections (goal <= ${pool}; ${result.samples} PROCESSLIST samples)`,
+);
+console.log(`  handler connections      ${result.distinctHandlerConnections} distinct connection ids`);
+console.log(
+  `  runtime (store) peak     ${result.maxRuntimeConnections} connections (its pool: ${storePoolSize})`,
+);
+console.log(
+  `  other users, peak        ${result.maxOtherConnections} (the observer: ${OBSERVER_CONNECTIONS}; the rest are other clients of the server)`,
+);
+console.log(
+  `  Max_used_connections     ${result.maxUsedConnections} server-wide (bound alone: ${pool} + ${storePoolSize} + ${OBSERVER_CONNECTIONS} = ${bound}; ${result.connectedAtFlush} connected at FLUSH STATUS)`,
+);
+console.log(
+  `  pool wait                p50 ${ms(result.wait.p50Ms)} ms, p95 ${ms(result.wait.p95Ms)} ms, p99 ${ms(result.wait.p99Ms)} ms, max ${ms(result.wait.maxMs)} ms, mean ${ms(result.wait.meanMs)} ms`,
+);
+console.log(
+  JSON.stringify({
+    bench: 'pool-load',
+    runs,
+    pool,
+    max_used_connections: result.maxUsedConnections,
+    runtime_connections: result.maxRuntimeConnections,
+    wait_p50_ms: ms(result.wait.p50Ms),
+    wait_p95_ms: ms(result.wait.p95Ms),
+    wait_p99_ms: ms(result.wait.p99Ms),
+    wait_max_ms: ms(result.wait.maxMs),
+    pool_user_max_connections: result.maxPoolConnections,
+    other_connections_max: result.maxOtherConnections,
+    hold_ms: holdMs,
+    duration_ms: Math.round(result.durationMs),
+  }),
+);

@@ -1,0 +1,286 @@
+/**
+ * The pool-bound load: thousands of runs of one job started at once through one process runtime (one
+ * `ResourceRegistry`), each borrowing a connection of a `mysqlPool({ max })` and holding it for a few
+ * milliseconds with a real query, on MariaDB. Shared by `test/load/pool-bound.test.ts` and
+ * `bench/pool-load.ts`.
+ *
+ * Two dedicated MariaDB users, so the server can count each side apart: the job's pool connects as
+ * `piko_lp_<id>` (created `WITH MAX_USER_CONNECTIONS max`, so the server itself refuses a connection
+ * beyond the bound and a run would fail), the runtime's state store as `piko_ls_<id>`. An observer
+ * connection (the test's own, root) resets `Max_used_connections` with `FLUSH STATUS` and samples
+ * `information_schema.PROCESSLIST` per user and database while the runs go.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import mysql from 'mysql2/promise';
+import { loadConfig } from '../../shared/config.ts';
+import { defineJob } from '../../shared/job.ts';
+import { JobRegistry } from '../../shared/registry.ts';
+import { mysqlPool } from '../../shared/resources/mysql-pool.ts';
+import type { WaitStats } from '../../shared/resources/wait-stats.ts';
+import { openProcessRuntime } from '../../shared/runner/process.ts';
+import { runStage } from '../../shared/runner/stage-runner.ts';
+
+/** Connections of the test's own observer (FLUSH STATUS, PROCESSLIST sampling). */
+export const OBSERVER_CONNECTIONS = 1;
+
+/** What to run. */
+export interface PoolLoadOptions {
+  /** A server URL without database, as a user who may create databases and users. */
+  readonly serverUrl: string;
+  /** Runs started at once. @default 5000 */
+  readonly runs?: number;
+  /** The job's pool: `mysqlPool({ max })`. @default 50 */
+  readonly pool?: number;
+  /** The runtime's state store pool (`PIKO_MYSQL__POOL_SIZE`). @default 10 */
+  readonly storePoolSize?: number;
+  /** How long each run holds its connection, in a `SELECT SLEEP(…)`. @default 5 */
+  readonly holdMs?: number;
+}
+
+/** Peak connections seen in PROCESSLIST, by user and database. */
+export interface ConnectionPeak {
+  readonly user: string;
+  readonly db: string | null;
+  readonly max: number;
+}
+
+/** What a load run measured. */
+export interface PoolLoadResult {
+  /** Connections of either user still open after the runtime closed: a pool left open. */
+  readonly leftOpen: number;
+  readonly runs: number;
+  readonly pool: number;
+  readonly storePoolSize: number;
+  readonly holdMs: number;
+  /** Runs recorded as succeeded in the state table afterwards. */
+  readonly succeeded: number;
+  readonly durationMs: number;
+  /** PROCESSLIST samples taken while the runs went. */
+  readonly samples: number;
+  /** Peak connections of the job's pool user (all databases). */
+  readonly maxPoolConnections: number;
+  /** Peak connections of the state store's user: what the runtime itself holds. */
+  readonly maxRuntimeConnections: number;
+  /** Peak connections of every other user (the observer included; other test files too). */
+  readonly maxOtherConnections: number;
+  /** Peaks per user and database. */
+  readonly peaks: readonly ConnectionPeak[];
+  /** Distinct connection ids the handlers ran on. */
+  readonly distinctHandlerConnections: number;
+  /** The server's `Max_used_connections` since `FLUSH STATUS` (server-wide). */
+  readonly maxUsedConnections: number;
+  /** `Threads_connected` just after `FLUSH STATUS`, the observer included. */
+  readonly connectedAtFlush: number;
+  /** The pool's waits from `acquire` to a connection (`poolWaitStats()`). */
+  readonly wait: WaitStats;
+}
+
+const MINUTE_MS = 60_000;
+/** Intervals of the load job start here; 5,000 minutely intervals end long before now. */
+const START = new Date('2026-01-01T00:00:00.000Z');
+
+/** Runs the load and cleans up (database, users, temp dir) whatever happens. */
+export async function runPoolLoad(options: PoolLoadOptions): Promise<PoolLoadResult> {
+  const runs = options.runs ?? 5000;
+  const pool = options.pool ?? 50;
+  const storePoolSize = options.storePoolSize ?? 10;
+  const holdMs = options.holdMs ?? 5;
+  const id = randomBytes(4).toString('hex');
+  const database = `piko_t_poolload_${id}`;
+  const poolUser = `piko_lp_${id}`;
+  const storeUser = `piko_ls_${id}`;
+  const password = randomBytes(12).toString('hex');
+  const server = new URL(options.serverUrl);
+  const host = server.hostname;
+  const port = Number(server.port || 3306);
+  const dsnOf = (user: string) => `mysql://${user}:${password}@${host}:${port}/${database}`;
+
+  const observer = await mysql.createConnection({
+    host,
+    port,
+    user: decodeURIComponent(server.username),
+    password: decodeURIComponent(server.password),
+  });
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'piko-pool-load-'));
+  try {
+    await observer.query(`CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+    await observer.query(`CREATE USER ?@'%' IDENTIFIED BY ? WITH MAX_USER_CONNECTIONS ${pool}`, [
+      poolUser,
+      password,
+    ]);
+    await observer.query(`CREATE USER ?@'%' IDENTIFIED BY ?`, [storeUser, password]);
+    await observer.query(`GRANT ALL ON \`${database}\`.* TO ?@'%'`, [poolUser]);
+    await observer.query(`GRANT ALL ON \`${database}\`.* TO ?@'%'`, [storeUser]);
+
+    const db = mysqlPool({ max: pool, dsn: dsnOf(poolUser) });
+    const handlerConnections = new Set<number>();
+    const job = defineJob({
+      id: 'pool_load',
+      schedule: { cron: '* * * * *' },
+      start: START,
+      retry: { attempts: 1 },
+      timeout: '2m',
+      resources: { db },
+      handler: async (_ctx, { db: connection }) => {
+        const [rows] = await connection.query<mysql.RowDataPacket[]>(
+          'SELECT SLEEP(?) AS slept, CONNECTION_ID() AS id',
+          [holdMs / 1000],
+        );
+        handlerConnections.add(Number(rows[0]!.id));
+      },
+    });
+    const config = loadConfig({
+      cwd: dataDir,
+      env: {
+        PIKO_MYSQL__DSN: dsnOf(storeUser),
+        PIKO_MYSQL__POOL_SIZE: String(storePoolSize),
+        PIKO_DATA_DIR: dataDir,
+      },
+    });
+    const runtime = await openProcessRuntime(config, new JobRegistry([job]), { migrate: true });
+    let closed = false;
+    try {
+      // Arrange: one pending run per interval, as the planner would leave them.
+      const intervals = Array.from({ length: runs }, (_, k) => ({
+        start: new Date(START.getTime() + k * MINUTE_MS),
+        end: new Date(START.getTime() + (k + 1) * MINUTE_MS),
+      }));
+      await runtime.store.withJob(job.id, START, (tx) =>
+        tx.insertRuns(intervals.map((interval) => ({ interval, trigger: 'schedule' as const }))),
+      );
+      const records = await runtime.store.listRuns(job.id);
+      // Connections left from migrating are gone before the counters are reset.
+      await waitForUser(observer, storeUser, storePoolSize);
+      await observer.query('FLUSH STATUS');
+      const connectedAtFlush = await status(observer, 'Threads_connected');
+
+      // Act: every run at once, sampled from the side.
+      const sampler = sample(observer, [poolUser, storeUser]);
+      const started = performance.now();
+      await Promise.all(
+        records.map((run) =>
+          runStage(runtime, {
+            action: 'run',
+            stage: 'main',
+            stageIndex: 0,
+            lastStage: true,
+            run: {
+              jobId: job.id,
+              runId: run.runId,
+              interval: { start: run.interval.start.toISOString(), end: run.interval.end.toISOString() },
+              config: null,
+            },
+            input: null,
+          }),
+        ),
+      );
+      const durationMs = performance.now() - started;
+      const peaks = await sampler.stop();
+      const maxUsedConnections = await status(observer, 'Max_used_connections');
+      const counts = await runtime.store.countRuns(job.id);
+
+      const peakOf = (user: string) => Math.max(0, ...peaks.filter((p) => p.user === user).map((p) => p.max));
+      await runtime.close();
+      closed = true;
+      // The runtime closed its store and destroyed the job's pool: neither user may hold a connection.
+      await waitForUser(observer, poolUser, 0);
+      await waitForUser(observer, storeUser, 0);
+      const leftOpen = (await connectionsOf(observer, poolUser)) + (await connectionsOf(observer, storeUser));
+      return {
+        leftOpen,
+        runs,
+        pool,
+        storePoolSize,
+        holdMs,
+        succeeded: counts.succeeded,
+        durationMs,
+        samples: sampler.count(),
+        maxPoolConnections: peakOf(poolUser),
+        maxRuntimeConnections: peakOf(storeUser),
+        maxOtherConnections: peakOf('(others)'),
+        peaks: peaks.map((p) => ({
+          ...p,
+          user: p.user === poolUser ? 'pool user' : p.user === storeUser ? 'store user' : p.user,
+        })),
+        distinctHandlerConnections: handlerConnections.size,
+        maxUsedConnections,
+        connectedAtFlush,
+        wait: db.poolWaitStats(),
+      };
+    } finally {
+      if (!closed) await runtime.close();
+    }
+  } finally {
+    await observer.query(`DROP DATABASE IF EXISTS \`${database}\``).catch(() => undefined);
+    await observer.query(`DROP USER IF EXISTS ?@'%'`, [poolUser]).catch(() => undefined);
+    await observer.query(`DROP USER IF EXISTS ?@'%'`, [storeUser]).catch(() => undefined);
+    await observer.end();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function status(connection: mysql.Connection, name: string): Promise<number> {
+  const [rows] = await connection.query<mysql.RowDataPacket[]>('SHOW GLOBAL STATUS LIKE ?', [name]);
+  return Number(rows[0]?.Value ?? Number.NaN);
+}
+
+/** Connections `user` holds now. */
+async function connectionsOf(connection: mysql.Connection, user: string): Promise<number> {
+  const [rows] = await connection.query<mysql.RowDataPacket[]>(
+    'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ?',
+    [user],
+  );
+  return Number(rows[0]!.n);
+}
+
+/** Waits up to 2 s until `user` holds at most `limit` connections (closed ones take a moment to go). */
+async function waitForUser(connection: mysql.Connection, user: string, limit: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if ((await connectionsOf(connection, user)) <= limit) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * Samples PROCESSLIST, grouped by user and database, as often as the observer's connection allows,
+ * until `stop()`; users outside `users` count together as `(others)`.
+ */
+function sample(connection: mysql.Connection, users: readonly string[]) {
+  const peaks = new Map<string, ConnectionPeak>();
+  let samples = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const [rows] = await connection.query<mysql.RowDataPacket[]>(
+        'SELECT USER AS user, DB AS db, COUNT(*) AS n FROM information_schema.PROCESSLIST GROUP BY USER, DB',
+      );
+      samples++;
+      const others = new Map<string, number>();
+      for (const row of rows) {
+        const user = users.includes(String(row.user)) ? String(row.user) : '(others)';
+        const db = row.db === null ? null : String(row.db);
+        if (user === '(others)') {
+          others.set('(others)', (others.get('(others)') ?? 0) + Number(row.n));
+          continue;
+        }
+        const key = `${user}\u0000${db}`;
+        const max = Math.max(peaks.get(key)?.max ?? 0, Number(row.n));
+        peaks.set(key, { user, db, max });
+      }
+      const otherMax = Math.max(peaks.get('(others)')?.max ?? 0, others.get('(others)') ?? 0);
+      peaks.set('(others)', { user: '(others)', db: null, max: otherMax });
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  })();
+  return {
+    count: () => samples,
+    async stop(): Promise<ConnectionPeak[]> {
+      running = false;
+      await loop;
+      return [...peaks.values()];
+    },
+  };
+}
