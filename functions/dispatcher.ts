@@ -4,12 +4,11 @@
  * logic, map errors (rethrown with their class name, which Step Functions and the CLI match on, and
  * a message free of secrets).
  */
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { parseControlEvent } from '../shared/aws/control-events.ts';
-import type { ControlResponse } from '../shared/aws/control-events.ts';
 import { handleControlEvent } from '../shared/aws/control.ts';
+import type { ControlResponse } from '../shared/aws/control-events.ts';
+import { parseControlEvent } from '../shared/aws/control-events.ts';
 import { ENV_AWS_REGION, ENV_MYSQL_DSN, ENV_STACK_NAME, requiredEnv } from '../shared/aws/env.ts';
-import { jobStateMachinesOfFunction, SfnWorkflowStarter } from '../shared/aws/sfn-starter.ts';
+import { jobStateMachinesOfFunction, lazySfnClient, SfnWorkflowStarter } from '../shared/aws/sfn-starter.ts';
 import { JobRegistry } from '../shared/registry.ts';
 import { openMysqlStore } from '../shared/store/mysql.ts';
 import type { StateStore } from '../shared/store/types.ts';
@@ -22,7 +21,7 @@ const region = requiredEnv(ENV_AWS_REGION);
 const stackName = requiredEnv(ENV_STACK_NAME);
 
 const registry = new JobRegistry(jobs);
-const sfn = new SFNClient({ region });
+const sfn = lazySfnClient({ region });
 let store: Promise<StateStore> | undefined;
 
 /** The parts of Lambda's context object the dispatcher reads. */
@@ -32,10 +31,14 @@ export interface DispatcherContext {
   getRemainingTimeInMillis(): number;
 }
 
-/** One store per container, through RDS Proxy with an IAM token; a failed open is retried next time. */
+/**
+ * One store per container, through RDS Proxy with an IAM token; a failed open is retried next time.
+ * TLS with Node's own CAs: the proxy's ACM certificate chains to an Amazon root Node trusts, so the
+ * bundle needs no RDS CA certificates (infra/bundling.ts).
+ */
 function openStoreOnce(): Promise<StateStore> {
   if (!store) {
-    store = openMysqlStore({ dsn, iamAuth: { region }, poolSize: 2 });
+    store = openMysqlStore({ dsn, iamAuth: { region }, ssl: true, poolSize: 2 });
     store.catch(() => {
       store = undefined;
     });

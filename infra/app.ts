@@ -1,0 +1,19 @@
+/**
+ * The CDK app (`cdk.json`): the Piko stack with the project's jobs, checked by cdk-nag's AWS
+ * Solutions rules. No environment lookups, so `npx cdk synth` needs no AWS credentials.
+ */
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { loadJobs } from '../shared/registry.ts';
+import { PikoStack } from './piko-stack.ts';
+
+const app = new App();
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+
+const registry = await loadJobs();
+const stackName = app.node.tryGetContext('piko:stackName') ?? 'Piko';
+new PikoStack(app, stackName, {
+  jobs: registry.list(),
+  alarmEmail: app.node.tryGetContext('piko:alarmEmail'),
+});
+app.synth();

@@ -1,0 +1,111 @@
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+import { ENV_MYSQL_DSN, ENV_MYSQL_IAM_AUTH, ENV_STACK_NAME } from '../../shared/aws/env.ts';
+import { jobStateMachineName } from '../../shared/aws/outputs.ts';
+import { acknowledgeFinding } from '../nag.ts';
+import { type FunctionNetworking, PikoFunction, type PikoFunctionProps } from './piko-function.ts';
+import type { StateDatabase } from './state-database.ts';
+
+/**
+ * The dispatcher's code and bundling (also what `bench/dispatcher-cold.ts` bundles). It opens the
+ * state store with `ssl: true`, so mysql2's RDS CA certificates stay out of its bundle; and it logs
+ * error messages, not stacks, so Node does not parse its source map on every cold start (measured:
+ * about 70 ms of CPU); the map still ships with the code.
+ */
+export const DISPATCHER_FUNCTION = {
+  entry: 'functions/dispatcher.ts',
+  description: 'Piko dispatcher: plans due intervals and starts job workflows',
+  rdsCaBundle: false,
+  sourceMapStackTraces: false,
+} as const satisfies Partial<PikoFunctionProps>;
+
+/** Props of {@link Dispatcher}. */
+export interface DispatcherProps {
+  readonly database: StateDatabase;
+  readonly networking: FunctionNetworking;
+  /** The jobs whose state machines it starts and describes. */
+  readonly jobIds: readonly string[];
+  /** Job state machines are named `<prefix>-<jobId>`; the stack's name. */
+  readonly stateMachinePrefix: string;
+  /** Planning stops 30 s before this, to answer in time. @default Duration.minutes(5) */
+  readonly timeout?: Duration;
+  /** MiB; more memory is more CPU for planning. @default 1024 */
+  readonly memorySize?: number;
+  /** Encrypts the log group. @default - CloudWatch Logs' own encryption */
+  readonly logKey?: kms.IKey;
+}
+
+/**
+ * The dispatcher (control) Lambda, `functions/dispatcher.ts`: plans through RDS Proxy with an IAM
+ * token and starts the job workflows. It finds them by name (`<prefix>-<jobId>` in its own partition,
+ * region and account) rather than by reference, because the workflows reference it (to continue).
+ */
+export class Dispatcher extends Construct {
+  readonly function: PikoFunction;
+
+  constructor(scope: Construct, id: string, props: DispatcherProps) {
+    super(scope, id);
+    this.function = new PikoFunction(this, 'Function', {
+      ...DISPATCHER_FUNCTION,
+      timeout: props.timeout ?? Duration.minutes(5),
+      memorySize: props.memorySize ?? 1024,
+      networking: props.networking,
+      logKey: props.logKey,
+      environment: {
+        [ENV_MYSQL_DSN]: props.database.dsn,
+        [ENV_MYSQL_IAM_AUTH]: 'true',
+        [ENV_STACK_NAME]: props.stateMachinePrefix,
+      },
+    });
+    props.database.grantConnect(this.function.role);
+    if (props.jobIds.length === 0) return;
+
+    const stack = Stack.of(this);
+    const names = props.jobIds.map((jobId) => jobStateMachineName(props.stateMachinePrefix, jobId));
+    this.function.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['states:StartExecution'],
+        resources: names.map((name) =>
+          stack.formatArn({
+            service: 'states',
+            resource: 'stateMachine',
+            resourceName: name,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ),
+      }),
+    );
+    this.function.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['states:DescribeExecution'],
+        resources: names.map((name) => executionArnPattern(stack, name)),
+      }),
+    );
+    for (const name of names) {
+      acknowledgeFinding(
+        this.function.role,
+        'AwsSolutions-IAM5',
+        `Resource::${executionArnFinding(name)}`,
+        `states:DescribeExecution on the executions of state machine ${name} only: execution names are ` +
+          'derived from the runs they carry, so they are not known when the policy is written.',
+      );
+    }
+  }
+}
+
+/** `arn:<partition>:states:<region>:<account>:execution:<stateMachineName>:*`. */
+export function executionArnPattern(stack: Stack, stateMachineName: string): string {
+  return stack.formatArn({
+    service: 'states',
+    resource: 'execution',
+    resourceName: `${stateMachineName}:*`,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+}
+
+/** How cdk-nag writes {@link executionArnPattern} in a finding. */
+export function executionArnFinding(stateMachineName: string): string {
+  return `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${stateMachineName}:*`;
+}

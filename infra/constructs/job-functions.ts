@@ -1,0 +1,83 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+import { ENV_DATA_DIR, ENV_MYSQL_DSN, ENV_MYSQL_IAM_AUTH } from '../../shared/aws/env.ts';
+import type { JobDefinition } from '../../shared/job.ts';
+import { type FunctionNetworking, PikoFunction } from './piko-function.ts';
+import type { StateDatabase } from './state-database.ts';
+
+/** Lambda's longest timeout, in seconds. */
+const MAX_LAMBDA_TIMEOUT_SECONDS = 900;
+/** Added to the job's timeout: the stage runner's own timeout fires first and records the failure. */
+const TIMEOUT_MARGIN_SECONDS = 30;
+/** Lambda and Fargate may only write under /tmp (file sinks write under the data directory). */
+const WRITABLE_DATA_DIR = '/tmp/piko';
+
+/** What a job's code needs from AWS, from its resources (and the state every stage records). */
+export interface JobAwsNeeds {
+  /** `rds-db:connect` through the proxy. */
+  readonly stateDatabase: boolean;
+}
+
+/**
+ * The grants a job's function and tasks need. Every stage runner records its run in the state
+ * database; resources and sinks add their own needs (`Resource.aws`).
+ */
+export function jobAwsNeeds(job: Pick<JobDefinition, 'resources'>): JobAwsNeeds {
+  const recordsState = true;
+  const resourcesNeedIt = Object.values(job.resources).some(
+    (resource) => resource.aws?.stateDatabase === true,
+  );
+  return { stateDatabase: recordsState || resourcesNeedIt };
+}
+
+/** The environment of a job's function and Fargate tasks: every name is a `shared/config.ts` key. */
+export function jobEnvironment(database: StateDatabase): Record<string, string> {
+  return {
+    [ENV_MYSQL_DSN]: database.dsn,
+    [ENV_MYSQL_IAM_AUTH]: 'true',
+    [ENV_DATA_DIR]: WRITABLE_DATA_DIR,
+  };
+}
+
+/** A job function's timeout: the job's, plus a margin, within Lambda's 15 minutes. */
+export function jobFunctionTimeoutSeconds(job: Pick<JobDefinition, 'timeoutMs'>): number {
+  return Math.min(MAX_LAMBDA_TIMEOUT_SECONDS, Math.ceil(job.timeoutMs / 1000) + TIMEOUT_MARGIN_SECONDS);
+}
+
+/** Props of {@link JobFunctions}. */
+export interface JobFunctionsProps {
+  readonly jobs: readonly JobDefinition[];
+  readonly database: StateDatabase;
+  readonly networking: FunctionNetworking;
+  /** Encrypts the log groups. @default - CloudWatch Logs' own encryption */
+  readonly logKey?: kms.IKey;
+}
+
+/**
+ * One Lambda function per job (`functions/stage-runner.ts`): runs the job's Lambda stages and records
+ * failures, with the job's memory and timeout and only the grants its code needs.
+ */
+export class JobFunctions extends Construct {
+  /** By job id. */
+  readonly functions: ReadonlyMap<string, PikoFunction>;
+
+  constructor(scope: Construct, id: string, props: JobFunctionsProps) {
+    super(scope, id);
+    const functions = new Map<string, PikoFunction>();
+    for (const job of props.jobs) {
+      const fn = new PikoFunction(this, job.id, {
+        entry: 'functions/stage-runner.ts',
+        description: `Piko job ${job.id}: Lambda stages`,
+        memorySize: job.memoryMiB,
+        timeout: Duration.seconds(jobFunctionTimeoutSeconds(job)),
+        networking: props.networking,
+        logKey: props.logKey,
+        environment: jobEnvironment(props.database),
+      });
+      if (jobAwsNeeds(job).stateDatabase) props.database.grantConnect(fn.role);
+      functions.set(job.id, fn);
+    }
+    this.functions = functions;
+  }
+}

@@ -1,0 +1,97 @@
+import { Duration, RemovalPolicy, Stack, TimeZone } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { eventBridgeCrons } from '../../shared/aws/eventbridge-cron.ts';
+import { scheduleNamesFor } from '../../shared/aws/outputs.ts';
+import type { JobDefinition } from '../../shared/job.ts';
+import { acknowledge, acknowledgeFinding, arnToken } from '../nag.ts';
+
+/** Props of {@link JobSchedules}. */
+export interface JobSchedulesProps {
+  readonly jobs: readonly JobDefinition[];
+  /** The schedule group's name. */
+  readonly groupName: string;
+  readonly dispatcher: lambda.IFunction;
+  /**
+   * Retries of a failed dispatcher invocation. A tick that is never delivered loses nothing: the
+   * next tick plans every interval due by then. @default 10
+   */
+  readonly retryAttempts?: number;
+  /** How long a tick is retried before it goes to the dead-letter queue. @default Duration.hours(1) */
+  readonly maxEventAge?: Duration;
+}
+
+/**
+ * One EventBridge Scheduler schedule per job (two when its cron restricts both day fields) in a Piko
+ * schedule group: the job's cron in EventBridge's six-field form and its timezone, no flexible window,
+ * invoking the dispatcher with `{ "jobId": "<id>" }`, with a retry policy and an encrypted
+ * dead-letter queue.
+ */
+export class JobSchedules extends Construct {
+  readonly group: scheduler.ScheduleGroup;
+  readonly deadLetterQueue: sqs.Queue;
+  /** By schedule name. */
+  readonly schedules: ReadonlyMap<string, scheduler.Schedule>;
+
+  constructor(scope: Construct, id: string, props: JobSchedulesProps) {
+    super(scope, id);
+    this.group = new scheduler.ScheduleGroup(this, 'Group', {
+      scheduleGroupName: props.groupName,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    acknowledge(
+      this.deadLetterQueue,
+      'AwsSolutions-SQS3',
+      'This queue is the dead-letter queue of the job schedules; an alarm watches it and nothing consumes it automatically.',
+    );
+
+    const schedules = new Map<string, scheduler.Schedule>();
+    for (const job of props.jobs) {
+      const names = scheduleNamesFor(job);
+      const crons = eventBridgeCrons(job.schedule.cron);
+      crons.forEach((cron, index) => {
+        const name = names[index]!;
+        const target = new targets.LambdaInvoke(props.dispatcher, {
+          input: scheduler.ScheduleTargetInput.fromObject({ jobId: job.id }),
+          deadLetterQueue: this.deadLetterQueue,
+          retryAttempts: props.retryAttempts ?? 10,
+          maxEventAge: props.maxEventAge ?? Duration.hours(1),
+        });
+        const schedule = new scheduler.Schedule(this, name, {
+          scheduleName: name,
+          scheduleGroup: this.group,
+          description: `Piko job ${job.id}: ${job.schedule.cron} (${job.schedule.timezone})${crons.length > 1 ? `, ${cron.covers}` : ''}`,
+          schedule: scheduler.ScheduleExpression.expression(
+            cron.expression,
+            TimeZone.of(job.schedule.timezone),
+          ),
+          target,
+          timeWindow: scheduler.TimeWindow.off(),
+        });
+        schedules.set(name, schedule);
+      });
+    }
+    this.schedules = schedules;
+    // The targets share one role per target function, which they create at the stack's root.
+    const role = Stack.of(this).node.children.find((child) =>
+      child.node.id.startsWith('SchedulerRoleForTarget'),
+    );
+    if (role) {
+      acknowledgeFinding(
+        role,
+        'AwsSolutions-IAM5',
+        `Resource::${arnToken(props.dispatcher)}:*`,
+        'Written by the Scheduler LambdaInvoke target: lambda:InvokeFunction on the dispatcher and its versions; ' +
+          'the schedules invoke the unqualified dispatcher.',
+      );
+    }
+  }
+}

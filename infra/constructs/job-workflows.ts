@@ -1,0 +1,103 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { jobStateMachineName } from '../../shared/aws/outputs.ts';
+import type { JobDefinition } from '../../shared/job.ts';
+import { acknowledgeFinding, arnToken } from '../nag.ts';
+import type { JobFargate } from './fargate-stages.ts';
+import { JobWorkflow } from './job-workflow.ts';
+import type { FunctionNetworking, PikoFunction } from './piko-function.ts';
+
+/** Props of {@link JobWorkflows}. */
+export interface JobWorkflowsProps {
+  readonly jobs: readonly JobDefinition[];
+  /** State machines are named `<prefix>-<jobId>`, which the dispatcher relies on. */
+  readonly stateMachinePrefix: string;
+  /** By job id. */
+  readonly functions: ReadonlyMap<string, PikoFunction>;
+  /** By job id, for jobs with Fargate stages. */
+  readonly fargate: ReadonlyMap<string, JobFargate>;
+  readonly dispatcher: lambda.IFunction;
+  /** Where Fargate stages run. */
+  readonly networking: FunctionNetworking;
+  /** Encrypts the log groups. @default - CloudWatch Logs' own encryption */
+  readonly logKey?: kms.IKey;
+}
+
+/** CloudWatch Logs finds log groups under this prefix without growing its resource policy. */
+export const VENDED_LOGS_PREFIX = '/aws/vendedlogs/states/';
+
+/**
+ * One {@link JobWorkflow} state machine per job, named `<prefix>-<jobId>`, logging every event to an
+ * encrypted log group, with X-Ray tracing.
+ */
+export class JobWorkflows extends Construct {
+  /** By job id. */
+  readonly stateMachines: ReadonlyMap<string, sfn.StateMachine>;
+
+  constructor(scope: Construct, id: string, props: JobWorkflowsProps) {
+    super(scope, id);
+    const machines = new Map<string, sfn.StateMachine>();
+    for (const job of props.jobs) {
+      const name = jobStateMachineName(props.stateMachinePrefix, job.id);
+      const stageFunction = props.functions.get(job.id);
+      if (!stageFunction) throw new Error(`JobWorkflows: no function for job "${job.id}"`);
+      const fargate = props.fargate.get(job.id);
+      const logGroup = new logs.LogGroup(this, `${job.id}-Logs`, {
+        logGroupName: `${VENDED_LOGS_PREFIX}${name}`,
+        retention: logs.RetentionDays.ONE_MONTH,
+        encryptionKey: props.logKey,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      const workflow = new JobWorkflow(this, job.id, {
+        job,
+        stageFunction: stageFunction.function,
+        dispatcherFunction: props.dispatcher,
+        fargate: fargate && {
+          cluster: fargate.cluster,
+          taskDefinitions: fargate.taskDefinitions,
+          containerName: fargate.containerName,
+          subnets: props.networking.subnets,
+          securityGroups: props.networking.securityGroups,
+        },
+        logs: { destination: logGroup, level: sfn.LogLevel.ALL },
+        tracingEnabled: true,
+      });
+      // JobWorkflow takes no name; the dispatcher finds the state machine by this one.
+      (workflow.stateMachine.node.defaultChild as sfn.CfnStateMachine).stateMachineName = name;
+
+      const role = workflow.stateMachine.role;
+      const why = {
+        invoke: (what: string) =>
+          `lambda:InvokeFunction on ${what} and its versions and aliases (\`<arn>:*\`), as CDK's LambdaInvoke grants it; ` +
+          'the workflow invokes the unqualified function.',
+        delivery:
+          'Step Functions log delivery (logs:CreateLogDelivery, PutResourcePolicy, …) and X-Ray (PutTraceSegments, …) ' +
+          'support no resource-level permissions.',
+      };
+      acknowledgeFinding(
+        role,
+        'AwsSolutions-IAM5',
+        `Resource::${arnToken(stageFunction.function)}:*`,
+        why.invoke(`job ${job.id}'s function`),
+      );
+      acknowledgeFinding(
+        role,
+        'AwsSolutions-IAM5',
+        `Resource::${arnToken(props.dispatcher)}:*`,
+        why.invoke('the dispatcher'),
+      );
+      acknowledgeFinding(
+        role,
+        'AwsSolutions-IAM5',
+        'Resource::*',
+        `${why.delivery}${fargate ? ' ecs:StopTask and ecs:DescribeTasks (runTask.sync polls and stops its tasks) take task ARNs unknown before the run.' : ''}`,
+      );
+      machines.set(job.id, workflow.stateMachine);
+    }
+    this.stateMachines = machines;
+  }
+}

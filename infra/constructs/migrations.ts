@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import { CustomResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Provider } from 'aws-cdk-lib/custom-resources';
+import { Construct } from 'constructs';
+import { ENV_MYSQL_DSN, ENV_MYSQL_IAM_AUTH } from '../../shared/aws/env.ts';
+import { MIGRATIONS } from '../../shared/store/migrations.ts';
+import { acknowledgeFinding, arnToken } from '../nag.ts';
+import { type FunctionNetworking, PikoFunction } from './piko-function.ts';
+import type { StateDatabase } from './state-database.ts';
+
+/** Props of {@link Migrations}. */
+export interface MigrationsProps {
+  readonly database: StateDatabase;
+  readonly networking: FunctionNetworking;
+  /** Encrypts the log groups. @default - CloudWatch Logs' own encryption */
+  readonly logKey?: kms.IKey;
+}
+
+/** A short hash of every migration's SQL: the custom resource updates (and migrates) when it changes. */
+export function migrationsHash(): string {
+  return createHash('sha256').update(JSON.stringify(MIGRATIONS)).digest('hex').slice(0, 16);
+}
+
+/**
+ * Applies the state store's numbered migrations on deploy: a custom resource (Provider framework)
+ * whose handler, `functions/migrate.ts`, runs the same `migrate()` as the local runtime, under the
+ * same lock, through the proxy. It runs on create and whenever the migrations change.
+ */
+export class Migrations extends Construct {
+  readonly resource: CustomResource;
+  readonly handler: PikoFunction;
+
+  constructor(scope: Construct, id: string, props: MigrationsProps) {
+    super(scope, id);
+    this.handler = new PikoFunction(this, 'Handler', {
+      entry: 'functions/migrate.ts',
+      // It opens the store with `ssl: true`: no RDS CA certificates needed.
+      rdsCaBundle: false,
+      description: 'Piko: applies state database migrations on deploy',
+      // The migration lock waits up to 5 minutes for another migrating process.
+      timeout: Duration.minutes(10),
+      networking: props.networking,
+      logKey: props.logKey,
+      environment: { [ENV_MYSQL_DSN]: props.database.dsn, [ENV_MYSQL_IAM_AUTH]: 'true' },
+    });
+    props.database.grantConnect(this.handler.role);
+
+    const frameworkLogs = new logs.LogGroup(this, 'ProviderLogs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      encryptionKey: props.logKey,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const frameworkRole = new iam.Role(this, 'ProviderRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Piko: CloudFormation custom resource provider of the migrations',
+    });
+    frameworkRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [frameworkLogs.logGroupArn],
+      }),
+    );
+    const provider = new Provider(this, 'Provider', {
+      onEventHandler: this.handler.function,
+      frameworkOnEventRole: frameworkRole,
+      logGroup: frameworkLogs,
+    });
+    acknowledgeFinding(
+      frameworkRole,
+      'AwsSolutions-IAM5',
+      `Resource::${arnToken(this.handler.function)}:*`,
+      'Written by the CDK Provider framework: lambda:InvokeFunction on the migration handler and its versions ' +
+        '(`<arn>:*`), the one function this provider calls.',
+    );
+
+    this.resource = new CustomResource(this, 'Resource', {
+      serviceToken: provider.serviceToken,
+      resourceType: 'Custom::PikoMigrations',
+      properties: { migrationsHash: migrationsHash(), migrations: MIGRATIONS.length },
+    });
+    // The schema needs a reachable database: the proxy's targets and the writer instance.
+    this.resource.node.addDependency(props.database.proxy);
+    this.resource.node.addDependency(props.database.cluster);
+  }
+}

@@ -1,0 +1,276 @@
+import path from 'node:path';
+import { ArnFormat, CfnOutput, type Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type { Construct } from 'constructs';
+import { eventBridgeCrons } from '../shared/aws/eventbridge-cron.ts';
+import {
+  jobStateMachineName,
+  MAX_SCHEDULE_NAME_LENGTH,
+  MAX_STATE_MACHINE_NAME_LENGTH,
+  OUTPUT_BACKFILL_STATE_MACHINE_ARN,
+  OUTPUT_DISPATCHER_FUNCTION_NAME,
+  OUTPUT_JOB_STATE_MACHINE_PREFIX,
+  OUTPUT_REGION,
+  OUTPUT_SCHEDULE_GROUP_NAME,
+  scheduleNamesFor,
+} from '../shared/aws/outputs.ts';
+import type { JobDefinition } from '../shared/job.ts';
+import { PROJECT_ROOT } from './bundling.ts';
+import { BackfillWorkflow } from './constructs/backfill-workflow.ts';
+import { Dispatcher } from './constructs/dispatcher.ts';
+import { FargateStages } from './constructs/fargate-stages.ts';
+import { JobFunctions } from './constructs/job-functions.ts';
+import { JobSchedules } from './constructs/job-schedules.ts';
+import { JobWorkflows } from './constructs/job-workflows.ts';
+import { Migrations } from './constructs/migrations.ts';
+import { Network, type NetworkProps } from './constructs/network.ts';
+import { Observability } from './constructs/observability.ts';
+import type { FunctionNetworking } from './constructs/piko-function.ts';
+import { StateDatabase, type StateDatabaseProps } from './constructs/state-database.ts';
+
+/** The database settings a deployment may choose. */
+export type PikoDatabaseOptions = Pick<
+  StateDatabaseProps,
+  'minCapacity' | 'maxCapacity' | 'deletionProtection' | 'backupRetention' | 'rotationDays' | 'engineVersion'
+>;
+
+/** Props of {@link PikoStack}. */
+export interface PikoStackProps extends StackProps {
+  /** The jobs to deploy (`functions/jobs/index.ts`, loaded by `infra/app.ts`). */
+  readonly jobs: readonly JobDefinition[];
+  /** VPC settings. @default {} (2 AZs, 1 NAT gateway) */
+  readonly network?: Omit<NetworkProps, 'logKey'>;
+  /** State database settings. @default {} (0.5–4 ACUs, deletion protection on, 7 days of backups) */
+  readonly database?: PikoDatabaseOptions;
+  /** Receives the alarms by email. @default - no subscription */
+  readonly alarmEmail?: string;
+  /**
+   * The image of Fargate stages. @default built at deploy time from `functions/container/Dockerfile`
+   * with the repository root as context
+   */
+  readonly stageImage?: ecs.ContainerImage;
+  /** Retries of a schedule tick that fails to invoke the dispatcher. @default 10 */
+  readonly scheduleRetryAttempts?: number;
+  /** How long a tick is retried before it is dead-lettered. @default Duration.hours(1) */
+  readonly scheduleMaxEventAge?: Duration;
+  /** The dispatcher's timeout. @default Duration.minutes(5) */
+  readonly dispatcherTimeout?: Duration;
+}
+
+/** The files of the repository the stage image is built from (everything else stays out of the context). */
+export const STAGE_IMAGE_CONTEXT_EXCLUDES: readonly string[] = [
+  '*',
+  '!package.json',
+  '!package-lock.json',
+  '!shared',
+  '!functions',
+  'functions/**/*.test.ts',
+];
+
+/** The container image of Fargate stages, built from the repository root at deploy time. */
+export function stageImageFromRepository(): ecs.ContainerImage {
+  return ecs.ContainerImage.fromAsset(PROJECT_ROOT, {
+    file: path.join('functions', 'container', 'Dockerfile'),
+    exclude: [...STAGE_IMAGE_CONTEXT_EXCLUDES],
+  });
+}
+
+/**
+ * The whole orchestrator on AWS (DESIGN.md §5): network, state database and its migrations,
+ * dispatcher, job functions, Fargate stages, job workflows, schedules, backfill state machine and
+ * observability. Its outputs are what the `--aws` CLI reads (`shared/aws/outputs.ts`).
+ */
+export class PikoStack extends Stack {
+  readonly network: Network;
+  readonly database: StateDatabase;
+  readonly dispatcher: Dispatcher;
+  readonly jobFunctions: JobFunctions;
+  readonly jobWorkflows: JobWorkflows;
+  readonly schedules: JobSchedules;
+  readonly backfill: BackfillWorkflow;
+  readonly observability: Observability;
+
+  constructor(scope: Construct, id: string, props: PikoStackProps) {
+    super(scope, id, props);
+    // ecs:RunTask on each stage's task definition rather than on every revision of its family.
+    this.node.setContext('@aws-cdk/aws-stepfunctions-tasks:fixRunEcsTaskPolicy', true);
+    validateJobs(this.stackName, props.jobs);
+    const prefix = this.stackName;
+    const jobIds = props.jobs.map((job) => job.id);
+
+    const key = new kms.Key(this, 'Key', {
+      description: `Piko ${this.stackName}: state database, logs and alarm topic`,
+      enableKeyRotation: true,
+    });
+    allowServicesToUseKey(this, key);
+
+    this.network = new Network(this, 'Network', { ...props.network, logKey: key });
+    const networking: FunctionNetworking = {
+      vpc: this.network.vpc,
+      subnets: this.network.functionSubnets,
+      securityGroups: [this.network.functionsSecurityGroup],
+    };
+    this.database = new StateDatabase(this, 'StateDatabase', {
+      ...props.database,
+      vpc: this.network.vpc,
+      databaseSubnets: this.network.databaseSubnets,
+      proxySubnets: this.network.functionSubnets,
+      clientSecurityGroup: this.network.functionsSecurityGroup,
+      encryptionKey: key,
+    });
+    const migrations = new Migrations(this, 'Migrations', {
+      database: this.database,
+      networking,
+      logKey: key,
+    });
+
+    this.dispatcher = new Dispatcher(this, 'Dispatcher', {
+      database: this.database,
+      networking,
+      jobIds,
+      stateMachinePrefix: prefix,
+      timeout: props.dispatcherTimeout,
+      logKey: key,
+    });
+    this.jobFunctions = new JobFunctions(this, 'JobFunctions', {
+      jobs: props.jobs,
+      database: this.database,
+      networking,
+      logKey: key,
+    });
+    const fargate = new FargateStages(this, 'Fargate', {
+      jobs: props.jobs,
+      database: this.database,
+      networking,
+      image: props.stageImage ?? stageImageFromRepository(),
+      logKey: key,
+    });
+    this.jobWorkflows = new JobWorkflows(this, 'JobWorkflows', {
+      jobs: props.jobs,
+      stateMachinePrefix: prefix,
+      functions: this.jobFunctions.functions,
+      fargate: fargate.jobs,
+      dispatcher: this.dispatcher.function.function,
+      networking,
+      logKey: key,
+    });
+    this.schedules = new JobSchedules(this, 'Schedules', {
+      jobs: props.jobs,
+      groupName: this.stackName,
+      dispatcher: this.dispatcher.function.function,
+      retryAttempts: props.scheduleRetryAttempts,
+      maxEventAge: props.scheduleMaxEventAge,
+    });
+    // Ticks only make sense once the schema exists.
+    this.schedules.node.addDependency(migrations.resource);
+    this.backfill = new BackfillWorkflow(this, 'Backfill', {
+      stateMachineName: backfillStateMachineName(prefix),
+      dispatcher: this.dispatcher.function.function,
+      dispatcherTimeout: this.dispatcher.function.function.timeout!,
+      jobIds,
+      stateMachinePrefix: prefix,
+      logKey: key,
+    });
+    this.observability = new Observability(this, 'Observability', {
+      topicKey: key,
+      dispatcher: this.dispatcher.function.function,
+      deadLetterQueue: this.schedules.deadLetterQueue,
+      jobStateMachines: this.jobWorkflows.stateMachines,
+      backfillStateMachine: this.backfill.stateMachine,
+      alarmEmail: props.alarmEmail,
+      dashboardName: this.stackName,
+    });
+
+    new CfnOutput(this, OUTPUT_DISPATCHER_FUNCTION_NAME, {
+      value: this.dispatcher.function.function.functionName,
+      description: 'Invoked by `piko dispatch|status|pause|resume --aws`',
+    });
+    new CfnOutput(this, OUTPUT_BACKFILL_STATE_MACHINE_ARN, {
+      value: this.backfill.stateMachine.stateMachineArn,
+      description:
+        'Start with { jobId, from, to, reprocess, dryRun, reverse, config } or `piko backfill --aws`',
+    });
+    new CfnOutput(this, OUTPUT_SCHEDULE_GROUP_NAME, { value: this.schedules.group.scheduleGroupName });
+    new CfnOutput(this, OUTPUT_JOB_STATE_MACHINE_PREFIX, {
+      value: prefix,
+      description: 'Job state machines are named <prefix>-<jobId>',
+    });
+    new CfnOutput(this, OUTPUT_REGION, { value: this.region });
+  }
+}
+
+/**
+ * The backfill state machine's name. Job ids start with a letter, so `<prefix>--backfill` never
+ * collides with a job's `<prefix>-<jobId>`.
+ */
+export function backfillStateMachineName(prefix: string): string {
+  return `${prefix}--backfill`;
+}
+
+/** Refuses jobs whose AWS names would be too long or whose cron EventBridge cannot express; all at once. */
+function validateJobs(stackName: string, jobs: readonly JobDefinition[]): void {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const job of jobs) {
+    if (seen.has(job.id)) problems.push(`two jobs have the id "${job.id}"`);
+    seen.add(job.id);
+    const name = jobStateMachineName(stackName, job.id);
+    if (name.length > MAX_STATE_MACHINE_NAME_LENGTH) {
+      problems.push(
+        `job "${job.id}": its state machine name "${name}" is longer than ${MAX_STATE_MACHINE_NAME_LENGTH} characters; use a shorter stack name or job id`,
+      );
+    }
+    try {
+      eventBridgeCrons(job.schedule.cron);
+      for (const schedule of scheduleNamesFor(job)) {
+        if (schedule.length > MAX_SCHEDULE_NAME_LENGTH) {
+          problems.push(
+            `job "${job.id}": schedule name "${schedule}" is longer than ${MAX_SCHEDULE_NAME_LENGTH} characters`,
+          );
+        }
+      }
+    } catch (error) {
+      problems.push(`job "${job.id}": ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  if (backfillStateMachineName(stackName).length > MAX_STATE_MACHINE_NAME_LENGTH) {
+    problems.push(`the stack name "${stackName}" is too long for the backfill state machine's name`);
+  }
+  if (problems.length > 0) throw new Error(`PikoStack "${stackName}":\n  - ${problems.join('\n  - ')}`);
+}
+
+/**
+ * Lets CloudWatch Logs encrypt this account's log groups in this region, and CloudWatch alarms
+ * publish to the encrypted topic, with the stack's key.
+ */
+function allowServicesToUseKey(stack: Stack, key: kms.Key): void {
+  key.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'CloudWatchLogsEncryptsPikoLogGroups',
+      principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+      resources: ['*'],
+      conditions: {
+        ArnLike: {
+          'kms:EncryptionContext:aws:logs:arn': stack.formatArn({
+            service: 'logs',
+            resource: 'log-group',
+            resourceName: '*',
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        },
+      },
+    }),
+  );
+  key.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'CloudWatchAlarmsPublishToEncryptedTopic',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      // As AWS documents it for alarms on encrypted topics: CloudWatch names no source in these calls.
+      resources: ['*'],
+    }),
+  );
+}

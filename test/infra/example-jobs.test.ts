@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { jobs } from '../../functions/jobs/index.ts';
+import { eventBridgeCrons } from '../../shared/aws/eventbridge-cron.ts';
+import { scheduleNamesFor } from '../../shared/aws/outputs.ts';
+import { buildPikoStack, cfnText, type Resources } from './fixtures.ts';
+
+// The stack `npx cdk synth` builds: the project's own jobs (functions/jobs/index.ts).
+const { app, stack, template, nag } = buildPikoStack(jobs);
+const resources = template.toJSON().Resources as Resources;
+const render = cfnText(stack);
+
+describe('the example jobs, deployed', () => {
+  it('has a schedule per job (two when both day fields are restricted) and a state machine per job', () => {
+    const expected = jobs.reduce((count, job) => count + eventBridgeCrons(job.schedule.cron).length, 0);
+    template.resourceCountIs('AWS::Scheduler::Schedule', expected);
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', jobs.length + 1);
+    template.resourceCountIs(
+      'AWS::ECS::TaskDefinition',
+      jobs.flatMap((job) => job.stages).filter((stage) => stage.kind === 'fargate').length,
+    );
+  });
+
+  it.each(jobs.map((job) => [job.id, job] as const))(
+    'schedules %s: expression, timezone, input, DLQ',
+    (_id, job) => {
+      const schedules = Object.values(resources)
+        .filter((resource) => resource.Type === 'AWS::Scheduler::Schedule')
+        .map((resource) => render(resource.Properties) as Record<string, unknown>);
+      const names = scheduleNamesFor(job);
+      eventBridgeCrons(job.schedule.cron).forEach((cron, index) => {
+        expect(schedules).toContainEqual(
+          expect.objectContaining({
+            Name: names[index],
+            ScheduleExpression: cron.expression,
+            ScheduleExpressionTimezone: job.schedule.timezone,
+            FlexibleTimeWindow: { Mode: 'OFF' },
+            Target: expect.objectContaining({
+              Input: JSON.stringify({ jobId: job.id }),
+              DeadLetterConfig: { Arn: '<Schedules/DeadLetters.Arn>' },
+              RetryPolicy: { MaximumRetryAttempts: 10, MaximumEventAgeInSeconds: 3600 },
+            }),
+          }),
+        );
+      });
+    },
+  );
+
+  it('passes cdk-nag AwsSolutions', () => {
+    expect(nag.validateScope(app).violations).toEqual([]);
+  });
+});

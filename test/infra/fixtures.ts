@@ -1,0 +1,135 @@
+import { App, CfnElement, type Stack, Validations } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { PikoStack, type PikoStackProps } from '../../infra/piko-stack.ts';
+import { defineJob, fargate, type JobDefinition, lambda } from '../../shared/job.ts';
+import { mysqlPool } from '../../shared/resources/mysql-pool.ts';
+
+const noop = async () => null;
+
+/** High-frequency single-stage I/O: minutely, wide. */
+export const fanout = defineJob({
+  id: 'fanout',
+  schedule: { cron: '* * * * *' },
+  concurrency: 20,
+  timeout: '30s',
+  memoryMiB: 256,
+  retry: { attempts: 3, backoff: '2s' },
+  handler: noop,
+});
+
+/** Pooled database upserts, in a timezone with DST. */
+export const upsert = defineJob({
+  id: 'upsert',
+  schedule: { cron: '*/5 * * * *', timezone: 'Europe/Paris' },
+  concurrency: 4,
+  timeout: '1m',
+  resources: { db: mysqlPool({ max: 10 }) },
+  handler: noop,
+});
+
+/** Three stages, the middle one on Fargate; a timeout longer than Lambda allows. */
+export const archive = defineJob({
+  id: 'archive',
+  schedule: { cron: '0 2 * * *', timezone: 'Asia/Shanghai' },
+  concurrency: 2,
+  timeout: '20m',
+  memoryMiB: 1024,
+  stages: [
+    lambda('plan', noop),
+    fargate('compress', { cpu: 2048, memoryMiB: 4096 }, noop),
+    lambda('publish', noop),
+  ],
+});
+
+/** Both day fields restricted: two schedules. */
+export const payroll = defineJob({
+  id: 'payroll',
+  schedule: { cron: '0 6 1,15 * MON', timezone: 'America/New_York' },
+  handler: noop,
+});
+
+export const fixtureJobs: readonly JobDefinition[] = [fanout, upsert, archive, payroll];
+
+/**
+ * A Piko stack as `infra/app.ts` builds it, cdk-nag checks included, without bundling (FACTS.md:
+ * asset bundling dominates test time; `bench/dispatcher-cold.ts` bundles for real).
+ */
+export function buildPikoStack(
+  jobs: readonly JobDefinition[],
+  props: Partial<PikoStackProps> = {},
+): { app: App; stack: PikoStack; template: Template; nag: AwsSolutionsChecks } {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const nag = new AwsSolutionsChecks(app);
+  Validations.of(app).addPlugins(nag);
+  const stack = new PikoStack(app, 'Piko', { jobs, ...props });
+  return { app, stack, template: Template.fromStack(stack), nag };
+}
+
+/** Resources of a template by logical id. */
+export type Resources = Record<
+  string,
+  { Type: string; Properties?: Record<string, unknown>; DependsOn?: unknown }
+>;
+
+/**
+ * Renders CloudFormation values as text, naming resources by construct path instead of hashed
+ * logical ids: `{ 'Fn::GetAtt': ['StateDatabaseClusterProxy51BE2960', 'DBProxyArn'] }` →
+ * `<StateDatabase/Cluster/Proxy.DBProxyArn>`, `{ Ref: 'AWS::Region' }` → `<AWS::Region>`.
+ */
+export function cfnText(stack: Stack): (value: unknown) => unknown {
+  const paths = new Map<string, string>();
+  for (const construct of stack.node.findAll()) {
+    if (construct instanceof CfnElement) {
+      const path = construct.node.path.replace(/^[^/]+\//, '').replace(/\/(Resource|Default)$/, '');
+      paths.set(stack.resolve(construct.logicalId) as string, path);
+    }
+  }
+  const name = (logicalId: string): string => paths.get(logicalId) ?? logicalId;
+  const render = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(render);
+    if (typeof value !== 'object' || value === null) return value;
+    const record = value as Record<string, unknown>;
+    if ('Ref' in record)
+      return `<${String(record.Ref).startsWith('AWS::') ? record.Ref : name(String(record.Ref))}>`;
+    if ('Fn::GetAtt' in record) {
+      const [logicalId, attribute] = record['Fn::GetAtt'] as [string, string];
+      return `<${name(logicalId)}.${attribute}>`;
+    }
+    if ('Fn::Join' in record) {
+      const [separator, parts] = record['Fn::Join'] as [string, unknown[]];
+      return parts.map((part) => String(render(part))).join(separator);
+    }
+    if ('Fn::Select' in record) {
+      const [index, list] = record['Fn::Select'] as [number, unknown];
+      const split = (list as Record<string, unknown>)['Fn::Split'] as [string, unknown] | undefined;
+      return split
+        ? `<Select(${index}, Split('${split[0]}', ${String(render(split[1])).replace(/^<(.*)>$/, '$1')}))>`
+        : `<Select(${index}, ${JSON.stringify(render(list))})>`;
+    }
+    return Object.fromEntries(Object.entries(record).map(([key, inner]) => [key, render(inner)]));
+  };
+  return render;
+}
+
+/** The statements of the policies attached to a role, rendered by {@link cfnText}. */
+export function roleStatements(stack: Stack, template: Template, role: IConstruct): unknown[] {
+  const render = cfnText(stack);
+  const roleLogicalId = stack.resolve((role.node.defaultChild as CfnElement).logicalId) as string;
+  const resources = template.toJSON().Resources as Resources;
+  return Object.values(resources)
+    .filter(
+      (resource) =>
+        resource.Type === 'AWS::IAM::Policy' &&
+        ((resource.Properties?.Roles ?? []) as unknown[]).some(
+          (role) => (role as { Ref?: string }).Ref === roleLogicalId,
+        ),
+    )
+    .flatMap(
+      (policy) =>
+        render(
+          (policy.Properties?.PolicyDocument as { Statement?: unknown[] } | undefined)?.Statement ?? [],
+        ) as unknown[],
+    );
+}

@@ -1,0 +1,340 @@
+import { createRequire } from 'node:module';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BACKFILL_BATCHES_PER_EXECUTION } from '../../infra/constructs/backfill-workflow.ts';
+import { definitionToAsl } from '../../infra/workflow-tokens.ts';
+import { NonRetryableError } from '../../shared/errors.ts';
+import {
+  type FargateTaskRequest,
+  runWorkflow,
+  type StagePayload,
+  type WorkflowBindings,
+} from '../../shared/local/workflow/executor.ts';
+import { renderJobWorkflow } from '../../shared/local/workflow/render.ts';
+import type { ExecutionInput } from '../../shared/planner/starter.ts';
+import { buildPikoStack, fixtureJobs, type Resources } from './fixtures.ts';
+
+const aslValidator = createRequire(import.meta.url)('asl-validator') as (
+  definition: unknown,
+  options?: { checkPaths?: boolean; checkArn?: boolean },
+) => { isValid: boolean; errorsText: (separator?: string) => string };
+
+const { stack, template } = buildPikoStack(fixtureJobs);
+const resources = template.toJSON().Resources as Resources;
+
+/** Every state machine of the template as runnable ASL, by name. */
+function machines(): Map<string, string> {
+  const result = new Map<string, string>();
+  for (const resource of Object.values(resources)) {
+    if (resource.Type !== 'AWS::StepFunctions::StateMachine') continue;
+    const asl = definitionToAsl(resource.Properties?.DefinitionString, (logicalId) => {
+      const type = resources[logicalId]?.Type;
+      if (!type) throw new Error(`no resource ${logicalId}`);
+      return type;
+    });
+    result.set(resource.Properties?.StateMachineName as string, asl);
+  }
+  return result;
+}
+
+interface AslState {
+  Type: string;
+  MaxConcurrency?: number;
+  Retry?: unknown[];
+  Catch?: unknown[];
+  ItemProcessor?: { States: Record<string, AslState> };
+}
+
+const asl = machines();
+const definition = (name: string) => JSON.parse(asl.get(name)!) as { States: Record<string, AslState> };
+
+function namedError(name: string, message: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  return error;
+}
+
+function batch(jobId: string, count: number, lane: ExecutionInput['lane'] = 'scheduled'): ExecutionInput {
+  const start = Date.parse('2026-01-01T00:00:00Z');
+  return {
+    jobId,
+    executionName: `${jobId}-s20260101T000000Z-0123456789abcdef`,
+    lane,
+    backfillId: lane === 'backfill' ? 'bf-0123456789abcdef0123' : null,
+    runs: Array.from({ length: count }, (_, index) => ({
+      jobId,
+      runId: index + 1,
+      interval: {
+        start: new Date(start + index * 60_000).toISOString(),
+        end: new Date(start + (index + 1) * 60_000).toISOString(),
+      },
+      config: null,
+    })),
+  };
+}
+
+/** Bindings that record calls; `onRun` decides what a stage does. */
+function bindings(
+  onRun: (payload: Extract<StagePayload, { action: 'run' }>) => unknown = () => ({ output: null }),
+) {
+  const runs: Extract<StagePayload, { action: 'run' }>[] = [];
+  const failures: Extract<StagePayload, { action: 'fail' }>[] = [];
+  const fargate: FargateTaskRequest[] = [];
+  const continued: string[] = [];
+  const bound: WorkflowBindings = {
+    async invokeStage(payload) {
+      if (payload.action === 'fail') {
+        failures.push(payload);
+        return { output: null };
+      }
+      runs.push(payload);
+      return onRun(payload);
+    },
+    async runFargateTask(request) {
+      fargate.push(request);
+    },
+    async continueDispatch(jobId) {
+      continued.push(jobId);
+    },
+  };
+  return { bound, runs, failures, fargate, continued };
+}
+
+describe('state machine definitions', () => {
+  it('has one per job and the backfill state machine', () => {
+    expect([...asl.keys()].sort()).toEqual([
+      'Piko--backfill',
+      'Piko-archive',
+      'Piko-fanout',
+      'Piko-payroll',
+      'Piko-upsert',
+    ]);
+  });
+
+  it('passes asl-validator, every one of them', () => {
+    for (const [name, text] of asl) {
+      const result = aslValidator(JSON.parse(text), { checkPaths: true, checkArn: true });
+      expect(result.errorsText('\n'), name).toBe('');
+      expect(result.isValid, name).toBe(true);
+    }
+  });
+
+  it('maps with the job’s concurrency, retries with its policy and catches into "Record failure"', () => {
+    expect(definition('Piko-fanout').States.Runs!.MaxConcurrency).toBe(20);
+    expect(definition('Piko-archive').States.Runs!.MaxConcurrency).toBe(2);
+    const stage = definition('Piko-fanout').States.Runs!.ItemProcessor!.States['Stage main']!;
+    expect(stage.Retry).toEqual([
+      { ErrorEquals: ['NonRetryableError'], MaxAttempts: 0 },
+      {
+        ErrorEquals: ['States.ALL'],
+        IntervalSeconds: 2,
+        MaxAttempts: 2,
+        BackoffRate: 2,
+        MaxDelaySeconds: 3600,
+        JitterStrategy: 'FULL',
+      },
+    ]);
+    expect(stage.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Record failure' },
+    ]);
+  });
+
+  it('deploys the very definition the local runtime renders', async () => {
+    for (const job of fixtureJobs) {
+      expect(asl.get(`Piko-${job.id}`), job.id).toBe(await renderJobWorkflow(job));
+    }
+  });
+});
+
+describe('job workflows, run locally from the template', () => {
+  beforeAll(() => {
+    expect(stack.jobWorkflows.stateMachines.size).toBe(fixtureJobs.length);
+  });
+
+  it('runs every run through its stage, then asks the dispatcher to continue', async () => {
+    const recorded = bindings();
+    await runWorkflow(asl.get('Piko-fanout')!, batch('fanout', 25), recorded.bound, { noRetryWaits: true });
+    expect(recorded.runs.map((run) => run.run.runId).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 25 }, (_, i) => i + 1),
+    );
+    expect(recorded.failures).toEqual([]);
+    expect(recorded.continued).toEqual(['fanout']);
+  });
+
+  it('runs Lambda, Fargate and Lambda stages in order, and does not continue after a backfill batch', async () => {
+    const recorded = bindings((payload) => ({ output: { from: payload.stage } }));
+    await runWorkflow(asl.get('Piko-archive')!, batch('archive', 3, 'backfill'), recorded.bound, {
+      noRetryWaits: true,
+    });
+    expect(recorded.runs.filter((run) => run.run.runId === 1).map((run) => run.stage)).toEqual([
+      'plan',
+      'publish',
+    ]);
+    expect(recorded.fargate).toHaveLength(3);
+    expect(JSON.parse(recorded.fargate[0]!.environment.PIKO_STAGE_EVENT!)).toMatchObject({
+      action: 'run',
+      stage: 'compress',
+      stageIndex: 1,
+      input: { from: 'plan' },
+    });
+    expect(recorded.continued).toEqual([]);
+  });
+
+  it('retries a failing stage with the job’s policy', async () => {
+    let attempts = 0;
+    const recorded = bindings(() => {
+      attempts++;
+      if (attempts < 3) throw namedError('Error', 'upstream said 503');
+      return { output: null };
+    });
+    await runWorkflow(asl.get('Piko-upsert')!, batch('upsert', 1), recorded.bound, { noRetryWaits: true });
+    expect(attempts).toBe(3);
+    expect(recorded.failures).toEqual([]);
+  });
+
+  it('records the failure after the retries, and at once for a NonRetryableError', async () => {
+    const recorded = bindings((payload) => {
+      throw payload.run.runId === 1
+        ? new NonRetryableError('input file is corrupt')
+        : namedError('Error', 'still failing');
+    });
+    await runWorkflow(asl.get('Piko-payroll')!, batch('payroll', 2), recorded.bound, { noRetryWaits: true });
+    expect(recorded.runs.filter((run) => run.run.runId === 1)).toHaveLength(1);
+    expect(recorded.runs.filter((run) => run.run.runId === 2)).toHaveLength(3);
+    expect(recorded.failures.map((failure) => [failure.run.runId, failure.error.Error]).sort()).toEqual([
+      [1, 'NonRetryableError'],
+      [2, 'Error'],
+    ]);
+    expect(recorded.continued).toEqual(['payroll']);
+  });
+});
+
+describe('backfill state machine, run locally from the template', () => {
+  const SELF = 'arn:aws:states:us-east-1:000000000000:stateMachine:Piko--backfill';
+  const JOB_MACHINE = 'arn:aws:states:us-east-1:000000000000:stateMachine:Piko-fanout';
+  const request = { jobId: 'fanout', from: '2026-01-01T00:00:00Z', to: '2026-01-01T01:00:00Z' };
+  const plan = (dryRun: boolean) => ({
+    action: 'backfill-plan',
+    backfillId: 'bf-0123456789abcdef0123',
+    jobId: 'fanout',
+    dryRun,
+    reverse: false,
+    planned: true,
+    counts: { create: 60, rerun: 0, 'skip-in-flight': 0, 'skip-succeeded': 0, 'skip-failed': 0 },
+  });
+
+  interface Fakes {
+    plan?: (input: unknown) => unknown;
+    next?: (call: number, input: unknown) => unknown;
+  }
+
+  async function run(fakes: Fakes, input: unknown = request) {
+    const calls = {
+      plan: [] as unknown[],
+      next: [] as unknown[],
+      batches: [] as unknown[],
+      continued: [] as unknown[],
+    };
+    const machine = new StateMachine(JSON.parse(asl.get('Piko--backfill')!), {
+      validationOptions: { checkPaths: true, checkArn: true },
+    });
+    const execution = machine.run(input as never, {
+      context: { StateMachine: { Id: SELF, Name: 'Piko--backfill' } } as never,
+      overrides: {
+        taskResourceLocalHandlers: {
+          'Plan backfill': async (payload) => {
+            calls.plan.push(payload);
+            return (fakes.plan ?? (() => plan(false)))(payload) as never;
+          },
+          'Next batch': async (payload) => {
+            calls.next.push(payload);
+            return (fakes.next ?? (() => ({ done: true })))(calls.next.length, payload) as never;
+          },
+          'Run batch': async (parameters) => {
+            calls.batches.push(parameters);
+            return { Status: 'SUCCEEDED', Output: '{}' };
+          },
+          'Continue as new execution': async (parameters) => {
+            calls.continued.push(parameters);
+            return { ExecutionArn: `${SELF}:next` };
+          },
+        },
+        waitTimeOverrides: { 'Wait for running batch': 0 },
+        retryIntervalOverrides: { 'Plan backfill': 0, 'Next batch': 0, 'Run batch': 0 },
+      },
+    });
+    return { output: await execution.result, calls };
+  }
+
+  it('ends a dry run with the plan, starting nothing', async () => {
+    const { output, calls } = await run({ plan: () => plan(true) }, { ...request, dryRun: true });
+    expect(output).toEqual(plan(true));
+    expect(calls.plan).toEqual([{ action: 'backfill-plan', request: { ...request, dryRun: true } }]);
+    expect(calls.next).toEqual([]);
+    expect(calls.batches).toEqual([]);
+  });
+
+  it('runs batches one by one with startExecution.sync until the dispatcher says done', async () => {
+    const batches = [batch('fanout', 40, 'backfill'), batch('fanout', 20, 'backfill')];
+    const { output, calls } = await run({
+      next: (call) =>
+        call <= 2
+          ? { done: false, execution: batches[call - 1], stateMachineArn: JOB_MACHINE }
+          : { done: true },
+    });
+    expect(output).toEqual(plan(false));
+    expect(calls.next).toEqual(
+      Array.from({ length: 3 }, () => ({
+        action: 'backfill-next',
+        jobId: 'fanout',
+        backfillId: 'bf-0123456789abcdef0123',
+        reverse: false,
+      })),
+    );
+    expect(calls.batches).toEqual(
+      batches.map((input) => ({ StateMachineArn: JOB_MACHINE, Name: input.executionName, Input: input })),
+    );
+  });
+
+  it('waits while a batch of the backfill runs elsewhere, then goes on', async () => {
+    const { calls } = await run({
+      next: (call) =>
+        call === 1
+          ? { done: false, waitSeconds: 30 }
+          : call === 2
+            ? { done: false, execution: batch('fanout', 1, 'backfill'), stateMachineArn: JOB_MACHINE }
+            : { done: true },
+    });
+    expect(calls.next).toHaveLength(3);
+    expect(calls.batches).toHaveLength(1);
+  });
+
+  it('retries a transient dispatcher error', async () => {
+    const { calls } = await run({
+      next: (call) => {
+        if (call === 1) throw namedError('StoreError', 'Cannot use MySQL at proxy:3306/piko: ETIMEDOUT');
+        return { done: true };
+      },
+    });
+    expect(calls.next).toHaveLength(2);
+  });
+
+  it('fails with the dispatcher’s refusal, running nothing', async () => {
+    const refused = namedError('BackfillRefusedError', 'Backfill refused: from must be before to');
+    await expect(
+      run({
+        plan: () => {
+          throw refused;
+        },
+      }),
+    ).rejects.toThrow('Backfill refused: from must be before to');
+  });
+
+  it(`hands over to a new execution with the same input after ${BACKFILL_BATCHES_PER_EXECUTION} batches`, async () => {
+    const { calls } = await run({
+      next: () => ({ done: false, execution: batch('fanout', 1, 'backfill'), stateMachineArn: JOB_MACHINE }),
+    });
+    expect(calls.batches).toHaveLength(BACKFILL_BATCHES_PER_EXECUTION);
+    expect(calls.continued).toEqual([{ StateMachineArn: SELF, Input: request }]);
+  });
+});

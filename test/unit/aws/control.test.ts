@@ -1,0 +1,338 @@
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  ExecutionDoesNotExist,
+  SFNClient,
+  SFNServiceException,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { type ControlDeps, handleControlEvent, runsPerBatch } from '../../../shared/aws/control.ts';
+import type {
+  BackfillNextResponse,
+  BackfillPlanResponse,
+  DispatchResponse,
+  StatusResponse,
+} from '../../../shared/aws/control-events.ts';
+import { parseControlEvent } from '../../../shared/aws/control-events.ts';
+import { AwsThrottledError } from '../../../shared/aws/errors.ts';
+import { jobStateMachines, SfnWorkflowStarter } from '../../../shared/aws/sfn-starter.ts';
+import { defineJob } from '../../../shared/job.ts';
+import type { ExecutionInput } from '../../../shared/planner/starter.ts';
+import { JobRegistry } from '../../../shared/registry.ts';
+import type { StateStore } from '../../../shared/store/types.ts';
+import { createTempSqliteStore } from '../../helpers/sqlite.ts';
+
+const sfn = mockClient(SFNClient);
+const machines = jobStateMachines({
+  partition: 'aws',
+  region: 'eu-west-1',
+  account: '123456789012',
+  prefix: 'Piko',
+});
+const HOUR = 3_600_000;
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+
+const hourly = defineJob({
+  id: 'hourly',
+  schedule: { cron: '0 * * * *' },
+  start: '2026-01-01T00:00:00Z',
+  concurrency: 2,
+  config: z.object({ region: z.string().default('eu') }),
+  handler: async () => null,
+});
+const registry = new JobRegistry([hourly]);
+
+let store: StateStore;
+let cleanup: () => Promise<void>;
+let now: Date;
+let deps: ControlDeps;
+
+beforeEach(async () => {
+  sfn.reset();
+  now = new Date(T0 + 3.5 * HOUR);
+  ({ store, cleanup } = await createTempSqliteStore({ clock: () => now }));
+  await store.migrate();
+  deps = {
+    store,
+    jobs: registry,
+    starter: new SfnWorkflowStarter(new SFNClient({ region: 'eu-west-1' }), machines),
+    machines,
+    now: () => now,
+  };
+});
+afterEach(async () => {
+  await cleanup();
+});
+
+const send = <T>(event: unknown) => handleControlEvent(deps, parseControlEvent(event)) as Promise<T>;
+const startedInputs = () =>
+  sfn
+    .commandCalls(StartExecutionCommand)
+    .map((call) => JSON.parse(call.args[0].input.input!) as ExecutionInput);
+/** An SDK service error as the client throws it (the specific classes set their own name). */
+const serviceError = (Type: new (options: never) => Error, name: string): Error =>
+  new Type({ name, $fault: 'client', $metadata: {}, message: `${name} happened` } as never);
+
+/** What the job workflow does to every run of an execution: run and succeed. */
+async function runExecution(input: ExecutionInput): Promise<void> {
+  for (const run of input.runs) {
+    await store.markRunning(run.runId, 'main', now);
+    await store.markSucceeded(run.runId, null, now);
+  }
+}
+
+describe('dispatch', () => {
+  it('plans the due intervals and starts one execution under the deterministic name', async () => {
+    sfn.on(StartExecutionCommand).resolves({});
+
+    const response = await send<DispatchResponse>({ jobId: 'hourly' });
+
+    expect(response).toMatchObject({
+      action: 'dispatch',
+      planned: 3,
+      skipped: 0,
+      paused: false,
+      more: false,
+    });
+    const calls = sfn.commandCalls(StartExecutionCommand);
+    expect(calls).toHaveLength(1);
+    const request = calls[0]!.args[0].input;
+    expect(request.stateMachineArn).toBe('arn:aws:states:eu-west-1:123456789012:stateMachine:Piko-hourly');
+    const runs = await store.listRuns('hourly');
+    expect(runs.map((run) => run.status)).toEqual(['queued', 'queued', 'queued']);
+    expect(new Set(runs.map((run) => run.executionName))).toEqual(new Set([request.name]));
+    expect(request.name).toMatch(/^hourly-s20260101T000000Z-[0-9a-f]{16}$/);
+    expect(response.started).toEqual([{ executionName: request.name, runs: 3 }]);
+    expect(JSON.parse(request.input!)).toEqual({
+      jobId: 'hourly',
+      executionName: request.name,
+      lane: 'scheduled',
+      backfillId: null,
+      runs: runs.map((run) => ({
+        jobId: 'hourly',
+        runId: run.runId,
+        interval: { start: run.interval.start.toISOString(), end: run.interval.end.toISOString() },
+        config: null,
+      })),
+    });
+  });
+
+  it('starts nothing while the scheduled execution runs, then the next batch once it ended', async () => {
+    sfn.on(StartExecutionCommand).resolves({});
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' } as never);
+    await send({ jobId: 'hourly' });
+    now = new Date(T0 + 4.5 * HOUR);
+
+    const whileRunning = await send<DispatchResponse>({ action: 'continue', jobId: 'hourly' });
+    expect(whileRunning).toMatchObject({ action: 'continue', planned: 1, started: [] });
+    expect(whileRunning.live).toHaveLength(1);
+
+    await runExecution(startedInputs()[0]!);
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED' } as never);
+    const after = await send<DispatchResponse>({ action: 'continue', jobId: 'hourly' });
+    expect(after.started).toHaveLength(1);
+    expect(startedInputs()[1]!.runs.map((run) => run.interval.start)).toEqual(['2026-01-01T03:00:00.000Z']);
+  });
+
+  it('treats ExecutionAlreadyExists as started', async () => {
+    sfn.on(StartExecutionCommand).rejects(serviceError(ExecutionAlreadyExists, 'ExecutionAlreadyExists'));
+
+    const response = await send<DispatchResponse>({ jobId: 'hourly' });
+
+    expect(response.started).toHaveLength(1);
+    const runs = await store.listRuns('hourly');
+    expect(
+      runs.every(
+        (run) => run.status === 'queued' && run.executionName === response.started[0]!.executionName,
+      ),
+    ).toBe(true);
+  });
+
+  it('surfaces throttling clearly, and restarts the same execution on the next dispatch', async () => {
+    sfn
+      .on(StartExecutionCommand)
+      .rejectsOnce(serviceError(SFNServiceException, 'ThrottlingException'))
+      .resolves({});
+
+    const error = await send({ jobId: 'hourly' }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(AwsThrottledError);
+    expect((error as Error).message).toMatch(
+      /^Step Functions StartExecution of execution "hourly-s20260101T000000Z-[0-9a-f]{16}" of job "hourly" was throttled \(ThrottlingException\)/,
+    );
+    const queued = await store.listRuns('hourly');
+    expect(queued.map((run) => run.status)).toEqual(['queued', 'queued', 'queued']);
+
+    sfn.on(DescribeExecutionCommand).rejects(serviceError(ExecutionDoesNotExist, 'ExecutionDoesNotExist'));
+    const retried = await send<DispatchResponse>({ jobId: 'hourly' });
+    expect(retried.restarted).toEqual([queued[0]!.executionName]);
+    const names = sfn.commandCalls(StartExecutionCommand).map((call) => call.args[0].input.name);
+    expect(names).toEqual([queued[0]!.executionName, queued[0]!.executionName]);
+  });
+
+  it('refuses an unknown job, naming the known ones', async () => {
+    await expect(send({ jobId: 'nightly' })).rejects.toThrow('Unknown job "nightly". Known jobs: hourly.');
+  });
+});
+
+describe('status, pause and resume', () => {
+  it('reports watermark, counts and recent failures', async () => {
+    sfn.on(StartExecutionCommand).resolves({});
+    await send({ jobId: 'hourly' });
+    const [first] = startedInputs()[0]!.runs;
+    await store.markRunning(first!.runId, 'main', now);
+    await store.markFailed(first!.runId, 'upstream said 503', 3, now);
+
+    const response = await send<StatusResponse>({ action: 'status' });
+
+    expect(response).toEqual({
+      action: 'status',
+      jobs: [
+        {
+          jobId: 'hourly',
+          watermark: '2026-01-01T03:00:00.000Z',
+          paused: false,
+          skippedTotal: 0,
+          counts: { pending: 0, queued: 2, running: 0, succeeded: 0, failed: 1 },
+          recentFailures: [
+            {
+              runId: first!.runId,
+              interval: first!.interval,
+              error: 'upstream said 503',
+              finishedAt: now.toISOString(),
+            },
+          ],
+        },
+      ],
+    });
+  });
+
+  it('reports a job the planner never saw', async () => {
+    const response = await send<StatusResponse>({ action: 'status', jobId: 'hourly' });
+    expect(response.jobs[0]).toMatchObject({
+      jobId: 'hourly',
+      watermark: null,
+      paused: false,
+      recentFailures: [],
+    });
+  });
+
+  it('plans nothing while paused, and the paused intervals once resumed', async () => {
+    sfn.on(StartExecutionCommand).resolves({});
+    expect(await send({ action: 'pause', jobId: 'hourly' })).toEqual({
+      action: 'pause',
+      jobId: 'hourly',
+      paused: true,
+    });
+
+    const paused = await send<DispatchResponse>({ jobId: 'hourly' });
+    expect(paused).toMatchObject({ paused: true, planned: 0, started: [] });
+    expect(await store.listRuns('hourly')).toEqual([]);
+
+    expect(await send({ action: 'resume', jobId: 'hourly' })).toEqual({
+      action: 'resume',
+      jobId: 'hourly',
+      paused: false,
+    });
+    const resumed = await send<DispatchResponse>({ jobId: 'hourly' });
+    expect(resumed).toMatchObject({ paused: false, planned: 3 });
+  });
+});
+
+describe('backfill', () => {
+  const request = {
+    jobId: 'hourly',
+    from: '2025-12-31T00:00:00Z',
+    to: '2025-12-31T06:00:00Z',
+  };
+
+  it('answers a dry run with counts and the first intervals, writing nothing', async () => {
+    const before = await store.listJobs();
+
+    const response = await send<BackfillPlanResponse>({
+      action: 'backfill-plan',
+      request: { ...request, dryRun: true },
+    });
+
+    expect(response).toMatchObject({
+      action: 'backfill-plan',
+      jobId: 'hourly',
+      dryRun: true,
+      reverse: false,
+      planned: true,
+      counts: { create: 6, rerun: 0, 'skip-in-flight': 0, 'skip-succeeded': 0, 'skip-failed': 0 },
+      notShown: 0,
+    });
+    expect(response.sample?.[0]).toEqual({
+      start: '2025-12-31T00:00:00.000Z',
+      end: '2025-12-31T01:00:00.000Z',
+      action: 'create',
+    });
+    expect(await store.listRuns('hourly')).toEqual([]);
+    expect(await store.listJobs()).toEqual(before);
+    expect(await store.getBackfill(response.backfillId)).toBeUndefined();
+  });
+
+  it('plans, then hands out batches until every run has ended', async () => {
+    deps = { ...deps, maxRunsPerExecution: 4 };
+    const plan = await send<BackfillPlanResponse>({ action: 'backfill-plan', request });
+    expect(plan).toMatchObject({ dryRun: false, planned: true, counts: { create: 6 } });
+    const next = () =>
+      send<BackfillNextResponse>({
+        action: 'backfill-next',
+        jobId: 'hourly',
+        backfillId: plan.backfillId,
+        reverse: false,
+      });
+
+    const first = await next();
+    expect(first.done).toBe(false);
+    expect(first.stateMachineArn).toBe('arn:aws:states:eu-west-1:123456789012:stateMachine:Piko-hourly');
+    expect(first.execution).toMatchObject({ jobId: 'hourly', lane: 'backfill', backfillId: plan.backfillId });
+    expect(first.execution!.runs.map((run) => run.interval.start)).toEqual([
+      '2025-12-31T00:00:00.000Z',
+      '2025-12-31T01:00:00.000Z',
+      '2025-12-31T02:00:00.000Z',
+      '2025-12-31T03:00:00.000Z',
+    ]);
+    // The state machine starts batches itself: the dispatcher never does.
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' } as never);
+    expect(await next()).toEqual({ action: 'backfill-next', done: false, waitSeconds: 30 });
+
+    await runExecution(first.execution!);
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED' } as never);
+    const second = await next();
+    expect(second.execution!.runs).toHaveLength(2);
+
+    await runExecution(second.execution!);
+    expect(await next()).toEqual({ action: 'backfill-next', done: true });
+    expect((await store.getBackfill(plan.backfillId))?.status).toBe('done');
+  });
+
+  it('refuses a range that ends in the future, writing nothing', async () => {
+    await expect(
+      send({ action: 'backfill-plan', request: { ...request, to: '2026-01-02T00:00:00Z' } }),
+    ).rejects.toThrow(
+      'Backfill refused: to (2026-01-02T00:00:00.000Z) is in the future (now is 2026-01-01T03:30:00.000Z); only intervals that have ended can be backfilled',
+    );
+    expect(await store.listRuns('hourly')).toEqual([]);
+  });
+
+  it('refuses a step for a backfill that was never planned', async () => {
+    await expect(
+      send({ action: 'backfill-next', jobId: 'hourly', backfillId: 'bf-00000000000000000000' }),
+    ).rejects.toThrow(
+      'No backfill "bf-00000000000000000000" of job "hourly": start it with backfill-plan (the backfill state machine does)',
+    );
+  });
+
+  it('sizes batches so that a large config keeps a batch under the state limit', () => {
+    expect(runsPerBatch(null)).toBe(500);
+    expect(runsPerBatch({ blob: 'x'.repeat(2_000) })).toBe(70);
+    expect(runsPerBatch({ blob: 'x'.repeat(1_000_000) })).toBe(1);
+  });
+});
