@@ -1,0 +1,554 @@
+/**
+ * 10,000 no-op intervals through the local runtime with its state in MariaDB, against the same
+ * 10,000 no-op jobs through BullMQ on Redis, in one run.
+ *
+ *   npx tsx bench/local-throughput.ts [--analyze]
+ *
+ * Piko: a no-op job (concurrency 40) and a backfill of 10,000 minutely intervals, planned with
+ * `planBackfill` (timed on its own) and then run as `piko backfill` runs it: `LocalRuntime.dispatchLane`
+ * (batches of `maxRunsPerExecution` = 500 runs, each an execution of the job's workflow in
+ * aws-local-stepfunctions, Map concurrency 40) and `whenIdle`, until nothing is left. The figure is
+ * from the first dispatch to the last run `succeeded`, checked in the state table.
+ * BullMQ: `addBulk` in 1,000s, then one Worker at concurrency 40 with a no-op processor; from the
+ * first `addBulk` to the 10,000th `completed`.
+ * Both first run a small warm-up (200) so that module loading, the workflow's rendering and JIT are
+ * not counted.
+ *
+ * `--analyze` adds figures that show where Piko's time goes: the workflow interpreter alone, the
+ * interpreter with the stage runner on an in-memory store, the stage runner's store calls alone
+ * (and what-ifs: without the SELECT after markRunning, with a bigger pool, batched UPDATEs).
+ *
+ * MariaDB at 127.0.0.1:3306 as root (`PIKO_BENCH_MYSQL_URL`, a server URL without database): a fresh
+ * database `piko_bench_<random>`, dropped at the end. Redis at 127.0.0.1:6379
+ * (`PIKO_BENCH_REDIS_URL`): a fresh queue `piko-bench-<random>`, obliterated before and after.
+ * The last line printed is one JSON object for scripts.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Queue, Worker } from 'bullmq';
+import mysql from 'mysql2/promise';
+import { loadConfig } from '../shared/config.ts';
+import { intervalToJson } from '../shared/interval.ts';
+import { defineJob } from '../shared/job.ts';
+import { LocalRuntime } from '../shared/local/runtime.ts';
+import { runWorkflow, type WorkflowBindings } from '../shared/local/workflow/executor.ts';
+import { renderJobWorkflow } from '../shared/local/workflow/render.ts';
+import { type ExecutionInput, planBackfill } from '../shared/planner/index.ts';
+import { JobRegistry } from '../shared/registry.ts';
+import { openProcessRuntime, type ProcessRuntime } from '../shared/runner/process.ts';
+import { runStage } from '../shared/runner/stage-runner.ts';
+import { openMysqlStore, type RunRecord, type StateStore } from '../shared/store/index.ts';
+
+const MYSQL_SERVER = process.env.PIKO_BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
+const REDIS = new URL(process.env.PIKO_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379');
+const ANALYZE = process.argv.includes('--analyze');
+const N = 10_000;
+const WARMUP = 200;
+const CONCURRENCY = 40;
+const MINUTE_MS = 60_000;
+/** The measured backfill's first interval; the warm-up takes the 200 minutes before it. */
+const FROM = new Date('2026-01-01T00:00:00.000Z');
+
+const format = (n: number) => Math.round(n).toLocaleString('en-US');
+const minutes = (from: Date, count: number) => ({ from, to: new Date(from.getTime() + count * MINUTE_MS) });
+
+const job = defineJob({
+  id: 'bench-noop',
+  description: 'does nothing, as fast as it can',
+  schedule: { cron: '* * * * *', timezone: 'UTC' },
+  concurrency: CONCURRENCY,
+  handler: async () => undefined,
+});
+const jobs = new JobRegistry([job]);
+
+// ---------------------------------------------------------------------------------------------- Piko
+
+/** Plans a backfill of [from, to) and runs it as `piko backfill` does; returns the seconds of each part. */
+async function pikoBackfill(opened: ProcessRuntime, range: { from: Date; to: Date }) {
+  const now = new Date(Math.max(Date.now(), range.to.getTime()));
+  const planStarted = performance.now();
+  const plan = await planBackfill(opened.store, job, { jobId: job.id, ...range }, now);
+  const planSeconds = (performance.now() - planStarted) / 1000;
+
+  const runtime = new LocalRuntime({ process: opened });
+  const lane = { kind: 'backfill', backfillId: plan.backfillId } as const;
+  const runStarted = performance.now();
+  let executions = 0;
+  for (;;) {
+    const dispatched = await runtime.dispatchLane(job, lane);
+    await runtime.whenIdle();
+    executions += dispatched.started.length;
+    // As `piko backfill`: done when nothing was started, resumed or still running.
+    if (dispatched.started.length + dispatched.restarted.length + dispatched.live.length === 0) break;
+  }
+  const runSeconds = (performance.now() - runStarted) / 1000;
+
+  const runs = await opened.store.listRuns(job.id, range);
+  const succeeded = runs.filter((run) => run.status === 'succeeded' && run.backfillId === plan.backfillId);
+  const expected = (range.to.getTime() - range.from.getTime()) / MINUTE_MS;
+  if (succeeded.length !== expected || runtime.totals.failed !== 0) {
+    throw new Error(
+      `Piko: ${succeeded.length} of ${expected} runs succeeded (${runtime.totals.failed} failed) in the state table`,
+    );
+  }
+  return { planSeconds, runSeconds, executions, runs: succeeded };
+}
+
+// -------------------------------------------------------------------------------------------- BullMQ
+
+const connection = {
+  host: REDIS.hostname,
+  port: Number(REDIS.port || 6379),
+  maxRetriesPerRequest: null,
+};
+
+/** Adds `count` no-op jobs in bulks of 1,000, then runs them with one Worker; returns the seconds. */
+async function bullmq(queueName: string, count: number): Promise<number> {
+  const queue = new Queue(queueName, { connection });
+  try {
+    await queue.obliterate({ force: true });
+    const started = performance.now();
+    for (let i = 0; i < count; i += 1_000) {
+      const size = Math.min(1_000, count - i);
+      await queue.addBulk(Array.from({ length: size }, (_, j) => ({ name: 'noop', data: { i: i + j } })));
+    }
+    let completed = 0;
+    let worker: Worker | undefined;
+    await new Promise<void>((resolve, reject) => {
+      worker = new Worker(queueName, async () => undefined, { connection, concurrency: CONCURRENCY });
+      worker.on('completed', () => {
+        if (++completed === count) resolve();
+      });
+      worker.on('failed', (_job, error) => reject(error));
+      worker.on('error', reject);
+    });
+    const seconds = (performance.now() - started) / 1000;
+    await worker?.close();
+    return seconds;
+  } finally {
+    await queue.obliterate({ force: true });
+    await queue.close();
+  }
+}
+
+// ------------------------------------------------------------------------------------------ analysis
+
+/** The executions a backfill of these runs is split into (500 runs each). */
+function executionInputs(runs: readonly RunRecord[], batch: number, tag: string): ExecutionInput[] {
+  const inputs: ExecutionInput[] = [];
+  for (let i = 0; i < runs.length; i += batch) {
+    inputs.push({
+      jobId: job.id,
+      executionName: `${tag}-${i}`,
+      lane: 'backfill',
+      backfillId: 'bench',
+      runs: runs.slice(i, i + batch).map((run) => ({
+        jobId: job.id,
+        runId: run.runId,
+        interval: intervalToJson(run.interval),
+        config: null,
+      })),
+    });
+  }
+  return inputs;
+}
+
+/** Runs the inputs one execution after another (as the backfill lane does); returns runs per second. */
+async function interpreterRate(asl: string, inputs: readonly ExecutionInput[], bindings: WorkflowBindings) {
+  const started = performance.now();
+  let items = 0;
+  for (const input of inputs) {
+    await runWorkflow(asl, input, bindings);
+    items += input.runs.length;
+  }
+  return items / ((performance.now() - started) / 1000);
+}
+
+const noBinding = async () => undefined;
+
+/** A state store whose per-run calls cost nothing: what the stage runner does besides them. */
+function memoryStore(store: StateStore): StateStore {
+  const records = new Map<number, RunRecord>();
+  const overrides: Partial<StateStore> = {
+    async markRunning(runId, stage, now) {
+      const record = {
+        runId,
+        jobId: job.id,
+        interval: { start: now, end: now },
+        status: 'running',
+        trigger: 'backfill',
+        stage,
+        attempts: 1,
+        generation: 0,
+        executionName: null,
+        backfillId: null,
+        config: null,
+        error: null,
+        output: null,
+        createdAt: now,
+        updatedAt: now,
+        startedAt: now,
+        finishedAt: null,
+      } satisfies RunRecord;
+      records.set(runId, record);
+      return record;
+    },
+    async getRun(runId) {
+      return records.get(runId);
+    },
+    async markSucceeded(runId) {
+      records.delete(runId);
+    },
+  };
+  return new Proxy(store, {
+    get(target, property) {
+      if (property in overrides) return overrides[property as keyof StateStore];
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/** Calls `work` for every run id, `CONCURRENCY` at a time; returns runs per second. */
+async function concurrently(runIds: readonly number[], work: (runId: number) => Promise<unknown>) {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < runIds.length) await work(runIds[next++]!);
+    }),
+  );
+  return runIds.length / ((performance.now() - started) / 1000);
+}
+
+/** Fresh pending runs for an experiment, in a range of their own. */
+async function freshRuns(opened: ProcessRuntime, offset: number, count: number): Promise<RunRecord[]> {
+  const range = minutes(new Date(FROM.getTime() + offset * MINUTE_MS), count);
+  await planBackfill(
+    opened.store,
+    job,
+    { jobId: job.id, ...range },
+    new Date(Math.max(Date.now(), +range.to)),
+  );
+  return opened.store.listRuns(job.id, range);
+}
+
+/**
+ * What-if: the stage runner's per-run status writes, batched. Calls made in one turn of the event
+ * loop are sent together: one UPDATE to running + one SELECT for all runs of a stage, one UPDATE to
+ * succeeded for all runs whose output is null. A sketch for measuring, not a store implementation:
+ * it assumes fresh runs of one job and reads back only what the stage runner uses.
+ */
+function batchingStore(store: StateStore): StateStore {
+  const db = store.database;
+  type Pending<T> = { runId: number; resolve: (value: T) => void; reject: (error: unknown) => void };
+  let running = new Map<string, Pending<RunRecord | undefined>[]>();
+  let succeeded: Pending<void>[] = [];
+  let scheduled = false;
+  const list = (count: number) => Array(count).fill('?').join(', ');
+
+  async function flushRunning(stage: string, calls: Pending<RunRecord | undefined>[]) {
+    const ids = calls.map((call) => call.runId);
+    const now = new Date();
+    await db.query(
+      "UPDATE piko_runs SET status = 'running', attempts = CASE WHEN stage = ? THEN attempts + 1 ELSE 1 END, " +
+        `stage = ?, started_at = ?, finished_at = NULL, updated_at = ? WHERE run_id IN (${list(ids.length)}) ` +
+        "AND status <> 'succeeded'",
+      [stage, stage, now, now, ...ids],
+    );
+    const { rows } = await db.query(
+      `SELECT run_id, status, attempts, output, started_at FROM piko_runs WHERE run_id IN (${list(ids.length)})`,
+      ids,
+    );
+    const byId = new Map(rows.map((row) => [Number(row.run_id), row]));
+    for (const call of calls) {
+      const row = byId.get(call.runId);
+      if (row?.status !== 'running') {
+        call.resolve(undefined);
+        continue;
+      }
+      call.resolve({
+        runId: call.runId,
+        jobId: job.id,
+        interval: { start: now, end: now },
+        status: 'running',
+        trigger: 'backfill',
+        stage,
+        attempts: Number(row.attempts),
+        generation: 0,
+        executionName: null,
+        backfillId: null,
+        config: null,
+        error: null,
+        output: row.output === null ? null : JSON.parse(String(row.output)),
+        createdAt: now,
+        updatedAt: now,
+        startedAt: row.started_at as Date,
+        finishedAt: null,
+      });
+    }
+  }
+
+  async function flushSucceeded(calls: Pending<void>[]) {
+    const ids = calls.map((call) => call.runId);
+    const now = new Date();
+    await db.query(
+      "UPDATE piko_runs SET status = 'succeeded', output = NULL, error = NULL, finished_at = ?, updated_at = ? " +
+        `WHERE run_id IN (${list(ids.length)})`,
+      [now, now, ...ids],
+    );
+    for (const call of calls) call.resolve();
+  }
+
+  function flush() {
+    scheduled = false;
+    const runningNow = running;
+    const succeededNow = succeeded;
+    running = new Map();
+    succeeded = [];
+    const settle = <T>(calls: Pending<T>[], work: Promise<void>) =>
+      work.catch((error: unknown) => {
+        for (const call of calls) call.reject(error);
+      });
+    for (const [stage, calls] of runningNow) void settle(calls, flushRunning(stage, calls));
+    if (succeededNow.length > 0) void settle(succeededNow, flushSucceeded(succeededNow));
+  }
+  const schedule = () => {
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  };
+
+  const overrides: Partial<StateStore> = {
+    markRunning(runId, stage) {
+      return new Promise((resolve, reject) => {
+        const calls = running.get(stage) ?? [];
+        calls.push({ runId, resolve, reject });
+        running.set(stage, calls);
+        schedule();
+      });
+    },
+    markSucceeded(runId, output, now) {
+      if (output !== null && output !== undefined) return store.markSucceeded(runId, output, now);
+      return new Promise((resolve, reject) => {
+        succeeded.push({ runId, resolve, reject });
+        schedule();
+      });
+    },
+  };
+  return new Proxy(store, {
+    get(target, property) {
+      if (property in overrides) return overrides[property as keyof StateStore];
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+interface Analysis {
+  readonly lines: string[];
+  readonly figures: Record<string, number>;
+}
+
+async function analyze(opened: ProcessRuntime, dsn: string, dataDir: string): Promise<Analysis> {
+  const lines: string[] = [];
+  const figures: Record<string, number> = {};
+  const note = (key: string, rate: number, text: string) => {
+    figures[key] = Math.round(rate);
+    lines.push(`  ${text}: ${format(rate)} runs/s`);
+  };
+  const asl = await renderJobWorkflow(job, { dataDir });
+  let offset = 2 * N;
+  const take = async () => {
+    const runs = await freshRuns(opened, offset, N);
+    offset += N;
+    return runs;
+  };
+
+  // 1. The interpreter alone: every Task returns at once.
+  let runs = await take();
+  const echo: WorkflowBindings = {
+    invokeStage: async () => ({ output: null }),
+    runFargateTask: noBinding,
+    continueDispatch: noBinding,
+  };
+  note(
+    'interpreter_per_s',
+    await interpreterRate(asl, executionInputs(runs, 500, 'echo'), echo),
+    'interpreter alone (no-op Task bindings, 20 executions of 500, Map concurrency 40)',
+  );
+
+  // 2. The interpreter and the stage runner, on a store whose per-run calls are free.
+  const memory = { ...opened, store: memoryStore(opened.store) };
+  const staged = (deps: typeof opened): WorkflowBindings => ({
+    invokeStage: (payload) => runStage(deps, payload),
+    runFargateTask: noBinding,
+    continueDispatch: noBinding,
+  });
+  note(
+    'stage_runner_memory_per_s',
+    await interpreterRate(asl, executionInputs(runs, 500, 'memory'), staged(memory)),
+    'interpreter + stage runner, in-memory store (no SQL)',
+  );
+
+  // 3. The same on MariaDB: the runtime minus planning and dispatch.
+  note(
+    'stage_runner_mysql_per_s',
+    await interpreterRate(asl, executionInputs(runs, 500, 'mysql'), staged(opened)),
+    'interpreter + stage runner, MariaDB store (pool 10)',
+  );
+
+  // 4. The stage runner's store calls alone, 40 at a time: markRunning (UPDATE + SELECT) + markSucceeded.
+  runs = await take();
+  const ids = (records: readonly RunRecord[]) => records.map((run) => run.runId);
+  note(
+    'store_calls_per_s',
+    await concurrently(ids(runs), async (runId) => {
+      await opened.store.markRunning(runId, 'main', new Date());
+      await opened.store.markSucceeded(runId, null, new Date());
+    }),
+    'store calls alone, 40 at a time (markRunning = UPDATE + SELECT, markSucceeded = UPDATE), pool 10',
+  );
+
+  // 5. What-if: no SELECT after the UPDATE of markRunning.
+  runs = await take();
+  const db = opened.store.database;
+  note(
+    'store_updates_only_per_s',
+    await concurrently(ids(runs), async (runId) => {
+      const now = new Date();
+      await db.query(
+        "UPDATE piko_runs SET status = 'running', attempts = CASE WHEN stage = ? THEN attempts + 1 ELSE 1 END, " +
+          "stage = ?, started_at = ?, finished_at = NULL, updated_at = ? WHERE run_id = ? AND status <> 'succeeded'",
+        ['main', 'main', now, now, runId],
+      );
+      await opened.store.markSucceeded(runId, null, new Date());
+    }),
+    'what-if: the two UPDATEs only (no SELECT after markRunning), pool 10',
+  );
+
+  // 6. What-if: a pool as big as the concurrency.
+  runs = await take();
+  const big = await openMysqlStore({ dsn, poolSize: CONCURRENCY });
+  try {
+    note(
+      'store_calls_pool40_per_s',
+      await concurrently(ids(runs), async (runId) => {
+        await big.markRunning(runId, 'main', new Date());
+        await big.markSucceeded(runId, null, new Date());
+      }),
+      'what-if: store calls with a pool of 40 connections',
+    );
+  } finally {
+    await big.close();
+  }
+
+  // 7. What-if: status updates batched, 40 runs per statement (one UPDATE to running, one SELECT, one UPDATE to succeeded).
+  runs = await take();
+  const allIds = ids(runs);
+  const batchedStarted = performance.now();
+  for (let i = 0; i < allIds.length; i += CONCURRENCY) {
+    const batch = allIds.slice(i, i + CONCURRENCY);
+    const list = batch.map(() => '?').join(', ');
+    const now = new Date();
+    await db.query(
+      "UPDATE piko_runs SET status = 'running', attempts = CASE WHEN stage = ? THEN attempts + 1 ELSE 1 END, " +
+        `stage = ?, started_at = ?, finished_at = NULL, updated_at = ? WHERE run_id IN (${list}) AND status <> 'succeeded'`,
+      ['main', 'main', now, now, ...batch],
+    );
+    await db.query(`SELECT run_id, attempts, output FROM piko_runs WHERE run_id IN (${list})`, batch);
+    await db.query(
+      "UPDATE piko_runs SET status = 'succeeded', output = NULL, error = NULL, finished_at = ?, updated_at = ? " +
+        `WHERE run_id IN (${list})`,
+      [new Date(), new Date(), ...batch],
+    );
+  }
+  note(
+    'store_batched_per_s',
+    allIds.length / ((performance.now() - batchedStarted) / 1000),
+    'what-if: the same three statements batched 40 runs at a time, one batch in flight',
+  );
+
+  // 8. What-if, end to end: the runtime as measured above, with the batching store of step 7's kind.
+  const batched = await pikoBackfill(
+    { ...opened, store: batchingStore(opened.store) },
+    minutes(new Date(FROM.getTime() + offset * MINUTE_MS), N),
+  );
+  note(
+    'piko_batched_writes_per_s',
+    N / batched.runSeconds,
+    'what-if, end to end: the local runtime with status writes batched per event-loop turn',
+  );
+  return { lines, figures };
+}
+
+// ------------------------------------------------------------------------------------------------ run
+
+const suffix = randomBytes(6).toString('hex');
+const database = `piko_bench_${suffix}`;
+const dsn = `${MYSQL_SERVER}/${database}`;
+const admin = await mysql.createConnection(MYSQL_SERVER);
+const [[{ version }]] = (await admin.query('SELECT VERSION() AS version')) as unknown as [
+  { version: string }[],
+];
+await admin.query(`CREATE DATABASE \`${database}\``);
+const dataDir = await mkdtemp(path.join(tmpdir(), 'piko-bench-'));
+
+try {
+  const config = loadConfig({ cwd: dataDir, env: { PIKO_MYSQL__DSN: dsn, PIKO_DATA_DIR: dataDir } });
+  const opened = await openProcessRuntime(config, jobs);
+  let piko: Awaited<ReturnType<typeof pikoBackfill>>;
+  let analysis: Analysis | undefined;
+  try {
+    await pikoBackfill(opened, minutes(new Date(FROM.getTime() - WARMUP * MINUTE_MS), WARMUP));
+    piko = await pikoBackfill(opened, minutes(FROM, N));
+    if (ANALYZE) analysis = await analyze(opened, dsn, dataDir);
+  } finally {
+    await opened.close();
+  }
+
+  const queueName = `piko-bench-${suffix}`;
+  await bullmq(queueName, WARMUP);
+  const bullSeconds = await bullmq(queueName, N);
+
+  const pikoPerSecond = N / piko.runSeconds;
+  const withPlanning = N / (piko.planSeconds + piko.runSeconds);
+  const bullPerSecond = N / bullSeconds;
+  const ratio = pikoPerSecond / bullPerSecond;
+  console.log(
+    `local-throughput: ${format(N)} no-op intervals, concurrency ${CONCURRENCY}; MariaDB ${version}, Redis ${REDIS.host}`,
+  );
+  console.log(
+    `  piko    planBackfill ${format(N)} runs: ${piko.planSeconds.toFixed(3)} s (${format(N / piko.planSeconds)} runs/s)`,
+  );
+  console.log(
+    `  piko    dispatch → all succeeded: ${piko.runSeconds.toFixed(3)} s in ${piko.executions} executions of ` +
+      `${config.piko.maxRunsPerExecution} = ${format(pikoPerSecond)} runs/s (${format(withPlanning)} runs/s with planning)`,
+  );
+  console.log(
+    `  bullmq  addBulk ×${N / 1_000} + Worker → all completed: ${bullSeconds.toFixed(3)} s = ${format(bullPerSecond)} jobs/s`,
+  );
+  if (analysis) {
+    console.log('  where Piko’s time goes (each on fresh runs, 10,000 each):');
+    for (const line of analysis.lines) console.log(`  ${line}`);
+  }
+  console.log(`  ratio (piko / bullmq): ${ratio.toFixed(2)} (goal >= 1)`);
+  console.log(
+    JSON.stringify({
+      bench: 'local-throughput',
+      piko_per_s: Math.round(pikoPerSecond),
+      bullmq_per_s: Math.round(bullPerSecond),
+      ratio: Number(ratio.toFixed(2)),
+      piko_plan_s: Number(piko.planSeconds.toFixed(3)),
+      piko_with_planning_per_s: Math.round(withPlanning),
+      ...analysis?.figures,
+    }),
+  );
+} finally {
+  await admin.query(`DROP DATABASE IF EXISTS \`${database}\``);
+  await admin.end();
+  await rm(dataDir, { recursive: true, force: true });
+}
