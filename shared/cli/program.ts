@@ -9,6 +9,7 @@ import {
   UnknownJobError,
 } from '../errors.ts';
 import { backfillCommand } from './commands/backfill.ts';
+import { dispatchCommand } from './commands/dispatch.ts';
 import { runCommand } from './commands/run.ts';
 import { startCommand } from './commands/start.ts';
 import { stateCommands } from './commands/state.ts';
@@ -28,6 +29,7 @@ export function buildProgram(io: CliIo): Command {
   runCommand(program, io);
   backfillCommand(program, io);
   stateCommands(program, io);
+  dispatchCommand(program, io);
   ticksCommand(program, io);
   for (const command of program.commands) command.exitOverride();
   return program;

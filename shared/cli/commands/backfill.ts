@@ -1,4 +1,11 @@
 import type { Command } from 'commander';
+import {
+  type AwsFlags,
+  awsOption,
+  refuseAwsOnlyFlags,
+  regionOption,
+  stackNameOption,
+} from '../../aws/cli/options.ts';
 import { InputError } from '../../errors.ts';
 import { LocalRuntime } from '../../local/runtime.ts';
 import {
@@ -18,7 +25,7 @@ import { progressPrinter } from './start.ts';
 const REPROCESS: readonly Reprocess[] = ['missing', 'failed', 'all'];
 const BAR_WIDTH = 30;
 
-interface BackfillFlags {
+interface BackfillFlags extends AwsFlags {
   from?: string;
   to?: string;
   reprocess: string;
@@ -46,7 +53,10 @@ export function backfillRequest(jobId: string, flags: BackfillFlags): BackfillRe
   };
 }
 
-/** `piko backfill <job> --from --to …`: plans a range and runs it locally, resumable. */
+/**
+ * `piko backfill <job> --from --to …`: plans a range and runs it locally, resumable; with `--aws`,
+ * starts the deployed stack's backfill state machine instead (`shared/aws/cli/backfill.ts`).
+ */
 export function backfillCommand(program: Command, io: CliIo): void {
   program
     .command('backfill <job>')
@@ -60,8 +70,13 @@ export function backfillCommand(program: Command, io: CliIo): void {
     .option('--reverse', 'newest intervals first')
     .option('--config <json>', 'config override for the backfilled runs')
     .option('--json', 'JSON lines')
+    .addOption(awsOption('start the backfill state machine of the deployed stack'))
+    .addOption(regionOption())
+    .addOption(stackNameOption())
     .action(async (jobId: string, flags: BackfillFlags) => {
       const request = backfillRequest(jobId, flags);
+      if (flags.aws) return (await import('../../aws/cli/backfill.ts')).backfillOnAws(request, flags, io);
+      refuseAwsOnlyFlags(flags);
       const context = await cliContext({ json: flags.json });
       const job = context.jobs.get(jobId);
       const now = new Date();

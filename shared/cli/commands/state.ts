@@ -1,4 +1,11 @@
 import type { Command } from 'commander';
+import {
+  type AwsFlags,
+  awsOption,
+  refuseAwsOnlyFlags,
+  regionOption,
+  stackNameOption,
+} from '../../aws/cli/options.ts';
 import type { JobDefinition } from '../../job.ts';
 import { initialWatermark } from '../../planner/index.ts';
 import type { ProcessRuntime } from '../../runner/process.ts';
@@ -43,13 +50,21 @@ export async function jobStatus(opened: ProcessRuntime, job: JobDefinition, now:
   };
 }
 
-/** `piko status`, `piko pause`, `piko resume`, `piko jobs`. */
+/**
+ * `piko status`, `piko pause`, `piko resume`, `piko jobs`. With `--aws`, status, pause and resume act
+ * on the deployed stack (`shared/aws/cli/state.ts`).
+ */
 export function stateCommands(program: Command, io: CliIo): void {
   program
     .command('status [job]')
     .description('per job: watermark, next tick, runs per status, the last failures')
     .option('--json', 'one JSON object per job and line')
-    .action(async (jobId: string | undefined, flags: { json?: boolean }) => {
+    .addOption(awsOption('read the state table of the deployed stack through its dispatcher'))
+    .addOption(regionOption())
+    .addOption(stackNameOption())
+    .action(async (jobId: string | undefined, flags: AwsFlags & { json?: boolean }) => {
+      if (flags.aws) return (await import('../../aws/cli/state.ts')).statusOnAws(jobId, flags, io);
+      refuseAwsOnlyFlags(flags);
       const context = await cliContext();
       const jobs = jobId ? [context.jobs.get(jobId)] : context.jobs.list();
       await withProcess(context, async (opened) => {
@@ -83,7 +98,18 @@ export function stateCommands(program: Command, io: CliIo): void {
       .description(
         paused ? 'stop planning a job (its intervals are due again on resume)' : 'plan a paused job again',
       )
-      .action(async (jobId: string) => {
+      .addOption(
+        awsOption(
+          paused
+            ? 'pause the job in the state table of the deployed stack and disable its schedules'
+            : 'resume the job in the state table of the deployed stack and enable its schedules',
+        ),
+      )
+      .addOption(regionOption())
+      .addOption(stackNameOption())
+      .action(async (jobId: string, flags: AwsFlags) => {
+        if (flags.aws) return (await import('../../aws/cli/state.ts')).pauseOnAws(jobId, paused, flags, io);
+        refuseAwsOnlyFlags(flags);
         const context = await cliContext();
         const job = context.jobs.get(jobId);
         await withProcess(context, (opened) =>

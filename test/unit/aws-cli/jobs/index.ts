@@ -1,0 +1,25 @@
+/**
+ * Jobs of the `--aws` CLI tests (`PIKO_JOBS_DIR=test/unit/aws-cli/jobs`): `daily` has one schedule
+ * and a config schema; `payday` restricts both day fields, so it has two schedules (`.dom`, `.dow`).
+ */
+import { z } from 'zod';
+import { defineJob, type JobDefinition } from '../../../../shared/job.ts';
+
+/** Daily at 03:00 UTC, with a config the backfill checks locally. */
+export const daily = defineJob({
+  id: 'daily',
+  schedule: { cron: '0 3 * * *' },
+  start: '2026-01-01T00:00:00Z',
+  config: z.object({ region: z.enum(['eu', 'us']).default('eu') }),
+  handler: () => null,
+});
+
+/** 09:00 in Paris on the 1st of the month and on Mondays: two EventBridge schedules. */
+export const payday = defineJob({
+  id: 'payday',
+  schedule: { cron: '0 9 1 * 1', timezone: 'Europe/Paris' },
+  start: '2026-01-01T00:00:00+01:00',
+  handler: () => null,
+});
+
+export const jobs: readonly JobDefinition[] = [daily, payday];
