@@ -89,7 +89,8 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
   if (!record) {
     // Delivered again after it succeeded (a restarted execution): never run an interval twice.
     const done = await deps.store.getRun(run.runId);
-    if (!done) throw new NonRetryableError(`Run ${run.runId} of job "${job.id}" does not exist in the state store`);
+    if (!done)
+      throw new NonRetryableError(`Run ${run.runId} of job "${job.id}" does not exist in the state store`);
     return { output: done.output ?? null };
   }
 
