@@ -2,6 +2,8 @@
  * `piko status [job] --aws` and `piko pause|resume <job> --aws`: the state table through the
  * deployed dispatcher, and the job's schedules through EventBridge Scheduler.
  */
+
+import type { JobStatus } from '../../cli/commands/state.ts';
 import { cliContext } from '../../cli/context.ts';
 import type { CliIo } from '../../cli/io.ts';
 import { RUN_STATUSES } from '../../store/types.ts';
@@ -17,18 +19,7 @@ import { AwsSession, resolveAwsTarget } from './session.ts';
  * A job's status on AWS, as `piko status --aws --json` prints it: the local status's fields, with
  * each failure's run id and finish time in place of its attempt count (the dispatcher does not send it).
  */
-export interface AwsStatusLine {
-  readonly jobId: string;
-  readonly paused: boolean;
-  readonly watermark: string | null;
-  /** From the job's cron in the local `functions/jobs/`; null when it has none there. */
-  readonly nextTick: string | null;
-  readonly skipped: number;
-  readonly pending: number;
-  readonly queued: number;
-  readonly running: number;
-  readonly succeeded: number;
-  readonly failed: number;
+export interface AwsStatusLine extends Omit<JobStatus, 'failures'> {
   readonly failures: readonly {
     start: string;
     end: string;
