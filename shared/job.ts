@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { type Duration, toMillis } from './duration.ts';
-import { JobDefinitionError, PikoError } from './errors.ts';
+import { InputError, JobDefinitionError, PikoError } from './errors.ts';
 import type { Interval } from './interval.ts';
 import type { BorrowedResources, ResourceMap } from './resources/types.ts';
 import { type CompiledSchedule, compileSchedule } from './schedule/index.ts';
@@ -389,6 +389,18 @@ function json(value: unknown): string {
   } catch {
     return show(value);
   }
+}
+
+/**
+ * Validates a config override (a manual run's, a backfill's) against the job's schema and returns
+ * the parsed config, defaults applied.
+ * @throws InputError naming the job and every field that is wrong.
+ */
+export function parseJobConfig<C>(job: JobDefinition<C, ResourceMap>, value: unknown): C {
+  const parsed = job.config.safeParse(value ?? {});
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  throw new InputError(`Invalid config for job "${job.id}": ${issues.join('; ')}`);
 }
 
 /** Parses an ISO 8601 instant that carries an offset (`Z` or `±hh:mm`); undefined otherwise. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { BackfillRefusedError, InputError } from '../errors.ts';
+import { BackfillRefusedError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
-import type { JobDefinition } from '../job.ts';
+import { type JobDefinition, parseJobConfig } from '../job.ts';
 import type { BackfillRecord, RunRecord, StateStore } from '../store/types.ts';
 import { initialWatermark } from './scheduled.ts';
 
@@ -98,13 +98,7 @@ export function validateBackfill(
     }
   }
   if (request.config === undefined || request.config === null) return null;
-  const parsed = job.config.safeParse(request.config);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map(
-      (issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`,
-    );
-    throw new InputError(`Invalid config for job "${job.id}": ${issues.join('; ')}`);
-  }
+  parseJobConfig(job, request.config);
   return request.config;
 }
 

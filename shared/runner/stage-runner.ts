@@ -1,5 +1,5 @@
-import { InputError, NonRetryableError, StoreUnavailableError, TimeoutError } from '../errors.ts';
-import type { RunContext } from '../job.ts';
+import { NonRetryableError, StoreUnavailableError, TimeoutError } from '../errors.ts';
+import { parseJobConfig, type RunContext } from '../job.ts';
 import type { StagePayload, StageRunResult } from '../local/workflow/payload.ts';
 import { stageErrorMessage } from '../local/workflow/payload.ts';
 import type { JobRegistry } from '../registry.ts';
@@ -74,14 +74,12 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
       `Job "${job.id}" has no stage "${payload.stage}" at position ${payload.stageIndex + 1}; redeploy so the workflow matches the job`,
     );
   }
-  const parsed = job.config.safeParse(run.config ?? {});
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map(
-      (issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`,
-    );
-    throw new NonRetryableError(
-      new InputError(`Invalid config for job "${job.id}": ${issues.join('; ')}`).message,
-    );
+  let config: unknown;
+  try {
+    config = parseJobConfig(job, run.config);
+  } catch (error) {
+    // Retrying cannot fix a config the schema rejects.
+    throw new NonRetryableError(error instanceof Error ? error.message : String(error));
   }
 
   const started = now();
@@ -102,7 +100,7 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
     runId: run.runId,
     interval: { start: new Date(run.interval.start), end: new Date(run.interval.end) },
     scheduledAt: new Date(run.interval.end),
-    config: parsed.data,
+    config,
     attempt: record.attempts,
     stage: stage.name,
     input: payload.inputFromStore ? record.output : payload.input,

@@ -3,10 +3,10 @@
  * deployed dispatcher, and the job's schedules through EventBridge Scheduler.
  */
 
-import type { JobStatus } from '../../cli/commands/state.ts';
+import { type JobStatus, printJobStatus } from '../../cli/commands/state.ts';
 import { cliContext } from '../../cli/context.ts';
 import type { CliIo } from '../../cli/io.ts';
-import { RUN_STATUSES } from '../../store/types.ts';
+import type { RUN_STATUSES } from '../../store/types.ts';
 import type { JobStatus as AwsJobStatus, PauseResponse, StatusResponse } from '../control-events.ts';
 import { scheduleNamesFor } from '../outputs.ts';
 import { checkJobId, invokeDispatcher } from './dispatcher.ts';
@@ -57,16 +57,12 @@ export async function statusOnAws(
       continue;
     }
     const next = line.nextTick ?? (local ? '(none)' : '(unknown: not a job of the local functions/jobs)');
-    io.out(`${line.jobId}${line.paused ? ' (paused)' : ''}`);
-    io.out(`  watermark ${line.watermark ?? '(not planned yet)'}, next tick ${next}`);
-    io.out(
-      `  runs: ${RUN_STATUSES.map((name) => `${name} ${line[name]}`).join(', ')}; skipped ${line.skipped}`,
+    printJobStatus(
+      io,
+      line,
+      next,
+      (failure) => `(run ${failure.runId}, finished ${failure.finishedAt ?? '?'})`,
     );
-    for (const failure of line.failures) {
-      io.out(
-        `  failed ${failure.start} → ${failure.end} (run ${failure.runId}, finished ${failure.finishedAt ?? '?'}): ${failure.error ?? ''}`,
-      );
-    }
   }
 }
 

@@ -50,6 +50,27 @@ export async function jobStatus(opened: ProcessRuntime, job: JobDefinition, now:
   };
 }
 
+/** What the human status of a job prints; the failures' detail differs locally and on AWS. */
+type PrintableStatus<F> = Omit<JobStatus, 'failures'> & {
+  readonly failures: readonly (F & { start: string; end: string; error: string | null })[];
+};
+
+/** Prints one job's status as readable lines (`piko status`, local or `--aws`). */
+export function printJobStatus<F>(
+  io: CliIo,
+  status: PrintableStatus<F>,
+  nextTick: string,
+  failureDetail: (failure: F) => string,
+): void {
+  const counts = RUN_STATUSES.map((name) => `${name} ${status[name]}`).join(', ');
+  io.out(`${status.jobId}${status.paused ? ' (paused)' : ''}`);
+  io.out(`  watermark ${status.watermark ?? '(not planned yet)'}, next tick ${nextTick}`);
+  io.out(`  runs: ${counts}; skipped ${status.skipped}`);
+  for (const failure of status.failures) {
+    io.out(`  failed ${failure.start} → ${failure.end} ${failureDetail(failure)}: ${failure.error ?? ''}`);
+  }
+}
+
 /**
  * `piko status`, `piko pause`, `piko resume`, `piko jobs`. With `--aws`, status, pause and resume act
  * on the deployed stack (`shared/aws/cli/state.ts`).
@@ -74,17 +95,12 @@ export function stateCommands(program: Command, io: CliIo): void {
             io.out(JSON.stringify(status));
             continue;
           }
-          const counts = RUN_STATUSES.map((name) => `${name} ${status[name]}`).join(', ');
-          io.out(`${status.jobId}${status.paused ? ' (paused)' : ''}`);
-          io.out(
-            `  watermark ${status.watermark ?? '(not planned yet)'}, next tick ${status.nextTick ?? '(none)'}`,
+          printJobStatus(
+            io,
+            status,
+            `${status.nextTick ?? '(none)'}`,
+            (failure) => `after ${failure.attempts} attempt(s)`,
           );
-          io.out(`  runs: ${counts}; skipped ${status.skipped}`);
-          for (const failure of status.failures) {
-            io.out(
-              `  failed ${failure.start} → ${failure.end} after ${failure.attempts} attempt(s): ${failure.error ?? ''}`,
-            );
-          }
         }
       });
     });
