@@ -6,15 +6,11 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import { eventBridgeCrons } from '../shared/aws/eventbridge-cron.ts';
 import {
-  jobStateMachineName,
-  MAX_SCHEDULE_NAME_LENGTH,
-  MAX_STATE_MACHINE_NAME_LENGTH,
   OUTPUT_BACKFILL_STATE_MACHINE_ARN,
   OUTPUT_DISPATCHER_FUNCTION_NAME,
   OUTPUT_JOB_STATE_MACHINE_PREFIX,
   OUTPUT_REGION,
   OUTPUT_SCHEDULE_GROUP_NAME,
-  scheduleNamesFor,
 } from '../shared/aws/outputs.ts';
 import type { JobDefinition } from '../shared/job.ts';
 import { PROJECT_ROOT } from './bundling.ts';
@@ -29,6 +25,14 @@ import { Network, type NetworkProps } from './constructs/network.ts';
 import { Observability } from './constructs/observability.ts';
 import type { FunctionNetworking } from './constructs/piko-function.ts';
 import { StateDatabase, type StateDatabaseProps } from './constructs/state-database.ts';
+import {
+  backfillStateMachineName,
+  dashboardName,
+  physicalNameProblems,
+  scheduleGroupName,
+} from './physical-names.ts';
+
+export { backfillStateMachineName };
 
 /** The database settings a deployment may choose. */
 export type PikoDatabaseOptions = Pick<
@@ -158,7 +162,7 @@ export class PikoStack extends Stack {
     });
     this.schedules = new JobSchedules(this, 'Schedules', {
       jobs: props.jobs,
-      groupName: this.stackName,
+      groupName: scheduleGroupName(this.stackName),
       dispatcher: this.dispatcher.function.function,
       retryAttempts: props.scheduleRetryAttempts,
       maxEventAge: props.scheduleMaxEventAge,
@@ -180,7 +184,7 @@ export class PikoStack extends Stack {
       jobStateMachines: this.jobWorkflows.stateMachines,
       backfillStateMachine: this.backfill.stateMachine,
       alarmEmail: props.alarmEmail,
-      dashboardName: this.stackName,
+      dashboardName: dashboardName(this.stackName, this.region),
     });
 
     new CfnOutput(this, OUTPUT_DISPATCHER_FUNCTION_NAME, {
@@ -202,42 +206,22 @@ export class PikoStack extends Stack {
 }
 
 /**
- * The backfill state machine's name. Job ids start with a letter, so `<prefix>--backfill` never
- * collides with a job's `<prefix>-<jobId>`.
+ * Refuses jobs whose cron EventBridge cannot express, duplicate job ids, and names AWS would refuse
+ * (`infra/physical-names.ts`); all at once.
  */
-export function backfillStateMachineName(prefix: string): string {
-  return `${prefix}--backfill`;
-}
-
-/** Refuses jobs whose AWS names would be too long or whose cron EventBridge cannot express; all at once. */
 function validateJobs(stackName: string, jobs: readonly JobDefinition[]): void {
   const problems: string[] = [];
   const seen = new Set<string>();
   for (const job of jobs) {
     if (seen.has(job.id)) problems.push(`two jobs have the id "${job.id}"`);
     seen.add(job.id);
-    const name = jobStateMachineName(stackName, job.id);
-    if (name.length > MAX_STATE_MACHINE_NAME_LENGTH) {
-      problems.push(
-        `job "${job.id}": its state machine name "${name}" is longer than ${MAX_STATE_MACHINE_NAME_LENGTH} characters; use a shorter stack name or job id`,
-      );
-    }
     try {
       eventBridgeCrons(job.schedule.cron);
-      for (const schedule of scheduleNamesFor(job)) {
-        if (schedule.length > MAX_SCHEDULE_NAME_LENGTH) {
-          problems.push(
-            `job "${job.id}": schedule name "${schedule}" is longer than ${MAX_SCHEDULE_NAME_LENGTH} characters`,
-          );
-        }
-      }
     } catch (error) {
       problems.push(`job "${job.id}": ${error instanceof Error ? error.message : String(error)}`);
     }
   }
-  if (backfillStateMachineName(stackName).length > MAX_STATE_MACHINE_NAME_LENGTH) {
-    problems.push(`the stack name "${stackName}" is too long for the backfill state machine's name`);
-  }
+  problems.push(...physicalNameProblems(stackName, jobs));
   if (problems.length > 0) throw new Error(`PikoStack "${stackName}":\n  - ${problems.join('\n  - ')}`);
 }
 

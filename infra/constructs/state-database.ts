@@ -5,6 +5,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import { acknowledge } from '../nag.ts';
+import { stateDatabaseProxyName } from '../physical-names.ts';
 
 /** The MySQL user every Piko function signs IAM tokens for (the cluster's generated credentials). */
 export const STATE_DATABASE_USER = 'piko_admin';
@@ -69,11 +70,20 @@ export class StateDatabase extends Construct {
       description: 'Piko state database: reachable from its RDS Proxy only',
       allowAllOutbound: false,
     });
+    // A pinned engine version with automatic minor upgrades off: the template is the one record of
+    // the version the cluster runs, and an upgrade is a reviewed change of `engineVersion`. With
+    // automatic upgrades on, RDS moves the cluster past the pinned `EngineVersion` in a maintenance
+    // window and the stack drifts (a later deploy that sets a version below the running one fails,
+    // downgrades are refused). The other way round is not open: CDK's cluster engines take a full
+    // version (there is no "major only"), and an unversioned engine leaves the version and parameter
+    // group family to RDS's default of the day, which CDK advises against. Aurora upgrades a cluster
+    // automatically only when the cluster and every instance allow it, so both say no.
     this.cluster = new rds.DatabaseCluster(this, 'Cluster', {
       engine: rds.DatabaseClusterEngine.auroraMysql({
         version: props.engineVersion ?? rds.AuroraMysqlEngineVersion.VER_3_10_3,
       }),
-      writer: rds.ClusterInstance.serverlessV2('Writer', { autoMinorVersionUpgrade: true }),
+      autoMinorVersionUpgrade: false,
+      writer: rds.ClusterInstance.serverlessV2('Writer', { autoMinorVersionUpgrade: false }),
       serverlessV2MinCapacity: minCapacity,
       serverlessV2MaxCapacity: maxCapacity,
       credentials: rds.Credentials.fromGeneratedSecret(STATE_DATABASE_USER),
@@ -101,7 +111,7 @@ export class StateDatabase extends Construct {
     });
     this.proxy = this.cluster.addProxy('Proxy', {
       // Proxy names are unique per account and region: one per stack.
-      dbProxyName: `${Stack.of(this).stackName}-state`.toLowerCase(),
+      dbProxyName: stateDatabaseProxyName(Stack.of(this).stackName),
       secrets: [this.cluster.secret!],
       vpc: props.vpc,
       vpcSubnets: props.proxySubnets,
