@@ -3,6 +3,7 @@ import { ArnFormat, CfnOutput, type Duration, Stack, type StackProps } from 'aws
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { eventBridgeCrons } from '../shared/aws/eventbridge-cron.ts';
 import {
@@ -25,6 +26,7 @@ import { Network, type NetworkProps } from './constructs/network.ts';
 import { Observability } from './constructs/observability.ts';
 import type { FunctionNetworking } from './constructs/piko-function.ts';
 import { StateDatabase, type StateDatabaseProps } from './constructs/state-database.ts';
+import { acknowledgeGuardRule } from './nag.ts';
 import {
   backfillStateMachineName,
   dashboardName,
@@ -202,6 +204,17 @@ export class PikoStack extends Stack {
       description: 'Job state machines are named <prefix>-<jobId>',
     });
     new CfnOutput(this, OUTPUT_REGION, { value: this.region });
+
+    for (const construct of this.node.findAll()) {
+      if (!(construct instanceof logs.LogGroup)) continue;
+      acknowledgeGuardRule(
+        construct,
+        'cloudwatch_log_group_retention_period_check',
+        'Piko log groups hold diagnostics (function, workflow, task and VPC flow logs), kept one month (flow logs ' +
+          'three) to bound their cost and any personal data a job logs; the record of every run is the state ' +
+          'database with its backups. A deployment that must keep logs a year sets the retention on the construct.',
+      );
+    }
   }
 }
 
@@ -227,7 +240,8 @@ function validateJobs(stackName: string, jobs: readonly JobDefinition[]): void {
 
 /**
  * Lets CloudWatch Logs encrypt this account's log groups in this region, and CloudWatch alarms
- * publish to the encrypted topic, with the stack's key.
+ * publish to the encrypted topic, with the stack's key; and refuses grants that no AWS service asked for
+ * (the Control Tower control CT.KMS.PR.3).
  */
 function allowServicesToUseKey(stack: Stack, key: kms.Key): void {
   key.addToResourcePolicy(
@@ -255,6 +269,20 @@ function allowServicesToUseKey(stack: Stack, key: kms.Key): void {
       actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
       // As AWS documents it for alarms on encrypted topics: CloudWatch names no source in these calls.
       resources: ['*'],
+    }),
+  );
+  // Grants on the key only for AWS services acting for a resource (RDS encrypting the cluster's
+  // storage): nobody, the account's admins included, hands out the key's use outside its policy.
+  key.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'GrantsOnlyForAwsResources',
+      effect: iam.Effect.DENY,
+      principals: [new iam.AnyPrincipal()],
+      actions: ['kms:CreateGrant'],
+      resources: ['*'],
+      conditions: {
+        BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' },
+      },
     }),
   );
 }

@@ -4,7 +4,7 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
-import { acknowledge } from '../nag.ts';
+import { acknowledge, acknowledgeGuardRule } from '../nag.ts';
 import { stateDatabaseProxyName } from '../physical-names.ts';
 
 /** The MySQL user every Piko function signs IAM tokens for (the cluster's generated credentials). */
@@ -138,6 +138,26 @@ export class StateDatabase extends Construct {
       'AwsSolutions-RDS14',
       'Piko state is recovered by point-in-time restore from the automated backups; Backtrack would bill every ' +
         'change record of a write-heavy, high-frequency workload for a recovery mode the design does not use.',
+    );
+    acknowledgeGuardRule(
+      this.cluster,
+      'rds_instance_automatic_minor_version_upgrade_enabled_check',
+      'The engine version is pinned and upgraded by changing engineVersion (a reviewed deploy): automatic minor ' +
+        'upgrades would move the cluster past the template and make the stack drift (see the comment at the cluster).',
+    );
+    acknowledgeGuardRule(
+      this.cluster,
+      'rds_cluster_logging_enabled_check',
+      'The control asks for all four MySQL logs; the general log records every statement of a high-frequency ' +
+        'planner, and the audit log needs the server_audit plugin, both for every tick. Runs and their errors are ' +
+        'recorded by Piko in the state database and in the function logs; the error log stays in the RDS console.',
+    );
+    acknowledgeGuardRule(
+      this.cluster,
+      'rds_instance_enhanced_monitoring_enabled_check',
+      'Enhanced Monitoring samples the host operating system of a Serverless v2 instance, whose capacity Aurora ' +
+        'manages; Piko alarms on its own run metrics and the cluster metrics (ACUs, connections) in CloudWatch. ' +
+        'Turning it on needs a monitoring role writing to the shared RDSOSMetrics log group.',
     );
     if (!deletionProtection) {
       acknowledge(
