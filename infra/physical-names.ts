@@ -62,7 +62,7 @@ export function dashboardName(stackName: string, region: string): string {
 
 /** One name the stack sets, what it names and the most characters AWS accepts. */
 export interface PhysicalName {
-  /** What it names, as a message would say it: `the state machine of job "daily"`. */
+  /** What it is, as a message says it: `job "daily": its state machine name`. */
   readonly what: string;
   readonly name: string;
   readonly limit: number;
@@ -97,23 +97,18 @@ export function physicalNames(
       fix: shorterStack,
     },
   ];
-  const stateMachine = (what: string, name: string, fix: string) => {
+  const stateMachine = (owner: string, name: string, fix: string) => {
+    names.push({ what: `${owner} state machine name`, name, limit: MAX_STATE_MACHINE_NAME_LENGTH, fix });
     names.push({
-      what: `the state machine name of ${what}`,
-      name,
-      limit: MAX_STATE_MACHINE_NAME_LENGTH,
-      fix,
-    });
-    names.push({
-      what: `the log group name of ${what}`,
+      what: `${owner} state machine log group name`,
       name: stateMachineLogGroupName(name),
       limit: MAX_LOG_GROUP_NAME_LENGTH,
       fix,
     });
   };
-  stateMachine('the backfill', backfillStateMachineName(stackName), shorterStack);
+  stateMachine("the backfill's", backfillStateMachineName(stackName), shorterStack);
   for (const job of jobs) {
-    stateMachine(`job "${job.id}"`, jobStateMachineName(stackName, job.id), shorterBoth);
+    stateMachine(`job "${job.id}": its`, jobStateMachineName(stackName, job.id), shorterBoth);
     let schedules: string[] = [];
     try {
       schedules = scheduleNamesFor(job);
@@ -122,7 +117,7 @@ export function physicalNames(
     }
     for (const schedule of schedules) {
       names.push({
-        what: `the schedule name of job "${job.id}"`,
+        what: `job "${job.id}": its schedule name`,
         name: schedule,
         limit: MAX_SCHEDULE_NAME_LENGTH,
         fix: 'use a shorter job id',
@@ -131,7 +126,7 @@ export function physicalNames(
     for (const stage of job.stages) {
       if (stage.kind !== 'fargate') continue;
       names.push({
-        what: `the task definition family of job "${job.id}" stage "${stage.name}"`,
+        what: `job "${job.id}": the task definition family of stage "${stage.name}"`,
         name: stageTaskFamily(job.id, stage.name, stackName),
         limit: MAX_TASK_FAMILY_LENGTH,
         fix: 'use a shorter stack name, job id or stage name',
