@@ -8,8 +8,8 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { jobStateMachineName } from '../../shared/aws/outputs.ts';
 import { acknowledgeFinding, arnToken } from '../nag.ts';
+import { stateMachineLogGroupName } from '../physical-names.ts';
 import { executionArnFinding, executionArnPattern } from './dispatcher.ts';
-import { VENDED_LOGS_PREFIX } from './job-workflows.ts';
 
 /**
  * Batches one execution runs before it hands over to a new execution of itself. Per batch the
@@ -170,7 +170,7 @@ export class BackfillWorkflow extends Construct {
     );
 
     const logGroup = new logs.LogGroup(this, 'Logs', {
-      logGroupName: `${VENDED_LOGS_PREFIX}${props.stateMachineName}`,
+      logGroupName: stateMachineLogGroupName(props.stateMachineName),
       retention: logs.RetentionDays.ONE_MONTH,
       encryptionKey: props.logKey,
       removalPolicy: RemovalPolicy.DESTROY,

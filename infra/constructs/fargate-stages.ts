@@ -18,6 +18,9 @@ import type { StateDatabase } from './state-database.ts';
  */
 export const STAGE_CONTAINER_NAME = RENDER_CONTAINER_NAME;
 
+/** The user a stage container runs as: the `node` user of the Node.js images. */
+export const STAGE_CONTAINER_USER = '1000:1000';
+
 /** Props of {@link FargateStages}. */
 export interface FargateStagesProps {
   readonly jobs: readonly JobDefinition[];
@@ -92,6 +95,11 @@ export class FargateStages extends Construct {
           image: props.image,
           essential: true,
           readonlyRootFilesystem: true,
+          // The image's unprivileged `node` user (uid and gid 1000), stated in the task definition too
+          // so ECS never runs the stage as root whatever the image says (CT.ECS.PR.3).
+          user: STAGE_CONTAINER_USER,
+          // The container's hard limit is the task's memory: it is the only container (CT.ECS.PR.7).
+          memoryLimitMiB: stage.memoryMiB,
           logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: job.id }),
           environment: jobEnvironment(props.database),
         });

@@ -1,4 +1,4 @@
-import { Duration, Lazy } from 'aws-cdk-lib';
+import { Aws, Duration, Lazy } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -251,9 +251,16 @@ function stageEventExpression(
 type StageInput = { readonly kind: 'none' } | { readonly kind: 'previous' } | { readonly kind: 'store' };
 
 /**
- * A deterministic task definition family for a job's Fargate stage. The workflow names the task
- * definition by family, so stacks that use it render the same definition (and the same local ASL).
+ * The task definition family of a job's Fargate stage: `<stack name>-<jobId>-<stage>`. Families are
+ * account-wide and RunTask by family runs the family's newest revision, so the family carries the
+ * stack's name. By default that name is the `AWS::StackName` pseudo parameter, so the state machine
+ * definition is the same text in every stack (and in the local render); pass a literal stack name
+ * to get the name as deployed (its length is checked at synth, `infra/physical-names.ts`).
  */
-export function stageTaskFamily(jobId: string, stageName: string): string {
-  return `piko-${jobId}-${stageName}`;
+export function stageTaskFamily(
+  jobId: string,
+  stageName: string,
+  stackName: string = Aws.STACK_NAME,
+): string {
+  return `${stackName}-${jobId}-${stageName}`;
 }
