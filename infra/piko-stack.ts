@@ -1,6 +1,5 @@
-import path from 'node:path';
 import { ArnFormat, CfnOutput, type Duration, Stack, type StackProps } from 'aws-cdk-lib';
-import * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
@@ -17,7 +16,6 @@ import {
   scheduleNamesFor,
 } from '../shared/aws/outputs.ts';
 import type { JobDefinition } from '../shared/job.ts';
-import { PROJECT_ROOT } from './bundling.ts';
 import { BackfillWorkflow } from './constructs/backfill-workflow.ts';
 import { Dispatcher } from './constructs/dispatcher.ts';
 import { FargateStages } from './constructs/fargate-stages.ts';
@@ -29,6 +27,7 @@ import { Network, type NetworkProps } from './constructs/network.ts';
 import { Observability } from './constructs/observability.ts';
 import type { FunctionNetworking } from './constructs/piko-function.ts';
 import { StateDatabase, type StateDatabaseProps } from './constructs/state-database.ts';
+import { BundledStageImage } from './container-image.ts';
 
 /** The database settings a deployment may choose. */
 export type PikoDatabaseOptions = Pick<
@@ -47,8 +46,8 @@ export interface PikoStackProps extends StackProps {
   /** Receives the alarms by email. @default - no subscription */
   readonly alarmEmail?: string;
   /**
-   * The image of Fargate stages. @default built at deploy time from `functions/container/Dockerfile`
-   * with the repository root as context
+   * The image of Fargate stages. @default built at deploy time from the bundle of
+   * `functions/container/bundle-entry.ts` and `functions/container/Dockerfile` (`infra/container-image.ts`)
    */
   readonly stageImage?: ecs.ContainerImage;
   /** Retries of a schedule tick that fails to invoke the dispatcher. @default 10 */
@@ -57,24 +56,6 @@ export interface PikoStackProps extends StackProps {
   readonly scheduleMaxEventAge?: Duration;
   /** The dispatcher's timeout. @default Duration.minutes(5) */
   readonly dispatcherTimeout?: Duration;
-}
-
-/** The files of the repository the stage image is built from (everything else stays out of the context). */
-export const STAGE_IMAGE_CONTEXT_EXCLUDES: readonly string[] = [
-  '*',
-  '!package.json',
-  '!package-lock.json',
-  '!shared',
-  '!functions',
-  'functions/**/*.test.ts',
-];
-
-/** The container image of Fargate stages, built from the repository root at deploy time. */
-export function stageImageFromRepository(): ecs.ContainerImage {
-  return ecs.ContainerImage.fromAsset(PROJECT_ROOT, {
-    file: path.join('functions', 'container', 'Dockerfile'),
-    exclude: [...STAGE_IMAGE_CONTEXT_EXCLUDES],
-  });
 }
 
 /**
@@ -144,7 +125,7 @@ export class PikoStack extends Stack {
       jobs: props.jobs,
       database: this.database,
       networking,
-      image: props.stageImage ?? stageImageFromRepository(),
+      image: props.stageImage ?? new BundledStageImage(),
       logKey: key,
     });
     this.jobWorkflows = new JobWorkflows(this, 'JobWorkflows', {
