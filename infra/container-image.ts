@@ -26,8 +26,9 @@ export const STAGE_DOCKERFILE = path.join(PROJECT_ROOT, 'functions', 'container'
 export const STAGE_BUNDLE_FILE = 'main.mjs';
 
 /**
- * better-sqlite3 is a native module the image does not carry (stages on AWS use MySQL): a stub that
- * names the problem stands in, so neither its code nor a `.node` binary is looked for.
+ * better-sqlite3 is a native module the image does not carry (stages on AWS use MySQL): the stand-in
+ * the Lambda bundles use names the problem instead. Aliased here too, so the image never depends on
+ * the Lambda options to keep native code out.
  */
 export const BETTER_SQLITE3_STUB = path.join(PROJECT_ROOT, 'infra', 'shims', 'better-sqlite3.cjs');
 
