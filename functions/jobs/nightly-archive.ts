@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineJob, fargate, lambda, type RunContext } from '../../shared/job.ts';
 import { defineRecord, upsertSink } from '../../shared/sinks/index.ts';
 
