@@ -253,6 +253,8 @@ describe('the stage image bundle', () => {
           TMPDIR: tmp,
           PIKO_DATA_DIR: path.join(tmp, 'piko'),
           PIKO_MYSQL__DSN: database.dsn,
+          // The stack sets it on every stage container (a stage runner refuses other jobs' events).
+          PIKO_JOB_ID: 'nightly_archive',
           [STAGE_EVENT_ENV]: JSON.stringify(event),
         },
         stdio: ['ignore', 'pipe', 'pipe'],
