@@ -149,8 +149,10 @@ export class BundledStageImage extends ecs.ContainerImage {
 
   #context(scope: Construct): string {
     const stack = Stack.of(scope);
-    const outdir = Stage.of(scope)?.outdir ?? PROJECT_ROOT;
-    const dir = path.join(outdir, '.piko-stage-image', stack.artifactId);
+    const stage = Stage.of(scope);
+    if (!stage)
+      throw new Error('The stage image is built into the app output folder: use it in a stack of an App');
+    const dir = path.join(stage.outdir, '.piko-stage-image', stack.artifactId);
     if (stack.bundlingRequired) return buildStageImageContext(dir).dir;
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
