@@ -1,6 +1,5 @@
-import path from 'node:path';
 import { ArnFormat, CfnOutput, type Duration, Stack, type StackProps } from 'aws-cdk-lib';
-import * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -14,7 +13,6 @@ import {
   OUTPUT_SCHEDULE_GROUP_NAME,
 } from '../shared/aws/outputs.ts';
 import type { JobDefinition } from '../shared/job.ts';
-import { PROJECT_ROOT } from './bundling.ts';
 import { BackfillWorkflow } from './constructs/backfill-workflow.ts';
 import { Dispatcher } from './constructs/dispatcher.ts';
 import { FargateStages } from './constructs/fargate-stages.ts';
@@ -35,6 +33,7 @@ import {
 } from './physical-names.ts';
 
 export { backfillStateMachineName };
+import { BundledStageImage } from './container-image.ts';
 
 /** The database settings a deployment may choose. */
 export type PikoDatabaseOptions = Pick<
@@ -53,8 +52,8 @@ export interface PikoStackProps extends StackProps {
   /** Receives the alarms by email. @default - no subscription */
   readonly alarmEmail?: string;
   /**
-   * The image of Fargate stages. @default built at deploy time from `functions/container/Dockerfile`
-   * with the repository root as context
+   * The image of Fargate stages. @default built at deploy time from the bundle of
+   * `functions/container/bundle-entry.ts` and `functions/container/Dockerfile` (`infra/container-image.ts`)
    */
   readonly stageImage?: ecs.ContainerImage;
   /** Retries of a schedule tick that fails to invoke the dispatcher. @default 10 */
@@ -63,24 +62,6 @@ export interface PikoStackProps extends StackProps {
   readonly scheduleMaxEventAge?: Duration;
   /** The dispatcher's timeout. @default Duration.minutes(5) */
   readonly dispatcherTimeout?: Duration;
-}
-
-/** The files of the repository the stage image is built from (everything else stays out of the context). */
-export const STAGE_IMAGE_CONTEXT_EXCLUDES: readonly string[] = [
-  '*',
-  '!package.json',
-  '!package-lock.json',
-  '!shared',
-  '!functions',
-  'functions/**/*.test.ts',
-];
-
-/** The container image of Fargate stages, built from the repository root at deploy time. */
-export function stageImageFromRepository(): ecs.ContainerImage {
-  return ecs.ContainerImage.fromAsset(PROJECT_ROOT, {
-    file: path.join('functions', 'container', 'Dockerfile'),
-    exclude: [...STAGE_IMAGE_CONTEXT_EXCLUDES],
-  });
 }
 
 /**
@@ -150,7 +131,7 @@ export class PikoStack extends Stack {
       jobs: props.jobs,
       database: this.database,
       networking,
-      image: props.stageImage ?? stageImageFromRepository(),
+      image: props.stageImage ?? new BundledStageImage(),
       logKey: key,
     });
     this.jobWorkflows = new JobWorkflows(this, 'JobWorkflows', {

@@ -6,6 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { JobDefinition } from '../../shared/job.ts';
 import { RENDER_CONTAINER_NAME } from '../../shared/local/workflow/render.ts';
+import { STAGE_CPU_ARCHITECTURE } from '../container-image.ts';
 import { acknowledge, acknowledgeFinding } from '../nag.ts';
 import { jobAwsNeeds, jobEnvironment } from './job-functions.ts';
 import { stageTaskFamily } from './job-workflow.ts';
@@ -26,7 +27,7 @@ export interface FargateStagesProps {
   readonly jobs: readonly JobDefinition[];
   readonly database: StateDatabase;
   readonly networking: FunctionNetworking;
-  /** The image that runs `functions/container/main.ts`. */
+  /** The image that runs a stage given by `PIKO_STAGE_EVENT` (`infra/container-image.ts`). */
   readonly image: ecs.ContainerImage;
   /** Encrypts the task log group. @default - CloudWatch Logs' own encryption */
   readonly logKey?: kms.IKey;
@@ -85,11 +86,12 @@ export class FargateStages extends Construct {
           memoryLimitMiB: stage.memoryMiB,
           taskRole,
           runtimePlatform: {
-            cpuArchitecture: ecs.CpuArchitecture.X86_64,
+            cpuArchitecture: STAGE_CPU_ARCHITECTURE,
             operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
           },
         });
-        // tsx and file sinks write under /tmp; everything else stays read-only.
+        // The one writable path (the data directory is under it); the image declares /tmp as a VOLUME
+        // owned by its user, so this bind mount is writable for that non-root user.
         taskDefinition.addVolume({ name: 'tmp' });
         const container = taskDefinition.addContainer(STAGE_CONTAINER_NAME, {
           image: props.image,

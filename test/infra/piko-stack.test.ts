@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Validations } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -442,6 +443,22 @@ describe('PikoStack', () => {
       }
     ).jobs.get('archive')!.taskDefinitions.compress!.defaultContainer!;
     expect(image.containerName).toBe('stage');
+  });
+
+  it('builds the stage image for the CPU architecture its task definitions run on', () => {
+    const [task, ...others] = ofType('AWS::ECS::TaskDefinition');
+    expect(others).toEqual([]);
+    expect(task!.Properties).toMatchObject({
+      RuntimePlatform: { CpuArchitecture: 'X86_64', OperatingSystemFamily: 'LINUX' },
+    });
+    const manifest = JSON.parse(
+      readFileSync(path.join(app.synth().directory, 'Piko.assets.json'), 'utf8'),
+    ) as {
+      dockerImages: Record<string, { source: { directory: string; platform?: string } }>;
+    };
+    expect(Object.values(manifest.dockerImages).map((image) => image.source.platform)).toEqual([
+      'linux/amd64',
+    ]);
   });
 
   it('names the state machines for the dispatcher, logging ALL events with tracing on', () => {
