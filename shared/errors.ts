@@ -38,6 +38,15 @@ export class ConfigError extends PikoError {
 /** Input given by a user (CLI flags, backfill request, Lambda event) is invalid. */
 export class InputError extends PikoError {}
 
+/** New work (a manual run) was asked of a paused job; nothing was written. */
+export class JobPausedError extends InputError {
+  constructor(jobId: string, what: string) {
+    super(
+      `Job "${jobId}" is paused: ${what} would start new work, and a paused job starts none; resume it first with piko resume ${jobId}`,
+    );
+  }
+}
+
 /** A backfill request was refused; nothing was written. */
 export class BackfillRefusedError extends PikoError {}
 
