@@ -42,6 +42,12 @@ export function runCommand(program: Command, io: CliIo): void {
           from: interval.start,
           to: new Date(interval.start.getTime() + 1),
         });
+        if (result?.status === 'queued') {
+          // Paused after the run was queued: the stage runner did not start it.
+          io.err(
+            `${job.id} was paused before ${interval.start.toISOString()} started; it runs after piko resume ${job.id}`,
+          );
+        }
         if (result?.status !== 'succeeded') throw new ExitCodeError(EXIT.runsFailed);
       });
     });
