@@ -196,7 +196,10 @@ for (const kind of ['sqlite', 'mysql'] as const) {
 }
 
 const byPath: Record<string, number[]> = {};
-for (const t of trials) (byPath[`${t.store}/${t.path}`] ??= []).push(t.startsAfterPause);
+for (const t of trials) {
+  const key = `${t.store}/${t.path}`;
+  byPath[key] = [...(byPath[key] ?? []), t.startsAfterPause];
+}
 const max = Math.max(...trials.map((t) => t.startsAfterPause));
 const duplicates = trials.reduce((sum, t) => sum + t.duplicates, 0);
 const lost = trials.reduce((sum, t) => sum + t.lost, 0);
