@@ -48,6 +48,15 @@ export class InputError extends PikoError {
   override name = 'InputError';
 }
 
+/** New work (a manual run) was asked of a paused job; nothing was written. */
+export class JobPausedError extends InputError {
+  constructor(jobId: string, what: string) {
+    super(
+      `Job "${jobId}" is paused: ${what} would start new work, and a paused job starts none; resume it first with piko resume ${jobId}`,
+    );
+  }
+}
+
 /** A backfill request was refused; nothing was written. */
 export class BackfillRefusedError extends PikoError {
   override name = 'BackfillRefusedError';

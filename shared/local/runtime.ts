@@ -1,8 +1,15 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Interval } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
-import { type DispatchResult, dispatch, initialWatermark, planScheduled } from '../planner/index.ts';
+import {
+  type DispatchResult,
+  dispatch,
+  dispatchManualRun,
+  initialWatermark,
+  planScheduled,
+} from '../planner/index.ts';
 import type { ProcessRuntime } from '../runner/process.ts';
 import { runStage } from '../runner/stage-runner.ts';
 import type { DispatchLane } from '../store/types.ts';
@@ -121,6 +128,9 @@ export class LocalRuntime {
     if (this.#stopping) return;
     const now = this.#clock();
     const result = await planScheduled(this.#process.store, job, now);
+    if (result.paused) {
+      this.#emit('paused', `${job.id}: paused, nothing runs until piko resume ${job.id}`, { jobId: job.id });
+    }
     this.totals.planned += result.planned;
     this.totals.skipped += result.skipped;
     if (result.planned > 0 || result.skipped > 0) {
@@ -140,7 +150,7 @@ export class LocalRuntime {
 
   /** Dispatches pending runs of one lane of a job (repairing in-flight ones first); says what it did. */
   async dispatchLane(job: JobDefinition, lane: DispatchLane, newestFirst = false): Promise<DispatchResult> {
-    if (this.#stopping) return { started: [], restarted: [], requeued: 0, live: [] };
+    if (this.#stopping) return { started: [], restarted: [], requeued: 0, live: [], paused: false };
     const result = await dispatch(
       this.#process.store,
       job.id,
@@ -170,6 +180,27 @@ export class LocalRuntime {
       });
     }
     return result;
+  }
+
+  /**
+   * Runs one interval now, as a manual run with its config override, in an execution of its own that
+   * runs nothing else (`piko run`). Wait for it with {@link LocalRuntime.whenIdle}.
+   * @throws JobPausedError when the job is paused; InputError when the interval is already in flight.
+   */
+  async runInterval(job: JobDefinition, interval: Interval, config: unknown): Promise<void> {
+    const input = await dispatchManualRun(
+      this.#process.store,
+      job,
+      interval,
+      config,
+      this.#starter,
+      this.#clock(),
+    );
+    this.#emit('dispatched', `${job.id}: running 1 interval (${input.executionName})`, {
+      jobId: job.id,
+      executionName: input.executionName,
+      runs: 1,
+    });
   }
 
   /** Resolves when no execution is running (continuations included) and no retry is waiting or running. */
@@ -283,7 +314,13 @@ export class LocalRuntime {
     const { run } = payload;
     try {
       const result = await runStage(this.#process, payload);
-      if (payload.action === 'fail' && result.requeued) {
+      if (result.notStarted === 'paused') {
+        this.#emit(
+          'not-started',
+          `${run.jobId} ${run.interval.start} → ${run.interval.end} not started: the job is paused`,
+          { jobId: run.jobId, runId: run.runId, start: run.interval.start, reason: 'paused' },
+        );
+      } else if (payload.action === 'fail' && result.requeued) {
         this.#emit(
           'requeued',
           `${run.jobId} ${run.interval.start} → ${run.interval.end} put back to pending (state store unavailable): ${stageErrorMessage(payload.error)}`,

@@ -25,6 +25,8 @@ export interface DispatchResult {
   readonly requeued: number;
   /** Executions of this lane that were already running. */
   readonly live: readonly string[];
+  /** True when the job is paused: nothing was started or restarted (DESIGN.md §8). */
+  readonly paused: boolean;
 }
 
 /** Run items are the part of the state that grows with the batch: about 200 bytes each. */
@@ -34,6 +36,8 @@ export const DEFAULT_MAX_RUNS_PER_EXECUTION = 500;
  * Dispatches a job's pending runs (DESIGN.md §4): first repairs in-flight runs whose execution is gone
  * (restarts it under the same name) or ended (re-arms them), then, unless a scheduled execution is
  * still live, queues the oldest pending runs under one deterministic name per batch and starts them.
+ * A paused job starts nothing (DESIGN.md §8): its pending runs wait, and runs of ended executions are
+ * still put back to pending, to run after resume.
  */
 export async function dispatch(
   store: StateStore,
@@ -46,7 +50,10 @@ export async function dispatch(
   const maxRuns = options.maxRunsPerExecution ?? DEFAULT_MAX_RUNS_PER_EXECUTION;
   const maxExecutions = options.maxExecutions ?? 1;
 
-  const inFlight = await store.withJob(jobId, initialWatermark, (tx) => tx.inFlightRuns(lane));
+  const { inFlight, paused } = await store.withJob(jobId, initialWatermark, async (tx) => ({
+    inFlight: await tx.inFlightRuns(lane),
+    paused: tx.job.paused,
+  }));
   const live: string[] = [];
   const restarted: string[] = [];
   let requeued = 0;
@@ -55,6 +62,8 @@ export async function dispatch(
     if (status === 'running') {
       live.push(name);
     } else if (status === 'absent') {
+      // Paused: left queued, restarted under the same name by the first dispatch after resume.
+      if (paused) continue;
       // Crashed between commit and start: the same name and input make the restart harmless.
       await starter.start(executionInput(jobId, name, lane, runs));
       restarted.push(name);
@@ -67,8 +76,15 @@ export async function dispatch(
 
   const started: ExecutionInput[] = [];
   const free = lane.kind === 'scheduled' ? (live.length === 0 ? 1 : 0) : maxExecutions - live.length;
-  for (let i = 0; i < free; i++) {
+  let pausedNow = paused;
+  for (let i = 0; i < free && !pausedNow; i++) {
     const input = await store.withJob(jobId, initialWatermark, async (tx) => {
+      // Checked under the job's row lock, in the transaction that queues: a pause is either seen
+      // here or waits for this commit (and then the stage runner refuses the queued runs).
+      if (tx.job.paused) {
+        pausedNow = true;
+        return undefined;
+      }
       const runs = await tx.pendingRuns(lane, maxRuns, options.newestFirst ?? false);
       if (runs.length === 0) return undefined;
       const name = executionName(jobId, lane, runs);
@@ -82,7 +98,7 @@ export async function dispatch(
     await starter.start(input);
     started.push(input);
   }
-  return { started, restarted, requeued, live };
+  return { started, restarted, requeued, live, paused: pausedNow };
 }
 
 /** The execution input for a batch of runs: deterministic, so a restart sends the same input. */

@@ -14,8 +14,11 @@ export interface RunItem {
 export interface ExecutionInput {
   readonly jobId: string;
   readonly executionName: string;
-  /** `'scheduled'` or `'backfill'`; a scheduled execution asks the dispatcher to go on when it ends. */
-  readonly lane: DispatchLane['kind'];
+  /**
+   * `'scheduled'`, `'backfill'`, or `'manual'` (one manual run, `piko run`); only a scheduled
+   * execution asks the dispatcher to go on when it ends.
+   */
+  readonly lane: DispatchLane['kind'] | 'manual';
   readonly backfillId: string | null;
   readonly runs: readonly RunItem[];
 }

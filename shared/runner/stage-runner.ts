@@ -83,13 +83,28 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
   }
 
   const started = now();
-  const record = await deps.store.markRunning(run.runId, stage.name, started);
+  // A later stage of a run whose first stage the pause refused: the run never started, so neither
+  // does this stage (even if the job was resumed in between: it runs from its first stage later).
+  const current = payload.stageIndex > 0 ? await deps.store.getRun(run.runId) : undefined;
+  const record =
+    current && current.status !== 'running' && current.status !== 'succeeded'
+      ? undefined
+      : await deps.store.markRunning(run.runId, stage.name, started);
   if (!record) {
-    // Delivered again after it succeeded (a restarted execution): never run an interval twice.
-    const done = await deps.store.getRun(run.runId);
-    if (!done)
+    const known = await deps.store.getRun(run.runId);
+    if (!known)
       throw new NonRetryableError(`Run ${run.runId} of job "${job.id}" does not exist in the state store`);
-    return { output: done.output ?? null };
+    // Delivered again after it succeeded (a restarted execution): never run an interval twice.
+    if (known.status === 'succeeded') return { output: known.output ?? null };
+    // The job is paused: leave the run as it is (queued, attempts untouched) and end this iteration
+    // without error, so no retry is spent; the dispatcher re-arms it once the execution has ended.
+    logger.info('run not started: the job is paused', {
+      jobId: job.id,
+      runId: run.runId,
+      interval: run.interval.start,
+      stage: stage.name,
+    });
+    return { output: null, notStarted: 'paused' };
   }
 
   const timeout = AbortSignal.timeout(job.timeoutMs);

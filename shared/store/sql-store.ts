@@ -180,9 +180,14 @@ class SqlStateStore implements StateStore {
   async markRunning(runId: number, stage: string, now: Date): Promise<RunRecord | undefined> {
     checkRunId(runId);
     checkDate('now', now);
+    // The pause check is part of the same statement, so a pause that has committed is always seen:
+    // a run the pause caught before its handler started is refused and stays as it is, to be
+    // re-dispatched after resume. A run already running (a later stage, a retry) goes on.
     const updated = await this.database.query(
       "UPDATE piko_runs SET status = 'running', attempts = CASE WHEN stage = ? THEN attempts + 1 ELSE 1 END, " +
-        "stage = ?, started_at = ?, finished_at = NULL, updated_at = ? WHERE run_id = ? AND status <> 'succeeded'",
+        "stage = ?, started_at = ?, finished_at = NULL, updated_at = ? WHERE run_id = ? AND status <> 'succeeded' " +
+        "AND (status = 'running' OR NOT EXISTS " +
+        '(SELECT 1 FROM piko_jobs WHERE piko_jobs.job_id = piko_runs.job_id AND piko_jobs.paused <> 0))',
       [stage, stage, now, now, runId],
     );
     if (updated.affectedRows === 0) return undefined;
@@ -412,7 +417,7 @@ class SqlJobTransaction implements JobTransaction {
     return rows.map(toRunRecord);
   }
 
-  async markQueued(runIds: readonly number[], executionName: string): Promise<void> {
+  async markQueued(runIds: readonly number[], executionName: string): Promise<number> {
     const db = this.#open;
     runIds.forEach(checkRunId);
     if (!executionName || executionName.length > MAX_EXECUTION_NAME_LENGTH) {
@@ -420,14 +425,20 @@ class SqlJobTransaction implements JobTransaction {
         `Execution name "${executionName}" must have 1 to ${MAX_EXECUTION_NAME_LENGTH} characters.`,
       );
     }
+    // The job row is locked for the whole transaction, so a pause either committed before (and is
+    // seen here) or waits for this transaction and then finds these runs queued.
+    if (this.job.paused) return 0;
     const now = this.#clock();
+    let queued = 0;
     for (const ids of chunks(runIds)) {
-      await db.query(
+      const { affectedRows } = await db.query(
         "UPDATE piko_runs SET status = 'queued', execution_name = ?, updated_at = ? " +
           `WHERE job_id = ? AND status = 'pending' AND run_id IN (${placeholders(ids.length)})`,
         [executionName, now, this.job.jobId, ...ids],
       );
+      queued += affectedRows;
     }
+    return queued;
   }
 
   async updateBackfill(

@@ -106,8 +106,12 @@ export interface JobTransaction {
   pendingRuns(lane: DispatchLane, limit: number, newestFirst?: boolean): Promise<RunRecord[]>;
   /** Runs of a lane that are `queued` or `running`, oldest first. */
   inFlightRuns(lane: DispatchLane): Promise<RunRecord[]>;
-  /** Sets `queued` and the execution name on pending runs (of this job; other ids are ignored). */
-  markQueued(runIds: readonly number[], executionName: string): Promise<void>;
+  /**
+   * Sets `queued` and the execution name on pending runs (of this job; other ids are ignored) and
+   * returns how many it queued. Queues nothing while the job is paused: this is the one step by
+   * which runs become work (DESIGN.md §8), so no path can start a paused job's runs.
+   */
+  markQueued(runIds: readonly number[], executionName: string): Promise<number>;
   /** Updates a backfill's cursor and status and adds to its counts, atomically with the runs. */
   updateBackfill(
     backfillId: string,
@@ -159,8 +163,10 @@ export interface StateStore {
   /**
    * Marks a run `running` for an attempt of `stage`: attempts + 1 when that stage was the last one
    * started, else 1. Refuses (returns undefined) a run that is already `succeeded`, so a duplicate
-   * delivery never runs twice. Sets the start time to `now` and clears the finish time; returns
-   * undefined for an unknown run.
+   * delivery never runs twice, and a run that is not yet `running` while its job is paused (checked
+   * in the same statement), so a pause stops queued runs before their handler starts; such a run is
+   * left as it was. Sets the start time to `now` and clears the finish time; returns undefined for an
+   * unknown run.
    */
   markRunning(runId: number, stage: string, now: Date): Promise<RunRecord | undefined>;
   /** Records a non-last stage's output (the next stage may read it); the run stays running. */

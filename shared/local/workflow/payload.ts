@@ -51,6 +51,12 @@ export interface StageRunResult {
   readonly output: unknown;
   /** For 'fail': the run was put back to pending instead of failed (the state store was out of reach). */
   readonly requeued?: boolean;
+  /**
+   * For 'run': the handler did not start because the job is paused. The run stays queued, its
+   * attempts untouched; once its execution has ended the dispatcher puts it back to pending, and it
+   * runs after resume.
+   */
+  readonly notStarted?: 'paused';
 }
 
 /**

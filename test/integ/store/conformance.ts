@@ -619,6 +619,25 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         expect(await store.getRun(other[0]!.runId)).toEqual(other[0]);
       });
 
+      it('queues nothing while the job is paused, returning how many it queued', async () => {
+        const jobId = newJobId('queue_paused');
+        const runs = await seedRuns(jobId, runsOf(hours(T0, 3)));
+        const ids = runs.map((run) => run.runId);
+        await store.setPaused(jobId, true, T0);
+
+        const whilePaused = await store.withJob(jobId, T0, (tx) => tx.markQueued(ids, 'exec-paused'));
+        await store.setPaused(jobId, false, T0);
+        const resumed = await store.withJob(jobId, T0, (tx) => tx.markQueued(ids, 'exec-resumed'));
+
+        expect(whilePaused).toBe(0);
+        expect(resumed).toBe(3);
+        expect((await store.listRuns(jobId)).map((run) => [run.status, run.executionName])).toEqual([
+          ['queued', 'exec-resumed'],
+          ['queued', 'exec-resumed'],
+          ['queued', 'exec-resumed'],
+        ]);
+      });
+
       it('lists in-flight (queued and running) runs of a lane, oldest first', async () => {
         const jobId = newJobId('inflight');
         const intervals = hours(T0, 6);
@@ -698,6 +717,32 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         expect(await store.markRunning(run!.runId, 'main', at('2026-03-01T00:06:00Z'))).toBeUndefined();
         expect(await store.markRunning(987_654_321, 'main', T0)).toBeUndefined();
         expect(await store.getRun(run!.runId)).toEqual(succeeded);
+      });
+
+      it('refuses to start a queued run of a paused job, leaving it as it was; a running run goes on', async () => {
+        const jobId = newJobId('refuse_paused');
+        const [queued, running] = await seedRuns(jobId, runsOf(hours(T0, 2)));
+        await store.withJob(jobId, T0, (tx) => tx.markQueued([queued!.runId, running!.runId], 'exec-p'));
+        await store.markRunning(running!.runId, 'extract', T0);
+        const before = await store.getRun(queued!.runId);
+        await store.setPaused(jobId, true, T0);
+
+        const refused = await store.markRunning(queued!.runId, 'extract', at('2026-03-01T00:01:00Z'));
+        const afterRefusal = await store.getRun(queued!.runId);
+        const nextStage = await store.markRunning(running!.runId, 'load', at('2026-03-01T00:02:00Z'));
+        await store.setPaused(jobId, false, T0);
+        const resumed = await store.markRunning(queued!.runId, 'extract', at('2026-03-01T00:03:00Z'));
+
+        expect(refused).toBeUndefined();
+        expect(before).toMatchObject({ status: 'queued', attempts: 0, executionName: 'exec-p' });
+        expect(afterRefusal).toEqual(before);
+        expect(nextStage).toMatchObject({ status: 'running', stage: 'load', attempts: 1 });
+        expect(resumed).toMatchObject({
+          status: 'running',
+          stage: 'extract',
+          attempts: 1,
+          startedAt: at('2026-03-01T00:03:00Z'),
+        });
       });
 
       it('records success with the output, clearing the last error', async () => {
