@@ -24,6 +24,7 @@ import { Network, type NetworkProps } from './constructs/network.ts';
 import { Observability } from './constructs/observability.ts';
 import type { FunctionNetworking } from './constructs/piko-function.ts';
 import { StateDatabase, type StateDatabaseProps } from './constructs/state-database.ts';
+import { BundledStageImage } from './container-image.ts';
 import { acknowledgeGuardRule } from './nag.ts';
 import {
   backfillStateMachineName,
@@ -33,7 +34,6 @@ import {
 } from './physical-names.ts';
 
 export { backfillStateMachineName };
-import { BundledStageImage } from './container-image.ts';
 
 /** The database settings a deployment may choose. */
 export type PikoDatabaseOptions = Pick<
