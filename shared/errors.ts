@@ -50,6 +50,7 @@ export class InputError extends PikoError {
 
 /** New work (a manual run) was asked of a paused job; nothing was written. */
 export class JobPausedError extends InputError {
+  override name = 'JobPausedError';
   constructor(jobId: string, what: string) {
     super(
       `Job "${jobId}" is paused: ${what} would start new work, and a paused job starts none; resume it first with piko resume ${jobId}`,
