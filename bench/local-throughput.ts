@@ -145,10 +145,9 @@ function executionInputs(runs: readonly RunRecord[], batch: number, tag: string)
       lane: 'backfill',
       backfillId: 'bench',
       runs: runs.slice(i, i + batch).map((run) => ({
-        jobId: job.id,
         runId: run.runId,
+        generation: run.generation,
         interval: intervalToJson(run.interval),
-        config: null,
       })),
     });
   }

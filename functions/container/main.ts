@@ -4,6 +4,7 @@
  * process environment). Exit code 0 on success; 1 on failure, with the error on stderr. The image runs
  * TypeScript through tsx, so the jobs load from `piko.jobs_dir` as in the local runtime.
  */
+import { ENV_JOB_ID, requiredEnv } from '../../shared/aws/env.ts';
 import { getConfig } from '../../shared/config.ts';
 import { parseStagePayload, STAGE_EVENT_ENV } from '../../shared/local/workflow/payload.ts';
 import { loadJobs } from '../../shared/registry.ts';
@@ -21,12 +22,13 @@ try {
   if (!raw)
     throw new Error(`${STAGE_EVENT_ENV} is not set: this container runs one stage given by the job workflow`);
   const payload = parseStagePayload(raw);
+  const jobId = requiredEnv(ENV_JOB_ID);
   const runtime = await openProcessRuntime(config, await loadJobs(config.piko.jobsDir), {
     migrate: false,
     shutdown: shutdown.signal,
   });
   try {
-    await runStage(runtime, payload);
+    await runStage({ ...runtime, jobId }, payload);
   } finally {
     await runtime.close();
   }

@@ -93,7 +93,7 @@ export class FargateStages extends Construct {
           essential: true,
           readonlyRootFilesystem: true,
           logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: job.id }),
-          environment: jobEnvironment(props.database),
+          environment: jobEnvironment(props.database, job.id),
         });
         container.addMountPoints({ containerPath: '/tmp', sourceVolume: 'tmp', readOnly: false });
         acknowledge(

@@ -62,13 +62,12 @@ function batch(jobId: string, count: number, lane: ExecutionInput['lane'] = 'sch
     lane,
     backfillId: lane === 'backfill' ? 'bf-0123456789abcdef0123' : null,
     runs: Array.from({ length: count }, (_, index) => ({
-      jobId,
       runId: index + 1,
+      generation: 0,
       interval: {
         start: new Date(start + index * 60_000).toISOString(),
         end: new Date(start + (index + 1) * 60_000).toISOString(),
       },
-      config: null,
     })),
   };
 }

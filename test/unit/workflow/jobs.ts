@@ -38,13 +38,12 @@ export const fargateJob: WorkflowJob = {
 export function runItems(jobId: string, count: number): RunItem[] {
   const start = Date.UTC(2026, 0, 1);
   return Array.from({ length: count }, (_, index) => ({
-    jobId,
     runId: index + 1,
+    generation: 0,
     interval: {
       start: new Date(start + index * 3_600_000).toISOString(),
       end: new Date(start + (index + 1) * 3_600_000).toISOString(),
     },
-    config: null,
   }));
 }
 
