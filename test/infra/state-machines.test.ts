@@ -48,6 +48,34 @@ interface AslState {
 const asl = machines();
 const definition = (name: string) => JSON.parse(asl.get(name)!) as { States: Record<string, AslState> };
 
+/** The Parameters of "Run batch". */
+interface SyncParameters {
+  readonly StateMachineArn: string;
+  readonly Name: string;
+  readonly Input: ExecutionInput;
+}
+/** A `startExecution.sync:2` result (DescribeExecution's fields, Input and Output as JSON). */
+type SyncResult = Record<string, unknown>;
+
+/** What `startExecution.sync:2` returns for a child that ended with `output`. */
+function syncResult(parameters: SyncParameters, output: unknown): SyncResult {
+  return {
+    ExecutionArn: `${parameters.StateMachineArn.replace(':stateMachine:', ':execution:')}:${parameters.Name}`,
+    Input: parameters.Input,
+    InputDetails: { Included: true },
+    Name: parameters.Name,
+    Output: output,
+    OutputDetails: { Included: true },
+    RedriveCount: 0,
+    RedriveStatus: 'NOT_REDRIVABLE',
+    RedriveStatusReason: 'Execution is SUCCEEDED and cannot be redriven',
+    StartDate: 1767225600000,
+    StateMachineArn: parameters.StateMachineArn,
+    Status: 'SUCCEEDED',
+    StopDate: 1767229200000,
+  };
+}
+
 function namedError(name: string, message: string): Error {
   const error = new Error(message);
   error.name = name;
@@ -123,7 +151,7 @@ describe('state machine definitions', () => {
     expect(definition('Piko-archive').States.Runs!.MaxConcurrency).toBe(2);
     const stage = definition('Piko-fanout').States.Runs!.ItemProcessor!.States['Stage main']!;
     expect(stage.Retry).toEqual([
-      { ErrorEquals: ['NonRetryableError'], MaxAttempts: 0 },
+      { ErrorEquals: ['NonRetryableError', 'StageEventRefusedError'], MaxAttempts: 0 },
       {
         ErrorEquals: ['States.ALL'],
         IntervalSeconds: 2,
@@ -170,11 +198,19 @@ describe('job workflows, run locally from the template', () => {
       'publish',
     ]);
     expect(recorded.fargate).toHaveLength(3);
-    expect(JSON.parse(recorded.fargate[0]!.environment.PIKO_STAGE_EVENT!)).toMatchObject({
+    // The container gets only which run and who asks: the input is read from the state store.
+    const events = recorded.fargate.map((request) => JSON.parse(request.environment.PIKO_STAGE_EVENT!));
+    expect(events.find((event) => event.run.runId === 1)).toEqual({
       action: 'run',
       stage: 'compress',
       stageIndex: 1,
-      input: { from: 'plan' },
+      lastStage: false,
+      run: {
+        jobId: 'archive',
+        executionName: 'archive-s20260101T000000Z-0123456789abcdef',
+        runId: 1,
+        generation: 0,
+      },
     });
     expect(recorded.continued).toEqual([]);
   });
@@ -227,6 +263,18 @@ describe('backfill state machine, run locally from the template', () => {
     next?: (call: number, input: unknown) => unknown;
   }
 
+  /**
+   * `startExecution.sync:2` as Step Functions answers it: the child (the job's workflow from the
+   * template, its stages succeeding at once) has run; the result holds its input and output as JSON.
+   */
+  async function runBatch(parameters: SyncParameters): Promise<SyncResult> {
+    const jobMachine = parameters.StateMachineArn.split(':').pop()!;
+    const output = await runWorkflow(asl.get(jobMachine)!, parameters.Input, bindings().bound, {
+      noRetryWaits: true,
+    });
+    return syncResult(parameters, output);
+  }
+
   async function run(fakes: Fakes, input: unknown = request) {
     const calls = {
       plan: [] as unknown[],
@@ -251,7 +299,7 @@ describe('backfill state machine, run locally from the template', () => {
           },
           'Run batch': async (parameters) => {
             calls.batches.push(parameters);
-            return { Status: 'SUCCEEDED', Output: '{}' };
+            return (await runBatch(parameters as SyncParameters)) as never;
           },
           'Continue as new execution': async (parameters) => {
             calls.continued.push(parameters);

@@ -35,7 +35,7 @@ export const fargateJob: WorkflowJob = {
   ],
 };
 
-export function runItems(jobId: string, count: number): RunItem[] {
+export function runItems(count: number): RunItem[] {
   const start = Date.UTC(2026, 0, 1);
   return Array.from({ length: count }, (_, index) => ({
     runId: index + 1,
@@ -58,7 +58,7 @@ export function executionInput(
     executionName,
     lane,
     backfillId: lane === 'backfill' ? 'bf-1' : null,
-    runs: runItems(job.id, count),
+    runs: runItems(count),
   };
 }
 
