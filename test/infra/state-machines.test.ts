@@ -299,7 +299,7 @@ describe('backfill state machine, run locally from the template', () => {
           },
           'Run batch': async (parameters) => {
             calls.batches.push(parameters);
-            return (await runBatch(parameters as SyncParameters)) as never;
+            return (await runBatch(parameters as unknown as SyncParameters)) as never;
           },
           'Continue as new execution': async (parameters) => {
             calls.continued.push(parameters);
