@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { BACKFILL_BATCHES_PER_EXECUTION } from '../../infra/constructs/backfill-workflow.ts';
 import { definitionToAsl } from '../../infra/workflow-tokens.ts';
 import { NonRetryableError } from '../../shared/errors.ts';
+import { MAX_CONFIG_OVERRIDE_BYTES } from '../../shared/job.ts';
 import {
   type FargateTaskRequest,
   runWorkflow,
@@ -11,6 +12,11 @@ import {
   type WorkflowBindings,
 } from '../../shared/local/workflow/executor.ts';
 import { renderJobWorkflow } from '../../shared/local/workflow/render.ts';
+import {
+  executionInput,
+  MAX_EXECUTION_INPUT_BYTES,
+  runsPerExecution,
+} from '../../shared/planner/dispatch.ts';
 import type { ExecutionInput } from '../../shared/planner/starter.ts';
 import { buildPikoStack, fixtureJobs, type Resources } from './fixtures.ts';
 
@@ -74,6 +80,14 @@ function syncResult(parameters: SyncParameters, output: unknown): SyncResult {
     Status: 'SUCCEEDED',
     StopDate: 1767229200000,
   };
+}
+
+/** Step Functions' limit on a state's input, output and a task's result, in bytes (256 KiB). */
+const STATE_LIMIT_BYTES = 262_144;
+
+/** The size of a value as JSON, in UTF-8 bytes, as Step Functions counts it. */
+function bytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value));
 }
 
 function namedError(name: string, message: string): Error {
@@ -261,6 +275,8 @@ describe('backfill state machine, run locally from the template', () => {
   interface Fakes {
     plan?: (input: unknown) => unknown;
     next?: (call: number, input: unknown) => unknown;
+    /** Sees each `startExecution.sync:2` result as Step Functions would hand it to "Run batch". */
+    onBatchResult?: (result: SyncResult) => void;
   }
 
   /**
@@ -299,7 +315,9 @@ describe('backfill state machine, run locally from the template', () => {
           },
           'Run batch': async (parameters) => {
             calls.batches.push(parameters);
-            return (await runBatch(parameters as unknown as SyncParameters)) as never;
+            const result = await runBatch(parameters as unknown as SyncParameters);
+            fakes.onBatchResult?.(result);
+            return result as never;
           },
           'Continue as new execution': async (parameters) => {
             calls.continued.push(parameters);
@@ -375,6 +393,57 @@ describe('backfill state machine, run locally from the template', () => {
         },
       }),
     ).rejects.toThrow('Backfill refused: from must be before to');
+  });
+
+  it('keeps a full batch with the largest config override under 256 KiB: the state, the child input, the .sync:2 result', async () => {
+    // Arrange: the largest config override allowed, on the backfill request and on every run row;
+    // the longest names; the most runs a batch may hold, each with the largest ids and instants.
+    const config = { blob: 'x'.repeat(MAX_CONFIG_OVERRIDE_BYTES - JSON.stringify({ blob: '' }).length) };
+    expect(Buffer.byteLength(JSON.stringify(config))).toBe(MAX_CONFIG_OVERRIDE_BYTES);
+    const jobId = `f${'a'.repeat(39)}`;
+    const backfillId = `bf-${'b'.repeat(125)}`;
+    const name = `${jobId}-b+275760-09-12T00Z-${'c'.repeat(80)}`.slice(0, 80);
+    const size = runsPerExecution(Number.MAX_SAFE_INTEGER);
+    const far = 8.64e15 - 2 * 3_600_000;
+    const rows = Array.from({ length: size }, (_, index) => ({
+      runId: Number.MAX_SAFE_INTEGER - index,
+      generation: Number.MAX_SAFE_INTEGER,
+      interval: { start: new Date(far + index), end: new Date(8.64e15) },
+      config,
+    }));
+    const largest = executionInput(jobId, name, { kind: 'backfill', backfillId }, rows as never);
+    let syncResultBytes = 0;
+    let stateBytes = 0;
+
+    // Act: the backfill runs that batch through the job's workflow from the template.
+    const { output } = await run(
+      {
+        next: (call, payload) => {
+          if (call > 1) return { done: true };
+          const next = { done: false, execution: largest, stateMachineArn: JOB_MACHINE };
+          // The state "Run batch" gets: the request, the counter, the plan and the batch.
+          stateBytes = bytes({ request: { ...request, config }, iteration: 0, plan: plan(false), next });
+          expect(payload).toMatchObject({ action: 'backfill-next' });
+          return next;
+        },
+        onBatchResult: (result) => {
+          syncResultBytes = bytes(result);
+        },
+      },
+      { ...request, config },
+    );
+
+    // Assert
+    const childInputBytes = bytes(largest);
+    console.log(
+      `largest batch: ${size} runs; job input ${childInputBytes} B; "Run batch" state input ${stateBytes} B; ` +
+        `.sync:2 result ${syncResultBytes} B (limit ${STATE_LIMIT_BYTES} B)`,
+    );
+    expect(childInputBytes).toBeLessThanOrEqual(MAX_EXECUTION_INPUT_BYTES);
+    expect(stateBytes).toBeLessThan(STATE_LIMIT_BYTES);
+    expect(syncResultBytes).toBeGreaterThan(childInputBytes);
+    expect(syncResultBytes).toBeLessThan(STATE_LIMIT_BYTES);
+    expect(output).toEqual(plan(false));
   });
 
   it(`hands over to a new execution with the same input after ${BACKFILL_BATCHES_PER_EXECUTION} batches`, async () => {
