@@ -229,6 +229,37 @@ describe('job workflows, run locally from the template', () => {
     expect(recorded.continued).toEqual([]);
   });
 
+  it('keeps the Fargate container override far under 8,192 characters at its largest', async () => {
+    // Arrange: the longest job id and execution name, the largest run id and generation; a 30-character stage.
+    const jobId = `a${'r'.repeat(39)}`;
+    const longest = {
+      ...batch('archive', 1, 'backfill'),
+      jobId,
+      executionName: `${jobId}-b${'9'.repeat(80)}`.slice(0, 80),
+      runs: [
+        {
+          runId: Number.MAX_SAFE_INTEGER,
+          generation: Number.MAX_SAFE_INTEGER,
+          interval: { start: new Date(8.64e15 - 1).toISOString(), end: new Date(8.64e15).toISOString() },
+        },
+      ],
+    };
+    const recorded = bindings();
+
+    // Act
+    await runWorkflow(asl.get('Piko-archive')!, longest, recorded.bound, { noRetryWaits: true });
+
+    // Assert: RunTask counts every override character; the 'compress' stage name stands for up to 30.
+    const [request] = recorded.fargate;
+    const characters = Object.entries(request!.environment).reduce(
+      (total, [key, value]) => total + key.length + value.length,
+      0,
+    );
+    const largest = characters + 30 - 'compress'.length;
+    console.log(`largest container override: ${largest} characters (limit 8192)`);
+    expect(largest).toBeLessThan(1_024);
+  });
+
   it('retries a failing stage with the job’s policy', async () => {
     let attempts = 0;
     const recorded = bindings(() => {
