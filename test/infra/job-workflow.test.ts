@@ -171,7 +171,11 @@ describe('JobWorkflow', () => {
     expect(runs).toMatchObject({
       Type: 'Map',
       ItemsPath: '$.runs',
-      ItemSelector: { 'jobId.$': '$.jobId', 'executionName.$': '$.executionName', 'run.$': '$$.Map.Item.Value' },
+      ItemSelector: {
+        'jobId.$': '$.jobId',
+        'executionName.$': '$.executionName',
+        'run.$': '$$.Map.Item.Value',
+      },
       MaxConcurrency: 10,
       ResultPath: null,
       Next: 'Summary',
