@@ -84,4 +84,3 @@ export class StageEventRefusedError extends PikoError {}
  * resource the job reads.
  */
 export class ConfigOverrideTooLargeError extends InputError {}
-

@@ -90,7 +90,11 @@ export class JobWorkflow extends Construct {
     const recordFailure = tasks.LambdaInvoke.jsonPath(this, 'Record failure', {
       lambdaFunction: props.stageFunction,
       payloadResponseOnly: true,
-      payload: sfn.TaskInput.fromObject({ action: 'fail', run: runRef, error: sfn.JsonPath.objectAt('$.error') }),
+      payload: sfn.TaskInput.fromObject({
+        action: 'fail',
+        run: runRef,
+        error: sfn.JsonPath.objectAt('$.error'),
+      }),
       resultPath: sfn.JsonPath.DISCARD,
       outputPath: '$.run.runId',
       retryOnServiceExceptions: false,

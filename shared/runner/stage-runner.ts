@@ -1,6 +1,6 @@
 import { NonRetryableError, StoreUnavailableError, TimeoutError } from '../errors.ts';
-import { parseJobConfig, type RunContext } from '../job.ts';
 import { intervalToJson } from '../interval.ts';
+import { parseJobConfig, type RunContext } from '../job.ts';
 import type { StagePayload, StageRunResult } from '../local/workflow/payload.ts';
 import { stageErrorMessage } from '../local/workflow/payload.ts';
 import type { JobRegistry } from '../registry.ts';

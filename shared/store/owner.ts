@@ -6,7 +6,8 @@ import type { RunOwner, RunRecord } from './types.ts';
  * undefined when it may. The one comparison the stage runner and the conditional updates share.
  */
 export function ownerMismatch(run: RunRecord, owner: RunOwner): string | undefined {
-  if (run.jobId !== owner.jobId) return `run ${run.runId} belongs to job "${run.jobId}", not "${owner.jobId}"`;
+  if (run.jobId !== owner.jobId)
+    return `run ${run.runId} belongs to job "${run.jobId}", not "${owner.jobId}"`;
   if (run.executionName !== owner.executionName) {
     const holder = run.executionName === null ? 'no execution' : `execution "${run.executionName}"`;
     return `run ${run.runId} is held by ${holder} (status ${run.status}), not by "${owner.executionName}"`;

@@ -270,10 +270,7 @@ class SqlStateStore implements StateStore {
    * Why an UPDATE of one run matched no row: an unknown run (StoreError) or a run `owner` does not
    * own (StageEventRefusedError); anything else (a status the update leaves alone) is fine.
    */
-  async #explainNoUpdate(
-    runId: number,
-    owner: RunOwner | undefined,
-  ): Promise<void> {
+  async #explainNoUpdate(runId: number, owner: RunOwner | undefined): Promise<void> {
     const run = await this.getRun(runId);
     if (!run) throw unknownRun(runId);
     const mismatch = owner ? ownerMismatch(run, owner) : undefined;

@@ -175,7 +175,12 @@ export async function runPoolLoad(options: PoolLoadOptions): Promise<PoolLoadRes
             stage: 'main',
             stageIndex: 0,
             lastStage: true,
-            run: { jobId: job.id, runId: run.runId, executionName: LOAD_EXECUTION, generation: run.generation },
+            run: {
+              jobId: job.id,
+              runId: run.runId,
+              executionName: LOAD_EXECUTION,
+              generation: run.generation,
+            },
           }),
         ),
       );

@@ -1,4 +1,3 @@
-
 /** The environment variable that carries a Fargate stage's event (a `StagePayload` as JSON) into its container. */
 export const STAGE_EVENT_ENV = 'PIKO_STAGE_EVENT';
 
