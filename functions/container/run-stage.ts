@@ -3,6 +3,7 @@
  * `PIKO_STAGE_EVENT` (the workflow's container override; locally, the child process environment).
  * Exit code 0 on success; 1 on failure, with the error's name and message as the last stderr line.
  */
+import { ENV_JOB_ID, requiredEnv } from '../../shared/aws/env.ts';
 import { getConfig, type PikoConfig } from '../../shared/config.ts';
 import { parseStagePayload, STAGE_EVENT_ENV } from '../../shared/local/workflow/payload.ts';
 import type { JobRegistry } from '../../shared/registry.ts';
@@ -28,12 +29,14 @@ export async function runContainerStage(
         `${STAGE_EVENT_ENV} is not set: this container runs one stage given by the job workflow`,
       );
     const payload = parseStagePayload(raw);
+    // The task knows its own job (the task definition's environment) and refuses events of others.
+    const jobId = requiredEnv(ENV_JOB_ID);
     const runtime = await openProcessRuntime(config, await loadRegistry(config), {
       migrate: false,
       shutdown: shutdown.signal,
     });
     try {
-      await runStage(runtime, payload);
+      await runStage({ ...runtime, jobId }, payload);
     } finally {
       await runtime.close();
     }

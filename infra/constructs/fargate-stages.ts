@@ -103,7 +103,7 @@ export class FargateStages extends Construct {
           // The container's hard limit is the task's memory: it is the only container (CT.ECS.PR.7).
           memoryLimitMiB: stage.memoryMiB,
           logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: job.id }),
-          environment: jobEnvironment(props.database),
+          environment: jobEnvironment(props.database, job.id),
         });
         container.addMountPoints({ containerPath: '/tmp', sourceVolume: 'tmp', readOnly: false });
         acknowledge(

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ENV_JOB_ID } from '../aws/env.ts';
 import type { Interval } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
 import {
@@ -87,7 +88,8 @@ export class LocalRuntime {
       noRetryWaits: options.noRetryWaits,
       bindings: {
         invokeStage: (payload) => this.#invokeStage(payload),
-        runFargateTask: (request, context) => this.#runFargateTask(request.environment, context.signal),
+        runFargateTask: (request, context) =>
+          this.#runFargateTask({ ...request.environment, [ENV_JOB_ID]: request.jobId }, context.signal),
         continueDispatch: (jobId) => this.#continue(jobId),
       },
       onExecutionEnd: (end) => {
@@ -312,45 +314,46 @@ export class LocalRuntime {
       this.#firstRun = undefined;
     }
     const { run } = payload;
+    // The interval as the state store knows it (the event does not carry it).
+    let shown = `run ${run.runId}`;
     try {
       const result = await runStage(this.#process, payload);
+      const interval = result.interval;
+      if (interval) shown = `${interval.start} → ${interval.end}`;
       if (result.notStarted === 'paused') {
-        this.#emit(
-          'not-started',
-          `${run.jobId} ${run.interval.start} → ${run.interval.end} not started: the job is paused`,
-          { jobId: run.jobId, runId: run.runId, start: run.interval.start, reason: 'paused' },
-        );
+        this.#emit('not-started', `${run.jobId} ${shown} not started: the job is paused`, {
+          jobId: run.jobId,
+          runId: run.runId,
+          start: interval?.start,
+          reason: 'paused',
+        });
       } else if (payload.action === 'fail' && result.requeued) {
         this.#emit(
           'requeued',
-          `${run.jobId} ${run.interval.start} → ${run.interval.end} put back to pending (state store unavailable): ${stageErrorMessage(payload.error)}`,
+          `${run.jobId} ${shown} put back to pending (state store unavailable): ${stageErrorMessage(payload.error)}`,
           {
             jobId: run.jobId,
             runId: run.runId,
-            start: run.interval.start,
+            start: interval?.start,
             error: stageErrorMessage(payload.error),
           },
         );
       } else if (payload.action === 'fail') {
         this.totals.failed++;
-        this.#emit(
-          'failed',
-          `${run.jobId} ${run.interval.start} → ${run.interval.end} failed: ${redact(stageErrorMessage(payload.error))}`,
-          {
-            jobId: run.jobId,
-            runId: run.runId,
-            start: run.interval.start,
-            end: run.interval.end,
-            error: redact(stageErrorMessage(payload.error)),
-          },
-        );
-      } else if (payload.lastStage) {
-        this.totals.succeeded++;
-        this.#emit('succeeded', `${run.jobId} ${run.interval.start} → ${run.interval.end} succeeded`, {
+        this.#emit('failed', `${run.jobId} ${shown} failed: ${redact(stageErrorMessage(payload.error))}`, {
           jobId: run.jobId,
           runId: run.runId,
-          start: run.interval.start,
-          end: run.interval.end,
+          start: interval?.start,
+          end: interval?.end,
+          error: redact(stageErrorMessage(payload.error)),
+        });
+      } else if (payload.lastStage) {
+        this.totals.succeeded++;
+        this.#emit('succeeded', `${run.jobId} ${shown} succeeded`, {
+          jobId: run.jobId,
+          runId: run.runId,
+          start: interval?.start,
+          end: interval?.end,
         });
       }
       return result;
@@ -358,7 +361,7 @@ export class LocalRuntime {
       if (payload.action === 'run') {
         this.#emit(
           'attempt-failed',
-          `${run.jobId} ${run.interval.start} stage ${payload.stage} attempt failed: ${errorMessage(error)}`,
+          `${run.jobId} ${shown} stage ${payload.stage} attempt failed: ${errorMessage(error)}`,
           {
             jobId: run.jobId,
             runId: run.runId,

@@ -7,7 +7,7 @@ import type { ExecutionInput, RunItem, WorkflowStarter } from './starter.ts';
 export interface DispatchOptions {
   /** Which pending runs to take. @default { kind: 'scheduled' } */
   readonly lane?: DispatchLane;
-  /** Runs per execution; keeps the state input far under 256 KiB. @default 500 */
+  /** Runs per execution, capped by {@link runsPerExecution} to keep the state far under 256 KiB. @default 500 */
   readonly maxRunsPerExecution?: number;
   /** Executions to start in this call (a backfill's own concurrency). @default 1 */
   readonly maxExecutions?: number;
@@ -29,8 +29,28 @@ export interface DispatchResult {
   readonly paused: boolean;
 }
 
-/** Run items are the part of the state that grows with the batch: about 200 bytes each. */
+/** Run items are the part of the state that grows with the batch: at most {@link MAX_RUN_ITEM_BYTES} each. */
 export const DEFAULT_MAX_RUNS_PER_EXECUTION = 500;
+
+/**
+ * The largest execution input of a batch, in bytes of JSON. A backfill's "Run batch"
+ * (`startExecution.sync:2`) gets the child's input back inside its result, next to the child's small
+ * output and about 1 KiB of execution metadata; 128 KiB leaves half of Step Functions' 256 KiB.
+ */
+export const MAX_EXECUTION_INPUT_BYTES = 131_072;
+/**
+ * The most a {@link RunItem} takes in an execution input, comma included: the largest run id and
+ * generation, six-digit years. Fixed: a run item carries no config.
+ */
+export const MAX_RUN_ITEM_BYTES = 144;
+/** The rest of an execution input: the job id (≤ 40), execution name (≤ 80), lane and backfill id (≤ 128). */
+export const MAX_EXECUTION_ENVELOPE_BYTES = 360;
+
+/** Runs per execution: what was asked, within {@link MAX_EXECUTION_INPUT_BYTES}. */
+export function runsPerExecution(requested: number): number {
+  const fit = Math.floor((MAX_EXECUTION_INPUT_BYTES - MAX_EXECUTION_ENVELOPE_BYTES) / MAX_RUN_ITEM_BYTES);
+  return Math.max(1, Math.min(requested, fit));
+}
 
 /**
  * Dispatches a job's pending runs (DESIGN.md §4): first repairs in-flight runs whose execution is gone
@@ -47,7 +67,7 @@ export async function dispatch(
   options: DispatchOptions = {},
 ): Promise<DispatchResult> {
   const lane = options.lane ?? { kind: 'scheduled' };
-  const maxRuns = options.maxRunsPerExecution ?? DEFAULT_MAX_RUNS_PER_EXECUTION;
+  const maxRuns = runsPerExecution(options.maxRunsPerExecution ?? DEFAULT_MAX_RUNS_PER_EXECUTION);
   const maxExecutions = options.maxExecutions ?? 1;
 
   const { inFlight, paused } = await store.withJob(jobId, initialWatermark, async (tx) => ({
@@ -115,10 +135,9 @@ export function executionInput(
     backfillId: lane.kind === 'backfill' ? lane.backfillId : null,
     runs: runs.map(
       (run): RunItem => ({
-        jobId,
         runId: run.runId,
+        generation: run.generation,
         interval: intervalToJson(run.interval),
-        config: run.config ?? null,
       }),
     ),
   };

@@ -49,6 +49,17 @@ export interface RunRecord {
   readonly finishedAt: Date | null;
 }
 
+/**
+ * Who may update a run: the execution that holds it (`execution_name`) in its current generation,
+ * for its job. A stage runner passes the owner its event names; an update whose owner does not
+ * match the row changes nothing and throws a StageEventRefusedError.
+ */
+export interface RunOwner {
+  readonly jobId: string;
+  readonly executionName: string;
+  readonly generation: number;
+}
+
 /** A run to insert as `pending`. */
 export interface NewRun {
   readonly interval: Interval;
@@ -166,24 +177,33 @@ export interface StateStore {
    * delivery never runs twice, and a run that is not yet `running` while its job is paused (checked
    * in the same statement), so a pause stops queued runs before their handler starts; such a run is
    * left as it was. Sets the start time to `now` and clears the finish time; returns undefined for an
-   * unknown run.
+   * unknown run. With `owner`, only when the run is still owned by it (job, execution name,
+   * generation); else undefined too, and nothing changes.
    */
-  markRunning(runId: number, stage: string, now: Date): Promise<RunRecord | undefined>;
-  /** Records a non-last stage's output (the next stage may read it); the run stays running. */
-  recordOutput(runId: number, output: unknown, now: Date): Promise<void>;
-  /** Records success with the stage's output, clearing the last error. Throws a StoreError for an unknown run. */
-  markSucceeded(runId: number, output: unknown, now: Date): Promise<void>;
+  markRunning(runId: number, stage: string, now: Date, owner?: RunOwner): Promise<RunRecord | undefined>;
+  /**
+   * Records a non-last stage's output (the next stage reads it from here); the run stays running.
+   * With `owner`, throws a StageEventRefusedError (changing nothing) when the run is not its own.
+   */
+  recordOutput(runId: number, output: unknown, now: Date, owner?: RunOwner): Promise<void>;
+  /**
+   * Records success with the stage's output, clearing the last error. Throws a StoreError for an
+   * unknown run; with `owner`, a StageEventRefusedError (changing nothing) when the run is not its own.
+   */
+  markSucceeded(runId: number, output: unknown, now: Date, owner?: RunOwner): Promise<void>;
   /**
    * Records failure with its message (truncated to 1,000 characters). A `succeeded` run stays
-   * succeeded (a late duplicate never undoes a success). Throws a StoreError for an unknown run.
+   * succeeded (a late duplicate never undoes a success). Throws a StoreError for an unknown run;
+   * with `owner`, a StageEventRefusedError (changing nothing) when the run is not its own.
    */
-  markFailed(runId: number, error: string, attempts: number, now: Date): Promise<void>;
+  markFailed(runId: number, error: string, attempts: number, now: Date, owner?: RunOwner): Promise<void>;
   /**
    * Puts queued/running runs of an execution that is gone back to `pending`, generation + 1.
    * As a new generation: attempts 0, execution and start time cleared; the last error is kept.
-   * Runs in any other status are left alone.
+   * Runs in any other status are left alone. With `owner`, only runs it owns are requeued; a run it
+   * does not own throws a StageEventRefusedError (after the owned ones were requeued).
    */
-  requeueRuns(runIds: readonly number[]): Promise<void>;
+  requeueRuns(runIds: readonly number[], owner?: RunOwner): Promise<void>;
 
   /** Creates a backfill row, or returns the existing one with the same id. */
   openBackfill(backfill: Omit<BackfillRecord, 'createdAt' | 'updatedAt'>): Promise<BackfillRecord>;

@@ -363,14 +363,16 @@ describe('PikoStack', () => {
       PIKO_MYSQL__IAM_AUTH: 'true',
       PIKO_AWS__STACK_NAME: 'Piko',
     });
-    const jobEnvironment = {
+    const jobEnvironment = (jobId: string) => ({
       NODE_OPTIONS: '--enable-source-maps',
+      // Each job function knows its job: the stage runner refuses events for others.
+      PIKO_JOB_ID: jobId,
       PIKO_MYSQL__DSN: DSN,
       PIKO_MYSQL__IAM_AUTH: 'true',
       PIKO_DATA_DIR: '/tmp/piko',
-    };
-    for (const fn of stack.jobFunctions.functions.values())
-      expect(variables(fn.function)).toEqual(jobEnvironment);
+    });
+    for (const [jobId, fn] of stack.jobFunctions.functions)
+      expect(variables(fn.function)).toEqual(jobEnvironment(jobId));
     // Unknown PIKO_* variables are configuration errors: every function's must load.
     for (const fn of [stack.dispatcher.function, ...stack.jobFunctions.functions.values()]) {
       const env = Object.fromEntries(
@@ -426,6 +428,7 @@ describe('PikoStack', () => {
           LogConfiguration: { LogDriver: 'awslogs', Options: { 'awslogs-stream-prefix': 'archive' } },
           MountPoints: [{ ContainerPath: '/tmp', SourceVolume: 'tmp', ReadOnly: false }],
           Environment: [
+            { Name: 'PIKO_JOB_ID', Value: 'archive' },
             { Name: 'PIKO_MYSQL__DSN', Value: DSN },
             { Name: 'PIKO_MYSQL__IAM_AUTH', Value: 'true' },
             { Name: 'PIKO_DATA_DIR', Value: '/tmp/piko' },

@@ -1,7 +1,19 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineJob, type JobDefinition, type JobOptions, lambda } from '../../../shared/job.ts';
+import {
+  defineJob,
+  type JobDefinition,
+  type JobOptions,
+  lambda,
+  MAX_CONFIG_OVERRIDE_BYTES,
+} from '../../../shared/job.ts';
 import type { StagePayload } from '../../../shared/local/workflow/payload.ts';
+import {
+  MAX_EXECUTION_ENVELOPE_BYTES,
+  MAX_EXECUTION_INPUT_BYTES,
+  MAX_RUN_ITEM_BYTES,
+  runsPerExecution,
+} from '../../../shared/planner/dispatch.ts';
 import {
   backfillId,
   dispatch,
@@ -201,11 +213,11 @@ export function describePlanner(name: string, factory: PlannerStoreFactory): voi
         expect(first.started).toHaveLength(1);
         const [input] = first.started;
         expect(input?.runs).toHaveLength(10);
+        // Which run, in which generation: no config (the stage runner reads it from the store).
         expect(input?.runs[0]).toEqual({
-          jobId: job.id,
           runId: expect.any(Number),
+          generation: 0,
           interval: { start: '2026-03-01T00:00:00.000Z', end: '2026-03-01T01:00:00.000Z' },
-          config: null,
         });
         expect(input?.executionName).toMatch(
           /^a_job_id_that_is_exactly_forty_chars_xyz-s20260301T000000Z-[0-9a-f]{16}$/,
@@ -220,6 +232,35 @@ export function describePlanner(name: string, factory: PlannerStoreFactory): voi
         });
         const queued = (await store.listRuns(job.id)).filter((run) => run.status === 'queued');
         expect(executionName(job.id, { kind: 'scheduled' }, queued)).toBe(input?.executionName);
+      });
+
+      it('caps a batch by bytes, whatever maxRunsPerExecution asks, and leaves the config out of it', async () => {
+        const job = defineJob({
+          id: `minutely_${++sequence}`,
+          schedule: { cron: '* * * * *' },
+          start: T0.toISOString(),
+          handler: noop,
+          config: z.object({ blob: z.string().default('') }),
+        });
+        const config = { blob: 'x'.repeat(MAX_CONFIG_OVERRIDE_BYTES - JSON.stringify({ blob: '' }).length) };
+        const to = new Date(T0.getTime() + 1_200 * 60_000);
+        const runs = [...job.schedule.intervals(T0, to)].map((interval) => ({
+          interval,
+          trigger: 'manual' as const,
+          config,
+        }));
+        await store.withJob(job.id, T0, (tx) => tx.insertRuns(runs));
+        const starter = new RecordingStarter();
+
+        const result = await dispatch(store, job.id, starter, T0, { maxRunsPerExecution: 5_000 });
+
+        const [input] = result.started;
+        expect(input?.runs).toHaveLength(runsPerExecution(5_000));
+        expect(runsPerExecution(5_000)).toBe(
+          Math.floor((MAX_EXECUTION_INPUT_BYTES - MAX_EXECUTION_ENVELOPE_BYTES) / MAX_RUN_ITEM_BYTES),
+        );
+        expect(Buffer.byteLength(JSON.stringify(input))).toBeLessThan(MAX_EXECUTION_INPUT_BYTES);
+        expect(JSON.stringify(input)).not.toContain('xxxx');
       });
 
       it('restarts queued runs whose execution never started, under the same name and input', async () => {
@@ -318,16 +359,15 @@ export function describePlanner(name: string, factory: PlannerStoreFactory): voi
         });
       const payload = (
         job: JobDefinition,
+        executionName: string,
         item: RunItem,
         stageIndex: number,
-        input: unknown = null,
       ): StagePayload => ({
         action: 'run',
         stage: job.stages[stageIndex]!.name,
         stageIndex,
         lastStage: stageIndex === job.stages.length - 1,
-        run: item,
-        input,
+        run: { jobId: job.id, runId: item.runId, executionName, generation: item.generation },
       });
 
       it('does not start a queued run of a paused job, nor its later stage after resume; attempts stay 0', async () => {
@@ -339,12 +379,13 @@ export function describePlanner(name: string, factory: PlannerStoreFactory): voi
         const deps = { store, jobs: new JobRegistry([job]), resources: new ResourceRegistry() };
         await store.setPaused(job.id, true, T0);
 
-        const first = await runStage(deps, payload(job, item, 0));
+        const first = await runStage(deps, payload(job, input!.executionName, item, 0));
         await store.setPaused(job.id, false, T0);
-        const second = await runStage(deps, payload(job, item, 1));
+        const second = await runStage(deps, payload(job, input!.executionName, item, 1));
 
-        expect(first).toEqual({ output: null, notStarted: 'paused' });
-        expect(second).toEqual({ output: null, notStarted: 'paused' });
+        const interval = { start: item.interval.start, end: item.interval.end };
+        expect(first).toEqual({ interval, notStarted: 'paused' });
+        expect(second).toEqual({ interval, notStarted: 'paused' });
         expect(await store.getRun(item.runId)).toMatchObject({
           status: 'queued',
           attempts: 0,
@@ -362,13 +403,16 @@ export function describePlanner(name: string, factory: PlannerStoreFactory): voi
         const [input] = (await dispatch(store, job.id, new RecordingStarter(), T0)).started;
         const item = input!.runs[0]!;
         const deps = { store, jobs: new JobRegistry([job]), resources: new ResourceRegistry() };
-        const first = await runStage(deps, payload(job, item, 0));
+        const first = await runStage(deps, payload(job, input!.executionName, item, 0));
+        const afterFirst = await store.getRun(item.runId);
         await store.setPaused(job.id, true, T0);
 
-        const second = await runStage(deps, payload(job, item, 1, first.output));
+        const second = await runStage(deps, payload(job, input!.executionName, item, 1));
 
-        expect(first).toEqual({ output: { rows: 1 } });
-        expect(second).toEqual({ output: null });
+        const interval = { start: item.interval.start, end: item.interval.end };
+        expect(first).toEqual({ interval });
+        expect(afterFirst).toMatchObject({ status: 'running', output: { rows: 1 } });
+        expect(second).toEqual({ interval });
         expect(await store.getRun(item.runId)).toMatchObject({
           status: 'succeeded',
           stage: 'load',

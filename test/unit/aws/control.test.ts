@@ -113,10 +113,9 @@ describe('dispatch', () => {
       lane: 'scheduled',
       backfillId: null,
       runs: runs.map((run) => ({
-        jobId: 'hourly',
         runId: run.runId,
+        generation: 0,
         interval: { start: run.interval.start.toISOString(), end: run.interval.end.toISOString() },
-        config: null,
       })),
     });
   });
