@@ -31,6 +31,16 @@ export interface EndpointContext {
 /** Options of {@link startArtifactStack}. */
 export interface ArtifactStackOptions<S extends LocalEndpoint> {
   /**
+   * The synthesized app to stand up (another project's, `readSynthesizedApp(outdir, stackName)`).
+   * @default this repository's app, synthesized once per run (`synthesizedApp()`)
+   */
+  readonly app?: SynthesizedApp;
+  /**
+   * Makes the resolver of the app's tokens, given the host the proxy endpoint must resolve to.
+   * @default `app.resolver({ proxyEndpoint })` (`cfn-resolver.ts`)
+   */
+  readonly resolver?: (app: SynthesizedApp, standIns: { readonly proxyEndpoint: string }) => CfnResolver;
+  /**
    * Starts the Step Functions endpoint the sandboxes' SFN clients reach (`AWS_ENDPOINT_URL_SFN`).
    * @default a recording endpoint (`recording-sfn-endpoint.ts`) that starts nothing
    */
@@ -72,7 +82,8 @@ export interface ArtifactStack<S extends LocalEndpoint = LocalEndpoint> {
 export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint>(
   options: ArtifactStackOptions<S> = {},
 ): Promise<ArtifactStack<S>> {
-  const app = await synthesizedApp();
+  const app = options.app ?? (await synthesizedApp());
+  const makeResolver = options.resolver ?? ((synthesized, standIns) => synthesized.resolver(standIns));
   const cleanups: (() => Promise<void> | void)[] = [];
   const stop = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
@@ -89,7 +100,7 @@ export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint
     const [proxyLogicalId] = app.resourcesOfType('AWS::RDS::DBProxy').map(([id]) => id);
     if (!proxyLogicalId) throw new Error('the template has no AWS::RDS::DBProxy');
     // The proxy's ARN does not depend on its endpoint: learn its resource id first.
-    const proxyArn = app.resolver({ proxyEndpoint: 'unused' }).getAtt(proxyLogicalId, 'DBProxyArn');
+    const proxyArn = makeResolver(app, { proxyEndpoint: 'unused' }).getAtt(proxyLogicalId, 'DBProxyArn');
     const proxyResourceId = proxyArn.split(':')[6]!;
     const identities = new AwsIdentities();
     const proxy = await startIamProxyOnFreeLoopback({
@@ -100,7 +111,7 @@ export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint
       identities,
     });
     cleanups.push(() => proxy.close());
-    const resolver = app.resolver({ proxyEndpoint: proxy.host });
+    const resolver = makeResolver(app, { proxyEndpoint: proxy.host });
 
     const stateMachineArns = app
       .resourcesOfType('AWS::StepFunctions::StateMachine')
