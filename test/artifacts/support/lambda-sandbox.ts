@@ -78,8 +78,11 @@ export interface LambdaSandbox {
   readonly functionName: string;
   readonly functionArn: string;
   readonly credentials: TestCredentials;
-  /** Invokes the function once (RequestResponse); invocations run one at a time, as in one container. */
-  invoke(event: unknown): Promise<InvokeResult>;
+  /**
+   * Invokes the function once (RequestResponse); invocations run one at a time, as in one container.
+   * `timeoutSeconds` overrides the function's timeout for this invocation.
+   */
+  invoke(event: unknown, options?: { readonly timeoutSeconds?: number }): Promise<InvokeResult>;
   /** Invokes and returns the payload. @throws Error with the function error's type and message. */
   invokeOk(event: unknown): Promise<unknown>;
   /** Everything the function wrote to stdout and stderr so far. */
@@ -202,7 +205,7 @@ export async function openLambdaSandbox(
       throw new Error(`${stray} exists: the sandbox would resolve packages from it; remove it`);
   }
   const region = options.region ?? TEST_REGION;
-  const timeoutMs = (options.timeoutSeconds ?? fn.timeoutSeconds) * 1000;
+  const defaultTimeoutMs = (options.timeoutSeconds ?? fn.timeoutSeconds) * 1000;
 
   const env: Record<string, string> = {
     PATH: '/usr/local/bin:/usr/bin:/bin',
@@ -313,7 +316,7 @@ export async function openLambdaSandbox(
     return warm;
   }
 
-  async function invokeOnce(event: unknown): Promise<InvokeResult> {
+  async function invokeOnce(event: unknown, timeoutMs: number): Promise<InvokeResult> {
     if (!process || process.exited) process = start();
     const warm = process;
     const initError = await warm.ready;
@@ -354,8 +357,10 @@ export async function openLambdaSandbox(
     functionName: options.functionName,
     functionArn: options.functionArn,
     credentials: options.credentials,
-    invoke(event) {
-      const run = queue.then(() => invokeOnce(event));
+    invoke(event, invokeOptions = {}) {
+      const timeoutMs =
+        invokeOptions.timeoutSeconds === undefined ? defaultTimeoutMs : invokeOptions.timeoutSeconds * 1000;
+      const run = queue.then(() => invokeOnce(event, timeoutMs));
       queue = run.catch(() => undefined);
       return run;
     },
