@@ -203,7 +203,9 @@ describe('dispatcher (bundle in a Lambda sandbox; schedule ticks and the --aws C
     const [machine] = stack.app
       .resourcesOfType('AWS::StepFunctions::StateMachine')
       .filter(([id]) => id.includes('nightlyarchive'));
-    const machineRole = (machine![1].Properties?.RoleArn as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
+    const roleArn = machine?.[1].Properties?.RoleArn as { 'Fn::GetAtt'?: [string] } | undefined;
+    const machineRole = roleArn?.['Fn::GetAtt']?.[0];
+    if (!machineRole) throw new Error('the nightly_archive state machine has no role of this stack');
     const [taskDefinition] = stack.app.resourcesOfType('AWS::ECS::TaskDefinition');
     const ownTaskDefinition = stack.resolver.ref(taskDefinition![0]);
     const otherStack = (arn: string) => arn.replace(/(stateMachine:|task-definition\/)[^-:]+/i, '$1Other');

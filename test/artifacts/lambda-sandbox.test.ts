@@ -143,6 +143,7 @@ describe('template resolver', () => {
       resolver.resolve({
         a: { 'Fn::GetAtt': ['Fn', 'Arn'] },
         b: { 'Fn::Join': ['-', [{ Ref: 'AWS::Region' }, { Ref: 'Fn' }]] },
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string
         c: { 'Fn::Sub': 'arn:${AWS::Partition}:x:${AWS::AccountId}:${Fn}' },
         d: { 'Fn::Select': [1, { 'Fn::Split': [':', 'a:b:c'] }] },
       }),
