@@ -282,5 +282,7 @@ describe('dispatcher (bundle in a Lambda sandbox; schedule ticks and the --aws C
       expect.arrayContaining(['rds-db:connect', 'states:DescribeExecution', 'states:StartExecution']),
     );
     expect(checks.filter((check) => !asExpected(check))).toEqual([]);
+    // And no call went to a service the tier does not stand in for.
+    expect(stack.unexpectedCalls()).toEqual([]);
   });
 });

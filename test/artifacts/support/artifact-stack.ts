@@ -14,7 +14,12 @@ import { AwsIdentities, type AwsPrincipal } from './aws-identities.ts';
 import { type CfnResolver, TEST_REGION } from './cfn-resolver.ts';
 import { type IamProxy, startIamProxyOnFreeLoopback } from './iam-proxy.ts';
 import { type LambdaSandbox, openLambdaSandbox } from './lambda-sandbox.ts';
-import { type LocalEndpoint, startRecordingSfnEndpoint } from './recording-sfn-endpoint.ts';
+import {
+  type LocalEndpoint,
+  startCatchAllEndpoint,
+  startRecordingSfnEndpoint,
+  type UnexpectedAwsCall,
+} from './recording-sfn-endpoint.ts';
 import { type LambdaArtifact, type SynthesizedApp, synthesizedApp } from './synth.ts';
 import { createTestCa, issueServerCertificate, type TestCa } from './test-ca.ts';
 import { startTlsMariaDb, type TlsMariaDb } from './tls-mariadb.ts';
@@ -72,6 +77,11 @@ export interface ArtifactStack<S extends LocalEndpoint = LocalEndpoint> {
   principalOf(fn: LambdaArtifact, instance?: string): AwsPrincipal;
   /** A warm sandbox of the function under `<stack>/<prefix>`, closed by {@link ArtifactStack.stop}. */
   openFunction(prefix: string, options?: OpenFunctionOptions): Promise<LambdaSandbox>;
+  /**
+   * Requests the sandboxes sent to services no local endpoint stands in for (`AWS_ENDPOINT_URL`
+   * points them at a catch-all that refuses them): a flow that expects none asserts this is empty.
+   */
+  unexpectedCalls(): readonly UnexpectedAwsCall[];
   /** Runs SQL in the state database as root (over the socket: not through the proxy). */
   query<T = unknown>(sql: string, values?: unknown[]): Promise<T>;
   /** Stops every sandbox and server. */
@@ -120,6 +130,8 @@ export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint
       ? await options.sfnEndpoint({ app, resolver, identities, stateMachineArns })
       : ((await startRecordingSfnEndpoint({ identities, stateMachineArns })) as unknown as S);
     cleanups.push(() => sfn.close());
+    const catchAll = await startCatchAllEndpoint();
+    cleanups.push(() => catchAll.close());
 
     const principalOf = (fn: LambdaArtifact, instance?: string) =>
       identities.principal(
@@ -138,6 +150,7 @@ export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint
       identities,
       lambda: (prefix) => app.lambda(prefix),
       principalOf,
+      unexpectedCalls: () => catchAll.calls(),
       async openFunction(prefix, openOptions = {}) {
         const fn = app.lambda(prefix);
         const principal = principalOf(fn, openOptions.instance);
@@ -147,7 +160,9 @@ export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint
           functionArn: resolver.getAtt(fn.logicalId, 'Arn'),
           credentials: principal.credentials,
           caFile: ca.certFile,
+          // Every other service goes to the catch-all (the SDK's global endpoint setting).
           endpoints: { SFN: sfn.url },
+          globalEndpoint: catchAll.url,
           timeoutSeconds: openOptions.timeoutSeconds,
         });
         cleanups.push(() => sandbox.close());

@@ -53,6 +53,8 @@ export interface LambdaSandboxOptions {
    * JavaScript v3 honours for that service's clients. @default {}
    */
   readonly endpoints?: Readonly<Record<string, string>>;
+  /** `AWS_ENDPOINT_URL`: where SDK clients of every other service go. @default - none (AWS itself) */
+  readonly globalEndpoint?: string;
   /** @default TEST_REGION */
   readonly region?: string;
   /** Overrides the template's timeout. @default the function's `Timeout` */
@@ -225,6 +227,7 @@ export async function openLambdaSandbox(
     AWS_SECRET_ACCESS_KEY: options.credentials.secretAccessKey,
     AWS_SESSION_TOKEN: options.credentials.sessionToken,
     NODE_EXTRA_CA_CERTS: options.caFile,
+    ...(options.globalEndpoint ? { AWS_ENDPOINT_URL: options.globalEndpoint } : {}),
     ...Object.fromEntries(
       Object.entries(options.endpoints ?? {}).map(([service, url]) => [`AWS_ENDPOINT_URL_${service}`, url]),
     ),
