@@ -21,7 +21,7 @@ import {
   type UnexpectedAwsCall,
 } from './recording-sfn-endpoint.ts';
 import { type LambdaArtifact, type SynthesizedApp, synthesizedApp } from './synth.ts';
-import { createTestCa, issueServerCertificate, type TestCa } from './test-ca.ts';
+import { createTestCa, issueServerCertificate, type ServerCertificate, type TestCa } from './test-ca.ts';
 import { startTlsMariaDb, type TlsMariaDb } from './tls-mariadb.ts';
 
 /** What a custom endpoint factory gets (see {@link ArtifactStackOptions.sfnEndpoint}). */
@@ -45,6 +45,11 @@ export interface ArtifactStackOptions<S extends LocalEndpoint> {
    * @default `app.resolver({ proxyEndpoint })` (`cfn-resolver.ts`)
    */
   readonly resolver?: (app: SynthesizedApp, standIns: { readonly proxyEndpoint: string }) => CfnResolver;
+  /**
+   * The certificate the IAM proxy presents. @default one of the test CA for the proxy's address (what
+   * the functions connect to)
+   */
+  readonly proxyCertificate?: (ca: TestCa, host: string) => ServerCertificate;
   /**
    * Starts the Step Functions endpoint the sandboxes' SFN clients reach (`AWS_ENDPOINT_URL_SFN`).
    * @default a recording endpoint (`recording-sfn-endpoint.ts`) that starts nothing
@@ -114,7 +119,8 @@ export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint
     const proxyResourceId = proxyArn.split(':')[6]!;
     const identities = new AwsIdentities();
     const proxy = await startIamProxyOnFreeLoopback({
-      certificateFor: (host) => issueServerCertificate(ca, 'rds-proxy', [host]),
+      certificateFor: (host) =>
+        options.proxyCertificate?.(ca, host) ?? issueServerCertificate(ca, 'rds-proxy', [host]),
       region: TEST_REGION,
       proxyResourceId,
       backend: { host: db.host, port: db.port, ca: ca.cert, users: [backendUser] },
