@@ -46,8 +46,8 @@ export interface ArtifactStackOptions<S extends LocalEndpoint> {
    */
   readonly resolver?: (app: SynthesizedApp, standIns: { readonly proxyEndpoint: string }) => CfnResolver;
   /**
-   * The certificate the IAM proxy presents. @default one of the test CA for the proxy's address (what
-   * the functions connect to)
+   * The certificate the IAM proxy presents, given its endpoint name. @default one of the test CA for
+   * the endpoint name (what the functions connect to)
    */
   readonly proxyCertificate?: (ca: TestCa, host: string) => ServerCertificate;
   /**
@@ -74,6 +74,8 @@ export interface ArtifactStack<S extends LocalEndpoint = LocalEndpoint> {
   readonly db: TlsMariaDb;
   readonly proxy: IamProxy;
   readonly sfn: S;
+  /** Host names the sandboxes resolve locally (the proxy endpoint → its loopback address). */
+  readonly hosts: Readonly<Record<string, string>>;
   /** Test credentials per function, and every AWS call made so far. */
   readonly identities: AwsIdentities;
   /** The function under `<stack>/<prefix>` (`Dispatcher`, `Migrations/Handler`, `JobFunctions/store_totals`). */
@@ -117,8 +119,13 @@ export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint
     // The proxy's ARN does not depend on its endpoint: learn its resource id first.
     const proxyArn = makeResolver(app, { proxyEndpoint: 'unused' }).getAtt(proxyLogicalId, 'DBProxyArn');
     const proxyResourceId = proxyArn.split(':')[6]!;
+    // A real-shaped endpoint name, resolved to the proxy's loopback address inside the sandboxes
+    // (`hosts`): the functions connect by name, with SNI and the certificate's name checked, as on AWS.
+    const proxyName = makeResolver(app, { proxyEndpoint: 'unused' }).ref(proxyLogicalId);
+    const proxyEndpoint = `${proxyName}.proxy-${proxyResourceId.slice(4, 16)}.${TEST_REGION}.rds.amazonaws.com`;
     const identities = new AwsIdentities();
     const proxy = await startIamProxyOnFreeLoopback({
+      endpoint: proxyEndpoint,
       certificateFor: (host) =>
         options.proxyCertificate?.(ca, host) ?? issueServerCertificate(ca, 'rds-proxy', [host]),
       region: TEST_REGION,
@@ -127,7 +134,8 @@ export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint
       identities,
     });
     cleanups.push(() => proxy.close());
-    const resolver = makeResolver(app, { proxyEndpoint: proxy.host });
+    const resolver = makeResolver(app, { proxyEndpoint });
+    const hosts = { [proxyEndpoint]: proxy.host };
 
     const stateMachineArns = app
       .resourcesOfType('AWS::StepFunctions::StateMachine')
@@ -153,6 +161,7 @@ export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint
       db,
       proxy,
       sfn,
+      hosts,
       identities,
       lambda: (prefix) => app.lambda(prefix),
       principalOf,
@@ -169,6 +178,7 @@ export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint
           // Every other service goes to the catch-all (the SDK's global endpoint setting).
           endpoints: { SFN: sfn.url },
           globalEndpoint: catchAll.url,
+          hosts,
           timeoutSeconds: openOptions.timeoutSeconds,
         });
         cleanups.push(() => sandbox.close());
