@@ -235,14 +235,26 @@ export async function runContainer(options: RunContainerOptions): Promise<Contai
     // A private mount namespace: /tmp is the task's own volume, gone when the task ends.
     const script = [
       `mount -t tmpfs -o mode=${tmpMount.mode.toString(8)},uid=${tmpMount.uid},gid=${tmpMount.gid},size=512m tmpfs /tmp`,
-      `cd "$PIKO_TASK_WORKDIR"`,
+      'cd "$1"',
+      'shift',
       `exec setpriv --reuid=${spec.uid} --regid=${spec.gid} --clear-groups -- "$@"`,
     ].join(' && ');
     const child = spawn(
       'unshare',
-      ['--mount', '--propagation', 'private', 'sh', '-c', script, 'container', executable as string, ...args],
+      [
+        '--mount',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        script,
+        'container',
+        path.join(app, spec.workdir),
+        executable as string,
+        ...args,
+      ],
       {
-        env: { ...environment, PIKO_TASK_WORKDIR: path.join(app, spec.workdir) },
+        env: environment,
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );

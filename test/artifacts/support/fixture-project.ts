@@ -8,7 +8,15 @@
  * are) is the folder it is in. `shared/` and `node_modules` are links to the repository's own.
  */
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -47,13 +55,15 @@ export function createFixtureProject(options: FixtureProjectOptions): string {
     symlinkSync(path.join(REPOSITORY_ROOT, linked), path.join(root, linked), 'dir');
   }
   for (const file of ['package.json', 'package-lock.json', 'tsconfig.json', 'cdk.json']) {
-    if (existsSync(path.join(REPOSITORY_ROOT, file))) cpSync(path.join(REPOSITORY_ROOT, file), path.join(root, file));
+    if (existsSync(path.join(REPOSITORY_ROOT, file)))
+      cpSync(path.join(REPOSITORY_ROOT, file), path.join(root, file));
   }
   for (const [file, text, replacement] of options.infraEdits ?? []) {
     const target = path.join(root, 'infra', file);
     const source = readFileSync(target, 'utf8');
     const edited = source.replace(text, replacement);
-    if (edited === source) throw new Error(`fixture project: infra/${file} has no ${String(text)} to replace`);
+    if (edited === source)
+      throw new Error(`fixture project: infra/${file} has no ${String(text)} to replace`);
     writeFileSync(target, edited);
   }
   return root;
@@ -63,7 +73,11 @@ export function createFixtureProject(options: FixtureProjectOptions): string {
  * Synthesizes `infra/app.ts` of a project into `outDir` (bundling on), as `npx cdk synth` would run it.
  * @throws Error with the synth's output when it fails.
  */
-export async function synthProject(root: string, outDir: string, context: Record<string, unknown> = {}): Promise<void> {
+export async function synthProject(
+  root: string,
+  outDir: string,
+  context: Record<string, unknown> = {},
+): Promise<void> {
   const tsx = path.join(REPOSITORY_ROOT, 'node_modules', '.bin', 'tsx');
   try {
     await promisify(execFile)(tsx, ['infra/app.ts'], {
@@ -74,6 +88,8 @@ export async function synthProject(root: string, outDir: string, context: Record
     });
   } catch (error) {
     const failure = error as Error & { stdout?: string; stderr?: string };
-    throw new Error(`synth of ${root} failed: ${failure.message}\n${failure.stdout ?? ''}\n${failure.stderr ?? ''}`);
+    throw new Error(
+      `synth of ${root} failed: ${failure.message}\n${failure.stdout ?? ''}\n${failure.stderr ?? ''}`,
+    );
   }
 }

@@ -1,10 +1,30 @@
 /**
  * The state machines of a synthesized template, as Step Functions would hold them after the deploy:
  * each `AWS::StepFunctions::StateMachine`'s `DefinitionString` (an `Fn::Join` of text and tokens)
- * resolved by {@link TemplateValues} to the real-shaped ARNs of the same template. Never rendered
+ * resolved by the tier's token resolver to the real-shaped ARNs of the same template. Never rendered
  * again from the construct: what runs is what the template says.
  */
-import type { TemplateValues } from './template-values.ts';
+/** A CloudFormation template, as far as this module reads it. */
+export interface TemplateResources {
+  readonly Resources: Readonly<
+    Record<string, { readonly Type: string; readonly Properties?: Readonly<Record<string, unknown>> }>
+  >;
+}
+
+/** Resolves a template's tokens to real-shaped values (`cfn-resolver.ts`'s `CfnResolver` is one). */
+export interface TemplateTokens {
+  resolve(value: unknown): unknown;
+  resolveString(value: unknown): string;
+  ref(logicalId: string): string;
+  getAtt(logicalId: string, attribute: string): string;
+}
+
+/** The logical ids of a template's resources of one type, in template order. */
+export function logicalIdsOfType(template: TemplateResources, type: string): string[] {
+  return Object.entries(template.Resources)
+    .filter(([, resource]) => resource.Type === type)
+    .map(([logicalId]) => logicalId);
+}
 
 /** One state machine of the template. */
 export interface TemplateStateMachine {
@@ -27,16 +47,19 @@ export interface TemplateStateMachine {
  * Every state machine of the template, by ARN.
  * @throws Error when a definition does not resolve to valid JSON.
  */
-export function templateStateMachines(values: TemplateValues): Map<string, TemplateStateMachine> {
+export function templateStateMachines(
+  template: TemplateResources,
+  tokens: TemplateTokens,
+): Map<string, TemplateStateMachine> {
   const machines = new Map<string, TemplateStateMachine>();
-  for (const logicalId of values.logicalIdsOfType('AWS::StepFunctions::StateMachine')) {
-    const properties = values.resource(logicalId).Properties ?? {};
+  for (const logicalId of logicalIdsOfType(template, 'AWS::StepFunctions::StateMachine')) {
+    const properties = template.Resources[logicalId]?.Properties ?? {};
     if (properties.DefinitionString === undefined) {
       throw new Error(
         `state machine ${logicalId} has no DefinitionString (DefinitionS3Location is not supported here)`,
       );
     }
-    const definition = values.resolveString(properties.DefinitionString);
+    const definition = tokens.resolveString(properties.DefinitionString);
     try {
       JSON.parse(definition);
     } catch (error) {
@@ -44,13 +67,13 @@ export function templateStateMachines(values: TemplateValues): Map<string, Templ
         `state machine ${logicalId}: the resolved DefinitionString is not JSON: ${(error as Error).message}`,
       );
     }
-    const arn = values.ref(logicalId);
+    const arn = tokens.ref(logicalId);
     const role = properties.RoleArn as { 'Fn::GetAtt'?: [string, string] } | undefined;
     machines.set(arn, {
       logicalId,
-      name: values.getAtt(logicalId, 'Name'),
+      name: tokens.getAtt(logicalId, 'Name'),
       arn,
-      roleArn: values.resolveString(properties.RoleArn),
+      roleArn: tokens.resolveString(properties.RoleArn),
       roleLogicalId: role?.['Fn::GetAtt']?.[0],
       type: typeof properties.StateMachineType === 'string' ? properties.StateMachineType : 'STANDARD',
       definition,

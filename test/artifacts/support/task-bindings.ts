@@ -26,8 +26,12 @@ import {
   type TaskHandler,
   taskStates,
 } from './sfn-endpoint.ts';
-import type { TemplateStateMachine } from './state-machines.ts';
-import type { TemplateValues } from './template-values.ts';
+import {
+  logicalIdsOfType,
+  type TemplateResources,
+  type TemplateStateMachine,
+  type TemplateTokens,
+} from './state-machines.ts';
 
 /** A state's input or output: at most 256 KiB of UTF-8. */
 export const MAX_STATE_PAYLOAD_BYTES = 262_144;
@@ -70,14 +74,16 @@ export interface TaskStart {
 
 /** Options of {@link TaskBindings}. */
 export interface TaskBindingsOptions {
-  readonly values: TemplateValues;
+  readonly template: TemplateResources;
+  /** Resolves the template's tokens (the same resolver as the state machines'). */
+  readonly tokens: TemplateTokens;
   readonly calls: AwsCallLog;
   readonly invokeFunction: InvokeFunction;
   /** Runs a container task of the stage image. */
   readonly runEcsTask: (request: EcsTaskRequest) => Promise<ContainerExit>;
   /**
    * The container environment of a task definition, before overrides.
-   * @default the template's `Environment`, resolved by `values`
+   * @default the template's `Environment`, resolved by `tokens`
    */
   readonly containerEnvironment?: (
     taskDefinitionLogicalId: string,
@@ -112,11 +118,11 @@ export class TaskBindings {
 
   constructor(options: TaskBindingsOptions) {
     this.#options = options;
-    for (const logicalId of options.values.logicalIdsOfType('AWS::Lambda::Function')) {
-      const arn = options.values.getAtt(logicalId, 'Arn');
+    for (const logicalId of logicalIdsOfType(options.template, 'AWS::Lambda::Function')) {
+      const arn = options.tokens.getAtt(logicalId, 'Arn');
       this.#functionsByArn.set(arn, logicalId);
       this.#functionsByArn.set(`${arn}:$LATEST`, logicalId);
-      this.#functionsByArn.set(options.values.ref(logicalId), logicalId);
+      this.#functionsByArn.set(options.tokens.ref(logicalId), logicalId);
     }
   }
 
@@ -233,15 +239,15 @@ export class TaskBindings {
         record('states:DescribeExecution', child.executionArn);
         record(
           'events:PutTargets',
-          this.#options.values.arn('events', 'rule/StepFunctionsGetEventsForStepFunctionsExecutionRule'),
+          arnBeside(machine.arn, 'events', 'rule/StepFunctionsGetEventsForStepFunctionsExecutionRule'),
         );
         record(
           'events:PutRule',
-          this.#options.values.arn('events', 'rule/StepFunctionsGetEventsForStepFunctionsExecutionRule'),
+          arnBeside(machine.arn, 'events', 'rule/StepFunctionsGetEventsForStepFunctionsExecutionRule'),
         );
         record(
           'events:DescribeRule',
-          this.#options.values.arn('events', 'rule/StepFunctionsGetEventsForStepFunctionsExecutionRule'),
+          arnBeside(machine.arn, 'events', 'rule/StepFunctionsGetEventsForStepFunctionsExecutionRule'),
         );
         await child.ended;
         const described = {
@@ -312,7 +318,7 @@ export class TaskBindings {
     stateName: string,
     record: (action: string, target: string) => void,
   ): Promise<JsonValue> {
-    const { values } = this.#options;
+    const { template, tokens } = this.#options;
     const parameters = (input ?? {}) as {
       Cluster?: string;
       TaskDefinition?: string;
@@ -321,12 +327,12 @@ export class TaskBindings {
       };
     };
     const taskDefinitionId = this.#taskDefinitionId(String(parameters.TaskDefinition));
-    const taskDefinitionArn = values.ref(taskDefinitionId);
+    const taskDefinitionArn = tokens.ref(taskDefinitionId);
     record('ecs:RunTask', taskDefinitionArn);
-    const properties = values.resource(taskDefinitionId).Properties ?? {};
+    const properties = template.Resources[taskDefinitionId]?.Properties ?? {};
     for (const roleProperty of ['TaskRoleArn', 'ExecutionRoleArn']) {
       if (properties[roleProperty] !== undefined)
-        record('iam:PassRole', values.resolveString(properties[roleProperty]));
+        record('iam:PassRole', tokens.resolveString(properties[roleProperty]));
     }
     // RunTask's limit counts the JSON of the overrides as the API receives them.
     const apiOverrides = {
@@ -365,17 +371,17 @@ export class TaskBindings {
       .map((mount) => String(mount.ContainerPath));
     const environment = {
       ...(this.#options.containerEnvironment?.(taskDefinitionId, containerName) ??
-        defaultContainerEnvironment(values, taskDefinitionId, containerName)),
+        defaultContainerEnvironment(this.#options.template, tokens, taskDefinitionId, containerName)),
     };
     for (const variable of override?.Environment ?? []) {
       if (typeof variable.Name === 'string') environment[variable.Name] = String(variable.Value ?? '');
     }
     const cluster = String(parameters.Cluster);
     const clusterName = cluster.split('/').pop() ?? cluster;
-    const taskArn = values.arn('ecs', `task/${clusterName}/${randomUUID().replace(/-/g, '')}`);
+    const taskArn = arnBeside(machine.arn, 'ecs', `task/${clusterName}/${randomUUID().replace(/-/g, '')}`);
     record('ecs:DescribeTasks', taskArn);
     for (const action of ['events:PutTargets', 'events:PutRule', 'events:DescribeRule']) {
-      record(action, values.arn('events', 'rule/StepFunctionsGetEventsForECSTaskRule'));
+      record(action, arnBeside(machine.arn, 'events', 'rule/StepFunctionsGetEventsForECSTaskRule'));
     }
     const state = JSON.parse(machine.definition) as unknown;
     const timeoutSeconds = findTimeout(state, stateName) ?? 99_999_999;
@@ -393,7 +399,7 @@ export class TaskBindings {
       ClusterArn: cluster,
       Containers: [
         {
-          ContainerArn: values.arn('ecs', `container/${clusterName}/${randomUUID()}`),
+          ContainerArn: arnBeside(machine.arn, 'ecs', `container/${clusterName}/${randomUUID()}`),
           ExitCode: exit.exitCode ?? 137,
           LastStatus: 'STOPPED',
           Name: containerName,
@@ -425,11 +431,11 @@ export class TaskBindings {
   }
 
   #taskDefinitionId(familyOrArn: string): string {
-    const { values } = this.#options;
+    const { template, tokens } = this.#options;
     const family = familyOrArn.replace(/^arn:[^:]+:ecs:[^:]+:\d+:task-definition\//, '').replace(/:\d+$/, '');
-    for (const logicalId of values.logicalIdsOfType('AWS::ECS::TaskDefinition')) {
-      const properties = values.resource(logicalId).Properties ?? {};
-      if (properties.Family !== undefined && values.resolveString(properties.Family) === family)
+    for (const logicalId of logicalIdsOfType(template, 'AWS::ECS::TaskDefinition')) {
+      const properties = template.Resources[logicalId]?.Properties ?? {};
+      if (properties.Family !== undefined && tokens.resolveString(properties.Family) === family)
         return logicalId;
     }
     throw namedError('ECS.ClientException', `Unable to find task definition '${familyOrArn}'.`);
@@ -443,17 +449,19 @@ export class TaskBindings {
 
 /** The container's `Environment` in the template, resolved. */
 export function defaultContainerEnvironment(
-  values: TemplateValues,
+  template: TemplateResources,
+  tokens: TemplateTokens,
   taskDefinitionLogicalId: string,
   containerName: string,
 ): Record<string, string> {
-  const definitions = (values.resource(taskDefinitionLogicalId).Properties?.ContainerDefinitions ?? []) as {
+  const definitions = (template.Resources[taskDefinitionLogicalId]?.Properties?.ContainerDefinitions ??
+    []) as {
     Name?: string;
     Environment?: unknown;
   }[];
   const container = definitions.find((definition) => definition.Name === containerName);
   const environment =
-    (values.resolve(container?.Environment ?? []) as { Name: string; Value: string }[]) ?? [];
+    (tokens.resolve(container?.Environment ?? []) as { Name: string; Value: string }[]) ?? [];
   return Object.fromEntries(environment.map((variable) => [variable.Name, String(variable.Value)]));
 }
 
@@ -476,6 +484,12 @@ function checkedPayload(result: JsonValue): JsonValue {
     );
   }
   return result;
+}
+
+/** An ARN in the partition, region and account of another (`arn:aws:states:eu-west-1:1234…`). */
+function arnBeside(arn: string, service: string, resource: string): string {
+  const [, partition, , region, account] = arn.split(':');
+  return `arn:${partition}:${service}:${region}:${account}:${resource}`;
 }
 
 function namedError(name: string, message: string): Error {
