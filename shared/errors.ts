@@ -1,16 +1,19 @@
 /**
  * Every error Piko throws on purpose. The class decides behaviour (a `NonRetryableError` is never
  * retried); the message says what is wrong and how to fix it.
+ *
+ * Every class sets its `name` as a string literal: Step Functions' Retry and Catch and the CLI match
+ * on it, and a bundler that renames classes (esbuild's `minify`) must not change it. A subclass
+ * without its own `name` keeps its parent's, so a job's `class Corrupt extends NonRetryableError {}`
+ * is still never retried.
  */
 export class PikoError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
+  override name = 'PikoError';
 }
 
 /** A job definition is invalid. Lists every problem at once, one per line. */
 export class JobDefinitionError extends PikoError {
+  override name = 'JobDefinitionError';
   /** The individual problems, each a full sentence. */
   readonly problems: readonly string[];
   constructor(jobId: string, problems: readonly string[]) {
@@ -20,13 +23,18 @@ export class JobDefinitionError extends PikoError {
 }
 
 /** A cron expression or timezone cannot be used. The message names the field and the value. */
-export class ScheduleError extends PikoError {}
+export class ScheduleError extends PikoError {
+  override name = 'ScheduleError';
+}
 
 /** A duration such as `'30s'` cannot be parsed. */
-export class DurationError extends PikoError {}
+export class DurationError extends PikoError {
+  override name = 'DurationError';
+}
 
 /** Configuration (defaults, settings.toml, PIKO_* environment) is invalid; lists every key at once. */
 export class ConfigError extends PikoError {
+  override name = 'ConfigError';
   /** One line per invalid key, with the value's source. */
   readonly problems: readonly string[];
   constructor(problems: readonly string[]) {
@@ -36,36 +44,51 @@ export class ConfigError extends PikoError {
 }
 
 /** Input given by a user (CLI flags, backfill request, Lambda event) is invalid. */
-export class InputError extends PikoError {}
+export class InputError extends PikoError {
+  override name = 'InputError';
+}
 
 /** A backfill request was refused; nothing was written. */
-export class BackfillRefusedError extends PikoError {}
+export class BackfillRefusedError extends PikoError {
+  override name = 'BackfillRefusedError';
+}
 
 /** A job id that no registered job has. */
 export class UnknownJobError extends PikoError {
+  override name = 'UnknownJobError';
   constructor(jobId: string, known: readonly string[]) {
     super(`Unknown job "${jobId}". Known jobs: ${known.length ? known.join(', ') : '(none)'}.`);
   }
 }
 
 /** The state store failed or holds something unexpected. */
-export class StoreError extends PikoError {}
+export class StoreError extends PikoError {
+  override name = 'StoreError';
+}
 
 /**
  * The state store could not be reached: the connection was refused, lost or timed out. Transient: a
  * run whose stage fails with it after its retries is put back to pending, not recorded as failed (the
  * job is not at fault), and runs again once the store is back.
  */
-export class StoreUnavailableError extends StoreError {}
+export class StoreUnavailableError extends StoreError {
+  override name = 'StoreUnavailableError';
+}
 
 /** A record was emitted whose type has no sink in the job's `sinks`. */
-export class UnknownRecordTypeError extends PikoError {}
+export class UnknownRecordTypeError extends PikoError {
+  override name = 'UnknownRecordTypeError';
+}
 
 /** A handler ran longer than its job's `timeout`. Retried like any other error. */
-export class TimeoutError extends PikoError {}
+export class TimeoutError extends PikoError {
+  override name = 'TimeoutError';
+}
 
 /**
  * Throw from a handler to fail the run at once, without retries.
  * @example throw new NonRetryableError('input file is corrupt');
  */
-export class NonRetryableError extends PikoError {}
+export class NonRetryableError extends PikoError {
+  override name = 'NonRetryableError';
+}

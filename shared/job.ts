@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Duration, toMillis } from './duration.ts';
 import { InputError, JobDefinitionError, PikoError } from './errors.ts';
 import type { Interval } from './interval.ts';

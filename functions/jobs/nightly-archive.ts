@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { z } from 'zod';
+import * as z from 'zod';
 import { getConfig } from '../../shared/config.ts';
 import { defineJob, fargate, lambda, type RunContext } from '../../shared/job.ts';
 import { defineRecord, jsonLinesSink } from '../../shared/sinks/index.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineJob } from '../../shared/job.ts';
 import { defineRecord, jsonLinesSink } from '../../shared/sinks/index.ts';
 import { localPriceSource } from './support/price-source.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineJob } from '../../shared/job.ts';
 import { sqlPool } from '../../shared/resources/sql-pool.ts';
 import { defineRecord, upsertSink } from '../../shared/sinks/index.ts';

@@ -5,6 +5,7 @@ import { PikoError } from '../errors.ts';
  * `awsErrorName` keeps the service's error name (`AccessDeniedException`, …).
  */
 export class AwsCallError extends PikoError {
+  override name = 'AwsCallError';
   /** The AWS error name, such as `ThrottlingException`. */
   readonly awsErrorName: string;
   constructor(message: string, awsErrorName: string, options?: { cause?: unknown }) {
@@ -14,10 +15,14 @@ export class AwsCallError extends PikoError {
 }
 
 /** AWS throttled a call even after the SDK's own retries. Transient: the next attempt may pass. */
-export class AwsThrottledError extends AwsCallError {}
+export class AwsThrottledError extends AwsCallError {
+  override name = 'AwsThrottledError';
+}
 
 /** A job's state machine does not exist: the job was added or renamed without a deploy. */
-export class WorkflowNotDeployedError extends AwsCallError {}
+export class WorkflowNotDeployedError extends AwsCallError {
+  override name = 'WorkflowNotDeployedError';
+}
 
 /** The name an AWS SDK v3 error carries (`error.name`), or `'Error'`. */
 export function awsErrorName(error: unknown): string {

@@ -5,6 +5,7 @@ import { NonRetryableError, PikoError } from '../errors.ts';
  * input produces the same record again.
  */
 export class RecordValidationError extends NonRetryableError {
+  override name = 'RecordValidationError';
   /** The record type's name. */
   readonly recordType: string;
   /** One entry per invalid field: `field "amount": expected number, received string`. */
@@ -18,6 +19,7 @@ export class RecordValidationError extends NonRetryableError {
 
 /** A record type or sink is defined wrongly (bad name, key, column type). Lists every problem at once. */
 export class SinkDefinitionError extends PikoError {
+  override name = 'SinkDefinitionError';
   /** The individual problems, each a full sentence. */
   readonly problems: readonly string[];
   constructor(what: string, problems: readonly string[]) {

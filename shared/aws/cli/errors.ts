@@ -10,16 +10,23 @@ import { AwsCallError, AwsThrottledError, awsErrorName, THROTTLING_ERRORS } from
 export const AWS_CLI_MAX_ATTEMPTS = 5;
 
 /** No region, or a region or stack name that cannot be one. Exit code 2. */
-export class AwsTargetError extends InputError {}
+export class AwsTargetError extends InputError {
+  override name = 'AwsTargetError';
+}
 
 /** The stack does not exist in the region. Exit code 2. */
-export class StackNotFoundError extends InputError {}
+export class StackNotFoundError extends InputError {
+  override name = 'StackNotFoundError';
+}
 
 /** The stack exists but lacks outputs the CLI reads (not a Piko stack, or not deployed yet). Exit code 2. */
-export class StackOutputsError extends InputError {}
+export class StackOutputsError extends InputError {
+  override name = 'StackOutputsError';
+}
 
 /** No AWS credentials were found, or AWS did not accept them. Exit code 2. */
 export class AwsCredentialsError extends InputError {
+  override name = 'AwsCredentialsError';
   /** The AWS SDK error name, such as `CredentialsProviderError`. */
   readonly awsErrorName: string;
   constructor(message: string, awsErrorName: string, options?: { cause?: unknown }) {
@@ -30,6 +37,7 @@ export class AwsCredentialsError extends InputError {
 
 /** A resource the stack should have does not exist (a job added without a deploy). Exit code 2. */
 export class AwsResourceNotFoundError extends InputError {
+  override name = 'AwsResourceNotFoundError';
   /** The AWS error name, such as `ResourceNotFoundException`. */
   readonly awsErrorName: string;
   constructor(message: string, awsErrorName: string, options?: { cause?: unknown }) {
@@ -42,10 +50,13 @@ export class AwsResourceNotFoundError extends InputError {
  * The backfill's execution name is taken by an execution with another input: starting it again would
  * not start this request. Exit code 2.
  */
-export class BackfillExecutionConflictError extends InputError {}
+export class BackfillExecutionConflictError extends InputError {
+  override name = 'BackfillExecutionConflictError';
+}
 
 /** The dispatcher refused the request (unknown job, invalid event, refused backfill). Exit code 2. */
 export class DispatcherRefusedError extends InputError {
+  override name = 'DispatcherRefusedError';
   /** The error class the dispatcher threw (`UnknownJobError`, …). */
   readonly errorType: string;
   constructor(message: string, errorType: string) {
@@ -55,7 +66,9 @@ export class DispatcherRefusedError extends InputError {
 }
 
 /** The dispatcher failed (store unreachable, timeout, …): its `FunctionError`. Exit code 1. */
-export class DispatcherFailedError extends AwsCallError {}
+export class DispatcherFailedError extends AwsCallError {
+  override name = 'DispatcherFailedError';
+}
 
 /** One AWS call the CLI makes, for messages: what it is, on what, and the IAM action it needs. */
 export interface AwsCall {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SqlDatabase } from '../../../shared/sql.ts';
-import { openMysqlStore } from '../../../shared/store/mysql.ts';
+import { openMysqlStore, sessionSetup } from '../../../shared/store/mysql.ts';
 import { createTestDatabase, mysqlAvailable } from '../../helpers/mysql.ts';
 import { describeStateStore } from './conformance.ts';
 
@@ -42,6 +42,17 @@ describe.skipIf(skip)('MySQL (MariaDB / Aurora MySQL)', () => {
         return (await db.query('SELECT @@session.tx_isolation AS iso')).rows[0]?.iso;
       }
     }
+
+    it('sets the session through variables RDS Proxy tracks, as MySQL 8 and MariaDB name them', () => {
+      expect(sessionSetup('8.0.39')).toEqual([
+        "SET time_zone = '+00:00'",
+        "SET SESSION transaction_isolation = 'READ-COMMITTED'",
+      ]);
+      expect(sessionSetup('10.11.19-MariaDB-0+deb12u1')).toEqual([
+        "SET time_zone = '+00:00'",
+        "SET SESSION tx_isolation = 'READ-COMMITTED'",
+      ]);
+    });
 
     it('runs every pooled connection in UTC with READ COMMITTED transactions', async () => {
       if (!probe.available) throw new Error(probe.reason);

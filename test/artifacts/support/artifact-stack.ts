@@ -1,0 +1,160 @@
+/**
+ * The synthesized stack, stood up locally for one test file: the app synthesized once per run, a
+ * test CA, a private TLS-only MariaDB with the state database and user of the template, the IAM
+ * proxy at the address the template's proxy endpoint resolves to, a local Step Functions endpoint,
+ * and Lambda sandboxes of the template's functions wired to all of them with the template's own
+ * environment. Every AWS call a sandbox makes is recorded in {@link ArtifactStack.identities}.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { STATE_DATABASE_NAME, STATE_DATABASE_USER } from '../../../infra/constructs/state-database.ts';
+import { AwsIdentities, type AwsPrincipal } from './aws-identities.ts';
+import { type CfnResolver, TEST_REGION } from './cfn-resolver.ts';
+import { type IamProxy, startIamProxyOnFreeLoopback } from './iam-proxy.ts';
+import { type LambdaSandbox, openLambdaSandbox } from './lambda-sandbox.ts';
+import { type LocalEndpoint, startRecordingSfnEndpoint } from './recording-sfn-endpoint.ts';
+import { type LambdaArtifact, type SynthesizedApp, synthesizedApp } from './synth.ts';
+import { createTestCa, issueServerCertificate, type TestCa } from './test-ca.ts';
+import { startTlsMariaDb, type TlsMariaDb } from './tls-mariadb.ts';
+
+/** What a custom endpoint factory gets (see {@link ArtifactStackOptions.sfnEndpoint}). */
+export interface EndpointContext {
+  readonly app: SynthesizedApp;
+  readonly resolver: CfnResolver;
+  readonly identities: AwsIdentities;
+  /** The job state machines of the template (ARNs). */
+  readonly stateMachineArns: readonly string[];
+}
+
+/** Options of {@link startArtifactStack}. */
+export interface ArtifactStackOptions<S extends LocalEndpoint> {
+  /**
+   * Starts the Step Functions endpoint the sandboxes' SFN clients reach (`AWS_ENDPOINT_URL_SFN`).
+   * @default a recording endpoint (`recording-sfn-endpoint.ts`) that starts nothing
+   */
+  readonly sfnEndpoint?: (context: EndpointContext) => Promise<S>;
+}
+
+/** Options of {@link ArtifactStack.openFunction}. */
+export interface OpenFunctionOptions {
+  /** Overrides the template's timeout. @default the function's */
+  readonly timeoutSeconds?: number;
+  /** Another principal name, for a second warm container of the same function. @default the logical id */
+  readonly instance?: string;
+}
+
+/** The local stand-up of the synthesized stack. */
+export interface ArtifactStack<S extends LocalEndpoint = LocalEndpoint> {
+  readonly app: SynthesizedApp;
+  /** Resolves the template's tokens to this stack's stand-ins. */
+  readonly resolver: CfnResolver;
+  readonly ca: TestCa;
+  readonly db: TlsMariaDb;
+  readonly proxy: IamProxy;
+  readonly sfn: S;
+  /** Test credentials per function, and every AWS call made so far. */
+  readonly identities: AwsIdentities;
+  /** The function under `<stack>/<prefix>` (`Dispatcher`, `Migrations/Handler`, `JobFunctions/store_totals`). */
+  lambda(prefix: string): LambdaArtifact;
+  /** The principal a function's sandboxes sign as. */
+  principalOf(fn: LambdaArtifact, instance?: string): AwsPrincipal;
+  /** A warm sandbox of the function under `<stack>/<prefix>`, closed by {@link ArtifactStack.stop}. */
+  openFunction(prefix: string, options?: OpenFunctionOptions): Promise<LambdaSandbox>;
+  /** Runs SQL in the state database as root (over the socket: not through the proxy). */
+  query<T = unknown>(sql: string, values?: unknown[]): Promise<T>;
+  /** Stops every sandbox and server. */
+  stop(): Promise<void>;
+}
+
+/** Stands the stack up. */
+export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint>(
+  options: ArtifactStackOptions<S> = {},
+): Promise<ArtifactStack<S>> {
+  const app = await synthesizedApp();
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const stop = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+    cleanups.length = 0;
+  };
+  try {
+    const caDir = mkdtempSync(path.join(tmpdir(), 'piko-artifact-ca-'));
+    cleanups.push(() => rmSync(caDir, { recursive: true, force: true }));
+    const ca = createTestCa(caDir);
+    const backendUser = { user: STATE_DATABASE_USER, password: randomBytes(12).toString('hex') };
+    const db = await startTlsMariaDb({ ca, users: [backendUser], databases: [STATE_DATABASE_NAME] });
+    cleanups.push(() => db.stop());
+
+    const [proxyLogicalId] = app.resourcesOfType('AWS::RDS::DBProxy').map(([id]) => id);
+    if (!proxyLogicalId) throw new Error('the template has no AWS::RDS::DBProxy');
+    // The proxy's ARN does not depend on its endpoint: learn its resource id first.
+    const proxyArn = app.resolver({ proxyEndpoint: 'unused' }).getAtt(proxyLogicalId, 'DBProxyArn');
+    const proxyResourceId = proxyArn.split(':')[6]!;
+    const identities = new AwsIdentities();
+    const proxy = await startIamProxyOnFreeLoopback({
+      certificateFor: (host) => issueServerCertificate(ca, 'rds-proxy', [host]),
+      region: TEST_REGION,
+      proxyResourceId,
+      backend: { host: db.host, port: db.port, ca: ca.cert, users: [backendUser] },
+      identities,
+    });
+    cleanups.push(() => proxy.close());
+    const resolver = app.resolver({ proxyEndpoint: proxy.host });
+
+    const stateMachineArns = app
+      .resourcesOfType('AWS::StepFunctions::StateMachine')
+      .map(([logicalId]) => resolver.ref(logicalId));
+    const sfn = options.sfnEndpoint
+      ? await options.sfnEndpoint({ app, resolver, identities, stateMachineArns })
+      : ((await startRecordingSfnEndpoint({ identities, stateMachineArns })) as unknown as S);
+    cleanups.push(() => sfn.close());
+
+    const principalOf = (fn: LambdaArtifact, instance?: string) =>
+      identities.principal(
+        instance ?? fn.logicalId,
+        fn.roleLogicalId,
+        resolver.getAtt(fn.roleLogicalId, 'Arn'),
+      );
+
+    return {
+      app,
+      resolver,
+      ca,
+      db,
+      proxy,
+      sfn,
+      identities,
+      lambda: (prefix) => app.lambda(prefix),
+      principalOf,
+      async openFunction(prefix, openOptions = {}) {
+        const fn = app.lambda(prefix);
+        const principal = principalOf(fn, openOptions.instance);
+        const sandbox = await openLambdaSandbox(fn, {
+          environment: app.environmentOf(fn, resolver),
+          functionName: resolver.ref(fn.logicalId),
+          functionArn: resolver.getAtt(fn.logicalId, 'Arn'),
+          credentials: principal.credentials,
+          caFile: ca.certFile,
+          endpoints: { SFN: sfn.url },
+          timeoutSeconds: openOptions.timeoutSeconds,
+        });
+        cleanups.push(() => sandbox.close());
+        return sandbox;
+      },
+      async query<T>(sql: string, values?: unknown[]) {
+        const connection = await db.rootConnection(STATE_DATABASE_NAME);
+        try {
+          const [rows] = await connection.query(sql, values);
+          return rows as T;
+        } finally {
+          await connection.end();
+        }
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
