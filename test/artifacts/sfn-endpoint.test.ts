@@ -10,7 +10,7 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AwsCallLog } from './support/aws-calls.ts';
+import { AwsIdentities } from './support/aws-identities.ts';
 import { type SfnEndpoint, startSfnEndpoint } from './support/sfn-endpoint.ts';
 import type { TemplateStateMachine } from './support/state-machines.ts';
 
@@ -52,27 +52,30 @@ let release: () => void = () => {};
 let held = new Promise<void>((resolve) => {
   release = resolve;
 });
-const calls = new AwsCallLog();
+const identities = new AwsIdentities();
+const dispatcher = identities.principal(
+  'dispatcher',
+  'DispatcherRole',
+  'arn:aws:iam::123456789012:role/dispatcher',
+);
 let endpoint: SfnEndpoint;
 let client: SFNClient;
 
 beforeAll(async () => {
   endpoint = await startSfnEndpoint({
     machines: new Map([[ARN, machine]]),
-    calls,
+    identities,
     bindings: () => ({
       Hold: async (input) => {
         await held;
         return input;
       },
     }),
-    principalOf: (key) =>
-      key === 'AKIDDISPATCHER' ? 'arn:aws:iam::123456789012:role/dispatcher' : `unknown:${key}`,
   });
   client = new SFNClient({
     region: 'eu-west-1',
     endpoint: endpoint.url,
-    credentials: { accessKeyId: 'AKIDDISPATCHER', secretAccessKey: 'test-secret' },
+    credentials: dispatcher.credentials,
     maxAttempts: 1,
   });
 });
@@ -161,10 +164,10 @@ describe('local Step Functions endpoint (JSON protocol, real SDK client)', () =>
   });
 
   it('records every call with the caller’s role, for the IAM simulation', () => {
-    const actions = calls.calls.map((call) => call.action);
+    const actions = identities.calls().map((call) => call.action);
     expect(
       actions.filter((action) => action === 'states:StartExecution'),
-      JSON.stringify(calls.calls),
+      JSON.stringify(identities.calls()),
     ).toHaveLength(9);
     expect(new Set(actions)).toEqual(
       new Set([
@@ -174,7 +177,7 @@ describe('local Step Functions endpoint (JSON protocol, real SDK client)', () =>
         'states:StopExecution',
       ]),
     );
-    expect(new Set(calls.calls.map((call) => call.principal))).toEqual(
+    expect(new Set(identities.calls().map((call) => call.principal?.roleArn))).toEqual(
       new Set(['arn:aws:iam::123456789012:role/dispatcher']),
     );
     expect(endpoint.problems).toEqual([]);

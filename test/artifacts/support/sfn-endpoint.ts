@@ -12,7 +12,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { AwsCall, AwsCallLog } from './aws-calls.ts';
+import type { AwsIdentities } from './aws-identities.ts';
 import type { TemplateStateMachine } from './state-machines.ts';
 
 // aws-local-stepfunctions 3 needs Promise.withResolvers (Node 22); this test process may be Node 20.
@@ -84,15 +84,12 @@ export interface SfnEndpointOptions {
   readonly machines: ReadonlyMap<string, TemplateStateMachine>;
   /** Binds the Task states of each execution. */
   readonly bindings: ExecutionBindings;
-  /** Records every API call (and the caller it came from). */
-  readonly calls: AwsCallLog;
   /**
-   * The role of the caller of an HTTP request, from the access key id of its SigV4 signature.
-   * @default a principal named after the access key id
+   * Receives every API call, with the access key of its SigV4 signature (which names the caller's
+   * role): `states:StartExecution` on the state machine, `states:DescribeExecution` and
+   * `states:StopExecution` on the execution, `states:ListExecutions` on the state machine.
    */
-  readonly principalOf?: (accessKeyId: string) => string;
-  /** The caller's name in the call log, from the access key id. @default the access key id */
-  readonly callerOf?: (accessKeyId: string) => string;
+  readonly identities: AwsIdentities;
 }
 
 /** StartExecution's limit on `input`: 256 KiB of UTF-8. */
@@ -148,15 +145,19 @@ export class SfnEndpoint {
 
   /**
    * StartExecution, as the API does it (the HTTP handler and `states:startExecution` tasks call it).
-   * @param caller who calls, recorded with `states:StartExecution` on the state machine.
+   * @param accessKeyId the caller's, recorded with `states:StartExecution` on the state machine.
    * @throws SfnApiError as Step Functions answers.
    */
   startExecution(
     request: { stateMachineArn?: unknown; name?: unknown; input?: unknown },
-    caller: Omit<AwsCall, 'action' | 'resource'>,
+    accessKeyId: string,
   ): ExecutionRecord {
     const stateMachineArn = typeof request.stateMachineArn === 'string' ? request.stateMachineArn : '';
-    this.#options.calls.record({ ...caller, action: 'states:StartExecution', resource: stateMachineArn });
+    this.#options.identities.record({
+      action: 'states:StartExecution',
+      resource: stateMachineArn,
+      accessKeyId,
+    });
     if (!/^arn:[^:]+:states:[^:]+:\d{12}:stateMachine:[^:]+$/.test(stateMachineArn)) {
       throw new SfnApiError(
         'InvalidArn',
@@ -319,10 +320,6 @@ export class SfnEndpoint {
     const target = String(request.headers['x-amz-target'] ?? '');
     const accessKeyId =
       /Credential=([^/]+)\//.exec(String(request.headers.authorization ?? ''))?.[1] ?? 'unsigned';
-    const caller = {
-      principal: this.#options.principalOf?.(accessKeyId) ?? `unknown:${accessKeyId}`,
-      caller: this.#options.callerOf?.(accessKeyId) ?? accessKeyId,
-    };
     let status = 200;
     let body: unknown;
     try {
@@ -336,7 +333,7 @@ export class SfnEndpoint {
         string,
         unknown
       >;
-      body = this.#dispatch(target.slice('AWSStepFunctions.'.length), parameters, caller);
+      body = this.#dispatch(target.slice('AWSStepFunctions.'.length), parameters, accessKeyId);
     } catch (error) {
       const apiError =
         error instanceof SfnApiError
@@ -356,16 +353,12 @@ export class SfnEndpoint {
     response.end(text);
   }
 
-  #dispatch(
-    action: string,
-    parameters: Record<string, unknown>,
-    caller: Omit<AwsCall, 'action' | 'resource'>,
-  ): unknown {
+  #dispatch(action: string, parameters: Record<string, unknown>, accessKeyId: string): unknown {
     const record = (name: string, resource: string) =>
-      this.#options.calls.record({ ...caller, action: `states:${name}`, resource });
+      this.#options.identities.record({ action: `states:${name}`, resource, accessKeyId });
     switch (action) {
       case 'StartExecution': {
-        const execution = this.startExecution(parameters, caller);
+        const execution = this.startExecution(parameters, accessKeyId);
         return { executionArn: execution.executionArn, startDate: epochSeconds(execution.startDate) };
       }
       case 'DescribeExecution': {

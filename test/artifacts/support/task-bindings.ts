@@ -15,7 +15,7 @@
  * every call Step Functions makes on the state machine role's behalf is recorded for IAM.
  */
 import { randomUUID } from 'node:crypto';
-import type { AwsCallLog } from './aws-calls.ts';
+import type { AwsIdentities } from './aws-identities.ts';
 import type { ContainerExit } from './container-task.ts';
 import {
   type ExecutionBindings,
@@ -77,7 +77,12 @@ export interface TaskBindingsOptions {
   readonly template: TemplateResources;
   /** Resolves the template's tokens (the same resolver as the state machines'). */
   readonly tokens: TemplateTokens;
-  readonly calls: AwsCallLog;
+  /**
+   * Receives the calls Step Functions makes with each state machine's role (`lambda:InvokeFunction`,
+   * `states:StartExecution`, `ecs:RunTask`, `iam:PassRole`, …), as the principal named after the
+   * state machine.
+   */
+  readonly identities: AwsIdentities;
   readonly invokeFunction: InvokeFunction;
   /** Runs a container task of the stage image. */
   readonly runEcsTask: (request: EcsTaskRequest) => Promise<ContainerExit>;
@@ -124,6 +129,12 @@ export class TaskBindings {
       this.#functionsByArn.set(`${arn}:$LATEST`, logicalId);
       this.#functionsByArn.set(options.tokens.ref(logicalId), logicalId);
     }
+  }
+
+  /** The principal a state machine's role acts as (its calls are recorded under it). */
+  principalOf(machine: TemplateStateMachine) {
+    if (!machine.roleLogicalId) throw new Error(`state machine ${machine.name} has no role of this template`);
+    return this.#options.identities.principal(machine.name, machine.roleLogicalId, machine.roleArn);
   }
 
   /** The endpoint `states:startExecution` tasks start executions on. */
@@ -177,8 +188,13 @@ export class TaskBindings {
     resource: string,
   ): TaskHandler {
     const caller = `${machine.name} › ${stateName}`;
+    const principal = this.principalOf(machine);
     const record = (action: string, target: string) =>
-      this.#options.calls.record({ principal: machine.roleArn, action, resource: target, caller });
+      this.#options.identities.record({
+        action,
+        resource: target,
+        accessKeyId: principal.credentials.accessKeyId,
+      });
     const service = /^arn:[^:]+:states:::(.+)$/.exec(resource)?.[1];
 
     if (service === undefined) {
@@ -232,7 +248,7 @@ export class TaskBindings {
     ) {
       return async (input) => {
         const parameters = (input ?? {}) as { StateMachineArn?: string; Name?: string; Input?: unknown };
-        const child = this.#start(parameters, machine, caller);
+        const child = this.#start(parameters, principal.credentials.accessKeyId);
         if (service === 'states:startExecution') {
           return { ExecutionArn: child.executionArn, StartDate: child.startDate.getTime() };
         }
@@ -285,8 +301,7 @@ export class TaskBindings {
 
   #start(
     parameters: { StateMachineArn?: string; Name?: string; Input?: unknown },
-    machine: TemplateStateMachine,
-    caller: string,
+    accessKeyId: string,
   ): ExecutionRecord {
     const input =
       parameters.Input === undefined
@@ -297,7 +312,7 @@ export class TaskBindings {
     try {
       return this.#requireEndpoint().startExecution(
         { stateMachineArn: parameters.StateMachineArn, name: parameters.Name, input },
-        { principal: machine.roleArn, caller },
+        accessKeyId,
       );
     } catch (error) {
       if (error instanceof SfnApiError) {
