@@ -30,6 +30,8 @@ export interface EndpointContext {
 
 /** Options of {@link startArtifactStack}. */
 export interface ArtifactStackOptions<S extends LocalEndpoint> {
+  /** The synthesized app to stand up. @default the real app, synthesized once per run (`synthesizedApp`) */
+  readonly app?: () => Promise<SynthesizedApp>;
   /**
    * Starts the Step Functions endpoint the sandboxes' SFN clients reach (`AWS_ENDPOINT_URL_SFN`).
    * @default a recording endpoint (`recording-sfn-endpoint.ts`) that starts nothing
@@ -72,7 +74,7 @@ export interface ArtifactStack<S extends LocalEndpoint = LocalEndpoint> {
 export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint>(
   options: ArtifactStackOptions<S> = {},
 ): Promise<ArtifactStack<S>> {
-  const app = await synthesizedApp();
+  const app = await (options.app ?? synthesizedApp)();
   const cleanups: (() => Promise<void> | void)[] = [];
   const stop = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
