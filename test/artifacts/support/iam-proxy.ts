@@ -93,7 +93,10 @@ export interface IamProxyOptions {
   readonly authorize?: (call: { accessKeyId: string; resource: string }) => boolean | Promise<boolean>;
   /** @default () => new Date() */
   readonly now?: () => Date;
-  /** What the greeting reports. @default '8.0.39' (Aurora MySQL 3 is MySQL 8.0) */
+  /**
+   * What the greeting reports. @default the backend's own version (as the proxy's clients see the
+   * engine's), read from its greeting at start
+   */
   readonly serverVersion?: string;
 }
 
@@ -365,9 +368,25 @@ async function backendLogin(
   return { socket, ok: answer.payload, rest: reader.detach() };
 }
 
+/** The server version in the backend's greeting. */
+async function backendVersion(options: IamProxyOptions['backend']): Promise<string> {
+  const socket = netConnect({ host: options.host, port: options.port });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    const hello = await new PacketReader(socket).next();
+    return readNullTerminated(hello.payload, 1)[0];
+  } finally {
+    socket.destroy();
+  }
+}
+
 /** Starts the proxy on `host:port`. */
 export async function startIamProxy(options: IamProxyOptions): Promise<IamProxy> {
   const port = options.port ?? 3306;
+  const serverVersion = options.serverVersion ?? (await backendVersion(options.backend));
   const now = options.now ?? (() => new Date());
   const secureContext = createSecureContext({ cert: options.certificate.cert, key: options.certificate.key });
   const region = options.region;
@@ -380,12 +399,7 @@ export async function startIamProxy(options: IamProxyOptions): Promise<IamProxy>
   async function serve(socket: Socket): Promise<void> {
     const scramble = Buffer.from(randomBytes(20).map((byte) => (byte % 94) + 33));
     let reader = new PacketReader(socket);
-    socket.write(
-      packet(
-        0,
-        greeting(nextConnectionId++, scramble, options.serverVersion ?? '8.0.39', 'mysql_native_password'),
-      ),
-    );
+    socket.write(packet(0, greeting(nextConnectionId++, scramble, serverVersion, 'mysql_native_password')));
     const first = await reader.next();
     const flags = first.payload.readUInt32LE(0);
     if (!(flags & CLIENT.SSL) || first.payload.length > 32) {
