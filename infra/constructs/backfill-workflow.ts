@@ -21,7 +21,12 @@ import { VENDED_LOGS_PREFIX } from './job-workflows.ts';
 export const BACKFILL_BATCHES_PER_EXECUTION = 1_000;
 
 /** Dispatcher errors worth another try (the class names `functions/dispatcher.ts` keeps). */
-const TRANSIENT_DISPATCHER_ERRORS = ['StoreError', 'StoreUnavailableError', 'AwsThrottledError', 'AwsCallError'];
+const TRANSIENT_DISPATCHER_ERRORS = [
+  'StoreError',
+  'StoreUnavailableError',
+  'AwsThrottledError',
+  'AwsCallError',
+];
 
 /** Props of {@link BackfillWorkflow}. */
 export interface BackfillWorkflowProps {

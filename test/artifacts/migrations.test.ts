@@ -64,6 +64,7 @@ describe('migrations custom resource (bundle in a Lambda sandbox, through the IA
       expect.arrayContaining(['piko_backfills', 'piko_jobs', 'piko_migrations', 'piko_runs']),
     );
     expect(stack.proxy.logins().filter((login) => login.accepted).length).toBeGreaterThan(0);
+    expect(stack.unexpectedCalls()).toEqual([]);
   });
 
   it('Update applies nothing more (idempotent)', async () => {

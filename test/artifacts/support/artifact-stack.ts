@@ -14,7 +14,12 @@ import { AwsIdentities, type AwsPrincipal } from './aws-identities.ts';
 import { type CfnResolver, TEST_REGION } from './cfn-resolver.ts';
 import { type IamProxy, startIamProxyOnFreeLoopback } from './iam-proxy.ts';
 import { type LambdaSandbox, openLambdaSandbox } from './lambda-sandbox.ts';
-import { type LocalEndpoint, startRecordingSfnEndpoint } from './recording-sfn-endpoint.ts';
+import {
+  type LocalEndpoint,
+  startCatchAllEndpoint,
+  startRecordingSfnEndpoint,
+  type UnexpectedAwsCall,
+} from './recording-sfn-endpoint.ts';
 import { type LambdaArtifact, type SynthesizedApp, synthesizedApp } from './synth.ts';
 import { createTestCa, issueServerCertificate, type TestCa } from './test-ca.ts';
 import { startTlsMariaDb, type TlsMariaDb } from './tls-mariadb.ts';
@@ -30,8 +35,16 @@ export interface EndpointContext {
 
 /** Options of {@link startArtifactStack}. */
 export interface ArtifactStackOptions<S extends LocalEndpoint> {
-  /** The synthesized app to stand up. @default the real app, synthesized once per run (`synthesizedApp`) */
-  readonly app?: () => Promise<SynthesizedApp>;
+  /**
+   * The synthesized app to stand up (another project's, `readSynthesizedApp(outdir, stackName)`).
+   * @default this repository's app, synthesized once per run (`synthesizedApp()`)
+   */
+  readonly app?: SynthesizedApp;
+  /**
+   * Makes the resolver of the app's tokens, given the host the proxy endpoint must resolve to.
+   * @default `app.resolver({ proxyEndpoint })` (`cfn-resolver.ts`)
+   */
+  readonly resolver?: (app: SynthesizedApp, standIns: { readonly proxyEndpoint: string }) => CfnResolver;
   /**
    * Starts the Step Functions endpoint the sandboxes' SFN clients reach (`AWS_ENDPOINT_URL_SFN`).
    * @default a recording endpoint (`recording-sfn-endpoint.ts`) that starts nothing
@@ -64,6 +77,11 @@ export interface ArtifactStack<S extends LocalEndpoint = LocalEndpoint> {
   principalOf(fn: LambdaArtifact, instance?: string): AwsPrincipal;
   /** A warm sandbox of the function under `<stack>/<prefix>`, closed by {@link ArtifactStack.stop}. */
   openFunction(prefix: string, options?: OpenFunctionOptions): Promise<LambdaSandbox>;
+  /**
+   * Requests the sandboxes sent to services no local endpoint stands in for (`AWS_ENDPOINT_URL`
+   * points them at a catch-all that refuses them): a flow that expects none asserts this is empty.
+   */
+  unexpectedCalls(): readonly UnexpectedAwsCall[];
   /** Runs SQL in the state database as root (over the socket: not through the proxy). */
   query<T = unknown>(sql: string, values?: unknown[]): Promise<T>;
   /** Stops every sandbox and server. */
@@ -74,7 +92,8 @@ export interface ArtifactStack<S extends LocalEndpoint = LocalEndpoint> {
 export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint>(
   options: ArtifactStackOptions<S> = {},
 ): Promise<ArtifactStack<S>> {
-  const app = await (options.app ?? synthesizedApp)();
+  const app = options.app ?? (await synthesizedApp());
+  const makeResolver = options.resolver ?? ((synthesized, standIns) => synthesized.resolver(standIns));
   const cleanups: (() => Promise<void> | void)[] = [];
   const stop = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
@@ -91,7 +110,7 @@ export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint
     const [proxyLogicalId] = app.resourcesOfType('AWS::RDS::DBProxy').map(([id]) => id);
     if (!proxyLogicalId) throw new Error('the template has no AWS::RDS::DBProxy');
     // The proxy's ARN does not depend on its endpoint: learn its resource id first.
-    const proxyArn = app.resolver({ proxyEndpoint: 'unused' }).getAtt(proxyLogicalId, 'DBProxyArn');
+    const proxyArn = makeResolver(app, { proxyEndpoint: 'unused' }).getAtt(proxyLogicalId, 'DBProxyArn');
     const proxyResourceId = proxyArn.split(':')[6]!;
     const identities = new AwsIdentities();
     const proxy = await startIamProxyOnFreeLoopback({
@@ -102,7 +121,7 @@ export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint
       identities,
     });
     cleanups.push(() => proxy.close());
-    const resolver = app.resolver({ proxyEndpoint: proxy.host });
+    const resolver = makeResolver(app, { proxyEndpoint: proxy.host });
 
     const stateMachineArns = app
       .resourcesOfType('AWS::StepFunctions::StateMachine')
@@ -111,6 +130,8 @@ export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint
       ? await options.sfnEndpoint({ app, resolver, identities, stateMachineArns })
       : ((await startRecordingSfnEndpoint({ identities, stateMachineArns })) as unknown as S);
     cleanups.push(() => sfn.close());
+    const catchAll = await startCatchAllEndpoint();
+    cleanups.push(() => catchAll.close());
 
     const principalOf = (fn: LambdaArtifact, instance?: string) =>
       identities.principal(
@@ -129,6 +150,7 @@ export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint
       identities,
       lambda: (prefix) => app.lambda(prefix),
       principalOf,
+      unexpectedCalls: () => catchAll.calls(),
       async openFunction(prefix, openOptions = {}) {
         const fn = app.lambda(prefix);
         const principal = principalOf(fn, openOptions.instance);
@@ -138,7 +160,9 @@ export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint
           functionArn: resolver.getAtt(fn.logicalId, 'Arn'),
           credentials: principal.credentials,
           caFile: ca.certFile,
+          // Every other service goes to the catch-all (the SDK's global endpoint setting).
           endpoints: { SFN: sfn.url },
+          globalEndpoint: catchAll.url,
           timeoutSeconds: openOptions.timeoutSeconds,
         });
         cleanups.push(() => sandbox.close());

@@ -58,8 +58,6 @@ export interface CfnResolver {
   ref(logicalId: string): string;
   /** The stand-in of `Fn::GetAtt [<logicalId>, <attribute>]`. */
   getAtt(logicalId: string, attribute: string): string;
-  /** The stand-in physical name of a resource (its name property when it has one). */
-  physicalName(logicalId: string): string;
 }
 
 /** Creates a resolver for `template`. */
@@ -281,5 +279,5 @@ export function createCfnResolver(template: CfnTemplate, standIns: StandIns): Cf
     return resolved;
   }
 
-  return { resolve, resolveString, ref, getAtt, physicalName };
+  return { resolve, resolveString, ref, getAtt };
 }

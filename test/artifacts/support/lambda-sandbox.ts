@@ -53,6 +53,8 @@ export interface LambdaSandboxOptions {
    * JavaScript v3 honours for that service's clients. @default {}
    */
   readonly endpoints?: Readonly<Record<string, string>>;
+  /** `AWS_ENDPOINT_URL`: where SDK clients of every other service go. @default - none (AWS itself) */
+  readonly globalEndpoint?: string;
   /** @default TEST_REGION */
   readonly region?: string;
   /** Overrides the template's timeout. @default the function's `Timeout` */
@@ -78,8 +80,11 @@ export interface LambdaSandbox {
   readonly functionName: string;
   readonly functionArn: string;
   readonly credentials: TestCredentials;
-  /** Invokes the function once (RequestResponse); invocations run one at a time, as in one container. */
-  invoke(event: unknown): Promise<InvokeResult>;
+  /**
+   * Invokes the function once (RequestResponse); invocations run one at a time, as in one container.
+   * `timeoutSeconds` overrides the function's timeout for this invocation.
+   */
+  invoke(event: unknown, options?: { readonly timeoutSeconds?: number }): Promise<InvokeResult>;
   /** Invokes and returns the payload. @throws Error with the function error's type and message. */
   invokeOk(event: unknown): Promise<unknown>;
   /** Everything the function wrote to stdout and stderr so far. */
@@ -202,7 +207,7 @@ export async function openLambdaSandbox(
       throw new Error(`${stray} exists: the sandbox would resolve packages from it; remove it`);
   }
   const region = options.region ?? TEST_REGION;
-  const timeoutMs = (options.timeoutSeconds ?? fn.timeoutSeconds) * 1000;
+  const defaultTimeoutMs = (options.timeoutSeconds ?? fn.timeoutSeconds) * 1000;
 
   const env: Record<string, string> = {
     PATH: '/usr/local/bin:/usr/bin:/bin',
@@ -222,6 +227,7 @@ export async function openLambdaSandbox(
     AWS_SECRET_ACCESS_KEY: options.credentials.secretAccessKey,
     AWS_SESSION_TOKEN: options.credentials.sessionToken,
     NODE_EXTRA_CA_CERTS: options.caFile,
+    ...(options.globalEndpoint ? { AWS_ENDPOINT_URL: options.globalEndpoint } : {}),
     ...Object.fromEntries(
       Object.entries(options.endpoints ?? {}).map(([service, url]) => [`AWS_ENDPOINT_URL_${service}`, url]),
     ),
@@ -313,7 +319,7 @@ export async function openLambdaSandbox(
     return warm;
   }
 
-  async function invokeOnce(event: unknown): Promise<InvokeResult> {
+  async function invokeOnce(event: unknown, timeoutMs: number): Promise<InvokeResult> {
     if (!process || process.exited) process = start();
     const warm = process;
     const initError = await warm.ready;
@@ -354,8 +360,10 @@ export async function openLambdaSandbox(
     functionName: options.functionName,
     functionArn: options.functionArn,
     credentials: options.credentials,
-    invoke(event) {
-      const run = queue.then(() => invokeOnce(event));
+    invoke(event, invokeOptions = {}) {
+      const timeoutMs =
+        invokeOptions.timeoutSeconds === undefined ? defaultTimeoutMs : invokeOptions.timeoutSeconds * 1000;
+      const run = queue.then(() => invokeOnce(event, timeoutMs));
       queue = run.catch(() => undefined);
       return run;
     },

@@ -153,3 +153,58 @@ export async function startRecordingSfnEndpoint(
       }),
   };
 }
+
+/** A request to a service no local endpoint stands in for. */
+export interface UnexpectedAwsCall {
+  /** The SigV4 credential scope's service (`sqs`, `secretsmanager`), or `unsigned`. */
+  readonly service: string;
+  readonly method: string;
+  readonly path: string;
+  /** `X-Amz-Target`, when the protocol has one. */
+  readonly target: string | undefined;
+}
+
+/** The catch-all endpoint and what reached it. */
+export interface CatchAllEndpoint extends LocalEndpoint {
+  calls(): readonly UnexpectedAwsCall[];
+}
+
+/**
+ * An endpoint for every other service (`AWS_ENDPOINT_URL`): records each request and refuses it, so
+ * no call of a sandbox leaves the machine unseen.
+ */
+export async function startCatchAllEndpoint(): Promise<CatchAllEndpoint> {
+  const calls: UnexpectedAwsCall[] = [];
+  const server: Server = createServer((request, response) => {
+    request.resume();
+    const scope = /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\//.exec(
+      String(request.headers.authorization ?? ''),
+    );
+    const target = request.headers['x-amz-target'];
+    calls.push({
+      service: scope?.[1] ?? 'unsigned',
+      method: request.method ?? '?',
+      path: request.url ?? '/',
+      target: typeof target === 'string' ? target : undefined,
+    });
+    response.writeHead(400, {
+      'content-type': 'application/json',
+      'x-amzn-errortype': 'UnknownOperationException',
+    });
+    response.end(
+      JSON.stringify({ message: 'no local endpoint stands in for this service in the artifact tier' }),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (!address || typeof address === 'string') throw new Error('no address');
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    calls: () => [...calls],
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -102,7 +102,7 @@ export async function startWorkflowStack(options: WorkflowStackOptions = {}): Pr
   };
 
   const stack = await startArtifactStack<SfnEndpoint>({
-    app: options.app,
+    app: options.app ? await options.app() : undefined,
     sfnEndpoint: async ({ app, resolver, identities }) => {
       machines = templateStateMachines(app.template, resolver);
       bindings = new TaskBindings({

@@ -1,0 +1,288 @@
+/**
+ * The dispatcher, from the artifact: the bundled handler in a Lambda-like sandbox on Node 24, with
+ * the template's environment, through the IAM proxy to the TLS-only MariaDB, its Step Functions calls
+ * going to a local endpoint. Driven by what really sends it events: the EventBridge schedule's input
+ * as the template has it, and the `--aws` CLI run as a child process against a local AWS endpoint
+ * (CloudFormation outputs, Lambda Invoke, Scheduler). Then every AWS call it made, and the calls it
+ * must never be able to make, through the IAM simulation of the synthesized policies.
+ */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../infra/bundling.ts';
+import { type ArtifactStack, startArtifactStack } from './support/artifact-stack.ts';
+import { TEST_REGION } from './support/cfn-resolver.ts';
+import { type CliAwsEndpoint, startCliAwsEndpoint } from './support/cli-aws-endpoint.ts';
+import { asExpected, checkCalls, formatIamTable, type IamCheck } from './support/iam-simulation.ts';
+import type { LambdaSandbox } from './support/lambda-sandbox.ts';
+import type { RecordingSfnEndpoint } from './support/recording-sfn-endpoint.ts';
+
+const JOB = 'store_totals';
+
+let stack: ArtifactStack<RecordingSfnEndpoint>;
+let dispatcher: LambdaSandbox;
+let aws: CliAwsEndpoint;
+
+beforeAll(async () => {
+  stack = (await startArtifactStack()) as ArtifactStack<RecordingSfnEndpoint>;
+  const migrate = await stack.openFunction('Migrations/Handler');
+  await migrate.invokeOk({ RequestType: 'Create', ResourceProperties: {} });
+  dispatcher = await stack.openFunction('Dispatcher');
+  aws = await startCliAwsEndpoint({
+    app: stack.app,
+    resolver: stack.resolver,
+    invoke: async (functionName, payload) =>
+      functionName === dispatcher.functionName
+        ? dispatcher.invoke(payload)
+        : {
+            ok: false,
+            error: {
+              errorType: 'ResourceNotFoundException',
+              errorMessage: `Function not found: ${functionName}`,
+            },
+          },
+  });
+}, 240_000);
+
+afterAll(async () => {
+  await aws?.close();
+  await stack?.stop();
+});
+
+/** The schedule's `Target.Input` for a job, exactly as the template has it. */
+function scheduleInput(jobId: string): unknown {
+  for (const [, resource] of stack.app.resourcesOfType('AWS::Scheduler::Schedule')) {
+    const target = resource.Properties?.Target as { Input?: string } | undefined;
+    const input = JSON.parse(target?.Input ?? 'null') as { jobId?: string } | null;
+    if (input?.jobId === jobId) return input;
+  }
+  throw new Error(`no schedule of ${jobId} in the template`);
+}
+
+interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** `npx piko <args> --aws`: the CLI as a child process, its AWS calls to the local endpoint. */
+async function piko(...args: string[]): Promise<CliResult> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      [path.join(PROJECT_ROOT, 'bin', 'piko.mjs'), ...args, '--aws', '--region', TEST_REGION],
+      {
+        cwd: PROJECT_ROOT,
+        timeout: 120_000,
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          AWS_ENDPOINT_URL: aws.url,
+          AWS_ACCESS_KEY_ID: 'AKIAPIKOCLITEST00000',
+          AWS_SECRET_ACCESS_KEY: 'cli-test-secret',
+          NODE_NO_WARNINGS: '1',
+        },
+      },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return {
+      code: typeof failed.code === 'number' ? failed.code : -1,
+      stdout: failed.stdout ?? '',
+      stderr: failed.stderr ?? '',
+    };
+  }
+}
+
+async function runsOf(jobId: string) {
+  return stack.query<{ status: string; execution_name: string | null; trigger_kind: string }[]>(
+    'SELECT status, execution_name, trigger_kind FROM piko_runs WHERE job_id = ? ORDER BY interval_start',
+    [jobId],
+  );
+}
+
+describe('dispatcher (bundle in a Lambda sandbox; schedule ticks and the --aws CLI)', () => {
+  it('a schedule tick with the template’s input plans the due intervals and starts one execution of the job’s state machine', async () => {
+    const input = scheduleInput(JOB);
+    expect(input).toEqual({ jobId: JOB });
+    const response = (await dispatcher.invokeOk(input)) as {
+      planned: number;
+      started: { executionName: string; runs: number }[];
+    };
+    expect(response.planned).toBeGreaterThan(0);
+    const runs = await runsOf(JOB);
+    expect(runs).toHaveLength(response.planned);
+    expect(new Set(runs.map((run) => `${run.status} ${run.trigger_kind}`))).toEqual(
+      new Set(['queued schedule']),
+    );
+    const [started] = response.started;
+    expect(response.started).toHaveLength(1);
+    expect(runs.every((run) => run.execution_name === started!.executionName)).toBe(true);
+    const [execution] = stack.sfn.executions();
+    expect(execution).toMatchObject({
+      stateMachineArn: `arn:aws:states:eu-west-1:123456789012:stateMachine:Piko-${JOB}`,
+      name: started!.executionName,
+      status: 'RUNNING',
+    });
+    expect((execution!.input as { runs: unknown[] }).runs).toHaveLength(started!.runs);
+  });
+
+  it('piko status --aws reads the state table through the dispatcher', async () => {
+    const result = await piko('status', JOB, '--json');
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const line = JSON.parse(result.stdout.trim()) as { jobId: string; paused: boolean; queued: number };
+    expect(line).toMatchObject({ jobId: JOB, paused: false, queued: (await runsOf(JOB)).length });
+  });
+
+  it('piko pause --aws pauses the job in the state table and disables its schedule; a tick then plans nothing', async () => {
+    const result = await piko('pause', JOB);
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim().split('\n')).toEqual([
+      `schedule Piko/${JOB}: ENABLED → DISABLED`,
+      `${JOB} paused`,
+    ]);
+    expect(aws.scheduleState('Piko', JOB)).toBe('DISABLED');
+    expect(await stack.query('SELECT paused FROM piko_jobs WHERE job_id = ?', [JOB])).toEqual([
+      { paused: 1 },
+    ]);
+    const before = stack.sfn.executions().length;
+    const tick = (await dispatcher.invokeOk(scheduleInput(JOB))) as { paused: boolean; planned: number };
+    expect(tick).toMatchObject({ paused: true, planned: 0 });
+    expect(stack.sfn.executions()).toHaveLength(before);
+  });
+
+  it('piko resume --aws resumes it and enables its schedule', async () => {
+    const result = await piko('resume', JOB);
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim().split('\n')).toEqual([
+      `schedule Piko/${JOB}: DISABLED → ENABLED`,
+      `${JOB} resumed`,
+    ]);
+    expect(aws.scheduleState('Piko', JOB)).toBe('ENABLED');
+    expect(await stack.query('SELECT paused FROM piko_jobs WHERE job_id = ?', [JOB])).toEqual([
+      { paused: 0 },
+    ]);
+  });
+
+  it('piko dispatch --aws sees the live execution (DescribeExecution), and restarts runs once it has ended', async () => {
+    const [first] = stack.sfn.executions();
+    const live = await piko('dispatch', JOB, '--json');
+    expect(live.stderr).toBe('');
+    expect(JSON.parse(live.stdout)).toMatchObject({ jobId: JOB, started: [], live: [first!.name] });
+
+    // The execution ends without running its runs (as if it failed before the Map): the runs go back.
+    stack.sfn.finish(first!.executionArn, 'FAILED');
+    const repaired = await piko('dispatch', JOB, '--json');
+    const answer = JSON.parse(repaired.stdout) as { requeued: number; started: { runs: number }[] };
+    expect(answer.requeued).toBeGreaterThan(0);
+    expect(answer.started).toHaveLength(1);
+    expect(stack.sfn.executions().length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('piko dispatch --aws of an unknown job is refused by the dispatcher with its error class (exit 2)', async () => {
+    const result = await piko('dispatch', 'no_such_job');
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe(
+      'error: The dispatcher refused "dispatch" of job "no_such_job": UnknownJobError: Unknown job "no_such_job". Known jobs: nightly_archive, price_fanout, store_totals.',
+    );
+  });
+
+  it('IAM: every call the artifacts made is allowed by the synthesized policies; the calls that must be denied are', async () => {
+    const fn = (prefix: string) => stack.lambda(prefix);
+    const dispatcherFn = fn('Dispatcher');
+    const storeTotals = fn(`JobFunctions/${JOB}`);
+    const proxyArn = stack.proxy.dbUserArn('piko_admin');
+    const recorded = stack.identities.calls();
+    expect(recorded.map((call) => call.principal?.name)).not.toContain(undefined);
+    const distinct = new Map(
+      recorded.map((call) => [`${call.principal!.name} ${call.action} ${call.resource}`, call]),
+    );
+    const [machine] = stack.app
+      .resourcesOfType('AWS::StepFunctions::StateMachine')
+      .filter(([id]) => id.includes('nightlyarchive'));
+    const roleArn = machine?.[1].Properties?.RoleArn as { 'Fn::GetAtt'?: [string] } | undefined;
+    const machineRole = roleArn?.['Fn::GetAtt']?.[0];
+    if (!machineRole) throw new Error('the nightly_archive state machine has no role of this stack');
+    const [taskDefinition] = stack.app.resourcesOfType('AWS::ECS::TaskDefinition');
+    const ownTaskDefinition = stack.resolver.ref(taskDefinition![0]);
+    const otherStack = (arn: string) => arn.replace(/(stateMachine:|task-definition\/)[^-:]+/i, '$1Other');
+
+    const checks: IamCheck[] = await checkCalls(stack.app, stack.resolver, [
+      ...[...distinct.values()].map((call) => ({
+        principal: call.principal!.name,
+        roleLogicalId: call.principal!.roleLogicalId,
+        action: call.action,
+        resource: call.resource,
+        expected: 'Allowed' as const,
+        source: 'recorded' as const,
+      })),
+      ...[
+        {
+          principal: dispatcherFn.logicalId,
+          roleLogicalId: dispatcherFn.roleLogicalId,
+          action: 'states:StartExecution',
+          resource: otherStack(`arn:aws:states:eu-west-1:123456789012:stateMachine:Piko-${JOB}`),
+        },
+        {
+          principal: dispatcherFn.logicalId,
+          roleLogicalId: dispatcherFn.roleLogicalId,
+          action: 'states:StartExecution',
+          resource: 'arn:aws:states:eu-west-1:123456789012:stateMachine:Piko--backfill',
+        },
+        {
+          principal: storeTotals.logicalId,
+          roleLogicalId: storeTotals.roleLogicalId,
+          action: 'states:StartExecution',
+          resource: 'arn:aws:states:eu-west-1:123456789012:stateMachine:Piko-price_fanout',
+        },
+        {
+          principal: dispatcherFn.logicalId,
+          roleLogicalId: dispatcherFn.roleLogicalId,
+          action: 'rds-db:connect',
+          resource: proxyArn.replace(/\/piko_admin$/, '/root'),
+        },
+        {
+          principal: dispatcherFn.logicalId,
+          roleLogicalId: dispatcherFn.roleLogicalId,
+          action: 'rds-db:connect',
+          resource: proxyArn.replace(/dbuser:prx-[0-9a-f]+/, 'dbuser:prx-0ther0000000000000'),
+        },
+        {
+          principal: dispatcherFn.logicalId,
+          roleLogicalId: dispatcherFn.roleLogicalId,
+          action: 'lambda:InvokeFunction',
+          resource: stack.resolver.getAtt(storeTotals.logicalId, 'Arn'),
+        },
+        {
+          principal: machineRole,
+          roleLogicalId: machineRole,
+          action: 'ecs:RunTask',
+          resource: otherStack(ownTaskDefinition),
+        },
+      ].map((request) => ({ ...request, expected: 'Denied' as const, source: 'must-deny' as const })),
+      {
+        principal: machineRole,
+        roleLogicalId: machineRole,
+        action: 'ecs:RunTask',
+        resource: ownTaskDefinition,
+        expected: 'Allowed',
+        source: 'must-deny',
+      },
+    ]);
+    console.log(`IAM simulation of the dispatcher flows:\n${formatIamTable(checks)}`);
+    expect(
+      checks
+        .filter((check) => check.source === 'recorded')
+        .map((check) => check.action)
+        .sort(),
+    ).toEqual(
+      expect.arrayContaining(['rds-db:connect', 'states:DescribeExecution', 'states:StartExecution']),
+    );
+    expect(checks.filter((check) => !asExpected(check))).toEqual([]);
+    // And no call went to a service the tier does not stand in for.
+    expect(stack.unexpectedCalls()).toEqual([]);
+  });
+});
