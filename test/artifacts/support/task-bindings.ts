@@ -112,6 +112,7 @@ export interface TaskRecord {
 export class TaskBindings {
   readonly #options: TaskBindingsOptions;
   #endpoint: SfnEndpoint | undefined;
+  #closed = false;
   readonly #functionsByArn = new Map<string, string>();
   readonly #pending = new Set<Promise<unknown>>();
   /** Every Task state run, in order of start. */
@@ -137,6 +138,11 @@ export class TaskBindings {
     return this.#options.identities.principal(machine.name, machine.roleLogicalId, machine.roleArn);
   }
 
+  /** Stops binding: a Task state that starts from now on fails (`States.Runtime`) without calling anything. */
+  close(): void {
+    this.#closed = true;
+  }
+
   /** The endpoint `states:startExecution` tasks start executions on. */
   attach(endpoint: SfnEndpoint): void {
     this.#endpoint = endpoint;
@@ -148,6 +154,7 @@ export class TaskBindings {
     for (const [stateName, resource] of taskStates(machine.definition)) {
       const run = this.#handler(machine, execution, stateName, resource);
       handlers[stateName] = async (input) => {
+        if (this.#closed) throw namedError('States.Runtime', 'the artifact stack is stopping');
         await this.#options.beforeTask?.({ machine, execution, stateName, input });
         const record: { -readonly [K in keyof TaskRecord]: TaskRecord[K] } = {
           machine: machine.name,
@@ -167,11 +174,22 @@ export class TaskBindings {
     return handlers;
   };
 
-  /** Resolves once no execution runs and no asynchronous invocation is in flight. */
-  async settled(): Promise<void> {
+  /**
+   * Resolves once no execution runs and no asynchronous invocation is in flight.
+   * @param maxExecutions fails once more executions than this exist in all: a workflow that keeps
+   *   starting itself (a runaway) fails the flow at once instead of at its timeout. @default 60
+   */
+  async settled(maxExecutions = 60): Promise<void> {
     const endpoint = this.#requireEndpoint();
     for (;;) {
-      await endpoint.idle();
+      if (endpoint.executions.length > maxExecutions) {
+        const names = endpoint.executions.slice(-3).map((execution) => execution.name);
+        throw new Error(
+          `runaway: ${endpoint.executions.length} executions started (more than ${maxExecutions}); the last: ${names.join(', ')}`,
+        );
+      }
+      await Promise.race([endpoint.idle(), new Promise((resolve) => setTimeout(resolve, 200))]);
+      if (endpoint.executions.some((execution) => execution.status === 'RUNNING')) continue;
       if (this.#pending.size === 0) {
         const running = endpoint.executions.some((execution) => execution.status === 'RUNNING');
         if (!running) return;

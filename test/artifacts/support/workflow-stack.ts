@@ -9,7 +9,7 @@
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type ArtifactStack, startArtifactStack } from './artifact-stack.ts';
-import { TEST_REGION } from './cfn-resolver.ts';
+import { type CfnResolver, TEST_REGION } from './cfn-resolver.ts';
 import { runContainer } from './container-task.ts';
 import { createFixtureProject, REPOSITORY_ROOT, synthProject } from './fixture-project.ts';
 import { lambdaNodeBinary } from './lambda-node.ts';
@@ -53,6 +53,32 @@ export async function fixtureApp(): Promise<SynthesizedApp> {
     return { outdir: out };
   });
   return readSynthesizedApp(outdir, STACK_NAME);
+}
+
+/**
+ * The resolver, with `?ssl=true` on DSNs that name the proxy. Why: with IAM auth and no `ssl` in the
+ * DSN, the store pins mysql2's 'Amazon RDS' CA profile, whose RDS Proxy roots (Amazon Root CA 1–4)
+ * verify the real proxy's ACM certificate; no local stand-in can chain to them. `ssl=true` still
+ * verifies the certificate and host name, against Node's CAs plus the test CA (`NODE_EXTRA_CA_CERTS`).
+ */
+function verifiedWithTestCa(resolver: CfnResolver, proxyHost: string): CfnResolver {
+  const dsn = new RegExp(`^mysql://[^@/]+@${proxyHost.replace(/\./g, '\\.')}:\\d+/[^?]+$`);
+  const withSsl = (value: unknown) =>
+    typeof value === 'string' && dsn.test(value) ? `${value}?ssl=true` : value;
+  return {
+    ...resolver,
+    resolve: (value) => {
+      const resolved = resolver.resolve(value);
+      if (Array.isArray(resolved))
+        return resolved.map((item) => (isNameValue(item) ? { ...item, Value: withSsl(item.Value) } : item));
+      return withSsl(resolved);
+    },
+    resolveString: (value) => withSsl(resolver.resolveString(value)) as string,
+  };
+}
+
+function isNameValue(value: unknown): value is { Name: string; Value: unknown } {
+  return typeof value === 'object' && value !== null && 'Name' in value && 'Value' in value;
 }
 
 /** Options of {@link startWorkflowStack}. */
@@ -103,6 +129,7 @@ export async function startWorkflowStack(options: WorkflowStackOptions = {}): Pr
 
   const stack = await startArtifactStack<SfnEndpoint>({
     app: options.app ? await options.app() : undefined,
+    resolver: (app, standIns) => verifiedWithTestCa(app.resolver(standIns), standIns.proxyEndpoint),
     sfnEndpoint: async ({ app, resolver, identities }) => {
       machines = templateStateMachines(app.template, resolver);
       bindings = new TaskBindings({
@@ -184,6 +211,9 @@ export async function startWorkflowStack(options: WorkflowStackOptions = {}): Pr
     machine: (name) => stateMachineNamed(machines, name),
     sandbox: (prefix) => sandboxOf(stack.lambda(prefix).logicalId),
     settled: () => bound.settled(),
-    stop: () => stack.stop(),
+    stop: async () => {
+      bound.close();
+      await stack.stop();
+    },
   };
 }
