@@ -58,7 +58,7 @@ export interface DispatchAnswer {
 /** The runs of a job, oldest first. */
 export function runsOf(world: WorkflowStack, jobId: string): Promise<RunRow[]> {
   return world.stack.query<RunRow[]>(
-    'SELECT run_id, job_id, interval_start, status, attempts, execution_name, error, `trigger` FROM piko_runs WHERE job_id = ? ORDER BY interval_start',
+    'SELECT run_id, job_id, interval_start, status, attempts, execution_name, error, trigger_kind AS `trigger` FROM piko_runs WHERE job_id = ? ORDER BY interval_start',
     [jobId],
   );
 }
