@@ -100,8 +100,8 @@ export interface WorkflowStack {
   machine(name: string): TemplateStateMachine;
   /** The warm sandbox of the function under `<stack>/<prefix>` (the one the Task states use). */
   sandbox(prefix: string): Promise<LambdaSandbox>;
-  /** Resolves once nothing runs: no execution, no asynchronous invocation. */
-  settled(): Promise<void>;
+  /** Resolves once nothing runs: no execution, no asynchronous invocation (see `TaskBindings.settled`). */
+  settled(maxExecutions?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -210,7 +210,7 @@ export async function startWorkflowStack(options: WorkflowStackOptions = {}): Pr
     machines,
     machine: (name) => stateMachineNamed(machines, name),
     sandbox: (prefix) => sandboxOf(stack.lambda(prefix).logicalId),
-    settled: () => bound.settled(),
+    settled: (maxExecutions) => bound.settled(maxExecutions),
     stop: async () => {
       bound.close();
       await stack.stop();
