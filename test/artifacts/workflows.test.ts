@@ -5,7 +5,8 @@
  * run the Fargate stage from the container artifact; everything through the IAM proxy over TLS.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployMigrations, runsOf, runsOfExecution, tick } from './support/flows.ts';
+import { deployMigrations, runsOf, runsOfExecution, simulateRecordedCalls, tick } from './support/flows.ts';
+import { asExpected, formatIamTable } from './support/iam-simulation.ts';
 import type { LambdaSandbox } from './support/lambda-sandbox.ts';
 import { startWorkflowStack, type WorkflowStack } from './support/workflow-stack.ts';
 
@@ -106,18 +107,34 @@ describe('job workflows from the template, on the bundles (real app)', () => {
       runs.map((run) => run.status),
       diagnostics(),
     ).toEqual(Array.from({ length: 12 }, () => 'succeeded'));
-    const children = world.sfn.executions.filter(
-      (candidate) =>
-        candidate.stateMachineArn === world.machine('Piko-store_totals').arn &&
-        candidate.name !== undefined &&
-        JSON.parse(candidate.input).lane === 'backfill',
-    );
+    // The override reached every handler (its result names the currency it ran with).
+    expect(runs.map((run) => JSON.parse(run.output ?? 'null')?.currency)).toEqual(runs.map(() => 'USD'));
+    const children = world.sfn
+      .executionsOf(world.machine('Piko-store_totals').arn)
+      .filter((child) => (JSON.parse(child.input) as { lane?: string }).lane === 'backfill');
     expect(children.length).toBeGreaterThan(0);
-    for (const child of children) {
-      for (const item of (JSON.parse(child.input) as { runs: { config: unknown }[] }).runs) {
-        expect(item.config).toEqual({ currency: 'USD' });
-      }
-    }
     console.log(`backfill: 12 runs of store_totals succeeded in ${children.length} batch execution(s)`);
+  });
+
+  it('every AWS call these flows made is allowed by the synthesized policies (IAM simulation)', async () => {
+    const { calls, checks } = await simulateRecordedCalls(world);
+    console.log(
+      `IAM simulation of the real-app flows (${calls} calls, ${checks.length} distinct):\n${formatIamTable(checks)}`,
+    );
+    expect(
+      checks
+        .filter((check) => !asExpected(check))
+        .map((check) => `${check.principal} ${check.action} ${check.resource}: ${check.decision}`),
+    ).toEqual([]);
+    expect(checks.map((check) => check.action)).toEqual(
+      expect.arrayContaining([
+        'states:StartExecution',
+        'lambda:InvokeFunction',
+        'ecs:RunTask',
+        'iam:PassRole',
+        'rds-db:connect',
+      ]),
+    );
+    expect(world.stack.unexpectedCalls()).toEqual([]);
   });
 });

@@ -2,6 +2,7 @@
  * Steps the flows of the artifact tier share: the deploy's migrations (the custom resource's
  * bundle), a schedule tick (EventBridge Scheduler's input to the dispatcher) and the state table.
  */
+import { checkCalls, type IamCheck } from './iam-simulation.ts';
 import type { LambdaSandbox } from './lambda-sandbox.ts';
 import type { WorkflowStack } from './workflow-stack.ts';
 
@@ -15,6 +16,8 @@ export interface RunRow {
   readonly execution_name: string | null;
   readonly error: string | null;
   readonly trigger: string;
+  /** The last stage's result as JSON text, when recorded. */
+  readonly output: string | null;
 }
 
 /** Applies the migrations as the deploy does: the custom resource's handler with a Create event. */
@@ -58,7 +61,7 @@ export interface DispatchAnswer {
 /** The runs of a job, oldest first. */
 export function runsOf(world: WorkflowStack, jobId: string): Promise<RunRow[]> {
   return world.stack.query<RunRow[]>(
-    'SELECT run_id, job_id, interval_start, status, attempts, execution_name, error, trigger_kind AS `trigger` FROM piko_runs WHERE job_id = ? ORDER BY interval_start',
+    'SELECT run_id, job_id, interval_start, status, attempts, execution_name, error, trigger_kind AS `trigger`, output FROM piko_runs WHERE job_id = ? ORDER BY interval_start',
     [jobId],
   );
 }
@@ -70,4 +73,33 @@ export async function runsOfExecution(
   executionName: string,
 ): Promise<RunRow[]> {
   return (await runsOf(world, jobId)).filter((run) => run.execution_name === executionName);
+}
+
+/**
+ * Every distinct AWS call the artifacts made so far (the sandboxes', the state machines' roles', the
+ * container tasks'), decided by the IAM simulation against the synthesized policies; each must be
+ * Allowed. Calls of the test itself (`console`) are left out.
+ * @throws Error for a call by an access key no principal has.
+ */
+export async function simulateRecordedCalls(
+  world: WorkflowStack,
+): Promise<{ calls: number; checks: IamCheck[] }> {
+  const calls = world.stack.identities.calls().filter((call) => call.accessKeyId !== 'console');
+  const requests = new Map<string, Parameters<typeof checkCalls>[2][number]>();
+  for (const call of calls) {
+    if (!call.principal)
+      throw new Error(`${call.action} on ${call.resource} by unknown access key ${call.accessKeyId}`);
+    requests.set(`${call.principal.roleLogicalId} ${call.action} ${call.resource}`, {
+      principal: call.principal.name,
+      roleLogicalId: call.principal.roleLogicalId,
+      action: call.action,
+      resource: call.resource,
+      expected: 'Allowed',
+      source: 'recorded',
+    });
+  }
+  return {
+    calls: calls.length,
+    checks: await checkCalls(world.stack.app, world.stack.resolver, [...requests.values()]),
+  };
 }
