@@ -158,13 +158,12 @@ function executionInput(jobId: string, runs: number, lane: ExecutionInput['lane'
     lane,
     backfillId: lane === 'backfill' ? 'bf-0123456789abcdef0123' : null,
     runs: Array.from({ length: runs }, (_, index) => ({
-      jobId,
       runId: index + 1,
+      generation: 0,
       interval: {
         start: new Date(start + index * 60_000).toISOString(),
         end: new Date(start + (index + 1) * 60_000).toISOString(),
       },
-      config: null,
     })),
   };
 }

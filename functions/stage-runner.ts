@@ -3,6 +3,7 @@
  * Three steps: parse the event, run the stage, map errors (rethrown with their name, which the
  * workflow's Retry and Catch match on, and a message free of secrets).
  */
+import { ENV_JOB_ID, requiredEnv } from '../shared/aws/env.ts';
 import { getConfig } from '../shared/config.ts';
 import { parseStagePayload } from '../shared/local/workflow/payload.ts';
 import { JobRegistry } from '../shared/registry.ts';
@@ -12,12 +13,15 @@ import { configureTelemetry, metrics } from '../shared/telemetry.ts';
 import { jobs } from './jobs/index.ts';
 
 let runtime: Promise<ProcessRuntime> | undefined;
+/** The job this function is deployed for (one function per job): events for others are refused. */
+let ownJobId: string | undefined;
 
 /** Opened once per Lambda container; migrations are applied by the deploy, not here. */
 function processRuntime(): Promise<ProcessRuntime> {
   if (!runtime) {
     const config = getConfig();
     configureTelemetry({ logLevel: config.piko.logLevel, json: config.piko.logJson });
+    ownJobId = requiredEnv(ENV_JOB_ID);
     runtime = openProcessRuntime(config, new JobRegistry(jobs), { migrate: false });
     runtime.catch(() => {
       runtime = undefined;
@@ -30,7 +34,8 @@ function processRuntime(): Promise<ProcessRuntime> {
 export async function handler(event: unknown): Promise<unknown> {
   const payload = parseStagePayload(event);
   try {
-    return await runStage(await processRuntime(), payload);
+    const deps = await processRuntime();
+    return await runStage({ ...deps, jobId: ownJobId }, payload);
   } catch (error) {
     throw withoutSecrets(error);
   } finally {

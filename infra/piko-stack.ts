@@ -1,23 +1,18 @@
-import path from 'node:path';
 import { ArnFormat, CfnOutput, type Duration, Stack, type StackProps } from 'aws-cdk-lib';
-import * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { eventBridgeCrons } from '../shared/aws/eventbridge-cron.ts';
 import {
-  jobStateMachineName,
-  MAX_SCHEDULE_NAME_LENGTH,
-  MAX_STATE_MACHINE_NAME_LENGTH,
   OUTPUT_BACKFILL_STATE_MACHINE_ARN,
   OUTPUT_DISPATCHER_FUNCTION_NAME,
   OUTPUT_JOB_STATE_MACHINE_PREFIX,
   OUTPUT_REGION,
   OUTPUT_SCHEDULE_GROUP_NAME,
-  scheduleNamesFor,
 } from '../shared/aws/outputs.ts';
 import type { JobDefinition } from '../shared/job.ts';
-import { PROJECT_ROOT } from './bundling.ts';
 import { BackfillWorkflow } from './constructs/backfill-workflow.ts';
 import { Dispatcher } from './constructs/dispatcher.ts';
 import { FargateStages } from './constructs/fargate-stages.ts';
@@ -29,6 +24,16 @@ import { Network, type NetworkProps } from './constructs/network.ts';
 import { Observability } from './constructs/observability.ts';
 import type { FunctionNetworking } from './constructs/piko-function.ts';
 import { StateDatabase, type StateDatabaseProps } from './constructs/state-database.ts';
+import { BundledStageImage } from './container-image.ts';
+import { acknowledgeGuardRule } from './nag.ts';
+import {
+  backfillStateMachineName,
+  dashboardName,
+  physicalNameProblems,
+  scheduleGroupName,
+} from './physical-names.ts';
+
+export { backfillStateMachineName };
 
 /** The database settings a deployment may choose. */
 export type PikoDatabaseOptions = Pick<
@@ -47,8 +52,8 @@ export interface PikoStackProps extends StackProps {
   /** Receives the alarms by email. @default - no subscription */
   readonly alarmEmail?: string;
   /**
-   * The image of Fargate stages. @default built at deploy time from `functions/container/Dockerfile`
-   * with the repository root as context
+   * The image of Fargate stages. @default built at deploy time from the bundle of
+   * `functions/container/bundle-entry.ts` and `functions/container/Dockerfile` (`infra/container-image.ts`)
    */
   readonly stageImage?: ecs.ContainerImage;
   /** Retries of a schedule tick that fails to invoke the dispatcher. @default 10 */
@@ -57,24 +62,6 @@ export interface PikoStackProps extends StackProps {
   readonly scheduleMaxEventAge?: Duration;
   /** The dispatcher's timeout. @default Duration.minutes(5) */
   readonly dispatcherTimeout?: Duration;
-}
-
-/** The files of the repository the stage image is built from (everything else stays out of the context). */
-export const STAGE_IMAGE_CONTEXT_EXCLUDES: readonly string[] = [
-  '*',
-  '!package.json',
-  '!package-lock.json',
-  '!shared',
-  '!functions',
-  'functions/**/*.test.ts',
-];
-
-/** The container image of Fargate stages, built from the repository root at deploy time. */
-export function stageImageFromRepository(): ecs.ContainerImage {
-  return ecs.ContainerImage.fromAsset(PROJECT_ROOT, {
-    file: path.join('functions', 'container', 'Dockerfile'),
-    exclude: [...STAGE_IMAGE_CONTEXT_EXCLUDES],
-  });
 }
 
 /**
@@ -144,7 +131,7 @@ export class PikoStack extends Stack {
       jobs: props.jobs,
       database: this.database,
       networking,
-      image: props.stageImage ?? stageImageFromRepository(),
+      image: props.stageImage ?? new BundledStageImage(),
       logKey: key,
     });
     this.jobWorkflows = new JobWorkflows(this, 'JobWorkflows', {
@@ -158,7 +145,7 @@ export class PikoStack extends Stack {
     });
     this.schedules = new JobSchedules(this, 'Schedules', {
       jobs: props.jobs,
-      groupName: this.stackName,
+      groupName: scheduleGroupName(this.stackName),
       dispatcher: this.dispatcher.function.function,
       retryAttempts: props.scheduleRetryAttempts,
       maxEventAge: props.scheduleMaxEventAge,
@@ -180,7 +167,7 @@ export class PikoStack extends Stack {
       jobStateMachines: this.jobWorkflows.stateMachines,
       backfillStateMachine: this.backfill.stateMachine,
       alarmEmail: props.alarmEmail,
-      dashboardName: this.stackName,
+      dashboardName: dashboardName(this.stackName, this.region),
     });
 
     new CfnOutput(this, OUTPUT_DISPATCHER_FUNCTION_NAME, {
@@ -198,52 +185,44 @@ export class PikoStack extends Stack {
       description: 'Job state machines are named <prefix>-<jobId>',
     });
     new CfnOutput(this, OUTPUT_REGION, { value: this.region });
+
+    for (const construct of this.node.findAll()) {
+      if (!(construct instanceof logs.LogGroup)) continue;
+      acknowledgeGuardRule(
+        construct,
+        'cloudwatch_log_group_retention_period_check',
+        'Piko log groups hold diagnostics (function, workflow, task and VPC flow logs), kept one month (flow logs ' +
+          'three) to bound their cost and any personal data a job logs; the record of every run is the state ' +
+          'database with its backups. A deployment that must keep logs a year sets the retention on the construct.',
+      );
+    }
   }
 }
 
 /**
- * The backfill state machine's name. Job ids start with a letter, so `<prefix>--backfill` never
- * collides with a job's `<prefix>-<jobId>`.
+ * Refuses jobs whose cron EventBridge cannot express, duplicate job ids, and names AWS would refuse
+ * (`infra/physical-names.ts`); all at once.
  */
-export function backfillStateMachineName(prefix: string): string {
-  return `${prefix}--backfill`;
-}
-
-/** Refuses jobs whose AWS names would be too long or whose cron EventBridge cannot express; all at once. */
 function validateJobs(stackName: string, jobs: readonly JobDefinition[]): void {
   const problems: string[] = [];
   const seen = new Set<string>();
   for (const job of jobs) {
     if (seen.has(job.id)) problems.push(`two jobs have the id "${job.id}"`);
     seen.add(job.id);
-    const name = jobStateMachineName(stackName, job.id);
-    if (name.length > MAX_STATE_MACHINE_NAME_LENGTH) {
-      problems.push(
-        `job "${job.id}": its state machine name "${name}" is longer than ${MAX_STATE_MACHINE_NAME_LENGTH} characters; use a shorter stack name or job id`,
-      );
-    }
     try {
       eventBridgeCrons(job.schedule.cron);
-      for (const schedule of scheduleNamesFor(job)) {
-        if (schedule.length > MAX_SCHEDULE_NAME_LENGTH) {
-          problems.push(
-            `job "${job.id}": schedule name "${schedule}" is longer than ${MAX_SCHEDULE_NAME_LENGTH} characters`,
-          );
-        }
-      }
     } catch (error) {
       problems.push(`job "${job.id}": ${error instanceof Error ? error.message : String(error)}`);
     }
   }
-  if (backfillStateMachineName(stackName).length > MAX_STATE_MACHINE_NAME_LENGTH) {
-    problems.push(`the stack name "${stackName}" is too long for the backfill state machine's name`);
-  }
+  problems.push(...physicalNameProblems(stackName, jobs));
   if (problems.length > 0) throw new Error(`PikoStack "${stackName}":\n  - ${problems.join('\n  - ')}`);
 }
 
 /**
  * Lets CloudWatch Logs encrypt this account's log groups in this region, and CloudWatch alarms
- * publish to the encrypted topic, with the stack's key.
+ * publish to the encrypted topic, with the stack's key; and refuses grants that no AWS service asked for
+ * (the Control Tower control CT.KMS.PR.3).
  */
 function allowServicesToUseKey(stack: Stack, key: kms.Key): void {
   key.addToResourcePolicy(
@@ -271,6 +250,20 @@ function allowServicesToUseKey(stack: Stack, key: kms.Key): void {
       actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
       // As AWS documents it for alarms on encrypted topics: CloudWatch names no source in these calls.
       resources: ['*'],
+    }),
+  );
+  // Grants on the key only for AWS services acting for a resource (RDS encrypting the cluster's
+  // storage): nobody, the account's admins included, hands out the key's use outside its policy.
+  key.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'GrantsOnlyForAwsResources',
+      effect: iam.Effect.DENY,
+      principals: [new iam.AnyPrincipal()],
+      actions: ['kms:CreateGrant'],
+      resources: ['*'],
+      conditions: {
+        BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' },
+      },
     }),
   );
 }

@@ -48,6 +48,16 @@ export class InputError extends PikoError {
   override name = 'InputError';
 }
 
+/** New work (a manual run) was asked of a paused job; nothing was written. */
+export class JobPausedError extends InputError {
+  override name = 'JobPausedError';
+  constructor(jobId: string, what: string) {
+    super(
+      `Job "${jobId}" is paused: ${what} would start new work, and a paused job starts none; resume it first with piko resume ${jobId}`,
+    );
+  }
+}
+
 /** A backfill request was refused; nothing was written. */
 export class BackfillRefusedError extends PikoError {
   override name = 'BackfillRefusedError';
@@ -91,4 +101,23 @@ export class TimeoutError extends PikoError {
  */
 export class NonRetryableError extends PikoError {
   override name = 'NonRetryableError';
+}
+
+/**
+ * A stage event (or a state update it leads to) disagrees with the run in the state table: another
+ * job's run, another execution, an older generation, or a job function given another job's event.
+ * Nothing is written. Never retried: the same event disagrees again (the workflow's Retry lists it
+ * with `NonRetryableError`); the run's real owner, if any, runs it.
+ */
+export class StageEventRefusedError extends PikoError {
+  override name = 'StageEventRefusedError';
+}
+
+/**
+ * A config override (of a manual run or a backfill) is larger than {@link MAX_CONFIG_OVERRIDE_BYTES}
+ * allows (`shared/job.ts`). It is stored with the runs and read by every stage: keep it small, or put large inputs in a
+ * resource the job reads.
+ */
+export class ConfigOverrideTooLargeError extends InputError {
+  override name = 'ConfigOverrideTooLargeError';
 }

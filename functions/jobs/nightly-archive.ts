@@ -1,18 +1,32 @@
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as z from 'zod';
-import { getConfig } from '../../shared/config.ts';
 import { defineJob, fargate, lambda, type RunContext } from '../../shared/job.ts';
-import { defineRecord, jsonLinesSink } from '../../shared/sinks/index.ts';
+import { defineRecord, upsertSink } from '../../shared/sinks/index.ts';
 
-/** One archived interval. */
+/** Archive bytes per chunk row: base64 of 48,000 bytes is 64,000 characters, within a MySQL TEXT. */
+export const ARCHIVE_CHUNK_BYTES = 48_000;
+
+/**
+ * A piece of an archive (gzip bytes, base64, in `seq` order). Archives live in the state database so
+ * that they outlast the Fargate task: on AWS its `/tmp` vanishes with it; locally the state database is
+ * the project's (`.piko/piko.db` by default).
+ */
+export const ArchiveChunk = defineRecord(
+  'archive_chunk',
+  z.object({
+    start: z.string().max(32),
+    seq: z.number().int(),
+    data: z.string().max(Math.ceil(ARCHIVE_CHUNK_BYTES / 3) * 4),
+  }),
+);
+
+/** One archived interval: what to read back (`chunks` rows of `archive_chunks`) and how to check it. */
 export const ArchiveManifest = defineRecord(
   'archive_manifest',
   z.object({
-    start: z.string(),
-    file: z.string(),
+    start: z.string().max(32),
+    chunks: z.number().int(),
     sha256: z.string(),
     bytes: z.number().int(),
     compressedBytes: z.number().int(),
@@ -22,14 +36,12 @@ export const ArchiveManifest = defineRecord(
 
 const ArchiveConfig = z.object({
   megabytes: z.number().int().min(1).max(512).default(24),
-  /** @default '<piko.data_dir>/output/archives' */
-  outputDir: z.string().optional(),
 });
 type Context = RunContext<z.infer<typeof ArchiveConfig>>;
 
 const Plan = z.object({ seed: z.number(), megabytes: z.number() });
 const Compressed = z.object({
-  file: z.string(),
+  chunks: z.number(),
   sha256: z.string(),
   bytes: z.number(),
   compressedBytes: z.number(),
@@ -38,7 +50,8 @@ const Compressed = z.object({
 
 /**
  * Pattern (c), a CPU-heavy Fargate stage between two Lambda stages: plan the export (Lambda),
- * generate, gzip and hash tens of MB (Fargate; locally a child process), publish the manifest (Lambda).
+ * generate, gzip and hash tens of MB and store the archive in the state database (Fargate; locally a
+ * child process), publish the manifest (Lambda).
  */
 export const nightlyArchive = defineJob({
   id: 'nightly_archive',
@@ -50,22 +63,28 @@ export const nightlyArchive = defineJob({
   retry: { attempts: 2, backoff: '5s' },
   timeout: '5m',
   config: ArchiveConfig,
-  sinks: [jsonLinesSink(ArchiveManifest, { file: 'archive-manifest.jsonl' })],
+  sinks: [
+    // A retry rewrites the same rows: upserts by key leave one archive per interval.
+    upsertSink(ArchiveChunk, { table: 'archive_chunks', key: ['start', 'seq'], batchSize: 50 }),
+    upsertSink(ArchiveManifest, { table: 'archive_manifests', key: ['start'] }),
+  ],
   stages: [
     lambda('plan', (ctx: Context) => ({
       seed: ctx.interval.start.getTime() / 3_600_000,
       megabytes: ctx.config.megabytes,
     })),
-    fargate('compress', { cpu: 2048, memoryMiB: 4096 }, async (ctx: Context) => {
+    fargate('compress', { cpu: 2048, memoryMiB: 4096 }, (ctx: Context) => {
       const { seed, megabytes } = Plan.parse(ctx.input);
       const data = generate(seed, megabytes);
       const compressed = gzipSync(data, { level: 6 });
-      const outputDir = ctx.config.outputDir ?? path.join(getConfig().piko.dataDir, 'output', 'archives');
-      const file = path.join(outputDir, `${ctx.interval.start.toISOString().replace(/[:.]/g, '-')}.gz`);
-      await mkdir(path.dirname(file), { recursive: true });
-      await writeFile(file, compressed);
+      const start = ctx.interval.start.toISOString();
+      let chunks = 0;
+      for (let offset = 0; offset < compressed.length; offset += ARCHIVE_CHUNK_BYTES) {
+        const piece = compressed.subarray(offset, offset + ARCHIVE_CHUNK_BYTES);
+        ctx.emit(ArchiveChunk.of({ start, seq: chunks++, data: piece.toString('base64') }));
+      }
       return {
-        file,
+        chunks,
         sha256: createHash('sha256').update(data).digest('hex'),
         bytes: data.length,
         compressedBytes: compressed.length,
@@ -77,7 +96,7 @@ export const nightlyArchive = defineJob({
       ctx.emit(
         ArchiveManifest.of({
           start: ctx.interval.start.toISOString(),
-          file: result.file,
+          chunks: result.chunks,
           sha256: result.sha256,
           bytes: result.bytes,
           compressedBytes: result.compressedBytes,

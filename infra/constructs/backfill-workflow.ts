@@ -8,8 +8,8 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { jobStateMachineName } from '../../shared/aws/outputs.ts';
 import { acknowledgeFinding, arnToken } from '../nag.ts';
+import { stateMachineLogGroupName } from '../physical-names.ts';
 import { executionArnFinding, executionArnPattern } from './dispatcher.ts';
-import { VENDED_LOGS_PREFIX } from './job-workflows.ts';
 
 /**
  * Batches one execution runs before it hands over to a new execution of itself. Per batch the
@@ -50,8 +50,9 @@ export interface BackfillWorkflowProps {
  * batch of the backfill's pending runs, and the batch runs as an execution of the job's state
  * machine (`startExecution.sync:2`), until the dispatcher says the backfill is done.
  *
- * The state stays small: the request, the plan summary and a counter; a batch's input (≤ 160 KB) is
- * held only until its execution starts. See {@link BACKFILL_BATCHES_PER_EXECUTION} for the history.
+ * The state stays small: the request, the plan summary and a counter; a batch's input (at most
+ * `MAX_EXECUTION_INPUT_BYTES`, 128 KiB) is held only until its execution starts, and of the
+ * `.sync:2` result (the child's input and output) only the status and run count are kept. See {@link BACKFILL_BATCHES_PER_EXECUTION} for the history.
  */
 export class BackfillWorkflow extends Construct {
   readonly stateMachine: sfn.StateMachine;
@@ -107,8 +108,10 @@ export class BackfillWorkflow extends Construct {
           'Name.$': '$.next.execution.executionName',
           'Input.$': '$.next.execution',
         },
-        // The child's output is not needed: the runs' results are in the state database.
-        ResultPath: null,
+        // The result carries the child's input (the batch, ≤ MAX_EXECUTION_INPUT_BYTES) and output
+        // (a summary): keep only the status and the count; the runs' results are in the state database.
+        ResultSelector: { 'status.$': '$.Status', 'runs.$': '$.Output.runs' },
+        ResultPath: '$.batch',
       },
     });
     runBatch.addRetry({
@@ -170,7 +173,7 @@ export class BackfillWorkflow extends Construct {
     );
 
     const logGroup = new logs.LogGroup(this, 'Logs', {
-      logGroupName: `${VENDED_LOGS_PREFIX}${props.stateMachineName}`,
+      logGroupName: stateMachineLogGroupName(props.stateMachineName),
       retention: logs.RetentionDays.ONE_MONTH,
       encryptionKey: props.logKey,
       removalPolicy: RemovalPolicy.DESTROY,

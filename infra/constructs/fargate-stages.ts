@@ -6,6 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { JobDefinition } from '../../shared/job.ts';
 import { RENDER_CONTAINER_NAME } from '../../shared/local/workflow/render.ts';
+import { STAGE_CPU_ARCHITECTURE } from '../container-image.ts';
 import { acknowledge, acknowledgeFinding } from '../nag.ts';
 import { jobAwsNeeds, jobEnvironment } from './job-functions.ts';
 import { stageTaskFamily } from './job-workflow.ts';
@@ -18,12 +19,15 @@ import type { StateDatabase } from './state-database.ts';
  */
 export const STAGE_CONTAINER_NAME = RENDER_CONTAINER_NAME;
 
+/** The user a stage container runs as: the `node` user of the Node.js images. */
+export const STAGE_CONTAINER_USER = '1000:1000';
+
 /** Props of {@link FargateStages}. */
 export interface FargateStagesProps {
   readonly jobs: readonly JobDefinition[];
   readonly database: StateDatabase;
   readonly networking: FunctionNetworking;
-  /** The image that runs `functions/container/main.ts`. */
+  /** The image that runs a stage given by `PIKO_STAGE_EVENT` (`infra/container-image.ts`). */
   readonly image: ecs.ContainerImage;
   /** Encrypts the task log group. @default - CloudWatch Logs' own encryption */
   readonly logKey?: kms.IKey;
@@ -82,18 +86,24 @@ export class FargateStages extends Construct {
           memoryLimitMiB: stage.memoryMiB,
           taskRole,
           runtimePlatform: {
-            cpuArchitecture: ecs.CpuArchitecture.X86_64,
+            cpuArchitecture: STAGE_CPU_ARCHITECTURE,
             operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
           },
         });
-        // tsx and file sinks write under /tmp; everything else stays read-only.
+        // The one writable path (the data directory is under it); the image declares /tmp as a VOLUME
+        // owned by its user, so this bind mount is writable for that non-root user.
         taskDefinition.addVolume({ name: 'tmp' });
         const container = taskDefinition.addContainer(STAGE_CONTAINER_NAME, {
           image: props.image,
           essential: true,
           readonlyRootFilesystem: true,
+          // The image's unprivileged `node` user (uid and gid 1000), stated in the task definition too
+          // so ECS never runs the stage as root whatever the image says (CT.ECS.PR.3).
+          user: STAGE_CONTAINER_USER,
+          // The container's hard limit is the task's memory: it is the only container (CT.ECS.PR.7).
+          memoryLimitMiB: stage.memoryMiB,
           logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: job.id }),
-          environment: jobEnvironment(props.database),
+          environment: jobEnvironment(props.database, job.id),
         });
         container.addMountPoints({ containerPath: '/tmp', sourceVolume: 'tmp', readOnly: false });
         acknowledge(

@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import { ENV_DATA_DIR, ENV_MYSQL_DSN, ENV_MYSQL_IAM_AUTH } from '../../shared/aws/env.ts';
+import { ENV_DATA_DIR, ENV_JOB_ID, ENV_MYSQL_DSN, ENV_MYSQL_IAM_AUTH } from '../../shared/aws/env.ts';
 import type { JobDefinition } from '../../shared/job.ts';
 import { type FunctionNetworking, PikoFunction } from './piko-function.ts';
 import type { StateDatabase } from './state-database.ts';
@@ -31,9 +31,13 @@ export function jobAwsNeeds(job: Pick<JobDefinition, 'resources'>): JobAwsNeeds 
   return { stateDatabase: recordsState || resourcesNeedIt };
 }
 
-/** The environment of a job's function and Fargate tasks: every name is a `shared/config.ts` key. */
-export function jobEnvironment(database: StateDatabase): Record<string, string> {
+/**
+ * The environment of a job's function and Fargate tasks: every name is a `shared/config.ts` key, and
+ * the job id, so the stage runner refuses events for other jobs.
+ */
+export function jobEnvironment(database: StateDatabase, jobId: string): Record<string, string> {
   return {
+    [ENV_JOB_ID]: jobId,
     [ENV_MYSQL_DSN]: database.dsn,
     [ENV_MYSQL_IAM_AUTH]: 'true',
     [ENV_DATA_DIR]: WRITABLE_DATA_DIR,
@@ -73,7 +77,7 @@ export class JobFunctions extends Construct {
         timeout: Duration.seconds(jobFunctionTimeoutSeconds(job)),
         networking: props.networking,
         logKey: props.logKey,
-        environment: jobEnvironment(props.database),
+        environment: jobEnvironment(props.database, job.id),
       });
       if (jobAwsNeeds(job).stateDatabase) props.database.grantConnect(fn.role);
       functions.set(job.id, fn);

@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
 import { eventBridgeCrons } from '../../shared/aws/eventbridge-cron.ts';
 import { scheduleNamesFor } from '../../shared/aws/outputs.ts';
 import type { JobDefinition } from '../../shared/job.ts';
-import { acknowledge, acknowledgeFinding, arnToken } from '../nag.ts';
+import { acknowledge, acknowledgeFinding, acknowledgeGuardRule, arnToken } from '../nag.ts';
 
 /** Props of {@link JobSchedules}. */
 export interface JobSchedulesProps {
@@ -51,6 +51,12 @@ export class JobSchedules extends Construct {
       this.deadLetterQueue,
       'AwsSolutions-SQS3',
       'This queue is the dead-letter queue of the job schedules; an alarm watches it and nothing consumes it automatically.',
+    );
+    acknowledgeGuardRule(
+      this.deadLetterQueue,
+      'sqs_dlq_check',
+      'This queue is itself the dead-letter queue of the job schedules: nothing consumes it, so no message can fail ' +
+        'to be processed and need a queue of its own; an alarm fires on its first message.',
     );
 
     const schedules = new Map<string, scheduler.Schedule>();

@@ -1,4 +1,4 @@
-import { Duration, Lazy } from 'aws-cdk-lib';
+import { Aws, Duration } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -16,6 +16,12 @@ const LAMBDA_TIMEOUT_MARGIN_SECONDS = 60;
 const FARGATE_TIMEOUT_MARGIN_SECONDS = 600;
 /** Task timeout of the bookkeeping tasks ("Record failure", "Continue dispatch"). */
 const BOOKKEEPING_TIMEOUT_SECONDS = 60;
+
+/**
+ * Errors a stage is never retried for (the class names of `shared/errors.ts`, kept by the bundles):
+ * a `NonRetryableError`, and a stage event the state table refuses (the same event is refused again).
+ */
+export const NON_RETRYABLE_ERRORS = ['NonRetryableError', 'StageEventRefusedError'];
 
 export { STAGE_EVENT_ENV };
 
@@ -73,12 +79,20 @@ export class JobWorkflow extends Construct {
     }
     if (job.stages.length === 0) throw new Error(`Job "${job.id}" has no stages`);
 
+    // What every stage event says about its run: which run, and who asks (the execution that holds
+    // it, in its generation). The stage runner reads the rest from the state store.
+    const runRef = {
+      jobId: sfn.JsonPath.stringAt('$.jobId'),
+      executionName: sfn.JsonPath.stringAt('$.executionName'),
+      runId: sfn.JsonPath.numberAt('$.run.runId'),
+      generation: sfn.JsonPath.numberAt('$.run.generation'),
+    };
     const recordFailure = tasks.LambdaInvoke.jsonPath(this, 'Record failure', {
       lambdaFunction: props.stageFunction,
       payloadResponseOnly: true,
       payload: sfn.TaskInput.fromObject({
         action: 'fail',
-        run: sfn.JsonPath.objectAt('$.run'),
+        run: runRef,
         error: sfn.JsonPath.objectAt('$.error'),
       }),
       resultPath: sfn.JsonPath.DISCARD,
@@ -86,6 +100,8 @@ export class JobWorkflow extends Construct {
       retryOnServiceExceptions: false,
       taskTimeout: sfn.Timeout.duration(Duration.seconds(BOOKKEEPING_TIMEOUT_SECONDS)),
     });
+    // A refused event (another owner's run) is refused again: never retried, nothing is written.
+    recordFailure.addRetry({ errors: NON_RETRYABLE_ERRORS, maxAttempts: 0 });
     recordFailure.addRetry({
       errors: [sfn.Errors.ALL],
       interval: Duration.seconds(2),
@@ -100,28 +116,15 @@ export class JobWorkflow extends Construct {
       resultPath: '$.recordError',
     });
 
-    // `TaskInput.fromObject` drops `null` values; a token that resolves to null survives.
-    const jsonNull = Lazy.any({ produce: () => null });
     let chain: sfn.Chain | undefined;
     job.stages.forEach((stage, index) => {
-      const previous = index === 0 ? undefined : job.stages[index - 1];
       const lastStage = index === job.stages.length - 1;
-      const payloadInput: StageInput =
-        previous === undefined
-          ? { kind: 'none' }
-          : previous.kind === 'lambda'
-            ? { kind: 'previous' }
-            : { kind: 'store' };
-      const payloadInputFields =
-        payloadInput.kind === 'none'
-          ? { input: jsonNull }
-          : payloadInput.kind === 'previous'
-            ? { input: sfn.JsonPath.objectAt('$.result.output') }
-            : { input: jsonNull, inputFromStore: true };
       const common = { action: 'run', stage: stage.name, stageIndex: index, lastStage };
-      // The last stage ends the iteration; its output is only the run id so the Map's collected
-      // results (counted against the payload limit before they are discarded) stay tiny.
-      const ending = lastStage ? { resultPath: sfn.JsonPath.DISCARD, outputPath: '$.run.runId' } : {};
+      // Every stage's result is discarded: its output is in the state store, where the next stage
+      // reads it (one rule for Lambda and Fargate stages). The last stage ends the iteration with
+      // only the run id, so the Map's collected results (counted against the payload limit before
+      // they are discarded) stay tiny.
+      const ending = lastStage ? { outputPath: '$.run.runId' } : {};
       const timeoutSeconds = Math.ceil(job.timeoutMs / 1000);
 
       let task: tasks.LambdaInvoke | tasks.EcsRunTask;
@@ -129,12 +132,8 @@ export class JobWorkflow extends Construct {
         task = tasks.LambdaInvoke.jsonPath(this, `Stage ${stage.name}`, {
           lambdaFunction: props.stageFunction,
           payloadResponseOnly: true,
-          payload: sfn.TaskInput.fromObject({
-            ...common,
-            run: sfn.JsonPath.objectAt('$.run'),
-            ...payloadInputFields,
-          }),
-          resultPath: lastStage ? sfn.JsonPath.DISCARD : '$.result',
+          payload: sfn.TaskInput.fromObject({ ...common, run: runRef }),
+          resultPath: sfn.JsonPath.DISCARD,
           ...ending,
           retryOnServiceExceptions: false,
           taskTimeout: sfn.Timeout.duration(Duration.seconds(timeoutSeconds + LAMBDA_TIMEOUT_MARGIN_SECONDS)),
@@ -165,7 +164,7 @@ export class JobWorkflow extends Construct {
           containerOverrides: [
             {
               containerDefinition: container,
-              environment: [{ name: STAGE_EVENT_ENV, value: stageEventExpression(common, payloadInput) }],
+              environment: [{ name: STAGE_EVENT_ENV, value: stageEventExpression(common) }],
             },
           ],
           resultPath: sfn.JsonPath.DISCARD,
@@ -175,7 +174,7 @@ export class JobWorkflow extends Construct {
           ),
         });
       }
-      task.addRetry({ errors: ['NonRetryableError'], maxAttempts: 0 });
+      task.addRetry({ errors: NON_RETRYABLE_ERRORS, maxAttempts: 0 });
       const { attempts, backoffMs, rate, maxBackoffMs } = job.retry;
       if (attempts > 1) {
         task.addRetry({
@@ -193,7 +192,11 @@ export class JobWorkflow extends Construct {
 
     const runs = sfn.Map.jsonPath(this, 'Runs', {
       itemsPath: '$.runs',
-      itemSelector: { run: sfn.JsonPath.objectAt('$$.Map.Item.Value') },
+      itemSelector: {
+        jobId: sfn.JsonPath.stringAt('$.jobId'),
+        executionName: sfn.JsonPath.stringAt('$.executionName'),
+        run: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
+      },
       maxConcurrency: job.concurrency,
       resultPath: sfn.JsonPath.DISCARD,
     });
@@ -206,7 +209,16 @@ export class JobWorkflow extends Construct {
       resultPath: sfn.JsonPath.DISCARD,
       taskTimeout: sfn.Timeout.duration(Duration.seconds(BOOKKEEPING_TIMEOUT_SECONDS)),
     });
-    const definition = runs.next(
+    // The execution's output: a summary, never the batch. A backfill's `startExecution.sync:2` gets
+    // the child's output back next to its input, and both count against the 256 KiB state limit.
+    const summary = sfn.Pass.jsonPath(this, 'Summary', {
+      parameters: {
+        jobId: sfn.JsonPath.stringAt('$.jobId'),
+        lane: sfn.JsonPath.stringAt('$.lane'),
+        runs: sfn.JsonPath.arrayLength(sfn.JsonPath.listAt('$.runs')),
+      },
+    });
+    const definition = runs.next(summary).next(
       sfn.Choice.jsonPath(this, 'Scheduled?')
         .when(
           sfn.Condition.stringEquals('$.lane', 'scheduled'),
@@ -227,33 +239,41 @@ export class JobWorkflow extends Construct {
 }
 
 /**
- * `PIKO_STAGE_EVENT`: the stage's payload as JSON text, built without an extra state.
- * `States.JsonToString` takes a single path, so the constant fields go into a `States.Format`
- * template (literal braces escaped as `\{` `\}`) and the run and input are nested
- * `States.JsonToString` calls (AWS allows up to 10 nested intrinsics in a field).
+ * `PIKO_STAGE_EVENT`: the stage's payload as JSON text, built without an extra state, as small as
+ * the Lambda payload (RunTask overrides allow 8,192 characters in all). `States.JsonToString` takes a
+ * single path, so the constant fields go into a `States.Format` template (literal braces escaped as
+ * `\{` `\}`) and each field of the run is a nested `States.JsonToString` (quoted and escaped as JSON).
  */
-function stageEventExpression(
-  common: { action: string; stage: string; stageIndex: number; lastStage: boolean },
-  payloadInput: StageInput,
-): string {
+function stageEventExpression(common: {
+  action: string;
+  stage: string;
+  stageIndex: number;
+  lastStage: boolean;
+}): string {
   const head = JSON.stringify(common).slice(1, -1);
-  const args: string[] = [sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.run'))];
-  let tail = '"input":null';
-  if (payloadInput.kind === 'store') tail = '"input":null,"inputFromStore":true';
-  if (payloadInput.kind === 'previous') {
-    tail = '"input":{}';
-    args.push(sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.result.output')));
-  }
-  return sfn.JsonPath.format(`\\{${head},"run":{},${tail}\\}`, ...args);
+  const fields = ['jobId', 'executionName', 'runId', 'generation'];
+  const paths: Record<string, string> = {
+    jobId: '$.jobId',
+    executionName: '$.executionName',
+    runId: '$.run.runId',
+    generation: '$.run.generation',
+  };
+  const template = fields.map((field) => `"${field}":{}`).join(',');
+  const args = fields.map((field) => sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt(paths[field]!)));
+  return sfn.JsonPath.format(`\\{${head},"run":\\{${template}\\}\\}`, ...args);
 }
 
-/** Where a stage's input comes from: none (first stage), the previous Lambda result, or the state store. */
-type StageInput = { readonly kind: 'none' } | { readonly kind: 'previous' } | { readonly kind: 'store' };
-
 /**
- * A deterministic task definition family for a job's Fargate stage. The workflow names the task
- * definition by family, so stacks that use it render the same definition (and the same local ASL).
+ * The task definition family of a job's Fargate stage: `<stack name>-<jobId>-<stage>`. Families are
+ * account-wide and RunTask by family runs the family's newest revision, so the family carries the
+ * stack's name. By default that name is the `AWS::StackName` pseudo parameter, so the state machine
+ * definition is the same text in every stack (and in the local render); pass a literal stack name
+ * to get the name as deployed (its length is checked at synth, `infra/physical-names.ts`).
  */
-export function stageTaskFamily(jobId: string, stageName: string): string {
-  return `piko-${jobId}-${stageName}`;
+export function stageTaskFamily(
+  jobId: string,
+  stageName: string,
+  stackName: string = Aws.STACK_NAME,
+): string {
+  return `${stackName}-${jobId}-${stageName}`;
 }

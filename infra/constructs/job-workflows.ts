@@ -7,6 +7,7 @@ import { Construct } from 'constructs';
 import { jobStateMachineName } from '../../shared/aws/outputs.ts';
 import type { JobDefinition } from '../../shared/job.ts';
 import { acknowledgeFinding, arnToken } from '../nag.ts';
+import { stateMachineLogGroupName, VENDED_LOGS_PREFIX } from '../physical-names.ts';
 import type { JobFargate } from './fargate-stages.ts';
 import { JobWorkflow } from './job-workflow.ts';
 import type { FunctionNetworking, PikoFunction } from './piko-function.ts';
@@ -27,8 +28,7 @@ export interface JobWorkflowsProps {
   readonly logKey?: kms.IKey;
 }
 
-/** CloudWatch Logs finds log groups under this prefix without growing its resource policy. */
-export const VENDED_LOGS_PREFIX = '/aws/vendedlogs/states/';
+export { VENDED_LOGS_PREFIX };
 
 /**
  * One {@link JobWorkflow} state machine per job, named `<prefix>-<jobId>`, logging every event to an
@@ -47,7 +47,7 @@ export class JobWorkflows extends Construct {
       if (!stageFunction) throw new Error(`JobWorkflows: no function for job "${job.id}"`);
       const fargate = props.fargate.get(job.id);
       const logGroup = new logs.LogGroup(this, `${job.id}-Logs`, {
-        logGroupName: `${VENDED_LOGS_PREFIX}${name}`,
+        logGroupName: stateMachineLogGroupName(name),
         retention: logs.RetentionDays.ONE_MONTH,
         encryptionKey: props.logKey,
         removalPolicy: RemovalPolicy.DESTROY,

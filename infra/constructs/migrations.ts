@@ -7,7 +7,7 @@ import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { ENV_MYSQL_DSN, ENV_MYSQL_IAM_AUTH } from '../../shared/aws/env.ts';
 import { MIGRATIONS } from '../../shared/store/migrations.ts';
-import { acknowledgeFinding, arnToken } from '../nag.ts';
+import { acknowledgeFinding, acknowledgeGuardRule, arnToken } from '../nag.ts';
 import { type FunctionNetworking, PikoFunction } from './piko-function.ts';
 import type { StateDatabase } from './state-database.ts';
 
@@ -68,6 +68,13 @@ export class Migrations extends Construct {
       frameworkOnEventRole: frameworkRole,
       logGroup: frameworkLogs,
     });
+    acknowledgeGuardRule(
+      provider,
+      'lambda_inside_vpc_check',
+      "The CDK Provider framework's function only relays CloudFormation's events to the migration handler (which " +
+        "runs in the VPC) and answers CloudFormation's presigned S3 URL: it reads no data and may only invoke the " +
+        'handler. In the VPC it would need a Lambda interface endpoint when the stack runs without NAT gateways.',
+    );
     acknowledgeFinding(
       frameworkRole,
       'AwsSolutions-IAM5',

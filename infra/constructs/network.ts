@@ -47,7 +47,11 @@ export class Network extends Construct {
       natGateways,
       restrictDefaultSecurityGroup: false,
       subnetConfiguration: [
-        ...(natGateways > 0 ? [{ name: 'Public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 }] : []),
+        // The public subnets hold only the NAT gateways, whose Elastic IPs are explicit: nothing
+        // launched there gets a public address by default (CT.EC2.PR.11).
+        ...(natGateways > 0
+          ? [{ name: 'Public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24, mapPublicIpOnLaunch: false }]
+          : []),
         { name: 'Functions', subnetType: functionSubnetType, cidrMask: 20 },
         { name: 'Database', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
       ],

@@ -4,7 +4,8 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
-import { acknowledge } from '../nag.ts';
+import { acknowledge, acknowledgeGuardRule } from '../nag.ts';
+import { stateDatabaseProxyName } from '../physical-names.ts';
 
 /** The MySQL user every Piko function signs IAM tokens for (the cluster's generated credentials). */
 export const STATE_DATABASE_USER = 'piko_admin';
@@ -69,11 +70,20 @@ export class StateDatabase extends Construct {
       description: 'Piko state database: reachable from its RDS Proxy only',
       allowAllOutbound: false,
     });
+    // A pinned engine version with automatic minor upgrades off: the template is the one record of
+    // the version the cluster runs, and an upgrade is a reviewed change of `engineVersion`. With
+    // automatic upgrades on, RDS moves the cluster past the pinned `EngineVersion` in a maintenance
+    // window and the stack drifts (a later deploy that sets a version below the running one fails,
+    // downgrades are refused). The other way round is not open: CDK's cluster engines take a full
+    // version (there is no "major only"), and an unversioned engine leaves the version and parameter
+    // group family to RDS's default of the day, which CDK advises against. Aurora upgrades a cluster
+    // automatically only when the cluster and every instance allow it, so both say no.
     this.cluster = new rds.DatabaseCluster(this, 'Cluster', {
       engine: rds.DatabaseClusterEngine.auroraMysql({
         version: props.engineVersion ?? rds.AuroraMysqlEngineVersion.VER_3_10_3,
       }),
-      writer: rds.ClusterInstance.serverlessV2('Writer', { autoMinorVersionUpgrade: true }),
+      autoMinorVersionUpgrade: false,
+      writer: rds.ClusterInstance.serverlessV2('Writer', { autoMinorVersionUpgrade: false }),
       serverlessV2MinCapacity: minCapacity,
       serverlessV2MaxCapacity: maxCapacity,
       credentials: rds.Credentials.fromGeneratedSecret(STATE_DATABASE_USER),
@@ -101,7 +111,7 @@ export class StateDatabase extends Construct {
     });
     this.proxy = this.cluster.addProxy('Proxy', {
       // Proxy names are unique per account and region: one per stack.
-      dbProxyName: `${Stack.of(this).stackName}-state`.toLowerCase(),
+      dbProxyName: stateDatabaseProxyName(Stack.of(this).stackName),
       secrets: [this.cluster.secret!],
       vpc: props.vpc,
       vpcSubnets: props.proxySubnets,
@@ -128,6 +138,26 @@ export class StateDatabase extends Construct {
       'AwsSolutions-RDS14',
       'Piko state is recovered by point-in-time restore from the automated backups; Backtrack would bill every ' +
         'change record of a write-heavy, high-frequency workload for a recovery mode the design does not use.',
+    );
+    acknowledgeGuardRule(
+      this.cluster,
+      'rds_instance_automatic_minor_version_upgrade_enabled_check',
+      'The engine version is pinned and upgraded by changing engineVersion (a reviewed deploy): automatic minor ' +
+        'upgrades would move the cluster past the template and make the stack drift (see the comment at the cluster).',
+    );
+    acknowledgeGuardRule(
+      this.cluster,
+      'rds_cluster_logging_enabled_check',
+      'The control asks for all four MySQL logs; the general log records every statement of a high-frequency ' +
+        'planner, and the audit log needs the server_audit plugin, both for every tick. Runs and their errors are ' +
+        'recorded by Piko in the state database and in the function logs; the error log stays in the RDS console.',
+    );
+    acknowledgeGuardRule(
+      this.cluster,
+      'rds_instance_enhanced_monitoring_enabled_check',
+      'Enhanced Monitoring samples the host operating system of a Serverless v2 instance, whose capacity Aurora ' +
+        'manages; Piko alarms on its own run metrics and the cluster metrics (ACUs, connections) in CloudWatch. ' +
+        'Turning it on needs a monitoring role writing to the shared RDSOSMetrics log group.',
     );
     if (!deletionProtection) {
       acknowledge(

@@ -132,7 +132,7 @@ export interface BackfillNextResponse {
   readonly execution?: ExecutionInput;
   /** The job's state machine, with `execution`. */
   readonly stateMachineArn?: string;
-  /** Without `execution` and not done: a batch of this backfill is running; ask again after this wait. */
+  /** Without `execution` and not done: a batch of this backfill is running, or the job is paused; ask again after this wait. */
   readonly waitSeconds?: number;
 }
 

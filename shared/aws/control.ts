@@ -61,6 +61,8 @@ export const STATUS_RECENT_FAILURES = 5;
 export const DRY_RUN_SAMPLE_SIZE = 20;
 /** How long the backfill state machine waits when a batch of the backfill is already running. */
 export const BACKFILL_BUSY_WAIT_SECONDS = 30;
+/** How long the backfill state machine waits, and asks again, while the job is paused. */
+export const BACKFILL_PAUSED_WAIT_SECONDS = 60;
 /**
  * The part of the 256 KiB state limit a backfill batch may use: the backfill state machine carries
  * the batch's input in its state before starting it.
@@ -125,7 +127,7 @@ async function dispatchJob(
     skipped: plan.skipped,
     watermark: plan.watermark.toISOString(),
     more: plan.more,
-    paused: plan.paused,
+    paused: plan.paused || result.paused,
     started: result.started.map((input) => ({ executionName: input.executionName, runs: input.runs.length })),
     restarted: result.restarted,
     requeued: result.requeued,
@@ -264,6 +266,11 @@ async function backfillNext(deps: ControlDeps, event: BackfillNextEvent): Promis
   }
   if (result.live.length > 0) {
     return { action: 'backfill-next', done: false, waitSeconds: BACKFILL_BUSY_WAIT_SECONDS };
+  }
+  // A paused job starts nothing, backfills included: the backfill waits and goes on after resume.
+  if (result.paused) {
+    logger.info('backfill waits: the job is paused', { jobId: job.id, backfillId: record.backfillId });
+    return { action: 'backfill-next', done: false, waitSeconds: BACKFILL_PAUSED_WAIT_SECONDS };
   }
   const after = await deps.store.getBackfill(record.backfillId);
   if (after?.status === 'planning') return { action: 'backfill-next', done: false, waitSeconds: 0 };

@@ -14,6 +14,8 @@ export const ENV_MYSQL_DSN = 'PIKO_MYSQL__DSN';
 export const ENV_MYSQL_IAM_AUTH = 'PIKO_MYSQL__IAM_AUTH';
 /** The stack's name (`aws.stack_name`), also the prefix of job state machine names, `<stackName>-<jobId>`. */
 export const ENV_STACK_NAME = 'PIKO_AWS__STACK_NAME';
+/** The one job a job function or Fargate task runs: stage events for other jobs are refused. */
+export const ENV_JOB_ID = 'PIKO_JOB_ID';
 /** Where file sinks write: Lambda's only writable directory is /tmp (`piko.data_dir`). */
 export const ENV_DATA_DIR = 'PIKO_DATA_DIR';
 /** Set by Lambda and ECS: the region that signs IAM tokens and hosts the state machines. */

@@ -1,8 +1,16 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ENV_JOB_ID } from '../aws/env.ts';
+import type { Interval } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
-import { type DispatchResult, dispatch, initialWatermark, planScheduled } from '../planner/index.ts';
+import {
+  type DispatchResult,
+  dispatch,
+  dispatchManualRun,
+  initialWatermark,
+  planScheduled,
+} from '../planner/index.ts';
 import type { ProcessRuntime } from '../runner/process.ts';
 import { runStage } from '../runner/stage-runner.ts';
 import type { DispatchLane } from '../store/types.ts';
@@ -80,7 +88,8 @@ export class LocalRuntime {
       noRetryWaits: options.noRetryWaits,
       bindings: {
         invokeStage: (payload) => this.#invokeStage(payload),
-        runFargateTask: (request, context) => this.#runFargateTask(request.environment, context.signal),
+        runFargateTask: (request, context) =>
+          this.#runFargateTask({ ...request.environment, [ENV_JOB_ID]: request.jobId }, context.signal),
         continueDispatch: (jobId) => this.#continue(jobId),
       },
       onExecutionEnd: (end) => {
@@ -121,6 +130,9 @@ export class LocalRuntime {
     if (this.#stopping) return;
     const now = this.#clock();
     const result = await planScheduled(this.#process.store, job, now);
+    if (result.paused) {
+      this.#emit('paused', `${job.id}: paused, nothing runs until piko resume ${job.id}`, { jobId: job.id });
+    }
     this.totals.planned += result.planned;
     this.totals.skipped += result.skipped;
     if (result.planned > 0 || result.skipped > 0) {
@@ -140,7 +152,7 @@ export class LocalRuntime {
 
   /** Dispatches pending runs of one lane of a job (repairing in-flight ones first); says what it did. */
   async dispatchLane(job: JobDefinition, lane: DispatchLane, newestFirst = false): Promise<DispatchResult> {
-    if (this.#stopping) return { started: [], restarted: [], requeued: 0, live: [] };
+    if (this.#stopping) return { started: [], restarted: [], requeued: 0, live: [], paused: false };
     const result = await dispatch(
       this.#process.store,
       job.id,
@@ -170,6 +182,27 @@ export class LocalRuntime {
       });
     }
     return result;
+  }
+
+  /**
+   * Runs one interval now, as a manual run with its config override, in an execution of its own that
+   * runs nothing else (`piko run`). Wait for it with {@link LocalRuntime.whenIdle}.
+   * @throws JobPausedError when the job is paused; InputError when the interval is already in flight.
+   */
+  async runInterval(job: JobDefinition, interval: Interval, config: unknown): Promise<void> {
+    const input = await dispatchManualRun(
+      this.#process.store,
+      job,
+      interval,
+      config,
+      this.#starter,
+      this.#clock(),
+    );
+    this.#emit('dispatched', `${job.id}: running 1 interval (${input.executionName})`, {
+      jobId: job.id,
+      executionName: input.executionName,
+      runs: 1,
+    });
   }
 
   /** Resolves when no execution is running (continuations included) and no retry is waiting or running. */
@@ -281,39 +314,46 @@ export class LocalRuntime {
       this.#firstRun = undefined;
     }
     const { run } = payload;
+    // The interval as the state store knows it (the event does not carry it).
+    let shown = `run ${run.runId}`;
     try {
       const result = await runStage(this.#process, payload);
-      if (payload.action === 'fail' && result.requeued) {
+      const interval = result.interval;
+      if (interval) shown = `${interval.start} → ${interval.end}`;
+      if (result.notStarted === 'paused') {
+        this.#emit('not-started', `${run.jobId} ${shown} not started: the job is paused`, {
+          jobId: run.jobId,
+          runId: run.runId,
+          start: interval?.start,
+          reason: 'paused',
+        });
+      } else if (payload.action === 'fail' && result.requeued) {
         this.#emit(
           'requeued',
-          `${run.jobId} ${run.interval.start} → ${run.interval.end} put back to pending (state store unavailable): ${stageErrorMessage(payload.error)}`,
+          `${run.jobId} ${shown} put back to pending (state store unavailable): ${stageErrorMessage(payload.error)}`,
           {
             jobId: run.jobId,
             runId: run.runId,
-            start: run.interval.start,
+            start: interval?.start,
             error: stageErrorMessage(payload.error),
           },
         );
       } else if (payload.action === 'fail') {
         this.totals.failed++;
-        this.#emit(
-          'failed',
-          `${run.jobId} ${run.interval.start} → ${run.interval.end} failed: ${redact(stageErrorMessage(payload.error))}`,
-          {
-            jobId: run.jobId,
-            runId: run.runId,
-            start: run.interval.start,
-            end: run.interval.end,
-            error: redact(stageErrorMessage(payload.error)),
-          },
-        );
-      } else if (payload.lastStage) {
-        this.totals.succeeded++;
-        this.#emit('succeeded', `${run.jobId} ${run.interval.start} → ${run.interval.end} succeeded`, {
+        this.#emit('failed', `${run.jobId} ${shown} failed: ${redact(stageErrorMessage(payload.error))}`, {
           jobId: run.jobId,
           runId: run.runId,
-          start: run.interval.start,
-          end: run.interval.end,
+          start: interval?.start,
+          end: interval?.end,
+          error: redact(stageErrorMessage(payload.error)),
+        });
+      } else if (payload.lastStage) {
+        this.totals.succeeded++;
+        this.#emit('succeeded', `${run.jobId} ${shown} succeeded`, {
+          jobId: run.jobId,
+          runId: run.runId,
+          start: interval?.start,
+          end: interval?.end,
         });
       }
       return result;
@@ -321,7 +361,7 @@ export class LocalRuntime {
       if (payload.action === 'run') {
         this.#emit(
           'attempt-failed',
-          `${run.jobId} ${run.interval.start} stage ${payload.stage} attempt failed: ${errorMessage(error)}`,
+          `${run.jobId} ${shown} stage ${payload.stage} attempt failed: ${errorMessage(error)}`,
           {
             jobId: run.jobId,
             runId: run.runId,

@@ -7,7 +7,7 @@ import type { ExecutionInput, RunItem, WorkflowStarter } from './starter.ts';
 export interface DispatchOptions {
   /** Which pending runs to take. @default { kind: 'scheduled' } */
   readonly lane?: DispatchLane;
-  /** Runs per execution; keeps the state input far under 256 KiB. @default 500 */
+  /** Runs per execution, capped by {@link runsPerExecution} to keep the state far under 256 KiB. @default 500 */
   readonly maxRunsPerExecution?: number;
   /** Executions to start in this call (a backfill's own concurrency). @default 1 */
   readonly maxExecutions?: number;
@@ -25,15 +25,39 @@ export interface DispatchResult {
   readonly requeued: number;
   /** Executions of this lane that were already running. */
   readonly live: readonly string[];
+  /** True when the job is paused: nothing was started or restarted (DESIGN.md §8). */
+  readonly paused: boolean;
 }
 
-/** Run items are the part of the state that grows with the batch: about 200 bytes each. */
+/** Run items are the part of the state that grows with the batch: at most {@link MAX_RUN_ITEM_BYTES} each. */
 export const DEFAULT_MAX_RUNS_PER_EXECUTION = 500;
+
+/**
+ * The largest execution input of a batch, in bytes of JSON. A backfill's "Run batch"
+ * (`startExecution.sync:2`) gets the child's input back inside its result, next to the child's small
+ * output and about 1 KiB of execution metadata; 128 KiB leaves half of Step Functions' 256 KiB.
+ */
+export const MAX_EXECUTION_INPUT_BYTES = 131_072;
+/**
+ * The most a {@link RunItem} takes in an execution input, comma included: the largest run id and
+ * generation, six-digit years. Fixed: a run item carries no config.
+ */
+export const MAX_RUN_ITEM_BYTES = 144;
+/** The rest of an execution input: the job id (≤ 40), execution name (≤ 80), lane and backfill id (≤ 128). */
+export const MAX_EXECUTION_ENVELOPE_BYTES = 360;
+
+/** Runs per execution: what was asked, within {@link MAX_EXECUTION_INPUT_BYTES}. */
+export function runsPerExecution(requested: number): number {
+  const fit = Math.floor((MAX_EXECUTION_INPUT_BYTES - MAX_EXECUTION_ENVELOPE_BYTES) / MAX_RUN_ITEM_BYTES);
+  return Math.max(1, Math.min(requested, fit));
+}
 
 /**
  * Dispatches a job's pending runs (DESIGN.md §4): first repairs in-flight runs whose execution is gone
  * (restarts it under the same name) or ended (re-arms them), then, unless a scheduled execution is
  * still live, queues the oldest pending runs under one deterministic name per batch and starts them.
+ * A paused job starts nothing (DESIGN.md §8): its pending runs wait, and runs of ended executions are
+ * still put back to pending, to run after resume.
  */
 export async function dispatch(
   store: StateStore,
@@ -43,10 +67,13 @@ export async function dispatch(
   options: DispatchOptions = {},
 ): Promise<DispatchResult> {
   const lane = options.lane ?? { kind: 'scheduled' };
-  const maxRuns = options.maxRunsPerExecution ?? DEFAULT_MAX_RUNS_PER_EXECUTION;
+  const maxRuns = runsPerExecution(options.maxRunsPerExecution ?? DEFAULT_MAX_RUNS_PER_EXECUTION);
   const maxExecutions = options.maxExecutions ?? 1;
 
-  const inFlight = await store.withJob(jobId, initialWatermark, (tx) => tx.inFlightRuns(lane));
+  const { inFlight, paused } = await store.withJob(jobId, initialWatermark, async (tx) => ({
+    inFlight: await tx.inFlightRuns(lane),
+    paused: tx.job.paused,
+  }));
   const live: string[] = [];
   const restarted: string[] = [];
   let requeued = 0;
@@ -55,6 +82,8 @@ export async function dispatch(
     if (status === 'running') {
       live.push(name);
     } else if (status === 'absent') {
+      // Paused: left queued, restarted under the same name by the first dispatch after resume.
+      if (paused) continue;
       // Crashed between commit and start: the same name and input make the restart harmless.
       await starter.start(executionInput(jobId, name, lane, runs));
       restarted.push(name);
@@ -67,8 +96,15 @@ export async function dispatch(
 
   const started: ExecutionInput[] = [];
   const free = lane.kind === 'scheduled' ? (live.length === 0 ? 1 : 0) : maxExecutions - live.length;
-  for (let i = 0; i < free; i++) {
+  let pausedNow = paused;
+  for (let i = 0; i < free && !pausedNow; i++) {
     const input = await store.withJob(jobId, initialWatermark, async (tx) => {
+      // Checked under the job's row lock, in the transaction that queues: a pause is either seen
+      // here or waits for this commit (and then the stage runner refuses the queued runs).
+      if (tx.job.paused) {
+        pausedNow = true;
+        return undefined;
+      }
       const runs = await tx.pendingRuns(lane, maxRuns, options.newestFirst ?? false);
       if (runs.length === 0) return undefined;
       const name = executionName(jobId, lane, runs);
@@ -82,7 +118,7 @@ export async function dispatch(
     await starter.start(input);
     started.push(input);
   }
-  return { started, restarted, requeued, live };
+  return { started, restarted, requeued, live, paused: pausedNow };
 }
 
 /** The execution input for a batch of runs: deterministic, so a restart sends the same input. */
@@ -99,10 +135,9 @@ export function executionInput(
     backfillId: lane.kind === 'backfill' ? lane.backfillId : null,
     runs: runs.map(
       (run): RunItem => ({
-        jobId,
         runId: run.runId,
+        generation: run.generation,
         interval: intervalToJson(run.interval),
-        config: run.config ?? null,
       }),
     ),
   };

@@ -1,21 +1,27 @@
 import type { IntervalJson } from '../interval.ts';
 import type { DispatchLane } from '../store/types.ts';
 
-/** One run as it travels in a workflow execution's input. */
+/**
+ * One run as it travels in a workflow execution's input: which run, in which generation. The stage
+ * runner reads everything else from the state store; the interval is here for people reading the
+ * execution in the console (and the lag metric), never trusted. Bounded in size (no config), so a
+ * batch's size does not depend on the config override.
+ */
 export interface RunItem {
-  readonly jobId: string;
   readonly runId: number;
+  readonly generation: number;
   readonly interval: IntervalJson;
-  /** Config override of a manual run or backfill; `null` for the job's defaults. */
-  readonly config: unknown;
 }
 
 /** The input of one job workflow execution: a batch of runs. */
 export interface ExecutionInput {
   readonly jobId: string;
   readonly executionName: string;
-  /** `'scheduled'` or `'backfill'`; a scheduled execution asks the dispatcher to go on when it ends. */
-  readonly lane: DispatchLane['kind'];
+  /**
+   * `'scheduled'`, `'backfill'`, or `'manual'` (one manual run, `piko run`); only a scheduled
+   * execution asks the dispatcher to go on when it ends.
+   */
+  readonly lane: DispatchLane['kind'] | 'manual';
   readonly backfillId: string | null;
   readonly runs: readonly RunItem[];
 }

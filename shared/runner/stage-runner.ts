@@ -1,10 +1,12 @@
 import { NonRetryableError, StoreUnavailableError, TimeoutError } from '../errors.ts';
+import { intervalToJson } from '../interval.ts';
 import { parseJobConfig, type RunContext } from '../job.ts';
 import type { StagePayload, StageRunResult } from '../local/workflow/payload.ts';
 import { stageErrorMessage } from '../local/workflow/payload.ts';
 import type { JobRegistry } from '../registry.ts';
 import type { ResourceRegistry } from '../resources/lending.ts';
 import { RecordBuffer } from '../sinks/route.ts';
+import { ownerMismatch, refused } from '../store/owner.ts';
 import type { StateStore } from '../store/types.ts';
 import {
   errorMessage,
@@ -21,6 +23,11 @@ export interface StageRunnerDeps {
   readonly store: StateStore;
   readonly jobs: JobRegistry;
   readonly resources: ResourceRegistry;
+  /**
+   * The one job this process runs (a job's Lambda function or Fargate task knows it from
+   * `PIKO_JOB_ID`): events for any other job are refused. @default any registered job (the local runtime)
+   */
+  readonly jobId?: string;
   /** Directory of file sinks. @default '.piko/output' */
   readonly outputDir?: string;
   /** Aborted when the process shuts down: running handlers see their signal abort. @default never */
@@ -30,16 +37,31 @@ export interface StageRunnerDeps {
 }
 
 /**
- * Runs one stage of one run (DESIGN.md §2, §5), or records a run's failure after its retries:
- * validates the config, marks the run running (a run that already succeeded is not run again),
- * borrows the job's resources, runs the handler under the job's timeout, routes the emitted records to
- * the sinks, records the output (and success on the last stage), and always gives the resources back.
- * @throws what the handler throws (retried by the workflow unless a NonRetryableError), TimeoutError.
+ * Runs one stage of one run (DESIGN.md §2, §5, §8), or records a run's failure after its retries.
+ * The state table is the authority: the run is read from the store and the event must name its job,
+ * the execution that holds it and its generation; the job, interval, config and the previous stage's
+ * output all come from the store, and every update is conditional on that owner. Then: validates the
+ * config, marks the run running (a run that already succeeded is not run again), borrows the job's
+ * resources, runs the handler under the job's timeout, routes the emitted records to the sinks,
+ * records the output (the next stage's input) and, on the last stage, success.
+ * @throws StageEventRefusedError for an event the store disagrees with (nothing written); what the
+ * handler throws (retried by the workflow unless a NonRetryableError); TimeoutError.
  */
 export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Promise<StageRunResult> {
   const now = deps.now ?? (() => new Date());
-  const { run } = payload;
+  const { run: ref } = payload;
+  if (deps.jobId !== undefined && ref.jobId !== deps.jobId) {
+    throw refused(`this function runs job "${deps.jobId}" only, and the event names job "${ref.jobId}"`);
+  }
+  const run = await deps.store.getRun(ref.runId);
+  if (!run) throw refused(`run ${ref.runId} does not exist in the state store`);
+  const mismatch = ownerMismatch(run, ref);
+  if (mismatch !== undefined) {
+    logger.warn('stage event refused', { ...ref, reason: mismatch });
+    throw refused(mismatch);
+  }
   const job = deps.jobs.get(run.jobId);
+  const interval = intervalToJson(run.interval);
 
   if (payload.action === 'fail') {
     const message = redact(stageErrorMessage(payload.error));
@@ -47,25 +69,19 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
       // The state store was out of reach through every retry: the job is not at fault, and the
       // handler may not even have run. Back to pending (a new generation): the dispatcher runs it
       // again once the store answers. A run that meanwhile succeeded is left alone.
-      await deps.store.requeueRuns([run.runId]);
+      await deps.store.requeueRuns([run.runId], ref);
       logger.warn('run put back to pending: the state store was unavailable', {
         jobId: job.id,
         runId: run.runId,
-        interval: run.interval.start,
+        interval: interval.start,
         error: message,
       });
-      return { output: null, requeued: true };
+      return { interval, requeued: true };
     }
-    const record = await deps.store.getRun(run.runId);
-    await deps.store.markFailed(run.runId, message, record?.attempts ?? 1, now());
+    await deps.store.markFailed(run.runId, message, run.attempts, now(), ref);
     metrics.addMetric(RunsFailed, 'Count', 1);
-    logger.warn('run failed', {
-      jobId: job.id,
-      runId: run.runId,
-      interval: run.interval.start,
-      error: message,
-    });
-    return { output: null };
+    logger.warn('run failed', { jobId: job.id, runId: run.runId, interval: interval.start, error: message });
+    return { interval };
   }
 
   const stage = job.stages[payload.stageIndex];
@@ -83,13 +99,31 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
   }
 
   const started = now();
-  const record = await deps.store.markRunning(run.runId, stage.name, started);
+  // A later stage of a run whose first stage the pause refused: the run never started, so neither
+  // does this stage (even if the job was resumed in between: it runs from its first stage later).
+  const neverStarted = payload.stageIndex > 0 && run.status !== 'running' && run.status !== 'succeeded';
+  const record = neverStarted ? undefined : await deps.store.markRunning(run.runId, stage.name, started, ref);
   if (!record) {
+    const current = await deps.store.getRun(run.runId);
     // Delivered again after it succeeded (a restarted execution): never run an interval twice.
-    const done = await deps.store.getRun(run.runId);
-    if (!done)
-      throw new NonRetryableError(`Run ${run.runId} of job "${job.id}" does not exist in the state store`);
-    return { output: done.output ?? null };
+    if (current?.status === 'succeeded') return { interval, alreadyDone: true };
+    const mismatch = current
+      ? ownerMismatch(current, ref)
+      : `run ${run.runId} does not exist in the state store`;
+    if (current && mismatch === undefined && current.status !== 'running') {
+      // Still this execution's, yet not started: the job is paused. Leave the run as it is (queued,
+      // attempts untouched) and end this iteration without error, so no retry is spent; the
+      // dispatcher re-arms it once the execution has ended, and it runs after resume.
+      logger.info('run not started: the job is paused', {
+        jobId: job.id,
+        runId: run.runId,
+        interval: interval.start,
+        stage: stage.name,
+      });
+      return { interval, notStarted: 'paused' };
+    }
+    // Re-armed or requeued between the read and the update: its new owner runs it.
+    throw refused(mismatch ?? `run ${run.runId} changed while this stage started`);
   }
 
   const timeout = AbortSignal.timeout(job.timeoutMs);
@@ -98,12 +132,13 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
   const context: RunContext = {
     jobId: job.id,
     runId: run.runId,
-    interval: { start: new Date(run.interval.start), end: new Date(run.interval.end) },
-    scheduledAt: new Date(run.interval.end),
+    interval: { start: run.interval.start, end: run.interval.end },
+    scheduledAt: run.interval.end,
     config,
     attempt: record.attempts,
     stage: stage.name,
-    input: payload.inputFromStore ? record.output : payload.input,
+    // One rule for every stage: the previous stage's output is the one it recorded in the store.
+    input: payload.stageIndex === 0 ? null : (record.output ?? null),
     signal,
     emit: (tagged) => records.emit(tagged),
   };
@@ -136,17 +171,17 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
   const finished = now();
   const result = output === undefined ? null : output;
   if (payload.lastStage) {
-    await deps.store.markSucceeded(run.runId, result, finished);
+    await deps.store.markSucceeded(run.runId, result, finished, ref);
     metrics.addMetric(RunsSucceeded, 'Count', 1);
     metrics.addMetric(
       RunDuration,
       'Milliseconds',
-      finished.getTime() - new Date(record.startedAt ?? started).getTime(),
+      finished.getTime() - (record.startedAt ?? started).getTime(),
     );
   } else {
-    await deps.store.recordOutput(run.runId, result, finished);
+    await deps.store.recordOutput(run.runId, result, finished, ref);
   }
-  return { output: result };
+  return { interval };
 }
 
 /**

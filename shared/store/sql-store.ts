@@ -1,5 +1,6 @@
 import { StoreError } from '../errors.ts';
 import type { SqlDatabase, SqlRow } from '../sql.ts';
+import { ownerMismatch, refused } from './owner.ts';
 import {
   type BackfillRecord,
   type DispatchLane,
@@ -8,6 +9,7 @@ import {
   type NewRun,
   RUN_STATUSES,
   type RunCounts,
+  type RunOwner,
   type RunRecord,
   type RunStatus,
   type RunTrigger,
@@ -177,62 +179,107 @@ class SqlStateStore implements StateStore {
     return rows.map(toRunRecord);
   }
 
-  async markRunning(runId: number, stage: string, now: Date): Promise<RunRecord | undefined> {
+  async markRunning(
+    runId: number,
+    stage: string,
+    now: Date,
+    owner?: RunOwner,
+  ): Promise<RunRecord | undefined> {
     checkRunId(runId);
     checkDate('now', now);
+    // The pause check is part of the same statement, so a pause that has committed is always seen:
+    // a run the pause caught before its handler started is refused and stays as it is, to be
+    // re-dispatched after resume. A run already running (a later stage, a retry) goes on.
+    const [ownerSql, ownerParams] = ownerCondition(owner);
     const updated = await this.database.query(
       "UPDATE piko_runs SET status = 'running', attempts = CASE WHEN stage = ? THEN attempts + 1 ELSE 1 END, " +
-        "stage = ?, started_at = ?, finished_at = NULL, updated_at = ? WHERE run_id = ? AND status <> 'succeeded'",
-      [stage, stage, now, now, runId],
+        "stage = ?, started_at = ?, finished_at = NULL, updated_at = ? WHERE run_id = ? AND status <> 'succeeded' " +
+        "AND (status = 'running' OR NOT EXISTS " +
+        `(SELECT 1 FROM piko_jobs WHERE piko_jobs.job_id = piko_runs.job_id AND piko_jobs.paused <> 0))${ownerSql}`,
+      [stage, stage, now, now, runId, ...ownerParams],
     );
     if (updated.affectedRows === 0) return undefined;
     return this.getRun(runId);
   }
 
-  async recordOutput(runId: number, output: unknown, now: Date): Promise<void> {
+  async recordOutput(runId: number, output: unknown, now: Date, owner?: RunOwner): Promise<void> {
     checkRunId(runId);
     checkDate('now', now);
+    const [ownerSql, ownerParams] = ownerCondition(owner);
     const updated = await this.database.query(
-      'UPDATE piko_runs SET output = ?, updated_at = ? WHERE run_id = ?',
-      [toJson(output), now, runId],
+      `UPDATE piko_runs SET output = ?, updated_at = ? WHERE run_id = ?${ownerSql}`,
+      [toJson(output), now, runId, ...ownerParams],
     );
-    if (updated.affectedRows === 0) throw unknownRun(runId);
+    if (updated.affectedRows === 0) await this.#explainNoUpdate(runId, owner);
   }
 
-  async markSucceeded(runId: number, output: unknown, now: Date): Promise<void> {
+  async markSucceeded(runId: number, output: unknown, now: Date, owner?: RunOwner): Promise<void> {
     checkRunId(runId);
     checkDate('now', now);
+    const [ownerSql, ownerParams] = ownerCondition(owner);
     const updated = await this.database.query(
       "UPDATE piko_runs SET status = 'succeeded', output = ?, error = NULL, finished_at = ?, updated_at = ? " +
-        'WHERE run_id = ?',
-      [toJson(output), now, now, runId],
+        `WHERE run_id = ?${ownerSql}`,
+      [toJson(output), now, now, runId, ...ownerParams],
     );
-    if (updated.affectedRows === 0) throw unknownRun(runId);
+    if (updated.affectedRows === 0) await this.#explainNoUpdate(runId, owner);
   }
 
-  async markFailed(runId: number, error: string, attempts: number, now: Date): Promise<void> {
+  async markFailed(
+    runId: number,
+    error: string,
+    attempts: number,
+    now: Date,
+    owner?: RunOwner,
+  ): Promise<void> {
     checkRunId(runId);
     checkCount('attempts', attempts);
     checkDate('now', now);
+    const [ownerSql, ownerParams] = ownerCondition(owner);
     const updated = await this.database.query(
       "UPDATE piko_runs SET status = 'failed', error = ?, attempts = ?, finished_at = ?, updated_at = ? " +
-        "WHERE run_id = ? AND status <> 'succeeded'",
-      [truncateError(error), attempts, now, now, runId],
+        `WHERE run_id = ? AND status <> 'succeeded'${ownerSql}`,
+      [truncateError(error), attempts, now, now, runId, ...ownerParams],
     );
-    if (updated.affectedRows === 0 && !(await this.getRun(runId))) throw unknownRun(runId);
+    // A succeeded run stays succeeded, whoever asks.
+    if (updated.affectedRows === 0) await this.#explainNoUpdate(runId, owner);
   }
 
-  async requeueRuns(runIds: readonly number[]): Promise<void> {
+  async requeueRuns(runIds: readonly number[], owner?: RunOwner): Promise<void> {
     runIds.forEach(checkRunId);
     const now = this.#clock();
+    const sql =
+      "UPDATE piko_runs SET status = 'pending', generation = generation + 1, attempts = 0, stage = NULL, " +
+      'execution_name = NULL, started_at = NULL, updated_at = ? ';
+    if (owner) {
+      // One at a time: each run not its own is reported (the stage runner passes one).
+      const [ownerSql, ownerParams] = ownerCondition(owner);
+      for (const runId of runIds) {
+        const updated = await this.database.query(
+          `${sql}WHERE status IN ('queued', 'running') AND run_id = ?${ownerSql}`,
+          [now, runId, ...ownerParams],
+        );
+        if (updated.affectedRows === 0) await this.#explainNoUpdate(runId, owner);
+      }
+      return;
+    }
     for (const ids of chunks(runIds)) {
       await this.database.query(
-        "UPDATE piko_runs SET status = 'pending', generation = generation + 1, attempts = 0, stage = NULL, " +
-          'execution_name = NULL, started_at = NULL, updated_at = ? ' +
-          `WHERE status IN ('queued', 'running') AND run_id IN (${placeholders(ids.length)})`,
+        `${sql}WHERE status IN ('queued', 'running') AND run_id IN (${placeholders(ids.length)})`,
         [now, ...ids],
       );
     }
+  }
+
+  /**
+   * Why an UPDATE of one run matched no row: an unknown run (StoreError) or a run `owner` does not
+   * own (StageEventRefusedError); anything else (a status the update leaves alone) is fine.
+   */
+  async #explainNoUpdate(runId: number, owner: RunOwner | undefined): Promise<void> {
+    const run = await this.getRun(runId);
+    if (!run) throw unknownRun(runId);
+    const mismatch = owner ? ownerMismatch(run, owner) : undefined;
+    if (mismatch !== undefined) throw refused(mismatch);
   }
 
   async openBackfill(backfill: Omit<BackfillRecord, 'createdAt' | 'updatedAt'>): Promise<BackfillRecord> {
@@ -412,7 +459,7 @@ class SqlJobTransaction implements JobTransaction {
     return rows.map(toRunRecord);
   }
 
-  async markQueued(runIds: readonly number[], executionName: string): Promise<void> {
+  async markQueued(runIds: readonly number[], executionName: string): Promise<number> {
     const db = this.#open;
     runIds.forEach(checkRunId);
     if (!executionName || executionName.length > MAX_EXECUTION_NAME_LENGTH) {
@@ -420,14 +467,20 @@ class SqlJobTransaction implements JobTransaction {
         `Execution name "${executionName}" must have 1 to ${MAX_EXECUTION_NAME_LENGTH} characters.`,
       );
     }
+    // The job row is locked for the whole transaction, so a pause either committed before (and is
+    // seen here) or waits for this transaction and then finds these runs queued.
+    if (this.job.paused) return 0;
     const now = this.#clock();
+    let queued = 0;
     for (const ids of chunks(runIds)) {
-      await db.query(
+      const { affectedRows } = await db.query(
         "UPDATE piko_runs SET status = 'queued', execution_name = ?, updated_at = ? " +
           `WHERE job_id = ? AND status = 'pending' AND run_id IN (${placeholders(ids.length)})`,
         [executionName, now, this.job.jobId, ...ids],
       );
+      queued += affectedRows;
     }
+    return queued;
   }
 
   async updateBackfill(
@@ -477,6 +530,15 @@ async function selectRunsInRange(db: SqlDatabase, jobId: string, from: Date, to:
     [jobId, from, to],
   );
   return rows.map(toRunRecord);
+}
+
+/** The conditions that make an update of a run conditional on its owner, with their parameters. */
+function ownerCondition(owner: RunOwner | undefined): [string, unknown[]] {
+  if (!owner) return ['', []];
+  return [
+    ' AND job_id = ? AND execution_name = ? AND generation = ?',
+    [owner.jobId, owner.executionName, owner.generation],
+  ];
 }
 
 /** The scheduled lane is every run without a backfill id (schedule and manual); a backfill's lane, its runs. */

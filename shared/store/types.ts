@@ -49,6 +49,17 @@ export interface RunRecord {
   readonly finishedAt: Date | null;
 }
 
+/**
+ * Who may update a run: the execution that holds it (`execution_name`) in its current generation,
+ * for its job. A stage runner passes the owner its event names; an update whose owner does not
+ * match the row changes nothing and throws a StageEventRefusedError.
+ */
+export interface RunOwner {
+  readonly jobId: string;
+  readonly executionName: string;
+  readonly generation: number;
+}
+
 /** A run to insert as `pending`. */
 export interface NewRun {
   readonly interval: Interval;
@@ -106,8 +117,12 @@ export interface JobTransaction {
   pendingRuns(lane: DispatchLane, limit: number, newestFirst?: boolean): Promise<RunRecord[]>;
   /** Runs of a lane that are `queued` or `running`, oldest first. */
   inFlightRuns(lane: DispatchLane): Promise<RunRecord[]>;
-  /** Sets `queued` and the execution name on pending runs (of this job; other ids are ignored). */
-  markQueued(runIds: readonly number[], executionName: string): Promise<void>;
+  /**
+   * Sets `queued` and the execution name on pending runs (of this job; other ids are ignored) and
+   * returns how many it queued. Queues nothing while the job is paused: this is the one step by
+   * which runs become work (DESIGN.md §8), so no path can start a paused job's runs.
+   */
+  markQueued(runIds: readonly number[], executionName: string): Promise<number>;
   /** Updates a backfill's cursor and status and adds to its counts, atomically with the runs. */
   updateBackfill(
     backfillId: string,
@@ -159,25 +174,36 @@ export interface StateStore {
   /**
    * Marks a run `running` for an attempt of `stage`: attempts + 1 when that stage was the last one
    * started, else 1. Refuses (returns undefined) a run that is already `succeeded`, so a duplicate
-   * delivery never runs twice. Sets the start time to `now` and clears the finish time; returns
-   * undefined for an unknown run.
+   * delivery never runs twice, and a run that is not yet `running` while its job is paused (checked
+   * in the same statement), so a pause stops queued runs before their handler starts; such a run is
+   * left as it was. Sets the start time to `now` and clears the finish time; returns undefined for an
+   * unknown run. With `owner`, only when the run is still owned by it (job, execution name,
+   * generation); else undefined too, and nothing changes.
    */
-  markRunning(runId: number, stage: string, now: Date): Promise<RunRecord | undefined>;
-  /** Records a non-last stage's output (the next stage may read it); the run stays running. */
-  recordOutput(runId: number, output: unknown, now: Date): Promise<void>;
-  /** Records success with the stage's output, clearing the last error. Throws a StoreError for an unknown run. */
-  markSucceeded(runId: number, output: unknown, now: Date): Promise<void>;
+  markRunning(runId: number, stage: string, now: Date, owner?: RunOwner): Promise<RunRecord | undefined>;
+  /**
+   * Records a non-last stage's output (the next stage reads it from here); the run stays running.
+   * With `owner`, throws a StageEventRefusedError (changing nothing) when the run is not its own.
+   */
+  recordOutput(runId: number, output: unknown, now: Date, owner?: RunOwner): Promise<void>;
+  /**
+   * Records success with the stage's output, clearing the last error. Throws a StoreError for an
+   * unknown run; with `owner`, a StageEventRefusedError (changing nothing) when the run is not its own.
+   */
+  markSucceeded(runId: number, output: unknown, now: Date, owner?: RunOwner): Promise<void>;
   /**
    * Records failure with its message (truncated to 1,000 characters). A `succeeded` run stays
-   * succeeded (a late duplicate never undoes a success). Throws a StoreError for an unknown run.
+   * succeeded (a late duplicate never undoes a success). Throws a StoreError for an unknown run;
+   * with `owner`, a StageEventRefusedError (changing nothing) when the run is not its own.
    */
-  markFailed(runId: number, error: string, attempts: number, now: Date): Promise<void>;
+  markFailed(runId: number, error: string, attempts: number, now: Date, owner?: RunOwner): Promise<void>;
   /**
    * Puts queued/running runs of an execution that is gone back to `pending`, generation + 1.
    * As a new generation: attempts 0, execution and start time cleared; the last error is kept.
-   * Runs in any other status are left alone.
+   * Runs in any other status are left alone. With `owner`, only runs it owns are requeued; a run it
+   * does not own throws a StageEventRefusedError (after the owned ones were requeued).
    */
-  requeueRuns(runIds: readonly number[]): Promise<void>;
+  requeueRuns(runIds: readonly number[], owner?: RunOwner): Promise<void>;
 
   /** Creates a backfill row, or returns the existing one with the same id. */
   openBackfill(backfill: Omit<BackfillRecord, 'createdAt' | 'updatedAt'>): Promise<BackfillRecord>;

@@ -12,7 +12,6 @@ import { randomBytes } from 'node:crypto';
 import { type Connection, createConnection, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../shared/config.ts';
-import { intervalToJson } from '../../shared/interval.ts';
 import { initialWatermark } from '../../shared/planner/index.ts';
 import { JobRegistry } from '../../shared/registry.ts';
 import { openProcessRuntime, type ProcessRuntime } from '../../shared/runner/process.ts';
@@ -95,9 +94,15 @@ describe.skipIf(gate.skip)('500 concurrent runs sharing a sqlPool of 10 (MySQL)'
     const from = new Date('2026-01-01T00:00:00.000Z');
     const to = new Date(from.getTime() + RUNS * 5 * 60_000);
     const intervals = [...pool.schedule.intervals(from, to)];
-    await runtime.store.withJob(pool.id, initialWatermark(pool, to), (tx) =>
-      tx.insertRuns(intervals.map((interval) => ({ interval, trigger: 'backfill' as const }))),
-    );
+    const executionName = 'pool-b20260101T000000Z-0123456789abcdef';
+    await runtime.store.withJob(pool.id, initialWatermark(pool, to), async (tx) => {
+      await tx.insertRuns(intervals.map((interval) => ({ interval, trigger: 'backfill' as const })));
+      const inserted = await tx.runsInRange(from, to);
+      await tx.markQueued(
+        inserted.map((run) => run.runId),
+        executionName,
+      );
+    });
     const runs = await runtime.store.listRuns(pool.id);
     expect(runs).toHaveLength(RUNS);
     const sampler = sampleConnections();
@@ -110,8 +115,7 @@ describe.skipIf(gate.skip)('500 concurrent runs sharing a sqlPool of 10 (MySQL)'
           stage: 'main',
           stageIndex: 0,
           lastStage: true,
-          input: null,
-          run: { jobId: pool.id, runId: run.runId, interval: intervalToJson(run.interval), config: null },
+          run: { jobId: pool.id, runId: run.runId, executionName, generation: run.generation },
         }),
       ),
     );

@@ -33,6 +33,8 @@ export interface PikoResult {
 export interface PikoProcess {
   /** Sends a signal to the node process itself (under faketime: faketime's child, not faketime). */
   kill(signal: NodeJS.Signals): Promise<void>;
+  /** What the process has written to stdout so far. */
+  stdout(): string;
   /** Settles when the process has exited. */
   readonly done: Promise<PikoResult>;
 }
@@ -100,6 +102,7 @@ export function startPiko(args: readonly string[], options: PikoOptions): PikoPr
     async kill(signal) {
       killQuietly(await nodePid, signal);
     },
+    stdout: () => stdout,
     done,
   };
 }

@@ -108,12 +108,7 @@ describe('a run whose failure is the state store being out of reach', () => {
       return run!.runId;
     });
     await temp.store.markRunning(runId, 'main', new Date());
-    return {
-      jobId: job.id,
-      runId,
-      interval: { start: interval.start.toISOString(), end: interval.end.toISOString() },
-      config: null,
-    };
+    return { jobId: job.id, runId, executionName: 'unreachable-s1', generation: 0 };
   }
 
   function deps() {
@@ -136,7 +131,10 @@ describe('a run whose failure is the state store being out of reach', () => {
     });
 
     // Assert
-    expect(result).toEqual({ output: null, requeued: true });
+    expect(result).toEqual({
+      interval: { start: '2026-01-01T00:00:00.000Z', end: '2026-01-01T00:01:00.000Z' },
+      requeued: true,
+    });
     const record = await temp.store.getRun(run.runId);
     expect({
       status: record?.status,
@@ -158,7 +156,9 @@ describe('a run whose failure is the state store being out of reach', () => {
     const result = await runStage(deps(), { action: 'fail', run, error: { Error: 'Error', Cause: cause } });
 
     // Assert
-    expect(result).toEqual({ output: null });
+    expect(result).toEqual({
+      interval: { start: '2026-01-01T00:01:00.000Z', end: '2026-01-01T00:02:00.000Z' },
+    });
     const record = await temp.store.getRun(run.runId);
     expect({ status: record?.status, error: record?.error }).toEqual({
       status: 'failed',

@@ -19,7 +19,15 @@ const dataDir = mkdtempSync(join(tmpdir(), 'piko-fuzz-stage-'));
 const stateFile = join(dataDir, 'piko.db');
 for (const name of Object.keys(process.env))
   if (name.startsWith('PIKO_') && !name.startsWith('PIKO_TEST_')) delete process.env[name];
-Object.assign(process.env, { PIKO_DATA_DIR: dataDir, PIKO_SQLITE__FILE: stateFile, PIKO_LOG_LEVEL: 'error' });
+// A job function knows its job (PIKO_JOB_ID, set by the stack): events for other jobs are refused.
+Object.assign(process.env, {
+  PIKO_DATA_DIR: dataDir,
+  PIKO_SQLITE__FILE: stateFile,
+  PIKO_LOG_LEVEL: 'error',
+  PIKO_JOB_ID: 'store_totals',
+});
+/** The execution the seeded runs are queued under. */
+const SEEDED_EXECUTION = 'store_totals-s20260301T000000Z-0123456789abcdef';
 
 /** Errors that mean a check was missing and the event got deep inside before failing. */
 const UNCLEAR = ['TypeError', 'RangeError', 'SyntaxError', 'ReferenceError', 'URIError'];
@@ -32,11 +40,8 @@ const runArb = (runIds: fc.Arbitrary<number>) =>
   fc.record({
     jobId: fc.constantFrom('store_totals', 'nightly_archive', 'price_fanout', 'no_such_job'),
     runId: runIds,
-    interval: fc.constantFrom(
-      { start: '2026-03-01T00:00:00.000Z', end: '2026-03-01T00:05:00.000Z' },
-      { start: '2026-03-01T00:00:00+05:45', end: '2026-03-01T00:05:00+05:45' },
-    ),
-    config: fc.constantFrom(null, {}, { currency: 'USD' }),
+    executionName: fc.constantFrom(SEEDED_EXECUTION, 'store_totals-s20260301T000000Z-0000000000000000'),
+    generation: fc.constantFrom(0, 1),
   });
 
 /** A well-formed run or fail event. */
@@ -48,7 +53,6 @@ const validEventArb = (runIds: fc.Arbitrary<number>) =>
       stageIndex: fc.constantFrom(0, 1, 2),
       lastStage: fc.boolean(),
       run: runArb(runIds),
-      input: fc.constantFrom(null, { a: 1 }),
     }),
     fc.record({
       action: fc.constant('fail'),
@@ -74,14 +78,11 @@ const PATHS = [
   ['stage'],
   ['stageIndex'],
   ['lastStage'],
-  ['input'],
   ['run'],
   ['run', 'jobId'],
   ['run', 'runId'],
-  ['run', 'interval'],
-  ['run', 'interval', 'start'],
-  ['run', 'interval', 'end'],
-  ['run', 'config'],
+  ['run', 'executionName'],
+  ['run', 'generation'],
   ['error'],
   ['error', 'Cause'],
 ];
@@ -137,14 +138,19 @@ describe('the stage runner event, fuzzed', () => {
     try {
       await store.migrate();
       const starts = ['2026-03-01T00:00:00.000Z', '2026-03-01T00:05:00.000Z', '2026-03-01T00:10:00.000Z'];
-      await store.withJob('store_totals', new Date(starts[0]!), (tx) =>
-        tx.insertRuns(
+      await store.withJob('store_totals', new Date(starts[0]!), async (tx) => {
+        await tx.insertRuns(
           starts.map((start) => ({
             interval: { start: new Date(start), end: new Date(Date.parse(start) + 300_000) },
             trigger: 'schedule' as const,
           })),
-        ),
-      );
+        );
+        const runs = await tx.runsInRange(new Date(starts[0]!), new Date('2026-03-02T00:00:00.000Z'));
+        await tx.markQueued(
+          runs.map((run) => run.runId),
+          SEEDED_EXECUTION,
+        );
+      });
       seeded = (await store.listRuns('store_totals')).map((run) => ({
         runId: run.runId,
         start: run.interval.start.toISOString(),
@@ -177,8 +183,9 @@ describe('the stage runner event, fuzzed', () => {
         counts.tick('  parse outcome: parsed');
         expect(['run', 'fail']).toContain(payload.action);
         expect(Number.isSafeInteger(payload.run.runId) && payload.run.runId > 0).toBe(true);
-        expect(Number.isNaN(Date.parse(payload.run.interval.start))).toBe(false);
-        expect(Number.isNaN(Date.parse(payload.run.interval.end))).toBe(false);
+        expect(Number.isSafeInteger(payload.run.generation) && payload.run.generation >= 0).toBe(true);
+        expect(payload.run.executionName).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
+        expect(payload.run.jobId).toMatch(/^[a-z][a-z0-9_-]{0,39}$/);
         if (payload.action === 'run')
           expect(Number.isSafeInteger(payload.stageIndex) && payload.stageIndex >= 0).toBe(true);
       }),
@@ -196,15 +203,12 @@ describe('the stage runner event, fuzzed', () => {
         ),
         async (event) => {
           counts.tick('handler: any event, runs that do not exist');
-          try {
-            const result = await handler(JSON.parse(JSON.stringify(event ?? null)));
-            // A run event for an unknown run id is answered as "already done" (see the report).
-            expect(result).toEqual({ output: null });
-            counts.tick('  handler outcome (unknown run): { output: null }');
-          } catch (error) {
+          // A well-formed event for a run that does not exist is refused as the state table says.
+          await expect(handler(JSON.parse(JSON.stringify(event ?? null)))).rejects.toSatisfy((error) => {
             expectClearError(error);
             counts.tick(`  handler outcome (unknown run): ${(error as Error).name}`);
-          }
+            return true;
+          });
           expect(snapshotSqliteFile(stateFile)).toEqual(before);
         },
       ),
@@ -224,15 +228,25 @@ describe('the stage runner event, fuzzed', () => {
         } catch {
           parsed = false;
         }
+        let refused = false;
         try {
           await handler(event);
           counts.tick('  handler outcome (existing run): ran');
         } catch (error) {
           expectClearError(error);
+          refused = (error as Error).name === 'StageEventRefusedError';
           counts.tick(`  handler outcome (existing run): ${(error as Error).name}`);
         }
-        // An event the parser refuses never reaches the store.
-        if (!parsed) expect(snapshotSqliteFile(stateFile)).toEqual(before);
+        // An event the parser refuses never reaches the store; one the state table refuses writes nothing.
+        if (!parsed || refused) expect(snapshotSqliteFile(stateFile)).toEqual(before);
+        // Only the owner's event may touch a run: any other job, execution or generation is refused.
+        const ref = (event as { run?: Record<string, unknown> }).run;
+        if (
+          parsed &&
+          (ref?.jobId !== 'store_totals' || ref?.executionName !== SEEDED_EXECUTION || ref?.generation !== 0)
+        ) {
+          expect(refused).toBe(true);
+        }
       }),
       { numRuns: 300 },
     );

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { jobs } from '../../functions/jobs/index.ts';
+import { CFN_GUARD_NAMESPACE } from '../../infra/nag.ts';
 import { eventBridgeCrons } from '../../shared/aws/eventbridge-cron.ts';
 import { scheduleNamesFor } from '../../shared/aws/outputs.ts';
-import { buildPikoStack, cfnText, type Resources } from './fixtures.ts';
+import { buildPikoStack, cfnText, type Resources, validationReport } from './fixtures.ts';
 
-// The stack `npx cdk synth` builds: the project's own jobs (functions/jobs/index.ts).
-const { app, stack, template, nag } = buildPikoStack(jobs);
+// The stack `npx cdk synth` builds: the project's own jobs (functions/jobs/index.ts), both checks.
+const { app, stack, template, nag } = buildPikoStack(jobs, {}, { cfnGuard: true });
 const resources = template.toJSON().Resources as Resources;
 const render = cfnText(stack);
 
@@ -47,5 +48,13 @@ describe('the example jobs, deployed', () => {
 
   it('passes cdk-nag AwsSolutions', () => {
     expect(nag.validateScope(app).violations).toEqual([]);
+  });
+
+  it('passes cfn-guard’s Control Tower controls, every acknowledgement explained', () => {
+    const { violations, acknowledged } = validationReport(app, CFN_GUARD_NAMESPACE);
+    expect(violations.map(({ ruleName, violatingConstructs }) => [ruleName, violatingConstructs])).toEqual(
+      [],
+    );
+    for (const { reason } of acknowledged) expect(reason?.length).toBeGreaterThan(100);
   });
 });

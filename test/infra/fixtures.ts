@@ -1,7 +1,11 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { App, CfnElement, type Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as cxapi from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
+import { ControlTowerChecks } from '../../infra/cfn-guard.ts';
 import { PikoStack, type PikoStackProps } from '../../infra/piko-stack.ts';
 import { defineJob, fargate, type JobDefinition, lambda } from '../../shared/job.ts';
 import { mysqlPool } from '../../shared/resources/mysql-pool.ts';
@@ -52,19 +56,65 @@ export const payroll = defineJob({
 
 export const fixtureJobs: readonly JobDefinition[] = [fanout, upsert, archive, payroll];
 
+/** Which of `infra/app.ts`'s checks {@link buildPikoStack} runs besides cdk-nag. */
+export interface StackChecks {
+  /**
+   * cfn-guard with the AWS Control Tower proactive controls (`infra/cfn-guard.ts`), in the synthesis
+   * itself. Findings do not throw here as they fail `cdk synth`: the tests read them, and what was
+   * acknowledged, from {@link validationReport}. About 3.5 s per stack, so only the tests of the
+   * checks turn it on. @default false
+   */
+  readonly cfnGuard?: boolean;
+}
+
 /**
- * A Piko stack as `infra/app.ts` builds it, cdk-nag checks included, without bundling (FACTS.md:
- * asset bundling dominates test time; `bench/dispatcher-cold.ts` bundles for real).
+ * A Piko stack as `infra/app.ts` builds it, cdk-nag checks included (and cfn-guard when asked),
+ * without bundling (FACTS.md: asset bundling dominates test time; `bench/dispatcher-cold.ts`
+ * bundles for real).
  */
 export function buildPikoStack(
   jobs: readonly JobDefinition[],
   props: Partial<PikoStackProps> = {},
+  checks: StackChecks = {},
 ): { app: App; stack: PikoStack; template: Template; nag: AwsSolutionsChecks } {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({
+    context: {
+      'aws:cdk:bundling-stacks': [],
+      ...(checks.cfnGuard ? { [cxapi.FAIL_SYNTH_ON_VALIDATION_ERRORS_CONTEXT]: false } : {}),
+    },
+  });
   const nag = new AwsSolutionsChecks(app);
   Validations.of(app).addPlugins(nag);
+  if (checks.cfnGuard) Validations.of(app).addPlugins(new ControlTowerChecks());
   const stack = new PikoStack(app, 'Piko', { jobs, ...props });
   return { app, stack, template: Template.fromStack(stack), nag };
+}
+
+/** A finding of a validation plugin, as CDK's validation report has it. */
+export interface ReportedViolation {
+  readonly ruleName: string;
+  readonly description: string;
+  readonly violatingConstructs: readonly { readonly constructPath: string }[];
+  /** Acknowledged findings only. */
+  readonly reason?: string;
+}
+
+/** What one validation plugin found in the last synthesis of `app`, from CDK's validation report. */
+export function validationReport(
+  app: App,
+  pluginName: string,
+): { violations: ReportedViolation[]; acknowledged: ReportedViolation[] } {
+  const file = path.join(app.synth().directory, cxapi.VALIDATION_REPORT_FILE);
+  const report = JSON.parse(readFileSync(file, 'utf8')) as {
+    pluginReports: {
+      pluginName: string;
+      violations: ReportedViolation[];
+      suppressedViolations?: ReportedViolation[];
+    }[];
+  };
+  const plugin = report.pluginReports.find((candidate) => candidate.pluginName === pluginName);
+  if (!plugin) throw new Error(`validationReport: no report of the plugin "${pluginName}"`);
+  return { violations: plugin.violations, acknowledged: plugin.suppressedViolations ?? [] };
 }
 
 /** Resources of a template by logical id. */

@@ -21,6 +21,14 @@ const aslValidator = createRequire(import.meta.url)('asl-validator') as (
 
 const noop = async () => null;
 
+/** What every stage event says about its run, in the Parameters of a Lambda stage. */
+const RUN_REF = {
+  'jobId.$': '$.jobId',
+  'executionName.$': '$.executionName',
+  'runId.$': '$.run.runId',
+  'generation.$': '$.run.generation',
+};
+
 const singleStageJob = defineJob({
   id: 'daily_sales',
   schedule: { cron: '0 2 * * *' },
@@ -163,9 +171,19 @@ describe('JobWorkflow', () => {
     expect(runs).toMatchObject({
       Type: 'Map',
       ItemsPath: '$.runs',
-      ItemSelector: { 'run.$': '$$.Map.Item.Value' },
+      ItemSelector: {
+        'jobId.$': '$.jobId',
+        'executionName.$': '$.executionName',
+        'run.$': '$$.Map.Item.Value',
+      },
       MaxConcurrency: 10,
       ResultPath: null,
+      Next: 'Summary',
+    });
+    // The execution ends with a summary, never its input (a backfill's startExecution.sync:2 gets it back).
+    expect(single.definition.States.Summary).toEqual({
+      Type: 'Pass',
+      Parameters: { 'jobId.$': '$.jobId', 'lane.$': '$.lane', 'runs.$': 'States.ArrayLength($.runs)' },
       Next: 'Scheduled?',
     });
     expect(threeStage.definition.States.Runs.MaxConcurrency).toBe(4);
@@ -184,9 +202,10 @@ describe('JobWorkflow', () => {
         stage: 'main',
         stageIndex: 0,
         lastStage: true,
-        'run.$': '$.run',
-        input: null,
+        run: RUN_REF,
       },
+      ResultPath: null,
+      OutputPath: '$.run.runId',
       TimeoutSeconds: 300 + 60,
     });
     expect(stage.Next).toBeUndefined();
@@ -200,7 +219,7 @@ describe('JobWorkflow', () => {
   it('retries with the job policy, never a NonRetryableError, then catches into "Record failure"', () => {
     const stage = single.definition.States.Runs.ItemProcessor!.States['Stage main']!;
     expect(stage.Retry).toEqual([
-      { ErrorEquals: ['NonRetryableError'], MaxAttempts: 0 },
+      { ErrorEquals: ['NonRetryableError', 'StageEventRefusedError'], MaxAttempts: 0 },
       {
         ErrorEquals: ['States.ALL'],
         IntervalSeconds: 30,
@@ -218,9 +237,11 @@ describe('JobWorkflow', () => {
       Type: 'Task',
       End: true,
       Resource: 'arn:aws:lambda:us-east-1:000000000000:function:piko-1',
-      Parameters: { action: 'fail', 'run.$': '$.run', 'error.$': '$.error' },
+      Parameters: { action: 'fail', run: RUN_REF, 'error.$': '$.error' },
     });
     expect(record.Retry).toEqual([
+      // A refused event is refused again: never retried, nothing written.
+      { ErrorEquals: ['NonRetryableError', 'StageEventRefusedError'], MaxAttempts: 0 },
       {
         ErrorEquals: ['States.ALL'],
         IntervalSeconds: 2,
@@ -268,7 +289,7 @@ describe('JobWorkflow', () => {
     );
     const definition = JSON.parse(definitionToAsl(resolved, () => 'AWS::Lambda::Function')) as Asl;
     expect(definition.States.Runs.ItemProcessor!.States['Stage only']!.Retry).toEqual([
-      { ErrorEquals: ['NonRetryableError'], MaxAttempts: 0 },
+      { ErrorEquals: ['NonRetryableError', 'StageEventRefusedError'], MaxAttempts: 0 },
     ]);
   });
 
@@ -302,9 +323,10 @@ describe('JobWorkflow', () => {
     expect(threeStage.definition.States.Runs.ItemProcessor!.StartAt).toBe('Stage extract');
     expect(states['Stage extract']).toMatchObject({
       Next: 'Stage crunch',
-      ResultPath: '$.result',
-      Parameters: { action: 'run', stage: 'extract', stageIndex: 0, lastStage: false, input: null },
+      ResultPath: null,
+      Parameters: { action: 'run', stage: 'extract', stageIndex: 0, lastStage: false, run: RUN_REF },
     });
+    expect(states['Stage extract']!.Parameters).not.toHaveProperty('input');
     const crunch = states['Stage crunch']!;
     expect(crunch).toMatchObject({
       Type: 'Task',
@@ -324,7 +346,8 @@ describe('JobWorkflow', () => {
                 {
                   Name: 'PIKO_STAGE_EVENT',
                   'Value.$':
-                    'States.Format(\'\\{"action":"run","stage":"crunch","stageIndex":1,"lastStage":false,"run":{},"input":{}\\}\', States.JsonToString($.run), States.JsonToString($.result.output))',
+                    'States.Format(\'\\{"action":"run","stage":"crunch","stageIndex":1,"lastStage":false,"run":\\{"jobId":{},"executionName":{},"runId":{},"generation":{}\\}\\}\', ' +
+                    'States.JsonToString($.jobId), States.JsonToString($.executionName), States.JsonToString($.run.runId), States.JsonToString($.run.generation))',
                 },
               ],
             },
@@ -332,7 +355,10 @@ describe('JobWorkflow', () => {
         },
       },
     });
-    expect(crunch.Retry?.[0]).toEqual({ ErrorEquals: ['NonRetryableError'], MaxAttempts: 0 });
+    expect(crunch.Retry?.[0]).toEqual({
+      ErrorEquals: ['NonRetryableError', 'StageEventRefusedError'],
+      MaxAttempts: 0,
+    });
     expect(crunch.Catch).toEqual([
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Record failure' },
     ]);
@@ -343,8 +369,7 @@ describe('JobWorkflow', () => {
         stage: 'load',
         stageIndex: 2,
         lastStage: true,
-        input: null,
-        inputFromStore: true,
+        run: RUN_REF,
       },
     });
   });

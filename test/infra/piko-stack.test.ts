@@ -1,13 +1,28 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Validations } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { describe, expect, it } from 'vitest';
 import { migrationsHash } from '../../infra/constructs/migrations.ts';
+import { CFN_GUARD_NAMESPACE } from '../../infra/nag.ts';
 import { STACK_OUTPUT_NAMES } from '../../shared/aws/outputs.ts';
 import { loadConfig } from '../../shared/config.ts';
-import { buildPikoStack, cfnText, fixtureJobs, type Resources, roleStatements } from './fixtures.ts';
+import {
+  buildPikoStack,
+  cfnText,
+  fixtureJobs,
+  type Resources,
+  roleStatements,
+  validationReport,
+} from './fixtures.ts';
 
-const { app, stack, template, nag } = buildPikoStack(fixtureJobs, { alarmEmail: 'ops@example.com' });
+const { app, stack, template, nag } = buildPikoStack(
+  fixtureJobs,
+  { alarmEmail: 'ops@example.com' },
+  { cfnGuard: true },
+);
 const resources = template.toJSON().Resources as Resources;
 const render = cfnText(stack);
 const ofType = (type: string) => Object.values(resources).filter((resource) => resource.Type === type);
@@ -132,13 +147,31 @@ describe('PikoStack', () => {
     const groups = ofType('AWS::Logs::LogGroup');
     expect(groups.length).toBeGreaterThan(0);
     for (const group of groups) expect(render(group.Properties?.KmsKeyId)).toBe('<Key.Arn>');
-    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    template.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'GrantsOnlyForAwsResources',
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 'kms:CreateGrant',
+            Resource: '*',
+            Condition: {
+              BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' },
+            },
+          },
+        ]),
+      },
+    });
   });
 
   it('runs Aurora MySQL 3 Serverless v2, encrypted, with IAM auth, deletion protection and backups', () => {
     expect(render(ofType('AWS::RDS::DBCluster')[0]!.Properties)).toMatchObject({
       Engine: 'aurora-mysql',
       EngineVersion: '8.0.mysql_aurora.3.10.3',
+      // Pinned, so RDS must not upgrade it behind the template's back (state-database.ts says why).
+      AutoMinorVersionUpgrade: false,
       ServerlessV2ScalingConfiguration: { MinCapacity: 0.5, MaxCapacity: 4 },
       StorageEncrypted: true,
       KmsKeyId: '<Key.Arn>',
@@ -148,7 +181,10 @@ describe('PikoStack', () => {
       MasterUsername: 'piko_admin',
       DatabaseName: 'piko',
     });
-    template.hasResourceProperties('AWS::RDS::DBInstance', { DBInstanceClass: 'db.serverless' });
+    template.hasResourceProperties('AWS::RDS::DBInstance', {
+      DBInstanceClass: 'db.serverless',
+      AutoMinorVersionUpgrade: false,
+    });
     template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
       RotationRules: { ScheduleExpression: 'rate(30 days)' },
     });
@@ -186,6 +222,16 @@ describe('PikoStack', () => {
         FromPort: 3306,
       }),
     );
+  });
+
+  it('gives nothing launched in the public subnets a public address by default', () => {
+    const publicSubnets = ofType('AWS::EC2::Subnet').filter((subnet) =>
+      ((subnet.Properties?.Tags ?? []) as { Key: string; Value: string }[]).some(
+        ({ Key, Value }) => Key === 'aws-cdk:subnet-type' && Value === 'Public',
+      ),
+    );
+    expect(publicSubnets).toHaveLength(2);
+    for (const subnet of publicSubnets) expect(subnet.Properties?.MapPublicIpOnLaunch).toBe(false);
   });
 
   it('logs all VPC traffic and reaches AWS through VPC endpoints', () => {
@@ -317,14 +363,16 @@ describe('PikoStack', () => {
       PIKO_MYSQL__IAM_AUTH: 'true',
       PIKO_AWS__STACK_NAME: 'Piko',
     });
-    const jobEnvironment = {
+    const jobEnvironment = (jobId: string) => ({
       NODE_OPTIONS: '--enable-source-maps',
+      // Each job function knows its job: the stage runner refuses events for others.
+      PIKO_JOB_ID: jobId,
       PIKO_MYSQL__DSN: DSN,
       PIKO_MYSQL__IAM_AUTH: 'true',
       PIKO_DATA_DIR: '/tmp/piko',
-    };
-    for (const fn of stack.jobFunctions.functions.values())
-      expect(variables(fn.function)).toEqual(jobEnvironment);
+    });
+    for (const [jobId, fn] of stack.jobFunctions.functions)
+      expect(variables(fn.function)).toEqual(jobEnvironment(jobId));
     // Unknown PIKO_* variables are configuration errors: every function's must load.
     for (const fn of [stack.dispatcher.function, ...stack.jobFunctions.functions.values()]) {
       const env = Object.fromEntries(
@@ -366,7 +414,8 @@ describe('PikoStack', () => {
 
   it('runs Fargate stages with their size, a read-only root, CloudWatch logs and Container Insights', () => {
     expect(render(ofType('AWS::ECS::TaskDefinition')[0]!.Properties)).toMatchObject({
-      Family: 'piko-archive-compress',
+      // Families are account-wide and RunTask by family runs the newest revision: one per stack.
+      Family: '<AWS::StackName>-archive-compress',
       Cpu: '2048',
       Memory: '4096',
       RequiresCompatibilities: ['FARGATE'],
@@ -374,9 +423,12 @@ describe('PikoStack', () => {
         {
           Name: 'stage',
           ReadonlyRootFilesystem: true,
+          User: '1000:1000',
+          Memory: 4096,
           LogConfiguration: { LogDriver: 'awslogs', Options: { 'awslogs-stream-prefix': 'archive' } },
           MountPoints: [{ ContainerPath: '/tmp', SourceVolume: 'tmp', ReadOnly: false }],
           Environment: [
+            { Name: 'PIKO_JOB_ID', Value: 'archive' },
             { Name: 'PIKO_MYSQL__DSN', Value: DSN },
             { Name: 'PIKO_MYSQL__IAM_AUTH', Value: 'true' },
             { Name: 'PIKO_DATA_DIR', Value: '/tmp/piko' },
@@ -394,6 +446,22 @@ describe('PikoStack', () => {
       }
     ).jobs.get('archive')!.taskDefinitions.compress!.defaultContainer!;
     expect(image.containerName).toBe('stage');
+  });
+
+  it('builds the stage image for the CPU architecture its task definitions run on', () => {
+    const [task, ...others] = ofType('AWS::ECS::TaskDefinition');
+    expect(others).toEqual([]);
+    expect(task!.Properties).toMatchObject({
+      RuntimePlatform: { CpuArchitecture: 'X86_64', OperatingSystemFamily: 'LINUX' },
+    });
+    const manifest = JSON.parse(
+      readFileSync(path.join(app.synth().directory, 'Piko.assets.json'), 'utf8'),
+    ) as {
+      dockerImages: Record<string, { source: { directory: string; platform?: string } }>;
+    };
+    expect(Object.values(manifest.dockerImages).map((image) => image.source.platform)).toEqual([
+      'linux/amd64',
+    ]);
   });
 
   it('names the state machines for the dispatcher, logging ALL events with tracing on', () => {
@@ -438,7 +506,10 @@ describe('PikoStack', () => {
       MetricName: 'Errors',
       Namespace: 'AWS/Lambda',
     });
-    const body = JSON.stringify(render(ofType('AWS::CloudWatch::Dashboard')[0]!.Properties?.DashboardBody));
+    const dashboard = ofType('AWS::CloudWatch::Dashboard')[0]!.Properties;
+    // Dashboards are global to the account: the region keeps same-named stacks apart.
+    expect(render(dashboard?.DashboardName)).toBe('Piko-<AWS::Region>');
+    const body = JSON.stringify(render(dashboard?.DashboardBody));
     for (const metric of [
       'IntervalsPlanned',
       'IntervalsSkipped',
@@ -459,6 +530,48 @@ describe('PikoStack', () => {
     expect(outputs.ScheduleGroupName!.Value).toBe('Piko');
     expect(outputs.JobStateMachinePrefix!.Value).toBe('Piko');
     expect(outputs.Region!.Value).toEqual({ Ref: 'AWS::Region' });
+  });
+
+  it('passes cfn-guard’s Control Tower controls: each finding fixed, or acknowledged where docs/aws.md says why', () => {
+    const { violations, acknowledged } = validationReport(app, CFN_GUARD_NAMESPACE);
+    expect(
+      violations.map(({ ruleName, violatingConstructs }) => ({
+        ruleName,
+        constructs: violatingConstructs.map(({ constructPath }) => constructPath),
+      })),
+    ).toEqual([]);
+
+    const construct = (path: string) => path.replace(/^Piko\//, '').replace(/\/Resource$/, '');
+    const byRule = new Map<string, string[]>();
+    for (const { ruleName, violatingConstructs, reason } of acknowledged) {
+      expect(reason?.length).toBeGreaterThan(100);
+      const paths = violatingConstructs.map(({ constructPath }) => construct(constructPath));
+      byRule.set(ruleName, [...(byRule.get(ruleName) ?? []), ...paths].sort());
+    }
+    const logGroups = stack.node
+      .findAll()
+      .filter((candidate) => candidate instanceof logs.LogGroup)
+      .map((group) => construct(group.node.path))
+      .sort();
+    expect(Object.fromEntries(byRule)).toEqual({
+      cloudwatch_log_group_retention_period_check: logGroups,
+      lambda_inside_vpc_check: ['Migrations/Provider/framework-onEvent'],
+      rds_cluster_logging_enabled_check: ['StateDatabase/Cluster'],
+      rds_instance_automatic_minor_version_upgrade_enabled_check: ['StateDatabase/Cluster/Writer'],
+      rds_instance_enhanced_monitoring_enabled_check: ['StateDatabase/Cluster/Writer'],
+      sqs_dlq_check: ['Schedules/DeadLetters'],
+    });
+    expect(logGroups).toHaveLength(14);
+
+    // Every acknowledged rule is listed, with its control, in the security section of docs/aws.md.
+    const security = readFileSync(new URL('../../docs/aws.md', import.meta.url), 'utf8').split(
+      '## Security checks',
+    )[1];
+    for (const { ruleName, description } of acknowledged) {
+      const control = /^\[(CT\.[A-Z0-9.]+)\]/.exec(description)?.[1];
+      expect(security).toContain(`\`${ruleName}\``);
+      expect(security).toContain(`${control}`);
+    }
   });
 
   it('passes cdk-nag AwsSolutions with every acknowledgement narrow and explained', () => {

@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { BACKFILL_BATCHES_PER_EXECUTION } from '../../infra/constructs/backfill-workflow.ts';
 import { definitionToAsl } from '../../infra/workflow-tokens.ts';
 import { NonRetryableError } from '../../shared/errors.ts';
+import { MAX_CONFIG_OVERRIDE_BYTES } from '../../shared/job.ts';
 import {
   type FargateTaskRequest,
   runWorkflow,
@@ -11,6 +12,11 @@ import {
   type WorkflowBindings,
 } from '../../shared/local/workflow/executor.ts';
 import { renderJobWorkflow } from '../../shared/local/workflow/render.ts';
+import {
+  executionInput,
+  MAX_EXECUTION_INPUT_BYTES,
+  runsPerExecution,
+} from '../../shared/planner/dispatch.ts';
 import type { ExecutionInput } from '../../shared/planner/starter.ts';
 import { buildPikoStack, fixtureJobs, type Resources } from './fixtures.ts';
 
@@ -48,6 +54,42 @@ interface AslState {
 const asl = machines();
 const definition = (name: string) => JSON.parse(asl.get(name)!) as { States: Record<string, AslState> };
 
+/** The Parameters of "Run batch". */
+interface SyncParameters {
+  readonly StateMachineArn: string;
+  readonly Name: string;
+  readonly Input: ExecutionInput;
+}
+/** A `startExecution.sync:2` result (DescribeExecution's fields, Input and Output as JSON). */
+type SyncResult = Record<string, unknown>;
+
+/** What `startExecution.sync:2` returns for a child that ended with `output`. */
+function syncResult(parameters: SyncParameters, output: unknown): SyncResult {
+  return {
+    ExecutionArn: `${parameters.StateMachineArn.replace(':stateMachine:', ':execution:')}:${parameters.Name}`,
+    Input: parameters.Input,
+    InputDetails: { Included: true },
+    Name: parameters.Name,
+    Output: output,
+    OutputDetails: { Included: true },
+    RedriveCount: 0,
+    RedriveStatus: 'NOT_REDRIVABLE',
+    RedriveStatusReason: 'Execution is SUCCEEDED and cannot be redriven',
+    StartDate: 1767225600000,
+    StateMachineArn: parameters.StateMachineArn,
+    Status: 'SUCCEEDED',
+    StopDate: 1767229200000,
+  };
+}
+
+/** Step Functions' limit on a state's input, output and a task's result, in bytes (256 KiB). */
+const STATE_LIMIT_BYTES = 262_144;
+
+/** The size of a value as JSON, in UTF-8 bytes, as Step Functions counts it. */
+function bytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value));
+}
+
 function namedError(name: string, message: string): Error {
   const error = new Error(message);
   error.name = name;
@@ -62,13 +104,12 @@ function batch(jobId: string, count: number, lane: ExecutionInput['lane'] = 'sch
     lane,
     backfillId: lane === 'backfill' ? 'bf-0123456789abcdef0123' : null,
     runs: Array.from({ length: count }, (_, index) => ({
-      jobId,
       runId: index + 1,
+      generation: 0,
       interval: {
         start: new Date(start + index * 60_000).toISOString(),
         end: new Date(start + (index + 1) * 60_000).toISOString(),
       },
-      config: null,
     })),
   };
 }
@@ -124,7 +165,7 @@ describe('state machine definitions', () => {
     expect(definition('Piko-archive').States.Runs!.MaxConcurrency).toBe(2);
     const stage = definition('Piko-fanout').States.Runs!.ItemProcessor!.States['Stage main']!;
     expect(stage.Retry).toEqual([
-      { ErrorEquals: ['NonRetryableError'], MaxAttempts: 0 },
+      { ErrorEquals: ['NonRetryableError', 'StageEventRefusedError'], MaxAttempts: 0 },
       {
         ErrorEquals: ['States.ALL'],
         IntervalSeconds: 2,
@@ -171,13 +212,52 @@ describe('job workflows, run locally from the template', () => {
       'publish',
     ]);
     expect(recorded.fargate).toHaveLength(3);
-    expect(JSON.parse(recorded.fargate[0]!.environment.PIKO_STAGE_EVENT!)).toMatchObject({
+    // The container gets only which run and who asks: the input is read from the state store.
+    const events = recorded.fargate.map((request) => JSON.parse(request.environment.PIKO_STAGE_EVENT!));
+    expect(events.find((event) => event.run.runId === 1)).toEqual({
       action: 'run',
       stage: 'compress',
       stageIndex: 1,
-      input: { from: 'plan' },
+      lastStage: false,
+      run: {
+        jobId: 'archive',
+        executionName: 'archive-s20260101T000000Z-0123456789abcdef',
+        runId: 1,
+        generation: 0,
+      },
     });
     expect(recorded.continued).toEqual([]);
+  });
+
+  it('keeps the Fargate container override far under 8,192 characters at its largest', async () => {
+    // Arrange: the longest job id and execution name, the largest run id and generation; a 30-character stage.
+    const jobId = `a${'r'.repeat(39)}`;
+    const longest = {
+      ...batch('archive', 1, 'backfill'),
+      jobId,
+      executionName: `${jobId}-b${'9'.repeat(80)}`.slice(0, 80),
+      runs: [
+        {
+          runId: Number.MAX_SAFE_INTEGER,
+          generation: Number.MAX_SAFE_INTEGER,
+          interval: { start: new Date(8.64e15 - 1).toISOString(), end: new Date(8.64e15).toISOString() },
+        },
+      ],
+    };
+    const recorded = bindings();
+
+    // Act
+    await runWorkflow(asl.get('Piko-archive')!, longest, recorded.bound, { noRetryWaits: true });
+
+    // Assert: RunTask counts every override character; the 'compress' stage name stands for up to 30.
+    const [request] = recorded.fargate;
+    const characters = Object.entries(request!.environment).reduce(
+      (total, [key, value]) => total + key.length + value.length,
+      0,
+    );
+    const largest = characters + 30 - 'compress'.length;
+    console.log(`largest container override: ${largest} characters (limit 8192)`);
+    expect(largest).toBeLessThan(1_024);
   });
 
   it('retries a failing stage with the job’s policy', async () => {
@@ -226,6 +306,20 @@ describe('backfill state machine, run locally from the template', () => {
   interface Fakes {
     plan?: (input: unknown) => unknown;
     next?: (call: number, input: unknown) => unknown;
+    /** Sees each `startExecution.sync:2` result as Step Functions would hand it to "Run batch". */
+    onBatchResult?: (result: SyncResult) => void;
+  }
+
+  /**
+   * `startExecution.sync:2` as Step Functions answers it: the child (the job's workflow from the
+   * template, its stages succeeding at once) has run; the result holds its input and output as JSON.
+   */
+  async function runBatch(parameters: SyncParameters): Promise<SyncResult> {
+    const jobMachine = parameters.StateMachineArn.split(':').pop()!;
+    const output = await runWorkflow(asl.get(jobMachine)!, parameters.Input, bindings().bound, {
+      noRetryWaits: true,
+    });
+    return syncResult(parameters, output);
   }
 
   async function run(fakes: Fakes, input: unknown = request) {
@@ -252,7 +346,9 @@ describe('backfill state machine, run locally from the template', () => {
           },
           'Run batch': async (parameters) => {
             calls.batches.push(parameters);
-            return { Status: 'SUCCEEDED', Output: '{}' };
+            const result = await runBatch(parameters as unknown as SyncParameters);
+            fakes.onBatchResult?.(result);
+            return result as never;
           },
           'Continue as new execution': async (parameters) => {
             calls.continued.push(parameters);
@@ -328,6 +424,57 @@ describe('backfill state machine, run locally from the template', () => {
         },
       }),
     ).rejects.toThrow('Backfill refused: from must be before to');
+  });
+
+  it('keeps a full batch with the largest config override under 256 KiB: the state, the child input, the .sync:2 result', async () => {
+    // Arrange: the largest config override allowed, on the backfill request and on every run row;
+    // the longest names; the most runs a batch may hold, each with the largest ids and instants.
+    const config = { blob: 'x'.repeat(MAX_CONFIG_OVERRIDE_BYTES - JSON.stringify({ blob: '' }).length) };
+    expect(Buffer.byteLength(JSON.stringify(config))).toBe(MAX_CONFIG_OVERRIDE_BYTES);
+    const jobId = `f${'a'.repeat(39)}`;
+    const backfillId = `bf-${'b'.repeat(125)}`;
+    const name = `${jobId}-b+275760-09-12T00Z-${'c'.repeat(80)}`.slice(0, 80);
+    const size = runsPerExecution(Number.MAX_SAFE_INTEGER);
+    const far = 8.64e15 - 2 * 3_600_000;
+    const rows = Array.from({ length: size }, (_, index) => ({
+      runId: Number.MAX_SAFE_INTEGER - index,
+      generation: Number.MAX_SAFE_INTEGER,
+      interval: { start: new Date(far + index), end: new Date(8.64e15) },
+      config,
+    }));
+    const largest = executionInput(jobId, name, { kind: 'backfill', backfillId }, rows as never);
+    let syncResultBytes = 0;
+    let stateBytes = 0;
+
+    // Act: the backfill runs that batch through the job's workflow from the template.
+    const { output } = await run(
+      {
+        next: (call, payload) => {
+          if (call > 1) return { done: true };
+          const next = { done: false, execution: largest, stateMachineArn: JOB_MACHINE };
+          // The state "Run batch" gets: the request, the counter, the plan and the batch.
+          stateBytes = bytes({ request: { ...request, config }, iteration: 0, plan: plan(false), next });
+          expect(payload).toMatchObject({ action: 'backfill-next' });
+          return next;
+        },
+        onBatchResult: (result) => {
+          syncResultBytes = bytes(result);
+        },
+      },
+      { ...request, config },
+    );
+
+    // Assert
+    const childInputBytes = bytes(largest);
+    console.log(
+      `largest batch: ${size} runs; job input ${childInputBytes} B; "Run batch" state input ${stateBytes} B; ` +
+        `.sync:2 result ${syncResultBytes} B (limit ${STATE_LIMIT_BYTES} B)`,
+    );
+    expect(childInputBytes).toBeLessThanOrEqual(MAX_EXECUTION_INPUT_BYTES);
+    expect(stateBytes).toBeLessThan(STATE_LIMIT_BYTES);
+    expect(syncResultBytes).toBeGreaterThan(childInputBytes);
+    expect(syncResultBytes).toBeLessThan(STATE_LIMIT_BYTES);
+    expect(output).toEqual(plan(false));
   });
 
   it(`hands over to a new execution with the same input after ${BACKFILL_BATCHES_PER_EXECUTION} batches`, async () => {

@@ -81,6 +81,8 @@ export interface PoolLoadResult {
 const MINUTE_MS = 60_000;
 /** Intervals of the load job start here; 5,000 minutely intervals end long before now. */
 const START = new Date('2026-01-01T00:00:00.000Z');
+/** The execution the load's runs are queued under. */
+const LOAD_EXECUTION = 'load-s20260101T000000Z-0123456789abcdef';
 
 /** Runs the load and cleans up (database, users, temp dir) whatever happens. */
 export async function runPoolLoad(options: PoolLoadOptions): Promise<PoolLoadResult> {
@@ -148,9 +150,15 @@ export async function runPoolLoad(options: PoolLoadOptions): Promise<PoolLoadRes
         start: new Date(START.getTime() + k * MINUTE_MS),
         end: new Date(START.getTime() + (k + 1) * MINUTE_MS),
       }));
-      await runtime.store.withJob(job.id, START, (tx) =>
-        tx.insertRuns(intervals.map((interval) => ({ interval, trigger: 'schedule' as const }))),
-      );
+      await runtime.store.withJob(job.id, START, async (tx) => {
+        await tx.insertRuns(intervals.map((interval) => ({ interval, trigger: 'schedule' as const })));
+        const inserted = await tx.runsInRange(START, new Date(START.getTime() + runs * MINUTE_MS));
+        // Queued under one execution, as a dispatch leaves them: the stage runner checks the owner.
+        await tx.markQueued(
+          inserted.map((run) => run.runId),
+          LOAD_EXECUTION,
+        );
+      });
       const records = await runtime.store.listRuns(job.id);
       // Connections left from migrating are gone before the counters are reset.
       await waitForUser(observer, storeUser, storePoolSize);
@@ -170,10 +178,9 @@ export async function runPoolLoad(options: PoolLoadOptions): Promise<PoolLoadRes
             run: {
               jobId: job.id,
               runId: run.runId,
-              interval: { start: run.interval.start.toISOString(), end: run.interval.end.toISOString() },
-              config: null,
+              executionName: LOAD_EXECUTION,
+              generation: run.generation,
             },
-            input: null,
           }),
         ),
       );

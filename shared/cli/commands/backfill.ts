@@ -24,6 +24,8 @@ import { progressPrinter } from './start.ts';
 
 const REPROCESS: readonly Reprocess[] = ['missing', 'failed', 'all'];
 const BAR_WIDTH = 30;
+/** How often a backfill of a paused job looks whether the job was resumed. */
+const PAUSED_POLL_MS = 500;
 
 interface BackfillFlags extends AwsFlags {
   from?: string;
@@ -120,10 +122,25 @@ export function backfillCommand(program: Command, io: CliIo): void {
             run.backfillId === plan.backfillId && run.status !== 'succeeded' && run.status !== 'failed',
         ).length;
         const runtime = new LocalRuntime({ process: opened, onProgress: flags.json ? print : () => {} });
+        let waiting = false;
         for (;;) {
           const dispatched = await runtime.dispatchLane(job, lane, request.reverse);
           await runtime.whenIdle();
           const { succeeded, failed } = runtime.totals;
+          if (dispatched.paused) {
+            // A paused job starts nothing, backfills included: wait here and go on after resume.
+            if (!waiting) {
+              waiting = true;
+              print({
+                event: 'backfill-paused',
+                text: `${job.id}: paused; the backfill waits (piko resume ${job.id} to go on, Ctrl-C to stop and run this command again later)`,
+                fields: { jobId: job.id, backfillId: plan.backfillId },
+              });
+            }
+            await new Promise((resolve) => setTimeout(resolve, PAUSED_POLL_MS));
+            continue;
+          }
+          waiting = false;
           if (!flags.json) io.err(progressBar(succeeded + failed, todo, failed));
           // Done when nothing was started, resumed after an interruption, or still running.
           if (dispatched.started.length + dispatched.restarted.length + dispatched.live.length === 0) break;

@@ -112,7 +112,9 @@ export function stateCommands(program: Command, io: CliIo): void {
     program
       .command(`${name} <job>`)
       .description(
-        paused ? 'stop planning a job (its intervals are due again on resume)' : 'plan a paused job again',
+        paused
+          ? 'stop new work of a job: nothing is planned or started, running intervals finish'
+          : 'let a paused job plan and run again',
       )
       .addOption(
         awsOption(

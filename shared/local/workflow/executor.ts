@@ -35,6 +35,8 @@ export interface BindingContext {
 
 /** The request of a Fargate stage (`ecs:runTask.sync`). */
 export interface FargateTaskRequest {
+  /** The execution's job: its task definition sets `PIKO_JOB_ID` to it on AWS. */
+  readonly jobId: string;
   readonly stage: string;
   /** The container overrides' environment, `PIKO_STAGE_EVENT` included. */
   readonly environment: Record<string, string>;
@@ -44,7 +46,7 @@ export interface FargateTaskRequest {
 export interface WorkflowBindings {
   /**
    * lambda:invoke of the stage function: payload action 'run' or 'fail'. Return value = Lambda result
-   * (for 'run': a `StageRunResult`, `{ output }`). Throw to fail (error.name is matched by Retry/Catch).
+   * (a `StageRunResult`, discarded by the workflow). Throw to fail (error.name is matched by Retry/Catch).
    */
   invokeStage(payload: StagePayload, context: BindingContext): Promise<unknown>;
   /** ecs:runTask.sync of a Fargate stage: environment = the container overrides' env vars (incl. PIKO_STAGE_EVENT). Throw to fail the task. */
@@ -134,7 +136,7 @@ export async function runWorkflow(
       // with an error no Retry or Catch takes (so nothing is recorded as failed).
       if (signal.aborted) throw new AbortedTaskError();
       return kind === 'ecs:runTask.sync'
-        ? runFargate(stateInput, bindings, context)
+        ? runFargate(input.jobId, stateInput, bindings, context)
         : invokeLambda(kind, stateInput, bindings, context, options);
     };
     handlers[stateName] = (stateInput) => {
@@ -240,7 +242,12 @@ async function invokeLambda(
   return asynchronous ? { StatusCode: 202, Payload: '' } : { StatusCode: 200, Payload: payload };
 }
 
-async function runFargate(stateInput: JsonValue, bindings: WorkflowBindings, context: BindingContext) {
+async function runFargate(
+  jobId: string,
+  stateInput: JsonValue,
+  bindings: WorkflowBindings,
+  context: BindingContext,
+) {
   const parameters = (stateInput ?? {}) as {
     Overrides?: { ContainerOverrides?: { Environment?: { Name?: unknown; Value?: unknown }[] }[] };
   };
@@ -250,7 +257,7 @@ async function runFargate(stateInput: JsonValue, bindings: WorkflowBindings, con
   }
   const stage = context.stateName.replace(/^Stage /, '');
   try {
-    await bindings.runFargateTask({ stage, environment }, context);
+    await bindings.runFargateTask({ jobId, stage, environment }, context);
   } catch (error) {
     throw asError(error);
   }

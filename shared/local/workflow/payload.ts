@@ -1,6 +1,3 @@
-import { parseIsoInstant } from '../../job.ts';
-import type { RunItem } from '../../planner/starter.ts';
-
 /** The environment variable that carries a Fargate stage's event (a `StagePayload` as JSON) into its container. */
 export const STAGE_EVENT_ENV = 'PIKO_STAGE_EVENT';
 
@@ -16,9 +13,27 @@ export interface StageError {
   readonly Cause: string;
 }
 
+/** Job ids as `defineJob` allows them. */
+const JOB_ID = /^[a-z][a-z0-9_-]{0,39}$/;
+/** Execution names as the planner makes them (at most 80 characters, no `:`). */
+const EXECUTION_NAME = /^[A-Za-z0-9_-]{1,80}$/;
+
+/**
+ * Which run a stage event is about, and who asks: the execution that holds it in its generation.
+ * That is all an event carries about the run: the stage runner reads the rest (interval, config,
+ * the previous stage's output) from the state store, and refuses an event that disagrees with it.
+ */
+export interface StageRunRef {
+  readonly jobId: string;
+  readonly runId: number;
+  readonly executionName: string;
+  readonly generation: number;
+}
+
 /**
  * The event the job workflow sends to the stage runner: the Lambda payload of a lambda stage or of
- * "Record failure", and the JSON in `PIKO_STAGE_EVENT` of a Fargate stage's container.
+ * "Record failure", and the JSON in `PIKO_STAGE_EVENT` of a Fargate stage's container. Small and
+ * bounded (a few hundred bytes), whatever the config or the stages' outputs.
  */
 export type StagePayload =
   | {
@@ -29,28 +44,32 @@ export type StagePayload =
       readonly stageIndex: number;
       /** True for the last stage: its runner marks the run succeeded. */
       readonly lastStage: boolean;
-      readonly run: RunItem;
-      /** The previous Lambda stage's `output` (`null` for the first stage, or after a Fargate stage). */
-      readonly input: unknown;
-      /** True right after a Fargate stage: read the input from the state store, where that stage recorded its output. */
-      readonly inputFromStore?: boolean;
+      readonly run: StageRunRef;
     }
   | {
       readonly action: 'fail';
-      readonly run: RunItem;
+      readonly run: StageRunRef;
       /** What failed, after the retries. */
       readonly error: StageError;
     };
 
 /**
- * What a Lambda stage (action `'run'`) must return. The next stage reads `$.result.output`, and in
- * Step Functions a path that points nowhere is a `States.Runtime` error that no Catch catches and
- * that fails the whole execution: `output` must always be present (`null` when there is none).
+ * What the stage runner returns (the Lambda result, discarded by the workflow): the run as the state
+ * store knows it, for progress lines. Never a stage's output: that stays in the store.
  */
 export interface StageRunResult {
-  readonly output: unknown;
+  /** The run's job and interval, from the state store (absent when the event was refused). */
+  readonly interval?: { readonly start: string; readonly end: string };
   /** For 'fail': the run was put back to pending instead of failed (the state store was out of reach). */
   readonly requeued?: boolean;
+  /**
+   * For 'run': the handler did not start because the job is paused. The run stays queued, its
+   * attempts untouched; once its execution has ended the dispatcher puts it back to pending, and it
+   * runs after resume.
+   */
+  readonly notStarted?: 'paused';
+  /** For 'run': the run had already succeeded (a duplicate delivery); the handler did not run. */
+  readonly alreadyDone?: boolean;
 }
 
 /**
@@ -62,26 +81,35 @@ export function parseStagePayload(event: unknown): StagePayload {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw new Error('stage event must be a JSON object');
   const record = value as Record<string, unknown>;
-  const run = record.run as RunItem | undefined;
+  const run = record.run as Partial<StageRunRef> | undefined;
   if (
     typeof run !== 'object' ||
     run === null ||
     typeof run.jobId !== 'string' ||
+    !JOB_ID.test(run.jobId) ||
+    typeof run.executionName !== 'string' ||
+    !EXECUTION_NAME.test(run.executionName) ||
     !Number.isSafeInteger(run.runId) ||
-    run.runId < 1 ||
-    !isInstant(run.interval?.start) ||
-    !isInstant(run.interval?.end)
+    (run.runId as number) < 1 ||
+    !Number.isSafeInteger(run.generation) ||
+    (run.generation as number) < 0
   ) {
     throw new Error(
-      'stage event: "run" must be { jobId, runId, interval: { start, end }, config }, with a positive integer runId and ISO 8601 instants',
+      'stage event: "run" must be { jobId, runId, executionName, generation }: a job id, a positive integer runId, ' +
+        'an execution name of 1 to 80 characters [A-Za-z0-9_-] and a generation of 0 or more',
     );
   }
-  const normalisedRun: RunItem = { ...run, config: run.config ?? null };
+  const ref: StageRunRef = {
+    jobId: run.jobId,
+    runId: run.runId as number,
+    executionName: run.executionName,
+    generation: run.generation as number,
+  };
   if (record.action === 'fail') {
     const error = record.error as Partial<StageError> | undefined;
     return {
       action: 'fail',
-      run: normalisedRun,
+      run: ref,
       error: {
         Error: typeof error?.Error === 'string' ? error.Error : 'Error',
         Cause: typeof error?.Cause === 'string' ? error.Cause : JSON.stringify(error?.Cause ?? ''),
@@ -102,9 +130,7 @@ export function parseStagePayload(event: unknown): StagePayload {
     stage: record.stage,
     stageIndex: record.stageIndex as number,
     lastStage: record.lastStage === true,
-    run: normalisedRun,
-    input: record.input ?? null,
-    ...(record.inputFromStore === true ? { inputFromStore: true } : {}),
+    run: ref,
   };
 }
 
@@ -114,11 +140,6 @@ function parseJson(text: string): unknown {
   } catch (error) {
     throw new Error(`stage event is not JSON: ${(error as Error).message}`);
   }
-}
-
-/** An ISO 8601 instant with an offset, as the planner writes them (`toISOString()`). */
-function isInstant(value: unknown): value is string {
-  return typeof value === 'string' && parseIsoInstant(value) !== undefined;
 }
 
 /**

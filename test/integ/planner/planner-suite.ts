@@ -1,6 +1,19 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineJob, type JobDefinition, type JobOptions } from '../../../shared/job.ts';
+import {
+  defineJob,
+  type JobDefinition,
+  type JobOptions,
+  lambda,
+  MAX_CONFIG_OVERRIDE_BYTES,
+} from '../../../shared/job.ts';
+import type { StagePayload } from '../../../shared/local/workflow/payload.ts';
+import {
+  MAX_EXECUTION_ENVELOPE_BYTES,
+  MAX_EXECUTION_INPUT_BYTES,
+  MAX_RUN_ITEM_BYTES,
+  runsPerExecution,
+} from '../../../shared/planner/dispatch.ts';
 import {
   backfillId,
   dispatch,
@@ -10,7 +23,11 @@ import {
   planScheduledOnce,
   previewBackfill,
 } from '../../../shared/planner/index.ts';
+import type { RunItem } from '../../../shared/planner/starter.ts';
+import { JobRegistry } from '../../../shared/registry.ts';
+import { ResourceRegistry } from '../../../shared/resources/lending.ts';
 import type { ResourceMap } from '../../../shared/resources/types.ts';
+import { runStage } from '../../../shared/runner/stage-runner.ts';
 import type { JobTransaction, StateStore } from '../../../shared/store/types.ts';
 import { RecordingStarter } from '../../helpers/recording-starter.ts';
 
@@ -196,19 +213,54 @@ export function describePlanner(name: string, factory: PlannerStoreFactory): voi
         expect(first.started).toHaveLength(1);
         const [input] = first.started;
         expect(input?.runs).toHaveLength(10);
+        // Which run, in which generation: no config (the stage runner reads it from the store).
         expect(input?.runs[0]).toEqual({
-          jobId: job.id,
           runId: expect.any(Number),
+          generation: 0,
           interval: { start: '2026-03-01T00:00:00.000Z', end: '2026-03-01T01:00:00.000Z' },
-          config: null,
         });
         expect(input?.executionName).toMatch(
           /^a_job_id_that_is_exactly_forty_chars_xyz-s20260301T000000Z-[0-9a-f]{16}$/,
         );
         expect(input?.executionName.length).toBeLessThanOrEqual(80);
-        expect(whileLive).toEqual({ started: [], restarted: [], requeued: 0, live: [input?.executionName] });
+        expect(whileLive).toEqual({
+          started: [],
+          restarted: [],
+          requeued: 0,
+          live: [input?.executionName],
+          paused: false,
+        });
         const queued = (await store.listRuns(job.id)).filter((run) => run.status === 'queued');
         expect(executionName(job.id, { kind: 'scheduled' }, queued)).toBe(input?.executionName);
+      });
+
+      it('caps a batch by bytes, whatever maxRunsPerExecution asks, and leaves the config out of it', async () => {
+        const job = defineJob({
+          id: `minutely_${++sequence}`,
+          schedule: { cron: '* * * * *' },
+          start: T0.toISOString(),
+          handler: noop,
+          config: z.object({ blob: z.string().default('') }),
+        });
+        const config = { blob: 'x'.repeat(MAX_CONFIG_OVERRIDE_BYTES - JSON.stringify({ blob: '' }).length) };
+        const to = new Date(T0.getTime() + 1_200 * 60_000);
+        const runs = [...job.schedule.intervals(T0, to)].map((interval) => ({
+          interval,
+          trigger: 'manual' as const,
+          config,
+        }));
+        await store.withJob(job.id, T0, (tx) => tx.insertRuns(runs));
+        const starter = new RecordingStarter();
+
+        const result = await dispatch(store, job.id, starter, T0, { maxRunsPerExecution: 5_000 });
+
+        const [input] = result.started;
+        expect(input?.runs).toHaveLength(runsPerExecution(5_000));
+        expect(runsPerExecution(5_000)).toBe(
+          Math.floor((MAX_EXECUTION_INPUT_BYTES - MAX_EXECUTION_ENVELOPE_BYTES) / MAX_RUN_ITEM_BYTES),
+        );
+        expect(Buffer.byteLength(JSON.stringify(input))).toBeLessThan(MAX_EXECUTION_INPUT_BYTES);
+        expect(JSON.stringify(input)).not.toContain('xxxx');
       });
 
       it('restarts queued runs whose execution never started, under the same name and input', async () => {
@@ -246,6 +298,36 @@ export function describePlanner(name: string, factory: PlannerStoreFactory): voi
         expect((await store.listRuns(job.id)).map((run) => run.generation)).toEqual([1, 1]);
       });
 
+      it('starts nothing for a paused job, in either lane, and goes on after resume', async () => {
+        const job = hourly();
+        await planScheduled(store, job, at('2026-03-01T03:00:00Z'));
+        const backfill = await planBackfill(
+          store,
+          job,
+          { jobId: job.id, from: at('2026-02-28T00:00:00Z'), to: at('2026-02-28T02:00:00Z') },
+          at('2026-03-01T03:00:00Z'),
+        );
+        const backfillLane = { kind: 'backfill', backfillId: backfill.backfillId } as const;
+        const starter = new RecordingStarter();
+        await store.setPaused(job.id, true, T0);
+
+        const scheduled = await dispatch(store, job.id, starter, T0);
+        const backfilled = await dispatch(store, job.id, starter, T0, {
+          lane: backfillLane,
+          maxExecutions: 2,
+        });
+        const whilePaused = await store.countRuns(job.id);
+        await store.setPaused(job.id, false, T0);
+        const resumed = await dispatch(store, job.id, starter, T0);
+
+        expect(scheduled).toEqual({ started: [], restarted: [], requeued: 0, live: [], paused: true });
+        expect(backfilled).toEqual({ started: [], restarted: [], requeued: 0, live: [], paused: true });
+        expect(starter.startCalls).toBe(1);
+        expect(whilePaused).toMatchObject({ pending: 5, queued: 0 });
+        expect(resumed).toMatchObject({ paused: false, started: [{ runs: expect.any(Array) }] });
+        expect(resumed.started[0]?.runs).toHaveLength(3);
+      });
+
       it('races: 20 concurrent planners and dispatchers create each interval once', async () => {
         for (let round = 0; round < 5; round++) {
           const job = hourly();
@@ -264,6 +346,78 @@ export function describePlanner(name: string, factory: PlannerStoreFactory): voi
           expect(starter.started).toHaveLength(1);
           expect(starter.started[0]?.runs).toHaveLength(48);
         }
+      });
+    });
+
+    describe('pause in the stage runner', () => {
+      const twoStages = () =>
+        defineJob({
+          id: `stages_${++sequence}`,
+          schedule: { cron: '0 * * * *' },
+          start: T0.toISOString(),
+          stages: [lambda('extract', async () => ({ rows: 1 })), lambda('load', async () => null)],
+        });
+      const payload = (
+        job: JobDefinition,
+        executionName: string,
+        item: RunItem,
+        stageIndex: number,
+      ): StagePayload => ({
+        action: 'run',
+        stage: job.stages[stageIndex]!.name,
+        stageIndex,
+        lastStage: stageIndex === job.stages.length - 1,
+        run: { jobId: job.id, runId: item.runId, executionName, generation: item.generation },
+      });
+
+      it('does not start a queued run of a paused job, nor its later stage after resume; attempts stay 0', async () => {
+        const job = twoStages();
+        await planScheduled(store, job, at('2026-03-01T01:00:00Z'));
+        const starter = new RecordingStarter();
+        const [input] = (await dispatch(store, job.id, starter, T0)).started;
+        const item = input!.runs[0]!;
+        const deps = { store, jobs: new JobRegistry([job]), resources: new ResourceRegistry() };
+        await store.setPaused(job.id, true, T0);
+
+        const first = await runStage(deps, payload(job, input!.executionName, item, 0));
+        await store.setPaused(job.id, false, T0);
+        const second = await runStage(deps, payload(job, input!.executionName, item, 1));
+
+        const interval = { start: item.interval.start, end: item.interval.end };
+        expect(first).toEqual({ interval, notStarted: 'paused' });
+        expect(second).toEqual({ interval, notStarted: 'paused' });
+        expect(await store.getRun(item.runId)).toMatchObject({
+          status: 'queued',
+          attempts: 0,
+          stage: null,
+          executionName: input!.executionName,
+        });
+        starter.endAll();
+        const again = await dispatch(store, job.id, starter, T0);
+        expect(again).toMatchObject({ requeued: 1, started: [{ runs: [{ runId: item.runId }] }] });
+      });
+
+      it('lets a running run of a paused job go on to its next stage and succeed', async () => {
+        const job = twoStages();
+        await planScheduled(store, job, at('2026-03-01T01:00:00Z'));
+        const [input] = (await dispatch(store, job.id, new RecordingStarter(), T0)).started;
+        const item = input!.runs[0]!;
+        const deps = { store, jobs: new JobRegistry([job]), resources: new ResourceRegistry() };
+        const first = await runStage(deps, payload(job, input!.executionName, item, 0));
+        const afterFirst = await store.getRun(item.runId);
+        await store.setPaused(job.id, true, T0);
+
+        const second = await runStage(deps, payload(job, input!.executionName, item, 1));
+
+        const interval = { start: item.interval.start, end: item.interval.end };
+        expect(first).toEqual({ interval });
+        expect(afterFirst).toMatchObject({ status: 'running', output: { rows: 1 } });
+        expect(second).toEqual({ interval });
+        expect(await store.getRun(item.runId)).toMatchObject({
+          status: 'succeeded',
+          stage: 'load',
+          attempts: 1,
+        });
       });
     });
 

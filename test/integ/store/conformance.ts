@@ -1,7 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StoreError } from '../../../shared/errors.ts';
+import { StageEventRefusedError, StoreError } from '../../../shared/errors.ts';
 import type { Interval } from '../../../shared/interval.ts';
 import { openStore, type StoreConfig } from '../../../shared/store/index.ts';
 import { MIGRATIONS } from '../../../shared/store/migrations.ts';
@@ -619,6 +619,25 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         expect(await store.getRun(other[0]!.runId)).toEqual(other[0]);
       });
 
+      it('queues nothing while the job is paused, returning how many it queued', async () => {
+        const jobId = newJobId('queue_paused');
+        const runs = await seedRuns(jobId, runsOf(hours(T0, 3)));
+        const ids = runs.map((run) => run.runId);
+        await store.setPaused(jobId, true, T0);
+
+        const whilePaused = await store.withJob(jobId, T0, (tx) => tx.markQueued(ids, 'exec-paused'));
+        await store.setPaused(jobId, false, T0);
+        const resumed = await store.withJob(jobId, T0, (tx) => tx.markQueued(ids, 'exec-resumed'));
+
+        expect(whilePaused).toBe(0);
+        expect(resumed).toBe(3);
+        expect((await store.listRuns(jobId)).map((run) => [run.status, run.executionName])).toEqual([
+          ['queued', 'exec-resumed'],
+          ['queued', 'exec-resumed'],
+          ['queued', 'exec-resumed'],
+        ]);
+      });
+
       it('lists in-flight (queued and running) runs of a lane, oldest first', async () => {
         const jobId = newJobId('inflight');
         const intervals = hours(T0, 6);
@@ -698,6 +717,32 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         expect(await store.markRunning(run!.runId, 'main', at('2026-03-01T00:06:00Z'))).toBeUndefined();
         expect(await store.markRunning(987_654_321, 'main', T0)).toBeUndefined();
         expect(await store.getRun(run!.runId)).toEqual(succeeded);
+      });
+
+      it('refuses to start a queued run of a paused job, leaving it as it was; a running run goes on', async () => {
+        const jobId = newJobId('refuse_paused');
+        const [queued, running] = await seedRuns(jobId, runsOf(hours(T0, 2)));
+        await store.withJob(jobId, T0, (tx) => tx.markQueued([queued!.runId, running!.runId], 'exec-p'));
+        await store.markRunning(running!.runId, 'extract', T0);
+        const before = await store.getRun(queued!.runId);
+        await store.setPaused(jobId, true, T0);
+
+        const refused = await store.markRunning(queued!.runId, 'extract', at('2026-03-01T00:01:00Z'));
+        const afterRefusal = await store.getRun(queued!.runId);
+        const nextStage = await store.markRunning(running!.runId, 'load', at('2026-03-01T00:02:00Z'));
+        await store.setPaused(jobId, false, T0);
+        const resumed = await store.markRunning(queued!.runId, 'extract', at('2026-03-01T00:03:00Z'));
+
+        expect(refused).toBeUndefined();
+        expect(before).toMatchObject({ status: 'queued', attempts: 0, executionName: 'exec-p' });
+        expect(afterRefusal).toEqual(before);
+        expect(nextStage).toMatchObject({ status: 'running', stage: 'load', attempts: 1 });
+        expect(resumed).toMatchObject({
+          status: 'running',
+          stage: 'extract',
+          attempts: 1,
+          startedAt: at('2026-03-01T00:03:00Z'),
+        });
       });
 
       it('records success with the output, clearing the last error', async () => {
@@ -913,6 +958,93 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           [ids[1], 'first'],
         ]);
         expect(await store.recentFailures(jobId, 0)).toEqual([]);
+      });
+    });
+
+    describe("updates conditional on the run's owner", () => {
+      /** One run of a fresh job, queued under `executionName` (generation 0). */
+      async function queuedRun(label: string, executionName = `${label}-s1`) {
+        const jobId = newJobId(label);
+        const [run] = await seedRuns(jobId, runsOf(hours(T0, 1)));
+        await store.withJob(jobId, T0, (tx) => tx.markQueued([run!.runId], executionName));
+        const owner = { jobId, executionName, generation: 0 };
+        return { run: (await store.getRun(run!.runId))!, owner };
+      }
+
+      it('applies every stage update when job, execution name and generation match', async () => {
+        const { run, owner } = await queuedRun('own-ok');
+
+        const running = await store.markRunning(run.runId, 'extract', at('2026-03-01T00:01:00Z'), owner);
+        await store.recordOutput(run.runId, { file: 'a.gz' }, at('2026-03-01T00:02:00Z'), owner);
+        await store.markSucceeded(run.runId, { rows: 1 }, at('2026-03-01T00:03:00Z'), owner);
+
+        expect(running).toMatchObject({ status: 'running', stage: 'extract', attempts: 1 });
+        expect(await store.getRun(run.runId)).toMatchObject({ status: 'succeeded', output: { rows: 1 } });
+      });
+
+      it('changes nothing for another job, another execution or another generation, and says why', async () => {
+        const { run, owner } = await queuedRun('own-stale');
+        await store.markRunning(run.runId, 'main', T0, owner);
+        const before = await store.getRun(run.runId);
+        const strangers = [
+          [
+            { ...owner, jobId: 'someone_else' },
+            `run ${run.runId} belongs to job "${owner.jobId}", not "someone_else"`,
+          ],
+          [
+            { ...owner, executionName: 'forged-s1' },
+            `run ${run.runId} is held by execution "${owner.executionName}" (status running), not by "forged-s1"`,
+          ],
+          [
+            { ...owner, generation: 1 },
+            `run ${run.runId} is in generation 0, not 1 (it was re-armed or requeued since)`,
+          ],
+        ] as const;
+
+        for (const [stranger, reason] of strangers) {
+          const message = `Stage event refused: ${reason}; nothing was written. Only the execution that holds a run, in its current generation, may update it.`;
+          expect(
+            await store.markRunning(run.runId, 'main', at('2026-03-01T00:09:00Z'), stranger),
+          ).toBeUndefined();
+          await expect(store.recordOutput(run.runId, 'forged', T0, stranger)).rejects.toThrow(message);
+          await expect(store.markSucceeded(run.runId, 'forged', T0, stranger)).rejects.toThrow(message);
+          await expect(store.markFailed(run.runId, 'forged', 1, T0, stranger)).rejects.toThrow(message);
+          await expect(store.requeueRuns([run.runId], stranger)).rejects.toThrow(message);
+          await expect(store.markFailed(run.runId, 'forged', 1, T0, stranger)).rejects.toBeInstanceOf(
+            StageEventRefusedError,
+          );
+        }
+
+        expect(await store.getRun(run.runId)).toEqual(before);
+      });
+
+      it('refuses the old owner once the run was requeued under a new generation', async () => {
+        const { run, owner } = await queuedRun('own-requeued');
+        await store.markRunning(run.runId, 'main', T0, owner);
+        await store.requeueRuns([run.runId], owner);
+        const requeued = await store.getRun(run.runId);
+
+        await expect(store.markSucceeded(run.runId, 'late', T0, owner)).rejects.toThrow(
+          `run ${run.runId} is held by no execution (status pending), not by "${owner.executionName}"`,
+        );
+
+        expect(requeued).toMatchObject({ status: 'pending', generation: 1, executionName: null });
+        expect(await store.getRun(run.runId)).toEqual(requeued);
+      });
+
+      it('leaves a succeeded run succeeded when its owner reports a late failure', async () => {
+        const { run, owner } = await queuedRun('own-late');
+        await store.markRunning(run.runId, 'main', T0, owner);
+        await store.markSucceeded(run.runId, null, at('2026-03-01T00:05:00Z'), owner);
+        const succeeded = await store.getRun(run.runId);
+
+        await store.markFailed(run.runId, 'duplicate delivery failed', 2, at('2026-03-01T00:06:00Z'), owner);
+        await store.requeueRuns([run.runId], owner);
+
+        expect(await store.getRun(run.runId)).toEqual(succeeded);
+        await expect(store.markSucceeded(987_654_321, null, T0, owner)).rejects.toThrow(
+          'Run 987654321 does not exist.',
+        );
       });
     });
 

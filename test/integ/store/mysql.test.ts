@@ -3,6 +3,7 @@ import type { SqlDatabase } from '../../../shared/sql.ts';
 import { openMysqlStore, sessionSetup } from '../../../shared/store/mysql.ts';
 import { createTestDatabase, mysqlAvailable } from '../../helpers/mysql.ts';
 import { describeStateStore } from './conformance.ts';
+import { describeStageEvents } from './stage-events.ts';
 
 const probe = await mysqlAvailable();
 // Without a server, skip locally with the reason; in CI, run and fail with it.
@@ -32,6 +33,19 @@ describe.skipIf(skip)('MySQL (MariaDB / Aurora MySQL)', () => {
       },
     },
   );
+
+  describeStageEvents('MySQL', async ({ clock }) => {
+    if (!probe.available) throw new Error(probe.reason);
+    const database = await createTestDatabase('stage');
+    const store = await openMysqlStore({ dsn: database.dsn, clock });
+    return {
+      store,
+      async cleanup() {
+        await store.close();
+        await database.drop();
+      },
+    };
+  });
 
   describe('MySQL sessions', () => {
     /** `@@transaction_isolation` is MySQL 8's name, `@@tx_isolation` MariaDB 10's. */

@@ -23,6 +23,7 @@ import { defineJob } from '../../../shared/job.ts';
 import type { ExecutionInput } from '../../../shared/planner/starter.ts';
 import { JobRegistry } from '../../../shared/registry.ts';
 import type { StateStore } from '../../../shared/store/types.ts';
+import { RecordingStarter } from '../../helpers/recording-starter.ts';
 import { createTempSqliteStore } from '../../helpers/sqlite.ts';
 
 const sfn = mockClient(SFNClient);
@@ -112,10 +113,9 @@ describe('dispatch', () => {
       lane: 'scheduled',
       backfillId: null,
       runs: runs.map((run) => ({
-        jobId: 'hourly',
         runId: run.runId,
+        generation: 0,
         interval: { start: run.interval.start.toISOString(), end: run.interval.end.toISOString() },
-        config: null,
       })),
     });
   });
@@ -238,6 +238,99 @@ describe('status, pause and resume', () => {
     });
     const resumed = await send<DispatchResponse>({ jobId: 'hourly' });
     expect(resumed).toMatchObject({ paused: false, planned: 3 });
+  });
+});
+
+describe('a paused job starts no execution (DESIGN.md §8)', () => {
+  let recording: RecordingStarter;
+  beforeEach(() => {
+    recording = new RecordingStarter();
+    deps = { ...deps, starter: recording };
+  });
+
+  it('continue: the runs of the ended execution go back to pending, and nothing starts', async () => {
+    // Arrange: an execution of 3 runs, paused while it ran; it ended without running them
+    await send({ jobId: 'hourly' });
+    await send({ action: 'pause', jobId: 'hourly' });
+    recording.endAll();
+
+    // Act
+    const response = await send<DispatchResponse>({ action: 'continue', jobId: 'hourly' });
+
+    // Assert
+    expect(response).toMatchObject({
+      action: 'continue',
+      paused: true,
+      started: [],
+      restarted: [],
+      requeued: 3,
+    });
+    expect(recording.started).toHaveLength(1);
+    expect(recording.startCalls).toBe(1);
+    const runs = await store.listRuns('hourly');
+    expect(runs.map((run) => [run.status, run.attempts, run.executionName])).toEqual([
+      ['pending', 0, null],
+      ['pending', 0, null],
+      ['pending', 0, null],
+    ]);
+  });
+
+  it('dispatch: pending runs wait and a lost execution is not restarted until resume', async () => {
+    // Arrange: a queued batch whose execution is gone, and 2 pending runs planned behind it
+    await send({ jobId: 'hourly' });
+    now = new Date(T0 + 5.5 * HOUR);
+    expect(await send<DispatchResponse>({ jobId: 'hourly' })).toMatchObject({ planned: 2, started: [] });
+    recording.statuses.clear();
+    await send({ action: 'pause', jobId: 'hourly' });
+
+    // Act
+    const paused = await send<DispatchResponse>({ action: 'dispatch', jobId: 'hourly' });
+    const continued = await send<DispatchResponse>({ action: 'continue', jobId: 'hourly' });
+
+    // Assert
+    expect(paused).toMatchObject({ paused: true, planned: 0, started: [], restarted: [], requeued: 0 });
+    expect(continued).toMatchObject({ paused: true, started: [], restarted: [], requeued: 0 });
+    expect(recording.startCalls).toBe(1);
+    expect(await store.countRuns('hourly')).toMatchObject({ queued: 3, pending: 2 });
+
+    // Act: resume
+    await send({ action: 'resume', jobId: 'hourly' });
+    const resumed = await send<DispatchResponse>({ action: 'dispatch', jobId: 'hourly' });
+
+    // Assert: the lost batch restarts under its own name; the pending runs wait for it
+    expect(resumed).toMatchObject({
+      paused: false,
+      started: [],
+      restarted: [recording.started[0]!.executionName],
+    });
+    expect(recording.startCalls).toBe(2);
+  });
+
+  it('backfill-next: a paused job’s backfill waits, then hands out its batch after resume', async () => {
+    // Arrange
+    const plan = await send<BackfillPlanResponse>({
+      action: 'backfill-plan',
+      request: { jobId: 'hourly', from: '2025-12-31T00:00:00Z', to: '2025-12-31T03:00:00Z' },
+    });
+    await send({ action: 'pause', jobId: 'hourly' });
+    const next = () =>
+      send<BackfillNextResponse>({
+        action: 'backfill-next',
+        jobId: 'hourly',
+        backfillId: plan.backfillId,
+        reverse: false,
+      });
+
+    // Act
+    const whilePaused = await next();
+    await send({ action: 'resume', jobId: 'hourly' });
+    const resumed = await next();
+
+    // Assert
+    expect(whilePaused).toEqual({ action: 'backfill-next', done: false, waitSeconds: 60 });
+    expect((await store.getBackfill(plan.backfillId))?.status).toBe('planned');
+    expect(resumed.execution?.runs).toHaveLength(3);
+    expect(recording.startCalls).toBe(0);
   });
 });
 

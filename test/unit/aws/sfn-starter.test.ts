@@ -34,10 +34,9 @@ const input: ExecutionInput = {
   backfillId: null,
   runs: [
     {
-      jobId: 'daily',
       runId: 7,
+      generation: 0,
       interval: { start: '2026-01-01T00:00:00.000Z', end: '2026-01-02T00:00:00.000Z' },
-      config: null,
     },
   ],
 };

@@ -12,6 +12,7 @@ import {
   stageErrorMessage,
 } from '../../../shared/local/workflow/payload.ts';
 import { renderJobWorkflow } from '../../../shared/local/workflow/render.ts';
+import type { ExecutionInput, RunItem } from '../../../shared/planner/starter.ts';
 import { executionInput, fargateJob, singleStageJob, sleep, twoStageJob } from './jobs.ts';
 
 type RunHandler = (payload: Extract<StagePayload, { action: 'run' }>) => Promise<unknown> | unknown;
@@ -38,6 +39,16 @@ function recordingBindings(onRun: RunHandler = (payload) => ({ output: { from: p
   return { bindings, calls, runs, fails, fargateCalls, continued };
 }
 
+/** The run reference a stage event carries for `item` of `input`. */
+function refOf(input: ExecutionInput, item: RunItem) {
+  return {
+    jobId: input.jobId,
+    executionName: input.executionName,
+    runId: item.runId,
+    generation: item.generation,
+  };
+}
+
 function namedError(name: string, message: string): Error {
   const error = new Error(message);
   error.name = name;
@@ -50,7 +61,7 @@ describe('runWorkflow', () => {
     for (const job of [singleStageJob, twoStageJob, fargateJob]) asl[job.id] = await renderJobWorkflow(job);
   });
 
-  it("runs every run's stages in order, the first stage's output as the second's input", async () => {
+  it("runs every run's stages in order, each event naming only the run and its owner", async () => {
     const recorder = recordingBindings((payload) => ({
       output: { stage: payload.stage, runId: payload.run.runId },
     }));
@@ -58,20 +69,16 @@ describe('runWorkflow', () => {
 
     const output = await runWorkflow(asl.two_stage!, input, recorder.bindings, { noRetryWaits: true });
 
-    expect(output).toEqual(input); // the Map's results are discarded: the output never grows
+    // A summary, never the batch: a backfill's startExecution.sync:2 gets the output back.
+    expect(output).toEqual({ jobId: input.jobId, lane: 'backfill', runs: 5 });
     expect(recorder.fails()).toEqual([]);
-    for (const run of input.runs) {
-      const calls = recorder.runs().filter((call) => call.run.runId === run.runId);
+    for (const item of input.runs) {
+      const run = refOf(input, item);
+      const calls = recorder.runs().filter((call) => call.run.runId === item.runId);
+      // The previous stage's output is not in the event: the next stage reads it from the store.
       expect(calls).toEqual([
-        { action: 'run', stage: 'extract', stageIndex: 0, lastStage: false, run, input: null },
-        {
-          action: 'run',
-          stage: 'load',
-          stageIndex: 1,
-          lastStage: true,
-          run,
-          input: { stage: 'extract', runId: run.runId },
-        },
+        { action: 'run', stage: 'extract', stageIndex: 0, lastStage: false, run },
+        { action: 'run', stage: 'load', stageIndex: 1, lastStage: true, run },
       ]);
     }
   });
@@ -102,7 +109,11 @@ describe('runWorkflow', () => {
 
     expect(recorder.runs()).toHaveLength(1);
     const [fail] = recorder.fails();
-    expect(fail).toMatchObject({ action: 'fail', run: input.runs[0], error: { Error: 'NonRetryableError' } });
+    expect(fail).toMatchObject({
+      action: 'fail',
+      run: refOf(input, input.runs[0]!),
+      error: { Error: 'NonRetryableError' },
+    });
     if (fail?.action !== 'fail') throw new Error('no fail call');
     // As Step Functions reports a Lambda error: the Cause is the error as JSON.
     expect(JSON.parse(fail.error.Cause)).toMatchObject({
@@ -177,11 +188,13 @@ describe('runWorkflow', () => {
     await runWorkflow(asl.heavy!, input, recorder.bindings, { noRetryWaits: true, validate: true });
 
     expect(recorder.fargateCalls).toHaveLength(2);
-    for (const run of input.runs) {
+    for (const item of input.runs) {
+      const run = refOf(input, item);
       const request = recorder.fargateCalls.find(
         (call) => parseStagePayload(call.environment.PIKO_STAGE_EVENT).run.runId === run.runId,
       );
       expect(request?.stage).toBe('crunch');
+      expect(request?.jobId).toBe(input.jobId);
       expect(Object.keys(request?.environment ?? {})).toEqual(['PIKO_STAGE_EVENT']);
       expect(JSON.parse(request?.environment.PIKO_STAGE_EVENT ?? '')).toEqual({
         action: 'run',
@@ -189,7 +202,6 @@ describe('runWorkflow', () => {
         stageIndex: 1,
         lastStage: false,
         run,
-        input: { rows: run.runId * 10 },
       });
       const load = recorder.runs().find((call) => call.stage === 'load' && call.run.runId === run.runId);
       expect(load).toEqual({
@@ -198,8 +210,6 @@ describe('runWorkflow', () => {
         stageIndex: 2,
         lastStage: true,
         run,
-        input: null,
-        inputFromStore: true,
       });
     }
   });
@@ -216,13 +226,23 @@ describe('runWorkflow', () => {
     expect(recorder.runs().map((call) => call.stage)).toEqual(['extract']);
   });
 
-  it('fails the execution, as Step Functions does, when a stage result has no output field', async () => {
-    const recorder = recordingBindings(() => ({ rows: 3 }));
+  it('discards every stage result: a large or odd result never reaches the next stage or the state', async () => {
+    const recorder = recordingBindings(() => ({ rows: 'x'.repeat(300_000) }));
+    const input = executionInput(twoStageJob, 1);
+
+    const output = await runWorkflow(asl.two_stage!, input, recorder.bindings, { noRetryWaits: true });
+
+    expect(output).toEqual({ jobId: input.jobId, lane: 'scheduled', runs: 1 });
+    expect(recorder.runs().map((call) => Object.keys(call).sort())).toEqual([
+      ['action', 'lastStage', 'run', 'stage', 'stageIndex'],
+      ['action', 'lastStage', 'run', 'stage', 'stageIndex'],
+    ]);
+  });
+
+  it('fails the execution, as Step Functions does, when a state references a missing path', async () => {
+    const { runs: _runs, ...withoutRuns } = executionInput(singleStageJob, 1);
     await expect(
-      runWorkflow(asl.two_stage!, executionInput(twoStageJob, 1), recorder.bindings, { noRetryWaits: true }),
-    ).rejects.toMatchObject({ name: 'WorkflowFailedError', error: 'States.Runtime' });
-    await expect(
-      runWorkflow(asl.two_stage!, executionInput(twoStageJob, 1), recorder.bindings, { noRetryWaits: true }),
+      runWorkflow(asl.single!, withoutRuns as never, recordingBindings().bindings, { noRetryWaits: true }),
     ).rejects.toBeInstanceOf(WorkflowFailedError);
   });
 

@@ -35,16 +35,15 @@ export const fargateJob: WorkflowJob = {
   ],
 };
 
-export function runItems(jobId: string, count: number): RunItem[] {
+export function runItems(count: number): RunItem[] {
   const start = Date.UTC(2026, 0, 1);
   return Array.from({ length: count }, (_, index) => ({
-    jobId,
     runId: index + 1,
+    generation: 0,
     interval: {
       start: new Date(start + index * 3_600_000).toISOString(),
       end: new Date(start + (index + 1) * 3_600_000).toISOString(),
     },
-    config: null,
   }));
 }
 
@@ -59,7 +58,7 @@ export function executionInput(
     executionName,
     lane,
     backfillId: lane === 'backfill' ? 'bf-1' : null,
-    runs: runItems(job.id, count),
+    runs: runItems(count),
   };
 }
 

@@ -4,30 +4,35 @@ import { parseStagePayload, stageErrorMessage } from '../../../shared/local/work
 const run = {
   jobId: 'daily_sales',
   runId: 7,
-  interval: { start: '2026-01-01T00:00:00.000Z', end: '2026-01-02T00:00:00.000Z' },
-  config: null,
+  executionName: 'daily_sales-s20260101T000000Z-0123456789abcdef',
+  generation: 2,
 };
 
 describe('parseStagePayload', () => {
   it('parses a run event, from an object or JSON text', () => {
-    const event = { action: 'run', stage: 'main', stageIndex: 0, lastStage: true, run, input: null };
+    const event = { action: 'run', stage: 'main', stageIndex: 0, lastStage: true, run };
     expect(parseStagePayload(event)).toEqual(event);
-    expect(parseStagePayload(JSON.stringify({ ...event, input: { a: 1 }, inputFromStore: true }))).toEqual({
-      ...event,
-      input: { a: 1 },
-      inputFromStore: true,
-    });
+    expect(parseStagePayload(JSON.stringify(event))).toEqual(event);
   });
 
-  it('reads a missing input or config as null', () => {
-    const { config: _config, ...withoutConfig } = run;
-    expect(parseStagePayload({ action: 'run', stage: 'main', stageIndex: 0, run: withoutConfig })).toEqual({
+  it('keeps only the run reference: an interval, config or input in the event is not read', () => {
+    const forged = {
+      action: 'run',
+      stage: 'main',
+      stageIndex: 0,
+      run: {
+        ...run,
+        interval: { start: '1999-01-01T00:00:00Z', end: '1999-01-02T00:00:00Z' },
+        config: { x: 1 },
+      },
+      input: { forged: true },
+    };
+    expect(parseStagePayload(forged)).toEqual({
       action: 'run',
       stage: 'main',
       stageIndex: 0,
       lastStage: false,
       run,
-      input: null,
     });
   });
 
@@ -37,8 +42,17 @@ describe('parseStagePayload', () => {
   });
 
   it('refuses malformed events, saying what is wrong', () => {
+    const refusal =
+      'stage event: "run" must be { jobId, runId, executionName, generation }: a job id, a positive integer runId, ' +
+      'an execution name of 1 to 80 characters [A-Za-z0-9_-] and a generation of 0 or more';
     expect(() => parseStagePayload(null)).toThrow(/JSON object/);
-    expect(() => parseStagePayload({ action: 'run', stage: 'x', stageIndex: 0 })).toThrow(/"run" must be/);
+    expect(() => parseStagePayload({ action: 'run', stage: 'x', stageIndex: 0 })).toThrow(refusal);
+    expect(() =>
+      parseStagePayload({ action: 'run', stage: 'x', stageIndex: 0, run: { ...run, generation: -1 } }),
+    ).toThrow(refusal);
+    expect(() =>
+      parseStagePayload({ action: 'run', stage: 'x', stageIndex: 0, run: { ...run, executionName: 'a:b' } }),
+    ).toThrow(refusal);
     expect(() => parseStagePayload({ action: 'explode', run })).toThrow(/unknown action "explode"/);
     expect(() => parseStagePayload({ action: 'run', run })).toThrow(/"stage" and "stageIndex"/);
   });

@@ -1,0 +1,9 @@
+/**
+ * The Fargate image's entry (bundled by `infra/container-image.ts`): the project's jobs are imported
+ * statically, as in the job Lambdas, so the image carries JavaScript only and loads nothing at run time.
+ */
+import { JobRegistry } from '../../shared/registry.ts';
+import { jobs } from '../jobs/index.ts';
+import { runContainerStage } from './run-stage.ts';
+
+await runContainerStage(() => new JobRegistry(jobs));

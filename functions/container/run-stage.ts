@@ -1,0 +1,51 @@
+/**
+ * One Fargate stage of one run, then exit: what both container entries do. The event arrives in
+ * `PIKO_STAGE_EVENT` (the workflow's container override; locally, the child process environment).
+ * Exit code 0 on success; 1 on failure, with the error's name and message as the last stderr line.
+ */
+import { ENV_JOB_ID, requiredEnv } from '../../shared/aws/env.ts';
+import { getConfig, type PikoConfig } from '../../shared/config.ts';
+import { parseStagePayload, STAGE_EVENT_ENV } from '../../shared/local/workflow/payload.ts';
+import type { JobRegistry } from '../../shared/registry.ts';
+import { openProcessRuntime } from '../../shared/runner/process.ts';
+import { runStage } from '../../shared/runner/stage-runner.ts';
+import { configureTelemetry, errorMessage, logger } from '../../shared/telemetry.ts';
+
+/**
+ * Runs the stage named by `PIKO_STAGE_EVENT` with the jobs `loadRegistry` gives, and sets the exit code.
+ * Never throws: a failure is logged, written to stderr and leaves `process.exitCode` at 1.
+ */
+export async function runContainerStage(
+  loadRegistry: (config: PikoConfig) => JobRegistry | Promise<JobRegistry>,
+): Promise<void> {
+  const shutdown = new AbortController();
+  process.once('SIGTERM', () => shutdown.abort(new Error('Fargate task stopped (SIGTERM)')));
+  try {
+    const config = getConfig();
+    configureTelemetry({ logLevel: config.piko.logLevel, json: config.piko.logJson });
+    const raw = process.env[STAGE_EVENT_ENV];
+    if (!raw)
+      throw new Error(
+        `${STAGE_EVENT_ENV} is not set: this container runs one stage given by the job workflow`,
+      );
+    const payload = parseStagePayload(raw);
+    // The task knows its own job (the task definition's environment) and refuses events of others.
+    const jobId = requiredEnv(ENV_JOB_ID);
+    const runtime = await openProcessRuntime(config, await loadRegistry(config), {
+      migrate: false,
+      shutdown: shutdown.signal,
+    });
+    try {
+      await runStage({ ...runtime, jobId }, payload);
+    } finally {
+      await runtime.close();
+    }
+  } catch (error) {
+    const name = error instanceof Error ? error.name : 'Error';
+    const message = errorMessage(error);
+    logger.error('stage failed', { error: message, errorName: name });
+    // The last stderr line is what the local runtime (and a reader of the task's logs) reports.
+    process.stderr.write(`${name}: ${message}\n`);
+    process.exitCode = 1;
+  }
+}
