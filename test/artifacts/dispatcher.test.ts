@@ -269,7 +269,7 @@ describe('dispatcher (bundle in a Lambda sandbox; schedule ticks and the --aws C
         action: 'ecs:RunTask',
         resource: ownTaskDefinition,
         expected: 'Allowed',
-        source: 'must-deny',
+        source: 'control',
       },
     ]);
     console.log(`IAM simulation of the dispatcher flows:\n${formatIamTable(checks)}`);

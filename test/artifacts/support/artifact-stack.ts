@@ -21,7 +21,7 @@ import {
   type UnexpectedAwsCall,
 } from './recording-sfn-endpoint.ts';
 import { type LambdaArtifact, type SynthesizedApp, synthesizedApp } from './synth.ts';
-import { createTestCa, issueServerCertificate, type TestCa } from './test-ca.ts';
+import { createTestCa, issueServerCertificate, type ServerCertificate, type TestCa } from './test-ca.ts';
 import { startTlsMariaDb, type TlsMariaDb } from './tls-mariadb.ts';
 
 /** What a custom endpoint factory gets (see {@link ArtifactStackOptions.sfnEndpoint}). */
@@ -46,6 +46,11 @@ export interface ArtifactStackOptions<S extends LocalEndpoint> {
    */
   readonly resolver?: (app: SynthesizedApp, standIns: { readonly proxyEndpoint: string }) => CfnResolver;
   /**
+   * The certificate the IAM proxy presents, given its endpoint name. @default one of the test CA for
+   * the endpoint name (what the functions connect to)
+   */
+  readonly proxyCertificate?: (ca: TestCa, host: string) => ServerCertificate;
+  /**
    * Starts the Step Functions endpoint the sandboxes' SFN clients reach (`AWS_ENDPOINT_URL_SFN`).
    * @default a recording endpoint (`recording-sfn-endpoint.ts`) that starts nothing
    */
@@ -69,6 +74,8 @@ export interface ArtifactStack<S extends LocalEndpoint = LocalEndpoint> {
   readonly db: TlsMariaDb;
   readonly proxy: IamProxy;
   readonly sfn: S;
+  /** Host names the sandboxes resolve locally (the proxy endpoint → its loopback address). */
+  readonly hosts: Readonly<Record<string, string>>;
   /** Test credentials per function, and every AWS call made so far. */
   readonly identities: AwsIdentities;
   /** The function under `<stack>/<prefix>` (`Dispatcher`, `Migrations/Handler`, `JobFunctions/store_totals`). */
@@ -112,16 +119,23 @@ export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint
     // The proxy's ARN does not depend on its endpoint: learn its resource id first.
     const proxyArn = makeResolver(app, { proxyEndpoint: 'unused' }).getAtt(proxyLogicalId, 'DBProxyArn');
     const proxyResourceId = proxyArn.split(':')[6]!;
+    // A real-shaped endpoint name, resolved to the proxy's loopback address inside the sandboxes
+    // (`hosts`): the functions connect by name, with SNI and the certificate's name checked, as on AWS.
+    const proxyName = makeResolver(app, { proxyEndpoint: 'unused' }).ref(proxyLogicalId);
+    const proxyEndpoint = `${proxyName}.proxy-${proxyResourceId.slice(4, 16)}.${TEST_REGION}.rds.amazonaws.com`;
     const identities = new AwsIdentities();
     const proxy = await startIamProxyOnFreeLoopback({
-      certificateFor: (host) => issueServerCertificate(ca, 'rds-proxy', [host]),
+      endpoint: proxyEndpoint,
+      certificateFor: (host) =>
+        options.proxyCertificate?.(ca, host) ?? issueServerCertificate(ca, 'rds-proxy', [host]),
       region: TEST_REGION,
       proxyResourceId,
       backend: { host: db.host, port: db.port, ca: ca.cert, users: [backendUser] },
       identities,
     });
     cleanups.push(() => proxy.close());
-    const resolver = makeResolver(app, { proxyEndpoint: proxy.host });
+    const resolver = makeResolver(app, { proxyEndpoint });
+    const hosts = { [proxyEndpoint]: proxy.host };
 
     const stateMachineArns = app
       .resourcesOfType('AWS::StepFunctions::StateMachine')
@@ -147,6 +161,7 @@ export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint
       db,
       proxy,
       sfn,
+      hosts,
       identities,
       lambda: (prefix) => app.lambda(prefix),
       principalOf,
@@ -163,6 +178,7 @@ export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint
           // Every other service goes to the catch-all (the SDK's global endpoint setting).
           endpoints: { SFN: sfn.url },
           globalEndpoint: catchAll.url,
+          hosts,
           timeoutSeconds: openOptions.timeoutSeconds,
         });
         cleanups.push(() => sandbox.close());

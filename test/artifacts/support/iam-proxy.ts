@@ -68,8 +68,13 @@ const ER_SECURE_TRANSPORT_REQUIRED = 3159;
 
 /** Options of {@link startIamProxy}. */
 export interface IamProxyOptions {
-  /** The address it listens on; also the host tokens must be signed for (the template's proxy endpoint). */
+  /** The address it listens on. */
   readonly host: string;
+  /**
+   * The host name tokens must be signed for: the template's proxy endpoint, a DNS name the sandboxes
+   * resolve to {@link IamProxyOptions.host}. @default host
+   */
+  readonly endpoint?: string;
   /** @default 3306 (RDS Proxy always listens there, and the template's DSN says so) */
   readonly port?: number;
   readonly certificate: ServerCertificate;
@@ -110,7 +115,10 @@ export interface ProxyLogin {
 
 /** A running proxy. */
 export interface IamProxy {
+  /** The address it listens on. */
   readonly host: string;
+  /** The host name clients connect to and sign tokens for. */
+  readonly endpoint: string;
   readonly port: number;
   /** `arn:aws:rds-db:<region>:<account>:dbuser:<proxy id>/<user>`. */
   dbUserArn(user: string): string;
@@ -463,7 +471,7 @@ export async function startIamProxy(options: IamProxyOptions): Promise<IamProxy>
     };
     const verdict = verifyIamToken(
       password,
-      { host: options.host, port, user: client.user, region, now: now() },
+      { host: options.endpoint ?? options.host, port, user: client.user, region, now: now() },
       (accessKeyId) => options.identities.byAccessKey(accessKeyId)?.credentials,
     );
     if (!verdict.valid) return refuse(verdict.reason);
@@ -509,6 +517,7 @@ export async function startIamProxy(options: IamProxyOptions): Promise<IamProxy>
 
   return {
     host: options.host,
+    endpoint: options.endpoint ?? options.host,
     port,
     dbUserArn,
     logins: () => [...logins],
@@ -525,6 +534,7 @@ export async function startIamProxy(options: IamProxyOptions): Promise<IamProxy>
  */
 export async function startIamProxyOnFreeLoopback(
   options: Omit<IamProxyOptions, 'host' | 'certificate'> & {
+    /** The certificate for the proxy's endpoint (or address, without one). */
     readonly certificateFor: (host: string) => ServerCertificate;
   },
 ): Promise<IamProxy> {
@@ -532,7 +542,11 @@ export async function startIamProxyOnFreeLoopback(
     const bytes = randomBytes(3);
     const host = `127.${1 + (bytes[0]! % 254)}.${bytes[1]}.${1 + (bytes[2]! % 254)}`;
     try {
-      return await startIamProxy({ ...options, host, certificate: options.certificateFor(host) });
+      return await startIamProxy({
+        ...options,
+        host,
+        certificate: options.certificateFor(options.endpoint ?? host),
+      });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) throw error;
     }

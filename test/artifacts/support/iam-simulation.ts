@@ -30,8 +30,11 @@ export interface IamRequest {
 /** A decided call, with what the test expects of it. */
 export interface IamCheck extends IamRequest {
   readonly expected: 'Allowed' | 'Denied';
-  /** Where the call comes from: `recorded` (the artifacts made it) or `must-deny`. */
-  readonly source: 'recorded' | 'must-deny';
+  /**
+   * Where the call comes from: `recorded` (the artifacts made it), `must-deny`, or `control` (a call
+   * that must be allowed, beside the denials, so they do not pass for the wrong reason).
+   */
+  readonly source: 'recorded' | 'must-deny' | 'control';
   readonly decision: IamDecision;
 }
 

@@ -53,6 +53,11 @@ export interface LambdaSandboxOptions {
    * JavaScript v3 honours for that service's clients. @default {}
    */
   readonly endpoints?: Readonly<Record<string, string>>;
+  /**
+   * Host names the sandbox resolves to local addresses, as the VPC's DNS resolves the proxy endpoint
+   * (`dns.lookup`, which `net.connect` uses). @default {}
+   */
+  readonly hosts?: Readonly<Record<string, string>>;
   /** `AWS_ENDPOINT_URL`: where SDK clients of every other service go. @default - none (AWS itself) */
   readonly globalEndpoint?: string;
   /** @default TEST_REGION */
@@ -97,12 +102,27 @@ export interface LambdaSandbox {
 
 /** The runtime's side of the protocol: imports the handler, then answers invocations. */
 const BOOTSTRAP = String.raw`
-import { createWriteStream } from 'node:fs';
+import dns from 'node:dns';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { types } from 'node:util';
 
 const [handlerFile, exportName, handlerName] = process.argv.slice(2);
+
+// The VPC's DNS: the stack's private host names resolve to local addresses; everything else as usual.
+const hosts = JSON.parse(readFileSync(new URL('./hosts.json', import.meta.url), 'utf8'));
+const systemLookup = dns.lookup;
+dns.lookup = function lookup(hostname, options, callback) {
+  if (typeof options === 'function') [callback, options] = [options, {}];
+  if (typeof options === 'number') options = { family: options };
+  const address = hosts[String(hostname).toLowerCase()];
+  if (address === undefined) return systemLookup.call(dns, hostname, options, callback);
+  const family = address.includes(':') ? 6 : 4;
+  process.nextTick(() =>
+    options && options.all ? callback(null, [{ address, family }]) : callback(null, address, family),
+  );
+};
 const results = createWriteStream(null, { fd: 3 });
 const send = (message) => results.write(JSON.stringify(message) + '\n');
 let current;
@@ -194,6 +214,12 @@ export async function openLambdaSandbox(
   mkdirSync(path.join(dir, 'runtime'));
   const bootstrap = path.join(dir, 'runtime', 'bootstrap.mjs');
   writeFileSync(bootstrap, BOOTSTRAP);
+  writeFileSync(
+    path.join(dir, 'runtime', 'hosts.json'),
+    JSON.stringify(
+      Object.fromEntries(Object.entries(options.hosts ?? {}).map(([name, ip]) => [name.toLowerCase(), ip])),
+    ),
+  );
   const [moduleName, exportName] = splitHandler(fn.handler);
   // As the Node.js runtime does: <file>.js, .mjs or .cjs.
   const found = ['.js', '.mjs', '.cjs']
