@@ -20,6 +20,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
 
@@ -184,6 +185,21 @@ export interface RunContainerOptions {
   readonly workRoot: string;
   /** Killed (SIGKILL) after this long, as a `TimeoutSeconds` would stop it. */
   readonly timeoutMs: number;
+  /** The task definition's `User` (`1000:1000`, `node`), which wins over the image's. @default the image's */
+  readonly user?: string;
+  /** Host names the container resolves (its `/etc/hosts`, as the task's network gives it). @default {} */
+  readonly hosts?: Readonly<Record<string, string>>;
+}
+
+/** `1000`, `1000:1000`, `node` or `node:node` → uid and gid. */
+function userIds(user: string): { uid: number; gid: number } {
+  const [name = '', group = name] = user.split(':');
+  const id = (part: string) => (/^\d+$/.test(part) ? Number(part) : IMAGE_USERS[part]);
+  const uid = id(name);
+  const gid = id(group);
+  if (uid === undefined || gid === undefined)
+    throw new Error(`container user ${user} is not a user of the Node.js images`);
+  return { uid, gid };
 }
 
 /**
@@ -223,11 +239,22 @@ export async function runContainer(options: RunContainerOptions): Promise<Contai
         ? tmp
         : { uid: 0, gid: 0, mode: 0o755 }
       : tmp;
+    const { uid, gid } = options.user ? userIds(options.user) : { uid: spec.uid, gid: spec.gid };
+    const hostsFile = path.join(root, 'hosts');
+    writeFileSync(
+      hostsFile,
+      [
+        '127.0.0.1 localhost',
+        ...Object.entries(options.hosts ?? {}).map(([name, ip]) => `${ip} ${name}`),
+        '',
+      ].join('\n'),
+    );
+    chmodSync(hostsFile, 0o644);
     const [program, ...args] = spec.command;
     const executable = program === 'node' ? node : program;
     const environment: Record<string, string> = {
       PATH: `${nodeDir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
-      HOME: spec.uid === 0 ? '/root' : '/home/node',
+      HOME: uid === 0 ? '/root' : '/home/node',
       HOSTNAME: 'ip-10-0-1-23.eu-west-1.compute.internal',
       ...spec.env,
       ...options.environment,
@@ -235,9 +262,10 @@ export async function runContainer(options: RunContainerOptions): Promise<Contai
     // A private mount namespace: /tmp is the task's own volume, gone when the task ends.
     const script = [
       `mount -t tmpfs -o mode=${tmpMount.mode.toString(8)},uid=${tmpMount.uid},gid=${tmpMount.gid},size=512m tmpfs /tmp`,
+      `mount --bind "${hostsFile}" /etc/hosts`,
       'cd "$1"',
       'shift',
-      `exec setpriv --reuid=${spec.uid} --regid=${spec.gid} --clear-groups -- "$@"`,
+      `exec setpriv --reuid=${uid} --regid=${gid} --clear-groups -- "$@"`,
     ].join(' && ');
     const child = spawn(
       'unshare',

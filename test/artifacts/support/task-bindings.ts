@@ -62,6 +62,8 @@ export interface EcsTaskRequest {
   /** Container paths the task definition backs with a bind volume. */
   readonly bindMounts: readonly string[];
   readonly timeoutMs: number;
+  /** The container definition's `User`, which wins over the image's. @default the image's */
+  readonly user?: string;
 }
 
 /** A Task state about to run, for a test to act on (inject a fault, count). */
@@ -386,6 +388,7 @@ export class TaskBindings {
     }
     const definitions = (properties.ContainerDefinitions ?? []) as {
       Name?: string;
+      User?: unknown;
       MountPoints?: { ContainerPath?: string; SourceVolume?: string }[];
     }[];
     const override = parameters.Overrides?.ContainerOverrides?.[0];
@@ -424,6 +427,7 @@ export class TaskBindings {
       environment,
       bindMounts,
       timeoutMs: timeoutSeconds * 1000,
+      ...(container.User !== undefined ? { user: tokens.resolveString(container.User) } : {}),
     });
     this.containerRuns.push({ ...exit, environment });
     const stoppedAt = Date.now();
@@ -441,7 +445,7 @@ export class TaskBindings {
         },
       ],
       DesiredStatus: 'STOPPED',
-      Group: `family:${String(properties.Family)}`,
+      Group: `family:${tokens.resolveString(properties.Family)}`,
       LastStatus: 'STOPPED',
       LaunchType: 'FARGATE',
       Overrides: parameters.Overrides ?? {},

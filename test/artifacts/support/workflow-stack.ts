@@ -167,7 +167,7 @@ export async function startWorkflowStack(options: WorkflowStackOptions = {}): Pr
     if (!roleLogicalId)
       throw new Error(`task definition ${request.taskDefinitionLogicalId} has no task role`);
     const principal = identities.principal(
-      `task ${String(properties.Family)}`,
+      `task ${resolver.resolveString(properties.Family)}`,
       roleLogicalId,
       resolver.getAtt(roleLogicalId, 'Arn'),
     );
@@ -197,6 +197,8 @@ export async function startWorkflowStack(options: WorkflowStackOptions = {}): Pr
       },
       workRoot,
       timeoutMs: request.timeoutMs,
+      user: request.user,
+      hosts: stack.hosts,
     });
   }
   const lambdaNode = await lambdaNodeBinary();
