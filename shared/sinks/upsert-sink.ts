@@ -1,3 +1,4 @@
+import { asSentence, unknownOptionProblems } from '../options.ts';
 import type { SqlDatabase } from '../sql.ts';
 import { SinkDefinitionError } from './errors.ts';
 import {
@@ -27,6 +28,13 @@ export interface UpsertSinkOptions<T> {
   readonly createTable?: boolean;
 }
 
+const UPSERT_SINK_OPTION_KEYS = [
+  'table',
+  'key',
+  'batchSize',
+  'createTable',
+] as const satisfies readonly (keyof UpsertSinkOptions<unknown>)[];
+
 /** Tables known to exist, per database, so `CREATE TABLE IF NOT EXISTS` runs once per process. */
 const createdTables = new WeakMap<SqlDatabase, Set<string>>();
 
@@ -45,6 +53,7 @@ export function upsertSink<T>(recordType: RecordType<T>, options: UpsertSinkOpti
   const { columns, problems } = columnsOf(recordType.schema);
   const tableProblem = identifierProblem('Table', table);
   if (tableProblem) problems.unshift(tableProblem);
+  problems.unshift(...unknownOptionProblems(options, UPSERT_SINK_OPTION_KEYS).map(asSentence));
   if (key.length === 0) problems.push('The key must name at least one field.');
   for (const [index, name] of key.entries()) {
     const column = columns.find((c) => c.name === name);
