@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { registerConfigSecrets } from './config-secrets.ts';
 import { type Duration, toMillis } from './duration.ts';
 import { InputError, JobDefinitionError, PikoError } from './errors.ts';
 import type { Interval } from './interval.ts';
@@ -6,6 +7,9 @@ import { unknownOptionProblems } from './options.ts';
 import type { BorrowedResources, ResourceMap } from './resources/types.ts';
 import { type CompiledSchedule, compileSchedule } from './schedule/index.ts';
 import type { Sink, TaggedRecord } from './sinks/types.ts';
+import { redact } from './telemetry.ts';
+
+export { secret } from './config-secrets.ts';
 
 /** Job ids: lower-case letter first, then lower-case letters, digits, `_` or `-`; at most 40 characters. */
 export const JOB_ID_PATTERN = /^[a-z][a-z0-9_-]{0,39}$/;
@@ -469,14 +473,20 @@ function json(value: unknown): string {
 
 /**
  * Validates a config override (a manual run's, a backfill's) against the job's schema and returns
- * the parsed config, defaults applied.
+ * the parsed config, defaults applied. The values of fields marked {@link secret} are registered with
+ * the redactor, so no log line, recorded error or CLI message shows them.
  * @throws InputError naming the job and every field that is wrong.
  */
 export function parseJobConfig<C>(job: JobDefinition<C, ResourceMap>, value: unknown): C {
+  // The values of fields marked secret() are redacted from every log line and error from now on.
+  registerConfigSecrets(job.config, value);
   const parsed = job.config.safeParse(value ?? {});
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    registerConfigSecrets(job.config, parsed.data);
+    return parsed.data;
+  }
   const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  throw new InputError(`Invalid config for job "${job.id}": ${issues.join('; ')}`);
+  throw new InputError(redact(`Invalid config for job "${job.id}": ${issues.join('; ')}`));
 }
 
 /** Parses an ISO 8601 instant that carries an offset (`Z` or `±hh:mm`); undefined otherwise. */

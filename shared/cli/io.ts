@@ -1,3 +1,5 @@
+import { redact } from '../telemetry.ts';
+
 /** Where a CLI command writes: injected so tests can capture output and exit codes. */
 export interface CliIo {
   /** Writes one line to standard output. */
@@ -62,10 +64,10 @@ class ProcessStdout {
 
 const stdout = new ProcessStdout();
 
-/** The process's standard streams. */
+/** The process's standard streams; error lines are redacted (they may quote configs, DSNs, tokens). */
 export const processIo: CliIo = {
   out: (line) => stdout.write(line),
-  err: (line) => process.stderr.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${redact(line)}\n`),
   ready: () => stdout.ready(),
 };
 
