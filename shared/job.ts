@@ -6,6 +6,7 @@ import type { Interval } from './interval.ts';
 import { unknownOptionProblems } from './options.ts';
 import type { BorrowedResources, ResourceMap } from './resources/types.ts';
 import { type CompiledSchedule, compileSchedule } from './schedule/index.ts';
+import { reservedTableProblem } from './sinks/sql-table.ts';
 import type { Sink, TaggedRecord } from './sinks/types.ts';
 import { redact } from './telemetry.ts';
 
@@ -348,6 +349,8 @@ export function defineJob<C = Record<string, never>, R extends ResourceMap = Rec
       );
       continue;
     }
+    const reserved = typeof sink.table?.name === 'string' ? reservedTableProblem(sink.table.name) : undefined;
+    if (reserved) problems.push(`sink ${index + 1}: ${reserved}`);
     if (sinkTypes.has(sink.recordType.name)) {
       problems.push(`two sinks for record type "${sink.recordType.name}"; keep one sink per record type`);
     }
