@@ -39,7 +39,6 @@ const UPSERT_SINK_OPTION_KEYS = [
   'createTable',
 ] as const satisfies readonly (keyof UpsertSinkOptions<unknown>)[];
 
-
 /**
  * A sink that upserts records into a table of the state database (`context.stateDatabase`) by key:
  * MySQL `INSERT … ON DUPLICATE KEY UPDATE`, SQLite `INSERT … ON CONFLICT (key) DO UPDATE`, many rows
