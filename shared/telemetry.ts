@@ -42,7 +42,7 @@ const AWS_SIGNATURE_PARAMS =
 const SECRET_NAME =
   '(?:aws[_-]?)?(?:api[_-]?key|apikey|(?:access|refresh|id|auth|session|security|bearer)[_-]?token|token|' +
   'client[_-]?secret|secret[_-]?access[_-]?key|secret[_-]?key|private[_-]?key|secret|password|passwd|pwd|' +
-  'signature|sig|credentials?)';
+  'signature|sig)';
 /**
  * `name=value` and `name: value` for a {@link SECRET_NAME}: query strings (`?api_key=…&`), also
  * percent-encoded (`%3D`, ending at `%26`), environment lines, headers, JSON (`"password":"…"`, also
