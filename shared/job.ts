@@ -1,10 +1,16 @@
 import * as z from 'zod';
+import { registerConfigSecrets } from './config-secrets.ts';
 import { type Duration, toMillis } from './duration.ts';
 import { ConfigOverrideTooLargeError, InputError, JobDefinitionError, PikoError } from './errors.ts';
 import type { Interval } from './interval.ts';
+import { unknownOptionProblems } from './options.ts';
 import type { BorrowedResources, ResourceMap } from './resources/types.ts';
 import { type CompiledSchedule, compileSchedule } from './schedule/index.ts';
+import { reservedTableProblem } from './sinks/sql-table.ts';
 import type { Sink, TaggedRecord } from './sinks/types.ts';
+import { redact } from './telemetry.ts';
+
+export { secret } from './config-secrets.ts';
 
 /** Job ids: lower-case letter first, then lower-case letters, digits, `_` or `-`; at most 40 characters. */
 export const JOB_ID_PATTERN = /^[a-z][a-z0-9_-]{0,39}$/;
@@ -79,6 +85,18 @@ export interface FargateStage<C = unknown, R extends ResourceMap = ResourceMap> 
   handler(context: RunContext<C>, resources: BorrowedResources<R>): Promise<unknown> | unknown;
 }
 
+/** The keys each stage kind has; any other key of a stage is refused by {@link defineJob}. */
+const STAGE_KEYS = {
+  lambda: ['kind', 'name', 'handler'],
+  fargate: ['kind', 'name', 'cpu', 'memoryMiB', 'handler'],
+} as const satisfies Record<Stage['kind'], readonly string[]>;
+const FARGATE_SIZE_KEYS = ['cpu', 'memoryMiB'] as const satisfies readonly (keyof FargateSize)[];
+/**
+ * Problems found when a stage was built (unknown size options of {@link fargate}), reported by
+ * {@link defineJob} with every other problem of the job.
+ */
+const STAGE_PROBLEMS = Symbol('piko.stageProblems');
+
 /** A stage that runs in the job's Lambda function (locally: in process). */
 export function lambda<C, R extends ResourceMap>(name: string, handler: Handler<C, R>): Stage<C, R> {
   return { kind: 'lambda', name, handler };
@@ -90,7 +108,18 @@ export function fargate<C, R extends ResourceMap>(
   size: FargateSize,
   handler: Handler<C, R>,
 ): Stage<C, R> {
-  return { kind: 'fargate', name, cpu: size.cpu ?? 1024, memoryMiB: size.memoryMiB ?? 2048, handler };
+  const stage = {
+    kind: 'fargate' as const,
+    name,
+    cpu: size?.cpu ?? 1024,
+    memoryMiB: size?.memoryMiB ?? 2048,
+    handler,
+  };
+  const problems =
+    typeof size === 'object' && size !== null ? unknownOptionProblems(size, FARGATE_SIZE_KEYS) : [];
+  // Not enumerable: the stage keeps exactly the keys of its kind.
+  if (problems.length > 0) Object.defineProperty(stage, STAGE_PROBLEMS, { value: problems });
+  return stage;
 }
 
 /** Retry policy of a run: exponential backoff with jitter. */
@@ -142,6 +171,37 @@ export interface JobOptions<C, R extends ResourceMap> {
   /** Named stages run in order; each result is the next one's input. Exactly one of `handler` and `stages`. */
   readonly stages?: readonly Stage<C, R>[];
 }
+
+/** Every option of {@link JobOptions}, as a record so the compiler keeps the two in step. */
+const JOB_OPTION_KEYS = Object.keys({
+  id: true,
+  description: true,
+  schedule: true,
+  start: true,
+  catchup: true,
+  catchupWindow: true,
+  misfireGraceTime: true,
+  concurrency: true,
+  retry: true,
+  timeout: true,
+  memoryMiB: true,
+  maxIntervalsPerDispatch: true,
+  config: true,
+  resources: true,
+  sinks: true,
+  handler: true,
+  stages: true,
+} satisfies Record<keyof JobOptions<unknown, ResourceMap>, true>);
+const SCHEDULE_KEYS = ['cron', 'timezone'] as const satisfies readonly (keyof JobOptions<
+  unknown,
+  ResourceMap
+>['schedule'])[];
+const RETRY_KEYS = [
+  'attempts',
+  'backoff',
+  'rate',
+  'maxBackoff',
+] as const satisfies readonly (keyof RetryOptions)[];
 
 /** A validated job with every default resolved. Durations are milliseconds. */
 export interface JobDefinition<C = unknown, R extends ResourceMap = ResourceMap> {
@@ -205,6 +265,10 @@ export function defineJob<C = Record<string, never>, R extends ResourceMap = Rec
       `id ${json(options?.id)} must start with a lower-case letter and hold only a-z, 0-9, _ and -, at most 40 characters`,
     );
   }
+  problems.push(...unknownOptionProblems(options, JOB_OPTION_KEYS));
+  if (isObject(options.schedule))
+    problems.push(...unknownOptionProblems(options.schedule, SCHEDULE_KEYS, 'schedule.'));
+  if (isObject(options.retry)) problems.push(...unknownOptionProblems(options.retry, RETRY_KEYS, 'retry.'));
 
   const cron = options?.schedule?.cron;
   const timezone = options?.schedule?.timezone ?? 'UTC';
@@ -285,6 +349,8 @@ export function defineJob<C = Record<string, never>, R extends ResourceMap = Rec
       );
       continue;
     }
+    const reserved = typeof sink.table?.name === 'string' ? reservedTableProblem(sink.table.name) : undefined;
+    if (reserved) problems.push(`sink ${index + 1}: ${reserved}`);
     if (sinkTypes.has(sink.recordType.name)) {
       problems.push(`two sinks for record type "${sink.recordType.name}"; keep one sink per record type`);
     }
@@ -352,6 +418,19 @@ function resolveStages<C, R extends ResourceMap>(
       problems.push(`two stages are named "${stage.name}"; stage names must be unique`);
     }
     seen.add(stage?.name);
+    if (typeof stage === 'object' && stage !== null) {
+      const keys: readonly string[] | undefined = STAGE_KEYS[stage.kind as Stage['kind']];
+      if (keys === undefined)
+        problems.push(
+          `stage "${show(name)}": kind ${json(stage.kind)} must be "lambda" or "fargate"; build stages with lambda(...) or fargate(...)`,
+        );
+      else
+        problems.push(
+          ...unknownOptionProblems(stage, keys).map((problem) => `stage "${show(name)}": ${problem}`),
+        );
+      const built = (stage as { [STAGE_PROBLEMS]?: readonly string[] })[STAGE_PROBLEMS] ?? [];
+      problems.push(...built.map((problem) => `stage "${show(name)}": ${problem}`));
+    }
     if (typeof stage?.handler !== 'function') problems.push(`stage "${show(name)}" has no handler function`);
     if (stage?.kind === 'fargate') {
       const sizes = typeof stage.cpu === 'number' ? FARGATE_SIZES[stage.cpu] : undefined;
@@ -371,6 +450,10 @@ function resolveStages<C, R extends ResourceMap>(
     }
   }
   return [...stages];
+}
+
+function isObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null;
 }
 
 /** Any value as text for a problem; never throws (null-prototype objects, symbols, bigints). */
@@ -400,7 +483,8 @@ export const MAX_CONFIG_OVERRIDE_BYTES = 8_192;
 
 /**
  * Validates a config override (a manual run's, a backfill's) against the job's schema and returns
- * the parsed config, defaults applied.
+ * the parsed config, defaults applied. The values of fields marked {@link secret} are registered with
+ * the redactor, so no log line, recorded error or CLI message shows them.
  * @throws ConfigOverrideTooLargeError over {@link MAX_CONFIG_OVERRIDE_BYTES}; InputError naming the job
  * and every field that is wrong.
  */
@@ -412,10 +496,15 @@ export function parseJobConfig<C>(job: JobDefinition<C, ResourceMap>, value: unk
         'Pass large inputs through a resource the job reads (a table, a file, a bucket) instead.',
     );
   }
+  // The values of fields marked secret() are redacted from every log line and error from now on.
+  registerConfigSecrets(job.config, value);
   const parsed = job.config.safeParse(value ?? {});
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    registerConfigSecrets(job.config, parsed.data);
+    return parsed.data;
+  }
   const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  throw new InputError(`Invalid config for job "${job.id}": ${issues.join('; ')}`);
+  throw new InputError(redact(`Invalid config for job "${job.id}": ${issues.join('; ')}`));
 }
 
 /** Parses an ISO 8601 instant that carries an offset (`Z` or `±hh:mm`); undefined otherwise. */

@@ -4,8 +4,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, JobDefinitionError, PikoError, UnknownJobError } from './errors.ts';
 import { isJobDefinition, type JobDefinition } from './job.ts';
+import { sharedTableProblems } from './sinks/sql-table.ts';
 
-/** The jobs of a project, by id. Refuses two jobs with one id. */
+/** The jobs of a project, by id. Refuses two jobs with one id, and one table defined two ways by their sinks. */
 export class JobRegistry {
   readonly #jobs = new Map<string, JobDefinition>();
 
@@ -16,6 +17,15 @@ export class JobRegistry {
       }
       this.#jobs.set(job.id, job);
     }
+    const tables = jobs.flatMap((job) =>
+      job.sinks.flatMap((sink) => (sink.table ? [{ jobId: job.id, table: sink.table }] : [])),
+    );
+    const problems = sharedTableProblems(tables);
+    if (problems.length > 0)
+      throw new JobDefinitionError(
+        problems[0]!.jobId,
+        problems.map(({ problem }) => problem),
+      );
   }
 
   /** The job with this id. @throws UnknownJobError naming the known jobs. */

@@ -35,6 +35,33 @@ const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]*(?::[^\s/]*)?@/gi;
  */
 const AWS_SIGNATURE_PARAMS =
   /(X-Amz-(?:Signature|Credential|Security-Token)(?:=|%3D))(?:(?!%26)[^&\s"'\\])+/gi;
+/**
+ * Names whose value is a secret, however they are written: `api_key`, `apiKey`, `API-KEY`,
+ * `aws_secret_access_key`, `secretAccessKey`, `sessionToken`, `password`, `signature`…
+ */
+const SECRET_NAME =
+  '(?:aws[_-]?)?(?:api[_-]?key|apikey|(?:access|refresh|id|auth|session|security|bearer)[_-]?token|token|' +
+  'client[_-]?secret|secret[_-]?access[_-]?key|secret[_-]?key|private[_-]?key|secret|password|passwd|pwd|' +
+  'signature|sig)';
+/**
+ * `name=value` and `name: value` for a {@link SECRET_NAME}: query strings (`?api_key=…&`), also
+ * percent-encoded (`%3D`, ending at `%26`), environment lines, headers, JSON (`"password":"…"`, also
+ * with escaped quotes) and DSN options (`Password=…;`). The name must not be part of a longer word
+ * (`tokens: 3` stays; a percent-encoded `?`, `&` or space may precede it), and the value ends at `&`, white space, a quote, `,`, `;` or `%26`.
+ */
+const SECRET_ASSIGNMENT = new RegExp(
+  `((?:(?<![A-Za-z0-9])|(?<=%3F|%26|%20))${SECRET_NAME}(?:\\\\?["'])?\\s*(?:=|:|%3D)\\s*(?:\\\\?["'])?)(?:(?!%26)[^&\\s"'\\\\,;])+`,
+  'gi',
+);
+/** `Authorization: Bearer …` / `Basic …` (and any scheme after an `authorization` name), `Bearer …` alone. */
+const AUTHORIZATION =
+  /(\bauthorization["']?\s*[:=]\s*["']?(?:[A-Za-z-]+\s+)?|\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]+/gi;
+/** AWS access key ids: long-term (`AKIA…`) and temporary (`ASIA…`). */
+const AWS_ACCESS_KEY_ID = /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g;
+/** A PEM private key, whole (or cut off before its END line). */
+const PEM_PRIVATE_KEY = /(-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----)[\s\S]*?(?:-----END \2PRIVATE KEY-----|$)/g;
+/** JSON Web Tokens: base64url header and payload (both JSON objects, so `eyJ…`), then the signature. */
+const JWT = /\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 
 /**
  * Remembers a secret (a password, an IAM token) so that {@link redact} and {@link errorMessage}
@@ -51,12 +78,21 @@ export function registerSecret(secret: string | undefined): void {
 }
 
 /**
- * Removes secrets from a text: `scheme://user:password@` credentials, AWS signature parameters,
- * every secret in `secrets` (also URL-encoded) and every secret given to {@link registerSecret}.
- * Secrets shorter than 4 characters are not searched for.
+ * Removes secrets from a text: the usual shapes of secrets (`scheme://user:password@` credentials,
+ * AWS signature parameters, `api_key=…`, `password: …`, `"token":"…"` and other secret names with a
+ * value, `Authorization: Bearer …`, AWS access key ids, PEM private keys, JWTs), every secret in
+ * `secrets` (also URL-encoded) and every secret given to {@link registerSecret} (among them the
+ * values of config fields marked {@link secret}). Secrets shorter than 4 characters are not searched for.
  */
 export function redact(text: string, secrets: readonly string[] = []): string {
-  let result = text.replace(URL_CREDENTIALS, `$1${REDACTED}@`).replace(AWS_SIGNATURE_PARAMS, `$1${REDACTED}`);
+  let result = text
+    .replace(PEM_PRIVATE_KEY, `$1${REDACTED}`)
+    .replace(URL_CREDENTIALS, `$1${REDACTED}@`)
+    .replace(AWS_SIGNATURE_PARAMS, `$1${REDACTED}`)
+    .replace(AUTHORIZATION, `$1${REDACTED}`)
+    .replace(SECRET_ASSIGNMENT, `$1${REDACTED}`)
+    .replace(AWS_ACCESS_KEY_ID, REDACTED)
+    .replace(JWT, REDACTED);
   const all = [...secrets, ...registeredSecrets].filter((s) => s.length >= MIN_SECRET_LENGTH);
   // Longest first, so a secret that contains another is removed whole.
   for (const secret of [...new Set(all)].sort((a, b) => b.length - a.length)) {

@@ -5,6 +5,7 @@
 import { createPool, type Pool, type PoolConnection } from 'mysql2/promise';
 import { getConfig } from '../config.ts';
 import { ConfigError, InputError, PikoError } from '../errors.ts';
+import { unknownOptionProblems } from '../options.ts';
 import { mysqlPoolOptions } from '../store/mysql.ts';
 import { raceAbort } from './abort.ts';
 import type { Resource } from './types.ts';
@@ -29,6 +30,13 @@ export interface MysqlPoolOptions {
   readonly resetOnRelease?: boolean;
 }
 
+const MYSQL_POOL_OPTION_KEYS = [
+  'max',
+  'dsn',
+  'iamAuth',
+  'resetOnRelease',
+] as const satisfies readonly (keyof MysqlPoolOptions)[];
+
 /** RDS IAM authentication. */
 export interface IamAuthOptions {
   /** The region that signs the token. */
@@ -52,13 +60,15 @@ export interface MysqlPoolResource extends Resource<PoolConnection, MysqlPoolHan
  * A resource that lends one pooled MySQL connection to each run (`release` gives it back; never call
  * `connection.release()` yourself). A connection used after its run ended throws.
  * @example resources: { db: mysqlPool({ max: 50 }) }
- * @throws InputError when `max` is not a positive integer.
+ * @throws InputError listing every problem: `max` not a positive integer, an unknown option.
  */
 export function mysqlPool(options: MysqlPoolOptions = {}): MysqlPoolResource {
   const max = options.max ?? 10;
-  if (!Number.isInteger(max) || max < 1) {
-    throw new InputError(`mysqlPool: max must be an integer of 1 or more, got ${max}`);
-  }
+  const problems = unknownOptionProblems(options, MYSQL_POOL_OPTION_KEYS);
+  if (typeof options.iamAuth === 'object' && options.iamAuth !== null)
+    problems.push(...unknownOptionProblems(options.iamAuth, ['region'], 'iamAuth.'));
+  if (!Number.isInteger(max) || max < 1) problems.push(`max must be an integer of 1 or more, got ${max}`);
+  if (problems.length > 0) throw new InputError(`mysqlPool: ${problems.join('; ')}`);
   const waits = new WaitHistogram();
   return {
     kind: 'mysql-pool',

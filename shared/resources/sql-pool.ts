@@ -1,5 +1,7 @@
 import type { PoolConnection, ResultSetHeader } from 'mysql2/promise';
 import { getConfig } from '../config.ts';
+import { InputError } from '../errors.ts';
+import { unknownOptionProblems } from '../options.ts';
 import type { SqlDatabase, SqlRow } from '../sql.ts';
 import { openSqliteDatabase } from '../store/sqlite.ts';
 import { abortReason } from './abort.ts';
@@ -33,8 +35,11 @@ export interface SqlPoolResource extends Resource<SqlDatabase, Handle> {
  * A bounded pool of connections to the project's database, lent one per run as a {@link SqlDatabase}:
  * MySQL (the configured `PIKO_MYSQL__DSN`, IAM auth included) when set, else the local SQLite file,
  * at most `max` runs at a time. On AWS, RDS Proxy pools the connections of every Lambda.
+ * @throws InputError naming an unknown option, or `max` not a positive integer.
  */
 export function sqlPool(options: SqlPoolOptions = {}): SqlPoolResource {
+  const unknown = unknownOptionProblems(options, ['max', 'sqliteFile']);
+  if (unknown.length > 0) throw new InputError(`sqlPool: ${unknown.join('; ')}`);
   const max = options.max ?? 10;
   const mysql = mysqlPool({ max });
   const waits = new WaitHistogram();

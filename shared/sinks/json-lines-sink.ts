@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, parse } from 'node:path';
+import { asSentence, unknownOptionProblems } from '../options.ts';
 import { SinkDefinitionError } from './errors.ts';
 import type { RecordType, Sink, SinkContext } from './types.ts';
 
@@ -22,16 +23,24 @@ export interface JsonLinesSinkOptions {
  * instead of appending duplicates, and readers never see half a file. All of a run's records of
  * this type arrive in one `write` (`batchSize` is unlimited), so a later write of the same run
  * replaces an earlier one. Read everything with `cat <stem>.run-*<ext>`.
- * @throws SinkDefinitionError when `file` is empty, absolute, or leaves the output directory.
+ * @throws SinkDefinitionError when `file` is empty, absolute, or leaves the output directory, or an
+ * option is unknown.
  */
 export function jsonLinesSink<T>(recordType: RecordType<T>, options: JsonLinesSinkOptions): Sink<T> {
   const { file } = options;
-  const normalized = normalize(file);
-  if (file === '' || isAbsolute(file) || normalized === '..' || normalized.startsWith('../')) {
-    throw new SinkDefinitionError(`jsonLinesSink for record type "${recordType.name}"`, [
-      `file ${JSON.stringify(file)} must be a path relative to the output directory, inside it.`,
-    ]);
+  const problems = unknownOptionProblems(options, ['file']).map(asSentence);
+  const normalized = typeof file === 'string' ? normalize(file) : '';
+  if (
+    typeof file !== 'string' ||
+    file === '' ||
+    isAbsolute(file) ||
+    normalized === '..' ||
+    normalized.startsWith('../')
+  ) {
+    problems.push(`file ${JSON.stringify(file)} must be a path relative to the output directory, inside it.`);
   }
+  if (problems.length > 0)
+    throw new SinkDefinitionError(`jsonLinesSink for record type "${recordType.name}"`, problems);
   return Object.freeze({
     recordType,
     batchSize: Number.POSITIVE_INFINITY,

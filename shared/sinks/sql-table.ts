@@ -1,7 +1,7 @@
 /** Tables for record types: columns derived from a zod object schema, DDL and upsert statements. */
 import type { z } from 'zod';
 import { PikoError } from '../errors.ts';
-import type { SqlDialect } from '../sql.ts';
+import type { SqlDatabase, SqlDialect } from '../sql.ts';
 
 /** Table and column names: a letter or `_`, then letters, digits or `_`; at most 64 characters. */
 export const IDENTIFIER_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
@@ -178,4 +178,135 @@ export function sqlValue(dialect: SqlDialect, column: Column, value: unknown): u
     return dialect === 'mysql' ? value.toISOString().slice(0, 23).replace('T', ' ') : value.getTime();
   }
   return value;
+}
+
+/**
+ * Table names Piko keeps for itself (`piko_jobs`, `piko_runs`, …): a sink writing there could un-pause
+ * a job or move its watermark. Compared case-insensitively (MySQL table names may be).
+ */
+export const RESERVED_TABLE_PREFIX = 'piko_';
+
+/** Why a sink may not write to `table` because Piko reserves its name, or undefined. */
+export function reservedTableProblem(table: string): string | undefined {
+  return typeof table === 'string' && table.toLowerCase().startsWith(RESERVED_TABLE_PREFIX)
+    ? `Table "${table}" starts with "${RESERVED_TABLE_PREFIX}", which Piko reserves for its state tables: choose another name.`
+    : undefined;
+}
+
+/** The table a sink writes: what two sinks sharing it, and the table in the database, must agree on. */
+export interface SinkTable {
+  readonly name: string;
+  /** The primary key's columns, in order. */
+  readonly key: readonly string[];
+  readonly columns: readonly Column[];
+}
+
+/** How two definitions of one table differ (key, then columns), or undefined when they are the same. */
+export function sinkTableDifference(a: SinkTable, b: SinkTable): string | undefined {
+  const list = (names: readonly string[]) => `(${names.join(', ')})`;
+  if (a.key.join('\0') !== b.key.join('\0')) return `key ${list(a.key)} against ${list(b.key)}`;
+  const describe = (table: SinkTable) =>
+    table.columns.map(
+      (c) => `${c.name} ${c.kind}${c.nullable ? '?' : ''}${c.maxLength ? `(${c.maxLength})` : ''}`,
+    );
+  const left = describe(a);
+  const right = describe(b);
+  if (left.join('\0') !== right.join('\0')) return `columns ${list(left)} against ${list(right)}`;
+  return undefined;
+}
+
+/** The columns and unique keys of a table as the database has it; undefined when it does not exist. */
+export interface ExistingTable {
+  readonly columns: readonly string[];
+  /** Every unique key (the primary key included), each as its column names in index order. */
+  readonly uniqueKeys: readonly (readonly string[])[];
+}
+
+/**
+ * Reads a table's columns and unique keys: `information_schema` in MySQL (the connection's current
+ * database), `PRAGMA table_info` and `PRAGMA index_list` / `index_info` in SQLite.
+ */
+export async function readExistingTable(db: SqlDatabase, table: string): Promise<ExistingTable | undefined> {
+  if (db.dialect === 'mysql') {
+    const { rows: columns } = await db.query(
+      'SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
+      [table],
+    );
+    if (columns.length === 0) return undefined;
+    const { rows: indexed } = await db.query(
+      'SELECT INDEX_NAME AS indexName, COLUMN_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND NON_UNIQUE = 0 ORDER BY INDEX_NAME, SEQ_IN_INDEX',
+      [table],
+    );
+    const keys = new Map<string, string[]>();
+    for (const row of indexed)
+      keys.set(String(row.indexName), [...(keys.get(String(row.indexName)) ?? []), String(row.name)]);
+    return { columns: columns.map((row) => String(row.name)), uniqueKeys: [...keys.values()] };
+  }
+  const quoted = quoteIdentifier('sqlite', table);
+  const { rows: columns } = await db.query(`PRAGMA table_info(${quoted})`);
+  if (columns.length === 0) return undefined;
+  const primaryKey = columns
+    .filter((row) => Number(row.pk) > 0)
+    .sort((x, y) => Number(x.pk) - Number(y.pk))
+    .map((row) => String(row.name));
+  const uniqueKeys: string[][] = primaryKey.length > 0 ? [primaryKey] : [];
+  const { rows: indexes } = await db.query(`PRAGMA index_list(${quoted})`);
+  for (const index of indexes) {
+    // The primary key's own index (origin "pk") is already counted from table_info.
+    if (Number(index.unique) !== 1 || index.origin === 'pk') continue;
+    const { rows: parts } = await db.query(
+      `PRAGMA index_info(${quoteIdentifier('sqlite', String(index.name))})`,
+    );
+    uniqueKeys.push(parts.sort((x, y) => Number(x.seqno) - Number(y.seqno)).map((row) => String(row.name)));
+  }
+  return { columns: columns.map((row) => String(row.name)), uniqueKeys };
+}
+
+/**
+ * Why a sink must not write to the table the database has, or undefined when it may: the table's
+ * only unique key must be the sink's key (another one would make an upsert merge rows on it), and
+ * it must have every column of the sink (more columns are allowed). Names compare case-insensitively.
+ */
+export function existingTableProblem(sink: SinkTable, existing: ExistingTable): string | undefined {
+  const norm = (names: readonly string[]) => names.map((name) => name.toLowerCase());
+  const key = norm(sink.key).sort().join(', ');
+  const keys = existing.uniqueKeys.map((names) => norm(names).sort().join(', '));
+  const shown = existing.uniqueKeys.map((names) => `(${names.join(', ')})`).join(', ') || 'none';
+  if (keys.length !== 1 || keys[0] !== key) {
+    return `table "${sink.name}" already exists with unique key ${shown}, not the sink's key (${sink.key.join(', ')}): another job's table? Choose another table name, or change the key to match.`;
+  }
+  const have = new Set(norm(existing.columns));
+  const missing = sink.columns.map((c) => c.name).filter((name) => !have.has(name.toLowerCase()));
+  if (missing.length > 0) {
+    return `table "${sink.name}" already exists without column${missing.length === 1 ? '' : 's'} ${missing.join(', ')}: another job's table? Choose another table name, or add the column${missing.length === 1 ? '' : 's'}.`;
+  }
+  return undefined;
+}
+
+/**
+ * One problem (with the job whose sink came later) per table that several sinks define differently (another key, other columns), among
+ * the sinks of every job of a project: written by both, one job's rows would merge into the other's.
+ * Table names compare case-insensitively.
+ */
+export function sharedTableProblems(
+  sinks: readonly { readonly jobId: string; readonly table: SinkTable }[],
+): { readonly jobId: string; readonly problem: string }[] {
+  const first = new Map<string, { readonly jobId: string; readonly table: SinkTable }>();
+  const problems: { jobId: string; problem: string }[] = [];
+  for (const sink of sinks) {
+    const name = sink.table.name.toLowerCase();
+    const earlier = first.get(name);
+    if (!earlier) {
+      first.set(name, sink);
+      continue;
+    }
+    const difference = sinkTableDifference(earlier.table, sink.table);
+    if (difference) {
+      problems.push({
+        jobId: sink.jobId,
+        problem: `jobs "${earlier.jobId}" and "${sink.jobId}" both write table "${sink.table.name}" but define it differently (${difference}): give one of them another table`,
+      });
+    }
+  }
+  return problems;
 }

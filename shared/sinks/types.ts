@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { SqlDatabase } from '../sql.ts';
+import type { SinkTable } from './sql-table.ts';
 
 /**
  * A record type: a name that travels with each record at run time (the tag) and a zod schema.
@@ -34,6 +35,11 @@ export interface Sink<T> {
   readonly recordType: RecordType<T>;
   /** Records written per call of `write`. @default 500 */
   readonly batchSize: number;
+  /**
+   * The database table the sink writes, when it writes one: the registry refuses two jobs whose
+   * sinks define one table differently. @default - (writes no table)
+   */
+  readonly table?: SinkTable;
   /** Writes one batch. */
   write(records: readonly T[], context: SinkContext): Promise<void>;
 }

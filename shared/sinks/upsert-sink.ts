@@ -1,10 +1,15 @@
+import { asSentence, unknownOptionProblems } from '../options.ts';
 import type { SqlDatabase } from '../sql.ts';
-import { SinkDefinitionError } from './errors.ts';
+import { SinkDefinitionError, SinkTableMismatchError } from './errors.ts';
 import {
   columnsOf,
   createTableSql,
+  existingTableProblem,
   identifierProblem,
   MAX_PARAMETERS,
+  readExistingTable,
+  reservedTableProblem,
+  type SinkTable,
   sqlValue,
   upsertSql,
 } from './sql-table.ts';
@@ -27,24 +32,33 @@ export interface UpsertSinkOptions<T> {
   readonly createTable?: boolean;
 }
 
-/** Tables known to exist, per database, so `CREATE TABLE IF NOT EXISTS` runs once per process. */
-const createdTables = new WeakMap<SqlDatabase, Set<string>>();
+const UPSERT_SINK_OPTION_KEYS = [
+  'table',
+  'key',
+  'batchSize',
+  'createTable',
+] as const satisfies readonly (keyof UpsertSinkOptions<unknown>)[];
 
 /**
  * A sink that upserts records into a table of the state database (`context.stateDatabase`) by key:
  * MySQL `INSERT … ON DUPLICATE KEY UPDATE`, SQLite `INSERT … ON CONFLICT (key) DO UPDATE`, many rows
  * per statement. Writing the same records twice leaves one row per key with the latest values.
  * @example upsertSink(SalesRow, { table: 'sales_daily', key: ['day', 'store'] })
- * @throws SinkDefinitionError listing every problem: invalid table or column names, a schema that is
- * not a z.object() or has unsupported field types, a missing, unknown or nullable key, a bad batchSize.
+ * Before its first write to a database, the sink checks the table there: its only unique key must be
+ * `key` and it must have every column (else `SinkTableMismatchError`, not retried), so a job never
+ * merges its rows into another job's table.
+ * @throws SinkDefinitionError listing every problem: invalid table or column names, a table named
+ * `piko_…` (reserved), a schema that is not a z.object() or has unsupported field types, a missing,
+ * unknown or nullable key, a bad batchSize, an unknown option.
  */
 export function upsertSink<T>(recordType: RecordType<T>, options: UpsertSinkOptions<T>): Sink<T> {
   const { table, key } = options;
   const batchSize = options.batchSize ?? 500;
   const createTable = options.createTable ?? true;
   const { columns, problems } = columnsOf(recordType.schema);
-  const tableProblem = identifierProblem('Table', table);
+  const tableProblem = identifierProblem('Table', table) ?? reservedTableProblem(table);
   if (tableProblem) problems.unshift(tableProblem);
+  problems.unshift(...unknownOptionProblems(options, UPSERT_SINK_OPTION_KEYS).map(asSentence));
   if (key.length === 0) problems.push('The key must name at least one field.');
   for (const [index, name] of key.entries()) {
     const column = columns.find((c) => c.name === name);
@@ -63,21 +77,31 @@ export function upsertSink<T>(recordType: RecordType<T>, options: UpsertSinkOpti
     );
   }
 
+  const definition: SinkTable = Object.freeze({ name: table, key: [...key], columns });
+  /** Databases whose table this sink has created or checked: once per sink and database. */
+  const checked = new WeakSet<SqlDatabase>();
+
+  /** Creates the table if asked, then refuses one whose key or columns are not this sink's. */
   async function ensureTable(db: SqlDatabase): Promise<void> {
-    const known = createdTables.get(db) ?? new Set<string>();
-    if (known.has(table)) return;
-    await db.query(createTableSql(db.dialect, table, columns, key));
-    known.add(table);
-    createdTables.set(db, known);
+    if (checked.has(db)) return;
+    if (createTable) await db.query(createTableSql(db.dialect, table, columns, key));
+    const existing = await readExistingTable(db, table);
+    const problem = existing
+      ? existingTableProblem(definition, existing)
+      : `table "${table}" does not exist: create it, or leave createTable at its default (true).`;
+    if (problem)
+      throw new SinkTableMismatchError(`upsertSink for record type "${recordType.name}": ${problem}`);
+    checked.add(db);
   }
 
   return Object.freeze({
     recordType,
     batchSize,
+    table: definition,
     async write(records: readonly T[], context: SinkContext): Promise<void> {
       if (records.length === 0) return;
       const db = context.stateDatabase;
-      if (createTable) await ensureTable(db);
+      await ensureTable(db);
       const rowsPerStatement = Math.max(1, Math.floor(MAX_PARAMETERS[db.dialect] / columns.length));
       const statements: { sql: string; params: unknown[] }[] = [];
       for (let start = 0; start < records.length; start += rowsPerStatement) {

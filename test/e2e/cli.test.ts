@@ -3,6 +3,7 @@
  * used as the working directory (so the examples' relative output paths stay in it), with the clock
  * fixed by faketime so that what is due is known exactly.
  */
+import { spawn } from 'node:child_process';
 import { symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import {
   type E2eState,
   EXAMPLE_JOBS_DIR,
   jsonLines,
+  PIKO_BIN,
   type PikoResult,
   ROOT,
   runPiko,
@@ -251,6 +253,134 @@ describe('piko ticks', () => {
       code: 0,
       stdout: '{"start":"2026-03-07T07:30:00.000Z","end":"2026-03-09T06:30:00.000Z"}\n',
       stderr: '',
+    });
+  });
+});
+
+/** Runs `piko <args> | head -n <lines>` in bash; resolves with head's output, piko's stderr and piko's exit code. */
+function pikoThroughHead(args: readonly string[], lines: number): Promise<PikoResult> {
+  const quoted = [process.execPath, PIKO_BIN, ...args].map((arg) => `'${arg.replaceAll("'", "'\\''")}'`);
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-c', `${quoted.join(' ')} | head -n ${lines}; exit "\${PIPESTATUS[0]}"`], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`piko ${args.join(' ')} | head did not end within ${PIPE_TIMEOUT_MS} ms`));
+    }, PIPE_TIMEOUT_MS);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+/** Generous: the fixed version ends in well under a second; the old one computed 100 years first. */
+const PIPE_TIMEOUT_MS = 50_000;
+const CENTURY = [
+  'ticks',
+  '--cron',
+  '* * * * *',
+  '--from',
+  '1926-01-01T00:00:00Z',
+  '--to',
+  '2026-01-01T00:00:00Z',
+];
+
+describe('piko ticks through a pipe', () => {
+  it('stops quietly with exit code 0 when the reader goes away: 100 years of minutes | head -2', async () => {
+    // Act: a limit above the 52.6 million intervals, so only the closed pipe can stop it
+    const result = await pikoThroughHead([...CENTURY, '--json', '--limit', '100000000'], 2);
+
+    // Assert
+    expect({ code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({
+      code: 0,
+      stdout:
+        '{"start":"1926-01-01T00:00:00.000Z","end":"1926-01-01T00:01:00.000Z"}\n' +
+        '{"start":"1926-01-01T00:01:00.000Z","end":"1926-01-01T00:02:00.000Z"}\n',
+      stderr: '',
+    });
+  });
+
+  it('exits 0 under | head -2 with the default limit too', async () => {
+    // Act
+    const result = await pikoThroughHead(CENTURY, 2);
+
+    // Assert: stderr may carry the "more" notice, if the limit was reached before the pipe closed
+    expect({ code: result.code, stdout: result.stdout }).toEqual({
+      code: 0,
+      stdout:
+        '1926-01-01T00:00:00.000Z → 1926-01-01T00:01:00.000Z   (1926-01-01 00:00 → 1926-01-01 00:01 UTC)\n' +
+        '1926-01-01T00:01:00.000Z → 1926-01-01T00:02:00.000Z   (1926-01-01 00:01 → 1926-01-01 00:02 UTC)\n',
+    });
+    expect(result.stderr).toMatch(
+      /^(|… more than 999,999 more intervals not shown \(--limit 1000\); raise --limit or narrow --from\/--to\n)$/,
+    );
+  });
+});
+
+describe('piko ticks --limit', () => {
+  it('prints the first n intervals and says on stderr how many more there are', async () => {
+    // Act
+    const result = await runPiko(
+      [
+        'ticks',
+        '--cron',
+        '0 0 * * *',
+        '--from',
+        '2026-01-01T00:00:00Z',
+        '--to',
+        '2026-01-10T00:00:00Z',
+        '--json',
+        '--limit',
+        '2',
+      ],
+      { env: {} },
+    );
+
+    // Assert
+    expect({ code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({
+      code: 0,
+      stdout:
+        '{"start":"2026-01-01T00:00:00.000Z","end":"2026-01-02T00:00:00.000Z"}\n' +
+        '{"start":"2026-01-02T00:00:00.000Z","end":"2026-01-03T00:00:00.000Z"}\n',
+      stderr: '… 7 more intervals not shown (--limit 2); raise --limit or narrow --from/--to\n',
+    });
+  });
+
+  it('prints 1,000 intervals by default and says "more than" when there are too many to count quickly', async () => {
+    // Act
+    const result = await runPiko(CENTURY, { env: {} });
+
+    // Assert
+    const lines = result.stdout.trimEnd().split('\n');
+    expect({ code: result.code, count: lines.length, last: lines.at(-1), stderr: result.stderr }).toEqual({
+      code: 0,
+      count: 1001,
+      last: '1000 intervals',
+      stderr:
+        '… more than 999,999 more intervals not shown (--limit 1000); raise --limit or narrow --from/--to\n',
+    });
+  });
+
+  it('refuses a limit that is not a positive integer', async () => {
+    // Act
+    const result = await runPiko([...CENTURY, '--limit', '0'], { env: {} });
+
+    // Assert
+    expect({ code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'error: --limit must be a positive integer, got "0"\n',
     });
   });
 });

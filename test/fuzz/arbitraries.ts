@@ -203,3 +203,27 @@ export class FuzzCounts {
     };
   }
 }
+
+/**
+ * The seed of the fuzz properties that use {@link fuzzRuns}: fixed, so a failure replays exactly
+ * (`PIKO_FUZZ_SEED` picks another, for exploring).
+ * @default 20261201
+ */
+export const FUZZ_SEED = Number(process.env.PIKO_FUZZ_SEED ?? 20_261_201);
+
+/**
+ * How many times more runs each property gets: 1 in `npm test`, where the properties must stay fast
+ * on a busy machine; `bench/fuzz-heavy.ts` sets `PIKO_FUZZ_SCALE` for the long version.
+ * @default 1
+ */
+export const FUZZ_SCALE = Math.max(1, Number(process.env.PIKO_FUZZ_SCALE ?? 1) || 1);
+
+/** fast-check options for a property: `runs` × {@link FUZZ_SCALE} runs from {@link FUZZ_SEED}. */
+export function fuzzRuns(runs: number): { numRuns: number; seed: number } {
+  return { numRuns: runs * FUZZ_SCALE, seed: FUZZ_SEED };
+}
+
+/** A per-test timeout that grows with {@link FUZZ_SCALE}: generous, but bounded. */
+export function fuzzTimeoutMs(baseMs: number): number {
+  return baseMs * FUZZ_SCALE;
+}

@@ -274,14 +274,33 @@ describe('defineJob with fuzzed options', () => {
     );
   });
 
-  it('accepts the valid core of any options, whatever junk is added next to it', () => {
+  it('refuses every key it does not know next to a valid core, naming each one', () => {
     const valid = { id: 'fuzz_ok', schedule: { cron: '0 * * * *' }, handler: () => null };
+    const known = new Set<string>(KEYS);
     fc.assert(
-      fc.property(fc.dictionary(fc.string({ maxLength: 12 }), anything, { maxKeys: 4 }), (extra) => {
-        counts.tick('valid core plus unknown keys');
-        const unknown = Object.fromEntries(Object.entries(extra).filter(([key]) => !(key in valid)));
-        expect(checkDefineJob({ ...unknown, ...valid })).toBe('defined');
-      }),
+      fc.property(
+        fc.dictionary(fc.string({ maxLength: 12 }), anything, { minKeys: 1, maxKeys: 4 }),
+        (extra) => {
+          counts.tick('valid core plus unknown keys');
+          const unknown = Object.fromEntries(Object.entries(extra).filter(([key]) => !known.has(key)));
+          const options = { ...unknown, ...valid };
+          if (Object.keys(unknown).length === 0) {
+            expect(checkDefineJob(options)).toBe('defined');
+            return;
+          }
+          expect(checkDefineJob(options)).toBe('refused');
+          let problems: readonly string[] = [];
+          try {
+            defineJob(options as JobOptions<unknown, Record<string, never>>);
+          } catch (error) {
+            problems = (error as JobDefinitionError).problems;
+          }
+          for (const key of Object.keys(unknown))
+            expect(
+              problems.some((problem) => problem.startsWith(`unknown option ${JSON.stringify(key)}; `)),
+            ).toBe(true);
+        },
+      ),
       { numRuns: 200 },
     );
   });

@@ -9,7 +9,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseControlEvent } from '../../shared/aws/control-events.ts';
 import { InputError } from '../../shared/errors.ts';
 import { logger } from '../../shared/telemetry.ts';
-import { FuzzCounts, HOSTILE_INSTANTS, hostileString, isoInstant } from './arbitraries.ts';
+import {
+  FuzzCounts,
+  fuzzRuns,
+  fuzzTimeoutMs,
+  HOSTILE_INSTANTS,
+  hostileString,
+  isoInstant,
+} from './arbitraries.ts';
 
 const counts = new FuzzCounts('dispatcher event');
 for (const name of Object.keys(process.env))
@@ -25,6 +32,14 @@ Object.assign(process.env, {
 });
 
 const NOW = new Date('2026-06-01T00:00:00.000Z');
+/**
+ * Runs per property in `npm test` (fixed seed, see fuzzRuns): enough to hit every branch the counts
+ * print, few enough to end in seconds on a busy machine. `bench/fuzz-heavy.ts` runs 5 times more.
+ */
+const PURE_RUNS = 200;
+const HANDLER_RUNS = 60;
+/** Each test ends in about a second when the machine is quiet; this bounds it on a loaded one. */
+const TEST_TIMEOUT_MS = fuzzTimeoutMs(120_000);
 /** Errors that mean a check was missing and the event got deep inside before failing. */
 const UNCLEAR = ['TypeError', 'RangeError', 'SyntaxError', 'ReferenceError', 'URIError'];
 const context = {
@@ -125,56 +140,65 @@ describe('the dispatcher event, fuzzed', () => {
   beforeAll(async () => {
     ({ handler } = (await import('../../functions/dispatcher.ts')) as unknown as { handler: typeof handler });
     logger.setLogLevel('CRITICAL');
-  });
+  }, TEST_TIMEOUT_MS);
 
-  it('parseControlEvent returns an event that parses to itself again, or an InputError naming the problems', () => {
-    fc.assert(
-      fc.property(fc.oneof(anyEventArb, fc.anything()), (event) => {
-        counts.tick('parseControlEvent: any value');
-        let parsed: ReturnType<typeof parseControlEvent>;
-        try {
-          parsed = parseControlEvent(event);
-        } catch (error) {
-          if (!(error instanceof InputError)) throw error;
-          expect(error.message).toMatch(/^(Dispatcher event|Invalid dispatcher event)/);
-          counts.tick('  parse outcome: InputError');
-          return;
-        }
-        counts.tick(`  parse outcome: ${parsed.action}`);
-        expect(parseControlEvent(JSON.parse(JSON.stringify(parsed)))).toEqual(parsed);
-        if (parsed.action === 'backfill-plan') {
-          expect(Number.isNaN(parsed.request.from.getTime())).toBe(false);
-          expect(Number.isNaN(parsed.request.to.getTime())).toBe(false);
-        }
-      }),
-      { numRuns: 500 },
-    );
-  });
+  it(
+    'parseControlEvent returns an event that parses to itself again, or an InputError naming the problems',
+    () => {
+      fc.assert(
+        fc.property(fc.oneof(anyEventArb, fc.anything()), (event) => {
+          counts.tick('parseControlEvent: any value');
+          let parsed: ReturnType<typeof parseControlEvent>;
+          try {
+            parsed = parseControlEvent(event);
+          } catch (error) {
+            if (!(error instanceof InputError)) throw error;
+            expect(error.message).toMatch(/^(Dispatcher event|Invalid dispatcher event)/);
+            counts.tick('  parse outcome: InputError');
+            return;
+          }
+          counts.tick(`  parse outcome: ${parsed.action}`);
+          expect(parseControlEvent(JSON.parse(JSON.stringify(parsed)))).toEqual(parsed);
+          if (parsed.action === 'backfill-plan') {
+            expect(Number.isNaN(parsed.request.from.getTime())).toBe(false);
+            expect(Number.isNaN(parsed.request.to.getTime())).toBe(false);
+          }
+        }),
+        fuzzRuns(PURE_RUNS),
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('the Lambda handler refuses invalid events with InputError, and fails valid ones on the store or a named check', async () => {
-    await fc.assert(
-      fc.asyncProperty(anyEventArb, async (event) => {
-        counts.tick('handler: any event');
-        let valid = true;
-        try {
-          parseControlEvent(event);
-        } catch {
-          valid = false;
-        }
-        const error = await handler(event, context).then(
-          () => undefined,
-          (thrown: unknown) => thrown,
-        );
-        // The store refuses connections: a valid event fails there, or on a check that needs no store.
-        expect(error).toBeInstanceOf(Error);
-        const { name, message } = error as Error;
-        counts.tick(`  handler outcome: ${name}`);
-        expect(UNCLEAR, `${name}: ${message}`).not.toContain(name);
-        expect(message.trim()).not.toBe('');
-        if (valid) expect(name).toMatch(/^(Store\w*Error|UnknownJobError|BackfillRefusedError|InputError)$/);
-        else expect(name).toBe('InputError');
-      }),
-      { numRuns: 300 },
-    );
-  });
+  it(
+    'the Lambda handler refuses invalid events with InputError, and fails valid ones on the store or a named check',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(anyEventArb, async (event) => {
+          counts.tick('handler: any event');
+          let valid = true;
+          try {
+            parseControlEvent(event);
+          } catch {
+            valid = false;
+          }
+          const error = await handler(event, context).then(
+            () => undefined,
+            (thrown: unknown) => thrown,
+          );
+          // The store refuses connections: a valid event fails there, or on a check that needs no store.
+          expect(error).toBeInstanceOf(Error);
+          const { name, message } = error as Error;
+          counts.tick(`  handler outcome: ${name}`);
+          expect(UNCLEAR, `${name}: ${message}`).not.toContain(name);
+          expect(message.trim()).not.toBe('');
+          if (valid)
+            expect(name).toMatch(/^(Store\w*Error|UnknownJobError|BackfillRefusedError|InputError)$/);
+          else expect(name).toBe('InputError');
+        }),
+        fuzzRuns(HANDLER_RUNS),
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 });

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseStagePayload } from '../../shared/local/workflow/payload.ts';
 import { openSqliteStore } from '../../shared/store/sqlite.ts';
 import { logger } from '../../shared/telemetry.ts';
-import { FuzzCounts, HOSTILE_INSTANTS, hostileString } from './arbitraries.ts';
+import { FuzzCounts, fuzzRuns, fuzzTimeoutMs, HOSTILE_INSTANTS, hostileString } from './arbitraries.ts';
 import { snapshotSqliteFile } from './store-snapshot.ts';
 
 const counts = new FuzzCounts('stage event');
@@ -29,6 +29,14 @@ Object.assign(process.env, {
 /** The execution the seeded runs are queued under. */
 const SEEDED_EXECUTION = 'store_totals-s20260301T000000Z-0123456789abcdef';
 
+/**
+ * Runs per property in `npm test` (fixed seed, see fuzzRuns): enough to hit every branch the counts
+ * print, few enough to end in seconds on a busy machine. `bench/fuzz-heavy.ts` runs 5 times more.
+ */
+const PURE_RUNS = 200;
+const HANDLER_RUNS = 60;
+/** Each test ends in about a second when the machine is quiet; this bounds it on a loaded one. */
+const TEST_TIMEOUT_MS = fuzzTimeoutMs(120_000);
 /** Errors that mean a check was missing and the event got deep inside before failing. */
 const UNCLEAR = ['TypeError', 'RangeError', 'SyntaxError', 'ReferenceError', 'URIError'];
 
@@ -161,94 +169,108 @@ describe('the stage runner event, fuzzed', () => {
     }
     ({ handler } = await import('../../functions/stage-runner.ts'));
     logger.setLogLevel('CRITICAL');
-  });
+  }, TEST_TIMEOUT_MS);
 
   afterAll(() => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('parseStagePayload returns a payload or throws a plain Error that says what is wrong', () => {
-    fc.assert(
-      fc.property(fc.oneof(anyEventArb(fc.integer({ min: -5, max: 5 })), fc.anything()), (event) => {
-        counts.tick('parseStagePayload: any value');
-        let payload: ReturnType<typeof parseStagePayload>;
-        try {
-          payload = parseStagePayload(event);
-        } catch (error) {
-          expectClearError(error);
-          expect((error as Error).message).toMatch(/^stage event/);
-          counts.tick('  parse outcome: refused');
-          return;
-        }
-        counts.tick('  parse outcome: parsed');
-        expect(['run', 'fail']).toContain(payload.action);
-        expect(Number.isSafeInteger(payload.run.runId) && payload.run.runId > 0).toBe(true);
-        expect(Number.isSafeInteger(payload.run.generation) && payload.run.generation >= 0).toBe(true);
-        expect(payload.run.executionName).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
-        expect(payload.run.jobId).toMatch(/^[a-z][a-z0-9_-]{0,39}$/);
-        if (payload.action === 'run')
-          expect(Number.isSafeInteger(payload.stageIndex) && payload.stageIndex >= 0).toBe(true);
-      }),
-      { numRuns: 500 },
-    );
-  });
-
-  it('the Lambda handler, given any JSON for runs that do not exist, fails clearly and writes nothing', async () => {
-    const before = snapshotSqliteFile(stateFile);
-    await fc.assert(
-      fc.asyncProperty(
-        fc.oneof(
-          anyEventArb(fc.integer({ min: 1000, max: 2 ** 40 })),
-          validEventArb(fc.integer({ min: 1000, max: 2 ** 40 })),
-        ),
-        async (event) => {
-          counts.tick('handler: any event, runs that do not exist');
-          // A well-formed event for a run that does not exist is refused as the state table says.
-          await expect(handler(JSON.parse(JSON.stringify(event ?? null)))).rejects.toSatisfy((error) => {
+  it(
+    'parseStagePayload returns a payload or throws a plain Error that says what is wrong',
+    () => {
+      fc.assert(
+        fc.property(fc.oneof(anyEventArb(fc.integer({ min: -5, max: 5 })), fc.anything()), (event) => {
+          counts.tick('parseStagePayload: any value');
+          let payload: ReturnType<typeof parseStagePayload>;
+          try {
+            payload = parseStagePayload(event);
+          } catch (error) {
             expectClearError(error);
-            counts.tick(`  handler outcome (unknown run): ${(error as Error).name}`);
-            return true;
-          });
-          expect(snapshotSqliteFile(stateFile)).toEqual(before);
-        },
-      ),
-      { numRuns: 300 },
-    );
-  });
+            expect((error as Error).message).toMatch(/^stage event/);
+            counts.tick('  parse outcome: refused');
+            return;
+          }
+          counts.tick('  parse outcome: parsed');
+          expect(['run', 'fail']).toContain(payload.action);
+          expect(Number.isSafeInteger(payload.run.runId) && payload.run.runId > 0).toBe(true);
+          expect(Number.isSafeInteger(payload.run.generation) && payload.run.generation >= 0).toBe(true);
+          expect(payload.run.executionName).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
+          expect(payload.run.jobId).toMatch(/^[a-z][a-z0-9_-]{0,39}$/);
+          if (payload.action === 'run')
+            expect(Number.isSafeInteger(payload.stageIndex) && payload.stageIndex >= 0).toBe(true);
+        }),
+        fuzzRuns(PURE_RUNS),
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('the Lambda handler, given near misses of events for existing runs, refuses bad ones before writing', async () => {
-    const runIds = fc.constantFrom(...seeded.map((run) => run.runId));
-    await fc.assert(
-      fc.asyncProperty(nearMissArb(runIds), async (event) => {
-        counts.tick('handler: near misses, existing runs');
-        const before = snapshotSqliteFile(stateFile);
-        let parsed = true;
-        try {
-          parseStagePayload(event);
-        } catch {
-          parsed = false;
-        }
-        let refused = false;
-        try {
-          await handler(event);
-          counts.tick('  handler outcome (existing run): ran');
-        } catch (error) {
-          expectClearError(error);
-          refused = (error as Error).name === 'StageEventRefusedError';
-          counts.tick(`  handler outcome (existing run): ${(error as Error).name}`);
-        }
-        // An event the parser refuses never reaches the store; one the state table refuses writes nothing.
-        if (!parsed || refused) expect(snapshotSqliteFile(stateFile)).toEqual(before);
-        // Only the owner's event may touch a run: any other job, execution or generation is refused.
-        const ref = (event as { run?: Record<string, unknown> }).run;
-        if (
-          parsed &&
-          (ref?.jobId !== 'store_totals' || ref?.executionName !== SEEDED_EXECUTION || ref?.generation !== 0)
-        ) {
-          expect(refused).toBe(true);
-        }
-      }),
-      { numRuns: 300 },
-    );
-  });
+  it(
+    'the Lambda handler, given any JSON for runs that do not exist, fails clearly and writes nothing',
+    async () => {
+      const before = snapshotSqliteFile(stateFile);
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(
+            anyEventArb(fc.integer({ min: 1000, max: 2 ** 40 })),
+            validEventArb(fc.integer({ min: 1000, max: 2 ** 40 })),
+          ),
+          async (event) => {
+            counts.tick('handler: any event, runs that do not exist');
+            // A well-formed event for a run that does not exist is refused as the state table says.
+            await expect(handler(JSON.parse(JSON.stringify(event ?? null)))).rejects.toSatisfy((error) => {
+              expectClearError(error);
+              counts.tick(`  handler outcome (unknown run): ${(error as Error).name}`);
+              return true;
+            });
+            expect(snapshotSqliteFile(stateFile)).toEqual(before);
+          },
+        ),
+        fuzzRuns(HANDLER_RUNS),
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'the Lambda handler, given near misses of events for existing runs, refuses bad ones before writing',
+    async () => {
+      const runIds = fc.constantFrom(...seeded.map((run) => run.runId));
+      await fc.assert(
+        fc.asyncProperty(nearMissArb(runIds), async (event) => {
+          counts.tick('handler: near misses, existing runs');
+          const before = snapshotSqliteFile(stateFile);
+          let parsed = true;
+          try {
+            parseStagePayload(event);
+          } catch {
+            parsed = false;
+          }
+          let refused = false;
+          try {
+            await handler(event);
+            counts.tick('  handler outcome (existing run): ran');
+          } catch (error) {
+            expectClearError(error);
+            refused = (error as Error).name === 'StageEventRefusedError';
+            counts.tick(`  handler outcome (existing run): ${(error as Error).name}`);
+          }
+          // An event the parser refuses never reaches the store; one the state table refuses writes nothing.
+          if (!parsed || refused) expect(snapshotSqliteFile(stateFile)).toEqual(before);
+          // Only the owner's event may touch a run: any other job, execution or generation is refused.
+          const ref = (event as { run?: Record<string, unknown> }).run;
+          if (
+            parsed &&
+            (ref?.jobId !== 'store_totals' ||
+              ref?.executionName !== SEEDED_EXECUTION ||
+              ref?.generation !== 0)
+          ) {
+            expect(refused).toBe(true);
+          }
+        }),
+        fuzzRuns(HANDLER_RUNS),
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { SinkTableMismatchError } from '../../../shared/sinks/errors.ts';
 import { defineRecord } from '../../../shared/sinks/record.ts';
 import { routeRecords } from '../../../shared/sinks/route.ts';
 import type { SinkContext } from '../../../shared/sinks/types.ts';
@@ -177,6 +178,87 @@ function upsertSuite(open: () => Promise<{ database: SqlDatabase; close(): Promi
     const { rows } = await database.query('SELECT COUNT(*) AS n, MAX(units) AS top FROM sales_bulk');
     expect(Number(rows[0]!.n)).toBe(750);
     expect(Number(rows[0]!.top)).toBe(1_499);
+  });
+
+  describe("a table that is not the sink's", () => {
+    const StoreTotal = defineRecord(
+      'store_total',
+      z.object({ day: z.string(), store_id: z.string(), total: z.number() }),
+    );
+    const readTotals = async (table: string) =>
+      (await database.query(`SELECT day, store_id, total FROM ${table} ORDER BY day, store_id`)).rows.map(
+        (r) => ({ day: r.day, store_id: r.store_id, total: Number(r.total) }),
+      );
+
+    it("refuses to write into another job's table keyed differently, and leaves its rows as they were", async () => {
+      // Arrange: job A's table, keyed by day only
+      const jobA = upsertSink(StoreTotal, { table: 'store_totals_a', key: ['day'] });
+      await jobA.write([{ day: '2026-01-01', store_id: 'north', total: 10 }], context(1));
+      const jobB = upsertSink(StoreTotal, { table: 'store_totals_a', key: ['day', 'store_id'] });
+
+      // Act
+      const written = jobB.write(
+        [
+          { day: '2026-01-01', store_id: 'south', total: 99 },
+          { day: '2026-01-02', store_id: 'south', total: 5 },
+        ],
+        context(2),
+      );
+
+      // Assert
+      await expect(written).rejects.toThrow(
+        new SinkTableMismatchError(
+          'upsertSink for record type "store_total": table "store_totals_a" already exists with unique key (day), ' +
+            "not the sink's key (day, store_id): another job's table? Choose another table name, or change the key to match.",
+        ),
+      );
+      await expect(written).rejects.toBeInstanceOf(SinkTableMismatchError);
+      expect(await readTotals('store_totals_a')).toEqual([
+        { day: '2026-01-01', store_id: 'north', total: 10 },
+      ]);
+    });
+
+    it('refuses a table with the same key that lacks a column of the sink', async () => {
+      // Arrange
+      const DayTotal = defineRecord('day_total', z.object({ day: z.string(), total: z.number() }));
+      await upsertSink(DayTotal, { table: 'day_totals_a', key: ['day'] }).write(
+        [{ day: '2026-01-01', total: 1 }],
+        context(1),
+      );
+
+      // Act
+      const written = upsertSink(StoreTotal, { table: 'day_totals_a', key: ['day'] }).write(
+        [{ day: '2026-01-01', store_id: 'north', total: 2 }],
+        context(2),
+      );
+
+      // Assert
+      await expect(written).rejects.toThrow(
+        'upsertSink for record type "store_total": table "day_totals_a" already exists without column store_id: ' +
+          "another job's table? Choose another table name, or add the column.",
+      );
+    });
+
+    it('refuses to write when createTable is false and the table does not exist', async () => {
+      const sink = upsertSink(StoreTotal, { table: 'never_created', key: ['day'], createTable: false });
+
+      await expect(sink.write([{ day: '2026-01-01', store_id: 'n', total: 1 }], context(1))).rejects.toThrow(
+        'upsertSink for record type "store_total": table "never_created" does not exist: create it, or leave createTable at its default (true).',
+      );
+    });
+
+    it('writes into a table it shares with an identical definition', async () => {
+      const first = upsertSink(StoreTotal, { table: 'shared_ok', key: ['day', 'store_id'] });
+      const second = upsertSink(StoreTotal, { table: 'shared_ok', key: ['day', 'store_id'] });
+
+      await first.write([{ day: '2026-01-01', store_id: 'n', total: 1 }], context(1));
+      await second.write([{ day: '2026-01-01', store_id: 's', total: 2 }], context(2));
+
+      expect(await readTotals('shared_ok')).toEqual([
+        { day: '2026-01-01', store_id: 'n', total: 1 },
+        { day: '2026-01-01', store_id: 's', total: 2 },
+      ]);
+    });
   });
 }
 

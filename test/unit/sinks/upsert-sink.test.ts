@@ -20,13 +20,31 @@ const SalesRow = defineRecord(
   }),
 );
 
-/** A database that records statements instead of running them. */
-function recordingDatabase(dialect: SqlDialect) {
+/**
+ * A database that records statements instead of running them. It answers the sink's reading of the
+ * table's shape (information_schema, PRAGMA; not recorded) as if the table had `table`'s columns and
+ * primary key.
+ */
+function recordingDatabase(
+  dialect: SqlDialect,
+  table: { columns: readonly string[]; key: readonly string[] },
+) {
   const statements: { sql: string; params: readonly unknown[]; inTransaction: boolean }[] = [];
   let transactions = 0;
+  const shape = (sql: string) => {
+    if (/information_schema\.COLUMNS/.test(sql)) return table.columns.map((name) => ({ name }));
+    if (/information_schema\.STATISTICS/.test(sql))
+      return table.key.map((name) => ({ indexName: 'PRIMARY', name }));
+    if (/PRAGMA table_info/.test(sql))
+      return table.columns.map((name) => ({ name, pk: table.key.indexOf(name) + 1 }));
+    if (/PRAGMA index_list/.test(sql)) return [];
+    return undefined;
+  };
   const make = (inTransaction: boolean): SqlDatabase => ({
     dialect,
     async query(sql, params = []) {
+      const rows = shape(sql);
+      if (rows) return { rows, affectedRows: 0 };
       statements.push({ sql, params, inTransaction });
       return { rows: [], affectedRows: 0 };
     },
@@ -37,6 +55,9 @@ function recordingDatabase(dialect: SqlDialect) {
   });
   return { database: make(false), statements, transactions: () => transactions };
 }
+
+/** The table of `SalesRow` as the sink creates it. */
+const SALES_TABLE = { columns: columnsOf(SalesRow.schema).columns.map((c) => c.name), key: ['day', 'store'] };
 
 const contextFor = (stateDatabase: SqlDatabase): SinkContext => ({
   jobId: 'daily_sales',
@@ -151,7 +172,7 @@ describe('upsertSink', () => {
   });
 
   it('creates the table once, then upserts a batch in one statement with values converted for MySQL', async () => {
-    const db = recordingDatabase('mysql');
+    const db = recordingDatabase('mysql', SALES_TABLE);
     const sink = upsertSink(SalesRow, { table: 'sales_daily', key: ['day', 'store'] });
 
     await sink.write([row('2026-01-01', 'north'), row('2026-01-01', 'south')], contextFor(db.database));
@@ -175,7 +196,7 @@ describe('upsertSink', () => {
   });
 
   it('binds dates as epoch milliseconds and booleans as 1/0 in SQLite, and can leave the table alone', async () => {
-    const db = recordingDatabase('sqlite');
+    const db = recordingDatabase('sqlite', SALES_TABLE);
     const sink = upsertSink(SalesRow, { table: 'sales_daily', key: ['day', 'store'], createTable: false });
 
     await sink.write(
@@ -192,7 +213,10 @@ describe('upsertSink', () => {
       'wide_row',
       z.object(Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`c${i}`, z.int()]))),
     );
-    const db = recordingDatabase('sqlite');
+    const db = recordingDatabase('sqlite', {
+      columns: columnsOf(Wide.schema).columns.map((c) => c.name),
+      key: ['c0'],
+    });
     const sink = upsertSink(Wide, { table: 'wide', key: ['c0'], createTable: false });
     const records = Array.from({ length: 500 }, (_, r) =>
       Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`c${i}`, r * 100 + i])),
