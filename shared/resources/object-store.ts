@@ -108,7 +108,8 @@ export function objectStore(options: ObjectStoreOptions = {}): ObjectStoreResour
 function checkOptions(options: ObjectStoreOptions): number {
   const problems: string[] = [];
   for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.has(key)) problems.push(`unknown option "${key}" (known: ${[...OPTION_KEYS].join(', ')})`);
+    if (!OPTION_KEYS.has(key))
+      problems.push(`unknown option "${key}" (known: ${[...OPTION_KEYS].join(', ')})`);
   }
   const max = options.maxObjectBytes ?? MAX_PUT_OBJECT_BYTES;
   if (!Number.isInteger(max) || max < 1 || max > MAX_PUT_OBJECT_BYTES) {
@@ -128,17 +129,21 @@ export function checkObjectKey(key: string): void {
 }
 
 function objectKeyProblem(key: string): string | undefined {
-  if (typeof key !== 'string' || key === '') return 'a key must be a non-empty string such as "2026-03-01.json.gz"';
+  if (typeof key !== 'string' || key === '')
+    return 'a key must be a non-empty string such as "2026-03-01.json.gz"';
   const bytes = Buffer.byteLength(key, 'utf8');
   if (bytes > MAX_OBJECT_KEY_BYTES) return `it has ${bytes} bytes; a key has at most ${MAX_OBJECT_KEY_BYTES}`;
   if (key.startsWith('/')) return 'it starts with "/"; keys are relative to the job\'s own prefix';
   if (key.endsWith('/')) return 'it ends with "/"; a key names an object, not a folder';
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
-  if (/[\u0000-\u001f\u007f\\]/.test(key)) return 'it contains a control character or "\\"; use "/" between parts';
+  if (/[\u0000-\u001f\u007f\\]/.test(key))
+    return 'it contains a control character or "\\"; use "/" between parts';
   const parts = key.split('/');
-  if (parts.some((part) => part === '..' || part === '.')) return 'it has a "." or ".." part; keys cannot leave the job\'s prefix';
+  if (parts.some((part) => part === '..' || part === '.'))
+    return 'it has a "." or ".." part; keys cannot leave the job\'s prefix';
   if (parts.some((part) => part === '')) return 'it has an empty part ("//")';
-  if (parts.some((part) => part.startsWith('.piko-tmp-'))) return 'parts starting with ".piko-tmp-" are Piko\'s temporary files';
+  if (parts.some((part) => part.startsWith('.piko-tmp-')))
+    return 'parts starting with ".piko-tmp-" are Piko\'s temporary files';
   return undefined;
 }
 
@@ -281,7 +286,9 @@ function httpStatus(error: unknown): number | undefined {
 
 function isMissingObject(error: unknown): boolean {
   const name = awsErrorName(error);
-  return name === 'NoSuchKey' || name === 'NotFound' || (httpStatus(error) === 404 && name !== 'NoSuchBucket');
+  return (
+    name === 'NoSuchKey' || name === 'NotFound' || (httpStatus(error) === 404 && name !== 'NoSuchBucket')
+  );
 }
 
 /** S3 errors that no retry fixes: the grants, the bucket or the request are wrong. */
@@ -306,14 +313,18 @@ function s3Error(call: string, bucket: string, key: string, error: unknown): Err
   const status = httpStatus(error);
   const where = `S3 ${call} of s3://${bucket}/${key} failed with ${name}${status ? ` (HTTP ${status})` : ''}`;
   if (THROTTLING_ERRORS.has(name) || name === 'SlowDown' || status === 503) {
-    return new AwsThrottledError(`${where}: S3 is throttling after the SDK's retries; the run is retried`, name, {
-      cause: error,
-    });
+    return new AwsThrottledError(
+      `${where}: S3 is throttling after the SDK's retries; the run is retried`,
+      name,
+      {
+        cause: error,
+      },
+    );
   }
   if (PERMANENT_S3_ERRORS.has(name) || (status !== undefined && status >= 400 && status < 500)) {
     const hint =
       name === 'AccessDenied' || status === 403
-        ? "check that the job declares objectStore() in its resources and was deployed (npx cdk deploy) so its role may write and read jobs/<jobId>/; a missing key also reads as AccessDenied to a role without s3:ListBucket"
+        ? 'check that the job declares objectStore() in its resources and was deployed (npx cdk deploy) so its role may write and read jobs/<jobId>/; a missing key also reads as AccessDenied to a role without s3:ListBucket'
         : 'the request cannot succeed as it is';
     return new NonRetryableError(`${where}: ${hint}`, { cause: error });
   }

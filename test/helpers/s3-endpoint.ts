@@ -168,9 +168,10 @@ function operationOf(method: string, key: string): string {
 /** Why a SigV4 `Authorization` header is not one for S3 in `region`, or `undefined` when it is. */
 function checkAuthorization(header: string | undefined, region: string): string | undefined {
   if (!header) return 'Anonymous requests are refused: no Authorization header';
-  const match = /^AWS4-HMAC-SHA256 Credential=[^/]+\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=[0-9a-f]{64}$/.exec(
-    header,
-  );
+  const match =
+    /^AWS4-HMAC-SHA256 Credential=[^/]+\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=[0-9a-f]{64}$/.exec(
+      header,
+    );
   if (!match) return `Not a SigV4 Authorization header: ${header}`;
   const [, , signedRegion, service, signedHeaders] = match;
   if (signedRegion !== region) return `Signed for region ${signedRegion}, expected ${region}`;
@@ -188,7 +189,12 @@ function decodePayload(
   headers: Readonly<Record<string, string>>,
   body: Buffer,
 ): { bytes: Buffer; checksum: string | undefined } | string {
-  if (!(headers['content-encoding'] ?? '').split(',').map((part) => part.trim()).includes('aws-chunked')) {
+  if (
+    !(headers['content-encoding'] ?? '')
+      .split(',')
+      .map((part) => part.trim())
+      .includes('aws-chunked')
+  ) {
     return { bytes: body, checksum: headers['x-amz-checksum-sha256'] };
   }
   const chunks: Buffer[] = [];
@@ -209,7 +215,10 @@ function decodePayload(
       .toString('latin1')
       .split('\r\n')
       .filter((line) => line.includes(':'))
-      .map((line) => [line.slice(0, line.indexOf(':')).trim().toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+      .map((line) => [
+        line.slice(0, line.indexOf(':')).trim().toLowerCase(),
+        line.slice(line.indexOf(':') + 1).trim(),
+      ]),
   );
   const bytes = Buffer.concat(chunks);
   const declared = headers['x-amz-decoded-content-length'];

@@ -66,11 +66,15 @@ describe('objectStore options and keys', () => {
       'Invalid object key "": a key must be a non-empty string such as "2026-03-01.json.gz"',
     );
     expect(await message('a//b')).toBe('Invalid object key "a//b": it has an empty part ("//")');
-    expect(await message('dir/')).toBe('Invalid object key "dir/": it ends with "/"; a key names an object, not a folder');
+    expect(await message('dir/')).toBe(
+      'Invalid object key "dir/": it ends with "/"; a key names an object, not a folder',
+    );
     expect(await message('a\\b')).toBe(
       'Invalid object key "a\\\\b": it contains a control character or "\\"; use "/" between parts',
     );
-    expect(await message('k'.repeat(901))).toBe(`Invalid object key "${'k'.repeat(901)}": it has 901 bytes; a key has at most 900`);
+    expect(await message('k'.repeat(901))).toBe(
+      `Invalid object key "${'k'.repeat(901)}": it has 901 bytes; a key has at most 900`,
+    );
     expect((await failure(store.get('a/../../b'))).message).toContain('it has a "." or ".." part');
     expect(readdirSync(dataDir)).toEqual([]);
     rmSync(dataDir, { recursive: true, force: true });
@@ -113,7 +117,10 @@ describe('objectStore on a local folder (no bucket configured)', () => {
 
   it('refuses a body above maxObjectBytes before writing anything', async () => {
     const resource = objectStore({ maxObjectBytes: 4 });
-    const store = await resource.acquire(await resource.create({ jobId: 'nightly_archive', name: 'outputs' }), signal);
+    const store = await resource.acquire(
+      await resource.create({ jobId: 'nightly_archive', name: 'outputs' }),
+      signal,
+    );
 
     const error = await failure(store.put('big.bin', Buffer.alloc(5)));
 
@@ -173,7 +180,9 @@ describe('objectStore on S3 (bucket configured), through a local S3 endpoint', (
       'x-amz-server-side-encryption': 'AES256',
       'x-amz-checksum-sha256': createHash('sha256').update(body).digest('base64'),
     });
-    expect(put?.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDPIKOTEST\/\d{8}\/eu-west-1\/s3\//);
+    expect(put?.headers.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDPIKOTEST\/\d{8}\/eu-west-1\/s3\//,
+    );
     expect(get?.headers.authorization).toMatch(/\/eu-west-1\/s3\/aws4_request/);
     expect(head?.headers.authorization).toMatch(/\/eu-west-1\/s3\/aws4_request/);
   });
@@ -247,7 +256,10 @@ describe('the local S3 endpoint (test/helpers/s3-endpoint.ts)', () => {
 
       const unsigned = await put({ 'x-amz-checksum-sha256': sha });
       const otherRegion = await put({ authorization: signed('us-east-1'), 'x-amz-checksum-sha256': sha });
-      const otherBucket = await put({ authorization: signed('eu-west-1'), 'x-amz-checksum-sha256': sha }, 'other');
+      const otherBucket = await put(
+        { authorization: signed('eu-west-1'), 'x-amz-checksum-sha256': sha },
+        'other',
+      );
       const badDigest = await put({ authorization: signed('eu-west-1'), 'x-amz-checksum-sha256': 'AAAA' });
       const noChecksum = await put({ authorization: signed('eu-west-1') });
       const good = await put({ authorization: signed('eu-west-1'), 'x-amz-checksum-sha256': sha });
