@@ -286,7 +286,8 @@ describe('the stage image bundle', () => {
       // Assert: the stage succeeded, its archive is in S3 under the job's prefix, whole, and its
       // manifest (not the archive) is in the state database
       // On Node 20 the AWS SDK (now loaded: the stage writes to S3) warns over several lines.
-      const sdkNodeWarning = /\(node:\d+\) Warning: NodeVersionSupportWarning[\s\S]*?--trace-warnings[^\n]*\n?/g;
+      const sdkNodeWarning =
+        /\(node:\d+\) Warning: NodeVersionSupportWarning[\s\S]*?--trace-warnings[^\n]*\n?/g;
       expect(
         stderr.replace(sdkNodeWarning, '').replace(/\(node:\d+\) (NodeVersionSupport)?Warning[^\n]*\n?/g, ''),
       ).toBe('');
