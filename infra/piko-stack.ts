@@ -16,7 +16,8 @@ import type { JobDefinition } from '../shared/job.ts';
 import { BackfillWorkflow } from './constructs/backfill-workflow.ts';
 import { Dispatcher } from './constructs/dispatcher.ts';
 import { FargateStages } from './constructs/fargate-stages.ts';
-import { JobFunctions } from './constructs/job-functions.ts';
+import { JobFunctions, jobAwsNeeds } from './constructs/job-functions.ts';
+import { JobOutputs } from './constructs/job-outputs.ts';
 import { JobSchedules } from './constructs/job-schedules.ts';
 import { JobWorkflows } from './constructs/job-workflows.ts';
 import { Migrations } from './constructs/migrations.ts';
@@ -74,6 +75,8 @@ export class PikoStack extends Stack {
   readonly database: StateDatabase;
   readonly dispatcher: Dispatcher;
   readonly jobFunctions: JobFunctions;
+  /** The bucket of `objectStore()` outputs; only when a job declares one. */
+  readonly jobOutputs: JobOutputs | undefined;
   readonly jobWorkflows: JobWorkflows;
   readonly schedules: JobSchedules;
   readonly backfill: BackfillWorkflow;
@@ -121,11 +124,15 @@ export class PikoStack extends Stack {
       timeout: props.dispatcherTimeout,
       logKey: key,
     });
+    this.jobOutputs = props.jobs.some((job) => jobAwsNeeds(job).objectStore)
+      ? new JobOutputs(this, 'JobOutputs')
+      : undefined;
     this.jobFunctions = new JobFunctions(this, 'JobFunctions', {
       jobs: props.jobs,
       database: this.database,
       networking,
       logKey: key,
+      outputs: this.jobOutputs,
     });
     const fargate = new FargateStages(this, 'Fargate', {
       jobs: props.jobs,
@@ -133,6 +140,7 @@ export class PikoStack extends Stack {
       networking,
       image: props.stageImage ?? new BundledStageImage(),
       logKey: key,
+      outputs: this.jobOutputs,
     });
     this.jobWorkflows = new JobWorkflows(this, 'JobWorkflows', {
       jobs: props.jobs,

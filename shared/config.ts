@@ -56,12 +56,22 @@ export interface AwsSettings {
   readonly stackName: string;
 }
 
+/** The `[objects]` section: where `objectStore()` resources keep job outputs. */
+export interface ObjectsSettings {
+  /**
+   * The S3 bucket (the stack's job-outputs bucket, set on the jobs that declare `objectStore()`).
+   * @default - (a folder: '<piko.data_dir>/objects')
+   */
+  readonly bucket?: string;
+}
+
 /** The whole validated configuration. */
 export interface PikoConfig {
   readonly piko: PikoSettings;
   readonly mysql: MysqlSettings;
   readonly sqlite: SqliteSettings;
   readonly aws: AwsSettings;
+  readonly objects: ObjectsSettings;
 }
 
 /** Where {@link loadConfig} looks. */
@@ -95,6 +105,8 @@ function isRuntimeVariable(name: string): boolean {
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+/** S3's rule for general purpose bucket names. */
+const BUCKET_NAME = /^(?!xn--|sthree-)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
 /** Keys whose values are never printed. */
 const SECRET_KEY = /dsn|password|token|secret/i;
@@ -142,6 +154,12 @@ const SECTIONS = {
       'a CloudFormation stack name (a letter, then letters, digits or hyphens; at most 128 characters)',
     ),
   }) satisfies z.ZodType<AwsSettings>,
+  objects: z.object({
+    bucket: field(
+      z.string().regex(BUCKET_NAME).optional(),
+      'an S3 bucket name (3 to 63 lowercase letters, digits, dots or hyphens)',
+    ),
+  }) satisfies z.ZodType<ObjectsSettings>,
 };
 
 type Section = keyof typeof SECTIONS;
@@ -170,10 +188,12 @@ function defaultsOf(
       return { poolSize: 10, iamAuth: false, region: done.aws?.region };
     case 'sqlite':
       return { file: join(done.piko?.dataDir ?? '.piko', 'piko.db') };
+    case 'objects':
+      return {};
   }
 }
 /** Validation order: defaults of later sections may read earlier ones. */
-const RESOLUTION_ORDER: readonly Section[] = ['piko', 'aws', 'mysql', 'sqlite'];
+const RESOLUTION_ORDER: readonly Section[] = ['piko', 'aws', 'mysql', 'sqlite', 'objects'];
 
 const snake = (camel: string) => camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 const envName = (section: Section, key: string) =>

@@ -18,6 +18,8 @@ export const DISPATCHER_FUNCTION = {
   entry: 'functions/dispatcher.ts',
   description: 'Piko dispatcher: plans due intervals and starts job workflows',
   rdsCaBundle: false,
+  // It imports the jobs for their schedules, never runs their stages: no object store, no S3 SDK.
+  objectStoreSdk: false,
   sourceMapStackTraces: false,
 } as const satisfies Partial<PikoFunctionProps>;
 

@@ -8,7 +8,8 @@ import type { JobDefinition } from '../../shared/job.ts';
 import { RENDER_CONTAINER_NAME } from '../../shared/local/workflow/render.ts';
 import { STAGE_CPU_ARCHITECTURE } from '../container-image.ts';
 import { acknowledge, acknowledgeFinding } from '../nag.ts';
-import { jobAwsNeeds, jobEnvironment } from './job-functions.ts';
+import { jobAwsNeeds, jobEnvironment, jobOutputsFor } from './job-functions.ts';
+import type { JobOutputs } from './job-outputs.ts';
 import { stageTaskFamily } from './job-workflow.ts';
 import type { FunctionNetworking } from './piko-function.ts';
 import type { StateDatabase } from './state-database.ts';
@@ -31,6 +32,8 @@ export interface FargateStagesProps {
   readonly image: ecs.ContainerImage;
   /** Encrypts the task log group. @default - CloudWatch Logs' own encryption */
   readonly logKey?: kms.IKey;
+  /** The bucket of jobs that declare `objectStore()`. @default - none (no job may declare one) */
+  readonly outputs?: JobOutputs;
 }
 
 /** What a job's workflow needs to run its Fargate stages. */
@@ -77,6 +80,8 @@ export class FargateStages extends Construct {
         description: `Piko job ${job.id}: Fargate stages`,
       });
       if (jobAwsNeeds(job).stateDatabase) props.database.grantConnect(taskRole);
+      const outputs = jobOutputsFor(job, props.outputs);
+      outputs?.grantJob(taskRole, job.id);
       const taskDefinitions: Record<string, ecs.FargateTaskDefinition> = {};
       for (const stage of job.stages) {
         if (stage.kind !== 'fargate') continue;
@@ -103,7 +108,7 @@ export class FargateStages extends Construct {
           // The container's hard limit is the task's memory: it is the only container (CT.ECS.PR.7).
           memoryLimitMiB: stage.memoryMiB,
           logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: job.id }),
-          environment: jobEnvironment(props.database, job.id),
+          environment: jobEnvironment(props.database, job.id, outputs),
         });
         container.addMountPoints({ containerPath: '/tmp', sourceVolume: 'tmp', readOnly: false });
         acknowledge(

@@ -3,6 +3,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { ENV_DATA_DIR, ENV_JOB_ID, ENV_MYSQL_DSN, ENV_MYSQL_IAM_AUTH } from '../../shared/aws/env.ts';
 import type { JobDefinition } from '../../shared/job.ts';
+import type { JobOutputs } from './job-outputs.ts';
 import { type FunctionNetworking, PikoFunction } from './piko-function.ts';
 import type { StateDatabase } from './state-database.ts';
 
@@ -17,6 +18,8 @@ const WRITABLE_DATA_DIR = '/tmp/piko';
 export interface JobAwsNeeds {
   /** `rds-db:connect` through the proxy. */
   readonly stateDatabase: boolean;
+  /** `s3:PutObject`/`s3:GetObject` on its own prefix of the job-outputs bucket, and the bucket's name. */
+  readonly objectStore: boolean;
 }
 
 /**
@@ -28,20 +31,42 @@ export function jobAwsNeeds(job: Pick<JobDefinition, 'resources'>): JobAwsNeeds 
   const resourcesNeedIt = Object.values(job.resources).some(
     (resource) => resource.aws?.stateDatabase === true,
   );
-  return { stateDatabase: recordsState || resourcesNeedIt };
+  const objectStore = Object.values(job.resources).some((resource) => resource.aws?.objectStore === true);
+  return { stateDatabase: recordsState || resourcesNeedIt, objectStore };
 }
 
 /**
  * The environment of a job's function and Fargate tasks: every name is a `shared/config.ts` key, and
- * the job id, so the stage runner refuses events for other jobs.
+ * the job id, so the stage runner refuses events for other jobs. `outputs` (the job-outputs bucket)
+ * only for jobs that declare an object store.
+ * @default outputs - none
  */
-export function jobEnvironment(database: StateDatabase, jobId: string): Record<string, string> {
+export function jobEnvironment(
+  database: StateDatabase,
+  jobId: string,
+  outputs?: JobOutputs,
+): Record<string, string> {
   return {
     [ENV_JOB_ID]: jobId,
     [ENV_MYSQL_DSN]: database.dsn,
     [ENV_MYSQL_IAM_AUTH]: 'true',
     [ENV_DATA_DIR]: WRITABLE_DATA_DIR,
+    ...outputs?.environment(),
   };
+}
+
+/**
+ * The job-outputs bucket when the job declares an object store, else `undefined`.
+ * @throws Error when the job needs it and the stack made none.
+ */
+export function jobOutputsFor(
+  job: Pick<JobDefinition, 'id' | 'resources'>,
+  outputs?: JobOutputs,
+): JobOutputs | undefined {
+  if (!jobAwsNeeds(job).objectStore) return undefined;
+  if (!outputs)
+    throw new Error(`job "${job.id}" declares objectStore(), but no job-outputs bucket was given`);
+  return outputs;
 }
 
 /** A job function's timeout: the job's, plus a margin, within Lambda's 15 minutes. */
@@ -56,6 +81,8 @@ export interface JobFunctionsProps {
   readonly networking: FunctionNetworking;
   /** Encrypts the log groups. @default - CloudWatch Logs' own encryption */
   readonly logKey?: kms.IKey;
+  /** The bucket of jobs that declare `objectStore()`. @default - none (no job may declare one) */
+  readonly outputs?: JobOutputs;
 }
 
 /**
@@ -70,6 +97,7 @@ export class JobFunctions extends Construct {
     super(scope, id);
     const functions = new Map<string, PikoFunction>();
     for (const job of props.jobs) {
+      const outputs = jobOutputsFor(job, props.outputs);
       const fn = new PikoFunction(this, job.id, {
         entry: 'functions/stage-runner.ts',
         description: `Piko job ${job.id}: Lambda stages`,
@@ -77,9 +105,10 @@ export class JobFunctions extends Construct {
         timeout: Duration.seconds(jobFunctionTimeoutSeconds(job)),
         networking: props.networking,
         logKey: props.logKey,
-        environment: jobEnvironment(props.database, job.id),
+        environment: jobEnvironment(props.database, job.id, outputs),
       });
       if (jobAwsNeeds(job).stateDatabase) props.database.grantConnect(fn.role);
+      outputs?.grantJob(fn.role, job.id);
       functions.set(job.id, fn);
     }
     this.functions = functions;

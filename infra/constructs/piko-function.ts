@@ -40,6 +40,8 @@ export interface PikoFunctionProps {
    * `ssl: true` leave them out (see `lambdaBundling`). @default true
    */
   readonly rdsCaBundle?: boolean;
+  /** Bundle the S3 SDK that `objectStore()` loads (see `lambdaBundling`). @default true */
+  readonly objectStoreSdk?: boolean;
   /**
    * Print stack traces through the bundle's source map (`NODE_OPTIONS=--enable-source-maps`).
    * Costs some cold start time on every invocation that logs a stack. @default true
@@ -116,7 +118,7 @@ export class PikoFunction extends Construct {
       vpc: props.networking?.vpc,
       vpcSubnets: props.networking?.subnets,
       securityGroups: props.networking?.securityGroups,
-      bundling: lambdaBundling({ rdsCaBundle: props.rdsCaBundle }),
+      bundling: lambdaBundling({ rdsCaBundle: props.rdsCaBundle, objectStoreSdk: props.objectStoreSdk }),
       environment: {
         ...(props.sourceMapStackTraces === false ? {} : { NODE_OPTIONS: '--enable-source-maps' }),
         ...props.environment,

@@ -53,3 +53,6 @@ export function lambdaStoreOptions(config: PikoConfig, poolSize: number): MysqlS
     ssl: new URL(dsn).searchParams.has('ssl') ? undefined : true,
   };
 }
+
+/** The job-outputs bucket, set on the jobs that declare `objectStore()` (`objects.bucket`). */
+export const ENV_OBJECTS_BUCKET = 'PIKO_OBJECTS__BUCKET';

@@ -7,6 +7,17 @@ export {
   type MysqlPoolResource,
   mysqlPool,
 } from './mysql-pool.ts';
+export {
+  checkObjectKey,
+  MAX_OBJECT_KEY_BYTES,
+  MAX_PUT_OBJECT_BYTES,
+  type ObjectInfo,
+  type ObjectStore,
+  type ObjectStoreOptions,
+  type ObjectStoreResource,
+  objectStore,
+  type PutObjectOptions,
+} from './object-store.ts';
 export { type SqlPoolOptions, type SqlPoolResource, sqlPool } from './sql-pool.ts';
 export type {
   Borrowed,

@@ -30,6 +30,8 @@ export interface Resource<T, H = unknown> {
 export interface ResourceAwsNeeds {
   /** Connects to the Piko state database through RDS Proxy with IAM auth. */
   readonly stateDatabase?: boolean;
+  /** Writes and reads objects under the job's own `jobs/<jobId>/` prefix of the stack's job-outputs bucket. */
+  readonly objectStore?: boolean;
 }
 
 /** The borrowed value type of a resource. */

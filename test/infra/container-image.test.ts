@@ -33,6 +33,7 @@ import {
 import { STAGE_EVENT_ENV } from '../../shared/local/workflow/payload.ts';
 import { openStore, type RunRecord } from '../../shared/store/index.ts';
 import { createTestDatabase, mysqlGate, type TestDatabase } from '../helpers/mysql.ts';
+import { type S3Endpoint, startS3Endpoint } from '../helpers/s3-endpoint.ts';
 
 /** The container's user: the image's `node` user has uid and gid 1000. */
 const CONTAINER_UID = 1000;
@@ -180,17 +181,21 @@ const gate = await mysqlGate('the stage image bundle on MySQL');
 
 describe('the stage image bundle', () => {
   let database: TestDatabase | undefined;
+  let s3: S3Endpoint | undefined;
   afterAll(async () => {
     await database?.drop();
+    await s3?.close();
   });
 
   it.skipIf(gate.skip)(
-    'runs nightly_archive’s Fargate stage as uid 1000 with no node_modules and only its tmp writable',
+    'runs nightly_archive’s Fargate stage as uid 1000 with no node_modules and only its tmp writable, archiving to S3',
     async () => {
       // Arrange: one nightly_archive run as its execution leaves it after the plan stage (queued by
       // it, plan's output recorded), so the Fargate stage reads its input from the store.
       if (!gate.probe.available) throw new Error(gate.probe.reason);
       database = await createTestDatabase('stage_image');
+      // The job-outputs bucket as the stack gives it to the task: its name, and S3 (a local endpoint).
+      s3 = await startS3Endpoint({ bucket: 'piko-job-outputs', region: 'eu-west-1' });
       const store = await openStore({ mysqlDsn: database.dsn });
       const seed = new Date(START).getTime() / 3_600_000;
       let run: RunRecord | undefined;
@@ -255,6 +260,11 @@ describe('the stage image bundle', () => {
           PIKO_MYSQL__DSN: database.dsn,
           // The stack sets it on every stage container (a stage runner refuses other jobs' events).
           PIKO_JOB_ID: 'nightly_archive',
+          PIKO_OBJECTS__BUCKET: s3.bucket,
+          AWS_REGION: s3.region,
+          AWS_ENDPOINT_URL_S3: s3.url,
+          AWS_ACCESS_KEY_ID: 'AKIDSTAGETEST',
+          AWS_SECRET_ACCESS_KEY: 'stage-test-secret',
           [STAGE_EVENT_ENV]: JSON.stringify(event),
         },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -273,31 +283,47 @@ describe('the stage image bundle', () => {
         });
       });
 
-      // Assert: the stage succeeded and its archive is in the state database, whole
-      expect(stderr.replace(/\(node:\d+\) (NodeVersionSupport)?Warning[^\n]*\n?/g, '')).toBe('');
+      // Assert: the stage succeeded, its archive is in S3 under the job's prefix, whole, and its
+      // manifest (not the archive) is in the state database
+      // On Node 20 the AWS SDK (now loaded: the stage writes to S3) warns over several lines.
+      const sdkNodeWarning =
+        /\(node:\d+\) Warning: NodeVersionSupportWarning[\s\S]*?--trace-warnings[^\n]*\n?/g;
+      expect(
+        stderr.replace(sdkNodeWarning, '').replace(/\(node:\d+\) (NodeVersionSupport)?Warning[^\n]*\n?/g, ''),
+      ).toBe('');
       expect(code).toBe(0);
+      const key = `jobs/nightly_archive/${START}.json.gz`;
+      expect(s3.requests.map((request) => [request.operation, request.key, request.status])).toEqual([
+        ['PutObject', key, 200],
+      ]);
+      const archive = s3.objects.get(key)!;
       const check = await openStore({ mysqlDsn: database.dsn });
       try {
         const after = await check.getRun(runId);
-        const output = after?.output as {
-          chunks: number;
-          sha256: string;
-          bytes: number;
-          compressedBytes: number;
+        const manifest = {
+          start: START,
+          key: `${START}.json.gz`,
+          bytes: archive.length,
+          sha256: createHash('sha256').update(archive).digest('hex'),
+          rows: gunzipSync(archive).toString('utf8').split('\n').filter(Boolean).length,
+          uncompressedBytes: MEGABYTES * 1024 * 1024,
+          compressedBy: expect.any(Number),
         };
         expect(after?.status).toBe('running');
-        expect(output).toMatchObject({
-          bytes: MEGABYTES * 1024 * 1024,
-          sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
-        });
+        expect(gunzipSync(archive).length).toBe(MEGABYTES * 1024 * 1024);
+        expect(after?.output).toEqual(manifest);
         const { rows } = await check.database.query(
-          'SELECT seq, data FROM archive_chunks WHERE start = ? ORDER BY seq',
-          [START],
+          'SELECT start, `key`, bytes, sha256, `rows`, uncompressedBytes, compressedBy FROM archive_manifests',
         );
-        expect(rows.map((row) => Number(row.seq))).toEqual([...Array(output.chunks).keys()]);
-        const archive = Buffer.concat(rows.map((row) => Buffer.from(String(row.data), 'base64')));
-        expect(archive.length).toBe(output.compressedBytes);
-        expect(createHash('sha256').update(gunzipSync(archive)).digest('hex')).toBe(output.sha256);
+        expect(
+          rows.map((row) => ({
+            ...row,
+            bytes: Number(row.bytes),
+            rows: Number(row.rows),
+            uncompressedBytes: Number(row.uncompressedBytes),
+            compressedBy: Number(row.compressedBy),
+          })),
+        ).toEqual([manifest]);
       } finally {
         await check.close();
       }

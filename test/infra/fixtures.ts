@@ -9,6 +9,7 @@ import { ControlTowerChecks } from '../../infra/cfn-guard.ts';
 import { PikoStack, type PikoStackProps } from '../../infra/piko-stack.ts';
 import { defineJob, fargate, type JobDefinition, lambda } from '../../shared/job.ts';
 import { mysqlPool } from '../../shared/resources/mysql-pool.ts';
+import { objectStore } from '../../shared/resources/object-store.ts';
 
 const noop = async () => null;
 
@@ -33,13 +34,14 @@ export const upsert = defineJob({
   handler: noop,
 });
 
-/** Three stages, the middle one on Fargate; a timeout longer than Lambda allows. */
+/** Three stages, the middle one on Fargate, with an object store; a timeout longer than Lambda allows. */
 export const archive = defineJob({
   id: 'archive',
   schedule: { cron: '0 2 * * *', timezone: 'Asia/Shanghai' },
   concurrency: 2,
   timeout: '20m',
   memoryMiB: 1024,
+  resources: { outputs: objectStore() },
   stages: [
     lambda('plan', noop),
     fargate('compress', { cpu: 2048, memoryMiB: 4096 }, noop),

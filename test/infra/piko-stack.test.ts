@@ -49,6 +49,12 @@ const CONNECT_AS_PIKO = {
   Resource: `${ARN}:rds-db:${IN_REGION}:dbuser:<Select(6, Split(':', StateDatabase/Cluster/Proxy.DBProxyArn))>/piko_admin`,
 };
 const DSN = 'mysql://piko_admin@<StateDatabase/Cluster/Proxy.Endpoint>:3306/piko';
+/** The `archive` fixture declares objectStore(): its own prefix of the job-outputs bucket, nothing else. */
+const ARCHIVE_OBJECTS = {
+  Action: ['s3:PutObject', 's3:GetObject'],
+  Effect: 'Allow',
+  Resource: '<JobOutputs/Bucket.Arn>/jobs/archive/*',
+};
 /** What CDK grants any state machine that logs (no resource-level permissions exist for these). */
 const LOG_DELIVERY = {
   Action: [
@@ -287,9 +293,88 @@ describe('PikoStack', () => {
     ]);
   });
 
-  it('gives Fargate stage tasks only the database, and the workflow RunTask on its task definition', () => {
+  it('gives the job function of a job with objectStore() its own prefix of the bucket, and no other job any', () => {
+    const archive = stack.jobFunctions.functions.get('archive')!;
+    expect(roleStatements(stack, template, archive.role)).toEqual([
+      {
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Effect: 'Allow',
+        Resource: '<JobFunctions/archive/Logs.Arn>',
+      },
+      LAMBDA_VPC_ACCESS,
+      CONNECT_AS_PIKO,
+      ARCHIVE_OBJECTS,
+    ]);
+    const s3Statements = Object.values(resources)
+      .filter((resource) => resource.Type === 'AWS::IAM::Policy')
+      .flatMap(
+        (policy) => (policy.Properties!.PolicyDocument as { Statement: { Action: unknown }[] }).Statement,
+      )
+      .filter((statement) => JSON.stringify(statement.Action).includes('s3:'));
+    // The archive function and the archive task role; nobody else.
+    expect(s3Statements.map((statement) => render(statement))).toEqual([ARCHIVE_OBJECTS, ARCHIVE_OBJECTS]);
+  });
+
+  it('keeps job outputs in a private, TLS-only, encrypted, unversioned bucket that outlives the stack', () => {
+    const [bucketId, ...moreBuckets] = Object.entries(resources)
+      .filter(([, resource]) => resource.Type === 'AWS::S3::Bucket')
+      .map(([id]) => id);
+    expect(moreBuckets).toEqual([]);
+    expect(template.toJSON().Resources[bucketId!]).toMatchObject({
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+    expect(resources[bucketId!]!.Properties).toEqual({
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      LifecycleConfiguration: {
+        Rules: [
+          {
+            Id: 'AbortIncompleteUploads',
+            AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+            Status: 'Enabled',
+          },
+        ],
+      },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: bucketId },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Principal: { AWS: '*' },
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Principal: { AWS: '*' },
+            Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('creates no bucket when no job declares objectStore()', () => {
+    const { stack: plain, template: plainTemplate } = buildPikoStack([fixtureJobs[0]!]);
+    plainTemplate.resourceCountIs('AWS::S3::Bucket', 0);
+    expect(plain.jobOutputs).toBeUndefined();
+  });
+
+  it('gives Fargate stage tasks only the database and their job’s objects, and the workflow RunTask on its task definition', () => {
     const taskRole = stack.node.findChild('Fargate').node.findChild('archive-TaskRole');
-    expect(roleStatements(stack, template, taskRole)).toEqual([CONNECT_AS_PIKO]);
+    expect(roleStatements(stack, template, taskRole)).toEqual([CONNECT_AS_PIKO, ARCHIVE_OBJECTS]);
     const workflowRole = stack.jobWorkflows.stateMachines.get('archive')!.role;
     expect(roleStatements(stack, template, workflowRole)).toEqual([
       {
@@ -372,16 +457,23 @@ describe('PikoStack', () => {
       PIKO_DATA_DIR: '/tmp/piko',
     });
     for (const [jobId, fn] of stack.jobFunctions.functions)
-      expect(variables(fn.function)).toEqual(jobEnvironment(jobId));
+      expect(variables(fn.function)).toEqual(
+        // Only jobs that declare objectStore() learn the bucket's name.
+        jobId === 'archive'
+          ? { ...jobEnvironment(jobId), PIKO_OBJECTS__BUCKET: '<JobOutputs/Bucket>' }
+          : jobEnvironment(jobId),
+      );
     // Unknown PIKO_* variables are configuration errors: every function's must load.
     for (const fn of [stack.dispatcher.function, ...stack.jobFunctions.functions.values()]) {
       const env = Object.fromEntries(
         Object.entries(variables(fn.function)).map(([name, value]) => [
           name,
-          value.replace(
-            '<StateDatabase/Cluster/Proxy.Endpoint>',
-            'piko-state.proxy-abc.eu-west-1.rds.amazonaws.com',
-          ),
+          value
+            .replace(
+              '<StateDatabase/Cluster/Proxy.Endpoint>',
+              'piko-state.proxy-abc.eu-west-1.rds.amazonaws.com',
+            )
+            .replace('<JobOutputs/Bucket>', 'piko-joboutputsbucket-1a2b3c4d5e6f'),
         ]),
       );
       expect(() =>
@@ -432,6 +524,7 @@ describe('PikoStack', () => {
             { Name: 'PIKO_MYSQL__DSN', Value: DSN },
             { Name: 'PIKO_MYSQL__IAM_AUTH', Value: 'true' },
             { Name: 'PIKO_DATA_DIR', Value: '/tmp/piko' },
+            { Name: 'PIKO_OBJECTS__BUCKET', Value: '<JobOutputs/Bucket>' },
           ],
         },
       ],
@@ -559,6 +652,11 @@ describe('PikoStack', () => {
       rds_cluster_logging_enabled_check: ['StateDatabase/Cluster'],
       rds_instance_automatic_minor_version_upgrade_enabled_check: ['StateDatabase/Cluster/Writer'],
       rds_instance_enhanced_monitoring_enabled_check: ['StateDatabase/Cluster/Writer'],
+      s3_bucket_default_encryption_kms_check: ['JobOutputs/Bucket'],
+      s3_bucket_logging_enabled_check: ['JobOutputs/Bucket'],
+      s3_bucket_object_lock_enabled_check: ['JobOutputs/Bucket'],
+      s3_bucket_versioning_enabled_check: ['JobOutputs/Bucket'],
+      s3_event_notifications_enabled_check: ['JobOutputs/Bucket'],
       sqs_dlq_check: ['Schedules/DeadLetters'],
     });
     expect(logGroups).toHaveLength(14);

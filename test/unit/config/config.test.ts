@@ -42,7 +42,21 @@ describe('loadConfig', () => {
       mysql: { poolSize: 10, iamAuth: false },
       sqlite: { file: '.piko/piko.db' },
       aws: { stackName: 'Piko' },
+      objects: {},
     });
+  });
+
+  it('reads the job-outputs bucket from [objects] bucket and PIKO_OBJECTS__BUCKET, and refuses a bad name', () => {
+    settings('[objects]\nbucket = "piko-job-outputs"\n');
+    expect(loadConfig({ cwd, env: {} }).objects).toEqual({ bucket: 'piko-job-outputs' });
+    expect(loadConfig({ cwd, env: { PIKO_OBJECTS__BUCKET: 'other-bucket' } }).objects.bucket).toBe(
+      'other-bucket',
+    );
+
+    expect(() => loadConfig({ cwd, env: { PIKO_OBJECTS__BUCKET: 'Bad_Bucket' } })).toThrow(
+      'Invalid configuration:\n  - objects.bucket = "Bad_Bucket" (environment variable PIKO_OBJECTS__BUCKET): ' +
+        'expected an S3 bucket name (3 to 63 lowercase letters, digits, dots or hyphens)',
+    );
   });
 
   it('logs JSON by default in Lambda and takes the region from AWS_REGION', () => {
@@ -150,11 +164,11 @@ url = "redis://localhost"
     expect(act).toThrow(
       [
         'Invalid configuration:',
-        '  - log_level = "debug" (settings.toml): unknown key outside any section; known sections: piko, mysql, sqlite, aws',
+        '  - log_level = "debug" (settings.toml): unknown key outside any section; known sections: piko, mysql, sqlite, aws, objects',
         '  - piko.colour = "red" (settings.toml): unknown key; known keys in [piko]: log_level, log_json, data_dir, jobs_dir, shutdown_grace_seconds, max_runs_per_execution, max_backfill_intervals',
-        '  - [redis] (settings.toml): unknown section; known sections: piko, mysql, sqlite, aws',
+        '  - [redis] (settings.toml): unknown section; known sections: piko, mysql, sqlite, aws, objects',
         '  - mysql.poolsize = "5" (environment variable PIKO_MYSQL__POOLSIZE): unknown variable; known for [mysql]: PIKO_MYSQL__DSN, PIKO_MYSQL__POOL_SIZE, PIKO_MYSQL__IAM_AUTH, PIKO_MYSQL__REGION',
-        '  - queue.url = "x" (environment variable PIKO_QUEUE__URL): unknown section "queue"; known sections: piko, mysql, sqlite, aws',
+        '  - queue.url = "x" (environment variable PIKO_QUEUE__URL): unknown section "queue"; known sections: piko, mysql, sqlite, aws, objects',
         '  - piko.log_level = "verbose" (settings.toml): expected one of debug, info, warn, error',
         '  - piko.shutdown_grace_seconds = "soon" (environment variable PIKO_SHUTDOWN_GRACE_SECONDS): expected an integer of 0 or more',
         '  - aws.stack_name = "9lives" (environment variable PIKO_AWS__STACK_NAME): expected a CloudFormation stack name (a letter, then letters, digits or hyphens; at most 128 characters)',
