@@ -298,8 +298,25 @@ describe.each(stores)('pause under load ($kind)', ({ kind, skip }) => {
     });
   });
 
+  it.skipIf(skip)('a backfill of a paused job is refused without --wait, writing nothing', async () => {
+    const { state } = await openState('pause_backfill_refused');
+    expect((await runPiko(['pause', drain.id], cli(state))).code).toBe(0);
+    const runsBefore = await runsOf(state, drain.id);
+
+    const result = await runPiko(
+      ['backfill', drain.id, '--from', '2026-05-01T00:00:00Z', '--to', '2026-05-01T00:20:00Z'],
+      cli(state, FAKE_NOW),
+    );
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      `Job "${drain.id}" is paused: a backfill (pass --wait to plan it now and run it after resume) would start new work, and a paused job starts none; resume it first with piko resume ${drain.id}`,
+    );
+    expect(await runsOf(state, drain.id)).toEqual(runsBefore);
+  });
+
   it.skipIf(skip)(
-    'a backfill of a paused job waits, starting nothing, and goes on after resume',
+    'a backfill of a paused job with --wait waits, starting nothing, and goes on after resume',
     async () => {
       // Arrange
       const { state } = await openState('pause_backfill');
@@ -307,7 +324,16 @@ describe.each(stores)('pause under load ($kind)', ({ kind, skip }) => {
 
       // Act: backfill 20 intervals while paused; resume once it says it waits
       const backfill = startPiko(
-        ['backfill', drain.id, '--from', '2026-05-01T00:00:00Z', '--to', '2026-05-01T00:20:00Z', '--json'],
+        [
+          'backfill',
+          drain.id,
+          '--from',
+          '2026-05-01T00:00:00Z',
+          '--to',
+          '2026-05-01T00:20:00Z',
+          '--json',
+          '--wait',
+        ],
         { ...cli(state, FAKE_NOW), timeoutMs: 120_000 },
       );
       let exited: { stdout: string; stderr: string } | undefined;

@@ -12,7 +12,7 @@ import {
 } from '../../shared/planner/index.ts';
 import type { RunStatus, StateStore } from '../../shared/store/types.ts';
 import { createTempSqliteStore } from '../helpers/sqlite.ts';
-import { anyDate, FuzzCounts, hostileString } from './arbitraries.ts';
+import { anyDate, FuzzCounts, fuzzRuns, hostileString } from './arbitraries.ts';
 import { snapshotDatabase } from './store-snapshot.ts';
 
 const counts = new FuzzCounts('backfill');
@@ -200,7 +200,7 @@ describe('backfill requests, fuzzed against a real SQLite store', () => {
         }
       }
     });
-    await fc.assert(property, { numRuns: 300 });
+    await fc.assert(property, fuzzRuns(300));
   });
 
   it('validateBackfill refuses or accepts any Date pair without another kind of error', () => {
@@ -214,7 +214,7 @@ describe('backfill requests, fuzzed against a real SQLite store', () => {
         );
       else expect(validateBackfill(job, request, NOW, { maxBackfillIntervals: MAX_INTERVALS })).toBeNull();
     });
-    fc.assert(property, { numRuns: 300 });
+    fc.assert(property, fuzzRuns(300));
   });
 });
 

@@ -12,6 +12,8 @@ import { runCli } from '../../shared/cli/program.ts';
 import { parseIsoInstant } from '../../shared/job.ts';
 import {
   FuzzCounts,
+  fuzzRuns,
+  fuzzTimeoutMs,
   HOSTILE_INSTANTS,
   hostileString,
   instantText,
@@ -207,6 +209,13 @@ const argvArb: fc.Arbitrary<string[]> = fc.oneof(
   { weight: 1, arbitrary: otherArgv },
 );
 
+/**
+ * Commands per `npm test` run (fixed seed, see fuzzRuns): each runs the CLI with a SQLite store, so
+ * the count, not the machine's load, bounds the time; `bench/fuzz-heavy.ts`-style scaling with
+ * PIKO_FUZZ_SCALE runs more.
+ */
+const CLI_RUNS = 200;
+
 describe('the CLI with fuzzed arguments', () => {
   beforeAll(async () => {
     // Creates and migrates the store, so "unchanged" compares two migrated states.
@@ -218,27 +227,31 @@ describe('the CLI with fuzzed arguments', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('exits 0, 1 or 2; bad input exits 2 with a message on stderr and leaves the store as it was', async () => {
-    await fc.assert(
-      fc.asyncProperty(argvArb, async (argv) => {
-        counts.tick('runCli: random argv');
-        const before = snapshotSqliteFile(stateFile);
-        const { code, out, err } = await cli(argv);
-        const command = ['ticks', 'backfill', 'run', 'status', 'pause'].includes(argv[0] ?? '')
-          ? argv[0]
-          : '(other)';
-        counts.tick(`  ${command} exit ${code}`);
-        expect([0, 1, 2]).toContain(code);
-        if (code === 2) {
-          expect(err.join('\n').trim(), `stderr of ${JSON.stringify(argv).slice(0, 300)}`).not.toBe('');
-          expect(snapshotSqliteFile(stateFile)).toEqual(before);
-        }
-        const help = out[0]?.startsWith('Usage:') ?? false;
-        if (code === 0 && !help && argv.includes('--json') && ['status', 'ticks'].includes(argv[0]!)) {
-          for (const line of out) expect(() => JSON.parse(line)).not.toThrow();
-        }
-      }),
-      { numRuns: 400 },
-    );
-  });
+  it(
+    'exits 0, 1 or 2; bad input exits 2 with a message on stderr and leaves the store as it was',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(argvArb, async (argv) => {
+          counts.tick('runCli: random argv');
+          const before = snapshotSqliteFile(stateFile);
+          const { code, out, err } = await cli(argv);
+          const command = ['ticks', 'backfill', 'run', 'status', 'pause'].includes(argv[0] ?? '')
+            ? argv[0]
+            : '(other)';
+          counts.tick(`  ${command} exit ${code}`);
+          expect([0, 1, 2]).toContain(code);
+          if (code === 2) {
+            expect(err.join('\n').trim(), `stderr of ${JSON.stringify(argv).slice(0, 300)}`).not.toBe('');
+            expect(snapshotSqliteFile(stateFile)).toEqual(before);
+          }
+          const help = out[0]?.startsWith('Usage:') ?? false;
+          if (code === 0 && !help && argv.includes('--json') && ['status', 'ticks'].includes(argv[0]!)) {
+            for (const line of out) expect(() => JSON.parse(line)).not.toThrow();
+          }
+        }),
+        fuzzRuns(CLI_RUNS),
+      );
+    },
+    fuzzTimeoutMs(240_000),
+  );
 });

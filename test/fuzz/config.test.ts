@@ -6,7 +6,7 @@ import { stringify as stringifyToml } from 'smol-toml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig, type PikoConfig, SETTINGS_FILE } from '../../shared/config.ts';
 import { ConfigError } from '../../shared/errors.ts';
-import { FuzzCounts, hostileString } from './arbitraries.ts';
+import { FuzzCounts, fuzzRuns, hostileString } from './arbitraries.ts';
 
 const counts = new FuzzCounts('config');
 const dir = mkdtempSync(join(tmpdir(), 'piko-fuzz-config-'));
@@ -226,7 +226,7 @@ describe('loadConfig with fuzzed settings files and environments', () => {
         if ('error' in outcome)
           for (const problem of outcome.error.problems) expect(problem).toContain(SETTINGS_FILE);
       }),
-      { numRuns: 400 },
+      fuzzRuns(400),
     );
   });
 
@@ -247,7 +247,7 @@ describe('loadConfig with fuzzed settings files and environments', () => {
           expect(outcome.error.message).not.toContain(encodeURIComponent(password));
         }
       }),
-      { numRuns: 400 },
+      fuzzRuns(400),
     );
   });
 
@@ -268,7 +268,7 @@ describe('loadConfig with fuzzed settings files and environments', () => {
           expect(both.config.piko.logLevel).toBe(env.PIKO_LOG_LEVEL.toLowerCase());
         }
       }),
-      { numRuns: 200 },
+      fuzzRuns(200),
     );
   });
 });

@@ -11,7 +11,7 @@ import {
   lambda,
 } from '../../shared/job.ts';
 import { defineRecord, upsertSink } from '../../shared/sinks/index.ts';
-import { FuzzCounts, hostileString, isoInstant } from './arbitraries.ts';
+import { FuzzCounts, fuzzRuns, hostileString, isoInstant } from './arbitraries.ts';
 
 const counts = new FuzzCounts('defineJob');
 const NOW = new Date('2026-06-01T00:00:00.000Z');
@@ -250,7 +250,7 @@ describe('defineJob with fuzzed options', () => {
         counts.tick('structured options');
         counts.tick(`  outcome: ${checkDefineJob(options)}`);
       }),
-      { numRuns: 500 },
+      fuzzRuns(500),
     );
   });
 
@@ -260,7 +260,7 @@ describe('defineJob with fuzzed options', () => {
         counts.tick('valid options');
         expect(checkDefineJob(options)).toBe('defined');
       }),
-      { numRuns: 200 },
+      fuzzRuns(200),
     );
   });
 
@@ -270,7 +270,7 @@ describe('defineJob with fuzzed options', () => {
         counts.tick('any value as options');
         checkDefineJob(value);
       }),
-      { numRuns: 300 },
+      fuzzRuns(300),
     );
   });
 
@@ -301,7 +301,7 @@ describe('defineJob with fuzzed options', () => {
             ).toBe(true);
         },
       ),
-      { numRuns: 200 },
+      fuzzRuns(200),
     );
   });
 });

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileSchedule } from '../../shared/schedule/index.ts';
-import { FuzzCounts } from './arbitraries.ts';
+import { FuzzCounts, fuzzRuns } from './arbitraries.ts';
 
 const counts = new FuzzCounts('schedule edges');
 /** The instants a Date can hold: ±8.64e15 ms, about 271,821 BC to 275,760 AD. */
@@ -50,7 +50,7 @@ describe('schedules at the ends of time', () => {
         if (next && previous)
           expect(schedule.previousTick(next)?.getTime()).toBeGreaterThanOrEqual(previous.getTime());
       }),
-      { numRuns: 400 },
+      fuzzRuns(400),
     );
   });
 });

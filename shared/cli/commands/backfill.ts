@@ -6,7 +6,7 @@ import {
   regionOption,
   stackNameOption,
 } from '../../aws/cli/options.ts';
-import { InputError } from '../../errors.ts';
+import { InputError, JobPausedError } from '../../errors.ts';
 import { LocalRuntime } from '../../local/runtime.ts';
 import {
   type BackfillRequest,
@@ -35,6 +35,7 @@ interface BackfillFlags extends AwsFlags {
   reverse?: boolean;
   config?: string;
   json?: boolean;
+  wait?: boolean;
 }
 
 /** Parses and checks `piko backfill`'s flags into a request. @throws InputError naming the flag. */
@@ -72,6 +73,7 @@ export function backfillCommand(program: Command, io: CliIo): void {
     .option('--reverse', 'newest intervals first')
     .option('--config <json>', 'config override for the backfilled runs')
     .option('--json', 'JSON lines')
+    .option('--wait', 'when the job is paused, plan now and run after piko resume (else refused)')
     .addOption(awsOption('start the backfill state machine of the deployed stack'))
     .addOption(regionOption())
     .addOption(stackNameOption())
@@ -109,6 +111,11 @@ export function backfillCommand(program: Command, io: CliIo): void {
           return;
         }
 
+        // A paused job starts no run: refuse before writing anything, so a script never blocks on a
+        // pause it did not expect; --wait plans now and runs after resume (as a pause mid-way does).
+        if (!flags.wait && (await opened.store.getJob(job.id))?.paused) {
+          throw new JobPausedError(job.id, 'a backfill (pass --wait to plan it now and run it after resume)');
+        }
         const print = progressPrinter(io, flags.json ?? false);
         const plan = await planBackfill(opened.store, job, request, now, limits);
         print({
