@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { defineJob } from '../../../shared/job.ts';
 import { dispatch, planScheduled } from '../../../shared/planner/index.ts';
 import { openMysqlStore } from '../../../shared/store/mysql.ts';
+import type { StateStore } from '../../../shared/store/types.ts';
 import { createTestDatabase, mysqlGate, type TestDatabase } from '../../helpers/mysql.ts';
 import { RecordingStarter } from '../../helpers/recording-starter.ts';
 import { describePlanner } from './planner-suite.ts';
@@ -12,6 +13,16 @@ const wipe = async (store: { database: { query(sql: string): Promise<unknown> } 
     await store.database.query(`DELETE FROM ${table}`);
 };
 
+/** Data and index length of the state tables, with fresh statistics. */
+async function databaseBytes(store: StateStore): Promise<number> {
+  await store.database.query('ANALYZE TABLE piko_runs, piko_backfills, piko_jobs');
+  const { rows } = await store.database.query(
+    'SELECT SUM(DATA_LENGTH + INDEX_LENGTH) AS bytes FROM information_schema.TABLES ' +
+      "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('piko_runs', 'piko_backfills', 'piko_jobs')",
+  );
+  return Number(rows[0]?.bytes);
+}
+
 describe.skipIf(skip)('MySQL (MariaDB)', () => {
   let database: TestDatabase | undefined;
   describePlanner('MySQL', {
@@ -21,6 +32,7 @@ describe.skipIf(skip)('MySQL (MariaDB)', () => {
       return openMysqlStore({ dsn: database.dsn, poolSize: 20 });
     },
     wipe,
+    databaseBytes,
     cleanup: async () => database?.drop(),
   });
 
