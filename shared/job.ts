@@ -476,8 +476,8 @@ function json(value: unknown): string {
 
 /**
  * The largest config override (of a manual run or a backfill), in bytes of its JSON text (UTF-8).
- * It is stored with every run of the request and read by every stage; 8 KiB keeps a 1,000-row INSERT
- * of runs far under MySQL's `max_allowed_packet`. The one constant every check uses.
+ * A manual run stores it with its run, a backfill once with the backfill; every stage reads it, so it
+ * stays small (8 KiB). The one constant every check uses.
  */
 export const MAX_CONFIG_OVERRIDE_BYTES = 8_192;
 

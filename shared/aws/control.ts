@@ -223,7 +223,8 @@ async function backfillNext(deps: ControlDeps, event: BackfillNextEvent): Promis
       `No backfill "${event.backfillId}" of job "${job.id}": start it with backfill-plan (the backfill state machine does)`,
     );
   }
-  if (record.status === 'planning') {
+  // A backfill whose planning failed resumes from its cursor (a retry of this step, a new start).
+  if (record.status === 'planning' || record.status === 'failed') {
     const request: BackfillRequest = {
       jobId: job.id,
       from: record.range.start,

@@ -3,6 +3,7 @@ import { BackfillRefusedError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
 import { type JobDefinition, parseJobConfig } from '../job.ts';
 import type { BackfillRecord, RunRecord, StateStore } from '../store/types.ts';
+import { errorMessage } from '../telemetry.ts';
 import { initialWatermark } from './scheduled.ts';
 
 /** Which existing runs a backfill re-runs: `missing` creates absent ones only; `failed` also re-runs failed ones; `all` also succeeded ones. */
@@ -198,30 +199,61 @@ export async function planBackfill(
   }
   if (record.status === 'planned') return { backfillId: id, counts, done: true };
 
-  const [from, to] = reverse ? [request.from, record.cursor] : [record.cursor, request.to];
-  const pending = chunks(job, from, to, reverse, limits.chunkSize ?? job.maxIntervalsPerDispatch);
-  let current = pending.next();
-  if (current.done) {
-    await store.withJob(job.id, watermark, (tx) =>
-      tx.updateBackfill(id, { cursor: record.cursor, status: 'planned', created: 0, rerun: 0, skipped: 0 }),
-    );
-  }
-  while (!current.done) {
-    const chunk = current.value;
-    // Peeking is pure schedule math, so the last chunk can mark the backfill planned in its own commit.
-    const next = pending.next();
-    const chunkCounts = await planChunk(store, job, id, chunk, {
-      reprocess,
-      config,
-      watermark,
-      cursor: reverse ? chunk[chunk.length - 1]!.start : chunk[chunk.length - 1]!.end,
-      last: next.done === true,
-    });
-    for (const action of Object.keys(counts) as BackfillAction[]) counts[action] += chunkCounts[action];
-    if (!next.done && shouldStop()) return { backfillId: id, counts, done: false };
-    current = next;
+  // A backfill that failed before resumes from its cursor, like one that was interrupted.
+  let cursor = record.cursor;
+  try {
+    const [from, to] = reverse ? [request.from, cursor] : [cursor, request.to];
+    const pending = chunks(job, from, to, reverse, limits.chunkSize ?? job.maxIntervalsPerDispatch);
+    let current = pending.next();
+    if (current.done) {
+      await store.withJob(job.id, watermark, (tx) =>
+        tx.updateBackfill(id, { cursor, status: 'planned', created: 0, rerun: 0, skipped: 0 }),
+      );
+    }
+    while (!current.done) {
+      const chunk = current.value;
+      // Peeking is pure schedule math, so the last chunk can mark the backfill planned in its own commit.
+      const next = pending.next();
+      const chunkCursor = reverse ? chunk[chunk.length - 1]!.start : chunk[chunk.length - 1]!.end;
+      const chunkCounts = await planChunk(store, job, id, chunk, {
+        reprocess,
+        watermark,
+        cursor: chunkCursor,
+        last: next.done === true,
+      });
+      cursor = chunkCursor;
+      for (const action of Object.keys(counts) as BackfillAction[]) counts[action] += chunkCounts[action];
+      if (!next.done && shouldStop()) return { backfillId: id, counts, done: false };
+      current = next;
+    }
+  } catch (error) {
+    await markFailed(store, job.id, watermark, id, cursor, error);
+    throw error;
   }
   return { backfillId: id, counts, done: true };
+}
+
+/**
+ * Records why planning stopped, so the backfill never shows `planning` with nobody planning it. When
+ * even that fails (the store is down), the backfill stays `planning` at its last committed chunk:
+ * the same request resumes it either way.
+ */
+async function markFailed(
+  store: StateStore,
+  jobId: string,
+  watermark: Date,
+  id: string,
+  cursor: Date,
+  error: unknown,
+): Promise<void> {
+  const message = errorMessage(error);
+  try {
+    await store.withJob(jobId, watermark, (tx) =>
+      tx.updateBackfill(id, { cursor, status: 'failed', created: 0, rerun: 0, skipped: 0, error: message }),
+    );
+  } catch {
+    // The caller throws the error that stopped planning; this one would only hide it.
+  }
 }
 
 /** Plans one chunk of a backfill in one transaction, with the cursor that follows it. */
@@ -230,7 +262,7 @@ async function planChunk(
   job: JobDefinition,
   id: string,
   chunk: readonly Interval[],
-  options: { reprocess: Reprocess; config: unknown; watermark: Date; cursor: Date; last: boolean },
+  options: { reprocess: Reprocess; watermark: Date; cursor: Date; last: boolean },
 ): Promise<BackfillCounts> {
   const from = new Date(Math.min(...chunk.map((interval) => interval.start.getTime())));
   const to = new Date(Math.max(...chunk.map((interval) => interval.end.getTime())));
@@ -248,7 +280,8 @@ async function planChunk(
       if (action === 'create') toCreate.push(interval);
       if (action === 'rerun' && run) toRerun.push(run.runId);
     }
-    const rearm = { trigger: 'backfill' as const, backfillId: id, config: options.config };
+    // No config of their own: the runs read the backfill's, stored once with the backfill.
+    const rearm = { trigger: 'backfill' as const, backfillId: id, config: null };
     if (toCreate.length > 0) await tx.insertRuns(toCreate.map((interval) => ({ interval, ...rearm })));
     if (toRerun.length > 0) await tx.rearmRuns(toRerun, rearm);
     await tx.updateBackfill(id, {

@@ -150,6 +150,25 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX piko_backfills_job ON piko_backfills (job_id, created_at)',
     ],
   },
+  {
+    // A backfill's config override is kept once, in piko_backfills.config: its runs leave their own
+    // config NULL and read the backfill's (the store resolves it). Runs written before held a copy of
+    // it each (up to 8 KiB × every interval): drop the copies that equal their backfill's. A
+    // backfill whose planning fails is marked 'failed' with its error (and resumes when run again).
+    version: 4,
+    name: 'backfill config stored once; backfill planning errors',
+    mysql: [
+      `UPDATE piko_runs SET config = NULL WHERE backfill_id IS NOT NULL AND config IS NOT NULL AND EXISTS
+  (SELECT 1 FROM piko_backfills WHERE piko_backfills.backfill_id = piko_runs.backfill_id AND piko_backfills.config = piko_runs.config)`,
+      // Last: MySQL 8 has no ADD COLUMN IF NOT EXISTS, and the UPDATE above is harmless to repeat.
+      'ALTER TABLE piko_backfills ADD COLUMN error VARCHAR(1000) NULL',
+    ],
+    sqlite: [
+      `UPDATE piko_runs SET config = NULL WHERE backfill_id IS NOT NULL AND config IS NOT NULL AND EXISTS
+  (SELECT 1 FROM piko_backfills WHERE piko_backfills.backfill_id = piko_runs.backfill_id AND piko_backfills.config = piko_runs.config)`,
+      'ALTER TABLE piko_backfills ADD COLUMN error TEXT NULL',
+    ],
+  },
 ];
 
 /**

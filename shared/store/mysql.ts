@@ -227,6 +227,7 @@ const MYSQL_DIALECT: SqlStoreDialect = {
   createJob:
     'INSERT INTO piko_jobs (job_id, watermark, paused, skipped_total, updated_at) VALUES (?, ?, 0, 0, ?) ' +
     'ON DUPLICATE KEY UPDATE job_id = job_id',
+  packetLimit: 'SELECT @@max_allowed_packet AS bytes',
 };
 
 /**

@@ -20,6 +20,12 @@ import {
 export const MAX_ERROR_LENGTH = 1_000;
 /** Rows per multi-row INSERT, and ids per `IN (…)` list. */
 const CHUNK_SIZE = 1_000;
+/**
+ * The most a multi-row INSERT may take, in bytes of SQL as the server receives it (MySQL:
+ * parameters inlined and escaped): far under any `max_allowed_packet` in use (MySQL 8 64 MiB,
+ * MariaDB 16 MiB, MySQL 5.7 4 MiB). A MySQL server set lower gets a quarter of its own limit.
+ */
+export const MAX_INSERT_BYTES = 1_048_576;
 const MAX_JOB_ID_LENGTH = 64;
 const MAX_BACKFILL_ID_LENGTH = 128;
 const MAX_EXECUTION_NAME_LENGTH = 80;
@@ -39,6 +45,8 @@ export interface SqlStoreDialect {
    * two transactions upgrading shared locks to exclusive ones deadlock.
    */
   readonly createJob: string;
+  /** A query answering the server's largest packet in bytes as column `bytes` (MySQL); none when unlimited. */
+  readonly packetLimit?: string;
 }
 
 /** What a dialect gives the shared implementation. */
@@ -59,17 +67,23 @@ export function createSqlStateStore(backend: SqlStoreBackend): StateStore {
 }
 
 const JOB_COLUMNS = 'job_id, watermark, paused, skipped_total, updated_at';
+/**
+ * A run's columns, selected from `piko_runs` alone. A backfill's runs hold no config of their own
+ * (NULL): theirs is the backfill's, stored once in `piko_backfills`; a manual run keeps its own.
+ */
 const RUN_COLUMNS =
   'run_id, job_id, interval_start, interval_end, status, trigger_kind, stage, attempts, generation, execution_name, ' +
-  'backfill_id, config, error, output, created_at, updated_at, started_at, finished_at';
+  'backfill_id, COALESCE(config, (SELECT piko_backfills.config FROM piko_backfills ' +
+  'WHERE piko_backfills.backfill_id = piko_runs.backfill_id)) AS config, ' +
+  'error, output, created_at, updated_at, started_at, finished_at';
 const BACKFILL_COLUMNS =
   'backfill_id, job_id, range_start, range_end, reprocess, reverse_order, config, cursor_at, status, ' +
-  'created_count, rerun_count, skipped_count, created_at, updated_at';
+  'created_count, rerun_count, skipped_count, created_at, updated_at, error';
 const INSERT_RUN_COLUMNS =
   'job_id, interval_start, interval_end, status, trigger_kind, backfill_id, config, created_at, updated_at';
 const INSERT_RUN_TUPLE = "(?, ?, ?, 'pending', ?, ?, ?, ?, ?)";
-/** Parameters per {@link INSERT_RUN_TUPLE}. */
-const INSERT_RUN_PARAMS = 8;
+/** Bytes of one inlined {@link INSERT_RUN_TUPLE} besides its job id, backfill id and config: three times, a trigger, separators. */
+const INSERT_RUN_FIXED_BYTES = 160;
 
 class SqlStateStore implements StateStore {
   readonly kind: StateStore['kind'];
@@ -90,6 +104,21 @@ class SqlStateStore implements StateStore {
     return this.#backend.migrate();
   }
 
+  #insertBytes: number | undefined;
+  /**
+   * The byte budget of one multi-row INSERT: {@link MAX_INSERT_BYTES}, or a quarter of the server's
+   * packet limit when that is smaller. Asked once, through `db` (the transaction's connection: a
+   * pool of one must not wait for itself).
+   */
+  async #insertBudget(db: SqlDatabase): Promise<number> {
+    if (this.#insertBytes === undefined) {
+      const sql = this.#dialect.packetLimit;
+      const limit = sql === undefined ? Infinity : Number((await db.query(sql)).rows[0]?.bytes);
+      this.#insertBytes = Math.min(MAX_INSERT_BYTES, limit > 0 ? Math.floor(limit / 4) : MAX_INSERT_BYTES);
+    }
+    return this.#insertBytes;
+  }
+
   async withJob<T>(
     jobId: string,
     initialWatermark: Date,
@@ -105,7 +134,9 @@ class SqlStateStore implements StateStore {
         ({ rows } = await db.query(select, [jobId]));
       }
       if (rows.length === 0) throw new StoreError(`Could not create or lock the row of job "${jobId}".`);
-      const tx = new SqlJobTransaction(db, toJobState(rows[0]!), this.#dialect, this.#clock);
+      const tx = new SqlJobTransaction(db, toJobState(rows[0]!), this.#dialect, this.#clock, () =>
+        this.#insertBudget(db),
+      );
       try {
         return await work(tx);
       } finally {
@@ -282,7 +313,9 @@ class SqlStateStore implements StateStore {
     if (mismatch !== undefined) throw refused(mismatch);
   }
 
-  async openBackfill(backfill: Omit<BackfillRecord, 'createdAt' | 'updatedAt'>): Promise<BackfillRecord> {
+  async openBackfill(
+    backfill: Omit<BackfillRecord, 'createdAt' | 'updatedAt' | 'error'>,
+  ): Promise<BackfillRecord> {
     checkBackfillId(backfill.backfillId);
     checkJobId(backfill.jobId);
     checkDate('range.start', backfill.range.start);
@@ -291,7 +324,7 @@ class SqlStateStore implements StateStore {
     const now = this.#clock();
     await this.database.query(
       `${this.#dialect.insertIgnore} INTO piko_backfills (${BACKFILL_COLUMNS}) ` +
-        'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)',
       [
         backfill.backfillId,
         backfill.jobId,
@@ -332,13 +365,21 @@ class SqlJobTransaction implements JobTransaction {
   readonly #db: SqlDatabase;
   readonly #dialect: SqlStoreDialect;
   readonly #clock: () => Date;
+  readonly #insertBudget: () => Promise<number>;
   #ended = false;
 
-  constructor(db: SqlDatabase, job: JobState, dialect: SqlStoreDialect, clock: () => Date) {
+  constructor(
+    db: SqlDatabase,
+    job: JobState,
+    dialect: SqlStoreDialect,
+    clock: () => Date,
+    insertBudget: () => Promise<number>,
+  ) {
     this.job = job;
     this.#db = db;
     this.#dialect = dialect;
     this.#clock = clock;
+    this.#insertBudget = insertBudget;
   }
 
   /** Called when the transaction commits or rolls back: later calls throw. */
@@ -368,38 +409,48 @@ class SqlJobTransaction implements JobTransaction {
       checkTrigger(run.trigger);
       if (run.backfillId !== undefined && run.backfillId !== null) checkBackfillId(run.backfillId);
     });
+    if (runs.length === 0) return 0;
+    // Statements end at CHUNK_SIZE rows or at the byte budget, whichever comes first (a row larger
+    // than the budget goes alone), so no INSERT nears the server's packet limit.
+    const budget = await this.#insertBudget();
+    const jobIdBytes = inlinedBytes(jobId);
     let inserted = 0;
-    for (let offset = 0; offset < runs.length; offset += CHUNK_SIZE) {
-      const count = Math.min(CHUNK_SIZE, runs.length - offset);
-      const params: unknown[] = new Array(count * INSERT_RUN_PARAMS);
-      let p = 0;
-      let lastConfig: unknown;
-      let lastConfigJson: string | null = null;
-      let lastEndMs = Number.NaN;
-      let lastEnd: unknown;
-      for (let i = offset; i < offset + count; i++) {
-        const run = runs[i]!;
-        // A backfill gives every run the same config: serialize it once.
-        if (i === offset || run.config !== lastConfig) {
-          lastConfig = run.config;
-          lastConfigJson = toJson(run.config);
-        }
-        // Contiguous intervals: this start is the last end, already bound.
-        const start = run.interval.start.getTime() === lastEndMs ? lastEnd : bindDate(run.interval.start);
-        lastEndMs = run.interval.end.getTime();
-        lastEnd = bindDate(run.interval.end);
-        params[p++] = jobId;
-        params[p++] = start;
-        params[p++] = lastEnd;
-        params[p++] = run.trigger;
-        params[p++] = run.backfillId ?? null;
-        params[p++] = lastConfigJson;
-        params[p++] = now;
-        params[p++] = now;
-      }
+    let params: unknown[] = [];
+    let count = 0;
+    let bytes = 0;
+    const flush = async () => {
       const { affectedRows } = await db.query(insertRunsSql(this.#dialect.insertIgnore, count), params);
       inserted += affectedRows;
+      params = [];
+      count = 0;
+      bytes = 0;
+    };
+    let lastConfig: unknown;
+    let lastConfigJson: string | null = null;
+    let lastBackfillId: string | null | undefined;
+    let lastExtraBytes = 0;
+    let lastEndMs = Number.NaN;
+    let lastEnd: unknown;
+    for (let i = 0; i < runs.length; i++) {
+      const run = runs[i]!;
+      // A batch of runs mostly shares one config and backfill id: serialize and measure them once.
+      if (i === 0 || run.config !== lastConfig || run.backfillId !== lastBackfillId) {
+        lastConfig = run.config;
+        lastConfigJson = toJson(run.config);
+        lastBackfillId = run.backfillId;
+        lastExtraBytes = inlinedBytes(lastConfigJson) + inlinedBytes(run.backfillId ?? null);
+      }
+      const rowBytes = INSERT_RUN_FIXED_BYTES + jobIdBytes + lastExtraBytes;
+      if (count === CHUNK_SIZE || (count > 0 && bytes + rowBytes > budget)) await flush();
+      // Contiguous intervals: this start is the last end, already bound.
+      const start = run.interval.start.getTime() === lastEndMs ? lastEnd : bindDate(run.interval.start);
+      lastEndMs = run.interval.end.getTime();
+      lastEnd = bindDate(run.interval.end);
+      params.push(jobId, start, lastEnd, run.trigger, run.backfillId ?? null, lastConfigJson, now, now);
+      count++;
+      bytes += rowBytes;
     }
+    await flush();
     return inserted;
   }
 
@@ -491,6 +542,7 @@ class SqlJobTransaction implements JobTransaction {
       created: number;
       rerun: number;
       skipped: number;
+      error?: string | null;
     },
   ): Promise<void> {
     const db = this.#open;
@@ -500,7 +552,7 @@ class SqlJobTransaction implements JobTransaction {
     checkCount('skipped', update.skipped);
     const { affectedRows } = await db.query(
       'UPDATE piko_backfills SET cursor_at = ?, status = ?, created_count = created_count + ?, ' +
-        'rerun_count = rerun_count + ?, skipped_count = skipped_count + ?, updated_at = ? ' +
+        'rerun_count = rerun_count + ?, skipped_count = skipped_count + ?, error = ?, updated_at = ? ' +
         'WHERE backfill_id = ? AND job_id = ?',
       [
         update.cursor,
@@ -508,6 +560,7 @@ class SqlJobTransaction implements JobTransaction {
         update.created,
         update.rerun,
         update.skipped,
+        update.error === undefined || update.error === null ? null : truncateError(update.error),
         this.#clock(),
         backfillId,
         this.job.jobId,
@@ -637,6 +690,7 @@ function toBackfillRecord(row: SqlRow): BackfillRecord {
     created: Number(row.created_count),
     rerun: Number(row.rerun_count),
     skipped: Number(row.skipped_count),
+    error: toStringOrNull(row.error),
     createdAt: toDate(row.created_at),
     updatedAt: toDate(row.updated_at),
   };
@@ -692,6 +746,14 @@ function pad2(value: number): string {
 
 function* chunks<T>(items: readonly T[]): Generator<T[]> {
   for (let i = 0; i < items.length; i += CHUNK_SIZE) yield items.slice(i, i + CHUNK_SIZE);
+}
+
+/**
+ * The most a string parameter takes inlined in MySQL SQL: quoted, every byte possibly escaped
+ * (mysql2 escapes quotes, backslashes and control characters with a backslash).
+ */
+function inlinedBytes(value: string | null): number {
+  return value === null ? 4 : 2 + 2 * Buffer.byteLength(value);
 }
 
 function placeholders(count: number): string {

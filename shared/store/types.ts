@@ -37,7 +37,7 @@ export interface RunRecord {
   readonly executionName: string | null;
   /** The backfill that created or re-armed the run, if any. */
   readonly backfillId: string | null;
-  /** Config override for this run (manual run or backfill), as JSON. */
+  /** Config override for this run, as JSON: its own (manual run), else its backfill's. */
   readonly config: unknown;
   /** Last error message (at most 1,000 characters, no secrets). */
   readonly error: string | null;
@@ -66,7 +66,10 @@ export interface NewRun {
   readonly trigger: RunTrigger;
   /** @default null */
   readonly backfillId?: string | null;
-  /** @default null */
+  /**
+   * The run's own config override. Leave it null for a backfill's runs: a run with none reads its
+   * backfill's (stored once, in `piko_backfills`). @default null
+   */
   readonly config?: unknown;
 }
 
@@ -89,10 +92,13 @@ export interface BackfillRecord {
   readonly config: unknown;
   /** How far planning got: the next chunk starts here (or ends here when reverse). */
   readonly cursor: Date;
-  readonly status: 'planning' | 'planned' | 'done';
+  /** `failed`: planning stopped on {@link error}; the same request resumes it from the cursor. */
+  readonly status: 'planning' | 'planned' | 'done' | 'failed';
   readonly created: number;
   readonly rerun: number;
   readonly skipped: number;
+  /** Why planning failed (at most 1,000 characters); null unless `failed`. */
+  readonly error: string | null;
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }
@@ -123,7 +129,10 @@ export interface JobTransaction {
    * which runs become work (DESIGN.md §8), so no path can start a paused job's runs.
    */
   markQueued(runIds: readonly number[], executionName: string): Promise<number>;
-  /** Updates a backfill's cursor and status and adds to its counts, atomically with the runs. */
+  /**
+   * Updates a backfill's cursor and status and adds to its counts, atomically with the runs; sets
+   * its error (cleared when none is given).
+   */
   updateBackfill(
     backfillId: string,
     update: {
@@ -132,6 +141,8 @@ export interface JobTransaction {
       created: number;
       rerun: number;
       skipped: number;
+      /** @default null */
+      error?: string | null;
     },
   ): Promise<void>;
 }
@@ -206,7 +217,7 @@ export interface StateStore {
   requeueRuns(runIds: readonly number[], owner?: RunOwner): Promise<void>;
 
   /** Creates a backfill row, or returns the existing one with the same id. */
-  openBackfill(backfill: Omit<BackfillRecord, 'createdAt' | 'updatedAt'>): Promise<BackfillRecord>;
+  openBackfill(backfill: Omit<BackfillRecord, 'createdAt' | 'updatedAt' | 'error'>): Promise<BackfillRecord>;
   /** One backfill by id. */
   getBackfill(backfillId: string): Promise<BackfillRecord | undefined>;
 

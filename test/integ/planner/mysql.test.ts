@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../../../shared/errors.ts';
 import { defineJob } from '../../../shared/job.ts';
-import { dispatch, planScheduled } from '../../../shared/planner/index.ts';
+import { dispatch, planBackfill, planScheduled } from '../../../shared/planner/index.ts';
 import { openMysqlStore } from '../../../shared/store/mysql.ts';
+import type { StateStore } from '../../../shared/store/types.ts';
+import { queryStartingWith, startFaultProxy } from '../../helpers/fault-proxy.ts';
 import { createTestDatabase, mysqlGate, type TestDatabase } from '../../helpers/mysql.ts';
 import { RecordingStarter } from '../../helpers/recording-starter.ts';
 import { describePlanner } from './planner-suite.ts';
@@ -12,6 +15,19 @@ const wipe = async (store: { database: { query(sql: string): Promise<unknown> } 
     await store.database.query(`DELETE FROM ${table}`);
 };
 
+/**
+ * Data and index length of the state tables. Rebuilt first (OPTIMIZE is a rebuild and ANALYZE in
+ * InnoDB): the suite deletes rows between tests, and free pages would otherwise count or be reused.
+ */
+async function databaseBytes(store: StateStore): Promise<number> {
+  await store.database.query('OPTIMIZE TABLE piko_runs, piko_backfills, piko_jobs');
+  const { rows } = await store.database.query(
+    'SELECT SUM(DATA_LENGTH + INDEX_LENGTH) AS bytes FROM information_schema.TABLES ' +
+      "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('piko_runs', 'piko_backfills', 'piko_jobs')",
+  );
+  return Number(rows[0]?.bytes);
+}
+
 describe.skipIf(skip)('MySQL (MariaDB)', () => {
   let database: TestDatabase | undefined;
   describePlanner('MySQL', {
@@ -21,7 +37,62 @@ describe.skipIf(skip)('MySQL (MariaDB)', () => {
       return openMysqlStore({ dsn: database.dsn, poolSize: 20 });
     },
     wipe,
+    databaseBytes,
     cleanup: async () => database?.drop(),
+  });
+
+  it('marks a backfill failed with the error when its connection drops mid-planning, and resumes it', async () => {
+    if (!probe.available) throw new Error(probe.reason);
+    const db = await createTestDatabase('planner_bf_fail');
+    const proxy = await startFaultProxy();
+    const store = await openMysqlStore({ dsn: proxy.rewrite(db.dsn), poolSize: 2 });
+    try {
+      await store.migrate();
+      const job = defineJob({
+        id: 'bf_fail',
+        schedule: { cron: '0 * * * *' },
+        start: '2026-03-01T00:00:00Z',
+        handler: async () => undefined,
+      });
+      const now = new Date('2026-03-05T00:00:00Z');
+      const request = {
+        jobId: job.id,
+        from: new Date('2026-03-01T00:00:00Z'),
+        to: new Date('2026-03-02T00:00:00Z'),
+      };
+      const limits = { chunkSize: 6 };
+      const first = await planBackfill(store, job, request, now, limits, () => true);
+      const fired = proxy.failOn({
+        match: queryStartingWith('INSERT IGNORE INTO piko_runs'),
+        action: 'drop',
+      });
+
+      const failed = planBackfill(store, job, request, now, limits);
+
+      await expect(failed).rejects.toBeInstanceOf(StoreUnavailableError);
+      expect(fired()).toBe(1);
+      const record = await store.getBackfill(first.backfillId);
+      expect(record).toMatchObject({
+        status: 'failed',
+        cursor: new Date('2026-03-01T06:00:00Z'),
+        created: 6,
+      });
+      expect(record?.error).toBe(
+        'StoreUnavailableError: MySQL query failed (PROTOCOL_CONNECTION_LOST): Connection lost: The server closed the connection. (cause: Connection lost: The server closed the connection.)',
+      );
+      const resumed = await planBackfill(store, job, request, now, limits);
+      expect(resumed).toMatchObject({ counts: { create: 18 }, done: true });
+      expect(await store.getBackfill(first.backfillId)).toMatchObject({
+        status: 'planned',
+        error: null,
+        created: 24,
+      });
+      expect(await store.listRuns(job.id)).toHaveLength(24);
+    } finally {
+      await store.close();
+      await proxy.close();
+      await db.drop();
+    }
   });
 
   it('racing planners: 20 concurrent calls, 50 times, plan each interval once and move the watermark once', async () => {

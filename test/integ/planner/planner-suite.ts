@@ -36,6 +36,8 @@ export interface PlannerStoreFactory {
   open(): Promise<StateStore>;
   /** Removes every row, so each test starts from an empty store. */
   wipe(store: StateStore): Promise<void>;
+  /** Bytes the state tables take in use (SQLite: pages in use; MySQL: data and index length). */
+  databaseBytes(store: StateStore): Promise<number>;
   cleanup(): Promise<void>;
 }
 
@@ -490,6 +492,100 @@ export function describePlanner(name: string, factory: PlannerStoreFactory): voi
         });
         expect(dispatched.started.map((input) => input.runs.length)).toEqual([4, 4]);
         expect(dispatched.started[0]?.executionName).toMatch(new RegExp(`^${job.id}-b20260301T000000Z-`));
+      });
+
+      it('stores the config override once: 2,000 runs of the largest one hold no copy, and the handler gets it', async () => {
+        const seen: unknown[] = [];
+        const job = defineJob({
+          id: `minutely_${++sequence}`,
+          schedule: { cron: '* * * * *' },
+          start: T0.toISOString(),
+          handler: async ({ config }) => {
+            seen.push(config);
+          },
+          config: z.object({ blob: z.string() }),
+        });
+        const config = { blob: 'x'.repeat(MAX_CONFIG_OVERRIDE_BYTES - JSON.stringify({ blob: '' }).length) };
+        expect(Buffer.byteLength(JSON.stringify(config))).toBe(MAX_CONFIG_OVERRIDE_BYTES);
+        const request = { jobId: job.id, from: T0, to: new Date(T0.getTime() + 2_000 * 60_000), config };
+        const before = await factory.databaseBytes(store);
+
+        const result = await planBackfill(store, job, request, at('2026-03-05T00:00:00Z'));
+
+        const after = await factory.databaseBytes(store);
+        console.info(
+          `${name}: backfill of 2,000 runs with an ${MAX_CONFIG_OVERRIDE_BYTES}-byte override: ` +
+            `${before} → ${after} bytes (+${after - before})`,
+        );
+        expect(result).toMatchObject({ counts: { create: 2_000 }, done: true });
+        // One copy, in the backfill's row; the runs' own config column stays empty.
+        const stored = await store.database.query(
+          'SELECT COUNT(*) AS runs, COUNT(config) AS copies FROM piko_runs WHERE job_id = ?',
+          [job.id],
+        );
+        expect(stored.rows.map((row) => ({ runs: Number(row.runs), copies: Number(row.copies) }))).toEqual([
+          { runs: 2_000, copies: 0 },
+        ]);
+        const backfillRow = await store.database.query(
+          'SELECT config FROM piko_backfills WHERE backfill_id = ?',
+          [result.backfillId],
+        );
+        expect(backfillRow.rows.map((row) => String(row.config))).toEqual([JSON.stringify(config)]);
+        // 2,000 copies would be 16 MB; one copy and 2,000 small rows stay far under a tenth of it.
+        expect(after - before).toBeLessThan((2_000 * MAX_CONFIG_OVERRIDE_BYTES) / 10);
+        const runs = await store.listRuns(job.id);
+        expect(runs.every((run) => JSON.stringify(run.config) === JSON.stringify(config))).toBe(true);
+
+        const [input] = (
+          await dispatch(store, job.id, new RecordingStarter(), T0, {
+            lane: { kind: 'backfill', backfillId: result.backfillId },
+            maxRunsPerExecution: 1,
+          })
+        ).started;
+        const item = input!.runs[0]!;
+        const deps = { store, jobs: new JobRegistry([job]), resources: new ResourceRegistry() };
+        const ran = await runStage(deps, {
+          action: 'run',
+          stage: job.stages[0]!.name,
+          stageIndex: 0,
+          lastStage: true,
+          run: { jobId: job.id, runId: item.runId, executionName: input!.executionName, generation: 0 },
+        });
+
+        expect(ran).toEqual({ interval: { start: item.interval.start, end: item.interval.end } });
+        expect(seen).toEqual([config]);
+        expect(JSON.stringify(input)).not.toContain('xxxx');
+      });
+
+      it('marks a backfill failed with the error when planning fails, and resumes it from its cursor', async () => {
+        const job = hourly();
+        const now = at('2026-03-05T00:00:00Z');
+        const request = { jobId: job.id, from: T0, to: at('2026-03-01T10:00:00Z'), config: { region: 'us' } };
+        const first = await planBackfill(store, job, request, now, { chunkSize: 3 }, () => true);
+        expect(first).toMatchObject({ counts: { create: 3 }, done: false });
+
+        await expect(
+          planBackfill(failAt(store, 'insertRuns'), job, request, now, { chunkSize: 3 }),
+        ).rejects.toThrow('injected at insertRuns');
+
+        expect(await store.getBackfill(first.backfillId)).toMatchObject({
+          status: 'failed',
+          error: 'injected at insertRuns',
+          cursor: at('2026-03-01T03:00:00Z'),
+          created: 3,
+        });
+        expect(await store.listRuns(job.id)).toHaveLength(3);
+        const resumed = await planBackfill(store, job, request, now, { chunkSize: 3 });
+        expect(resumed).toMatchObject({ counts: { create: 7 }, done: true });
+        expect(await store.getBackfill(first.backfillId)).toMatchObject({
+          status: 'planned',
+          error: null,
+          cursor: at('2026-03-01T10:00:00Z'),
+          created: 10,
+        });
+        const runs = await store.listRuns(job.id);
+        expect(runs).toHaveLength(10);
+        expect(runs.every((run) => run.backfillId === first.backfillId && run.config !== null)).toBe(true);
       });
 
       it('reprocesses missing, failed or all, never touching in-flight runs', async () => {

@@ -10,5 +10,10 @@ describePlanner('SQLite', {
     for (const table of ['piko_runs', 'piko_jobs', 'piko_backfills'])
       await store.database.query(`DELETE FROM ${table}`);
   },
+  databaseBytes: async (store) => {
+    const pragma = async (name: string) =>
+      Number((await store.database.query(`PRAGMA ${name}`)).rows[0]?.[name]);
+    return ((await pragma('page_count')) - (await pragma('freelist_count'))) * (await pragma('page_size'));
+  },
   cleanup: () => temp.cleanup(),
 });

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StageEventRefusedError, StoreError } from '../../../shared/errors.ts';
 import type { Interval } from '../../../shared/interval.ts';
 import { openStore, type StoreConfig } from '../../../shared/store/index.ts';
-import { MIGRATIONS } from '../../../shared/store/migrations.ts';
+import { applyMigrations, MIGRATIONS } from '../../../shared/store/migrations.ts';
 import type {
   JobTransaction,
   NewRun,
@@ -143,6 +143,85 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
             await check.close();
           }
         } finally {
+          await target.cleanup();
+        }
+      });
+
+      it('migration 4 drops the copies of a backfill’s config from its runs, keeping every config as read', async () => {
+        const target = await options.freshTarget();
+        const old = await openStore(target.config);
+        try {
+          const now = T0;
+          await applyMigrations(
+            old.database,
+            now,
+            MIGRATIONS.filter((migration) => migration.version < 4),
+          );
+          const config = JSON.stringify({ region: 'us', ids: [1, 2] });
+          await old.database.query(
+            'INSERT INTO piko_backfills (backfill_id, job_id, range_start, range_end, reprocess, reverse_order, config, ' +
+              "cursor_at, status, created_count, rerun_count, skipped_count, created_at, updated_at) VALUES (?, ?, ?, ?, 'missing', 0, ?, ?, 'planned', 3, 0, 0, ?, ?)",
+            [
+              'bf-old',
+              'old_job',
+              T0,
+              at('2026-03-01T04:00:00Z'),
+              config,
+              at('2026-03-01T04:00:00Z'),
+              now,
+              now,
+            ],
+          );
+          const run = (
+            hour: number,
+            trigger: RunTrigger,
+            backfillId: string | null,
+            runConfig: string | null,
+          ) => [
+            'old_job',
+            at(`2026-03-01T0${hour}:00:00Z`),
+            at(`2026-03-01T0${hour + 1}:00:00Z`),
+            trigger,
+            backfillId,
+            runConfig,
+            now,
+            now,
+          ];
+          await old.database.query(
+            'INSERT INTO piko_runs (job_id, interval_start, interval_end, status, trigger_kind, backfill_id, config, created_at, updated_at) VALUES ' +
+              Array(4).fill("(?, ?, ?, 'pending', ?, ?, ?, ?, ?)").join(', '),
+            [
+              ...run(0, 'backfill', 'bf-old', config),
+              ...run(1, 'backfill', 'bf-old', config),
+              // Not its backfill's config (never written by Piko): kept.
+              ...run(2, 'backfill', 'bf-old', JSON.stringify({ region: 'eu' })),
+              ...run(3, 'manual', null, JSON.stringify({ by: 'ops' })),
+            ],
+          );
+
+          expect(await old.migrate()).toEqual({
+            applied: MIGRATIONS.filter((migration) => migration.version >= 4).map(({ version }) => version),
+          });
+
+          const { rows } = await old.database.query(
+            'SELECT config FROM piko_runs WHERE job_id = ? ORDER BY interval_start',
+            ['old_job'],
+          );
+          expect(rows.map((row) => row.config)).toEqual([
+            null,
+            null,
+            JSON.stringify({ region: 'eu' }),
+            JSON.stringify({ by: 'ops' }),
+          ]);
+          expect((await old.listRuns('old_job')).map((record) => record.config)).toEqual([
+            { region: 'us', ids: [1, 2] },
+            { region: 'us', ids: [1, 2] },
+            { region: 'eu' },
+            { by: 'ops' },
+          ]);
+          expect(await old.getBackfill('bf-old')).toMatchObject({ status: 'planned', error: null });
+        } finally {
+          await old.close();
           await target.cleanup();
         }
       });
@@ -1075,7 +1154,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           reverse: false,
         });
 
-        const expected = { ...request(`${jobId}-1`, jobId), createdAt, updatedAt: createdAt };
+        const expected = { ...request(`${jobId}-1`, jobId), error: null, createdAt, updatedAt: createdAt };
         expect(opened).toEqual(expected);
         expect(reopened).toEqual(expected);
         expect(await store.getBackfill(`${jobId}-1`)).toEqual(expected);

@@ -406,6 +406,35 @@ describe('backfill', () => {
     expect((await store.getBackfill(plan.backfillId))?.status).toBe('done');
   });
 
+  it('resumes a backfill whose planning failed, instead of calling it done', async () => {
+    deps = { ...deps, maxRunsPerExecution: 4 };
+    const plan = await send<BackfillPlanResponse>({ action: 'backfill-plan', request });
+    // As if planning had failed on its first chunk: no runs, the backfill failed at its start.
+    await store.database.query('DELETE FROM piko_runs');
+    await store.withJob('hourly', new Date(T0), (tx) =>
+      tx.updateBackfill(plan.backfillId, {
+        cursor: new Date('2025-12-31T00:00:00Z'),
+        status: 'failed',
+        created: 0,
+        rerun: 0,
+        skipped: 0,
+        error: 'StoreUnavailableError: the database went away',
+      }),
+    );
+
+    const next = await send<BackfillNextResponse>({
+      action: 'backfill-next',
+      jobId: 'hourly',
+      backfillId: plan.backfillId,
+      reverse: false,
+    });
+
+    expect(next.done).toBe(false);
+    expect(next.execution?.runs).toHaveLength(4);
+    expect(await store.getBackfill(plan.backfillId)).toMatchObject({ status: 'planned', error: null });
+    expect(await store.listRuns('hourly')).toHaveLength(6);
+  });
+
   it('refuses a range that ends in the future, writing nothing', async () => {
     await expect(
       send({ action: 'backfill-plan', request: { ...request, to: '2026-01-02T00:00:00Z' } }),
