@@ -34,6 +34,11 @@ export interface Sink<T> {
   readonly recordType: RecordType<T>;
   /** Records written per call of `write`. @default 500 */
   readonly batchSize: number;
+  /**
+   * The tables of the state database it creates and writes: on AWS the job's database user may
+   * create, read, insert and update these and no others. @default [] (writes no table)
+   */
+  readonly stateTables?: readonly string[];
   /** Writes one batch. */
   write(records: readonly T[], context: SinkContext): Promise<void>;
 }

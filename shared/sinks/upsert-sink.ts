@@ -74,6 +74,7 @@ export function upsertSink<T>(recordType: RecordType<T>, options: UpsertSinkOpti
   return Object.freeze({
     recordType,
     batchSize,
+    stateTables: [table],
     async write(records: readonly T[], context: SinkContext): Promise<void> {
       if (records.length === 0) return;
       const db = context.stateDatabase;
