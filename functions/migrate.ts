@@ -1,13 +1,16 @@
 /**
  * The migrations custom resource's handler (CDK Provider framework `onEvent`): applies the state
  * store's numbered migrations through RDS Proxy, under the same lock as every other migrating
- * process. Three steps: read the event, migrate, answer CloudFormation (errors fail the deploy).
+ * process, then makes the stack's database users exactly what the resource's `databaseUsers`
+ * property says (one per role, minimal grants). Three steps: read the event, migrate, answer
+ * CloudFormation (errors fail the deploy).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type DatabaseUserPlan, databaseUserStatements } from '../shared/aws/database-users.ts';
 import { lambdaStoreOptions } from '../shared/aws/env.ts';
 import { getConfig } from '../shared/config.ts';
-import { StoreError, StoreUnavailableError } from '../shared/errors.ts';
-import { openMysqlStore } from '../shared/store/mysql.ts';
+import { ConfigError, StoreError, StoreUnavailableError } from '../shared/errors.ts';
+import { openMysqlStore, parseMysqlDsn } from '../shared/store/mysql.ts';
 import type { StateStore } from '../shared/store/types.ts';
 import { errorMessage, logger } from '../shared/telemetry.ts';
 
@@ -26,6 +29,10 @@ export const CONNECT_RETRY_DELAYS_MS: readonly number[] = [
 export interface MigrationsEvent {
   readonly RequestType: 'Create' | 'Update' | 'Delete';
   readonly PhysicalResourceId?: string;
+  readonly ResourceProperties?: {
+    /** JSON of `DatabaseUserPlan[]`: the users to create and their grants. @default '[]' */
+    readonly databaseUsers?: string;
+  };
 }
 
 /** What the Provider framework sends back to CloudFormation. */
@@ -40,14 +47,37 @@ export async function handler(event: MigrationsEvent): Promise<MigrationsRespons
     // The data outlives the custom resource: deleting the stack keeps (or snapshots) the database.
     return { PhysicalResourceId: event.PhysicalResourceId ?? MIGRATIONS_PHYSICAL_ID };
   }
-  const store = await openMysqlStore(lambdaStoreOptions(getConfig(), 1));
+  const users = databaseUsersOf(event);
+  const options = lambdaStoreOptions(getConfig(), 1);
+  const store = await openMysqlStore(options);
   try {
     const { applied } = await migrateWhenReachable(store);
     logger.info('migrations applied', { applied, requestType: event.RequestType });
+    // After the schema: table grants need the tables. Idempotent, so every Create and Update runs it.
+    const { database } = parseMysqlDsn(options.dsn);
+    for (const statement of databaseUserStatements(database, users)) await store.database.query(statement);
+    logger.info('database users granted', { users: users.map((plan) => plan.user) });
     return { PhysicalResourceId: MIGRATIONS_PHYSICAL_ID, Data: { applied: applied.join(',') } };
   } finally {
     await store.close();
   }
+}
+
+/** The users of the event's `databaseUsers` property. @throws ConfigError when it is not a JSON list. */
+export function databaseUsersOf(event: MigrationsEvent): DatabaseUserPlan[] {
+  const text = event.ResourceProperties?.databaseUsers ?? '[]';
+  let users: unknown;
+  try {
+    users = JSON.parse(text);
+  } catch {
+    users = undefined;
+  }
+  if (!Array.isArray(users)) {
+    throw new ConfigError([
+      `the migrations resource property databaseUsers must be a JSON list of users, got ${text.slice(0, 100)}; redeploy the stack`,
+    ]);
+  }
+  return users as DatabaseUserPlan[];
 }
 
 /**

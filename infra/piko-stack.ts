@@ -20,7 +20,7 @@ import { JobFunctions, jobAwsNeeds } from './constructs/job-functions.ts';
 import { JobOutputs } from './constructs/job-outputs.ts';
 import { JobSchedules } from './constructs/job-schedules.ts';
 import { JobWorkflows } from './constructs/job-workflows.ts';
-import { Migrations } from './constructs/migrations.ts';
+import { databaseUserPlans, Migrations } from './constructs/migrations.ts';
 import { Network, type NetworkProps } from './constructs/network.ts';
 import { Observability } from './constructs/observability.ts';
 import type { FunctionNetworking } from './constructs/piko-function.ts';
@@ -102,8 +102,10 @@ export class PikoStack extends Stack {
       subnets: this.network.functionSubnets,
       securityGroups: [this.network.functionsSecurityGroup],
     };
+    const databaseUsers = databaseUserPlans(props.jobs);
     this.database = new StateDatabase(this, 'StateDatabase', {
       ...props.database,
+      iamUsers: databaseUsers.map((plan) => plan.user),
       vpc: this.network.vpc,
       databaseSubnets: this.network.databaseSubnets,
       proxySubnets: this.network.functionSubnets,
@@ -112,6 +114,7 @@ export class PikoStack extends Stack {
     });
     const migrations = new Migrations(this, 'Migrations', {
       database: this.database,
+      databaseUsers,
       networking,
       logKey: key,
     });

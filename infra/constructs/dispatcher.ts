@@ -2,6 +2,7 @@ import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { DISPATCHER_DATABASE_USER } from '../../shared/aws/database-users.ts';
 import { ENV_MYSQL_DSN, ENV_MYSQL_IAM_AUTH, ENV_STACK_NAME } from '../../shared/aws/env.ts';
 import { jobStateMachineName } from '../../shared/aws/outputs.ts';
 import { acknowledgeFinding } from '../nag.ts';
@@ -56,12 +57,12 @@ export class Dispatcher extends Construct {
       networking: props.networking,
       logKey: props.logKey,
       environment: {
-        [ENV_MYSQL_DSN]: props.database.dsn,
+        [ENV_MYSQL_DSN]: props.database.dsnFor(DISPATCHER_DATABASE_USER),
         [ENV_MYSQL_IAM_AUTH]: 'true',
         [ENV_STACK_NAME]: props.stateMachinePrefix,
       },
     });
-    props.database.grantConnect(this.function.role);
+    props.database.grantConnect(this.function.role, DISPATCHER_DATABASE_USER);
     if (props.jobIds.length === 0) return;
 
     const stack = Stack.of(this);

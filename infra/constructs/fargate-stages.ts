@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { jobDatabaseUser } from '../../shared/aws/database-users.ts';
 import type { JobDefinition } from '../../shared/job.ts';
 import { RENDER_CONTAINER_NAME } from '../../shared/local/workflow/render.ts';
 import { STAGE_CPU_ARCHITECTURE } from '../container-image.ts';
@@ -79,7 +80,7 @@ export class FargateStages extends Construct {
         assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
         description: `Piko job ${job.id}: Fargate stages`,
       });
-      if (jobAwsNeeds(job).stateDatabase) props.database.grantConnect(taskRole);
+      if (jobAwsNeeds(job).stateDatabase) props.database.grantConnect(taskRole, jobDatabaseUser(job.id));
       const outputs = jobOutputsFor(job, props.outputs);
       outputs?.grantJob(taskRole, job.id);
       const taskDefinitions: Record<string, ecs.FargateTaskDefinition> = {};

@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { jobDatabaseUser } from '../../shared/aws/database-users.ts';
 import { ENV_DATA_DIR, ENV_JOB_ID, ENV_MYSQL_DSN, ENV_MYSQL_IAM_AUTH } from '../../shared/aws/env.ts';
 import type { JobDefinition } from '../../shared/job.ts';
 import type { JobOutputs } from './job-outputs.ts';
@@ -38,7 +39,7 @@ export function jobAwsNeeds(job: Pick<JobDefinition, 'resources'>): JobAwsNeeds 
 /**
  * The environment of a job's function and Fargate tasks: every name is a `shared/config.ts` key, and
  * the job id, so the stage runner refuses events for other jobs. `outputs` (the job-outputs bucket)
- * only for jobs that declare an object store.
+ * only for jobs that declare an object store. The DSN names the job's own database user.
  * @default outputs - none
  */
 export function jobEnvironment(
@@ -48,7 +49,7 @@ export function jobEnvironment(
 ): Record<string, string> {
   return {
     [ENV_JOB_ID]: jobId,
-    [ENV_MYSQL_DSN]: database.dsn,
+    [ENV_MYSQL_DSN]: database.dsnFor(jobDatabaseUser(jobId)),
     [ENV_MYSQL_IAM_AUTH]: 'true',
     [ENV_DATA_DIR]: WRITABLE_DATA_DIR,
     ...outputs?.environment(),
@@ -107,7 +108,7 @@ export class JobFunctions extends Construct {
         logKey: props.logKey,
         environment: jobEnvironment(props.database, job.id, outputs),
       });
-      if (jobAwsNeeds(job).stateDatabase) props.database.grantConnect(fn.role);
+      if (jobAwsNeeds(job).stateDatabase) props.database.grantConnect(fn.role, jobDatabaseUser(job.id));
       outputs?.grantJob(fn.role, job.id);
       functions.set(job.id, fn);
     }

@@ -5,7 +5,15 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import {
+  type DatabaseUserPlan,
+  databaseUserPlanProblems,
+  dispatcherUserPlan,
+  jobUserPlan,
+  MIGRATIONS_DATABASE_USER,
+} from '../../shared/aws/database-users.ts';
 import { ENV_MYSQL_DSN, ENV_MYSQL_IAM_AUTH } from '../../shared/aws/env.ts';
+import type { JobDefinition } from '../../shared/job.ts';
 import { MIGRATIONS } from '../../shared/store/migrations.ts';
 import { acknowledgeFinding, acknowledgeGuardRule, arnToken } from '../nag.ts';
 import { type FunctionNetworking, PikoFunction } from './piko-function.ts';
@@ -14,6 +22,8 @@ import type { StateDatabase } from './state-database.ts';
 /** Props of {@link Migrations}. */
 export interface MigrationsProps {
   readonly database: StateDatabase;
+  /** The users it creates after the schema, with their grants ({@link databaseUserPlans}). */
+  readonly databaseUsers: readonly DatabaseUserPlan[];
   readonly networking: FunctionNetworking;
   /** Encrypts the log groups. @default - CloudWatch Logs' own encryption */
   readonly logKey?: kms.IKey;
@@ -22,6 +32,23 @@ export interface MigrationsProps {
 /** A short hash of every migration's SQL: the custom resource updates (and migrates) when it changes. */
 export function migrationsHash(): string {
   return createHash('sha256').update(JSON.stringify(MIGRATIONS)).digest('hex').slice(0, 16);
+}
+
+/** The tables of the state database a job's sinks create and write. */
+export function jobSinkTables(job: Pick<JobDefinition, 'sinks'>): string[] {
+  return [...new Set(job.sinks.flatMap((sink) => (sink.table ? [sink.table.name] : [])))];
+}
+
+/**
+ * The stack's database users besides the master: the dispatcher's, and one per job (the stage
+ * runner's needs plus its sinks' tables).
+ * @throws Error listing every problem (a reserved sink table, two jobs mapped to one user name).
+ */
+export function databaseUserPlans(jobs: readonly JobDefinition[]): DatabaseUserPlan[] {
+  const plans = [dispatcherUserPlan(), ...jobs.map((job) => jobUserPlan(job.id, jobSinkTables(job)))];
+  const problems = databaseUserPlanProblems(plans);
+  if (problems.length > 0) throw new Error(`Database users: ${problems.join('; ')}`);
+  return plans;
 }
 
 /**
@@ -44,9 +71,12 @@ export class Migrations extends Construct {
       timeout: Duration.minutes(10),
       networking: props.networking,
       logKey: props.logKey,
-      environment: { [ENV_MYSQL_DSN]: props.database.dsn, [ENV_MYSQL_IAM_AUTH]: 'true' },
+      environment: {
+        [ENV_MYSQL_DSN]: props.database.dsnFor(MIGRATIONS_DATABASE_USER),
+        [ENV_MYSQL_IAM_AUTH]: 'true',
+      },
     });
-    props.database.grantConnect(this.handler.role);
+    props.database.grantConnect(this.handler.role, MIGRATIONS_DATABASE_USER);
 
     const frameworkLogs = new logs.LogGroup(this, 'ProviderLogs', {
       retention: logs.RetentionDays.ONE_MONTH,
@@ -86,7 +116,12 @@ export class Migrations extends Construct {
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken: provider.serviceToken,
       resourceType: 'Custom::PikoMigrations',
-      properties: { migrationsHash: migrationsHash(), migrations: MIGRATIONS.length },
+      // The users are a property: a change of a job's sinks updates the resource and its grants.
+      properties: {
+        migrationsHash: migrationsHash(),
+        migrations: MIGRATIONS.length,
+        databaseUsers: JSON.stringify(props.databaseUsers),
+      },
     });
     // The schema needs a reachable database: the proxy's targets and the writer instance.
     this.resource.node.addDependency(props.database.proxy);

@@ -1,14 +1,18 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
+import { MIGRATIONS_DATABASE_USER } from '../../shared/aws/database-users.ts';
 import { acknowledge, acknowledgeGuardRule } from '../nag.ts';
 import { stateDatabaseProxyName } from '../physical-names.ts';
 
-/** The MySQL user every Piko function signs IAM tokens for (the cluster's generated credentials). */
-export const STATE_DATABASE_USER = 'piko_admin';
+/**
+ * The cluster's master user (generated credentials, the proxy's one secret): only the migrations
+ * handler connects as it; every other function has a user of its own (`shared/aws/database-users.ts`).
+ */
+export const STATE_DATABASE_USER = MIGRATIONS_DATABASE_USER;
 /** The schema that holds Piko's tables (and the upsert sinks' tables). */
 export const STATE_DATABASE_NAME = 'piko';
 /** MySQL's port; RDS Proxy always listens on it. */
@@ -37,6 +41,12 @@ export interface StateDatabaseProps {
   readonly rotationDays?: number;
   /** @default rds.AuroraMysqlEngineVersion.VER_3_10_3 (a 3.10 long-term support release) */
   readonly engineVersion?: rds.AuroraMysqlEngineVersion;
+  /**
+   * The users the proxy logs in as with end-to-end IAM authentication (created by the migrations,
+   * `IDENTIFIED WITH AWSAuthenticationPlugin`): the proxy's role may `rds-db:connect` as each.
+   * @default []
+   */
+  readonly iamUsers?: readonly string[];
 }
 
 /**
@@ -109,9 +119,36 @@ export class StateDatabase extends Construct {
       description: 'Piko state database proxy: reachable from Piko functions only',
       allowAllOutbound: false,
     });
+    // End-to-end IAM authentication: the proxy logs in to the cluster as a function's own user with an
+    // IAM token of this role, so the role users need no password and no secret to rotate. The
+    // master user keeps its secret (SECRETS auth, IAM still required from clients) for the migrations
+    // handler, which creates those users.
+    const proxyRole = new iam.Role(this, 'ProxyRole', {
+      assumedBy: new iam.ServicePrincipal('rds.amazonaws.com'),
+      description: 'Piko state database proxy: reads the master secret, connects as the Piko users',
+    });
+    const iamUsers = props.iamUsers ?? [];
+    if (iamUsers.length > 0) {
+      const stack = Stack.of(this);
+      proxyRole.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['rds-db:connect'],
+          resources: iamUsers.map((user) =>
+            stack.formatArn({
+              service: 'rds-db',
+              resource: 'dbuser',
+              resourceName: `${this.cluster.clusterResourceIdentifier}/${user}`,
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          ),
+        }),
+      );
+    }
     this.proxy = this.cluster.addProxy('Proxy', {
       // Proxy names are unique per account and region: one per stack.
       dbProxyName: stateDatabaseProxyName(Stack.of(this).stackName),
+      role: proxyRole,
+      defaultAuthScheme: rds.DefaultAuthScheme.IAM_AUTH,
       secrets: [this.cluster.secret!],
       vpc: props.vpc,
       vpcSubnets: props.proxySubnets,
@@ -170,15 +207,15 @@ export class StateDatabase extends Construct {
   }
 
   /**
-   * The DSN of the state database for IAM authentication through the proxy: no password, TLS.
-   * Tokens are signed for {@link STATE_DATABASE_USER}.
+   * The DSN of the state database for IAM authentication through the proxy as `user`: no password,
+   * TLS. Tokens are signed for that user.
    */
-  get dsn(): string {
-    return `mysql://${STATE_DATABASE_USER}@${this.proxy.endpoint}:${MYSQL_PORT}/${STATE_DATABASE_NAME}`;
+  dsnFor(user: string): string {
+    return `mysql://${user}@${this.proxy.endpoint}:${MYSQL_PORT}/${STATE_DATABASE_NAME}`;
   }
 
-  /** Lets `grantee` connect through the proxy as {@link STATE_DATABASE_USER} (`rds-db:connect`). */
-  grantConnect(grantee: iam.IGrantable): iam.Grant {
-    return this.proxy.grantConnect(grantee, STATE_DATABASE_USER);
+  /** Lets `grantee` connect through the proxy as `user` only (`rds-db:connect` on `dbuser:<proxy id>/<user>`). */
+  grantConnect(grantee: iam.IGrantable, user: string): iam.Grant {
+    return this.proxy.grantConnect(grantee, user);
   }
 }

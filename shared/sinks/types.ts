@@ -36,8 +36,9 @@ export interface Sink<T> {
   /** Records written per call of `write`. @default 500 */
   readonly batchSize: number;
   /**
-   * The database table the sink writes, when it writes one: the registry refuses two jobs whose
-   * sinks define one table differently. @default - (writes no table)
+   * The state-database table the sink creates and writes, when it writes one: the registry refuses
+   * two jobs whose sinks define one table differently, and on AWS the job's database user may create,
+   * read, insert and update these tables and no others. @default - (writes no table)
    */
   readonly table?: SinkTable;
   /** Writes one batch. */

@@ -17,6 +17,7 @@ import { type CliAwsEndpoint, startCliAwsEndpoint } from './support/cli-aws-endp
 import { asExpected, checkCalls, formatIamTable, type IamCheck } from './support/iam-simulation.ts';
 import type { LambdaSandbox } from './support/lambda-sandbox.ts';
 import type { RecordingSfnEndpoint } from './support/recording-sfn-endpoint.ts';
+import type { LambdaArtifact } from './support/synth.ts';
 
 const JOB = 'store_totals';
 
@@ -27,7 +28,12 @@ let aws: CliAwsEndpoint;
 beforeAll(async () => {
   stack = (await startArtifactStack()) as ArtifactStack<RecordingSfnEndpoint>;
   const migrate = await stack.openFunction('Migrations/Handler');
-  await migrate.invokeOk({ RequestType: 'Create', ResourceProperties: {} });
+  const [migrations] = stack.app.resourcesOfType('Custom::PikoMigrations');
+  // The template's properties: the schema, then the users every function connects as.
+  await migrate.invokeOk({
+    RequestType: 'Create',
+    ResourceProperties: stack.resolver.resolve(migrations![1].Properties),
+  });
   dispatcher = await stack.openFunction('Dispatcher');
   aws = await startCliAwsEndpoint({
     app: stack.app,
@@ -194,6 +200,7 @@ describe('dispatcher (bundle in a Lambda sandbox; schedule ticks and the --aws C
     const fn = (prefix: string) => stack.lambda(prefix);
     const dispatcherFn = fn('Dispatcher');
     const storeTotals = fn(`JobFunctions/${JOB}`);
+    const migrationsFn = fn('Migrations/Handler');
     const proxyArn = stack.proxy.dbUserArn('piko_admin');
     const recorded = stack.identities.calls();
     expect(recorded.map((call) => call.principal?.name)).not.toContain(undefined);
@@ -250,6 +257,21 @@ describe('dispatcher (bundle in a Lambda sandbox; schedule ticks and the --aws C
           action: 'rds-db:connect',
           resource: proxyArn.replace(/dbuser:prx-[0-9a-f]+/, 'dbuser:prx-0ther0000000000000'),
         },
+        // Each function may connect as its own database user only.
+        ...[
+          [dispatcherFn, 'piko_admin'],
+          [dispatcherFn, `piko_job_${JOB}`],
+          [storeTotals, 'piko_admin'],
+          [storeTotals, 'piko_dispatcher'],
+          [storeTotals, 'piko_job_price_fanout'],
+          [migrationsFn, 'piko_dispatcher'],
+          [migrationsFn, `piko_job_${JOB}`],
+        ].map(([artifact, user]) => ({
+          principal: (artifact as LambdaArtifact).logicalId,
+          roleLogicalId: (artifact as LambdaArtifact).roleLogicalId,
+          action: 'rds-db:connect',
+          resource: stack.proxy.dbUserArn(user as string),
+        })),
         {
           principal: dispatcherFn.logicalId,
           roleLogicalId: dispatcherFn.roleLogicalId,
@@ -271,6 +293,20 @@ describe('dispatcher (bundle in a Lambda sandbox; schedule ticks and the --aws C
         expected: 'Allowed',
         source: 'control',
       },
+      ...(
+        [
+          [dispatcherFn, 'piko_dispatcher'],
+          [storeTotals, `piko_job_${JOB}`],
+          [migrationsFn, 'piko_admin'],
+        ] as const
+      ).map(([artifact, user]) => ({
+        principal: artifact.logicalId,
+        roleLogicalId: artifact.roleLogicalId,
+        action: 'rds-db:connect',
+        resource: stack.proxy.dbUserArn(user),
+        expected: 'Allowed' as const,
+        source: 'control' as const,
+      })),
     ]);
     console.log(`IAM simulation of the dispatcher flows:\n${formatIamTable(checks)}`);
     expect(

@@ -5,7 +5,7 @@
  * Wait shortened to nothing, and the job functions run in their sandboxes through the IAM proxy.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STATE_DATABASE_USER } from '../../infra/constructs/state-database.ts';
+import { DISPATCHER_DATABASE_USER } from '../../shared/aws/database-users.ts';
 import { FATAL_MESSAGE, FLAKY_MESSAGE } from './fixtures/jobs/index.ts';
 import { deployMigrations, runsOf, runsOfExecution, simulateRecordedCalls, tick } from './support/flows.ts';
 import { asExpected, formatIamTable } from './support/iam-simulation.ts';
@@ -105,12 +105,12 @@ describe('job workflows from the template, on the bundles (fixture app)', () => 
     let nextBatchCalls = 0;
     const lockOut = async (locked: boolean) => {
       await world.stack.query(`ALTER USER ?@'%' ACCOUNT ${locked ? 'LOCK' : 'UNLOCK'}`, [
-        STATE_DATABASE_USER,
+        DISPATCHER_DATABASE_USER,
       ]);
       if (!locked) return;
       const sessions = await world.stack.query<{ ID: number }[]>(
         'SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?',
-        [STATE_DATABASE_USER],
+        [DISPATCHER_DATABASE_USER],
       );
       for (const session of sessions)
         await world.stack.query(`KILL ${Number(session.ID)}`).catch(() => undefined);

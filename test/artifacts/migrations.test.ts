@@ -75,6 +75,35 @@ describe('migrations custom resource (bundle in a Lambda sandbox, through the IA
     });
   });
 
+  it('creates one database user per role, each with exactly its grants and no DDL on the state', async () => {
+    const grantsOf = async (user: string) =>
+      (await stack.query<Record<string, string>[]>(`SHOW GRANTS FOR '${user}'@'%'`))
+        .map((row) => Object.values(row)[0]!)
+        .sort();
+    expect(await grantsOf('piko_dispatcher')).toEqual([
+      'GRANT SELECT, INSERT, UPDATE, DELETE ON `piko`.`piko_backfills` TO `piko_dispatcher`@`%`',
+      'GRANT SELECT, INSERT, UPDATE, DELETE ON `piko`.`piko_jobs` TO `piko_dispatcher`@`%`',
+      'GRANT SELECT, INSERT, UPDATE, DELETE ON `piko`.`piko_runs` TO `piko_dispatcher`@`%`',
+      expect.stringMatching(
+        /^GRANT USAGE ON \*\.\* TO `piko_dispatcher`@`%` IDENTIFIED BY PASSWORD '\*[0-9A-F]{40}' REQUIRE SSL$/,
+      ),
+    ]);
+    expect(await grantsOf('piko_job_store_totals')).toEqual([
+      'GRANT SELECT ON `piko`.`piko_backfills` TO `piko_job_store_totals`@`%`',
+      'GRANT SELECT ON `piko`.`piko_jobs` TO `piko_job_store_totals`@`%`',
+      'GRANT SELECT, INSERT, UPDATE, CREATE ON `piko`.`example_store_totals` TO `piko_job_store_totals`@`%`',
+      'GRANT SELECT, UPDATE ON `piko`.`piko_runs` TO `piko_job_store_totals`@`%`',
+      expect.stringMatching(/^GRANT USAGE ON \*\.\* TO `piko_job_store_totals`@`%` IDENTIFIED BY PASSWORD/),
+    ]);
+    // Created with Aurora's IAM plugin (the stand-in gave each a password only it knows).
+    expect([...stack.proxy.iamUsers()].sort()).toEqual([
+      'piko_dispatcher',
+      'piko_job_nightly_archive',
+      'piko_job_price_fanout',
+      'piko_job_store_totals',
+    ]);
+  });
+
   it('a second concurrent Create waits for the migration lock, and exactly one of two applies', async () => {
     for (const table of await tables()) await stack.query(`DROP TABLE \`${table}\``);
     const holder = await stack.db.rootConnection('piko');

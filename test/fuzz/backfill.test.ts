@@ -12,7 +12,7 @@ import {
 } from '../../shared/planner/index.ts';
 import type { RunStatus, StateStore } from '../../shared/store/types.ts';
 import { createTempSqliteStore } from '../helpers/sqlite.ts';
-import { anyDate, FuzzCounts, fuzzRuns, hostileString } from './arbitraries.ts';
+import { anyDate, FuzzCounts, hostileString } from './arbitraries.ts';
 import { snapshotDatabase } from './store-snapshot.ts';
 
 const counts = new FuzzCounts('backfill');

@@ -21,6 +21,25 @@ describe('the example jobs, deployed', () => {
     );
   });
 
+  it("grants each job's database user its sink tables, and no other job's", () => {
+    const [migrations] = Object.values(resources).filter((r) => r.Type === 'Custom::PikoMigrations');
+    const users = JSON.parse((migrations!.Properties as { databaseUsers: string }).databaseUsers) as {
+      user: string;
+      grants: { table: string; privileges: string[] }[];
+    }[];
+    const sinkGrants = (user: string) =>
+      users.find((plan) => plan.user === user)!.grants.filter((grant) => !grant.table.startsWith('piko_'));
+    const writes = ['CREATE', 'SELECT', 'INSERT', 'UPDATE'];
+    expect(sinkGrants('piko_job_store_totals')).toEqual([
+      { table: 'example_store_totals', privileges: writes },
+    ]);
+    expect(sinkGrants('piko_job_nightly_archive')).toEqual([
+      { table: 'archive_chunks', privileges: writes },
+      { table: 'archive_manifests', privileges: writes },
+    ]);
+    expect(sinkGrants('piko_job_price_fanout')).toEqual([]);
+  });
+
   it.each(jobs.map((job) => [job.id, job] as const))(
     'schedules %s: expression, timezone, input, DLQ',
     (_id, job) => {

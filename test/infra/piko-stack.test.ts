@@ -5,7 +5,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { describe, expect, it } from 'vitest';
-import { migrationsHash } from '../../infra/constructs/migrations.ts';
+import { type Migrations, migrationsHash } from '../../infra/constructs/migrations.ts';
 import { CFN_GUARD_NAMESPACE } from '../../infra/nag.ts';
 import { STACK_OUTPUT_NAMES } from '../../shared/aws/outputs.ts';
 import { loadConfig } from '../../shared/config.ts';
@@ -43,12 +43,14 @@ const LAMBDA_VPC_ACCESS = {
   Effect: 'Allow',
   Resource: '*',
 };
-const CONNECT_AS_PIKO = {
+/** `rds-db:connect` through the proxy as one database user, and only that one. */
+const connectAs = (user: string) => ({
   Action: 'rds-db:connect',
   Effect: 'Allow',
-  Resource: `${ARN}:rds-db:${IN_REGION}:dbuser:<Select(6, Split(':', StateDatabase/Cluster/Proxy.DBProxyArn))>/piko_admin`,
-};
-const DSN = 'mysql://piko_admin@<StateDatabase/Cluster/Proxy.Endpoint>:3306/piko';
+  Resource: `${ARN}:rds-db:${IN_REGION}:dbuser:<Select(6, Split(':', StateDatabase/Cluster/Proxy.DBProxyArn))>/${user}`,
+});
+/** The DSN of the state database as one database user. */
+const dsnOf = (user: string) => `mysql://${user}@<StateDatabase/Cluster/Proxy.Endpoint>:3306/piko`;
 /** The `archive` fixture declares objectStore(): its own prefix of the job-outputs bucket, nothing else. */
 const ARCHIVE_OBJECTS = {
   Action: ['s3:PutObject', 's3:GetObject'],
@@ -262,7 +264,7 @@ describe('PikoStack', () => {
         Resource: '<Dispatcher/Function/Logs.Arn>',
       },
       LAMBDA_VPC_ACCESS,
-      CONNECT_AS_PIKO,
+      connectAs('piko_dispatcher'),
       {
         Action: 'states:StartExecution',
         Effect: 'Allow',
@@ -289,7 +291,7 @@ describe('PikoStack', () => {
         Resource: '<JobFunctions/upsert/Logs.Arn>',
       },
       LAMBDA_VPC_ACCESS,
-      CONNECT_AS_PIKO,
+      connectAs('piko_job_upsert'),
     ]);
   });
 
@@ -302,7 +304,7 @@ describe('PikoStack', () => {
         Resource: '<JobFunctions/archive/Logs.Arn>',
       },
       LAMBDA_VPC_ACCESS,
-      CONNECT_AS_PIKO,
+      connectAs('piko_job_archive'),
       ARCHIVE_OBJECTS,
     ]);
     const s3Statements = Object.values(resources)
@@ -374,7 +376,10 @@ describe('PikoStack', () => {
 
   it('gives Fargate stage tasks only the database and their job’s objects, and the workflow RunTask on its task definition', () => {
     const taskRole = stack.node.findChild('Fargate').node.findChild('archive-TaskRole');
-    expect(roleStatements(stack, template, taskRole)).toEqual([CONNECT_AS_PIKO, ARCHIVE_OBJECTS]);
+    expect(roleStatements(stack, template, taskRole)).toEqual([
+      connectAs('piko_job_archive'),
+      ARCHIVE_OBJECTS,
+    ]);
     const workflowRole = stack.jobWorkflows.stateMachines.get('archive')!.role;
     expect(roleStatements(stack, template, workflowRole)).toEqual([
       {
@@ -444,7 +449,7 @@ describe('PikoStack', () => {
         }
       ).Variables;
     expect(variables(stack.dispatcher.function.function)).toEqual({
-      PIKO_MYSQL__DSN: DSN,
+      PIKO_MYSQL__DSN: dsnOf('piko_dispatcher'),
       PIKO_MYSQL__IAM_AUTH: 'true',
       PIKO_AWS__STACK_NAME: 'Piko',
     });
@@ -452,7 +457,8 @@ describe('PikoStack', () => {
       NODE_OPTIONS: '--enable-source-maps',
       // Each job function knows its job: the stage runner refuses events for others.
       PIKO_JOB_ID: jobId,
-      PIKO_MYSQL__DSN: DSN,
+      // … and connects as its own database user.
+      PIKO_MYSQL__DSN: dsnOf(`piko_job_${jobId}`),
       PIKO_MYSQL__IAM_AUTH: 'true',
       PIKO_DATA_DIR: '/tmp/piko',
     });
@@ -521,7 +527,7 @@ describe('PikoStack', () => {
           MountPoints: [{ ContainerPath: '/tmp', SourceVolume: 'tmp', ReadOnly: false }],
           Environment: [
             { Name: 'PIKO_JOB_ID', Value: 'archive' },
-            { Name: 'PIKO_MYSQL__DSN', Value: DSN },
+            { Name: 'PIKO_MYSQL__DSN', Value: dsnOf('piko_job_archive') },
             { Name: 'PIKO_MYSQL__IAM_AUTH', Value: 'true' },
             { Name: 'PIKO_DATA_DIR', Value: '/tmp/piko' },
             { Name: 'PIKO_OBJECTS__BUCKET', Value: '<JobOutputs/Bucket>' },
@@ -574,6 +580,61 @@ describe('PikoStack', () => {
     }
     template.hasResourceProperties('AWS::Logs::LogGroup', {
       LogGroupName: '/aws/vendedlogs/states/Piko-fanout',
+    });
+  });
+
+  it('connects the migrations handler, and only it, as the master user', () => {
+    const { handler } = stack.node.findChild('Migrations') as Migrations;
+    expect(roleStatements(stack, template, handler.role)).toContainEqual(connectAs('piko_admin'));
+    const env = render(resources[logicalId(handler.function)]!.Properties?.Environment) as {
+      Variables: Record<string, string>;
+    };
+    expect(env.Variables.PIKO_MYSQL__DSN).toBe(dsnOf('piko_admin'));
+    const admins = ofType('AWS::IAM::Policy').filter((policy) =>
+      JSON.stringify(render(policy.Properties)).includes('/piko_admin'),
+    );
+    expect(admins).toHaveLength(1);
+  });
+
+  it('has the proxy log in as each role user with end-to-end IAM, the master user through its secret', () => {
+    template.hasResourceProperties('AWS::RDS::DBProxy', {
+      DefaultAuthScheme: 'IAM_AUTH',
+      RequireTLS: true,
+      Auth: [Match.objectLike({ AuthScheme: 'SECRETS', IAMAuth: 'REQUIRED' })],
+    });
+    const proxyRole = stack.database.node.findChild('ProxyRole');
+    expect(roleStatements(stack, template, proxyRole)).toContainEqual({
+      Action: 'rds-db:connect',
+      Effect: 'Allow',
+      Resource: [
+        'piko_dispatcher',
+        'piko_job_fanout',
+        'piko_job_upsert',
+        'piko_job_archive',
+        'piko_job_payroll',
+      ].map(
+        (user) => `${ARN}:rds-db:${IN_REGION}:dbuser:<StateDatabase/Cluster.DBClusterResourceId>/${user}`,
+      ),
+    });
+  });
+
+  it('creates the users with the migrations: the dispatcher reads and writes rows, a job its runs', () => {
+    const [migrations] = ofType('Custom::PikoMigrations');
+    const users = JSON.parse((migrations!.Properties as { databaseUsers: string }).databaseUsers);
+    expect(users[0]).toEqual({
+      user: 'piko_dispatcher',
+      grants: ['piko_jobs', 'piko_runs', 'piko_backfills'].map((table) => ({
+        table,
+        privileges: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+      })),
+    });
+    expect(users.find((plan: { user: string }) => plan.user === 'piko_job_upsert')).toEqual({
+      user: 'piko_job_upsert',
+      grants: [
+        { table: 'piko_runs', privileges: ['SELECT', 'UPDATE'] },
+        { table: 'piko_jobs', privileges: ['SELECT'] },
+        { table: 'piko_backfills', privileges: ['SELECT'] },
+      ],
     });
   });
 

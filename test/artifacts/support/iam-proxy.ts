@@ -7,6 +7,13 @@
  * the proxy refuses it. Only then does it log in to the backend as that user with the password the
  * test set (TLS, `mysql_native_password`) and splice the two connections.
  *
+ * End-to-end IAM authentication (the proxy's `DefaultAuthScheme: IAM_AUTH`): on Aurora, a user made
+ * `IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'` has no password, and the proxy logs in as it
+ * with a token of its own role. MariaDB has no such plugin, so the stand-in plays Aurora's part: it
+ * rewrites that clause, in the statements clients send, to a password only it knows, and logs in
+ * with it for that user (`iamUsers()`). A user with neither a backend password nor that plugin is
+ * refused, as Aurora refuses the proxy's token for it.
+ *
  * Packet formats: MySQL client/server protocol, connection phase (Protocol::HandshakeV10,
  * SSLRequest, HandshakeResponse41, AuthSwitchRequest, OK/ERR packets).
  */
@@ -124,6 +131,8 @@ export interface IamProxy {
   dbUserArn(user: string): string;
   /** Every login attempt so far. */
   logins(): readonly ProxyLogin[];
+  /** The users created `IDENTIFIED WITH AWSAuthenticationPlugin` through this proxy so far. */
+  iamUsers(): readonly string[];
   close(): Promise<void>;
 }
 
@@ -391,6 +400,59 @@ async function backendVersion(options: IamProxyOptions['backend']): Promise<stri
   }
 }
 
+/** `CREATE USER … 'name'@'host' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'`, Aurora MySQL's IAM user. */
+const IAM_USER_CLAUSE =
+  /(CREATE USER(?: IF NOT EXISTS)? '([A-Za-z0-9_]+)'@'[^']*') IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'/gi;
+/** MySQL's COM_QUERY command byte. */
+const COM_QUERY = 0x03;
+/** A packet of this payload length continues in the next one. */
+const MAX_PACKET_PAYLOAD = 0xffffff;
+
+/**
+ * The statement with Aurora's IAM user clause replaced by a password, `passwordOf(user)`: what the
+ * stand-in sends MariaDB in its place.
+ */
+export function rewriteIamUserStatement(sql: string, passwordOf: (user: string) => string): string {
+  return sql.replace(
+    IAM_USER_CLAUSE,
+    (_clause, create: string, user: string) => `${create} IDENTIFIED BY '${passwordOf(user)}'`,
+  );
+}
+
+/**
+ * Client → backend bytes after login, packet by packet: a COM_QUERY that fits one packet goes
+ * through {@link rewriteIamUserStatement}; everything else passes unchanged.
+ */
+function clientPacketRewriter(passwordOf: (user: string) => string): (chunk: Buffer) => Buffer {
+  let pending = Buffer.alloc(0);
+  let continuing = false;
+  return (chunk) => {
+    pending = Buffer.concat([pending, chunk]);
+    const out: Buffer[] = [];
+    while (pending.length >= 4) {
+      const length = pending.readUIntLE(0, 3);
+      if (pending.length < 4 + length) break;
+      const whole = pending.subarray(0, 4 + length);
+      const payload = whole.subarray(4);
+      pending = pending.subarray(4 + length);
+      const single = !continuing && length < MAX_PACKET_PAYLOAD;
+      continuing = length === MAX_PACKET_PAYLOAD;
+      if (single && payload[0] === COM_QUERY) {
+        const sql = payload.subarray(1).toString('utf8');
+        const rewritten = rewriteIamUserStatement(sql, passwordOf);
+        out.push(
+          rewritten === sql
+            ? whole
+            : packet(whole[3]!, Buffer.concat([Buffer.from([COM_QUERY]), Buffer.from(rewritten, 'utf8')])),
+        );
+      } else {
+        out.push(whole);
+      }
+    }
+    return Buffer.concat(out);
+  };
+}
+
 /** Starts the proxy on `host:port`. */
 export async function startIamProxy(options: IamProxyOptions): Promise<IamProxy> {
   const port = options.port ?? 3306;
@@ -401,6 +463,12 @@ export async function startIamProxy(options: IamProxyOptions): Promise<IamProxy>
   const dbUserArn = (user: string) =>
     `arn:${TEST_PARTITION}:rds-db:${region}:${TEST_ACCOUNT}:dbuser:${options.proxyResourceId}/${user}`;
   const logins: ProxyLogin[] = [];
+  /** Aurora's IAM users, by name: the password the stand-in gave each in MariaDB. */
+  const iamPasswords = new Map<string, string>();
+  const iamPasswordOf = (user: string) => {
+    if (!iamPasswords.has(user)) iamPasswords.set(user, randomBytes(16).toString('hex'));
+    return iamPasswords.get(user)!;
+  };
   const sockets = new Set<Socket>();
   let nextConnectionId = 1;
 
@@ -480,16 +548,26 @@ export async function startIamProxy(options: IamProxyOptions): Promise<IamProxy>
     if (options.authorize && !(await options.authorize({ accessKeyId: verdict.accessKeyId, resource }))) {
       return refuse(`IAM denies rds-db:connect on ${resource}`);
     }
-    const backendUser = options.backend.users.find((candidate) => candidate.user === client.user);
-    if (!backendUser) return refuse(`no backend credentials for ${client.user}`);
-    const backend = await backendLogin(options.backend, client, backendUser.password);
+    const backendPassword =
+      options.backend.users.find((candidate) => candidate.user === client.user)?.password ??
+      iamPasswords.get(client.user);
+    if (backendPassword === undefined) return refuse(`no backend credentials for ${client.user}`);
+    const backend = await backendLogin(options.backend, client, backendPassword);
     sockets.add(backend.socket);
     logins.push({ user: client.user, accepted: true });
     secure.write(packet(authPacket.seq + 1, backend.ok));
+    const rewrite = clientPacketRewriter(iamPasswordOf);
     const rest = reader.detach();
-    if (rest.length > 0) backend.socket.write(rest);
+    if (rest.length > 0) backend.socket.write(rewrite(rest));
     if (backend.rest.length > 0) secure.write(backend.rest);
-    secure.pipe(backend.socket);
+    secure.on('data', (chunk: Buffer) => {
+      const bytes = rewrite(chunk);
+      if (bytes.length > 0 && !backend.socket.write(bytes)) {
+        secure.pause();
+        backend.socket.once('drain', () => secure.resume());
+      }
+    });
+    secure.on('end', () => backend.socket.end());
     backend.socket.pipe(secure);
     const closeBoth = () => {
       secure.destroy();
@@ -521,6 +599,7 @@ export async function startIamProxy(options: IamProxyOptions): Promise<IamProxy>
     port,
     dbUserArn,
     logins: () => [...logins],
+    iamUsers: () => [...iamPasswords.keys()],
     async close() {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => server.close(resolve));

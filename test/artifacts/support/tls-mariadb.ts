@@ -27,7 +27,7 @@ export interface DatabaseUser {
 /** Options of {@link startTlsMariaDb}. */
 export interface TlsMariaDbOptions {
   readonly ca: TestCa;
-  /** Users created `REQUIRE SSL` with all privileges. */
+  /** Users created `REQUIRE SSL` with all privileges, and the grant option (as an RDS master user). */
   readonly users: readonly DatabaseUser[];
   /** Databases created (utf8mb4). */
   readonly databases: readonly string[];
@@ -155,7 +155,7 @@ export async function startTlsMariaDb(options: TlsMariaDbOptions): Promise<TlsMa
   }
   for (const { user, password } of options.users) {
     await query(`CREATE USER ?@'%' IDENTIFIED BY ? REQUIRE SSL`, [user, password]);
-    await query(`GRANT ALL PRIVILEGES ON *.* TO ?@'%'`, [user]);
+    await query(`GRANT ALL PRIVILEGES ON *.* TO ?@'%' WITH GRANT OPTION`, [user]);
   }
 
   return {
