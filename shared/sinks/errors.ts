@@ -32,4 +32,6 @@ export class SinkDefinitionError extends PikoError {
  * An upsert sink's table exists in the database with another key or without the sink's columns
  * (another job's table, or an old definition). Not retried: the table will not change by itself.
  */
-export class SinkTableMismatchError extends NonRetryableError {}
+export class SinkTableMismatchError extends NonRetryableError {
+  override name = 'SinkTableMismatchError';
+}

@@ -34,7 +34,7 @@ describe('the example jobs, deployed', () => {
       { table: 'example_store_totals', privileges: writes },
     ]);
     expect(sinkGrants('piko_job_nightly_archive')).toEqual([
-      { table: 'archive_chunks', privileges: writes },
+      // The archive itself lives in the job-outputs bucket (objectStore()), only its manifest here.
       { table: 'archive_manifests', privileges: writes },
     ]);
     expect(sinkGrants('piko_job_price_fanout')).toEqual([]);
