@@ -19,6 +19,8 @@ export interface S3EndpointOptions {
   readonly bucket?: string;
   /** The region requests must be signed for. @default 'us-east-1' */
   readonly region?: string;
+  /** Called with each request as it is answered (the artifact tier records calls for IAM). @default - none */
+  readonly onRequest?: (request: S3Request) => void;
 }
 
 /** One request as the endpoint saw it, in arrival order. */
@@ -86,7 +88,9 @@ export async function startS3Endpoint(options: S3EndpointOptions = {}): Promise<
     );
     const operation = operationOf(request.method ?? '', key);
     const record = (status: number) => {
-      requests.push({ operation, bucket: decodeURIComponent(requestBucket), key, status, headers });
+      const entry = { operation, bucket: decodeURIComponent(requestBucket), key, status, headers };
+      requests.push(entry);
+      options.onRequest?.(entry);
     };
     const fail = (status: number, code: string, message: string) => {
       record(status);

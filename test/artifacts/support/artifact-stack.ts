@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { STATE_DATABASE_NAME, STATE_DATABASE_USER } from '../../../infra/constructs/state-database.ts';
+import { type S3Endpoint, startS3Endpoint } from '../../helpers/s3-endpoint.ts';
 import { AwsIdentities, type AwsPrincipal } from './aws-identities.ts';
 import { type CfnResolver, TEST_REGION } from './cfn-resolver.ts';
 import { type IamProxy, startIamProxyOnFreeLoopback } from './iam-proxy.ts';
@@ -74,6 +75,8 @@ export interface ArtifactStack<S extends LocalEndpoint = LocalEndpoint> {
   readonly db: TlsMariaDb;
   readonly proxy: IamProxy;
   readonly sfn: S;
+  /** The S3 endpoint standing in for the job-outputs bucket (`AWS_ENDPOINT_URL_S3`). */
+  readonly s3: S3Endpoint;
   /** Host names the sandboxes resolve locally (the proxy endpoint → its loopback address). */
   readonly hosts: Readonly<Record<string, string>>;
   /** Test credentials per function, and every AWS call made so far. */
@@ -144,6 +147,20 @@ export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint
       ? await options.sfnEndpoint({ app, resolver, identities, stateMachineArns })
       : ((await startRecordingSfnEndpoint({ identities, stateMachineArns })) as unknown as S);
     cleanups.push(() => sfn.close());
+    // The job-outputs bucket (objectStore()), when the template has one: S3's REST protocol, each
+    // request recorded for the IAM simulation as the action S3 authorises it under.
+    const [bucketLogicalId] = app.resourcesOfType('AWS::S3::Bucket').map(([id]) => id);
+    const bucket = bucketLogicalId ? resolver.ref(bucketLogicalId) : 'piko-no-job-outputs';
+    const s3 = await startS3Endpoint({
+      bucket,
+      region: TEST_REGION,
+      onRequest: (request) => {
+        const accessKeyId = /Credential=([A-Z0-9]+)\//.exec(request.headers.authorization ?? '')?.[1] ?? '';
+        const action = request.operation === 'PutObject' ? 's3:PutObject' : 's3:GetObject';
+        identities.record({ action, resource: `arn:aws:s3:::${request.bucket}/${request.key}`, accessKeyId });
+      },
+    });
+    cleanups.push(() => s3.close());
     const catchAll = await startCatchAllEndpoint();
     cleanups.push(() => catchAll.close());
 
@@ -161,6 +178,7 @@ export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint
       db,
       proxy,
       sfn,
+      s3,
       hosts,
       identities,
       lambda: (prefix) => app.lambda(prefix),
@@ -176,7 +194,7 @@ export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint
           credentials: principal.credentials,
           caFile: ca.certFile,
           // Every other service goes to the catch-all (the SDK's global endpoint setting).
-          endpoints: { SFN: sfn.url },
+          endpoints: { SFN: sfn.url, S3: s3.url },
           globalEndpoint: catchAll.url,
           hosts,
           timeoutSeconds: openOptions.timeoutSeconds,

@@ -98,6 +98,7 @@ export function createCfnResolver(template: CfnTemplate, standIns: StandIns): Cf
     'AWS::Scheduler::Schedule': 'Name',
     'AWS::SecretsManager::Secret': 'Name',
     'AWS::RDS::DBCluster': 'DBClusterIdentifier',
+    'AWS::S3::Bucket': 'BucketName',
   };
 
   function physicalName(logicalId: string): string {
@@ -108,7 +109,9 @@ export function createCfnResolver(template: CfnTemplate, standIns: StandIns): Cf
     // CloudFormation's generated names: <stack>-<logical id>-<suffix>, lower case where AWS requires it.
     const generated = `${`${standIns.stackName}-${logicalId}`.slice(0, 50)}-${hex(logicalId, 12).toUpperCase()}`;
     if (resource.Type === 'AWS::Logs::LogGroup') return `/aws/piko/${generated}`;
-    if (resource.Type === 'AWS::RDS::DBCluster') return generated.toLowerCase();
+    // Cluster identifiers and bucket names are lower case.
+    if (resource.Type === 'AWS::RDS::DBCluster' || resource.Type === 'AWS::S3::Bucket')
+      return generated.toLowerCase();
     return generated;
   }
 
@@ -125,6 +128,7 @@ export function createCfnResolver(template: CfnTemplate, standIns: StandIns): Cf
       case 'AWS::RDS::DBProxy':
       case 'AWS::RDS::DBCluster':
       case 'AWS::Scheduler::ScheduleGroup':
+      case 'AWS::S3::Bucket':
         return name();
       case 'AWS::StepFunctions::StateMachine':
         return arn('states', `stateMachine:${name()}`);
@@ -176,6 +180,8 @@ export function createCfnResolver(template: CfnTemplate, standIns: StandIns): Cf
         return arn('sqs', name());
       case 'AWS::SQS::Queue.QueueName':
         return name();
+      case 'AWS::S3::Bucket.Arn':
+        return `arn:${partition}:s3:::${name()}`;
       case 'AWS::SNS::Topic.TopicArn':
         return ref(logicalId);
       case 'AWS::Scheduler::ScheduleGroup.Arn':

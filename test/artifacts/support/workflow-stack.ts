@@ -187,6 +187,7 @@ export async function startWorkflowStack(options: WorkflowStackOptions = {}): Pr
         AWS_SECRET_ACCESS_KEY: principal.credentials.secretAccessKey,
         AWS_SESSION_TOKEN: principal.credentials.sessionToken,
         NODE_EXTRA_CA_CERTS: caFile,
+        AWS_ENDPOINT_URL_S3: stack.s3.url,
         ...request.environment,
       },
       bindMounts: request.bindMounts,
