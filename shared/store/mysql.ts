@@ -15,6 +15,8 @@ export const IAM_TOKEN_REFRESH_MS = 10 * MINUTE_MS;
 const DEFAULT_PORT = 3306;
 /** How long `migrate()` waits for another process's migration to finish. */
 const MIGRATION_LOCK_TIMEOUT_SECONDS = 300;
+/** How long `close()` waits for the server to acknowledge each connection's end before destroying them. */
+const CLOSE_TIMEOUT_MS = 5_000;
 /** MySQL 5.7+ refuses `GET_LOCK` names longer than this. */
 const MAX_LOCK_NAME_LENGTH = 64;
 
@@ -190,7 +192,10 @@ export function createIamTokenProvider(
 export async function openMysqlStore(options: MysqlStoreOptions): Promise<StateStore> {
   const dsn = parseMysqlDsn(options.dsn);
   const pool = mysql.createPool(await mysqlPoolOptions(options));
+  const connections = new Set<{ destroy(): void }>();
   pool.pool.on('connection', (connection) => {
+    connections.add(connection);
+    connection.once('end', () => connections.delete(connection));
     for (const statement of sessionSetup(serverVersionOf(connection))) {
       connection.query(statement, (error: unknown) => {
         if (error) connection.destroy();
@@ -201,6 +206,9 @@ export async function openMysqlStore(options: MysqlStoreOptions): Promise<StateS
     pool,
     `${dsn.host}:${dsn.port}/${dsn.database}`,
     (options.queryTimeoutSeconds ?? DEFAULT_QUERY_TIMEOUT_SECONDS) * 1000,
+    () => {
+      for (const connection of connections) connection.destroy();
+    },
   );
   const clock = options.clock ?? (() => new Date());
   return createSqlStateStore({
@@ -374,12 +382,14 @@ class MysqlPoolDatabase implements SqlDatabase {
   readonly #pool: Pool;
   readonly #target: string;
   readonly #queryTimeoutMs: number;
+  readonly #destroyAll: () => void;
   #closed = false;
 
-  constructor(pool: Pool, target: string, queryTimeoutMs: number) {
+  constructor(pool: Pool, target: string, queryTimeoutMs: number, destroyAll: () => void) {
     this.#pool = pool;
     this.#target = target;
     this.#queryTimeoutMs = queryTimeoutMs;
+    this.#destroyAll = destroyAll;
   }
 
   async query(
@@ -466,7 +476,18 @@ class MysqlPoolDatabase implements SqlDatabase {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#pool.end();
+    // pool.end() says goodbye on every connection and waits for the answer: a frozen server never
+    // gives it. After a bounded wait, destroy the sockets (the server rolls back what was open).
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<'gave up'>((resolve) => {
+      timer = setTimeout(() => resolve('gave up'), CLOSE_TIMEOUT_MS);
+    });
+    const ended = this.#pool.end().then(
+      () => 'ended' as const,
+      () => 'ended' as const,
+    );
+    if ((await Promise.race([ended, gaveUp])) === 'gave up') this.#destroyAll();
+    clearTimeout(timer);
   }
 
   #checkOpen(): void {
