@@ -6,8 +6,8 @@ import Database from 'better-sqlite3';
 import { StoreCorruptError, StoreError } from '../errors.ts';
 import type { SqlDatabase, SqlRow } from '../sql.ts';
 import { applyMigrations } from './migrations.ts';
-import { restoreAdvice, sqliteStoreError } from './sqlite-errors.ts';
 import { createSqlStateStore, nestedTransactionError, type SqlStoreDialect } from './sql-store.ts';
+import { restoreAdvice, sqliteStoreError } from './sqlite-errors.ts';
 import type { StateStore } from './types.ts';
 
 /** Where the local state lives by default, relative to the working directory. */

@@ -64,7 +64,16 @@ describe.skipIf(gate.skip)('piko start on a frozen database', () => {
       if (!exit) await child.kill9();
 
       // Assert
-      expect(exit, `did not exit on SIGTERM: ${child.events.map((e) => e.event).filter((e) => !["succeeded","dispatched","attempt-failed"].includes(e)).join(",")}\n${child.otherLines.filter((l) => !l.includes("stage attempt failed")).slice(-20).join("\n")}`).toEqual<PikoExit>({
+      expect(
+        exit,
+        `did not exit on SIGTERM: ${child.events
+          .map((e) => e.event)
+          .filter((e) => !['succeeded', 'dispatched', 'attempt-failed'].includes(e))
+          .join(',')}\n${child.otherLines
+          .filter((l) => !l.includes('stage attempt failed'))
+          .slice(-20)
+          .join('\n')}`,
+      ).toEqual<PikoExit>({
         code: 0,
         signal: null,
       });

@@ -60,7 +60,7 @@ describe('SQLite state file faults', () => {
     const error = await opening.catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(StoreCorruptError);
     expect((error as Error).message).toMatch(
-      new RegExp(`^The SQLite state store "${escape(temp.file)}" is corrupt \\(`),
+      new RegExp(`^The SQLite state store "${escapeRegExp(temp.file)}" is corrupt \\(`),
     );
     expect((error as Error).message).toContain(advice(temp.file));
   });
@@ -114,7 +114,9 @@ describe('SQLite state file faults', () => {
 
     // Assert
     await expect(opening).rejects.toBeInstanceOf(StoreCorruptError);
-    await expect(opening).rejects.toThrow(`but "${storeIdFile(temp.file)}" says 12345: this is not the database`);
+    await expect(opening).rejects.toThrow(
+      `but "${storeIdFile(temp.file)}" says 12345: this is not the database`,
+    );
   });
 
   it('starts afresh once the operator has moved the file and its marker aside', async () => {
@@ -132,6 +134,6 @@ describe('SQLite state file faults', () => {
   });
 });
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
