@@ -36,6 +36,11 @@ export interface MysqlSettings {
   readonly dsn?: string;
   /** Connections of the state store's pool. @default 10 */
   readonly poolSize: number;
+  /**
+   * Longest a state-store statement waits for the server, in seconds; then it fails as the store
+   * being unavailable and its connection is dropped. @default 30
+   */
+  readonly queryTimeoutSeconds: number;
   /** Authenticate with an RDS IAM token instead of a password (TLS). @default false */
   readonly iamAuth: boolean;
   /** Region used to sign IAM tokens. @default aws.region */
@@ -143,6 +148,7 @@ const SECTIONS = {
       'a URL like mysql://user:password@host:3306/database',
     ),
     poolSize: positiveInt(),
+    queryTimeoutSeconds: field(z.number().positive(), 'a number of seconds greater than 0'),
     iamAuth: bool(),
     region: region(),
   }) satisfies z.ZodType<MysqlSettings>,
@@ -185,7 +191,7 @@ function defaultsOf(
     case 'aws':
       return { region: env.AWS_REGION || undefined, stackName: 'Piko' };
     case 'mysql':
-      return { poolSize: 10, iamAuth: false, region: done.aws?.region };
+      return { poolSize: 10, queryTimeoutSeconds: 30, iamAuth: false, region: done.aws?.region };
     case 'sqlite':
       return { file: join(done.piko?.dataDir ?? '.piko', 'piko.db') };
     case 'objects':

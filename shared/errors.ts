@@ -85,6 +85,16 @@ export class StoreUnavailableError extends StoreError {
   override name = 'StoreUnavailableError';
 }
 
+/**
+ * The state store holds something that cannot be trusted: a corrupt SQLite file (`SQLITE_CORRUPT`,
+ * `SQLITE_NOTADB`, a failed `PRAGMA quick_check`), or an empty or replaced file where state existed.
+ * Fatal: retrying cannot fix it, and carrying on could plan every job again from its start. The
+ * message says how to restore.
+ */
+export class StoreCorruptError extends StoreError {
+  override name = 'StoreCorruptError';
+}
+
 /** A record was emitted whose type has no sink in the job's `sinks`. */
 export class UnknownRecordTypeError extends PikoError {
   override name = 'UnknownRecordTypeError';

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ENV_JOB_ID } from '../aws/env.ts';
+import { StoreCorruptError, StoreError, StoreUnavailableError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
 import {
@@ -25,6 +26,8 @@ const MAX_TIMER_MS = 60 * 60 * 1000;
 export const RETRY_FIRST_MS = 1_000;
 /** The longest wait between two tries of a failed planning or dispatch. */
 export const RETRY_MAX_MS = 30_000;
+/** After the grace period and the abort, how long {@link LocalRuntime.stop} still waits for running work. */
+export const STOP_AFTER_ABORT_MS = 5_000;
 const CONTAINER_ENTRY = fileURLToPath(new URL('../../functions/container/main.ts', import.meta.url));
 /** tsx resolved from here, so a Fargate child starts whatever the working directory. */
 const TSX_LOADER = import.meta.resolve('tsx');
@@ -46,6 +49,11 @@ export interface LocalRuntimeOptions {
   readonly clock?: () => Date;
   /** Retry without waiting for backoff (tests). @default false */
   readonly noRetryWaits?: boolean;
+  /**
+   * Give up after this many store failures in a row of one job's planning or dispatch (`start
+   * --once`, which must end): {@link LocalRuntime.fatal} then settles. @default - retry until it works
+   */
+  readonly maxStoreFailures?: number;
 }
 
 /** Counts of what the runtime ran since it started. */
@@ -75,10 +83,21 @@ export class LocalRuntime {
   readonly #failures = new Map<string, number>();
   /** Retries waiting or running: {@link LocalRuntime.whenIdle} waits for them too. */
   readonly #background = new Set<Promise<void>>();
+  readonly #maxStoreFailures: number | undefined;
   #stopping = false;
   #firstRun: (() => void) | undefined;
+  #fatalError: StoreError | undefined;
+  #onFatal: (error: StoreError) => void = () => {};
+  /**
+   * Settles with the store error the runtime gave up on: a corrupt store (always fatal), or with
+   * `maxStoreFailures`, a store that kept failing. Never settles otherwise.
+   */
+  readonly fatal: Promise<StoreError> = new Promise((resolve) => {
+    this.#onFatal = resolve;
+  });
 
   constructor(options: LocalRuntimeOptions) {
+    this.#maxStoreFailures = options.maxStoreFailures;
     this.#process = options.process;
     this.#clock = options.clock ?? (() => new Date());
     this.#progress = options.onProgress ?? (() => {});
@@ -129,7 +148,17 @@ export class LocalRuntime {
   async planJob(job: JobDefinition): Promise<void> {
     if (this.#stopping) return;
     const now = this.#clock();
-    const result = await planScheduled(this.#process.store, job, now);
+    let result: Awaited<ReturnType<typeof planScheduled>>;
+    try {
+      result = await planScheduled(this.#process.store, job, now);
+    } catch (error) {
+      // Chunks already committed are pending runs: dispatch them even though planning the rest
+      // failed (a full disk, a lost connection), rather than leave them waiting for the store.
+      if (error instanceof StoreUnavailableError) {
+        await this.dispatchLane(job, { kind: 'scheduled' }).catch(() => undefined);
+      }
+      throw error;
+    }
     if (result.paused) {
       this.#emit('paused', `${job.id}: paused, nothing runs until piko resume ${job.id}`, { jobId: job.id });
     }
@@ -230,7 +259,7 @@ export class LocalRuntime {
    * Stops: no new work; running intervals get `graceMs` to finish, then their handlers are aborted and
    * the rest is left queued for the next start. Closes nothing (the caller owns the process runtime).
    */
-  async stop(graceMs: number, abortHandlers: AbortController): Promise<void> {
+  async stop(graceMs: number, abortHandlers: AbortController): Promise<boolean> {
     this.#stopping = true;
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
@@ -248,8 +277,26 @@ export class LocalRuntime {
       this.#emit('grace-over', `grace period of ${graceMs} ms over: aborting running intervals`, { graceMs });
       abortHandlers.abort(new Error('Piko is shutting down'));
       for (const child of this.#children) child.kill('SIGTERM');
-      await idle;
+      // Work stuck on a store that does not answer may never end: wait a bounded time, then leave
+      // it (its runs stay queued or running, and the next start repairs them).
+      const left = new Promise<'left'>((resolve) =>
+        setTimeout(() => resolve('left'), STOP_AFTER_ABORT_MS).unref(),
+      );
+      if ((await Promise.race([idle, left])) === 'left') {
+        this.#emit(
+          'stop-forced',
+          `work still running ${STOP_AFTER_ABORT_MS} ms after the abort (is the state store answering?): left for the next start`,
+          { waitedMs: STOP_AFTER_ABORT_MS },
+        );
+        return false;
+      }
     }
+    return true;
+  }
+
+  /** The store error the runtime gave up on, if any (see {@link LocalRuntime.fatal}). */
+  get fatalError(): StoreError | undefined {
+    return this.#fatalError;
   }
 
   #armTimer(job: JobDefinition): void {
@@ -282,6 +329,20 @@ export class LocalRuntime {
   #retryLater(jobId: string, error: unknown, kind: 'plan' | 'dispatch'): void {
     const failures = (this.#failures.get(jobId) ?? 0) + 1;
     this.#failures.set(jobId, failures);
+    if (this.#givesUp(error, failures)) {
+      const reason =
+        error instanceof StoreCorruptError
+          ? 'the state store is corrupt'
+          : `the state store failed ${failures} times in a row`;
+      this.#emit('store-failed', `${jobId}: giving up, ${reason}: ${errorMessage(error)}`, {
+        jobId,
+        error: errorMessage(error),
+        failures,
+      });
+      this.#fatalError ??= error as StoreError;
+      this.#onFatal(this.#fatalError);
+      return;
+    }
     const delayMs = Math.min(RETRY_FIRST_MS * 2 ** Math.min(failures - 1, 20), RETRY_MAX_MS);
     const retrying = !this.#stopping && !this.#retryTimers.has(jobId);
     this.#emit(
@@ -301,6 +362,16 @@ export class LocalRuntime {
     const retry = waited.then(() => this.#planOrRetry(job, kind)).catch(() => undefined);
     this.#background.add(retry);
     void retry.finally(() => this.#background.delete(retry));
+  }
+
+  /** A corrupt store ends the runtime at once; a failing one after `maxStoreFailures` in a row. */
+  #givesUp(error: unknown, failures: number): boolean {
+    if (error instanceof StoreCorruptError) return true;
+    return (
+      error instanceof StoreError &&
+      this.#maxStoreFailures !== undefined &&
+      failures >= this.#maxStoreFailures
+    );
   }
 
   async #continue(jobId: string): Promise<void> {

@@ -23,6 +23,7 @@ export async function openConfiguredStore(config: PikoConfig, migrate = true): P
     mysqlDsn: mysql.dsn,
     sqliteFile: config.sqlite.file,
     poolSize: mysql.poolSize,
+    queryTimeoutSeconds: mysql.queryTimeoutSeconds,
     iamAuth: mysql.iamAuth && mysql.region ? { region: mysql.region } : undefined,
   });
   if (migrate) await store.migrate();

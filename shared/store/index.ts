@@ -17,7 +17,7 @@ export {
   redactDsn,
 } from './mysql.ts';
 export { MAX_ERROR_LENGTH, truncateError } from './sql-store.ts';
-export { DEFAULT_SQLITE_FILE, openSqliteStore, type SqliteStoreOptions } from './sqlite.ts';
+export { DEFAULT_SQLITE_FILE, openSqliteStore, type SqliteStoreOptions, storeIdFile } from './sqlite.ts';
 export * from './types.ts';
 
 /** Where the state lives: MySQL when `mysqlDsn` is set, else a SQLite file. */
@@ -28,6 +28,8 @@ export interface StoreConfig {
   readonly sqliteFile?: string;
   /** MySQL pool size (ignored by SQLite). @default 10 */
   readonly poolSize?: number;
+  /** MySQL statement timeout in seconds (ignored by SQLite). @default 30 */
+  readonly queryTimeoutSeconds?: number;
   /** MySQL IAM authentication (RDS Proxy / Aurora). @default - password auth */
   readonly iamAuth?: MysqlIamAuthOptions;
   /** MySQL TLS, overriding the DSN's `ssl` parameter. @default - the DSN's */
@@ -42,6 +44,7 @@ export function openStore(config: StoreConfig = {}): Promise<StateStore> {
     return openMysqlStore({
       dsn: config.mysqlDsn,
       poolSize: config.poolSize,
+      queryTimeoutSeconds: config.queryTimeoutSeconds,
       iamAuth: config.iamAuth,
       ssl: config.ssl,
       clock: config.clock,

@@ -15,6 +15,8 @@ export const IAM_TOKEN_REFRESH_MS = 10 * MINUTE_MS;
 const DEFAULT_PORT = 3306;
 /** How long `migrate()` waits for another process's migration to finish. */
 const MIGRATION_LOCK_TIMEOUT_SECONDS = 300;
+/** How long `close()` waits for the server to acknowledge each connection's end before destroying them. */
+const CLOSE_TIMEOUT_MS = 5_000;
 /** MySQL 5.7+ refuses `GET_LOCK` names longer than this. */
 const MAX_LOCK_NAME_LENGTH = 64;
 
@@ -45,9 +47,19 @@ export interface MysqlStoreOptions {
   readonly iamAuth?: MysqlIamAuthOptions;
   /** Overrides the DSN's `ssl` parameter. @default - the DSN's, else `'amazon-rds'` with IAM auth, else no TLS */
   readonly ssl?: MysqlSsl;
+  /**
+   * Longest a statement may wait for its answer, in seconds: past it the statement fails with a
+   * {@link StoreUnavailableError} and its connection is destroyed (a frozen server never answers,
+   * and a connection with a statement still in flight must not go back to the pool). Not applied to
+   * the migration lock's `GET_LOCK`, which waits on purpose. @default 30
+   */
+  readonly queryTimeoutSeconds?: number;
   /** Clock for `created_at` / `updated_at`. @default () => new Date() */
   readonly clock?: () => Date;
 }
+
+/** Default of {@link MysqlStoreOptions.queryTimeoutSeconds}. */
+export const DEFAULT_QUERY_TIMEOUT_SECONDS = 30;
 
 /** The parts of a MySQL DSN. */
 export interface MysqlDsn {
@@ -180,14 +192,24 @@ export function createIamTokenProvider(
 export async function openMysqlStore(options: MysqlStoreOptions): Promise<StateStore> {
   const dsn = parseMysqlDsn(options.dsn);
   const pool = mysql.createPool(await mysqlPoolOptions(options));
+  const connections = new Set<{ destroy(): void }>();
   pool.pool.on('connection', (connection) => {
+    connections.add(connection);
+    connection.once('end', () => connections.delete(connection));
     for (const statement of sessionSetup(serverVersionOf(connection))) {
       connection.query(statement, (error: unknown) => {
         if (error) connection.destroy();
       });
     }
   });
-  const database = new MysqlPoolDatabase(pool, `${dsn.host}:${dsn.port}/${dsn.database}`);
+  const database = new MysqlPoolDatabase(
+    pool,
+    `${dsn.host}:${dsn.port}/${dsn.database}`,
+    (options.queryTimeoutSeconds ?? DEFAULT_QUERY_TIMEOUT_SECONDS) * 1000,
+    () => {
+      for (const connection of connections) connection.destroy();
+    },
+  );
   const clock = options.clock ?? (() => new Date());
   return createSqlStateStore({
     kind: 'mysql',
@@ -241,6 +263,9 @@ export async function mysqlPoolOptions(options: MysqlStoreOptions): Promise<Pool
   const poolSize = options.poolSize ?? 10;
   if (!Number.isSafeInteger(poolSize) || poolSize < 1)
     problems.push(`poolSize must be a whole number >= 1, not ${poolSize}.`);
+  const queryTimeout = options.queryTimeoutSeconds ?? DEFAULT_QUERY_TIMEOUT_SECONDS;
+  if (!Number.isFinite(queryTimeout) || queryTimeout <= 0)
+    problems.push(`queryTimeoutSeconds must be a number of seconds > 0, not ${queryTimeout}.`);
   const iam = options.iamAuth;
   const ssl = options.ssl ?? dsn.ssl ?? (iam ? 'amazon-rds' : false);
   if (iam) {
@@ -306,6 +331,9 @@ function migrationLockName(database: string): string {
   return `piko_migrate:${createHash('sha256').update(database).digest('hex').slice(0, 40)}`;
 }
 
+/** mysql2's code for a statement whose `timeout` passed before the server answered. */
+const QUERY_TIMEOUT_CODE = 'PROTOCOL_SEQUENCE_TIMEOUT';
+
 const CONNECTION_ERRORS = new Set([
   'ECONNREFUSED',
   'ENOTFOUND',
@@ -330,6 +358,7 @@ const UNAVAILABLE_ERRORS = new Set([
   'PROTOCOL_SEQUENCE_TIMEOUT',
   'ER_CON_COUNT_ERROR',
   'ER_SERVER_SHUTDOWN',
+  QUERY_TIMEOUT_CODE,
 ]);
 
 /** A connection-level failure (mysql2 marks those `fatal`), not a refused statement or bad credentials. */
@@ -348,26 +377,39 @@ function messageOf(error: unknown): string {
   return String(error);
 }
 
-type Queryable = Pool | PoolConnection;
-
 /** mysql2 over the {@link SqlDatabase} interface; driver errors become {@link StoreError}s. */
 class MysqlPoolDatabase implements SqlDatabase {
   readonly dialect = 'mysql' as const;
   readonly #pool: Pool;
   readonly #target: string;
+  readonly #queryTimeoutMs: number;
+  readonly #destroyAll: () => void;
   #closed = false;
 
-  constructor(pool: Pool, target: string) {
+  constructor(pool: Pool, target: string, queryTimeoutMs: number, destroyAll: () => void) {
     this.#pool = pool;
     this.#target = target;
+    this.#queryTimeoutMs = queryTimeoutMs;
+    this.#destroyAll = destroyAll;
   }
 
   async query(
     sql: string,
     params: readonly unknown[] = [],
   ): Promise<{ rows: SqlRow[]; affectedRows: number }> {
-    this.#checkOpen();
-    return await this.#run(this.#pool, sql, params);
+    // A connection of our own rather than pool.query, which would give back to the pool a
+    // connection whose statement timed out with its answer still to come.
+    const connection = await this.#connect();
+    let reusable = true;
+    try {
+      return await this.#run(connection, sql, params);
+    } catch (error) {
+      reusable = !(error instanceof StoreUnavailableError);
+      throw error;
+    } finally {
+      if (reusable) connection.release();
+      else connection.destroy();
+    }
   }
 
   async transaction<T>(work: (db: SqlDatabase) => Promise<T>): Promise<T> {
@@ -381,17 +423,20 @@ class MysqlPoolDatabase implements SqlDatabase {
         result = await work(db);
       } catch (error) {
         db.end();
-        reusable = await rollback(connection);
+        reusable = await this.#rollback(connection, error);
         throw error;
       }
       db.end();
       try {
         await this.#run(connection, 'COMMIT');
       } catch (error) {
-        reusable = await rollback(connection);
+        reusable = await this.#rollback(connection, error);
         throw error;
       }
       return result;
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) reusable = false;
+      throw error;
     } finally {
       if (reusable) connection.release();
       else connection.destroy();
@@ -402,10 +447,13 @@ class MysqlPoolDatabase implements SqlDatabase {
   async migrate(lockName: string, clock: () => Date): Promise<{ applied: number[] }> {
     const connection = await this.#connect();
     try {
-      const { rows } = await this.#run(connection, 'SELECT GET_LOCK(?, ?) AS locked', [
-        lockName,
-        MIGRATION_LOCK_TIMEOUT_SECONDS,
-      ]);
+      // GET_LOCK waits up to its own timeout on purpose: no statement timeout shorter than it.
+      const { rows } = await this.#run(
+        connection,
+        'SELECT GET_LOCK(?, ?) AS locked',
+        [lockName, MIGRATION_LOCK_TIMEOUT_SECONDS],
+        (MIGRATION_LOCK_TIMEOUT_SECONDS + 30) * 1000,
+      );
       if (Number(rows[0]?.locked) !== 1) {
         throw new StoreError(
           `Timed out after ${MIGRATION_LOCK_TIMEOUT_SECONDS} s waiting for the migration lock "${lockName}" on ` +
@@ -418,7 +466,7 @@ class MysqlPoolDatabase implements SqlDatabase {
           clock(),
         );
       } finally {
-        await connection.query('DO RELEASE_LOCK(?)', [lockName]).catch(() => undefined);
+        await this.#run(connection, 'DO RELEASE_LOCK(?)', [lockName]).catch(() => undefined);
       }
     } finally {
       // GET_LOCK pins an RDS Proxy connection: never give this one back to the pool.
@@ -429,7 +477,18 @@ class MysqlPoolDatabase implements SqlDatabase {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#pool.end();
+    // pool.end() says goodbye on every connection and waits for the answer: a frozen server never
+    // gives it. After a bounded wait, destroy the sockets (the server rolls back what was open).
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<'gave up'>((resolve) => {
+      timer = setTimeout(() => resolve('gave up'), CLOSE_TIMEOUT_MS);
+    });
+    const ended = this.#pool.end().then(
+      () => 'ended' as const,
+      () => 'ended' as const,
+    );
+    if ((await Promise.race([ended, gaveUp])) === 'gave up') this.#destroyAll();
+    clearTimeout(timer);
   }
 
   #checkOpen(): void {
@@ -446,12 +505,13 @@ class MysqlPoolDatabase implements SqlDatabase {
   }
 
   async #run(
-    on: Queryable,
+    connection: PoolConnection,
     sql: string,
     params: readonly unknown[] = [],
+    timeoutMs = this.#queryTimeoutMs,
   ): Promise<{ rows: SqlRow[]; affectedRows: number }> {
     try {
-      const [result] = await on.query(sql, params as unknown[]);
+      const [result] = await connection.query({ sql, values: params as unknown[], timeout: timeoutMs });
       if (Array.isArray(result)) return { rows: result as SqlRow[], affectedRows: 0 };
       return { rows: [], affectedRows: (result as ResultSetHeader).affectedRows };
     } catch (error) {
@@ -459,9 +519,31 @@ class MysqlPoolDatabase implements SqlDatabase {
     }
   }
 
+  /**
+   * Rolls back after `failure`; returns whether the connection can go back to the pool. Not on a
+   * connection that is lost or timed out: ROLLBACK would wait as long again, and the server rolls
+   * back by itself when the connection is destroyed.
+   */
+  async #rollback(connection: PoolConnection, failure: unknown): Promise<boolean> {
+    if (failure instanceof StoreUnavailableError) return false;
+    try {
+      await this.#run(connection, 'ROLLBACK');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   #wrap(error: unknown): StoreError {
     const code = (error as { code?: unknown } | null)?.code;
     const ErrorClass = isUnavailable(error) ? StoreUnavailableError : StoreError;
+    if (code === QUERY_TIMEOUT_CODE) {
+      return new StoreUnavailableError(
+        `MySQL at ${this.#target} did not answer within ${this.#queryTimeoutMs / 1000} s ` +
+          '(mysql.query_timeout_seconds): the connection was dropped; piko tries again.',
+        { cause: error },
+      );
+    }
     if (typeof code === 'string' && CONNECTION_ERRORS.has(code)) {
       return new ErrorClass(`Cannot use MySQL at ${this.#target}: ${messageOf(error)}`, { cause: error });
     }
@@ -501,15 +583,5 @@ class MysqlConnectionDatabase implements SqlDatabase {
 
   async transaction<T>(): Promise<T> {
     throw nestedTransactionError();
-  }
-}
-
-/** Rolls back; returns whether the connection can go back to the pool. */
-async function rollback(connection: PoolConnection): Promise<boolean> {
-  try {
-    await connection.query('ROLLBACK');
-    return true;
-  } catch {
-    return false;
   }
 }

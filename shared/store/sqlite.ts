@@ -1,11 +1,13 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { mkdirSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { StoreError } from '../errors.ts';
+import { StoreCorruptError, StoreError } from '../errors.ts';
 import type { SqlDatabase, SqlRow } from '../sql.ts';
 import { applyMigrations } from './migrations.ts';
 import { createSqlStateStore, nestedTransactionError, type SqlStoreDialect } from './sql-store.ts';
+import { restoreAdvice, sqliteStoreError } from './sqlite-errors.ts';
 import type { StateStore } from './types.ts';
 
 /** Where the local state lives by default, relative to the working directory. */
@@ -42,16 +44,28 @@ const SQLITE_DIALECT: SqlStoreDialect = {
  */
 export async function openSqliteStore(options: SqliteStoreOptions = {}): Promise<StateStore> {
   const file = options.file ?? DEFAULT_SQLITE_FILE;
-  let connection: Database.Database;
+  let connection: Database.Database | undefined;
   try {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    if (file !== ':memory:') {
+      mkdirSync(dirname(file), { recursive: true });
+      refuseLostState(file);
+    }
     connection = new Database(file, { timeout: options.busyTimeoutMs ?? 5_000 });
     connection.pragma('journal_mode = WAL');
     connection.pragma('synchronous = NORMAL');
+    if (file !== ':memory:') {
+      checkIntegrity(connection, file);
+      bindStoreId(connection, file);
+    }
   } catch (error) {
-    throw new StoreError(`Cannot open the SQLite state store "${file}": ${(error as Error).message}`, {
-      cause: error,
-    });
+    connection?.close();
+    if (error instanceof StoreError) throw error;
+    const mapped = sqliteStoreError(error, file);
+    if (mapped instanceof StoreCorruptError) throw mapped;
+    throw new (mapped.constructor as typeof StoreError)(
+      `Cannot open the SQLite state store "${file}": ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   const database = new SqliteDatabase(connection, file);
   const clock = options.clock ?? (() => new Date());
@@ -64,6 +78,65 @@ export async function openSqliteStore(options: SqliteStoreOptions = {}): Promise
     migrate: () => database.transaction((db) => applyMigrations(db, clock())),
     close: () => database.close(),
   });
+}
+
+/** The marker beside a state file: the id of the store it belongs to, written when the store is first opened. */
+export function storeIdFile(file: string): string {
+  return `${file}.id`;
+}
+
+/**
+ * A missing or empty state file where the marker says state existed: SQLite would silently make a
+ * new database, and every job would plan again from its start. Refused.
+ */
+function refuseLostState(file: string): void {
+  const marker = storeIdFile(file);
+  if (!existsSync(marker)) return;
+  const size = existsSync(file) ? statSync(file).size : undefined;
+  if (size !== undefined && size > 0) return;
+  // A WAL beside an empty main file still holds the state (SQLite replays it).
+  if (existsSync(`${file}-wal`) && statSync(`${file}-wal`).size > 0) return;
+  throw new StoreCorruptError(
+    `The SQLite state store "${file}" is ${size === undefined ? 'missing' : 'empty (0 bytes)'}, but "${marker}" ` +
+      `says state existed there: piko refuses to start from empty state, which would plan every job again from its start. ` +
+      restoreAdvice(file),
+  );
+}
+
+/** `PRAGMA quick_check`: a corrupt file is fatal (SQLite would fail on some pages, at random moments). */
+function checkIntegrity(connection: Database.Database, file: string): void {
+  const problems = (connection.pragma('quick_check(5)') as { quick_check: string }[]).map(
+    (row) => row.quick_check,
+  );
+  if (problems.length === 1 && problems[0] === 'ok') return;
+  throw new StoreCorruptError(
+    `The SQLite state store "${file}" is corrupt (PRAGMA quick_check: ${problems.join('; ')}). ${restoreAdvice(file)}`,
+  );
+}
+
+/**
+ * Ties the file to its marker: a random store id kept inside the database (`PRAGMA user_version`,
+ * which the migrations do not use) and in `<file>.id`. A database whose id differs from the marker
+ * (another store's file copied over this one) is refused; a missing marker is written again.
+ */
+function bindStoreId(connection: Database.Database, file: string): void {
+  const marker = storeIdFile(file);
+  let id = Number(connection.pragma('user_version', { simple: true }));
+  if (id === 0) {
+    id = randomInt(1, 2 ** 31 - 1);
+    connection.pragma(`user_version = ${id}`);
+  }
+  if (!existsSync(marker)) {
+    writeFileSync(marker, `${id}\n`);
+    return;
+  }
+  const expected = readFileSync(marker, 'utf8').trim();
+  if (expected !== String(id)) {
+    throw new StoreCorruptError(
+      `The SQLite state store "${file}" has store id ${id}, but "${marker}" says ${expected || '(empty)'}: ` +
+        `this is not the database that was here. ${restoreAdvice(file)}`,
+    );
+  }
 }
 
 /** Serialises async critical sections. */
@@ -125,7 +198,14 @@ class SqliteDatabase implements SqlDatabase {
         result = await this.#scope.run(scope, () => work(db));
         await this.#exec('COMMIT');
       } catch (error) {
-        if (this.#connection.inTransaction) this.#connection.exec('ROLLBACK');
+        // SQLite may already have rolled back (a full disk, an I/O error); ROLLBACK may fail as well.
+        if (this.#connection.inTransaction) {
+          try {
+            this.#connection.exec('ROLLBACK');
+          } catch {
+            // the connection's transaction ends with it; the first error is the one to report
+          }
+        }
         throw error;
       } finally {
         scope.active = false;
@@ -156,12 +236,7 @@ class SqliteDatabase implements SqlDatabase {
       if (statement.reader) return { rows: statement.all(...values) as SqlRow[], affectedRows: 0 };
       return { rows: [], affectedRows: statement.run(...values).changes };
     } catch (error) {
-      if (error instanceof StoreError) throw error;
-      const code = (error as { code?: unknown }).code;
-      throw new StoreError(
-        `SQLite query failed${typeof code === 'string' ? ` (${code})` : ''}: ${(error as Error).message}`,
-        { cause: error },
-      );
+      throw sqliteStoreError(error, this.#file);
     }
   }
 

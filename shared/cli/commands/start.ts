@@ -4,6 +4,9 @@ import { cliContext, withProcess } from '../context.ts';
 import { type CliIo, EXIT } from '../io.ts';
 import { ExitCodeError } from '../program.ts';
 
+/** With `--once`, a job's planning or dispatch gives up after this many store failures in a row (about 15 s of backoff). */
+export const ONCE_MAX_STORE_FAILURES = 5;
+
 /** Prints progress as readable lines, or JSON lines with `--json`. */
 export function progressPrinter(io: CliIo, json: boolean): (event: ProgressEvent) => void {
   return ({ event, text, fields }) => {
@@ -27,7 +30,11 @@ export function startCommand(program: Command, io: CliIo): void {
       await withProcess(
         context,
         async (opened) => {
-          const runtime = new LocalRuntime({ process: opened, onProgress: print });
+          const runtime = new LocalRuntime({
+            process: opened,
+            onProgress: print,
+            maxStoreFailures: flags.once ? ONCE_MAX_STORE_FAILURES : undefined,
+          });
           const startupMs = Math.round(performance.now());
           const store = context.config.mysql.dsn ? 'MySQL' : `SQLite ${context.config.sqlite.file}`;
           print({
@@ -48,8 +55,10 @@ export function startCommand(program: Command, io: CliIo): void {
             });
           });
 
+          let signalled = false;
           const stopped = new Promise<void>((resolve) => {
             const stop = (signal: NodeJS.Signals) => {
+              signalled = true;
               print({
                 event: 'stopping',
                 text: `${signal}: no new work; running intervals get ${context.config.piko.shutdownGraceSeconds} s`,
@@ -57,20 +66,32 @@ export function startCommand(program: Command, io: CliIo): void {
               });
               runtime
                 .stop(context.config.piko.shutdownGraceSeconds * 1000, abortHandlers)
-                .then(resolve, resolve);
+                .then(() => resolve(), resolve);
             };
             process.once('SIGINT', stop);
             process.once('SIGTERM', stop);
           });
 
+          const fatal = runtime.fatal.then(async (error) => {
+            // Let what is running finish (or not, within the grace period), then end with the error.
+            await runtime.stop(context.config.piko.shutdownGraceSeconds * 1000, abortHandlers);
+            return error;
+          });
           if (flags.once) {
-            await Promise.race([runtime.runOnce(), stopped]);
+            await Promise.race([runtime.runOnce(), stopped, fatal]);
           } else {
             await runtime.planAll();
             runtime.scheduleTicks();
-            await stopped;
+            await Promise.race([stopped, fatal]);
           }
-          await runtime.whenIdle();
+          const fatalError = runtime.fatalError;
+          if (fatalError) {
+            await fatal;
+            io.err(`error: ${fatalError.message}`);
+            throw new ExitCodeError(EXIT.runsFailed);
+          }
+          // After a signal, stop() has already waited for running work, for a bounded time.
+          if (!signalled) await runtime.whenIdle();
           const { planned, skipped, succeeded, failed } = runtime.totals;
           print({
             event: 'stopped',

@@ -1,0 +1,203 @@
+/**
+ * SQLite disk full, corruption and an empty file, through the real CLI (issue 10, item 7).
+ * - Full while planning (a small tmpfs, filled up): `piko start --once` must not retry for ever and
+ *   must not record a job failure: it exits non-zero after a bounded number of store failures with a
+ *   message, and once space is freed the next start runs every interval exactly once.
+ * - A zeroed page, and a 0-byte file where state existed: refused at start with restore advice.
+ */
+import { execFileSync } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeSync,
+} from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSqliteStore } from '../../shared/store/sqlite.ts';
+import { type PikoExit, sleep, spawnPiko } from '../chaos/piko-process.ts';
+
+const MINUTE_MS = 60_000;
+const PAGE_SIZE = 4096;
+/** Five store failures with 1 + 2 + 4 + 8 s of backoff, and start-up: far below this. */
+const EXIT_TIMEOUT_MS = 120_000;
+const isRoot = process.getuid?.() === 0;
+
+function minutesAgo(count: number): Date {
+  return new Date(Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS - count * MINUTE_MS);
+}
+
+async function runOnce(
+  options: Parameters<typeof spawnPiko>[0],
+): Promise<{ exit: PikoExit; child: ReturnType<typeof spawnPiko> }> {
+  const child = spawnPiko(options);
+  const exit = await Promise.race([child.exited, sleep(EXIT_TIMEOUT_MS).then(() => undefined)]);
+  if (!exit) {
+    await child.kill9();
+    throw new Error(`piko start --once did not exit within ${EXIT_TIMEOUT_MS / 1000} s:\n${child.tail(30)}`);
+  }
+  return { exit, child };
+}
+
+/** Fills the file system of `dir` with one file, then gives back `leaveBytes`. */
+function fillUp(dir: string, leaveBytes: number): string {
+  const filler = path.join(dir, 'filler');
+  const fd = openSync(filler, 'w');
+  const chunk = Buffer.alloc(64 * 1024);
+  let written = 0;
+  try {
+    for (;;) written += writeSync(fd, chunk);
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ENOSPC') throw error;
+  }
+  ftruncateSync(fd, Math.max(0, written - leaveBytes));
+  closeSync(fd);
+  return filler;
+}
+
+describe.skipIf(!isRoot)('SQLite disk full (a small tmpfs)', () => {
+  let mountPoint: string;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    mountPoint = await mkdtemp(path.join(tmpdir(), 'piko-full-mnt-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=32m', 'tmpfs', mountPoint]);
+    dataDir = await mkdtemp(path.join(tmpdir(), 'piko-full-'));
+  });
+
+  afterAll(async () => {
+    if (mountPoint) {
+      execFileSync('umount', [mountPoint]);
+      await rm(mountPoint, { recursive: true, force: true });
+    }
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it(
+    'gives up --once with a message when planning fills the disk, fails no run, and recovers once space is freed',
+    async () => {
+      // Arrange: a migrated store on the tmpfs, then the disk filled but for 1 MiB
+      const file = path.join(mountPoint, 'piko.db');
+      const ledger = path.join(dataDir, 'full.ledger');
+      const store = { kind: 'sqlite' as const, file };
+      const warmup = await runOnce({ store, dataDir, job: { id: 'warmup', start: minutesAgo(2) } });
+      expect(warmup.exit, warmup.child.tail(30)).toEqual({ code: 0, signal: null });
+      const filler = fillUp(mountPoint, 1024 * 1024);
+      const job = { id: 'full', start: minutesAgo(20_000), ledger, delayMs: [0, 1] as const };
+
+      // Act
+      const full = await runOnce({ store, dataDir, job });
+
+      // Assert: exit 1 with the reason, nothing recorded as failed
+      expect(full.exit, full.child.tail(30)).toEqual({ code: 1, signal: null });
+      expect(full.child.count('store-failed'), full.child.tail(30)).toBeGreaterThanOrEqual(1);
+      expect(full.child.otherLines.join('\n')).toContain('(SQLITE_FULL)');
+      expect(full.child.otherLines.join('\n')).toContain('Free disk space where the state file lives');
+      expect(full.child.count('failed')).toBe(0);
+
+      // Act: space again, and start again
+      rmSync(filler);
+      const again = await runOnce({ store, dataDir, job });
+
+      // Assert: every due interval ran exactly once and succeeded
+      expect(again.exit, again.child.tail(30)).toEqual({ code: 0, signal: null });
+      const reader = await openSqliteStore({ file });
+      try {
+        const runs = await reader.listRuns('full');
+        expect(runs.length).toBeGreaterThanOrEqual(20_000);
+        expect(runs.filter((run) => run.status !== 'succeeded')).toEqual([]);
+      } finally {
+        await reader.close();
+      }
+      const executions = readFileSync(ledger, 'utf8').split('\n').filter(Boolean);
+      const starts = executions.map((line) => line.split(' ')[1]);
+      expect(new Set(starts).size).toBe(starts.length);
+    },
+    3 * EXIT_TIMEOUT_MS,
+  );
+});
+
+describe('SQLite state file that cannot be trusted, at piko start', () => {
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'piko-corrupt-'));
+  });
+
+  afterAll(async () => {
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  async function stateWithRuns(name: string): Promise<string> {
+    const dir = path.join(dataDir, name);
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'piko.db');
+    const first = await runOnce({
+      store: { kind: 'sqlite', file },
+      dataDir: dir,
+      job: { id: name, start: minutesAgo(300) },
+    });
+    expect(first.exit, first.child.tail(30)).toEqual({ code: 0, signal: null });
+    expect(existsSync(`${file}-wal`)).toBe(false);
+    return file;
+  }
+
+  it(
+    'refuses a zeroed page with restore advice instead of retrying for ever',
+    async () => {
+      // Arrange
+      const file = await stateWithRuns('zeroed');
+      const pages = statSync(file).size / PAGE_SIZE;
+      const fd = openSync(file, 'r+');
+      writeSync(fd, Buffer.alloc(PAGE_SIZE), 0, PAGE_SIZE, Math.floor(pages / 2) * PAGE_SIZE);
+      closeSync(fd);
+
+      // Act
+      const { exit, child } = await runOnce({
+        store: { kind: 'sqlite', file },
+        dataDir: path.dirname(file),
+        job: { id: 'zeroed', start: minutesAgo(300) },
+      });
+
+      // Assert
+      expect(exit).toEqual({ code: 1, signal: null });
+      const output = child.otherLines.join('\n');
+      expect(output).toContain(`error: The SQLite state store "${file}" is corrupt (`);
+      expect(output).toContain(`restore "${file}" from a backup`);
+    },
+    2 * EXIT_TIMEOUT_MS,
+  );
+
+  it(
+    'refuses a 0-byte file where state existed instead of planning every job again',
+    async () => {
+      // Arrange
+      const file = await stateWithRuns('emptied');
+      truncateSync(file, 0);
+
+      // Act
+      const { exit, child } = await runOnce({
+        store: { kind: 'sqlite', file },
+        dataDir: path.dirname(file),
+        job: { id: 'emptied', start: minutesAgo(300) },
+      });
+
+      // Assert
+      expect(exit).toEqual({ code: 1, signal: null });
+      expect(child.count('planned')).toBe(0);
+      expect(child.otherLines.join('\n')).toContain(
+        `error: The SQLite state store "${file}" is empty (0 bytes), but "${file}.id" says state existed there`,
+      );
+      expect(statSync(file).size).toBe(0);
+    },
+    2 * EXIT_TIMEOUT_MS,
+  );
+});
