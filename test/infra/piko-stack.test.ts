@@ -367,6 +367,8 @@ describe('PikoStack', () => {
       NODE_OPTIONS: '--enable-source-maps',
       // Each job function knows its job: the stage runner refuses events for others.
       PIKO_JOB_ID: jobId,
+      // The metrics' stack dimension.
+      PIKO_AWS__STACK_NAME: 'Piko',
       PIKO_MYSQL__DSN: DSN,
       PIKO_MYSQL__IAM_AUTH: 'true',
       PIKO_DATA_DIR: '/tmp/piko',
@@ -429,6 +431,7 @@ describe('PikoStack', () => {
           MountPoints: [{ ContainerPath: '/tmp', SourceVolume: 'tmp', ReadOnly: false }],
           Environment: [
             { Name: 'PIKO_JOB_ID', Value: 'archive' },
+            { Name: 'PIKO_AWS__STACK_NAME', Value: 'Piko' },
             { Name: 'PIKO_MYSQL__DSN', Value: DSN },
             { Name: 'PIKO_MYSQL__IAM_AUTH', Value: 'true' },
             { Name: 'PIKO_DATA_DIR', Value: '/tmp/piko' },
@@ -495,7 +498,11 @@ describe('PikoStack', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'Piko',
       MetricName: 'RunsFailed',
-      Dimensions: [{ Name: 'service', Value: 'piko' }],
+      // The stack's own runs only: another stack in the account has its own `stack` dimension.
+      Dimensions: [
+        { Name: 'service', Value: 'piko' },
+        { Name: 'stack', Value: 'Piko' },
+      ],
       Threshold: 1,
       AlarmActions: [{ Ref: Match.stringLikeRegexp('^ObservabilityAlarms') }],
     });
@@ -518,7 +525,7 @@ describe('PikoStack', () => {
       'RunDuration',
       'Lag',
     ]) {
-      expect(body).toContain(`\\"Piko\\",\\"${metric}\\"`);
+      expect(body).toContain(`\\"Piko\\",\\"${metric}\\",\\"service\\",\\"piko\\",\\"stack\\",\\"Piko\\"`);
     }
   });
 
