@@ -91,6 +91,18 @@ describe('job workflows from the template, on the bundles (fixture app)', () => 
       INVALID_RECORD_MESSAGE,
     ]);
     expect(stageCalls.map((call) => call.error)).toEqual(['NonRetryableError']);
+    // The bundle's EMF names the stack (from the template's PIKO_AWS__STACK_NAME), so the RunsFailed
+    // alarm of another stack in the account never sees this run.
+    const jobFunction = await world.sandbox('JobFunctions/invalid');
+    const emf = jobFunction
+      .logs()
+      .split('\n')
+      .filter((line) => line.includes('"RunsFailed"'))
+      .map((line) => JSON.parse(line) as { _aws: { CloudWatchMetrics: { Dimensions: string[][] }[] } });
+    expect(emf).toEqual([
+      expect.objectContaining({ service: 'piko', stack: world.stack.app.stackName, RunsFailed: 1 }),
+    ]);
+    expect(emf[0]!._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([['service', 'stack']]);
     console.log(`invalid: ${stageCalls.length} attempt, run ${run.run_id} failed: ${run.error}`);
   });
 
