@@ -172,6 +172,7 @@ export class PikoStack extends Stack {
       logKey: key,
     });
     this.observability = new Observability(this, 'Observability', {
+      stackName: prefix,
       topicKey: key,
       dispatcher: this.dispatcher.function.function,
       deadLetterQueue: this.schedules.deadLetterQueue,

@@ -4,8 +4,8 @@
  *
  * Every class sets its `name` as a string literal: Step Functions' Retry and Catch and the CLI match
  * on it, and a bundler that renames classes (esbuild's `minify`) must not change it. A subclass
- * without its own `name` keeps its parent's, so a job's `class Corrupt extends NonRetryableError {}`
- * is still never retried.
+ * may set its own `name` (`RecordValidationError`): what decides retries is the class, not the name,
+ * and {@link workflowErrorName} gives every non-retryable error the one name the workflows match.
  */
 export class PikoError extends Error {
   override name = 'PikoError';
@@ -130,4 +130,26 @@ export class StageEventRefusedError extends PikoError {
  */
 export class ConfigOverrideTooLargeError extends InputError {
   override name = 'ConfigOverrideTooLargeError';
+}
+
+/**
+ * The classes whose errors Step Functions never retries, by the name their errors (and those of every
+ * subclass) are reported under. The job workflow's Retry lists these names with `MaxAttempts 0`.
+ */
+const NON_RETRYABLE_CLASSES = [
+  ['NonRetryableError', NonRetryableError],
+  ['StageEventRefusedError', StageEventRefusedError],
+] as const;
+
+/** The error names the workflows never retry (`MaxAttempts 0`), one per non-retryable class. */
+export const NON_RETRYABLE_ERROR_NAMES: readonly string[] = NON_RETRYABLE_CLASSES.map(([name]) => name);
+
+/**
+ * The name an error is reported under to Step Functions (whose Retry and Catch match on names): a
+ * non-retryable error, of any subclass and whatever its own name, is reported under its class's name
+ * from {@link NON_RETRYABLE_ERROR_NAMES}; any other error keeps its name.
+ */
+export function workflowErrorName(error: Error): string {
+  const nonRetryable = NON_RETRYABLE_CLASSES.find(([, type]) => error instanceof type);
+  return nonRetryable ? nonRetryable[0] : error.name;
 }

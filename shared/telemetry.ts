@@ -11,6 +11,7 @@ import type {
   UnformattedAttributes,
 } from '@aws-lambda-powertools/logger/types';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { ENV_STACK_NAME } from './aws/env.ts';
 
 /** Log levels Piko accepts in its configuration. */
 export type PikoLogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -252,17 +253,39 @@ const formatter = new PikoLogFormatter(Boolean(process.env.AWS_LAMBDA_FUNCTION_N
 /** The process's logger (Powertools, `serviceName: 'piko'`). Configure with {@link configureTelemetry}. */
 export const logger: Logger = new PikoLogger({ serviceName: 'piko', logFormatter: formatter });
 
-/** The process's metrics (Powertools EMF, namespace `Piko`, `serviceName: 'piko'`). */
+/** The CloudWatch namespace of Piko's metrics. */
+export const METRICS_NAMESPACE = 'Piko';
+/** Powertools' `service` dimension on every metric. */
+export const METRICS_SERVICE = 'piko';
+/**
+ * The dimension on every metric that names the stack (`aws.stack_name`, `PIKO_AWS__STACK_NAME`), so
+ * two stacks in one account keep their figures and alarms apart.
+ */
+export const METRICS_STACK_DIMENSION = 'stack';
+
+/**
+ * The process's metrics (Powertools EMF, namespace `Piko`, dimensions `service=piko` and
+ * `stack=<stack name>`).
+ */
 export const metrics: Metrics = createMetrics();
 
-function createMetrics(): Metrics {
+/**
+ * Creates Piko's metrics, their `stack` dimension `stackName`. Metrics are off outside Lambda and ECS
+ * unless `POWERTOOLS_METRICS_DISABLED` says otherwise.
+ * @param stackName @default `PIKO_AWS__STACK_NAME` (the stack sets it on every function and task), else `Piko` as `aws.stack_name`
+ */
+export function createMetrics(stackName: string = process.env[ENV_STACK_NAME] || 'Piko'): Metrics {
   // CloudWatch reads EMF only from Lambda and ECS logs; elsewhere the lines would land in the CLI's
   // output (and in `--json` streams), so metrics stay off locally unless asked for.
   const onAws = process.env.AWS_LAMBDA_FUNCTION_NAME || process.env.ECS_CONTAINER_METADATA_URI_V4;
   if (!onAws && process.env.POWERTOOLS_METRICS_DISABLED === undefined) {
     process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   }
-  return new Metrics({ namespace: 'Piko', serviceName: 'piko' });
+  return new Metrics({
+    namespace: METRICS_NAMESPACE,
+    serviceName: METRICS_SERVICE,
+    defaultDimensions: { [METRICS_STACK_DIMENSION]: stackName },
+  });
 }
 
 /** Applies the configuration (`piko.log_level`, `piko.log_json`) to {@link logger}. */

@@ -8,8 +8,8 @@ import { getConfig, type PikoConfig } from '../../shared/config.ts';
 import { parseStagePayload, STAGE_EVENT_ENV } from '../../shared/local/workflow/payload.ts';
 import type { JobRegistry } from '../../shared/registry.ts';
 import { openProcessRuntime } from '../../shared/runner/process.ts';
-import { runStage } from '../../shared/runner/stage-runner.ts';
-import { configureTelemetry, errorMessage, logger } from '../../shared/telemetry.ts';
+import { runStage, withoutSecrets } from '../../shared/runner/stage-runner.ts';
+import { configureTelemetry, logger } from '../../shared/telemetry.ts';
 
 /**
  * Runs the stage named by `PIKO_STAGE_EVENT` with the jobs `loadRegistry` gives, and sets the exit code.
@@ -41,8 +41,7 @@ export async function runContainerStage(
       await runtime.close();
     }
   } catch (error) {
-    const name = error instanceof Error ? error.name : 'Error';
-    const message = errorMessage(error);
+    const { name, message } = withoutSecrets(error);
     logger.error('stage failed', { error: message, errorName: name });
     // The last stderr line is what the local runtime (and a reader of the task's logs) reports.
     process.stderr.write(`${name}: ${message}\n`);

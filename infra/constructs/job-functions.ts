@@ -1,8 +1,14 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { jobDatabaseUser } from '../../shared/aws/database-users.ts';
-import { ENV_DATA_DIR, ENV_JOB_ID, ENV_MYSQL_DSN, ENV_MYSQL_IAM_AUTH } from '../../shared/aws/env.ts';
+import {
+  ENV_DATA_DIR,
+  ENV_JOB_ID,
+  ENV_MYSQL_DSN,
+  ENV_MYSQL_IAM_AUTH,
+  ENV_STACK_NAME,
+} from '../../shared/aws/env.ts';
 import type { JobDefinition } from '../../shared/job.ts';
 import type { JobOutputs } from './job-outputs.ts';
 import { type FunctionNetworking, PikoFunction } from './piko-function.ts';
@@ -49,6 +55,8 @@ export function jobEnvironment(
 ): Record<string, string> {
   return {
     [ENV_JOB_ID]: jobId,
+    // The `stack` dimension of the metrics (shared/telemetry.ts), so stacks in one account stay apart.
+    [ENV_STACK_NAME]: Stack.of(database).stackName,
     [ENV_MYSQL_DSN]: database.dsnFor(jobDatabaseUser(jobId)),
     [ENV_MYSQL_IAM_AUTH]: 'true',
     [ENV_DATA_DIR]: WRITABLE_DATA_DIR,

@@ -5,6 +5,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { NON_RETRYABLE_ERROR_NAMES } from '../../shared/errors.ts';
 import type { JobDefinition } from '../../shared/job.ts';
 import { STAGE_EVENT_ENV } from '../../shared/local/workflow/payload.ts';
 
@@ -18,10 +19,11 @@ const FARGATE_TIMEOUT_MARGIN_SECONDS = 600;
 const BOOKKEEPING_TIMEOUT_SECONDS = 60;
 
 /**
- * Errors a stage is never retried for (the class names of `shared/errors.ts`, kept by the bundles):
- * a `NonRetryableError`, and a stage event the state table refuses (the same event is refused again).
+ * Errors a stage is never retried for, from `shared/errors.ts`: a `NonRetryableError` (of any
+ * subclass: the stage runner reports them all under that name), and a stage event the state table
+ * refuses (the same event is refused again).
  */
-export const NON_RETRYABLE_ERRORS = ['NonRetryableError', 'StageEventRefusedError'];
+export const NON_RETRYABLE_ERRORS = [...NON_RETRYABLE_ERROR_NAMES];
 
 export { STAGE_EVENT_ENV };
 

@@ -8,14 +8,22 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { METRICS_NAMESPACE, METRICS_SERVICE, METRICS_STACK_DIMENSION } from '../../shared/telemetry.ts';
 
-/** The CloudWatch namespace of Piko's metrics (Powertools Metrics in `shared/telemetry.ts`). */
-export const METRICS_NAMESPACE = 'Piko';
-/** Powertools adds this dimension to every metric. */
-export const METRICS_DIMENSIONS: Readonly<Record<string, string>> = { service: 'piko' };
+export { METRICS_NAMESPACE };
+
+/**
+ * The dimensions on every metric of the stack `stackName` (Powertools Metrics in
+ * `shared/telemetry.ts`): the service, and the stack, so two stacks in one account stay apart.
+ */
+export function metricsDimensions(stackName: string): Readonly<Record<string, string>> {
+  return { service: METRICS_SERVICE, [METRICS_STACK_DIMENSION]: stackName };
+}
 
 /** Props of {@link Observability}. */
 export interface ObservabilityProps {
+  /** The stack's name, as its functions and tasks get it (`PIKO_AWS__STACK_NAME`): their metrics' `stack` dimension. */
+  readonly stackName: string;
   /** Encrypts the alarm topic (its key policy must let CloudWatch use it). */
   readonly topicKey: kms.IKey;
   readonly dispatcher: lambda.IFunction;
@@ -52,7 +60,7 @@ export class Observability extends Construct {
       new cloudwatch.Metric({
         namespace: METRICS_NAMESPACE,
         metricName,
-        dimensionsMap: { ...METRICS_DIMENSIONS },
+        dimensionsMap: { ...metricsDimensions(props.stackName) },
         statistic,
         period: Duration.minutes(5),
       });

@@ -1,4 +1,4 @@
-import { NonRetryableError, StoreUnavailableError, TimeoutError } from '../errors.ts';
+import { NonRetryableError, StoreUnavailableError, TimeoutError, workflowErrorName } from '../errors.ts';
 import { intervalToJson } from '../interval.ts';
 import { parseJobConfig, type RunContext } from '../job.ts';
 import type { StagePayload, StageRunResult } from '../local/workflow/payload.ts';
@@ -185,11 +185,16 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
 }
 
 /**
- * The error as the workflow will see it: the same name (Retry and Catch match on it) and a message
- * free of secrets, since it ends up in the execution history and the state table.
+ * The error as the workflow will see it: the name its Retry and Catch match on ({@link
+ * workflowErrorName}: a subclass of NonRetryableError is reported as `NonRetryableError`, its own
+ * name leading the message) and a message free of secrets, since it ends up in the execution history
+ * and the state table.
  */
 export function withoutSecrets(error: unknown): Error {
-  const safe = new Error(error instanceof Error ? redact(error.message) : errorMessage(error));
-  safe.name = error instanceof Error ? error.name : 'Error';
+  if (!(error instanceof Error)) return new Error(errorMessage(error));
+  const name = workflowErrorName(error);
+  const message = redact(error.message);
+  const safe = new Error(name === error.name ? message : `${error.name}: ${message}`);
+  safe.name = name;
   return safe;
 }

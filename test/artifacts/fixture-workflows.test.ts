@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DISPATCHER_DATABASE_USER } from '../../shared/aws/database-users.ts';
-import { FATAL_MESSAGE, FLAKY_MESSAGE } from './fixtures/jobs/index.ts';
+import { FATAL_MESSAGE, FLAKY_MESSAGE, INVALID_RECORD_MESSAGE } from './fixtures/jobs/index.ts';
 import { deployMigrations, runsOf, runsOfExecution, simulateRecordedCalls, tick } from './support/flows.ts';
 import { asExpected, formatIamTable } from './support/iam-simulation.ts';
 import type { LambdaSandbox } from './support/lambda-sandbox.ts';
@@ -81,6 +81,29 @@ describe('job workflows from the template, on the bundles (fixture app)', () => 
     expect([run.status, run.attempts, run.error], diagnostics()).toEqual(['failed', 1, FATAL_MESSAGE]);
     expect(stageCalls.map((call) => call.error)).toEqual(['NonRetryableError']);
     console.log(`fatal: ${stageCalls.length} attempt, run ${run.run_id} failed: ${run.error}`);
+  });
+
+  it('an invalid record (RecordValidationError, a subclass with its own name): failed after exactly 1 attempt', async () => {
+    const { run, stageCalls } = await tickAndSettle('invalid');
+    expect([run.status, run.attempts, run.error], diagnostics()).toEqual([
+      'failed',
+      1,
+      INVALID_RECORD_MESSAGE,
+    ]);
+    expect(stageCalls.map((call) => call.error)).toEqual(['NonRetryableError']);
+    // The bundle's EMF names the stack (from the template's PIKO_AWS__STACK_NAME), so the RunsFailed
+    // alarm of another stack in the account never sees this run.
+    const jobFunction = await world.sandbox('JobFunctions/invalid');
+    const emf = jobFunction
+      .logs()
+      .split('\n')
+      .filter((line) => line.includes('"RunsFailed"'))
+      .map((line) => JSON.parse(line) as { _aws: { CloudWatchMetrics: { Dimensions: string[][] }[] } });
+    expect(emf).toEqual([
+      expect.objectContaining({ service: 'piko', stack: world.stack.app.stackName, RunsFailed: 1 }),
+    ]);
+    expect(emf[0]!._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([['service', 'stack']]);
+    console.log(`invalid: ${stageCalls.length} attempt, run ${run.run_id} failed: ${run.error}`);
   });
 
   it('a timeout: the stage runner stops the handler at the job’s timeout and the run is failed', async () => {

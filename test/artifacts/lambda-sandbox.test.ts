@@ -19,7 +19,7 @@ afterAll(async () => {
 });
 
 /** A function whose asset is `code` as index.mjs. */
-async function sandboxOf(name: string, code: string): Promise<LambdaSandbox> {
+async function sandboxOf(name: string, code: string, node?: string): Promise<LambdaSandbox> {
   const assetDir = path.join(root, name);
   mkdirSync(assetDir);
   writeFileSync(path.join(assetDir, 'index.mjs'), code);
@@ -41,6 +41,7 @@ async function sandboxOf(name: string, code: string): Promise<LambdaSandbox> {
     credentials: { accessKeyId: 'ASIATEST', secretAccessKey: 'secret', sessionToken: 'token' },
     caFile: '/dev/null',
     endpoints: { SFN: 'http://127.0.0.1:1' },
+    node,
   });
   sandboxes.push(sandbox);
   return sandbox;
@@ -114,6 +115,17 @@ describe('Lambda sandbox', () => {
       error: { errorType: 'Sandbox.Timedout', errorMessage: 'Task timed out after 1.00 seconds' },
     });
     expect(await sandbox.invoke({})).toEqual({ ok: true, payload: 'done' });
+    expect(sandbox.coldStarts()).toBe(2);
+  });
+
+  it('rejects the invocation with the spawn error when its Node cannot be run, instead of hanging', async () => {
+    const missingNode = path.join(root, 'no-such-node', 'bin', 'node');
+    const sandbox = await sandboxOf('spawn-error', 'export const handler = async () => 1;', missingNode);
+    await expect(sandbox.invoke({})).rejects.toThrow(
+      `Lambda sandbox of spawn-error: cannot run ${missingNode}: spawn ${missingNode} ENOENT`,
+    );
+    // Still an error, not a hang, on the next invocation (a new process is tried).
+    await expect(sandbox.invoke({})).rejects.toThrow(`spawn ${missingNode} ENOENT`);
     expect(sandbox.coldStarts()).toBe(2);
   });
 

@@ -457,6 +457,8 @@ describe('PikoStack', () => {
       NODE_OPTIONS: '--enable-source-maps',
       // Each job function knows its job: the stage runner refuses events for others.
       PIKO_JOB_ID: jobId,
+      // The metrics' stack dimension.
+      PIKO_AWS__STACK_NAME: 'Piko',
       // … and connects as its own database user.
       PIKO_MYSQL__DSN: dsnOf(`piko_job_${jobId}`),
       PIKO_MYSQL__IAM_AUTH: 'true',
@@ -527,6 +529,7 @@ describe('PikoStack', () => {
           MountPoints: [{ ContainerPath: '/tmp', SourceVolume: 'tmp', ReadOnly: false }],
           Environment: [
             { Name: 'PIKO_JOB_ID', Value: 'archive' },
+            { Name: 'PIKO_AWS__STACK_NAME', Value: 'Piko' },
             { Name: 'PIKO_MYSQL__DSN', Value: dsnOf('piko_job_archive') },
             { Name: 'PIKO_MYSQL__IAM_AUTH', Value: 'true' },
             { Name: 'PIKO_DATA_DIR', Value: '/tmp/piko' },
@@ -649,7 +652,11 @@ describe('PikoStack', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'Piko',
       MetricName: 'RunsFailed',
-      Dimensions: [{ Name: 'service', Value: 'piko' }],
+      // The stack's own runs only: another stack in the account has its own `stack` dimension.
+      Dimensions: [
+        { Name: 'service', Value: 'piko' },
+        { Name: 'stack', Value: 'Piko' },
+      ],
       Threshold: 1,
       AlarmActions: [{ Ref: Match.stringLikeRegexp('^ObservabilityAlarms') }],
     });
@@ -672,7 +679,7 @@ describe('PikoStack', () => {
       'RunDuration',
       'Lag',
     ]) {
-      expect(body).toContain(`\\"Piko\\",\\"${metric}\\"`);
+      expect(body).toContain(`\\"Piko\\",\\"${metric}\\",\\"service\\",\\"piko\\",\\"stack\\",\\"Piko\\"`);
     }
   });
 

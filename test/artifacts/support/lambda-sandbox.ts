@@ -64,6 +64,8 @@ export interface LambdaSandboxOptions {
   readonly region?: string;
   /** Overrides the template's timeout. @default the function's `Timeout` */
   readonly timeoutSeconds?: number;
+  /** The Node binary that runs the function. @default lambdaNodeBinary() (Node 24) */
+  readonly node?: string;
 }
 
 /** What an invocation returned: the handler's result, or the error as Lambda reports it. */
@@ -87,7 +89,8 @@ export interface LambdaSandbox {
   readonly credentials: TestCredentials;
   /**
    * Invokes the function once (RequestResponse); invocations run one at a time, as in one container.
-   * `timeoutSeconds` overrides the function's timeout for this invocation.
+   * `timeoutSeconds` overrides the function's timeout for this invocation. Rejects (rather than
+   * answering a function error) when the sandbox's process cannot be run at all (a spawn error).
    */
   invoke(event: unknown, options?: { readonly timeoutSeconds?: number }): Promise<InvokeResult>;
   /** Invokes and returns the payload. @throws Error with the function error's type and message. */
@@ -202,7 +205,7 @@ export async function openLambdaSandbox(
   fn: LambdaArtifact,
   options: LambdaSandboxOptions,
 ): Promise<LambdaSandbox> {
-  const node = await lambdaNodeBinary();
+  const node = options.node ?? (await lambdaNodeBinary());
   const dir = mkdtempSync(path.join(tmpdir(), `piko-lambda-${fn.logicalId.slice(0, 24)}-`));
   const task = path.join(dir, 'task');
   cpSync(fn.assetDir, task, { recursive: true });
@@ -266,10 +269,17 @@ export async function openLambdaSandbox(
   let process: Warm | undefined;
   let queue: Promise<unknown> = Promise.resolve();
 
+  /** An invocation waiting for its result: resolved with it, rejected when the process cannot run. */
+  interface Pending {
+    readonly resolve: (result: InvokeResult) => void;
+    readonly reject: (error: Error) => void;
+  }
+
   interface Warm {
     readonly child: ChildProcess;
+    /** An init error; rejects when the process could not be started. */
     readonly ready: Promise<LambdaFunctionError | undefined>;
-    readonly pending: Map<number, (result: InvokeResult) => void>;
+    readonly pending: Map<number, Pending>;
     exited: boolean;
   }
 
@@ -286,12 +296,31 @@ export async function openLambdaSandbox(
     child.stderr!.on('data', (chunk: Buffer) => {
       logs += chunk.toString();
     });
-    const pending = new Map<number, (result: InvokeResult) => void>();
+    const pending = new Map<number, Pending>();
     const warm: Warm = { child, pending, exited: false, ready: undefined as never };
     let settleReady: (error: LambdaFunctionError | undefined) => void = () => {};
-    (warm as { ready: Promise<LambdaFunctionError | undefined> }).ready = new Promise((resolve) => {
+    let failReady: (error: Error) => void = () => {};
+    (warm as { ready: Promise<LambdaFunctionError | undefined> }).ready = new Promise((resolve, reject) => {
       settleReady = resolve;
+      failReady = reject;
     });
+    // Awaited by the invocation that started the process; never an unhandled rejection.
+    warm.ready.catch(() => undefined);
+    // The process could not be spawned (binary gone, not executable): every waiting invocation fails
+    // with that error, instead of waiting for a result that never comes.
+    child.on('error', (cause) => {
+      warm.exited = true;
+      const error = new Error(`Lambda sandbox of ${fn.logicalId}: cannot run ${node}: ${cause.message}`, {
+        cause,
+      });
+      failReady(error);
+      for (const [id, waiting] of pending) {
+        pending.delete(id);
+        waiting.reject(error);
+      }
+    });
+    // Writes to a process that never started fail with EPIPE: reported by the 'error' handler above.
+    child.stdin!.on('error', () => undefined);
     const results = child.stdio[3] as NodeJS.ReadableStream;
     createInterface({ input: results }).on('line', (line) => {
       const message = JSON.parse(line) as {
@@ -305,8 +334,9 @@ export async function openLambdaSandbox(
         settleReady(message.init ? undefined : message.error);
         return;
       }
-      const resolve = message.id === undefined ? undefined : pending.get(message.id);
-      if (!resolve || message.id === undefined) return;
+      const waiting = message.id === undefined ? undefined : pending.get(message.id);
+      if (!waiting || message.id === undefined) return;
+      const { resolve } = waiting;
       pending.delete(message.id);
       if (message.ok) {
         const text = message.payload ?? 'null';
@@ -331,9 +361,9 @@ export async function openLambdaSandbox(
         errorType: 'Runtime.ExitError',
         errorMessage: `RequestId: init Error: Runtime exited with error: ${signal ? `signal: ${signal}` : `exit status ${code}`}`,
       });
-      for (const [id, resolve] of pending) {
+      for (const [id, waiting] of pending) {
         pending.delete(id);
-        resolve({
+        waiting.resolve({
           ok: false,
           error: {
             errorType: 'Runtime.ExitError',
@@ -348,13 +378,18 @@ export async function openLambdaSandbox(
   async function invokeOnce(event: unknown, timeoutMs: number): Promise<InvokeResult> {
     if (!process || process.exited) process = start();
     const warm = process;
-    const initError = await warm.ready;
+    let initError: LambdaFunctionError | undefined;
+    try {
+      initError = await warm.ready;
+    } finally {
+      if (warm.exited) process = undefined;
+    }
     if (initError) {
       process = undefined;
       return { ok: false, error: initError };
     }
     const id = nextId++;
-    const result = new Promise<InvokeResult>((resolve) => warm.pending.set(id, resolve));
+    const result = new Promise<InvokeResult>((resolve, reject) => warm.pending.set(id, { resolve, reject }));
     const deadlineMs = Date.now() + timeoutMs;
     warm.child.stdin!.write(
       `${JSON.stringify({ id, event, requestId: randomUUID(), invokedFunctionArn: options.functionArn, deadlineMs })}\n`,

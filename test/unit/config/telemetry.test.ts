@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TimeoutError } from '../../../shared/errors.ts';
 import {
   configureTelemetry,
+  createMetrics,
   errorMessage,
   logger,
   metrics,
@@ -122,5 +123,15 @@ describe('metrics', () => {
     expect(emf._aws.CloudWatchMetrics[0]?.Namespace).toBe('Piko');
     expect(emf._aws.CloudWatchMetrics[0]?.Metrics).toEqual([{ Name: 'RunsSucceeded', Unit: 'Count' }]);
     expect(emf).toMatchObject({ service: 'piko', RunsSucceeded: 1 });
+  });
+
+  it("carries the stack's name as a dimension, so two stacks in one account stay apart", () => {
+    const staging = createMetrics('PikoStaging');
+    staging.addMetric(RunsSucceeded, MetricUnit.Count, 1);
+
+    const emf = staging.serializeMetrics();
+
+    expect(emf._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([['service', 'stack']]);
+    expect(emf).toMatchObject({ service: 'piko', stack: 'PikoStaging', RunsSucceeded: 1 });
   });
 });
