@@ -28,6 +28,10 @@ export interface PikoSettings {
   readonly maxRunsPerExecution: number;
   /** Intervals one backfill request may cover at most. @default 1000000 */
   readonly maxBackfillIntervals: number;
+  /** Times a run is put back to pending (store unavailable, execution lost) before it is failed. @default 5 */
+  readonly maxRequeues: number;
+  /** Delay before a requeued run runs again, doubled at each requeue (at most 10 min). @default 10 */
+  readonly requeueDelaySeconds: number;
 }
 
 /** The `[mysql]` section: the state store on MySQL/Aurora instead of SQLite. */
@@ -124,6 +128,8 @@ const SECTIONS = {
     shutdownGraceSeconds: field(z.number().int().nonnegative(), 'an integer of 0 or more'),
     maxRunsPerExecution: positiveInt(),
     maxBackfillIntervals: positiveInt(),
+    maxRequeues: field(z.number().int().nonnegative(), 'an integer of 0 or more'),
+    requeueDelaySeconds: field(z.number().int().nonnegative(), 'an integer of 0 or more'),
   }) satisfies z.ZodType<PikoSettings>,
   mysql: z.object({
     dsn: field(
@@ -163,6 +169,8 @@ function defaultsOf(
         shutdownGraceSeconds: 30,
         maxRunsPerExecution: 500,
         maxBackfillIntervals: 1_000_000,
+        maxRequeues: 5,
+        requeueDelaySeconds: 10,
       };
     case 'aws':
       return { region: env.AWS_REGION || undefined, stackName: 'Piko' };

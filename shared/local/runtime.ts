@@ -152,7 +152,8 @@ export class LocalRuntime {
 
   /** Dispatches pending runs of one lane of a job (repairing in-flight ones first); says what it did. */
   async dispatchLane(job: JobDefinition, lane: DispatchLane, newestFirst = false): Promise<DispatchResult> {
-    if (this.#stopping) return { started: [], restarted: [], requeued: 0, live: [], paused: false };
+    if (this.#stopping)
+      return { started: [], restarted: [], requeued: 0, failed: 0, live: [], paused: false };
     const result = await dispatch(
       this.#process.store,
       job.id,
@@ -338,6 +339,16 @@ export class LocalRuntime {
             error: stageErrorMessage(payload.error),
           },
         );
+      } else if (payload.action === 'fail' && result.requeueLimit) {
+        this.totals.failed++;
+        const run = await this.#process.store.getRun(payload.run.runId);
+        this.#emit('failed', `${payload.run.jobId} ${shown} failed: ${run?.error ?? ''}`, {
+          jobId: payload.run.jobId,
+          runId: payload.run.runId,
+          start: interval?.start,
+          end: interval?.end,
+          error: run?.error ?? null,
+        });
       } else if (payload.action === 'fail') {
         this.totals.failed++;
         this.#emit('failed', `${run.jobId} ${shown} failed: ${redact(stageErrorMessage(payload.error))}`, {

@@ -150,6 +150,19 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX piko_backfills_job ON piko_backfills (job_id, created_at)',
     ],
   },
+  {
+    // Versions 2, 4 and 5 come from other branches; the runner applies whatever is missing, in order.
+    version: 3,
+    name: 'requeue count and delay of runs',
+    // One ALTER, atomic on MySQL 8.0 (no ADD COLUMN IF NOT EXISTS there): both columns or neither.
+    mysql: [
+      'ALTER TABLE piko_runs ADD COLUMN requeues INT NOT NULL DEFAULT 0, ADD COLUMN not_before DATETIME(3) NULL',
+    ],
+    sqlite: [
+      'ALTER TABLE piko_runs ADD COLUMN requeues INTEGER NOT NULL DEFAULT 0',
+      'ALTER TABLE piko_runs ADD COLUMN not_before INTEGER NULL',
+    ],
+  },
 ];
 
 /**

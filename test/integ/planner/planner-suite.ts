@@ -227,6 +227,7 @@ export function describePlanner(name: string, factory: PlannerStoreFactory): voi
           started: [],
           restarted: [],
           requeued: 0,
+          failed: 0,
           live: [input?.executionName],
           paused: false,
         });
@@ -320,8 +321,22 @@ export function describePlanner(name: string, factory: PlannerStoreFactory): voi
         await store.setPaused(job.id, false, T0);
         const resumed = await dispatch(store, job.id, starter, T0);
 
-        expect(scheduled).toEqual({ started: [], restarted: [], requeued: 0, live: [], paused: true });
-        expect(backfilled).toEqual({ started: [], restarted: [], requeued: 0, live: [], paused: true });
+        expect(scheduled).toEqual({
+          started: [],
+          restarted: [],
+          requeued: 0,
+          failed: 0,
+          live: [],
+          paused: true,
+        });
+        expect(backfilled).toEqual({
+          started: [],
+          restarted: [],
+          requeued: 0,
+          failed: 0,
+          live: [],
+          paused: true,
+        });
         expect(starter.startCalls).toBe(1);
         expect(whilePaused).toMatchObject({ pending: 5, queued: 0 });
         expect(resumed).toMatchObject({ paused: false, started: [{ runs: expect.any(Array) }] });

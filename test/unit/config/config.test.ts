@@ -38,6 +38,8 @@ describe('loadConfig', () => {
         shutdownGraceSeconds: 30,
         maxRunsPerExecution: 500,
         maxBackfillIntervals: 1_000_000,
+        maxRequeues: 5,
+        requeueDelaySeconds: 10,
       },
       mysql: { poolSize: 10, iamAuth: false },
       sqlite: { file: '.piko/piko.db' },
