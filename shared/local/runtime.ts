@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ENV_JOB_ID } from '../aws/env.ts';
+import { ClockSkewError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
 import {
@@ -54,6 +55,8 @@ export interface RunTotals {
   skipped: number;
   succeeded: number;
   failed: number;
+  /** Jobs not planned because this clock disagrees with their state (ClockSkewError). */
+  clockSkew: number;
 }
 
 /**
@@ -62,7 +65,9 @@ export interface RunTotals {
  * aws-local-stepfunctions: Lambda stages in process, Fargate stages in a child process.
  */
 export class LocalRuntime {
-  readonly totals: RunTotals = { planned: 0, skipped: 0, succeeded: 0, failed: 0 };
+  readonly totals: RunTotals = { planned: 0, skipped: 0, succeeded: 0, failed: 0, clockSkew: 0 };
+  /** Jobs whose planning stopped on a ClockSkewError, already reported. */
+  readonly #skewed = new Set<string>();
   readonly #process: ProcessRuntime;
   readonly #clock: () => Date;
   readonly #progress: (event: ProgressEvent) => void;
@@ -271,7 +276,17 @@ export class LocalRuntime {
     try {
       await this.planJob(job);
       this.#failures.delete(job.id);
+      this.#skewed.delete(job.id);
     } catch (error) {
+      if (error instanceof ClockSkewError) {
+        // Not retried with backoff (retrying cannot fix a clock): said once, tried again at the next tick.
+        if (!this.#skewed.has(job.id)) {
+          this.#skewed.add(job.id);
+          this.totals.clockSkew++;
+          this.#emit('clock-skew', error.message, { jobId: job.id, error: error.message });
+        }
+        return;
+      }
       this.#retryLater(job.id, error, kind);
     }
   }

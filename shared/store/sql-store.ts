@@ -3,6 +3,7 @@ import type { SqlDatabase, SqlRow } from '../sql.ts';
 import { ownerMismatch, refused } from './owner.ts';
 import {
   type BackfillRecord,
+  type DatabaseClock,
   DEFAULT_REQUEUE_POLICY,
   type DispatchLane,
   type JobState,
@@ -532,11 +533,15 @@ class SqlJobTransaction implements JobTransaction {
     return queued;
   }
 
-  async databaseNow(): Promise<Date | undefined> {
+  async databaseClock(): Promise<DatabaseClock | undefined> {
     const db = this.#open;
     if (db.dialect !== 'mysql') return undefined;
+    const before = this.#clock().getTime();
     const { rows } = await db.query('SELECT NOW(3) AS now');
-    return rows.length ? toDate(rows[0]!.now) : undefined;
+    const after = this.#clock().getTime();
+    if (!rows.length) return undefined;
+    // The middle of the round trip: the server read its clock somewhere in it.
+    return { local: new Date((before + after) / 2), server: toDate(rows[0]!.now) };
   }
 
   async resetWatermark(to: Date, now: Date, dryRun: boolean): Promise<WatermarkReset> {

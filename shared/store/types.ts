@@ -102,6 +102,12 @@ export interface RequeueOutcome {
   readonly failed: number;
 }
 
+/** Two clocks read at the same moment: the store's (this process's) and the database server's. */
+export interface DatabaseClock {
+  readonly local: Date;
+  readonly server: Date;
+}
+
 /** What {@link JobTransaction.resetWatermark} did (or, in a dry run, would do). */
 export interface WatermarkReset {
   readonly jobId: string;
@@ -183,10 +189,10 @@ export interface JobTransaction {
    */
   markQueued(runIds: readonly number[], executionName: string): Promise<number>;
   /**
-   * The database server's clock (MySQL `NOW(3)`), read once per call; undefined on SQLite, whose
-   * clock is the process's own.
+   * The database server's clock (MySQL `NOW(3)`) next to the store's own clock read at the same
+   * moment; undefined on SQLite, whose clock is the process's own.
    */
-  databaseNow(): Promise<Date | undefined>;
+  databaseClock(): Promise<DatabaseClock | undefined>;
   /**
    * Moves the job's watermark back to `to` (a clock that ran ahead): deletes the pending runs of
    * intervals ending after `now`, keeps every other run and reports the kept ones after `now`.
