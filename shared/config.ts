@@ -32,6 +32,8 @@ export interface PikoSettings {
   readonly maxRequeues: number;
   /** Delay before a requeued run runs again, doubled at each requeue (at most 10 min). @default 10 */
   readonly requeueDelaySeconds: number;
+  /** How far this clock may be from a job's watermark or the MySQL server's clock before planning stops. @default 300 */
+  readonly clockSkewToleranceSeconds: number;
 }
 
 /** The `[mysql]` section: the state store on MySQL/Aurora instead of SQLite. */
@@ -130,6 +132,7 @@ const SECTIONS = {
     maxBackfillIntervals: positiveInt(),
     maxRequeues: field(z.number().int().nonnegative(), 'an integer of 0 or more'),
     requeueDelaySeconds: field(z.number().int().nonnegative(), 'an integer of 0 or more'),
+    clockSkewToleranceSeconds: field(z.number().int().nonnegative(), 'an integer of 0 or more'),
   }) satisfies z.ZodType<PikoSettings>,
   mysql: z.object({
     dsn: field(
@@ -171,6 +174,7 @@ function defaultsOf(
         maxBackfillIntervals: 1_000_000,
         maxRequeues: 5,
         requeueDelaySeconds: 10,
+        clockSkewToleranceSeconds: 300,
       };
     case 'aws':
       return { region: env.AWS_REGION || undefined, stackName: 'Piko' };

@@ -134,7 +134,9 @@ export class LocalRuntime {
   async planJob(job: JobDefinition): Promise<void> {
     if (this.#stopping) return;
     const now = this.#clock();
-    const result = await planScheduled(this.#process.store, job, now);
+    const result = await planScheduled(this.#process.store, job, now, undefined, {
+      clockToleranceMs: this.#process.config.piko.clockSkewToleranceSeconds * 1_000,
+    });
     if (result.paused) {
       this.#emit('paused', `${job.id}: paused, nothing runs until piko resume ${job.id}`, { jobId: job.id });
     }

@@ -44,7 +44,7 @@ export function clockSkew(
     return new ClockSkewError(
       job.id,
       `Clock skew: this machine's clock says ${database.local.toISOString()} but the database server's says ${database.server.toISOString()} ` +
-        `(${describeGap(database.local, database.server)}, more than the ${toleranceMs / 1000} s tolerated). Planning of job "${job.id}" ` +
+        `(${describeGap(database.local, database.server)} apart, more than the ${toleranceMs / 1000} s tolerated). Planning of job "${job.id}" ` +
         "is stopped until they agree: fix this machine's clock (NTP); planning resumes by itself.",
     );
   }
@@ -75,10 +75,10 @@ function describeGap(a: Date, b: Date): string {
   for (const [size, name] of units) {
     if (ms >= size) {
       const count = Math.floor(ms / size);
-      return `${count} ${name}${count === 1 ? '' : 's'} apart`;
+      return `${count} ${name}${count === 1 ? '' : 's'}`;
     }
   }
-  return `${ms} ms apart`;
+  return `${ms} ms`;
 }
 
 /** Options of {@link planScheduledOnce}. */

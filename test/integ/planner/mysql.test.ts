@@ -15,10 +15,11 @@ const wipe = async (store: { database: { query(sql: string): Promise<unknown> } 
 describe.skipIf(skip)('MySQL (MariaDB)', () => {
   let database: TestDatabase | undefined;
   describePlanner('MySQL', {
-    open: async () => {
+    kind: 'mysql',
+    open: async (clock) => {
       if (!probe.available) throw new Error(probe.reason);
       database = await createTestDatabase('planner');
-      return openMysqlStore({ dsn: database.dsn, poolSize: 20 });
+      return openMysqlStore({ dsn: database.dsn, poolSize: 20, clock });
     },
     wipe,
     cleanup: async () => database?.drop(),

@@ -40,6 +40,7 @@ describe('loadConfig', () => {
         maxBackfillIntervals: 1_000_000,
         maxRequeues: 5,
         requeueDelaySeconds: 10,
+        clockSkewToleranceSeconds: 300,
       },
       mysql: { poolSize: 10, iamAuth: false },
       sqlite: { file: '.piko/piko.db' },
