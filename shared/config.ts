@@ -32,7 +32,7 @@ export interface PikoSettings {
   readonly maxRequeues: number;
   /** Delay before a requeued run runs again, doubled at each requeue (at most 10 min). @default 10 */
   readonly requeueDelaySeconds: number;
-  /** How far this clock may be from a job's watermark or the MySQL server's clock before planning stops. @default 300 */
+  /** How far a job's watermark may be ahead of this clock before its planning stops (ClockSkewError). @default 300 */
   readonly clockSkewToleranceSeconds: number;
 }
 
@@ -46,6 +46,8 @@ export interface MysqlSettings {
   readonly iamAuth: boolean;
   /** Region used to sign IAM tokens. @default aws.region */
   readonly region?: string;
+  /** How far this clock may be from the server's `NOW(3)` before planning stops (ClockSkewError). @default 300 */
+  readonly serverClockToleranceSeconds: number;
 }
 
 /** The `[sqlite]` section: the embedded state store. */
@@ -142,6 +144,7 @@ const SECTIONS = {
     poolSize: positiveInt(),
     iamAuth: bool(),
     region: region(),
+    serverClockToleranceSeconds: field(z.number().int().nonnegative(), 'an integer of 0 or more'),
   }) satisfies z.ZodType<MysqlSettings>,
   sqlite: z.object({ file: path() }) satisfies z.ZodType<SqliteSettings>,
   aws: z.object({
@@ -179,7 +182,7 @@ function defaultsOf(
     case 'aws':
       return { region: env.AWS_REGION || undefined, stackName: 'Piko' };
     case 'mysql':
-      return { poolSize: 10, iamAuth: false, region: done.aws?.region };
+      return { poolSize: 10, iamAuth: false, region: done.aws?.region, serverClockToleranceSeconds: 300 };
     case 'sqlite':
       return { file: join(done.piko?.dataDir ?? '.piko', 'piko.db') };
   }

@@ -136,6 +136,7 @@ export class LocalRuntime {
     const now = this.#clock();
     const result = await planScheduled(this.#process.store, job, now, undefined, {
       clockToleranceMs: this.#process.config.piko.clockSkewToleranceSeconds * 1_000,
+      databaseClockToleranceMs: this.#process.config.mysql.serverClockToleranceSeconds * 1_000,
     });
     if (result.paused) {
       this.#emit('paused', `${job.id}: paused, nothing runs until piko resume ${job.id}`, { jobId: job.id });

@@ -38,13 +38,14 @@ export function clockSkew(
   now: Date,
   database: DatabaseClock | undefined,
   toleranceMs: number = CLOCK_SKEW_TOLERANCE_MS,
+  databaseToleranceMs: number = CLOCK_SKEW_TOLERANCE_MS,
 ): ClockSkewError | undefined {
   const local = now.toISOString();
-  if (database && Math.abs(database.server.getTime() - database.local.getTime()) > toleranceMs) {
+  if (database && Math.abs(database.server.getTime() - database.local.getTime()) > databaseToleranceMs) {
     return new ClockSkewError(
       job.id,
       `Clock skew: this machine's clock says ${database.local.toISOString()} but the database server's says ${database.server.toISOString()} ` +
-        `(${describeGap(database.local, database.server)} apart, more than the ${toleranceMs / 1000} s tolerated). Planning of job "${job.id}" ` +
+        `(${describeGap(database.local, database.server)} apart, more than the ${databaseToleranceMs / 1000} s tolerated). Planning of job "${job.id}" ` +
         "is stopped until they agree: fix this machine's clock (NTP); planning resumes by itself.",
     );
   }
@@ -83,8 +84,10 @@ function describeGap(a: Date, b: Date): string {
 
 /** Options of {@link planScheduledOnce}. */
 export interface PlanOptions {
-  /** How far `now` may be from the job's state and the database server's clock. @default CLOCK_SKEW_TOLERANCE_MS */
+  /** How far the job's watermark may be ahead of `now`. @default CLOCK_SKEW_TOLERANCE_MS */
   readonly clockToleranceMs?: number;
+  /** How far this process's clock may be from the database server's (MySQL). @default CLOCK_SKEW_TOLERANCE_MS */
+  readonly databaseClockToleranceMs?: number;
 }
 
 /**
@@ -103,7 +106,14 @@ export async function planScheduledOnce(
     const { watermark, paused } = tx.job;
     if (paused) return { planned: 0, skipped: 0, watermark, more: false, paused: true };
     // One cheap read per planning transaction (a `SELECT NOW(3)` on MySQL, nothing on SQLite).
-    const skew = clockSkew(job, tx.job, now, await tx.databaseClock(), options.clockToleranceMs);
+    const skew = clockSkew(
+      job,
+      tx.job,
+      now,
+      await tx.databaseClock(),
+      options.clockToleranceMs,
+      options.databaseClockToleranceMs,
+    );
     if (skew) throw skew;
 
     const skipBefore = firstRunnableStart(job, now);

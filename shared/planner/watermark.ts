@@ -5,9 +5,9 @@ import { initialWatermark } from './scheduled.ts';
 
 /**
  * Moves a job's watermark back to `to` (recovery from a clock that ran ahead, see ClockSkewError):
- * the planner plans again from there. Pending runs of intervals that end after `now` had not
- * happened and are deleted; every other run is kept (the succeeded and failed ones after `now` are
- * reported: the planner will not plan their intervals again). With `dryRun`, changes nothing and
+ * the planner plans again from there. Pending and queued runs of intervals that end after `now`
+ * (no handler started them) are deleted; every other run is kept (those after `now` are reported:
+ * the planner will not plan their intervals again). With `dryRun`, changes nothing and
  * reports the same.
  * @throws InputError when `to` is not a tick of the job's schedule, or lies after `now`.
  */

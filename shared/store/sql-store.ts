@@ -553,12 +553,15 @@ class SqlJobTransaction implements JobTransaction {
       [this.job.jobId, now],
     );
     const after = rows.map(toRunRecord);
-    const removed = after.filter((run) => run.status === 'pending');
-    const kept = after.filter((run) => run.status !== 'pending');
+    // Pending and queued runs never started a handler: gone, nothing of them has happened (a stage
+    // event for a deleted queued run is refused). Running, succeeded and failed ones are kept.
+    const notStarted = (run: RunRecord) => run.status === 'pending' || run.status === 'queued';
+    const removed = after.filter(notStarted);
+    const kept = after.filter((run) => !notStarted(run));
     if (!dryRun) {
       for (const ids of chunks(removed.map((run) => run.runId))) {
         await db.query(
-          `DELETE FROM piko_runs WHERE job_id = ? AND status = 'pending' AND run_id IN (${placeholders(ids.length)})`,
+          `DELETE FROM piko_runs WHERE job_id = ? AND status IN ('pending', 'queued') AND run_id IN (${placeholders(ids.length)})`,
           [this.job.jobId, ...ids],
         );
       }

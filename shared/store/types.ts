@@ -113,7 +113,7 @@ export interface WatermarkReset {
   readonly jobId: string;
   readonly from: Date;
   readonly to: Date;
-  /** Pending runs of intervals that end after `now`: they had not happened, and are deleted. */
+  /** Pending and queued runs of intervals that end after `now`: no handler started them; deleted. */
   readonly removed: readonly RunRecord[];
   /**
    * Runs of intervals ending after `now` that are kept (succeeded, failed or in flight): the planner
@@ -194,8 +194,8 @@ export interface JobTransaction {
    */
   databaseClock(): Promise<DatabaseClock | undefined>;
   /**
-   * Moves the job's watermark back to `to` (a clock that ran ahead): deletes the pending runs of
-   * intervals ending after `now`, keeps every other run and reports the kept ones after `now`.
+   * Moves the job's watermark back to `to` (a clock that ran ahead): deletes the pending and queued
+   * runs of intervals ending after `now`, keeps every other run and reports the kept ones after `now`.
    * With `dryRun`, changes nothing and reports the same.
    */
   resetWatermark(to: Date, now: Date, dryRun: boolean): Promise<WatermarkReset>;

@@ -189,7 +189,7 @@ export async function createE2eState(kind: StoreKind, label: string): Promise<E2
     env.PIKO_MYSQL__DSN = database.dsn;
     // faketime moves the child's clock, not the server's: accept any distance from NOW(3) unless a
     // test (of clock skew) says otherwise.
-    env.PIKO_CLOCK_SKEW_TOLERANCE_SECONDS = String(100 * 365 * 86_400);
+    env.PIKO_MYSQL__SERVER_CLOCK_TOLERANCE_SECONDS = String(100 * 365 * 86_400);
   }
   let opened: Promise<StateStore> | undefined;
   const store = () => {

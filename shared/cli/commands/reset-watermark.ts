@@ -13,7 +13,7 @@ export function resetWatermarkCommand(program: Command, io: CliIo): void {
   program
     .command('reset-watermark <job>')
     .description(
-      "move a job's watermark back (after a clock ran ahead): pending runs of intervals after now are deleted, other runs kept and listed",
+      "move a job's watermark back (after a clock ran ahead): pending/queued runs of intervals after now are deleted, other runs kept and listed",
     )
     .requiredOption('--to <iso>', "the new watermark: a tick of the job's schedule, not after now")
     .option('--dry-run', 'say what would change, change nothing')
@@ -30,7 +30,7 @@ export function resetWatermarkCommand(program: Command, io: CliIo): void {
           `${dryRun ? '(dry run) ' : ''}${job.id}: ${verb} the watermark from ${reset.from.toISOString()} to ${reset.to.toISOString()} (now is ${now.toISOString()})`,
         );
         io.out(
-          `  ${dryRun ? 'would delete' : 'deleted'} ${reset.removed.length} pending run(s) of intervals ending after now`,
+          `  ${dryRun ? 'would delete' : 'deleted'} ${reset.removed.length} pending or queued run(s) of intervals ending after now`,
         );
         io.out(
           `  kept ${reset.kept.length} other run(s) of intervals ending after now${reset.kept.length ? ':' : ''}`,

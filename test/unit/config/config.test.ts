@@ -42,7 +42,7 @@ describe('loadConfig', () => {
         requeueDelaySeconds: 10,
         clockSkewToleranceSeconds: 300,
       },
-      mysql: { poolSize: 10, iamAuth: false },
+      mysql: { poolSize: 10, iamAuth: false, serverClockToleranceSeconds: 300 },
       sqlite: { file: '.piko/piko.db' },
       aws: { stackName: 'Piko' },
     });
