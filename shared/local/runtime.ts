@@ -55,8 +55,6 @@ export interface RunTotals {
   skipped: number;
   succeeded: number;
   failed: number;
-  /** Jobs not planned because this clock disagrees with their state (ClockSkewError). */
-  clockSkew: number;
 }
 
 /**
@@ -65,7 +63,13 @@ export interface RunTotals {
  * aws-local-stepfunctions: Lambda stages in process, Fargate stages in a child process.
  */
 export class LocalRuntime {
-  readonly totals: RunTotals = { planned: 0, skipped: 0, succeeded: 0, failed: 0, clockSkew: 0 };
+  readonly totals: RunTotals = { planned: 0, skipped: 0, succeeded: 0, failed: 0 };
+  /** Jobs not planned because this clock disagrees with their state (ClockSkewError). */
+  get clockSkewedJobs(): number {
+    return this.#skewed.size;
+  }
+  /** Re-dispatches waiting for a requeue delay to pass, by job id. */
+  readonly #requeueTimers = new Map<string, { timer: NodeJS.Timeout; cancel: () => void }>();
   /** Jobs whose planning stopped on a ClockSkewError, already reported. */
   readonly #skewed = new Set<string>();
   readonly #process: ProcessRuntime;
@@ -184,6 +188,7 @@ export class LocalRuntime {
         },
       );
     }
+    if (result.requeued > 0) await this.#redispatchAfterDelay(job);
     for (const name of result.restarted) {
       this.#emit('restarted', `${job.id}: resumed ${name} left over from the last stop`, {
         jobId: job.id,
@@ -248,6 +253,11 @@ export class LocalRuntime {
       cancel();
     }
     this.#retryTimers.clear();
+    for (const { timer, cancel } of this.#requeueTimers.values()) {
+      clearTimeout(timer);
+      cancel();
+    }
+    this.#requeueTimers.clear();
     this.#starter.abortAll(); // no new state starts; stages already running go on within the grace period
     const idle = this.whenIdle();
     const graceOver = new Promise<'timeout'>((resolve) =>
@@ -285,7 +295,6 @@ export class LocalRuntime {
         // Not retried with backoff (retrying cannot fix a clock): said once, tried again at the next tick.
         if (!this.#skewed.has(job.id)) {
           this.#skewed.add(job.id);
-          this.totals.clockSkew++;
           this.#emit('clock-skew', error.message, { jobId: job.id, error: error.message });
         }
         return;
@@ -322,6 +331,32 @@ export class LocalRuntime {
     void retry.finally(() => this.#background.delete(retry));
   }
 
+  /**
+   * Dispatches the job again once its earliest requeued run is dispatchable (`notBefore`): nothing
+   * else would before the job's next tick, which may be a day away. One timer per job.
+   */
+  async #redispatchAfterDelay(job: JobDefinition): Promise<void> {
+    if (this.#stopping || this.#requeueTimers.has(job.id)) return;
+    const waiting = (await this.#process.store.listRuns(job.id)).filter(
+      (run) => run.status === 'pending' && run.notBefore !== null,
+    );
+    if (waiting.length === 0) return;
+    const earliest = Math.min(...waiting.map((run) => run.notBefore!.getTime()));
+    const delayMs = Math.max(0, earliest - this.#clock().getTime());
+    const waited = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#requeueTimers.delete(job.id);
+        resolve();
+      }, delayMs);
+      this.#requeueTimers.set(job.id, { timer, cancel: resolve });
+    });
+    const redispatch = waited
+      .then(() => (this.#stopping ? undefined : this.#planOrRetry(job, 'dispatch')))
+      .catch(() => undefined);
+    this.#background.add(redispatch);
+    void redispatch.finally(() => this.#background.delete(redispatch));
+  }
+
   async #continue(jobId: string): Promise<void> {
     if (this.#stopping) return;
     await this.dispatchLane(this.#process.jobs.get(jobId), { kind: 'scheduled' });
@@ -347,6 +382,7 @@ export class LocalRuntime {
           reason: 'paused',
         });
       } else if (payload.action === 'fail' && result.requeued) {
+        await this.#redispatchAfterDelay(this.#process.jobs.get(run.jobId));
         this.#emit(
           'requeued',
           `${run.jobId} ${shown} put back to pending (state store unavailable): ${stageErrorMessage(payload.error)}`,

@@ -98,7 +98,13 @@ export async function dispatch(
       // Ended without recording these runs (its "Record failure" could not reach the store, say):
       // back to pending after a growing delay, so they are not started again at once in a loop;
       // failed once requeued too often (RequeuePolicy).
-      const outcome = await store.requeueRuns(runs.map((run) => run.runId));
+      // Paused: the pause caught them, nothing failed; back to pending as they were, no delay.
+      const outcome = await store.requeueRuns(
+        runs.map((run) => run.runId),
+        undefined,
+        undefined,
+        !paused,
+      );
       requeued += outcome.requeued;
       failed += outcome.failed;
     }

@@ -255,7 +255,12 @@ class SqlStateStore implements StateStore {
     if (updated.affectedRows === 0) await this.#explainNoUpdate(runId, owner);
   }
 
-  async requeueRuns(runIds: readonly number[], owner?: RunOwner, error?: string): Promise<RequeueOutcome> {
+  async requeueRuns(
+    runIds: readonly number[],
+    owner?: RunOwner,
+    error?: string,
+    counted = true,
+  ): Promise<RequeueOutcome> {
     runIds.forEach(checkRunId);
     const now = this.#clock();
     const policy = this.requeuePolicy;
@@ -283,7 +288,7 @@ class SqlStateStore implements StateStore {
           }
         }
         if (!run || (run.status !== 'queued' && run.status !== 'running')) continue;
-        if (run.requeues >= policy.maxRequeues) {
+        if (counted && run.requeues >= policy.maxRequeues) {
           // Guarded by the count read: a concurrent requeue of the same run changes nothing here.
           const updated = await this.database.query(
             "UPDATE piko_runs SET status = 'failed', error = ?, finished_at = ?, updated_at = ? " +
@@ -305,10 +310,10 @@ class SqlStateStore implements StateStore {
         byRequeues.set(run.requeues, group);
       }
       for (const [count, group] of byRequeues) {
-        const notBefore = new Date(now.getTime() + requeueDelayMs(policy, count));
+        const notBefore = counted ? new Date(now.getTime() + requeueDelayMs(policy, count)) : null;
         const updated = await this.database.query(
           "UPDATE piko_runs SET status = 'pending', generation = generation + 1, attempts = 0, stage = NULL, " +
-            'execution_name = NULL, started_at = NULL, requeues = requeues + 1, not_before = ?, ' +
+            `execution_name = NULL, started_at = NULL, requeues = requeues + ${counted ? 1 : 0}, not_before = ?, ` +
             'error = COALESCE(?, error), updated_at = ? ' +
             `WHERE status IN ('queued', 'running') AND requeues = ? AND run_id IN (${placeholders(group.length)})${ownerSql}`,
           [notBefore, message, now, count, ...group, ...ownerParams],

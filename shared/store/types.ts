@@ -280,9 +280,15 @@ export interface StateStore {
    * (`notBefore`, see {@link RequeuePolicy}); a run already requeued `maxRequeues` times is failed
    * instead, with a message saying so and its last error. Runs in any other status are left alone.
    * With `owner`, only runs it owns are requeued; a run it does not own throws a
-   * StageEventRefusedError (after the owned ones were requeued).
+   * StageEventRefusedError (after the owned ones were requeued). With `counted` false (runs a pause
+   * caught), neither counted nor delayed. @default counted true
    */
-  requeueRuns(runIds: readonly number[], owner?: RunOwner, error?: string): Promise<RequeueOutcome>;
+  requeueRuns(
+    runIds: readonly number[],
+    owner?: RunOwner,
+    error?: string,
+    counted?: boolean,
+  ): Promise<RequeueOutcome>;
   /** The store's requeue policy. */
   readonly requeuePolicy: RequeuePolicy;
 

@@ -81,7 +81,7 @@ export function startCommand(program: Command, io: CliIo): void {
             fields: { ...runtime.totals },
           });
           // A job stopped by clock skew is not a success either: --once says so in its exit code.
-          if (failed > 0 || runtime.totals.clockSkew > 0) throw new ExitCodeError(EXIT.runsFailed);
+          if (failed > 0 || runtime.clockSkewedJobs > 0) throw new ExitCodeError(EXIT.runsFailed);
         },
         { shutdown: abortHandlers.signal },
       );
