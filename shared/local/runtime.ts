@@ -337,12 +337,20 @@ export class LocalRuntime {
    */
   async #redispatchAfterDelay(job: JobDefinition): Promise<void> {
     if (this.#stopping || this.#requeueTimers.has(job.id)) return;
-    const waiting = (await this.#process.store.listRuns(job.id)).filter(
-      (run) => run.status === 'pending' && run.notBefore !== null,
-    );
-    if (waiting.length === 0) return;
-    const earliest = Math.min(...waiting.map((run) => run.notBefore!.getTime()));
-    const delayMs = Math.max(0, earliest - this.#clock().getTime());
+    let delayMs: number;
+    try {
+      const now = this.#clock().getTime();
+      const waiting = (await this.#process.store.listRuns(job.id))
+        .filter((run) => run.status === 'pending' && run.notBefore !== null)
+        .map((run) => run.notBefore!.getTime());
+      // Only runs still delayed; those already due were taken by the dispatch that just ran.
+      if (waiting.length === 0) return;
+      delayMs = Math.max(0, Math.min(...waiting) - now);
+    } catch {
+      // The store is out of reach: look again after the shortest delay.
+      delayMs = this.#process.store.requeuePolicy.baseDelayMs;
+    }
+    if (this.#requeueTimers.has(job.id)) return;
     const waited = new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.#requeueTimers.delete(job.id);
@@ -351,7 +359,25 @@ export class LocalRuntime {
       this.#requeueTimers.set(job.id, { timer, cancel: resolve });
     });
     const redispatch = waited
-      .then(() => (this.#stopping ? undefined : this.#planOrRetry(job, 'dispatch')))
+      .then(async () => {
+        if (this.#stopping) return;
+        await this.#planOrRetry(job, 'dispatch');
+        // Runs still delayed (a later notBefore, or the dispatch failed): wait for them too.
+        const due = await this.#process.store.listRuns(job.id).catch(() => undefined);
+        const now = this.#clock().getTime();
+        if (
+          !due ||
+          due.some(
+            (run) =>
+              run.status === 'pending' &&
+              run.notBefore !== null &&
+              run.notBefore.getTime() > now - 1 &&
+              run.notBefore.getTime() >= now,
+          )
+        ) {
+          await this.#redispatchAfterDelay(job);
+        }
+      })
       .catch(() => undefined);
     this.#background.add(redispatch);
     void redispatch.finally(() => this.#background.delete(redispatch));
