@@ -210,6 +210,8 @@ function memoryStore(store: StateStore): StateStore {
         updatedAt: now,
         startedAt: now,
         finishedAt: null,
+        requeues: 0,
+        notBefore: null,
       } satisfies RunRecord;
       records.set(runId, record);
       return record;
@@ -306,6 +308,8 @@ function batchingStore(store: StateStore): StateStore {
         updatedAt: now,
         startedAt: row.started_at as Date,
         finishedAt: null,
+        requeues: 0,
+        notBefore: null,
       });
     }
   }

@@ -28,6 +28,12 @@ export interface PikoSettings {
   readonly maxRunsPerExecution: number;
   /** Intervals one backfill request may cover at most. @default 1000000 */
   readonly maxBackfillIntervals: number;
+  /** Times a run is put back to pending (store unavailable, execution lost) before it is failed. @default 5 */
+  readonly maxRequeues: number;
+  /** Delay before a requeued run runs again, doubled at each requeue (at most 10 min). @default 10 */
+  readonly requeueDelaySeconds: number;
+  /** How far a job's watermark may be ahead of this clock before its planning stops (ClockSkewError). @default 300 */
+  readonly clockSkewToleranceSeconds: number;
 }
 
 /** The `[mysql]` section: the state store on MySQL/Aurora instead of SQLite. */
@@ -45,6 +51,8 @@ export interface MysqlSettings {
   readonly iamAuth: boolean;
   /** Region used to sign IAM tokens. @default aws.region */
   readonly region?: string;
+  /** How far this clock may be from the server's `NOW(3)` before planning stops (ClockSkewError). @default 300 */
+  readonly serverClockToleranceSeconds: number;
 }
 
 /** The `[sqlite]` section: the embedded state store. */
@@ -141,6 +149,9 @@ const SECTIONS = {
     shutdownGraceSeconds: field(z.number().int().nonnegative(), 'an integer of 0 or more'),
     maxRunsPerExecution: positiveInt(),
     maxBackfillIntervals: positiveInt(),
+    maxRequeues: field(z.number().int().nonnegative(), 'an integer of 0 or more'),
+    requeueDelaySeconds: field(z.number().int().nonnegative(), 'an integer of 0 or more'),
+    clockSkewToleranceSeconds: field(z.number().int().nonnegative(), 'an integer of 0 or more'),
   }) satisfies z.ZodType<PikoSettings>,
   mysql: z.object({
     dsn: field(
@@ -151,6 +162,7 @@ const SECTIONS = {
     queryTimeoutSeconds: field(z.number().positive(), 'a number of seconds greater than 0'),
     iamAuth: bool(),
     region: region(),
+    serverClockToleranceSeconds: field(z.number().int().nonnegative(), 'an integer of 0 or more'),
   }) satisfies z.ZodType<MysqlSettings>,
   sqlite: z.object({ file: path() }) satisfies z.ZodType<SqliteSettings>,
   aws: z.object({
@@ -187,11 +199,20 @@ function defaultsOf(
         shutdownGraceSeconds: 30,
         maxRunsPerExecution: 500,
         maxBackfillIntervals: 1_000_000,
+        maxRequeues: 5,
+        requeueDelaySeconds: 10,
+        clockSkewToleranceSeconds: 300,
       };
     case 'aws':
       return { region: env.AWS_REGION || undefined, stackName: 'Piko' };
     case 'mysql':
-      return { poolSize: 10, queryTimeoutSeconds: 30, iamAuth: false, region: done.aws?.region };
+      return {
+        poolSize: 10,
+        queryTimeoutSeconds: 30,
+        iamAuth: false,
+        region: done.aws?.region,
+        serverClockToleranceSeconds: 300,
+      };
     case 'sqlite':
       return { file: join(done.piko?.dataDir ?? '.piko', 'piko.db') };
     case 'objects':

@@ -153,3 +153,18 @@ export function workflowErrorName(error: Error): string {
   const nonRetryable = NON_RETRYABLE_CLASSES.find(([, type]) => error instanceof type);
   return nonRetryable ? nonRetryable[0] : error.name;
 }
+
+/**
+ * This process's clock disagrees with the job's state (its row was updated, or its watermark moved,
+ * later than "now") or with the database server's clock: planning from it would plan intervals that
+ * have not happened, or nothing at all. Planning of that job stops (nothing written) until the
+ * clocks agree; the message names both times and how to recover.
+ */
+export class ClockSkewError extends PikoError {
+  override name = 'ClockSkewError';
+  readonly jobId: string;
+  constructor(jobId: string, message: string) {
+    super(message);
+    this.jobId = jobId;
+  }
+}

@@ -70,10 +70,12 @@ export interface DispatchResponse {
   readonly started: readonly { readonly executionName: string; readonly runs: number }[];
   /** Executions of queued runs started again under the same name. */
   readonly restarted: readonly string[];
-  /** Runs of ended executions put back to pending. */
+  /** Runs of ended executions put back to pending (dispatchable after their requeue delay). */
   readonly requeued: number;
   /** Executions of the scheduled lane already running. */
   readonly live: readonly string[];
+  /** Why the job was neither planned nor dispatched: this clock disagrees with its state (ClockSkewError). */
+  readonly clockSkew?: string;
 }
 
 /** One job in a status answer. */

@@ -2,7 +2,7 @@
  * The dispatcher's logic on AWS: one function per control event, over the same planner and state
  * store as the local runtime. No AWS SDK here: workflows start through a {@link WorkflowStarter}.
  */
-import { InputError, StoreError } from '../errors.ts';
+import { ClockSkewError, InputError, StoreError } from '../errors.ts';
 import { intervalToJson } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
 import {
@@ -101,14 +101,46 @@ function budget(deps: ControlDeps): () => boolean {
   return remaining ? () => remaining() < reserve : () => false;
 }
 
-/** Plans the job's due intervals within the time budget, then dispatches its scheduled lane. */
+/** Jobs whose clock skew this container has logged already: said once, not at every tick. */
+const skewedJobs = new Set<string>();
+
+/**
+ * Plans the job's due intervals within the time budget, then dispatches its scheduled lane. A job
+ * whose planning meets a ClockSkewError is neither planned nor dispatched; the answer says why.
+ */
 async function dispatchJob(
   deps: ControlDeps,
   job: JobDefinition,
   action: 'dispatch' | 'continue',
 ): Promise<DispatchResponse> {
   const now = clock(deps)();
-  const plan = await planScheduled(deps.store, job, now, budget(deps));
+  let plan: Awaited<ReturnType<typeof planScheduled>>;
+  try {
+    plan = await planScheduled(deps.store, job, now, budget(deps));
+    skewedJobs.delete(job.id);
+  } catch (error) {
+    if (!(error instanceof ClockSkewError)) throw error;
+    // Answered, not thrown: a Lambda error would be retried at once, and retrying cannot fix a
+    // clock. Nothing is dispatched either (pending runs may be of intervals that have not happened).
+    if (!skewedJobs.has(job.id))
+      logger.error('job not planned: clock skew', { jobId: job.id, error: error.message });
+    skewedJobs.add(job.id);
+    const state = await deps.store.getJob(job.id);
+    return {
+      action,
+      jobId: job.id,
+      planned: 0,
+      skipped: 0,
+      watermark: (state?.watermark ?? now).toISOString(),
+      more: false,
+      paused: state?.paused ?? false,
+      started: [],
+      restarted: [],
+      requeued: 0,
+      live: [],
+      clockSkew: error.message,
+    };
+  }
   if (plan.planned > 0) metrics.addMetric(IntervalsPlanned, 'Count', plan.planned);
   if (plan.skipped > 0) metrics.addMetric(IntervalsSkipped, 'Count', plan.skipped);
   const result = await dispatch(deps.store, job.id, deps.starter, initialWatermark(job, now), {

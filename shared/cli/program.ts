@@ -10,6 +10,7 @@ import {
 } from '../errors.ts';
 import { backfillCommand } from './commands/backfill.ts';
 import { dispatchCommand } from './commands/dispatch.ts';
+import { resetWatermarkCommand } from './commands/reset-watermark.ts';
 import { runCommand } from './commands/run.ts';
 import { startCommand } from './commands/start.ts';
 import { stateCommands } from './commands/state.ts';
@@ -30,6 +31,7 @@ export function buildProgram(io: CliIo): Command {
   backfillCommand(program, io);
   stateCommands(program, io);
   dispatchCommand(program, io);
+  resetWatermarkCommand(program, io);
   ticksCommand(program, io);
   for (const command of program.commands) command.exitOverride();
   return program;

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ENV_JOB_ID } from '../aws/env.ts';
-import { StoreCorruptError, StoreError, StoreUnavailableError } from '../errors.ts';
+import { ClockSkewError, StoreCorruptError, StoreError, StoreUnavailableError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
 import {
@@ -71,6 +71,14 @@ export interface RunTotals {
  */
 export class LocalRuntime {
   readonly totals: RunTotals = { planned: 0, skipped: 0, succeeded: 0, failed: 0 };
+  /** Jobs not planned because this clock disagrees with their state (ClockSkewError). */
+  get clockSkewedJobs(): number {
+    return this.#skewed.size;
+  }
+  /** Re-dispatches waiting for a requeue delay to pass, by job id. */
+  readonly #requeueTimers = new Map<string, { timer: NodeJS.Timeout; cancel: () => void }>();
+  /** Jobs whose planning stopped on a ClockSkewError, already reported. */
+  readonly #skewed = new Set<string>();
   readonly #process: ProcessRuntime;
   readonly #clock: () => Date;
   readonly #progress: (event: ProgressEvent) => void;
@@ -150,7 +158,10 @@ export class LocalRuntime {
     const now = this.#clock();
     let result: Awaited<ReturnType<typeof planScheduled>>;
     try {
-      result = await planScheduled(this.#process.store, job, now);
+      result = await planScheduled(this.#process.store, job, now, undefined, {
+        clockToleranceMs: this.#process.config.piko.clockSkewToleranceSeconds * 1_000,
+        databaseClockToleranceMs: this.#process.config.mysql.serverClockToleranceSeconds * 1_000,
+      });
     } catch (error) {
       // Chunks already committed are pending runs: dispatch them even though planning the rest
       // failed (a full disk, a lost connection), rather than leave them waiting for the store.
@@ -181,7 +192,8 @@ export class LocalRuntime {
 
   /** Dispatches pending runs of one lane of a job (repairing in-flight ones first); says what it did. */
   async dispatchLane(job: JobDefinition, lane: DispatchLane, newestFirst = false): Promise<DispatchResult> {
-    if (this.#stopping) return { started: [], restarted: [], requeued: 0, live: [], paused: false };
+    if (this.#stopping)
+      return { started: [], restarted: [], requeued: 0, failed: 0, live: [], paused: false };
     const result = await dispatch(
       this.#process.store,
       job.id,
@@ -204,6 +216,7 @@ export class LocalRuntime {
         },
       );
     }
+    if (result.requeued > 0) await this.#redispatchAfterDelay(job);
     for (const name of result.restarted) {
       this.#emit('restarted', `${job.id}: resumed ${name} left over from the last stop`, {
         jobId: job.id,
@@ -268,6 +281,11 @@ export class LocalRuntime {
       cancel();
     }
     this.#retryTimers.clear();
+    for (const { timer, cancel } of this.#requeueTimers.values()) {
+      clearTimeout(timer);
+      cancel();
+    }
+    this.#requeueTimers.clear();
     this.#starter.abortAll(); // no new state starts; stages already running go on within the grace period
     const idle = this.whenIdle();
     const graceOver = new Promise<'timeout'>((resolve) =>
@@ -317,7 +335,16 @@ export class LocalRuntime {
     try {
       await this.planJob(job);
       this.#failures.delete(job.id);
+      this.#skewed.delete(job.id);
     } catch (error) {
+      if (error instanceof ClockSkewError) {
+        // Not retried with backoff (retrying cannot fix a clock): said once, tried again at the next tick.
+        if (!this.#skewed.has(job.id)) {
+          this.#skewed.add(job.id);
+          this.#emit('clock-skew', error.message, { jobId: job.id, error: error.message });
+        }
+        return;
+      }
       this.#retryLater(job.id, error, kind);
     }
   }
@@ -374,6 +401,58 @@ export class LocalRuntime {
     );
   }
 
+  /**
+   * Dispatches the job again once its earliest requeued run is dispatchable (`notBefore`): nothing
+   * else would before the job's next tick, which may be a day away. One timer per job.
+   */
+  async #redispatchAfterDelay(job: JobDefinition): Promise<void> {
+    if (this.#stopping || this.#requeueTimers.has(job.id)) return;
+    let delayMs: number;
+    try {
+      const now = this.#clock().getTime();
+      const waiting = (await this.#process.store.listRuns(job.id))
+        .filter((run) => run.status === 'pending' && run.notBefore !== null)
+        .map((run) => run.notBefore!.getTime());
+      // Only runs still delayed; those already due were taken by the dispatch that just ran.
+      if (waiting.length === 0) return;
+      delayMs = Math.max(0, Math.min(...waiting) - now);
+    } catch {
+      // The store is out of reach: look again after the shortest delay.
+      delayMs = this.#process.store.requeuePolicy.baseDelayMs;
+    }
+    if (this.#requeueTimers.has(job.id)) return;
+    const waited = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#requeueTimers.delete(job.id);
+        resolve();
+      }, delayMs);
+      this.#requeueTimers.set(job.id, { timer, cancel: resolve });
+    });
+    const redispatch = waited
+      .then(async () => {
+        if (this.#stopping) return;
+        await this.#planOrRetry(job, 'dispatch');
+        // Runs still delayed (a later notBefore, or the dispatch failed): wait for them too.
+        const due = await this.#process.store.listRuns(job.id).catch(() => undefined);
+        const now = this.#clock().getTime();
+        if (
+          !due ||
+          due.some(
+            (run) =>
+              run.status === 'pending' &&
+              run.notBefore !== null &&
+              run.notBefore.getTime() > now - 1 &&
+              run.notBefore.getTime() >= now,
+          )
+        ) {
+          await this.#redispatchAfterDelay(job);
+        }
+      })
+      .catch(() => undefined);
+    this.#background.add(redispatch);
+    void redispatch.finally(() => this.#background.delete(redispatch));
+  }
+
   async #continue(jobId: string): Promise<void> {
     if (this.#stopping) return;
     await this.dispatchLane(this.#process.jobs.get(jobId), { kind: 'scheduled' });
@@ -399,6 +478,7 @@ export class LocalRuntime {
           reason: 'paused',
         });
       } else if (payload.action === 'fail' && result.requeued) {
+        await this.#redispatchAfterDelay(this.#process.jobs.get(run.jobId));
         this.#emit(
           'requeued',
           `${run.jobId} ${shown} put back to pending (state store unavailable): ${stageErrorMessage(payload.error)}`,
@@ -409,6 +489,16 @@ export class LocalRuntime {
             error: stageErrorMessage(payload.error),
           },
         );
+      } else if (payload.action === 'fail' && result.requeueLimit) {
+        this.totals.failed++;
+        const run = await this.#process.store.getRun(payload.run.runId);
+        this.#emit('failed', `${payload.run.jobId} ${shown} failed: ${run?.error ?? ''}`, {
+          jobId: payload.run.jobId,
+          runId: payload.run.runId,
+          start: interval?.start,
+          end: interval?.end,
+          error: run?.error ?? null,
+        });
       } else if (payload.action === 'fail') {
         this.totals.failed++;
         this.#emit('failed', `${run.jobId} ${shown} failed: ${redact(stageErrorMessage(payload.error))}`, {

@@ -21,8 +21,13 @@ export interface DispatchResult {
   readonly started: readonly ExecutionInput[];
   /** Executions of queued runs that had no live execution, started again under the same name. */
   readonly restarted: readonly string[];
-  /** Runs of ended executions put back to pending (to be dispatched under a new name). */
+  /**
+   * Runs of ended executions put back to pending, to be dispatched under a new name once their
+   * requeue delay is over (see RequeuePolicy).
+   */
   readonly requeued: number;
+  /** Runs of ended executions failed instead: they had been requeued too often. */
+  readonly failed: number;
   /** Executions of this lane that were already running. */
   readonly live: readonly string[];
   /** True when the job is paused: nothing was started or restarted (DESIGN.md §8). */
@@ -54,7 +59,7 @@ export function runsPerExecution(requested: number): number {
 
 /**
  * Dispatches a job's pending runs (DESIGN.md §4): first repairs in-flight runs whose execution is gone
- * (restarts it under the same name) or ended (re-arms them), then, unless a scheduled execution is
+ * (restarts it under the same name) or ended (requeues them with a delay), then, unless a scheduled execution is
  * still live, queues the oldest pending runs under one deterministic name per batch and starts them.
  * A paused job starts nothing (DESIGN.md §8): its pending runs wait, and runs of ended executions are
  * still put back to pending, to run after resume.
@@ -77,6 +82,7 @@ export async function dispatch(
   const live: string[] = [];
   const restarted: string[] = [];
   let requeued = 0;
+  let failed = 0;
   for (const [name, runs] of groupByExecution(inFlight)) {
     const status = await starter.status(jobId, name);
     if (status === 'running') {
@@ -89,8 +95,18 @@ export async function dispatch(
       restarted.push(name);
       live.push(name);
     } else {
-      await store.requeueRuns(runs.map((run) => run.runId));
-      requeued += runs.length;
+      // Ended without recording these runs (its "Record failure" could not reach the store, say):
+      // back to pending after a growing delay, so they are not started again at once in a loop;
+      // failed once requeued too often (RequeuePolicy).
+      // Paused: the pause caught them, nothing failed; back to pending as they were, no delay.
+      const outcome = await store.requeueRuns(
+        runs.map((run) => run.runId),
+        undefined,
+        undefined,
+        !paused,
+      );
+      requeued += outcome.requeued;
+      failed += outcome.failed;
     }
   }
 
@@ -118,7 +134,7 @@ export async function dispatch(
     await starter.start(input);
     started.push(input);
   }
-  return { started, restarted, requeued, live, paused: pausedNow };
+  return { started, restarted, requeued, failed, live, paused: pausedNow };
 }
 
 /** The execution input for a batch of runs: deterministic, so a restart sends the same input. */

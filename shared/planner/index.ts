@@ -4,3 +4,4 @@ export * from './execution-name.ts';
 export * from './manual.ts';
 export * from './scheduled.ts';
 export * from './starter.ts';
+export * from './watermark.ts';

@@ -1,6 +1,7 @@
+import { ClockSkewError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
-import type { NewRun, StateStore } from '../store/types.ts';
+import type { DatabaseClock, JobState, NewRun, StateStore } from '../store/types.ts';
 
 /** What one planning call did. */
 export interface PlanResult {
@@ -22,19 +23,98 @@ export function initialWatermark(job: JobDefinition, now: Date): Date {
   return job.schedule.tickAtOrAfter(from) ?? from;
 }
 
+/** How far this process's clock may be from the job's state or the database server's clock. @default 5 min */
+export const CLOCK_SKEW_TOLERANCE_MS = 300_000;
+
+/**
+ * Why `now` cannot be trusted to plan `job`, or undefined when it can: the job's watermark (the end
+ * of the last interval planned) is more than `toleranceMs` after `now` (this clock went back, or
+ * ran ahead and was corrected), or the database server's clock (`database`, MySQL) is that far from
+ * this process's.
+ */
+export function clockSkew(
+  job: JobDefinition,
+  state: JobState,
+  now: Date,
+  database: DatabaseClock | undefined,
+  toleranceMs: number = CLOCK_SKEW_TOLERANCE_MS,
+  databaseToleranceMs: number = CLOCK_SKEW_TOLERANCE_MS,
+): ClockSkewError | undefined {
+  const local = now.toISOString();
+  if (database && Math.abs(database.server.getTime() - database.local.getTime()) > databaseToleranceMs) {
+    return new ClockSkewError(
+      job.id,
+      `Clock skew: this machine's clock says ${database.local.toISOString()} but the database server's says ${database.server.toISOString()} ` +
+        `(${describeGap(database.local, database.server)} apart, more than the ${databaseToleranceMs / 1000} s tolerated). Planning of job "${job.id}" ` +
+        "is stopped until they agree: fix this machine's clock (NTP); planning resumes by itself.",
+    );
+  }
+  // The watermark is the end of the last interval planned, so it never passes the clock that
+  // planned it (the row's updated_at comes from the store's clock, which tests may set apart). A
+  // fresh row's watermark is the job's first tick, which may lie ahead: only later ones count.
+  const expected = Math.max(now.getTime(), initialWatermark(job, now).getTime());
+  if (state.watermark.getTime() - expected <= toleranceMs) return undefined;
+  const at = state.watermark;
+  return new ClockSkewError(
+    job.id,
+    `Clock skew: this machine's clock says ${local} but job "${job.id}" was planned up to ${at.toISOString()} ` +
+      `(${describeGap(now, at)} later). Planning of "${job.id}" is stopped so that no interval is planned from a wrong time. ` +
+      'If this clock is behind, fix it (NTP): planning resumes by itself. If it is right and an earlier clock ran ahead, ' +
+      `move the watermark back: piko reset-watermark ${job.id} --to <ISO time> --dry-run shows what changes, then run it without --dry-run.`,
+  );
+}
+
+/** The distance between two times in the largest fitting unit, for messages. */
+function describeGap(a: Date, b: Date): string {
+  const ms = Math.abs(a.getTime() - b.getTime());
+  const units: [number, string][] = [
+    [86_400_000, 'day'],
+    [3_600_000, 'hour'],
+    [60_000, 'minute'],
+    [1_000, 'second'],
+  ];
+  for (const [size, name] of units) {
+    if (ms >= size) {
+      const count = Math.floor(ms / size);
+      return `${count} ${name}${count === 1 ? '' : 's'}`;
+    }
+  }
+  return `${ms} ms`;
+}
+
+/** Options of {@link planScheduledOnce}. */
+export interface PlanOptions {
+  /** How far the job's watermark may be ahead of `now`. @default CLOCK_SKEW_TOLERANCE_MS */
+  readonly clockToleranceMs?: number;
+  /** How far this process's clock may be from the database server's (MySQL). @default CLOCK_SKEW_TOLERANCE_MS */
+  readonly databaseClockToleranceMs?: number;
+}
+
 /**
  * Plans one transaction's worth of due intervals of a job (DESIGN.md §4, steps 1-4): locks the job row,
  * walks the intervals from the watermark that ended by `now`, skips those the catch-up rules exclude,
  * inserts up to `maxIntervalsPerDispatch` pending runs, and moves the watermark, all or nothing.
+ * @throws ClockSkewError, writing nothing, when `now` cannot be trusted ({@link clockSkew}).
  */
 export async function planScheduledOnce(
   store: StateStore,
   job: JobDefinition,
   now: Date,
+  options: PlanOptions = {},
 ): Promise<PlanResult> {
   return store.withJob(job.id, initialWatermark(job, now), async (tx) => {
     const { watermark, paused } = tx.job;
     if (paused) return { planned: 0, skipped: 0, watermark, more: false, paused: true };
+    // One cheap read per planning transaction (a `SELECT NOW(3)` on MySQL, nothing on SQLite).
+    const skew = clockSkew(
+      job,
+      tx.job,
+      now,
+      await tx.databaseClock(),
+      options.clockToleranceMs,
+      options.databaseClockToleranceMs,
+    );
+    if (skew) throw skew;
 
     const skipBefore = firstRunnableStart(job, now);
     const runs: NewRun[] = [];
@@ -67,11 +147,12 @@ export async function planScheduled(
   job: JobDefinition,
   now: Date,
   shouldStop: () => boolean = () => false,
+  options: PlanOptions = {},
 ): Promise<PlanResult> {
   let planned = 0;
   let skipped = 0;
   for (;;) {
-    const result = await planScheduledOnce(store, job, now);
+    const result = await planScheduledOnce(store, job, now, options);
     planned += result.planned;
     skipped += result.skipped;
     if (!result.more || shouldStop()) return { ...result, planned, skipped };

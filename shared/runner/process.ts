@@ -3,7 +3,7 @@ import type { PikoConfig } from '../config.ts';
 import type { JobRegistry } from '../registry.ts';
 import { ResourceRegistry } from '../resources/lending.ts';
 import { openStore } from '../store/index.ts';
-import type { StateStore } from '../store/types.ts';
+import { DEFAULT_REQUEUE_POLICY, type RequeuePolicy, type StateStore } from '../store/types.ts';
 import type { StageRunnerDeps } from './stage-runner.ts';
 
 /** What one process (a Lambda container, a Fargate task, the local runtime) opens once and shares. */
@@ -25,9 +25,20 @@ export async function openConfiguredStore(config: PikoConfig, migrate = true): P
     poolSize: mysql.poolSize,
     queryTimeoutSeconds: mysql.queryTimeoutSeconds,
     iamAuth: mysql.iamAuth && mysql.region ? { region: mysql.region } : undefined,
+    requeuePolicy: requeuePolicyOf(config),
   });
   if (migrate) await store.migrate();
   return store;
+}
+
+/** The requeue policy the `[piko]` settings give (`max_requeues`, `requeue_delay_seconds`). */
+export function requeuePolicyOf(config: PikoConfig): RequeuePolicy {
+  const baseDelayMs = config.piko.requeueDelaySeconds * 1_000;
+  return {
+    maxRequeues: config.piko.maxRequeues,
+    baseDelayMs,
+    maxDelayMs: Math.max(baseDelayMs, DEFAULT_REQUEUE_POLICY.maxDelayMs),
+  };
 }
 
 /**

@@ -67,13 +67,26 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
     const message = redact(stageErrorMessage(payload.error));
     if (payload.error.Error === StoreUnavailableError.name) {
       // The state store was out of reach through every retry: the job is not at fault, and the
-      // handler may not even have run. Back to pending (a new generation): the dispatcher runs it
-      // again once the store answers. A run that meanwhile succeeded is left alone.
-      await deps.store.requeueRuns([run.runId], ref);
+      // handler may not even have run. Back to pending (a new generation), not dispatchable before a
+      // growing delay; after the store's requeue limit, failed with a message saying why. A run
+      // that meanwhile succeeded is left alone.
+      const outcome = await deps.store.requeueRuns([run.runId], ref, message);
+      if (outcome.failed > 0) {
+        metrics.addMetric(RunsFailed, 'Count', 1);
+        logger.warn('run failed: requeued too often while the state store was unavailable', {
+          jobId: job.id,
+          runId: run.runId,
+          interval: interval.start,
+          requeues: run.requeues,
+          error: message,
+        });
+        return { interval, requeueLimit: true };
+      }
       logger.warn('run put back to pending: the state store was unavailable', {
         jobId: job.id,
         runId: run.runId,
         interval: interval.start,
+        requeues: run.requeues + 1,
         error: message,
       });
       return { interval, requeued: true };

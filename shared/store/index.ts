@@ -1,7 +1,7 @@
 import { StoreError } from '../errors.ts';
 import { type MysqlIamAuthOptions, type MysqlSsl, openMysqlStore } from './mysql.ts';
 import { openSqliteStore } from './sqlite.ts';
-import type { StateStore } from './types.ts';
+import type { RequeuePolicy, StateStore } from './types.ts';
 
 export { applyMigrations, MIGRATIONS, MIGRATIONS_TABLE, type Migration } from './migrations.ts';
 export {
@@ -36,6 +36,8 @@ export interface StoreConfig {
   readonly ssl?: MysqlSsl;
   /** Clock for `created_at` / `updated_at`. @default () => new Date() */
   readonly clock?: () => Date;
+  /** How often and how late a run is requeued before it is failed. @default DEFAULT_REQUEUE_POLICY */
+  readonly requeuePolicy?: RequeuePolicy;
 }
 
 /** Opens the state store (not migrated: call `migrate()`): MySQL when a DSN is given, SQLite otherwise. */
@@ -48,6 +50,7 @@ export function openStore(config: StoreConfig = {}): Promise<StateStore> {
       iamAuth: config.iamAuth,
       ssl: config.ssl,
       clock: config.clock,
+      requeuePolicy: config.requeuePolicy,
     });
   }
   if (config.iamAuth) {
@@ -55,5 +58,9 @@ export function openStore(config: StoreConfig = {}): Promise<StateStore> {
       new StoreError('iamAuth is set but mysqlDsn is not: IAM authentication needs a MySQL DSN.'),
     );
   }
-  return openSqliteStore({ file: config.sqliteFile, clock: config.clock });
+  return openSqliteStore({
+    file: config.sqliteFile,
+    clock: config.clock,
+    requeuePolicy: config.requeuePolicy,
+  });
 }

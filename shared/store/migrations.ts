@@ -151,6 +151,18 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
+    version: 3,
+    name: 'requeue count and delay of runs',
+    // One ALTER, atomic on MySQL 8.0 (no ADD COLUMN IF NOT EXISTS there): both columns or neither.
+    mysql: [
+      'ALTER TABLE piko_runs ADD COLUMN requeues INT NOT NULL DEFAULT 0, ADD COLUMN not_before DATETIME(3) NULL',
+    ],
+    sqlite: [
+      'ALTER TABLE piko_runs ADD COLUMN requeues INTEGER NOT NULL DEFAULT 0',
+      'ALTER TABLE piko_runs ADD COLUMN not_before INTEGER NULL',
+    ],
+  },
+  {
     // A backfill's config override is kept once, in piko_backfills.config: its runs leave their own
     // config NULL and read the backfill's (the store resolves it). Runs written before held a copy of
     // it each (up to 8 KiB × every interval): drop the copies that equal their backfill's. A

@@ -7,7 +7,7 @@ import type { SqlDatabase, SqlRow } from '../sql.ts';
 import { registerSecret } from '../telemetry.ts';
 import { applyMigrations } from './migrations.ts';
 import { createSqlStateStore, nestedTransactionError, type SqlStoreDialect } from './sql-store.ts';
-import type { StateStore } from './types.ts';
+import type { RequeuePolicy, StateStore } from './types.ts';
 
 const MINUTE_MS = 60_000;
 /** IAM auth tokens live 15 minutes; a new one is signed once the cached one is this old. */
@@ -56,6 +56,8 @@ export interface MysqlStoreOptions {
   readonly queryTimeoutSeconds?: number;
   /** Clock for `created_at` / `updated_at`. @default () => new Date() */
   readonly clock?: () => Date;
+  /** How often and how late a run is requeued before it is failed. @default DEFAULT_REQUEUE_POLICY */
+  readonly requeuePolicy?: RequeuePolicy;
 }
 
 /** Default of {@link MysqlStoreOptions.queryTimeoutSeconds}. */
@@ -216,6 +218,7 @@ export async function openMysqlStore(options: MysqlStoreOptions): Promise<StateS
     dialect: MYSQL_DIALECT,
     database,
     clock,
+    requeuePolicy: options.requeuePolicy,
     migrate: () => database.migrate(migrationLockName(dsn.database), clock),
     close: () => database.close(),
   });

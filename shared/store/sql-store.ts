@@ -3,17 +3,23 @@ import type { SqlDatabase, SqlRow } from '../sql.ts';
 import { ownerMismatch, refused } from './owner.ts';
 import {
   type BackfillRecord,
+  type DatabaseClock,
+  DEFAULT_REQUEUE_POLICY,
   type DispatchLane,
   type JobState,
   type JobTransaction,
   type NewRun,
+  type RequeueOutcome,
+  type RequeuePolicy,
   RUN_STATUSES,
   type RunCounts,
   type RunOwner,
   type RunRecord,
   type RunStatus,
   type RunTrigger,
+  requeueDelayMs,
   type StateStore,
+  type WatermarkReset,
 } from './types.ts';
 
 /** Longest error message kept, in characters (code points). */
@@ -57,6 +63,8 @@ export interface SqlStoreBackend {
   readonly database: SqlDatabase;
   /** The store's clock, for `created_at` / `updated_at`. */
   readonly clock: () => Date;
+  /** @default DEFAULT_REQUEUE_POLICY */
+  readonly requeuePolicy?: RequeuePolicy;
   migrate(): Promise<{ applied: number[] }>;
   close(): Promise<void>;
 }
@@ -75,7 +83,7 @@ const RUN_COLUMNS =
   'run_id, job_id, interval_start, interval_end, status, trigger_kind, stage, attempts, generation, execution_name, ' +
   'backfill_id, COALESCE(config, (SELECT piko_backfills.config FROM piko_backfills ' +
   'WHERE piko_backfills.backfill_id = piko_runs.backfill_id)) AS config, ' +
-  'error, output, created_at, updated_at, started_at, finished_at';
+  'error, output, created_at, updated_at, started_at, finished_at, requeues, not_before';
 const BACKFILL_COLUMNS =
   'backfill_id, job_id, range_start, range_end, reprocess, reverse_order, config, cursor_at, status, ' +
   'created_count, rerun_count, skipped_count, created_at, updated_at, error';
@@ -88,6 +96,7 @@ const INSERT_RUN_FIXED_BYTES = 160;
 class SqlStateStore implements StateStore {
   readonly kind: StateStore['kind'];
   readonly database: SqlDatabase;
+  readonly requeuePolicy: RequeuePolicy;
   readonly #backend: SqlStoreBackend;
   readonly #dialect: SqlStoreDialect;
   readonly #clock: () => Date;
@@ -98,6 +107,7 @@ class SqlStateStore implements StateStore {
     this.#backend = backend;
     this.#dialect = backend.dialect;
     this.#clock = backend.clock;
+    this.requeuePolicy = backend.requeuePolicy ?? DEFAULT_REQUEUE_POLICY;
   }
 
   migrate(): Promise<{ applied: number[] }> {
@@ -276,30 +286,74 @@ class SqlStateStore implements StateStore {
     if (updated.affectedRows === 0) await this.#explainNoUpdate(runId, owner);
   }
 
-  async requeueRuns(runIds: readonly number[], owner?: RunOwner): Promise<void> {
+  async requeueRuns(
+    runIds: readonly number[],
+    owner?: RunOwner,
+    error?: string,
+    counted = true,
+  ): Promise<RequeueOutcome> {
     runIds.forEach(checkRunId);
     const now = this.#clock();
-    const sql =
-      "UPDATE piko_runs SET status = 'pending', generation = generation + 1, attempts = 0, stage = NULL, " +
-      'execution_name = NULL, started_at = NULL, updated_at = ? ';
-    if (owner) {
-      // One at a time: each run not its own is reported (the stage runner passes one).
-      const [ownerSql, ownerParams] = ownerCondition(owner);
-      for (const runId of runIds) {
-        const updated = await this.database.query(
-          `${sql}WHERE status IN ('queued', 'running') AND run_id = ?${ownerSql}`,
-          [now, runId, ...ownerParams],
-        );
-        if (updated.affectedRows === 0) await this.#explainNoUpdate(runId, owner);
-      }
-      return;
-    }
+    const policy = this.requeuePolicy;
+    const message = error === undefined ? null : truncateError(error);
+    const [ownerSql, ownerParams] = ownerCondition(owner);
+    let requeued = 0;
+    let failed = 0;
+    let refusal: Error | undefined;
     for (const ids of chunks(runIds)) {
-      await this.database.query(
-        `${sql}WHERE status IN ('queued', 'running') AND run_id IN (${placeholders(ids.length)})`,
-        [now, ...ids],
+      const { rows } = await this.database.query(
+        `SELECT ${RUN_COLUMNS} FROM piko_runs WHERE run_id IN (${placeholders(ids.length)})`,
+        ids,
       );
+      const found = new Map(rows.map((row) => [Number(row.run_id), toRunRecord(row)]));
+      // Runs requeued as often as each other get the same delay: one UPDATE per count.
+      const byRequeues = new Map<number, number[]>();
+      for (const runId of ids) {
+        const run = found.get(runId);
+        if (owner) {
+          if (!run) throw unknownRun(runId);
+          const mismatch = ownerMismatch(run, owner);
+          if (mismatch !== undefined) {
+            refusal ??= refused(mismatch);
+            continue;
+          }
+        }
+        if (!run || (run.status !== 'queued' && run.status !== 'running')) continue;
+        if (counted && run.requeues >= policy.maxRequeues) {
+          // Guarded by the count read: a concurrent requeue of the same run changes nothing here.
+          const updated = await this.database.query(
+            "UPDATE piko_runs SET status = 'failed', error = ?, finished_at = ?, updated_at = ? " +
+              `WHERE run_id = ? AND requeues = ? AND status IN ('queued', 'running')${ownerSql}`,
+            [
+              truncateError(requeueLimitMessage(run.requeues, message ?? run.error)),
+              now,
+              now,
+              runId,
+              run.requeues,
+              ...ownerParams,
+            ],
+          );
+          failed += updated.affectedRows;
+          continue;
+        }
+        const group = byRequeues.get(run.requeues) ?? [];
+        group.push(runId);
+        byRequeues.set(run.requeues, group);
+      }
+      for (const [count, group] of byRequeues) {
+        const notBefore = counted ? new Date(now.getTime() + requeueDelayMs(policy, count)) : null;
+        const updated = await this.database.query(
+          "UPDATE piko_runs SET status = 'pending', generation = generation + 1, attempts = 0, stage = NULL, " +
+            `execution_name = NULL, started_at = NULL, requeues = requeues + ${counted ? 1 : 0}, not_before = ?, ` +
+            'error = COALESCE(?, error), updated_at = ? ' +
+            `WHERE status IN ('queued', 'running') AND requeues = ? AND run_id IN (${placeholders(group.length)})${ownerSql}`,
+          [notBefore, message, now, count, ...group, ...ownerParams],
+        );
+        requeued += updated.affectedRows;
+      }
     }
+    if (refusal) throw refusal;
+    return { requeued, failed };
   }
 
   /**
@@ -478,7 +532,7 @@ class SqlJobTransaction implements JobTransaction {
     for (const ids of chunks(runIds)) {
       await db.query(
         "UPDATE piko_runs SET status = 'pending', generation = generation + 1, attempts = 0, stage = NULL, error = NULL, " +
-          'execution_name = NULL, output = NULL, started_at = NULL, finished_at = NULL, ' +
+          'execution_name = NULL, output = NULL, started_at = NULL, finished_at = NULL, requeues = 0, not_before = NULL, ' +
           'trigger_kind = ?, backfill_id = ?, config = ?, updated_at = ? ' +
           `WHERE job_id = ? AND run_id IN (${placeholders(ids.length)})`,
         [rearm.trigger, backfillId, toJson(rearm.config), now, this.job.jobId, ...ids],
@@ -493,8 +547,9 @@ class SqlJobTransaction implements JobTransaction {
     const [laneSql, laneParams] = laneCondition(lane);
     const { rows } = await db.query(
       `SELECT ${RUN_COLUMNS} FROM piko_runs WHERE job_id = ? AND status = 'pending' AND ${laneSql} ` +
+        'AND (not_before IS NULL OR not_before <= ?) ' +
         `ORDER BY interval_start ${newestFirst ? 'DESC' : 'ASC'} LIMIT ?`,
-      [this.job.jobId, ...laneParams, limit],
+      [this.job.jobId, ...laneParams, this.#clock(), limit],
     );
     return rows.map(toRunRecord);
   }
@@ -532,6 +587,47 @@ class SqlJobTransaction implements JobTransaction {
       queued += affectedRows;
     }
     return queued;
+  }
+
+  async databaseClock(): Promise<DatabaseClock | undefined> {
+    const db = this.#open;
+    if (db.dialect !== 'mysql') return undefined;
+    const before = this.#clock().getTime();
+    const { rows } = await db.query('SELECT NOW(3) AS now');
+    const after = this.#clock().getTime();
+    if (!rows.length) return undefined;
+    // The middle of the round trip: the server read its clock somewhere in it.
+    return { local: new Date((before + after) / 2), server: toDate(rows[0]!.now) };
+  }
+
+  async resetWatermark(to: Date, now: Date, dryRun: boolean): Promise<WatermarkReset> {
+    const db = this.#open;
+    checkDate('to', to);
+    checkDate('now', now);
+    const { rows } = await db.query(
+      `SELECT ${RUN_COLUMNS} FROM piko_runs WHERE job_id = ? AND interval_end > ? ORDER BY interval_start`,
+      [this.job.jobId, now],
+    );
+    const after = rows.map(toRunRecord);
+    // Pending and queued runs never started a handler: gone, nothing of them has happened (a stage
+    // event for a deleted queued run is refused). Running, succeeded and failed ones are kept.
+    const notStarted = (run: RunRecord) => run.status === 'pending' || run.status === 'queued';
+    const removed = after.filter(notStarted);
+    const kept = after.filter((run) => !notStarted(run));
+    if (!dryRun) {
+      for (const ids of chunks(removed.map((run) => run.runId))) {
+        await db.query(
+          `DELETE FROM piko_runs WHERE job_id = ? AND status IN ('pending', 'queued') AND run_id IN (${placeholders(ids.length)})`,
+          [this.job.jobId, ...ids],
+        );
+      }
+      await db.query('UPDATE piko_jobs SET watermark = ?, updated_at = ? WHERE job_id = ?', [
+        to,
+        now,
+        this.job.jobId,
+      ]);
+    }
+    return { jobId: this.job.jobId, from: this.job.watermark, to, removed, kept };
   }
 
   async updateBackfill(
@@ -674,6 +770,8 @@ function toRunRecord(row: SqlRow): RunRecord {
     updatedAt: toDate(row.updated_at),
     startedAt: toDateOrNull(row.started_at),
     finishedAt: toDateOrNull(row.finished_at),
+    requeues: Number(row.requeues),
+    notBefore: toDateOrNull(row.not_before),
   };
 }
 
@@ -764,6 +862,15 @@ function placeholders(count: number): string {
 export function nestedTransactionError(): StoreError {
   return new StoreError(
     'Nested transactions are not supported: use the database given to the outer transaction.',
+  );
+}
+
+/** Why a run was failed instead of requeued once more. */
+function requeueLimitMessage(requeues: number, lastError: string | null): string {
+  return (
+    `Failed after ${requeues} requeues (the state store was unavailable, or the run's execution ended ` +
+    `without recording its outcome, each time); last error: ${lastError ?? '(none recorded)'}. ` +
+    'Fix the cause, then rerun it with piko backfill --reprocess failed.'
   );
 }
 

@@ -8,7 +8,7 @@ import type { SqlDatabase, SqlRow } from '../sql.ts';
 import { applyMigrations } from './migrations.ts';
 import { createSqlStateStore, nestedTransactionError, type SqlStoreDialect } from './sql-store.ts';
 import { restoreAdvice, sqliteStoreError } from './sqlite-errors.ts';
-import type { StateStore } from './types.ts';
+import type { RequeuePolicy, StateStore } from './types.ts';
 
 /** Where the local state lives by default, relative to the working directory. */
 export const DEFAULT_SQLITE_FILE = '.piko/piko.db';
@@ -22,6 +22,8 @@ export interface SqliteStoreOptions {
   readonly busyTimeoutMs?: number;
   /** Clock for `created_at` / `updated_at`. @default () => new Date() */
   readonly clock?: () => Date;
+  /** How often and how late a run is requeued before it is failed. @default DEFAULT_REQUEUE_POLICY */
+  readonly requeuePolicy?: RequeuePolicy;
 }
 
 const SQLITE_DIALECT: SqlStoreDialect = {
@@ -74,6 +76,7 @@ export async function openSqliteStore(options: SqliteStoreOptions = {}): Promise
     dialect: SQLITE_DIALECT,
     database,
     clock,
+    requeuePolicy: options.requeuePolicy,
     // BEGIN IMMEDIATE is the migration lock: another process waits for the write lock.
     migrate: () => database.transaction((db) => applyMigrations(db, clock())),
     close: () => database.close(),

@@ -33,6 +33,13 @@ export interface RunRecord {
   readonly attempts: number;
   /** Bumped each time the run is re-armed (backfill rerun, lost execution); part of the execution name. */
   readonly generation: number;
+  /**
+   * Times the run was put back to pending since it was last created or re-armed (store unavailable,
+   * execution ended without recording it); capped by {@link RequeuePolicy.maxRequeues}.
+   */
+  readonly requeues: number;
+  /** A requeued run is not dispatched before this time (growing delay); `null` when dispatchable now. */
+  readonly notBefore: Date | null;
   /** The workflow execution that owns the run while queued or running. */
   readonly executionName: string | null;
   /** The backfill that created or re-armed the run, if any. */
@@ -58,6 +65,61 @@ export interface RunOwner {
   readonly jobId: string;
   readonly executionName: string;
   readonly generation: number;
+}
+
+/**
+ * How often a run may be put back to pending before it is failed, and how long it waits each time:
+ * `baseDelayMs × 2^(requeues so far)`, at most `maxDelayMs`. Without a cap a stage that always loses
+ * the store would be requeued forever, and without a delay an ended execution's runs would be
+ * dispatched again at once, in a hot loop.
+ */
+export interface RequeuePolicy {
+  /** Requeues of one run before it is failed. @default 5 */
+  readonly maxRequeues: number;
+  /** Delay before the first requeue is dispatchable again, in ms. @default 10000 */
+  readonly baseDelayMs: number;
+  /** Longest delay, in ms. @default 600000 */
+  readonly maxDelayMs: number;
+}
+
+/** The {@link RequeuePolicy} of a store opened without one: 5 requeues, 10 s, 20 s, 40 s, 80 s, 160 s. */
+export const DEFAULT_REQUEUE_POLICY: RequeuePolicy = {
+  maxRequeues: 5,
+  baseDelayMs: 10_000,
+  maxDelayMs: 600_000,
+};
+
+/** The delay before a run requeued `requeuesSoFar` times already is dispatchable again. */
+export function requeueDelayMs(policy: RequeuePolicy, requeuesSoFar: number): number {
+  return Math.min(policy.baseDelayMs * 2 ** Math.min(requeuesSoFar, 30), policy.maxDelayMs);
+}
+
+/** What {@link StateStore.requeueRuns} did. */
+export interface RequeueOutcome {
+  /** Runs put back to pending, each with its `notBefore`. */
+  readonly requeued: number;
+  /** Runs failed instead: they had been requeued {@link RequeuePolicy.maxRequeues} times already. */
+  readonly failed: number;
+}
+
+/** Two clocks read at the same moment: the store's (this process's) and the database server's. */
+export interface DatabaseClock {
+  readonly local: Date;
+  readonly server: Date;
+}
+
+/** What {@link JobTransaction.resetWatermark} did (or, in a dry run, would do). */
+export interface WatermarkReset {
+  readonly jobId: string;
+  readonly from: Date;
+  readonly to: Date;
+  /** Pending and queued runs of intervals that end after `now`: no handler started them; deleted. */
+  readonly removed: readonly RunRecord[];
+  /**
+   * Runs of intervals ending after `now` that are kept (succeeded, failed or in flight): the planner
+   * will not plan their intervals again; rerun them with a backfill once the intervals have happened.
+   */
+  readonly kept: readonly RunRecord[];
 }
 
 /** A run to insert as `pending`. */
@@ -114,12 +176,15 @@ export interface JobTransaction {
   /** The job's runs with `from <= interval.start < to`, oldest first. */
   runsInRange(from: Date, to: Date): Promise<RunRecord[]>;
   /**
-   * Re-arms runs as `pending`: generation + 1, attempts 0, error and execution cleared, trigger,
+   * Re-arms runs as `pending`: generation + 1, attempts and requeues 0, error, execution and delay cleared, trigger,
    * backfill id and config replaced. Output, start and finish times are cleared too; ids of other
    * jobs' runs are ignored.
    */
   rearmRuns(runIds: readonly number[], rearm: Omit<NewRun, 'interval'>): Promise<void>;
-  /** Up to `limit` pending runs of a lane, oldest first (newest first when `newestFirst`). */
+  /**
+   * Up to `limit` pending runs of a lane, oldest first (newest first when `newestFirst`), leaving
+   * out runs whose `notBefore` (a requeue's delay) is after the store's clock.
+   */
   pendingRuns(lane: DispatchLane, limit: number, newestFirst?: boolean): Promise<RunRecord[]>;
   /** Runs of a lane that are `queued` or `running`, oldest first. */
   inFlightRuns(lane: DispatchLane): Promise<RunRecord[]>;
@@ -129,6 +194,17 @@ export interface JobTransaction {
    * which runs become work (DESIGN.md §8), so no path can start a paused job's runs.
    */
   markQueued(runIds: readonly number[], executionName: string): Promise<number>;
+  /**
+   * The database server's clock (MySQL `NOW(3)`) next to the store's own clock read at the same
+   * moment; undefined on SQLite, whose clock is the process's own.
+   */
+  databaseClock(): Promise<DatabaseClock | undefined>;
+  /**
+   * Moves the job's watermark back to `to` (a clock that ran ahead): deletes the pending and queued
+   * runs of intervals ending after `now`, keeps every other run and reports the kept ones after `now`.
+   * With `dryRun`, changes nothing and reports the same.
+   */
+  resetWatermark(to: Date, now: Date, dryRun: boolean): Promise<WatermarkReset>;
   /**
    * Updates a backfill's cursor and status and adds to its counts, atomically with the runs; sets
    * its error (cleared when none is given).
@@ -210,11 +286,22 @@ export interface StateStore {
   markFailed(runId: number, error: string, attempts: number, now: Date, owner?: RunOwner): Promise<void>;
   /**
    * Puts queued/running runs of an execution that is gone back to `pending`, generation + 1.
-   * As a new generation: attempts 0, execution and start time cleared; the last error is kept.
-   * Runs in any other status are left alone. With `owner`, only runs it owns are requeued; a run it
-   * does not own throws a StageEventRefusedError (after the owned ones were requeued).
+   * As a new generation: attempts 0, execution and start time cleared; the last error is kept, or
+   * replaced by `error` when given. Each requeue counts (`requeues` + 1) and delays the run
+   * (`notBefore`, see {@link RequeuePolicy}); a run already requeued `maxRequeues` times is failed
+   * instead, with a message saying so and its last error. Runs in any other status are left alone.
+   * With `owner`, only runs it owns are requeued; a run it does not own throws a
+   * StageEventRefusedError (after the owned ones were requeued). With `counted` false (runs a pause
+   * caught), neither counted nor delayed. @default counted true
    */
-  requeueRuns(runIds: readonly number[], owner?: RunOwner): Promise<void>;
+  requeueRuns(
+    runIds: readonly number[],
+    owner?: RunOwner,
+    error?: string,
+    counted?: boolean,
+  ): Promise<RequeueOutcome>;
+  /** The store's requeue policy. */
+  readonly requeuePolicy: RequeuePolicy;
 
   /** Creates a backfill row, or returns the existing one with the same id. */
   openBackfill(backfill: Omit<BackfillRecord, 'createdAt' | 'updatedAt' | 'error'>): Promise<BackfillRecord>;

@@ -20,7 +20,10 @@ export function startCommand(program: Command, io: CliIo): void {
   program
     .command('start')
     .description('run the jobs locally: catch up what was missed, then run each interval when it is due')
-    .option('--once', 'plan and run everything due, then exit (exit code 1 if any run failed)')
+    .option(
+      '--once',
+      'plan and run everything due, then exit (exit code 1 if any run failed or a job was stopped by clock skew)',
+    )
     .option('--json', 'progress as JSON lines')
     .action(async (flags: { once?: boolean; json?: boolean }) => {
       const json = flags.json ?? false;
@@ -98,7 +101,8 @@ export function startCommand(program: Command, io: CliIo): void {
             text: `done: ${succeeded} succeeded, ${failed} failed, ${planned} planned, ${skipped} skipped`,
             fields: { ...runtime.totals },
           });
-          if (failed > 0) throw new ExitCodeError(EXIT.runsFailed);
+          // A job stopped by clock skew is not a success either: --once says so in its exit code.
+          if (failed > 0 || runtime.clockSkewedJobs > 0) throw new ExitCodeError(EXIT.runsFailed);
         },
         { shutdown: abortHandlers.signal },
       );

@@ -62,6 +62,8 @@ export interface StageRunResult {
   readonly interval?: { readonly start: string; readonly end: string };
   /** For 'fail': the run was put back to pending instead of failed (the state store was out of reach). */
   readonly requeued?: boolean;
+  /** For 'fail': the state store was out of reach, and the run had been requeued too often: failed. */
+  readonly requeueLimit?: boolean;
   /**
    * For 'run': the handler did not start because the job is paused. The run stays queued, its
    * attempts untouched; once its execution has ended the dispatcher puts it back to pending, and it

@@ -31,10 +31,11 @@ async function databaseBytes(store: StateStore): Promise<number> {
 describe.skipIf(skip)('MySQL (MariaDB)', () => {
   let database: TestDatabase | undefined;
   describePlanner('MySQL', {
-    open: async () => {
+    kind: 'mysql',
+    open: async (clock) => {
       if (!probe.available) throw new Error(probe.reason);
       database = await createTestDatabase('planner');
-      return openMysqlStore({ dsn: database.dsn, poolSize: 20 });
+      return openMysqlStore({ dsn: database.dsn, poolSize: 20, clock });
     },
     wipe,
     databaseBytes,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { ClockSkewError } from '../../../shared/errors.ts';
 import {
   defineJob,
   type JobDefinition,
@@ -22,6 +23,7 @@ import {
   planScheduled,
   planScheduledOnce,
   previewBackfill,
+  resetWatermark,
 } from '../../../shared/planner/index.ts';
 import type { RunItem } from '../../../shared/planner/starter.ts';
 import { JobRegistry } from '../../../shared/registry.ts';
@@ -33,7 +35,9 @@ import { RecordingStarter } from '../../helpers/recording-starter.ts';
 
 /** A store for one test file, and how to wipe it between tests. */
 export interface PlannerStoreFactory {
-  open(): Promise<StateStore>;
+  readonly kind: 'mysql' | 'sqlite';
+  /** Opens the store with `clock` as its clock (times of rows, requeue delays). */
+  open(clock: () => Date): Promise<StateStore>;
   /** Removes every row, so each test starts from an empty store. */
   wipe(store: StateStore): Promise<void>;
   /** Bytes the state tables take in use (SQLite: pages in use; MySQL: data and index length). */
@@ -65,11 +69,16 @@ async function statuses(store: StateStore, jobId: string) {
 export function describePlanner(name: string, factory: PlannerStoreFactory): void {
   describe(`planner on ${name}`, () => {
     let store: StateStore;
+    /** The store's clock when a test sets it (requeue delays); the real one otherwise. */
+    let storeNow: Date | undefined;
     beforeAll(async () => {
-      store = await factory.open();
+      store = await factory.open(() => storeNow ?? new Date());
       await store.migrate();
     });
-    beforeEach(async () => factory.wipe(store));
+    beforeEach(async () => {
+      storeNow = undefined;
+      await factory.wipe(store);
+    });
     afterAll(async () => {
       await store.close();
       await factory.cleanup();
@@ -229,6 +238,7 @@ export function describePlanner(name: string, factory: PlannerStoreFactory): voi
           started: [],
           restarted: [],
           requeued: 0,
+          failed: 0,
           live: [input?.executionName],
           paused: false,
         });
@@ -292,11 +302,17 @@ export function describePlanner(name: string, factory: PlannerStoreFactory): voi
         const first = await dispatch(store, job.id, starter, T0);
         starter.endAll();
 
+        storeNow = at('2026-03-01T02:00:00Z');
         const second = await dispatch(store, job.id, starter, T0);
+        storeNow = new Date(storeNow.getTime() + store.requeuePolicy.baseDelayMs);
+        const third = await dispatch(store, job.id, starter, T0);
 
+        // Requeued with a delay: not started again in the same call (no hot loop), only once it is over.
         expect(second.requeued).toBe(2);
-        expect(second.started).toHaveLength(1);
-        expect(second.started[0]?.executionName).not.toBe(first.started[0]?.executionName);
+        expect(second.started).toEqual([]);
+        expect(third.requeued).toBe(0);
+        expect(third.started).toHaveLength(1);
+        expect(third.started[0]?.executionName).not.toBe(first.started[0]?.executionName);
         expect((await store.listRuns(job.id)).map((run) => run.generation)).toEqual([1, 1]);
       });
 
@@ -322,8 +338,22 @@ export function describePlanner(name: string, factory: PlannerStoreFactory): voi
         await store.setPaused(job.id, false, T0);
         const resumed = await dispatch(store, job.id, starter, T0);
 
-        expect(scheduled).toEqual({ started: [], restarted: [], requeued: 0, live: [], paused: true });
-        expect(backfilled).toEqual({ started: [], restarted: [], requeued: 0, live: [], paused: true });
+        expect(scheduled).toEqual({
+          started: [],
+          restarted: [],
+          requeued: 0,
+          failed: 0,
+          live: [],
+          paused: true,
+        });
+        expect(backfilled).toEqual({
+          started: [],
+          restarted: [],
+          requeued: 0,
+          failed: 0,
+          live: [],
+          paused: true,
+        });
         expect(starter.startCalls).toBe(1);
         expect(whilePaused).toMatchObject({ pending: 5, queued: 0 });
         expect(resumed).toMatchObject({ paused: false, started: [{ runs: expect.any(Array) }] });
@@ -395,8 +425,12 @@ export function describePlanner(name: string, factory: PlannerStoreFactory): voi
           executionName: input!.executionName,
         });
         starter.endAll();
+        storeNow = at('2026-03-01T02:00:00Z');
+        const requeued = await dispatch(store, job.id, starter, T0);
+        storeNow = new Date(storeNow.getTime() + store.requeuePolicy.baseDelayMs);
         const again = await dispatch(store, job.id, starter, T0);
-        expect(again).toMatchObject({ requeued: 1, started: [{ runs: [{ runId: item.runId }] }] });
+        expect(requeued).toMatchObject({ requeued: 1, started: [] });
+        expect(again).toMatchObject({ requeued: 0, started: [{ runs: [{ runId: item.runId }] }] });
       });
 
       it('lets a running run of a paused job go on to its next stage and succeed', async () => {
@@ -710,6 +744,135 @@ export function describePlanner(name: string, factory: PlannerStoreFactory): voi
         expect((await store.countRuns(job.id)).pending).toBe(8760);
         expect((await store.getBackfill(result.backfillId))?.created).toBe(8760);
       });
+    });
+
+    describe('requeues when the store is unavailable', () => {
+      it('fails a run whose stage always loses the store after exactly the cap, the delays growing', async () => {
+        const job = hourly();
+        await planScheduled(store, job, at('2026-03-01T01:00:00Z'));
+        const starter = new RecordingStarter();
+        const deps = { store, jobs: new JobRegistry([job]), resources: new ResourceRegistry() };
+        const { maxRequeues } = store.requeuePolicy;
+        storeNow = at('2026-03-01T01:00:00Z');
+        const delays: number[] = [];
+        let outcome: unknown;
+        for (let round = 0; round <= maxRequeues; round++) {
+          const started = (await dispatch(store, job.id, starter, T0)).started;
+          expect(started).toHaveLength(1);
+          const item = started[0]!.runs[0]!;
+          const run = {
+            jobId: job.id,
+            runId: item.runId,
+            executionName: started[0]!.executionName,
+            generation: item.generation,
+          };
+          outcome = await runStage(deps, {
+            action: 'fail',
+            run,
+            error: { Error: 'StoreUnavailableError', Cause: `connection lost (${round + 1})` },
+          });
+          starter.endAll();
+          const after = await store.getRun(item.runId);
+          if (after?.status !== 'pending') break;
+          delays.push(after.notBefore!.getTime() - storeNow.getTime());
+          // Nothing to start before the delay is over (what a "Continue dispatch" meets)…
+          expect((await dispatch(store, job.id, starter, T0)).started).toEqual([]);
+          storeNow = after.notBefore!;
+        }
+
+        const run = (await store.listRuns(job.id))[0]!;
+        expect(delays).toEqual([10_000, 20_000, 40_000, 80_000, 160_000]);
+        expect(outcome).toMatchObject({ requeueLimit: true });
+        expect(run).toMatchObject({ status: 'failed', requeues: 5, generation: 5 });
+        expect(run.error).toBe(
+          "Failed after 5 requeues (the state store was unavailable, or the run's execution ended without recording its outcome, each time); " +
+            'last error: connection lost (6). Fix the cause, then rerun it with piko backfill --reprocess failed.',
+        );
+        expect(starter.started).toHaveLength(maxRequeues + 1);
+      });
+
+      it('fails runs of executions that keep ending without recording them after the cap, with their last error', async () => {
+        const job = hourly();
+        await planScheduled(store, job, at('2026-03-01T01:00:00Z'));
+        const starter = new RecordingStarter();
+        storeNow = at('2026-03-01T01:00:00Z');
+        let failed = 0;
+        for (let round = 0; round < 20 && failed === 0; round++) {
+          await dispatch(store, job.id, starter, T0);
+          starter.endAll();
+          const result = await dispatch(store, job.id, starter, T0);
+          failed = result.failed;
+          const [run] = await store.listRuns(job.id);
+          if (run?.notBefore) storeNow = run.notBefore;
+        }
+
+        expect(failed).toBe(1);
+        expect(starter.started).toHaveLength(store.requeuePolicy.maxRequeues + 1);
+        expect((await store.listRuns(job.id))[0]).toMatchObject({ status: 'failed', requeues: 5 });
+      });
+    });
+
+    describe('clock skew', () => {
+      const month = at('2026-04-01T00:00:30Z');
+      const real = at('2026-03-01T05:00:30Z');
+
+      it('stops planning after a clock that ran a month ahead is corrected, and recovers with resetWatermark', async () => {
+        const job = hourly();
+        await planScheduled(store, job, month);
+
+        const planning = planScheduled(store, job, real);
+
+        await expect(planning).rejects.toThrow(
+          `Clock skew: this machine's clock says 2026-03-01T05:00:30.000Z but job "${job.id}" was planned up to 2026-04-01T00:00:00.000Z ` +
+            `(30 days later). Planning of "${job.id}" is stopped so that no interval is planned from a wrong time. ` +
+            'If this clock is behind, fix it (NTP): planning resumes by itself. If it is right and an earlier clock ran ahead, ' +
+            `move the watermark back: piko reset-watermark ${job.id} --to <ISO time> --dry-run shows what changes, then run it without --dry-run.`,
+        );
+        await expect(planning).rejects.toBeInstanceOf(ClockSkewError);
+        const succeededId = (await store.listRuns(job.id))[100]!.runId;
+        await store.withJob(job.id, T0, (tx) => tx.markQueued([succeededId], 'exec-ahead'));
+        await store.markRunning(succeededId, 'main', month);
+        await store.markSucceeded(succeededId, null, month);
+        const dry = await resetWatermark(store, job, at('2026-03-01T05:00:00Z'), real, true);
+        const unchanged = await store.countRuns(job.id);
+        const reset = await resetWatermark(store, job, at('2026-03-01T05:00:00Z'), real, false);
+        const replanned = await planScheduled(store, job, real);
+
+        expect(dry.removed).toHaveLength(31 * 24 - 5 - 1);
+        expect(dry.kept.map((run) => [run.runId, run.status])).toEqual([[succeededId, 'succeeded']]);
+        expect(unchanged).toMatchObject({ pending: 31 * 24 - 1, succeeded: 1 });
+        expect({ removed: reset.removed.length, kept: reset.kept.length }).toEqual({
+          removed: 31 * 24 - 6,
+          kept: 1,
+        });
+        expect(await store.countRuns(job.id)).toMatchObject({ pending: 5, succeeded: 1 });
+        expect(replanned).toMatchObject({ planned: 0, watermark: at('2026-03-01T05:00:00Z') });
+        await expect(resetWatermark(store, job, at('2026-03-01T05:30:00Z'), real, true)).rejects.toThrow(
+          `Cannot reset the watermark of "${job.id}": --to 2026-03-01T05:30:00.000Z is after now (2026-03-01T05:00:30.000Z); the watermark never passes now; ` +
+            '--to 2026-03-01T05:30:00.000Z is not a tick of "0 * * * *"; the nearest one at or after it is 2026-03-01T06:00:00.000Z.',
+        );
+      });
+
+      it('says why nothing is planned when the clock is 11 months behind', async () => {
+        const job = hourly();
+        await planScheduled(store, job, real);
+
+        await expect(planScheduled(store, job, at('2025-04-01T05:00:30Z'))).rejects.toThrow(
+          `Clock skew: this machine's clock says 2025-04-01T05:00:30.000Z but job "${job.id}" was planned up to 2026-03-01T05:00:00.000Z (333 days later).`,
+        );
+      });
+
+      it.runIf(factory.kind === 'mysql')(
+        'stops planning when this clock is far from the MySQL server',
+        async () => {
+          const job = hourly();
+          storeNow = new Date(Date.now() - 3_600_000);
+
+          await expect(planScheduled(store, job, real)).rejects.toThrow(
+            /^Clock skew: this machine's clock says \S+ but the database server's says \S+ \(1 hour apart, more than the 300 s tolerated\)\./,
+          );
+        },
+      );
     });
   });
 }

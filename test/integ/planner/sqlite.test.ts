@@ -5,7 +5,8 @@ import { describePlanner } from './planner-suite.ts';
 const temp = await tempSqliteFile('piko-planner-');
 
 describePlanner('SQLite', {
-  open: () => openSqliteStore({ file: temp.file }),
+  kind: 'sqlite',
+  open: (clock) => openSqliteStore({ file: temp.file, clock }),
   wipe: async (store) => {
     for (const table of ['piko_runs', 'piko_jobs', 'piko_backfills'])
       await store.database.query(`DELETE FROM ${table}`);

@@ -493,6 +493,8 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
             updatedAt: now,
             startedAt: null,
             finishedAt: null,
+            requeues: 0,
+            notBefore: null,
           })),
         );
         expect(runs[1]!.runId).toBeGreaterThan(runs[0]!.runId);
@@ -914,15 +916,20 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         const before = await store.listRuns(jobId);
         const now = setClock('2026-04-08T00:00:00.000Z');
 
-        await store.requeueRuns(ids);
+        const outcome = await store.requeueRuns(ids);
 
+        expect(outcome).toEqual({ requeued: 2, failed: 0 });
         const after = await store.listRuns(jobId);
+        // The first requeue of each: counted, dispatchable after the policy's base delay.
+        const notBefore = new Date(now.getTime() + store.requeuePolicy.baseDelayMs);
         expect(after[0]).toEqual({
           ...before[0],
           status: 'pending',
           generation: 1,
           executionName: null,
           updatedAt: now,
+          requeues: 1,
+          notBefore,
         });
         expect(after[1]).toEqual({
           ...before[1],
@@ -934,6 +941,8 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           startedAt: null,
           error: 'attempt 2 failed',
           updatedAt: now,
+          requeues: 1,
+          notBefore,
         });
         expect(after[2]).toEqual(before[2]);
         expect(after[3]).toEqual(before[3]);

@@ -275,6 +275,33 @@ describe('a paused job starts no execution (DESIGN.md §8)', () => {
     ]);
   });
 
+  it('continue: runs of an execution that ended without recording them start no execution before their delay', async () => {
+    // Arrange: an execution whose "Record failure" could not reach the store either: it ended, its runs still queued
+    await send({ jobId: 'hourly' });
+    recording.endAll();
+
+    // Act: "Continue dispatch" at once, again and again, then once the delay is over
+    const continued = [];
+    for (let i = 0; i < 3; i++)
+      continued.push(await send<DispatchResponse>({ action: 'continue', jobId: 'hourly' }));
+    now = new Date(now.getTime() + store.requeuePolicy.baseDelayMs);
+    const afterDelay = await send<DispatchResponse>({ action: 'continue', jobId: 'hourly' });
+
+    // Assert: requeued once, with a delay; nothing started until it was over
+    expect(continued.map((response) => [response.requeued, response.started.length])).toEqual([
+      [3, 0],
+      [0, 0],
+      [0, 0],
+    ]);
+    expect(afterDelay.started).toEqual([{ executionName: expect.any(String), runs: 3 }]);
+    expect(recording.started).toHaveLength(2);
+    expect((await store.listRuns('hourly')).map((run) => [run.status, run.requeues])).toEqual([
+      ['queued', 1],
+      ['queued', 1],
+      ['queued', 1],
+    ]);
+  });
+
   it('dispatch: pending runs wait and a lost execution is not restarted until resume', async () => {
     // Arrange: a queued batch whose execution is gone, and 2 pending runs planned behind it
     await send({ jobId: 'hourly' });

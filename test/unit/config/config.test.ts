@@ -38,8 +38,11 @@ describe('loadConfig', () => {
         shutdownGraceSeconds: 30,
         maxRunsPerExecution: 500,
         maxBackfillIntervals: 1_000_000,
+        maxRequeues: 5,
+        requeueDelaySeconds: 10,
+        clockSkewToleranceSeconds: 300,
       },
-      mysql: { poolSize: 10, queryTimeoutSeconds: 30, iamAuth: false },
+      mysql: { poolSize: 10, queryTimeoutSeconds: 30, iamAuth: false, serverClockToleranceSeconds: 300 },
       sqlite: { file: '.piko/piko.db' },
       aws: { stackName: 'Piko' },
       objects: {},
@@ -101,6 +104,7 @@ stack_name = "PikoStaging"
       poolSize: 20,
       queryTimeoutSeconds: 30,
       iamAuth: false,
+      serverClockToleranceSeconds: 300,
     });
     expect(config.sqlite.file).toBe('var/piko/piko.db');
     expect(config.aws.stackName).toBe('PikoStaging');
@@ -166,9 +170,9 @@ url = "redis://localhost"
       [
         'Invalid configuration:',
         '  - log_level = "debug" (settings.toml): unknown key outside any section; known sections: piko, mysql, sqlite, aws, objects',
-        '  - piko.colour = "red" (settings.toml): unknown key; known keys in [piko]: log_level, log_json, data_dir, jobs_dir, shutdown_grace_seconds, max_runs_per_execution, max_backfill_intervals',
+        '  - piko.colour = "red" (settings.toml): unknown key; known keys in [piko]: log_level, log_json, data_dir, jobs_dir, shutdown_grace_seconds, max_runs_per_execution, max_backfill_intervals, max_requeues, requeue_delay_seconds, clock_skew_tolerance_seconds',
         '  - [redis] (settings.toml): unknown section; known sections: piko, mysql, sqlite, aws, objects',
-        '  - mysql.poolsize = "5" (environment variable PIKO_MYSQL__POOLSIZE): unknown variable; known for [mysql]: PIKO_MYSQL__DSN, PIKO_MYSQL__POOL_SIZE, PIKO_MYSQL__QUERY_TIMEOUT_SECONDS, PIKO_MYSQL__IAM_AUTH, PIKO_MYSQL__REGION',
+        '  - mysql.poolsize = "5" (environment variable PIKO_MYSQL__POOLSIZE): unknown variable; known for [mysql]: PIKO_MYSQL__DSN, PIKO_MYSQL__POOL_SIZE, PIKO_MYSQL__QUERY_TIMEOUT_SECONDS, PIKO_MYSQL__IAM_AUTH, PIKO_MYSQL__REGION, PIKO_MYSQL__SERVER_CLOCK_TOLERANCE_SECONDS',
         '  - queue.url = "x" (environment variable PIKO_QUEUE__URL): unknown section "queue"; known sections: piko, mysql, sqlite, aws, objects',
         '  - piko.log_level = "verbose" (settings.toml): expected one of debug, info, warn, error',
         '  - piko.shutdown_grace_seconds = "soon" (environment variable PIKO_SHUTDOWN_GRACE_SECONDS): expected an integer of 0 or more',
@@ -187,8 +191,8 @@ url = "redis://localhost"
     });
 
     expect(problems).toEqual([
-      'piko.api_token = <redacted> (environment variable PIKO_API_TOKEN): unknown variable; known for [piko]: PIKO_LOG_LEVEL, PIKO_LOG_JSON, PIKO_DATA_DIR, PIKO_JOBS_DIR, PIKO_SHUTDOWN_GRACE_SECONDS, PIKO_MAX_RUNS_PER_EXECUTION, PIKO_MAX_BACKFILL_INTERVALS',
-      'mysql.password = <redacted> (environment variable PIKO_MYSQL__PASSWORD): unknown variable; known for [mysql]: PIKO_MYSQL__DSN, PIKO_MYSQL__POOL_SIZE, PIKO_MYSQL__QUERY_TIMEOUT_SECONDS, PIKO_MYSQL__IAM_AUTH, PIKO_MYSQL__REGION',
+      'piko.api_token = <redacted> (environment variable PIKO_API_TOKEN): unknown variable; known for [piko]: PIKO_LOG_LEVEL, PIKO_LOG_JSON, PIKO_DATA_DIR, PIKO_JOBS_DIR, PIKO_SHUTDOWN_GRACE_SECONDS, PIKO_MAX_RUNS_PER_EXECUTION, PIKO_MAX_BACKFILL_INTERVALS, PIKO_MAX_REQUEUES, PIKO_REQUEUE_DELAY_SECONDS, PIKO_CLOCK_SKEW_TOLERANCE_SECONDS',
+      'mysql.password = <redacted> (environment variable PIKO_MYSQL__PASSWORD): unknown variable; known for [mysql]: PIKO_MYSQL__DSN, PIKO_MYSQL__POOL_SIZE, PIKO_MYSQL__QUERY_TIMEOUT_SECONDS, PIKO_MYSQL__IAM_AUTH, PIKO_MYSQL__REGION, PIKO_MYSQL__SERVER_CLOCK_TOLERANCE_SECONDS',
       'mysql.dsn = <redacted> (environment variable PIKO_MYSQL__DSN): expected a URL like mysql://user:password@host:3306/database',
     ]);
   });
@@ -228,6 +232,7 @@ url = "redis://localhost"
       queryTimeoutSeconds: 30,
       iamAuth: true,
       region: 'eu-central-1',
+      serverClockToleranceSeconds: 300,
     });
   });
 
