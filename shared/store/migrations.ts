@@ -151,7 +151,7 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
-    version: 3,
+    version: 2,
     name: 'requeue count and delay of runs',
     // One ALTER, atomic on MySQL 8.0 (no ADD COLUMN IF NOT EXISTS there): both columns or neither.
     mysql: [
@@ -167,7 +167,7 @@ export const MIGRATIONS: readonly Migration[] = [
     // config NULL and read the backfill's (the store resolves it). Runs written before held a copy of
     // it each (up to 8 KiB × every interval): drop the copies that equal their backfill's. A
     // backfill whose planning fails is marked 'failed' with its error (and resumes when run again).
-    version: 4,
+    version: 3,
     name: 'backfill config stored once; backfill planning errors',
     mysql: [
       `UPDATE piko_runs SET config = NULL WHERE backfill_id IS NOT NULL AND config IS NOT NULL AND EXISTS
