@@ -173,7 +173,7 @@ describe('dispatcher (bundle in a Lambda sandbox; schedule ticks and the --aws C
     ]);
   });
 
-  it('piko dispatch --aws sees the live execution (DescribeExecution), and restarts runs once it has ended', async () => {
+  it('piko dispatch --aws sees the live execution (DescribeExecution), and requeues runs once it has ended and restarts them after their delay', async () => {
     const [first] = stack.sfn.executions();
     const live = await piko('dispatch', JOB, '--json');
     expect(live.stderr).toBe('');
@@ -184,7 +184,19 @@ describe('dispatcher (bundle in a Lambda sandbox; schedule ticks and the --aws C
     const repaired = await piko('dispatch', JOB, '--json');
     const answer = JSON.parse(repaired.stdout) as { requeued: number; started: { runs: number }[] };
     expect(answer.requeued).toBeGreaterThan(0);
-    expect(answer.started).toHaveLength(1);
+    // Requeued runs wait out their delay (a lost execution never loops hot): nothing starts yet.
+    expect(answer.started).toHaveLength(0);
+    const delayed = await stack.query<{ requeues: number; waiting: number }[]>(
+      "SELECT requeues, not_before > NOW(3) AS waiting FROM piko_runs WHERE job_id = ? AND status = 'pending'",
+      [JOB],
+    );
+    expect(delayed.length).toBe(answer.requeued);
+    for (const run of delayed) expect(run).toEqual({ requeues: 1, waiting: 1 });
+
+    // Once the delay is over (moved into the past here rather than waited for), they start again.
+    await stack.query('UPDATE piko_runs SET not_before = NOW(3) - INTERVAL 1 SECOND WHERE job_id = ?', [JOB]);
+    const restarted = await piko('dispatch', JOB, '--json');
+    expect((JSON.parse(restarted.stdout) as { started: unknown[] }).started).toHaveLength(1);
     expect(stack.sfn.executions().length).toBeGreaterThanOrEqual(2);
   });
 
