@@ -862,17 +862,16 @@ export function describePlanner(name: string, factory: PlannerStoreFactory): voi
         );
       });
 
-      it.runIf(factory.kind === 'mysql')(
-        'stops planning when this clock is far from the MySQL server',
-        async () => {
-          const job = hourly();
-          storeNow = new Date(Date.now() - 3_600_000);
+      // SQLite has no server clock: the case exists on MySQL only (registered there, not skipped here).
+      const onMysql = factory.kind === 'mysql' ? it : () => undefined;
+      onMysql('stops planning when this clock is far from the MySQL server', async () => {
+        const job = hourly();
+        storeNow = new Date(Date.now() - 3_600_000);
 
-          await expect(planScheduled(store, job, real)).rejects.toThrow(
-            /^Clock skew: this machine's clock says \S+ but the database server's says \S+ \(1 hour apart, more than the 300 s tolerated\)\./,
-          );
-        },
-      );
+        await expect(planScheduled(store, job, real)).rejects.toThrow(
+          /^Clock skew: this machine's clock says \S+ but the database server's says \S+ \(1 hour apart, more than the 300 s tolerated\)\./,
+        );
+      });
     });
   });
 }
