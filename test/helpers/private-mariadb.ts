@@ -17,7 +17,7 @@ const run = promisify(execFile);
 const START_TIMEOUT_MS = 60_000;
 
 /** A free TCP port on 127.0.0.1 (the kernel's choice). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -29,8 +29,25 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
+/** Options of {@link startPrivateMariaDb}. */
+export interface PrivateMariaDbOptions {
+  /** Extra `mariadbd` options; a later one overrides a default. @default [] */
+  readonly args?: readonly string[];
+  /** Create the passwordless TCP user `piko` (every privilege) that {@link PrivateMariaDb.dsn} names. @default true */
+  readonly tcpUser?: boolean;
+  /** Called with the server's pid once it is spawned (to kill it if the test runner dies). @default - none */
+  readonly onSpawn?: (pid: number) => void;
+}
+
 /** A running private MariaDB. */
 export interface PrivateMariaDb {
+  readonly port: number;
+  /** Its Unix socket (root, no password, no TLS needed there). */
+  readonly socket: string;
+  /** Runs SQL as root over the socket. */
+  query<T = unknown>(sql: string, values?: unknown[]): Promise<T>;
+  /** A root connection over the socket (the caller ends it). */
+  rootConnection(database?: string): Promise<mysql.Connection>;
   /** `mysql://piko@127.0.0.1:<port>/<database>` for a database created with {@link createDatabase}. */
   dsn(database: string): string;
   /** Creates a database (utf8mb4, binary collation) and returns its DSN. */
@@ -39,8 +56,8 @@ export interface PrivateMariaDb {
   stop(): Promise<void>;
 }
 
-/** Installs a datadir and starts `mariadbd` on it with `options` (e.g. `--max-allowed-packet=512K`). */
-export async function startPrivateMariaDb(options: readonly string[]): Promise<PrivateMariaDb> {
+/** Installs a datadir and starts `mariadbd` on it with extra options (e.g. `--max-allowed-packet=512K`). */
+export async function startPrivateMariaDb(options: PrivateMariaDbOptions = {}): Promise<PrivateMariaDb> {
   const dir = mkdtempSync(path.join(tmpdir(), 'piko-mariadb-'));
   const datadir = path.join(dir, 'data');
   const socket = path.join(dir, 'mysqld.sock');
@@ -72,10 +89,11 @@ export async function startPrivateMariaDb(options: readonly string[]): Promise<P
       '--innodb-buffer-pool-size=32M',
       '--innodb-log-file-size=16M',
       '--character-set-server=utf8mb4',
-      ...options,
+      ...(options.args ?? []),
     ],
     { stdio: ['ignore', log, log] },
   );
+  if (child.pid !== undefined) options.onSpawn?.(child.pid);
   let exited = false;
   const exit = new Promise<void>((resolve) =>
     child.once('exit', () => {
@@ -83,13 +101,14 @@ export async function startPrivateMariaDb(options: readonly string[]): Promise<P
       resolve();
     }),
   );
-  const root = () => mysql.createConnection({ socketPath: socket, user: 'root' });
+  const rootConnection = (database?: string) =>
+    mysql.createConnection({ socketPath: socket, user: 'root', database });
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     if (exited)
       throw new Error(`mariadbd exited at start:\n${readFileSync(path.join(dir, 'mariadbd.log'), 'utf8')}`);
     try {
-      await (await root()).end();
+      await (await rootConnection()).end();
       break;
     } catch (error) {
       if (Date.now() > deadline) {
@@ -101,18 +120,25 @@ export async function startPrivateMariaDb(options: readonly string[]): Promise<P
       await sleep(100);
     }
   }
-  const query = async (sql: string) => {
-    const connection = await root();
+  const query = async <T>(sql: string, values?: unknown[]): Promise<T> => {
+    const connection = await rootConnection();
     try {
-      await connection.query(sql);
+      const [rows] = await connection.query(sql, values);
+      return rows as T;
     } finally {
       await connection.end();
     }
   };
-  await query("CREATE USER 'piko'@'%'");
-  await query("GRANT ALL PRIVILEGES ON *.* TO 'piko'@'%'");
+  if (options.tcpUser ?? true) {
+    await query("CREATE USER 'piko'@'%'");
+    await query("GRANT ALL PRIVILEGES ON *.* TO 'piko'@'%'");
+  }
   const dsn = (database: string) => `mysql://piko@127.0.0.1:${port}/${database}`;
   return {
+    port,
+    socket,
+    query,
+    rootConnection,
     dsn,
     async createDatabase(name) {
       await query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);

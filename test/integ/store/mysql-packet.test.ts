@@ -23,7 +23,7 @@ describe.skipIf(skip)('a MySQL server whose max_allowed_packet is 512 KiB', () =
   let store: StateStore;
 
   beforeAll(async () => {
-    server = await startPrivateMariaDb(['--max-allowed-packet=512K']);
+    server = await startPrivateMariaDb({ args: ['--max-allowed-packet=512K'] });
     store = await openMysqlStore({ dsn: await server.createDatabase('piko_packet'), poolSize: 2 });
     await store.migrate();
   }, 120_000);
