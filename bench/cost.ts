@@ -31,12 +31,12 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { PikoStack } from '../infra/piko-stack.ts';
-import { definitionToAsl } from '../infra/workflow-tokens.ts';
-import { jobStateMachineName } from '../shared/aws/outputs.ts';
 import { NonRetryableError } from '../shared/errors.ts';
 import { defineJob, fargate, type JobDefinition, lambda } from '../shared/job.ts';
 import { DEFAULT_MAX_RUNS_PER_EXECUTION } from '../shared/planner/dispatch.ts';
-import type { ExecutionInput } from '../shared/planner/starter.ts';
+import { jobStateMachineName } from '../shared/stack/outputs.ts';
+import { definitionToAsl } from '../shared/workflow/asl-tokens.ts';
+import type { ExecutionInput } from '../shared/workflow/starter.ts';
 
 /** Step Functions Standard: USD per 1,000 state transitions (us-east-1, beyond the free tier). */
 const USD_PER_THOUSAND_TRANSITIONS = 0.025;

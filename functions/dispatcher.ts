@@ -4,13 +4,14 @@
  * logic, map errors (rethrown with their class name, which Step Functions and the CLI match on, and
  * a message free of secrets).
  */
-import { handleControlEvent } from '../shared/aws/control.ts';
-import type { ControlResponse } from '../shared/aws/control-events.ts';
-import { parseControlEvent } from '../shared/aws/control-events.ts';
-import { ENV_AWS_REGION, ENV_STACK_NAME, lambdaStoreOptions, requiredEnv } from '../shared/aws/env.ts';
+
 import { jobStateMachinesOfFunction, lazySfnClient, SfnWorkflowStarter } from '../shared/aws/sfn-starter.ts';
 import { getConfig } from '../shared/config.ts';
+import type { ControlResponse } from '../shared/control/events.ts';
+import { parseControlEvent } from '../shared/control/events.ts';
+import { handleControlEvent } from '../shared/control/handlers.ts';
 import { JobRegistry } from '../shared/registry.ts';
+import { ENV_AWS_REGION, ENV_STACK_NAME, lambdaStoreOptions, requiredEnv } from '../shared/stack/env.ts';
 import { openMysqlStore } from '../shared/store/mysql.ts';
 import type { StateStore } from '../shared/store/types.ts';
 import { errorMessage, logger, metrics } from '../shared/telemetry.ts';

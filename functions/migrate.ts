@@ -6,10 +6,10 @@
  * CloudFormation (errors fail the deploy).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type DatabaseUserPlan, databaseUserStatements } from '../shared/aws/database-users.ts';
-import { lambdaStoreOptions } from '../shared/aws/env.ts';
 import { getConfig } from '../shared/config.ts';
 import { ConfigError, StoreError, StoreUnavailableError } from '../shared/errors.ts';
+import { type DatabaseUserPlan, databaseUserStatements } from '../shared/stack/database-users.ts';
+import { lambdaStoreOptions } from '../shared/stack/env.ts';
 import { openMysqlStore, parseMysqlDsn } from '../shared/store/mysql.ts';
 import type { StateStore } from '../shared/store/types.ts';
 import { errorMessage, logger } from '../shared/telemetry.ts';

@@ -3,13 +3,14 @@
  * Three steps: parse the event, run the stage, map errors (rethrown with their name, which the
  * workflow's Retry and Catch match on, and a message free of secrets).
  */
-import { ENV_JOB_ID, requiredEnv } from '../shared/aws/env.ts';
+
 import { getConfig } from '../shared/config.ts';
-import { parseStagePayload } from '../shared/local/workflow/payload.ts';
 import { JobRegistry } from '../shared/registry.ts';
 import { openProcessRuntime, type ProcessRuntime } from '../shared/runner/process.ts';
 import { runStage, withoutSecrets } from '../shared/runner/stage-runner.ts';
+import { ENV_JOB_ID, requiredEnv } from '../shared/stack/env.ts';
 import { configureTelemetry, metrics } from '../shared/telemetry.ts';
+import { parseStagePayload } from '../shared/workflow/stage-event.ts';
 import { jobs } from './jobs/index.ts';
 
 let runtime: Promise<ProcessRuntime> | undefined;

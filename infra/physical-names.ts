@@ -7,13 +7,14 @@
  * `physicalNameProblems` is checked at synth, before any construct exists, so a stack name or job id
  * that AWS would refuse fails `cdk synth` with every problem at once instead of a deploy half-way.
  */
+
+import type { JobDefinition } from '../shared/job.ts';
 import {
   jobStateMachineName,
   MAX_SCHEDULE_NAME_LENGTH,
   MAX_STATE_MACHINE_NAME_LENGTH,
   scheduleNamesFor,
-} from '../shared/aws/outputs.ts';
-import type { JobDefinition } from '../shared/job.ts';
+} from '../shared/stack/outputs.ts';
 import { stageTaskFamily } from './constructs/job-workflow.ts';
 
 /** RDS Proxy names: 1 to 60 letters, digits and hyphens (CDK's generated names stop at 60 too). */

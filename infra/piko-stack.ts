@@ -4,15 +4,15 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { eventBridgeCrons } from '../shared/aws/eventbridge-cron.ts';
+import type { JobDefinition } from '../shared/job.ts';
+import { eventBridgeCrons } from '../shared/stack/eventbridge-cron.ts';
 import {
   OUTPUT_BACKFILL_STATE_MACHINE_ARN,
   OUTPUT_DISPATCHER_FUNCTION_NAME,
   OUTPUT_JOB_STATE_MACHINE_PREFIX,
   OUTPUT_REGION,
   OUTPUT_SCHEDULE_GROUP_NAME,
-} from '../shared/aws/outputs.ts';
-import type { JobDefinition } from '../shared/job.ts';
+} from '../shared/stack/outputs.ts';
 import { BackfillWorkflow } from './constructs/backfill-workflow.ts';
 import { Dispatcher } from './constructs/dispatcher.ts';
 import { FargateStages } from './constructs/fargate-stages.ts';
@@ -68,7 +68,7 @@ export interface PikoStackProps extends StackProps {
 /**
  * The whole orchestrator on AWS (DESIGN.md §5): network, state database and its migrations,
  * dispatcher, job functions, Fargate stages, job workflows, schedules, backfill state machine and
- * observability. Its outputs are what the `--aws` CLI reads (`shared/aws/outputs.ts`).
+ * observability. Its outputs are what the `--aws` CLI reads (`shared/stack/outputs.ts`).
  */
 export class PikoStack extends Stack {
   readonly network: Network;

@@ -11,7 +11,7 @@ import type {
   UnformattedAttributes,
 } from '@aws-lambda-powertools/logger/types';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { ENV_STACK_NAME } from './aws/env.ts';
+import { ENV_STACK_NAME } from './stack/env.ts';
 
 /** Log levels Piko accepts in its configuration. */
 export type PikoLogLevel = 'debug' | 'info' | 'warn' | 'error';

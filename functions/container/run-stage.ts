@@ -3,13 +3,14 @@
  * `PIKO_STAGE_EVENT` (the workflow's container override; locally, the child process environment).
  * Exit code 0 on success; 1 on failure, with the error's name and message as the last stderr line.
  */
-import { ENV_JOB_ID, requiredEnv } from '../../shared/aws/env.ts';
+
 import { getConfig, type PikoConfig } from '../../shared/config.ts';
-import { parseStagePayload, STAGE_EVENT_ENV } from '../../shared/local/workflow/payload.ts';
 import type { JobRegistry } from '../../shared/registry.ts';
 import { openProcessRuntime } from '../../shared/runner/process.ts';
 import { runStage, withoutSecrets } from '../../shared/runner/stage-runner.ts';
+import { ENV_JOB_ID, requiredEnv } from '../../shared/stack/env.ts';
 import { configureTelemetry, logger } from '../../shared/telemetry.ts';
+import { parseStagePayload, STAGE_EVENT_ENV } from '../../shared/workflow/stage-event.ts';
 
 /**
  * Runs the stage named by `PIKO_STAGE_EVENT` with the jobs `loadRegistry` gives, and sets the exit code.

@@ -6,7 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { jobStateMachineName } from '../../shared/aws/outputs.ts';
+import { jobStateMachineName } from '../../shared/stack/outputs.ts';
 import { acknowledgeFinding, arnToken } from '../nag.ts';
 import { stateMachineLogGroupName } from '../physical-names.ts';
 import { executionArnFinding, executionArnPattern } from './dispatcher.ts';

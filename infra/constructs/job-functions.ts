@@ -1,15 +1,15 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import { jobDatabaseUser } from '../../shared/aws/database-users.ts';
+import type { JobDefinition } from '../../shared/job.ts';
+import { jobDatabaseUser } from '../../shared/stack/database-users.ts';
 import {
   ENV_DATA_DIR,
   ENV_JOB_ID,
   ENV_MYSQL_DSN,
   ENV_MYSQL_IAM_AUTH,
   ENV_STACK_NAME,
-} from '../../shared/aws/env.ts';
-import type { JobDefinition } from '../../shared/job.ts';
+} from '../../shared/stack/env.ts';
 import type { JobOutputs } from './job-outputs.ts';
 import { type FunctionNetworking, PikoFunction } from './piko-function.ts';
 import type { StateDatabase } from './state-database.ts';

@@ -2,7 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, type IConstruct } from 'constructs';
-import { ENV_OBJECTS_BUCKET } from '../../shared/aws/env.ts';
+import { ENV_OBJECTS_BUCKET } from '../../shared/stack/env.ts';
 import { acknowledge, acknowledgeFinding, acknowledgeGuardRule, arnToken } from '../nag.ts';
 
 /** Where a job's objects live in the bucket: its own prefix, which is all it is granted. */

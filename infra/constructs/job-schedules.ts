@@ -4,9 +4,9 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { eventBridgeCrons } from '../../shared/aws/eventbridge-cron.ts';
-import { scheduleNamesFor } from '../../shared/aws/outputs.ts';
 import type { JobDefinition } from '../../shared/job.ts';
+import { eventBridgeCrons } from '../../shared/stack/eventbridge-cron.ts';
+import { scheduleNamesFor } from '../../shared/stack/outputs.ts';
 import { acknowledge, acknowledgeFinding, acknowledgeGuardRule, arnToken } from '../nag.ts';
 
 /** Props of {@link JobSchedules}. */

@@ -7,7 +7,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { NON_RETRYABLE_ERROR_NAMES } from '../../shared/errors.ts';
 import type { JobDefinition } from '../../shared/job.ts';
-import { STAGE_EVENT_ENV } from '../../shared/local/workflow/payload.ts';
+import { STAGE_EVENT_ENV } from '../../shared/workflow/stage-event.ts';
 
 /** Inline Map states run at most 40 iterations at once. */
 const MAX_MAP_CONCURRENCY = 40;

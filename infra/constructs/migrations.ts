@@ -5,15 +5,15 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import type { JobDefinition } from '../../shared/job.ts';
 import {
   type DatabaseUserPlan,
   databaseUserPlanProblems,
   dispatcherUserPlan,
   jobUserPlan,
   MIGRATIONS_DATABASE_USER,
-} from '../../shared/aws/database-users.ts';
-import { ENV_MYSQL_DSN, ENV_MYSQL_IAM_AUTH } from '../../shared/aws/env.ts';
-import type { JobDefinition } from '../../shared/job.ts';
+} from '../../shared/stack/database-users.ts';
+import { ENV_MYSQL_DSN, ENV_MYSQL_IAM_AUTH } from '../../shared/stack/env.ts';
 import { MIGRATIONS } from '../../shared/store/migrations.ts';
 import { acknowledgeFinding, acknowledgeGuardRule, arnToken } from '../nag.ts';
 import { type FunctionNetworking, PikoFunction } from './piko-function.ts';

@@ -4,13 +4,13 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
-import { MIGRATIONS_DATABASE_USER } from '../../shared/aws/database-users.ts';
+import { MIGRATIONS_DATABASE_USER } from '../../shared/stack/database-users.ts';
 import { acknowledge, acknowledgeGuardRule } from '../nag.ts';
 import { stateDatabaseProxyName } from '../physical-names.ts';
 
 /**
  * The cluster's master user (generated credentials, the proxy's one secret): only the migrations
- * handler connects as it; every other function has a user of its own (`shared/aws/database-users.ts`).
+ * handler connects as it; every other function has a user of its own (`shared/stack/database-users.ts`).
  */
 export const STATE_DATABASE_USER = MIGRATIONS_DATABASE_USER;
 /** The schema that holds Piko's tables (and the upsert sinks' tables). */

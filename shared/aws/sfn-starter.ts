@@ -1,5 +1,6 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import type { ExecutionInput, ExecutionStatus, WorkflowStarter } from '../planner/starter.ts';
+import { jobStateMachineName } from '../stack/outputs.ts';
+import type { ExecutionInput, ExecutionStatus, WorkflowStarter } from '../workflow/starter.ts';
 import {
   AwsCallError,
   AwsThrottledError,
@@ -7,7 +8,6 @@ import {
   THROTTLING_ERRORS,
   WorkflowNotDeployedError,
 } from './errors.ts';
-import { jobStateMachineName } from './outputs.ts';
 
 /** Where a stack's job state machines are: `arn:<partition>:states:<region>:<account>:stateMachine:<prefix>-<jobId>`. */
 export interface JobStateMachines {

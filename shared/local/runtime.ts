@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ENV_JOB_ID } from '../aws/env.ts';
 import { ClockSkewError, StoreCorruptError, StoreError, StoreUnavailableError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
@@ -14,10 +13,11 @@ import {
 } from '../planner/index.ts';
 import type { ProcessRuntime } from '../runner/process.ts';
 import { runStage } from '../runner/stage-runner.ts';
+import { ENV_JOB_ID } from '../stack/env.ts';
 import type { DispatchLane } from '../store/types.ts';
 import { errorMessage, redact } from '../telemetry.ts';
+import { type StagePayload, stageErrorMessage } from '../workflow/stage-event.ts';
 import { LocalWorkflowStarter } from './workflow/local-starter.ts';
-import { type StagePayload, stageErrorMessage } from './workflow/payload.ts';
 import { renderJobWorkflow } from './workflow/render.ts';
 
 /** Longest a timer waits before looking again (setTimeout's limit is about 24.8 days). */

@@ -1,7 +1,7 @@
 import { intervalToJson } from '../interval.ts';
 import type { DispatchLane, RunRecord, StateStore } from '../store/types.ts';
-import { executionName } from './execution-name.ts';
-import type { ExecutionInput, RunItem, WorkflowStarter } from './starter.ts';
+import { executionName } from '../workflow/execution-name.ts';
+import type { ExecutionInput, RunItem, WorkflowStarter } from '../workflow/starter.ts';
 
 /** Options of {@link dispatch}. */
 export interface DispatchOptions {

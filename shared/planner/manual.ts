@@ -2,10 +2,10 @@ import { InputError, JobPausedError, StoreError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
 import type { StateStore } from '../store/types.ts';
+import { executionName } from '../workflow/execution-name.ts';
+import type { ExecutionInput, WorkflowStarter } from '../workflow/starter.ts';
 import { executionInput } from './dispatch.ts';
-import { executionName } from './execution-name.ts';
 import { initialWatermark } from './scheduled.ts';
-import type { ExecutionInput, WorkflowStarter } from './starter.ts';
 
 /**
  * Starts a manual run of one interval (`piko run`): in one transaction holding the job's row lock,

@@ -1,8 +1,6 @@
 import { NonRetryableError, StoreUnavailableError, TimeoutError, workflowErrorName } from '../errors.ts';
 import { intervalToJson } from '../interval.ts';
 import { parseJobConfig, type RunContext } from '../job.ts';
-import type { StagePayload, StageRunResult } from '../local/workflow/payload.ts';
-import { stageErrorMessage } from '../local/workflow/payload.ts';
 import type { JobRegistry } from '../registry.ts';
 import type { ResourceRegistry } from '../resources/lending.ts';
 import { RecordBuffer } from '../sinks/route.ts';
@@ -17,6 +15,8 @@ import {
   RunsSucceeded,
   redact,
 } from '../telemetry.ts';
+import type { StagePayload, StageRunResult } from '../workflow/stage-event.ts';
+import { stageErrorMessage } from '../workflow/stage-event.ts';
 
 /** What the stage runner needs; one per process (Lambda container, Fargate task, local runtime). */
 export interface StageRunnerDeps {

@@ -6,7 +6,7 @@
  * create and write.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobDatabaseUser } from '../../shared/aws/database-users.ts';
+import { jobDatabaseUser } from '../../shared/stack/database-users.ts';
 import type { INTRUDER_STATEMENTS } from './fixtures/jobs/index.ts';
 import { deployMigrations, runsOf, tick } from './support/flows.ts';
 import { fixtureApp, startWorkflowStack, type WorkflowStack } from './support/workflow-stack.ts';

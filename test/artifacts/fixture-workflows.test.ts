@@ -5,7 +5,7 @@
  * Wait shortened to nothing, and the job functions run in their sandboxes through the IAM proxy.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DISPATCHER_DATABASE_USER } from '../../shared/aws/database-users.ts';
+import { DISPATCHER_DATABASE_USER } from '../../shared/stack/database-users.ts';
 import { FATAL_MESSAGE, FLAKY_MESSAGE, INVALID_RECORD_MESSAGE } from './fixtures/jobs/index.ts';
 import { deployMigrations, runsOf, runsOfExecution, simulateRecordedCalls, tick } from './support/flows.ts';
 import { asExpected, formatIamTable } from './support/iam-simulation.ts';

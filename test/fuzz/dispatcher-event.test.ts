@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseControlEvent } from '../../shared/aws/control-events.ts';
+import { parseControlEvent } from '../../shared/control/events.ts';
 import { InputError } from '../../shared/errors.ts';
 import { logger } from '../../shared/telemetry.ts';
 import {

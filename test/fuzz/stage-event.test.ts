@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseStagePayload } from '../../shared/local/workflow/payload.ts';
 import { openSqliteStore } from '../../shared/store/sqlite.ts';
 import { logger } from '../../shared/telemetry.ts';
+import { parseStagePayload } from '../../shared/workflow/stage-event.ts';
 import { FuzzCounts, fuzzRuns, fuzzTimeoutMs, HOSTILE_INSTANTS, hostileString } from './arbitraries.ts';
 import { snapshotSqliteFile } from './store-snapshot.ts';
 

@@ -1,4 +1,4 @@
-import type { ExecutionInput, ExecutionStatus, WorkflowStarter } from '../../shared/planner/starter.ts';
+import type { ExecutionInput, ExecutionStatus, WorkflowStarter } from '../../shared/workflow/starter.ts';
 
 /** A WorkflowStarter that records what it was asked to start; statuses are set by the test. */
 export class RecordingStarter implements WorkflowStarter {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { jobs } from '../../functions/jobs/index.ts';
 import { CFN_GUARD_NAMESPACE } from '../../infra/nag.ts';
-import { eventBridgeCrons } from '../../shared/aws/eventbridge-cron.ts';
-import { scheduleNamesFor } from '../../shared/aws/outputs.ts';
+import { eventBridgeCrons } from '../../shared/stack/eventbridge-cron.ts';
+import { scheduleNamesFor } from '../../shared/stack/outputs.ts';
 import { buildPikoStack, cfnText, type Resources, validationReport } from './fixtures.ts';
 
 // The stack `npx cdk synth` builds: the project's own jobs (functions/jobs/index.ts), both checks.

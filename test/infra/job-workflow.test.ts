@@ -6,13 +6,13 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { JobWorkflow, stageTaskFamily, type WorkflowJob } from '../../infra/constructs/job-workflow.ts';
-import { definitionToAsl } from '../../infra/workflow-tokens.ts';
 import { defineJob, fargate, lambda as lambdaStage } from '../../shared/job.ts';
 import {
   RENDER_CONTAINER_NAME,
   RENDER_STAGE_IMAGE,
   renderJobWorkflow,
 } from '../../shared/local/workflow/render.ts';
+import { definitionToAsl } from '../../shared/workflow/asl-tokens.ts';
 
 const aslValidator = createRequire(import.meta.url)('asl-validator') as (
   definition: unknown,

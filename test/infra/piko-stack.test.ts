@@ -7,8 +7,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { describe, expect, it } from 'vitest';
 import { type Migrations, migrationsHash } from '../../infra/constructs/migrations.ts';
 import { CFN_GUARD_NAMESPACE } from '../../infra/nag.ts';
-import { STACK_OUTPUT_NAMES } from '../../shared/aws/outputs.ts';
 import { loadConfig } from '../../shared/config.ts';
+import { STACK_OUTPUT_NAMES } from '../../shared/stack/outputs.ts';
 import {
   buildPikoStack,
   cfnText,

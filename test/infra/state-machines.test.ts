@@ -2,7 +2,6 @@ import { createRequire } from 'node:module';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BACKFILL_BATCHES_PER_EXECUTION } from '../../infra/constructs/backfill-workflow.ts';
-import { definitionToAsl } from '../../infra/workflow-tokens.ts';
 import { NonRetryableError } from '../../shared/errors.ts';
 import { MAX_CONFIG_OVERRIDE_BYTES } from '../../shared/job.ts';
 import {
@@ -17,7 +16,8 @@ import {
   MAX_EXECUTION_INPUT_BYTES,
   runsPerExecution,
 } from '../../shared/planner/dispatch.ts';
-import type { ExecutionInput } from '../../shared/planner/starter.ts';
+import { definitionToAsl } from '../../shared/workflow/asl-tokens.ts';
+import type { ExecutionInput } from '../../shared/workflow/starter.ts';
 import { buildPikoStack, fixtureJobs, type Resources } from './fixtures.ts';
 
 const aslValidator = createRequire(import.meta.url)('asl-validator') as (

@@ -1,11 +1,4 @@
 import type { Command } from 'commander';
-import {
-  type AwsFlags,
-  awsOption,
-  refuseAwsOnlyFlags,
-  regionOption,
-  stackNameOption,
-} from '../../aws/cli/options.ts';
 import { InputError, JobPausedError } from '../../errors.ts';
 import { LocalRuntime } from '../../local/runtime.ts';
 import {
@@ -16,6 +9,13 @@ import {
   type Reprocess,
   validateBackfill,
 } from '../../planner/index.ts';
+import {
+  type AwsFlags,
+  awsOption,
+  refuseAwsOnlyFlags,
+  regionOption,
+  stackNameOption,
+} from '../aws/options.ts';
 import { cliContext, withProcess } from '../context.ts';
 import { type CliIo, EXIT } from '../io.ts';
 import { parseInstantFlag, parseJsonFlag } from '../parse.ts';
@@ -58,7 +58,7 @@ export function backfillRequest(jobId: string, flags: BackfillFlags): BackfillRe
 
 /**
  * `piko backfill <job> --from --to …`: plans a range and runs it locally, resumable; with `--aws`,
- * starts the deployed stack's backfill state machine instead (`shared/aws/cli/backfill.ts`).
+ * starts the deployed stack's backfill state machine instead (`shared/cli/aws/backfill.ts`).
  */
 export function backfillCommand(program: Command, io: CliIo): void {
   program
@@ -79,7 +79,7 @@ export function backfillCommand(program: Command, io: CliIo): void {
     .addOption(stackNameOption())
     .action(async (jobId: string, flags: BackfillFlags) => {
       const request = backfillRequest(jobId, flags);
-      if (flags.aws) return (await import('../../aws/cli/backfill.ts')).backfillOnAws(request, flags, io);
+      if (flags.aws) return (await import('../aws/backfill.ts')).backfillOnAws(request, flags, io);
       refuseAwsOnlyFlags(flags);
       const context = await cliContext({ json: flags.json });
       const job = context.jobs.get(jobId);

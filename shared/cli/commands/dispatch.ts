@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { type AwsFlags, awsOption, regionOption, stackNameOption } from '../../aws/cli/options.ts';
 import { InputError } from '../../errors.ts';
+import { type AwsFlags, awsOption, regionOption, stackNameOption } from '../aws/options.ts';
 import type { CliIo } from '../io.ts';
 
 /**
@@ -22,6 +22,6 @@ export function dispatchCommand(program: Command, io: CliIo): void {
           'piko dispatch invokes the dispatcher on AWS: add --aws (locally, piko start or piko start --once plans and runs what is due)',
         );
       }
-      await (await import('../../aws/cli/dispatcher.ts')).dispatchOnAws(jobId, flags, io);
+      await (await import('../aws/dispatcher.ts')).dispatchOnAws(jobId, flags, io);
     });
 }

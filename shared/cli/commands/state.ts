@@ -1,15 +1,15 @@
 import type { Command } from 'commander';
+import type { JobDefinition } from '../../job.ts';
+import { initialWatermark } from '../../planner/index.ts';
+import type { ProcessRuntime } from '../../runner/process.ts';
+import { RUN_STATUSES } from '../../store/types.ts';
 import {
   type AwsFlags,
   awsOption,
   refuseAwsOnlyFlags,
   regionOption,
   stackNameOption,
-} from '../../aws/cli/options.ts';
-import type { JobDefinition } from '../../job.ts';
-import { initialWatermark } from '../../planner/index.ts';
-import type { ProcessRuntime } from '../../runner/process.ts';
-import { RUN_STATUSES } from '../../store/types.ts';
+} from '../aws/options.ts';
 import { cliContext, withProcess } from '../context.ts';
 import type { CliIo } from '../io.ts';
 
@@ -73,7 +73,7 @@ export function printJobStatus<F>(
 
 /**
  * `piko status`, `piko pause`, `piko resume`, `piko jobs`. With `--aws`, status, pause and resume act
- * on the deployed stack (`shared/aws/cli/state.ts`).
+ * on the deployed stack (`shared/cli/aws/state.ts`).
  */
 export function stateCommands(program: Command, io: CliIo): void {
   program
@@ -84,7 +84,7 @@ export function stateCommands(program: Command, io: CliIo): void {
     .addOption(regionOption())
     .addOption(stackNameOption())
     .action(async (jobId: string | undefined, flags: AwsFlags & { json?: boolean }) => {
-      if (flags.aws) return (await import('../../aws/cli/state.ts')).statusOnAws(jobId, flags, io);
+      if (flags.aws) return (await import('../aws/state.ts')).statusOnAws(jobId, flags, io);
       refuseAwsOnlyFlags(flags);
       const context = await cliContext();
       const jobs = jobId ? [context.jobs.get(jobId)] : context.jobs.list();
@@ -126,7 +126,7 @@ export function stateCommands(program: Command, io: CliIo): void {
       .addOption(regionOption())
       .addOption(stackNameOption())
       .action(async (jobId: string, flags: AwsFlags) => {
-        if (flags.aws) return (await import('../../aws/cli/state.ts')).pauseOnAws(jobId, paused, flags, io);
+        if (flags.aws) return (await import('../aws/state.ts')).pauseOnAws(jobId, paused, flags, io);
         refuseAwsOnlyFlags(flags);
         const context = await cliContext();
         const job = context.jobs.get(jobId);

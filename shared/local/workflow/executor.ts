@@ -1,8 +1,8 @@
 import type { StateMachine } from 'aws-local-stepfunctions';
-import type { ExecutionInput } from '../../planner/starter.ts';
-import { parseStagePayload, type StagePayload } from './payload.ts';
+import { parseStagePayload, type StagePayload } from '../../workflow/stage-event.ts';
+import type { ExecutionInput } from '../../workflow/starter.ts';
 
-export type { StagePayload } from './payload.ts';
+export type { StagePayload } from '../../workflow/stage-event.ts';
 
 // aws-local-stepfunctions 3 declares Node >= 22: on Node 20 every Task fails on the missing
 // `Promise.withResolvers` (FACTS.md). Polyfill that one function.

@@ -1,4 +1,4 @@
-import type { ExecutionInput, ExecutionStatus, WorkflowStarter } from '../../planner/starter.ts';
+import type { ExecutionInput, ExecutionStatus, WorkflowStarter } from '../../workflow/starter.ts';
 import { type BindingContext, runWorkflow, WorkflowAbortedError, type WorkflowBindings } from './executor.ts';
 
 /** How an execution ended. */

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { FargateTaskDefinition } from 'aws-cdk-lib/aws-ecs';
 import type { CfnStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import type { JobWorkflowProps, WorkflowJob } from '../../../infra/constructs/job-workflow.ts';
-import { definitionToAsl, placeholderArn } from '../../../infra/workflow-tokens.ts';
+import { definitionToAsl, placeholderArn } from '../../workflow/asl-tokens.ts';
 
 /**
  * Bump when anything that shapes the rendered ASL changes outside the construct, token and payload
@@ -22,8 +22,8 @@ export const RENDER_CONTAINER_NAME = 'stage';
 export const RENDER_STAGE_IMAGE = 'piko-stage';
 
 const CONSTRUCT_FILE = new URL('../../../infra/constructs/job-workflow.ts', import.meta.url);
-const TOKENS_FILE = new URL('../../../infra/workflow-tokens.ts', import.meta.url);
-const PAYLOAD_FILE = new URL('./payload.ts', import.meta.url);
+const TOKENS_FILE = new URL('../../workflow/asl-tokens.ts', import.meta.url);
+const STAGE_EVENT_FILE = new URL('../../workflow/stage-event.ts', import.meta.url);
 
 export interface RenderOptions {
   /**
@@ -196,7 +196,7 @@ function sources(): Promise<Sources> {
     const [construct, tokens, payload] = await Promise.all([
       read(CONSTRUCT_FILE),
       read(TOKENS_FILE),
-      read(PAYLOAD_FILE),
+      read(STAGE_EVENT_FILE),
     ]);
     const cdkVersion = cdkPackage ? ((JSON.parse(cdkPackage) as { version?: string }).version ?? '') : '';
     return { construct, tokens, payload, cdkVersion };

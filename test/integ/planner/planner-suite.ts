@@ -8,7 +8,6 @@ import {
   lambda,
   MAX_CONFIG_OVERRIDE_BYTES,
 } from '../../../shared/job.ts';
-import type { StagePayload } from '../../../shared/local/workflow/payload.ts';
 import {
   MAX_EXECUTION_ENVELOPE_BYTES,
   MAX_EXECUTION_INPUT_BYTES,
@@ -25,12 +24,13 @@ import {
   previewBackfill,
   resetWatermark,
 } from '../../../shared/planner/index.ts';
-import type { RunItem } from '../../../shared/planner/starter.ts';
 import { JobRegistry } from '../../../shared/registry.ts';
 import { ResourceRegistry } from '../../../shared/resources/lending.ts';
 import type { ResourceMap } from '../../../shared/resources/types.ts';
 import { runStage } from '../../../shared/runner/stage-runner.ts';
 import type { JobTransaction, StateStore } from '../../../shared/store/types.ts';
+import type { StagePayload } from '../../../shared/workflow/stage-event.ts';
+import type { RunItem } from '../../../shared/workflow/starter.ts';
 import { RecordingStarter } from '../../helpers/recording-starter.ts';
 
 /** A store for one test file, and how to wipe it between tests. */

@@ -15,19 +15,19 @@ import {
   type RunContext,
 } from '../../../shared/job.ts';
 import { runWorkflow, type WorkflowBindings } from '../../../shared/local/workflow/executor.ts';
-import {
-  parseStagePayload,
-  STAGE_EVENT_ENV,
-  type StagePayload,
-} from '../../../shared/local/workflow/payload.ts';
 import { renderJobWorkflow } from '../../../shared/local/workflow/render.ts';
 import { executionInput } from '../../../shared/planner/dispatch.ts';
-import { executionName } from '../../../shared/planner/execution-name.ts';
-import type { ExecutionInput } from '../../../shared/planner/starter.ts';
 import { JobRegistry } from '../../../shared/registry.ts';
 import { ResourceRegistry } from '../../../shared/resources/lending.ts';
 import { runStage, type StageRunnerDeps } from '../../../shared/runner/stage-runner.ts';
 import type { StateStore } from '../../../shared/store/types.ts';
+import { executionName } from '../../../shared/workflow/execution-name.ts';
+import {
+  parseStagePayload,
+  STAGE_EVENT_ENV,
+  type StagePayload,
+} from '../../../shared/workflow/stage-event.ts';
+import type { ExecutionInput } from '../../../shared/workflow/starter.ts';
 import type { StoreFactory, StoreUnderTest } from './conformance.ts';
 
 const T0 = new Date('2026-03-01T00:00:00.000Z');

@@ -16,7 +16,7 @@ import {
   lazySfnClient,
   SfnWorkflowStarter,
 } from '../../../shared/aws/sfn-starter.ts';
-import type { ExecutionInput } from '../../../shared/planner/starter.ts';
+import type { ExecutionInput } from '../../../shared/workflow/starter.ts';
 
 const sfn = mockClient(SFNClient);
 afterEach(() => sfn.reset());

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { lambdaStoreOptions } from '../../../shared/aws/env.ts';
 import { loadConfig } from '../../../shared/config.ts';
+import { lambdaStoreOptions } from '../../../shared/stack/env.ts';
 
 const configOf = (env: Record<string, string>) => loadConfig({ cwd: '/nonexistent', env });
 

@@ -12,10 +12,10 @@ import {
   workflowErrorName,
 } from '../../../shared/errors.ts';
 import { runWorkflow, type WorkflowBindings } from '../../../shared/local/workflow/executor.ts';
-import type { StagePayload } from '../../../shared/local/workflow/payload.ts';
 import { renderJobWorkflow } from '../../../shared/local/workflow/render.ts';
 import { withoutSecrets } from '../../../shared/runner/stage-runner.ts';
 import { RecordValidationError } from '../../../shared/sinks/errors.ts';
+import type { StagePayload } from '../../../shared/workflow/stage-event.ts';
 import { executionInput, singleStageJob } from '../workflow/jobs.ts';
 
 /** A job's own subclass with its own name, as the docs allow. */

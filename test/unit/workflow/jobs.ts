@@ -1,5 +1,5 @@
 import type { WorkflowJob } from '../../../infra/constructs/job-workflow.ts';
-import type { ExecutionInput, RunItem } from '../../../shared/planner/starter.ts';
+import type { ExecutionInput, RunItem } from '../../../shared/workflow/starter.ts';
 
 const retry = { attempts: 3, backoffMs: 30_000, rate: 2, maxBackoffMs: 3_600_000 };
 

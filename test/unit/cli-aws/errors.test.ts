@@ -5,7 +5,7 @@ import {
 } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { describe, expect, it } from 'vitest';
-import { AwsSession, awsClientConfig } from '../../../shared/aws/cli/session.ts';
+import { AwsSession, awsClientConfig } from '../../../shared/cli/aws/session.ts';
 import {
   awsCallCount,
   cfn,

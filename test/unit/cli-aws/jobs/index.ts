@@ -1,5 +1,5 @@
 /**
- * Jobs of the `--aws` CLI tests (`PIKO_JOBS_DIR=test/unit/aws-cli/jobs`): `daily` has one schedule
+ * Jobs of the `--aws` CLI tests (`PIKO_JOBS_DIR=test/unit/cli-aws/jobs`): `daily` has one schedule
  * and a config schema; `payday` restricts both day fields, so it has two schedules (`.dom`, `.dow`).
  */
 import { z } from 'zod';

@@ -10,9 +10,9 @@ import {
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { awsErrorName } from '../../aws/errors.ts';
 import type { AwsSettings } from '../../config.ts';
-import { awsErrorName } from '../errors.ts';
-import { type PikoStackOutputs, parseStackOutputs } from '../outputs.ts';
+import { type PikoStackOutputs, parseStackOutputs } from '../../stack/outputs.ts';
 import {
   AWS_CLI_MAX_ATTEMPTS,
   type AwsCall,

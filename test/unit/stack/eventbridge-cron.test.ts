@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { eventBridgeCrons } from '../../../shared/aws/eventbridge-cron.ts';
-import { scheduleNamesFor } from '../../../shared/aws/outputs.ts';
 import { parseCron } from '../../../shared/schedule/cron.ts';
+import { eventBridgeCrons } from '../../../shared/stack/eventbridge-cron.ts';
+import { scheduleNamesFor } from '../../../shared/stack/outputs.ts';
 
 const expressions = (cron: string) => eventBridgeCrons(cron).map((entry) => entry.expression);
 

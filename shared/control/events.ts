@@ -7,8 +7,8 @@ import { InputError } from '../errors.ts';
 import type { IntervalJson } from '../interval.ts';
 import { JOB_ID_PATTERN, parseIsoInstant } from '../job.ts';
 import type { BackfillAction, BackfillCounts, BackfillRequest, Reprocess } from '../planner/backfill.ts';
-import type { ExecutionInput } from '../planner/starter.ts';
 import type { RunCounts } from '../store/types.ts';
+import type { ExecutionInput } from '../workflow/starter.ts';
 
 /** Plan the job's due intervals within the invocation's time budget, then dispatch (EventBridge Scheduler). */
 export interface DispatchEvent {

@@ -1,6 +1,6 @@
 /**
  * The `--aws`, `--region` and `--stack-name` options the commands share. Free of the AWS SDK: the
- * commands load the AWS paths (`shared/aws/cli/*.ts`) only when `--aws` is given, so the local CLI
+ * commands load the AWS paths (`shared/cli/aws/*.ts`) only when `--aws` is given, so the local CLI
  * does not pay for loading the SDK.
  */
 import { Option } from 'commander';

@@ -2,6 +2,8 @@
  * The dispatcher's logic on AWS: one function per control event, over the same planner and state
  * store as the local runtime. No AWS SDK here: workflows start through a {@link WorkflowStarter}.
  */
+
+import type { JobStateMachines } from '../aws/sfn-starter.ts';
 import { ClockSkewError, InputError, StoreError } from '../errors.ts';
 import { intervalToJson } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
@@ -18,10 +20,10 @@ import {
   previewBackfill,
   validateBackfill,
 } from '../planner/index.ts';
-import type { ExecutionInput, ExecutionStatus, WorkflowStarter } from '../planner/starter.ts';
 import type { JobRegistry } from '../registry.ts';
 import type { StateStore } from '../store/types.ts';
 import { IntervalsPlanned, IntervalsSkipped, Lag, logger, metrics } from '../telemetry.ts';
+import type { ExecutionInput, ExecutionStatus, WorkflowStarter } from '../workflow/starter.ts';
 import type {
   BackfillNextEvent,
   BackfillNextResponse,
@@ -32,8 +34,7 @@ import type {
   JobStatus,
   PauseResponse,
   StatusResponse,
-} from './control-events.ts';
-import type { JobStateMachines } from './sfn-starter.ts';
+} from './events.ts';
 
 /** What the control logic works with; opened once per Lambda container. */
 export interface ControlDeps {

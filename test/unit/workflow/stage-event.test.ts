@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseStagePayload, stageErrorMessage } from '../../../shared/local/workflow/payload.ts';
+import { parseStagePayload, stageErrorMessage } from '../../../shared/workflow/stage-event.ts';
 
 const run = {
   jobId: 'daily_sales',

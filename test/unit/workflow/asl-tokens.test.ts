@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { definitionToAsl, placeholderArn } from '../../../infra/workflow-tokens.ts';
+import { definitionToAsl, placeholderArn } from '../../../shared/workflow/asl-tokens.ts';
 
 const types: Record<string, string> = {
   StageFnA1B2: 'AWS::Lambda::Function',
@@ -120,7 +120,7 @@ describe('definitionToAsl', () => {
 
   it('is cheap to load: no aws-cdk-lib at the top of the module', async () => {
     const { readFile } = await import('node:fs/promises');
-    const source = await readFile(new URL('../../../infra/workflow-tokens.ts', import.meta.url), 'utf8');
+    const source = await readFile(new URL('../../../shared/workflow/asl-tokens.ts', import.meta.url), 'utf8');
     expect(source).not.toMatch(/^import /m);
   });
 });

@@ -6,7 +6,7 @@ import {
   UpdateScheduleCommand,
 } from '@aws-sdk/client-scheduler';
 import { describe, expect, it } from 'vitest';
-import type { StatusResponse } from '../../../shared/aws/control-events.ts';
+import type { StatusResponse } from '../../../shared/control/events.ts';
 import {
   ACCOUNT,
   awsCallCount,

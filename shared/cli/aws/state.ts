@@ -3,12 +3,12 @@
  * deployed dispatcher, and the job's schedules through EventBridge Scheduler.
  */
 
-import { type JobStatus, printJobStatus } from '../../cli/commands/state.ts';
-import { cliContext } from '../../cli/context.ts';
-import type { CliIo } from '../../cli/io.ts';
+import type { JobStatus as AwsJobStatus, PauseResponse, StatusResponse } from '../../control/events.ts';
+import { scheduleNamesFor } from '../../stack/outputs.ts';
 import type { RUN_STATUSES } from '../../store/types.ts';
-import type { JobStatus as AwsJobStatus, PauseResponse, StatusResponse } from '../control-events.ts';
-import { scheduleNamesFor } from '../outputs.ts';
+import { type JobStatus, printJobStatus } from '../commands/state.ts';
+import { cliContext } from '../context.ts';
+import type { CliIo } from '../io.ts';
 import { checkJobId, invokeDispatcher } from './dispatcher.ts';
 import { DispatcherFailedError } from './errors.ts';
 import type { AwsFlags } from './options.ts';

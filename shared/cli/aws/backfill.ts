@@ -4,17 +4,17 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { cliContext } from '../../cli/context.ts';
-import type { CliIo } from '../../cli/io.ts';
+import { awsErrorName } from '../../aws/errors.ts';
+import { parseControlEvent } from '../../control/events.ts';
 import {
   type BackfillRequest,
   backfillId,
   type Reprocess,
   validateBackfill,
 } from '../../planner/backfill.ts';
-import { parseControlEvent } from '../control-events.ts';
-import { awsErrorName } from '../errors.ts';
-import { MAX_STATE_MACHINE_NAME_LENGTH } from '../outputs.ts';
+import { MAX_STATE_MACHINE_NAME_LENGTH } from '../../stack/outputs.ts';
+import { cliContext } from '../context.ts';
+import type { CliIo } from '../io.ts';
 import { type AwsCall, awsCliError, BackfillExecutionConflictError } from './errors.ts';
 import type { AwsFlags } from './options.ts';
 import { AwsSession, resolveAwsTarget } from './session.ts';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseControlEvent } from '../../../shared/aws/control-events.ts';
+import { parseControlEvent } from '../../../shared/control/events.ts';
 import { InputError } from '../../../shared/errors.ts';
 
 describe('parseControlEvent', () => {

@@ -5,7 +5,7 @@ import {
   dispatcherUserPlan,
   jobDatabaseUser,
   jobUserPlan,
-} from '../../../shared/aws/database-users.ts';
+} from '../../../shared/stack/database-users.ts';
 
 describe('database users', () => {
   it('names a job user after the job, with a hash when the id has a "-" or the name passes 32 characters', () => {

@@ -2,8 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { WorkflowBindings } from '../../../shared/local/workflow/executor.ts';
 import { type ExecutionEnd, LocalWorkflowStarter } from '../../../shared/local/workflow/local-starter.ts';
 import { renderJobWorkflow } from '../../../shared/local/workflow/render.ts';
-import type { ExecutionStatus } from '../../../shared/planner/starter.ts';
-import { executionInput, singleStageJob, sleep } from './jobs.ts';
+import type { ExecutionStatus } from '../../../shared/workflow/starter.ts';
+import { executionInput, singleStageJob, sleep } from '../workflow/jobs.ts';
 
 describe('LocalWorkflowStarter', () => {
   let asl: string;

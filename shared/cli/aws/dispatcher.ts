@@ -3,11 +3,11 @@
  * and `piko dispatch <job> --aws` itself.
  */
 import { InvokeCommand } from '@aws-sdk/client-lambda';
-import type { CliIo } from '../../cli/io.ts';
 import { getConfig } from '../../config.ts';
+import type { ControlEvent, DispatchResponse } from '../../control/events.ts';
 import { InputError } from '../../errors.ts';
 import { JOB_ID_PATTERN } from '../../job.ts';
-import type { ControlEvent, DispatchResponse } from '../control-events.ts';
+import type { CliIo } from '../io.ts';
 import { DispatcherFailedError, DispatcherRefusedError } from './errors.ts';
 import type { AwsFlags } from './options.ts';
 import { AwsSession, resolveAwsTarget } from './session.ts';

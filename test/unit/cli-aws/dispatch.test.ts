@@ -1,6 +1,6 @@
 import { InvokeCommand, LambdaServiceException } from '@aws-sdk/client-lambda';
 import { describe, expect, it } from 'vitest';
-import type { DispatchResponse } from '../../../shared/aws/control-events.ts';
+import type { DispatchResponse } from '../../../shared/control/events.ts';
 import {
   awsCallCount,
   cli,

@@ -9,20 +9,20 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { type ControlDeps, handleControlEvent, runsPerBatch } from '../../../shared/aws/control.ts';
+import { AwsThrottledError } from '../../../shared/aws/errors.ts';
+import { jobStateMachines, SfnWorkflowStarter } from '../../../shared/aws/sfn-starter.ts';
 import type {
   BackfillNextResponse,
   BackfillPlanResponse,
   DispatchResponse,
   StatusResponse,
-} from '../../../shared/aws/control-events.ts';
-import { parseControlEvent } from '../../../shared/aws/control-events.ts';
-import { AwsThrottledError } from '../../../shared/aws/errors.ts';
-import { jobStateMachines, SfnWorkflowStarter } from '../../../shared/aws/sfn-starter.ts';
+} from '../../../shared/control/events.ts';
+import { parseControlEvent } from '../../../shared/control/events.ts';
+import { type ControlDeps, handleControlEvent, runsPerBatch } from '../../../shared/control/handlers.ts';
 import { defineJob } from '../../../shared/job.ts';
-import type { ExecutionInput } from '../../../shared/planner/starter.ts';
 import { JobRegistry } from '../../../shared/registry.ts';
 import type { StateStore } from '../../../shared/store/types.ts';
+import type { ExecutionInput } from '../../../shared/workflow/starter.ts';
 import { RecordingStarter } from '../../helpers/recording-starter.ts';
 import { createTempSqliteStore } from '../../helpers/sqlite.ts';
 

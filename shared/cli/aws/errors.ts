@@ -3,8 +3,9 @@
  * the class: an {@link InputError} subclass ends with 2 (fix the command, the configuration or the
  * deployment), any other error with 1 (AWS failed or refused; retrying may help).
  */
+
+import { AwsCallError, AwsThrottledError, awsErrorName, THROTTLING_ERRORS } from '../../aws/errors.ts';
 import { InputError } from '../../errors.ts';
-import { AwsCallError, AwsThrottledError, awsErrorName, THROTTLING_ERRORS } from '../errors.ts';
 
 /** Attempts the CLI's AWS clients make per call (the first and the retries), `standard` retry mode. */
 export const AWS_CLI_MAX_ATTEMPTS = 5;

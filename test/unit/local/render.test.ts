@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderJobWorkflow, workflowHash } from '../../../shared/local/workflow/render.ts';
-import { fargateJob, singleStageJob } from './jobs.ts';
+import { fargateJob, singleStageJob } from '../workflow/jobs.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jobStateMachineName, parseStackOutputs, STACK_OUTPUT_NAMES } from '../../../shared/aws/outputs.ts';
+import { jobStateMachineName, parseStackOutputs, STACK_OUTPUT_NAMES } from '../../../shared/stack/outputs.ts';
 
 describe('stack outputs', () => {
   it('reads every output the CLI needs', () => {

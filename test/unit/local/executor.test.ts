@@ -6,14 +6,14 @@ import {
   type WorkflowBindings,
   WorkflowFailedError,
 } from '../../../shared/local/workflow/executor.ts';
+import { renderJobWorkflow } from '../../../shared/local/workflow/render.ts';
 import {
   parseStagePayload,
   type StagePayload,
   stageErrorMessage,
-} from '../../../shared/local/workflow/payload.ts';
-import { renderJobWorkflow } from '../../../shared/local/workflow/render.ts';
-import type { ExecutionInput, RunItem } from '../../../shared/planner/starter.ts';
-import { executionInput, fargateJob, singleStageJob, sleep, twoStageJob } from './jobs.ts';
+} from '../../../shared/workflow/stage-event.ts';
+import type { ExecutionInput, RunItem } from '../../../shared/workflow/starter.ts';
+import { executionInput, fargateJob, singleStageJob, sleep, twoStageJob } from '../workflow/jobs.ts';
 
 type RunHandler = (payload: Extract<StagePayload, { action: 'run' }>) => Promise<unknown> | unknown;
 

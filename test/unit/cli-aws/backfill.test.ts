@@ -6,7 +6,7 @@ import {
   executionArnOf,
   executionConsoleUrl,
   MAX_EXECUTION_NAME_LENGTH,
-} from '../../../shared/aws/cli/backfill.ts';
+} from '../../../shared/cli/aws/backfill.ts';
 import { backfillId } from '../../../shared/planner/backfill.ts';
 import {
   ACCOUNT,

@@ -24,7 +24,7 @@ for (const name of Object.keys(process.env)) {
   }
 }
 Object.assign(process.env, {
-  PIKO_JOBS_DIR: 'test/unit/aws-cli/jobs',
+  PIKO_JOBS_DIR: 'test/unit/cli-aws/jobs',
   PIKO_LOG_LEVEL: 'error',
   AWS_ACCESS_KEY_ID: 'test',
   AWS_SECRET_ACCESS_KEY: 'test',
