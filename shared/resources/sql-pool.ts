@@ -1,8 +1,9 @@
-import type { PoolConnection, ResultSetHeader } from 'mysql2/promise';
+import type { PoolConnection } from 'mysql2/promise';
 import { getConfig } from '../config.ts';
 import { InputError } from '../errors.ts';
 import { unknownOptionProblems } from '../options.ts';
-import type { SqlDatabase, SqlRow } from '../sql.ts';
+import type { SqlDatabase } from '../sql.ts';
+import { dsnTarget, MysqlConnectionDatabase, parseMysqlDsn } from '../store/mysql/index.ts';
 import { openSqliteDatabase } from '../store/sqlite.ts';
 import { abortReason } from './abort.ts';
 import { type MysqlPoolHandle, mysqlPool } from './mysql-pool.ts';
@@ -18,7 +19,7 @@ export interface SqlPoolOptions {
 }
 
 type Handle =
-  | { readonly kind: 'mysql'; readonly pool: MysqlPoolHandle }
+  | { readonly kind: 'mysql'; readonly pool: MysqlPoolHandle; readonly target: string }
   | {
       readonly kind: 'sqlite';
       readonly db: SqlDatabase & { close(): Promise<void> };
@@ -49,7 +50,10 @@ export function sqlPool(options: SqlPoolOptions = {}): SqlPoolResource {
     aws: { stateDatabase: true },
     async create(context) {
       const config = getConfig();
-      if (config.mysql.dsn) return { kind: 'mysql', pool: await mysql.create(context) };
+      if (config.mysql.dsn) {
+        const target = dsnTarget(parseMysqlDsn(config.mysql.dsn));
+        return { kind: 'mysql', pool: await mysql.create(context), target };
+      }
       return {
         kind: 'sqlite',
         db: openSqliteDatabase(options.sqliteFile ?? config.sqlite.file),
@@ -65,7 +69,9 @@ export function sqlPool(options: SqlPoolOptions = {}): SqlPoolResource {
       }
       const connection = await mysql.acquire(handle.pool, signal);
       waits.record(performance.now() - started);
-      const db = connectionDatabase(connection);
+      // The store's own adapter: driver errors become StoreErrors, as on SQLite. No statement
+      // timeout: a job's queries may rightly take long.
+      const db = new MysqlConnectionDatabase(connection, { target: handle.target });
       connections.set(db, connection);
       return db;
     },
@@ -80,29 +86,6 @@ export function sqlPool(options: SqlPoolOptions = {}): SqlPoolResource {
     },
     poolWaitStats: () => waits.snapshot(),
   };
-}
-
-function connectionDatabase(connection: PoolConnection): SqlDatabase {
-  const db: SqlDatabase = {
-    dialect: 'mysql',
-    async query(sql, params = []) {
-      const [result] = await connection.query(sql, params as unknown[]);
-      if (Array.isArray(result)) return { rows: result as SqlRow[], affectedRows: 0 };
-      return { rows: [], affectedRows: (result as ResultSetHeader).affectedRows };
-    },
-    async transaction(work) {
-      await connection.beginTransaction();
-      try {
-        const result = await work(db);
-        await connection.commit();
-        return result;
-      } catch (error) {
-        await connection.rollback();
-        throw error;
-      }
-    },
-  };
-  return db;
 }
 
 /** Counts free slots; waiters queue in order and give up when their signal aborts. */

@@ -1,5 +1,5 @@
 import { StoreError } from '../errors.ts';
-import { type MysqlIamAuthOptions, type MysqlSsl, openMysqlStore } from './mysql.ts';
+import { type MysqlIamAuthOptions, type MysqlSsl, openMysqlStore } from './mysql/index.ts';
 import { openSqliteStore } from './sqlite.ts';
 import type { RequeuePolicy, StateStore } from './types.ts';
 
@@ -15,7 +15,7 @@ export {
   openMysqlStore,
   parseMysqlDsn,
   redactDsn,
-} from './mysql.ts';
+} from './mysql/index.ts';
 export { MAX_ERROR_LENGTH, truncateError } from './sql-store.ts';
 export { DEFAULT_SQLITE_FILE, openSqliteStore, type SqliteStoreOptions, storeIdFile } from './sqlite.ts';
 export * from './types.ts';

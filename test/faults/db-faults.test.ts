@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RETRY_FIRST_MS } from '../../shared/local/runtime.ts';
-import { openMysqlStore, parseMysqlDsn } from '../../shared/store/mysql.ts';
+import { openMysqlStore, parseMysqlDsn } from '../../shared/store/mysql/index.ts';
 import type { StateStore } from '../../shared/store/types.ts';
 import { type PikoProcess, sleep, spawnPiko } from '../chaos/piko-process.ts';
 import { CHAOS_TABLE, type ChaosJobOptions, defineChaosJob } from '../fixtures/chaos-jobs/chaos-upsert.ts';

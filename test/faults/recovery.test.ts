@@ -16,7 +16,7 @@ import { JobRegistry } from '../../shared/registry.ts';
 import { ResourceRegistry } from '../../shared/resources/lending.ts';
 import { openProcessRuntime, type ProcessRuntime } from '../../shared/runner/process.ts';
 import { runStage } from '../../shared/runner/stage-runner.ts';
-import { openMysqlStore, parseMysqlDsn } from '../../shared/store/mysql.ts';
+import { openMysqlStore, parseMysqlDsn } from '../../shared/store/mysql/index.ts';
 import type { StateStore } from '../../shared/store/types.ts';
 import { CHAOS_TABLE, defineChaosJob } from '../fixtures/chaos-jobs/chaos-upsert.ts';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { openMysqlStore } from '../../shared/store/mysql.ts';
+import { openMysqlStore } from '../../shared/store/mysql/index.ts';
 import { spawnPiko } from '../chaos/piko-process.ts';
 import { CHAOS_TABLE, defineChaosJob } from '../fixtures/chaos-jobs/chaos-upsert.ts';
 import { createTestDatabase } from '../helpers/mysql.ts';

@@ -17,7 +17,7 @@ import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { JobDefinition } from '../../shared/job.ts';
 import { dispatch, initialWatermark, planScheduled } from '../../shared/planner/index.ts';
-import { openMysqlStore } from '../../shared/store/mysql.ts';
+import { openMysqlStore } from '../../shared/store/mysql/index.ts';
 import type { StateStore } from '../../shared/store/types.ts';
 import type { ExecutionInput, ExecutionStatus, WorkflowStarter } from '../../shared/workflow/starter.ts';
 import { type ChaosJobOptions, defineChaosJob } from '../fixtures/chaos-jobs/chaos-upsert.ts';

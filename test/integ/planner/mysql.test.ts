@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../../shared/errors.ts';
 import { defineJob } from '../../../shared/job.ts';
 import { dispatch, planBackfill, planScheduled } from '../../../shared/planner/index.ts';
-import { openMysqlStore } from '../../../shared/store/mysql.ts';
+import { openMysqlStore } from '../../../shared/store/mysql/index.ts';
 import type { StateStore } from '../../../shared/store/types.ts';
 import { queryStartingWith, startFaultProxy } from '../../helpers/fault-proxy.ts';
 import { createTestDatabase, mysqlGate, type TestDatabase } from '../../helpers/mysql.ts';

@@ -9,7 +9,7 @@ import {
   openMysqlStore,
   parseMysqlDsn,
   redactDsn,
-} from '../../../shared/store/mysql.ts';
+} from '../../../shared/store/mysql/index.ts';
 
 const signerCalls = vi.hoisted(() => ({ configs: [] as unknown[], tokens: 0 }));
 vi.mock('@aws-sdk/rds-signer', () => ({

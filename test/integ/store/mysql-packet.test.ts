@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineJob, MAX_CONFIG_OVERRIDE_BYTES } from '../../../shared/job.ts';
 import { planBackfill } from '../../../shared/planner/index.ts';
-import { openMysqlStore } from '../../../shared/store/mysql.ts';
+import { openMysqlStore } from '../../../shared/store/mysql/index.ts';
 import type { StateStore } from '../../../shared/store/types.ts';
 import { mysqlGate } from '../../helpers/mysql.ts';
 import { type PrivateMariaDb, startPrivateMariaDb } from '../../helpers/private-mariadb.ts';

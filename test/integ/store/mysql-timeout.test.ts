@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../../shared/errors.ts';
-import { openMysqlStore, parseMysqlDsn } from '../../../shared/store/mysql.ts';
+import { openMysqlStore, parseMysqlDsn } from '../../../shared/store/mysql/index.ts';
 import type { StateStore } from '../../../shared/store/types.ts';
 import { type FaultProxy, startFaultProxy } from '../../helpers/fault-proxy.ts';
 import { createTestDatabase, mysqlGate, mysqlTestDsn, type TestDatabase } from '../../helpers/mysql.ts';
