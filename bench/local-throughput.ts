@@ -152,7 +152,7 @@ async function executionInputs(
   for (let i = 0; i < runs.length; i += batch) {
     const slice = runs.slice(i, i + batch);
     const executionName = `${tag}-${i}`;
-    await opened.store.withJob(job.id, FROM, (tx) =>
+    await opened.store.withJob(job, (tx) =>
       tx.markQueued(
         slice.map((run) => run.runId),
         executionName,

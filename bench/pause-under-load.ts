@@ -30,7 +30,6 @@ import { defineJob } from '../shared/job.ts';
 import { LocalRuntime } from '../shared/local/runtime.ts';
 import { LocalWorkflowStarter } from '../shared/local/workflow/local-starter.ts';
 import { renderJobWorkflow } from '../shared/local/workflow/render.ts';
-import { initialWatermark } from '../shared/planner/index.ts';
 import { JobRegistry } from '../shared/registry.ts';
 import { openProcessRuntime, type ProcessRuntime } from '../shared/runner/process.ts';
 import { runStage } from '../shared/runner/stage-runner.ts';
@@ -86,7 +85,6 @@ async function drain(
   pathKind: Path,
   pauseAt: number,
 ): Promise<number> {
-  const watermark = initialWatermark(job, NOW);
   let idle: () => Promise<void>;
   let go: () => Promise<void>;
   if (pathKind === 'local') {
@@ -125,11 +123,11 @@ async function drain(
   const reached = startsReach(pauseAt);
   await go();
   await reached;
-  await operator.setPaused(job.id, true, watermark);
+  await operator.setPaused(job, true);
   const atPause = starts.length;
   await idle();
   const after = starts.length - atPause;
-  await operator.setPaused(job.id, false, watermark);
+  await operator.setPaused(job, false);
   await go();
   await idle();
   return after;

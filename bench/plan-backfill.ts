@@ -106,8 +106,8 @@ function rawInserter(connection: mysql.Connection, table: string, rows: readonly
 
 /** The store, with `after` run (and its time taken out of the planner's) after each planning transaction. */
 function interleaved(store: StateStore, after: () => Promise<void>): StateStore {
-  const withJob: StateStore['withJob'] = async (jobId, initialWatermark, work) => {
-    const result = await store.withJob(jobId, initialWatermark, work);
+  const withJob: StateStore['withJob'] = async (job, work) => {
+    const result = await store.withJob(job, work);
     await after();
     return result;
   };

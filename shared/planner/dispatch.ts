@@ -1,5 +1,5 @@
 import { intervalToJson } from '../interval.ts';
-import type { DispatchLane, RunRecord, StateStore } from '../store/types.ts';
+import type { DispatchLane, RunRecord, StateStore, StoredJob } from '../store/types.ts';
 import { executionName } from '../workflow/execution-name.ts';
 import type { ExecutionInput, RunItem, WorkflowStarter } from '../workflow/starter.ts';
 
@@ -66,16 +66,16 @@ export function runsPerExecution(requested: number): number {
  */
 export async function dispatch(
   store: StateStore,
-  jobId: string,
+  job: StoredJob,
   starter: WorkflowStarter,
-  initialWatermark: Date,
   options: DispatchOptions = {},
 ): Promise<DispatchResult> {
+  const jobId = job.id;
   const lane = options.lane ?? { kind: 'scheduled' };
   const maxRuns = runsPerExecution(options.maxRunsPerExecution ?? DEFAULT_MAX_RUNS_PER_EXECUTION);
   const maxExecutions = options.maxExecutions ?? 1;
 
-  const { inFlight, paused } = await store.withJob(jobId, initialWatermark, async (tx) => ({
+  const { inFlight, paused } = await store.withJob(job, async (tx) => ({
     inFlight: await tx.inFlightRuns(lane),
     paused: tx.job.paused,
   }));
@@ -114,7 +114,7 @@ export async function dispatch(
   const free = lane.kind === 'scheduled' ? (live.length === 0 ? 1 : 0) : maxExecutions - live.length;
   let pausedNow = paused;
   for (let i = 0; i < free && !pausedNow; i++) {
-    const input = await store.withJob(jobId, initialWatermark, async (tx) => {
+    const input = await store.withJob(job, async (tx) => {
       // Checked under the job's row lock, in the transaction that queues: a pause is either seen
       // here or waits for this commit (and then the stage runner refuses the queued runs).
       if (tx.job.paused) {

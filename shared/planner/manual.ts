@@ -5,7 +5,6 @@ import type { StateStore } from '../store/types.ts';
 import { executionName } from '../workflow/execution-name.ts';
 import type { ExecutionInput, WorkflowStarter } from '../workflow/starter.ts';
 import { executionInput } from './dispatch.ts';
-import { initialWatermark } from './scheduled.ts';
 
 /**
  * Starts a manual run of one interval (`piko run`): in one transaction holding the job's row lock,
@@ -21,11 +20,10 @@ export async function dispatchManualRun(
   interval: Interval,
   config: unknown,
   starter: WorkflowStarter,
-  now: Date,
 ): Promise<ExecutionInput> {
   const lane = { kind: 'scheduled' } as const;
   const oneInterval = (): [Date, Date] => [interval.start, new Date(interval.start.getTime() + 1)];
-  const input = await store.withJob(job.id, initialWatermark(job, now), async (tx) => {
+  const input = await store.withJob(job, async (tx) => {
     if (tx.job.paused) throw new JobPausedError(job.id, 'a manual run');
     const [existing] = await tx.runsInRange(...oneInterval());
     const manual = { trigger: 'manual' as const, backfillId: null, config };

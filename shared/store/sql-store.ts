@@ -7,7 +7,7 @@
 import { StoreError } from '../errors.ts';
 import type { SqlDatabase } from '../sql.ts';
 import { type BackfillProgress, getBackfill, openBackfill, updateBackfill } from './sql/backfills.ts';
-import { checkDate, checkJobId } from './sql/checks.ts';
+import { checkJobId } from './sql/checks.ts';
 import { databaseClock } from './sql/database-clock.ts';
 import type { SqlContext, SqlStoreDialect } from './sql/dialect.ts';
 import { insertBudget, insertRuns } from './sql/insert-runs.ts';
@@ -31,6 +31,7 @@ import {
   type RunOwner,
   type RunRecord,
   type StateStore,
+  type StoredJob,
   type WatermarkReset,
 } from './types.ts';
 
@@ -78,19 +79,14 @@ class SqlStateStore implements StateStore {
     return this.#backend.migrate();
   }
 
-  async withJob<T>(
-    jobId: string,
-    initialWatermark: Date,
-    work: (tx: JobTransaction) => Promise<T>,
-  ): Promise<T> {
-    checkJobId(jobId);
-    checkDate('initialWatermark', initialWatermark);
+  async withJob<T>(job: StoredJob, work: (tx: JobTransaction) => Promise<T>): Promise<T> {
+    checkJobId(job.id);
     return await this.database.transaction(async (db) => {
       const ctx = { ...this.#ctx, db };
-      const job = await lockJob(ctx, jobId, initialWatermark);
+      const row = await lockJob(ctx, job);
       // Asked through the transaction's connection: a pool of one must not wait for itself.
       const budget = async () => (this.#insertBytes ??= await insertBudget(db, ctx.dialect));
-      const tx = new SqlJobTransaction(ctx, job, budget);
+      const tx = new SqlJobTransaction(ctx, row, budget);
       try {
         return await work(tx);
       } finally {
@@ -107,8 +103,8 @@ class SqlStateStore implements StateStore {
     return listJobs(this.database);
   }
 
-  setPaused(jobId: string, paused: boolean, initialWatermark: Date): Promise<void> {
-    return setPaused(this.#ctx, jobId, paused, initialWatermark);
+  setPaused(job: StoredJob, paused: boolean): Promise<void> {
+    return setPaused(this.#ctx, job, paused);
   }
 
   getRun(runId: number): Promise<RunRecord | undefined> {

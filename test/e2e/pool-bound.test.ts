@@ -12,7 +12,6 @@ import { randomBytes } from 'node:crypto';
 import { type Connection, createConnection, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../shared/config.ts';
-import { initialWatermark } from '../../shared/planner/index.ts';
 import { JobRegistry } from '../../shared/registry.ts';
 import { openProcessRuntime, type ProcessRuntime } from '../../shared/runner/process.ts';
 import { runStage } from '../../shared/runner/stage-runner.ts';
@@ -95,7 +94,7 @@ describe.skipIf(gate.skip)('500 concurrent runs sharing a sqlPool of 10 (MySQL)'
     const to = new Date(from.getTime() + RUNS * 5 * 60_000);
     const intervals = [...pool.schedule.intervals(from, to)];
     const executionName = 'pool-b20260101T000000Z-0123456789abcdef';
-    await runtime.store.withJob(pool.id, initialWatermark(pool, to), async (tx) => {
+    await runtime.store.withJob(pool, async (tx) => {
       await tx.insertRuns(intervals.map((interval) => ({ interval, trigger: 'backfill' as const })));
       const inserted = await tx.runsInRange(from, to);
       await tx.markQueued(

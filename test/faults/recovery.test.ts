@@ -11,7 +11,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../shared/config.ts';
 import { StoreError, StoreUnavailableError } from '../../shared/errors.ts';
 import { LocalRuntime, type ProgressEvent, RETRY_FIRST_MS } from '../../shared/local/runtime.ts';
-import { initialWatermark } from '../../shared/planner/index.ts';
 import { JobRegistry } from '../../shared/registry.ts';
 import { ResourceRegistry } from '../../shared/resources/lending.ts';
 import { openProcessRuntime, type ProcessRuntime } from '../../shared/runner/process.ts';
@@ -23,6 +22,7 @@ import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
 import { createTestDatabase, mysqlGate, mysqlTestDsn, type TestDatabase } from '../helpers/mysql.ts';
 import { createTempSqliteStore } from '../helpers/sqlite.ts';
 import { checkJobState, plannedRange } from '../helpers/state-checks.ts';
+import { jobAt } from '../helpers/stored-job.ts';
 
 const MINUTE_MS = 60_000;
 const gate = await mysqlGate('state store unavailability tests');
@@ -64,12 +64,12 @@ describe.skipIf(gate.skip)('MySQL state store out of reach', () => {
     proxy.failOn({ match: 'FOR UPDATE', action: 'drop' });
 
     // Act
-    const attempt = store.withJob('cut', new Date(0), async () => 1);
+    const attempt = store.withJob(jobAt('cut', new Date(0)), async () => 1);
 
     // Assert
     await expect(attempt).rejects.toBeInstanceOf(StoreUnavailableError);
     proxy.clearTriggers();
-    await expect(store.withJob('cut', new Date(0), async () => 2)).resolves.toBe(2);
+    await expect(store.withJob(jobAt('cut', new Date(0)), async () => 2)).resolves.toBe(2);
   });
 
   it('reports a statement the server refuses as a StoreError that is not StoreUnavailableError', async () => {
@@ -101,7 +101,7 @@ describe('a run whose failure is the state store being out of reach', () => {
   async function runningRun(minute: number) {
     const start = new Date(Date.parse('2026-01-01T00:00:00Z') + minute * MINUTE_MS);
     const interval = { start, end: new Date(start.getTime() + MINUTE_MS) };
-    const runId = await temp.store.withJob(job.id, initialWatermark(job, start), async (tx) => {
+    const runId = await temp.store.withJob(job, async (tx) => {
       await tx.insertRuns([{ interval, trigger: 'schedule' }]);
       const [run] = await tx.runsInRange(interval.start, interval.end);
       await tx.markQueued([run!.runId], 'unreachable-s1');

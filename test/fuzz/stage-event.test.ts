@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../shared/store/sqlite.ts';
 import { logger } from '../../shared/telemetry.ts';
 import { parseStagePayload } from '../../shared/workflow/stage-event.ts';
+import { jobAt } from '../helpers/stored-job.ts';
 import { FuzzCounts, fuzzRuns, fuzzTimeoutMs, HOSTILE_INSTANTS, hostileString } from './arbitraries.ts';
 import { snapshotSqliteFile } from './store-snapshot.ts';
 
@@ -146,7 +147,7 @@ describe('the stage runner event, fuzzed', () => {
     try {
       await store.migrate();
       const starts = ['2026-03-01T00:00:00.000Z', '2026-03-01T00:05:00.000Z', '2026-03-01T00:10:00.000Z'];
-      await store.withJob('store_totals', new Date(starts[0]!), async (tx) => {
+      await store.withJob(jobAt('store_totals', new Date(starts[0]!)), async (tx) => {
         await tx.insertRuns(
           starts.map((start) => ({
             interval: { start: new Date(start), end: new Date(Date.parse(start) + 300_000) },

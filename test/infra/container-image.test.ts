@@ -34,6 +34,7 @@ import { openStore, type RunRecord } from '../../shared/store/index.ts';
 import { STAGE_EVENT_ENV } from '../../shared/workflow/stage-event.ts';
 import { createTestDatabase, mysqlGate, type TestDatabase } from '../helpers/mysql.ts';
 import { type S3Endpoint, startS3Endpoint } from '../helpers/s3-endpoint.ts';
+import { jobAt } from '../helpers/stored-job.ts';
 
 /** The container's user: the image's `node` user has uid and gid 1000. */
 const CONTAINER_UID = 1000;
@@ -201,7 +202,7 @@ describe('the stage image bundle', () => {
       let run: RunRecord | undefined;
       try {
         await store.migrate();
-        await store.withJob('nightly_archive', new Date(START), async (tx) => {
+        await store.withJob(jobAt('nightly_archive', new Date(START)), async (tx) => {
           await tx.insertRuns([
             {
               interval: { start: new Date(START), end: new Date(END) },

@@ -150,7 +150,7 @@ export async function runPoolLoad(options: PoolLoadOptions): Promise<PoolLoadRes
         start: new Date(START.getTime() + k * MINUTE_MS),
         end: new Date(START.getTime() + (k + 1) * MINUTE_MS),
       }));
-      await runtime.store.withJob(job.id, START, async (tx) => {
+      await runtime.store.withJob(job, async (tx) => {
         await tx.insertRuns(intervals.map((interval) => ({ interval, trigger: 'schedule' as const })));
         const inserted = await tx.runsInRange(START, new Date(START.getTime() + runs * MINUTE_MS));
         // Queued under one execution, as a dispatch leaves them: the stage runner checks the owner.

@@ -152,7 +152,7 @@ export function backfillCommand(program: Command, io: CliIo): void {
           // Done when nothing was started, resumed after an interruption, or still running.
           if (dispatched.started.length + dispatched.restarted.length + dispatched.live.length === 0) break;
         }
-        await finishBackfill(opened.store, job, plan.backfillId, new Date());
+        await finishBackfill(opened.store, job, plan.backfillId);
         const { succeeded, failed } = runtime.totals;
         print({
           event: 'backfill-done',

@@ -1,24 +1,25 @@
 /** A job's row in `piko_jobs`: locking (and first creating) it, reading it, pausing, the watermark. */
 import { StoreError } from '../../errors.ts';
 import type { SqlDatabase } from '../../sql.ts';
-import type { JobState } from '../types.ts';
+import { initialWatermark, type JobState, type StoredJob } from '../types.ts';
 import { checkCount, checkDate, checkJobId } from './checks.ts';
 import type { SqlContext } from './dialect.ts';
 import { JOB_COLUMNS, toJobState } from './rows.ts';
 
 /**
- * Locks a job's row for the rest of the transaction `ctx.db` belongs to, creating it with
- * `initialWatermark` when missing, and returns it as locked.
+ * Locks a job's row for the rest of the transaction `ctx.db` belongs to, creating it when missing
+ * (its watermark at the job's {@link initialWatermark} by the store's clock), and returns it as locked.
  */
-export async function lockJob(ctx: SqlContext, jobId: string, initialWatermark: Date): Promise<JobState> {
+export async function lockJob(ctx: SqlContext, job: StoredJob): Promise<JobState> {
   const { db, dialect } = ctx;
   const select = `SELECT ${JOB_COLUMNS} FROM piko_jobs WHERE job_id = ?${dialect.forUpdate}`;
-  let { rows } = await db.query(select, [jobId]);
+  let { rows } = await db.query(select, [job.id]);
   if (rows.length === 0) {
-    await db.query(dialect.createJob, [jobId, initialWatermark, ctx.clock()]);
-    ({ rows } = await db.query(select, [jobId]));
+    const now = ctx.clock();
+    await db.query(dialect.createJob, [job.id, newRowWatermark(job, now), now]);
+    ({ rows } = await db.query(select, [job.id]));
   }
-  if (rows.length === 0) throw new StoreError(`Could not create or lock the row of job "${jobId}".`);
+  if (rows.length === 0) throw new StoreError(`Could not create or lock the row of job "${job.id}".`);
   return toJobState(rows[0]!);
 }
 
@@ -34,25 +35,19 @@ export async function listJobs(db: SqlDatabase): Promise<JobState[]> {
   return rows.map(toJobState);
 }
 
-/** Pauses or resumes a job, creating its row with `initialWatermark` when missing. */
-export async function setPaused(
-  ctx: SqlContext,
-  jobId: string,
-  paused: boolean,
-  initialWatermark: Date,
-): Promise<void> {
-  checkJobId(jobId);
-  checkDate('initialWatermark', initialWatermark);
+/** Pauses or resumes a job, creating its row when missing. */
+export async function setPaused(ctx: SqlContext, job: StoredJob, paused: boolean): Promise<void> {
+  checkJobId(job.id);
   const now = ctx.clock();
   const created = await ctx.db.query(
     `${ctx.dialect.insertIgnore} INTO piko_jobs (job_id, watermark, paused, skipped_total, updated_at) VALUES (?, ?, ?, 0, ?)`,
-    [jobId, initialWatermark, paused ? 1 : 0, now],
+    [job.id, newRowWatermark(job, now), paused ? 1 : 0, now],
   );
   if (created.affectedRows > 0) return;
   await ctx.db.query('UPDATE piko_jobs SET paused = ?, updated_at = ? WHERE job_id = ?', [
     paused ? 1 : 0,
     now,
-    jobId,
+    job.id,
   ]);
 }
 
@@ -69,4 +64,11 @@ export async function advanceWatermark(
     'UPDATE piko_jobs SET watermark = ?, skipped_total = skipped_total + ?, updated_at = ? WHERE job_id = ?',
     [watermark, skippedDelta, ctx.clock(), jobId],
   );
+}
+
+/** The watermark of a row created at `now`, checked before it is written. */
+function newRowWatermark(job: StoredJob, now: Date): Date {
+  const watermark = initialWatermark(job, now);
+  checkDate('initialWatermark', watermark);
+  return watermark;
 }

@@ -116,7 +116,7 @@ describe.skipIf(skip)('MySQL (MariaDB)', () => {
         const results = await Promise.all(
           Array.from({ length: 20 }, async () => {
             const planned = await planScheduled(store, job, now);
-            await dispatch(store, job.id, starter, now, { maxRunsPerExecution: 500 });
+            await dispatch(store, job, starter, { maxRunsPerExecution: 500 });
             return planned;
           }),
         );

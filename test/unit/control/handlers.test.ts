@@ -438,7 +438,7 @@ describe('backfill', () => {
     const plan = await send<BackfillPlanResponse>({ action: 'backfill-plan', request });
     // As if planning had failed on its first chunk: no runs, the backfill failed at its start.
     await store.database.query('DELETE FROM piko_runs');
-    await store.withJob('hourly', new Date(T0), (tx) =>
+    await store.withJob(hourly, (tx) =>
       tx.updateBackfill(plan.backfillId, {
         cursor: new Date('2025-12-31T00:00:00Z'),
         status: 'failed',
