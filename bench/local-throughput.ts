@@ -40,6 +40,7 @@ import { JobRegistry } from '../shared/registry.ts';
 import { openProcessRuntime, type ProcessRuntime } from '../shared/runner/process.ts';
 import { runStage } from '../shared/runner/stage-runner.ts';
 import { openMysqlStore, type RunRecord, type StateStore } from '../shared/store/index.ts';
+import { LOCAL_DRIVERS } from '../shared/store/local.ts';
 
 const MYSQL_SERVER = process.env.PIKO_BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
 const REDIS = new URL(process.env.PIKO_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379');
@@ -523,7 +524,7 @@ const dataDir = await mkdtemp(path.join(tmpdir(), 'piko-bench-'));
 
 try {
   const config = loadConfig({ cwd: dataDir, env: { PIKO_MYSQL__DSN: dsn, PIKO_DATA_DIR: dataDir } });
-  const opened = await openProcessRuntime(config, jobs);
+  const opened = await openProcessRuntime(config, jobs, { drivers: LOCAL_DRIVERS });
   let piko: Awaited<ReturnType<typeof pikoBackfill>>;
   let analysis: Analysis | undefined;
   try {

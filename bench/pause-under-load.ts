@@ -33,7 +33,8 @@ import { renderJobWorkflow } from '../shared/local/workflow/render.ts';
 import { JobRegistry } from '../shared/registry.ts';
 import { openProcessRuntime, type ProcessRuntime } from '../shared/runner/process.ts';
 import { runStage } from '../shared/runner/stage-runner.ts';
-import { openStore, type StateStore } from '../shared/store/index.ts';
+import type { StateStore } from '../shared/store/index.ts';
+import { LOCAL_DRIVERS, openStore } from '../shared/store/local.ts';
 
 const MYSQL_SERVER = process.env.PIKO_BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
 const INTERVALS = 100;
@@ -153,7 +154,9 @@ async function trial(kind: Kind, pathKind: Path, pauseAt: number): Promise<Trial
     await admin?.query(`CREATE DATABASE \`${database}\``);
     const env: Record<string, string> = { PIKO_DATA_DIR: dataDir, PIKO_SQLITE__FILE: sqliteFile };
     if (kind === 'mysql') env.PIKO_MYSQL__DSN = dsn;
-    const opened = await openProcessRuntime(loadConfig({ cwd: dataDir, env }), jobs);
+    const opened = await openProcessRuntime(loadConfig({ cwd: dataDir, env }), jobs, {
+      drivers: LOCAL_DRIVERS,
+    });
     const operator = await openStore(kind === 'mysql' ? { mysqlDsn: dsn, poolSize: 1 } : { sqliteFile });
     try {
       const startsAfterPause = await drain(opened, operator, pathKind, pauseAt);

@@ -9,6 +9,7 @@ import { JobRegistry } from '../shared/registry.ts';
 import { openProcessRuntime, type ProcessRuntime } from '../shared/runner/process.ts';
 import { runStage, withoutSecrets } from '../shared/runner/stage-runner.ts';
 import { ENV_JOB_ID, requiredEnv } from '../shared/stack/env.ts';
+import { MYSQL_DRIVERS } from '../shared/store/drivers.ts';
 import { configureTelemetry, metrics } from '../shared/telemetry.ts';
 import { parseStagePayload } from '../shared/workflow/stage-event.ts';
 import { jobs } from './jobs/index.ts';
@@ -23,7 +24,7 @@ function processRuntime(): Promise<ProcessRuntime> {
     const config = getConfig();
     configureTelemetry({ logLevel: config.piko.logLevel, json: config.piko.logJson });
     ownJobId = requiredEnv(ENV_JOB_ID);
-    runtime = openProcessRuntime(config, new JobRegistry(jobs), { migrate: false });
+    runtime = openProcessRuntime(config, new JobRegistry(jobs), { drivers: MYSQL_DRIVERS, migrate: false });
     runtime.catch(() => {
       runtime = undefined;
     });

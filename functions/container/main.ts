@@ -4,6 +4,8 @@
  * The image runs `functions/container/bundle-entry.ts` instead, bundled, with the project's jobs built in.
  */
 import { loadJobs } from '../../shared/registry.ts';
+import { LOCAL_DRIVERS } from '../../shared/store/local.ts';
 import { runContainerStage } from './run-stage.ts';
 
-await runContainerStage((config) => loadJobs(config.piko.jobsDir));
+// Locally the state may be a SQLite file, as in the local runtime that spawned this process.
+await runContainerStage((config) => loadJobs(config.piko.jobsDir), LOCAL_DRIVERS);

@@ -9,6 +9,7 @@ import type { JobRegistry } from '../../shared/registry.ts';
 import { openProcessRuntime } from '../../shared/runner/process.ts';
 import { runStage, withoutSecrets } from '../../shared/runner/stage-runner.ts';
 import { ENV_JOB_ID, requiredEnv } from '../../shared/stack/env.ts';
+import type { StoreDrivers } from '../../shared/store/drivers.ts';
 import { configureTelemetry, logger } from '../../shared/telemetry.ts';
 import { parseStagePayload, STAGE_EVENT_ENV } from '../../shared/workflow/stage-event.ts';
 
@@ -18,6 +19,7 @@ import { parseStagePayload, STAGE_EVENT_ENV } from '../../shared/workflow/stage-
  */
 export async function runContainerStage(
   loadRegistry: (config: PikoConfig) => JobRegistry | Promise<JobRegistry>,
+  drivers: StoreDrivers,
 ): Promise<void> {
   const shutdown = new AbortController();
   process.once('SIGTERM', () => shutdown.abort(new Error('Fargate task stopped (SIGTERM)')));
@@ -33,6 +35,7 @@ export async function runContainerStage(
     // The task knows its own job (the task definition's environment) and refuses events of others.
     const jobId = requiredEnv(ENV_JOB_ID);
     const runtime = await openProcessRuntime(config, await loadRegistry(config), {
+      drivers,
       migrate: false,
       shutdown: shutdown.signal,
     });

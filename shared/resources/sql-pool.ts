@@ -1,10 +1,9 @@
 import type { PoolConnection } from 'mysql2/promise';
 import { getConfig } from '../config.ts';
-import { InputError } from '../errors.ts';
+import { ConfigError, InputError } from '../errors.ts';
 import { unknownOptionProblems } from '../options.ts';
 import type { SqlDatabase } from '../sql.ts';
 import { dsnTarget, MysqlConnectionDatabase, parseMysqlDsn } from '../store/mysql/index.ts';
-import { openSqliteDatabase } from '../store/sqlite.ts';
 import { abortReason } from './abort.ts';
 import { type MysqlPoolHandle, mysqlPool } from './mysql-pool.ts';
 import type { Resource } from './types.ts';
@@ -54,9 +53,16 @@ export function sqlPool(options: SqlPoolOptions = {}): SqlPoolResource {
         const target = dsnTarget(parseMysqlDsn(config.mysql.dsn));
         return { kind: 'mysql', pool: await mysql.create(context), target };
       }
+      if (!context.openSqliteDatabase) {
+        throw new ConfigError([
+          `mysql.dsn is not set, but resource "${context.name}" of job "${context.jobId}" is a sqlPool() in a ` +
+            'process that cannot open SQLite (SQLite is for the local runtime and the CLI): set PIKO_MYSQL__DSN ' +
+            '(the stack sets it on AWS)',
+        ]);
+      }
       return {
         kind: 'sqlite',
-        db: openSqliteDatabase(options.sqliteFile ?? config.sqlite.file),
+        db: context.openSqliteDatabase(options.sqliteFile ?? config.sqlite.file),
         slots: new Semaphore(max),
       };
     },

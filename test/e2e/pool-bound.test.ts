@@ -15,6 +15,7 @@ import { loadConfig } from '../../shared/config.ts';
 import { JobRegistry } from '../../shared/registry.ts';
 import { openProcessRuntime, type ProcessRuntime } from '../../shared/runner/process.ts';
 import { runStage } from '../../shared/runner/stage-runner.ts';
+import { LOCAL_DRIVERS } from '../../shared/store/local.ts';
 import { POOL_MAX, POOL_STORES, pool, poolDb } from '../fixtures/jobs/defs/pool.ts';
 import { createTestDatabase, mysqlGate, mysqlTestDsn, type TestDatabase } from '../helpers/mysql.ts';
 import { sleep, tempDir } from './support.ts';
@@ -47,7 +48,7 @@ describe.skipIf(gate.skip)('500 concurrent runs sharing a sqlPool of 10 (MySQL)'
     process.env.PIKO_MYSQL__DSN = poolDsn.toString();
     // … while the state store (and the upsert sink writing through it) connects as the test user.
     const config = loadConfig({ env: { PIKO_MYSQL__DSN: database.dsn, PIKO_DATA_DIR: temp.dir } });
-    opened = await openProcessRuntime(config, new JobRegistry([pool]));
+    opened = await openProcessRuntime(config, new JobRegistry([pool]), { drivers: LOCAL_DRIVERS });
   });
 
   afterAll(async () => {

@@ -15,6 +15,7 @@ import { JobRegistry } from '../../shared/registry.ts';
 import { ResourceRegistry } from '../../shared/resources/lending.ts';
 import { openProcessRuntime, type ProcessRuntime } from '../../shared/runner/process.ts';
 import { runStage } from '../../shared/runner/stage-runner.ts';
+import { LOCAL_DRIVERS } from '../../shared/store/local.ts';
 import { openMysqlStore, parseMysqlDsn } from '../../shared/store/mysql/index.ts';
 import type { StateStore } from '../../shared/store/types.ts';
 import { CHAOS_TABLE, defineChaosJob } from '../fixtures/chaos-jobs/chaos-upsert.ts';
@@ -217,7 +218,7 @@ describe('local runtime when planning or dispatching fails', () => {
         PIKO_MAX_RUNS_PER_EXECUTION: '5',
       },
     });
-    opened = await openProcessRuntime(config, new JobRegistry([job]));
+    opened = await openProcessRuntime(config, new JobRegistry([job]), { drivers: LOCAL_DRIVERS });
     const events: ProgressEvent[] = [];
     const runtime = new LocalRuntime({
       process: { ...opened, store: failingWithJob(opened.store, new Set([4, 5])) },

@@ -30,7 +30,8 @@ import {
   STAGE_CPU_ARCHITECTURE,
   type StageImageContext,
 } from '../../infra/container-image.ts';
-import { openStore, type RunRecord } from '../../shared/store/index.ts';
+import type { RunRecord } from '../../shared/store/index.ts';
+import { openStore } from '../../shared/store/local.ts';
 import { STAGE_EVENT_ENV } from '../../shared/workflow/stage-event.ts';
 import { createTestDatabase, mysqlGate, type TestDatabase } from '../helpers/mysql.ts';
 import { type S3Endpoint, startS3Endpoint } from '../helpers/s3-endpoint.ts';

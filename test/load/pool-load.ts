@@ -22,6 +22,7 @@ import { mysqlPool } from '../../shared/resources/mysql-pool.ts';
 import type { WaitStats } from '../../shared/resources/wait-stats.ts';
 import { openProcessRuntime } from '../../shared/runner/process.ts';
 import { runStage } from '../../shared/runner/stage-runner.ts';
+import { LOCAL_DRIVERS } from '../../shared/store/local.ts';
 
 /** Connections of the test's own observer (FLUSH STATUS, PROCESSLIST sampling). */
 export const OBSERVER_CONNECTIONS = 1;
@@ -142,7 +143,10 @@ export async function runPoolLoad(options: PoolLoadOptions): Promise<PoolLoadRes
         PIKO_DATA_DIR: dataDir,
       },
     });
-    const runtime = await openProcessRuntime(config, new JobRegistry([job]), { migrate: true });
+    const runtime = await openProcessRuntime(config, new JobRegistry([job]), {
+      drivers: LOCAL_DRIVERS,
+      migrate: true,
+    });
     let closed = false;
     try {
       // Arrange: one pending run per interval, as the planner would leave them.

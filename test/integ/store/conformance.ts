@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StageEventRefusedError, StoreError } from '../../../shared/errors.ts';
 import type { Interval } from '../../../shared/interval.ts';
 import { compileSchedule } from '../../../shared/schedule/index.ts';
-import { openStore, type StoreConfig } from '../../../shared/store/index.ts';
+import type { StoreConfig } from '../../../shared/store/index.ts';
+import { openStore } from '../../../shared/store/local.ts';
 import { applyMigrations, MIGRATIONS } from '../../../shared/store/migrations.ts';
 import type {
   JobTransaction,
