@@ -5,6 +5,7 @@ import { Construct } from 'constructs';
 import { DISPATCHER_DATABASE_USER } from '../../shared/stack/database-users.ts';
 import { ENV_MYSQL_DSN, ENV_MYSQL_IAM_AUTH, ENV_STACK_NAME } from '../../shared/stack/env.ts';
 import { jobStateMachineName } from '../../shared/stack/outputs.ts';
+import { LAMBDA_ENTRIES } from '../bundling.ts';
 import { acknowledgeFinding } from '../nag.ts';
 import { type FunctionNetworking, PikoFunction, type PikoFunctionProps } from './piko-function.ts';
 import type { StateDatabase } from './state-database.ts';
@@ -16,7 +17,7 @@ import type { StateDatabase } from './state-database.ts';
  * about 70 ms of CPU); the map still ships with the code.
  */
 export const DISPATCHER_FUNCTION = {
-  entry: 'functions/dispatcher.ts',
+  entry: LAMBDA_ENTRIES.control,
   description: 'Piko dispatcher: plans due intervals and starts job workflows',
   rdsCaBundle: false,
   // It imports the jobs for their schedules, never runs their stages: no object store, no S3 SDK.

@@ -10,6 +10,7 @@ import {
   ENV_MYSQL_IAM_AUTH,
   ENV_STACK_NAME,
 } from '../../shared/stack/env.ts';
+import { LAMBDA_ENTRIES } from '../bundling.ts';
 import type { JobOutputs } from './job-outputs.ts';
 import { type FunctionNetworking, PikoFunction } from './piko-function.ts';
 import type { StateDatabase } from './state-database.ts';
@@ -108,7 +109,7 @@ export class JobFunctions extends Construct {
     for (const job of props.jobs) {
       const outputs = jobOutputsFor(job, props.outputs);
       const fn = new PikoFunction(this, job.id, {
-        entry: 'functions/stage-runner.ts',
+        entry: LAMBDA_ENTRIES.stageRunner,
         description: `Piko job ${job.id}: Lambda stages`,
         memorySize: job.memoryMiB,
         timeout: Duration.seconds(jobFunctionTimeoutSeconds(job)),
