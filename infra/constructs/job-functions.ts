@@ -101,7 +101,7 @@ export interface JobFunctionsProps {
  */
 export class JobFunctions extends Construct {
   /** By job id. */
-  readonly functions: ReadonlyMap<string, PikoFunction>;
+  readonly byJob: ReadonlyMap<string, PikoFunction>;
 
   constructor(scope: Construct, id: string, props: JobFunctionsProps) {
     super(scope, id);
@@ -121,6 +121,6 @@ export class JobFunctions extends Construct {
       outputs?.grantJob(fn.role, job.id);
       functions.set(job.id, fn);
     }
-    this.functions = functions;
+    this.byJob = functions;
   }
 }
