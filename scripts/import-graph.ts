@@ -244,8 +244,9 @@ function rotatedToSmallest(cycle: readonly string[]): string[] {
 }
 
 /**
- * What `entry` reaches of `forbidden`, each with its shortest import chain (breadth first). A chain
- * stops at the first forbidden module: what that one imports is its own problem, reported once.
+ * Every import by which `entry` reaches `forbidden`: for each import of a forbidden module by a file
+ * the entry reaches, the shortest chain to that file (breadth first), then the forbidden module. A
+ * chain stops there: what a forbidden module imports in turn is not reported again.
  */
 export function forbiddenReaches(
   graph: ImportGraph,
@@ -255,20 +256,22 @@ export function forbiddenReaches(
 ): ForbiddenReach[] {
   const reaches: ForbiddenReach[] = [];
   const parent = new Map<string, string | undefined>([[entry, undefined]]);
+  const chainTo = (node: string): string[] => {
+    const chain = [node];
+    for (let up = parent.get(node); up !== undefined; up = parent.get(up)) chain.unshift(up);
+    return chain;
+  };
   const queue = [entry];
   for (let head = 0; head < queue.length; head++) {
     const node = queue[head]!;
-    const rule = node === entry || substitutes.has(node) ? undefined : forbiddenRule(node, forbidden);
-    if (rule !== undefined) {
-      const chain = [node];
-      for (let up = parent.get(node); up !== undefined; up = parent.get(up)) chain.unshift(up);
-      reaches.push({ entry, forbidden: rule, chain });
-      continue;
-    }
     for (const next of graph.get(node) ?? []) {
-      if (parent.has(next)) continue;
-      parent.set(next, node);
-      queue.push(next);
+      const rule = substitutes.has(next) ? undefined : forbiddenRule(next, forbidden);
+      if (rule !== undefined) {
+        reaches.push({ entry, forbidden: rule, chain: [...chainTo(node), next] });
+      } else if (!parent.has(next)) {
+        parent.set(next, node);
+        queue.push(next);
+      }
     }
   }
   return reaches;

@@ -72,13 +72,19 @@ describe('checkImports', () => {
     const report = await checkImports(check);
 
     // Assert
-    expect(report.files).toBe(11);
+    expect(report.files).toBe(12);
     expect(report.cycles).toEqual([
       ['shared/a.ts', 'shared/b.ts', 'shared/a.ts'],
       ['shared/ring/one.ts', 'shared/ring/two.ts', 'shared/ring/one.ts'],
       ['shared/ring/one.ts', 'shared/ring/two.ts', 'shared/ring/three.ts', 'shared/ring/one.ts'],
     ]);
     expect(report.reaches).toEqual([
+      // Both imports of sqlite.ts the entry reaches, each a fix to make.
+      {
+        entry: 'functions/handler.ts',
+        forbidden: 'shared/store/sqlite.ts',
+        chain: ['functions/handler.ts', 'shared/pool.ts', 'shared/store/sqlite.ts'],
+      },
       {
         entry: 'functions/handler.ts',
         forbidden: 'shared/store/sqlite.ts',
@@ -93,7 +99,7 @@ describe('checkImports', () => {
     ]);
     expect(formatImportReport(report)).toBe(
       [
-        'Imports: 6 problems.',
+        'Imports: 7 problems.',
         '',
         'Import cycles (3): break each by moving what both files need into a module both may import.',
         '  1. shared/a.ts',
@@ -107,15 +113,19 @@ describe('checkImports', () => {
         '     → shared/ring/three.ts',
         '     → shared/ring/one.ts',
         '',
-        'Runtime entries reaching what must not run on AWS (3; forbidden: aws-cdk-lib, better-sqlite3, infra/, shared/store/sqlite.ts):',
+        'Runtime entries reaching what must not run on AWS (4; forbidden: aws-cdk-lib, better-sqlite3, infra/, shared/store/sqlite.ts):',
         '  1. functions/handler.ts reaches shared/store/sqlite.ts:',
+        '     functions/handler.ts',
+        '     → shared/pool.ts',
+        '     → shared/store/sqlite.ts',
+        '  2. functions/handler.ts reaches shared/store/sqlite.ts:',
         '     functions/handler.ts',
         '     → shared/store/index.ts',
         '     → shared/store/sqlite.ts',
-        '  2. functions/deploy.ts reaches infra/:',
+        '  3. functions/deploy.ts reaches infra/:',
         '     functions/deploy.ts',
         '     → infra/cdk.ts',
-        '  3. functions/native.ts reaches better-sqlite3:',
+        '  4. functions/native.ts reaches better-sqlite3:',
         '     functions/native.ts',
         '     → better-sqlite3',
       ].join('\n'),
@@ -134,7 +144,7 @@ describe('checkImports', () => {
       {
         entry: 'functions/handler.ts',
         forbidden: 'better-sqlite3',
-        chain: ['functions/handler.ts', 'shared/store/index.ts', 'shared/store/sqlite.ts', 'better-sqlite3'],
+        chain: ['functions/handler.ts', 'shared/pool.ts', 'shared/store/sqlite.ts', 'better-sqlite3'],
       },
     ]);
   });
