@@ -9,7 +9,7 @@ import { Construct } from 'constructs';
 import { jobStateMachineName } from '../../shared/stack/outputs.ts';
 import { acknowledgeFinding, arnToken } from '../nag.ts';
 import { stateMachineLogGroupName } from '../physical-names.ts';
-import { executionArnFinding, executionArnPattern } from './dispatcher.ts';
+import { executionArnFinding, executionArnPattern } from './control-function.ts';
 
 /**
  * Batches one execution runs before it hands over to a new execution of itself. Per batch the
@@ -32,9 +32,10 @@ const TRANSIENT_DISPATCHER_ERRORS = [
 export interface BackfillWorkflowProps {
   /** Its state machine's name. */
   readonly stateMachineName: string;
-  readonly dispatcher: lambda.IFunction;
-  /** The dispatcher's timeout: bounds each dispatcher task. */
-  readonly dispatcherTimeout: Duration;
+  /** Plans the backfill and hands out its batches. */
+  readonly controlFunction: lambda.IFunction;
+  /** The control function's timeout: bounds each task that invokes it. */
+  readonly controlFunctionTimeout: Duration;
   /** The jobs whose state machines it may start. */
   readonly jobIds: readonly string[];
   /** Job state machines are named `<prefix>-<jobId>`. */
@@ -60,7 +61,7 @@ export class BackfillWorkflow extends Construct {
   constructor(scope: Construct, id: string, props: BackfillWorkflowProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    const taskTimeout = sfn.Timeout.duration(props.dispatcherTimeout.plus(Duration.minutes(1)));
+    const taskTimeout = sfn.Timeout.duration(props.controlFunctionTimeout.plus(Duration.minutes(1)));
     const retryTransient = (task: sfn.TaskStateBase) =>
       task.addRetry({
         errors: TRANSIENT_DISPATCHER_ERRORS,
@@ -73,7 +74,7 @@ export class BackfillWorkflow extends Construct {
     // Keeps the request apart from what the loop adds, so continuing as new passes it on unchanged.
     const start = sfn.Pass.jsonPath(this, 'Start', { parameters: { 'request.$': '$', iteration: 0 } });
     const plan = tasks.LambdaInvoke.jsonPath(this, 'Plan backfill', {
-      lambdaFunction: props.dispatcher,
+      lambdaFunction: props.controlFunction,
       payloadResponseOnly: true,
       payload: sfn.TaskInput.fromObject({
         action: 'backfill-plan',
@@ -85,7 +86,7 @@ export class BackfillWorkflow extends Construct {
     retryTransient(plan);
 
     const next = tasks.LambdaInvoke.jsonPath(this, 'Next batch', {
-      lambdaFunction: props.dispatcher,
+      lambdaFunction: props.controlFunction,
       payloadResponseOnly: true,
       payload: sfn.TaskInput.fromObject({
         action: 'backfill-next',
@@ -230,7 +231,7 @@ export class BackfillWorkflow extends Construct {
     acknowledgeFinding(
       role,
       'AwsSolutions-IAM5',
-      `Resource::${arnToken(props.dispatcher)}:*`,
+      `Resource::${arnToken(props.controlFunction)}:*`,
       "lambda:InvokeFunction on the dispatcher and its versions and aliases (`<arn>:*`), as CDK's LambdaInvoke grants it; " +
         'the workflow invokes the unqualified function.',
     );
