@@ -62,8 +62,15 @@ export class BackfillWorkflow extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     const taskTimeout = sfn.Timeout.duration(props.controlFunctionTimeout.plus(Duration.minutes(1)));
-    const retryTransient = (task: sfn.TaskStateBase) =>
-      task.addRetry({
+    /** A step that invokes the dispatcher with `payload`; transient dispatcher errors are retried. */
+    const dispatcherStep = (name: string, payload: Record<string, unknown>, resultPath: string) =>
+      tasks.LambdaInvoke.jsonPath(this, name, {
+        lambdaFunction: props.controlFunction,
+        payloadResponseOnly: true,
+        payload: sfn.TaskInput.fromObject(payload),
+        resultPath,
+        taskTimeout,
+      }).addRetry({
         errors: TRANSIENT_DISPATCHER_ERRORS,
         interval: Duration.seconds(5),
         maxAttempts: 4,
@@ -73,31 +80,21 @@ export class BackfillWorkflow extends Construct {
 
     // Keeps the request apart from what the loop adds, so continuing as new passes it on unchanged.
     const start = sfn.Pass.jsonPath(this, 'Start', { parameters: { 'request.$': '$', iteration: 0 } });
-    const plan = tasks.LambdaInvoke.jsonPath(this, 'Plan backfill', {
-      lambdaFunction: props.controlFunction,
-      payloadResponseOnly: true,
-      payload: sfn.TaskInput.fromObject({
-        action: 'backfill-plan',
-        request: sfn.JsonPath.objectAt('$.request'),
-      }),
-      resultPath: '$.plan',
-      taskTimeout,
-    });
-    retryTransient(plan);
-
-    const next = tasks.LambdaInvoke.jsonPath(this, 'Next batch', {
-      lambdaFunction: props.controlFunction,
-      payloadResponseOnly: true,
-      payload: sfn.TaskInput.fromObject({
+    const plan = dispatcherStep(
+      'Plan backfill',
+      { action: 'backfill-plan', request: sfn.JsonPath.objectAt('$.request') },
+      '$.plan',
+    );
+    const next = dispatcherStep(
+      'Next batch',
+      {
         action: 'backfill-next',
         jobId: sfn.JsonPath.stringAt('$.plan.jobId'),
         backfillId: sfn.JsonPath.stringAt('$.plan.backfillId'),
         reverse: sfn.JsonPath.objectAt('$.plan.reverse'),
-      }),
-      resultPath: '$.next',
-      taskTimeout,
-    });
-    retryTransient(next);
+      },
+      '$.next',
+    );
 
     const partition = stack.partition;
     const runBatch = new sfn.CustomState(this, 'Run batch', {
