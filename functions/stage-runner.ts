@@ -7,10 +7,10 @@
 import { getConfig } from '../shared/config.ts';
 import { JobRegistry } from '../shared/registry.ts';
 import { openProcessRuntime, type ProcessRuntime } from '../shared/runner/process.ts';
-import { runStage, withoutSecrets } from '../shared/runner/stage-runner.ts';
+import { runStage } from '../shared/runner/stage-runner.ts';
 import { ENV_JOB_ID, requiredEnv } from '../shared/stack/env.ts';
 import { MYSQL_DRIVERS } from '../shared/store/drivers.ts';
-import { configureTelemetry, metrics } from '../shared/telemetry.ts';
+import { configureTelemetry, metrics, withoutSecrets } from '../shared/telemetry.ts';
 import { parseStagePayload } from '../shared/workflow/stage-event.ts';
 import { jobs } from './jobs/index.ts';
 

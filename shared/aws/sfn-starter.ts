@@ -1,13 +1,13 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import { jobStateMachineName } from '../stack/outputs.ts';
-import type { ExecutionInput, ExecutionStatus, WorkflowStarter } from '../workflow/starter.ts';
 import {
   AwsCallError,
   AwsThrottledError,
   awsErrorName,
   THROTTLING_ERRORS,
   WorkflowNotDeployedError,
-} from './errors.ts';
+} from '../errors.ts';
+import { jobStateMachineName } from '../stack/outputs.ts';
+import type { ExecutionInput, ExecutionStatus, WorkflowStarter } from '../workflow/starter.ts';
 
 /** Where a stack's job state machines are: `arn:<partition>:states:<region>:<account>:stateMachine:<prefix>-<jobId>`. */
 export interface JobStateMachines {

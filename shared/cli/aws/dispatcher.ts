@@ -5,10 +5,9 @@
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { getConfig } from '../../config.ts';
 import type { ControlEvent, DispatchResponse } from '../../control/events.ts';
-import { InputError } from '../../errors.ts';
+import { DispatcherFailedError, DispatcherRefusedError, InputError } from '../../errors.ts';
 import { JOB_ID_PATTERN } from '../../job.ts';
 import type { CliIo } from '../io.ts';
-import { DispatcherFailedError, DispatcherRefusedError } from './errors.ts';
 import type { AwsFlags } from './options.ts';
 import { AwsSession, resolveAwsTarget } from './session.ts';
 

@@ -4,13 +4,13 @@
  */
 
 import type { JobStatus as AwsJobStatus, PauseResponse, StatusResponse } from '../../control/events.ts';
+import { DispatcherFailedError } from '../../errors.ts';
 import { scheduleNamesFor } from '../../stack/outputs.ts';
 import type { RUN_STATUSES } from '../../store/types.ts';
 import { type JobStatus, printJobStatus } from '../commands/state.ts';
 import { cliContext } from '../context.ts';
 import type { CliIo } from '../io.ts';
 import { checkJobId, invokeDispatcher } from './dispatcher.ts';
-import { DispatcherFailedError } from './errors.ts';
 import type { AwsFlags } from './options.ts';
 import { setScheduleState } from './schedules.ts';
 import { AwsSession, resolveAwsTarget } from './session.ts';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { InputError, JobPausedError } from '../../errors.ts';
+import { ExitCodeError, InputError, JobPausedError } from '../../errors.ts';
 import { LocalRuntime } from '../../local/runtime.ts';
 import {
   type BackfillRequest,
@@ -19,7 +19,6 @@ import {
 import { cliContext, withProcess } from '../context.ts';
 import { type CliIo, EXIT } from '../io.ts';
 import { parseInstantFlag, parseJsonFlag } from '../parse.ts';
-import { ExitCodeError } from '../program.ts';
 import { progressPrinter } from './start.ts';
 
 const REPROCESS: readonly Reprocess[] = ['missing', 'failed', 'all'];

@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
-import { InputError } from '../../errors.ts';
+import { ExitCodeError, InputError } from '../../errors.ts';
 import { LocalRuntime } from '../../local/runtime.ts';
 import { latestIntervalEndingBy, validateBackfill } from '../../planner/index.ts';
 import { cliContext, withProcess } from '../context.ts';
 import { type CliIo, EXIT } from '../io.ts';
 import { parseInstantFlag, parseJsonFlag } from '../parse.ts';
-import { ExitCodeError } from '../program.ts';
 import { progressPrinter } from './start.ts';
 
 /** `piko run <job> [--at ISO] [--config JSON]`: a manual run of one interval. */

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
+import { ExitCodeError } from '../../errors.ts';
 import { LocalRuntime, type ProgressEvent } from '../../local/runtime.ts';
 import { cliContext, withProcess } from '../context.ts';
 import { type CliIo, EXIT } from '../io.ts';
-import { ExitCodeError } from '../program.ts';
 
 /** With `--once`, a job's planning or dispatch gives up after this many store failures in a row (about 15 s of backoff). */
 export const ONCE_MAX_STORE_FAILURES = 5;
