@@ -6,7 +6,7 @@
 
 import { getConfig, type PikoConfig } from '../../shared/config.ts';
 import type { JobRegistry } from '../../shared/registry.ts';
-import { openProcessRuntime } from '../../shared/runner/process.ts';
+import { openProcessServices } from '../../shared/runner/process.ts';
 import { runStage, withoutSecrets } from '../../shared/runner/stage-runner.ts';
 import { ENV_JOB_ID, requiredEnv } from '../../shared/stack/env.ts';
 import { configureTelemetry, logger } from '../../shared/telemetry.ts';
@@ -32,7 +32,7 @@ export async function runContainerStage(
     const payload = parseStagePayload(raw);
     // The task knows its own job (the task definition's environment) and refuses events of others.
     const jobId = requiredEnv(ENV_JOB_ID);
-    const runtime = await openProcessRuntime(config, await loadRegistry(config), {
+    const runtime = await openProcessServices(config, await loadRegistry(config), {
       migrate: false,
       shutdown: shutdown.signal,
     });

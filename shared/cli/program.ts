@@ -15,7 +15,7 @@ import { runCommand } from './commands/run.ts';
 import { startCommand } from './commands/start.ts';
 import { stateCommands } from './commands/state.ts';
 import { ticksCommand } from './commands/ticks.ts';
-import { type CliIo, EXIT, processIo } from './io.ts';
+import { type CliIo, EXIT, ExitCodeError, processIo } from './io.ts';
 
 /** Builds the `piko` command line with every command. */
 export function buildProgram(io: CliIo): Command {
@@ -57,13 +57,6 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     }
     io.err(`error: ${errorText(error)}`);
     return EXIT.runsFailed;
-  }
-}
-
-/** Thrown by a command to end with a given exit code after it has printed its own message. */
-export class ExitCodeError extends Error {
-  constructor(readonly exitCode: number) {
-    super(`exit ${exitCode}`);
   }
 }
 

@@ -31,10 +31,10 @@ import type {
   ControlEvent,
   ControlResponse,
   DispatchResponse,
-  JobStatus,
   PauseResponse,
   StatusResponse,
 } from './events.ts';
+import { jobStatuses } from './status.ts';
 
 /** What the control logic works with; opened once per Lambda container. */
 export interface ControlDeps {
@@ -56,8 +56,6 @@ export interface ControlDeps {
   readonly maxBackfillIntervals?: number;
 }
 
-/** Failed runs listed per job by `status`. */
-export const STATUS_RECENT_FAILURES = 5;
 /** Intervals a dry run lists (the answer is state machine state: it must stay small). */
 export const DRY_RUN_SAMPLE_SIZE = 20;
 /** How long the backfill state machine waits when a batch of the backfill is already running. */
@@ -172,29 +170,7 @@ async function dispatchJob(
 
 async function status(deps: ControlDeps, jobId: string | undefined): Promise<StatusResponse> {
   const jobs = jobId === undefined ? deps.jobs.list() : [deps.jobs.get(jobId)];
-  const states = new Map((await deps.store.listJobs()).map((state) => [state.jobId, state]));
-  const result: JobStatus[] = [];
-  for (const job of jobs) {
-    const state = states.get(job.id);
-    const [counts, failures] = await Promise.all([
-      deps.store.countRuns(job.id),
-      deps.store.recentFailures(job.id, STATUS_RECENT_FAILURES),
-    ]);
-    result.push({
-      jobId: job.id,
-      watermark: state ? state.watermark.toISOString() : null,
-      paused: state?.paused ?? false,
-      skippedTotal: state?.skippedTotal ?? 0,
-      counts,
-      recentFailures: failures.map((run) => ({
-        runId: run.runId,
-        interval: intervalToJson(run.interval),
-        error: run.error,
-        finishedAt: run.finishedAt ? run.finishedAt.toISOString() : null,
-      })),
-    });
-  }
-  return { action: 'status', jobs: result };
+  return { action: 'status', jobs: await jobStatuses(deps.store, jobs) };
 }
 
 async function pause(

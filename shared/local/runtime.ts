@@ -11,7 +11,7 @@ import {
   initialWatermark,
   planScheduled,
 } from '../planner/index.ts';
-import type { ProcessRuntime } from '../runner/process.ts';
+import type { ProcessServices } from '../runner/process.ts';
 import { runStage } from '../runner/stage-runner.ts';
 import { ENV_JOB_ID } from '../stack/env.ts';
 import type { DispatchLane } from '../store/types.ts';
@@ -42,7 +42,7 @@ export interface ProgressEvent {
 /** Options of the local runtime. */
 export interface LocalRuntimeOptions {
   /** The process's store, jobs and resources. */
-  readonly process: ProcessRuntime;
+  readonly process: ProcessServices;
   /** Where progress goes. @default nothing */
   readonly onProgress?: (event: ProgressEvent) => void;
   /** @default () => new Date() */
@@ -79,7 +79,7 @@ export class LocalRuntime {
   readonly #requeueTimers = new Map<string, { timer: NodeJS.Timeout; cancel: () => void }>();
   /** Jobs whose planning stopped on a ClockSkewError, already reported. */
   readonly #skewed = new Set<string>();
-  readonly #process: ProcessRuntime;
+  readonly #process: ProcessServices;
   readonly #clock: () => Date;
   readonly #progress: (event: ProgressEvent) => void;
   readonly #starter: LocalWorkflowStarter;

@@ -151,6 +151,25 @@ export async function* previewBackfill(
 }
 
 /**
+ * A dry run: walks the plan of {@link previewBackfill}, writing nothing, hands each interval to `each`
+ * and returns the counts by action. The counts' keys come in the order the actions first occur in the
+ * plan, then the actions that do not occur (at 0), so a summary lists them as the plan met them.
+ */
+export async function dryRunBackfill(
+  store: StateStore,
+  job: JobDefinition,
+  request: BackfillRequest,
+  each: (interval: PlannedInterval) => void = () => {},
+): Promise<BackfillCounts> {
+  const seen: Partial<BackfillCounts> = {};
+  for await (const planned of previewBackfill(store, job, request)) {
+    seen[planned.action] = (seen[planned.action] ?? 0) + 1;
+    each(planned);
+  }
+  return { ...seen, ...emptyCounts(), ...seen };
+}
+
+/**
  * Plans a backfill (DESIGN.md §4): records the request, then in chunks of `chunkSize` intervals, one
  * transaction each, creates absent runs and re-arms failed (or succeeded) ones in the backfill's own
  * lane, never touching in-flight runs, and moves the backfill's cursor with them. Run again with the

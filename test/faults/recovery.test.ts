@@ -14,7 +14,7 @@ import { LocalRuntime, type ProgressEvent, RETRY_FIRST_MS } from '../../shared/l
 import { initialWatermark } from '../../shared/planner/index.ts';
 import { JobRegistry } from '../../shared/registry.ts';
 import { ResourceRegistry } from '../../shared/resources/lending.ts';
-import { openProcessRuntime, type ProcessRuntime } from '../../shared/runner/process.ts';
+import { openProcessServices, type ProcessServices } from '../../shared/runner/process.ts';
 import { runStage } from '../../shared/runner/stage-runner.ts';
 import { openMysqlStore, parseMysqlDsn } from '../../shared/store/mysql.ts';
 import type { StateStore } from '../../shared/store/types.ts';
@@ -169,7 +169,7 @@ describe('a run whose failure is the state store being out of reach', () => {
 
 describe('local runtime when planning or dispatching fails', () => {
   let dir: string;
-  let opened: ProcessRuntime;
+  let opened: ProcessServices;
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'piko-recovery-'));
@@ -217,7 +217,7 @@ describe('local runtime when planning or dispatching fails', () => {
         PIKO_MAX_RUNS_PER_EXECUTION: '5',
       },
     });
-    opened = await openProcessRuntime(config, new JobRegistry([job]));
+    opened = await openProcessServices(config, new JobRegistry([job]));
     const events: ProgressEvent[] = [];
     const runtime = new LocalRuntime({
       process: { ...opened, store: failingWithJob(opened.store, new Set([4, 5])) },

@@ -1,5 +1,5 @@
 /**
- * The pool-bound load: thousands of runs of one job started at once through one process runtime (one
+ * The pool-bound load: thousands of runs of one job started at once through one process's services (one
  * `ResourceRegistry`), each borrowing a connection of a `mysqlPool({ max })` and holding it for a few
  * milliseconds with a real query, on MariaDB. Shared by `test/load/pool-bound.test.ts` and
  * `bench/pool-load.ts`.
@@ -20,7 +20,7 @@ import { defineJob } from '../../shared/job.ts';
 import { JobRegistry } from '../../shared/registry.ts';
 import { mysqlPool } from '../../shared/resources/mysql-pool.ts';
 import type { WaitStats } from '../../shared/resources/wait-stats.ts';
-import { openProcessRuntime } from '../../shared/runner/process.ts';
+import { openProcessServices } from '../../shared/runner/process.ts';
 import { runStage } from '../../shared/runner/stage-runner.ts';
 
 /** Connections of the test's own observer (FLUSH STATUS, PROCESSLIST sampling). */
@@ -142,7 +142,7 @@ export async function runPoolLoad(options: PoolLoadOptions): Promise<PoolLoadRes
         PIKO_DATA_DIR: dataDir,
       },
     });
-    const runtime = await openProcessRuntime(config, new JobRegistry([job]), { migrate: true });
+    const runtime = await openProcessServices(config, new JobRegistry([job]), { migrate: true });
     let closed = false;
     try {
       // Arrange: one pending run per interval, as the planner would leave them.
