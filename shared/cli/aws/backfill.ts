@@ -12,7 +12,7 @@ import {
   type Reprocess,
   validateBackfill,
 } from '../../planner/backfill.ts';
-import { MAX_STATE_MACHINE_NAME_LENGTH } from '../../stack/outputs.ts';
+import { MAX_EXECUTION_NAME_LENGTH } from '../../workflow/execution-name.ts';
 import { cliContext } from '../context.ts';
 import type { CliIo } from '../io.ts';
 import { type AwsCall, awsCliError, BackfillExecutionConflictError } from './errors.ts';
@@ -30,9 +30,6 @@ export interface BackfillExecutionInput {
   readonly reverse: boolean;
   readonly config: unknown;
 }
-
-/** Step Functions allows 80 characters in an execution name (the same bound as a state machine's). */
-export const MAX_EXECUTION_NAME_LENGTH = MAX_STATE_MACHINE_NAME_LENGTH;
 
 /**
  * The backfill's execution name: `<jobId>-<backfillId>`, with `-dry-run` for a dry run (a dry run and
