@@ -1,6 +1,11 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { jobStateMachineName } from '../stack/outputs.ts';
-import type { ExecutionInput, ExecutionStatus, WorkflowStarter } from '../workflow/starter.ts';
+import type {
+  ExecutionInput,
+  ExecutionStatus,
+  JobStateMachines,
+  WorkflowStarter,
+} from '../workflow/starter.ts';
 import {
   AwsCallError,
   AwsThrottledError,
@@ -8,14 +13,6 @@ import {
   THROTTLING_ERRORS,
   WorkflowNotDeployedError,
 } from './errors.ts';
-
-/** Where a stack's job state machines are: `arn:<partition>:states:<region>:<account>:stateMachine:<prefix>-<jobId>`. */
-export interface JobStateMachines {
-  /** The ARN of a job's state machine. */
-  stateMachineArn(jobId: string): string;
-  /** The ARN of one execution of a job's state machine. */
-  executionArn(jobId: string, executionName: string): string;
-}
 
 /** Where the job state machines of a stack are, from the parts of their ARNs. */
 export function jobStateMachines(location: {

@@ -1,9 +1,12 @@
 /**
  * The dispatcher's logic on AWS: one function per control event, over the same planner and state
  * store as the local runtime. No AWS SDK here: workflows start through a {@link WorkflowStarter}.
+ *
+ * The control plane (`shared/control/`) is platform-free: the control events and their answers
+ * (`events.ts`), their handlers (here) and the one job-status model (`status.ts`). It may import the
+ * planner, the store and the workflow contract; `functions/dispatcher.ts` and the CLI import it.
  */
 
-import type { JobStateMachines } from '../aws/sfn-starter.ts';
 import { ClockSkewError, InputError, StoreError } from '../errors.ts';
 import { intervalToJson } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
@@ -23,7 +26,12 @@ import {
 import type { JobRegistry } from '../registry.ts';
 import type { StateStore } from '../store/types.ts';
 import { IntervalsPlanned, IntervalsSkipped, Lag, logger, metrics } from '../telemetry.ts';
-import type { ExecutionInput, ExecutionStatus, WorkflowStarter } from '../workflow/starter.ts';
+import type {
+  ExecutionInput,
+  ExecutionStatus,
+  JobStateMachines,
+  WorkflowStarter,
+} from '../workflow/starter.ts';
 import type {
   BackfillNextEvent,
   BackfillNextResponse,

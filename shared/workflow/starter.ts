@@ -39,3 +39,11 @@ export interface WorkflowStarter {
   /** Whether the named execution is running, has ended, or is unknown. */
   status(jobId: string, executionName: string): Promise<ExecutionStatus>;
 }
+
+/** Where a stack's job state machines are: `arn:<partition>:states:<region>:<account>:stateMachine:<prefix>-<jobId>`. */
+export interface JobStateMachines {
+  /** The ARN of a job's state machine. */
+  stateMachineArn(jobId: string): string;
+  /** The ARN of one execution of a job's state machine. */
+  executionArn(jobId: string, executionName: string): string;
+}
