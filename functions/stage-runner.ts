@@ -7,9 +7,9 @@
 import { getConfig } from '../shared/config.ts';
 import { JobRegistry } from '../shared/registry.ts';
 import { openProcessServices, type ProcessServices } from '../shared/runner/process.ts';
-import { runStage, withoutSecrets } from '../shared/runner/stage-runner.ts';
+import { runStage } from '../shared/runner/stage-runner.ts';
 import { ENV_JOB_ID, requiredEnv } from '../shared/stack/env.ts';
-import { configureTelemetry, metrics } from '../shared/telemetry.ts';
+import { configureTelemetry, metrics, withoutSecrets } from '../shared/telemetry.ts';
 import { parseStagePayload } from '../shared/workflow/stage-event.ts';
 import { jobs } from './jobs/index.ts';
 

@@ -7,9 +7,9 @@
 import { getConfig, type PikoConfig } from '../../shared/config.ts';
 import type { JobRegistry } from '../../shared/registry.ts';
 import { openProcessServices } from '../../shared/runner/process.ts';
-import { runStage, withoutSecrets } from '../../shared/runner/stage-runner.ts';
+import { runStage } from '../../shared/runner/stage-runner.ts';
 import { ENV_JOB_ID, requiredEnv } from '../../shared/stack/env.ts';
-import { configureTelemetry, logger } from '../../shared/telemetry.ts';
+import { configureTelemetry, logger, withoutSecrets } from '../../shared/telemetry.ts';
 import { parseStagePayload, STAGE_EVENT_ENV } from '../../shared/workflow/stage-event.ts';
 
 /**

@@ -6,11 +6,9 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { NON_RETRYABLE_ERROR_NAMES } from '../../shared/errors.ts';
-import type { JobDefinition } from '../../shared/job.ts';
+import { type JobDefinition, MAX_CONCURRENCY } from '../../shared/job.ts';
 import { STAGE_EVENT_ENV } from '../../shared/workflow/stage-event.ts';
 
-/** Inline Map states run at most 40 iterations at once. */
-const MAX_MAP_CONCURRENCY = 40;
 /** Added to the job's timeout for a Lambda stage's task timeout: the stage runner's own timeout fires first. */
 const LAMBDA_TIMEOUT_MARGIN_SECONDS = 60;
 /** Added to the job's timeout for a Fargate stage's task timeout: provisioning and image pull come first. */
@@ -74,9 +72,9 @@ export class JobWorkflow extends Construct {
   constructor(scope: Construct, id: string, props: JobWorkflowProps) {
     super(scope, id);
     const { job } = props;
-    if (!Number.isInteger(job.concurrency) || job.concurrency < 1 || job.concurrency > MAX_MAP_CONCURRENCY) {
+    if (!Number.isInteger(job.concurrency) || job.concurrency < 1 || job.concurrency > MAX_CONCURRENCY) {
       throw new Error(
-        `Job "${job.id}": concurrency ${job.concurrency} must be an integer from 1 to ${MAX_MAP_CONCURRENCY}, the most an inline Map state runs at once`,
+        `Job "${job.id}": concurrency ${job.concurrency} must be an integer from 1 to ${MAX_CONCURRENCY}, the most an inline Map state runs at once`,
       );
     }
     if (job.stages.length === 0) throw new Error(`Job "${job.id}" has no stages`);

@@ -1,4 +1,11 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
+import {
+  AwsCallError,
+  AwsThrottledError,
+  awsErrorName,
+  THROTTLING_ERRORS,
+  WorkflowNotDeployedError,
+} from '../errors.ts';
 import { jobStateMachineName } from '../stack/outputs.ts';
 import type {
   ExecutionInput,
@@ -6,13 +13,6 @@ import type {
   JobStateMachines,
   WorkflowStarter,
 } from '../workflow/starter.ts';
-import {
-  AwsCallError,
-  AwsThrottledError,
-  awsErrorName,
-  THROTTLING_ERRORS,
-  WorkflowNotDeployedError,
-} from './errors.ts';
 
 /** Where the job state machines of a stack are, from the parts of their ARNs. */
 export function jobStateMachines(location: {

@@ -71,15 +71,5 @@ export const processIo: CliIo = {
   ready: () => stdout.ready(),
 };
 
-/** Exit codes of every command: 0 ok, 1 some runs failed, 2 bad usage or input. */
-export const EXIT = { ok: 0, runsFailed: 1, badInput: 2 } as const;
-
-/**
- * Thrown by a command to end with a given exit code after it has printed its own message (`runCli`
- * returns the code and prints nothing more).
- */
-export class ExitCodeError extends Error {
-  constructor(readonly exitCode: number) {
-    super(`exit ${exitCode}`);
-  }
-}
+/** Exit codes of every command (declared with the errors whose `exitCode` they are). */
+export { EXIT } from '../errors.ts';

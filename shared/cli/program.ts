@@ -7,15 +7,7 @@
  * nothing imports it but its entry point (`main.ts`) and tests, and no command imports this module.
  */
 import { Command, CommanderError } from 'commander';
-import {
-  BackfillRefusedError,
-  ConfigError,
-  DurationError,
-  InputError,
-  JobDefinitionError,
-  ScheduleError,
-  UnknownJobError,
-} from '../errors.ts';
+import { ExitCodeError, PikoError } from '../errors.ts';
 import { backfillCommand } from './commands/backfill.ts';
 import { dispatchCommand } from './commands/dispatch.ts';
 import { resetWatermarkCommand } from './commands/reset-watermark.ts';
@@ -23,7 +15,7 @@ import { runCommand } from './commands/run.ts';
 import { startCommand } from './commands/start.ts';
 import { stateCommands } from './commands/state.ts';
 import { ticksCommand } from './commands/ticks.ts';
-import { type CliIo, EXIT, ExitCodeError, processIo } from './io.ts';
+import { type CliIo, EXIT, processIo } from './io.ts';
 
 /** Builds the `piko` command line with every command. */
 export function buildProgram(io: CliIo): Command {
@@ -47,7 +39,8 @@ export function buildProgram(io: CliIo): Command {
 
 /**
  * Runs the CLI with `argv` (without `node` and the script) and returns the exit code: 0 ok,
- * 1 some runs failed, 2 bad usage or input (message on stderr).
+ * 1 some runs failed, 2 bad usage or input (message on stderr). The error decides: a Piko error's
+ * `exitCode` (an {@link ExitCodeError} has printed its message already), 1 for any other error.
  */
 export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   const program = buildProgram(io);
@@ -58,28 +51,9 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? EXIT.ok : EXIT.badInput;
     }
-    if (error instanceof ExitCodeError) return error.exitCode;
-    if (isBadInput(error)) {
-      io.err(`error: ${error.message}`);
-      return EXIT.badInput;
-    }
-    io.err(`error: ${errorText(error)}`);
-    return EXIT.runsFailed;
+    if (!(error instanceof ExitCodeError)) io.err(`error: ${errorText(error)}`);
+    return error instanceof PikoError ? error.exitCode : EXIT.runsFailed;
   }
-}
-
-const BAD_INPUT = [
-  InputError,
-  ScheduleError,
-  DurationError,
-  ConfigError,
-  JobDefinitionError,
-  BackfillRefusedError,
-  UnknownJobError,
-];
-
-function isBadInput(error: unknown): error is Error {
-  return BAD_INPUT.some((type) => error instanceof type);
 }
 
 function errorText(error: unknown): string {

@@ -11,16 +11,15 @@ import { ClockSkewError, InputError, StoreError } from '../errors.ts';
 import { intervalToJson } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
 import {
-  type BackfillCounts,
   type BackfillRequest,
   backfillId,
+  countBackfill,
   DEFAULT_MAX_RUNS_PER_EXECUTION,
   dispatch,
   finishBackfill,
   initialWatermark,
   planBackfill,
   planScheduled,
-  previewBackfill,
   validateBackfill,
 } from '../planner/index.ts';
 import type { JobRegistry } from '../registry.ts';
@@ -210,16 +209,11 @@ async function backfillPlan(deps: ControlDeps, request: BackfillRequest): Promis
   };
   if (request.dryRun) {
     validateBackfill(job, request, now, limits);
-    const counts = emptyCounts();
-    const sample: NonNullable<BackfillPlanResponse['sample']>[number][] = [];
-    let total = 0;
-    for await (const planned of previewBackfill(deps.store, job, request)) {
-      counts[planned.action]++;
-      total++;
-      if (sample.length < DRY_RUN_SAMPLE_SIZE)
-        sample.push({ ...intervalToJson(planned), action: planned.action });
-    }
-    return { ...base, planned: true, counts, sample, notShown: total - sample.length };
+    const { counts, sample, notShown } = await countBackfill(deps.store, job, request, {
+      sampleSize: DRY_RUN_SAMPLE_SIZE,
+    });
+    const sampleJson = sample.map((planned) => ({ ...intervalToJson(planned), action: planned.action }));
+    return { ...base, planned: true, counts, sample: sampleJson, notShown };
   }
   const result = await planBackfill(deps.store, job, request, now, limits, budget(deps));
   logger.info('backfill planned', { ...base, planned: result.done, counts: result.counts });
@@ -325,8 +319,4 @@ class CapturingStarter implements WorkflowStarter {
   status(jobId: string, executionName: string): Promise<ExecutionStatus> {
     return this.#inner.status(jobId, executionName);
   }
-}
-
-function emptyCounts(): BackfillCounts {
-  return { create: 0, rerun: 0, 'skip-in-flight': 0, 'skip-succeeded': 0, 'skip-failed': 0 };
 }

@@ -1,4 +1,4 @@
-import { NonRetryableError, StoreUnavailableError, TimeoutError, workflowErrorName } from '../errors.ts';
+import { NonRetryableError, StoreUnavailableError, TimeoutError } from '../errors.ts';
 import { intervalToJson } from '../interval.ts';
 import { parseJobConfig, type RunContext } from '../job.ts';
 import type { JobRegistry } from '../registry.ts';
@@ -14,6 +14,7 @@ import {
   RunsFailed,
   RunsSucceeded,
   redact,
+  withoutSecrets,
 } from '../telemetry.ts';
 import type { StagePayload, StageRunResult } from '../workflow/stage-event.ts';
 import { stageErrorMessage } from '../workflow/stage-event.ts';
@@ -195,19 +196,4 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
     await deps.store.recordOutput(run.runId, result, finished, ref);
   }
   return { interval };
-}
-
-/**
- * The error as the workflow will see it: the name its Retry and Catch match on ({@link
- * workflowErrorName}: a subclass of NonRetryableError is reported as `NonRetryableError`, its own
- * name leading the message) and a message free of secrets, since it ends up in the execution history
- * and the state table.
- */
-export function withoutSecrets(error: unknown): Error {
-  if (!(error instanceof Error)) return new Error(errorMessage(error));
-  const name = workflowErrorName(error);
-  const message = redact(error.message);
-  const safe = new Error(name === error.name ? message : `${error.name}: ${message}`);
-  safe.name = name;
-  return safe;
 }

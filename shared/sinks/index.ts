@@ -1,5 +1,5 @@
 /** Typed records and the sinks that store them (DESIGN.md §2). */
-export { RecordValidationError, SinkDefinitionError } from './errors.ts';
+export { RecordValidationError, SinkDefinitionError } from '../errors.ts';
 export { type JsonLinesSinkOptions, jsonLinesRunFile, jsonLinesSink } from './json-lines-sink.ts';
 export { type DefinedRecordType, defineRecord, RECORD_NAME_PATTERN } from './record.ts';
 export { RecordBuffer, type RouteResult, routeRecords } from './route.ts';

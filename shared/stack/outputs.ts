@@ -28,6 +28,11 @@ export const STACK_OUTPUT_NAMES = {
 /** The stack's outputs, as the CLI uses them. */
 export type PikoStackOutputs = { readonly [K in keyof typeof STACK_OUTPUT_NAMES]: string };
 
+/** AWS region names, such as `eu-west-1`. */
+export const AWS_REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+/** CloudFormation stack names: a letter, then letters, digits or hyphens; at most 128 characters. */
+export const STACK_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
+
 /** Step Functions allows 80 characters in a state machine name. */
 export const MAX_STATE_MACHINE_NAME_LENGTH = 80;
 /** EventBridge Scheduler allows 64 characters in a schedule name. */

@@ -4,8 +4,8 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { awsErrorName } from '../../aws/errors.ts';
 import { parseControlEvent } from '../../control/events.ts';
+import { awsErrorName, BackfillExecutionConflictError } from '../../errors.ts';
 import {
   type BackfillRequest,
   backfillId,
@@ -15,7 +15,7 @@ import {
 import { MAX_EXECUTION_NAME_LENGTH } from '../../workflow/execution-name.ts';
 import { cliContext } from '../context.ts';
 import type { CliIo } from '../io.ts';
-import { type AwsCall, awsCliError, BackfillExecutionConflictError } from './errors.ts';
+import { type AwsCall, awsCliError } from './aws-call.ts';
 import type { AwsFlags } from './options.ts';
 import { AwsSession, resolveAwsTarget } from './session.ts';
 

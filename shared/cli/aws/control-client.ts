@@ -4,9 +4,8 @@
  */
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import type { ControlEvent } from '../../control/events.ts';
-import { InputError } from '../../errors.ts';
+import { DispatcherFailedError, DispatcherRefusedError, InputError } from '../../errors.ts';
 import { JOB_ID_PATTERN } from '../../job.ts';
-import { DispatcherFailedError, DispatcherRefusedError } from './errors.ts';
 import type { AwsSession } from './session.ts';
 
 /**

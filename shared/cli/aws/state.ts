@@ -5,13 +5,13 @@
 
 import type { PauseResponse, StatusResponse } from '../../control/events.ts';
 import type { JobStatus } from '../../control/status.ts';
+import { DispatcherFailedError } from '../../errors.ts';
 import { scheduleNamesFor } from '../../stack/outputs.ts';
 import { RUN_STATUSES, type RunCounts } from '../../store/types.ts';
 import { cliContext } from '../context.ts';
 import type { CliIo } from '../io.ts';
 import { printJobStatus } from '../status-printer.ts';
 import { checkJobId, invokeControlFunction } from './control-client.ts';
-import { DispatcherFailedError } from './errors.ts';
 import type { AwsFlags } from './options.ts';
 import { setScheduleState } from './schedules.ts';
 import { AwsSession, resolveAwsTarget } from './session.ts';

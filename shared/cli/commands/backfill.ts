@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { InputError } from '../../errors.ts';
+import { ExitCodeError, InputError } from '../../errors.ts';
 import { LocalRuntime } from '../../local/runtime.ts';
 import {
-  type BackfillCounts,
+  type BackfillAction,
   type BackfillRequest,
-  dryRunBackfill,
+  countBackfill,
   type Reprocess,
   runBackfill,
   validateBackfill,
@@ -17,7 +17,7 @@ import {
   stackNameOption,
 } from '../aws/options.ts';
 import { cliContext, withProcess } from '../context.ts';
-import { type CliIo, EXIT, ExitCodeError } from '../io.ts';
+import { type CliIo, EXIT } from '../io.ts';
 import { parseInstantFlag, parseJsonFlag } from '../parse.ts';
 import { progressPrinter } from '../progress.ts';
 
@@ -86,16 +86,22 @@ export function backfillCommand(program: Command, io: CliIo): void {
 
       await withProcess(context, async (opened) => {
         if (request.dryRun) {
-          const counts = await dryRunBackfill(opened.store, job, request, (line) => {
-            const start = line.start.toISOString();
-            const end = line.end.toISOString();
-            io.out(
-              flags.json
-                ? JSON.stringify({ start, end, action: line.action })
-                : `${start} → ${end}  ${line.action}`,
-            );
+          const met: BackfillAction[] = [];
+          const { counts } = await countBackfill(opened.store, job, request, {
+            each: (line) => {
+              if (!met.includes(line.action)) met.push(line.action);
+              const start = line.start.toISOString();
+              const end = line.end.toISOString();
+              io.out(
+                flags.json
+                  ? JSON.stringify({ start, end, action: line.action })
+                  : `${start} → ${end}  ${line.action}`,
+              );
+            },
           });
-          if (!flags.json) io.out(`plan: ${planSummary(counts)}`);
+          // The summary names the actions in the order the listing met them.
+          if (!flags.json)
+            io.out(`plan: ${met.map((action) => `${action} ${counts[action]}`).join(', ') || 'nothing'}`);
           return;
         }
 
@@ -133,16 +139,6 @@ export function backfillCommand(program: Command, io: CliIo): void {
         if (failed > 0) throw new ExitCodeError(EXIT.runsFailed);
       });
     });
-}
-
-/** The counts of a dry run, in the order the plan met them: `create 3, skip-succeeded 1`. */
-function planSummary(counts: BackfillCounts): string {
-  return (
-    Object.entries(counts)
-      .filter(([, n]) => n > 0)
-      .map(([action, n]) => `${action} ${n}`)
-      .join(', ') || 'nothing'
-  );
 }
 
 function progressBar(done: number, total: number, failed: number): string {

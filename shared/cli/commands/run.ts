@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
+import { ExitCodeError } from '../../errors.ts';
 import { LocalRuntime } from '../../local/runtime.ts';
 import { manualRunTarget, runManually } from '../../planner/index.ts';
 import { cliContext, withProcess } from '../context.ts';
-import { type CliIo, EXIT, ExitCodeError } from '../io.ts';
+import { type CliIo, EXIT } from '../io.ts';
 import { parseInstantFlag, parseJsonFlag } from '../parse.ts';
 import { progressPrinter } from '../progress.ts';
 

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
+import { ExitCodeError } from '../../errors.ts';
 import { LocalRuntime } from '../../local/runtime.ts';
 import { cliContext, withProcess } from '../context.ts';
-import { type CliIo, EXIT, ExitCodeError } from '../io.ts';
+import { type CliIo, EXIT } from '../io.ts';
 import { progressPrinter } from '../progress.ts';
 
 /** With `--once`, a job's planning or dispatch gives up after this many store failures in a row (about 15 s of backoff). */

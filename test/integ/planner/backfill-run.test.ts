@@ -1,5 +1,5 @@
 /**
- * A backfill run to its end by one process (`runBackfill`), its dry run (`dryRunBackfill`) and the
+ * A backfill run to its end by one process (`runBackfill`), its dry run (`countBackfill`) and the
  * target of a manual run (`manualRunTarget`): the real local runtime (workflow definition in
  * aws-local-stepfunctions, in-process stage runner) on a SQLite store in a temp file.
  */
@@ -15,7 +15,7 @@ import { LocalRuntime } from '../../../shared/local/runtime.ts';
 import {
   type BackfillProgress,
   backfillId,
-  dryRunBackfill,
+  countBackfill,
   manualRunTarget,
   planBackfill,
   runBackfill,
@@ -86,18 +86,18 @@ describe('running a backfill in one process (SQLite)', () => {
     expect((await opened.store.getBackfill(id))?.status).toBe('done');
   });
 
-  it('dry-runs a range, counting actions in the order the plan meets them, writing nothing', async () => {
+  it('dry-runs a range, handing over each interval in the order it would run, writing nothing', async () => {
     // Arrange: 00:00–04:00 ran above (02:00 failed); 04:00–06:00 is planned and left pending
     await planBackfill(opened.store, hourly, range('2026-03-01T04:00:00Z', '2026-03-01T06:00:00Z'), NOW);
     const before = await opened.store.listRuns(hourly.id);
     const seen: string[] = [];
 
     // Act
-    const counts = await dryRunBackfill(
+    const { counts } = await countBackfill(
       opened.store,
       hourly,
       { ...range('2026-03-01T01:00:00Z', '2026-03-01T07:00:00Z'), reprocess: 'failed', reverse: true },
-      (interval) => seen.push(`${interval.start.toISOString().slice(11, 16)} ${interval.action}`),
+      { each: (interval) => seen.push(`${interval.start.toISOString().slice(11, 16)} ${interval.action}`) },
     );
 
     // Assert
@@ -109,13 +109,13 @@ describe('running a backfill in one process (SQLite)', () => {
       '02:00 rerun',
       '01:00 skip-succeeded',
     ]);
-    expect(Object.entries(counts)).toEqual([
-      ['create', 1],
-      ['skip-in-flight', 2],
-      ['skip-succeeded', 2],
-      ['rerun', 1],
-      ['skip-failed', 0],
-    ]);
+    expect(counts).toEqual({
+      create: 1,
+      'skip-in-flight': 2,
+      'skip-succeeded': 2,
+      rerun: 1,
+      'skip-failed': 0,
+    });
     expect(await opened.store.listRuns(hourly.id)).toEqual(before);
   });
 });

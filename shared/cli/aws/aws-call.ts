@@ -1,75 +1,20 @@
 /**
- * Errors of the `--aws` CLI and the mapping of AWS SDK errors to them. The CLI's exit code follows
- * the class: an {@link InputError} subclass ends with 2 (fix the command, the configuration or the
- * deployment), any other error with 1 (AWS failed or refused; retrying may help).
+ * The AWS calls of the `--aws` CLI, and the mapping of the AWS SDK's errors to Piko's (the classes are
+ * in `shared/errors.ts`; their `exitCode` is what the CLI ends with: 2 for credentials and missing
+ * resources, which the user must fix, 1 for AWS failing or refusing, where retrying may help).
  */
 
-import { AwsCallError, AwsThrottledError, awsErrorName, THROTTLING_ERRORS } from '../../aws/errors.ts';
-import { InputError } from '../../errors.ts';
+import {
+  AwsCallError,
+  AwsCredentialsError,
+  AwsResourceNotFoundError,
+  AwsThrottledError,
+  awsErrorName,
+  THROTTLING_ERRORS,
+} from '../../errors.ts';
 
 /** Attempts the CLI's AWS clients make per call (the first and the retries), `standard` retry mode. */
 export const AWS_CLI_MAX_ATTEMPTS = 5;
-
-/** No region, or a region or stack name that cannot be one. Exit code 2. */
-export class AwsTargetError extends InputError {
-  override name = 'AwsTargetError';
-}
-
-/** The stack does not exist in the region. Exit code 2. */
-export class StackNotFoundError extends InputError {
-  override name = 'StackNotFoundError';
-}
-
-/** The stack exists but lacks outputs the CLI reads (not a Piko stack, or not deployed yet). Exit code 2. */
-export class StackOutputsError extends InputError {
-  override name = 'StackOutputsError';
-}
-
-/** No AWS credentials were found, or AWS did not accept them. Exit code 2. */
-export class AwsCredentialsError extends InputError {
-  override name = 'AwsCredentialsError';
-  /** The AWS SDK error name, such as `CredentialsProviderError`. */
-  readonly awsErrorName: string;
-  constructor(message: string, awsErrorName: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.awsErrorName = awsErrorName;
-  }
-}
-
-/** A resource the stack should have does not exist (a job added without a deploy). Exit code 2. */
-export class AwsResourceNotFoundError extends InputError {
-  override name = 'AwsResourceNotFoundError';
-  /** The AWS error name, such as `ResourceNotFoundException`. */
-  readonly awsErrorName: string;
-  constructor(message: string, awsErrorName: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.awsErrorName = awsErrorName;
-  }
-}
-
-/**
- * The backfill's execution name is taken by an execution with another input: starting it again would
- * not start this request. Exit code 2.
- */
-export class BackfillExecutionConflictError extends InputError {
-  override name = 'BackfillExecutionConflictError';
-}
-
-/** The dispatcher refused the request (unknown job, invalid event, refused backfill). Exit code 2. */
-export class DispatcherRefusedError extends InputError {
-  override name = 'DispatcherRefusedError';
-  /** The error class the dispatcher threw (`UnknownJobError`, …). */
-  readonly errorType: string;
-  constructor(message: string, errorType: string) {
-    super(message);
-    this.errorType = errorType;
-  }
-}
-
-/** The dispatcher failed (store unreachable, timeout, …): its `FunctionError`. Exit code 1. */
-export class DispatcherFailedError extends AwsCallError {
-  override name = 'DispatcherFailedError';
-}
 
 /** One AWS call the CLI makes, for messages: what it is, on what, and the IAM action it needs. */
 export interface AwsCall {

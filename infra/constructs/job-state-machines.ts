@@ -12,16 +12,17 @@ import type { JobFargate } from './fargate-stages.ts';
 import { JobWorkflow } from './job-workflow.ts';
 import type { FunctionNetworking, PikoFunction } from './piko-function.ts';
 
-/** Props of {@link JobWorkflows}. */
-export interface JobWorkflowsProps {
+/** Props of {@link JobStateMachines}. */
+export interface JobStateMachinesProps {
   readonly jobs: readonly JobDefinition[];
-  /** State machines are named `<prefix>-<jobId>`, which the dispatcher relies on. */
+  /** State machines are named `<prefix>-<jobId>`, which the control function relies on. */
   readonly stateMachinePrefix: string;
   /** By job id. */
   readonly functions: ReadonlyMap<string, PikoFunction>;
   /** By job id, for jobs with Fargate stages. */
   readonly fargate: ReadonlyMap<string, JobFargate>;
-  readonly dispatcher: lambda.IFunction;
+  /** Invoked after a scheduled batch, to go on with the job. */
+  readonly controlFunction: lambda.IFunction;
   /** Where Fargate stages run. */
   readonly networking: FunctionNetworking;
   /** Encrypts the log groups. @default - CloudWatch Logs' own encryption */
@@ -31,20 +32,21 @@ export interface JobWorkflowsProps {
 export { VENDED_LOGS_PREFIX };
 
 /**
- * One {@link JobWorkflow} state machine per job, named `<prefix>-<jobId>`, logging every event to an
- * encrypted log group, with X-Ray tracing.
+ * The deployed state machines of the jobs: each job's {@link JobWorkflow} (the definition the local
+ * runtime renders too), named `<prefix>-<jobId>`, logging every event to an encrypted log group, with
+ * X-Ray tracing.
  */
-export class JobWorkflows extends Construct {
+export class JobStateMachines extends Construct {
   /** By job id. */
-  readonly stateMachines: ReadonlyMap<string, sfn.StateMachine>;
+  readonly byJob: ReadonlyMap<string, sfn.StateMachine>;
 
-  constructor(scope: Construct, id: string, props: JobWorkflowsProps) {
+  constructor(scope: Construct, id: string, props: JobStateMachinesProps) {
     super(scope, id);
     const machines = new Map<string, sfn.StateMachine>();
     for (const job of props.jobs) {
       const name = jobStateMachineName(props.stateMachinePrefix, job.id);
       const stageFunction = props.functions.get(job.id);
-      if (!stageFunction) throw new Error(`JobWorkflows: no function for job "${job.id}"`);
+      if (!stageFunction) throw new Error(`JobStateMachines: no function for job "${job.id}"`);
       const fargate = props.fargate.get(job.id);
       const logGroup = new logs.LogGroup(this, `${job.id}-Logs`, {
         logGroupName: stateMachineLogGroupName(name),
@@ -55,7 +57,7 @@ export class JobWorkflows extends Construct {
       const workflow = new JobWorkflow(this, job.id, {
         job,
         stageFunction: stageFunction.function,
-        dispatcherFunction: props.dispatcher,
+        dispatcherFunction: props.controlFunction,
         fargate: fargate && {
           cluster: fargate.cluster,
           taskDefinitions: fargate.taskDefinitions,
@@ -66,7 +68,7 @@ export class JobWorkflows extends Construct {
         logs: { destination: logGroup, level: sfn.LogLevel.ALL },
         tracingEnabled: true,
       });
-      // JobWorkflow takes no name; the dispatcher finds the state machine by this one.
+      // JobWorkflow takes no name; the control function finds the state machine by this one.
       (workflow.stateMachine.node.defaultChild as sfn.CfnStateMachine).stateMachineName = name;
 
       const role = workflow.stateMachine.role;
@@ -87,7 +89,7 @@ export class JobWorkflows extends Construct {
       acknowledgeFinding(
         role,
         'AwsSolutions-IAM5',
-        `Resource::${arnToken(props.dispatcher)}:*`,
+        `Resource::${arnToken(props.controlFunction)}:*`,
         why.invoke('the dispatcher'),
       );
       acknowledgeFinding(
@@ -98,6 +100,6 @@ export class JobWorkflows extends Construct {
       );
       machines.set(job.id, workflow.stateMachine);
     }
-    this.stateMachines = machines;
+    this.byJob = machines;
   }
 }
