@@ -1,6 +1,6 @@
 /**
  * A lambda → fargate → lambda job through the local runtime: the Fargate stage runs the container
- * entry point (functions/container/main.ts) in a child process, and its output reaches the last stage
+ * entry point (shared/local/fargate-child.ts) in a child process, and its output reaches the last stage
  * through the state store, on both stores.
  */
 import { afterEach, describe, expect, it } from 'vitest';

@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RETRY_FIRST_MS } from '../../shared/local/runtime.ts';
+import { RETRY_FIRST_MS } from '../../shared/local/backoff.ts';
 import { openMysqlStore, parseMysqlDsn } from '../../shared/store/mysql.ts';
 import type { StateStore } from '../../shared/store/types.ts';
 import { type PikoProcess, sleep, spawnPiko } from '../chaos/piko-process.ts';
