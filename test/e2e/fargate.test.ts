@@ -8,8 +8,8 @@ import { loadConfig } from '../../shared/config.ts';
 import { LocalRuntime } from '../../shared/local/runtime.ts';
 import { JobRegistry } from '../../shared/registry.ts';
 import { openProcessRuntime, type ProcessRuntime } from '../../shared/runner/process.ts';
+import { mysqlGate } from '../../support/mysql.ts';
 import { stages } from '../fixtures/jobs/defs/stages.ts';
-import { mysqlGate } from '../helpers/mysql.ts';
 import { createE2eState, type E2eState, FIXTURE_JOBS_DIR, type StoreKind } from './support.ts';
 
 /** One hourly interval is due: 00:00 → 01:00. */

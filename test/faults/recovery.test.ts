@@ -19,11 +19,11 @@ import { openProcessRuntime, type ProcessRuntime } from '../../shared/runner/pro
 import { runStage } from '../../shared/runner/stage-runner.ts';
 import { openMysqlStore, parseMysqlDsn } from '../../shared/store/mysql.ts';
 import type { StateStore } from '../../shared/store/types.ts';
-import { CHAOS_TABLE, defineChaosJob } from '../fixtures/chaos-jobs/chaos-upsert.ts';
+import { CHAOS_TABLE, defineChaosJob } from '../../support/chaos-jobs/chaos-upsert.ts';
+import { createTestDatabase, mysqlGate, mysqlTestDsn, type TestDatabase } from '../../support/mysql.ts';
+import { checkJobState, plannedRange } from '../../support/state-checks.ts';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
-import { createTestDatabase, mysqlGate, mysqlTestDsn, type TestDatabase } from '../helpers/mysql.ts';
 import { createTempSqliteStore } from '../helpers/sqlite.ts';
-import { checkJobState, plannedRange } from '../helpers/state-checks.ts';
 
 const MINUTE_MS = 60_000;
 const gate = await mysqlGate('state store unavailability tests');
