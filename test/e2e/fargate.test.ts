@@ -1,6 +1,6 @@
 /**
  * A lambda → fargate → lambda job through the local runtime: the Fargate stage runs the container
- * entry point (functions/container/main.ts) in a child process, and its output reaches the last stage
+ * entry point (shared/local/fargate-child.ts) in a child process, and its output reaches the last stage
  * through the state store, on both stores.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,8 +8,8 @@ import { loadConfig } from '../../shared/config.ts';
 import { LocalRuntime } from '../../shared/local/runtime.ts';
 import { JobRegistry } from '../../shared/registry.ts';
 import { openProcessServices, type ProcessServices } from '../../shared/runner/process.ts';
+import { mysqlGate } from '../../support/mysql.ts';
 import { stages } from '../fixtures/jobs/defs/stages.ts';
-import { mysqlGate } from '../helpers/mysql.ts';
 import { createE2eState, type E2eState, FIXTURE_JOBS_DIR, type StoreKind } from './support.ts';
 
 /** One hourly interval is due: 00:00 → 01:00. */

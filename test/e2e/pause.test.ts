@@ -22,10 +22,10 @@ import { openProcessServices, type ProcessServices } from '../../shared/runner/p
 import { runStage } from '../../shared/runner/stage-runner.ts';
 import type { RunRecord } from '../../shared/store/types.ts';
 import type { ExecutionInput, ExecutionStatus, WorkflowStarter } from '../../shared/workflow/starter.ts';
+import { mysqlGate } from '../../support/mysql.ts';
 import { readLog } from '../fixtures/jobs/defs/log.ts';
 import { drain, PAUSE_DUE, PAUSE_NOW, PAUSE_START, pauseHooks } from '../fixtures/pause-jobs/index.ts';
 import { countsByKey, HandlerGate } from '../helpers/handler-gate.ts';
-import { mysqlGate } from '../helpers/mysql.ts';
 import {
   createE2eState,
   type E2eState,

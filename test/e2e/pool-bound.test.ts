@@ -16,8 +16,8 @@ import { initialWatermark } from '../../shared/planner/index.ts';
 import { JobRegistry } from '../../shared/registry.ts';
 import { openProcessServices, type ProcessServices } from '../../shared/runner/process.ts';
 import { runStage } from '../../shared/runner/stage-runner.ts';
+import { createTestDatabase, mysqlGate, mysqlTestDsn, type TestDatabase } from '../../support/mysql.ts';
 import { POOL_MAX, POOL_STORES, pool, poolDb } from '../fixtures/jobs/defs/pool.ts';
-import { createTestDatabase, mysqlGate, mysqlTestDsn, type TestDatabase } from '../helpers/mysql.ts';
 import { sleep, tempDir } from './support.ts';
 
 const RUNS = 500;

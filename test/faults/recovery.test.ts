@@ -10,7 +10,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../shared/config.ts';
 import { StoreError, StoreUnavailableError } from '../../shared/errors.ts';
-import { LocalRuntime, type ProgressEvent, RETRY_FIRST_MS } from '../../shared/local/runtime.ts';
+import { RETRY_FIRST_MS } from '../../shared/local/backoff.ts';
+import { LocalRuntime, type ProgressEvent } from '../../shared/local/runtime.ts';
 import { initialWatermark } from '../../shared/planner/index.ts';
 import { JobRegistry } from '../../shared/registry.ts';
 import { ResourceRegistry } from '../../shared/resources/lending.ts';
@@ -18,11 +19,11 @@ import { openProcessServices, type ProcessServices } from '../../shared/runner/p
 import { runStage } from '../../shared/runner/stage-runner.ts';
 import { openMysqlStore, parseMysqlDsn } from '../../shared/store/mysql.ts';
 import type { StateStore } from '../../shared/store/types.ts';
-import { CHAOS_TABLE, defineChaosJob } from '../fixtures/chaos-jobs/chaos-upsert.ts';
+import { CHAOS_TABLE, defineChaosJob } from '../../support/chaos-jobs/chaos-upsert.ts';
+import { createTestDatabase, mysqlGate, mysqlTestDsn, type TestDatabase } from '../../support/mysql.ts';
+import { checkJobState, plannedRange } from '../../support/state-checks.ts';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
-import { createTestDatabase, mysqlGate, mysqlTestDsn, type TestDatabase } from '../helpers/mysql.ts';
 import { createTempSqliteStore } from '../helpers/sqlite.ts';
-import { checkJobState, plannedRange } from '../helpers/state-checks.ts';
 
 const MINUTE_MS = 60_000;
 const gate = await mysqlGate('state store unavailability tests');

@@ -15,13 +15,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
-import { loadConfig } from '../../shared/config.ts';
-import { defineJob } from '../../shared/job.ts';
-import { JobRegistry } from '../../shared/registry.ts';
-import { mysqlPool } from '../../shared/resources/mysql-pool.ts';
-import type { WaitStats } from '../../shared/resources/wait-stats.ts';
-import { openProcessServices } from '../../shared/runner/process.ts';
-import { runStage } from '../../shared/runner/stage-runner.ts';
+import { loadConfig } from '../shared/config.ts';
+import { defineJob } from '../shared/job.ts';
+import { JobRegistry } from '../shared/registry.ts';
+import { mysqlPool } from '../shared/resources/mysql-pool.ts';
+import type { WaitStats } from '../shared/resources/wait-stats.ts';
+import { openProcessServices } from '../shared/runner/process.ts';
+import { runStage } from '../shared/runner/stage-runner.ts';
 
 /** Connections of the test's own observer (FLUSH STATUS, PROCESSLIST sampling). */
 export const OBSERVER_CONNECTIONS = 1;
