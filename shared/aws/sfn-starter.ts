@@ -1,3 +1,9 @@
+/**
+ * The AWS adapters (`shared/aws/`): the thin code that turns a port of the platform-free core into an
+ * AWS SDK call. Here the Step Functions `WorkflowStarter` the dispatcher Lambda uses. The AWS SDK is
+ * imported only here and in the `--aws` CLI (`shared/cli/aws/`); the names the stack gives things
+ * come from `shared/stack/`.
+ */
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import {
   AwsCallError,

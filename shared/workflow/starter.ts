@@ -1,3 +1,11 @@
+/**
+ * The workflow contract (`shared/workflow/`): what travels between the planner, the job workflow's
+ * state machine and the stage runners, the same on AWS and locally. Here the execution input and the
+ * `WorkflowStarter` port; beside it the stage events (`stage-event.ts`), execution names
+ * (`execution-name.ts`) and the ASL token handling that turns a synthesized definition into runnable
+ * text (`asl-tokens.ts`). Pure data and functions: it may import the store's types and the interval
+ * model, never a runtime, the AWS SDK or aws-cdk-lib (infra and both runtimes import it).
+ */
 import type { IntervalJson } from '../interval.ts';
 import type { DispatchLane } from '../store/types.ts';
 
