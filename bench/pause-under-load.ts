@@ -31,7 +31,7 @@ import { LocalRuntime } from '../shared/local/runtime.ts';
 import { LocalWorkflowStarter } from '../shared/local/workflow/local-starter.ts';
 import { renderJobWorkflow } from '../shared/local/workflow/render.ts';
 import { JobRegistry } from '../shared/registry.ts';
-import { openProcessRuntime, type ProcessRuntime } from '../shared/runner/process.ts';
+import { openProcessServices, type ProcessServices } from '../shared/runner/process.ts';
 import { runStage } from '../shared/runner/stage-runner.ts';
 import type { StateStore } from '../shared/store/index.ts';
 import { LOCAL_DRIVERS, openStore } from '../shared/store/local.ts';
@@ -81,7 +81,7 @@ function startsReach(count: number): Promise<void> {
 
 /** Drives one trial through one path; `pause`/`resume` go through the second store. */
 async function drain(
-  opened: ProcessRuntime,
+  opened: ProcessServices,
   operator: StateStore,
   pathKind: Path,
   pauseAt: number,
@@ -154,7 +154,7 @@ async function trial(kind: Kind, pathKind: Path, pauseAt: number): Promise<Trial
     await admin?.query(`CREATE DATABASE \`${database}\``);
     const env: Record<string, string> = { PIKO_DATA_DIR: dataDir, PIKO_SQLITE__FILE: sqliteFile };
     if (kind === 'mysql') env.PIKO_MYSQL__DSN = dsn;
-    const opened = await openProcessRuntime(loadConfig({ cwd: dataDir, env }), jobs, {
+    const opened = await openProcessServices(loadConfig({ cwd: dataDir, env }), jobs, {
       drivers: LOCAL_DRIVERS,
     });
     const operator = await openStore(kind === 'mysql' ? { mysqlDsn: dsn, poolSize: 1 } : { sqliteFile });

@@ -1,5 +1,5 @@
 /**
- * 5,000 concurrent runs of one job sharing a `mysqlPool({ max: 50 })` through one process runtime on
+ * 5,000 concurrent runs of one job sharing a `mysqlPool({ max: 50 })` through one process's services on
  * MariaDB (each run holds its connection for a `SELECT SLEEP(0.005)`): the peak connections per
  * database user (sampled from PROCESSLIST; the pool's user is also capped by the server at 50), the
  * server's `Max_used_connections` after `FLUSH STATUS`, and the pool's wait percentiles.
@@ -10,7 +10,7 @@
  * The last line printed is one JSON object for scripts.
  */
 import { parseArgs } from 'node:util';
-import { OBSERVER_CONNECTIONS, runPoolLoad } from '../test/load/pool-load.ts';
+import { OBSERVER_CONNECTIONS, runPoolLoad } from '../support/pool-load.ts';
 
 const SERVER = process.env.PIKO_BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
 const { values } = parseArgs({

@@ -6,7 +6,7 @@
 
 import { getConfig } from '../shared/config.ts';
 import { JobRegistry } from '../shared/registry.ts';
-import { openProcessRuntime, type ProcessRuntime } from '../shared/runner/process.ts';
+import { openProcessServices, type ProcessServices } from '../shared/runner/process.ts';
 import { runStage } from '../shared/runner/stage-runner.ts';
 import { ENV_JOB_ID, requiredEnv } from '../shared/stack/env.ts';
 import { MYSQL_DRIVERS, type StoreDrivers } from '../shared/store/drivers.ts';
@@ -19,17 +19,17 @@ import { jobs } from './jobs/index.ts';
  * test may run this very handler on a SQLite file with the local drivers.
  */
 export function stageRunnerHandler(drivers: StoreDrivers): (event: unknown) => Promise<unknown> {
-  let runtime: Promise<ProcessRuntime> | undefined;
+  let runtime: Promise<ProcessServices> | undefined;
   /** The job this function is deployed for (one function per job): events for others are refused. */
   let ownJobId: string | undefined;
 
   /** Opened once per Lambda container; migrations are applied by the deploy, not here. */
-  const processRuntime = (): Promise<ProcessRuntime> => {
+  const processServices = (): Promise<ProcessServices> => {
     if (!runtime) {
       const config = getConfig();
       configureTelemetry({ logLevel: config.piko.logLevel, json: config.piko.logJson });
       ownJobId = requiredEnv(ENV_JOB_ID);
-      runtime = openProcessRuntime(config, new JobRegistry(jobs), { drivers, migrate: false });
+      runtime = openProcessServices(config, new JobRegistry(jobs), { drivers, migrate: false });
       runtime.catch(() => {
         runtime = undefined;
       });
@@ -40,7 +40,7 @@ export function stageRunnerHandler(drivers: StoreDrivers): (event: unknown) => P
   return async (event) => {
     const payload = parseStagePayload(event);
     try {
-      const deps = await processRuntime();
+      const deps = await processServices();
       return await runStage({ ...deps, jobId: ownJobId }, payload);
     } catch (error) {
       throw withoutSecrets(error);

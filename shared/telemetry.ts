@@ -1,5 +1,5 @@
 /**
- * Logging and metrics, created once per process and imported everywhere (`#telemetry`).
+ * Logging and metrics, created once per process and imported everywhere (jobs get them from `#piko`).
  *
  * JSON lines (Powertools structure) in Lambda or when asked; readable single lines in a terminal:
  * `2026-11-26T11:00:00.000Z INFO  message key=value`.

@@ -1,6 +1,6 @@
 import { getConfig, type PikoConfig } from '../config.ts';
 import { type JobRegistry, loadJobs } from '../registry.ts';
-import { openProcessRuntime, type ProcessRuntime } from '../runner/process.ts';
+import { openProcessServices, type ProcessServices } from '../runner/process.ts';
 import { LOCAL_DRIVERS } from '../store/local.ts';
 import { configureTelemetry } from '../telemetry.ts';
 
@@ -9,7 +9,7 @@ export interface CliContext {
   readonly config: PikoConfig;
   readonly jobs: JobRegistry;
   /** Opens the store (migrated) and the resources; call `close()` on the result. */
-  open(options?: { shutdown?: AbortSignal }): Promise<ProcessRuntime>;
+  open(options?: { shutdown?: AbortSignal }): Promise<ProcessServices>;
 }
 
 /** Loads config and jobs; the store is opened only by commands that need it. */
@@ -21,7 +21,7 @@ export async function cliContext(options: { json?: boolean } = {}): Promise<CliC
     config,
     jobs,
     open: (openOptions = {}) =>
-      openProcessRuntime(config, jobs, {
+      openProcessServices(config, jobs, {
         drivers: LOCAL_DRIVERS,
         migrate: true,
         shutdown: openOptions.shutdown,
@@ -29,10 +29,10 @@ export async function cliContext(options: { json?: boolean } = {}): Promise<CliC
   };
 }
 
-/** Runs `work` with an opened process runtime and always closes it. */
+/** Runs `work` with the opened process services and always closes them. */
 export async function withProcess<T>(
   context: CliContext,
-  work: (runtime: ProcessRuntime) => Promise<T>,
+  work: (runtime: ProcessServices) => Promise<T>,
   options: { shutdown?: AbortSignal } = {},
 ): Promise<T> {
   const runtime = await context.open(options);

@@ -1,3 +1,11 @@
+/**
+ * The `piko` command line. `commands/` holds the commands, each in three steps: parse the flags, call
+ * the planner, the control plane or the local runtime, print (graphile-worker's `src/cli.ts`);
+ * `aws/` is the `--aws` half, loaded only when `--aws` is given. Beside them: `io.ts` (output, exit
+ * codes), `parse.ts` (flag values), `progress.ts` and `status-printer.ts` (the printers),
+ * `context.ts` (config, jobs, the opened services). The CLI may import anything in `shared/`;
+ * nothing imports it but its entry point (`main.ts`) and tests, and no command imports this module.
+ */
 import { Command, CommanderError } from 'commander';
 import { ExitCodeError, PikoError } from '../errors.ts';
 import { backfillCommand } from './commands/backfill.ts';

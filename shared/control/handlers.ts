@@ -1,9 +1,12 @@
 /**
  * The dispatcher's logic on AWS: one function per control event, over the same planner and state
  * store as the local runtime. No AWS SDK here: workflows start through a {@link WorkflowStarter}.
+ *
+ * The control plane (`shared/control/`) is platform-free: the control events and their answers
+ * (`events.ts`), their handlers (here) and the one job-status model (`status.ts`). It may import the
+ * planner, the store and the workflow contract; `functions/dispatcher.ts` and the CLI import it.
  */
 
-import type { JobStateMachines } from '../aws/sfn-starter.ts';
 import { ClockSkewError, InputError, StoreError } from '../errors.ts';
 import { intervalToJson } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
@@ -21,7 +24,12 @@ import {
 import type { JobRegistry } from '../registry.ts';
 import type { StateStore } from '../store/types.ts';
 import { IntervalsPlanned, IntervalsSkipped, Lag, logger, metrics } from '../telemetry.ts';
-import type { ExecutionInput, ExecutionStatus, WorkflowStarter } from '../workflow/starter.ts';
+import type {
+  ExecutionInput,
+  ExecutionStatus,
+  JobStateMachines,
+  WorkflowStarter,
+} from '../workflow/starter.ts';
 import type {
   BackfillNextEvent,
   BackfillNextResponse,
@@ -29,10 +37,10 @@ import type {
   ControlEvent,
   ControlResponse,
   DispatchResponse,
-  JobStatus,
   PauseResponse,
   StatusResponse,
 } from './events.ts';
+import { jobStatuses } from './status.ts';
 
 /** What the control logic works with; opened once per Lambda container. */
 export interface ControlDeps {
@@ -54,8 +62,6 @@ export interface ControlDeps {
   readonly maxBackfillIntervals?: number;
 }
 
-/** Failed runs listed per job by `status`. */
-export const STATUS_RECENT_FAILURES = 5;
 /** Intervals a dry run lists (the answer is state machine state: it must stay small). */
 export const DRY_RUN_SAMPLE_SIZE = 20;
 /** How long the backfill state machine waits when a batch of the backfill is already running. */
@@ -170,29 +176,7 @@ async function dispatchJob(
 
 async function status(deps: ControlDeps, jobId: string | undefined): Promise<StatusResponse> {
   const jobs = jobId === undefined ? deps.jobs.list() : [deps.jobs.get(jobId)];
-  const states = new Map((await deps.store.listJobs()).map((state) => [state.jobId, state]));
-  const result: JobStatus[] = [];
-  for (const job of jobs) {
-    const state = states.get(job.id);
-    const [counts, failures] = await Promise.all([
-      deps.store.countRuns(job.id),
-      deps.store.recentFailures(job.id, STATUS_RECENT_FAILURES),
-    ]);
-    result.push({
-      jobId: job.id,
-      watermark: state ? state.watermark.toISOString() : null,
-      paused: state?.paused ?? false,
-      skippedTotal: state?.skippedTotal ?? 0,
-      counts,
-      recentFailures: failures.map((run) => ({
-        runId: run.runId,
-        interval: intervalToJson(run.interval),
-        error: run.error,
-        finishedAt: run.finishedAt ? run.finishedAt.toISOString() : null,
-      })),
-    });
-  }
-  return { action: 'status', jobs: result };
+  return { action: 'status', jobs: await jobStatuses(deps.store, jobs) };
 }
 
 async function pause(

@@ -158,21 +158,28 @@ export async function* previewBackfill(
 
 /**
  * Counts what a backfill would do, writing nothing (a dry run), and keeps its first `sampleSize`
- * intervals; reads the runs chunk by chunk, as {@link previewBackfill} does.
+ * intervals; reads the runs chunk by chunk, as {@link previewBackfill} does. `each` sees every
+ * interval of the plan, in the order it would run (`piko backfill --dry-run` prints them all).
  * @param options.chunkSize @default the job's maxIntervalsPerDispatch
  * @param options.sampleSize @default 0
+ * @param options.each @default nothing
  */
 export async function countBackfill(
   store: StateStore,
   job: JobDefinition,
   request: BackfillRequest,
-  options: { readonly chunkSize?: number; readonly sampleSize?: number } = {},
+  options: {
+    readonly chunkSize?: number;
+    readonly sampleSize?: number;
+    readonly each?: (planned: PlannedInterval) => void;
+  } = {},
 ): Promise<BackfillPreview> {
   const counts = emptyBackfillCounts();
   const sample: PlannedInterval[] = [];
   let notShown = 0;
   for await (const planned of previewBackfill(store, job, request, options.chunkSize)) {
     counts[planned.action]++;
+    options.each?.(planned);
     if (sample.length < (options.sampleSize ?? 0)) sample.push(planned);
     else notShown++;
   }

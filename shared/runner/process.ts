@@ -6,8 +6,11 @@ import type { StoreDrivers } from '../store/drivers.ts';
 import { DEFAULT_REQUEUE_POLICY, type RequeuePolicy, type StateStore } from '../store/types.ts';
 import type { StageRunnerDeps } from './stage-runner.ts';
 
-/** What one process (a Lambda container, a Fargate task, the local runtime) opens once and shares. */
-export interface ProcessRuntime extends StageRunnerDeps {
+/**
+ * The services one process (a Lambda container, a Fargate task, a CLI command) opens once and shares:
+ * config, store, jobs, resources. What runs on them is elsewhere (the local runtime is `LocalRuntime`).
+ */
+export interface ProcessServices extends StageRunnerDeps {
   readonly config: PikoConfig;
   readonly store: StateStore;
   readonly jobs: JobRegistry;
@@ -48,8 +51,8 @@ export function requeuePolicyOf(config: PikoConfig): RequeuePolicy {
   };
 }
 
-/** Options of {@link openProcessRuntime}. */
-export interface ProcessRuntimeOptions {
+/** Options of {@link openProcessServices}. */
+export interface ProcessServicesOptions {
   /**
    * The databases this process can open: `MYSQL_DRIVERS` on AWS, `LOCAL_DRIVERS`
    * (`store/local.ts`) in the local runtime and the CLI.
@@ -62,11 +65,11 @@ export interface ProcessRuntimeOptions {
 }
 
 /** Opens the store and a resource registry for the given jobs. */
-export async function openProcessRuntime(
+export async function openProcessServices(
   config: PikoConfig,
   jobs: JobRegistry,
-  options: ProcessRuntimeOptions,
-): Promise<ProcessRuntime> {
+  options: ProcessServicesOptions,
+): Promise<ProcessServices> {
   const store = await openConfiguredStore(config, options.drivers, options.migrate ?? true);
   const resources = new ResourceRegistry({ openSqliteDatabase: options.drivers.openSqliteDatabase });
   return {

@@ -1,3 +1,11 @@
+/**
+ * The stage runner (`shared/runner/`): runs one stage of one run, wherever it runs (a job Lambda, a
+ * Fargate container, the local runtime). It reads the run from the state store, checks the event
+ * against it, lends resources, routes records to sinks and records the result with owner-conditional
+ * updates. Beside it: what a process opens for that (`process.ts`: config, store, resources) and the
+ * container's stage (`container-stage.ts`). It may import the store, the workflow contract,
+ * resources, sinks and telemetry; never the planner's dispatch, a runtime, the CLI or infra.
+ */
 import { NonRetryableError, StoreUnavailableError, TimeoutError } from '../errors.ts';
 import { intervalToJson } from '../interval.ts';
 import { parseJobConfig, type RunContext } from '../job.ts';

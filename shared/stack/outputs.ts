@@ -1,4 +1,11 @@
 /**
+ * The deployed stack's contract (`shared/stack/`): what the CDK stack promises the code that runs in
+ * it and the `--aws` CLI, as pure names and functions: the stack's outputs and the resource names
+ * derived from a job (here), the environment of functions and tasks (`env.ts`), the database users
+ * and grants (`database-users.ts`) and the EventBridge cron translation (`eventbridge-cron.ts`).
+ * Free of aws-cdk-lib and the AWS SDK: infra, the Lambda entry points and the CLI all import it.
+ */
+/**
  * The contract between the CDK stack and the `--aws` CLI: the stack's output names, and the names
  * of the resources the CLI derives from a job. Pure and free of aws-cdk-lib and the AWS SDK.
  */

@@ -33,7 +33,7 @@ import {
 import type { RunRecord } from '../../shared/store/index.ts';
 import { openStore } from '../../shared/store/local.ts';
 import { STAGE_EVENT_ENV } from '../../shared/workflow/stage-event.ts';
-import { createTestDatabase, mysqlGate, type TestDatabase } from '../helpers/mysql.ts';
+import { createTestDatabase, mysqlGate, type TestDatabase } from '../../support/mysql.ts';
 import { type S3Endpoint, startS3Endpoint } from '../helpers/s3-endpoint.ts';
 import { jobAt } from '../helpers/stored-job.ts';
 

@@ -4,7 +4,7 @@ import { ConfigError, StoreError, StoreUnavailableError } from '../../../shared/
 import { ResourceRegistry } from '../../../shared/resources/lending.ts';
 import { sqlPool } from '../../../shared/resources/sql-pool.ts';
 import { openSqliteDatabase } from '../../../shared/store/sqlite.ts';
-import { createTestDatabase, mysqlGate, type TestDatabase } from '../../helpers/mysql.ts';
+import { createTestDatabase, mysqlGate, type TestDatabase } from '../../../support/mysql.ts';
 import { type TempSqliteFile, tempSqliteFile } from '../../helpers/sqlite.ts';
 
 /** The process configuration sqlPool() reads: no DSN (SQLite) unless a test sets one. */

@@ -200,6 +200,7 @@ describe('status, pause and resume', () => {
             {
               runId: first!.runId,
               interval: first!.interval,
+              attempts: 3,
               error: 'upstream said 503',
               finishedAt: now.toISOString(),
             },

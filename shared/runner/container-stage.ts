@@ -1,17 +1,18 @@
 /**
- * One Fargate stage of one run, then exit: what both container entries do. The event arrives in
+ * One Fargate stage of one run, then exit: what the image's entry (`functions/container/bundle-entry.ts`)
+ * and the local runtime's child (`shared/local/fargate-child.ts`) both do. The event arrives in
  * `PIKO_STAGE_EVENT` (the workflow's container override; locally, the child process environment).
  * Exit code 0 on success; 1 on failure, with the error's name and message as the last stderr line.
  */
 
-import { getConfig, type PikoConfig } from '../../shared/config.ts';
-import type { JobRegistry } from '../../shared/registry.ts';
-import { openProcessRuntime } from '../../shared/runner/process.ts';
-import { runStage } from '../../shared/runner/stage-runner.ts';
-import { ENV_JOB_ID, requiredEnv } from '../../shared/stack/env.ts';
-import type { StoreDrivers } from '../../shared/store/drivers.ts';
-import { configureTelemetry, logger, withoutSecrets } from '../../shared/telemetry.ts';
-import { parseStagePayload, STAGE_EVENT_ENV } from '../../shared/workflow/stage-event.ts';
+import { getConfig, type PikoConfig } from '../config.ts';
+import type { JobRegistry } from '../registry.ts';
+import { ENV_JOB_ID, requiredEnv } from '../stack/env.ts';
+import type { StoreDrivers } from '../store/drivers.ts';
+import { configureTelemetry, logger, withoutSecrets } from '../telemetry.ts';
+import { parseStagePayload, STAGE_EVENT_ENV } from '../workflow/stage-event.ts';
+import { openProcessServices } from './process.ts';
+import { runStage } from './stage-runner.ts';
 
 /**
  * Runs the stage named by `PIKO_STAGE_EVENT` with the jobs `loadRegistry` gives, and sets the exit code.
@@ -34,7 +35,7 @@ export async function runContainerStage(
     const payload = parseStagePayload(raw);
     // The task knows its own job (the task definition's environment) and refuses events of others.
     const jobId = requiredEnv(ENV_JOB_ID);
-    const runtime = await openProcessRuntime(config, await loadRegistry(config), {
+    const runtime = await openProcessServices(config, await loadRegistry(config), {
       drivers,
       migrate: false,
       shutdown: shutdown.signal,

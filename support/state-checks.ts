@@ -2,10 +2,10 @@
  * The one check of the chaos, fault and race suites: after whatever happened, every due interval of a
  * job ran exactly once to success, and its sink holds exactly one row per interval.
  */
-import type { Interval } from '../../shared/interval.ts';
-import type { JobDefinition } from '../../shared/job.ts';
-import type { SqlDatabase } from '../../shared/sql.ts';
-import type { RunRecord, StateStore } from '../../shared/store/types.ts';
+import type { Interval } from '../shared/interval.ts';
+import type { JobDefinition } from '../shared/job.ts';
+import type { SqlDatabase } from '../shared/sql.ts';
+import type { RunRecord, StateStore } from '../shared/store/types.ts';
 
 /** Where a job's sink writes one row per interval. */
 export interface SinkTable {

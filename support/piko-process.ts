@@ -6,10 +6,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type ChaosJobOptions, chaosJobEnv } from '../fixtures/chaos-jobs/chaos-upsert.ts';
+import { type ChaosJobOptions, chaosJobEnv } from './chaos-jobs/chaos-upsert.ts';
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const CHAOS_JOBS_DIR = path.join(REPO_ROOT, 'test/fixtures/chaos-jobs');
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const CHAOS_JOBS_DIR = path.join(REPO_ROOT, 'support/chaos-jobs');
 const PIKO_BIN = path.join(REPO_ROOT, 'bin/piko.mjs');
 
 /** The state store of a child. */

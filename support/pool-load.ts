@@ -1,5 +1,5 @@
 /**
- * The pool-bound load: thousands of runs of one job started at once through one process runtime (one
+ * The pool-bound load: thousands of runs of one job started at once through one process's services (one
  * `ResourceRegistry`), each borrowing a connection of a `mysqlPool({ max })` and holding it for a few
  * milliseconds with a real query, on MariaDB. Shared by `test/load/pool-bound.test.ts` and
  * `bench/pool-load.ts`.
@@ -15,14 +15,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
-import { loadConfig } from '../../shared/config.ts';
-import { defineJob } from '../../shared/job.ts';
-import { JobRegistry } from '../../shared/registry.ts';
-import { mysqlPool } from '../../shared/resources/mysql-pool.ts';
-import type { WaitStats } from '../../shared/resources/wait-stats.ts';
-import { openProcessRuntime } from '../../shared/runner/process.ts';
-import { runStage } from '../../shared/runner/stage-runner.ts';
-import { LOCAL_DRIVERS } from '../../shared/store/local.ts';
+import { loadConfig } from '../shared/config.ts';
+import { defineJob } from '../shared/job.ts';
+import { JobRegistry } from '../shared/registry.ts';
+import { mysqlPool } from '../shared/resources/mysql-pool.ts';
+import type { WaitStats } from '../shared/resources/wait-stats.ts';
+import { openProcessServices } from '../shared/runner/process.ts';
+import { runStage } from '../shared/runner/stage-runner.ts';
+import { LOCAL_DRIVERS } from '../shared/store/local.ts';
 
 /** Connections of the test's own observer (FLUSH STATUS, PROCESSLIST sampling). */
 export const OBSERVER_CONNECTIONS = 1;
@@ -143,7 +143,7 @@ export async function runPoolLoad(options: PoolLoadOptions): Promise<PoolLoadRes
         PIKO_DATA_DIR: dataDir,
       },
     });
-    const runtime = await openProcessRuntime(config, new JobRegistry([job]), {
+    const runtime = await openProcessServices(config, new JobRegistry([job]), {
       drivers: LOCAL_DRIVERS,
       migrate: true,
     });

@@ -5,10 +5,11 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { openMysqlStore } from '../../shared/store/mysql/index.ts';
-import { openSqliteStore } from '../../shared/store/sqlite.ts';
-import type { StateStore } from '../../shared/store/types.ts';
-import { CHAOS_TABLE, defineChaosJob } from '../fixtures/chaos-jobs/chaos-upsert.ts';
+import { openMysqlStore } from '../shared/store/mysql/index.ts';
+import { openSqliteStore } from '../shared/store/sqlite.ts';
+import type { StateStore } from '../shared/store/types.ts';
+import { CHAOS_TABLE, defineChaosJob } from './chaos-jobs/chaos-upsert.ts';
+import { type ChildStore, type PikoProcess, seededRandom, sleep, spawnPiko } from './piko-process.ts';
 import {
   addCheck,
   checkJobState,
@@ -17,8 +18,7 @@ import {
   plausibleWatermark,
   type StateCheck,
   type StateTotals,
-} from '../helpers/state-checks.ts';
-import { type ChildStore, type PikoProcess, seededRandom, sleep, spawnPiko } from './piko-process.ts';
+} from './state-checks.ts';
 
 const MINUTE_MS = 60_000;
 /** A trial that needs more processes than this is a failure (the runtime does not converge). */
