@@ -212,6 +212,7 @@ function memoryStore(store: StateStore): StateStore {
         finishedAt: null,
         requeues: 0,
         notBefore: null,
+        version: null,
       } satisfies RunRecord;
       records.set(runId, record);
       return record;
@@ -310,6 +311,7 @@ function batchingStore(store: StateStore): StateStore {
         finishedAt: null,
         requeues: 0,
         notBefore: null,
+        version: null,
       });
     }
   }

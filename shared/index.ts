@@ -3,7 +3,9 @@
  * defining the job to the records, resources, errors and logger it works with. Jobs import this and
  * nothing else of Piko. It re-exports only the job model, sinks, resources, the errors a handler
  * throws and the telemetry created once per process, never the runtime around them (store, planner,
- * runners), so a bundle that imports the jobs carries nothing more than the jobs need.
+ * runners), so a bundle that imports the jobs carries nothing more than the jobs need. The one
+ * piece of the runner here is `runJobOnce`, a job's unit test helper: it runs a stage's attempt with
+ * no store (`runner/run-once.ts`).
  */
 
 export type { Duration } from './duration.ts';
@@ -18,9 +20,11 @@ export {
   type JobDefinition,
   type JobOptions,
   type LambdaStage,
+  type LogFields,
   lambda,
   type RetryOptions,
   type RunContext,
+  type RunLogger,
   type Stage,
   secret,
 } from './job.ts';
@@ -39,6 +43,13 @@ export {
   objectStore,
   type PutObjectOptions,
 } from './resources/object-store.ts';
+export {
+  type InstantInput,
+  type RunJobOnceOptions,
+  type RunJobOnceResult,
+  type RunLog,
+  runJobOnce,
+} from './runner/run-once.ts';
 export { type SqlPoolOptions, type SqlPoolResource, sqlPool } from './resources/sql-pool.ts';
 export type {
   Borrowed,

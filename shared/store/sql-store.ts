@@ -83,7 +83,7 @@ const RUN_COLUMNS =
   'run_id, job_id, interval_start, interval_end, status, trigger_kind, stage, attempts, generation, execution_name, ' +
   'backfill_id, COALESCE(config, (SELECT piko_backfills.config FROM piko_backfills ' +
   'WHERE piko_backfills.backfill_id = piko_runs.backfill_id)) AS config, ' +
-  'error, output, created_at, updated_at, started_at, finished_at, requeues, not_before';
+  'error, output, created_at, updated_at, started_at, finished_at, requeues, not_before, code_version';
 const BACKFILL_COLUMNS =
   'backfill_id, job_id, range_start, range_end, reprocess, reverse_order, config, cursor_at, status, ' +
   'created_count, rerun_count, skipped_count, created_at, updated_at, error';
@@ -220,24 +220,38 @@ class SqlStateStore implements StateStore {
     return rows.map(toRunRecord);
   }
 
+  async countOutdated(jobId: string, version: string | null): Promise<number> {
+    checkVersion(version);
+    // Two forms rather than a null-safe comparison, which the dialects spell differently (<=>, IS).
+    const [versionSql, versionParams] =
+      version === null ? ['code_version IS NOT NULL', []] : ['(code_version IS NULL OR code_version <> ?)', [version]];
+    const { rows } = await this.database.query(
+      `SELECT COUNT(*) AS n FROM piko_runs WHERE job_id = ? AND status = 'succeeded' AND ${versionSql}`,
+      [jobId, ...versionParams],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
   async markRunning(
     runId: number,
     stage: string,
     now: Date,
     owner?: RunOwner,
+    version: string | null = null,
   ): Promise<RunRecord | undefined> {
     checkRunId(runId);
     checkDate('now', now);
+    checkVersion(version);
     // The pause check is part of the same statement, so a pause that has committed is always seen:
     // a run the pause caught before its handler started is refused and stays as it is, to be
     // re-dispatched after resume. A run already running (a later stage, a retry) goes on.
     const [ownerSql, ownerParams] = ownerCondition(owner);
     const updated = await this.database.query(
       "UPDATE piko_runs SET status = 'running', attempts = CASE WHEN stage = ? THEN attempts + 1 ELSE 1 END, " +
-        "stage = ?, started_at = ?, finished_at = NULL, updated_at = ? WHERE run_id = ? AND status <> 'succeeded' " +
+        "stage = ?, started_at = ?, finished_at = NULL, code_version = ?, updated_at = ? WHERE run_id = ? AND status <> 'succeeded' " +
         "AND (status = 'running' OR NOT EXISTS " +
         `(SELECT 1 FROM piko_jobs WHERE piko_jobs.job_id = piko_runs.job_id AND piko_jobs.paused <> 0))${ownerSql}`,
-      [stage, stage, now, now, runId, ...ownerParams],
+      [stage, stage, now, version, now, runId, ...ownerParams],
     );
     if (updated.affectedRows === 0) return undefined;
     return this.getRun(runId);
@@ -254,14 +268,21 @@ class SqlStateStore implements StateStore {
     if (updated.affectedRows === 0) await this.#explainNoUpdate(runId, owner);
   }
 
-  async markSucceeded(runId: number, output: unknown, now: Date, owner?: RunOwner): Promise<void> {
+  async markSucceeded(
+    runId: number,
+    output: unknown,
+    now: Date,
+    owner?: RunOwner,
+    version: string | null = null,
+  ): Promise<void> {
     checkRunId(runId);
     checkDate('now', now);
+    checkVersion(version);
     const [ownerSql, ownerParams] = ownerCondition(owner);
     const updated = await this.database.query(
-      "UPDATE piko_runs SET status = 'succeeded', output = ?, error = NULL, finished_at = ?, updated_at = ? " +
-        `WHERE run_id = ?${ownerSql}`,
-      [toJson(output), now, now, runId, ...ownerParams],
+      "UPDATE piko_runs SET status = 'succeeded', output = ?, error = NULL, finished_at = ?, code_version = ?, " +
+        `updated_at = ? WHERE run_id = ?${ownerSql}`,
+      [toJson(output), now, version, now, runId, ...ownerParams],
     );
     if (updated.affectedRows === 0) await this.#explainNoUpdate(runId, owner);
   }
@@ -532,7 +553,8 @@ class SqlJobTransaction implements JobTransaction {
     for (const ids of chunks(runIds)) {
       await db.query(
         "UPDATE piko_runs SET status = 'pending', generation = generation + 1, attempts = 0, stage = NULL, error = NULL, " +
-          'execution_name = NULL, output = NULL, started_at = NULL, finished_at = NULL, requeues = 0, not_before = NULL, ' +
+          'execution_name = NULL, output = NULL, code_version = NULL, started_at = NULL, finished_at = NULL, ' +
+          'requeues = 0, not_before = NULL, ' +
           'trigger_kind = ?, backfill_id = ?, config = ?, updated_at = ? ' +
           `WHERE job_id = ? AND run_id IN (${placeholders(ids.length)})`,
         [rearm.trigger, backfillId, toJson(rearm.config), now, this.job.jobId, ...ids],
@@ -772,6 +794,7 @@ function toRunRecord(row: SqlRow): RunRecord {
     finishedAt: toDateOrNull(row.finished_at),
     requeues: Number(row.requeues),
     notBefore: toDateOrNull(row.not_before),
+    version: toStringOrNull(row.code_version),
   };
 }
 
@@ -913,6 +936,12 @@ function checkBackfillId(backfillId: string): void {
 function checkTrigger(trigger: RunTrigger): void {
   if (!RUN_TRIGGERS.includes(trigger)) {
     throw new StoreError(`Unknown run trigger "${trigger}"; expected one of ${RUN_TRIGGERS.join(', ')}.`);
+  }
+}
+
+function checkVersion(version: string | null): void {
+  if (version !== null && (typeof version !== 'string' || version.length === 0)) {
+    throw new StoreError(`A code version must be a non-empty string or null, got ${String(version)}.`);
   }
 }
 
