@@ -24,6 +24,7 @@ describe('defineJob', () => {
     expect(job).toMatchObject({
       id: 'daily_sales',
       description: '',
+      version: undefined,
       start: undefined,
       catchup: true,
       catchupWindowMs: undefined,
@@ -68,6 +69,34 @@ describe('defineJob', () => {
       'fargate:crunch',
       'lambda:load',
     ]);
+  });
+
+  it('keeps a code version as given', () => {
+    const job = (version: string) =>
+      defineJob({ id: 'versioned', version, schedule: { cron: '0 2 * * *' }, handler: noop });
+
+    expect(job('2').version).toBe('2');
+    expect(job('v2.1 (café) 🦊').version).toBe('v2.1 (café) 🦊');
+    expect(job('x'.repeat(100)).version).toHaveLength(100);
+  });
+
+  it('refuses a code version that is empty, too long, not a string or holds control characters', () => {
+    const must =
+      'version must be a string of 1 to 100 characters without control characters, such as "2" or a commit id';
+    const problems = (version: unknown) =>
+      problemsOf({
+        id: 'versioned',
+        version: version as string,
+        schedule: { cron: '0 2 * * *' },
+        handler: noop,
+      });
+
+    expect(problems('')).toEqual([`${must}, got ""`]);
+    expect(problems('x'.repeat(101))).toEqual([`${must}, got 101 characters`]);
+    expect(problems(2)).toEqual([`${must}, got 2`]);
+    expect(problems(null)).toEqual([`${must}, got null`]);
+    expect(problems('2\nrelease')).toEqual([`${must}, got "2\\nrelease"`]);
+    expect(problems('\ud800')).toEqual([`${must}, got "\\ud800"`]);
   });
 
   it('lists every problem at once', () => {
