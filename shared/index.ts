@@ -43,13 +43,6 @@ export {
   objectStore,
   type PutObjectOptions,
 } from './resources/object-store.ts';
-export {
-  type InstantInput,
-  type RunJobOnceOptions,
-  type RunJobOnceResult,
-  type RunLog,
-  runJobOnce,
-} from './runner/run-once.ts';
 export { type SqlPoolOptions, type SqlPoolResource, sqlPool } from './resources/sql-pool.ts';
 export type {
   Borrowed,
@@ -60,6 +53,13 @@ export type {
   ResourceMap,
 } from './resources/types.ts';
 export type { WaitStats } from './resources/wait-stats.ts';
+export {
+  type InstantInput,
+  type RunJobOnceOptions,
+  type RunJobOnceResult,
+  type RunLog,
+  runJobOnce,
+} from './runner/run-once.ts';
 export { type JsonLinesSinkOptions, jsonLinesSink } from './sinks/json-lines-sink.ts';
 export { type DefinedRecordType, defineRecord } from './sinks/record.ts';
 export type { RecordType, Sink, SinkContext, TaggedRecord } from './sinks/types.ts';

@@ -100,7 +100,9 @@ function statusLine(
 }
 
 function outdatedHint(line: StatusLine): string {
-  return line.outdated > 0 ? ` (piko backfill ${line.jobId} --from … --to … --reprocess outdated re-runs them)` : '';
+  return line.outdated > 0
+    ? ` (piko backfill ${line.jobId} --from … --to … --reprocess outdated re-runs them)`
+    : '';
 }
 
 function failureLine(failure: FailedRunStatus, source: StatusSource): FailureLine {

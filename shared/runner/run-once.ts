@@ -107,9 +107,13 @@ export async function runJobOnce<C, R extends ResourceMap>(
 }
 
 /** The interval as Dates, checked against the job's schedule. */
-function checkInterval(job: JobDefinition<unknown, ResourceMap>, given: RunJobOnceOptions['interval']): Interval {
+function checkInterval(
+  job: JobDefinition<unknown, ResourceMap>,
+  given: RunJobOnceOptions['interval'],
+): Interval {
   const instant = (value: InstantInput | undefined, name: string): Date => {
-    const date = value instanceof Date ? value : typeof value === 'string' ? parseIsoInstant(value) : undefined;
+    const date =
+      value instanceof Date ? value : typeof value === 'string' ? parseIsoInstant(value) : undefined;
     if (!date || Number.isNaN(date.getTime())) {
       throw new InputError(
         `runJobOnce: interval.${name} must be a Date or an ISO 8601 instant with an offset, got ${JSON.stringify(value) ?? String(value)}`,
@@ -126,7 +130,9 @@ function checkInterval(job: JobDefinition<unknown, ResourceMap>, given: RunJobOn
     const previous = schedule.previousTick(new Date(start.getTime() + 1));
     const next = previous ? schedule.nextTick(previous) : undefined;
     const containing =
-      previous && next ? `; the interval holding ${start.toISOString()} is [${previous.toISOString()}, ${next.toISOString()})` : '';
+      previous && next
+        ? `; the interval holding ${start.toISOString()} is [${previous.toISOString()}, ${next.toISOString()})`
+        : '';
     throw new InputError(
       `runJobOnce: [${start.toISOString()}, ${end.toISOString()}) is not an interval of job "${job.id}" ` +
         `(cron "${schedule.cron}" in ${schedule.timezone})${containing}`,

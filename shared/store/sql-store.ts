@@ -224,7 +224,9 @@ class SqlStateStore implements StateStore {
     checkVersion(version);
     // Two forms rather than a null-safe comparison, which the dialects spell differently (<=>, IS).
     const [versionSql, versionParams] =
-      version === null ? ['code_version IS NOT NULL', []] : ['(code_version IS NULL OR code_version <> ?)', [version]];
+      version === null
+        ? ['code_version IS NOT NULL', []]
+        : ['(code_version IS NULL OR code_version <> ?)', [version]];
     const { rows } = await this.database.query(
       `SELECT COUNT(*) AS n FROM piko_runs WHERE job_id = ? AND status = 'succeeded' AND ${versionSql}`,
       [jobId, ...versionParams],

@@ -67,7 +67,13 @@ describe('the status printer', () => {
   });
 
   it('prints a job’s code version and its outdated intervals, and nothing of versions for a job without any', () => {
-    const versioned: JobStatus = { ...STATUS, paused: false, version: '2026.3', outdated: 17, recentFailures: [] };
+    const versioned: JobStatus = {
+      ...STATUS,
+      paused: false,
+      version: '2026.3',
+      outdated: 17,
+      recentFailures: [],
+    };
     const unversioned: JobStatus = { ...versioned, version: null, outdated: 5 };
     const current: JobStatus = { ...versioned, outdated: 0 };
 
@@ -78,7 +84,9 @@ describe('the status printer', () => {
     expect(printed(unversioned, { source: 'local' }).slice(3)).toEqual([
       '  version (none): 5 succeeded interval(s) outdated (piko backfill daily --from … --to … --reprocess outdated re-runs them)',
     ]);
-    expect(printed(current, { source: 'aws' }).slice(3)).toEqual(['  version "2026.3": 0 succeeded interval(s) outdated']);
+    expect(printed(current, { source: 'aws' }).slice(3)).toEqual([
+      '  version "2026.3": 0 succeeded interval(s) outdated',
+    ]);
     expect(printed({ ...STATUS, recentFailures: [] }, { source: 'local' })).toHaveLength(3);
     expect(JSON.parse(printed(versioned, { source: 'local', json: true })[0]!)).toMatchObject({
       version: '2026.3',
