@@ -202,6 +202,7 @@ export class LocalRuntime {
       {
         lane,
         maxRunsPerExecution: this.#process.config.piko.maxRunsPerExecution,
+        concurrency: job.concurrency,
         newestFirst,
       },
     );
