@@ -122,24 +122,34 @@ export async function dispatch(
   const started: ExecutionInput[] = [];
   const free = (lane.kind === 'scheduled' ? scheduled.executions : maxExecutions) - live.length;
   let pausedNow = paused;
-  for (let i = 0; i < free && !pausedNow; i++) {
-    const input = await store.withJob(jobId, initialWatermark, async (tx) => {
-      // Checked under the job's row lock, in the transaction that queues: a pause is either seen
-      // here or waits for this commit (and then the stage runner refuses the queued runs).
-      if (tx.job.paused) {
-        pausedNow = true;
-        return undefined;
-      }
-      const runs = await tx.pendingRuns(lane, maxRuns, options.newestFirst ?? false);
-      if (runs.length === 0) return undefined;
-      const name = executionName(jobId, lane, runs);
-      await tx.markQueued(
-        runs.map((run) => run.runId),
-        name,
-      );
-      return executionInput(jobId, name, lane, runs);
-    });
-    if (!input) break;
+  // Every batch is queued in one transaction before any starts: a started execution's stages take
+  // the store's connections at once, and batches queued after it would wait behind them (a job at
+  // concurrency 5,000 then never had its ten batches in flight together). A crash before the starts
+  // leaves queued runs with no execution, which the next dispatch restarts, as for one batch.
+  const inputs =
+    free <= 0 || pausedNow
+      ? []
+      : await store.withJob(jobId, initialWatermark, async (tx) => {
+          // Checked under the job's row lock, in the transaction that queues: a pause is either seen
+          // here or waits for this commit (and then the stage runner refuses the queued runs).
+          if (tx.job.paused) {
+            pausedNow = true;
+            return [];
+          }
+          const batches: ExecutionInput[] = [];
+          while (batches.length < free) {
+            const runs = await tx.pendingRuns(lane, maxRuns, options.newestFirst ?? false);
+            if (runs.length === 0) break;
+            const name = executionName(jobId, lane, runs);
+            await tx.markQueued(
+              runs.map((run) => run.runId),
+              name,
+            );
+            batches.push(executionInput(jobId, name, lane, runs));
+          }
+          return batches;
+        });
+  for (const input of inputs) {
     await starter.start(input);
     started.push(input);
   }
