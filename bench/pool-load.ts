@@ -15,7 +15,7 @@
  * The last line printed is one JSON object for scripts.
  */
 import { parseArgs } from 'node:util';
-import { OBSERVER_CONNECTIONS, runPoolLoad } from '../test/load/pool-load.ts';
+import { OBSERVER_CONNECTIONS, runPoolLoad } from '../support/pool-load.ts';
 
 const SERVER = process.env.PIKO_BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
 const { values } = parseArgs({

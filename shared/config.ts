@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import * as z from 'zod';
 import { ConfigError } from './errors.ts';
+import { AWS_REGION_PATTERN, STACK_NAME_PATTERN } from './stack/outputs.ts';
 import { type PikoLogLevel, REDACTED, registerSecret } from './telemetry.ts';
 
 /** The `[piko]` section. */
@@ -117,10 +118,8 @@ function isRuntimeVariable(name: string): boolean {
 }
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 /** S3's rule for general purpose bucket names. */
 const BUCKET_NAME = /^(?!xn--|sthree-)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
 /** Keys whose values are never printed. */
 const SECRET_KEY = /dsn|password|token|secret/i;
 
@@ -132,7 +131,8 @@ function field<S extends z.ZodType>(schema: S, expected: string): S {
 const path = () => field(z.string().min(1), 'a non-empty path');
 const positiveInt = () => field(z.number().int().positive(), 'an integer greater than 0');
 const bool = () => field(z.boolean(), 'true or false');
-const region = () => field(z.string().regex(AWS_REGION).optional(), 'an AWS region such as eu-west-1');
+const region = () =>
+  field(z.string().regex(AWS_REGION_PATTERN).optional(), 'an AWS region such as eu-west-1');
 
 const SECTIONS = {
   piko: z.object({
@@ -168,7 +168,7 @@ const SECTIONS = {
   aws: z.object({
     region: region(),
     stackName: field(
-      z.string().regex(STACK_NAME),
+      z.string().regex(STACK_NAME_PATTERN),
       'a CloudFormation stack name (a letter, then letters, digits or hyphens; at most 128 characters)',
     ),
   }) satisfies z.ZodType<AwsSettings>,

@@ -1,6 +1,5 @@
 import * as z from 'zod';
-import { defineJob } from '../../shared/job.ts';
-import { defineRecord, jsonLinesSink } from '../../shared/sinks/index.ts';
+import { defineJob, defineRecord, jsonLinesSink } from '#piko';
 import { localPriceSource } from './support/price-source.ts';
 
 /** One minute of prices, summarised. */

@@ -10,6 +10,7 @@ import {
   ENV_MYSQL_IAM_AUTH,
   ENV_STACK_NAME,
 } from '../../shared/stack/env.ts';
+import { LAMBDA_ENTRIES } from '../bundling.ts';
 import type { JobOutputs } from './job-outputs.ts';
 import { type FunctionNetworking, PikoFunction } from './piko-function.ts';
 import type { StateDatabase } from './state-database.ts';
@@ -142,7 +143,7 @@ export interface JobFunctionsProps {
  */
 export class JobFunctions extends Construct {
   /** By job id. */
-  readonly functions: ReadonlyMap<string, PikoFunction>;
+  readonly byJob: ReadonlyMap<string, PikoFunction>;
 
   constructor(scope: Construct, id: string, props: JobFunctionsProps) {
     super(scope, id);
@@ -150,7 +151,7 @@ export class JobFunctions extends Construct {
     for (const job of props.jobs) {
       const outputs = jobOutputsFor(job, props.outputs);
       const fn = new PikoFunction(this, job.id, {
-        entry: 'functions/stage-runner.ts',
+        entry: LAMBDA_ENTRIES.stageRunner,
         description: `Piko job ${job.id}: Lambda stages`,
         memorySize: job.memoryMiB,
         timeout: Duration.seconds(jobFunctionTimeoutSeconds(job)),
@@ -163,6 +164,6 @@ export class JobFunctions extends Construct {
       outputs?.grantJob(fn.role, job.id);
       functions.set(job.id, fn);
     }
-    this.functions = functions;
+    this.byJob = functions;
   }
 }

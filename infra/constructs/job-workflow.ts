@@ -6,8 +6,8 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { NON_RETRYABLE_ERROR_NAMES } from '../../shared/errors.ts';
-import type { JobDefinition } from '../../shared/job.ts';
-import { DISTRIBUTED_MAP_MAX_CONCURRENCY, mapModeOf } from '../../shared/workflow/map-mode.ts';
+import { type JobDefinition, MAX_CONCURRENCY } from '../../shared/job.ts';
+import { mapModeOf } from '../../shared/workflow/map-mode.ts';
 import { STAGE_EVENT_ENV } from '../../shared/workflow/stage-event.ts';
 
 /** Added to the job's timeout for a Lambda stage's task timeout: the stage runner's own timeout fires first. */
@@ -84,13 +84,9 @@ export class JobWorkflow extends Construct {
   constructor(scope: Construct, id: string, props: JobWorkflowProps) {
     super(scope, id);
     const { job } = props;
-    if (
-      !Number.isInteger(job.concurrency) ||
-      job.concurrency < 1 ||
-      job.concurrency > DISTRIBUTED_MAP_MAX_CONCURRENCY
-    ) {
+    if (!Number.isInteger(job.concurrency) || job.concurrency < 1 || job.concurrency > MAX_CONCURRENCY) {
       throw new Error(
-        `Job "${job.id}": concurrency ${job.concurrency} must be an integer from 1 to ${DISTRIBUTED_MAP_MAX_CONCURRENCY}, the most a Distributed Map state runs at once`,
+        `Job "${job.id}": concurrency ${job.concurrency} must be an integer from 1 to ${MAX_CONCURRENCY}, the most a Distributed Map state runs at once`,
       );
     }
     if (job.stages.length === 0) throw new Error(`Job "${job.id}" has no stages`);

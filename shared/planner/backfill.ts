@@ -51,13 +51,20 @@ export interface BackfillPlanResult {
   readonly done: boolean;
 }
 
-const emptyCounts = (): BackfillCounts => ({
-  create: 0,
-  rerun: 0,
-  'skip-in-flight': 0,
-  'skip-succeeded': 0,
-  'skip-failed': 0,
-});
+/** What a dry run of a backfill finds ({@link countBackfill}). */
+export interface BackfillPreview {
+  /** What the backfill would do, by action. */
+  readonly counts: BackfillCounts;
+  /** The first intervals of the plan, in the order they would run. */
+  readonly sample: readonly PlannedInterval[];
+  /** Intervals in the plan beyond `sample`. */
+  readonly notShown: number;
+}
+
+/** Counts of a backfill plan before anything is counted: 0 for every action. */
+export function emptyBackfillCounts(): BackfillCounts {
+  return { create: 0, rerun: 0, 'skip-in-flight': 0, 'skip-succeeded': 0, 'skip-failed': 0 };
+}
 
 /**
  * Checks a backfill request against DESIGN.md §4 and returns the validated config override.
@@ -151,6 +158,36 @@ export async function* previewBackfill(
 }
 
 /**
+ * Counts what a backfill would do, writing nothing (a dry run), and keeps its first `sampleSize`
+ * intervals; reads the runs chunk by chunk, as {@link previewBackfill} does. `each` sees every
+ * interval of the plan, in the order it would run (`piko backfill --dry-run` prints them all).
+ * @param options.chunkSize @default the job's maxIntervalsPerDispatch
+ * @param options.sampleSize @default 0
+ * @param options.each @default nothing
+ */
+export async function countBackfill(
+  store: StateStore,
+  job: JobDefinition,
+  request: BackfillRequest,
+  options: {
+    readonly chunkSize?: number;
+    readonly sampleSize?: number;
+    readonly each?: (planned: PlannedInterval) => void;
+  } = {},
+): Promise<BackfillPreview> {
+  const counts = emptyBackfillCounts();
+  const sample: PlannedInterval[] = [];
+  let notShown = 0;
+  for await (const planned of previewBackfill(store, job, request, options.chunkSize)) {
+    counts[planned.action]++;
+    options.each?.(planned);
+    if (sample.length < (options.sampleSize ?? 0)) sample.push(planned);
+    else notShown++;
+  }
+  return { counts, sample, notShown };
+}
+
+/**
  * Plans a backfill (DESIGN.md §4): records the request, then in chunks of `chunkSize` intervals, one
  * transaction each, creates absent runs and re-arms failed (or succeeded) ones in the backfill's own
  * lane, never touching in-flight runs, and moves the backfill's cursor with them. Run again with the
@@ -166,15 +203,14 @@ export async function planBackfill(
   shouldStop: () => boolean = () => false,
 ): Promise<BackfillPlanResult> {
   const config = validateBackfill(job, request, now, limits);
-  const counts = emptyCounts();
   const id = backfillId(request);
   const reprocess = request.reprocess ?? 'missing';
   const reverse = request.reverse ?? false;
   if (request.dryRun) {
-    for await (const planned of previewBackfill(store, job, request, limits.chunkSize))
-      counts[planned.action]++;
+    const { counts } = await countBackfill(store, job, request, { chunkSize: limits.chunkSize });
     return { backfillId: id, counts, done: true };
   }
+  const counts = emptyBackfillCounts();
 
   const rangeStart = reverse ? request.to : request.from;
   let record: BackfillRecord = await store.openBackfill({
@@ -270,7 +306,7 @@ async function planChunk(
     const byStart = new Map(
       (await tx.runsInRange(from, to)).map((run) => [run.interval.start.getTime(), run]),
     );
-    const counts = emptyCounts();
+    const counts = emptyBackfillCounts();
     const toCreate: Interval[] = [];
     const toRerun: number[] = [];
     for (const interval of chunk) {

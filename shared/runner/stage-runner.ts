@@ -1,4 +1,12 @@
-import { NonRetryableError, StoreUnavailableError, TimeoutError, workflowErrorName } from '../errors.ts';
+/**
+ * The stage runner (`shared/runner/`): runs one stage of one run, wherever it runs (a job Lambda, a
+ * Fargate container, the local runtime). It reads the run from the state store, checks the event
+ * against it, lends resources, routes records to sinks and records the result with owner-conditional
+ * updates. Beside it: what a process opens for that (`process.ts`: config, store, resources) and the
+ * container's stage (`container-stage.ts`). It may import the store, the workflow contract,
+ * resources, sinks and telemetry; never the planner's dispatch, a runtime, the CLI or infra.
+ */
+import { NonRetryableError, StoreUnavailableError, TimeoutError } from '../errors.ts';
 import { intervalToJson } from '../interval.ts';
 import { parseJobConfig, type RunContext } from '../job.ts';
 import type { JobRegistry } from '../registry.ts';
@@ -14,6 +22,7 @@ import {
   RunsFailed,
   RunsSucceeded,
   redact,
+  withoutSecrets,
 } from '../telemetry.ts';
 import type { StagePayload, StageRunResult } from '../workflow/stage-event.ts';
 import { stageErrorMessage } from '../workflow/stage-event.ts';
@@ -195,19 +204,4 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
     await deps.store.recordOutput(run.runId, result, finished, ref);
   }
   return { interval };
-}
-
-/**
- * The error as the workflow will see it: the name its Retry and Catch match on ({@link
- * workflowErrorName}: a subclass of NonRetryableError is reported as `NonRetryableError`, its own
- * name leading the message) and a message free of secrets, since it ends up in the execution history
- * and the state table.
- */
-export function withoutSecrets(error: unknown): Error {
-  if (!(error instanceof Error)) return new Error(errorMessage(error));
-  const name = workflowErrorName(error);
-  const message = redact(error.message);
-  const safe = new Error(name === error.name ? message : `${error.name}: ${message}`);
-  safe.name = name;
-  return safe;
 }

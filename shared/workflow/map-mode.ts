@@ -1,13 +1,14 @@
 /**
  * Which Map state a job workflow runs its batch in, by the job's concurrency: an inline Map runs at
  * most 40 iterations at once, a Distributed Map up to 10,000 child executions. Pure: the CDK
- * construct, the dispatcher and the local translation all decide by these constants.
+ * construct, the dispatcher and the local translation all decide by it.
  */
 
-/** An inline Map state runs at most this many iterations at once. */
+/**
+ * An inline Map state runs at most this many iterations at once; a Distributed Map up to a job's
+ * `MAX_CONCURRENCY` (10,000, `shared/job.ts`).
+ */
 export const INLINE_MAP_MAX_CONCURRENCY = 40;
-/** A Distributed Map state runs at most this many child executions at once. */
-export const DISTRIBUTED_MAP_MAX_CONCURRENCY = 10_000;
 
 /** How a job workflow's Map state runs its iterations. */
 export type MapMode = 'inline' | 'distributed';

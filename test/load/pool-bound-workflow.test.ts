@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { INLINE_MAP_MAX_CONCURRENCY } from '../../shared/workflow/map-mode.ts';
-import { mysqlGate, mysqlTestDsn } from '../helpers/mysql.ts';
-import { runPoolLoad } from './pool-load.ts';
+import { mysqlGate, mysqlTestDsn } from '../../support/mysql.ts';
+import { runPoolLoad } from '../../support/pool-load.ts';
 
 const gate = await mysqlGate('pool-bound workflow test');
 

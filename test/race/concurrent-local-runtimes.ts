@@ -13,10 +13,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openMysqlStore } from '../../shared/store/mysql.ts';
-import { spawnPiko } from '../chaos/piko-process.ts';
-import { CHAOS_TABLE, defineChaosJob } from '../fixtures/chaos-jobs/chaos-upsert.ts';
-import { createTestDatabase } from '../helpers/mysql.ts';
-import { checkJobState, plannedRange } from '../helpers/state-checks.ts';
+import { CHAOS_TABLE, defineChaosJob } from '../../support/chaos-jobs/chaos-upsert.ts';
+import { createTestDatabase } from '../../support/mysql.ts';
+import { spawnPiko } from '../../support/piko-process.ts';
+import { checkJobState, plannedRange } from '../../support/state-checks.ts';
 
 const MINUTE_MS = 60_000;
 const processes = Number(process.argv[2] ?? 4);

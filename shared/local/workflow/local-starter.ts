@@ -1,5 +1,6 @@
+import { WorkflowAbortedError } from '../../errors.ts';
 import type { ExecutionInput, ExecutionStatus, WorkflowStarter } from '../../workflow/starter.ts';
-import { type BindingContext, runWorkflow, WorkflowAbortedError, type WorkflowBindings } from './executor.ts';
+import { type BindingContext, runWorkflow, type WorkflowBindings } from './executor.ts';
 
 /** How an execution ended. */
 export interface ExecutionEnd {

@@ -4,8 +4,8 @@ import { defineJob } from '../../../shared/job.ts';
 import { dispatch, planBackfill, planScheduled } from '../../../shared/planner/index.ts';
 import { openMysqlStore } from '../../../shared/store/mysql.ts';
 import type { StateStore } from '../../../shared/store/types.ts';
+import { createTestDatabase, mysqlGate, type TestDatabase } from '../../../support/mysql.ts';
 import { queryStartingWith, startFaultProxy } from '../../helpers/fault-proxy.ts';
-import { createTestDatabase, mysqlGate, type TestDatabase } from '../../helpers/mysql.ts';
 import { RecordingStarter } from '../../helpers/recording-starter.ts';
 import { describePlanner } from './planner-suite.ts';
 

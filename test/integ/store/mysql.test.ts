@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SqlDatabase } from '../../../shared/sql.ts';
 import { openMysqlStore, sessionSetup } from '../../../shared/store/mysql.ts';
-import { createTestDatabase, mysqlAvailable } from '../../helpers/mysql.ts';
+import { createTestDatabase, mysqlAvailable } from '../../../support/mysql.ts';
 import { describeStateStore } from './conformance.ts';
 import { describeStageEvents } from './stage-events.ts';
 

@@ -5,9 +5,9 @@ import {
   backfillExecutionName,
   executionArnOf,
   executionConsoleUrl,
-  MAX_EXECUTION_NAME_LENGTH,
 } from '../../../shared/cli/aws/backfill.ts';
 import { backfillId } from '../../../shared/planner/backfill.ts';
+import { MAX_EXECUTION_NAME_LENGTH } from '../../../shared/workflow/execution-name.ts';
 import {
   ACCOUNT,
   awsCallCount,

@@ -37,6 +37,7 @@ const STATUS: StatusResponse = {
         {
           runId: 41,
           interval: { start: '2026-11-20T03:00:00.000Z', end: '2026-11-21T03:00:00.000Z' },
+          attempts: 3,
           error: 'NonRetryableError: input file is corrupt',
           finishedAt: '2026-11-21T03:04:05.000Z',
         },

@@ -9,7 +9,6 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { AwsThrottledError } from '../../../shared/aws/errors.ts';
 import { jobStateMachines, SfnWorkflowStarter } from '../../../shared/aws/sfn-starter.ts';
 import type {
   BackfillNextResponse,
@@ -19,6 +18,7 @@ import type {
 } from '../../../shared/control/events.ts';
 import { parseControlEvent } from '../../../shared/control/events.ts';
 import { type ControlDeps, handleControlEvent, runsPerBatch } from '../../../shared/control/handlers.ts';
+import { AwsThrottledError } from '../../../shared/errors.ts';
 import { defineJob } from '../../../shared/job.ts';
 import { JobRegistry } from '../../../shared/registry.ts';
 import type { StateStore } from '../../../shared/store/types.ts';
@@ -200,6 +200,7 @@ describe('status, pause and resume', () => {
             {
               runId: first!.runId,
               interval: first!.interval,
+              attempts: 3,
               error: 'upstream said 503',
               finishedAt: now.toISOString(),
             },

@@ -4,7 +4,6 @@ import { JobDefinitionError } from '../../../shared/errors.ts';
 import { defineJob, fargate, type JobOptions, lambda, MAX_CONCURRENCY } from '../../../shared/job.ts';
 import { JobRegistry } from '../../../shared/registry.ts';
 import type { ResourceMap } from '../../../shared/resources/types.ts';
-import { DISTRIBUTED_MAP_MAX_CONCURRENCY } from '../../../shared/workflow/map-mode.ts';
 
 const noop = async () => undefined;
 
@@ -113,7 +112,7 @@ describe('defineJob', () => {
       const job = defineJob({ id: 'x', schedule: { cron: '* * * * *' }, concurrency, handler: noop });
       expect(job.concurrency).toBe(concurrency);
     }
-    expect(MAX_CONCURRENCY).toBe(DISTRIBUTED_MAP_MAX_CONCURRENCY);
+    expect(MAX_CONCURRENCY).toBe(10_000);
   });
 
   it('refuses a catch-up window shorter than one interval', () => {
