@@ -214,7 +214,7 @@ export async function runPoolLoad(options: PoolLoadOptions): Promise<PoolLoadRes
                 if (event.event === 'dispatched') executions++;
               },
             });
-      if (local) await renderJobWorkflowFor(job, dataDir);
+      if (local) await renderJobWorkflow(job, { dataDir });
       // Connections left from migrating are gone before the counters are reset.
       await waitForUser(observer, storeUser, storePoolSize);
       await observer.query('FLUSH STATUS');
@@ -335,11 +335,6 @@ function countingBorrowers<T, H>(resource: Resource<T, H>) {
     destroy: (handle) => resource.destroy(handle),
   };
   return { resource: counted, maxInFlight: () => max };
-}
-
-/** Renders (and caches under the data directory) the job's workflow, as the local runtime will. */
-async function renderJobWorkflowFor(job: Parameters<typeof renderJobWorkflow>[0], dataDir: string) {
-  await renderJobWorkflow(job, { dataDir });
 }
 
 async function status(connection: mysql.Connection, name: string): Promise<number> {
