@@ -18,8 +18,11 @@ export const JOB_ID_PATTERN = /^[a-z][a-z0-9_-]{0,39}$/;
 export const STAGE_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,29}$/;
 /** The longest code version a job may declare, in characters (the runs' `code_version` column). */
 export const MAX_VERSION_LENGTH = 100;
-/** Inline Map states run at most 40 iterations at once. */
-export const MAX_CONCURRENCY = 40;
+/**
+ * The most intervals of one job running at once: what a Distributed Map state runs (above 40, the
+ * most an inline Map runs, the job workflow uses one; `shared/workflow/map-mode.ts`).
+ */
+export const MAX_CONCURRENCY = 10_000;
 /** Fargate cpu units and the memory (MiB) each allows, as ECS accepts them. */
 export const FARGATE_SIZES: Readonly<Record<number, readonly [min: number, max: number, step: number]>> = {
   256: [512, 2048, 1024],
@@ -175,7 +178,10 @@ export interface JobOptions<C, R extends ResourceMap> {
   readonly catchupWindow?: Duration;
   /** With `catchup: false`, the latest due interval runs only if at most this late. @default '10m' */
   readonly misfireGraceTime?: Duration;
-  /** Intervals of this job running at once (at most 40). @default 1 */
+  /**
+   * Intervals of this job running at once, at most 10,000: up to 40 in an inline Map, above that in
+   * a Distributed Map of Standard child executions. @default 1
+   */
   readonly concurrency?: number;
   /** Retry policy. @default { attempts: 3, backoff: '30s', rate: 2, maxBackoff: '1h' } */
   readonly retry?: RetryOptions;
@@ -334,7 +340,7 @@ export function defineJob<C = Record<string, never>, R extends ResourceMap = Rec
     problems.push(`concurrency must be a positive integer, got ${show(concurrency)}`);
   } else if (concurrency > MAX_CONCURRENCY) {
     problems.push(
-      `concurrency ${concurrency} is above ${MAX_CONCURRENCY}, the most an inline Map state runs at once; lower it`,
+      `concurrency ${concurrency} is above ${MAX_CONCURRENCY}, the most a Distributed Map state runs at once; lower it`,
     );
   }
   const attempts = options.retry?.attempts ?? 3;

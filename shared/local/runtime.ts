@@ -179,6 +179,7 @@ export class LocalRuntime {
       {
         lane,
         maxRunsPerExecution: this.#process.config.piko.maxRunsPerExecution,
+        concurrency: job.concurrency,
         newestFirst,
       },
     );

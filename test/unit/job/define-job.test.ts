@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { JobDefinitionError } from '../../../shared/errors.ts';
-import { defineJob, fargate, type JobOptions, lambda } from '../../../shared/job.ts';
+import { defineJob, fargate, type JobOptions, lambda, MAX_CONCURRENCY } from '../../../shared/job.ts';
 import { JobRegistry } from '../../../shared/registry.ts';
 import type { ResourceMap } from '../../../shared/resources/types.ts';
 
@@ -130,10 +130,18 @@ describe('defineJob', () => {
     ).toEqual(['Unknown timezone "Mars/Base": use an IANA name such as "Europe/London" or "UTC"']);
   });
 
-  it('refuses a concurrency above what an inline Map runs', () => {
-    expect(problemsOf({ id: 'x', schedule: { cron: '* * * * *' }, concurrency: 41, handler: noop })).toEqual([
-      'concurrency 41 is above 40, the most an inline Map state runs at once; lower it',
-    ]);
+  it('refuses a concurrency above what a Distributed Map runs', () => {
+    expect(
+      problemsOf({ id: 'x', schedule: { cron: '* * * * *' }, concurrency: 10_001, handler: noop }),
+    ).toEqual(['concurrency 10001 is above 10000, the most a Distributed Map state runs at once; lower it']);
+  });
+
+  it('accepts concurrency above 40 (a Distributed Map), up to 10,000', () => {
+    for (const concurrency of [41, 5_000, 10_000]) {
+      const job = defineJob({ id: 'x', schedule: { cron: '* * * * *' }, concurrency, handler: noop });
+      expect(job.concurrency).toBe(concurrency);
+    }
+    expect(MAX_CONCURRENCY).toBe(10_000);
   });
 
   it('refuses a catch-up window shorter than one interval', () => {
