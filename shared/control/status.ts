@@ -31,7 +31,10 @@ export interface JobStatus {
   readonly skippedTotal: number;
   /** Runs per status. */
   readonly counts: RunCounts;
-  /** The job's current code version (`version` in defineJob, as the reader runs it); null when none. */
+  /**
+   * The job's current code version: `version` in the definition the answering process runs (the
+   * deployed dispatcher's on AWS, `functions/jobs/` locally); null when it declares none.
+   */
   readonly version: string | null;
   /**
    * Succeeded intervals run by another version than {@link version} (or by none):

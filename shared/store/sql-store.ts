@@ -943,7 +943,9 @@ function checkTrigger(trigger: RunTrigger): void {
 
 function checkVersion(version: string | null): void {
   if (version !== null && (typeof version !== 'string' || version.length === 0)) {
-    throw new StoreError(`A code version must be a non-empty string or null, got ${String(version)}.`);
+    throw new StoreError(
+      `A code version must be a non-empty string or null, got ${JSON.stringify(version) ?? String(version)}.`,
+    );
   }
 }
 

@@ -169,10 +169,10 @@ export function describeCodeVersions(name: string, factory: PlannerStoreFactory)
         const [run] = await seedSucceeded(`empty_${++sequence}`, [null]);
 
         await expect(store.markSucceeded(run!.runId, null, T0, undefined, '')).rejects.toThrow(
-          'A code version must be a non-empty string or null, got .',
+          'A code version must be a non-empty string or null, got "".',
         );
         await expect(store.countOutdated(run!.jobId, '')).rejects.toThrow(
-          'A code version must be a non-empty string or null, got .',
+          'A code version must be a non-empty string or null, got "".',
         );
       });
     });
