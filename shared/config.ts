@@ -69,7 +69,7 @@ export interface RuntimeSettings {
    * renews it: when several runtimes share one state store, another runtime takes an execution over
    * only after its lease expired (at once when its holder was a process on the same host that is
    * gone). A runtime whose heartbeat has not reached the store for two thirds of it starts no new
-   * stage of its executions. @default 30
+   * stage of its executions until the store answers again. @default 30
    */
   readonly leaseSeconds: number;
 }
