@@ -75,6 +75,8 @@ export class LeasedWorkflowStarter implements WorkflowStarter {
   readonly #others = new Map<string, Watched>();
   /** Lease writes of ended executions still under way: whenIdle waits for them. */
   readonly #writes = new Set<Promise<void>>();
+  /** The holder last said to run a job's executions, by job id. */
+  readonly #announced = new Map<string, string>();
   #watching: Promise<void> | undefined;
   #stopped = false;
 
@@ -243,13 +245,21 @@ export class LeasedWorkflowStarter implements WorkflowStarter {
     if (!this.#others.has(key)) {
       this.#others.set(key, { ref, lease, failures: 0 });
       const holder = lease ? describeHolder(lease.holder) : 'another runtime';
-      this.#notice(
-        'lease-waiting',
-        `${ref.jobId}: execution ${ref.executionName} runs in ${holder}` +
-          `${lease ? ` (lease until ${lease.expiresAt.toISOString()})` : ''}; waiting for it to end, or to take it over if that runtime stops`,
-        { ...ref, holder, ...(lease ? { expiresAt: lease.expiresAt.toISOString() } : {}) },
-      );
+      // Said once per job and holder: a standby would otherwise print a line per batch it leaves.
+      if (this.#announced.get(ref.jobId) !== holder) {
+        this.#announced.set(ref.jobId, holder);
+        this.#notice(
+          'lease-waiting',
+          `${ref.jobId}: execution ${ref.executionName} runs in ${holder}` +
+            `${lease ? ` (lease until ${lease.expiresAt.toISOString()})` : ''}; waiting for it to end, or to take it over if that runtime stops`,
+          { ...ref, holder, ...(lease ? { expiresAt: lease.expiresAt.toISOString() } : {}) },
+        );
+      }
     }
+    this.#startWatching();
+  }
+
+  #startWatching(): void {
     this.#watching ??= this.#watchOthers().finally(() => {
       this.#watching = undefined;
     });
