@@ -172,6 +172,21 @@ describe('dispatch', () => {
     expect(names).toEqual([queued[0]!.executionName, queued[0]!.executionName]);
   });
 
+  it('leaves ownership of executions to Step Functions: no execution lease is written (DESIGN.md §8)', async () => {
+    sfn.on(StartExecutionCommand).resolves({});
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' } as never);
+    await send({ jobId: 'hourly' });
+    now = new Date(T0 + 4.5 * HOUR);
+    const whileRunning = await send<DispatchResponse>({ action: 'continue', jobId: 'hourly' });
+    sfn.on(DescribeExecutionCommand).rejects(serviceError(ExecutionDoesNotExist, 'ExecutionDoesNotExist'));
+    const lost = await send<DispatchResponse>({ jobId: 'hourly' });
+
+    expect(whileRunning.live).toHaveLength(1);
+    expect(lost.restarted).toEqual(whileRunning.live);
+    const { rows } = await store.database.query('SELECT COUNT(*) AS n FROM piko_leases');
+    expect(Number(rows[0]?.n)).toBe(0);
+  });
+
   it('refuses an unknown job, naming the known ones', async () => {
     await expect(send({ jobId: 'nightly' })).rejects.toThrow('Unknown job "nightly". Known jobs: hourly.');
   });
