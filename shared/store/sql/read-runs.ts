@@ -1,7 +1,7 @@
 /** Reading runs: one by id, a job's by range, counts per status, recent failures. */
 import type { SqlDatabase } from '../../sql.ts';
 import { RUN_STATUSES, type RunCounts, type RunRecord } from '../types.ts';
-import { checkCount, checkDate } from './checks.ts';
+import { checkCount, checkDate, checkVersion } from './checks.ts';
 import { RUN_COLUMNS, toRunRecord, toRunStatus } from './rows.ts';
 
 /** One run by id. */
@@ -50,6 +50,24 @@ export async function countRuns(db: SqlDatabase, jobId: string): Promise<RunCoun
   const counts = Object.fromEntries(RUN_STATUSES.map((status) => [status, 0])) as RunCounts;
   for (const row of rows) counts[toRunStatus(row.status)] = Number(row.n);
   return counts;
+}
+
+/**
+ * How many of the job's succeeded runs were run by another version of its code than `version` (a
+ * run of no version counts when `version` is given; with `version` null, every run of a version).
+ */
+export async function countOutdated(db: SqlDatabase, jobId: string, version: string | null): Promise<number> {
+  checkVersion(version);
+  // Two forms rather than a null-safe comparison, which the dialects spell differently (<=>, IS).
+  const [versionSql, versionParams] =
+    version === null
+      ? ['code_version IS NOT NULL', []]
+      : ['(code_version IS NULL OR code_version <> ?)', [version]];
+  const { rows } = await db.query(
+    `SELECT COUNT(*) AS n FROM piko_runs WHERE job_id = ? AND status = 'succeeded' AND ${versionSql}`,
+    [jobId, ...versionParams],
+  );
+  return Number(rows[0]?.n ?? 0);
 }
 
 /** The job's most recent failed runs, newest (finish time) first. */
