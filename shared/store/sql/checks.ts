@@ -1,9 +1,9 @@
 /** The store's argument checks: a bad argument throws a StoreError before any statement runs. */
-import { StoreError } from '../../errors.ts';
+import { MAX_ERROR_MESSAGE_LENGTH, StoreError } from '../../errors.ts';
 import type { NewRun, RunTrigger } from '../types.ts';
 
-/** Longest error message kept, in characters (code points). */
-export const MAX_ERROR_LENGTH = 1_000;
+/** Longest error message kept, in characters (code points): the one limit of `shared/errors.ts`. */
+export const MAX_ERROR_LENGTH = MAX_ERROR_MESSAGE_LENGTH;
 const MAX_JOB_ID_LENGTH = 64;
 const MAX_BACKFILL_ID_LENGTH = 128;
 const RUN_TRIGGERS: readonly RunTrigger[] = ['schedule', 'backfill', 'manual'];

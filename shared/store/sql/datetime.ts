@@ -1,8 +1,9 @@
+import { DAY_MS } from '../../duration.ts';
+
 /** 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z: where `toISOString` has four-digit years. */
 const MIN_FOUR_DIGIT_YEAR_MS = -62_167_219_200_000;
 const MAX_FOUR_DIGIT_YEAR_MS = 253_402_300_799_999;
 
-const DAY_MS = 86_400_000;
 /** The last day {@link bindDateTime} wrote, as `YYYY-MM-DD`: consecutive runs mostly share it. */
 let boundDay = Number.NaN;
 let boundDayText = '';

@@ -1,12 +1,11 @@
 /** Runs becoming work: the pending and in-flight runs of a lane, queueing them, re-arming them. */
 import { StoreError } from '../../errors.ts';
+import { MAX_EXECUTION_NAME_LENGTH } from '../../workflow/execution-name.ts';
 import type { DispatchLane, JobState, NewRun, RunRecord } from '../types.ts';
 import { checkBackfillId, checkCount, checkRunId, checkTrigger } from './checks.ts';
 import type { SqlContext } from './dialect.ts';
 import { chunks, placeholders } from './lists.ts';
 import { RUN_COLUMNS, toJson, toRunRecord } from './rows.ts';
-
-const MAX_EXECUTION_NAME_LENGTH = 80;
 
 /**
  * Up to `limit` pending runs of a job's lane, oldest first (newest first when `newestFirst`),
