@@ -5,8 +5,13 @@ import { cliContext, withProcess } from '../context.ts';
 import { type CliIo, EXIT } from '../io.ts';
 import { progressPrinter } from '../progress.ts';
 
-/** With `--once`, a job's planning or dispatch gives up after this many store failures in a row (about 15 s of backoff). */
-export const ONCE_MAX_STORE_FAILURES = 5;
+/**
+ * With `--once`, a job's planning or dispatch gives up after this many store failures in a row: about
+ * a minute of backoff (1 + 2 + 4 + 8 + 16 + 30 s), so a database failover or a short outage (30 s or
+ * so) is waited out, while a store that stays down still ends the run with a message. Five (15 s) was
+ * too few once leased batches stop and re-dispatch during an outage.
+ */
+export const ONCE_MAX_STORE_FAILURES = 7;
 
 /** `piko start [--once]`: the local orchestrator. */
 export function startCommand(program: Command, io: CliIo): void {
