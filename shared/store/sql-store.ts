@@ -1,6 +1,8 @@
 import { StoreError } from '../errors.ts';
 import type { SqlDatabase, SqlRow } from '../sql.ts';
 import { ownerMismatch, refused } from './owner.ts';
+import { selectRuns, selectRunsFinishedAfter } from './sql/find-runs.ts';
+import { selectIntervalBuckets, selectIntervalSpans } from './sql/interval-spans.ts';
 import {
   type BackfillRecord,
   type DatabaseClock,
@@ -12,9 +14,12 @@ import {
   type RequeueOutcome,
   type RequeuePolicy,
   RUN_STATUSES,
+  type RunBucket,
   type RunCounts,
   type RunOwner,
+  type RunQuery,
   type RunRecord,
+  type RunSpan,
   type RunStatus,
   type RunTrigger,
   requeueDelayMs,
@@ -79,7 +84,7 @@ const JOB_COLUMNS = 'job_id, watermark, paused, skipped_total, updated_at';
  * A run's columns, selected from `piko_runs` alone. A backfill's runs hold no config of their own
  * (NULL): theirs is the backfill's, stored once in `piko_backfills`; a manual run keeps its own.
  */
-const RUN_COLUMNS =
+export const RUN_COLUMNS =
   'run_id, job_id, interval_start, interval_end, status, trigger_kind, stage, attempts, generation, execution_name, ' +
   'backfill_id, COALESCE(config, (SELECT piko_backfills.config FROM piko_backfills ' +
   'WHERE piko_backfills.backfill_id = piko_runs.backfill_id)) AS config, ' +
@@ -218,6 +223,22 @@ class SqlStateStore implements StateStore {
       [jobId, limit],
     );
     return rows.map(toRunRecord);
+  }
+
+  findRuns(jobId: string, query: RunQuery): Promise<RunRecord[]> {
+    return selectRuns(this.database, jobId, query);
+  }
+
+  runsFinishedAfter(jobId: string, after: Date, limit: number): Promise<RunRecord[]> {
+    return selectRunsFinishedAfter(this.database, jobId, after, limit);
+  }
+
+  intervalSpans(jobId: string, range: { from: Date; to: Date }, limit: number): Promise<RunSpan[]> {
+    return selectIntervalSpans(this.database, jobId, range, limit);
+  }
+
+  intervalBuckets(jobId: string, range: { from: Date; to: Date }, bucketMs: number): Promise<RunBucket[]> {
+    return selectIntervalBuckets(this.database, jobId, range, bucketMs);
   }
 
   async markRunning(
@@ -723,7 +744,8 @@ function fromJson(value: unknown, column: string): unknown {
   }
 }
 
-function toDate(value: unknown): Date {
+/** A time column as a Date: MySQL returns Dates, SQLite epoch milliseconds. */
+export function toDate(value: unknown): Date {
   return value instanceof Date ? value : new Date(Number(value));
 }
 
@@ -735,7 +757,8 @@ function toStringOrNull(value: unknown): string | null {
   return value === null || value === undefined ? null : String(value);
 }
 
-function toRunStatus(value: unknown): RunStatus {
+/** A `status` column as a RunStatus. @throws StoreError for a status Piko does not know. */
+export function toRunStatus(value: unknown): RunStatus {
   if (!RUN_STATUSES.includes(value as RunStatus))
     throw new StoreError(`Unknown run status "${String(value)}".`);
   return value as RunStatus;
@@ -751,7 +774,8 @@ function toJobState(row: SqlRow): JobState {
   };
 }
 
-function toRunRecord(row: SqlRow): RunRecord {
+/** A row selected with {@link RUN_COLUMNS} as a RunRecord. */
+export function toRunRecord(row: SqlRow): RunRecord {
   return {
     runId: Number(row.run_id),
     jobId: String(row.job_id),
@@ -878,7 +902,8 @@ function unknownRun(runId: number): StoreError {
   return new StoreError(`Run ${runId} does not exist.`);
 }
 
-function checkDate(name: string, value: Date): void {
+/** @throws StoreError naming `name` unless `value` is a valid Date. */
+export function checkDate(name: string, value: Date): void {
   if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
     throw new StoreError(`${name} must be a valid Date, got ${String(value)}.`);
   }
@@ -920,7 +945,8 @@ function checkRunId(runId: number): void {
   if (!Number.isSafeInteger(runId) || runId < 1) throw new StoreError(`Invalid run id ${runId}.`);
 }
 
-function checkCount(name: string, value: number): void {
+/** @throws StoreError naming `name` unless `value` is a whole number >= 0. */
+export function checkCount(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) {
     throw new StoreError(`${name} must be a whole number >= 0, got ${value}.`);
   }

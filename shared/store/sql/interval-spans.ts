@@ -1,0 +1,112 @@
+/**
+ * The interval grid's reads (issue 13): a job's runs over a range, adjacent runs of one status
+ * merged in SQL, so a year of minutely intervals comes back as a few spans instead of 500,000 rows;
+ * and, for a range holding more spans than a page can show, counts per status and time bucket.
+ */
+import { StoreError } from '../../errors.ts';
+import type { SqlDatabase } from '../../sql.ts';
+import { checkCount, checkDate, toDate, toRunStatus } from '../sql-store.ts';
+import type { RunBucket, RunSpan } from '../types.ts';
+
+/**
+ * Islands of runs, without scanning twice: a run ends its span when the run of the next interval
+ * (the one starting at its end, found through the unique index) is missing or has another status.
+ * The span then starts at the first run after the previous span's last run (`prev_last`, a seek),
+ * and its count is an index-only range count. The one window function runs over the span ends only.
+ * Parameters, in order: job (count), job (start), the instant before `from` (the first span's
+ * `prev_last`), `to` (the next run must be in range), job, from, to (the runs), the limit.
+ */
+const SPANS_SQL = `SELECT spans.status, spans.span_start, spans.span_end,
+  (SELECT COUNT(*) FROM piko_runs c WHERE c.job_id = ? AND c.interval_start >= spans.span_start
+     AND c.interval_start <= spans.last_start) AS runs
+FROM (
+  SELECT ends.status, ends.interval_start AS last_start, ends.interval_end AS span_end,
+    (SELECT MIN(s.interval_start) FROM piko_runs s WHERE s.job_id = ? AND s.interval_start > ends.prev_last)
+      AS span_start
+  FROM (
+    SELECT e.status, e.interval_start, e.interval_end,
+      COALESCE(LAG(e.interval_start) OVER (ORDER BY e.interval_start), ?) AS prev_last
+    FROM (
+      SELECT r.status, r.interval_start, r.interval_end
+      FROM piko_runs r
+      LEFT JOIN piko_runs n ON n.job_id = r.job_id AND n.interval_start = r.interval_end AND n.interval_start < ?
+      WHERE r.job_id = ? AND r.interval_start >= ? AND r.interval_start < ?
+        AND (n.status IS NULL OR n.status <> r.status)
+    ) e
+  ) ends
+  ORDER BY ends.interval_start
+  LIMIT ?
+) spans
+ORDER BY spans.span_start`;
+
+/** The bucket of a run's start, as an integer: SQLite stores epoch milliseconds, MySQL DATETIME(3). */
+const BUCKET_EXPRESSION = {
+  sqlite: '(interval_start - CAST(? AS INTEGER)) / CAST(? AS INTEGER)',
+  mysql: 'TIMESTAMPDIFF(MICROSECOND, ?, interval_start) DIV (? * 1000)',
+} as const;
+
+/**
+ * The job's runs with `from <= interval.start < to` as spans of adjacent runs of one status, oldest
+ * first, at most `limit` (the first ones). See {@link StateStore.intervalSpans}.
+ */
+export async function selectIntervalSpans(
+  db: SqlDatabase,
+  jobId: string,
+  range: { readonly from: Date; readonly to: Date },
+  limit: number,
+): Promise<RunSpan[]> {
+  checkRange(range);
+  checkCount('limit', limit);
+  if (limit === 0) return [];
+  const { from, to } = range;
+  // The first span starts at the first run in range: after the instant just before `from`.
+  const beforeFrom = new Date(from.getTime() - 1);
+  const { rows } = await db.query(SPANS_SQL, [jobId, jobId, beforeFrom, to, jobId, from, to, limit]);
+  return rows.map((row) => ({
+    status: toRunStatus(row.status),
+    start: toDate(row.span_start),
+    end: toDate(row.span_end),
+    runs: Number(row.runs),
+  }));
+}
+
+/**
+ * Counts of the job's runs with `from <= interval.start < to` per time bucket of `bucketMs` and
+ * status, oldest bucket first. See {@link StateStore.intervalBuckets}.
+ */
+export async function selectIntervalBuckets(
+  db: SqlDatabase,
+  jobId: string,
+  range: { readonly from: Date; readonly to: Date },
+  bucketMs: number,
+): Promise<RunBucket[]> {
+  checkRange(range);
+  if (!Number.isSafeInteger(bucketMs) || bucketMs < 1) {
+    throw new StoreError(`bucketMs must be a whole number of milliseconds >= 1, got ${bucketMs}.`);
+  }
+  const { from, to } = range;
+  const bucket = BUCKET_EXPRESSION[db.dialect];
+  const { rows } = await db.query(
+    `SELECT ${bucket} AS bucket, status, COUNT(*) AS runs, MIN(interval_start) AS first_start, ` +
+      'MAX(interval_end) AS last_end FROM piko_runs WHERE job_id = ? AND interval_start >= ? AND interval_start < ? ' +
+      'GROUP BY bucket, status ORDER BY bucket, status',
+    [from, bucketMs, jobId, from, to],
+  );
+  return rows.map((row) => ({
+    index: Number(row.bucket),
+    status: toRunStatus(row.status),
+    runs: Number(row.runs),
+    start: toDate(row.first_start),
+    end: toDate(row.last_end),
+  }));
+}
+
+function checkRange(range: { readonly from: Date; readonly to: Date }): void {
+  checkDate('from', range.from);
+  checkDate('to', range.to);
+  if (range.from.getTime() > range.to.getTime()) {
+    throw new StoreError(
+      `The range ${range.from.toISOString()} → ${range.to.toISOString()} ends before it starts.`,
+    );
+  }
+}
