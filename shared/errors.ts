@@ -168,3 +168,17 @@ export class ClockSkewError extends PikoError {
     this.jobId = jobId;
   }
 }
+
+/**
+ * The web UI's address is taken (another runtime or UI on this machine). `piko start` says so and
+ * runs without its UI; `piko ui` stops with it.
+ */
+export class UiPortInUseError extends InputError {
+  override name = 'UiPortInUseError';
+  constructor(host: string, port: number) {
+    super(
+      `The web UI cannot listen on ${host}:${port}: the port is in use (another piko runtime or UI?). ` +
+        'Choose another with --port or [ui] port (PIKO_UI__PORT).',
+    );
+  }
+}

@@ -263,6 +263,11 @@ export interface RunQuery {
   readonly to?: Date;
   /** Only runs in one of these statuses. @default every status */
   readonly statuses?: readonly RunStatus[];
+  /**
+   * Only the runs of this backfill, or with `null` only the scheduled lane's (schedule and manual
+   * runs, no backfill). @default every run
+   */
+  readonly backfillId?: string | null;
   /** At most this many runs. */
   readonly limit: number;
   /** The newest intervals first (the last `limit` of the range) instead of the oldest. @default false */

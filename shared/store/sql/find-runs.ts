@@ -31,6 +31,11 @@ export async function selectRuns(db: SqlDatabase, jobId: string, query: RunQuery
     conditions.push(`status IN (${query.statuses.map(() => '?').join(', ')})`);
     params.push(...query.statuses);
   }
+  if (query.backfillId === null) conditions.push('backfill_id IS NULL');
+  else if (query.backfillId !== undefined) {
+    conditions.push('backfill_id = ?');
+    params.push(query.backfillId);
+  }
   const { rows } = await db.query(
     `SELECT ${RUN_COLUMNS} FROM piko_runs WHERE ${conditions.join(' AND ')} ` +
       `ORDER BY interval_start ${query.newestFirst ? 'DESC' : 'ASC'} LIMIT ?`,
