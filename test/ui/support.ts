@@ -26,6 +26,8 @@ export interface SeededRun {
   /** @default 'schedule' */
   readonly trigger?: RunTrigger;
   readonly config?: unknown;
+  /** The backfill that created it (open it first). @default none */
+  readonly backfillId?: string;
   readonly error?: string;
   readonly output?: unknown;
   /** @default 1 */
@@ -51,6 +53,7 @@ export async function seedRuns(
         interval: run.interval,
         trigger: run.trigger ?? 'schedule',
         config: run.config ?? null,
+        backfillId: run.backfillId ?? null,
       })),
     );
     await tx.advanceWatermark(watermark, 0);
