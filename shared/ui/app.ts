@@ -83,10 +83,12 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
 
   /** The token, when this browser holds it (its cookie): pages then include it in their forms. */
   const tokenOf = (c: Context) => (isToken(options.token, getCookie(c, cookie)) ? options.token : undefined);
+  /** When each request arrived, for the Server-Timing header (reads and rendering). */
+  const arrivals = new WeakMap<Request, number>();
   const render = async (c: Context, page: Html, status: 200 | 400 | 403 | 404 | 409 | 500 = 200) => {
-    const started = performance.now();
     const body = await page;
-    c.header('Server-Timing', `render;dur=${(performance.now() - started).toFixed(1)}`);
+    const arrived = arrivals.get(c.req.raw) ?? performance.now();
+    c.header('Server-Timing', `page;dur=${(performance.now() - arrived).toFixed(1)}`);
     return c.html(body, status);
   };
   const flash = (notice: string) => {
@@ -104,6 +106,7 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
   };
 
   app.use('*', async (c, next) => {
+    arrivals.set(c.req.raw, performance.now());
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.header(name, value);
     if (!isAllowedHost(options.boundHost, c.req.header('host'))) {
       return c.text('This Piko UI answers loopback host names only (localhost, 127.0.0.1, [::1]).', 403);

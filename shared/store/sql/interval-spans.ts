@@ -9,14 +9,14 @@ import { checkCount, checkDate, toDate, toRunStatus } from '../sql-store.ts';
 import type { RunBucket, RunSpan } from '../types.ts';
 
 /**
- * Islands of runs, without scanning twice: a run ends its span when the run of the next interval
+ * Islands of runs on SQLite, without a sort: a run ends its span when the run of the next interval
  * (the one starting at its end, found through the unique index) is missing or has another status.
  * The span then starts at the first run after the previous span's last run (`prev_last`, a seek),
  * and its count is an index-only range count. The one window function runs over the span ends only.
  * Parameters, in order: job (count), job (start), the instant before `from` (the first span's
  * `prev_last`), `to` (the next run must be in range), job, from, to (the runs), the limit.
  */
-const SPANS_SQL = `SELECT spans.status, spans.span_start, spans.span_end,
+const SQLITE_SPANS_SQL = `SELECT spans.status, spans.span_start, spans.span_end,
   (SELECT COUNT(*) FROM piko_runs c WHERE c.job_id = ? AND c.interval_start >= spans.span_start
      AND c.interval_start <= spans.last_start) AS runs
 FROM (
@@ -39,6 +39,55 @@ FROM (
 ) spans
 ORDER BY spans.span_start`;
 
+/**
+ * Islands of runs on MySQL, in one ordered pass: MySQL and MariaDB run a subquery that refers to
+ * the outer row by scanning all of the job's index entries for each outer row, so the SQLite form
+ * would take quadratic time there. A run ends its span when the next run (`LEAD`) has another
+ * status or does not start at its end; the span starts where the previous end's next run starts
+ * (the first span at the first run), and holds the runs numbered since the previous end.
+ * Parameters: job, from (the first run), job, from, to (the runs), the limit.
+ */
+const MYSQL_SPANS_SQL = `SELECT spans.status, spans.span_start, spans.span_end, spans.runs
+FROM (
+  SELECT ends.status, ends.interval_end AS span_end,
+    COALESCE(LAG(ends.next_start) OVER (ORDER BY ends.interval_start),
+      (SELECT MIN(f.interval_start) FROM piko_runs f WHERE f.job_id = ? AND f.interval_start >= ?)) AS span_start,
+    ends.rn - COALESCE(LAG(ends.rn) OVER (ORDER BY ends.interval_start), 0) AS runs
+  FROM (
+    SELECT marked.status, marked.interval_start, marked.interval_end, marked.rn, marked.next_start
+    FROM (
+      SELECT status, interval_start, interval_end,
+        ROW_NUMBER() OVER w AS rn, LEAD(status) OVER w AS next_status, LEAD(interval_start) OVER w AS next_start
+      FROM piko_runs WHERE job_id = ? AND interval_start >= ? AND interval_start < ?
+      WINDOW w AS (ORDER BY interval_start)
+    ) marked
+    WHERE marked.next_status IS NULL OR marked.next_status <> marked.status OR marked.next_start <> marked.interval_end
+  ) ends
+) spans
+ORDER BY spans.span_start
+LIMIT ?`;
+
+/**
+ * MariaDB keeps a query's temporary tables in memory only up to 16 MiB by default, and a year of
+ * minutely runs sorted for a window is several times that: on disk the pass takes seconds. The
+ * statement raises the limit for itself only (MySQL 8's TempTable engine needs no such hint).
+ */
+const MARIADB_MEMORY = 'SET STATEMENT tmp_table_size = 268435456, max_heap_table_size = 268435456 FOR ';
+const mariadb = new WeakMap<SqlDatabase, Promise<boolean>>();
+
+/** The statement prefix that sizes a heavy read's memory on this database. */
+async function memoryPrefix(db: SqlDatabase): Promise<string> {
+  if (db.dialect !== 'mysql') return '';
+  let isMariadb = mariadb.get(db);
+  if (!isMariadb) {
+    isMariadb = db
+      .query('SELECT VERSION() AS version')
+      .then(({ rows }) => /mariadb/i.test(String(rows[0]?.version)));
+    mariadb.set(db, isMariadb);
+  }
+  return (await isMariadb) ? MARIADB_MEMORY : '';
+}
+
 /** The bucket of a run's start, as an integer: SQLite stores epoch milliseconds, MySQL DATETIME(3). */
 const BUCKET_EXPRESSION = {
   sqlite: '(interval_start - CAST(? AS INTEGER)) / CAST(? AS INTEGER)',
@@ -59,9 +108,20 @@ export async function selectIntervalSpans(
   checkCount('limit', limit);
   if (limit === 0) return [];
   const { from, to } = range;
-  // The first span starts at the first run in range: after the instant just before `from`.
-  const beforeFrom = new Date(from.getTime() - 1);
-  const { rows } = await db.query(SPANS_SQL, [jobId, jobId, beforeFrom, to, jobId, from, to, limit]);
+  const { rows } =
+    db.dialect === 'mysql'
+      ? await db.query(`${await memoryPrefix(db)}${MYSQL_SPANS_SQL}`, [jobId, from, jobId, from, to, limit])
+      : // The first span starts at the first run in range: after the instant just before `from`.
+        await db.query(SQLITE_SPANS_SQL, [
+          jobId,
+          jobId,
+          new Date(from.getTime() - 1),
+          to,
+          jobId,
+          from,
+          to,
+          limit,
+        ]);
   return rows.map((row) => ({
     status: toRunStatus(row.status),
     start: toDate(row.span_start),
@@ -87,7 +147,7 @@ export async function selectIntervalBuckets(
   const { from, to } = range;
   const bucket = BUCKET_EXPRESSION[db.dialect];
   const { rows } = await db.query(
-    `SELECT ${bucket} AS bucket, status, COUNT(*) AS runs, MIN(interval_start) AS first_start, ` +
+    `${await memoryPrefix(db)}SELECT ${bucket} AS bucket, status, COUNT(*) AS runs, MIN(interval_start) AS first_start, ` +
       'MAX(interval_end) AS last_end FROM piko_runs WHERE job_id = ? AND interval_start >= ? AND interval_start < ? ' +
       'GROUP BY bucket, status ORDER BY bucket, status',
     [from, bucketMs, jobId, from, to],
