@@ -243,16 +243,12 @@ export interface RunSpan {
 /**
  * The runs of one status whose interval starts in one time bucket: bucket `index` covers
  * `[from + index × bucketMs, from + (index + 1) × bucketMs)`. A zoomed-out view's summary when a
- * range holds more spans than it can show.
+ * range holds more intervals than it can show (read from an index alone, without the rows).
  */
 export interface RunBucket {
   readonly index: number;
   readonly status: RunStatus;
   readonly runs: number;
-  /** The earliest interval start among those runs. */
-  readonly start: Date;
-  /** The latest interval end among those runs. */
-  readonly end: Date;
 }
 
 /** Which of a job's runs {@link StateStore.findRuns} returns. */
@@ -322,8 +318,8 @@ export interface StateStore {
    */
   intervalSpans(jobId: string, range: { from: Date; to: Date }, limit: number): Promise<RunSpan[]>;
   /**
-   * Counts of the job's runs with `from <= interval.start < to` per status and time bucket of
-   * `bucketMs`, oldest bucket first (only buckets and statuses that have runs).
+   * Counts of the job's runs with `from <= interval.start < to` per time bucket of `bucketMs` and
+   * status, oldest bucket first (only buckets and statuses that have runs). Reads an index only.
    */
   intervalBuckets(jobId: string, range: { from: Date; to: Date }, bucketMs: number): Promise<RunBucket[]>;
 

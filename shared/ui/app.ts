@@ -69,7 +69,7 @@ const ASSETS: Readonly<Record<string, { readonly type: string; readonly body: st
   ]),
 );
 
-/** An answer with the security headers. */
+/** A route handler. */
 type Handler = (c: Context) => Promise<Response> | Response;
 
 /** Builds the UI's routes. `closeStreams()` ends every open `/events` stream (before the server closes). */

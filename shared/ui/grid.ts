@@ -77,8 +77,23 @@ export class TickBudget {
   }
 }
 
-/** Intervals a grid walks at most. @default 300,000 (a year of minutely ticks is 525,600) */
-export const DEFAULT_TICK_BUDGET = 300_000;
+/**
+ * Intervals a grid walks at most: four years of minutely ticks. A short range (spans) walks only
+ * its gaps; a long one (buckets) walks all of them once, then keeps the counts.
+ */
+export const DEFAULT_TICK_BUDGET = 2_200_000;
+
+/** Ranges with more intervals than this are drawn from time buckets, whatever their runs. */
+export const MAX_SPAN_INTERVALS = 20_000;
+
+/** How many intervals start in the range (until `cap` + 1: enough to tell whether it holds more). */
+export function countIntervals(schedule: CompiledSchedule, range: TimeRange, cap: number): number {
+  let count = 0;
+  for (const _ of schedule.intervals(range.from, endOfLastInterval(schedule, range.to))) {
+    if (++count > cap) break;
+  }
+  return count;
+}
 
 /** Where intervals can be missing: after the job's first interval, up to the last due tick. */
 export interface GridBounds {
@@ -177,19 +192,28 @@ export function cellsFromBuckets(
     runsIn[bucket.index] = (runsIn[bucket.index] ?? 0) + bucket.runs;
   }
   // Every interval of the range, by the bucket of its start: due ones not matched by runs are missing.
+  const ticks = bucketTicks(schedule, range, bucketMs, bounds.firstStart, budget);
+  const exact = ticks?.exact ?? true;
   const due = new Array<number>(bucketCount).fill(0);
   const future = new Array<number>(bucketCount).fill(0);
-  let exact = true;
-  const first = bounds.firstStart ? Math.max(from, bounds.firstStart.getTime()) : undefined;
-  if (first !== undefined) {
-    for (const interval of schedule.intervals(new Date(first), endOfLastInterval(schedule, range.to))) {
-      if (!budget.take()) {
-        exact = false;
-        break;
+  const now = bounds.now.getTime();
+  for (let index = 0; ticks && index < bucketCount; index++) {
+    const count = ticks.counts[index] ?? 0;
+    if (count === 0) continue;
+    if ((ticks.lastEnds[index] ?? 0) <= now) due[index] = count;
+    else if ((ticks.firstEnds[index] ?? 0) > now) future[index] = count;
+    else {
+      // The bucket that holds now: its intervals one by one.
+      const start = new Date(Math.max(from + index * bucketMs, ticks.first));
+      const end = endOfLastInterval(
+        schedule,
+        new Date(Math.min(from + (index + 1) * bucketMs, range.to.getTime())),
+      );
+      for (const interval of schedule.intervals(start, end)) {
+        if (interval.start.getTime() >= from + (index + 1) * bucketMs) break;
+        if (interval.end.getTime() <= now) due[index] = (due[index] ?? 0) + 1;
+        else future[index] = (future[index] ?? 0) + 1;
       }
-      const index = Math.floor((interval.start.getTime() - from) / bucketMs);
-      if (interval.end.getTime() <= bounds.now.getTime()) due[index] = (due[index] ?? 0) + 1;
-      else future[index] = (future[index] ?? 0) + 1;
     }
   }
   const cells: GridCell[] = [];
@@ -222,6 +246,67 @@ export function cellsFromBuckets(
     cells.push({ kind, mixed: kinds.length > 1, start, end, counts: slot, exact });
   }
   return { ...model(range, 'buckets', cells), bucketMs };
+}
+
+/** Per bucket: the intervals that start in it, and the first and last of their ends (epoch ms). */
+interface BucketTicks {
+  readonly counts: readonly number[];
+  readonly firstEnds: readonly number[];
+  readonly lastEnds: readonly number[];
+  /** Where counting began: the range's start or the job's first interval, whichever is later. */
+  readonly first: number;
+  /** False when the budget ran out: the counts are lower bounds. */
+  readonly exact: boolean;
+}
+
+/** Bucket ticks of the ranges viewed last: a schedule's ticks never change, and a page is viewed again and again. */
+const bucketTicksCache = new Map<string, BucketTicks>();
+/** Ranges whose bucket ticks are kept. */
+const BUCKET_TICKS_CACHE_SIZE = 16;
+
+/**
+ * The intervals of each bucket, counted on the schedule once per schedule, range and bucket size
+ * (then kept: only complete counts are). Undefined when nothing tells where the job begins.
+ */
+function bucketTicks(
+  schedule: CompiledSchedule,
+  range: TimeRange,
+  bucketMs: number,
+  firstStart: Date | undefined,
+  budget: TickBudget,
+): BucketTicks | undefined {
+  if (!firstStart) return undefined;
+  const from = range.from.getTime();
+  const first = Math.max(from, firstStart.getTime());
+  const key = [schedule.cron, schedule.timezone, from, range.to.getTime(), bucketMs, first].join('\u0000');
+  const cached = bucketTicksCache.get(key);
+  if (cached) {
+    bucketTicksCache.delete(key);
+    bucketTicksCache.set(key, cached);
+    return cached;
+  }
+  const length = Math.ceil((range.to.getTime() - from) / bucketMs);
+  const counts = new Array<number>(length).fill(0);
+  const firstEnds = new Array<number>(length).fill(0);
+  const lastEnds = new Array<number>(length).fill(0);
+  let exact = true;
+  for (const interval of schedule.intervals(new Date(first), endOfLastInterval(schedule, range.to))) {
+    if (!budget.take()) {
+      exact = false;
+      break;
+    }
+    const index = Math.floor((interval.start.getTime() - from) / bucketMs);
+    if (counts[index] === 0) firstEnds[index] = interval.end.getTime();
+    counts[index] = (counts[index] ?? 0) + 1;
+    lastEnds[index] = interval.end.getTime();
+  }
+  const ticks = { counts, firstEnds, lastEnds, first, exact };
+  if (exact) {
+    bucketTicksCache.set(key, ticks);
+    if (bucketTicksCache.size > BUCKET_TICKS_CACHE_SIZE)
+      bucketTicksCache.delete(bucketTicksCache.keys().next().value!);
+  }
+  return ticks;
 }
 
 /** The missing and future cells of a gap `[from, to)` between runs. */

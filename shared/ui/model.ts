@@ -13,9 +13,11 @@ import {
   type CellKind,
   cellsFromBuckets,
   cellsFromSpans,
+  countIntervals,
   DEFAULT_TICK_BUDGET,
   type GridBounds,
   type GridModel,
+  MAX_SPAN_INTERVALS,
   TickBudget,
 } from './grid.ts';
 import type { TimeRange } from './time.ts';
@@ -164,8 +166,10 @@ export async function firstIntervalStart(
 }
 
 /**
- * The grid of `job` over `range`: spans merged in SQL, or time buckets when the range holds more
- * than {@link MAX_GRID_SPANS} of them.
+ * The grid of `job` over `range`: spans of adjacent runs of one status merged in SQL over a range of
+ * at most {@link MAX_SPAN_INTERVALS} intervals; beyond that, or when the range holds more than
+ * {@link MAX_GRID_SPANS} spans, counts per time bucket and status (a bucket is then a couple of
+ * pixels, finer than any span could be drawn), read from an index alone.
  */
 export async function readGrid(
   store: StateStore,
@@ -177,8 +181,10 @@ export async function readGrid(
   const state = await store.getJob(job.id);
   const bounds: GridBounds = { firstStart: await firstIntervalStart(store, job, state), now };
   const budget = new TickBudget(tickBudget);
-  const spans = await store.intervalSpans(job.id, range, MAX_GRID_SPANS + 1);
-  if (spans.length <= MAX_GRID_SPANS) return cellsFromSpans(spans, range, job.schedule, bounds, budget);
+  if (countIntervals(job.schedule, range, MAX_SPAN_INTERVALS) <= MAX_SPAN_INTERVALS) {
+    const spans = await store.intervalSpans(job.id, range, MAX_GRID_SPANS + 1);
+    if (spans.length <= MAX_GRID_SPANS) return cellsFromSpans(spans, range, job.schedule, bounds, budget);
+  }
   const bucketMs = Math.max(1, Math.ceil((range.to.getTime() - range.from.getTime()) / GRID_BUCKETS));
   const buckets = await store.intervalBuckets(job.id, range, bucketMs);
   return cellsFromBuckets(buckets, bucketMs, range, job.schedule, bounds, budget);

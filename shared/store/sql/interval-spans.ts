@@ -6,7 +6,7 @@
 import { StoreError } from '../../errors.ts';
 import type { SqlDatabase } from '../../sql.ts';
 import { checkCount, checkDate, toDate, toRunStatus } from '../sql-store.ts';
-import type { RunBucket, RunSpan } from '../types.ts';
+import { RUN_STATUSES, type RunBucket, type RunSpan } from '../types.ts';
 
 /**
  * Islands of runs on SQLite, without a sort: a run ends its span when the run of the next interval
@@ -95,6 +95,28 @@ const BUCKET_EXPRESSION = {
 } as const;
 
 /**
+ * Bucket counts on MySQL from `piko_runs_lane` (job, status, backfill, start) alone, without a row:
+ * the scheduled lane (no backfill) is one range per status; backfills' runs are scanned in the index
+ * by status and filtered by start. Parameters: from, bucket ms, job, the statuses, from, to (the
+ * lane), from, bucket ms, job, the statuses, from, to (backfills).
+ */
+function mysqlBucketsSql(statuses: number): string {
+  const part = (lane: string) =>
+    `SELECT ${BUCKET_EXPRESSION.mysql} AS bucket, status, COUNT(*) AS runs FROM piko_runs FORCE INDEX (piko_runs_lane) ` +
+    `WHERE job_id = ? AND status IN (${Array(statuses).fill('?').join(', ')}) AND ${lane} ` +
+    'AND interval_start >= ? AND interval_start < ? GROUP BY status, bucket';
+  return (
+    `SELECT bucket, status, SUM(runs) AS runs FROM (${part('backfill_id IS NULL')} UNION ALL ` +
+    `${part('backfill_id IS NOT NULL')}) parts GROUP BY bucket, status ORDER BY bucket, status`
+  );
+}
+
+/** Bucket counts on SQLite: one pass over the job's runs in range. Parameters: from, bucket ms, job, from, to. */
+const SQLITE_BUCKETS_SQL =
+  `SELECT ${BUCKET_EXPRESSION.sqlite} AS bucket, status, COUNT(*) AS runs FROM piko_runs ` +
+  'WHERE job_id = ? AND interval_start >= ? AND interval_start < ? GROUP BY bucket, status ORDER BY bucket, status';
+
+/**
  * The job's runs with `from <= interval.start < to` as spans of adjacent runs of one status, oldest
  * first, at most `limit` (the first ones). See {@link StateStore.intervalSpans}.
  */
@@ -145,19 +167,17 @@ export async function selectIntervalBuckets(
     throw new StoreError(`bucketMs must be a whole number of milliseconds >= 1, got ${bucketMs}.`);
   }
   const { from, to } = range;
-  const bucket = BUCKET_EXPRESSION[db.dialect];
-  const { rows } = await db.query(
-    `${await memoryPrefix(db)}SELECT ${bucket} AS bucket, status, COUNT(*) AS runs, MIN(interval_start) AS first_start, ` +
-      'MAX(interval_end) AS last_end FROM piko_runs WHERE job_id = ? AND interval_start >= ? AND interval_start < ? ' +
-      'GROUP BY bucket, status ORDER BY bucket, status',
-    [from, bucketMs, jobId, from, to],
-  );
+  const { rows } =
+    db.dialect === 'mysql'
+      ? await db.query(`${await memoryPrefix(db)}${mysqlBucketsSql(RUN_STATUSES.length)}`, [
+          ...[from, bucketMs, jobId, ...RUN_STATUSES, from, to],
+          ...[from, bucketMs, jobId, ...RUN_STATUSES, from, to],
+        ])
+      : await db.query(SQLITE_BUCKETS_SQL, [from, bucketMs, jobId, from, to]);
   return rows.map((row) => ({
     index: Number(row.bucket),
     status: toRunStatus(row.status),
     runs: Number(row.runs),
-    start: toDate(row.first_start),
-    end: toDate(row.last_end),
   }));
 }
 

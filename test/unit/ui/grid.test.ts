@@ -134,11 +134,11 @@ describe('interval grid cells', () => {
   it('merges uniform buckets and colours a mixed one by its most urgent status', () => {
     // Buckets of 4 h over 16 h: [0,4) all succeeded, [4,8) all succeeded, [8,12) one failure, [12,16) a missing hour.
     const buckets: RunBucket[] = [
-      { index: 0, status: 'succeeded', runs: 4, start: hour(0), end: hour(4) },
-      { index: 1, status: 'succeeded', runs: 4, start: hour(4), end: hour(8) },
-      { index: 2, status: 'succeeded', runs: 3, start: hour(8), end: hour(12) },
-      { index: 2, status: 'failed', runs: 1, start: hour(10), end: hour(11) },
-      { index: 3, status: 'succeeded', runs: 3, start: hour(12), end: hour(15) },
+      { index: 0, status: 'succeeded', runs: 4 },
+      { index: 1, status: 'succeeded', runs: 4 },
+      { index: 2, status: 'succeeded', runs: 3 },
+      { index: 2, status: 'failed', runs: 1 },
+      { index: 3, status: 'succeeded', runs: 3 },
     ];
     const grid = cellsFromBuckets(
       buckets,
@@ -156,5 +156,29 @@ describe('interval grid cells', () => {
       'mixed:missing 12-16 {"succeeded":3,"missing":1}',
     ]);
     expect(grid.bucketMs).toBe(4 * HOUR_MS);
+  });
+
+  it('splits the bucket that holds now into due and future intervals', () => {
+    const buckets: RunBucket[] = [
+      { index: 0, status: 'succeeded', runs: 4 },
+      { index: 1, status: 'succeeded', runs: 4 },
+      { index: 2, status: 'succeeded', runs: 2 },
+    ];
+    const now = new Date(hour(10).getTime() + 30 * 60_000);
+    const grid = cellsFromBuckets(
+      buckets,
+      4 * HOUR_MS,
+      { from: T0, to: hour(16) },
+      hourly,
+      { firstStart: T0, now },
+      new TickBudget(1_000),
+    );
+
+    // 08:00–10:00 ran; 10:00 and 11:00 end after 10:30; 12:00–16:00 is to come.
+    expect(brief(grid.cells)).toEqual([
+      'succeeded 0-8 {"succeeded":8}',
+      'mixed:succeeded 8-12 {"succeeded":2,"future":2}',
+      'future 12-16 {"future":4}',
+    ]);
   });
 });
