@@ -11,8 +11,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { CrashSuite, type CrashTotals, describeTotals } from '../test/chaos/crash-trials.ts';
-import { createTestDatabase, mysqlAvailable } from '../test/helpers/mysql.ts';
+import { CrashSuite, type CrashTotals, describeTotals } from '../support/crash-trials.ts';
+import { createTestDatabase, mysqlAvailable } from '../support/mysql.ts';
 
 const { values } = parseArgs({
   options: {

@@ -2,7 +2,7 @@
  * The dispatcher bundle's size and cold load time.
  *
  * Bundles `functions/dispatcher.ts` through the stack's own construct and options (PikoFunction with
- * DISPATCHER_FUNCTION: NodejsFunction with infra/bundling.ts's options), then loads the bundle in
+ * CONTROL_FUNCTION: NodejsFunction with infra/bundling.ts's options), then loads the bundle in
  * fresh `node` processes, as a Lambda cold start does before the first event, against bare
  * `node -e 0`. The bundle carries everything it imports, the AWS SDK included (infra/bundling.ts), and
  * is loaded from an empty folder outside the repository, so nothing resolves the repository's packages.
@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { App, Stack } from 'aws-cdk-lib';
-import { DISPATCHER_FUNCTION } from '../infra/constructs/dispatcher.ts';
+import { CONTROL_FUNCTION } from '../infra/constructs/control-function.ts';
 import { PikoFunction } from '../infra/constructs/piko-function.ts';
 
 /** Bytes the bundle may have. */
@@ -31,7 +31,7 @@ const outdir = path.join(work, 'cdk.out');
 // Synthesizing a stack with the function bundles it exactly as `cdk synth` does.
 const app = new App({ outdir });
 const stack = new Stack(app, 'Bench');
-new PikoFunction(stack, 'Dispatcher', DISPATCHER_FUNCTION);
+new PikoFunction(stack, 'Dispatcher', CONTROL_FUNCTION);
 app.synth();
 const assetDirs = readdirSync(outdir).filter((entry) => entry.startsWith('asset.'));
 if (assetDirs.length !== 1)
@@ -110,7 +110,7 @@ row('cold load', 'cold');
 row('  --enable-source-maps', 'sourceMaps');
 console.log(
   `cold load: ${coldMs - bareMs} ms wall, ${cpuOf('cold') - cpuOf('bare')} ms cpu above bare node (goal ≤ ${GOAL_EXTRA_MS}). ` +
-    `Deployed ${DISPATCHER_FUNCTION.sourceMapStackTraces ? 'with' : 'without'} NODE_OPTIONS=--enable-source-maps; ` +
+    `Deployed ${CONTROL_FUNCTION.sourceMapStackTraces ? 'with' : 'without'} NODE_OPTIONS=--enable-source-maps; ` +
     'the bundled Step Functions SDK is evaluated on the first dispatch.',
 );
 rmSync(work, { recursive: true, force: true });

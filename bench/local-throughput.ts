@@ -37,7 +37,7 @@ import { runWorkflow, type WorkflowBindings } from '../shared/local/workflow/exe
 import { renderJobWorkflow } from '../shared/local/workflow/render.ts';
 import { type ExecutionInput, planBackfill } from '../shared/planner/index.ts';
 import { JobRegistry } from '../shared/registry.ts';
-import { openProcessRuntime, type ProcessRuntime } from '../shared/runner/process.ts';
+import { openProcessServices, type ProcessServices } from '../shared/runner/process.ts';
 import { runStage } from '../shared/runner/stage-runner.ts';
 import { openMysqlStore, type RunRecord, type StateStore } from '../shared/store/index.ts';
 
@@ -66,7 +66,7 @@ const jobs = new JobRegistry([job]);
 // ---------------------------------------------------------------------------------------------- Piko
 
 /** Plans a backfill of [from, to) and runs it as `piko backfill` does; returns the seconds of each part. */
-async function pikoBackfill(opened: ProcessRuntime, range: { from: Date; to: Date }) {
+async function pikoBackfill(opened: ProcessServices, range: { from: Date; to: Date }) {
   const now = new Date(Math.max(Date.now(), range.to.getTime()));
   const planStarted = performance.now();
   const plan = await planBackfill(opened.store, job, { jobId: job.id, ...range }, now);
@@ -143,7 +143,7 @@ const queuedUnder = new Map<number, RunRecord>();
  * in the store as a dispatch does (the stage runner refuses a run its execution does not hold).
  */
 async function executionInputs(
-  opened: ProcessRuntime,
+  opened: ProcessServices,
   runs: readonly RunRecord[],
   batch: number,
   tag: string,
@@ -212,6 +212,7 @@ function memoryStore(store: StateStore): StateStore {
         finishedAt: null,
         requeues: 0,
         notBefore: null,
+        version: null,
       } satisfies RunRecord;
       records.set(runId, record);
       return record;
@@ -245,7 +246,7 @@ async function concurrently(runIds: readonly number[], work: (runId: number) => 
 }
 
 /** Fresh pending runs for an experiment, in a range of their own. */
-async function freshRuns(opened: ProcessRuntime, offset: number, count: number): Promise<RunRecord[]> {
+async function freshRuns(opened: ProcessServices, offset: number, count: number): Promise<RunRecord[]> {
   const range = minutes(new Date(FROM.getTime() + offset * MINUTE_MS), count);
   await planBackfill(
     opened.store,
@@ -310,6 +311,7 @@ function batchingStore(store: StateStore): StateStore {
         finishedAt: null,
         requeues: 0,
         notBefore: null,
+        version: null,
       });
     }
   }
@@ -376,7 +378,7 @@ interface Analysis {
   readonly figures: Record<string, number>;
 }
 
-async function analyze(opened: ProcessRuntime, dsn: string, dataDir: string): Promise<Analysis> {
+async function analyze(opened: ProcessServices, dsn: string, dataDir: string): Promise<Analysis> {
   const lines: string[] = [];
   const figures: Record<string, number> = {};
   const note = (key: string, rate: number, text: string) => {
@@ -523,7 +525,7 @@ const dataDir = await mkdtemp(path.join(tmpdir(), 'piko-bench-'));
 
 try {
   const config = loadConfig({ cwd: dataDir, env: { PIKO_MYSQL__DSN: dsn, PIKO_DATA_DIR: dataDir } });
-  const opened = await openProcessRuntime(config, jobs);
+  const opened = await openProcessServices(config, jobs);
   let piko: Awaited<ReturnType<typeof pikoBackfill>>;
   let analysis: Analysis | undefined;
   try {

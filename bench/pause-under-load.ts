@@ -32,7 +32,7 @@ import { LocalWorkflowStarter } from '../shared/local/workflow/local-starter.ts'
 import { renderJobWorkflow } from '../shared/local/workflow/render.ts';
 import { initialWatermark } from '../shared/planner/index.ts';
 import { JobRegistry } from '../shared/registry.ts';
-import { openProcessRuntime, type ProcessRuntime } from '../shared/runner/process.ts';
+import { openProcessServices, type ProcessServices } from '../shared/runner/process.ts';
 import { runStage } from '../shared/runner/stage-runner.ts';
 import { openStore, type StateStore } from '../shared/store/index.ts';
 
@@ -81,7 +81,7 @@ function startsReach(count: number): Promise<void> {
 
 /** Drives one trial through one path; `pause`/`resume` go through the second store. */
 async function drain(
-  opened: ProcessRuntime,
+  opened: ProcessServices,
   operator: StateStore,
   pathKind: Path,
   pauseAt: number,
@@ -155,7 +155,7 @@ async function trial(kind: Kind, pathKind: Path, pauseAt: number): Promise<Trial
     await admin?.query(`CREATE DATABASE \`${database}\``);
     const env: Record<string, string> = { PIKO_DATA_DIR: dataDir, PIKO_SQLITE__FILE: sqliteFile };
     if (kind === 'mysql') env.PIKO_MYSQL__DSN = dsn;
-    const opened = await openProcessRuntime(loadConfig({ cwd: dataDir, env }), jobs);
+    const opened = await openProcessServices(loadConfig({ cwd: dataDir, env }), jobs);
     const operator = await openStore(kind === 'mysql' ? { mysqlDsn: dsn, poolSize: 1 } : { sqliteFile });
     try {
       const startsAfterPause = await drain(opened, operator, pathKind, pauseAt);

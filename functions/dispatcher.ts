@@ -14,7 +14,7 @@ import { JobRegistry } from '../shared/registry.ts';
 import { ENV_AWS_REGION, ENV_STACK_NAME, lambdaStoreOptions, requiredEnv } from '../shared/stack/env.ts';
 import { openMysqlStore } from '../shared/store/mysql.ts';
 import type { StateStore } from '../shared/store/types.ts';
-import { errorMessage, logger, metrics } from '../shared/telemetry.ts';
+import { errorMessage, logger, metrics, withoutSecrets } from '../shared/telemetry.ts';
 import { jobs } from './jobs/index.ts';
 
 // Read at load time: a function deployed without them fails its first cold start, loudly.
@@ -64,15 +64,8 @@ export async function handler(event: unknown, context: DispatcherContext): Promi
     );
   } catch (error) {
     logger.error('dispatcher event failed', { error: errorMessage(error) });
-    throw sanitized(error);
+    throw withoutSecrets(error, { described: true });
   } finally {
     if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   }
-}
-
-/** Keeps the error's class name (Step Functions' Retry/Catch and the CLI match on it); strips secrets. */
-function sanitized(error: unknown): Error {
-  const safe = new Error(errorMessage(error));
-  safe.name = error instanceof Error ? error.name : 'Error';
-  return safe;
 }

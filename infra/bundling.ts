@@ -14,6 +14,21 @@ export const LAMBDA_RUNTIME = Runtime.NODEJS_24_X;
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
+ * The Lambda handler files, relative to {@link PROJECT_ROOT}. With the stage image's entry
+ * (`STAGE_IMAGE_ENTRY`, infra/container-image.ts) they are everything the stack bundles to run on AWS,
+ * and what the lint import check (`scripts/check-imports.ts`) keeps aws-cdk-lib, `infra/` and
+ * better-sqlite3 out of.
+ */
+export const LAMBDA_ENTRIES = {
+  /** The control function: schedule ticks, continuations, backfill steps, the `--aws` CLI. */
+  control: 'functions/dispatcher.ts',
+  /** Every job's function: its Lambda stages and the failures of all its stages. */
+  stageRunner: 'functions/stage-runner.ts',
+  /** The migrations custom resource. */
+  migrate: 'functions/migrate.ts',
+} as const;
+
+/**
  * mysql2 decodes through iconv-lite whatever Node's Buffer cannot: on a utf8mb4 connection that is the
  * handshake's `cesu8` (server version, auth-switch plugin name). The bundles carry a stand-in that
  * decodes cesu8 and Buffer's encodings and names the problem for any other character set, instead of

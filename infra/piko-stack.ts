@@ -14,12 +14,17 @@ import {
   OUTPUT_SCHEDULE_GROUP_NAME,
 } from '../shared/stack/outputs.ts';
 import { BackfillWorkflow } from './constructs/backfill-workflow.ts';
-import { Dispatcher } from './constructs/dispatcher.ts';
+import { ControlFunction } from './constructs/control-function.ts';
 import { FargateStages } from './constructs/fargate-stages.ts';
-import { JobFunctions, jobAwsNeeds } from './constructs/job-functions.ts';
+import {
+  DEFAULT_LAMBDA_CONCURRENCY_QUOTA,
+  JobFunctions,
+  jobAwsNeeds,
+  reservedConcurrencyProblems,
+} from './constructs/job-functions.ts';
 import { JobOutputs } from './constructs/job-outputs.ts';
 import { JobSchedules } from './constructs/job-schedules.ts';
-import { JobWorkflows } from './constructs/job-workflows.ts';
+import { JobStateMachines } from './constructs/job-state-machines.ts';
 import { databaseUserPlans, Migrations } from './constructs/migrations.ts';
 import { Network, type NetworkProps } from './constructs/network.ts';
 import { Observability } from './constructs/observability.ts';
@@ -57,27 +62,35 @@ export interface PikoStackProps extends StackProps {
    * `functions/container/bundle-entry.ts` and `functions/container/Dockerfile` (`infra/container-image.ts`)
    */
   readonly stageImage?: ecs.ContainerImage;
-  /** Retries of a schedule tick that fails to invoke the dispatcher. @default 10 */
+  /** Retries of a schedule tick that fails to invoke the control function. @default 10 */
   readonly scheduleRetryAttempts?: number;
   /** How long a tick is retried before it is dead-lettered. @default Duration.hours(1) */
   readonly scheduleMaxEventAge?: Duration;
-  /** The dispatcher's timeout. @default Duration.minutes(5) */
-  readonly dispatcherTimeout?: Duration;
+  /** The control function's timeout. @default Duration.minutes(5) */
+  readonly controlFunctionTimeout?: Duration;
+  /**
+   * The account's Lambda quota of concurrent executions in the stack's region: every job function
+   * reserves what its workflows can run at once (`jobFunctionConcurrency`), and synth refuses jobs
+   * that would leave fewer than 100 unreserved. Raise it with the quota for jobs above a few hundred.
+   * @default 1000 (Lambda's default quota)
+   */
+  readonly lambdaConcurrencyQuota?: number;
 }
 
 /**
  * The whole orchestrator on AWS (DESIGN.md §5): network, state database and its migrations,
- * dispatcher, job functions, Fargate stages, job workflows, schedules, backfill state machine and
+ * control function (the dispatcher), job functions, Fargate stages, job state machines, schedules, backfill state machine and
  * observability. Its outputs are what the `--aws` CLI reads (`shared/stack/outputs.ts`).
  */
 export class PikoStack extends Stack {
   readonly network: Network;
   readonly database: StateDatabase;
-  readonly dispatcher: Dispatcher;
+  /** The control function (the dispatcher Lambda). */
+  readonly control: ControlFunction;
   readonly jobFunctions: JobFunctions;
   /** The bucket of `objectStore()` outputs; only when a job declares one. */
   readonly jobOutputs: JobOutputs | undefined;
-  readonly jobWorkflows: JobWorkflows;
+  readonly jobStateMachines: JobStateMachines;
   readonly schedules: JobSchedules;
   readonly backfill: BackfillWorkflow;
   readonly observability: Observability;
@@ -86,7 +99,11 @@ export class PikoStack extends Stack {
     super(scope, id, props);
     // ecs:RunTask on each stage's task definition rather than on every revision of its family.
     this.node.setContext('@aws-cdk/aws-stepfunctions-tasks:fixRunEcsTaskPolicy', true);
-    validateJobs(this.stackName, props.jobs);
+    validateJobs(
+      this.stackName,
+      props.jobs,
+      props.lambdaConcurrencyQuota ?? DEFAULT_LAMBDA_CONCURRENCY_QUOTA,
+    );
     const prefix = this.stackName;
     const jobIds = props.jobs.map((job) => job.id);
 
@@ -119,12 +136,14 @@ export class PikoStack extends Stack {
       logKey: key,
     });
 
-    this.dispatcher = new Dispatcher(this, 'Dispatcher', {
+    // Construct ids are the deployed resources' logical ids: these keep their old names, so a rename
+    // of the class never replaces what is deployed.
+    this.control = new ControlFunction(this, 'Dispatcher', {
       database: this.database,
       networking,
       jobIds,
       stateMachinePrefix: prefix,
-      timeout: props.dispatcherTimeout,
+      timeout: props.controlFunctionTimeout,
       logKey: key,
     });
     this.jobOutputs = props.jobs.some((job) => jobAwsNeeds(job).objectStore)
@@ -145,19 +164,20 @@ export class PikoStack extends Stack {
       logKey: key,
       outputs: this.jobOutputs,
     });
-    this.jobWorkflows = new JobWorkflows(this, 'JobWorkflows', {
+    // 'JobWorkflows': the logical ids' old name, as for 'Dispatcher' above.
+    this.jobStateMachines = new JobStateMachines(this, 'JobWorkflows', {
       jobs: props.jobs,
       stateMachinePrefix: prefix,
-      functions: this.jobFunctions.functions,
+      functions: this.jobFunctions.byJob,
       fargate: fargate.jobs,
-      dispatcher: this.dispatcher.function.function,
+      controlFunction: this.control.function,
       networking,
       logKey: key,
     });
     this.schedules = new JobSchedules(this, 'Schedules', {
       jobs: props.jobs,
       groupName: scheduleGroupName(this.stackName),
-      dispatcher: this.dispatcher.function.function,
+      controlFunction: this.control.function,
       retryAttempts: props.scheduleRetryAttempts,
       maxEventAge: props.scheduleMaxEventAge,
     });
@@ -165,8 +185,8 @@ export class PikoStack extends Stack {
     this.schedules.node.addDependency(migrations.resource);
     this.backfill = new BackfillWorkflow(this, 'Backfill', {
       stateMachineName: backfillStateMachineName(prefix),
-      dispatcher: this.dispatcher.function.function,
-      dispatcherTimeout: this.dispatcher.function.function.timeout!,
+      controlFunction: this.control.function,
+      controlFunctionTimeout: this.control.function.timeout!,
       jobIds,
       stateMachinePrefix: prefix,
       logKey: key,
@@ -174,16 +194,16 @@ export class PikoStack extends Stack {
     this.observability = new Observability(this, 'Observability', {
       stackName: prefix,
       topicKey: key,
-      dispatcher: this.dispatcher.function.function,
+      controlFunction: this.control.function,
       deadLetterQueue: this.schedules.deadLetterQueue,
-      jobStateMachines: this.jobWorkflows.stateMachines,
+      jobStateMachines: this.jobStateMachines.byJob,
       backfillStateMachine: this.backfill.stateMachine,
       alarmEmail: props.alarmEmail,
       dashboardName: dashboardName(this.stackName, this.region),
     });
 
     new CfnOutput(this, OUTPUT_DISPATCHER_FUNCTION_NAME, {
-      value: this.dispatcher.function.function.functionName,
+      value: this.control.function.functionName,
       description: 'Invoked by `piko dispatch|status|pause|resume --aws`',
     });
     new CfnOutput(this, OUTPUT_BACKFILL_STATE_MACHINE_ARN, {
@@ -215,7 +235,11 @@ export class PikoStack extends Stack {
  * Refuses jobs whose cron EventBridge cannot express, duplicate job ids, and names AWS would refuse
  * (`infra/physical-names.ts`); all at once.
  */
-function validateJobs(stackName: string, jobs: readonly JobDefinition[]): void {
+function validateJobs(
+  stackName: string,
+  jobs: readonly JobDefinition[],
+  lambdaConcurrencyQuota: number,
+): void {
   const problems: string[] = [];
   const seen = new Set<string>();
   for (const job of jobs) {
@@ -228,6 +252,7 @@ function validateJobs(stackName: string, jobs: readonly JobDefinition[]): void {
     }
   }
   problems.push(...physicalNameProblems(stackName, jobs));
+  problems.push(...reservedConcurrencyProblems(jobs, lambdaConcurrencyQuota));
   if (problems.length > 0) throw new Error(`PikoStack "${stackName}":\n  - ${problems.join('\n  - ')}`);
 }
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import * as z from 'zod';
 import { ConfigError } from './errors.ts';
+import { AWS_REGION_PATTERN, STACK_NAME_PATTERN } from './stack/outputs.ts';
 import { type PikoLogLevel, REDACTED, registerSecret } from './telemetry.ts';
 
 /** The `[piko]` section. */
@@ -61,6 +62,18 @@ export interface SqliteSettings {
   readonly file: string;
 }
 
+/** The `[runtime]` section: the local runtime (`piko start`, `piko run`, `piko backfill`). */
+export interface RuntimeSettings {
+  /**
+   * How long a runtime's lease of a workflow execution lasts unless its heartbeat (every third of it)
+   * renews it: when several runtimes share one state store, another runtime takes an execution over
+   * only after its lease expired (at once when its holder was a process on the same host that is
+   * gone). A runtime whose heartbeat has not reached the store for two thirds of it starts no new
+   * stage of its executions until the store answers again. @default 30
+   */
+  readonly leaseSeconds: number;
+}
+
 /** The `[aws]` section. */
 export interface AwsSettings {
   /** The AWS region. @default the `AWS_REGION` environment variable, if set */
@@ -96,6 +109,7 @@ export interface PikoConfig {
   readonly piko: PikoSettings;
   readonly mysql: MysqlSettings;
   readonly sqlite: SqliteSettings;
+  readonly runtime: RuntimeSettings;
   readonly aws: AwsSettings;
   readonly objects: ObjectsSettings;
   readonly ui: UiSettings;
@@ -131,10 +145,8 @@ function isRuntimeVariable(name: string): boolean {
 }
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 /** S3's rule for general purpose bucket names. */
 const BUCKET_NAME = /^(?!xn--|sthree-)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
 /** Host names and IPv4/IPv6 addresses, without a port. */
 const HOST_NAME = /^(?:[A-Za-z0-9.-]+|\[?[0-9A-Fa-f:.]+\]?)$/;
 /** The shortest `[ui] token` accepted: a short one could be guessed. */
@@ -152,7 +164,8 @@ function field<S extends z.ZodType>(schema: S, expected: string): S {
 const path = () => field(z.string().min(1), 'a non-empty path');
 const positiveInt = () => field(z.number().int().positive(), 'an integer greater than 0');
 const bool = () => field(z.boolean(), 'true or false');
-const region = () => field(z.string().regex(AWS_REGION).optional(), 'an AWS region such as eu-west-1');
+const region = () =>
+  field(z.string().regex(AWS_REGION_PATTERN).optional(), 'an AWS region such as eu-west-1');
 
 const SECTIONS = {
   piko: z.object({
@@ -185,10 +198,13 @@ const SECTIONS = {
     serverClockToleranceSeconds: field(z.number().int().nonnegative(), 'an integer of 0 or more'),
   }) satisfies z.ZodType<MysqlSettings>,
   sqlite: z.object({ file: path() }) satisfies z.ZodType<SqliteSettings>,
+  runtime: z.object({
+    leaseSeconds: field(z.number().min(1), 'a number of seconds of 1 or more'),
+  }) satisfies z.ZodType<RuntimeSettings>,
   aws: z.object({
     region: region(),
     stackName: field(
-      z.string().regex(STACK_NAME),
+      z.string().regex(STACK_NAME_PATTERN),
       'a CloudFormation stack name (a letter, then letters, digits or hyphens; at most 128 characters)',
     ),
   }) satisfies z.ZodType<AwsSettings>,
@@ -243,6 +259,8 @@ function defaultsOf(
       };
     case 'sqlite':
       return { file: join(done.piko?.dataDir ?? '.piko', 'piko.db') };
+    case 'runtime':
+      return { leaseSeconds: 30 };
     case 'objects':
       return {};
     case 'ui':
@@ -250,7 +268,7 @@ function defaultsOf(
   }
 }
 /** Validation order: defaults of later sections may read earlier ones. */
-const RESOLUTION_ORDER: readonly Section[] = ['piko', 'aws', 'mysql', 'sqlite', 'objects', 'ui'];
+const RESOLUTION_ORDER: readonly Section[] = ['piko', 'aws', 'mysql', 'sqlite', 'runtime', 'objects', 'ui'];
 
 const snake = (camel: string) => camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 const envName = (section: Section, key: string) =>

@@ -1,5 +1,5 @@
 /**
- * Logging and metrics, created once per process and imported everywhere (`#telemetry`).
+ * Logging and metrics, created once per process and imported everywhere (jobs get them from `#piko`).
  *
  * JSON lines (Powertools structure) in Lambda or when asked; readable single lines in a terminal:
  * `2026-11-26T11:00:00.000Z INFO  message key=value`.
@@ -11,13 +11,11 @@ import type {
   UnformattedAttributes,
 } from '@aws-lambda-powertools/logger/types';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { MAX_ERROR_MESSAGE_LENGTH, workflowErrorName } from './errors.ts';
 import { ENV_STACK_NAME } from './stack/env.ts';
 
 /** Log levels Piko accepts in its configuration. */
 export type PikoLogLevel = 'debug' | 'info' | 'warn' | 'error';
-
-/** Longest error message Piko records or prints, in characters. */
-export const MAX_ERROR_MESSAGE_LENGTH = 1_000;
 
 /** What replaces a secret in logs and recorded errors. */
 export const REDACTED = '<redacted>';
@@ -113,6 +111,33 @@ export function redact(text: string, secrets: readonly string[] = []): string {
 export function errorMessage(err: unknown, secrets: readonly string[] = []): string {
   const text = redact(describe(err, 0), secrets);
   return text.length <= MAX_ERROR_MESSAGE_LENGTH ? text : `${text.slice(0, MAX_ERROR_MESSAGE_LENGTH - 1)}…`;
+}
+
+/** Options of {@link withoutSecrets}. */
+export interface WithoutSecretsOptions {
+  /**
+   * Give the error its whole description as its message ({@link errorMessage}: name, message and
+   * causes), for readers that see nothing but the message (the dispatcher's answer to the `--aws` CLI).
+   * @default false: its own message, led by its own name when it is reported under another
+   */
+  readonly described?: boolean;
+}
+
+/**
+ * The error as Step Functions and the CLI will see it, safe to hand on (it ends up in execution
+ * histories, the state table and the CLI's output): a plain `Error` under the name their Retry,
+ * Catch and refusal lists match on ({@link workflowErrorName}: a subclass of NonRetryableError is
+ * reported as `NonRetryableError`), with a message free of secrets (see {@link redact}).
+ */
+export function withoutSecrets(error: unknown, options: WithoutSecretsOptions = {}): Error {
+  if (!(error instanceof Error)) return new Error(errorMessage(error));
+  const name = workflowErrorName(error);
+  const message = redact(error.message);
+  const safe = new Error(
+    options.described ? errorMessage(error) : name === error.name ? message : `${error.name}: ${message}`,
+  );
+  safe.name = name;
+  return safe;
 }
 
 const MAX_CAUSE_DEPTH = 3;

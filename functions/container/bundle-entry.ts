@@ -3,7 +3,7 @@
  * statically, as in the job Lambdas, so the image carries JavaScript only and loads nothing at run time.
  */
 import { JobRegistry } from '../../shared/registry.ts';
+import { runContainerStage } from '../../shared/runner/container-stage.ts';
 import { jobs } from '../jobs/index.ts';
-import { runContainerStage } from './run-stage.ts';
 
 await runContainerStage(() => new JobRegistry(jobs));

@@ -2,7 +2,7 @@
  * The project's jobs. Every job file in this folder must be listed here: the Lambda and container
  * bundles import this list (bundlers cannot read a folder), and `piko` refuses a job file left out.
  */
-import type { JobDefinition } from '../../shared/job.ts';
+import type { JobDefinition } from '#piko';
 import { nightlyArchive } from './nightly-archive.ts';
 import { priceFanout } from './price-fanout.ts';
 import { storeTotals } from './store-totals.ts';

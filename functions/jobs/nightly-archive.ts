@@ -1,10 +1,16 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import * as z from 'zod';
-import { defineJob, fargate, lambda, type RunContext } from '../../shared/job.ts';
-import { objectStore } from '../../shared/resources/object-store.ts';
-import type { BorrowedResources } from '../../shared/resources/types.ts';
-import { defineRecord, upsertSink } from '../../shared/sinks/index.ts';
+import {
+  type BorrowedResources,
+  defineJob,
+  defineRecord,
+  fargate,
+  lambda,
+  objectStore,
+  type RunContext,
+  upsertSink,
+} from '#piko';
 
 /**
  * One archived interval: where its gzip archive is in the job's object store, and how to check it.
@@ -95,6 +101,7 @@ export const nightlyArchive = defineJob({
             `but its manifest says ${manifest.bytes} bytes`,
         );
       }
+      ctx.logger.debug('archive published', { key: manifest.key, bytes: manifest.bytes });
       return {
         key: manifest.key,
         sha256: manifest.sha256,

@@ -1,7 +1,5 @@
 import * as z from 'zod';
-import { defineJob } from '../../shared/job.ts';
-import { sqlPool } from '../../shared/resources/sql-pool.ts';
-import { defineRecord, upsertSink } from '../../shared/sinks/index.ts';
+import { defineJob, defineRecord, sqlPool, upsertSink } from '#piko';
 
 /** Sales of one store over one interval. */
 export const StoreTotal = defineRecord(

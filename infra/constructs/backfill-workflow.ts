@@ -9,7 +9,7 @@ import { Construct } from 'constructs';
 import { jobStateMachineName } from '../../shared/stack/outputs.ts';
 import { acknowledgeFinding, arnToken } from '../nag.ts';
 import { stateMachineLogGroupName } from '../physical-names.ts';
-import { executionArnFinding, executionArnPattern } from './dispatcher.ts';
+import { executionArnFinding, executionArnPattern } from './control-function.ts';
 
 /**
  * Batches one execution runs before it hands over to a new execution of itself. Per batch the
@@ -32,9 +32,10 @@ const TRANSIENT_DISPATCHER_ERRORS = [
 export interface BackfillWorkflowProps {
   /** Its state machine's name. */
   readonly stateMachineName: string;
-  readonly dispatcher: lambda.IFunction;
-  /** The dispatcher's timeout: bounds each dispatcher task. */
-  readonly dispatcherTimeout: Duration;
+  /** Plans the backfill and hands out its batches. */
+  readonly controlFunction: lambda.IFunction;
+  /** The control function's timeout: bounds each task that invokes it. */
+  readonly controlFunctionTimeout: Duration;
   /** The jobs whose state machines it may start. */
   readonly jobIds: readonly string[];
   /** Job state machines are named `<prefix>-<jobId>`. */
@@ -60,9 +61,16 @@ export class BackfillWorkflow extends Construct {
   constructor(scope: Construct, id: string, props: BackfillWorkflowProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    const taskTimeout = sfn.Timeout.duration(props.dispatcherTimeout.plus(Duration.minutes(1)));
-    const retryTransient = (task: sfn.TaskStateBase) =>
-      task.addRetry({
+    const taskTimeout = sfn.Timeout.duration(props.controlFunctionTimeout.plus(Duration.minutes(1)));
+    /** A step that invokes the dispatcher with `payload`; transient dispatcher errors are retried. */
+    const dispatcherStep = (name: string, payload: Record<string, unknown>, resultPath: string) =>
+      tasks.LambdaInvoke.jsonPath(this, name, {
+        lambdaFunction: props.controlFunction,
+        payloadResponseOnly: true,
+        payload: sfn.TaskInput.fromObject(payload),
+        resultPath,
+        taskTimeout,
+      }).addRetry({
         errors: TRANSIENT_DISPATCHER_ERRORS,
         interval: Duration.seconds(5),
         maxAttempts: 4,
@@ -72,31 +80,21 @@ export class BackfillWorkflow extends Construct {
 
     // Keeps the request apart from what the loop adds, so continuing as new passes it on unchanged.
     const start = sfn.Pass.jsonPath(this, 'Start', { parameters: { 'request.$': '$', iteration: 0 } });
-    const plan = tasks.LambdaInvoke.jsonPath(this, 'Plan backfill', {
-      lambdaFunction: props.dispatcher,
-      payloadResponseOnly: true,
-      payload: sfn.TaskInput.fromObject({
-        action: 'backfill-plan',
-        request: sfn.JsonPath.objectAt('$.request'),
-      }),
-      resultPath: '$.plan',
-      taskTimeout,
-    });
-    retryTransient(plan);
-
-    const next = tasks.LambdaInvoke.jsonPath(this, 'Next batch', {
-      lambdaFunction: props.dispatcher,
-      payloadResponseOnly: true,
-      payload: sfn.TaskInput.fromObject({
+    const plan = dispatcherStep(
+      'Plan backfill',
+      { action: 'backfill-plan', request: sfn.JsonPath.objectAt('$.request') },
+      '$.plan',
+    );
+    const next = dispatcherStep(
+      'Next batch',
+      {
         action: 'backfill-next',
         jobId: sfn.JsonPath.stringAt('$.plan.jobId'),
         backfillId: sfn.JsonPath.stringAt('$.plan.backfillId'),
         reverse: sfn.JsonPath.objectAt('$.plan.reverse'),
-      }),
-      resultPath: '$.next',
-      taskTimeout,
-    });
-    retryTransient(next);
+      },
+      '$.next',
+    );
 
     const partition = stack.partition;
     const runBatch = new sfn.CustomState(this, 'Run batch', {
@@ -230,7 +228,7 @@ export class BackfillWorkflow extends Construct {
     acknowledgeFinding(
       role,
       'AwsSolutions-IAM5',
-      `Resource::${arnToken(props.dispatcher)}:*`,
+      `Resource::${arnToken(props.controlFunction)}:*`,
       "lambda:InvokeFunction on the dispatcher and its versions and aliases (`<arn>:*`), as CDK's LambdaInvoke grants it; " +
         'the workflow invokes the unqualified function.',
     );

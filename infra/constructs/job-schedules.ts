@@ -14,9 +14,10 @@ export interface JobSchedulesProps {
   readonly jobs: readonly JobDefinition[];
   /** The schedule group's name. */
   readonly groupName: string;
-  readonly dispatcher: lambda.IFunction;
+  /** What each tick invokes, with `{ "jobId": "<id>" }`. */
+  readonly controlFunction: lambda.IFunction;
   /**
-   * Retries of a failed dispatcher invocation. A tick that is never delivered loses nothing: the
+   * Retries of a failed invocation of the control function. A tick that is never delivered loses nothing: the
    * next tick plans every interval due by then. @default 10
    */
   readonly retryAttempts?: number;
@@ -27,7 +28,7 @@ export interface JobSchedulesProps {
 /**
  * One EventBridge Scheduler schedule per job (two when its cron restricts both day fields) in a Piko
  * schedule group: the job's cron in EventBridge's six-field form and its timezone, no flexible window,
- * invoking the dispatcher with `{ "jobId": "<id>" }`, with a retry policy and an encrypted
+ * invoking the control function (the dispatcher) with `{ "jobId": "<id>" }`, with a retry policy and an encrypted
  * dead-letter queue.
  */
 export class JobSchedules extends Construct {
@@ -65,7 +66,7 @@ export class JobSchedules extends Construct {
       const crons = eventBridgeCrons(job.schedule.cron);
       crons.forEach((cron, index) => {
         const name = names[index]!;
-        const target = new targets.LambdaInvoke(props.dispatcher, {
+        const target = new targets.LambdaInvoke(props.controlFunction, {
           input: scheduler.ScheduleTargetInput.fromObject({ jobId: job.id }),
           deadLetterQueue: this.deadLetterQueue,
           retryAttempts: props.retryAttempts ?? 10,
@@ -94,7 +95,7 @@ export class JobSchedules extends Construct {
       acknowledgeFinding(
         role,
         'AwsSolutions-IAM5',
-        `Resource::${arnToken(props.dispatcher)}:*`,
+        `Resource::${arnToken(props.controlFunction)}:*`,
         'Written by the Scheduler LambdaInvoke target: lambda:InvokeFunction on the dispatcher and its versions; ' +
           'the schedules invoke the unqualified dispatcher.',
       );

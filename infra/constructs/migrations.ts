@@ -15,6 +15,7 @@ import {
 } from '../../shared/stack/database-users.ts';
 import { ENV_MYSQL_DSN, ENV_MYSQL_IAM_AUTH } from '../../shared/stack/env.ts';
 import { MIGRATIONS } from '../../shared/store/migrations.ts';
+import { LAMBDA_ENTRIES } from '../bundling.ts';
 import { acknowledgeFinding, acknowledgeGuardRule, arnToken } from '../nag.ts';
 import { type FunctionNetworking, PikoFunction } from './piko-function.ts';
 import type { StateDatabase } from './state-database.ts';
@@ -63,7 +64,7 @@ export class Migrations extends Construct {
   constructor(scope: Construct, id: string, props: MigrationsProps) {
     super(scope, id);
     this.handler = new PikoFunction(this, 'Handler', {
-      entry: 'functions/migrate.ts',
+      entry: LAMBDA_ENTRIES.migrate,
       // It opens the store with `ssl: true`: no RDS CA certificates needed.
       rdsCaBundle: false,
       description: 'Piko: applies state database migrations on deploy',

@@ -26,7 +26,8 @@ export interface ObservabilityProps {
   readonly stackName: string;
   /** Encrypts the alarm topic (its key policy must let CloudWatch use it). */
   readonly topicKey: kms.IKey;
-  readonly dispatcher: lambda.IFunction;
+  /** Its errors raise an alarm; the dashboard graphs it. */
+  readonly controlFunction: lambda.IFunction;
   readonly deadLetterQueue: sqs.IQueue;
   /** By job id. */
   readonly jobStateMachines: ReadonlyMap<string, sfn.IStateMachine>;
@@ -90,7 +91,7 @@ export class Observability extends Construct {
     );
     alarm(
       'DispatcherErrorsAlarm',
-      props.dispatcher.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+      props.controlFunction.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
       'The Piko dispatcher failed (see its log group).',
     );
     for (const [jobId, machine] of props.jobStateMachines) {
@@ -125,11 +126,11 @@ export class Observability extends Construct {
       graph(
         'Dispatcher',
         [
-          props.dispatcher.metricInvocations(),
-          props.dispatcher.metricErrors(),
-          props.dispatcher.metricThrottles(),
+          props.controlFunction.metricInvocations(),
+          props.controlFunction.metricErrors(),
+          props.controlFunction.metricThrottles(),
         ],
-        [props.dispatcher.metricDuration({ statistic: 'p99' })],
+        [props.controlFunction.metricDuration({ statistic: 'p99' })],
       ),
       graph('Workflows', [
         ...[...props.jobStateMachines.values()].map((machine) => machine.metricFailed()),

@@ -1,21 +1,24 @@
+/**
+ * The AWS adapters (`shared/aws/`): the thin code that turns a port of the platform-free core into an
+ * AWS SDK call. Here the Step Functions `WorkflowStarter` the dispatcher Lambda uses. The AWS SDK is
+ * imported only here and in the `--aws` CLI (`shared/cli/aws/`); the names the stack gives things
+ * come from `shared/stack/`.
+ */
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import { jobStateMachineName } from '../stack/outputs.ts';
-import type { ExecutionInput, ExecutionStatus, WorkflowStarter } from '../workflow/starter.ts';
 import {
   AwsCallError,
   AwsThrottledError,
   awsErrorName,
   THROTTLING_ERRORS,
   WorkflowNotDeployedError,
-} from './errors.ts';
-
-/** Where a stack's job state machines are: `arn:<partition>:states:<region>:<account>:stateMachine:<prefix>-<jobId>`. */
-export interface JobStateMachines {
-  /** The ARN of a job's state machine. */
-  stateMachineArn(jobId: string): string;
-  /** The ARN of one execution of a job's state machine. */
-  executionArn(jobId: string, executionName: string): string;
-}
+} from '../errors.ts';
+import { jobStateMachineName } from '../stack/outputs.ts';
+import type {
+  ExecutionInput,
+  ExecutionStatus,
+  JobStateMachines,
+  WorkflowStarter,
+} from '../workflow/starter.ts';
 
 /** Where the job state machines of a stack are, from the parts of their ARNs. */
 export function jobStateMachines(location: {

@@ -1,6 +1,6 @@
 import { getConfig, type PikoConfig } from '../config.ts';
 import { type JobRegistry, loadJobs } from '../registry.ts';
-import { openProcessRuntime, type ProcessRuntime } from '../runner/process.ts';
+import { openProcessServices, type ProcessServices } from '../runner/process.ts';
 import { configureTelemetry } from '../telemetry.ts';
 
 /** What most commands need: the config, the jobs, and (opened on demand) the store and resources. */
@@ -8,7 +8,7 @@ export interface CliContext {
   readonly config: PikoConfig;
   readonly jobs: JobRegistry;
   /** Opens the store (migrated) and the resources; call `close()` on the result. */
-  open(options?: { shutdown?: AbortSignal }): Promise<ProcessRuntime>;
+  open(options?: { shutdown?: AbortSignal }): Promise<ProcessServices>;
 }
 
 /** Loads config and jobs; the store is opened only by commands that need it. */
@@ -20,14 +20,14 @@ export async function cliContext(options: { json?: boolean } = {}): Promise<CliC
     config,
     jobs,
     open: (openOptions = {}) =>
-      openProcessRuntime(config, jobs, { migrate: true, shutdown: openOptions.shutdown }),
+      openProcessServices(config, jobs, { migrate: true, shutdown: openOptions.shutdown }),
   };
 }
 
-/** Runs `work` with an opened process runtime and always closes it. */
+/** Runs `work` with the opened process services and always closes them. */
 export async function withProcess<T>(
   context: CliContext,
-  work: (runtime: ProcessRuntime) => Promise<T>,
+  work: (runtime: ProcessServices) => Promise<T>,
   options: { shutdown?: AbortSignal } = {},
 ): Promise<T> {
   const runtime = await context.open(options);

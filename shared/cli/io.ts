@@ -71,5 +71,5 @@ export const processIo: CliIo = {
   ready: () => stdout.ready(),
 };
 
-/** Exit codes of every command: 0 ok, 1 some runs failed, 2 bad usage or input. */
-export const EXIT = { ok: 0, runsFailed: 1, badInput: 2 } as const;
+/** Exit codes of every command (declared with the errors whose `exitCode` they are). */
+export { EXIT } from '../errors.ts';

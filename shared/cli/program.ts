@@ -1,13 +1,13 @@
+/**
+ * The `piko` command line. `commands/` holds the commands, each in three steps: parse the flags, call
+ * the planner, the control plane or the local runtime, print (graphile-worker's `src/cli.ts`);
+ * `aws/` is the `--aws` half, loaded only when `--aws` is given. Beside them: `io.ts` (output, exit
+ * codes), `parse.ts` (flag values), `progress.ts` and `status-printer.ts` (the printers),
+ * `context.ts` (config, jobs, the opened services). The CLI may import anything in `shared/`;
+ * nothing imports it but its entry point (`main.ts`) and tests, and no command imports this module.
+ */
 import { Command, CommanderError } from 'commander';
-import {
-  BackfillRefusedError,
-  ConfigError,
-  DurationError,
-  InputError,
-  JobDefinitionError,
-  ScheduleError,
-  UnknownJobError,
-} from '../errors.ts';
+import { ExitCodeError, PikoError } from '../errors.ts';
 import { backfillCommand } from './commands/backfill.ts';
 import { dispatchCommand } from './commands/dispatch.ts';
 import { resetWatermarkCommand } from './commands/reset-watermark.ts';
@@ -43,7 +43,8 @@ export function buildProgram(io: CliIo): Command {
 
 /**
  * Runs the CLI with `argv` (without `node` and the script) and returns the exit code: 0 ok,
- * 1 some runs failed, 2 bad usage or input (message on stderr).
+ * 1 some runs failed, 2 bad usage or input (message on stderr). The error decides: a Piko error's
+ * `exitCode` (an {@link ExitCodeError} has printed its message already), 1 for any other error.
  */
 export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   const program = buildProgram(io);
@@ -54,35 +55,9 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? EXIT.ok : EXIT.badInput;
     }
-    if (error instanceof ExitCodeError) return error.exitCode;
-    if (isBadInput(error)) {
-      io.err(`error: ${error.message}`);
-      return EXIT.badInput;
-    }
-    io.err(`error: ${errorText(error)}`);
-    return EXIT.runsFailed;
+    if (!(error instanceof ExitCodeError)) io.err(`error: ${errorText(error)}`);
+    return error instanceof PikoError ? error.exitCode : EXIT.runsFailed;
   }
-}
-
-/** Thrown by a command to end with a given exit code after it has printed its own message. */
-export class ExitCodeError extends Error {
-  constructor(readonly exitCode: number) {
-    super(`exit ${exitCode}`);
-  }
-}
-
-const BAD_INPUT = [
-  InputError,
-  ScheduleError,
-  DurationError,
-  ConfigError,
-  JobDefinitionError,
-  BackfillRefusedError,
-  UnknownJobError,
-];
-
-function isBadInput(error: unknown): error is Error {
-  return BAD_INPUT.some((type) => error instanceof type);
 }
 
 function errorText(error: unknown): string {

@@ -6,9 +6,15 @@
 import { InputError } from '../errors.ts';
 import type { IntervalJson } from '../interval.ts';
 import { JOB_ID_PATTERN, parseIsoInstant } from '../job.ts';
-import type { BackfillAction, BackfillCounts, BackfillRequest, Reprocess } from '../planner/backfill.ts';
-import type { RunCounts } from '../store/types.ts';
+import {
+  type BackfillAction,
+  type BackfillCounts,
+  type BackfillRequest,
+  REPROCESS,
+  type Reprocess,
+} from '../planner/backfill.ts';
 import type { ExecutionInput } from '../workflow/starter.ts';
+import type { JobStatus } from './status.ts';
 
 /** Plan the job's due intervals within the invocation's time budget, then dispatch (EventBridge Scheduler). */
 export interface DispatchEvent {
@@ -78,26 +84,10 @@ export interface DispatchResponse {
   readonly clockSkew?: string;
 }
 
-/** One job in a status answer. */
-export interface JobStatus {
-  readonly jobId: string;
-  /** End of the last interval planned or skipped (ISO 8601); null before the planner first saw the job. */
-  readonly watermark: string | null;
-  readonly paused: boolean;
-  readonly skippedTotal: number;
-  readonly counts: RunCounts;
-  /** The most recent failed runs, newest first. */
-  readonly recentFailures: readonly {
-    readonly runId: number;
-    readonly interval: IntervalJson;
-    readonly error: string | null;
-    readonly finishedAt: string | null;
-  }[];
-}
-
 /** The answer to `status`. */
 export interface StatusResponse {
   readonly action: 'status';
+  /** The jobs asked for, in the dispatcher's job order. */
   readonly jobs: readonly JobStatus[];
 }
 
@@ -147,7 +137,6 @@ export type ControlResponse =
   | BackfillNextResponse;
 
 const ACTIONS = ['dispatch', 'continue', 'status', 'pause', 'resume', 'backfill-plan', 'backfill-next'];
-const REPROCESS: readonly Reprocess[] = ['missing', 'failed', 'all'];
 /** Keys each action accepts; anything else is refused, so a typo (`dryrun`) is never silently ignored. */
 const KEYS: Readonly<Record<string, readonly string[]>> = {
   dispatch: ['action', 'jobId'],

@@ -1,29 +1,36 @@
 /**
  * The dispatcher's logic on AWS: one function per control event, over the same planner and state
  * store as the local runtime. No AWS SDK here: workflows start through a {@link WorkflowStarter}.
+ *
+ * The control plane (`shared/control/`) is platform-free: the control events and their answers
+ * (`events.ts`), their handlers (here) and the one job-status model (`status.ts`). It may import the
+ * planner, the store and the workflow contract; `functions/dispatcher.ts` and the CLI import it.
  */
 
-import type { JobStateMachines } from '../aws/sfn-starter.ts';
 import { ClockSkewError, InputError, StoreError } from '../errors.ts';
 import { intervalToJson } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
 import {
-  type BackfillCounts,
   type BackfillRequest,
   backfillId,
+  countBackfill,
   DEFAULT_MAX_RUNS_PER_EXECUTION,
   dispatch,
   finishBackfill,
   initialWatermark,
   planBackfill,
   planScheduled,
-  previewBackfill,
   validateBackfill,
 } from '../planner/index.ts';
 import type { JobRegistry } from '../registry.ts';
 import type { StateStore } from '../store/types.ts';
 import { IntervalsPlanned, IntervalsSkipped, Lag, logger, metrics } from '../telemetry.ts';
-import type { ExecutionInput, ExecutionStatus, WorkflowStarter } from '../workflow/starter.ts';
+import type {
+  ExecutionInput,
+  ExecutionStatus,
+  JobStateMachines,
+  WorkflowStarter,
+} from '../workflow/starter.ts';
 import type {
   BackfillNextEvent,
   BackfillNextResponse,
@@ -31,10 +38,10 @@ import type {
   ControlEvent,
   ControlResponse,
   DispatchResponse,
-  JobStatus,
   PauseResponse,
   StatusResponse,
 } from './events.ts';
+import { jobStatuses } from './status.ts';
 
 /** What the control logic works with; opened once per Lambda container. */
 export interface ControlDeps {
@@ -56,8 +63,6 @@ export interface ControlDeps {
   readonly maxBackfillIntervals?: number;
 }
 
-/** Failed runs listed per job by `status`. */
-export const STATUS_RECENT_FAILURES = 5;
 /** Intervals a dry run lists (the answer is state machine state: it must stay small). */
 export const DRY_RUN_SAMPLE_SIZE = 20;
 /** How long the backfill state machine waits when a batch of the backfill is already running. */
@@ -147,6 +152,7 @@ async function dispatchJob(
   const result = await dispatch(deps.store, job.id, deps.starter, initialWatermark(job, now), {
     lane: { kind: 'scheduled' },
     maxRunsPerExecution: deps.maxRunsPerExecution ?? DEFAULT_MAX_RUNS_PER_EXECUTION,
+    concurrency: job.concurrency,
   });
   for (const input of result.started) {
     const oldest = input.runs[0];
@@ -172,29 +178,7 @@ async function dispatchJob(
 
 async function status(deps: ControlDeps, jobId: string | undefined): Promise<StatusResponse> {
   const jobs = jobId === undefined ? deps.jobs.list() : [deps.jobs.get(jobId)];
-  const states = new Map((await deps.store.listJobs()).map((state) => [state.jobId, state]));
-  const result: JobStatus[] = [];
-  for (const job of jobs) {
-    const state = states.get(job.id);
-    const [counts, failures] = await Promise.all([
-      deps.store.countRuns(job.id),
-      deps.store.recentFailures(job.id, STATUS_RECENT_FAILURES),
-    ]);
-    result.push({
-      jobId: job.id,
-      watermark: state ? state.watermark.toISOString() : null,
-      paused: state?.paused ?? false,
-      skippedTotal: state?.skippedTotal ?? 0,
-      counts,
-      recentFailures: failures.map((run) => ({
-        runId: run.runId,
-        interval: intervalToJson(run.interval),
-        error: run.error,
-        finishedAt: run.finishedAt ? run.finishedAt.toISOString() : null,
-      })),
-    });
-  }
-  return { action: 'status', jobs: result };
+  return { action: 'status', jobs: await jobStatuses(deps.store, jobs) };
 }
 
 async function pause(
@@ -226,16 +210,11 @@ async function backfillPlan(deps: ControlDeps, request: BackfillRequest): Promis
   };
   if (request.dryRun) {
     validateBackfill(job, request, now, limits);
-    const counts = emptyCounts();
-    const sample: NonNullable<BackfillPlanResponse['sample']>[number][] = [];
-    let total = 0;
-    for await (const planned of previewBackfill(deps.store, job, request)) {
-      counts[planned.action]++;
-      total++;
-      if (sample.length < DRY_RUN_SAMPLE_SIZE)
-        sample.push({ ...intervalToJson(planned), action: planned.action });
-    }
-    return { ...base, planned: true, counts, sample, notShown: total - sample.length };
+    const { counts, sample, notShown } = await countBackfill(deps.store, job, request, {
+      sampleSize: DRY_RUN_SAMPLE_SIZE,
+    });
+    const sampleJson = sample.map((planned) => ({ ...intervalToJson(planned), action: planned.action }));
+    return { ...base, planned: true, counts, sample: sampleJson, notShown };
   }
   const result = await planBackfill(deps.store, job, request, now, limits, budget(deps));
   logger.info('backfill planned', { ...base, planned: result.done, counts: result.counts });
@@ -341,8 +320,4 @@ class CapturingStarter implements WorkflowStarter {
   status(jobId: string, executionName: string): Promise<ExecutionStatus> {
     return this.#inner.status(jobId, executionName);
   }
-}
-
-function emptyCounts(): BackfillCounts {
-  return { create: 0, rerun: 0, 'skip-in-flight': 0, 'skip-succeeded': 0, 'skip-failed': 0 };
 }

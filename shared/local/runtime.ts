@@ -1,6 +1,10 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+/**
+ * The local runtime (`shared/local/`, DESIGN.md §6): this orchestrator, which plans and dispatches on
+ * each job's ticks; the workflow executor, starter and renderer that run the job workflow's ASL in
+ * aws-local-stepfunctions (`workflow/`); Fargate stages as child processes (`fargate-process.ts`,
+ * `fargate-child.ts`); retry backoff (`backoff.ts`) and progress lines (`progress.ts`). It may import
+ * everything below the CLI (planner, store, runner, workflow, control), and aws-cdk-lib to render.
+ */
 import { ClockSkewError, StoreCorruptError, StoreError, StoreUnavailableError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
@@ -11,40 +15,34 @@ import {
   initialWatermark,
   planScheduled,
 } from '../planner/index.ts';
-import type { ProcessRuntime } from '../runner/process.ts';
+import type { ProcessServices } from '../runner/process.ts';
 import { runStage } from '../runner/stage-runner.ts';
 import { ENV_JOB_ID } from '../stack/env.ts';
+import { leaseStoreOf } from '../store/leases.ts';
 import type { DispatchLane } from '../store/types.ts';
 import { errorMessage, redact } from '../telemetry.ts';
 import { type StagePayload, stageErrorMessage } from '../workflow/stage-event.ts';
-import { LocalWorkflowStarter } from './workflow/local-starter.ts';
+import { KeyedWaits, retryDelayMs } from './backoff.ts';
+import { FargateProcesses } from './fargate-process.ts';
+import { ExecutionLeases } from './leases.ts';
+import * as progress from './progress.ts';
+import { LeasedWorkflowStarter } from './workflow/leased-starter.ts';
 import { renderJobWorkflow } from './workflow/render.ts';
+
+/** The runtime's progress lines (the type lives with their builders). */
+export type { ProgressEvent } from './progress.ts';
 
 /** Longest a timer waits before looking again (setTimeout's limit is about 24.8 days). */
 const MAX_TIMER_MS = 60 * 60 * 1000;
-/** After a failed planning or dispatch, the first wait before trying again; it doubles per failure. */
-export const RETRY_FIRST_MS = 1_000;
-/** The longest wait between two tries of a failed planning or dispatch. */
-export const RETRY_MAX_MS = 30_000;
 /** After the grace period and the abort, how long {@link LocalRuntime.stop} still waits for running work. */
 export const STOP_AFTER_ABORT_MS = 5_000;
-const CONTAINER_ENTRY = fileURLToPath(new URL('../../functions/container/main.ts', import.meta.url));
-/** tsx resolved from here, so a Fargate child starts whatever the working directory. */
-const TSX_LOADER = import.meta.resolve('tsx');
-
-/** One line of progress. `text` is for people; `fields` for `--json`. */
-export interface ProgressEvent {
-  readonly event: string;
-  readonly text: string;
-  readonly fields: Readonly<Record<string, unknown>>;
-}
 
 /** Options of the local runtime. */
 export interface LocalRuntimeOptions {
   /** The process's store, jobs and resources. */
-  readonly process: ProcessRuntime;
+  readonly process: ProcessServices;
   /** Where progress goes. @default nothing */
-  readonly onProgress?: (event: ProgressEvent) => void;
+  readonly onProgress?: (event: progress.ProgressEvent) => void;
   /** @default () => new Date() */
   readonly clock?: () => Date;
   /** Retry without waiting for backoff (tests). @default false */
@@ -76,23 +74,25 @@ export class LocalRuntime {
     return this.#skewed.size;
   }
   /** Re-dispatches waiting for a requeue delay to pass, by job id. */
-  readonly #requeueTimers = new Map<string, { timer: NodeJS.Timeout; cancel: () => void }>();
+  readonly #requeueTimers = new KeyedWaits();
   /** Jobs whose planning stopped on a ClockSkewError, already reported. */
   readonly #skewed = new Set<string>();
-  readonly #process: ProcessRuntime;
+  readonly #process: ProcessServices;
   readonly #clock: () => Date;
-  readonly #progress: (event: ProgressEvent) => void;
-  readonly #starter: LocalWorkflowStarter;
+  readonly #progress: (event: progress.ProgressEvent) => void;
+  readonly #starter: LeasedWorkflowStarter;
   readonly #timers = new Map<string, NodeJS.Timeout>();
-  readonly #children = new Set<ReturnType<typeof spawn>>();
+  readonly #fargate = new FargateProcesses();
   /** Planning retries waiting for their backoff, by job id. */
-  readonly #retryTimers = new Map<string, { timer: NodeJS.Timeout; cancel: () => void }>();
+  readonly #retryTimers = new KeyedWaits();
   /** Consecutive failed plannings or dispatches, by job id. */
   readonly #failures = new Map<string, number>();
   /** Retries waiting or running: {@link LocalRuntime.whenIdle} waits for them too. */
   readonly #background = new Set<Promise<void>>();
   readonly #maxStoreFailures: number | undefined;
   #stopping = false;
+  /** Set once the runtime plans the jobs: it then takes over what other runtimes leave (DESIGN.md §8). */
+  #followsOthers = false;
   #firstRun: (() => void) | undefined;
   #fatalError: StoreError | undefined;
   #onFatal: (error: StoreError) => void = () => {};
@@ -110,25 +110,28 @@ export class LocalRuntime {
     this.#clock = options.clock ?? (() => new Date());
     this.#progress = options.onProgress ?? (() => {});
     const dataDir = this.#process.config.piko.dataDir;
-    this.#starter = new LocalWorkflowStarter({
+    this.#starter = new LeasedWorkflowStarter({
+      // Several runtimes may share the store: each execution runs under a lease (shared/local/leases.ts).
+      leases: (onChange) =>
+        new ExecutionLeases({
+          store: leaseStoreOf(this.#process.store),
+          ttlMs: this.#process.config.runtime.leaseSeconds * 1_000,
+          onChange,
+        }),
+      onNotice: (notice) => this.#progress(notice),
+      onOthersDone: (jobId) => this.#takeOverLeftWork(jobId),
       workflowOf: (jobId) => renderJobWorkflow(this.#process.jobs.get(jobId), { dataDir }),
       noRetryWaits: options.noRetryWaits,
       bindings: {
         invokeStage: (payload) => this.#invokeStage(payload),
         runFargateTask: (request, context) =>
-          this.#runFargateTask({ ...request.environment, [ENV_JOB_ID]: request.jobId }, context.signal),
+          this.#fargate.run({ ...request.environment, [ENV_JOB_ID]: request.jobId }, context.signal),
         continueDispatch: (jobId) => this.#continue(jobId),
       },
       onExecutionEnd: (end) => {
         if (end.outcome === 'failed') {
-          this.#emit(
-            'execution-failed',
-            `${end.input.jobId}: execution ${end.input.executionName} failed: ${errorMessage(end.error)}`,
-            {
-              jobId: end.input.jobId,
-              executionName: end.input.executionName,
-              error: errorMessage(end.error),
-            },
+          this.#progress(
+            progress.executionFailed(end.input.jobId, end.input.executionName, errorMessage(end.error)),
           );
         }
       },
@@ -149,6 +152,7 @@ export class LocalRuntime {
    * runtime stops; {@link LocalRuntime.whenIdle} waits for those retries.
    */
   async planAll(): Promise<void> {
+    this.#followsOthers = true;
     for (const job of this.#process.jobs.list()) await this.#planOrRetry(job, 'plan');
   }
 
@@ -170,23 +174,10 @@ export class LocalRuntime {
       }
       throw error;
     }
-    if (result.paused) {
-      this.#emit('paused', `${job.id}: paused, nothing runs until piko resume ${job.id}`, { jobId: job.id });
-    }
+    if (result.paused) this.#progress(progress.paused(job.id));
     this.totals.planned += result.planned;
     this.totals.skipped += result.skipped;
-    if (result.planned > 0 || result.skipped > 0) {
-      this.#emit(
-        'planned',
-        `${job.id}: planned ${result.planned} interval${result.planned === 1 ? '' : 's'}${result.skipped ? `, skipped ${result.skipped}` : ''} (watermark ${result.watermark.toISOString()})`,
-        {
-          jobId: job.id,
-          planned: result.planned,
-          skipped: result.skipped,
-          watermark: result.watermark.toISOString(),
-        },
-      );
-    }
+    if (result.planned > 0 || result.skipped > 0) this.#progress(progress.planned(job.id, result));
     await this.dispatchLane(job, { kind: 'scheduled' });
   }
 
@@ -202,27 +193,15 @@ export class LocalRuntime {
       {
         lane,
         maxRunsPerExecution: this.#process.config.piko.maxRunsPerExecution,
+        concurrency: job.concurrency,
         newestFirst,
       },
     );
     for (const input of result.started) {
-      this.#emit(
-        'dispatched',
-        `${job.id}: running ${input.runs.length} interval${input.runs.length === 1 ? '' : 's'} (${input.executionName})`,
-        {
-          jobId: job.id,
-          executionName: input.executionName,
-          runs: input.runs.length,
-        },
-      );
+      this.#progress(progress.dispatched(job.id, input.executionName, input.runs.length));
     }
     if (result.requeued > 0) await this.#redispatchAfterDelay(job);
-    for (const name of result.restarted) {
-      this.#emit('restarted', `${job.id}: resumed ${name} left over from the last stop`, {
-        jobId: job.id,
-        executionName: name,
-      });
-    }
+    for (const name of result.restarted) this.#progress(progress.restarted(job.id, name));
     return result;
   }
 
@@ -240,11 +219,7 @@ export class LocalRuntime {
       this.#starter,
       this.#clock(),
     );
-    this.#emit('dispatched', `${job.id}: running 1 interval (${input.executionName})`, {
-      jobId: job.id,
-      executionName: input.executionName,
-      runs: 1,
-    });
+    this.#progress(progress.dispatched(job.id, input.executionName, 1));
   }
 
   /** Resolves when no execution is running (continuations included) and no retry is waiting or running. */
@@ -276,36 +251,24 @@ export class LocalRuntime {
     this.#stopping = true;
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
-    for (const { timer, cancel } of this.#retryTimers.values()) {
-      clearTimeout(timer);
-      cancel();
-    }
-    this.#retryTimers.clear();
-    for (const { timer, cancel } of this.#requeueTimers.values()) {
-      clearTimeout(timer);
-      cancel();
-    }
-    this.#requeueTimers.clear();
+    this.#retryTimers.endAll();
+    this.#requeueTimers.endAll();
     this.#starter.abortAll(); // no new state starts; stages already running go on within the grace period
     const idle = this.whenIdle();
     const graceOver = new Promise<'timeout'>((resolve) =>
       setTimeout(() => resolve('timeout'), graceMs).unref(),
     );
     if ((await Promise.race([idle, graceOver])) === 'timeout') {
-      this.#emit('grace-over', `grace period of ${graceMs} ms over: aborting running intervals`, { graceMs });
+      this.#progress(progress.graceOver(graceMs));
       abortHandlers.abort(new Error('Piko is shutting down'));
-      for (const child of this.#children) child.kill('SIGTERM');
+      this.#fargate.stopAll();
       // Work stuck on a store that does not answer may never end: wait a bounded time, then leave
       // it (its runs stay queued or running, and the next start repairs them).
       const left = new Promise<'left'>((resolve) =>
         setTimeout(() => resolve('left'), STOP_AFTER_ABORT_MS).unref(),
       );
       if ((await Promise.race([idle, left])) === 'left') {
-        this.#emit(
-          'stop-forced',
-          `work still running ${STOP_AFTER_ABORT_MS} ms after the abort (is the state store answering?): left for the next start`,
-          { waitedMs: STOP_AFTER_ABORT_MS },
-        );
+        this.#progress(progress.stopForced(STOP_AFTER_ABORT_MS));
         return false;
       }
     }
@@ -341,7 +304,7 @@ export class LocalRuntime {
         // Not retried with backoff (retrying cannot fix a clock): said once, tried again at the next tick.
         if (!this.#skewed.has(job.id)) {
           this.#skewed.add(job.id);
-          this.#emit('clock-skew', error.message, { jobId: job.id, error: error.message });
+          this.#progress(progress.clockSkew(job.id, error.message));
         }
         return;
       }
@@ -351,7 +314,7 @@ export class LocalRuntime {
 
   /**
    * Reports a failed planning or dispatch and plans the job again (which also dispatches, repairing
-   * runs left in flight by ended executions) after 1 s, 2 s, 4 s … at most {@link RETRY_MAX_MS}.
+   * runs left in flight by ended executions) after 1 s, 2 s, 4 s … ({@link retryDelayMs}).
    */
   #retryLater(jobId: string, error: unknown, kind: 'plan' | 'dispatch'): void {
     const failures = (this.#failures.get(jobId) ?? 0) + 1;
@@ -361,31 +324,25 @@ export class LocalRuntime {
         error instanceof StoreCorruptError
           ? 'the state store is corrupt'
           : `the state store failed ${failures} times in a row`;
-      this.#emit('store-failed', `${jobId}: giving up, ${reason}: ${errorMessage(error)}`, {
-        jobId,
-        error: errorMessage(error),
-        failures,
-      });
+      this.#progress(progress.storeFailed(jobId, reason, errorMessage(error), failures));
       this.#fatalError ??= error as StoreError;
       this.#onFatal(this.#fatalError);
       return;
     }
-    const delayMs = Math.min(RETRY_FIRST_MS * 2 ** Math.min(failures - 1, 20), RETRY_MAX_MS);
+    const delayMs = retryDelayMs(failures);
     const retrying = !this.#stopping && !this.#retryTimers.has(jobId);
-    this.#emit(
-      kind === 'plan' ? 'plan-error' : 'dispatch-error',
-      `${jobId}: ${kind === 'plan' ? 'planning' : 'dispatch'} failed${retrying ? ` (${failures}× in a row), trying again in ${delayMs / 1000} s` : ''}: ${errorMessage(error)}`,
-      { jobId, error: errorMessage(error), failures, ...(retrying ? { retryInMs: delayMs } : {}) },
+    this.#progress(
+      progress.planOrDispatchError(
+        kind,
+        jobId,
+        errorMessage(error),
+        failures,
+        retrying ? delayMs : undefined,
+      ),
     );
     if (!retrying) return;
     const job = this.#process.jobs.get(jobId);
-    const waited = new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.#retryTimers.delete(jobId);
-        resolve();
-      }, delayMs);
-      this.#retryTimers.set(jobId, { timer, cancel: resolve });
-    });
+    const waited = this.#retryTimers.wait(jobId, delayMs);
     const retry = waited.then(() => this.#planOrRetry(job, kind)).catch(() => undefined);
     this.#background.add(retry);
     void retry.finally(() => this.#background.delete(retry));
@@ -421,13 +378,7 @@ export class LocalRuntime {
       delayMs = this.#process.store.requeuePolicy.baseDelayMs;
     }
     if (this.#requeueTimers.has(job.id)) return;
-    const waited = new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.#requeueTimers.delete(job.id);
-        resolve();
-      }, delayMs);
-      this.#requeueTimers.set(job.id, { timer, cancel: resolve });
-    });
+    const waited = this.#requeueTimers.wait(job.id, delayMs);
     const redispatch = waited
       .then(async () => {
         if (this.#stopping) return;
@@ -453,6 +404,18 @@ export class LocalRuntime {
     void redispatch.finally(() => this.#background.delete(redispatch));
   }
 
+  /**
+   * An execution another runtime held has ended or can be taken over: a runtime that plans the jobs
+   * dispatches that job again now (taking over what was left, or going on with its backlog) rather
+   * than at its next tick; `whenIdle` waits for it.
+   */
+  #takeOverLeftWork(jobId: string): void {
+    if (this.#stopping || !this.#followsOthers) return;
+    const redispatch = this.#planOrRetry(this.#process.jobs.get(jobId), 'dispatch');
+    this.#background.add(redispatch);
+    void redispatch.finally(() => this.#background.delete(redispatch));
+  }
+
   async #continue(jobId: string): Promise<void> {
     if (this.#stopping) return;
     await this.dispatchLane(this.#process.jobs.get(jobId), { kind: 'scheduled' });
@@ -463,121 +426,34 @@ export class LocalRuntime {
       this.#firstRun();
       this.#firstRun = undefined;
     }
-    const { run } = payload;
+    const { jobId, runId } = payload.run;
     // The interval as the state store knows it (the event does not carry it).
-    let shown = `run ${run.runId}`;
+    let subject: progress.ProgressRun = { jobId, runId, interval: undefined };
     try {
       const result = await runStage(this.#process, payload);
-      const interval = result.interval;
-      if (interval) shown = `${interval.start} → ${interval.end}`;
+      if (result.interval) subject = { jobId, runId, interval: result.interval };
       if (result.notStarted === 'paused') {
-        this.#emit('not-started', `${run.jobId} ${shown} not started: the job is paused`, {
-          jobId: run.jobId,
-          runId: run.runId,
-          start: interval?.start,
-          reason: 'paused',
-        });
+        this.#progress(progress.notStarted(subject));
       } else if (payload.action === 'fail' && result.requeued) {
-        await this.#redispatchAfterDelay(this.#process.jobs.get(run.jobId));
-        this.#emit(
-          'requeued',
-          `${run.jobId} ${shown} put back to pending (state store unavailable): ${stageErrorMessage(payload.error)}`,
-          {
-            jobId: run.jobId,
-            runId: run.runId,
-            start: interval?.start,
-            error: stageErrorMessage(payload.error),
-          },
-        );
+        await this.#redispatchAfterDelay(this.#process.jobs.get(jobId));
+        this.#progress(progress.requeued(subject, stageErrorMessage(payload.error)));
       } else if (payload.action === 'fail' && result.requeueLimit) {
         this.totals.failed++;
-        const run = await this.#process.store.getRun(payload.run.runId);
-        this.#emit('failed', `${payload.run.jobId} ${shown} failed: ${run?.error ?? ''}`, {
-          jobId: payload.run.jobId,
-          runId: payload.run.runId,
-          start: interval?.start,
-          end: interval?.end,
-          error: run?.error ?? null,
-        });
+        const run = await this.#process.store.getRun(runId);
+        this.#progress(progress.failed(subject, run?.error ?? null));
       } else if (payload.action === 'fail') {
         this.totals.failed++;
-        this.#emit('failed', `${run.jobId} ${shown} failed: ${redact(stageErrorMessage(payload.error))}`, {
-          jobId: run.jobId,
-          runId: run.runId,
-          start: interval?.start,
-          end: interval?.end,
-          error: redact(stageErrorMessage(payload.error)),
-        });
+        this.#progress(progress.failed(subject, redact(stageErrorMessage(payload.error))));
       } else if (payload.lastStage) {
         this.totals.succeeded++;
-        this.#emit('succeeded', `${run.jobId} ${shown} succeeded`, {
-          jobId: run.jobId,
-          runId: run.runId,
-          start: interval?.start,
-          end: interval?.end,
-        });
+        this.#progress(progress.succeeded(subject));
       }
       return result;
     } catch (error) {
       if (payload.action === 'run') {
-        this.#emit(
-          'attempt-failed',
-          `${run.jobId} ${shown} stage ${payload.stage} attempt failed: ${errorMessage(error)}`,
-          {
-            jobId: run.jobId,
-            runId: run.runId,
-            stage: payload.stage,
-            error: errorMessage(error),
-          },
-        );
+        this.#progress(progress.attemptFailed(subject, payload.stage, errorMessage(error)));
       }
       throw error;
     }
   }
-
-  /** A Fargate stage locally: the container entry point in a child process, with the task's environment. */
-  #runFargateTask(environment: Readonly<Record<string, string>>, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', TSX_LOADER, CONTAINER_ENTRY], {
-        cwd: path.resolve('.'),
-        env: { ...process.env, ...environment },
-        stdio: ['ignore', 'inherit', 'pipe'],
-        signal,
-      });
-      this.#children.add(child);
-      let stderr = '';
-      child.stderr?.on('data', (chunk: Buffer) => {
-        stderr = (stderr + chunk.toString()).slice(-4000);
-      });
-      child.on('error', (error) => {
-        this.#children.delete(child);
-        reject(error);
-      });
-      child.on('exit', (code, signalName) => {
-        this.#children.delete(child);
-        if (code === 0) resolve();
-        else {
-          const error = new Error(
-            `Fargate stage container exited with ${signalName ?? `code ${code}`}: ${lastLine(stderr)}`,
-          );
-          // As on AWS, a failed runTask.sync is States.TaskFailed whatever the handler threw.
-          error.name = 'States.TaskFailed';
-          reject(error);
-        }
-      });
-    });
-  }
-
-  #emit(event: string, text: string, fields: Record<string, unknown>): void {
-    this.#progress({ event, text, fields });
-  }
-}
-
-/** The container's own last error line (Node appends its version after an uncaught error). */
-function lastLine(text: string): string {
-  const lines = text
-    .trim()
-    .split('\n')
-    .filter((line) => line.trim() !== '' && !/^Node\.js v\d/.test(line));
-  return lines[lines.length - 1] ?? '';
 }

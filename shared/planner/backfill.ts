@@ -6,8 +6,15 @@ import type { BackfillRecord, RunRecord, StateStore } from '../store/types.ts';
 import { errorMessage } from '../telemetry.ts';
 import { initialWatermark } from './scheduled.ts';
 
-/** Which existing runs a backfill re-runs: `missing` creates absent ones only; `failed` also re-runs failed ones; `all` also succeeded ones. */
-export type Reprocess = 'missing' | 'failed' | 'all';
+/**
+ * Which existing runs a backfill re-runs: `missing` creates absent ones only; `failed` also re-runs
+ * failed ones; `outdated` also succeeded ones run by another version of the job's code than its
+ * current `version` (or by none); `all` also every other succeeded one.
+ */
+export type Reprocess = 'missing' | 'failed' | 'outdated' | 'all';
+
+/** Every {@link Reprocess}, from the fewest re-runs to the most. */
+export const REPROCESS: readonly Reprocess[] = ['missing', 'failed', 'outdated', 'all'];
 
 /** A backfill request (the backfill state machine's input, `piko backfill`'s flags). */
 export interface BackfillRequest {
@@ -51,13 +58,20 @@ export interface BackfillPlanResult {
   readonly done: boolean;
 }
 
-const emptyCounts = (): BackfillCounts => ({
-  create: 0,
-  rerun: 0,
-  'skip-in-flight': 0,
-  'skip-succeeded': 0,
-  'skip-failed': 0,
-});
+/** What a dry run of a backfill finds ({@link countBackfill}). */
+export interface BackfillPreview {
+  /** What the backfill would do, by action. */
+  readonly counts: BackfillCounts;
+  /** The first intervals of the plan, in the order they would run. */
+  readonly sample: readonly PlannedInterval[];
+  /** Intervals in the plan beyond `sample`. */
+  readonly notShown: number;
+}
+
+/** Counts of a backfill plan before anything is counted: 0 for every action. */
+export function emptyBackfillCounts(): BackfillCounts {
+  return { create: 0, rerun: 0, 'skip-in-flight': 0, 'skip-succeeded': 0, 'skip-failed': 0 };
+}
 
 /**
  * Checks a backfill request against DESIGN.md §4 and returns the validated config override.
@@ -116,8 +130,15 @@ export function backfillId(request: BackfillRequest): string {
   return `bf-${createHash('sha256').update(key).digest('hex').slice(0, 20)}`;
 }
 
-/** What a backfill does with an interval, given its existing run (if any). */
-export function backfillAction(run: RunRecord | undefined, reprocess: Reprocess): BackfillAction {
+/**
+ * What a backfill does with an interval, given its existing run (if any) and, for `outdated`, the
+ * job's current code version (`version` in defineJob; null when it declares none).
+ */
+export function backfillAction(
+  run: RunRecord | undefined,
+  reprocess: Reprocess,
+  version: string | null,
+): BackfillAction {
   if (!run) return 'create';
   switch (run.status) {
     case 'pending':
@@ -127,7 +148,8 @@ export function backfillAction(run: RunRecord | undefined, reprocess: Reprocess)
     case 'failed':
       return reprocess === 'missing' ? 'skip-failed' : 'rerun';
     case 'succeeded':
-      return reprocess === 'all' ? 'rerun' : 'skip-succeeded';
+      if (reprocess === 'all') return 'rerun';
+      return reprocess === 'outdated' && run.version !== version ? 'rerun' : 'skip-succeeded';
   }
 }
 
@@ -145,9 +167,39 @@ export async function* previewBackfill(
     const byStart = await existingRuns(store, job.id, chunk);
     for (const interval of chunk) {
       const run = byStart.get(interval.start.getTime());
-      yield { ...interval, action: backfillAction(run, request.reprocess ?? 'missing') };
+      yield { ...interval, action: backfillAction(run, request.reprocess ?? 'missing', job.version ?? null) };
     }
   }
+}
+
+/**
+ * Counts what a backfill would do, writing nothing (a dry run), and keeps its first `sampleSize`
+ * intervals; reads the runs chunk by chunk, as {@link previewBackfill} does. `each` sees every
+ * interval of the plan, in the order it would run (`piko backfill --dry-run` prints them all).
+ * @param options.chunkSize @default the job's maxIntervalsPerDispatch
+ * @param options.sampleSize @default 0
+ * @param options.each @default nothing
+ */
+export async function countBackfill(
+  store: StateStore,
+  job: JobDefinition,
+  request: BackfillRequest,
+  options: {
+    readonly chunkSize?: number;
+    readonly sampleSize?: number;
+    readonly each?: (planned: PlannedInterval) => void;
+  } = {},
+): Promise<BackfillPreview> {
+  const counts = emptyBackfillCounts();
+  const sample: PlannedInterval[] = [];
+  let notShown = 0;
+  for await (const planned of previewBackfill(store, job, request, options.chunkSize)) {
+    counts[planned.action]++;
+    options.each?.(planned);
+    if (sample.length < (options.sampleSize ?? 0)) sample.push(planned);
+    else notShown++;
+  }
+  return { counts, sample, notShown };
 }
 
 /**
@@ -166,15 +218,14 @@ export async function planBackfill(
   shouldStop: () => boolean = () => false,
 ): Promise<BackfillPlanResult> {
   const config = validateBackfill(job, request, now, limits);
-  const counts = emptyCounts();
   const id = backfillId(request);
   const reprocess = request.reprocess ?? 'missing';
   const reverse = request.reverse ?? false;
   if (request.dryRun) {
-    for await (const planned of previewBackfill(store, job, request, limits.chunkSize))
-      counts[planned.action]++;
+    const { counts } = await countBackfill(store, job, request, { chunkSize: limits.chunkSize });
     return { backfillId: id, counts, done: true };
   }
+  const counts = emptyBackfillCounts();
 
   const rangeStart = reverse ? request.to : request.from;
   let record: BackfillRecord = await store.openBackfill({
@@ -270,12 +321,12 @@ async function planChunk(
     const byStart = new Map(
       (await tx.runsInRange(from, to)).map((run) => [run.interval.start.getTime(), run]),
     );
-    const counts = emptyCounts();
+    const counts = emptyBackfillCounts();
     const toCreate: Interval[] = [];
     const toRerun: number[] = [];
     for (const interval of chunk) {
       const run = byStart.get(interval.start.getTime());
-      const action = backfillAction(run, options.reprocess);
+      const action = backfillAction(run, options.reprocess, job.version ?? null);
       counts[action]++;
       if (action === 'create') toCreate.push(interval);
       if (action === 'rerun' && run) toRerun.push(run.runId);

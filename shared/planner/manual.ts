@@ -1,11 +1,63 @@
 import { InputError, JobPausedError, StoreError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
-import type { StateStore } from '../store/types.ts';
+import type { RunRecord, StateStore } from '../store/types.ts';
 import { executionName } from '../workflow/execution-name.ts';
 import type { ExecutionInput, WorkflowStarter } from '../workflow/starter.ts';
+import { validateBackfill } from './backfill.ts';
 import { executionInput } from './dispatch.ts';
-import { initialWatermark } from './scheduled.ts';
+import { initialWatermark, latestIntervalEndingBy } from './scheduled.ts';
+
+/** The interval a manual run runs, and its checked config override. */
+export interface ManualRunTarget {
+  readonly interval: Interval;
+  readonly config: unknown;
+}
+
+/** What runs a manual run's execution and says when it has ended (the local runtime is one). */
+export interface IntervalRunner {
+  /** Starts the manual run of one interval ({@link dispatchManualRun}) in an execution of its own. */
+  runInterval(job: JobDefinition, interval: Interval, config: unknown): Promise<void>;
+  /** Resolves when no execution it started is running. */
+  whenIdle(): Promise<void>;
+}
+
+/**
+ * What `piko run` runs: the latest interval of the job ending at or before `at`, with `config`
+ * checked against the job's schema (as a backfill of that one interval would be).
+ * @throws InputError when no interval ends by `at` or the config is refused; BackfillRefusedError when
+ *   the interval ends after `now`.
+ */
+export function manualRunTarget(job: JobDefinition, at: Date, config: unknown, now: Date): ManualRunTarget {
+  const interval = latestIntervalEndingBy(job, at);
+  if (!interval)
+    throw new InputError(`Job "${job.id}" has no interval ending at or before ${at.toISOString()}`);
+  const checked = validateBackfill(
+    job,
+    { jobId: job.id, from: interval.start, to: interval.end, config },
+    now,
+  );
+  return { interval, config: checked };
+}
+
+/**
+ * Runs `target` now as a manual run through `runner` and waits for its execution to end. Returns its
+ * run as it then is: `succeeded`, `failed`, or still `queued` when the job was paused before its
+ * stage started (it runs after resume).
+ * @throws the errors of {@link dispatchManualRun}.
+ */
+export async function runManually(
+  store: StateStore,
+  job: JobDefinition,
+  target: ManualRunTarget,
+  runner: IntervalRunner,
+): Promise<RunRecord | undefined> {
+  await runner.runInterval(job, target.interval, target.config);
+  await runner.whenIdle();
+  const { start } = target.interval;
+  const [run] = await store.listRuns(job.id, { from: start, to: new Date(start.getTime() + 1) });
+  return run;
+}
 
 /**
  * Starts a manual run of one interval (`piko run`): in one transaction holding the job's row lock,

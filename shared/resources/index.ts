@@ -1,4 +1,9 @@
-/** Resources lent to runs (DESIGN.md §2). */
+/**
+ * Resources lent to runs (`shared/resources/`, DESIGN.md §2): pools shared by every run of a process
+ * (MySQL pools, SQL databases, the object store), lent through `ResourceRegistry` so that thousands of
+ * runs never open more connections than the pool allows, with wait statistics. It may import the
+ * store's MySQL driver, the errors and telemetry; jobs reach it through the public API (`#piko`).
+ */
 export { type Loan, ResourceRegistry } from './lending.ts';
 export {
   type IamAuthOptions,

@@ -7,9 +7,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { AwsCallError, AwsThrottledError, awsErrorName, THROTTLING_ERRORS } from '../aws/errors.ts';
 import { getConfig } from '../config.ts';
-import { InputError, NonRetryableError } from '../errors.ts';
+import {
+  AwsCallError,
+  AwsThrottledError,
+  awsErrorName,
+  InputError,
+  NonRetryableError,
+  THROTTLING_ERRORS,
+} from '../errors.ts';
 import type { Resource } from './types.ts';
 
 /** Options of {@link objectStore}. */

@@ -6,8 +6,11 @@ import { openStore } from '../store/index.ts';
 import { DEFAULT_REQUEUE_POLICY, type RequeuePolicy, type StateStore } from '../store/types.ts';
 import type { StageRunnerDeps } from './stage-runner.ts';
 
-/** What one process (a Lambda container, a Fargate task, the local runtime) opens once and shares. */
-export interface ProcessRuntime extends StageRunnerDeps {
+/**
+ * The services one process (a Lambda container, a Fargate task, a CLI command) opens once and shares:
+ * config, store, jobs, resources. What runs on them is elsewhere (the local runtime is `LocalRuntime`).
+ */
+export interface ProcessServices extends StageRunnerDeps {
   readonly config: PikoConfig;
   readonly store: StateStore;
   readonly jobs: JobRegistry;
@@ -45,11 +48,11 @@ export function requeuePolicyOf(config: PikoConfig): RequeuePolicy {
  * Opens the store and a resource registry for the given jobs.
  * @param migrate apply migrations first (the local runtime does; Lambdas rely on the deploy's custom resource). @default true
  */
-export async function openProcessRuntime(
+export async function openProcessServices(
   config: PikoConfig,
   jobs: JobRegistry,
   options: { migrate?: boolean; shutdown?: AbortSignal } = {},
-): Promise<ProcessRuntime> {
+): Promise<ProcessServices> {
   const store = await openConfiguredStore(config, options.migrate ?? true);
   const resources = new ResourceRegistry();
   return {

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, parse } from 'node:path';
+import { SinkDefinitionError } from '../errors.ts';
 import { asSentence, unknownOptionProblems } from '../options.ts';
-import { SinkDefinitionError } from './errors.ts';
 import type { RecordType, Sink, SinkContext } from './types.ts';
 
 /** Options of {@link jsonLinesSink}. */

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { RecordValidationError, SinkDefinitionError } from './errors.ts';
+import { RecordValidationError, SinkDefinitionError } from '../errors.ts';
 import type { RecordType, TaggedRecord } from './types.ts';
 
 /** Record type names: a letter or `_`, then letters, digits, `_`, `.` or `-`; at most 64 characters. */

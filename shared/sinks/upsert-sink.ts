@@ -1,6 +1,6 @@
+import { SinkDefinitionError, SinkTableMismatchError } from '../errors.ts';
 import { asSentence, unknownOptionProblems } from '../options.ts';
 import type { SqlDatabase } from '../sql.ts';
-import { SinkDefinitionError, SinkTableMismatchError } from './errors.ts';
 import {
   columnsOf,
   createTableSql,

@@ -1,4 +1,11 @@
 /**
+ * The deployed stack's contract (`shared/stack/`): what the CDK stack promises the code that runs in
+ * it and the `--aws` CLI, as pure names and functions: the stack's outputs and the resource names
+ * derived from a job (here), the environment of functions and tasks (`env.ts`), the database users
+ * and grants (`database-users.ts`) and the EventBridge cron translation (`eventbridge-cron.ts`).
+ * Free of aws-cdk-lib and the AWS SDK: infra, the Lambda entry points and the CLI all import it.
+ */
+/**
  * The contract between the CDK stack and the `--aws` CLI: the stack's output names, and the names
  * of the resources the CLI derives from a job. Pure and free of aws-cdk-lib and the AWS SDK.
  */
@@ -27,6 +34,11 @@ export const STACK_OUTPUT_NAMES = {
 
 /** The stack's outputs, as the CLI uses them. */
 export type PikoStackOutputs = { readonly [K in keyof typeof STACK_OUTPUT_NAMES]: string };
+
+/** AWS region names, such as `eu-west-1`. */
+export const AWS_REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+/** CloudFormation stack names: a letter, then letters, digits or hyphens; at most 128 characters. */
+export const STACK_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
 
 /** Step Functions allows 80 characters in a state machine name. */
 export const MAX_STATE_MACHINE_NAME_LENGTH = 80;

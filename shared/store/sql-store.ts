@@ -4,6 +4,16 @@ import { ownerMismatch, refused } from './owner.ts';
 import { selectRuns, selectRunsFinishedAfter } from './sql/find-runs.ts';
 import { selectIntervalBuckets, selectIntervalSpans } from './sql/interval-spans.ts';
 import {
+  checkCount,
+  checkDate,
+  fromJson,
+  RUN_COLUMNS,
+  toDate,
+  toRunRecord,
+  toRunStatus,
+  toStringOrNull,
+} from './sql/rows.ts';
+import {
   type BackfillRecord,
   type DatabaseClock,
   DEFAULT_REQUEUE_POLICY,
@@ -20,7 +30,6 @@ import {
   type RunQuery,
   type RunRecord,
   type RunSpan,
-  type RunStatus,
   type RunTrigger,
   requeueDelayMs,
   type StateStore,
@@ -80,15 +89,6 @@ export function createSqlStateStore(backend: SqlStoreBackend): StateStore {
 }
 
 const JOB_COLUMNS = 'job_id, watermark, paused, skipped_total, updated_at';
-/**
- * A run's columns, selected from `piko_runs` alone. A backfill's runs hold no config of their own
- * (NULL): theirs is the backfill's, stored once in `piko_backfills`; a manual run keeps its own.
- */
-export const RUN_COLUMNS =
-  'run_id, job_id, interval_start, interval_end, status, trigger_kind, stage, attempts, generation, execution_name, ' +
-  'backfill_id, COALESCE(config, (SELECT piko_backfills.config FROM piko_backfills ' +
-  'WHERE piko_backfills.backfill_id = piko_runs.backfill_id)) AS config, ' +
-  'error, output, created_at, updated_at, started_at, finished_at, requeues, not_before';
 const BACKFILL_COLUMNS =
   'backfill_id, job_id, range_start, range_end, reprocess, reverse_order, config, cursor_at, status, ' +
   'created_count, rerun_count, skipped_count, created_at, updated_at, error';
@@ -241,24 +241,40 @@ class SqlStateStore implements StateStore {
     return selectIntervalBuckets(this.database, jobId, range, bucketMs);
   }
 
+  async countOutdated(jobId: string, version: string | null): Promise<number> {
+    checkVersion(version);
+    // Two forms rather than a null-safe comparison, which the dialects spell differently (<=>, IS).
+    const [versionSql, versionParams] =
+      version === null
+        ? ['code_version IS NOT NULL', []]
+        : ['(code_version IS NULL OR code_version <> ?)', [version]];
+    const { rows } = await this.database.query(
+      `SELECT COUNT(*) AS n FROM piko_runs WHERE job_id = ? AND status = 'succeeded' AND ${versionSql}`,
+      [jobId, ...versionParams],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
   async markRunning(
     runId: number,
     stage: string,
     now: Date,
     owner?: RunOwner,
+    version: string | null = null,
   ): Promise<RunRecord | undefined> {
     checkRunId(runId);
     checkDate('now', now);
+    checkVersion(version);
     // The pause check is part of the same statement, so a pause that has committed is always seen:
     // a run the pause caught before its handler started is refused and stays as it is, to be
     // re-dispatched after resume. A run already running (a later stage, a retry) goes on.
     const [ownerSql, ownerParams] = ownerCondition(owner);
     const updated = await this.database.query(
       "UPDATE piko_runs SET status = 'running', attempts = CASE WHEN stage = ? THEN attempts + 1 ELSE 1 END, " +
-        "stage = ?, started_at = ?, finished_at = NULL, updated_at = ? WHERE run_id = ? AND status <> 'succeeded' " +
+        "stage = ?, started_at = ?, finished_at = NULL, code_version = ?, updated_at = ? WHERE run_id = ? AND status <> 'succeeded' " +
         "AND (status = 'running' OR NOT EXISTS " +
         `(SELECT 1 FROM piko_jobs WHERE piko_jobs.job_id = piko_runs.job_id AND piko_jobs.paused <> 0))${ownerSql}`,
-      [stage, stage, now, now, runId, ...ownerParams],
+      [stage, stage, now, version, now, runId, ...ownerParams],
     );
     if (updated.affectedRows === 0) return undefined;
     return this.getRun(runId);
@@ -275,14 +291,21 @@ class SqlStateStore implements StateStore {
     if (updated.affectedRows === 0) await this.#explainNoUpdate(runId, owner);
   }
 
-  async markSucceeded(runId: number, output: unknown, now: Date, owner?: RunOwner): Promise<void> {
+  async markSucceeded(
+    runId: number,
+    output: unknown,
+    now: Date,
+    owner?: RunOwner,
+    version: string | null = null,
+  ): Promise<void> {
     checkRunId(runId);
     checkDate('now', now);
+    checkVersion(version);
     const [ownerSql, ownerParams] = ownerCondition(owner);
     const updated = await this.database.query(
-      "UPDATE piko_runs SET status = 'succeeded', output = ?, error = NULL, finished_at = ?, updated_at = ? " +
-        `WHERE run_id = ?${ownerSql}`,
-      [toJson(output), now, now, runId, ...ownerParams],
+      "UPDATE piko_runs SET status = 'succeeded', output = ?, error = NULL, finished_at = ?, code_version = ?, " +
+        `updated_at = ? WHERE run_id = ?${ownerSql}`,
+      [toJson(output), now, version, now, runId, ...ownerParams],
     );
     if (updated.affectedRows === 0) await this.#explainNoUpdate(runId, owner);
   }
@@ -553,7 +576,8 @@ class SqlJobTransaction implements JobTransaction {
     for (const ids of chunks(runIds)) {
       await db.query(
         "UPDATE piko_runs SET status = 'pending', generation = generation + 1, attempts = 0, stage = NULL, error = NULL, " +
-          'execution_name = NULL, output = NULL, started_at = NULL, finished_at = NULL, requeues = 0, not_before = NULL, ' +
+          'execution_name = NULL, output = NULL, code_version = NULL, started_at = NULL, finished_at = NULL, ' +
+          'requeues = 0, not_before = NULL, ' +
           'trigger_kind = ?, backfill_id = ?, config = ?, updated_at = ? ' +
           `WHERE job_id = ? AND run_id IN (${placeholders(ids.length)})`,
         [rearm.trigger, backfillId, toJson(rearm.config), now, this.job.jobId, ...ids],
@@ -735,35 +759,6 @@ function toJson(value: unknown): string | null {
   return JSON.stringify(value) ?? null;
 }
 
-function fromJson(value: unknown, column: string): unknown {
-  if (value === null || value === undefined) return null;
-  try {
-    return JSON.parse(String(value));
-  } catch (error) {
-    throw new StoreError(`Column ${column} holds invalid JSON.`, { cause: error });
-  }
-}
-
-/** A time column as a Date: MySQL returns Dates, SQLite epoch milliseconds. */
-export function toDate(value: unknown): Date {
-  return value instanceof Date ? value : new Date(Number(value));
-}
-
-function toDateOrNull(value: unknown): Date | null {
-  return value === null || value === undefined ? null : toDate(value);
-}
-
-function toStringOrNull(value: unknown): string | null {
-  return value === null || value === undefined ? null : String(value);
-}
-
-/** A `status` column as a RunStatus. @throws StoreError for a status Piko does not know. */
-export function toRunStatus(value: unknown): RunStatus {
-  if (!RUN_STATUSES.includes(value as RunStatus))
-    throw new StoreError(`Unknown run status "${String(value)}".`);
-  return value as RunStatus;
-}
-
 function toJobState(row: SqlRow): JobState {
   return {
     jobId: String(row.job_id),
@@ -771,31 +766,6 @@ function toJobState(row: SqlRow): JobState {
     paused: Number(row.paused) !== 0,
     skippedTotal: Number(row.skipped_total),
     updatedAt: toDate(row.updated_at),
-  };
-}
-
-/** A row selected with {@link RUN_COLUMNS} as a RunRecord. */
-export function toRunRecord(row: SqlRow): RunRecord {
-  return {
-    runId: Number(row.run_id),
-    jobId: String(row.job_id),
-    interval: { start: toDate(row.interval_start), end: toDate(row.interval_end) },
-    status: toRunStatus(row.status),
-    trigger: row.trigger_kind as RunTrigger,
-    stage: toStringOrNull(row.stage),
-    attempts: Number(row.attempts),
-    generation: Number(row.generation),
-    executionName: toStringOrNull(row.execution_name),
-    backfillId: toStringOrNull(row.backfill_id),
-    config: fromJson(row.config, 'piko_runs.config'),
-    error: toStringOrNull(row.error),
-    output: fromJson(row.output, 'piko_runs.output'),
-    createdAt: toDate(row.created_at),
-    updatedAt: toDate(row.updated_at),
-    startedAt: toDateOrNull(row.started_at),
-    finishedAt: toDateOrNull(row.finished_at),
-    requeues: Number(row.requeues),
-    notBefore: toDateOrNull(row.not_before),
   };
 }
 
@@ -902,13 +872,6 @@ function unknownRun(runId: number): StoreError {
   return new StoreError(`Run ${runId} does not exist.`);
 }
 
-/** @throws StoreError naming `name` unless `value` is a valid Date. */
-export function checkDate(name: string, value: Date): void {
-  if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
-    throw new StoreError(`${name} must be a valid Date, got ${String(value)}.`);
-  }
-}
-
 function checkInterval(interval: NewRun['interval']): void {
   checkDate('interval.start', interval.start);
   checkDate('interval.end', interval.end);
@@ -941,13 +904,14 @@ function checkTrigger(trigger: RunTrigger): void {
   }
 }
 
-function checkRunId(runId: number): void {
-  if (!Number.isSafeInteger(runId) || runId < 1) throw new StoreError(`Invalid run id ${runId}.`);
+function checkVersion(version: string | null): void {
+  if (version !== null && (typeof version !== 'string' || version.length === 0)) {
+    throw new StoreError(
+      `A code version must be a non-empty string or null, got ${JSON.stringify(version) ?? String(version)}.`,
+    );
+  }
 }
 
-/** @throws StoreError naming `name` unless `value` is a whole number >= 0. */
-export function checkCount(name: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new StoreError(`${name} must be a whole number >= 0, got ${value}.`);
-  }
+function checkRunId(runId: number): void {
+  if (!Number.isSafeInteger(runId) || runId < 1) throw new StoreError(`Invalid run id ${runId}.`);
 }

@@ -5,6 +5,15 @@
  * other processes do is found by the page's slow poll.
  */
 
+/**
+ * A line of progress of the runtime beside the UI (the local runtime's `ProgressEvent`, by shape:
+ * the UI reads the store and the planner, not the runtime).
+ */
+export interface RuntimeProgress {
+  readonly event: string;
+  readonly fields: Readonly<Record<string, unknown>>;
+}
+
 /** How soon after a change listeners hear of it: a burst of progress events is one notice. */
 export const CHANGE_COALESCE_MS = 150;
 

@@ -6,10 +6,10 @@
  * waits from the pools this process lends.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { ProgressEvent } from '../local/runtime.ts';
 import type { JobRegistry } from '../registry.ts';
 import type { WaitStats } from '../resources/wait-stats.ts';
 import { RUN_STATUSES, type StateStore } from '../store/types.ts';
+import type { RuntimeProgress } from './live.ts';
 import { readLateness } from './model.ts';
 
 /** Buckets of the run duration histogram, in seconds: 10 ms to an hour. */
@@ -157,7 +157,7 @@ export class UiMetrics {
   }
 
   /** Counts what the runtime of this process reports (intervals planned). */
-  onProgress(event: ProgressEvent): void {
+  onProgress(event: RuntimeProgress): void {
     if (event.event !== 'planned') return;
     const { jobId, planned } = event.fields;
     if (typeof jobId === 'string' && typeof planned === 'number' && this.#jobs.has(jobId)) {

@@ -3,11 +3,12 @@
  * range, one interval with its run. Reads only; the actions live in `actions.ts`.
  */
 import { secretConfigValues } from '../config-secrets.ts';
+import { type JobStatus, jobStatuses } from '../control/status.ts';
 import { InputError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
 import { type JobDefinition, parseIsoInstant } from '../job.ts';
 import type { JobRegistry } from '../registry.ts';
-import type { BackfillRecord, JobState, RunCounts, RunRecord, StateStore } from '../store/types.ts';
+import type { BackfillRecord, JobState, RunRecord, StateStore } from '../store/types.ts';
 import { redact } from '../telemetry.ts';
 import {
   type CellKind,
@@ -54,9 +55,10 @@ export interface RecentInterval {
 /** One job on the overview. */
 export interface JobOverview {
   readonly job: JobDefinition;
+  /** What `piko status` reports of the job: the one job-status model (`shared/control/status.ts`). */
+  readonly status: JobStatus;
   /** The job's row; undefined before the planner first saw the job. */
   readonly state: JobState | undefined;
-  readonly counts: RunCounts;
   readonly nextTick: Date | undefined;
   readonly lateness: Lateness | undefined;
   /** The latest due intervals, oldest first. */
@@ -64,23 +66,21 @@ export interface JobOverview {
 }
 
 /** Every job's overview, by job id. */
-export function readOverview(context: UiReadContext): Promise<JobOverview[]> {
+export async function readOverview(context: UiReadContext): Promise<JobOverview[]> {
   const now = context.now();
-  return Promise.all(context.jobs.list().map((job) => readJobOverview(context.store, job, now)));
-}
-
-/** One job's overview at `now`. */
-export async function readJobOverview(
-  store: StateStore,
-  job: JobDefinition,
-  now: Date,
-): Promise<JobOverview> {
-  const [state, counts] = await Promise.all([store.getJob(job.id), store.countRuns(job.id)]);
-  const [lateness, recent] = await Promise.all([
-    readLateness(store, job, state, now),
-    readRecent(store, job, state, now),
-  ]);
-  return { job, state, counts, nextTick: job.schedule.nextTick(now), lateness, recent };
+  const jobs = context.jobs.list();
+  const [statuses, rows] = await Promise.all([jobStatuses(context.store, jobs), context.store.listJobs()]);
+  const states = new Map(rows.map((row) => [row.jobId, row]));
+  return Promise.all(
+    jobs.map(async (job, i) => {
+      const state = states.get(job.id);
+      const [lateness, recent] = await Promise.all([
+        readLateness(context.store, job, state, now),
+        readRecent(context.store, job, state, now),
+      ]);
+      return { job, status: statuses[i]!, state, nextTick: job.schedule.nextTick(now), lateness, recent };
+    }),
+  );
 }
 
 /**

@@ -7,13 +7,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { UiPortInUseError } from '../errors.ts';
-import type { ProgressEvent } from '../local/runtime.ts';
 import type { JobRegistry } from '../registry.ts';
 import type { StateStore } from '../store/types.ts';
 import type { IntervalAction, UiRunner } from './actions.ts';
 import { createUiApp } from './app.ts';
 import type { RuntimeHealth } from './health.ts';
-import { ChangeFeed } from './live.ts';
+import { ChangeFeed, type RuntimeProgress } from './live.ts';
 import { UiMetrics } from './metrics.ts';
 import type { UiAddress } from './security.ts';
 
@@ -42,7 +41,7 @@ export interface UiServer {
   readonly urlWithToken: string;
   readonly port: number;
   /** Tells the UI what the runtime of this process did: live pages update, counters count. */
-  onProgress(event: ProgressEvent): void;
+  onProgress(event: RuntimeProgress): void;
   /** Stops listening, ends open event streams and connections. */
   close(): Promise<void>;
 }

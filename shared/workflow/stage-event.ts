@@ -1,3 +1,7 @@
+import { InputError, MAX_ERROR_MESSAGE_LENGTH } from '../errors.ts';
+import { JOB_ID_PATTERN } from '../job.ts';
+import { MAX_EXECUTION_NAME_LENGTH } from './execution-name.ts';
+
 /** The environment variable that carries a Fargate stage's event (a `StagePayload` as JSON) into its container. */
 export const STAGE_EVENT_ENV = 'PIKO_STAGE_EVENT';
 
@@ -13,10 +17,8 @@ export interface StageError {
   readonly Cause: string;
 }
 
-/** Job ids as `defineJob` allows them. */
-const JOB_ID = /^[a-z][a-z0-9_-]{0,39}$/;
-/** Execution names as the planner makes them (at most 80 characters, no `:`). */
-const EXECUTION_NAME = /^[A-Za-z0-9_-]{1,80}$/;
+/** Execution names as the planner makes them (at most {@link MAX_EXECUTION_NAME_LENGTH} characters, no `:`). */
+const EXECUTION_NAME = new RegExp(`^[A-Za-z0-9_-]{1,${MAX_EXECUTION_NAME_LENGTH}}$`);
 
 /**
  * Which run a stage event is about, and who asks: the execution that holds it in its generation.
@@ -76,19 +78,19 @@ export interface StageRunResult {
 
 /**
  * Parses a stage event (a Lambda event or the parsed `PIKO_STAGE_EVENT`).
- * @throws Error naming what is wrong.
+ * @throws InputError naming what is wrong (a workflow given such an event retries it like any failure).
  */
 export function parseStagePayload(event: unknown): StagePayload {
   const value = typeof event === 'string' ? parseJson(event) : event;
   if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw new Error('stage event must be a JSON object');
+    throw new InputError('stage event must be a JSON object');
   const record = value as Record<string, unknown>;
   const run = record.run as Partial<StageRunRef> | undefined;
   if (
     typeof run !== 'object' ||
     run === null ||
     typeof run.jobId !== 'string' ||
-    !JOB_ID.test(run.jobId) ||
+    !JOB_ID_PATTERN.test(run.jobId) ||
     typeof run.executionName !== 'string' ||
     !EXECUTION_NAME.test(run.executionName) ||
     !Number.isSafeInteger(run.runId) ||
@@ -96,9 +98,9 @@ export function parseStagePayload(event: unknown): StagePayload {
     !Number.isSafeInteger(run.generation) ||
     (run.generation as number) < 0
   ) {
-    throw new Error(
+    throw new InputError(
       'stage event: "run" must be { jobId, runId, executionName, generation }: a job id, a positive integer runId, ' +
-        'an execution name of 1 to 80 characters [A-Za-z0-9_-] and a generation of 0 or more',
+        `an execution name of 1 to ${MAX_EXECUTION_NAME_LENGTH} characters [A-Za-z0-9_-] and a generation of 0 or more`,
     );
   }
   const ref: StageRunRef = {
@@ -119,13 +121,13 @@ export function parseStagePayload(event: unknown): StagePayload {
     };
   }
   if (record.action !== 'run')
-    throw new Error(`stage event: unknown action ${JSON.stringify(record.action)}`);
+    throw new InputError(`stage event: unknown action ${JSON.stringify(record.action)}`);
   if (
     typeof record.stage !== 'string' ||
     !Number.isSafeInteger(record.stageIndex) ||
     (record.stageIndex as number) < 0
   ) {
-    throw new Error('stage event: "stage" and "stageIndex" (an integer of 0 or more) are required');
+    throw new InputError('stage event: "stage" and "stageIndex" (an integer of 0 or more) are required');
   }
   return {
     action: 'run',
@@ -140,15 +142,16 @@ function parseJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new Error(`stage event is not JSON: ${(error as Error).message}`);
+    throw new InputError(`stage event is not JSON: ${(error as Error).message}`);
   }
 }
 
 /**
  * The readable message of a caught stage error: the `errorMessage` of a Lambda error, the stopped
  * reason (and exit code) of an ECS task, or the Cause as it is. Never longer than `maxLength`.
+ * @param maxLength @default {@link MAX_ERROR_MESSAGE_LENGTH}
  */
-export function stageErrorMessage(error: StageError, maxLength = 1000): string {
+export function stageErrorMessage(error: StageError, maxLength = MAX_ERROR_MESSAGE_LENGTH): string {
   let message = error.Cause;
   try {
     const cause = JSON.parse(error.Cause) as unknown;

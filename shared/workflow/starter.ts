@@ -1,3 +1,11 @@
+/**
+ * The workflow contract (`shared/workflow/`): what travels between the planner, the job workflow's
+ * state machine and the stage runners, the same on AWS and locally. Here the execution input and the
+ * `WorkflowStarter` port; beside it the stage events (`stage-event.ts`), execution names
+ * (`execution-name.ts`) and the ASL token handling that turns a synthesized definition into runnable
+ * text (`asl-tokens.ts`). Pure data and functions: it may import the store's types and the interval
+ * model, never a runtime, the AWS SDK or aws-cdk-lib (infra and both runtimes import it).
+ */
 import type { IntervalJson } from '../interval.ts';
 import type { DispatchLane } from '../store/types.ts';
 
@@ -38,4 +46,12 @@ export interface WorkflowStarter {
   start(input: ExecutionInput): Promise<void>;
   /** Whether the named execution is running, has ended, or is unknown. */
   status(jobId: string, executionName: string): Promise<ExecutionStatus>;
+}
+
+/** Where a stack's job state machines are: `arn:<partition>:states:<region>:<account>:stateMachine:<prefix>-<jobId>`. */
+export interface JobStateMachines {
+  /** The ARN of a job's state machine. */
+  stateMachineArn(jobId: string): string;
+  /** The ARN of one execution of a job's state machine. */
+  executionArn(jobId: string, executionName: string): string;
 }

@@ -12,8 +12,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, mysqlGate, type TestDatabase } from '../helpers/mysql.ts';
-import { CrashSuite, describeTotals } from './crash-trials.ts';
+import { CrashSuite, describeTotals } from '../../support/crash-trials.ts';
+import { createTestDatabase, mysqlGate, type TestDatabase } from '../../support/mysql.ts';
 
 /** 32 trials in all: enough kills to land in every phase, within about two minutes on 2 cores. */
 const TRIALS_PER_STORE = 16;

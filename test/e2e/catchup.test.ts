@@ -3,9 +3,9 @@
  * intervals of e2e_hourly are due (DESIGN.md §4, §6), on both state stores.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { mysqlGate } from '../../support/mysql.ts';
 import { HOURLY_START } from '../fixtures/jobs/defs/hourly.ts';
 import { readLog } from '../fixtures/jobs/defs/log.ts';
-import { mysqlGate } from '../helpers/mysql.ts';
 import {
   createE2eState,
   type E2eState,

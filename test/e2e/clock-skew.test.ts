@@ -4,7 +4,7 @@
  * nothing is planned and recovers with `piko reset-watermark`.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { mysqlGate } from '../helpers/mysql.ts';
+import { mysqlGate } from '../../support/mysql.ts';
 import {
   createE2eState,
   type E2eState,

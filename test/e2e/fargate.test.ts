@@ -1,15 +1,15 @@
 /**
  * A lambda → fargate → lambda job through the local runtime: the Fargate stage runs the container
- * entry point (functions/container/main.ts) in a child process, and its output reaches the last stage
+ * entry point (shared/local/fargate-child.ts) in a child process, and its output reaches the last stage
  * through the state store, on both stores.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../shared/config.ts';
 import { LocalRuntime } from '../../shared/local/runtime.ts';
 import { JobRegistry } from '../../shared/registry.ts';
-import { openProcessRuntime, type ProcessRuntime } from '../../shared/runner/process.ts';
+import { openProcessServices, type ProcessServices } from '../../shared/runner/process.ts';
+import { mysqlGate } from '../../support/mysql.ts';
 import { stages } from '../fixtures/jobs/defs/stages.ts';
-import { mysqlGate } from '../helpers/mysql.ts';
 import { createE2eState, type E2eState, FIXTURE_JOBS_DIR, type StoreKind } from './support.ts';
 
 /** One hourly interval is due: 00:00 → 01:00. */
@@ -24,7 +24,7 @@ const stores: { kind: StoreKind; skip: boolean }[] = [
 
 describe.each(stores)('a Fargate stage between two Lambda stages ($kind)', ({ kind, skip }) => {
   let state: E2eState | undefined;
-  let opened: ProcessRuntime | undefined;
+  let opened: ProcessServices | undefined;
   const saved = { ...process.env };
 
   afterEach(async () => {
@@ -45,7 +45,7 @@ describe.each(stores)('a Fargate stage between two Lambda stages ($kind)', ({ ki
       state = await createE2eState(kind, 'fargate');
       const env = { ...state.env, PIKO_JOBS_DIR: FIXTURE_JOBS_DIR, PIKO_TEST_JOBS: stages.id };
       Object.assign(process.env, env);
-      opened = await openProcessRuntime(loadConfig({ env }), new JobRegistry([stages]));
+      opened = await openProcessServices(loadConfig({ env }), new JobRegistry([stages]));
       const runtime = new LocalRuntime({ process: opened, clock: () => NOW, noRetryWaits: true });
 
       // Act

@@ -18,14 +18,14 @@ import { LocalWorkflowStarter } from '../../shared/local/workflow/local-starter.
 import { renderJobWorkflow } from '../../shared/local/workflow/render.ts';
 import { planScheduled } from '../../shared/planner/index.ts';
 import { JobRegistry } from '../../shared/registry.ts';
-import { openProcessRuntime, type ProcessRuntime } from '../../shared/runner/process.ts';
+import { openProcessServices, type ProcessServices } from '../../shared/runner/process.ts';
 import { runStage } from '../../shared/runner/stage-runner.ts';
 import type { RunRecord } from '../../shared/store/types.ts';
 import type { ExecutionInput, ExecutionStatus, WorkflowStarter } from '../../shared/workflow/starter.ts';
+import { mysqlGate } from '../../support/mysql.ts';
 import { readLog } from '../fixtures/jobs/defs/log.ts';
 import { drain, PAUSE_DUE, PAUSE_NOW, PAUSE_START, pauseHooks } from '../fixtures/pause-jobs/index.ts';
 import { countsByKey, HandlerGate } from '../helpers/handler-gate.ts';
-import { mysqlGate } from '../helpers/mysql.ts';
 import {
   createE2eState,
   type E2eState,
@@ -77,7 +77,7 @@ class CountingStarter implements WorkflowStarter {
 
 describe.each(stores)('pause under load ($kind)', ({ kind, skip }) => {
   let state: E2eState | undefined;
-  let opened: ProcessRuntime | undefined;
+  let opened: ProcessServices | undefined;
   let handlers: HandlerGate;
 
   beforeEach(() => {
@@ -98,11 +98,11 @@ describe.each(stores)('pause under load ($kind)', ({ kind, skip }) => {
     ...(fakeTime ? { fakeTime } : {}),
   });
 
-  async function openState(label: string): Promise<{ state: E2eState; opened: ProcessRuntime }> {
+  async function openState(label: string): Promise<{ state: E2eState; opened: ProcessServices }> {
     if (kind === 'mysql' && !gate.probe.available) throw new Error(gate.probe.reason);
     state = await createE2eState(kind, label);
     const config = loadConfig({ env: { ...state.env, PIKO_JOBS_DIR: PAUSE_JOBS_DIR } });
-    opened = await openProcessRuntime(config, new JobRegistry([drain]));
+    opened = await openProcessServices(config, new JobRegistry([drain]));
     return { state, opened };
   }
 

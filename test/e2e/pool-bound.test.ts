@@ -1,6 +1,6 @@
 /**
  * Pool bound, asserted by MariaDB itself: 500 runs of a job like example (b) started at once through
- * one process runtime (one ResourceRegistry, so one sqlPool of 10) never hold more than 10 connections.
+ * one process's services (one ResourceRegistry, so one sqlPool of 10) never hold more than 10 connections.
  *
  * The pool connects as a user of its own, created with MAX_USER_CONNECTIONS 10 (the server refuses an
  * 11th connection, which would fail a run), and information_schema.PROCESSLIST is sampled for that
@@ -14,10 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../shared/config.ts';
 import { initialWatermark } from '../../shared/planner/index.ts';
 import { JobRegistry } from '../../shared/registry.ts';
-import { openProcessRuntime, type ProcessRuntime } from '../../shared/runner/process.ts';
+import { openProcessServices, type ProcessServices } from '../../shared/runner/process.ts';
 import { runStage } from '../../shared/runner/stage-runner.ts';
+import { createTestDatabase, mysqlGate, mysqlTestDsn, type TestDatabase } from '../../support/mysql.ts';
 import { POOL_MAX, POOL_STORES, pool, poolDb } from '../fixtures/jobs/defs/pool.ts';
-import { createTestDatabase, mysqlGate, mysqlTestDsn, type TestDatabase } from '../helpers/mysql.ts';
 import { sleep, tempDir } from './support.ts';
 
 const RUNS = 500;
@@ -27,7 +27,7 @@ describe.skipIf(gate.skip)('500 concurrent runs sharing a sqlPool of 10 (MySQL)'
   let database: TestDatabase;
   let temp: Awaited<ReturnType<typeof tempDir>>;
   let admin: Connection;
-  let opened: ProcessRuntime | undefined;
+  let opened: ProcessServices | undefined;
   const poolUser = `piko_pool_${randomBytes(4).toString('hex')}`;
 
   beforeAll(async () => {
@@ -48,7 +48,7 @@ describe.skipIf(gate.skip)('500 concurrent runs sharing a sqlPool of 10 (MySQL)'
     process.env.PIKO_MYSQL__DSN = poolDsn.toString();
     // … while the state store (and the upsert sink writing through it) connects as the test user.
     const config = loadConfig({ env: { PIKO_MYSQL__DSN: database.dsn, PIKO_DATA_DIR: temp.dir } });
-    opened = await openProcessRuntime(config, new JobRegistry([pool]));
+    opened = await openProcessServices(config, new JobRegistry([pool]));
   });
 
   afterAll(async () => {

@@ -8,7 +8,7 @@ import { loadConfig } from '../../shared/config.ts';
 import type { JobDefinition } from '../../shared/job.ts';
 import { LocalRuntime, type ProgressEvent } from '../../shared/local/runtime.ts';
 import { JobRegistry } from '../../shared/registry.ts';
-import { openProcessRuntime, type ProcessRuntime } from '../../shared/runner/process.ts';
+import { openProcessServices, type ProcessServices } from '../../shared/runner/process.ts';
 import { BAD_INPUT_MESSAGE, badInput, flaky, timesOut } from '../fixtures/jobs/defs/failing.ts';
 import { LOG_DIR_ENV, readLog } from '../fixtures/jobs/defs/log.ts';
 import { FIXTURE_JOBS_DIR, tempDir } from './support.ts';
@@ -19,7 +19,7 @@ const STARTS = ['2026-03-01T00:00:00.000Z', '2026-03-01T01:00:00.000Z'];
 
 describe('retries, non-retryable errors and timeouts (local runtime, SQLite)', () => {
   let temp: Awaited<ReturnType<typeof tempDir>>;
-  let opened: ProcessRuntime;
+  let opened: ProcessServices;
   let runtime: LocalRuntime;
   const events: ProgressEvent[] = [];
 
@@ -33,7 +33,7 @@ describe('retries, non-retryable errors and timeouts (local runtime, SQLite)', (
         PIKO_JOBS_DIR: FIXTURE_JOBS_DIR,
       },
     });
-    opened = await openProcessRuntime(config, new JobRegistry([flaky, badInput, timesOut]));
+    opened = await openProcessServices(config, new JobRegistry([flaky, badInput, timesOut]));
     runtime = new LocalRuntime({
       process: opened,
       clock: () => NOW,

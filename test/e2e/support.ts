@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openStore } from '../../shared/store/index.ts';
 import type { RunRecord, StateStore } from '../../shared/store/types.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/mysql.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/mysql.ts';
 
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));

@@ -11,13 +11,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RETRY_FIRST_MS } from '../../shared/local/runtime.ts';
+import { RETRY_FIRST_MS } from '../../shared/local/backoff.ts';
 import { openMysqlStore, parseMysqlDsn } from '../../shared/store/mysql.ts';
 import type { StateStore } from '../../shared/store/types.ts';
-import { type PikoProcess, sleep, spawnPiko } from '../chaos/piko-process.ts';
-import { CHAOS_TABLE, type ChaosJobOptions, defineChaosJob } from '../fixtures/chaos-jobs/chaos-upsert.ts';
-import { type FaultProxy, queryStartingWith, startFaultProxy } from '../helpers/fault-proxy.ts';
-import { createTestDatabase, mysqlGate, mysqlTestDsn, type TestDatabase } from '../helpers/mysql.ts';
+import { CHAOS_TABLE, type ChaosJobOptions, defineChaosJob } from '../../support/chaos-jobs/chaos-upsert.ts';
+import { createTestDatabase, mysqlGate, mysqlTestDsn, type TestDatabase } from '../../support/mysql.ts';
+import { type PikoProcess, sleep, spawnPiko } from '../../support/piko-process.ts';
 import {
   addCheck,
   checkJobState,
@@ -25,7 +24,8 @@ import {
   plannedRange,
   plausibleWatermark,
   type StateCheck,
-} from '../helpers/state-checks.ts';
+} from '../../support/state-checks.ts';
+import { type FaultProxy, queryStartingWith, startFaultProxy } from '../helpers/fault-proxy.ts';
 
 const MINUTE_MS = 60_000;
 /** A catch-up that has not exited by then hangs. */

@@ -10,19 +10,20 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../shared/config.ts';
 import { StoreError, StoreUnavailableError } from '../../shared/errors.ts';
-import { LocalRuntime, type ProgressEvent, RETRY_FIRST_MS } from '../../shared/local/runtime.ts';
+import { RETRY_FIRST_MS } from '../../shared/local/backoff.ts';
+import { LocalRuntime, type ProgressEvent } from '../../shared/local/runtime.ts';
 import { initialWatermark } from '../../shared/planner/index.ts';
 import { JobRegistry } from '../../shared/registry.ts';
 import { ResourceRegistry } from '../../shared/resources/lending.ts';
-import { openProcessRuntime, type ProcessRuntime } from '../../shared/runner/process.ts';
+import { openProcessServices, type ProcessServices } from '../../shared/runner/process.ts';
 import { runStage } from '../../shared/runner/stage-runner.ts';
 import { openMysqlStore, parseMysqlDsn } from '../../shared/store/mysql.ts';
 import type { StateStore } from '../../shared/store/types.ts';
-import { CHAOS_TABLE, defineChaosJob } from '../fixtures/chaos-jobs/chaos-upsert.ts';
+import { CHAOS_TABLE, defineChaosJob } from '../../support/chaos-jobs/chaos-upsert.ts';
+import { createTestDatabase, mysqlGate, mysqlTestDsn, type TestDatabase } from '../../support/mysql.ts';
+import { checkJobState, plannedRange } from '../../support/state-checks.ts';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
-import { createTestDatabase, mysqlGate, mysqlTestDsn, type TestDatabase } from '../helpers/mysql.ts';
 import { createTempSqliteStore } from '../helpers/sqlite.ts';
-import { checkJobState, plannedRange } from '../helpers/state-checks.ts';
 
 const MINUTE_MS = 60_000;
 const gate = await mysqlGate('state store unavailability tests');
@@ -169,7 +170,7 @@ describe('a run whose failure is the state store being out of reach', () => {
 
 describe('local runtime when planning or dispatching fails', () => {
   let dir: string;
-  let opened: ProcessRuntime;
+  let opened: ProcessServices;
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'piko-recovery-'));
@@ -217,7 +218,7 @@ describe('local runtime when planning or dispatching fails', () => {
         PIKO_MAX_RUNS_PER_EXECUTION: '5',
       },
     });
-    opened = await openProcessRuntime(config, new JobRegistry([job]));
+    opened = await openProcessServices(config, new JobRegistry([job]));
     const events: ProgressEvent[] = [];
     const runtime = new LocalRuntime({
       process: { ...opened, store: failingWithJob(opened.store, new Set([4, 5])) },

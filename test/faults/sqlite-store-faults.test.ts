@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../shared/store/sqlite.ts';
-import { type PikoExit, sleep, spawnPiko } from '../chaos/piko-process.ts';
+import { type PikoExit, sleep, spawnPiko } from '../../support/piko-process.ts';
 
 const MINUTE_MS = 60_000;
 const PAGE_SIZE = 4096;

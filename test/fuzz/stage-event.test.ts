@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InputError } from '../../shared/errors.ts';
 import { openSqliteStore } from '../../shared/store/sqlite.ts';
 import { logger } from '../../shared/telemetry.ts';
 import { parseStagePayload } from '../../shared/workflow/stage-event.ts';
@@ -176,7 +177,7 @@ describe('the stage runner event, fuzzed', () => {
   });
 
   it(
-    'parseStagePayload returns a payload or throws a plain Error that says what is wrong',
+    'parseStagePayload returns a payload or throws an InputError that says what is wrong',
     () => {
       fc.assert(
         fc.property(fc.oneof(anyEventArb(fc.integer({ min: -5, max: 5 })), fc.anything()), (event) => {
@@ -186,6 +187,7 @@ describe('the stage runner event, fuzzed', () => {
             payload = parseStagePayload(event);
           } catch (error) {
             expectClearError(error);
+            expect(error).toBeInstanceOf(InputError);
             expect((error as Error).message).toMatch(/^stage event/);
             counts.tick('  parse outcome: refused');
             return;

@@ -22,7 +22,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PikoFunction } from '../../infra/constructs/piko-function.ts';
 import { MIGRATIONS } from '../../shared/store/migrations.ts';
-import { createTestDatabase, mysqlAvailable, mysqlTestDsn, type TestDatabase } from '../helpers/mysql.ts';
+import { createTestDatabase, mysqlAvailable, mysqlTestDsn, type TestDatabase } from '../../support/mysql.ts';
 import { buildPikoStack, cfnText, fixtureJobs, type Resources } from './fixtures.ts';
 
 const DISPATCHER = 'functions/dispatcher.ts';

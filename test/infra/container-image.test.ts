@@ -32,7 +32,7 @@ import {
 } from '../../infra/container-image.ts';
 import { openStore, type RunRecord } from '../../shared/store/index.ts';
 import { STAGE_EVENT_ENV } from '../../shared/workflow/stage-event.ts';
-import { createTestDatabase, mysqlGate, type TestDatabase } from '../helpers/mysql.ts';
+import { createTestDatabase, mysqlGate, type TestDatabase } from '../../support/mysql.ts';
 import { type S3Endpoint, startS3Endpoint } from '../helpers/s3-endpoint.ts';
 
 /** The container's user: the image's `node` user has uid and gid 1000. */

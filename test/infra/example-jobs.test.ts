@@ -1,3 +1,4 @@
+import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { jobs } from '../../functions/jobs/index.ts';
 import { CFN_GUARD_NAMESPACE } from '../../infra/nag.ts';
@@ -14,11 +15,34 @@ describe('the example jobs, deployed', () => {
   it('has a schedule per job (two when both day fields are restricted) and a state machine per job', () => {
     const expected = jobs.reduce((count, job) => count + eventBridgeCrons(job.schedule.cron).length, 0);
     template.resourceCountIs('AWS::Scheduler::Schedule', expected);
+    for (const job of jobs) {
+      for (const name of scheduleNamesFor(job)) {
+        template.hasResourceProperties('AWS::Scheduler::Schedule', {
+          Name: name,
+          Target: Match.objectLike({ Input: JSON.stringify({ jobId: job.id }) }),
+        });
+      }
+    }
     template.resourceCountIs('AWS::StepFunctions::StateMachine', jobs.length + 1);
-    template.resourceCountIs(
-      'AWS::ECS::TaskDefinition',
-      jobs.flatMap((job) => job.stages).filter((stage) => stage.kind === 'fargate').length,
+    for (const name of [...jobs.map((job) => `Piko-${job.id}`), 'Piko--backfill']) {
+      template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+        StateMachineName: name,
+        StateMachineType: 'STANDARD',
+      });
+    }
+    const fargateStages = jobs.flatMap((job) =>
+      job.stages.flatMap((stage) => (stage.kind === 'fargate' ? [{ jobId: job.id, ...stage }] : [])),
     );
+    expect(fargateStages.length).toBeGreaterThan(0);
+    template.resourceCountIs('AWS::ECS::TaskDefinition', fargateStages.length);
+    for (const stage of fargateStages) {
+      template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+        Family: { 'Fn::Join': ['', [{ Ref: 'AWS::StackName' }, `-${stage.jobId}-${stage.name}`]] },
+        Cpu: String(stage.cpu),
+        Memory: String(stage.memoryMiB),
+        RequiresCompatibilities: ['FARGATE'],
+      });
+    }
   });
 
   it("grants each job's database user its sink tables, and no other job's", () => {

@@ -5,11 +5,9 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
+import { defineJob, fargate, type JobDefinition, lambda, mysqlPool, objectStore } from '#piko';
 import { ControlTowerChecks } from '../../infra/cfn-guard.ts';
 import { PikoStack, type PikoStackProps } from '../../infra/piko-stack.ts';
-import { defineJob, fargate, type JobDefinition, lambda } from '../../shared/job.ts';
-import { mysqlPool } from '../../shared/resources/mysql-pool.ts';
-import { objectStore } from '../../shared/resources/object-store.ts';
 
 const noop = async () => null;
 

@@ -17,7 +17,7 @@ function observedStack(stackName: string): Template {
   new Observability(stack, 'Observability', {
     stackName: stack.stackName,
     topicKey: new kms.Key(stack, 'Key'),
-    dispatcher: lambda.Function.fromFunctionName(stack, 'Dispatcher', `${stackName}-dispatcher`),
+    controlFunction: lambda.Function.fromFunctionName(stack, 'Dispatcher', `${stackName}-dispatcher`),
     deadLetterQueue: sqs.Queue.fromQueueArn(
       stack,
       'Dlq',

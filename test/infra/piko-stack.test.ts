@@ -85,15 +85,68 @@ const XRAY = {
 
 describe('PikoStack', () => {
   it('has every resource the issue names', () => {
+    const arnOf = (construct: { node: { defaultChild?: unknown } }) => ({
+      'Fn::GetAtt': [logicalId(construct), 'Arn'],
+    });
     template.resourceCountIs('AWS::Scheduler::Schedule', 5); // payroll restricts both day fields: two
+    for (const [name, jobId] of [
+      ['fanout', 'fanout'],
+      ['upsert', 'upsert'],
+      ['archive', 'archive'],
+      ['payroll.dom', 'payroll'],
+      ['payroll.dow', 'payroll'],
+    ]) {
+      template.hasResourceProperties('AWS::Scheduler::Schedule', {
+        Name: name,
+        GroupName: 'Piko',
+        State: 'ENABLED',
+        Target: Match.objectLike({ Arn: arnOf(stack.control.function), Input: JSON.stringify({ jobId }) }),
+      });
+    }
     template.resourceCountIs('AWS::StepFunctions::StateMachine', fixtureJobs.length + 1);
+    for (const name of ['Piko-fanout', 'Piko-upsert', 'Piko-archive', 'Piko-payroll', 'Piko--backfill']) {
+      template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+        StateMachineName: name,
+        StateMachineType: 'STANDARD',
+      });
+    }
     template.resourceCountIs('AWS::RDS::DBCluster', 1);
+    template.hasResourceProperties('AWS::RDS::DBCluster', {
+      Engine: 'aurora-mysql',
+      DatabaseName: 'piko',
+      EnableIAMDatabaseAuthentication: true,
+    });
     template.resourceCountIs('AWS::RDS::DBProxy', 1);
-    template.resourceCountIs('AWS::ECS::TaskDefinition', 1);
-    template.resourceCountIs('AWS::SQS::Queue', 1);
+    template.hasResourceProperties('AWS::RDS::DBProxy', {
+      DBProxyName: 'piko-state',
+      EngineFamily: 'MYSQL',
+      RequireTLS: true,
+    });
+    template.resourceCountIs('AWS::ECS::TaskDefinition', 1); // archive's one Fargate stage
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      Family: { 'Fn::Join': ['', [{ Ref: 'AWS::StackName' }, '-archive-compress']] },
+      Cpu: '2048',
+      Memory: '4096',
+      RequiresCompatibilities: ['FARGATE'],
+    });
+    template.resourceCountIs('AWS::SQS::Queue', 1); // the schedules' dead-letter queue
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      Target: Match.objectLike({ DeadLetterConfig: { Arn: arnOf(stack.schedules.deadLetterQueue) } }),
+    });
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    template.hasResourceProperties('AWS::CloudWatch::Dashboard', {
+      DashboardName: { 'Fn::Join': ['', ['Piko-', { Ref: 'AWS::Region' }]] },
+    });
     // dispatcher, migrations handler and its provider, one per job
     template.resourceCountIs('AWS::Lambda::Function', 3 + fixtureJobs.length);
+    for (const description of [
+      'Piko dispatcher: plans due intervals and starts job workflows',
+      'Piko: applies state database migrations on deploy',
+      'AWS CDK resource provider framework - onEvent (Piko/Migrations/Provider)',
+      ...fixtureJobs.map((job) => `Piko job ${job.id}: Lambda stages`),
+    ]) {
+      template.hasResourceProperties('AWS::Lambda::Function', { Description: description });
+    }
     expect(ofType('AWS::CloudWatch::Alarm').length).toBeGreaterThanOrEqual(4);
   });
 
@@ -257,7 +310,7 @@ describe('PikoStack', () => {
   });
 
   it('gives the dispatcher exactly its grants', () => {
-    expect(roleStatements(stack, template, stack.dispatcher.function.role)).toEqual([
+    expect(roleStatements(stack, template, stack.control.role)).toEqual([
       {
         Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
         Effect: 'Allow',
@@ -283,7 +336,7 @@ describe('PikoStack', () => {
   });
 
   it('gives a job function exactly its grants', () => {
-    const upsert = stack.jobFunctions.functions.get('upsert')!;
+    const upsert = stack.jobFunctions.byJob.get('upsert')!;
     expect(roleStatements(stack, template, upsert.role)).toEqual([
       {
         Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
@@ -296,7 +349,7 @@ describe('PikoStack', () => {
   });
 
   it('gives the job function of a job with objectStore() its own prefix of the bucket, and no other job any', () => {
-    const archive = stack.jobFunctions.functions.get('archive')!;
+    const archive = stack.jobFunctions.byJob.get('archive')!;
     expect(roleStatements(stack, template, archive.role)).toEqual([
       {
         Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
@@ -372,6 +425,26 @@ describe('PikoStack', () => {
     const { stack: plain, template: plainTemplate } = buildPikoStack([fixtureJobs[0]!]);
     plainTemplate.resourceCountIs('AWS::S3::Bucket', 0);
     expect(plain.jobOutputs).toBeUndefined();
+    // … and no function is told of one, nor allowed any S3 action.
+    const plainResources = Object.values(plainTemplate.toJSON().Resources as Resources);
+    const variables = plainResources
+      .filter((resource) => resource.Type === 'AWS::Lambda::Function')
+      .flatMap((resource) =>
+        Object.keys(
+          (resource.Properties?.Environment as { Variables?: object } | undefined)?.Variables ?? {},
+        ),
+      );
+    expect(variables).toContain('PIKO_JOB_ID');
+    expect(variables).not.toContain('PIKO_OBJECTS__BUCKET');
+    const actions = plainResources
+      .filter((resource) => resource.Type === 'AWS::IAM::Policy')
+      .flatMap(
+        (resource) =>
+          (resource.Properties!.PolicyDocument as { Statement: { Action: string | string[] }[] }).Statement,
+      )
+      .flatMap((statement) => statement.Action);
+    expect(actions).toContain('rds-db:connect');
+    expect(actions.filter((action) => action.startsWith('s3:'))).toEqual([]);
   });
 
   it('gives Fargate stage tasks only the database and their job’s objects, and the workflow RunTask on its task definition', () => {
@@ -380,7 +453,7 @@ describe('PikoStack', () => {
       connectAs('piko_job_archive'),
       ARCHIVE_OBJECTS,
     ]);
-    const workflowRole = stack.jobWorkflows.stateMachines.get('archive')!.role;
+    const workflowRole = stack.jobStateMachines.byJob.get('archive')!.role;
     expect(roleStatements(stack, template, workflowRole)).toEqual([
       {
         Action: 'lambda:InvokeFunction',
@@ -448,7 +521,7 @@ describe('PikoStack', () => {
           Variables: Record<string, string>;
         }
       ).Variables;
-    expect(variables(stack.dispatcher.function.function)).toEqual({
+    expect(variables(stack.control.function)).toEqual({
       PIKO_MYSQL__DSN: dsnOf('piko_dispatcher'),
       PIKO_MYSQL__IAM_AUTH: 'true',
       PIKO_AWS__STACK_NAME: 'Piko',
@@ -464,7 +537,7 @@ describe('PikoStack', () => {
       PIKO_MYSQL__IAM_AUTH: 'true',
       PIKO_DATA_DIR: '/tmp/piko',
     });
-    for (const [jobId, fn] of stack.jobFunctions.functions)
+    for (const [jobId, fn] of stack.jobFunctions.byJob)
       expect(variables(fn.function)).toEqual(
         // Only jobs that declare objectStore() learn the bucket's name.
         jobId === 'archive'
@@ -472,7 +545,7 @@ describe('PikoStack', () => {
           : jobEnvironment(jobId),
       );
     // Unknown PIKO_* variables are configuration errors: every function's must load.
-    for (const fn of [stack.dispatcher.function, ...stack.jobFunctions.functions.values()]) {
+    for (const fn of [stack.control, ...stack.jobFunctions.byJob.values()]) {
       const env = Object.fromEntries(
         Object.entries(variables(fn.function)).map(([name, value]) => [
           name,
@@ -492,7 +565,7 @@ describe('PikoStack', () => {
 
   it('sizes job functions from the job: memory, and timeout + 30 s within Lambda’s 15 minutes', () => {
     const fn = (jobId: string) =>
-      resources[logicalId(stack.jobFunctions.functions.get(jobId)!.function)]!.Properties!;
+      resources[logicalId(stack.jobFunctions.byJob.get(jobId)!.function)]!.Properties!;
     expect(fn('fanout')).toMatchObject({
       MemorySize: 256,
       Timeout: 60,

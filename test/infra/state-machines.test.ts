@@ -189,7 +189,7 @@ describe('state machine definitions', () => {
 
 describe('job workflows, run locally from the template', () => {
   beforeAll(() => {
-    expect(stack.jobWorkflows.stateMachines.size).toBe(fixtureJobs.length);
+    expect(stack.jobStateMachines.byJob.size).toBe(fixtureJobs.length);
   });
 
   it('runs every run through its stage, then asks the dispatcher to continue', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mysqlGate, mysqlTestDsn } from '../helpers/mysql.ts';
-import { OBSERVER_CONNECTIONS, runPoolLoad } from './pool-load.ts';
+import { mysqlGate, mysqlTestDsn } from '../../support/mysql.ts';
+import { OBSERVER_CONNECTIONS, runPoolLoad } from '../../support/pool-load.ts';
 
 const gate = await mysqlGate('pool-bound load test');
 

@@ -20,7 +20,7 @@ import { dispatch, initialWatermark, planScheduled } from '../../shared/planner/
 import { openMysqlStore } from '../../shared/store/mysql.ts';
 import type { StateStore } from '../../shared/store/types.ts';
 import type { ExecutionInput, ExecutionStatus, WorkflowStarter } from '../../shared/workflow/starter.ts';
-import { type ChaosJobOptions, defineChaosJob } from '../fixtures/chaos-jobs/chaos-upsert.ts';
+import { type ChaosJobOptions, defineChaosJob } from '../../support/chaos-jobs/chaos-upsert.ts';
 
 /** Files of the shared starter, under its directory. */
 export const RACE_FILES = {

@@ -16,16 +16,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openMysqlStore } from '../../shared/store/mysql.ts';
 import type { StateStore } from '../../shared/store/types.ts';
 import type { ExecutionInput } from '../../shared/workflow/starter.ts';
-import { childEnv, REPO_ROOT } from '../chaos/piko-process.ts';
-import { type ChaosJobOptions, defineChaosJob } from '../fixtures/chaos-jobs/chaos-upsert.ts';
-import { createTestDatabase, mysqlGate, type TestDatabase } from '../helpers/mysql.ts';
+import { type ChaosJobOptions, defineChaosJob } from '../../support/chaos-jobs/chaos-upsert.ts';
+import { createTestDatabase, mysqlGate, type TestDatabase } from '../../support/mysql.ts';
+import { childEnv, REPO_ROOT } from '../../support/piko-process.ts';
 import {
   addCheck,
   checkJobState,
   emptyTotals,
   plannedRange,
   plausibleWatermark,
-} from '../helpers/state-checks.ts';
+} from '../../support/state-checks.ts';
 import { type ChildCounts, RACE_FILES } from './dispatcher-child.ts';
 
 const CHILD = fileURLToPath(new URL('./dispatcher-child.ts', import.meta.url));

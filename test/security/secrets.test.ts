@@ -12,8 +12,8 @@ import path from 'node:path';
 import { Signer } from '@aws-sdk/rds-signer';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mysqlGate, mysqlTestDsn } from '../../support/mysql.ts';
 import { TOKEN_ENV } from '../fixtures/secret-jobs/index.ts';
-import { mysqlGate, mysqlTestDsn } from '../helpers/mysql.ts';
 
 const gate = await mysqlGate('secrets test');
 const ROOT = path.resolve(import.meta.dirname, '../..');

@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RUN_STATUSES, type RunRecord } from '../../shared/store/types.ts';
+import { mysqlGate } from '../../support/mysql.ts';
 import {
   createE2eState,
   type E2eState,
@@ -18,7 +19,6 @@ import {
 } from '../e2e/support.ts';
 import { GATE_DIR_ENV } from '../fixtures/ui-jobs/defs/gated.ts';
 import { SELECT_ENV } from '../fixtures/ui-jobs/index.ts';
-import { mysqlGate } from '../helpers/mysql.ts';
 import { parsePrometheusText, sampleValue } from './prometheus-text.ts';
 import { startUiProcess, UI_JOBS_DIR, type UiProcess } from './support.ts';
 

@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadJobs } from '../../shared/registry.ts';
 import type { RunRecord } from '../../shared/store/types.ts';
+import { mysqlGate } from '../../support/mysql.ts';
 import { createE2eState, type E2eState, jsonLines, runPiko, type StoreKind } from '../e2e/support.ts';
-import { mysqlGate } from '../helpers/mysql.ts';
 import { intervalsOf, seedRuns, UI_JOBS_DIR } from './support.ts';
 
 const SECRET = 'sk-live-RunsSecret-0042';

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Resource } from '../../../shared/resources/types.ts';
+import type { Resource } from '#piko';
 
 /** A running local price API: its base URL. */
 export interface PriceSource {

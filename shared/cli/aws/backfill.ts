@@ -4,18 +4,18 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { awsErrorName } from '../../aws/errors.ts';
 import { parseControlEvent } from '../../control/events.ts';
+import { awsErrorName, BackfillExecutionConflictError } from '../../errors.ts';
 import {
   type BackfillRequest,
   backfillId,
   type Reprocess,
   validateBackfill,
 } from '../../planner/backfill.ts';
-import { MAX_STATE_MACHINE_NAME_LENGTH } from '../../stack/outputs.ts';
+import { MAX_EXECUTION_NAME_LENGTH } from '../../workflow/execution-name.ts';
 import { cliContext } from '../context.ts';
 import type { CliIo } from '../io.ts';
-import { type AwsCall, awsCliError, BackfillExecutionConflictError } from './errors.ts';
+import { type AwsCall, awsCliError } from './aws-call.ts';
 import type { AwsFlags } from './options.ts';
 import { AwsSession, resolveAwsTarget } from './session.ts';
 
@@ -30,9 +30,6 @@ export interface BackfillExecutionInput {
   readonly reverse: boolean;
   readonly config: unknown;
 }
-
-/** Step Functions allows 80 characters in an execution name (the same bound as a state machine's). */
-export const MAX_EXECUTION_NAME_LENGTH = MAX_STATE_MACHINE_NAME_LENGTH;
 
 /**
  * The backfill's execution name: `<jobId>-<backfillId>`, with `-dry-run` for a dry run (a dry run and

@@ -8,7 +8,7 @@ import {
   UpdateScheduleCommand,
   type UpdateScheduleCommandInput,
 } from '@aws-sdk/client-scheduler';
-import { AwsCallError } from '../../aws/errors.ts';
+import { AwsCallError } from '../../errors.ts';
 import type { AwsSession } from './session.ts';
 
 /** What {@link setScheduleState} did to one schedule. */

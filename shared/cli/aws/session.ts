@@ -10,17 +10,15 @@ import {
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { awsErrorName } from '../../aws/errors.ts';
 import type { AwsSettings } from '../../config.ts';
-import { type PikoStackOutputs, parseStackOutputs } from '../../stack/outputs.ts';
+import { AwsTargetError, awsErrorName, StackNotFoundError, StackOutputsError } from '../../errors.ts';
 import {
-  AWS_CLI_MAX_ATTEMPTS,
-  type AwsCall,
-  AwsTargetError,
-  awsCliError,
-  StackNotFoundError,
-  StackOutputsError,
-} from './errors.ts';
+  AWS_REGION_PATTERN,
+  type PikoStackOutputs,
+  parseStackOutputs,
+  STACK_NAME_PATTERN,
+} from '../../stack/outputs.ts';
+import { AWS_CLI_MAX_ATTEMPTS, type AwsCall, awsCliError } from './aws-call.ts';
 import type { AwsFlags } from './options.ts';
 
 /** The stack the CLI acts on. */
@@ -29,21 +27,18 @@ export interface AwsTarget {
   readonly stackName: string;
 }
 
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
-const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
-
 /**
  * The region and stack name: `--region` and `--stack-name`, else the configuration's `aws.region`
  * (settings.toml, PIKO_AWS__REGION, else AWS_REGION) and `aws.stack_name` (default 'Piko').
  * @throws AwsTargetError when there is no region, or a flag is not a region or a stack name.
  */
 export function resolveAwsTarget(flags: AwsFlags, config: AwsSettings): AwsTarget {
-  if (flags.region !== undefined && !REGION.test(flags.region)) {
+  if (flags.region !== undefined && !AWS_REGION_PATTERN.test(flags.region)) {
     throw new AwsTargetError(
       `--region ${JSON.stringify(flags.region)} is not an AWS region such as eu-west-1`,
     );
   }
-  if (flags.stackName !== undefined && !STACK_NAME.test(flags.stackName)) {
+  if (flags.stackName !== undefined && !STACK_NAME_PATTERN.test(flags.stackName)) {
     throw new AwsTargetError(
       `--stack-name ${JSON.stringify(flags.stackName)} is not a CloudFormation stack name (a letter, then letters, digits or hyphens; at most 128 characters)`,
     );

@@ -1,35 +1,22 @@
 /**
  * `piko status [job] --aws` and `piko pause|resume <job> --aws`: the state table through the
- * deployed dispatcher, and the job's schedules through EventBridge Scheduler.
+ * deployed control function, and the job's schedules through EventBridge Scheduler.
  */
 
-import type { JobStatus as AwsJobStatus, PauseResponse, StatusResponse } from '../../control/events.ts';
+import type { PauseResponse, StatusResponse } from '../../control/events.ts';
+import type { JobStatus } from '../../control/status.ts';
+import { DispatcherFailedError } from '../../errors.ts';
 import { scheduleNamesFor } from '../../stack/outputs.ts';
-import type { RUN_STATUSES } from '../../store/types.ts';
-import { type JobStatus, printJobStatus } from '../commands/state.ts';
+import { RUN_STATUSES, type RunCounts } from '../../store/types.ts';
 import { cliContext } from '../context.ts';
 import type { CliIo } from '../io.ts';
-import { checkJobId, invokeDispatcher } from './dispatcher.ts';
-import { DispatcherFailedError } from './errors.ts';
+import { printJobStatus } from '../status-printer.ts';
+import { checkJobId, invokeControlFunction } from './control-client.ts';
 import type { AwsFlags } from './options.ts';
 import { setScheduleState } from './schedules.ts';
 import { AwsSession, resolveAwsTarget } from './session.ts';
 
-/**
- * A job's status on AWS, as `piko status --aws --json` prints it: the local status's fields, with
- * each failure's run id and finish time in place of its attempt count (the dispatcher does not send it).
- */
-export interface AwsStatusLine extends Omit<JobStatus, 'failures'> {
-  readonly failures: readonly {
-    start: string;
-    end: string;
-    runId: number;
-    finishedAt: string | null;
-    error: string | null;
-  }[];
-}
-
-/** `piko status [job] --aws`: the dispatcher's `status`, printed like the local status. */
+/** `piko status [job] --aws`: the control function's `status`, printed as the local status is. */
 export async function statusOnAws(
   jobId: string | undefined,
   flags: AwsFlags & { readonly json?: boolean },
@@ -38,7 +25,7 @@ export async function statusOnAws(
   if (jobId !== undefined) checkJobId(jobId);
   const context = await cliContext();
   const session = new AwsSession(resolveAwsTarget(flags, context.config.aws));
-  const response = await invokeDispatcher<StatusResponse>(
+  const response = await invokeControlFunction<StatusResponse>(
     session,
     jobId === undefined ? { action: 'status' } : { action: 'status', jobId },
   );
@@ -48,44 +35,22 @@ export async function statusOnAws(
       'UnexpectedAnswer',
     );
   }
-  const now = new Date();
-  for (const job of response.jobs) {
-    const local = context.jobs.has(job.jobId) ? context.jobs.get(job.jobId) : undefined;
-    const line = statusLine(job, local?.schedule.nextTick(now)?.toISOString() ?? null);
-    if (flags.json) {
-      io.out(JSON.stringify(line));
-      continue;
-    }
-    const next = line.nextTick ?? (local ? '(none)' : '(unknown: not a job of the local functions/jobs)');
-    printJobStatus(
-      io,
-      line,
-      next,
-      (failure) => `(run ${failure.runId}, finished ${failure.finishedAt ?? '?'})`,
-    );
-  }
+  const options = { source: 'aws', jobs: context.jobs, now: new Date(), json: flags.json } as const;
+  for (const status of response.jobs) printJobStatus(io, withDefaults(status), options);
 }
 
-function statusLine(job: AwsJobStatus, nextTick: string | null): AwsStatusLine {
-  const count = (name: (typeof RUN_STATUSES)[number]) => job.counts?.[name] ?? 0;
+/**
+ * A status as a control function of another version may answer it: counts, failures, the code
+ * version and the outdated count can be missing.
+ */
+function withDefaults(status: JobStatus): JobStatus {
+  const counts = status.counts as Partial<RunCounts> | undefined;
   return {
-    jobId: job.jobId,
-    paused: job.paused,
-    watermark: job.watermark,
-    nextTick,
-    skipped: job.skippedTotal,
-    pending: count('pending'),
-    queued: count('queued'),
-    running: count('running'),
-    succeeded: count('succeeded'),
-    failed: count('failed'),
-    failures: (job.recentFailures ?? []).map((failure) => ({
-      start: failure.interval.start,
-      end: failure.interval.end,
-      runId: failure.runId,
-      finishedAt: failure.finishedAt,
-      error: failure.error,
-    })),
+    ...status,
+    counts: Object.fromEntries(RUN_STATUSES.map((name) => [name, counts?.[name] ?? 0])) as RunCounts,
+    version: status.version ?? null,
+    outdated: status.outdated ?? 0,
+    recentFailures: status.recentFailures ?? [],
   };
 }
 
@@ -100,7 +65,7 @@ export async function pauseOnAws(jobId: string, paused: boolean, flags: AwsFlags
   const schedules = scheduleNamesFor(job);
   const session = new AwsSession(resolveAwsTarget(flags, context.config.aws));
   const { scheduleGroupName } = await session.outputs();
-  await invokeDispatcher<PauseResponse>(session, { action: paused ? 'pause' : 'resume', jobId: job.id });
+  await invokeControlFunction<PauseResponse>(session, { action: paused ? 'pause' : 'resume', jobId: job.id });
   const verb = paused ? 'paused' : 'resumed';
   for (const name of schedules) {
     try {

@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
-import { InputError, JobPausedError } from '../../errors.ts';
+import { ExitCodeError, InputError } from '../../errors.ts';
 import { LocalRuntime } from '../../local/runtime.ts';
 import {
+  type BackfillAction,
   type BackfillRequest,
-  finishBackfill,
-  planBackfill,
-  previewBackfill,
+  countBackfill,
+  REPROCESS,
   type Reprocess,
+  runBackfill,
   validateBackfill,
 } from '../../planner/index.ts';
 import {
@@ -19,13 +20,9 @@ import {
 import { cliContext, withProcess } from '../context.ts';
 import { type CliIo, EXIT } from '../io.ts';
 import { parseInstantFlag, parseJsonFlag } from '../parse.ts';
-import { ExitCodeError } from '../program.ts';
-import { progressPrinter } from './start.ts';
+import { progressPrinter } from '../progress.ts';
 
-const REPROCESS: readonly Reprocess[] = ['missing', 'failed', 'all'];
 const BAR_WIDTH = 30;
-/** How often a backfill of a paused job looks whether the job was resumed. */
-const PAUSED_POLL_MS = 500;
 
 interface BackfillFlags extends AwsFlags {
   from?: string;
@@ -68,7 +65,11 @@ export function backfillCommand(program: Command, io: CliIo): void {
     )
     .option('--from <iso>', 'range start (ISO 8601 with offset)')
     .option('--to <iso>', 'range end (ISO 8601 with offset), not in the future')
-    .option('--reprocess <which>', 'missing | failed | all', 'missing')
+    .option(
+      '--reprocess <which>',
+      'missing | failed | outdated (also succeeded under another version of the job) | all',
+      'missing',
+    )
     .option('--dry-run', 'print the plan and write nothing')
     .option('--reverse', 'newest intervals first')
     .option('--config <json>', 'config override for the backfilled runs')
@@ -89,75 +90,55 @@ export function backfillCommand(program: Command, io: CliIo): void {
 
       await withProcess(context, async (opened) => {
         if (request.dryRun) {
-          const counts: Record<string, number> = {};
-          for await (const line of previewBackfill(opened.store, job, request)) {
-            counts[line.action] = (counts[line.action] ?? 0) + 1;
-            const start = line.start.toISOString();
-            const end = line.end.toISOString();
-            io.out(
-              flags.json
-                ? JSON.stringify({ start, end, action: line.action })
-                : `${start} → ${end}  ${line.action}`,
-            );
-          }
+          const met: BackfillAction[] = [];
+          const { counts } = await countBackfill(opened.store, job, request, {
+            each: (line) => {
+              if (!met.includes(line.action)) met.push(line.action);
+              const start = line.start.toISOString();
+              const end = line.end.toISOString();
+              io.out(
+                flags.json
+                  ? JSON.stringify({ start, end, action: line.action })
+                  : `${start} → ${end}  ${line.action}`,
+              );
+            },
+          });
+          // The summary names the actions in the order the listing met them.
           if (!flags.json)
-            io.out(
-              `plan: ${
-                Object.entries(counts)
-                  .map(([action, n]) => `${action} ${n}`)
-                  .join(', ') || 'nothing'
-              }`,
-            );
+            io.out(`plan: ${met.map((action) => `${action} ${counts[action]}`).join(', ') || 'nothing'}`);
           return;
         }
 
-        // A paused job starts no run: refuse before writing anything, so a script never blocks on a
-        // pause it did not expect; --wait plans now and runs after resume (as a pause mid-way does).
-        if (!flags.wait && (await opened.store.getJob(job.id))?.paused) {
-          throw new JobPausedError(job.id, 'a backfill (pass --wait to plan it now and run it after resume)');
-        }
         const print = progressPrinter(io, flags.json ?? false);
-        const plan = await planBackfill(opened.store, job, request, now, limits);
-        print({
-          event: 'backfill-planned',
-          text: `${job.id}: backfill ${plan.backfillId} planned: ${plan.counts.create} created, ${plan.counts.rerun} re-armed, ${plan.counts['skip-succeeded'] + plan.counts['skip-in-flight'] + plan.counts['skip-failed']} skipped`,
-          fields: { jobId: job.id, backfillId: plan.backfillId, ...plan.counts },
-        });
-        const lane = { kind: 'backfill', backfillId: plan.backfillId } as const;
-        const todo = (await opened.store.listRuns(job.id, { from: request.from, to: request.to })).filter(
-          (run) =>
-            run.backfillId === plan.backfillId && run.status !== 'succeeded' && run.status !== 'failed',
-        ).length;
         const runtime = new LocalRuntime({ process: opened, onProgress: flags.json ? print : () => {} });
-        let waiting = false;
-        for (;;) {
-          const dispatched = await runtime.dispatchLane(job, lane, request.reverse);
-          await runtime.whenIdle();
-          const { succeeded, failed } = runtime.totals;
-          if (dispatched.paused) {
-            // A paused job starts nothing, backfills included: wait here and go on after resume.
-            if (!waiting) {
-              waiting = true;
+        const outcome = await runBackfill(opened.store, job, request, runtime, {
+          limits,
+          waitWhilePaused: flags.wait,
+          onProgress: (progress) => {
+            if (progress.kind === 'planned') {
+              const { backfillId, counts } = progress.plan;
+              const skipped = counts['skip-succeeded'] + counts['skip-in-flight'] + counts['skip-failed'];
+              print({
+                event: 'backfill-planned',
+                text: `${job.id}: backfill ${backfillId} planned: ${counts.create} created, ${counts.rerun} re-armed, ${skipped} skipped`,
+                fields: { jobId: job.id, backfillId, ...counts },
+              });
+            } else if (progress.kind === 'paused') {
               print({
                 event: 'backfill-paused',
                 text: `${job.id}: paused; the backfill waits (piko resume ${job.id} to go on, Ctrl-C to stop and run this command again later)`,
-                fields: { jobId: job.id, backfillId: plan.backfillId },
+                fields: { jobId: job.id, backfillId: progress.backfillId },
               });
+            } else if (!flags.json) {
+              io.err(progressBar(progress.done, progress.total, progress.failed));
             }
-            await new Promise((resolve) => setTimeout(resolve, PAUSED_POLL_MS));
-            continue;
-          }
-          waiting = false;
-          if (!flags.json) io.err(progressBar(succeeded + failed, todo, failed));
-          // Done when nothing was started, resumed after an interruption, or still running.
-          if (dispatched.started.length + dispatched.restarted.length + dispatched.live.length === 0) break;
-        }
-        await finishBackfill(opened.store, job, plan.backfillId, new Date());
-        const { succeeded, failed } = runtime.totals;
+          },
+        });
+        const { succeeded, failed } = outcome;
         print({
           event: 'backfill-done',
           text: `${job.id}: backfill done: ${succeeded} succeeded, ${failed} failed`,
-          fields: { jobId: job.id, backfillId: plan.backfillId, succeeded, failed },
+          fields: { jobId: job.id, backfillId: outcome.backfillId, succeeded, failed },
         });
         if (failed > 0) throw new ExitCodeError(EXIT.runsFailed);
       });

@@ -22,6 +22,6 @@ export function dispatchCommand(program: Command, io: CliIo): void {
           'piko dispatch invokes the dispatcher on AWS: add --aws (locally, piko start or piko start --once plans and runs what is due)',
         );
       }
-      await (await import('../aws/dispatcher.ts')).dispatchOnAws(jobId, flags, io);
+      await (await import('../aws/dispatch.ts')).dispatchOnAws(jobId, flags, io);
     });
 }

@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
-import { InputError } from '../../errors.ts';
+import { ExitCodeError } from '../../errors.ts';
 import { LocalRuntime } from '../../local/runtime.ts';
-import { latestIntervalEndingBy, validateBackfill } from '../../planner/index.ts';
+import { manualRunTarget, runManually } from '../../planner/index.ts';
 import { cliContext, withProcess } from '../context.ts';
 import { type CliIo, EXIT } from '../io.ts';
 import { parseInstantFlag, parseJsonFlag } from '../parse.ts';
-import { ExitCodeError } from '../program.ts';
-import { progressPrinter } from './start.ts';
+import { progressPrinter } from '../progress.ts';
 
 /** `piko run <job> [--at ISO] [--config JSON]`: a manual run of one interval. */
 export function runCommand(program: Command, io: CliIo): void {
@@ -21,34 +20,21 @@ export function runCommand(program: Command, io: CliIo): void {
       const job = context.jobs.get(jobId);
       const now = new Date();
       const at = flags.at === undefined ? now : parseInstantFlag('--at', flags.at);
-      const interval = latestIntervalEndingBy(job, at);
-      if (!interval)
-        throw new InputError(`Job "${job.id}" has no interval ending at or before ${at.toISOString()}`);
-      const config = validateBackfill(
-        job,
-        { jobId, from: interval.start, to: interval.end, config: parseJsonFlag('--config', flags.config) },
-        now,
-      );
+      const target = manualRunTarget(job, at, parseJsonFlag('--config', flags.config), now);
       await withProcess(context, async (opened) => {
-        const { store } = opened;
         const runtime = new LocalRuntime({
           process: opened,
           onProgress: progressPrinter(io, flags.json ?? false),
         });
         // Only this interval runs: its execution does not go on with the job's pending runs.
-        await runtime.runInterval(job, interval, config);
-        await runtime.whenIdle();
-        const [result] = await store.listRuns(job.id, {
-          from: interval.start,
-          to: new Date(interval.start.getTime() + 1),
-        });
-        if (result?.status === 'queued') {
+        const run = await runManually(opened.store, job, target, runtime);
+        if (run?.status === 'queued') {
           // Paused after the run was queued: the stage runner did not start it.
           io.err(
-            `${job.id} was paused before ${interval.start.toISOString()} started; it runs after piko resume ${job.id}`,
+            `${job.id} was paused before ${target.interval.start.toISOString()} started; it runs after piko resume ${job.id}`,
           );
         }
-        if (result?.status !== 'succeeded') throw new ExitCodeError(EXIT.runsFailed);
+        if (run?.status !== 'succeeded') throw new ExitCodeError(EXIT.runsFailed);
       });
     });
 }

@@ -1,20 +1,13 @@
 import type { Command } from 'commander';
-import { LocalRuntime, type ProgressEvent } from '../../local/runtime.ts';
+import { ExitCodeError } from '../../errors.ts';
+import { LocalRuntime } from '../../local/runtime.ts';
 import { cliContext, withProcess } from '../context.ts';
 import { type CliIo, EXIT } from '../io.ts';
-import { ExitCodeError } from '../program.ts';
+import { progressPrinter } from '../progress.ts';
 import { RuntimeUi, runtimeHealth, UI_HOST_OPTION, UI_PORT_OPTION, type UiAddressFlags } from './ui.ts';
 
 /** With `--once`, a job's planning or dispatch gives up after this many store failures in a row (about 15 s of backoff). */
 export const ONCE_MAX_STORE_FAILURES = 5;
-
-/** Prints progress as readable lines, or JSON lines with `--json`. */
-export function progressPrinter(io: CliIo, json: boolean): (event: ProgressEvent) => void {
-  return ({ event, text, fields }) => {
-    const time = new Date().toISOString();
-    io.out(json ? JSON.stringify({ time, event, ...fields }) : `${time.slice(11, 23)}  ${text}`);
-  };
-}
 
 /** `piko start [--once] [--no-ui]`: the local orchestrator, with its web UI unless `--once` or `--no-ui`. */
 export function startCommand(program: Command, io: CliIo): void {

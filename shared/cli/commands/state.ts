@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
-import type { JobDefinition } from '../../job.ts';
+import { jobStatuses } from '../../control/status.ts';
 import { initialWatermark } from '../../planner/index.ts';
-import type { ProcessRuntime } from '../../runner/process.ts';
-import { RUN_STATUSES } from '../../store/types.ts';
 import {
   type AwsFlags,
   awsOption,
@@ -12,64 +10,7 @@ import {
 } from '../aws/options.ts';
 import { cliContext, withProcess } from '../context.ts';
 import type { CliIo } from '../io.ts';
-
-/** Per-job state as `piko status` reports it. */
-export interface JobStatus {
-  readonly jobId: string;
-  readonly paused: boolean;
-  readonly watermark: string | null;
-  readonly nextTick: string | null;
-  readonly skipped: number;
-  readonly pending: number;
-  readonly queued: number;
-  readonly running: number;
-  readonly succeeded: number;
-  readonly failed: number;
-  readonly failures: readonly { start: string; end: string; attempts: number; error: string | null }[];
-}
-
-/** Reads a job's status from the store. */
-export async function jobStatus(opened: ProcessRuntime, job: JobDefinition, now: Date): Promise<JobStatus> {
-  const state = await opened.store.getJob(job.id);
-  const counts = await opened.store.countRuns(job.id);
-  const failures = await opened.store.recentFailures(job.id, 5);
-  const next = job.schedule.nextTick(now);
-  return {
-    jobId: job.id,
-    paused: state?.paused ?? false,
-    watermark: state?.watermark.toISOString() ?? null,
-    nextTick: next?.toISOString() ?? null,
-    skipped: state?.skippedTotal ?? 0,
-    ...counts,
-    failures: failures.map((run) => ({
-      start: run.interval.start.toISOString(),
-      end: run.interval.end.toISOString(),
-      attempts: run.attempts,
-      error: run.error,
-    })),
-  };
-}
-
-/** What the human status of a job prints; the failures' detail differs locally and on AWS. */
-type PrintableStatus<F> = Omit<JobStatus, 'failures'> & {
-  readonly failures: readonly (F & { start: string; end: string; error: string | null })[];
-};
-
-/** Prints one job's status as readable lines (`piko status`, local or `--aws`). */
-export function printJobStatus<F>(
-  io: CliIo,
-  status: PrintableStatus<F>,
-  nextTick: string,
-  failureDetail: (failure: F) => string,
-): void {
-  const counts = RUN_STATUSES.map((name) => `${name} ${status[name]}`).join(', ');
-  io.out(`${status.jobId}${status.paused ? ' (paused)' : ''}`);
-  io.out(`  watermark ${status.watermark ?? '(not planned yet)'}, next tick ${nextTick}`);
-  io.out(`  runs: ${counts}; skipped ${status.skipped}`);
-  for (const failure of status.failures) {
-    io.out(`  failed ${failure.start} → ${failure.end} ${failureDetail(failure)}: ${failure.error ?? ''}`);
-  }
-}
+import { printJobStatus } from '../status-printer.ts';
 
 /**
  * `piko status`, `piko pause`, `piko resume`, `piko jobs`. With `--aws`, status, pause and resume act
@@ -88,21 +29,9 @@ export function stateCommands(program: Command, io: CliIo): void {
       refuseAwsOnlyFlags(flags);
       const context = await cliContext();
       const jobs = jobId ? [context.jobs.get(jobId)] : context.jobs.list();
-      await withProcess(context, async (opened) => {
-        for (const job of jobs) {
-          const status = await jobStatus(opened, job, new Date());
-          if (flags.json) {
-            io.out(JSON.stringify(status));
-            continue;
-          }
-          printJobStatus(
-            io,
-            status,
-            `${status.nextTick ?? '(none)'}`,
-            (failure) => `after ${failure.attempts} attempt(s)`,
-          );
-        }
-      });
+      const statuses = await withProcess(context, (opened) => jobStatuses(opened.store, jobs));
+      const options = { source: 'local', jobs: context.jobs, now: new Date(), json: flags.json } as const;
+      for (const status of statuses) printJobStatus(io, status, options);
     });
 
   for (const [name, paused] of [

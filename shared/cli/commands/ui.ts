@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import type { PikoConfig } from '../../config.ts';
 import { InputError, UiPortInUseError } from '../../errors.ts';
-import { LocalRuntime, type ProgressEvent } from '../../local/runtime.ts';
+import type { ProgressEvent } from '../../local/progress.ts';
+import { LocalRuntime } from '../../local/runtime.ts';
 import type { JobRegistry } from '../../registry.ts';
-import { openConfiguredStore, type ProcessRuntime } from '../../runner/process.ts';
+import { openConfiguredStore, type ProcessServices } from '../../runner/process.ts';
 import type { StateStore } from '../../store/types.ts';
 import { errorMessage } from '../../telemetry.ts';
 import type { RuntimeHealth } from '../../ui/health.ts';
@@ -11,7 +12,7 @@ import { resolveUiAddress, type UiAddress } from '../../ui/security.ts';
 import { startUiServer, type UiServer } from '../../ui/server.ts';
 import { type CliContext, cliContext, withProcess } from '../context.ts';
 import type { CliIo } from '../io.ts';
-import { progressPrinter } from './start.ts';
+import { progressPrinter } from '../progress.ts';
 
 /** Connections of the UI's own MySQL pool: pages read a little, and never hold the runtime's. */
 const UI_POOL_SIZE = 3;
@@ -205,7 +206,7 @@ export function uiCommand(program: Command, io: CliIo): void {
       const shutdown = new AbortController();
       await withProcess(
         context,
-        async (opened: ProcessRuntime) => {
+        async (opened: ProcessServices) => {
           let ui: ServedUi | undefined;
           // The UI's actions run here: a runtime that schedules nothing and runs what it is asked to.
           const runtime = new LocalRuntime({

@@ -1,6 +1,8 @@
 import type { StateMachine } from 'aws-local-stepfunctions';
+import { WorkflowAbortedError, WorkflowFailedError } from '../../errors.ts';
 import { parseStagePayload, type StagePayload } from '../../workflow/stage-event.ts';
 import type { ExecutionInput } from '../../workflow/starter.ts';
+import { toInlineMap } from './inline-map.ts';
 
 export type { StagePayload } from '../../workflow/stage-event.ts';
 
@@ -71,25 +73,6 @@ export interface RunWorkflowOptions {
    * fail the execution. @default a process warning
    */
   readonly onAsyncInvokeError?: (error: unknown, stateName: string) => void;
-}
-
-/** The execution failed: a state failed with nothing to catch it (or a `States.Runtime` error). */
-export class WorkflowFailedError extends Error {
-  /** The error name Step Functions would report (`States.Runtime`, `NonRetryableError`, …). */
-  readonly error: string;
-  constructor(error: string, cause: string) {
-    super(`Workflow execution failed: ${error}: ${cause}`);
-    this.name = 'WorkflowFailedError';
-    this.error = error;
-  }
-}
-
-/** The execution was aborted through `options.signal`. */
-export class WorkflowAbortedError extends Error {
-  constructor() {
-    super('Workflow execution aborted');
-    this.name = 'WorkflowAbortedError';
-  }
 }
 
 type TaskKind = 'lambda' | 'lambda:invoke' | 'ecs:runTask.sync';
@@ -177,7 +160,8 @@ async function compile(asl: string, validate: boolean): Promise<CompiledWorkflow
   const known = compiled.get(key);
   if (known) return known;
   const { StateMachine } = await import('aws-local-stepfunctions');
-  const definition = JSON.parse(asl) as AslDefinition;
+  // Distributed Maps run as inline ones locally: the one allowed difference (inline-map.ts).
+  const definition = toInlineMap(JSON.parse(asl) as AslDefinition);
   const tasks = new Map<string, TaskKind>();
   const retryStates: string[] = [];
   const visit = (states: Record<string, AslState>) => {
@@ -290,11 +274,11 @@ function warnAsyncError(error: unknown, stateName: string): void {
 
 /** Thrown by a Task that starts after an abort: aws-local-stepfunctions neither retries nor catches it. */
 class AbortedTaskError extends Error {
+  override name = 'ExecutionAborted';
   readonly isRetryable = false;
   readonly isCatchable = false;
   constructor() {
     super('execution aborted');
-    this.name = 'ExecutionAborted';
   }
 }
 

@@ -1,8 +1,8 @@
 /** Reads of a job's runs by query: `piko runs`, the UI's pages, the run-duration metrics. */
 import { StoreError } from '../../errors.ts';
 import type { SqlDatabase } from '../../sql.ts';
-import { checkCount, checkDate, RUN_COLUMNS, toRunRecord } from '../sql-store.ts';
 import { RUN_STATUSES, type RunQuery, type RunRecord } from '../types.ts';
+import { checkCount, checkDate, RUN_COLUMNS, toRunRecord } from './rows.ts';
 
 /** The job's runs matching `query`, by interval start. See {@link StateStore.findRuns}. */
 export async function selectRuns(db: SqlDatabase, jobId: string, query: RunQuery): Promise<RunRecord[]> {

@@ -5,8 +5,8 @@
  */
 import { StoreError } from '../../errors.ts';
 import type { SqlDatabase } from '../../sql.ts';
-import { checkCount, checkDate, toDate, toRunStatus } from '../sql-store.ts';
 import { RUN_STATUSES, type RunBucket, type RunSpan } from '../types.ts';
+import { checkCount, checkDate, toDate, toRunStatus } from './rows.ts';
 
 /**
  * Islands of runs on SQLite, without a sort: a run ends its span when the run of the next interval

@@ -29,12 +29,12 @@ ${jobs.map(jobCard)}
 }
 
 function jobCard(overview: JobOverview): Html {
-  const { job, state, counts, nextTick, lateness, recent } = overview;
+  const { job, status, state, nextTick, lateness, recent } = overview;
   const tz = job.schedule.timezone;
   return html`<article class="job" id="job-${job.id}" aria-labelledby="title-${job.id}">
 <header class="job-head">
   <h2 id="title-${job.id}"><a href="${gridPath(job.id)}">${job.id}</a></h2>
-  ${state?.paused ? html`<span class="chip paused">paused</span>` : ''}
+  ${status.paused ? html`<span class="chip paused">paused</span>` : ''}
   ${
     lateness && lateness.ms >= LATE_AFTER_MS
       ? html`<span class="chip late" title="since ${lateness.since.toISOString()}">late ${formatDuration(lateness.ms)}${lateness.reason === 'unplanned' ? ' (not planned)' : ''}</span>`
@@ -46,7 +46,12 @@ ${job.description ? html`<p class="description">${job.description}</p>` : ''}
   <div><dt>Schedule</dt><dd><code>${job.schedule.cron}</code> in ${tz}</dd></div>
   <div><dt>Next tick</dt><dd>${timePair(nextTick, tz)}</dd></div>
   <div><dt>Watermark</dt><dd>${state ? timePair(state.watermark, tz) : html`<span class="muted">not planned yet</span>`}</dd></div>
-  <div><dt>Runs</dt><dd class="chips">${RUN_STATUSES.map((status) => statusChip(status, counts[status]))}<span class="chip s-skipped">skipped <b>${(state?.skippedTotal ?? 0).toLocaleString('en-US')}</b></span></dd></div>
+  <div><dt>Runs</dt><dd class="chips">${RUN_STATUSES.map((name) => statusChip(name, status.counts[name]))}<span class="chip s-skipped">skipped <b>${status.skippedTotal.toLocaleString('en-US')}</b></span></dd></div>
+  ${
+    status.version === null
+      ? ''
+      : html`<div><dt>Version</dt><dd><code>${status.version}</code>${status.outdated > 0 ? html`; ${status.outdated.toLocaleString('en-US')} succeeded intervals ran another version (<code>piko backfill --reprocess outdated</code>)` : ''}</dd></div>`
+  }
 </dl>
 <div class="recent">
   <h3>Latest intervals</h3>

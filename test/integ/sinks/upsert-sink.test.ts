@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { SinkTableMismatchError } from '../../../shared/sinks/errors.ts';
+import { SinkTableMismatchError } from '../../../shared/errors.ts';
 import { defineRecord } from '../../../shared/sinks/record.ts';
 import { routeRecords } from '../../../shared/sinks/route.ts';
 import type { SinkContext } from '../../../shared/sinks/types.ts';

@@ -7,7 +7,7 @@ import type { Interval } from '../../../shared/interval.ts';
 import { openMysqlStore } from '../../../shared/store/mysql.ts';
 import { openSqliteStore } from '../../../shared/store/sqlite.ts';
 import type { RunRecord, RunStatus, StateStore } from '../../../shared/store/types.ts';
-import { createTestDatabase, mysqlAvailable } from '../../helpers/mysql.ts';
+import { createTestDatabase, mysqlAvailable } from '../../../support/mysql.ts';
 import { tempSqliteFile } from '../../helpers/sqlite.ts';
 
 const HOUR_MS = 3_600_000;
@@ -187,7 +187,11 @@ function describeIntervalReads(name: string, factory: Factory, skip = false) {
         { index: 2, status: 'running', runs: 1 },
       ]);
       // Bucket boundaries to the millisecond: from 00:59:59.999, the run of 02:00 is 1 ms into the second bucket.
-      const fine = await store.intervalBuckets(job, { from: new Date(hour(1).getTime() - 1), to: hour(3) }, HOUR_MS);
+      const fine = await store.intervalBuckets(
+        job,
+        { from: new Date(hour(1).getTime() - 1), to: hour(3) },
+        HOUR_MS,
+      );
       expect(fine).toEqual([
         { index: 0, status: 'succeeded', runs: 1 },
         { index: 1, status: 'succeeded', runs: 1 },

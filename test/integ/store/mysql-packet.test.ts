@@ -9,7 +9,7 @@ import { defineJob, MAX_CONFIG_OVERRIDE_BYTES } from '../../../shared/job.ts';
 import { planBackfill } from '../../../shared/planner/index.ts';
 import { openMysqlStore } from '../../../shared/store/mysql.ts';
 import type { StateStore } from '../../../shared/store/types.ts';
-import { mysqlGate } from '../../helpers/mysql.ts';
+import { mysqlGate } from '../../../support/mysql.ts';
 import { type PrivateMariaDb, startPrivateMariaDb } from '../../helpers/private-mariadb.ts';
 
 const { skip } = await mysqlGate('MySQL packet size tests');

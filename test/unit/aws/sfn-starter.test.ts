@@ -9,13 +9,13 @@ import {
 } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AwsCallError, AwsThrottledError, WorkflowNotDeployedError } from '../../../shared/aws/errors.ts';
 import {
   jobStateMachines,
   jobStateMachinesOfFunction,
   lazySfnClient,
   SfnWorkflowStarter,
 } from '../../../shared/aws/sfn-starter.ts';
+import { AwsCallError, AwsThrottledError, WorkflowNotDeployedError } from '../../../shared/errors.ts';
 import type { ExecutionInput } from '../../../shared/workflow/starter.ts';
 
 const sfn = mockClient(SFNClient);

@@ -5,9 +5,9 @@ import {
   backfillExecutionName,
   executionArnOf,
   executionConsoleUrl,
-  MAX_EXECUTION_NAME_LENGTH,
 } from '../../../shared/cli/aws/backfill.ts';
 import { backfillId } from '../../../shared/planner/backfill.ts';
+import { MAX_EXECUTION_NAME_LENGTH } from '../../../shared/workflow/execution-name.ts';
 import {
   ACCOUNT,
   awsCallCount,
@@ -103,6 +103,24 @@ describe('piko backfill --aws', () => {
         input: { ...INPUT, reprocess: 'failed', dryRun: true, reverse: true, config: { region: 'us' } },
       },
     ]);
+  });
+
+  it('sends --reprocess outdated as it is: the deployed dispatcher compares with the deployed version', async () => {
+    stackExists();
+    startsExecutions();
+
+    const result = await cli(...ARGS, '--reprocess', 'outdated');
+
+    const request = { ...REQUEST, reprocess: 'outdated' } as const;
+    expect(result.code).toBe(0);
+    expect(startInputs()).toEqual([
+      {
+        stateMachineArn: BACKFILL_ARN,
+        name: `daily-${backfillId(request)}`,
+        input: { ...INPUT, reprocess: 'outdated' },
+      },
+    ]);
+    expect(backfillId(request)).not.toBe(backfillId({ ...REQUEST, reprocess: 'all' }));
   });
 
   it('names the execution after the request: the same request (in any offset) gets the same name, another one another', async () => {

@@ -9,7 +9,6 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { AwsThrottledError } from '../../../shared/aws/errors.ts';
 import { jobStateMachines, SfnWorkflowStarter } from '../../../shared/aws/sfn-starter.ts';
 import type {
   BackfillNextResponse,
@@ -19,6 +18,7 @@ import type {
 } from '../../../shared/control/events.ts';
 import { parseControlEvent } from '../../../shared/control/events.ts';
 import { type ControlDeps, handleControlEvent, runsPerBatch } from '../../../shared/control/handlers.ts';
+import { AwsThrottledError } from '../../../shared/errors.ts';
 import { defineJob } from '../../../shared/job.ts';
 import { JobRegistry } from '../../../shared/registry.ts';
 import type { StateStore } from '../../../shared/store/types.ts';
@@ -172,6 +172,21 @@ describe('dispatch', () => {
     expect(names).toEqual([queued[0]!.executionName, queued[0]!.executionName]);
   });
 
+  it('leaves ownership of executions to Step Functions: no execution lease is written (DESIGN.md §8)', async () => {
+    sfn.on(StartExecutionCommand).resolves({});
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' } as never);
+    await send({ jobId: 'hourly' });
+    now = new Date(T0 + 4.5 * HOUR);
+    const whileRunning = await send<DispatchResponse>({ action: 'continue', jobId: 'hourly' });
+    sfn.on(DescribeExecutionCommand).rejects(serviceError(ExecutionDoesNotExist, 'ExecutionDoesNotExist'));
+    const lost = await send<DispatchResponse>({ jobId: 'hourly' });
+
+    expect(whileRunning.live).toHaveLength(1);
+    expect(lost.restarted).toEqual(whileRunning.live);
+    const { rows } = await store.database.query('SELECT COUNT(*) AS n FROM piko_leases');
+    expect(Number(rows[0]?.n)).toBe(0);
+  });
+
   it('refuses an unknown job, naming the known ones', async () => {
     await expect(send({ jobId: 'nightly' })).rejects.toThrow('Unknown job "nightly". Known jobs: hourly.');
   });
@@ -196,10 +211,13 @@ describe('status, pause and resume', () => {
           paused: false,
           skippedTotal: 0,
           counts: { pending: 0, queued: 2, running: 0, succeeded: 0, failed: 1 },
+          version: null,
+          outdated: 0,
           recentFailures: [
             {
               runId: first!.runId,
               interval: first!.interval,
+              attempts: 3,
               error: 'upstream said 503',
               finishedAt: now.toISOString(),
             },
@@ -483,5 +501,77 @@ describe('backfill', () => {
     expect(runsPerBatch(null)).toBe(500);
     expect(runsPerBatch({ blob: 'x'.repeat(2_000) })).toBe(70);
     expect(runsPerBatch({ blob: 'x'.repeat(1_000_000) })).toBe(1);
+  });
+});
+
+describe('code versions through the control events (--aws)', () => {
+  /** `hourly` as deployed at code version 3. */
+  const versioned = defineJob({
+    id: 'hourly',
+    version: '3',
+    schedule: { cron: '0 * * * *' },
+    start: '2026-01-01T00:00:00Z',
+    handler: async () => null,
+  });
+
+  /** Four succeeded runs of 2025-12-31 00:00–04:00: under no version, '2', '3' and '3'. */
+  async function seed(): Promise<void> {
+    const start = Date.parse('2025-12-31T00:00:00Z');
+    const intervals = Array.from({ length: 4 }, (_, i) => ({
+      start: new Date(start + i * HOUR),
+      end: new Date(start + (i + 1) * HOUR),
+    }));
+    await store.withJob('hourly', new Date(T0), (tx) =>
+      tx.insertRuns(intervals.map((interval) => ({ interval, trigger: 'backfill' as const }))),
+    );
+    const runs = await store.listRuns('hourly');
+    for (const [index, version] of [null, '2', '3', '3'].entries()) {
+      await store.markRunning(runs[index]!.runId, 'main', now, undefined, version);
+      await store.markSucceeded(runs[index]!.runId, null, now, undefined, version);
+    }
+  }
+
+  it('status answers the deployed code version and how many succeeded intervals another one ran', async () => {
+    deps = { ...deps, jobs: new JobRegistry([versioned]) };
+    await seed();
+
+    const response = await send<StatusResponse>({ action: 'status', jobId: 'hourly' });
+
+    expect(response.jobs[0]).toMatchObject({ jobId: 'hourly', version: '3', outdated: 2 });
+  });
+
+  it('backfill-plan with reprocess outdated re-runs the intervals another version (or none) ran', async () => {
+    deps = { ...deps, jobs: new JobRegistry([versioned]) };
+    await seed();
+    const request = {
+      jobId: 'hourly',
+      from: '2025-12-31T00:00:00Z',
+      to: '2025-12-31T05:00:00Z',
+      reprocess: 'outdated',
+    };
+
+    const dryRun = await send<BackfillPlanResponse>({
+      action: 'backfill-plan',
+      request: { ...request, dryRun: true },
+    });
+    const plan = await send<BackfillPlanResponse>({ action: 'backfill-plan', request });
+
+    const counts = { create: 1, rerun: 2, 'skip-in-flight': 0, 'skip-succeeded': 2, 'skip-failed': 0 };
+    expect(dryRun.counts).toEqual(counts);
+    expect(dryRun.sample?.map((line) => line.action)).toEqual([
+      'rerun',
+      'rerun',
+      'skip-succeeded',
+      'skip-succeeded',
+      'create',
+    ]);
+    expect(plan.counts).toEqual(counts);
+    expect((await store.listRuns('hourly')).map((run) => [run.status, run.version])).toEqual([
+      ['pending', null],
+      ['pending', null],
+      ['succeeded', '3'],
+      ['succeeded', '3'],
+      ['pending', null],
+    ]);
   });
 });

@@ -4,10 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { JobDefinitionError } from '../../../shared/errors.ts';
+import { JobDefinitionError, SinkDefinitionError } from '../../../shared/errors.ts';
 import { defineJob } from '../../../shared/job.ts';
 import { JobRegistry } from '../../../shared/registry.ts';
-import { SinkDefinitionError } from '../../../shared/sinks/errors.ts';
 import { defineRecord } from '../../../shared/sinks/record.ts';
 import { columnsOf } from '../../../shared/sinks/sql-table.ts';
 import type { Sink } from '../../../shared/sinks/types.ts';

@@ -1,10 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { WorkflowAbortedError, WorkflowFailedError } from '../../../shared/errors.ts';
 import {
   type FargateTaskRequest,
   runWorkflow,
-  WorkflowAbortedError,
   type WorkflowBindings,
-  WorkflowFailedError,
 } from '../../../shared/local/workflow/executor.ts';
 import { renderJobWorkflow } from '../../../shared/local/workflow/render.ts';
 import {

@@ -7,9 +7,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { AwsCallError, AwsThrottledError } from '../../../shared/aws/errors.ts';
 import { loadConfig, type PikoConfig } from '../../../shared/config.ts';
-import { InputError, NonRetryableError } from '../../../shared/errors.ts';
+import { AwsCallError, AwsThrottledError, InputError, NonRetryableError } from '../../../shared/errors.ts';
 import { type ObjectStore, objectStore } from '../../../shared/resources/object-store.ts';
 import { type S3Endpoint, startS3Endpoint } from '../../helpers/s3-endpoint.ts';
 

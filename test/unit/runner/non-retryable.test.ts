@@ -7,14 +7,14 @@ import { NON_RETRYABLE_ERRORS } from '../../../infra/constructs/job-workflow.ts'
 import {
   NON_RETRYABLE_ERROR_NAMES,
   NonRetryableError,
+  RecordValidationError,
   StageEventRefusedError,
   StoreUnavailableError,
   workflowErrorName,
 } from '../../../shared/errors.ts';
 import { runWorkflow, type WorkflowBindings } from '../../../shared/local/workflow/executor.ts';
 import { renderJobWorkflow } from '../../../shared/local/workflow/render.ts';
-import { withoutSecrets } from '../../../shared/runner/stage-runner.ts';
-import { RecordValidationError } from '../../../shared/sinks/errors.ts';
+import { withoutSecrets } from '../../../shared/telemetry.ts';
 import type { StagePayload } from '../../../shared/workflow/stage-event.ts';
 import { executionInput, singleStageJob } from '../workflow/jobs.ts';
 
@@ -51,6 +51,18 @@ describe('workflowErrorName and withoutSecrets', () => {
     // Applied twice (the stage runner, then the Lambda entry): the same error.
     const twice = withoutSecrets(withoutSecrets(new CorruptInputError('bad')));
     expect(twice).toMatchObject({ name: 'NonRetryableError', message: 'CorruptInputError: bad' });
+  });
+
+  it('with `described`, carry the whole description (name, message, causes) without secrets, as the dispatcher answers', () => {
+    const error = new CorruptInputError('bad', { cause: new Error('password=hunter22 refused') });
+    expect(withoutSecrets(error, { described: true })).toMatchObject({
+      name: 'NonRetryableError',
+      message: 'CorruptInputError: bad (cause: password=<redacted> refused)',
+    });
+    expect(withoutSecrets(new StoreUnavailableError('down'), { described: true })).toMatchObject({
+      name: 'StoreUnavailableError',
+      message: 'StoreUnavailableError: down',
+    });
   });
 
   it('the workflow never retries exactly the names the errors module gives', () => {

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { NonRetryableError } from '../../../shared/errors.ts';
-import { RecordValidationError } from '../../../shared/sinks/errors.ts';
+import { NonRetryableError, RecordValidationError } from '../../../shared/errors.ts';
 import { defineRecord } from '../../../shared/sinks/record.ts';
 
 const SalesRow = defineRecord(

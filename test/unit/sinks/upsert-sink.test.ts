@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { SinkDefinitionError } from '../../../shared/sinks/errors.ts';
+import { SinkDefinitionError } from '../../../shared/errors.ts';
 import { defineRecord } from '../../../shared/sinks/record.ts';
 import { columnsOf, createTableSql, upsertSql } from '../../../shared/sinks/sql-table.ts';
 import type { SinkContext } from '../../../shared/sinks/types.ts';

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { InputError } from '../../../shared/errors.ts';
 import { parseStagePayload, stageErrorMessage } from '../../../shared/workflow/stage-event.ts';
 
 const run = {
@@ -46,6 +47,7 @@ describe('parseStagePayload', () => {
       'stage event: "run" must be { jobId, runId, executionName, generation }: a job id, a positive integer runId, ' +
       'an execution name of 1 to 80 characters [A-Za-z0-9_-] and a generation of 0 or more';
     expect(() => parseStagePayload(null)).toThrow(/JSON object/);
+    expect(() => parseStagePayload('{')).toThrow(InputError);
     expect(() => parseStagePayload({ action: 'run', stage: 'x', stageIndex: 0 })).toThrow(refusal);
     expect(() =>
       parseStagePayload({ action: 'run', stage: 'x', stageIndex: 0, run: { ...run, generation: -1 } }),

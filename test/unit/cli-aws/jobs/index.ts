@@ -3,7 +3,7 @@
  * and a config schema; `payday` restricts both day fields, so it has two schedules (`.dom`, `.dow`).
  */
 import { z } from 'zod';
-import { defineJob, type JobDefinition } from '../../../../shared/job.ts';
+import { defineJob, type JobDefinition } from '#piko';
 
 /** Daily at 03:00 UTC, with a config the backfill checks locally. */
 export const daily = defineJob({

@@ -1,0 +1,108 @@
+/**
+ * A backfill run to its end by one process (`piko backfill`, locally): planned, then its lane
+ * dispatched batch after batch until nothing is left, waiting while the job is paused, then marked
+ * done. On AWS the backfill state machine does the same through `backfill-plan` and `backfill-next`.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { JobPausedError } from '../errors.ts';
+import type { JobDefinition } from '../job.ts';
+import type { DispatchLane, StateStore } from '../store/types.ts';
+import {
+  type BackfillLimits,
+  type BackfillPlanResult,
+  type BackfillRequest,
+  finishBackfill,
+  planBackfill,
+} from './backfill.ts';
+import type { DispatchResult } from './dispatch.ts';
+
+/** How often a backfill of a paused job looks whether the job was resumed. */
+export const BACKFILL_PAUSED_POLL_MS = 500;
+
+/** What runs a backfill's executions and says when they have ended (the local runtime is one). */
+export interface LaneRunner {
+  /** Dispatches the pending runs of one lane of a job (repairing in-flight ones first). */
+  dispatchLane(job: JobDefinition, lane: DispatchLane, newestFirst?: boolean): Promise<DispatchResult>;
+  /** Resolves when no execution it started is running. */
+  whenIdle(): Promise<void>;
+  /** Runs that have ended since the runner was created. */
+  readonly totals: { readonly succeeded: number; readonly failed: number };
+}
+
+/** What {@link runBackfill} reports as it goes. */
+export type BackfillProgress =
+  /** The whole range is planned. */
+  | { readonly kind: 'planned'; readonly plan: BackfillPlanResult }
+  /** The job is paused: the backfill waits for it to be resumed (said once per pause). */
+  | { readonly kind: 'paused'; readonly backfillId: string }
+  /** A round of batches has ended: `done` of `total` runs of the backfill have ended, `failed` of them failed. */
+  | { readonly kind: 'batch'; readonly done: number; readonly total: number; readonly failed: number };
+
+/** Options of {@link runBackfill}. */
+export interface RunBackfillOptions {
+  /** Limits of the planning. @default planBackfill's */
+  readonly limits?: BackfillLimits;
+  /** When the job is paused, plan now and run after it is resumed. @default false: refused */
+  readonly waitWhilePaused?: boolean;
+  /** Where progress goes. @default nothing */
+  readonly onProgress?: (progress: BackfillProgress) => void;
+  /** @default () => new Date() */
+  readonly clock?: () => Date;
+  /** How often a paused job is looked at again. @default BACKFILL_PAUSED_POLL_MS */
+  readonly pausedPollMs?: number;
+}
+
+/** How a backfill run by {@link runBackfill} ended. */
+export interface BackfillOutcome {
+  readonly backfillId: string;
+  readonly succeeded: number;
+  readonly failed: number;
+}
+
+/**
+ * Plans the backfill of `request` and runs it through `runner` until every run of its lane has ended,
+ * then marks it done. Runs it again with the same request after a stop, and it goes on where it was.
+ * @throws JobPausedError (before writing anything) when the job is paused and `waitWhilePaused` is not
+ *   set; the errors of {@link planBackfill}.
+ */
+export async function runBackfill(
+  store: StateStore,
+  job: JobDefinition,
+  request: BackfillRequest,
+  runner: LaneRunner,
+  options: RunBackfillOptions = {},
+): Promise<BackfillOutcome> {
+  const clock = options.clock ?? (() => new Date());
+  const report = options.onProgress ?? (() => {});
+  // A paused job starts no run: refuse before writing anything, so a script never blocks on a pause
+  // it did not expect; waiting plans now and runs after resume (as a pause mid-way does).
+  if (!options.waitWhilePaused && (await store.getJob(job.id))?.paused) {
+    throw new JobPausedError(job.id, 'a backfill (pass --wait to plan it now and run it after resume)');
+  }
+  const plan = await planBackfill(store, job, request, clock(), options.limits);
+  report({ kind: 'planned', plan });
+  const lane = { kind: 'backfill', backfillId: plan.backfillId } as const;
+  const total = (await store.listRuns(job.id, { from: request.from, to: request.to })).filter(
+    (run) => run.backfillId === plan.backfillId && run.status !== 'succeeded' && run.status !== 'failed',
+  ).length;
+  let waiting = false;
+  for (;;) {
+    const dispatched = await runner.dispatchLane(job, lane, request.reverse);
+    await runner.whenIdle();
+    if (dispatched.paused) {
+      // A paused job starts nothing, backfills included: wait here and go on after resume.
+      if (!waiting) report({ kind: 'paused', backfillId: plan.backfillId });
+      waiting = true;
+      await sleep(options.pausedPollMs ?? BACKFILL_PAUSED_POLL_MS);
+      continue;
+    }
+    waiting = false;
+    const { succeeded, failed } = runner.totals;
+    report({ kind: 'batch', done: succeeded + failed, total, failed });
+    // Done when nothing was started, resumed after an interruption, or still running.
+    if (dispatched.started.length + dispatched.restarted.length + dispatched.live.length === 0) break;
+  }
+  await finishBackfill(store, job, plan.backfillId, clock());
+  const { succeeded, failed } = runner.totals;
+  return { backfillId: plan.backfillId, succeeded, failed };
+}

@@ -1,0 +1,52 @@
+/**
+ * One Fargate stage of one run, then exit: what the image's entry (`functions/container/bundle-entry.ts`)
+ * and the local runtime's child (`shared/local/fargate-child.ts`) both do. The event arrives in
+ * `PIKO_STAGE_EVENT` (the workflow's container override; locally, the child process environment).
+ * Exit code 0 on success; 1 on failure, with the error's name and message as the last stderr line.
+ */
+
+import { getConfig, type PikoConfig } from '../config.ts';
+import type { JobRegistry } from '../registry.ts';
+import { ENV_JOB_ID, requiredEnv } from '../stack/env.ts';
+import { configureTelemetry, logger, withoutSecrets } from '../telemetry.ts';
+import { parseStagePayload, STAGE_EVENT_ENV } from '../workflow/stage-event.ts';
+import { openProcessServices } from './process.ts';
+import { runStage } from './stage-runner.ts';
+
+/**
+ * Runs the stage named by `PIKO_STAGE_EVENT` with the jobs `loadRegistry` gives, and sets the exit code.
+ * Never throws: a failure is logged, written to stderr and leaves `process.exitCode` at 1.
+ */
+export async function runContainerStage(
+  loadRegistry: (config: PikoConfig) => JobRegistry | Promise<JobRegistry>,
+): Promise<void> {
+  const shutdown = new AbortController();
+  process.once('SIGTERM', () => shutdown.abort(new Error('Fargate task stopped (SIGTERM)')));
+  try {
+    const config = getConfig();
+    configureTelemetry({ logLevel: config.piko.logLevel, json: config.piko.logJson });
+    const raw = process.env[STAGE_EVENT_ENV];
+    if (!raw)
+      throw new Error(
+        `${STAGE_EVENT_ENV} is not set: this container runs one stage given by the job workflow`,
+      );
+    const payload = parseStagePayload(raw);
+    // The task knows its own job (the task definition's environment) and refuses events of others.
+    const jobId = requiredEnv(ENV_JOB_ID);
+    const runtime = await openProcessServices(config, await loadRegistry(config), {
+      migrate: false,
+      shutdown: shutdown.signal,
+    });
+    try {
+      await runStage({ ...runtime, jobId }, payload);
+    } finally {
+      await runtime.close();
+    }
+  } catch (error) {
+    const { name, message } = withoutSecrets(error);
+    logger.error('stage failed', { error: message, errorName: name });
+    // The last stderr line is what the local runtime (and a reader of the task's logs) reports.
+    process.stderr.write(`${name}: ${message}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * A backfill run to its end by one process (`runBackfill`), its dry run (`countBackfill`) and the
+ * target of a manual run (`manualRunTarget`): the real local runtime (workflow definition in
+ * aws-local-stepfunctions, in-process stage runner) on a SQLite store in a temp file.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { loadConfig } from '../../../shared/config.ts';
+import { BackfillRefusedError, InputError, NonRetryableError } from '../../../shared/errors.ts';
+import { defineJob } from '../../../shared/job.ts';
+import { LocalRuntime } from '../../../shared/local/runtime.ts';
+import {
+  type BackfillProgress,
+  backfillId,
+  countBackfill,
+  manualRunTarget,
+  planBackfill,
+  runBackfill,
+} from '../../../shared/planner/index.ts';
+import { JobRegistry } from '../../../shared/registry.ts';
+import { openProcessServices, type ProcessServices } from '../../../shared/runner/process.ts';
+
+const NOW = new Date('2026-03-02T00:00:30.000Z');
+/** The interval of {@link hourly} that always fails. */
+const FAILING_START = '2026-03-01T02:00:00.000Z';
+
+const hourly = defineJob({
+  id: 'backfill_run_hourly',
+  schedule: { cron: '0 * * * *' },
+  start: '2026-03-01T00:00:00Z',
+  concurrency: 2,
+  retry: { attempts: 1 },
+  config: z.object({ region: z.enum(['eu', 'us']).default('eu') }),
+  handler: (ctx) => {
+    if (ctx.interval.start.toISOString() === FAILING_START) throw new NonRetryableError('bad interval');
+    return null;
+  },
+});
+
+const range = (from: string, to: string) => ({ jobId: hourly.id, from: new Date(from), to: new Date(to) });
+
+describe('running a backfill in one process (SQLite)', () => {
+  let dir: string;
+  let opened: ProcessServices;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'piko-backfill-run-'));
+    const config = loadConfig({ env: { PIKO_DATA_DIR: dir, PIKO_SQLITE__FILE: path.join(dir, 'piko.db') } });
+    opened = await openProcessServices(config, new JobRegistry([hourly]));
+  });
+
+  afterAll(async () => {
+    await opened?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs every interval once, reporting the plan and each round, and marks the backfill done', async () => {
+    // Arrange
+    const request = range('2026-03-01T00:00:00Z', '2026-03-01T04:00:00Z');
+    const runtime = new LocalRuntime({ process: opened, clock: () => NOW, noRetryWaits: true });
+    const progress: BackfillProgress[] = [];
+
+    // Act
+    const outcome = await runBackfill(opened.store, hourly, request, runtime, {
+      clock: () => NOW,
+      onProgress: (event) => progress.push(event),
+    });
+
+    // Assert
+    const id = backfillId(request);
+    expect(outcome).toEqual({ backfillId: id, succeeded: 3, failed: 1 });
+    const counts = { create: 4, rerun: 0, 'skip-in-flight': 0, 'skip-succeeded': 0, 'skip-failed': 0 };
+    expect(progress[0]).toEqual({ kind: 'planned', plan: { backfillId: id, counts, done: true } });
+    expect(progress.at(-1)).toEqual({ kind: 'batch', done: 4, total: 4, failed: 1 });
+    expect(progress.slice(1).every((event) => event.kind === 'batch')).toBe(true);
+    const runs = await opened.store.listRuns(hourly.id);
+    expect(runs.map((run) => [run.interval.start.toISOString(), run.status, run.trigger])).toEqual([
+      ['2026-03-01T00:00:00.000Z', 'succeeded', 'backfill'],
+      ['2026-03-01T01:00:00.000Z', 'succeeded', 'backfill'],
+      [FAILING_START, 'failed', 'backfill'],
+      ['2026-03-01T03:00:00.000Z', 'succeeded', 'backfill'],
+    ]);
+    expect((await opened.store.getBackfill(id))?.status).toBe('done');
+  });
+
+  it('dry-runs a range, handing over each interval in the order it would run, writing nothing', async () => {
+    // Arrange: 00:00–04:00 ran above (02:00 failed); 04:00–06:00 is planned and left pending
+    await planBackfill(opened.store, hourly, range('2026-03-01T04:00:00Z', '2026-03-01T06:00:00Z'), NOW);
+    const before = await opened.store.listRuns(hourly.id);
+    const seen: string[] = [];
+
+    // Act
+    const { counts } = await countBackfill(
+      opened.store,
+      hourly,
+      { ...range('2026-03-01T01:00:00Z', '2026-03-01T07:00:00Z'), reprocess: 'failed', reverse: true },
+      { each: (interval) => seen.push(`${interval.start.toISOString().slice(11, 16)} ${interval.action}`) },
+    );
+
+    // Assert
+    expect(seen).toEqual([
+      '06:00 create',
+      '05:00 skip-in-flight',
+      '04:00 skip-in-flight',
+      '03:00 skip-succeeded',
+      '02:00 rerun',
+      '01:00 skip-succeeded',
+    ]);
+    expect(counts).toEqual({
+      create: 1,
+      'skip-in-flight': 2,
+      'skip-succeeded': 2,
+      rerun: 1,
+      'skip-failed': 0,
+    });
+    expect(await opened.store.listRuns(hourly.id)).toEqual(before);
+  });
+});
+
+describe('the target of a manual run', () => {
+  it('is the latest interval ending at or before the instant, with the config checked', () => {
+    const at = new Date('2026-03-01T05:59:59.999Z');
+
+    expect(manualRunTarget(hourly, at, { region: 'us' }, NOW)).toEqual({
+      interval: { start: new Date('2026-03-01T04:00:00.000Z'), end: new Date('2026-03-01T05:00:00.000Z') },
+      config: { region: 'us' },
+    });
+    expect(manualRunTarget(hourly, new Date('2026-03-01T06:00:00.000Z'), undefined, NOW).interval).toEqual({
+      start: new Date('2026-03-01T05:00:00.000Z'),
+      end: new Date('2026-03-01T06:00:00.000Z'),
+    });
+  });
+
+  it('refuses an interval that has not ended by now, and a config the schema rejects', () => {
+    const later = new Date('2026-03-02T02:00:00.000Z');
+
+    expect(() => manualRunTarget(hourly, later, undefined, NOW)).toThrow(
+      new BackfillRefusedError(
+        'Backfill refused: to (2026-03-02T02:00:00.000Z) is in the future (now is 2026-03-02T00:00:30.000Z); only intervals that have ended can be backfilled',
+      ),
+    );
+    expect(() => manualRunTarget(hourly, NOW, { region: 'mars' }, NOW)).toThrow(
+      new InputError(
+        'Invalid config for job "backfill_run_hourly": region: Invalid option: expected one of "eu"|"us"',
+      ),
+    );
+  });
+});
