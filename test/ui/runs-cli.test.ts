@@ -91,6 +91,7 @@ describe.each(stores)('piko runs ($kind)', ({ kind, skip }) => {
         attempts: 1,
         generation: 0,
         requeues: 0,
+        version: null,
         notBefore: null,
         executionName: 'ui_gated-seeded',
         backfill: null,

@@ -41,6 +41,8 @@ export interface RunHistoryLine {
   readonly attempts: number;
   readonly generation: number;
   readonly requeues: number;
+  /** The version of the job's code that last ran it (`version` in `defineJob`); null for none. */
+  readonly version: string | null;
   readonly notBefore: string | null;
   readonly executionName: string | null;
   readonly backfill: {
@@ -157,6 +159,7 @@ async function historyLines(
       attempts: run.attempts,
       generation: run.generation,
       requeues: run.requeues,
+      version: run.version,
       notBefore: run.notBefore?.toISOString() ?? null,
       executionName: run.executionName,
       backfill: run.backfillId
@@ -196,7 +199,7 @@ function printRun(io: CliIo, job: JobDefinition, line: RunHistoryLine): void {
   const local = `${formatInZone(new Date(line.start), tz)} → ${formatInZone(new Date(line.end), tz)}`;
   io.out(`${line.jobId}  ${line.start} → ${line.end}  ${line.status}  (${local})`);
   io.out(
-    `  run ${line.runId}: trigger ${line.trigger}, ${line.attempts} attempt${line.attempts === 1 ? '' : 's'}${line.stage ? ` of stage ${line.stage}` : ''}, generation ${line.generation}, requeues ${line.requeues}${line.notBefore ? `, not before ${line.notBefore}` : ''}`,
+    `  run ${line.runId}: trigger ${line.trigger}, ${line.attempts} attempt${line.attempts === 1 ? '' : 's'}${line.stage ? ` of stage ${line.stage}` : ''}, generation ${line.generation}, requeues ${line.requeues}${line.version === null ? '' : `, version ${line.version}`}${line.notBefore ? `, not before ${line.notBefore}` : ''}`,
   );
   const backfill = line.backfill
     ? `${line.backfill.id} (${line.backfill.from ?? '?'} → ${line.backfill.to ?? '?'}, reprocess ${line.backfill.reprocess ?? '?'}, ${line.backfill.status ?? '?'})`

@@ -77,6 +77,7 @@ ${row('Run', `${run.runId} (generation ${run.generation})`)}
 ${row('Trigger', run.trigger)}
 ${row('Attempts', `${run.attempts}${run.stage ? ` of stage ${run.stage}` : ''} (at most ${job.retry.attempts})`)}
 ${row('Requeues', String(run.requeues))}
+${row('Version', run.version ?? '—')}
 ${run.notBefore ? row('Not before', timePair(run.notBefore, tz)) : ''}
 ${row('Execution', run.executionName ?? '—')}
 ${row(
