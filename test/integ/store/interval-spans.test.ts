@@ -198,6 +198,17 @@ function describeIntervalReads(name: string, factory: Factory, skip = false) {
       ]);
     });
 
+    it('counts many small buckets alike (one pass over the runs instead of a seek per bucket)', async () => {
+      const job = newJob('small_buckets');
+      await seed(store, job, ['succeeded', 'failed', undefined, 'pending']);
+      // 4 hours of 1-second buckets: 14,400 of them, three with a run.
+      expect(await store.intervalBuckets(job, { from: T0, to: hour(4) }, 1_000)).toEqual([
+        { index: 0, status: 'succeeded', runs: 1 },
+        { index: 3_600, status: 'failed', runs: 1 },
+        { index: 10_800, status: 'pending', runs: 1 },
+      ]);
+    });
+
     it('counts a backfill’s runs in the buckets with the scheduled ones', async () => {
       const job = newJob('bucket_lanes');
       await seed(store, job, ['succeeded', 'failed', undefined, undefined]);
