@@ -191,7 +191,7 @@ async function measure(store: StateStore, browserPage: import('playwright-core')
     };
     const load = async () => {
       await browserPage.goto(url, { waitUntil: 'load' });
-      return browserPage.evaluate(() => {
+      const ms = await browserPage.evaluate(() => {
         // The browser's Navigation Timing entry (Node's types do not know it).
         const timing = performance as unknown as {
           getEntriesByType(type: 'navigation'): { loadEventEnd: number; startTime: number }[];
@@ -199,6 +199,9 @@ async function measure(store: StateStore, browserPage: import('playwright-core')
         const [entry] = timing.getEntriesByType('navigation');
         return entry!.loadEventEnd - entry!.startTime;
       });
+      // Leave the page: its live updates would fetch it again while the next figure is taken.
+      await browserPage.goto('about:blank');
+      return ms;
     };
     const cold = await get();
     await load();
@@ -208,7 +211,9 @@ async function measure(store: StateStore, browserPage: import('playwright-core')
       gets.push(await get());
       loads.push(await load());
     }
+    await browserPage.goto(url, { waitUntil: 'load' });
     const cells = await browserPage.locator('.timeline a.cell').count();
+    await browserPage.goto('about:blank');
     return {
       coldMs: Math.round(cold.ms),
       serverMs: Math.round(median(gets.map((result) => result.ms))),

@@ -21,7 +21,7 @@ export function overviewPage(jobs: readonly JobOverview[]): Html {
   return layout({
     title: 'Jobs',
     body: html`<h1>Jobs</h1>
-<p class="muted">${jobs.length} job${jobs.length === 1 ? '' : 's'}; times in each job’s own timezone, UTC beside them.</p>
+<p class="muted">Times in each job’s own timezone, UTC beside them.</p>
 <section data-live-id="overview" aria-label="Jobs">
 ${jobs.map(jobCard)}
 </section>`,
