@@ -40,6 +40,7 @@ import { JobRegistry } from '../shared/registry.ts';
 import { openProcessServices, type ProcessServices } from '../shared/runner/process.ts';
 import { runStage } from '../shared/runner/stage-runner.ts';
 import { openMysqlStore, type RunRecord, type StateStore } from '../shared/store/index.ts';
+import { LOCAL_DRIVERS } from '../shared/store/local.ts';
 
 const MYSQL_SERVER = process.env.PIKO_BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
 const REDIS = new URL(process.env.PIKO_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379');
@@ -152,7 +153,7 @@ async function executionInputs(
   for (let i = 0; i < runs.length; i += batch) {
     const slice = runs.slice(i, i + batch);
     const executionName = `${tag}-${i}`;
-    await opened.store.withJob(job.id, FROM, (tx) =>
+    await opened.store.withJob(job, (tx) =>
       tx.markQueued(
         slice.map((run) => run.runId),
         executionName,
@@ -525,7 +526,7 @@ const dataDir = await mkdtemp(path.join(tmpdir(), 'piko-bench-'));
 
 try {
   const config = loadConfig({ cwd: dataDir, env: { PIKO_MYSQL__DSN: dsn, PIKO_DATA_DIR: dataDir } });
-  const opened = await openProcessServices(config, jobs);
+  const opened = await openProcessServices(config, jobs, { drivers: LOCAL_DRIVERS });
   let piko: Awaited<ReturnType<typeof pikoBackfill>>;
   let analysis: Analysis | undefined;
   try {

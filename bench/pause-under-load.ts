@@ -30,11 +30,11 @@ import { defineJob } from '../shared/job.ts';
 import { LocalRuntime } from '../shared/local/runtime.ts';
 import { LocalWorkflowStarter } from '../shared/local/workflow/local-starter.ts';
 import { renderJobWorkflow } from '../shared/local/workflow/render.ts';
-import { initialWatermark } from '../shared/planner/index.ts';
 import { JobRegistry } from '../shared/registry.ts';
 import { openProcessServices, type ProcessServices } from '../shared/runner/process.ts';
 import { runStage } from '../shared/runner/stage-runner.ts';
-import { openStore, type StateStore } from '../shared/store/index.ts';
+import type { StateStore } from '../shared/store/index.ts';
+import { LOCAL_DRIVERS, openStore } from '../shared/store/local.ts';
 
 const MYSQL_SERVER = process.env.PIKO_BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
 const INTERVALS = 100;
@@ -86,7 +86,6 @@ async function drain(
   pathKind: Path,
   pauseAt: number,
 ): Promise<number> {
-  const watermark = initialWatermark(job, NOW);
   let idle: () => Promise<void>;
   let go: () => Promise<void>;
   if (pathKind === 'local') {
@@ -125,11 +124,11 @@ async function drain(
   const reached = startsReach(pauseAt);
   await go();
   await reached;
-  await operator.setPaused(job.id, true, watermark);
+  await operator.setPaused(job, true);
   const atPause = starts.length;
   await idle();
   const after = starts.length - atPause;
-  await operator.setPaused(job.id, false, watermark);
+  await operator.setPaused(job, false);
   await go();
   await idle();
   return after;
@@ -155,7 +154,9 @@ async function trial(kind: Kind, pathKind: Path, pauseAt: number): Promise<Trial
     await admin?.query(`CREATE DATABASE \`${database}\``);
     const env: Record<string, string> = { PIKO_DATA_DIR: dataDir, PIKO_SQLITE__FILE: sqliteFile };
     if (kind === 'mysql') env.PIKO_MYSQL__DSN = dsn;
-    const opened = await openProcessServices(loadConfig({ cwd: dataDir, env }), jobs);
+    const opened = await openProcessServices(loadConfig({ cwd: dataDir, env }), jobs, {
+      drivers: LOCAL_DRIVERS,
+    });
     const operator = await openStore(kind === 'mysql' ? { mysqlDsn: dsn, poolSize: 1 } : { sqliteFile });
     try {
       const startsAfterPause = await drain(opened, operator, pathKind, pauseAt);

@@ -29,7 +29,8 @@ import mysql from 'mysql2/promise';
 import { chromium } from 'playwright-core';
 import { defineJob } from '../shared/job.ts';
 import { JobRegistry } from '../shared/registry.ts';
-import { openMysqlStore, openSqliteStore, type RunStatus, type StateStore } from '../shared/store/index.ts';
+import { openMysqlStore, type RunStatus, type StateStore } from '../shared/store/index.ts';
+import { openSqliteStore } from '../shared/store/local.ts';
 import { readGrid } from '../shared/ui/model.ts';
 import { resolveUiAddress } from '../shared/ui/security.ts';
 import { startUiServer } from '../shared/ui/server.ts';
@@ -128,7 +129,7 @@ async function seed(store: StateStore, plan: readonly Block[]): Promise<void> {
     .flatMap((block) => Array.from({ length: block.length }, (_, i) => block.first + i));
   for (let i = 0; i < minutes.length; i += INSERT_CHUNK) {
     const chunk = minutes.slice(i, i + INSERT_CHUNK);
-    await store.withJob(job.id, FROM, async (tx) => {
+    await store.withJob(job, async (tx) => {
       await tx.insertRuns(
         chunk.map((minute) => ({
           interval: { start: at(minute), end: at(minute + 1) },

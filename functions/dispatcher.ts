@@ -12,7 +12,7 @@ import { parseControlEvent } from '../shared/control/events.ts';
 import { handleControlEvent } from '../shared/control/handlers.ts';
 import { JobRegistry } from '../shared/registry.ts';
 import { ENV_AWS_REGION, ENV_STACK_NAME, lambdaStoreOptions, requiredEnv } from '../shared/stack/env.ts';
-import { openMysqlStore } from '../shared/store/mysql.ts';
+import { openMysqlStore } from '../shared/store/mysql/index.ts';
 import type { StateStore } from '../shared/store/types.ts';
 import { errorMessage, logger, metrics, withoutSecrets } from '../shared/telemetry.ts';
 import { jobs } from './jobs/index.ts';

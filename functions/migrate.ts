@@ -10,7 +10,7 @@ import { getConfig } from '../shared/config.ts';
 import { ConfigError, StoreError, StoreUnavailableError } from '../shared/errors.ts';
 import { type DatabaseUserPlan, databaseUserStatements } from '../shared/stack/database-users.ts';
 import { lambdaStoreOptions } from '../shared/stack/env.ts';
-import { openMysqlStore, parseMysqlDsn } from '../shared/store/mysql.ts';
+import { openMysqlStore, parseMysqlDsn } from '../shared/store/mysql/index.ts';
 import type { StateStore } from '../shared/store/types.ts';
 import { errorMessage, logger } from '../shared/telemetry.ts';
 

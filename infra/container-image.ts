@@ -25,13 +25,6 @@ export const STAGE_DOCKERFILE = path.join(PROJECT_ROOT, 'functions', 'container'
 /** The bundle's file name in the build context (the Dockerfile's `CMD` runs it). */
 export const STAGE_BUNDLE_FILE = 'main.mjs';
 
-/**
- * better-sqlite3 is a native module the image does not carry (stages on AWS use MySQL): the stand-in
- * the Lambda bundles use names the problem instead. Aliased here too, so the image never depends on
- * the Lambda options to keep native code out.
- */
-export const BETTER_SQLITE3_STUB = path.join(PROJECT_ROOT, 'infra', 'shims', 'better-sqlite3.cjs');
-
 /** The image platform that runs on `architecture`. */
 export function imagePlatformFor(architecture: ecs.CpuArchitecture): Platform {
   if (architecture === ecs.CpuArchitecture.ARM64) return Platform.LINUX_ARM64;
@@ -123,7 +116,6 @@ export function buildStageImageContext(dir: string): StageImageContext {
     absWorkingDir: PROJECT_ROOT,
     entryPoints: [STAGE_IMAGE_ENTRY],
     outfile: path.join(dir, STAGE_BUNDLE_FILE),
-    alias: { ...options.alias, 'better-sqlite3': BETTER_SQLITE3_STUB },
     metafile: true,
     logLevel: 'warning',
   });

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { openMysqlStore } from '../shared/store/mysql.ts';
+import { openMysqlStore } from '../shared/store/mysql/index.ts';
 import { openSqliteStore } from '../shared/store/sqlite.ts';
 import type { StateStore } from '../shared/store/types.ts';
 import { CHAOS_TABLE, defineChaosJob } from './chaos-jobs/chaos-upsert.ts';

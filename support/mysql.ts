@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
-import { parseMysqlDsn, redactDsn } from '../shared/store/mysql.ts';
+import { parseMysqlDsn, redactDsn } from '../shared/store/mysql/index.ts';
 
 /** The server the integration tests use: `PIKO_TEST_MYSQL_DSN`, else the local MariaDB. */
 export function mysqlTestDsn(): string {

@@ -30,6 +30,7 @@ import type { Resource } from '../shared/resources/types.ts';
 import type { WaitStats } from '../shared/resources/wait-stats.ts';
 import { openProcessServices } from '../shared/runner/process.ts';
 import { runStage } from '../shared/runner/stage-runner.ts';
+import { LOCAL_DRIVERS } from '../shared/store/local.ts';
 
 /** Connections of the test's own observer (FLUSH STATUS, PROCESSLIST sampling). */
 export const OBSERVER_CONNECTIONS = 1;
@@ -181,7 +182,10 @@ export async function runPoolLoad(options: PoolLoadOptions): Promise<PoolLoadRes
         PIKO_DATA_DIR: dataDir,
       },
     });
-    const runtime = await openProcessServices(config, new JobRegistry([job]), { migrate: true });
+    const runtime = await openProcessServices(config, new JobRegistry([job]), {
+      drivers: LOCAL_DRIVERS,
+      migrate: true,
+    });
     let closed = false;
     try {
       let records: Awaited<ReturnType<typeof runtime.store.listRuns>> = [];
@@ -191,7 +195,7 @@ export async function runPoolLoad(options: PoolLoadOptions): Promise<PoolLoadRes
           start: new Date(START.getTime() + k * MINUTE_MS),
           end: new Date(START.getTime() + (k + 1) * MINUTE_MS),
         }));
-        await runtime.store.withJob(job.id, START, async (tx) => {
+        await runtime.store.withJob(job, async (tx) => {
           await tx.insertRuns(intervals.map((interval) => ({ interval, trigger: 'schedule' as const })));
           const inserted = await tx.runsInRange(START, new Date(START.getTime() + runs * MINUTE_MS));
           // Queued under one execution, as a dispatch leaves them: the stage runner checks the owner.

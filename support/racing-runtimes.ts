@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { openStore } from '../shared/store/index.ts';
+import { openStore } from '../shared/store/local.ts';
 import type { StateStore } from '../shared/store/types.ts';
 import {
   type ChildStore,

@@ -4,6 +4,8 @@
  */
 import { JobRegistry } from '../../shared/registry.ts';
 import { runContainerStage } from '../../shared/runner/container-stage.ts';
+import { MYSQL_DRIVERS } from '../../shared/store/drivers.ts';
 import { jobs } from '../jobs/index.ts';
 
-await runContainerStage(() => new JobRegistry(jobs));
+// On AWS the state is MySQL: the image carries no SQLite.
+await runContainerStage(() => new JobRegistry(jobs), MYSQL_DRIVERS);

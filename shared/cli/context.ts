@@ -1,6 +1,7 @@
 import { getConfig, type PikoConfig } from '../config.ts';
 import { type JobRegistry, loadJobs } from '../registry.ts';
 import { openProcessServices, type ProcessServices } from '../runner/process.ts';
+import { LOCAL_DRIVERS } from '../store/local.ts';
 import { configureTelemetry } from '../telemetry.ts';
 
 /** What most commands need: the config, the jobs, and (opened on demand) the store and resources. */
@@ -20,7 +21,11 @@ export async function cliContext(options: { json?: boolean } = {}): Promise<CliC
     config,
     jobs,
     open: (openOptions = {}) =>
-      openProcessServices(config, jobs, { migrate: true, shutdown: openOptions.shutdown }),
+      openProcessServices(config, jobs, {
+        drivers: LOCAL_DRIVERS,
+        migrate: true,
+        shutdown: openOptions.shutdown,
+      }),
   };
 }
 

@@ -17,7 +17,6 @@ import {
   DEFAULT_MAX_RUNS_PER_EXECUTION,
   dispatch,
   finishBackfill,
-  initialWatermark,
   planBackfill,
   planScheduled,
   validateBackfill,
@@ -149,7 +148,7 @@ async function dispatchJob(
   }
   if (plan.planned > 0) metrics.addMetric(IntervalsPlanned, 'Count', plan.planned);
   if (plan.skipped > 0) metrics.addMetric(IntervalsSkipped, 'Count', plan.skipped);
-  const result = await dispatch(deps.store, job.id, deps.starter, initialWatermark(job, now), {
+  const result = await dispatch(deps.store, job, deps.starter, {
     lane: { kind: 'scheduled' },
     maxRunsPerExecution: deps.maxRunsPerExecution ?? DEFAULT_MAX_RUNS_PER_EXECUTION,
     concurrency: job.concurrency,
@@ -186,9 +185,8 @@ async function pause(
   job: JobDefinition,
   action: 'pause' | 'resume',
 ): Promise<PauseResponse> {
-  const now = clock(deps)();
   const paused = action === 'pause';
-  await deps.store.setPaused(job.id, paused, initialWatermark(job, now));
+  await deps.store.setPaused(job, paused);
   logger.info(paused ? 'job paused' : 'job resumed', { jobId: job.id });
   return { action, jobId: job.id, paused };
 }
@@ -262,7 +260,7 @@ async function backfillNext(deps: ControlDeps, event: BackfillNextEvent): Promis
   }
 
   const capture = new CapturingStarter(deps.starter);
-  const result = await dispatch(deps.store, job.id, capture, initialWatermark(job, now), {
+  const result = await dispatch(deps.store, job, capture, {
     lane: { kind: 'backfill', backfillId: record.backfillId },
     maxExecutions: 1,
     newestFirst: event.reverse,
@@ -287,7 +285,7 @@ async function backfillNext(deps: ControlDeps, event: BackfillNextEvent): Promis
   }
   const after = await deps.store.getBackfill(record.backfillId);
   if (after?.status === 'planning') return { action: 'backfill-next', done: false, waitSeconds: 0 };
-  await finishBackfill(deps.store, job, record.backfillId, now);
+  await finishBackfill(deps.store, job, record.backfillId);
   logger.info('backfill done', { jobId: job.id, backfillId: record.backfillId });
   return { action: 'backfill-next', done: true };
 }

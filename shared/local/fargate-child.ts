@@ -6,5 +6,7 @@
  */
 import { loadJobs } from '../registry.ts';
 import { runContainerStage } from '../runner/container-stage.ts';
+import { LOCAL_DRIVERS } from '../store/local.ts';
 
-await runContainerStage((config) => loadJobs(config.piko.jobsDir));
+// Locally the state may be a SQLite file, as in the local runtime that spawned this process.
+await runContainerStage((config) => loadJobs(config.piko.jobsDir), LOCAL_DRIVERS);

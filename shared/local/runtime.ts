@@ -8,13 +8,7 @@
 import { ClockSkewError, StoreCorruptError, StoreError, StoreUnavailableError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
-import {
-  type DispatchResult,
-  dispatch,
-  dispatchManualRun,
-  initialWatermark,
-  planScheduled,
-} from '../planner/index.ts';
+import { type DispatchResult, dispatch, dispatchManualRun, planScheduled } from '../planner/index.ts';
 import type { ProcessServices } from '../runner/process.ts';
 import { runStage } from '../runner/stage-runner.ts';
 import { ENV_JOB_ID } from '../stack/env.ts';
@@ -185,18 +179,12 @@ export class LocalRuntime {
   async dispatchLane(job: JobDefinition, lane: DispatchLane, newestFirst = false): Promise<DispatchResult> {
     if (this.#stopping)
       return { started: [], restarted: [], requeued: 0, failed: 0, live: [], paused: false };
-    const result = await dispatch(
-      this.#process.store,
-      job.id,
-      this.#starter,
-      initialWatermark(job, this.#clock()),
-      {
-        lane,
-        maxRunsPerExecution: this.#process.config.piko.maxRunsPerExecution,
-        concurrency: job.concurrency,
-        newestFirst,
-      },
-    );
+    const result = await dispatch(this.#process.store, job, this.#starter, {
+      lane,
+      maxRunsPerExecution: this.#process.config.piko.maxRunsPerExecution,
+      concurrency: job.concurrency,
+      newestFirst,
+    });
     for (const input of result.started) {
       this.#progress(progress.dispatched(job.id, input.executionName, input.runs.length));
     }
@@ -211,14 +199,7 @@ export class LocalRuntime {
    * @throws JobPausedError when the job is paused; InputError when the interval is already in flight.
    */
   async runInterval(job: JobDefinition, interval: Interval, config: unknown): Promise<void> {
-    const input = await dispatchManualRun(
-      this.#process.store,
-      job,
-      interval,
-      config,
-      this.#starter,
-      this.#clock(),
-    );
+    const input = await dispatchManualRun(this.#process.store, job, interval, config, this.#starter);
     this.#progress(progress.dispatched(job.id, input.executionName, 1));
   }
 

@@ -102,7 +102,7 @@ export async function runBackfill(
     // Done when nothing was started, resumed after an interruption, or still running.
     if (dispatched.started.length + dispatched.restarted.length + dispatched.live.length === 0) break;
   }
-  await finishBackfill(store, job, plan.backfillId, clock());
+  await finishBackfill(store, job, plan.backfillId);
   const { succeeded, failed } = runner.totals;
   return { backfillId: plan.backfillId, succeeded, failed };
 }

@@ -4,7 +4,6 @@ import type { Interval } from '../interval.ts';
 import { type JobDefinition, parseJobConfig } from '../job.ts';
 import type { BackfillRecord, RunRecord, StateStore } from '../store/types.ts';
 import { errorMessage } from '../telemetry.ts';
-import { initialWatermark } from './scheduled.ts';
 
 /**
  * Which existing runs a backfill re-runs: `missing` creates absent ones only; `failed` also re-runs
@@ -241,9 +240,8 @@ export async function planBackfill(
     rerun: 0,
     skipped: 0,
   });
-  const watermark = initialWatermark(job, now);
   if (record.status === 'done') {
-    await store.withJob(job.id, watermark, (tx) =>
+    await store.withJob(job, (tx) =>
       tx.updateBackfill(id, { cursor: rangeStart, status: 'planning', created: 0, rerun: 0, skipped: 0 }),
     );
     record = { ...record, cursor: rangeStart, status: 'planning' };
@@ -257,7 +255,7 @@ export async function planBackfill(
     const pending = chunks(job, from, to, reverse, limits.chunkSize ?? job.maxIntervalsPerDispatch);
     let current = pending.next();
     if (current.done) {
-      await store.withJob(job.id, watermark, (tx) =>
+      await store.withJob(job, (tx) =>
         tx.updateBackfill(id, { cursor, status: 'planned', created: 0, rerun: 0, skipped: 0 }),
       );
     }
@@ -268,7 +266,6 @@ export async function planBackfill(
       const chunkCursor = reverse ? chunk[chunk.length - 1]!.start : chunk[chunk.length - 1]!.end;
       const chunkCounts = await planChunk(store, job, id, chunk, {
         reprocess,
-        watermark,
         cursor: chunkCursor,
         last: next.done === true,
       });
@@ -278,7 +275,7 @@ export async function planBackfill(
       current = next;
     }
   } catch (error) {
-    await markFailed(store, job.id, watermark, id, cursor, error);
+    await markFailed(store, job, id, cursor, error);
     throw error;
   }
   return { backfillId: id, counts, done: true };
@@ -291,15 +288,14 @@ export async function planBackfill(
  */
 async function markFailed(
   store: StateStore,
-  jobId: string,
-  watermark: Date,
+  job: JobDefinition,
   id: string,
   cursor: Date,
   error: unknown,
 ): Promise<void> {
   const message = errorMessage(error);
   try {
-    await store.withJob(jobId, watermark, (tx) =>
+    await store.withJob(job, (tx) =>
       tx.updateBackfill(id, { cursor, status: 'failed', created: 0, rerun: 0, skipped: 0, error: message }),
     );
   } catch {
@@ -313,11 +309,11 @@ async function planChunk(
   job: JobDefinition,
   id: string,
   chunk: readonly Interval[],
-  options: { reprocess: Reprocess; watermark: Date; cursor: Date; last: boolean },
+  options: { reprocess: Reprocess; cursor: Date; last: boolean },
 ): Promise<BackfillCounts> {
   const from = new Date(Math.min(...chunk.map((interval) => interval.start.getTime())));
   const to = new Date(Math.max(...chunk.map((interval) => interval.end.getTime())));
-  return store.withJob(job.id, options.watermark, async (tx) => {
+  return store.withJob(job, async (tx) => {
     const byStart = new Map(
       (await tx.runsInRange(from, to)).map((run) => [run.interval.start.getTime(), run]),
     );
@@ -347,15 +343,10 @@ async function planChunk(
 }
 
 /** Marks a backfill done once its lane has nothing pending or in flight. */
-export async function finishBackfill(
-  store: StateStore,
-  job: JobDefinition,
-  id: string,
-  now: Date,
-): Promise<void> {
+export async function finishBackfill(store: StateStore, job: JobDefinition, id: string): Promise<void> {
   const record = await store.getBackfill(id);
   if (!record) return;
-  await store.withJob(job.id, initialWatermark(job, now), (tx) =>
+  await store.withJob(job, (tx) =>
     tx.updateBackfill(id, { cursor: record.cursor, status: 'done', created: 0, rerun: 0, skipped: 0 }),
   );
 }

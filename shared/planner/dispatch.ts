@@ -1,5 +1,5 @@
 import { intervalToJson } from '../interval.ts';
-import type { DispatchLane, RunRecord, StateStore } from '../store/types.ts';
+import type { DispatchLane, RunRecord, StateStore, StoredJob } from '../store/types.ts';
 import { executionName } from '../workflow/execution-name.ts';
 import { scheduledLaneShape } from '../workflow/map-mode.ts';
 import type { ExecutionInput, RunItem, WorkflowStarter } from '../workflow/starter.ts';
@@ -73,18 +73,18 @@ export function runsPerExecution(requested: number): number {
  */
 export async function dispatch(
   store: StateStore,
-  jobId: string,
+  job: StoredJob,
   starter: WorkflowStarter,
-  initialWatermark: Date,
   options: DispatchOptions = {},
 ): Promise<DispatchResult> {
+  const jobId = job.id;
   const lane = options.lane ?? { kind: 'scheduled' };
   const batchRuns = runsPerExecution(options.maxRunsPerExecution ?? DEFAULT_MAX_RUNS_PER_EXECUTION);
   const scheduled = scheduledLaneShape(options.concurrency ?? 1, batchRuns);
   const maxRuns = lane.kind === 'scheduled' ? scheduled.runsPerExecution : batchRuns;
   const maxExecutions = options.maxExecutions ?? 1;
 
-  const { inFlight, paused } = await store.withJob(jobId, initialWatermark, async (tx) => ({
+  const { inFlight, paused } = await store.withJob(job, async (tx) => ({
     inFlight: await tx.inFlightRuns(lane),
     paused: tx.job.paused,
   }));
@@ -129,7 +129,7 @@ export async function dispatch(
   const inputs =
     free <= 0 || pausedNow
       ? []
-      : await store.withJob(jobId, initialWatermark, async (tx) => {
+      : await store.withJob(job, async (tx) => {
           // Checked under the job's row lock, in the transaction that queues: a pause is either seen
           // here or waits for this commit (and then the stage runner refuses the queued runs).
           if (tx.job.paused) {

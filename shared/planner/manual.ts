@@ -6,7 +6,7 @@ import { executionName } from '../workflow/execution-name.ts';
 import type { ExecutionInput, WorkflowStarter } from '../workflow/starter.ts';
 import { validateBackfill } from './backfill.ts';
 import { executionInput } from './dispatch.ts';
-import { initialWatermark, latestIntervalEndingBy } from './scheduled.ts';
+import { latestIntervalEndingBy } from './scheduled.ts';
 
 /** The interval a manual run runs, and its checked config override. */
 export interface ManualRunTarget {
@@ -73,11 +73,10 @@ export async function dispatchManualRun(
   interval: Interval,
   config: unknown,
   starter: WorkflowStarter,
-  now: Date,
 ): Promise<ExecutionInput> {
   const lane = { kind: 'scheduled' } as const;
   const oneInterval = (): [Date, Date] => [interval.start, new Date(interval.start.getTime() + 1)];
-  const input = await store.withJob(job.id, initialWatermark(job, now), async (tx) => {
+  const input = await store.withJob(job, async (tx) => {
     if (tx.job.paused) throw new JobPausedError(job.id, 'a manual run');
     const [existing] = await tx.runsInRange(...oneInterval());
     const manual = { trigger: 'manual' as const, backfillId: null, config };

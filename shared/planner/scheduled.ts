@@ -1,7 +1,13 @@
 import { ClockSkewError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
-import type { DatabaseClock, JobState, NewRun, StateStore } from '../store/types.ts';
+import {
+  type DatabaseClock,
+  initialWatermark,
+  type JobState,
+  type NewRun,
+  type StateStore,
+} from '../store/types.ts';
 
 /** What one planning call did. */
 export interface PlanResult {
@@ -17,11 +23,7 @@ export interface PlanResult {
   readonly paused: boolean;
 }
 
-/** Where a job that the planner has never seen starts: the first tick at or after `start`, or after `now`. */
-export function initialWatermark(job: JobDefinition, now: Date): Date {
-  const from = job.start ?? now;
-  return job.schedule.tickAtOrAfter(from) ?? from;
-}
+export { initialWatermark } from '../store/types.ts';
 
 /** How far this process's clock may be from the job's state or the database server's clock. @default 5 min */
 export const CLOCK_SKEW_TOLERANCE_MS = 300_000;
@@ -102,7 +104,7 @@ export async function planScheduledOnce(
   now: Date,
   options: PlanOptions = {},
 ): Promise<PlanResult> {
-  return store.withJob(job.id, initialWatermark(job, now), async (tx) => {
+  return store.withJob(job, async (tx) => {
     const { watermark, paused } = tx.job;
     if (paused) return { planned: 0, skipped: 0, watermark, more: false, paused: true };
     // One cheap read per planning transaction (a `SELECT NOW(3)` on MySQL, nothing on SQLite).

@@ -1,7 +1,6 @@
 import { InputError } from '../errors.ts';
 import type { JobDefinition } from '../job.ts';
 import type { StateStore, WatermarkReset } from '../store/types.ts';
-import { initialWatermark } from './scheduled.ts';
 
 /**
  * Moves a job's watermark back to `to` (recovery from a clock that ran ahead, see ClockSkewError):
@@ -32,5 +31,5 @@ export async function resetWatermark(
   }
   if (problems.length)
     throw new InputError(`Cannot reset the watermark of "${job.id}": ${problems.join('; ')}.`);
-  return store.withJob(job.id, initialWatermark(job, now), (tx) => tx.resetWatermark(to, now, dryRun));
+  return store.withJob(job, (tx) => tx.resetWatermark(to, now, dryRun));
 }

@@ -5,7 +5,7 @@
 import { PikoError } from '../errors.ts';
 import { errorMessage, logger } from '../telemetry.ts';
 import { abortReason, raceAbort } from './abort.ts';
-import type { BorrowedResources, Resource, ResourceMap } from './types.ts';
+import type { BorrowedResources, Resource, ResourceContext, ResourceMap } from './types.ts';
 
 /** What a run holds while it runs: the borrowed values, by name, and the way to give them back. */
 export interface Loan<R extends ResourceMap> {
@@ -35,7 +35,13 @@ interface Held {
  */
 export class ResourceRegistry {
   readonly #entries = new Map<string, Entry>();
+  readonly #openSqliteDatabase: ResourceContext['openSqliteDatabase'];
   #destroyed = false;
+
+  /** @param options.openSqliteDatabase how resources open SQLite here (`ResourceContext`). @default - none (AWS) */
+  constructor(options: Pick<ResourceContext, 'openSqliteDatabase'> = {}) {
+    this.#openSqliteDatabase = options.openSqliteDatabase;
+  }
 
   /**
    * Borrows one value of every resource of a job, in name order. If acquiring one fails, or the
@@ -127,7 +133,8 @@ export class ResourceRegistry {
         `Resource "${name}" of job "${jobId}" was redefined: a job's resources are created once per process`,
       );
     }
-    const handle = Promise.resolve().then(() => resource.create({ jobId, name }));
+    const openSqliteDatabase = this.#openSqliteDatabase;
+    const handle = Promise.resolve().then(() => resource.create({ jobId, name, openSqliteDatabase }));
     this.#entries.set(key, { resource, handle });
     handle.catch(() => {
       // A failed creation is not kept: the next borrow tries again.

@@ -6,7 +6,7 @@ import { createPool, type Pool, type PoolConnection } from 'mysql2/promise';
 import { getConfig } from '../config.ts';
 import { ConfigError, InputError, PikoError } from '../errors.ts';
 import { unknownOptionProblems } from '../options.ts';
-import { mysqlPoolOptions } from '../store/mysql.ts';
+import { mysqlPoolOptions } from '../store/mysql/index.ts';
 import { raceAbort } from './abort.ts';
 import type { Resource } from './types.ts';
 import { WaitHistogram, type WaitStats } from './wait-stats.ts';

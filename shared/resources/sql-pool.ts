@@ -1,9 +1,9 @@
-import type { PoolConnection, ResultSetHeader } from 'mysql2/promise';
+import type { PoolConnection } from 'mysql2/promise';
 import { getConfig } from '../config.ts';
-import { InputError } from '../errors.ts';
+import { ConfigError, InputError } from '../errors.ts';
 import { unknownOptionProblems } from '../options.ts';
-import type { SqlDatabase, SqlRow } from '../sql.ts';
-import { openSqliteDatabase } from '../store/sqlite.ts';
+import type { SqlDatabase } from '../sql.ts';
+import { dsnTarget, MysqlConnectionDatabase, parseMysqlDsn } from '../store/mysql/index.ts';
 import { abortReason } from './abort.ts';
 import { type MysqlPoolHandle, mysqlPool } from './mysql-pool.ts';
 import type { Resource } from './types.ts';
@@ -18,7 +18,7 @@ export interface SqlPoolOptions {
 }
 
 type Handle =
-  | { readonly kind: 'mysql'; readonly pool: MysqlPoolHandle }
+  | { readonly kind: 'mysql'; readonly pool: MysqlPoolHandle; readonly target: string }
   | {
       readonly kind: 'sqlite';
       readonly db: SqlDatabase & { close(): Promise<void> };
@@ -49,10 +49,20 @@ export function sqlPool(options: SqlPoolOptions = {}): SqlPoolResource {
     aws: { stateDatabase: true },
     async create(context) {
       const config = getConfig();
-      if (config.mysql.dsn) return { kind: 'mysql', pool: await mysql.create(context) };
+      if (config.mysql.dsn) {
+        const target = dsnTarget(parseMysqlDsn(config.mysql.dsn));
+        return { kind: 'mysql', pool: await mysql.create(context), target };
+      }
+      if (!context.openSqliteDatabase) {
+        throw new ConfigError([
+          `mysql.dsn is not set, but resource "${context.name}" of job "${context.jobId}" is a sqlPool() in a ` +
+            'process that cannot open SQLite (SQLite is for the local runtime and the CLI): set PIKO_MYSQL__DSN ' +
+            '(the stack sets it on AWS)',
+        ]);
+      }
       return {
         kind: 'sqlite',
-        db: openSqliteDatabase(options.sqliteFile ?? config.sqlite.file),
+        db: context.openSqliteDatabase(options.sqliteFile ?? config.sqlite.file),
         slots: new Semaphore(max),
       };
     },
@@ -65,7 +75,9 @@ export function sqlPool(options: SqlPoolOptions = {}): SqlPoolResource {
       }
       const connection = await mysql.acquire(handle.pool, signal);
       waits.record(performance.now() - started);
-      const db = connectionDatabase(connection);
+      // The store's own adapter: driver errors become StoreErrors, as on SQLite. No statement
+      // timeout: a job's queries may rightly take long.
+      const db = new MysqlConnectionDatabase(connection, { target: handle.target });
       connections.set(db, connection);
       return db;
     },
@@ -80,29 +92,6 @@ export function sqlPool(options: SqlPoolOptions = {}): SqlPoolResource {
     },
     poolWaitStats: () => waits.snapshot(),
   };
-}
-
-function connectionDatabase(connection: PoolConnection): SqlDatabase {
-  const db: SqlDatabase = {
-    dialect: 'mysql',
-    async query(sql, params = []) {
-      const [result] = await connection.query(sql, params as unknown[]);
-      if (Array.isArray(result)) return { rows: result as SqlRow[], affectedRows: 0 };
-      return { rows: [], affectedRows: (result as ResultSetHeader).affectedRows };
-    },
-    async transaction(work) {
-      await connection.beginTransaction();
-      try {
-        const result = await work(db);
-        await connection.commit();
-        return result;
-      } catch (error) {
-        await connection.rollback();
-        throw error;
-      }
-    },
-  };
-  return db;
 }
 
 /** Counts free slots; waiters queue in order and give up when their signal aborts. */

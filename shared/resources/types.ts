@@ -1,9 +1,16 @@
+import type { ClosableSqlDatabase } from '../store/drivers.ts';
+
 /** What a resource factory gets when the process creates it. */
 export interface ResourceContext {
   /** The job that declared the resource (resources are created per job and process). */
   readonly jobId: string;
   /** The resource's key in the job's `resources`. */
   readonly name: string;
+  /**
+   * Opens a SQLite file as a bare database, where the process can (the local runtime, the CLI).
+   * @default - none: the process cannot open SQLite (AWS)
+   */
+  readonly openSqliteDatabase?: (file: string) => ClosableSqlDatabase;
 }
 
 /**

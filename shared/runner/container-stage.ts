@@ -8,6 +8,7 @@
 import { getConfig, type PikoConfig } from '../config.ts';
 import type { JobRegistry } from '../registry.ts';
 import { ENV_JOB_ID, requiredEnv } from '../stack/env.ts';
+import type { StoreDrivers } from '../store/drivers.ts';
 import { configureTelemetry, logger, withoutSecrets } from '../telemetry.ts';
 import { parseStagePayload, STAGE_EVENT_ENV } from '../workflow/stage-event.ts';
 import { openProcessServices } from './process.ts';
@@ -19,6 +20,7 @@ import { runStage } from './stage-runner.ts';
  */
 export async function runContainerStage(
   loadRegistry: (config: PikoConfig) => JobRegistry | Promise<JobRegistry>,
+  drivers: StoreDrivers,
 ): Promise<void> {
   const shutdown = new AbortController();
   process.once('SIGTERM', () => shutdown.abort(new Error('Fargate task stopped (SIGTERM)')));
@@ -34,6 +36,7 @@ export async function runContainerStage(
     // The task knows its own job (the task definition's environment) and refuses events of others.
     const jobId = requiredEnv(ENV_JOB_ID);
     const runtime = await openProcessServices(config, await loadRegistry(config), {
+      drivers,
       migrate: false,
       shutdown: shutdown.signal,
     });

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { PikoConfig } from '../config.ts';
 import type { JobRegistry } from '../registry.ts';
 import { ResourceRegistry } from '../resources/lending.ts';
-import { openStore } from '../store/index.ts';
+import type { StoreDrivers } from '../store/drivers.ts';
 import { DEFAULT_REQUEUE_POLICY, type RequeuePolicy, type StateStore } from '../store/types.ts';
 import type { StageRunnerDeps } from './stage-runner.ts';
 
@@ -19,10 +19,17 @@ export interface ProcessServices extends StageRunnerDeps {
   close(): Promise<void>;
 }
 
-/** Opens the store the config names (MySQL when `mysql.dsn` is set, else SQLite), migrated. */
-export async function openConfiguredStore(config: PikoConfig, migrate = true): Promise<StateStore> {
+/**
+ * Opens the store the config names (MySQL when `mysql.dsn` is set, else SQLite, if `drivers` can),
+ * migrated unless `migrate` is false.
+ */
+export async function openConfiguredStore(
+  config: PikoConfig,
+  drivers: StoreDrivers,
+  migrate = true,
+): Promise<StateStore> {
   const { mysql } = config;
-  const store = await openStore({
+  const store = await drivers.openStore({
     mysqlDsn: mysql.dsn,
     sqliteFile: config.sqlite.file,
     poolSize: mysql.poolSize,
@@ -44,17 +51,27 @@ export function requeuePolicyOf(config: PikoConfig): RequeuePolicy {
   };
 }
 
-/**
- * Opens the store and a resource registry for the given jobs.
- * @param migrate apply migrations first (the local runtime does; Lambdas rely on the deploy's custom resource). @default true
- */
+/** Options of {@link openProcessServices}. */
+export interface ProcessServicesOptions {
+  /**
+   * The databases this process can open: `MYSQL_DRIVERS` on AWS, `LOCAL_DRIVERS`
+   * (`store/local.ts`) in the local runtime and the CLI.
+   */
+  readonly drivers: StoreDrivers;
+  /** Apply migrations first (the local runtime does; Lambdas rely on the deploy's custom resource). @default true */
+  readonly migrate?: boolean;
+  /** Aborts when the process is asked to stop. @default - never */
+  readonly shutdown?: AbortSignal;
+}
+
+/** Opens the store and a resource registry for the given jobs. */
 export async function openProcessServices(
   config: PikoConfig,
   jobs: JobRegistry,
-  options: { migrate?: boolean; shutdown?: AbortSignal } = {},
+  options: ProcessServicesOptions,
 ): Promise<ProcessServices> {
-  const store = await openConfiguredStore(config, options.migrate ?? true);
-  const resources = new ResourceRegistry();
+  const store = await openConfiguredStore(config, options.drivers, options.migrate ?? true);
+  const resources = new ResourceRegistry({ openSqliteDatabase: options.drivers.openSqliteDatabase });
   return {
     config,
     store,

@@ -6,7 +6,7 @@
  */
 import type { PikoConfig } from '../config.ts';
 import { ConfigError } from '../errors.ts';
-import type { MysqlStoreOptions } from '../store/mysql.ts';
+import type { MysqlStoreOptions } from '../store/mysql/index.ts';
 
 /** The state database DSN: RDS Proxy endpoint, IAM user, no password (`mysql.dsn`). */
 export const ENV_MYSQL_DSN = 'PIKO_MYSQL__DSN';

@@ -8,6 +8,26 @@ export const RUN_STATUSES: readonly RunStatus[] = ['pending', 'queued', 'running
 /** What created (or last re-armed) a run. */
 export type RunTrigger = 'schedule' | 'backfill' | 'manual';
 
+/**
+ * A job as the store sees it: its id, and where the watermark of a row the store creates starts.
+ * A job definition is one; the store asks it only when the job has no row yet.
+ */
+export interface StoredJob {
+  readonly id: string;
+  /** The job's `start`. @default - the store's clock when it creates the row */
+  readonly start?: Date;
+  readonly schedule: { tickAtOrAfter(instant: Date): Date | undefined };
+}
+
+/**
+ * Where a job the store has never seen starts (DESIGN.md §4 step 1): the first tick at or after its
+ * `start`, or at or after `now` when it has none.
+ */
+export function initialWatermark(job: StoredJob, now: Date): Date {
+  const from = job.start ?? now;
+  return job.schedule.tickAtOrAfter(from) ?? from;
+}
+
 /** A job's row in `piko_jobs`. */
 export interface JobState {
   readonly jobId: string;
@@ -285,18 +305,18 @@ export interface StateStore {
   /** Applies pending numbered migrations under a lock; concurrent callers wait, never apply twice. */
   migrate(): Promise<{ applied: number[] }>;
   /**
-   * Runs `work` in one transaction that holds the job's row lock, creating the row with
-   * `initialWatermark` when missing. Commits when `work` resolves, rolls back when it throws.
-   * Inside `work`, use `tx`: other calls on the store are not part of the transaction on MySQL
-   * (and join it on SQLite, whose single connection the transaction holds).
+   * Runs `work` in one transaction that holds the job's row lock, creating the row when missing,
+   * its watermark at {@link initialWatermark} by the store's clock. Commits when `work` resolves,
+   * rolls back when it throws. Inside `work`, use `tx`: other calls on the store are not part of the
+   * transaction on MySQL (and join it on SQLite, whose single connection the transaction holds).
    */
-  withJob<T>(jobId: string, initialWatermark: Date, work: (tx: JobTransaction) => Promise<T>): Promise<T>;
+  withJob<T>(job: StoredJob, work: (tx: JobTransaction) => Promise<T>): Promise<T>;
   /** A job's row, or undefined before the planner first saw it. */
   getJob(jobId: string): Promise<JobState | undefined>;
   /** Every job row, by id. */
   listJobs(): Promise<JobState[]>;
-  /** Pauses or resumes a job, creating its row when missing. */
-  setPaused(jobId: string, paused: boolean, initialWatermark: Date): Promise<void>;
+  /** Pauses or resumes a job, creating its row when missing (as {@link withJob} does). */
+  setPaused(job: StoredJob, paused: boolean): Promise<void>;
 
   /** One run by id. */
   getRun(runId: number): Promise<RunRecord | undefined>;

@@ -11,7 +11,7 @@ import { type ArtifactStack, startArtifactStack } from './support/artifact-stack
 import type { LambdaSandbox } from './support/lambda-sandbox.ts';
 
 const HANDLER = 'Migrations/Handler';
-/** The lock `migrate()` takes (shared/store/mysql.ts): `piko_migrate:<database>`. */
+/** The lock `migrate()` takes (shared/store/mysql/migration-lock.ts): `piko_migrate:<database>`. */
 const LOCK = 'piko_migrate:piko';
 const ALL_VERSIONS = MIGRATIONS.map((migration) => migration.version).join(',');
 

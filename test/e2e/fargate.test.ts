@@ -8,6 +8,7 @@ import { loadConfig } from '../../shared/config.ts';
 import { LocalRuntime } from '../../shared/local/runtime.ts';
 import { JobRegistry } from '../../shared/registry.ts';
 import { openProcessServices, type ProcessServices } from '../../shared/runner/process.ts';
+import { LOCAL_DRIVERS } from '../../shared/store/local.ts';
 import { mysqlGate } from '../../support/mysql.ts';
 import { stages } from '../fixtures/jobs/defs/stages.ts';
 import { createE2eState, type E2eState, FIXTURE_JOBS_DIR, type StoreKind } from './support.ts';
@@ -45,7 +46,9 @@ describe.each(stores)('a Fargate stage between two Lambda stages ($kind)', ({ ki
       state = await createE2eState(kind, 'fargate');
       const env = { ...state.env, PIKO_JOBS_DIR: FIXTURE_JOBS_DIR, PIKO_TEST_JOBS: stages.id };
       Object.assign(process.env, env);
-      opened = await openProcessServices(loadConfig({ env }), new JobRegistry([stages]));
+      opened = await openProcessServices(loadConfig({ env }), new JobRegistry([stages]), {
+        drivers: LOCAL_DRIVERS,
+      });
       const runtime = new LocalRuntime({ process: opened, clock: () => NOW, noRetryWaits: true });
 
       // Act

@@ -20,6 +20,7 @@ import { planScheduled } from '../../shared/planner/index.ts';
 import { JobRegistry } from '../../shared/registry.ts';
 import { openProcessServices, type ProcessServices } from '../../shared/runner/process.ts';
 import { runStage } from '../../shared/runner/stage-runner.ts';
+import { LOCAL_DRIVERS } from '../../shared/store/local.ts';
 import type { RunRecord } from '../../shared/store/types.ts';
 import type { ExecutionInput, ExecutionStatus, WorkflowStarter } from '../../shared/workflow/starter.ts';
 import { mysqlGate } from '../../support/mysql.ts';
@@ -102,7 +103,7 @@ describe.each(stores)('pause under load ($kind)', ({ kind, skip }) => {
     if (kind === 'mysql' && !gate.probe.available) throw new Error(gate.probe.reason);
     state = await createE2eState(kind, label);
     const config = loadConfig({ env: { ...state.env, PIKO_JOBS_DIR: PAUSE_JOBS_DIR } });
-    opened = await openProcessServices(config, new JobRegistry([drain]));
+    opened = await openProcessServices(config, new JobRegistry([drain]), { drivers: LOCAL_DRIVERS });
     return { state, opened };
   }
 

@@ -12,10 +12,10 @@ import { randomBytes } from 'node:crypto';
 import { type Connection, createConnection, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../shared/config.ts';
-import { initialWatermark } from '../../shared/planner/index.ts';
 import { JobRegistry } from '../../shared/registry.ts';
 import { openProcessServices, type ProcessServices } from '../../shared/runner/process.ts';
 import { runStage } from '../../shared/runner/stage-runner.ts';
+import { LOCAL_DRIVERS } from '../../shared/store/local.ts';
 import { createTestDatabase, mysqlGate, mysqlTestDsn, type TestDatabase } from '../../support/mysql.ts';
 import { POOL_MAX, POOL_STORES, pool, poolDb } from '../fixtures/jobs/defs/pool.ts';
 import { sleep, tempDir } from './support.ts';
@@ -48,7 +48,7 @@ describe.skipIf(gate.skip)('500 concurrent runs sharing a sqlPool of 10 (MySQL)'
     process.env.PIKO_MYSQL__DSN = poolDsn.toString();
     // … while the state store (and the upsert sink writing through it) connects as the test user.
     const config = loadConfig({ env: { PIKO_MYSQL__DSN: database.dsn, PIKO_DATA_DIR: temp.dir } });
-    opened = await openProcessServices(config, new JobRegistry([pool]));
+    opened = await openProcessServices(config, new JobRegistry([pool]), { drivers: LOCAL_DRIVERS });
   });
 
   afterAll(async () => {
@@ -95,7 +95,7 @@ describe.skipIf(gate.skip)('500 concurrent runs sharing a sqlPool of 10 (MySQL)'
     const to = new Date(from.getTime() + RUNS * 5 * 60_000);
     const intervals = [...pool.schedule.intervals(from, to)];
     const executionName = 'pool-b20260101T000000Z-0123456789abcdef';
-    await runtime.store.withJob(pool.id, initialWatermark(pool, to), async (tx) => {
+    await runtime.store.withJob(pool, async (tx) => {
       await tx.insertRuns(intervals.map((interval) => ({ interval, trigger: 'backfill' as const })));
       const inserted = await tx.runsInRange(from, to);
       await tx.markQueued(

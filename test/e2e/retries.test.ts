@@ -9,6 +9,7 @@ import type { JobDefinition } from '../../shared/job.ts';
 import { LocalRuntime, type ProgressEvent } from '../../shared/local/runtime.ts';
 import { JobRegistry } from '../../shared/registry.ts';
 import { openProcessServices, type ProcessServices } from '../../shared/runner/process.ts';
+import { LOCAL_DRIVERS } from '../../shared/store/local.ts';
 import { BAD_INPUT_MESSAGE, badInput, flaky, timesOut } from '../fixtures/jobs/defs/failing.ts';
 import { LOG_DIR_ENV, readLog } from '../fixtures/jobs/defs/log.ts';
 import { FIXTURE_JOBS_DIR, tempDir } from './support.ts';
@@ -33,7 +34,9 @@ describe('retries, non-retryable errors and timeouts (local runtime, SQLite)', (
         PIKO_JOBS_DIR: FIXTURE_JOBS_DIR,
       },
     });
-    opened = await openProcessServices(config, new JobRegistry([flaky, badInput, timesOut]));
+    opened = await openProcessServices(config, new JobRegistry([flaky, badInput, timesOut]), {
+      drivers: LOCAL_DRIVERS,
+    });
     runtime = new LocalRuntime({
       process: opened,
       clock: () => NOW,

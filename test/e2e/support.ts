@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openStore } from '../../shared/store/index.ts';
+import { openStore } from '../../shared/store/local.ts';
 import type { RunRecord, StateStore } from '../../shared/store/types.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/mysql.ts';
 

@@ -12,18 +12,19 @@ import { loadConfig } from '../../shared/config.ts';
 import { StoreError, StoreUnavailableError } from '../../shared/errors.ts';
 import { RETRY_FIRST_MS } from '../../shared/local/backoff.ts';
 import { LocalRuntime, type ProgressEvent } from '../../shared/local/runtime.ts';
-import { initialWatermark } from '../../shared/planner/index.ts';
 import { JobRegistry } from '../../shared/registry.ts';
 import { ResourceRegistry } from '../../shared/resources/lending.ts';
 import { openProcessServices, type ProcessServices } from '../../shared/runner/process.ts';
 import { runStage } from '../../shared/runner/stage-runner.ts';
-import { openMysqlStore, parseMysqlDsn } from '../../shared/store/mysql.ts';
+import { LOCAL_DRIVERS } from '../../shared/store/local.ts';
+import { openMysqlStore, parseMysqlDsn } from '../../shared/store/mysql/index.ts';
 import type { StateStore } from '../../shared/store/types.ts';
 import { CHAOS_TABLE, defineChaosJob } from '../../support/chaos-jobs/chaos-upsert.ts';
 import { createTestDatabase, mysqlGate, mysqlTestDsn, type TestDatabase } from '../../support/mysql.ts';
 import { checkJobState, plannedRange } from '../../support/state-checks.ts';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
 import { createTempSqliteStore } from '../helpers/sqlite.ts';
+import { jobAt } from '../helpers/stored-job.ts';
 
 const MINUTE_MS = 60_000;
 const gate = await mysqlGate('state store unavailability tests');
@@ -65,12 +66,12 @@ describe.skipIf(gate.skip)('MySQL state store out of reach', () => {
     proxy.failOn({ match: 'FOR UPDATE', action: 'drop' });
 
     // Act
-    const attempt = store.withJob('cut', new Date(0), async () => 1);
+    const attempt = store.withJob(jobAt('cut', new Date(0)), async () => 1);
 
     // Assert
     await expect(attempt).rejects.toBeInstanceOf(StoreUnavailableError);
     proxy.clearTriggers();
-    await expect(store.withJob('cut', new Date(0), async () => 2)).resolves.toBe(2);
+    await expect(store.withJob(jobAt('cut', new Date(0)), async () => 2)).resolves.toBe(2);
   });
 
   it('reports a statement the server refuses as a StoreError that is not StoreUnavailableError', async () => {
@@ -102,7 +103,7 @@ describe('a run whose failure is the state store being out of reach', () => {
   async function runningRun(minute: number) {
     const start = new Date(Date.parse('2026-01-01T00:00:00Z') + minute * MINUTE_MS);
     const interval = { start, end: new Date(start.getTime() + MINUTE_MS) };
-    const runId = await temp.store.withJob(job.id, initialWatermark(job, start), async (tx) => {
+    const runId = await temp.store.withJob(job, async (tx) => {
       await tx.insertRuns([{ interval, trigger: 'schedule' }]);
       const [run] = await tx.runsInRange(interval.start, interval.end);
       await tx.markQueued([run!.runId], 'unreachable-s1');
@@ -218,7 +219,7 @@ describe('local runtime when planning or dispatching fails', () => {
         PIKO_MAX_RUNS_PER_EXECUTION: '5',
       },
     });
-    opened = await openProcessServices(config, new JobRegistry([job]));
+    opened = await openProcessServices(config, new JobRegistry([job]), { drivers: LOCAL_DRIVERS });
     const events: ProgressEvent[] = [];
     const runtime = new LocalRuntime({
       process: { ...opened, store: failingWithJob(opened.store, new Set([4, 5])) },

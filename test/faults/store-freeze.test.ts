@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseMysqlDsn } from '../../shared/store/mysql.ts';
+import { parseMysqlDsn } from '../../shared/store/mysql/index.ts';
 import { createTestDatabase, mysqlGate, mysqlTestDsn, type TestDatabase } from '../../support/mysql.ts';
 import { type PikoExit, sleep, spawnPiko } from '../../support/piko-process.ts';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';

@@ -5,7 +5,6 @@ import { BackfillRefusedError, InputError } from '../../shared/errors.ts';
 import { defineJob, type JobDefinition, MAX_CONFIG_OVERRIDE_BYTES } from '../../shared/job.ts';
 import {
   type BackfillRequest,
-  initialWatermark,
   planBackfill,
   type Reprocess,
   validateBackfill,
@@ -126,14 +125,14 @@ describe('backfill requests, fuzzed against a real SQLite store', () => {
     const intervals = starts
       .filter((start): start is Date => start !== undefined)
       .map((start) => ({ start, end: job.schedule.nextTick(start)! }));
-    await store.withJob(job.id, initialWatermark(job, NOW), (tx) =>
+    await store.withJob(job, (tx) =>
       tx.insertRuns(intervals.map((interval) => ({ interval, trigger: 'schedule' as const }))),
     );
     const runs = await store.listRuns(job.id);
     for (const [index, run] of runs.entries()) {
       const status = seed[index % seed.length]!.status;
       if (status === 'queued')
-        await store.withJob(job.id, NOW, (tx) => tx.markQueued([run.runId], `fuzz-exec-${run.runId}`));
+        await store.withJob(job, (tx) => tx.markQueued([run.runId], `fuzz-exec-${run.runId}`));
       if (status === 'running' || status === 'succeeded' || status === 'failed')
         await store.markRunning(run.runId, 'main', NOW);
       if (status === 'succeeded') await store.markSucceeded(run.runId, { ok: true }, NOW);

@@ -1,6 +1,7 @@
 /**
  * The stage runner's Lambda event, fuzzed: `parseStagePayload` and the `functions/stage-runner.ts`
- * handler itself, on a SQLite state file of its own (the handler reads the process's config, so the
+ * handler itself, on a SQLite state file of its own: the Lambda's handler opens MySQL only, so the
+ * test builds the same handler with the local drivers (it reads the process's config, so the
  * environment is set before it is imported).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,9 +10,11 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../shared/errors.ts';
+import { LOCAL_DRIVERS } from '../../shared/store/local.ts';
 import { openSqliteStore } from '../../shared/store/sqlite.ts';
 import { logger } from '../../shared/telemetry.ts';
 import { parseStagePayload } from '../../shared/workflow/stage-event.ts';
+import { jobAt } from '../helpers/stored-job.ts';
 import { FuzzCounts, fuzzRuns, fuzzTimeoutMs, HOSTILE_INSTANTS, hostileString } from './arbitraries.ts';
 import { snapshotSqliteFile } from './store-snapshot.ts';
 
@@ -147,7 +150,7 @@ describe('the stage runner event, fuzzed', () => {
     try {
       await store.migrate();
       const starts = ['2026-03-01T00:00:00.000Z', '2026-03-01T00:05:00.000Z', '2026-03-01T00:10:00.000Z'];
-      await store.withJob('store_totals', new Date(starts[0]!), async (tx) => {
+      await store.withJob(jobAt('store_totals', new Date(starts[0]!)), async (tx) => {
         await tx.insertRuns(
           starts.map((start) => ({
             interval: { start: new Date(start), end: new Date(Date.parse(start) + 300_000) },
@@ -168,7 +171,8 @@ describe('the stage runner event, fuzzed', () => {
     } finally {
       await store.close();
     }
-    ({ handler } = await import('../../functions/stage-runner.ts'));
+    const { stageRunnerHandler } = await import('../../functions/stage-runner.ts');
+    handler = stageRunnerHandler(LOCAL_DRIVERS);
     logger.setLogLevel('CRITICAL');
   }, TEST_TIMEOUT_MS);
 

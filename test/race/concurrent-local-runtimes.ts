@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { openMysqlStore } from '../../shared/store/mysql.ts';
+import { openMysqlStore } from '../../shared/store/mysql/index.ts';
 import { CHAOS_TABLE, defineChaosJob } from '../../support/chaos-jobs/chaos-upsert.ts';
 import { createTestDatabase } from '../../support/mysql.ts';
 import { spawnPiko } from '../../support/piko-process.ts';

@@ -16,8 +16,8 @@
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { JobDefinition } from '../../shared/job.ts';
-import { dispatch, initialWatermark, planScheduled } from '../../shared/planner/index.ts';
-import { openMysqlStore } from '../../shared/store/mysql.ts';
+import { dispatch, planScheduled } from '../../shared/planner/index.ts';
+import { openMysqlStore } from '../../shared/store/mysql/index.ts';
 import type { StateStore } from '../../shared/store/types.ts';
 import type { ExecutionInput, ExecutionStatus, WorkflowStarter } from '../../shared/workflow/starter.ts';
 import { type ChaosJobOptions, defineChaosJob } from '../../support/chaos-jobs/chaos-upsert.ts';
@@ -126,9 +126,7 @@ async function race(
     const now = new Date();
     const plan = await planScheduled(store, job, now);
     counts.planned += plan.planned;
-    const result = await dispatch(store, job.id, starter, initialWatermark(job, now), {
-      maxRunsPerExecution: maxRuns,
-    });
+    const result = await dispatch(store, job, starter, { maxRunsPerExecution: maxRuns });
     counts.restarted += result.restarted.length;
   };
   const starter: SharedFileStarter = new SharedFileStarter(dir, (input) => {

@@ -6,7 +6,7 @@
 import { Signer } from '@aws-sdk/rds-signer';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createIamTokenProvider } from '../../shared/store/mysql.ts';
+import { createIamTokenProvider } from '../../shared/store/mysql/index.ts';
 import { configureTelemetry, errorMessage, logger, redact, registerSecret } from '../../shared/telemetry.ts';
 import { FuzzCounts } from '../fuzz/arbitraries.ts';
 

@@ -47,7 +47,7 @@ export async function seedRuns(
   runs: readonly SeededRun[],
   watermark: Date,
 ): Promise<RunRecord[]> {
-  const created = await store.withJob(job.id, runs[0]?.interval.start ?? watermark, async (tx) => {
+  const created = await store.withJob(job, async (tx) => {
     await tx.insertRuns(
       runs.map((run) => ({
         interval: run.interval,

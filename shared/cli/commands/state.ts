@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { jobStatuses } from '../../control/status.ts';
-import { initialWatermark } from '../../planner/index.ts';
 import {
   type AwsFlags,
   awsOption,
@@ -59,9 +58,7 @@ export function stateCommands(program: Command, io: CliIo): void {
         refuseAwsOnlyFlags(flags);
         const context = await cliContext();
         const job = context.jobs.get(jobId);
-        await withProcess(context, (opened) =>
-          opened.store.setPaused(job.id, paused, initialWatermark(job, new Date())),
-        );
+        await withProcess(context, (opened) => opened.store.setPaused(job, paused));
         io.out(`${job.id} ${paused ? 'paused' : 'resumed'}`);
       });
   }

@@ -5,6 +5,7 @@ import type { ProgressEvent } from '../../local/progress.ts';
 import { LocalRuntime } from '../../local/runtime.ts';
 import type { JobRegistry } from '../../registry.ts';
 import { openConfiguredStore, type ProcessServices } from '../../runner/process.ts';
+import { LOCAL_DRIVERS } from '../../store/local.ts';
 import type { StateStore } from '../../store/types.ts';
 import { errorMessage } from '../../telemetry.ts';
 import type { RuntimeHealth } from '../../ui/health.ts';
@@ -259,6 +260,7 @@ export function runtimeHealth(runtime: LocalRuntime, stopping: boolean): Runtime
 function openUiStore(config: PikoConfig): Promise<StateStore> {
   return openConfiguredStore(
     { ...config, mysql: { ...config.mysql, poolSize: Math.min(UI_POOL_SIZE, config.mysql.poolSize) } },
+    LOCAL_DRIVERS,
     false,
   );
 }

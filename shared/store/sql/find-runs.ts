@@ -2,7 +2,8 @@
 import { StoreError } from '../../errors.ts';
 import type { SqlDatabase } from '../../sql.ts';
 import { RUN_STATUSES, type RunQuery, type RunRecord } from '../types.ts';
-import { checkCount, checkDate, RUN_COLUMNS, toRunRecord } from './rows.ts';
+import { checkCount, checkDate } from './checks.ts';
+import { RUN_COLUMNS, toRunRecord } from './rows.ts';
 
 /** The job's runs matching `query`, by interval start. See {@link StateStore.findRuns}. */
 export async function selectRuns(db: SqlDatabase, jobId: string, query: RunQuery): Promise<RunRecord[]> {

@@ -6,7 +6,8 @@
 import { StoreError } from '../../errors.ts';
 import type { SqlDatabase } from '../../sql.ts';
 import { RUN_STATUSES, type RunBucket, type RunSpan } from '../types.ts';
-import { checkCount, checkDate, toDate, toRunStatus } from './rows.ts';
+import { checkCount, checkDate } from './checks.ts';
+import { toDate, toRunStatus } from './rows.ts';
 
 /**
  * Islands of runs on SQLite, without a sort: a run ends its span when the run of the next interval

@@ -1,11 +1,17 @@
-/**
- * How `piko_runs` rows read back, and the checks of values every statement makes: shared by the
- * store and the statement files beside this one.
- */
+/** The columns the store selects and how their rows become records; JSON and time conversions. */
 import { StoreError } from '../../errors.ts';
 import type { SqlRow } from '../../sql.ts';
-import { RUN_STATUSES, type RunRecord, type RunStatus, type RunTrigger } from '../types.ts';
+import {
+  type BackfillRecord,
+  type JobState,
+  RUN_STATUSES,
+  type RunRecord,
+  type RunStatus,
+  type RunTrigger,
+} from '../types.ts';
 
+/** A job's columns in `piko_jobs`, as {@link toJobState} reads them. */
+export const JOB_COLUMNS = 'job_id, watermark, paused, skipped_total, updated_at';
 /**
  * A run's columns, selected from `piko_runs` alone. A backfill's runs hold no config of their own
  * (NULL): theirs is the backfill's, stored once in `piko_backfills`; a manual run keeps its own.
@@ -15,8 +21,18 @@ export const RUN_COLUMNS =
   'backfill_id, COALESCE(config, (SELECT piko_backfills.config FROM piko_backfills ' +
   'WHERE piko_backfills.backfill_id = piko_runs.backfill_id)) AS config, ' +
   'error, output, created_at, updated_at, started_at, finished_at, requeues, not_before, code_version';
-/** A JSON text column as its value (null for NULL). @throws StoreError for invalid JSON, naming the column. */
-export function fromJson(value: unknown, column: string): unknown {
+/** A backfill's columns in `piko_backfills`, in the order {@link toBackfillRecord} and its INSERT use. */
+export const BACKFILL_COLUMNS =
+  'backfill_id, job_id, range_start, range_end, reprocess, reverse_order, config, cursor_at, status, ' +
+  'created_count, rerun_count, skipped_count, created_at, updated_at, error';
+
+/** A value as stored JSON text; null for none. */
+export function toJson(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  return JSON.stringify(value) ?? null;
+}
+
+function fromJson(value: unknown, column: string): unknown {
   if (value === null || value === undefined) return null;
   try {
     return JSON.parse(String(value));
@@ -25,29 +41,38 @@ export function fromJson(value: unknown, column: string): unknown {
   }
 }
 
-/** A time column as a Date: MySQL returns Dates, SQLite epoch milliseconds. */
+/** A stored time: a `Date` (MySQL) or epoch milliseconds (SQLite). */
 export function toDate(value: unknown): Date {
   return value instanceof Date ? value : new Date(Number(value));
 }
 
-/** A nullable time column as a Date or null. */
-export function toDateOrNull(value: unknown): Date | null {
+function toDateOrNull(value: unknown): Date | null {
   return value === null || value === undefined ? null : toDate(value);
 }
 
-/** A nullable text column as a string or null. */
-export function toStringOrNull(value: unknown): string | null {
+function toStringOrNull(value: unknown): string | null {
   return value === null || value === undefined ? null : String(value);
 }
 
-/** A `status` column as a RunStatus. @throws StoreError for a status Piko does not know. */
+/** A stored run status, refusing one the store does not know. */
 export function toRunStatus(value: unknown): RunStatus {
   if (!RUN_STATUSES.includes(value as RunStatus))
     throw new StoreError(`Unknown run status "${String(value)}".`);
   return value as RunStatus;
 }
 
-/** A row selected with {@link RUN_COLUMNS} as a RunRecord. */
+/** A row of {@link JOB_COLUMNS}. */
+export function toJobState(row: SqlRow): JobState {
+  return {
+    jobId: String(row.job_id),
+    watermark: toDate(row.watermark),
+    paused: Number(row.paused) !== 0,
+    skippedTotal: Number(row.skipped_total),
+    updatedAt: toDate(row.updated_at),
+  };
+}
+
+/** A row of {@link RUN_COLUMNS}. */
 export function toRunRecord(row: SqlRow): RunRecord {
   return {
     runId: Number(row.run_id),
@@ -73,16 +98,22 @@ export function toRunRecord(row: SqlRow): RunRecord {
   };
 }
 
-/** @throws StoreError naming `name` unless `value` is a valid Date. */
-export function checkDate(name: string, value: Date): void {
-  if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
-    throw new StoreError(`${name} must be a valid Date, got ${String(value)}.`);
-  }
-}
-
-/** @throws StoreError naming `name` unless `value` is a whole number >= 0. */
-export function checkCount(name: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new StoreError(`${name} must be a whole number >= 0, got ${value}.`);
-  }
+/** A row of {@link BACKFILL_COLUMNS}. */
+export function toBackfillRecord(row: SqlRow): BackfillRecord {
+  return {
+    backfillId: String(row.backfill_id),
+    jobId: String(row.job_id),
+    range: { start: toDate(row.range_start), end: toDate(row.range_end) },
+    reprocess: row.reprocess as BackfillRecord['reprocess'],
+    reverse: Number(row.reverse_order) !== 0,
+    config: fromJson(row.config, 'piko_backfills.config'),
+    cursor: toDate(row.cursor_at),
+    status: row.status as BackfillRecord['status'],
+    created: Number(row.created_count),
+    rerun: Number(row.rerun_count),
+    skipped: Number(row.skipped_count),
+    error: toStringOrNull(row.error),
+    createdAt: toDate(row.created_at),
+    updatedAt: toDate(row.updated_at),
+  };
 }

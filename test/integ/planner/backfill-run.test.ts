@@ -22,6 +22,7 @@ import {
 } from '../../../shared/planner/index.ts';
 import { JobRegistry } from '../../../shared/registry.ts';
 import { openProcessServices, type ProcessServices } from '../../../shared/runner/process.ts';
+import { LOCAL_DRIVERS } from '../../../shared/store/local.ts';
 
 const NOW = new Date('2026-03-02T00:00:30.000Z');
 /** The interval of {@link hourly} that always fails. */
@@ -49,7 +50,7 @@ describe('running a backfill in one process (SQLite)', () => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'piko-backfill-run-'));
     const config = loadConfig({ env: { PIKO_DATA_DIR: dir, PIKO_SQLITE__FILE: path.join(dir, 'piko.db') } });
-    opened = await openProcessServices(config, new JobRegistry([hourly]));
+    opened = await openProcessServices(config, new JobRegistry([hourly]), { drivers: LOCAL_DRIVERS });
   });
 
   afterAll(async () => {

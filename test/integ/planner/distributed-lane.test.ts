@@ -36,10 +36,10 @@ describe('dispatch of a distributed job', () => {
     const options = { maxRunsPerExecution: 100, concurrency: job.concurrency };
 
     // Act
-    const first = await dispatch(store, job.id, starter, T0, options);
-    const whileLive = await dispatch(store, job.id, starter, T0, options);
+    const first = await dispatch(store, job, starter, options);
+    const whileLive = await dispatch(store, job, starter, options);
     starter.statuses.set(first.started[0]!.executionName, 'ended');
-    const afterOneEnded = await dispatch(store, job.id, starter, T0, options);
+    const afterOneEnded = await dispatch(store, job, starter, options);
 
     // Assert: ⌈250/100⌉ = 3 executions of ⌊250/3⌋ = 83 runs, 249 in flight at most.
     expect(first.started.map((input) => input.runs.length)).toEqual([83, 83, 83]);
@@ -63,7 +63,7 @@ describe('dispatch of a distributed job', () => {
       handler: () => null,
     });
     await planScheduled(store, job, new Date(T0.getTime() + 1_000 * 60_000));
-    const result = await dispatch(store, job.id, new RecordingStarter(), T0, { maxRunsPerExecution: 100 });
+    const result = await dispatch(store, job, new RecordingStarter(), { maxRunsPerExecution: 100 });
     expect(result.started.map((input) => input.runs.length)).toEqual([100]);
   });
 });

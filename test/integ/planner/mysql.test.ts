@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../../shared/errors.ts';
 import { defineJob } from '../../../shared/job.ts';
 import { dispatch, planBackfill, planScheduled } from '../../../shared/planner/index.ts';
-import { openMysqlStore } from '../../../shared/store/mysql.ts';
+import { openMysqlStore } from '../../../shared/store/mysql/index.ts';
 import type { StateStore } from '../../../shared/store/types.ts';
 import { createTestDatabase, mysqlGate, type TestDatabase } from '../../../support/mysql.ts';
 import { queryStartingWith, startFaultProxy } from '../../helpers/fault-proxy.ts';
@@ -130,7 +130,7 @@ describe.skipIf(skip)('MySQL (MariaDB)', () => {
         const results = await Promise.all(
           Array.from({ length: 20 }, async () => {
             const planned = await planScheduled(store, job, now);
-            await dispatch(store, job.id, starter, now, { maxRunsPerExecution: 500 });
+            await dispatch(store, job, starter, { maxRunsPerExecution: 500 });
             return planned;
           }),
         );

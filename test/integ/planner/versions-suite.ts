@@ -22,6 +22,7 @@ import { runStage } from '../../../shared/runner/stage-runner.ts';
 import type { RunRecord, StateStore } from '../../../shared/store/types.ts';
 import type { ExecutionInput } from '../../../shared/workflow/starter.ts';
 import { RecordingStarter } from '../../helpers/recording-starter.ts';
+import { jobAt } from '../../helpers/stored-job.ts';
 import type { PlannerStoreFactory } from './planner-suite.ts';
 
 const T0 = new Date('2026-03-01T00:00:00.000Z');
@@ -82,14 +83,13 @@ export function describeCodeVersions(name: string, factory: PlannerStoreFactory)
     async function runDue(job: JobDefinition, now: Date): Promise<void> {
       await planScheduled(store, job, now);
       const starter = new RecordingStarter();
-      for (const input of (await dispatch(store, job.id, starter, T0)).started)
-        await runExecution(job, input);
+      for (const input of (await dispatch(store, job, starter)).started) await runExecution(job, input);
     }
 
     /** Succeeded runs of `jobId` at hours 0, 1, 2…, each under the version given for it. */
     async function seedSucceeded(jobId: string, versions: readonly (string | null)[]): Promise<RunRecord[]> {
       const intervals = versions.map((_, index) => ({ start: hour(index), end: hour(index + 1) }));
-      await store.withJob(jobId, T0, (tx) =>
+      await store.withJob(jobAt(jobId, T0), (tx) =>
         tx.insertRuns(intervals.map((interval) => ({ interval, trigger: 'schedule' as const }))),
       );
       const runs = await store.listRuns(jobId);
@@ -138,7 +138,7 @@ export function describeCodeVersions(name: string, factory: PlannerStoreFactory)
 
       it('keeps the version that started a failed run, the last stage’s on success, and none once re-armed', async () => {
         const jobId = `lifecycle_${++sequence}`;
-        await store.withJob(jobId, T0, (tx) =>
+        await store.withJob(jobAt(jobId, T0), (tx) =>
           tx.insertRuns([{ interval: { start: hour(0), end: hour(1) }, trigger: 'schedule' }]),
         );
         const [run] = await store.listRuns(jobId);
@@ -151,7 +151,7 @@ export function describeCodeVersions(name: string, factory: PlannerStoreFactory)
         await store.markRunning(id, 'load', T0, undefined, '2');
         await store.markSucceeded(id, null, T0, undefined, '2');
         const succeeded = await store.getRun(id);
-        await store.withJob(jobId, T0, (tx) =>
+        await store.withJob(jobAt(jobId, T0), (tx) =>
           tx.rearmRuns([id], { trigger: 'backfill', backfillId: 'bf-v' }),
         );
         const rearmed = await store.getRun(id);
@@ -183,7 +183,7 @@ export function describeCodeVersions(name: string, factory: PlannerStoreFactory)
         await seedSucceeded(jobId, [null, '1', '2', '2', '10']);
         await seedSucceeded(`other_${sequence}`, ['1', '1']);
         // A failed and a running run of another version: not succeeded, so not outdated.
-        await store.withJob(jobId, T0, (tx) =>
+        await store.withJob(jobAt(jobId, T0), (tx) =>
           tx.insertRuns([
             { interval: { start: hour(5), end: hour(6) }, trigger: 'schedule' },
             { interval: { start: hour(6), end: hour(7) }, trigger: 'schedule' },
@@ -223,7 +223,7 @@ export function describeCodeVersions(name: string, factory: PlannerStoreFactory)
        */
       async function mixed(job: JobDefinition): Promise<void> {
         await seedSucceeded(job.id, [null, '1', '2']);
-        await store.withJob(job.id, T0, (tx) =>
+        await store.withJob(job, (tx) =>
           tx.insertRuns([
             { interval: { start: hour(3), end: hour(4) }, trigger: 'schedule' },
             { interval: { start: hour(4), end: hour(5) }, trigger: 'schedule' },
@@ -232,7 +232,7 @@ export function describeCodeVersions(name: string, factory: PlannerStoreFactory)
         const [failed, queued] = (await store.listRuns(job.id)).slice(3);
         await store.markRunning(failed!.runId, 'main', T0, undefined, '2');
         await store.markFailed(failed!.runId, 'boom', 3, T0);
-        await store.withJob(job.id, T0, (tx) => tx.markQueued([queued!.runId], 'exec-in-flight'));
+        await store.withJob(job, (tx) => tx.markQueued([queued!.runId], 'exec-in-flight'));
       }
 
       const request = (job: JobDefinition, reprocess: Reprocess) => ({
@@ -322,7 +322,7 @@ export function describeCodeVersions(name: string, factory: PlannerStoreFactory)
         const plan = await planBackfill(store, v2, { ...request(v2, 'outdated'), to: hour(3) }, hour(3));
         const starter = new RecordingStarter();
         const lane = { kind: 'backfill', backfillId: plan.backfillId } as const;
-        for (const input of (await dispatch(store, v2.id, starter, T0, { lane })).started) {
+        for (const input of (await dispatch(store, v2, starter, { lane })).started) {
           await runExecution(v2, input);
         }
 

@@ -3,7 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StageEventRefusedError, StoreError } from '../../../shared/errors.ts';
 import type { Interval } from '../../../shared/interval.ts';
-import { openStore, type StoreConfig } from '../../../shared/store/index.ts';
+import { compileSchedule } from '../../../shared/schedule/index.ts';
+import type { StoreConfig } from '../../../shared/store/index.ts';
+import { openStore } from '../../../shared/store/local.ts';
 import { applyMigrations, MIGRATIONS } from '../../../shared/store/migrations.ts';
 import type {
   JobTransaction,
@@ -12,6 +14,7 @@ import type {
   RunTrigger,
   StateStore,
 } from '../../../shared/store/types.ts';
+import { jobAt } from '../../helpers/stored-job.ts';
 
 /** A migrated-or-not store on a fresh database, and how to close and remove it. */
 export interface StoreUnderTest {
@@ -78,7 +81,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
 
     /** Inserts scheduled runs for a new job and returns them, oldest first. */
     async function seedRuns(jobId: string, newRuns: readonly NewRun[]): Promise<RunRecord[]> {
-      await store.withJob(jobId, T0, (tx) => tx.insertRuns(newRuns));
+      await store.withJob(jobAt(jobId, T0), (tx) => tx.insertRuns(newRuns));
       return store.listRuns(jobId);
     }
 
@@ -257,7 +260,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         const jobId = newJobId('create');
         const now = setClock('2026-04-01T12:00:00.123Z');
 
-        const seen = await store.withJob(jobId, at('2026-03-08T06:59:59.999Z'), async (tx) => tx.job);
+        const seen = await store.withJob(jobAt(jobId, at('2026-03-08T06:59:59.999Z')), async (tx) => tx.job);
 
         const expected = {
           jobId,
@@ -270,27 +273,48 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         expect(await store.getJob(jobId)).toEqual(expected);
       });
 
+      it('creates the row of a job without a start at its first tick at or after the store’s clock', async () => {
+        const jobId = newJobId('no_start');
+        const now = setClock('2026-04-01T12:20:00.000Z');
+
+        const seen = await store.withJob(
+          { id: jobId, schedule: compileSchedule('0 * * * *') },
+          async (tx) => tx.job,
+        );
+
+        expect(seen).toEqual({
+          jobId,
+          watermark: at('2026-04-01T13:00:00.000Z'),
+          paused: false,
+          skippedTotal: 0,
+          updatedAt: now,
+        });
+      });
+
       it('keeps the stored watermark when the row exists', async () => {
         const jobId = newJobId('existing');
-        await store.withJob(jobId, T0, async () => undefined);
+        await store.withJob(jobAt(jobId, T0), async () => undefined);
 
-        const seen = await store.withJob(jobId, at('2030-01-01T00:00:00Z'), async (tx) => tx.job.watermark);
+        const seen = await store.withJob(
+          jobAt(jobId, at('2030-01-01T00:00:00Z')),
+          async (tx) => tx.job.watermark,
+        );
 
         expect(seen).toEqual(T0);
       });
 
       it('returns what the work returns', async () => {
-        const result = await store.withJob(newJobId('result'), T0, async () => ({ answer: 42 }));
+        const result = await store.withJob(jobAt(newJobId('result'), T0), async () => ({ answer: 42 }));
 
         expect(result).toEqual({ answer: 42 });
       });
 
       it('advances the watermark and adds to the skipped counter; tx.job stays the row as locked', async () => {
         const jobId = newJobId('advance');
-        await store.withJob(jobId, T0, async () => undefined);
+        await store.withJob(jobAt(jobId, T0), async () => undefined);
         const now = setClock('2026-04-02T00:00:00.000Z');
 
-        const seen = await store.withJob(jobId, T0, async (tx) => {
+        const seen = await store.withJob(jobAt(jobId, T0), async (tx) => {
           await tx.advanceWatermark(at('2026-03-01T05:00:00Z'), 3);
           await tx.advanceWatermark(at('2026-03-01T09:00:00Z'), 4);
           return tx.job;
@@ -315,7 +339,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         const jobId = newJobId('rollback_new');
         const failure = new Error('planner failed');
 
-        const attempt = store.withJob(jobId, T0, async (tx) => {
+        const attempt = store.withJob(jobAt(jobId, T0), async (tx) => {
           await tx.insertRuns(runsOf(hours(T0, 3)));
           await tx.advanceWatermark(at('2026-03-01T03:00:00Z'), 5);
           throw failure;
@@ -328,7 +352,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
 
       it('rolls back everything when the work throws, leaving an existing job as it was', async () => {
         const jobId = newJobId('rollback_existing');
-        const before = await store.withJob(jobId, T0, async (tx) => {
+        const before = await store.withJob(jobAt(jobId, T0), async (tx) => {
           await tx.insertRuns(runsOf(hours(T0, 1)));
           return tx.job;
         });
@@ -347,7 +371,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         });
         const backfillBefore = await store.getBackfill(`${jobId}-bf`);
 
-        const attempt = store.withJob(jobId, T0, async (tx) => {
+        const attempt = store.withJob(jobAt(jobId, T0), async (tx) => {
           await tx.insertRuns(runsOf(hours(at('2026-03-01T01:00:00Z'), 2)));
           await tx.advanceWatermark(at('2026-03-01T03:00:00Z'), 5);
           await tx.updateBackfill(`${jobId}-bf`, {
@@ -368,14 +392,14 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
 
       it('serialises two transactions on one existing job: the second sees the first one’s watermark', async () => {
         const jobId = newJobId('serial');
-        await store.withJob(jobId, T0, async () => undefined);
+        await store.withJob(jobAt(jobId, T0), async () => undefined);
         const events: string[] = [];
         let firstHasLock!: () => void;
         const locked = new Promise<void>((resolve) => {
           firstHasLock = resolve;
         });
 
-        const first = store.withJob(jobId, T0, async (tx) => {
+        const first = store.withJob(jobAt(jobId, T0), async (tx) => {
           events.push('first locked');
           firstHasLock();
           await sleep(300);
@@ -383,7 +407,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           events.push('first done');
         });
         await locked;
-        const second = store.withJob(jobId, T0, async (tx) => {
+        const second = store.withJob(jobAt(jobId, T0), async (tx) => {
           events.push('second locked');
           return tx.job;
         });
@@ -402,7 +426,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           firstHasLock = resolve;
         });
 
-        const first = store.withJob(jobId, T0, async (tx) => {
+        const first = store.withJob(jobAt(jobId, T0), async (tx) => {
           events.push('first locked');
           firstHasLock();
           await sleep(300);
@@ -410,7 +434,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           events.push('first done');
         });
         await locked;
-        const second = store.withJob(jobId, at('2030-01-01T00:00:00Z'), async (tx) => {
+        const second = store.withJob(jobAt(jobId, at('2030-01-01T00:00:00Z')), async (tx) => {
           events.push('second locked');
           return tx.job.watermark;
         });
@@ -425,7 +449,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
 
         await Promise.all(
           Array.from({ length: 8 }, () =>
-            store.withJob(jobId, T0, async (tx) => {
+            store.withJob(jobAt(jobId, T0), async (tx) => {
               const next = new Date(tx.job.watermark.getTime() + HOUR_MS);
               await sleep(5);
               await tx.advanceWatermark(next, 1);
@@ -441,7 +465,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
       it('refuses a JobTransaction used after its transaction ended', async () => {
         const jobId = newJobId('ended');
         let kept: JobTransaction | undefined;
-        await store.withJob(jobId, T0, async (tx) => {
+        await store.withJob(jobAt(jobId, T0), async (tx) => {
           kept = tx;
         });
 
@@ -455,10 +479,10 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         const jobId = newJobId('pause');
         const pausedAt = setClock('2026-04-03T00:00:00.000Z');
 
-        await store.setPaused(jobId, true, at('2026-03-05T00:00:00Z'));
+        await store.setPaused(jobAt(jobId, at('2026-03-05T00:00:00Z')), true);
         const paused = await store.getJob(jobId);
         const resumedAt = setClock('2026-04-04T00:00:00.000Z');
-        await store.setPaused(jobId, false, at('2030-01-01T00:00:00Z'));
+        await store.setPaused(jobAt(jobId, at('2030-01-01T00:00:00Z')), false);
 
         expect(paused).toEqual({
           jobId,
@@ -474,12 +498,12 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           skippedTotal: 0,
           updatedAt: resumedAt,
         });
-        expect((await store.withJob(jobId, T0, async (tx) => tx.job)).paused).toBe(false);
+        expect((await store.withJob(jobAt(jobId, T0), async (tx) => tx.job)).paused).toBe(false);
       });
 
       it('lists every job by id', async () => {
         const ids = ['list_c', 'list_a', 'list_b'];
-        for (const id of ids) await store.withJob(id, T0, async () => undefined);
+        for (const id of ids) await store.withJob(jobAt(id, T0), async () => undefined);
 
         const jobs = await store.listJobs();
 
@@ -495,7 +519,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         const jobId = newJobId('insert');
         const now = setClock('2026-04-05T10:11:12.013Z');
 
-        const inserted = await store.withJob(jobId, T0, (tx) => tx.insertRuns(runsOf(hours(T0, 2))));
+        const inserted = await store.withJob(jobAt(jobId, T0), (tx) => tx.insertRuns(runsOf(hours(T0, 2))));
         const runs = await store.listRuns(jobId);
 
         expect(inserted).toBe(2);
@@ -530,9 +554,11 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
       it('ignores intervals that already have a run, in the same call or an earlier one', async () => {
         const jobId = newJobId('duplicates');
         const [a, b, c] = hours(T0, 3) as [Interval, Interval, Interval];
-        await store.withJob(jobId, T0, (tx) => tx.insertRuns(runsOf([a, b], 'manual', { config: { v: 1 } })));
+        await store.withJob(jobAt(jobId, T0), (tx) =>
+          tx.insertRuns(runsOf([a, b], 'manual', { config: { v: 1 } })),
+        );
 
-        const inserted = await store.withJob(jobId, T0, (tx) =>
+        const inserted = await store.withJob(jobAt(jobId, T0), (tx) =>
           tx.insertRuns(runsOf([b, c, c], 'backfill', { backfillId: 'bf-dup', config: { v: 2 } })),
         );
 
@@ -551,8 +577,8 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         const jobId = newJobId('bulk');
         const intervals = hours(T0, 5_000);
 
-        const first = await store.withJob(jobId, T0, (tx) => tx.insertRuns(runsOf(intervals)));
-        const again = await store.withJob(jobId, T0, (tx) =>
+        const first = await store.withJob(jobAt(jobId, T0), (tx) => tx.insertRuns(runsOf(intervals)));
+        const again = await store.withJob(jobAt(jobId, T0), (tx) =>
           tx.insertRuns(runsOf([...intervals, ...hours(new Date(T0.getTime() + 5_000 * HOUR_MS), 1)])),
         );
 
@@ -570,11 +596,11 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
       });
 
       it('inserts nothing for no runs', async () => {
-        expect(await store.withJob(newJobId('none'), T0, (tx) => tx.insertRuns([]))).toBe(0);
+        expect(await store.withJob(jobAt(newJobId('none'), T0), (tx) => tx.insertRuns([]))).toBe(0);
       });
 
       it('refuses an empty interval, naming it', async () => {
-        const attempt = store.withJob(newJobId('empty'), T0, (tx) =>
+        const attempt = store.withJob(jobAt(newJobId('empty'), T0), (tx) =>
           tx.insertRuns(runsOf([{ start: T0, end: T0 }])),
         );
 
@@ -590,12 +616,14 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           { start: at('2026-03-08T06:59:59.999Z'), end: at('2026-03-08T07:00:00.001Z') },
           { start: at('2105-12-31T23:59:59.998Z'), end: at('2105-12-31T23:59:59.999Z') },
         ];
-        await store.withJob(jobId, at('1969-07-20T20:17:40.001Z'), (tx) => tx.insertRuns(runsOf(intervals)));
+        await store.withJob(jobAt(jobId, at('1969-07-20T20:17:40.001Z')), (tx) =>
+          tx.insertRuns(runsOf(intervals)),
+        );
         const runs = await store.listRuns(jobId);
 
         await store.markRunning(runs[0]!.runId, 'main', at('1969-12-31T23:59:59.999Z'));
         await store.markFailed(runs[0]!.runId, 'x', 1, at('2105-06-30T12:34:56.789Z'));
-        await store.withJob(jobId, T0, (tx) => tx.advanceWatermark(at('2105-12-31T23:59:59.999Z'), 0));
+        await store.withJob(jobAt(jobId, T0), (tx) => tx.advanceWatermark(at('2105-12-31T23:59:59.999Z'), 0));
 
         expect(runs.map((run) => run.interval)).toEqual(intervals);
         const first = await store.getRun(runs[0]!.runId);
@@ -621,7 +649,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         ];
         const intervals = hours(T0, configs.length);
 
-        await store.withJob(jobId, T0, (tx) =>
+        await store.withJob(jobAt(jobId, T0), (tx) =>
           tx.insertRuns(
             intervals.map((interval, i) => ({ interval, trigger: 'manual', config: configs[i] })),
           ),
@@ -641,7 +669,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
       it('lists a job’s runs oldest first, over a half-open range', async () => {
         const jobId = newJobId('range');
         const intervals = hours(T0, 5);
-        await store.withJob(jobId, T0, (tx) => tx.insertRuns(runsOf([...intervals].reverse())));
+        await store.withJob(jobAt(jobId, T0), (tx) => tx.insertRuns(runsOf([...intervals].reverse())));
         await seedRuns(newJobId('range_other'), runsOf(intervals));
         const oneAm = at('2026-03-01T01:00:00.000Z');
 
@@ -649,7 +677,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         const middle = await store.listRuns(jobId, { from: oneAm, to: at('2026-03-01T03:00:00.000Z') });
         const justBefore = await store.listRuns(jobId, { from: at('2026-03-01T00:59:59.999Z'), to: oneAm });
         const exactly = await store.listRuns(jobId, { from: oneAm, to: at('2026-03-01T01:00:00.001Z') });
-        const inTx = await store.withJob(jobId, T0, (tx) =>
+        const inTx = await store.withJob(jobAt(jobId, T0), (tx) =>
           tx.runsInRange(at('2026-03-01T00:00:00.001Z'), at('2026-03-01T02:00:00.001Z')),
         );
 
@@ -670,7 +698,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
       it('takes pending runs of the scheduled lane (schedule and manual) or of one backfill, oldest or newest first', async () => {
         const jobId = newJobId('lanes');
         const intervals = hours(T0, 8);
-        await store.withJob(jobId, T0, (tx) =>
+        await store.withJob(jobAt(jobId, T0), (tx) =>
           tx.insertRuns([
             ...runsOf([intervals[0]!, intervals[2]!], 'schedule'),
             ...runsOf([intervals[1]!, intervals[3]!], 'manual', { config: { by: 'ops' } }),
@@ -679,9 +707,9 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           ]),
         );
         const queued = (await store.listRuns(jobId))[0]!;
-        await store.withJob(jobId, T0, (tx) => tx.markQueued([queued.runId], 'exec-lanes'));
+        await store.withJob(jobAt(jobId, T0), (tx) => tx.markQueued([queued.runId], 'exec-lanes'));
 
-        const result = await store.withJob(jobId, T0, async (tx) => ({
+        const result = await store.withJob(jobAt(jobId, T0), async (tx) => ({
           scheduled: starts(await tx.pendingRuns({ kind: 'scheduled' }, 10)),
           scheduledTwo: starts(await tx.pendingRuns({ kind: 'scheduled' }, 2)),
           scheduledNewest: starts(await tx.pendingRuns({ kind: 'scheduled' }, 2, true)),
@@ -709,7 +737,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         await store.markRunning(runs[2]!.runId, 'main', T0);
         const now = setClock('2026-04-06T00:00:00.000Z');
 
-        await store.withJob(jobId, T0, (tx) =>
+        await store.withJob(jobAt(jobId, T0), (tx) =>
           tx.markQueued(
             [...runs, ...other].map((run) => run.runId),
             'exec-1',
@@ -730,11 +758,11 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         const jobId = newJobId('queue_paused');
         const runs = await seedRuns(jobId, runsOf(hours(T0, 3)));
         const ids = runs.map((run) => run.runId);
-        await store.setPaused(jobId, true, T0);
+        await store.setPaused(jobAt(jobId, T0), true);
 
-        const whilePaused = await store.withJob(jobId, T0, (tx) => tx.markQueued(ids, 'exec-paused'));
-        await store.setPaused(jobId, false, T0);
-        const resumed = await store.withJob(jobId, T0, (tx) => tx.markQueued(ids, 'exec-resumed'));
+        const whilePaused = await store.withJob(jobAt(jobId, T0), (tx) => tx.markQueued(ids, 'exec-paused'));
+        await store.setPaused(jobAt(jobId, T0), false);
+        const resumed = await store.withJob(jobAt(jobId, T0), (tx) => tx.markQueued(ids, 'exec-resumed'));
 
         expect(whilePaused).toBe(0);
         expect(resumed).toBe(3);
@@ -753,7 +781,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           ...runsOf(intervals.slice(4), 'backfill', { backfillId: 'bf-inflight' }),
         ]);
         const ids = runs.map((run) => run.runId);
-        await store.withJob(jobId, T0, async (tx) => {
+        await store.withJob(jobAt(jobId, T0), async (tx) => {
           await tx.markQueued([ids[3]!, ids[1]!, ids[4]!], 'exec-a');
           await tx.markQueued([ids[2]!], 'exec-b');
         });
@@ -761,7 +789,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         await store.markRunning(ids[2]!, 'main', T0);
         await store.markSucceeded(ids[2]!, null, T0);
 
-        const result = await store.withJob(jobId, T0, async (tx) => ({
+        const result = await store.withJob(jobAt(jobId, T0), async (tx) => ({
           scheduled: (await tx.inFlightRuns({ kind: 'scheduled' })).map((run) => [run.runId, run.status]),
           backfill: (await tx.inFlightRuns({ kind: 'backfill', backfillId: 'bf-inflight' })).map(
             (run) => run.runId,
@@ -829,15 +857,17 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
       it('refuses to start a queued run of a paused job, leaving it as it was; a running run goes on', async () => {
         const jobId = newJobId('refuse_paused');
         const [queued, running] = await seedRuns(jobId, runsOf(hours(T0, 2)));
-        await store.withJob(jobId, T0, (tx) => tx.markQueued([queued!.runId, running!.runId], 'exec-p'));
+        await store.withJob(jobAt(jobId, T0), (tx) =>
+          tx.markQueued([queued!.runId, running!.runId], 'exec-p'),
+        );
         await store.markRunning(running!.runId, 'extract', T0);
         const before = await store.getRun(queued!.runId);
-        await store.setPaused(jobId, true, T0);
+        await store.setPaused(jobAt(jobId, T0), true);
 
         const refused = await store.markRunning(queued!.runId, 'extract', at('2026-03-01T00:01:00Z'));
         const afterRefusal = await store.getRun(queued!.runId);
         const nextStage = await store.markRunning(running!.runId, 'load', at('2026-03-01T00:02:00Z'));
-        await store.setPaused(jobId, false, T0);
+        await store.setPaused(jobAt(jobId, T0), false);
         const resumed = await store.markRunning(queued!.runId, 'extract', at('2026-03-01T00:03:00Z'));
 
         expect(refused).toBeUndefined();
@@ -933,7 +963,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         const jobId = newJobId('requeue');
         const runs = await seedRuns(jobId, runsOf(hours(T0, 4)));
         const ids = runs.map((run) => run.runId);
-        await store.withJob(jobId, T0, (tx) => tx.markQueued(ids.slice(0, 3), 'exec-lost'));
+        await store.withJob(jobAt(jobId, T0), (tx) => tx.markQueued(ids.slice(0, 3), 'exec-lost'));
         await store.markRunning(ids[1]!, 'main', at('2026-03-01T05:00:00Z'));
         await store.markFailed(ids[1]!, 'attempt 2 failed', 2, at('2026-03-01T05:00:01Z'));
         await store.markRunning(ids[1]!, 'main', at('2026-03-01T05:00:02Z'));
@@ -979,14 +1009,14 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         const runs = await seedRuns(jobId, runsOf(hours(T0, 3), 'schedule', { config: { old: true } }));
         const other = await seedRuns(newJobId('rearm_other'), runsOf(hours(T0, 1)));
         const ids = runs.map((run) => run.runId);
-        await store.withJob(jobId, T0, (tx) => tx.markQueued(ids, 'exec-old'));
+        await store.withJob(jobAt(jobId, T0), (tx) => tx.markQueued(ids, 'exec-old'));
         await store.markRunning(ids[0]!, 'main', at('2026-03-01T05:00:00Z'));
         await store.markFailed(ids[0]!, 'boom', 3, at('2026-03-01T05:01:00Z'));
         await store.markRunning(ids[1]!, 'main', at('2026-03-01T05:00:00Z'));
         await store.markSucceeded(ids[1]!, { rows: 1 }, at('2026-03-01T05:02:00Z'));
         const now = setClock('2026-04-09T00:00:00.000Z');
 
-        await store.withJob(jobId, T0, (tx) =>
+        await store.withJob(jobAt(jobId, T0), (tx) =>
           tx.rearmRuns([ids[0]!, ids[1]!, other[0]!.runId], {
             trigger: 'backfill',
             backfillId: 'bf-rerun',
@@ -1015,7 +1045,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         expect(after[2]).toMatchObject({ status: 'queued', generation: 0, executionName: 'exec-old' });
         expect(await store.getRun(other[0]!.runId)).toEqual(other[0]);
 
-        await store.withJob(jobId, T0, (tx) => tx.rearmRuns([ids[0]!], { trigger: 'manual' }));
+        await store.withJob(jobAt(jobId, T0), (tx) => tx.rearmRuns([ids[0]!], { trigger: 'manual' }));
         expect(await store.getRun(ids[0]!)).toMatchObject({
           generation: 2,
           trigger: 'manual',
@@ -1028,7 +1058,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         const jobId = newJobId('counts');
         const runs = await seedRuns(jobId, runsOf(hours(T0, 6)));
         const ids = runs.map((run) => run.runId);
-        await store.withJob(jobId, T0, (tx) => tx.markQueued(ids.slice(0, 4), 'exec-counts'));
+        await store.withJob(jobAt(jobId, T0), (tx) => tx.markQueued(ids.slice(0, 4), 'exec-counts'));
         await store.markRunning(ids[1]!, 'main', T0);
         await store.markRunning(ids[2]!, 'main', T0);
         await store.markSucceeded(ids[2]!, null, T0);
@@ -1080,7 +1110,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
       async function queuedRun(label: string, executionName = `${label}-s1`) {
         const jobId = newJobId(label);
         const [run] = await seedRuns(jobId, runsOf(hours(T0, 1)));
-        await store.withJob(jobId, T0, (tx) => tx.markQueued([run!.runId], executionName));
+        await store.withJob(jobAt(jobId, T0), (tx) => tx.markQueued([run!.runId], executionName));
         const owner = { jobId, executionName, generation: 0 };
         return { run: (await store.getRun(run!.runId))!, owner };
       }
@@ -1202,7 +1232,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         await store.openBackfill({ ...request(backfillId, jobId), reverse: false, cursor: T0 });
         const now = setClock('2026-04-12T00:00:00.000Z');
 
-        await store.withJob(jobId, T0, async (tx) => {
+        await store.withJob(jobAt(jobId, T0), async (tx) => {
           await tx.insertRuns(runsOf(hours(T0, 2), 'backfill', { backfillId }));
           await tx.updateBackfill(backfillId, {
             cursor: at('2026-03-01T02:00:00Z'),
@@ -1212,7 +1242,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
             skipped: 3,
           });
         });
-        await store.withJob(jobId, T0, (tx) =>
+        await store.withJob(jobAt(jobId, T0), (tx) =>
           tx.updateBackfill(backfillId, {
             cursor: at('2026-03-01T04:00:00Z'),
             status: 'planned',
@@ -1237,7 +1267,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         const jobId = newJobId('backfill_unknown');
         await store.openBackfill(request(`${jobId}-other-job`, 'someone_else'));
 
-        const attempt = store.withJob(jobId, T0, async (tx) => {
+        const attempt = store.withJob(jobAt(jobId, T0), async (tx) => {
           await tx.insertRuns(runsOf(hours(T0, 1)));
           await tx.updateBackfill(`${jobId}-other-job`, {
             cursor: T0,
@@ -1324,13 +1354,13 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           expect(await other.migrate()).toEqual({
             applied: MIGRATIONS.map((migration) => migration.version),
           });
-          await other.withJob('closing', T0, async () => undefined);
+          await other.withJob(jobAt('closing', T0), async () => undefined);
 
           await other.close();
           await other.close();
 
           await expect(other.getJob('closing')).rejects.toThrow(/state store .* is closed\.$/);
-          await expect(other.withJob('closing', T0, async () => 1)).rejects.toBeInstanceOf(StoreError);
+          await expect(other.withJob(jobAt('closing', T0), async () => 1)).rejects.toBeInstanceOf(StoreError);
         } finally {
           await target.cleanup();
         }

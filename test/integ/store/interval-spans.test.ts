@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Interval } from '../../../shared/interval.ts';
-import { openMysqlStore } from '../../../shared/store/mysql.ts';
+import { openMysqlStore } from '../../../shared/store/mysql/index.ts';
 import { openSqliteStore } from '../../../shared/store/sqlite.ts';
 import type { RunRecord, RunStatus, StateStore } from '../../../shared/store/types.ts';
 import { createTestDatabase, mysqlAvailable } from '../../../support/mysql.ts';
@@ -29,7 +29,9 @@ async function seed(
   backfillId?: string,
 ): Promise<RunRecord[]> {
   const hours = statuses.flatMap((status, i) => (status === undefined ? [] : [i]));
-  const runs = await store.withJob(jobId, T0, async (tx) => {
+  // Hourly from T0: the store only asks a new job's first tick at or after its start.
+  const job = { id: jobId, start: T0, schedule: { tickAtOrAfter: (instant: Date) => instant } };
+  const runs = await store.withJob(job, async (tx) => {
     await tx.insertRuns(
       hours.map((i) => ({
         interval: interval(i),

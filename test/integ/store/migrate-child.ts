@@ -3,7 +3,8 @@
  * as JSON), prints `ready`, waits for `go` on stdin, migrates, prints the result as JSON, closes.
  */
 import { once } from 'node:events';
-import { openStore, type StoreConfig } from '../../../shared/store/index.ts';
+import type { StoreConfig } from '../../../shared/store/index.ts';
+import { openStore } from '../../../shared/store/local.ts';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as StoreConfig;
 const store = await openStore(config);

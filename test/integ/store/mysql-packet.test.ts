@@ -7,10 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineJob, MAX_CONFIG_OVERRIDE_BYTES } from '../../../shared/job.ts';
 import { planBackfill } from '../../../shared/planner/index.ts';
-import { openMysqlStore } from '../../../shared/store/mysql.ts';
+import { openMysqlStore } from '../../../shared/store/mysql/index.ts';
 import type { StateStore } from '../../../shared/store/types.ts';
 import { mysqlGate } from '../../../support/mysql.ts';
 import { type PrivateMariaDb, startPrivateMariaDb } from '../../helpers/private-mariadb.ts';
+import { jobAt } from '../../helpers/stored-job.ts';
 
 const { skip } = await mysqlGate('MySQL packet size tests');
 const T0 = new Date('2026-03-01T00:00:00.000Z');
@@ -47,7 +48,7 @@ describe.skipIf(skip)('a MySQL server whose max_allowed_packet is 512 KiB', () =
       config: LARGEST,
     }));
 
-    const inserted = await store.withJob('manual_large', T0, (tx) => tx.insertRuns(runs));
+    const inserted = await store.withJob(jobAt('manual_large', T0), (tx) => tx.insertRuns(runs));
 
     expect(inserted).toBe(1_000);
     const { rows } = await store.database.query(

@@ -6,10 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../../shared/errors.ts';
-import { openMysqlStore, parseMysqlDsn } from '../../../shared/store/mysql.ts';
+import { openMysqlStore, parseMysqlDsn } from '../../../shared/store/mysql/index.ts';
 import type { StateStore } from '../../../shared/store/types.ts';
 import { createTestDatabase, mysqlGate, mysqlTestDsn, type TestDatabase } from '../../../support/mysql.ts';
 import { type FaultProxy, startFaultProxy } from '../../helpers/fault-proxy.ts';
+import { jobAt } from '../../helpers/stored-job.ts';
 
 const FREEZE_MS = 300_000;
 const gate = await mysqlGate('MySQL statement timeout tests');
@@ -37,7 +38,7 @@ describe.skipIf(gate.skip)('MySQL state store on a frozen server', () => {
 
   it('fails a statement in flight with StoreUnavailableError, drops its connection, and recovers', async () => {
     // Arrange: a pooled connection, then the server freezes
-    await store.setPaused('frozen', false, new Date(0));
+    await store.setPaused(jobAt('frozen', new Date(0)), false);
     proxy.stall(FREEZE_MS);
 
     // Act
@@ -62,14 +63,16 @@ describe.skipIf(gate.skip)('MySQL state store on a frozen server', () => {
 
     // Act
     const error = await store
-      .withJob('frozen', new Date(0), async (tx) => tx.job.paused)
+      .withJob(jobAt('frozen', new Date(0)), async (tx) => tx.job.paused)
       .catch((caught: unknown) => caught);
 
     // Assert
     expect(error).toBeInstanceOf(StoreUnavailableError);
     const connectionsBefore = proxy.stats.accepted;
     await proxy.restore();
-    await expect(store.withJob('frozen', new Date(0), async (tx) => tx.job.jobId)).resolves.toBe('frozen');
+    await expect(store.withJob(jobAt('frozen', new Date(0)), async (tx) => tx.job.jobId)).resolves.toBe(
+      'frozen',
+    );
     expect(proxy.stats.accepted).toBe(connectionsBefore + 1);
   }, 60_000);
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SqlDatabase } from '../../../shared/sql.ts';
-import { openMysqlStore, sessionSetup } from '../../../shared/store/mysql.ts';
+import { openMysqlStore, sessionSetup } from '../../../shared/store/mysql/index.ts';
 import { createTestDatabase, mysqlAvailable } from '../../../support/mysql.ts';
 import { describeStateStore } from './conformance.ts';
 import { describeLeaseStore } from './leases.ts';

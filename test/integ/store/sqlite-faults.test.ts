@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreCorruptError } from '../../../shared/errors.ts';
 import { openSqliteStore, storeIdFile } from '../../../shared/store/sqlite.ts';
 import { type TempSqliteFile, tempSqliteFile } from '../../helpers/sqlite.ts';
+import { jobAt } from '../../helpers/stored-job.ts';
 
 const PAGE_SIZE = 4096;
 
@@ -15,7 +16,8 @@ const PAGE_SIZE = 4096;
 async function populate(file: string): Promise<void> {
   const store = await openSqliteStore({ file });
   await store.migrate();
-  for (let i = 0; i < 50; i++) await store.setPaused(`job_${i}`, false, new Date(Date.UTC(2026, 0, 1)));
+  for (let i = 0; i < 50; i++)
+    await store.setPaused(jobAt(`job_${i}`, new Date(Date.UTC(2026, 0, 1))), false);
   await store.close();
 }
 

@@ -28,6 +28,7 @@ import {
   type StagePayload,
 } from '../../../shared/workflow/stage-event.ts';
 import type { ExecutionInput } from '../../../shared/workflow/starter.ts';
+import { jobAt } from '../../helpers/stored-job.ts';
 import type { StoreFactory, StoreUnderTest } from './conformance.ts';
 
 const T0 = new Date('2026-03-01T00:00:00.000Z');
@@ -102,7 +103,7 @@ export function describeStageEvents(name: string, factory: StoreFactory): void {
       const start = new Date(T0.getTime() + hour * HOUR_MS);
       const interval = { start, end: new Date(start.getTime() + HOUR_MS) };
       const lane = { kind: 'scheduled' } as const;
-      return store.withJob(jobId, T0, async (tx) => {
+      return store.withJob(jobAt(jobId, T0), async (tx) => {
         await tx.insertRuns([{ interval, trigger: 'manual', config }]);
         const runs = await tx.runsInRange(interval.start, interval.end);
         const name = executionName(jobId, lane, runs);

@@ -456,7 +456,7 @@ describe('backfill', () => {
     const plan = await send<BackfillPlanResponse>({ action: 'backfill-plan', request });
     // As if planning had failed on its first chunk: no runs, the backfill failed at its start.
     await store.database.query('DELETE FROM piko_runs');
-    await store.withJob('hourly', new Date(T0), (tx) =>
+    await store.withJob(hourly, (tx) =>
       tx.updateBackfill(plan.backfillId, {
         cursor: new Date('2025-12-31T00:00:00Z'),
         status: 'failed',
@@ -521,7 +521,7 @@ describe('code versions through the control events (--aws)', () => {
       start: new Date(start + i * HOUR),
       end: new Date(start + (i + 1) * HOUR),
     }));
-    await store.withJob('hourly', new Date(T0), (tx) =>
+    await store.withJob(hourly, (tx) =>
       tx.insertRuns(intervals.map((interval) => ({ interval, trigger: 'backfill' as const }))),
     );
     const runs = await store.listRuns('hourly');

@@ -1,0 +1,140 @@
+/**
+ * The one MySQL adapter: a mysql2 connection as a {@link SqlDatabase}. The state store runs every
+ * statement and transaction on one (`pool-database.ts`), and `sqlPool()` lends one to each run.
+ */
+import type { PoolConnection, ResultSetHeader } from 'mysql2/promise';
+import { StoreError, StoreUnavailableError } from '../../errors.ts';
+import type { SqlDatabase, SqlRow } from '../../sql.ts';
+import { nestedTransactionError } from '../sql/dialect.ts';
+import { mysqlStoreError } from './driver-errors.ts';
+
+/** How statements run on a MySQL connection. */
+export interface MysqlStatementOptions {
+  /** `host:port/database`, named in error messages. */
+  readonly target: string;
+  /**
+   * Longest a statement may wait for its answer, in ms; past it the statement fails with a
+   * {@link StoreUnavailableError} and the connection is no longer {@link MysqlConnectionDatabase.reusable}.
+   * @default - no limit
+   */
+  readonly queryTimeoutMs?: number;
+}
+
+type QueryResult = { rows: SqlRow[]; affectedRows: number };
+
+/**
+ * One mysql2 connection over the {@link SqlDatabase} interface. Statements go through `query`
+ * (no prepared statements, which pin RDS Proxy connections); driver errors become
+ * {@link StoreError}s, {@link StoreUnavailableError} for a connection refused, lost or timed out.
+ * `transaction` is `START TRANSACTION … COMMIT` on this connection, rolled back when `work` throws.
+ */
+export class MysqlConnectionDatabase implements SqlDatabase {
+  readonly dialect = 'mysql' as const;
+  readonly #connection: PoolConnection;
+  readonly #options: MysqlStatementOptions;
+  #reusable = true;
+  #inTransaction = false;
+
+  constructor(connection: PoolConnection, options: MysqlStatementOptions) {
+    this.#connection = connection;
+    this.#options = options;
+  }
+
+  /**
+   * False once the connection was lost or timed out, or a rollback failed: it must be destroyed,
+   * not given back to its pool (a statement may still be in flight; the server rolls back what was
+   * open when the connection goes).
+   */
+  get reusable(): boolean {
+    return this.#reusable;
+  }
+
+  query(sql: string, params: readonly unknown[] = []): Promise<QueryResult> {
+    return this.run(sql, params);
+  }
+
+  /** Runs one statement, waiting at most `timeoutMs` for its answer. @default the connection's queryTimeoutMs */
+  async run(
+    sql: string,
+    params: readonly unknown[] = [],
+    timeoutMs = this.#options.queryTimeoutMs,
+  ): Promise<QueryResult> {
+    try {
+      const [result] = await this.#connection.query({ sql, values: params as unknown[], timeout: timeoutMs });
+      if (Array.isArray(result)) return { rows: result as SqlRow[], affectedRows: 0 };
+      return { rows: [], affectedRows: (result as ResultSetHeader).affectedRows };
+    } catch (error) {
+      const wrapped = mysqlStoreError(error, this.#options.target, timeoutMs);
+      if (wrapped instanceof StoreUnavailableError) this.#reusable = false;
+      throw wrapped;
+    }
+  }
+
+  async transaction<T>(work: (db: SqlDatabase) => Promise<T>): Promise<T> {
+    if (this.#inTransaction) throw nestedTransactionError();
+    this.#inTransaction = true;
+    try {
+      await this.query('START TRANSACTION');
+      const db = new TransactionDatabase(this);
+      let result: T;
+      try {
+        result = await work(db);
+      } catch (error) {
+        db.end();
+        await this.#rollback(error);
+        throw error;
+      }
+      db.end();
+      try {
+        await this.query('COMMIT');
+      } catch (error) {
+        await this.#rollback(error);
+        throw error;
+      }
+      return result;
+    } finally {
+      this.#inTransaction = false;
+    }
+  }
+
+  /**
+   * Rolls back after `failure`. Not on a connection that is lost or timed out: ROLLBACK would wait
+   * as long again, and the server rolls back by itself when the connection is destroyed.
+   */
+  async #rollback(failure: unknown): Promise<void> {
+    if (failure instanceof StoreUnavailableError) {
+      this.#reusable = false;
+      return;
+    }
+    try {
+      await this.query('ROLLBACK');
+    } catch {
+      this.#reusable = false;
+    }
+  }
+}
+
+/** The database of one transaction (or of the migration lock), usable until {@link end} is called. */
+export class TransactionDatabase implements SqlDatabase {
+  readonly dialect = 'mysql' as const;
+  readonly #connection: MysqlConnectionDatabase;
+  #ended = false;
+
+  constructor(connection: MysqlConnectionDatabase) {
+    this.#connection = connection;
+  }
+
+  /** The transaction is over: refuse later queries. */
+  end(): void {
+    this.#ended = true;
+  }
+
+  async query(sql: string, params: readonly unknown[] = []): Promise<QueryResult> {
+    if (this.#ended) throw new StoreError('This transaction has ended: its database can no longer be used.');
+    return this.#connection.query(sql, params);
+  }
+
+  async transaction<T>(): Promise<T> {
+    throw nestedTransactionError();
+  }
+}

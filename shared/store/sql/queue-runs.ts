@@ -1,0 +1,106 @@
+/** Runs becoming work: the pending and in-flight runs of a lane, queueing them, re-arming them. */
+import { StoreError } from '../../errors.ts';
+import { MAX_EXECUTION_NAME_LENGTH } from '../../workflow/execution-name.ts';
+import type { DispatchLane, JobState, NewRun, RunRecord } from '../types.ts';
+import { checkBackfillId, checkCount, checkRunId, checkTrigger } from './checks.ts';
+import type { SqlContext } from './dialect.ts';
+import { chunks, placeholders } from './lists.ts';
+import { RUN_COLUMNS, toJson, toRunRecord } from './rows.ts';
+
+/**
+ * Up to `limit` pending runs of a job's lane, oldest first (newest first when `newestFirst`),
+ * leaving out runs whose `notBefore` (a requeue's delay) is after the store's clock.
+ */
+export async function pendingRuns(
+  ctx: SqlContext,
+  jobId: string,
+  lane: DispatchLane,
+  limit: number,
+  newestFirst: boolean,
+): Promise<RunRecord[]> {
+  checkCount('limit', limit);
+  if (limit === 0) return [];
+  const [laneSql, laneParams] = laneCondition(lane);
+  const { rows } = await ctx.db.query(
+    `SELECT ${RUN_COLUMNS} FROM piko_runs WHERE job_id = ? AND status = 'pending' AND ${laneSql} ` +
+      'AND (not_before IS NULL OR not_before <= ?) ' +
+      `ORDER BY interval_start ${newestFirst ? 'DESC' : 'ASC'} LIMIT ?`,
+    [jobId, ...laneParams, ctx.clock(), limit],
+  );
+  return rows.map(toRunRecord);
+}
+
+/** Runs of a job's lane that are `queued` or `running`, oldest first. */
+export async function inFlightRuns(ctx: SqlContext, jobId: string, lane: DispatchLane): Promise<RunRecord[]> {
+  const [laneSql, laneParams] = laneCondition(lane);
+  const { rows } = await ctx.db.query(
+    `SELECT ${RUN_COLUMNS} FROM piko_runs WHERE job_id = ? AND status IN ('queued', 'running') AND ${laneSql} ` +
+      'ORDER BY interval_start',
+    [jobId, ...laneParams],
+  );
+  return rows.map(toRunRecord);
+}
+
+/**
+ * Sets `queued` and the execution name on pending runs of the locked job (other ids are ignored)
+ * and returns how many it queued; none while the job is paused.
+ */
+export async function markQueued(
+  ctx: SqlContext,
+  job: JobState,
+  runIds: readonly number[],
+  executionName: string,
+): Promise<number> {
+  runIds.forEach(checkRunId);
+  if (!executionName || executionName.length > MAX_EXECUTION_NAME_LENGTH) {
+    throw new StoreError(
+      `Execution name "${executionName}" must have 1 to ${MAX_EXECUTION_NAME_LENGTH} characters.`,
+    );
+  }
+  // The job row is locked for the whole transaction, so a pause either committed before (and is
+  // seen here) or waits for this transaction and then finds these runs queued.
+  if (job.paused) return 0;
+  const now = ctx.clock();
+  let queued = 0;
+  for (const ids of chunks(runIds)) {
+    const { affectedRows } = await ctx.db.query(
+      "UPDATE piko_runs SET status = 'queued', execution_name = ?, updated_at = ? " +
+        `WHERE job_id = ? AND status = 'pending' AND run_id IN (${placeholders(ids.length)})`,
+      [executionName, now, job.jobId, ...ids],
+    );
+    queued += affectedRows;
+  }
+  return queued;
+}
+
+/**
+ * Re-arms runs of a job as `pending` in a new generation, with the trigger, backfill id and config
+ * of `rearm` (output and code version cleared); ids of other jobs' runs are ignored.
+ */
+export async function rearmRuns(
+  ctx: SqlContext,
+  jobId: string,
+  runIds: readonly number[],
+  rearm: Omit<NewRun, 'interval'>,
+): Promise<void> {
+  runIds.forEach(checkRunId);
+  checkTrigger(rearm.trigger);
+  const backfillId = rearm.backfillId ?? null;
+  if (backfillId !== null) checkBackfillId(backfillId);
+  const now = ctx.clock();
+  for (const ids of chunks(runIds)) {
+    await ctx.db.query(
+      "UPDATE piko_runs SET status = 'pending', generation = generation + 1, attempts = 0, stage = NULL, error = NULL, " +
+        'execution_name = NULL, output = NULL, code_version = NULL, started_at = NULL, finished_at = NULL, ' +
+        'requeues = 0, not_before = NULL, ' +
+        'trigger_kind = ?, backfill_id = ?, config = ?, updated_at = ? ' +
+        `WHERE job_id = ? AND run_id IN (${placeholders(ids.length)})`,
+      [rearm.trigger, backfillId, toJson(rearm.config), now, jobId, ...ids],
+    );
+  }
+}
+
+/** The scheduled lane is every run without a backfill id (schedule and manual); a backfill's lane, its runs. */
+function laneCondition(lane: DispatchLane): [string, unknown[]] {
+  return lane.kind === 'scheduled' ? ['backfill_id IS NULL', []] : ['backfill_id = ?', [lane.backfillId]];
+}

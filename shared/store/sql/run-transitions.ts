@@ -1,0 +1,118 @@
+/** A run's state transitions as its stages report them: running, an output, succeeded, failed. */
+import type { SqlDatabase } from '../../sql.ts';
+import { ownerMismatch, refused } from '../owner.ts';
+import type { RunOwner, RunRecord } from '../types.ts';
+import { checkCount, checkDate, checkRunId, checkVersion, truncateError, unknownRun } from './checks.ts';
+import { getRun } from './read-runs.ts';
+import { toJson } from './rows.ts';
+
+/**
+ * Marks a run `running` for an attempt of `stage` by code of `version` (see StateStore.markRunning);
+ * undefined when the run is unknown, succeeded, caught by a pause before it started, or not `owner`'s.
+ */
+export async function markRunning(
+  db: SqlDatabase,
+  runId: number,
+  stage: string,
+  now: Date,
+  owner: RunOwner | undefined,
+  version: string | null,
+): Promise<RunRecord | undefined> {
+  checkRunId(runId);
+  checkDate('now', now);
+  checkVersion(version);
+  // The pause check is part of the same statement, so a pause that has committed is always seen:
+  // a run the pause caught before its handler started is refused and stays as it is, to be
+  // re-dispatched after resume. A run already running (a later stage, a retry) goes on.
+  const [ownerSql, ownerParams] = ownerCondition(owner);
+  const updated = await db.query(
+    "UPDATE piko_runs SET status = 'running', attempts = CASE WHEN stage = ? THEN attempts + 1 ELSE 1 END, " +
+      "stage = ?, started_at = ?, finished_at = NULL, code_version = ?, updated_at = ? WHERE run_id = ? AND status <> 'succeeded' " +
+      "AND (status = 'running' OR NOT EXISTS " +
+      `(SELECT 1 FROM piko_jobs WHERE piko_jobs.job_id = piko_runs.job_id AND piko_jobs.paused <> 0))${ownerSql}`,
+    [stage, stage, now, version, now, runId, ...ownerParams],
+  );
+  if (updated.affectedRows === 0) return undefined;
+  return getRun(db, runId);
+}
+
+/** Records a non-last stage's output; the run stays running. */
+export async function recordOutput(
+  db: SqlDatabase,
+  runId: number,
+  output: unknown,
+  now: Date,
+  owner?: RunOwner,
+): Promise<void> {
+  checkRunId(runId);
+  checkDate('now', now);
+  const [ownerSql, ownerParams] = ownerCondition(owner);
+  const updated = await db.query(
+    `UPDATE piko_runs SET output = ?, updated_at = ? WHERE run_id = ?${ownerSql}`,
+    [toJson(output), now, runId, ...ownerParams],
+  );
+  if (updated.affectedRows === 0) await explainNoUpdate(db, runId, owner);
+}
+
+/** Records success with the stage's output and the `version` of the code that finished it, clearing the last error. */
+export async function markSucceeded(
+  db: SqlDatabase,
+  runId: number,
+  output: unknown,
+  now: Date,
+  owner: RunOwner | undefined,
+  version: string | null,
+): Promise<void> {
+  checkRunId(runId);
+  checkDate('now', now);
+  checkVersion(version);
+  const [ownerSql, ownerParams] = ownerCondition(owner);
+  const updated = await db.query(
+    "UPDATE piko_runs SET status = 'succeeded', output = ?, error = NULL, finished_at = ?, code_version = ?, " +
+      `updated_at = ? WHERE run_id = ?${ownerSql}`,
+    [toJson(output), now, version, now, runId, ...ownerParams],
+  );
+  if (updated.affectedRows === 0) await explainNoUpdate(db, runId, owner);
+}
+
+/** Records failure with its (truncated) message; a succeeded run stays succeeded. */
+export async function markFailed(
+  db: SqlDatabase,
+  runId: number,
+  error: string,
+  attempts: number,
+  now: Date,
+  owner?: RunOwner,
+): Promise<void> {
+  checkRunId(runId);
+  checkCount('attempts', attempts);
+  checkDate('now', now);
+  const [ownerSql, ownerParams] = ownerCondition(owner);
+  const updated = await db.query(
+    "UPDATE piko_runs SET status = 'failed', error = ?, attempts = ?, finished_at = ?, updated_at = ? " +
+      `WHERE run_id = ? AND status <> 'succeeded'${ownerSql}`,
+    [truncateError(error), attempts, now, now, runId, ...ownerParams],
+  );
+  // A succeeded run stays succeeded, whoever asks.
+  if (updated.affectedRows === 0) await explainNoUpdate(db, runId, owner);
+}
+
+/** The conditions that make an update of a run conditional on its owner, with their parameters. */
+export function ownerCondition(owner: RunOwner | undefined): [string, unknown[]] {
+  if (!owner) return ['', []];
+  return [
+    ' AND job_id = ? AND execution_name = ? AND generation = ?',
+    [owner.jobId, owner.executionName, owner.generation],
+  ];
+}
+
+/**
+ * Why an UPDATE of one run matched no row: an unknown run (StoreError) or a run `owner` does not
+ * own (StageEventRefusedError); anything else (a status the update leaves alone) is fine.
+ */
+async function explainNoUpdate(db: SqlDatabase, runId: number, owner: RunOwner | undefined): Promise<void> {
+  const run = await getRun(db, runId);
+  if (!run) throw unknownRun(runId);
+  const mismatch = owner ? ownerMismatch(run, owner) : undefined;
+  if (mismatch !== undefined) throw refused(mismatch);
+}
