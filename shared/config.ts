@@ -91,6 +91,19 @@ export interface ObjectsSettings {
   readonly bucket?: string;
 }
 
+/** The `[ui]` section: the web UI that `piko start` and `piko ui` serve. */
+export interface UiSettings {
+  /** The address the UI listens on; anything but loopback needs `token`. @default '127.0.0.1' */
+  readonly host: string;
+  /** The port the UI listens on. @default 4310 */
+  readonly port: number;
+  /**
+   * The token every action (POST) must carry, at least 16 characters; never printed.
+   * @default - a random token per start, printed with the UI's address
+   */
+  readonly token?: string;
+}
+
 /** The whole validated configuration. */
 export interface PikoConfig {
   readonly piko: PikoSettings;
@@ -99,6 +112,7 @@ export interface PikoConfig {
   readonly runtime: RuntimeSettings;
   readonly aws: AwsSettings;
   readonly objects: ObjectsSettings;
+  readonly ui: UiSettings;
 }
 
 /** Where {@link loadConfig} looks. */
@@ -133,6 +147,12 @@ function isRuntimeVariable(name: string): boolean {
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 /** S3's rule for general purpose bucket names. */
 const BUCKET_NAME = /^(?!xn--|sthree-)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** Host names and IPv4/IPv6 addresses, without a port. */
+const HOST_NAME = /^(?:[A-Za-z0-9.-]+|\[?[0-9A-Fa-f:.]+\]?)$/;
+/** The shortest `[ui] token` accepted: a short one could be guessed. */
+export const MIN_UI_TOKEN_LENGTH = 16;
+/** A token travels in a form field and a cookie: nothing that needs escaping there. */
+const UI_TOKEN = /^[A-Za-z0-9._-]+$/;
 /** Keys whose values are never printed. */
 const SECRET_KEY = /dsn|password|token|secret/i;
 
@@ -194,6 +214,14 @@ const SECTIONS = {
       'an S3 bucket name (3 to 63 lowercase letters, digits, dots or hyphens)',
     ),
   }) satisfies z.ZodType<ObjectsSettings>,
+  ui: z.object({
+    host: field(z.string().min(1).regex(HOST_NAME), 'a host name or IP address such as 127.0.0.1'),
+    port: field(z.number().int().min(1).max(65_535), 'a port from 1 to 65535'),
+    token: field(
+      z.string().min(MIN_UI_TOKEN_LENGTH).regex(UI_TOKEN).optional(),
+      `at least ${MIN_UI_TOKEN_LENGTH} letters, digits, '-', '_' or '.'`,
+    ),
+  }) satisfies z.ZodType<UiSettings>,
 };
 
 type Section = keyof typeof SECTIONS;
@@ -235,10 +263,12 @@ function defaultsOf(
       return { leaseSeconds: 30 };
     case 'objects':
       return {};
+    case 'ui':
+      return { host: '127.0.0.1', port: 4310 };
   }
 }
 /** Validation order: defaults of later sections may read earlier ones. */
-const RESOLUTION_ORDER: readonly Section[] = ['piko', 'aws', 'mysql', 'sqlite', 'runtime', 'objects'];
+const RESOLUTION_ORDER: readonly Section[] = ['piko', 'aws', 'mysql', 'sqlite', 'runtime', 'objects', 'ui'];
 
 const snake = (camel: string) => camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 const envName = (section: Section, key: string) =>
@@ -293,6 +323,7 @@ export function loadConfig(options: LoadConfigOptions = {}): PikoConfig {
   }
 
   if (done.mysql) checkMysql(done.mysql, given, problems);
+  if (done.ui) checkUi(done.ui, given, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(done as PikoConfig);
 }
@@ -395,6 +426,25 @@ function checkMysql(mysql: MysqlSettings, given: Map<string, Setting>, problems:
   if (mysql.region === undefined) {
     problems.push(`${iam}: IAM authentication needs a region: set mysql.region, aws.region or AWS_REGION`);
   }
+}
+
+/**
+ * The UI's actions are guarded by a token; on a loopback address only this machine's browsers reach
+ * it, but any other address lets the network in, so it needs a token the operator chose.
+ */
+function checkUi(ui: UiSettings, given: Map<string, Setting>, problems: string[]): void {
+  registerSecret(ui.token);
+  if (ui.token !== undefined || isLoopbackHost(ui.host)) return;
+  const host = describeSetting('ui', 'host', given.get('ui.host') ?? { value: ui.host, source: 'default' });
+  problems.push(
+    `${host}: the UI listens beyond this machine only with ui.token set (PIKO_UI__TOKEN, at least ${MIN_UI_TOKEN_LENGTH} characters)`,
+  );
+}
+
+/** True for addresses only this machine reaches: `localhost`, 127.0.0.0/8 and `::1`. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return bare === 'localhost' || bare === '::1' || /^127(?:\.\d{1,3}){3}$/.test(bare);
 }
 
 /** Converts an environment string to the type its key expects; leaves it as is when it does not parse. */

@@ -387,3 +387,19 @@ export class DispatcherRefusedError extends InputError {
 export class DispatcherFailedError extends AwsCallError {
   override name = 'DispatcherFailedError';
 }
+
+// ── The web UI ───────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * The web UI's address is taken (another runtime or UI on this machine). `piko start` says so and
+ * runs without its UI; `piko ui` stops with it (exit code 2).
+ */
+export class UiPortInUseError extends InputError {
+  override name = 'UiPortInUseError';
+  constructor(host: string, port: number) {
+    super(
+      `The web UI cannot listen on ${host}:${port}: the port is in use (another piko runtime or UI?). ` +
+        'Choose another with --port or [ui] port (PIKO_UI__PORT).',
+    );
+  }
+}

@@ -12,9 +12,11 @@ import { backfillCommand } from './commands/backfill.ts';
 import { dispatchCommand } from './commands/dispatch.ts';
 import { resetWatermarkCommand } from './commands/reset-watermark.ts';
 import { runCommand } from './commands/run.ts';
+import { runsCommand } from './commands/runs.ts';
 import { startCommand } from './commands/start.ts';
 import { stateCommands } from './commands/state.ts';
 import { ticksCommand } from './commands/ticks.ts';
+import { uiCommand } from './commands/ui.ts';
 import { type CliIo, EXIT, processIo } from './io.ts';
 
 /** Builds the `piko` command line with every command. */
@@ -33,6 +35,8 @@ export function buildProgram(io: CliIo): Command {
   dispatchCommand(program, io);
   resetWatermarkCommand(program, io);
   ticksCommand(program, io);
+  runsCommand(program, io);
+  uiCommand(program, io);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

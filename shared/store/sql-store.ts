@@ -10,7 +10,9 @@ import { type BackfillProgress, getBackfill, openBackfill, updateBackfill } from
 import { checkJobId } from './sql/checks.ts';
 import { databaseClock } from './sql/database-clock.ts';
 import type { SqlContext, SqlStoreDialect } from './sql/dialect.ts';
+import { selectRuns, selectRunsFinishedAfter } from './sql/find-runs.ts';
 import { insertBudget, insertRuns } from './sql/insert-runs.ts';
+import { selectIntervalBuckets, selectIntervalSpans } from './sql/interval-spans.ts';
 import { advanceWatermark, getJob, listJobs, lockJob, setPaused } from './sql/job-rows.ts';
 import { inFlightRuns, markQueued, pendingRuns, rearmRuns } from './sql/queue-runs.ts';
 import { countOutdated, countRuns, getRun, listRuns, recentFailures, runsInRange } from './sql/read-runs.ts';
@@ -27,9 +29,12 @@ import {
   type NewRun,
   type RequeueOutcome,
   type RequeuePolicy,
+  type RunBucket,
   type RunCounts,
   type RunOwner,
+  type RunQuery,
   type RunRecord,
+  type RunSpan,
   type StateStore,
   type StoredJob,
   type WatermarkReset,
@@ -125,6 +130,22 @@ class SqlStateStore implements StateStore {
 
   countOutdated(jobId: string, version: string | null): Promise<number> {
     return countOutdated(this.database, jobId, version);
+  }
+
+  findRuns(jobId: string, query: RunQuery): Promise<RunRecord[]> {
+    return selectRuns(this.database, jobId, query);
+  }
+
+  runsFinishedAfter(jobId: string, after: Date, limit: number): Promise<RunRecord[]> {
+    return selectRunsFinishedAfter(this.database, jobId, after, limit);
+  }
+
+  intervalSpans(jobId: string, range: { from: Date; to: Date }, limit: number): Promise<RunSpan[]> {
+    return selectIntervalSpans(this.database, jobId, range, limit);
+  }
+
+  intervalBuckets(jobId: string, range: { from: Date; to: Date }, bucketMs: number): Promise<RunBucket[]> {
+    return selectIntervalBuckets(this.database, jobId, range, bucketMs);
   }
 
   markRunning(

@@ -252,6 +252,50 @@ export interface JobTransaction {
 export type RunCounts = Record<RunStatus, number>;
 
 /**
+ * Adjacent runs of one job that share a status, merged: `runs` runs cover `[start, end)` with no
+ * interval missing in between (the merge breaks at a gap as at a change of status).
+ */
+export interface RunSpan {
+  readonly status: RunStatus;
+  /** The first run's interval start. */
+  readonly start: Date;
+  /** The last run's interval end. */
+  readonly end: Date;
+  /** How many runs the span merges (at least 1). */
+  readonly runs: number;
+}
+
+/**
+ * The runs of one status whose interval starts in one time bucket: bucket `index` covers
+ * `[from + index × bucketMs, from + (index + 1) × bucketMs)`. A zoomed-out view's summary when a
+ * range holds more intervals than it can show (read from an index alone, without the rows).
+ */
+export interface RunBucket {
+  readonly index: number;
+  readonly status: RunStatus;
+  readonly runs: number;
+}
+
+/** Which of a job's runs {@link StateStore.findRuns} returns. */
+export interface RunQuery {
+  /** Runs whose interval starts at or after this. @default no lower bound */
+  readonly from?: Date;
+  /** Runs whose interval starts before this. @default no upper bound */
+  readonly to?: Date;
+  /** Only runs in one of these statuses. @default every status */
+  readonly statuses?: readonly RunStatus[];
+  /**
+   * Only the runs of this backfill, or with `null` only the scheduled lane's (schedule and manual
+   * runs, no backfill). @default every run
+   */
+  readonly backfillId?: string | null;
+  /** At most this many runs. */
+  readonly limit: number;
+  /** The newest intervals first (the last `limit` of the range) instead of the oldest. @default false */
+  readonly newestFirst?: boolean;
+}
+
+/**
  * Where Piko keeps its state: `piko_jobs`, `piko_runs`, `piko_backfills` (DESIGN.md §3).
  * One interface, two implementations (MySQL, SQLite), one conformance suite.
  */
@@ -282,6 +326,27 @@ export interface StateStore {
   countRuns(jobId: string): Promise<RunCounts>;
   /** The job's most recent failed runs, newest (finish time) first. */
   recentFailures(jobId: string, limit: number): Promise<RunRecord[]>;
+  /**
+   * The job's runs that match `query`, by interval start (oldest first, or newest first with
+   * `newestFirst`), at most `query.limit`.
+   */
+  findRuns(jobId: string, query: RunQuery): Promise<RunRecord[]>;
+  /**
+   * Runs of the job that finished (succeeded or failed) after `after`, in finish order (then by
+   * run id), at most `limit`: what a scrape of run durations has not seen yet.
+   */
+  runsFinishedAfter(jobId: string, after: Date, limit: number): Promise<RunRecord[]>;
+  /**
+   * The job's runs with `from <= interval.start < to`, adjacent runs of one status merged in SQL
+   * into spans, oldest first, at most `limit` spans (the first ones). A missing interval (no run)
+   * between two runs ends a span: the caller tells the gaps from the schedule.
+   */
+  intervalSpans(jobId: string, range: { from: Date; to: Date }, limit: number): Promise<RunSpan[]>;
+  /**
+   * Counts of the job's runs with `from <= interval.start < to` per time bucket of `bucketMs` and
+   * status, oldest bucket first (only buckets and statuses that have runs). Reads an index only.
+   */
+  intervalBuckets(jobId: string, range: { from: Date; to: Date }, bucketMs: number): Promise<RunBucket[]>;
   /**
    * How many of the job's succeeded runs were run by another version of its code than `version`
    * (a run of no version counts when `version` is given; with `version` null, every run of a version).

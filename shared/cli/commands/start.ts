@@ -4,6 +4,7 @@ import { LocalRuntime } from '../../local/runtime.ts';
 import { cliContext, withProcess } from '../context.ts';
 import { type CliIo, EXIT } from '../io.ts';
 import { progressPrinter } from '../progress.ts';
+import { RuntimeUi, runtimeHealth, UI_HOST_OPTION, UI_PORT_OPTION, type UiAddressFlags } from './ui.ts';
 
 /**
  * With `--once`, a job's planning or dispatch gives up after this many store failures in a row: about
@@ -13,7 +14,7 @@ import { progressPrinter } from '../progress.ts';
  */
 export const ONCE_MAX_STORE_FAILURES = 7;
 
-/** `piko start [--once]`: the local orchestrator. */
+/** `piko start [--once] [--no-ui]`: the local orchestrator, with its web UI unless `--once` or `--no-ui`. */
 export function startCommand(program: Command, io: CliIo): void {
   program
     .command('start')
@@ -23,17 +24,21 @@ export function startCommand(program: Command, io: CliIo): void {
       'plan and run everything due, then exit (exit code 1 if any run failed or a job was stopped by clock skew)',
     )
     .option('--json', 'progress as JSON lines')
-    .action(async (flags: { once?: boolean; json?: boolean }) => {
+    .option('--no-ui', 'do not serve the web UI (start --once never does)')
+    .option(...UI_PORT_OPTION)
+    .option(...UI_HOST_OPTION)
+    .action(async (flags: UiAddressFlags & { once?: boolean; json?: boolean; ui?: boolean }) => {
       const json = flags.json ?? false;
       const print = progressPrinter(io, json);
       const context = await cliContext({ json });
+      const ui = new RuntimeUi(context, flags.once || flags.ui === false ? undefined : flags, print);
       const abortHandlers = new AbortController();
       await withProcess(
-        context,
+        ui.closedWith(context),
         async (opened) => {
           const runtime = new LocalRuntime({
             process: opened,
-            onProgress: print,
+            onProgress: ui.tee(print),
             maxStoreFailures: flags.once ? ONCE_MAX_STORE_FAILURES : undefined,
           });
           const startupMs = Math.round(performance.now());
@@ -57,6 +62,7 @@ export function startCommand(program: Command, io: CliIo): void {
           });
 
           let signalled = false;
+          ui.start(runtime, () => runtimeHealth(runtime, signalled));
           const stopped = new Promise<void>((resolve) => {
             const stop = (signal: NodeJS.Signals) => {
               signalled = true;

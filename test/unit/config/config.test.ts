@@ -47,7 +47,24 @@ describe('loadConfig', () => {
       runtime: { leaseSeconds: 30 },
       aws: { stackName: 'Piko' },
       objects: {},
+      ui: { host: '127.0.0.1', port: 4310 },
     });
+  });
+
+  it('reads the web UI address and token from [ui] and PIKO_UI__*, and refuses a public address without a token', () => {
+    settings('[ui]\nport = 8080\n');
+    expect(loadConfig({ cwd, env: {} }).ui).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(
+      loadConfig({ cwd, env: { PIKO_UI__HOST: '0.0.0.0', PIKO_UI__TOKEN: 'operator-token-0123' } }).ui,
+    ).toEqual({ host: '0.0.0.0', port: 8080, token: 'operator-token-0123' });
+
+    expect(problemsOf({ PIKO_UI__HOST: '0.0.0.0' })).toEqual([
+      'ui.host = "0.0.0.0" (environment variable PIKO_UI__HOST): the UI listens beyond this machine only with ui.token set (PIKO_UI__TOKEN, at least 16 characters)',
+    ]);
+    expect(problemsOf({ PIKO_UI__PORT: '70000', PIKO_UI__TOKEN: 'short' })).toEqual([
+      'ui.port = 70000 (environment variable PIKO_UI__PORT): expected a port from 1 to 65535',
+      "ui.token = <redacted> (environment variable PIKO_UI__TOKEN): expected at least 16 letters, digits, '-', '_' or '.'",
+    ]);
   });
 
   it('reads the job-outputs bucket from [objects] bucket and PIKO_OBJECTS__BUCKET, and refuses a bad name', () => {
@@ -185,11 +202,11 @@ url = "redis://localhost"
     expect(act).toThrow(
       [
         'Invalid configuration:',
-        '  - log_level = "debug" (settings.toml): unknown key outside any section; known sections: piko, mysql, sqlite, runtime, aws, objects',
+        '  - log_level = "debug" (settings.toml): unknown key outside any section; known sections: piko, mysql, sqlite, runtime, aws, objects, ui',
         '  - piko.colour = "red" (settings.toml): unknown key; known keys in [piko]: log_level, log_json, data_dir, jobs_dir, shutdown_grace_seconds, max_runs_per_execution, max_backfill_intervals, max_requeues, requeue_delay_seconds, clock_skew_tolerance_seconds',
-        '  - [redis] (settings.toml): unknown section; known sections: piko, mysql, sqlite, runtime, aws, objects',
+        '  - [redis] (settings.toml): unknown section; known sections: piko, mysql, sqlite, runtime, aws, objects, ui',
         '  - mysql.poolsize = "5" (environment variable PIKO_MYSQL__POOLSIZE): unknown variable; known for [mysql]: PIKO_MYSQL__DSN, PIKO_MYSQL__POOL_SIZE, PIKO_MYSQL__QUERY_TIMEOUT_SECONDS, PIKO_MYSQL__IAM_AUTH, PIKO_MYSQL__REGION, PIKO_MYSQL__SERVER_CLOCK_TOLERANCE_SECONDS',
-        '  - queue.url = "x" (environment variable PIKO_QUEUE__URL): unknown section "queue"; known sections: piko, mysql, sqlite, runtime, aws, objects',
+        '  - queue.url = "x" (environment variable PIKO_QUEUE__URL): unknown section "queue"; known sections: piko, mysql, sqlite, runtime, aws, objects, ui',
         '  - piko.log_level = "verbose" (settings.toml): expected one of debug, info, warn, error',
         '  - piko.shutdown_grace_seconds = "soon" (environment variable PIKO_SHUTDOWN_GRACE_SECONDS): expected an integer of 0 or more',
         '  - aws.stack_name = "9lives" (environment variable PIKO_AWS__STACK_NAME): expected a CloudFormation stack name (a letter, then letters, digits or hyphens; at most 128 characters)',

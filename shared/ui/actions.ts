@@ -1,0 +1,126 @@
+/**
+ * The operator actions the UI offers. Each is one object: where it is offered, the form fields it
+ * adds, and what it does through the planner and runtime (never SQL of its own). The server renders
+ * every offered action as a form and routes `POST /jobs/:job/intervals/:start/:action` to it, with
+ * the token checked before; more actions plug in by adding to the list given to the server.
+ */
+import { html } from 'hono/html';
+import { InputError } from '../errors.ts';
+import type { Interval } from '../interval.ts';
+import type { JobDefinition } from '../job.ts';
+import { validateBackfill } from '../planner/index.ts';
+import type { JobRegistry } from '../registry.ts';
+import type { StateStore } from '../store/types.ts';
+import type { IntervalView } from './model.ts';
+import type { Html } from './pages/html.ts';
+
+/** Runs an interval now, as a manual run (`LocalRuntime.runInterval`, over the planner's `dispatchManualRun`). */
+export interface UiRunner {
+  /**
+   * Creates or re-arms the interval's run with `config` and starts its execution; resolves once it
+   * is queued (it runs in the background).
+   * @throws JobPausedError for a paused job; InputError when the interval is already in flight.
+   */
+  runInterval(job: JobDefinition, interval: Interval, config: unknown): Promise<void>;
+}
+
+/** What an action works with. */
+export interface ActionContext {
+  /** The store actions read from (writes go through the runner and the planner). */
+  readonly store: StateStore;
+  readonly jobs: JobRegistry;
+  readonly runner: UiRunner;
+  readonly now: () => Date;
+}
+
+/** What an action did, said on the page it returns to. */
+export interface ActionResult {
+  readonly notice: string;
+}
+
+/** An action on one interval, offered on the interval's page. */
+export interface IntervalAction {
+  /** The last segment of its path: `[a-z-]+`. */
+  readonly name: string;
+  /** The button's text. */
+  readonly label: string;
+  /** One sentence beside the button: what it does. */
+  readonly description: string;
+  /** Whether the interval's page offers it. */
+  offered(view: IntervalView): boolean;
+  /** Form fields besides the token. @default none */
+  fields?(view: IntervalView): Html;
+  /**
+   * Does it. Throws an InputError (or another PikoError) to refuse, with a message for the page.
+   * @param form the submitted fields, the token removed.
+   */
+  perform(
+    context: ActionContext,
+    view: IntervalView,
+    form: Readonly<Record<string, string>>,
+  ): Promise<ActionResult>;
+}
+
+/**
+ * Run now: a manual run of the interval with an optional config override, validated by the job's
+ * schema (as `piko run --config`). Offered for any interval that has ended and is not in flight.
+ */
+export const runNowAction: IntervalAction = {
+  name: 'run',
+  label: 'Run now',
+  description:
+    'Run this interval now as a manual run; the config override (JSON) is checked against the job’s schema.',
+  offered: (view) => view.kind !== 'future' && !isInFlight(view),
+  // Never prefilled: a config shown redacted and sent back would replace its secrets with the mask.
+  fields: () =>
+    html`<label for="config">Config override (JSON, empty for none)</label>
+<textarea id="config" name="config" rows="3" spellcheck="false" placeholder='{"key": "value"}'></textarea>`,
+  async perform(context, view, form) {
+    const text = (form.config ?? '').trim();
+    let override: unknown = null;
+    if (text !== '') {
+      try {
+        override = JSON.parse(text);
+      } catch {
+        throw new InputError('The config override must be JSON, for example {"region":"eu"}');
+      }
+    }
+    const config = startManualRun(context, view, override);
+    await context.runner.runInterval(view.job, view.interval, config);
+    return {
+      notice: `Started a manual run of this interval${config === null ? '' : ' with the config override'}.`,
+    };
+  },
+};
+
+/** Rerun: the interval's finished run again, with the config it ran with. */
+export const rerunAction: IntervalAction = {
+  name: 'rerun',
+  label: 'Rerun',
+  description: 'Run this interval again with the config its run had.',
+  offered: (view) =>
+    view.run !== undefined && (view.run.status === 'succeeded' || view.run.status === 'failed'),
+  async perform(context, view) {
+    if (!view.run) throw new InputError('This interval has no run to rerun; use Run now.');
+    const config = startManualRun(context, view, view.run.config);
+    await context.runner.runInterval(view.job, view.interval, config);
+    return { notice: 'Started a rerun of this interval.' };
+  },
+};
+
+/** The actions on an interval that every UI offers. */
+export const DEFAULT_INTERVAL_ACTIONS: readonly IntervalAction[] = [runNowAction, rerunAction];
+
+/** Checks a manual run as `piko run` does (an interval that has ended, a config the schema takes). */
+function startManualRun(context: ActionContext, view: IntervalView, override: unknown): unknown {
+  return validateBackfill(
+    view.job,
+    { jobId: view.job.id, from: view.interval.start, to: view.interval.end, config: override },
+    context.now(),
+  );
+}
+
+function isInFlight(view: IntervalView): boolean {
+  const status = view.run?.status;
+  return status === 'pending' || status === 'queued' || status === 'running';
+}

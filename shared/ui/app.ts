@@ -1,0 +1,314 @@
+/**
+ * The web UI's routes (hono): pages rendered on the server, `/events` for live pages, `/healthz`,
+ * `/metrics`, and the actions, each behind the token. Handlers parse, call the model or an action,
+ * and render; known errors become pages that say what to fix.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { type Context, Hono } from 'hono';
+import { getCookie, setCookie } from 'hono/cookie';
+import { streamSSE } from 'hono/streaming';
+import { InputError, PikoError, UnknownJobError } from '../errors.ts';
+import type { JobDefinition } from '../job.ts';
+import type { JobRegistry } from '../registry.ts';
+import type { StateStore } from '../store/types.ts';
+import { errorMessage } from '../telemetry.ts';
+import { DEFAULT_INTERVAL_ACTIONS, type IntervalAction, type UiRunner } from './actions.ts';
+import { checkHealth, type RuntimeHealth } from './health.ts';
+import type { ChangeFeed } from './live.ts';
+import type { UiMetrics } from './metrics.ts';
+import { firstIntervalStart, lastTickAtOrBefore, readGrid, readInterval, readOverview } from './model.ts';
+import { gridPage } from './pages/grid.ts';
+import type { Html } from './pages/html.ts';
+import { intervalPage } from './pages/interval.ts';
+import { errorPage } from './pages/layout.ts';
+import { overviewPage } from './pages/overview.ts';
+import { isAllowedHost, isSameOrigin, isToken, SECURITY_HEADERS, tokenCookieName } from './security.ts';
+import { parseRange, type TimeRange } from './time.ts';
+
+/** What the routes work with. */
+export interface UiAppOptions {
+  /** The UI's own store connection (reads; actions write through `runner`). */
+  readonly store: StateStore;
+  readonly jobs: JobRegistry;
+  readonly runner: UiRunner;
+  /** The token every action must carry. */
+  readonly token: string;
+  /** The host the server is bound to (a loopback UI answers loopback `Host` names only). */
+  readonly boundHost: string;
+  /** The port, naming the token's cookie. */
+  readonly port: number;
+  readonly feed: ChangeFeed;
+  readonly metrics: UiMetrics;
+  /** The runtime beside the UI, for `/healthz`. @default none (`piko ui`) */
+  readonly runtime?: () => RuntimeHealth;
+  /** The actions offered on an interval's page. @default DEFAULT_INTERVAL_ACTIONS */
+  readonly intervalActions?: readonly IntervalAction[];
+  /** @default () => new Date() */
+  readonly now?: () => Date;
+  /** How often an open page looks for changes made by other processes, in ms. @default 5000 */
+  readonly pollMs?: number;
+}
+
+/** Intervals shown by a job's grid when the URL names no range. */
+export const DEFAULT_GRID_INTERVALS = 120;
+/** Heartbeat of `/events`, so proxies and browsers keep the stream open. */
+const SSE_HEARTBEAT_MS = 15_000;
+/** Notices kept for the page an action redirects to. */
+const MAX_FLASHES = 100;
+
+/** The files under `/assets/`, read once. */
+const ASSETS: Readonly<Record<string, { readonly type: string; readonly body: string }>> = Object.fromEntries(
+  [
+    ['piko.css', 'text/css; charset=utf-8'],
+    ['live.js', 'text/javascript; charset=utf-8'],
+    ['favicon.svg', 'image/svg+xml'],
+  ].map(([name, type]) => [
+    name,
+    { type: type!, body: readFileSync(new URL(`./assets/${name}`, import.meta.url), 'utf8') },
+  ]),
+);
+
+/** A route handler. */
+type Handler = (c: Context) => Promise<Response> | Response;
+
+/** Builds the UI's routes. `closeStreams()` ends every open `/events` stream (before the server closes). */
+export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams(): void } {
+  const now = options.now ?? (() => new Date());
+  const actions = options.intervalActions ?? DEFAULT_INTERVAL_ACTIONS;
+  const cookie = tokenCookieName(options.port);
+  const flashes = new Map<string, string>();
+  const streams = new Set<() => void>();
+  const app = new Hono();
+
+  /** The token, when this browser holds it (its cookie): pages then include it in their forms. */
+  const tokenOf = (c: Context) => (isToken(options.token, getCookie(c, cookie)) ? options.token : undefined);
+  /** When each request arrived, for the Server-Timing header (reads and rendering). */
+  const arrivals = new WeakMap<Request, number>();
+  const render = async (c: Context, page: Html, status: 200 | 400 | 403 | 404 | 409 | 500 = 200) => {
+    const body = await page;
+    const arrived = arrivals.get(c.req.raw) ?? performance.now();
+    c.header('Server-Timing', `page;dur=${(performance.now() - arrived).toFixed(1)}`);
+    return c.html(body, status);
+  };
+  const flash = (notice: string) => {
+    const id = randomBytes(8).toString('hex');
+    flashes.set(id, notice);
+    if (flashes.size > MAX_FLASHES) flashes.delete(flashes.keys().next().value!);
+    return id;
+  };
+  const takeFlash = (c: Context) => {
+    const id = c.req.query('flash');
+    if (!id) return undefined;
+    const notice = flashes.get(id);
+    flashes.delete(id);
+    return notice;
+  };
+
+  app.use('*', async (c, next) => {
+    arrivals.set(c.req.raw, performance.now());
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.header(name, value);
+    if (!isAllowedHost(options.boundHost, c.req.header('host'))) {
+      return c.text('This Piko UI answers loopback host names only (localhost, 127.0.0.1, [::1]).', 403);
+    }
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+      if (!isSameOrigin(c.req.header('origin'), c.req.header('host'))) {
+        return c.text('Refused: the request comes from another site.', 403);
+      }
+      const form = await formOf(c);
+      if (!isToken(options.token, c.req.header('x-piko-token') ?? form.token)) {
+        return render(
+          c,
+          errorPage(
+            'Token needed',
+            'Every action needs the token piko printed at start; this request has none or another one.',
+          ),
+          403,
+        );
+      }
+      return next();
+    }
+    const given = c.req.query('token');
+    if (given !== undefined) {
+      if (!isToken(options.token, given)) {
+        return render(c, errorPage('Wrong token', 'This is not the token piko printed at start.'), 403);
+      }
+      // The token goes from the URL (history, screenshots) into a cookie no other site's request carries.
+      setCookie(c, cookie, options.token, { httpOnly: true, sameSite: 'Strict', path: '/' });
+      const url = new URL(c.req.url);
+      url.searchParams.delete('token');
+      return c.redirect(`${url.pathname}${url.search}`, 303);
+    }
+    return next();
+  });
+
+  const page =
+    (handler: Handler): Handler =>
+    async (c) => {
+      try {
+        return await handler(c);
+      } catch (error) {
+        if (error instanceof UnknownJobError) return render(c, errorPage('Unknown job', error.message), 404);
+        if (error instanceof InputError) return render(c, errorPage('Cannot show this', error.message), 400);
+        throw error;
+      }
+    };
+
+  app.get(
+    '/',
+    page(async (c) =>
+      render(c, overviewPage(await readOverview({ store: options.store, jobs: options.jobs, now }))),
+    ),
+  );
+
+  app.get(
+    '/jobs/:job',
+    page(async (c) => {
+      const job = options.jobs.get(param(c, 'job'));
+      const at = now();
+      const state = await options.store.getJob(job.id);
+      const firstStart = await firstIntervalStart(options.store, job, state);
+      const from = c.req.query('from');
+      const to = c.req.query('to');
+      const range =
+        from !== undefined || to !== undefined ? parseRange(from ?? '', to ?? '') : defaultRange(job, at);
+      const grid = await readGrid(options.store, job, range, at);
+      return render(c, gridPage({ job, grid, now: at, firstStart, notice: takeFlash(c) }));
+    }),
+  );
+
+  app.get(
+    '/jobs/:job/intervals/:start',
+    page(async (c) => {
+      const job = options.jobs.get(param(c, 'job'));
+      const view = await readInterval(options.store, job, param(c, 'start'), now());
+      return render(c, intervalPage({ view, actions, token: tokenOf(c), notice: takeFlash(c) }));
+    }),
+  );
+
+  app.post(
+    '/jobs/:job/intervals/:start/:action',
+    page(async (c) => {
+      const job = options.jobs.get(param(c, 'job'));
+      const action = actions.find((candidate) => candidate.name === param(c, 'action'));
+      if (!action)
+        return render(c, errorPage('Unknown action', `There is no action "${param(c, 'action')}".`), 404);
+      const view = await readInterval(options.store, job, param(c, 'start'), now());
+      const token = options.token;
+      if (!action.offered(view)) {
+        return render(
+          c,
+          intervalPage({
+            view,
+            actions,
+            token,
+            problem: `${action.label} is not offered for this interval now (it is ${view.kind}).`,
+          }),
+          409,
+        );
+      }
+      const { token: _token, ...form } = await formOf(c);
+      try {
+        const result = await action.perform(
+          { store: options.store, jobs: options.jobs, runner: options.runner, now },
+          view,
+          form,
+        );
+        options.feed.notify();
+        return c.redirect(
+          `${c.req.path.slice(0, c.req.path.lastIndexOf('/'))}?flash=${flash(result.notice)}`,
+          303,
+        );
+      } catch (error) {
+        if (!(error instanceof PikoError) || error instanceof UnknownJobError) throw error;
+        const again = await readInterval(options.store, job, param(c, 'start'), now());
+        return render(
+          c,
+          intervalPage({ view: again, actions, token, problem: `${action.label} refused: ${error.message}` }),
+          error instanceof InputError ? 400 : 409,
+        );
+      }
+    }),
+  );
+
+  app.get('/events', (c) =>
+    streamSSE(c, async (stream) => {
+      let done: () => void = () => {};
+      const ended = new Promise<void>((resolve) => {
+        done = resolve;
+      });
+      streams.add(done);
+      const unsubscribe = options.feed.subscribe(() => {
+        void stream.writeSSE({
+          event: 'change',
+          data: String(options.feed.version),
+          id: String(options.feed.version),
+        });
+      });
+      const heartbeat = setInterval(() => void stream.write(': keep-alive\n\n'), SSE_HEARTBEAT_MS);
+      stream.onAbort(done);
+      await stream.writeSSE({ event: 'hello', data: String(options.pollMs ?? 5_000) });
+      await ended;
+      clearInterval(heartbeat);
+      unsubscribe();
+      streams.delete(done);
+    }),
+  );
+
+  app.get('/healthz', async (c) => {
+    const report = await checkHealth(options.store, options.runtime);
+    return c.json(report, report.ok ? 200 : 503);
+  });
+
+  app.get('/metrics', async (c) => {
+    const text = await options.metrics.text();
+    return c.body(text, 200, { 'Content-Type': options.metrics.contentType });
+  });
+
+  app.get('/assets/:file', (c) => {
+    const asset = ASSETS[param(c, 'file')];
+    if (!asset) return c.notFound();
+    c.header('Cache-Control', 'no-cache');
+    return c.body(asset.body, 200, { 'Content-Type': asset.type });
+  });
+  app.get('/favicon.ico', (c) => c.redirect('/assets/favicon.svg', 301));
+
+  app.notFound((c) => render(c, errorPage('Not found', `Nothing at ${c.req.path}.`), 404));
+  app.onError((error, c) => render(c, errorPage('Something went wrong', errorMessage(error)), 500));
+
+  return {
+    app,
+    closeStreams: () => {
+      for (const close of [...streams]) close();
+    },
+  };
+}
+
+/** A path parameter of the route (always present where the route names it). */
+function param(c: Context, name: string): string {
+  return c.req.param(name) ?? '';
+}
+
+/** The submitted form's text fields (files are ignored); empty for a body that is not a form. */
+async function formOf(c: Context): Promise<Record<string, string>> {
+  const type = c.req.header('content-type') ?? '';
+  if (!type.startsWith('application/x-www-form-urlencoded') && !type.startsWith('multipart/form-data'))
+    return {};
+  const body = await c.req.parseBody();
+  const fields: Record<string, string> = {};
+  for (const [name, value] of Object.entries(body)) if (typeof value === 'string') fields[name] = value;
+  return fields;
+}
+
+/** The range a grid shows by default: the job's latest {@link DEFAULT_GRID_INTERVALS} intervals and the one under way. */
+export function defaultRange(job: JobDefinition, now: Date): TimeRange {
+  const lastEnd = lastTickAtOrBefore(job, now) ?? now;
+  let from = lastEnd;
+  for (let i = 0; i < DEFAULT_GRID_INTERVALS; i++) {
+    const previous = job.schedule.previousTick(from);
+    if (!previous) break;
+    from = previous;
+  }
+  const to = job.schedule.nextTick(now) ?? new Date(now.getTime() + 60_000);
+  return from.getTime() < to.getTime() ? { from, to } : { from: new Date(to.getTime() - 60_000), to };
+}
