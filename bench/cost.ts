@@ -1,6 +1,7 @@
 /**
  * Step Functions cost of an interval: the state transitions Piko's job workflows take, counted by
- * running the deployed definitions, priced at the Standard rate.
+ * running the deployed definitions, priced at the Standard rate; for jobs above a concurrency of 40
+ * (a Distributed Map) also what Standard and Express child executions would cost.
  *
  * Synthesizes the real stack in process (`PikoStack`, asset bundling off as in the infra tests) with
  * two jobs: a single-stage job (`handler`) and a three-stage job (lambda → fargate → lambda). Each job's
@@ -22,6 +23,16 @@
  * The failure paths are counted too: a stage that keeps failing (its retries, then "Record failure"),
  * a NonRetryableError (no retry), and "Record failure" itself failing ("Failure not recorded").
  *
+ * Distributed jobs (`wide`, single-stage at concurrency 5,000; `wide_three`, the three stages at 100)
+ * run their template definition as the local runtime does (the Distributed Map as an inline Map,
+ * `shared/local/workflow/inline-map.ts`), and are billed as Step Functions bills a Distributed Map
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-transitions.html): one transition
+ * for every child execution the Map Run starts, plus, for Standard children (what Piko deploys), the
+ * child's own states; for Express children the child's states cost no transitions but a request
+ * ($1.00 per million) and its duration (64 MB, rounded up to 100 ms, $0.00001667 per GB-second),
+ * computed here for a child of 1 s and of 10 s. Express children cannot run a Fargate stage
+ * (`runTask.sync` is not supported in Express workflows), so the three-stage job has no Express figure.
+ *
  * Run: npx tsx bench/cost.ts
  * Last line: {"bench":"cost","transitions_single_stage":…,"transitions_three_stage":…,"usd_per_million_single":…,…}
  */
@@ -33,13 +44,27 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { PikoStack } from '../infra/piko-stack.ts';
 import { NonRetryableError } from '../shared/errors.ts';
 import { defineJob, fargate, type JobDefinition, lambda } from '../shared/job.ts';
+import { toInlineMap } from '../shared/local/workflow/inline-map.ts';
 import { DEFAULT_MAX_RUNS_PER_EXECUTION } from '../shared/planner/dispatch.ts';
 import { jobStateMachineName } from '../shared/stack/outputs.ts';
 import { definitionToAsl } from '../shared/workflow/asl-tokens.ts';
+import { mapModeOf } from '../shared/workflow/map-mode.ts';
 import type { ExecutionInput } from '../shared/workflow/starter.ts';
 
 /** Step Functions Standard: USD per 1,000 state transitions (us-east-1, beyond the free tier). */
 const USD_PER_THOUSAND_TRANSITIONS = 0.025;
+/** Step Functions Express: USD per request (an execution started), $1.00 per million. */
+const EXPRESS_USD_PER_REQUEST = 1 / 1_000_000;
+/** Step Functions Express: USD per GB-second of duration (first 1,000 GB-hours a month: $0.06 per GB-hour). */
+const EXPRESS_USD_PER_GB_SECOND = 0.06 / 3600;
+/** The memory an Express child of Piko's is billed for: one 64 MB chunk (50 MB + definition + payload). */
+const EXPRESS_BILLED_GB = 64 / 1024;
+/** Express durations are rounded up to this. */
+const EXPRESS_DURATION_STEP_S = 0.1;
+/** Child durations the Express figure is given for (handler time plus Lambda round trips). */
+const EXPRESS_CHILD_SECONDS = [1, 10] as const;
+/** Lambda's default quota of concurrent executions is far below the reservation of the wide job. */
+const LAMBDA_CONCURRENCY_QUOTA = 20_000;
 /** The goal: transitions of one single-stage interval. */
 const GOAL_SINGLE_STAGE = 2;
 /** Batch sizes run and fitted. */
@@ -66,7 +91,20 @@ const threeStage = defineJob({
     lambda('load', noop),
   ],
 });
-const jobs: readonly JobDefinition[] = [single, threeStage];
+/** Above a concurrency of 40: a Distributed Map. */
+const wide = defineJob({ id: 'wide', schedule: { cron: '* * * * *' }, concurrency: 5_000, handler: noop });
+const wideThree = defineJob({
+  id: 'wide_three',
+  schedule: { cron: '0 * * * *' },
+  concurrency: 100,
+  timeout: '20m',
+  stages: [
+    lambda('extract', noop),
+    fargate('transform', { cpu: 1024, memoryMiB: 2048 }, noop),
+    lambda('load', noop),
+  ],
+});
+const jobs: readonly JobDefinition[] = [single, threeStage, wide, wideThree];
 
 // ---------------------------------------------------------------------------------------------------
 // The state machines of the synthesized stack.
@@ -94,7 +132,7 @@ interface Machine {
 function synthesize(): Map<string, Machine> {
   const started = performance.now();
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new PikoStack(app, STACK_NAME, { jobs });
+  const stack = new PikoStack(app, STACK_NAME, { jobs, lambdaConcurrencyQuota: LAMBDA_CONCURRENCY_QUOTA });
   const resources = Template.fromStack(stack).toJSON().Resources as Record<string, CfnResource>;
   const machines = new Map<string, Machine>();
   for (const resource of Object.values(resources)) {
@@ -144,6 +182,10 @@ interface Count {
   readonly transitions: number;
   readonly entered: number;
   readonly retries: number;
+  /** Of `transitions`, those inside a Map iteration (a child execution's, in a Distributed Map). */
+  readonly inIterations: number;
+  /** Map iterations started: the child executions a Distributed Map starts. */
+  readonly iterations: number;
   /** Billable transitions by state name. */
   readonly byState: ReadonlyMap<string, number>;
   /** Task handler calls by state name (each attempt one call). */
@@ -202,7 +244,8 @@ async function countTransitions(machine: Machine, runs: number, scenario: Scenar
     };
   }
 
-  const execution = new StateMachine(JSON.parse(machine.asl), {
+  // As the local runtime runs it: a Distributed Map as the inline Map it translates to.
+  const execution = new StateMachine(toInlineMap(JSON.parse(machine.asl)), {
     validationOptions: { noValidate: true },
   }).run(executionInput(machine.name, runs, scenario.lane ?? 'scheduled') as unknown as Json, {
     overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides },
@@ -210,20 +253,21 @@ async function countTransitions(machine: Machine, runs: number, scenario: Scenar
   const byState = new Map<string, number>();
   let entered = 0;
   let retries = 0;
+  let inIterations = 0;
+  let iterations = 0;
   const counting = (async () => {
     for await (const event of execution.eventLogs) {
-      if (event.type === 'StateEntered') {
-        entered++;
-        bump(byState, event.state.name);
-      } else if (event.type === 'StateRetried') {
-        retries++;
-        bump(byState, event.state.name);
-      }
+      if (event.type === 'MapIterationStarted') iterations++;
+      if (event.type !== 'StateEntered' && event.type !== 'StateRetried') continue;
+      if (event.type === 'StateEntered') entered++;
+      else retries++;
+      bump(byState, event.state.name);
+      if (event.index !== undefined) inIterations++;
     }
   })();
   await execution.result;
   await counting;
-  return { transitions: entered + retries, entered, retries, byState, calls };
+  return { transitions: entered + retries, entered, retries, inIterations, iterations, byState, calls };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -265,12 +309,26 @@ const usd = (value: number) => `$${value.toFixed(2)}`;
 const perState = (count: Count) =>
   [...count.byState].map(([state, transitions]) => `${state} ${transitions}`).join(', ');
 
-async function successFit(machine: Machine, stages: readonly string[], lane: ExecutionInput['lane']) {
+/** Billable transitions of a count: the inline Map's (every state entered and retried) by default. */
+type Billing = (count: Count) => number;
+const inlineBilling: Billing = (count) => count.transitions;
+/** Standard children: one transition per child started, then the child's own states as usual. */
+const standardChildBilling: Billing = (count) => count.transitions + count.iterations;
+/** Express children: one transition per child started; the child's states are billed by duration. */
+const expressChildBilling: Billing = (count) => count.transitions - count.inIterations + count.iterations;
+
+async function successFit(
+  machine: Machine,
+  stages: readonly string[],
+  lane: ExecutionInput['lane'],
+  bill: Billing = inlineBilling,
+) {
   const points: { runs: number; transitions: number }[] = [];
   let last: Count | undefined;
   for (const runs of BATCHES) {
     const count = await countTransitions(machine, runs, { lane });
-    points.push({ runs, transitions: count.transitions });
+    points.push({ runs, transitions: bill(count) });
+    expectEqual(`${machine.name} ${lane} N=${runs}: Map iterations`, count.iterations, runs);
     expectEqual(`${machine.name} ${lane} N=${runs}: retries`, count.retries, 0);
     for (const stage of stages) {
       expectEqual(
@@ -323,6 +381,42 @@ const singleBackfill = await successFit(singleMachine, singleStages, 'backfill')
 const amortised = (f: Fit) => f.b + f.a / DEFAULT_BATCH;
 const singlePerInterval = amortised(singleRun.fit);
 const threePerInterval = amortised(threeRun.fit);
+
+// Distributed jobs: the same runs, billed as Standard children (deployed) and as Express children.
+const wideMachine = machines.get(jobStateMachineName(STACK_NAME, wide.id));
+const wideThreeMachine = machines.get(jobStateMachineName(STACK_NAME, wideThree.id));
+if (!wideMachine || !wideThreeMachine)
+  throw new Error(`state machines missing: ${[...machines.keys()].join(', ')}`);
+for (const [job, machine] of [
+  [wide, wideMachine],
+  [wideThree, wideThreeMachine],
+] as const) {
+  expectEqual(`${machine.name} map mode`, mapModeOf(job.concurrency), 'distributed');
+  const runsState = machine.states.get('Runs') as AslState & {
+    ItemProcessor?: { ProcessorConfig?: unknown };
+  };
+  expectEqual(`${machine.name} Runs ProcessorConfig`, runsState.ItemProcessor?.ProcessorConfig, {
+    Mode: 'DISTRIBUTED',
+    ExecutionType: 'STANDARD',
+  });
+}
+const wideStandard = await successFit(wideMachine, singleStages, 'scheduled', standardChildBilling);
+const wideExpress = await successFit(wideMachine, singleStages, 'scheduled', expressChildBilling);
+const wideThreeStandard = await successFit(wideThreeMachine, threeStages, 'scheduled', standardChildBilling);
+// The same states per run as inline, one more transition per child; Express children: that one only.
+expectEqual('wide, Standard children: overhead', wideStandard.fit.a, singleRun.fit.a);
+expectEqual('wide, Standard children: per interval', wideStandard.fit.b, singleRun.fit.b + 1);
+expectEqual('wide, Express children: per interval', wideExpress.fit.b, 1);
+expectEqual('wide_three, Standard children: per interval', wideThreeStandard.fit.b, threeRun.fit.b + 1);
+/** USD per interval of an Express child that runs `seconds`: its request and its billed duration. */
+const expressChildUsd = (seconds: number) =>
+  EXPRESS_USD_PER_REQUEST +
+  Math.ceil(seconds / EXPRESS_DURATION_STEP_S - 1e-9) *
+    EXPRESS_DURATION_STEP_S *
+    EXPRESS_BILLED_GB *
+    EXPRESS_USD_PER_GB_SECOND;
+const expressUsdPerMillion = (seconds: number) =>
+  usdPerMillion(amortised(wideExpress.fit)) + expressChildUsd(seconds) * 1_000_000;
 
 // Failure paths, on top of the execution's overhead.
 const attempts = single.retry.attempts;
@@ -436,6 +530,40 @@ console.log(
   `  single-stage intervals that all fail after retries: ${usd(usdPerMillion(singleFailed.perInterval))} per million ` +
     `(${singleFailed.perInterval} transitions)`,
 );
+console.log(
+  `\nAbove a concurrency of 40 (a Distributed Map, run locally as its inline translation), per million intervals:`,
+);
+describeFit(
+  `single-stage job "${wide.id}" (concurrency ${wide.concurrency}), Standard children (deployed)`,
+  wideStandard.fit,
+  wideStandard.last,
+);
+console.log(
+  `    ${usd(usdPerMillion(amortised(wideStandard.fit)))} (inline: ${usd(usdPerMillion(singlePerInterval))}): ` +
+    'one more transition per interval, the child execution’s start',
+);
+describeFit(
+  `single-stage job "${wide.id}", Express children (not deployed)`,
+  wideExpress.fit,
+  wideExpress.last,
+);
+for (const seconds of EXPRESS_CHILD_SECONDS) {
+  console.log(
+    `    children of ${seconds} s: ${usd(expressUsdPerMillion(seconds))} = ${usd(usdPerMillion(amortised(wideExpress.fit)))} ` +
+      `in transitions + ${usd(EXPRESS_USD_PER_REQUEST * 1_000_000)} in requests + ` +
+      `${usd((expressChildUsd(seconds) - EXPRESS_USD_PER_REQUEST) * 1_000_000)} in duration (64 MB)`,
+  );
+}
+describeFit(
+  `three-stage job "${wideThree.id}" (concurrency ${wideThree.concurrency}), Standard children (deployed)`,
+  wideThreeStandard.fit,
+  wideThreeStandard.last,
+);
+console.log(
+  `    ${usd(usdPerMillion(amortised(wideThreeStandard.fit)))} (inline: ${usd(usdPerMillion(threePerInterval))}); ` +
+    'Express children cannot run its Fargate stage (runTask.sync)',
+);
+
 const goalMet = singlePerInterval <= GOAL_SINGLE_STAGE;
 console.log(
   `\nGoal: at most ${GOAL_SINGLE_STAGE} transitions per single-stage interval: ${round(singlePerInterval, 4)} ` +
@@ -461,5 +589,17 @@ console.log(
     transitions_failed_single_stage: singleFailed.perInterval,
     usd_per_1000_transitions: USD_PER_THOUSAND_TRANSITIONS,
     goal_single_stage: GOAL_SINGLE_STAGE,
+    transitions_distributed_standard_single: round(amortised(wideStandard.fit), 4),
+    usd_per_million_distributed_standard_single: round(usdPerMillion(amortised(wideStandard.fit)), 2),
+    transitions_distributed_standard_three_stage: round(amortised(wideThreeStandard.fit), 4),
+    usd_per_million_distributed_standard_three_stage: round(
+      usdPerMillion(amortised(wideThreeStandard.fit)),
+      2,
+    ),
+    transitions_distributed_express_single: round(amortised(wideExpress.fit), 4),
+    usd_per_million_distributed_express_single_1s: round(expressUsdPerMillion(1), 2),
+    usd_per_million_distributed_express_single_10s: round(expressUsdPerMillion(10), 2),
+    express_usd_per_million_requests: EXPRESS_USD_PER_REQUEST * 1_000_000,
+    express_usd_per_gb_second: round(EXPRESS_USD_PER_GB_SECOND, 8),
   }),
 );

@@ -213,6 +213,7 @@ function memoryStore(store: StateStore): StateStore {
         finishedAt: null,
         requeues: 0,
         notBefore: null,
+        version: null,
       } satisfies RunRecord;
       records.set(runId, record);
       return record;
@@ -311,6 +312,7 @@ function batchingStore(store: StateStore): StateStore {
         finishedAt: null,
         requeues: 0,
         notBefore: null,
+        version: null,
       });
     }
   }

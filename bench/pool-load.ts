@@ -1,9 +1,14 @@
 /**
- * 5,000 concurrent runs of one job sharing a `mysqlPool({ max: 50 })` through one process's services on
- * MariaDB (each run holds its connection for a `SELECT SLEEP(0.005)`): the peak connections per
- * database user (sampled from PROCESSLIST; the pool's user is also capped by the server at 50), the
- * server's `Max_used_connections` after `FLUSH STATUS`, and the pool's wait percentiles.
- * Run: `npx tsx bench/pool-load.ts [--runs 5000] [--pool 50] [--hold-ms 5] [--store-pool 10]`.
+ * The seed's scenario: one job at concurrency 5,000 with 5,000 due intervals, sharing a
+ * `mysqlPool({ max: 50 })`, planned, dispatched and run by the local runtime on MariaDB through the
+ * job's workflow definition (a Distributed Map, run locally as the inline Map it translates to); each
+ * run holds its connection for a `SELECT SLEEP(0.005)`. Prints: every interval run once, the runs in
+ * flight at once (state table) and at the pool, the peak connections per database user (sampled from
+ * PROCESSLIST; the pool's user is also capped by the server at 50), the server's
+ * `Max_used_connections` after `FLUSH STATUS`, and the pool's wait percentiles.
+ * `--concurrency 0` starts every run's stage at once straight through the stage runner instead (the
+ * earlier form of this benchmark).
+ * Run: `npx tsx bench/pool-load.ts [--runs 5000] [--concurrency 5000] [--pool 50] [--hold-ms 5] [--store-pool 10]`.
  *
  * Uses the MariaDB at 127.0.0.1:3306 as root (override with `PIKO_BENCH_MYSQL_URL`, a server URL
  * without database): a fresh database and two users per run, dropped at the end.
@@ -19,23 +24,36 @@ const { values } = parseArgs({
     pool: { type: 'string', default: '50' },
     'hold-ms': { type: 'string', default: '5' },
     'store-pool': { type: 'string', default: '10' },
+    concurrency: { type: 'string', default: '5000' },
   },
 });
 const runs = Number(values.runs);
 const pool = Number(values.pool);
 const storePoolSize = Number(values['store-pool']);
 const holdMs = Number(values['hold-ms']);
+const concurrency = Number(values.concurrency) || undefined;
 
-const result = await runPoolLoad({ serverUrl: SERVER, runs, pool, storePoolSize, holdMs });
+const result = await runPoolLoad({ serverUrl: SERVER, runs, pool, storePoolSize, holdMs, concurrency });
 const ms = (value: number) => Number(value.toFixed(1));
 const bound = pool + storePoolSize + OBSERVER_CONNECTIONS;
 
 console.log(
-  `pool-load: ${runs} concurrent runs, mysqlPool({ max: ${pool} }), each holding its connection ${holdMs} ms`,
+  concurrency === undefined
+    ? `pool-load: ${runs} concurrent runs (stage runner), mysqlPool({ max: ${pool} }), each holding its connection ${holdMs} ms`
+    : `pool-load: one job at concurrency ${concurrency}, ${runs} due intervals through the local runtime, mysqlPool({ max: ${pool} }), each holding its connection ${holdMs} ms`,
 );
 console.log(
   `  succeeded                ${result.succeeded}/${runs} in ${Math.round(result.durationMs)} ms (${Math.round((runs / result.durationMs) * 1000)} runs/s)`,
 );
+console.log(
+  `  handler calls            ${result.handlerCalls} (${result.repeatedIntervals} intervals more than once; ${result.runsNotOneAttempt} runs not at attempt 1)`,
+);
+if (result.executions !== undefined) {
+  console.log(
+    `  executions               ${result.executions}; runs in flight at once ${result.maxInExecutions} (state table, sampled)`,
+  );
+}
+console.log(`  at the pool at once      ${result.maxInFlight} runs waiting for or holding a connection`);
 console.log(
   `  pool user, peak          ${result.maxPoolConnections} connections (goal <= ${pool}; ${result.samples} PROCESSLIST samples)`,
 );
@@ -57,6 +75,7 @@ console.log(
     bench: 'pool-load',
     runs,
     pool,
+    ...(concurrency === undefined ? {} : { concurrency }),
     max_used_connections: result.maxUsedConnections,
     runtime_connections: result.maxRuntimeConnections,
     wait_p50_ms: ms(result.wait.p50Ms),
@@ -67,5 +86,10 @@ console.log(
     other_connections_max: result.maxOtherConnections,
     hold_ms: holdMs,
     duration_ms: Math.round(result.durationMs),
+    succeeded: result.succeeded,
+    handler_calls: result.handlerCalls,
+    max_in_flight: result.maxInExecutions ?? result.maxInFlight,
+    max_at_pool: result.maxInFlight,
+    ...(result.executions === undefined ? {} : { executions: result.executions }),
   }),
 );

@@ -16,7 +16,12 @@ import {
 import { BackfillWorkflow } from './constructs/backfill-workflow.ts';
 import { ControlFunction } from './constructs/control-function.ts';
 import { FargateStages } from './constructs/fargate-stages.ts';
-import { JobFunctions, jobAwsNeeds } from './constructs/job-functions.ts';
+import {
+  DEFAULT_LAMBDA_CONCURRENCY_QUOTA,
+  JobFunctions,
+  jobAwsNeeds,
+  reservedConcurrencyProblems,
+} from './constructs/job-functions.ts';
 import { JobOutputs } from './constructs/job-outputs.ts';
 import { JobSchedules } from './constructs/job-schedules.ts';
 import { JobStateMachines } from './constructs/job-state-machines.ts';
@@ -63,6 +68,13 @@ export interface PikoStackProps extends StackProps {
   readonly scheduleMaxEventAge?: Duration;
   /** The control function's timeout. @default Duration.minutes(5) */
   readonly controlFunctionTimeout?: Duration;
+  /**
+   * The account's Lambda quota of concurrent executions in the stack's region: every job function
+   * reserves what its workflows can run at once (`jobFunctionConcurrency`), and synth refuses jobs
+   * that would leave fewer than 100 unreserved. Raise it with the quota for jobs above a few hundred.
+   * @default 1000 (Lambda's default quota)
+   */
+  readonly lambdaConcurrencyQuota?: number;
 }
 
 /**
@@ -87,7 +99,11 @@ export class PikoStack extends Stack {
     super(scope, id, props);
     // ecs:RunTask on each stage's task definition rather than on every revision of its family.
     this.node.setContext('@aws-cdk/aws-stepfunctions-tasks:fixRunEcsTaskPolicy', true);
-    validateJobs(this.stackName, props.jobs);
+    validateJobs(
+      this.stackName,
+      props.jobs,
+      props.lambdaConcurrencyQuota ?? DEFAULT_LAMBDA_CONCURRENCY_QUOTA,
+    );
     const prefix = this.stackName;
     const jobIds = props.jobs.map((job) => job.id);
 
@@ -219,7 +235,11 @@ export class PikoStack extends Stack {
  * Refuses jobs whose cron EventBridge cannot express, duplicate job ids, and names AWS would refuse
  * (`infra/physical-names.ts`); all at once.
  */
-function validateJobs(stackName: string, jobs: readonly JobDefinition[]): void {
+function validateJobs(
+  stackName: string,
+  jobs: readonly JobDefinition[],
+  lambdaConcurrencyQuota: number,
+): void {
   const problems: string[] = [];
   const seen = new Set<string>();
   for (const job of jobs) {
@@ -232,6 +252,7 @@ function validateJobs(stackName: string, jobs: readonly JobDefinition[]): void {
     }
   }
   problems.push(...physicalNameProblems(stackName, jobs));
+  problems.push(...reservedConcurrencyProblems(jobs, lambdaConcurrencyQuota));
   if (problems.length > 0) throw new Error(`PikoStack "${stackName}":\n  - ${problems.join('\n  - ')}`);
 }
 

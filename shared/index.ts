@@ -3,7 +3,9 @@
  * defining the job to the records, resources, errors and logger it works with. Jobs import this and
  * nothing else of Piko. It re-exports only the job model, sinks, resources, the errors a handler
  * throws and the telemetry created once per process, never the runtime around them (store, planner,
- * runners), so a bundle that imports the jobs carries nothing more than the jobs need.
+ * runners), so a bundle that imports the jobs carries nothing more than the jobs need. The one
+ * piece of the runner here is `runJobOnce`, a job's unit test helper: it runs a stage's attempt with
+ * no store (`runner/run-once.ts`).
  */
 
 export type { Duration } from './duration.ts';
@@ -18,9 +20,11 @@ export {
   type JobDefinition,
   type JobOptions,
   type LambdaStage,
+  type LogFields,
   lambda,
   type RetryOptions,
   type RunContext,
+  type RunLogger,
   type Stage,
   secret,
 } from './job.ts';
@@ -49,6 +53,13 @@ export type {
   ResourceMap,
 } from './resources/types.ts';
 export type { WaitStats } from './resources/wait-stats.ts';
+export {
+  type InstantInput,
+  type RunJobOnceOptions,
+  type RunJobOnceResult,
+  type RunLog,
+  runJobOnce,
+} from './runner/run-once.ts';
 export { type JsonLinesSinkOptions, jsonLinesSink } from './sinks/json-lines-sink.ts';
 export { type DefinedRecordType, defineRecord } from './sinks/record.ts';
 export type { RecordType, Sink, SinkContext, TaggedRecord } from './sinks/types.ts';

@@ -16,8 +16,13 @@ export { secret } from './config-secrets.ts';
 export const JOB_ID_PATTERN = /^[a-z][a-z0-9_-]{0,39}$/;
 /** Stage names follow the same rule as job ids, at most 30 characters (they end up in state names). */
 export const STAGE_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,29}$/;
-/** Inline Map states run at most 40 iterations at once. */
-export const MAX_CONCURRENCY = 40;
+/** The longest code version a job may declare, in characters (the runs' `code_version` column). */
+export const MAX_VERSION_LENGTH = 100;
+/**
+ * The most intervals of one job running at once: what a Distributed Map state runs (above 40, the
+ * most an inline Map runs, the job workflow uses one; `shared/workflow/map-mode.ts`).
+ */
+export const MAX_CONCURRENCY = 10_000;
 /** Fargate cpu units and the memory (MiB) each allows, as ECS accepts them. */
 export const FARGATE_SIZES: Readonly<Record<number, readonly [min: number, max: number, step: number]>> = {
   256: [512, 2048, 1024],
@@ -26,6 +31,21 @@ export const FARGATE_SIZES: Readonly<Record<number, readonly [min: number, max: 
   2048: [4096, 16384, 1024],
   4096: [8192, 30720, 1024],
 };
+
+/** Fields attached to a log line: plain JSON-ready values. */
+export type LogFields = Readonly<Record<string, unknown>>;
+
+/**
+ * A run's logger: each line carries the job, run, interval and stage. On AWS and locally it writes
+ * through the process's logger (JSON in Lambda, readable lines in a terminal); in `runJobOnce` the
+ * lines are kept and returned.
+ */
+export interface RunLogger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+}
 
 /** What every handler and stage receives. */
 export interface RunContext<C = unknown> {
@@ -47,6 +67,8 @@ export interface RunContext<C = unknown> {
   readonly signal: AbortSignal;
   /** Sends a typed record to the sink registered for its type. */
   emit(record: TaggedRecord<unknown>): void;
+  /** Log lines of this run, with its job, run, interval and stage attached. */
+  readonly logger: RunLogger;
 }
 
 /** A stage or single-job handler. Its small JSON result becomes the next stage's input. */
@@ -140,6 +162,12 @@ export interface JobOptions<C, R extends ResourceMap> {
   readonly id: string;
   /** One line for `piko jobs`. @default '' */
   readonly description?: string;
+  /**
+   * The version of the job's code, such as `'2'` or a commit id (1 to 100 characters, no control
+   * characters). Each run records the version that ran it, and `piko backfill --reprocess outdated`
+   * re-runs the intervals that succeeded under another version (or none). @default - no version
+   */
+  readonly version?: string;
   /** Five-field cron and IANA timezone. Timezone @default 'UTC' */
   readonly schedule: { readonly cron: string; readonly timezone?: string };
   /** The first interval begins at the first tick at or after this. @default the moment the planner first sees the job */
@@ -150,7 +178,10 @@ export interface JobOptions<C, R extends ResourceMap> {
   readonly catchupWindow?: Duration;
   /** With `catchup: false`, the latest due interval runs only if at most this late. @default '10m' */
   readonly misfireGraceTime?: Duration;
-  /** Intervals of this job running at once (at most 40). @default 1 */
+  /**
+   * Intervals of this job running at once, at most 10,000: up to 40 in an inline Map, above that in
+   * a Distributed Map of Standard child executions. @default 1
+   */
   readonly concurrency?: number;
   /** Retry policy. @default { attempts: 3, backoff: '30s', rate: 2, maxBackoff: '1h' } */
   readonly retry?: RetryOptions;
@@ -176,6 +207,7 @@ export interface JobOptions<C, R extends ResourceMap> {
 const JOB_OPTION_KEYS = Object.keys({
   id: true,
   description: true,
+  version: true,
   schedule: true,
   start: true,
   catchup: true,
@@ -207,6 +239,8 @@ const RETRY_KEYS = [
 export interface JobDefinition<C = unknown, R extends ResourceMap = ResourceMap> {
   readonly id: string;
   readonly description: string;
+  /** The version of the job's code that each run records; undefined when the job declares none. */
+  readonly version: string | undefined;
   readonly schedule: CompiledSchedule;
   readonly start: Date | undefined;
   readonly catchup: boolean;
@@ -270,6 +304,10 @@ export function defineJob<C = Record<string, never>, R extends ResourceMap = Rec
     problems.push(...unknownOptionProblems(options.schedule, SCHEDULE_KEYS, 'schedule.'));
   if (isObject(options.retry)) problems.push(...unknownOptionProblems(options.retry, RETRY_KEYS, 'retry.'));
 
+  const version = options.version;
+  const versionProblem = version === undefined ? undefined : checkVersion(version);
+  if (versionProblem) problems.push(versionProblem);
+
   const cron = options?.schedule?.cron;
   const timezone = options?.schedule?.timezone ?? 'UTC';
   const schedule =
@@ -302,7 +340,7 @@ export function defineJob<C = Record<string, never>, R extends ResourceMap = Rec
     problems.push(`concurrency must be a positive integer, got ${show(concurrency)}`);
   } else if (concurrency > MAX_CONCURRENCY) {
     problems.push(
-      `concurrency ${concurrency} is above ${MAX_CONCURRENCY}, the most an inline Map state runs at once; lower it`,
+      `concurrency ${concurrency} is above ${MAX_CONCURRENCY}, the most a Distributed Map state runs at once; lower it`,
     );
   }
   const attempts = options.retry?.attempts ?? 3;
@@ -369,6 +407,7 @@ export function defineJob<C = Record<string, never>, R extends ResourceMap = Rec
     [JOB_BRAND]: true,
     id,
     description: options.description ?? '',
+    version,
     schedule,
     start,
     catchup: options.catchup ?? true,
@@ -450,6 +489,16 @@ function resolveStages<C, R extends ResourceMap>(
     }
   }
   return [...stages];
+}
+
+/** Why a code version is refused, or undefined when it is fine. */
+function checkVersion(version: unknown): string | undefined {
+  const must = `version must be a string of 1 to ${MAX_VERSION_LENGTH} characters without control characters, such as "2" or a commit id`;
+  if (typeof version !== 'string' || version.length === 0) return `${must}, got ${json(version)}`;
+  if (version.length > MAX_VERSION_LENGTH) return `${must}, got ${version.length} characters`;
+  // Control characters would break status lines; a lone surrogate is not text a database keeps.
+  if (/[\p{Cc}\p{Cs}]/u.test(version)) return `${must}, got ${json(version)}`;
+  return undefined;
 }
 
 function isObject(value: unknown): value is object {

@@ -35,7 +35,9 @@ export const priceFanout = defineJob({
       }),
     );
     const average = quotes.reduce((sum, price) => sum + price, 0) / quotes.length;
-    ctx.emit(PriceSummary.of({ start: at, items: quotes.length, average, max: Math.max(...quotes) }));
+    const max = Math.max(...quotes);
+    ctx.logger.debug('prices fetched', { items: quotes.length, max });
+    ctx.emit(PriceSummary.of({ start: at, items: quotes.length, average, max }));
     return { items: quotes.length };
   },
 });

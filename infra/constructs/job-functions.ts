@@ -15,6 +15,13 @@ import type { JobOutputs } from './job-outputs.ts';
 import { type FunctionNetworking, PikoFunction } from './piko-function.ts';
 import type { StateDatabase } from './state-database.ts';
 
+/** Manual runs (`piko run`) at once a job's reserved concurrency leaves room for, beside its two lanes. */
+export const MANUAL_RUN_INVOCATIONS = 1;
+/** Concurrent executions Lambda keeps unreserved in every account and region. */
+export const LAMBDA_UNRESERVED_MINIMUM = 100;
+/** Lambda's default quota of concurrent executions per account and region. */
+export const DEFAULT_LAMBDA_CONCURRENCY_QUOTA = 1_000;
+
 /** Lambda's longest timeout, in seconds. */
 const MAX_LAMBDA_TIMEOUT_SECONDS = 900;
 /** Added to the job's timeout: the stage runner's own timeout fires first and records the failure. */
@@ -84,6 +91,40 @@ export function jobFunctionTimeoutSeconds(job: Pick<JobDefinition, 'timeoutMs'>)
   return Math.min(MAX_LAMBDA_TIMEOUT_SECONDS, Math.ceil(job.timeoutMs / 1000) + TIMEOUT_MARGIN_SECONDS);
 }
 
+/**
+ * The most invocations of a job's function at once, and so its reserved concurrency: the scheduled
+ * lane (at most `concurrency` runs in flight, however many executions carry them), one backfill
+ * batch (its Map's MaxConcurrency is `concurrency` too) and {@link MANUAL_RUN_INVOCATIONS} manual
+ * run. A run's stages and its "Record failure" follow one another, never overlap. Reserved at this,
+ * the job's own Maps are never throttled, and the job's containers, hence its connections to RDS
+ * Proxy, never exceed it (docs/aws.md, "What the database sees").
+ */
+export function jobFunctionConcurrency(job: Pick<JobDefinition, 'concurrency'>): number {
+  return 2 * job.concurrency + MANUAL_RUN_INVOCATIONS;
+}
+
+/**
+ * What is wrong with reserving {@link jobFunctionConcurrency} for every job in an account whose
+ * Lambda quota of concurrent executions is `quota`: Lambda refuses reservations that leave fewer
+ * than {@link LAMBDA_UNRESERVED_MINIMUM} unreserved (the dispatcher and the other functions run there).
+ */
+export function reservedConcurrencyProblems(jobs: readonly JobDefinition[], quota: number): string[] {
+  const reserved = jobs.map((job) => ({ id: job.id, reserved: jobFunctionConcurrency(job) }));
+  const total = reserved.reduce((sum, job) => sum + job.reserved, 0);
+  if (total + LAMBDA_UNRESERVED_MINIMUM <= quota) return [];
+  const largest = [...reserved].sort((a, b) => b.reserved - a.reserved).slice(0, 5);
+  return [
+    `the job functions reserve ${total} concurrent executions (${largest
+      .map((job) => `${job.id}: ${job.reserved}`)
+      .join(
+        ', ',
+      )}${reserved.length > largest.length ? ', …' : ''}; each job twice its concurrency, for its scheduled and backfill lanes, and ` +
+      `${MANUAL_RUN_INVOCATIONS} manual run), but the account's Lambda quota of ${quota} concurrent executions ` +
+      `keeps ${LAMBDA_UNRESERVED_MINIMUM} unreserved: raise the quota (Service Quotas, "Concurrent executions") ` +
+      `and set the stack prop lambdaConcurrencyQuota to it, or lower the jobs' concurrency`,
+  ];
+}
+
 /** Props of {@link JobFunctions}. */
 export interface JobFunctionsProps {
   readonly jobs: readonly JobDefinition[];
@@ -97,7 +138,8 @@ export interface JobFunctionsProps {
 
 /**
  * One Lambda function per job (`functions/stage-runner.ts`): runs the job's Lambda stages and records
- * failures, with the job's memory and timeout and only the grants its code needs.
+ * failures, with the job's memory and timeout, its concurrency reserved ({@link jobFunctionConcurrency})
+ * and only the grants its code needs.
  */
 export class JobFunctions extends Construct {
   /** By job id. */
@@ -113,6 +155,7 @@ export class JobFunctions extends Construct {
         description: `Piko job ${job.id}: Lambda stages`,
         memorySize: job.memoryMiB,
         timeout: Duration.seconds(jobFunctionTimeoutSeconds(job)),
+        reservedConcurrentExecutions: jobFunctionConcurrency(job),
         networking: props.networking,
         logKey: props.logKey,
         environment: jobEnvironment(props.database, job.id, outputs),

@@ -1,4 +1,4 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -6,6 +6,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { JobDefinition } from '../../shared/job.ts';
 import { jobStateMachineName } from '../../shared/stack/outputs.ts';
+import { mapModeOf } from '../../shared/workflow/map-mode.ts';
 import { acknowledgeFinding, arnToken } from '../nag.ts';
 import { stateMachineLogGroupName, VENDED_LOGS_PREFIX } from '../physical-names.ts';
 import type { JobFargate } from './fargate-stages.ts';
@@ -98,8 +99,35 @@ export class JobStateMachines extends Construct {
         'Resource::*',
         `${why.delivery}${fargate ? ' ecs:StopTask and ecs:DescribeTasks (runTask.sync polls and stops its tasks) take task ARNs unknown before the run.' : ''}`,
       );
+      if (mapModeOf(job.concurrency) === 'distributed') acknowledgeDistributedMap(workflow.stateMachine);
       machines.set(job.id, workflow.stateMachine);
     }
     this.byJob = machines;
   }
+}
+
+/**
+ * The two wildcards of the policy CDK gives a Distributed Map's role (`DistributedMapPolicy`): its
+ * child executions and its Map Runs are named by Step Functions at run time, under the state
+ * machine's own name.
+ */
+function acknowledgeDistributedMap(stateMachine: sfn.StateMachine): void {
+  const cfn = stateMachine.node.defaultChild as sfn.CfnStateMachine;
+  const name = `{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${Stack.of(stateMachine).getLogicalId(cfn)}"}]}]}`;
+  const executions = `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${name}`;
+  acknowledgeFinding(
+    stateMachine,
+    'AwsSolutions-IAM5',
+    `Resource::${executions}:*`,
+    'A Distributed Map starts, describes and stops child executions of its own state machine ' +
+      '(states:DescribeExecution, states:StopExecution), whose names Step Functions picks at run time: ' +
+      'the executions of this one state machine, no other.',
+  );
+  acknowledgeFinding(
+    stateMachine,
+    'AwsSolutions-IAM5',
+    `Resource::${executions}/*:*`,
+    'states:RedriveExecution of the Map Runs of this state machine (`execution:<name>/<map run>:<id>`), named ' +
+      'by Step Functions at run time; CDK grants it with every Distributed Map.',
+  );
 }

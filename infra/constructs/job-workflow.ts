@@ -7,6 +7,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { NON_RETRYABLE_ERROR_NAMES } from '../../shared/errors.ts';
 import { type JobDefinition, MAX_CONCURRENCY } from '../../shared/job.ts';
+import { mapModeOf } from '../../shared/workflow/map-mode.ts';
 import { STAGE_EVENT_ENV } from '../../shared/workflow/stage-event.ts';
 
 /** Added to the job's timeout for a Lambda stage's task timeout: the stage runner's own timeout fires first. */
@@ -65,6 +66,17 @@ export interface JobWorkflowProps {
  *
  * Per run, the success path is exactly one Task state per stage: the stage runner records success
  * itself, and a stage's failure (after its retries) goes to "Record failure". The Map never fails.
+ *
+ * Up to a concurrency of 40 the Map is inline; above, a Distributed Map whose iterations are
+ * Standard child executions (`ProcessorConfig { Mode: DISTRIBUTED, ExecutionType: STANDARD }`) with
+ * the same item processor, so the Retry and Catch of each run are the same states. Standard, not
+ * Express: exactly-once like the inline iterations, `.sync` Fargate stages allowed, no five-minute
+ * cap under a job's timeout and retries (docs/aws.md, "Concurrency above 40"). Every child failure
+ * is tolerated (`ToleratedFailurePercentage: 100`): a child that fails outside its Catch leaves its
+ * run to the dispatcher's repair, as a failed inline iteration does, instead of failing the Map Run
+ * and stopping every other run of the batch. CDK grants the role what a Distributed Map needs:
+ * `states:StartExecution` on the state machine itself, `states:DescribeExecution` and
+ * `states:StopExecution` on its executions (and `states:RedriveExecution` on its Map Runs').
  */
 export class JobWorkflow extends Construct {
   readonly stateMachine: sfn.StateMachine;
@@ -74,7 +86,7 @@ export class JobWorkflow extends Construct {
     const { job } = props;
     if (!Number.isInteger(job.concurrency) || job.concurrency < 1 || job.concurrency > MAX_CONCURRENCY) {
       throw new Error(
-        `Job "${job.id}": concurrency ${job.concurrency} must be an integer from 1 to ${MAX_CONCURRENCY}, the most an inline Map state runs at once`,
+        `Job "${job.id}": concurrency ${job.concurrency} must be an integer from 1 to ${MAX_CONCURRENCY}, the most a Distributed Map state runs at once`,
       );
     }
     if (job.stages.length === 0) throw new Error(`Job "${job.id}" has no stages`);
@@ -190,7 +202,7 @@ export class JobWorkflow extends Construct {
       chain = chain ? chain.next(task) : sfn.Chain.start(task);
     });
 
-    const runs = sfn.Map.jsonPath(this, 'Runs', {
+    const mapProps = {
       itemsPath: '$.runs',
       itemSelector: {
         jobId: sfn.JsonPath.stringAt('$.jobId'),
@@ -199,8 +211,17 @@ export class JobWorkflow extends Construct {
       },
       maxConcurrency: job.concurrency,
       resultPath: sfn.JsonPath.DISCARD,
-    });
-    runs.itemProcessor(chain!);
+    };
+    // The same item processor either way: only the Map's mode and its Map Run settings differ (the
+    // local runtime runs a Distributed Map as this inline one, shared/local/workflow/inline-map.ts).
+    const runs =
+      mapModeOf(job.concurrency) === 'inline'
+        ? sfn.Map.jsonPath(this, 'Runs', mapProps).itemProcessor(chain!)
+        : sfn.DistributedMap.jsonPath(this, 'Runs', {
+            ...mapProps,
+            mapExecutionType: sfn.StateMachineType.STANDARD,
+            toleratedFailurePercentage: 100,
+          }).itemProcessor(chain!);
 
     const continueDispatch = tasks.LambdaInvoke.jsonPath(this, 'Continue dispatch', {
       lambdaFunction: props.dispatcherFunction,

@@ -40,6 +40,8 @@ export interface PikoFunctionProps {
    * `ssl: true` leave them out (see `lambdaBundling`). @default true
    */
   readonly rdsCaBundle?: boolean;
+  /** Concurrent executions reserved for (and allowed to) the function. @default - none (the account's unreserved pool) */
+  readonly reservedConcurrentExecutions?: number;
   /** Bundle the S3 SDK that `objectStore()` loads (see `lambdaBundling`). @default true */
   readonly objectStoreSdk?: boolean;
   /**
@@ -112,6 +114,7 @@ export class PikoFunction extends Construct {
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.minutes(1),
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       description: props.description,
       role: this.role,
       logGroup: this.logGroup,

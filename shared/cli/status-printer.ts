@@ -34,6 +34,10 @@ export interface StatusLine extends RunCounts {
   /** The job's next tick after now (ISO 8601); null when it has none, or is not a local job. */
   readonly nextTick: string | null;
   readonly skipped: number;
+  /** The job's current code version; null when it declares none. */
+  readonly version: string | null;
+  /** Succeeded intervals run by another version (or none). */
+  readonly outdated: number;
   readonly failures: readonly FailureLine[];
 }
 
@@ -64,6 +68,11 @@ export function printJobStatus(io: CliIo, status: JobStatus, options: StatusPrin
   io.out(`${line.jobId}${line.paused ? ' (paused)' : ''}`);
   io.out(`  watermark ${line.watermark ?? '(not planned yet)'}, next tick ${nextTick}`);
   io.out(`  runs: ${counts}; skipped ${line.skipped}`);
+  // Only for jobs that use versions, so the status of the others reads as it always has.
+  if (line.version !== null || line.outdated > 0) {
+    const version = line.version === null ? '(none)' : JSON.stringify(line.version);
+    io.out(`  version ${version}: ${line.outdated} succeeded interval(s) outdated${outdatedHint(line)}`);
+  }
   for (const failure of status.recentFailures) {
     const { start, end } = failure.interval;
     io.out(`  failed ${start} → ${end} ${failureDetail(failure, options.source)}: ${failure.error ?? ''}`);
@@ -84,8 +93,16 @@ function statusLine(
     nextTick: job?.schedule.nextTick(options.now)?.toISOString() ?? null,
     skipped: status.skippedTotal,
     ...counts,
+    version: status.version,
+    outdated: status.outdated,
     failures: status.recentFailures.map((failure) => failureLine(failure, options.source)),
   };
+}
+
+function outdatedHint(line: StatusLine): string {
+  return line.outdated > 0
+    ? ` (piko backfill ${line.jobId} --from … --to … --reprocess outdated re-runs them)`
+    : '';
 }
 
 function failureLine(failure: FailedRunStatus, source: StatusSource): FailureLine {

@@ -6,7 +6,13 @@
 import { InputError } from '../errors.ts';
 import type { IntervalJson } from '../interval.ts';
 import { JOB_ID_PATTERN, parseIsoInstant } from '../job.ts';
-import type { BackfillAction, BackfillCounts, BackfillRequest, Reprocess } from '../planner/backfill.ts';
+import {
+  type BackfillAction,
+  type BackfillCounts,
+  type BackfillRequest,
+  REPROCESS,
+  type Reprocess,
+} from '../planner/backfill.ts';
 import type { ExecutionInput } from '../workflow/starter.ts';
 import type { JobStatus } from './status.ts';
 
@@ -131,7 +137,6 @@ export type ControlResponse =
   | BackfillNextResponse;
 
 const ACTIONS = ['dispatch', 'continue', 'status', 'pause', 'resume', 'backfill-plan', 'backfill-next'];
-const REPROCESS: readonly Reprocess[] = ['missing', 'failed', 'all'];
 /** Keys each action accepts; anything else is refused, so a typo (`dryrun`) is never silently ignored. */
 const KEYS: Readonly<Record<string, readonly string[]>> = {
   dispatch: ['action', 'jobId'],

@@ -151,6 +151,7 @@ async function dispatchJob(
   const result = await dispatch(deps.store, job, deps.starter, {
     lane: { kind: 'scheduled' },
     maxRunsPerExecution: deps.maxRunsPerExecution ?? DEFAULT_MAX_RUNS_PER_EXECUTION,
+    concurrency: job.concurrency,
   });
   for (const input of result.started) {
     const oldest = input.runs[0];

@@ -31,6 +31,16 @@ export interface JobStatus {
   readonly skippedTotal: number;
   /** Runs per status. */
   readonly counts: RunCounts;
+  /**
+   * The job's current code version: `version` in the definition the answering process runs (the
+   * deployed dispatcher's on AWS, `functions/jobs/` locally); null when it declares none.
+   */
+  readonly version: string | null;
+  /**
+   * Succeeded intervals run by another version than {@link version} (or by none):
+   * `piko backfill --reprocess outdated` re-runs them.
+   */
+  readonly outdated: number;
   /** The {@link STATUS_RECENT_FAILURES} most recent failed runs, newest first. */
   readonly recentFailures: readonly FailedRunStatus[];
 }
@@ -41,9 +51,11 @@ export async function jobStatuses(store: StateStore, jobs: readonly JobDefinitio
   const result: JobStatus[] = [];
   for (const job of jobs) {
     const state = states.get(job.id);
-    const [counts, failures] = await Promise.all([
+    const version = job.version ?? null;
+    const [counts, failures, outdated] = await Promise.all([
       store.countRuns(job.id),
       store.recentFailures(job.id, STATUS_RECENT_FAILURES),
+      store.countOutdated(job.id, version),
     ]);
     result.push({
       jobId: job.id,
@@ -51,6 +63,8 @@ export async function jobStatuses(store: StateStore, jobs: readonly JobDefinitio
       paused: state?.paused ?? false,
       skippedTotal: state?.skippedTotal ?? 0,
       counts,
+      version,
+      outdated,
       recentFailures: failures.map(failedRunStatus),
     });
   }

@@ -168,6 +168,7 @@ export class LocalRuntime {
     const result = await dispatch(this.#process.store, job, this.#starter, {
       lane,
       maxRunsPerExecution: this.#process.config.piko.maxRunsPerExecution,
+      concurrency: job.concurrency,
       newestFirst,
     });
     for (const input of result.started) {

@@ -5,8 +5,15 @@ import { type JobDefinition, parseJobConfig } from '../job.ts';
 import type { BackfillRecord, RunRecord, StateStore } from '../store/types.ts';
 import { errorMessage } from '../telemetry.ts';
 
-/** Which existing runs a backfill re-runs: `missing` creates absent ones only; `failed` also re-runs failed ones; `all` also succeeded ones. */
-export type Reprocess = 'missing' | 'failed' | 'all';
+/**
+ * Which existing runs a backfill re-runs: `missing` creates absent ones only; `failed` also re-runs
+ * failed ones; `outdated` also succeeded ones run by another version of the job's code than its
+ * current `version` (or by none); `all` also every other succeeded one.
+ */
+export type Reprocess = 'missing' | 'failed' | 'outdated' | 'all';
+
+/** Every {@link Reprocess}, from the fewest re-runs to the most. */
+export const REPROCESS: readonly Reprocess[] = ['missing', 'failed', 'outdated', 'all'];
 
 /** A backfill request (the backfill state machine's input, `piko backfill`'s flags). */
 export interface BackfillRequest {
@@ -122,8 +129,15 @@ export function backfillId(request: BackfillRequest): string {
   return `bf-${createHash('sha256').update(key).digest('hex').slice(0, 20)}`;
 }
 
-/** What a backfill does with an interval, given its existing run (if any). */
-export function backfillAction(run: RunRecord | undefined, reprocess: Reprocess): BackfillAction {
+/**
+ * What a backfill does with an interval, given its existing run (if any) and, for `outdated`, the
+ * job's current code version (`version` in defineJob; null when it declares none).
+ */
+export function backfillAction(
+  run: RunRecord | undefined,
+  reprocess: Reprocess,
+  version: string | null,
+): BackfillAction {
   if (!run) return 'create';
   switch (run.status) {
     case 'pending':
@@ -133,7 +147,8 @@ export function backfillAction(run: RunRecord | undefined, reprocess: Reprocess)
     case 'failed':
       return reprocess === 'missing' ? 'skip-failed' : 'rerun';
     case 'succeeded':
-      return reprocess === 'all' ? 'rerun' : 'skip-succeeded';
+      if (reprocess === 'all') return 'rerun';
+      return reprocess === 'outdated' && run.version !== version ? 'rerun' : 'skip-succeeded';
   }
 }
 
@@ -151,7 +166,7 @@ export async function* previewBackfill(
     const byStart = await existingRuns(store, job.id, chunk);
     for (const interval of chunk) {
       const run = byStart.get(interval.start.getTime());
-      yield { ...interval, action: backfillAction(run, request.reprocess ?? 'missing') };
+      yield { ...interval, action: backfillAction(run, request.reprocess ?? 'missing', job.version ?? null) };
     }
   }
 }
@@ -307,7 +322,7 @@ async function planChunk(
     const toRerun: number[] = [];
     for (const interval of chunk) {
       const run = byStart.get(interval.start.getTime());
-      const action = backfillAction(run, options.reprocess);
+      const action = backfillAction(run, options.reprocess, job.version ?? null);
       counts[action]++;
       if (action === 'create') toCreate.push(interval);
       if (action === 'rerun' && run) toRerun.push(run.runId);

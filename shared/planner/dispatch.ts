@@ -1,6 +1,7 @@
 import { intervalToJson } from '../interval.ts';
 import type { DispatchLane, RunRecord, StateStore, StoredJob } from '../store/types.ts';
 import { executionName } from '../workflow/execution-name.ts';
+import { scheduledLaneShape } from '../workflow/map-mode.ts';
 import type { ExecutionInput, RunItem, WorkflowStarter } from '../workflow/starter.ts';
 
 /** Options of {@link dispatch}. */
@@ -11,6 +12,12 @@ export interface DispatchOptions {
   readonly maxRunsPerExecution?: number;
   /** Executions to start in this call (a backfill's own concurrency). @default 1 */
   readonly maxExecutions?: number;
+  /**
+   * The job's concurrency. A job above 40 (a Distributed Map) whose concurrency one batch cannot hold
+   * keeps several scheduled executions live at once, their runs together never above it
+   * ({@link scheduledLaneShape}). @default 1 (one live scheduled execution)
+   */
+  readonly concurrency?: number;
   /** Take the newest pending runs first (reverse backfill). @default false */
   readonly newestFirst?: boolean;
 }
@@ -72,7 +79,9 @@ export async function dispatch(
 ): Promise<DispatchResult> {
   const jobId = job.id;
   const lane = options.lane ?? { kind: 'scheduled' };
-  const maxRuns = runsPerExecution(options.maxRunsPerExecution ?? DEFAULT_MAX_RUNS_PER_EXECUTION);
+  const batchRuns = runsPerExecution(options.maxRunsPerExecution ?? DEFAULT_MAX_RUNS_PER_EXECUTION);
+  const scheduled = scheduledLaneShape(options.concurrency ?? 1, batchRuns);
+  const maxRuns = lane.kind === 'scheduled' ? scheduled.runsPerExecution : batchRuns;
   const maxExecutions = options.maxExecutions ?? 1;
 
   const { inFlight, paused } = await store.withJob(job, async (tx) => ({
@@ -111,26 +120,36 @@ export async function dispatch(
   }
 
   const started: ExecutionInput[] = [];
-  const free = lane.kind === 'scheduled' ? (live.length === 0 ? 1 : 0) : maxExecutions - live.length;
+  const free = (lane.kind === 'scheduled' ? scheduled.executions : maxExecutions) - live.length;
   let pausedNow = paused;
-  for (let i = 0; i < free && !pausedNow; i++) {
-    const input = await store.withJob(job, async (tx) => {
-      // Checked under the job's row lock, in the transaction that queues: a pause is either seen
-      // here or waits for this commit (and then the stage runner refuses the queued runs).
-      if (tx.job.paused) {
-        pausedNow = true;
-        return undefined;
-      }
-      const runs = await tx.pendingRuns(lane, maxRuns, options.newestFirst ?? false);
-      if (runs.length === 0) return undefined;
-      const name = executionName(jobId, lane, runs);
-      await tx.markQueued(
-        runs.map((run) => run.runId),
-        name,
-      );
-      return executionInput(jobId, name, lane, runs);
-    });
-    if (!input) break;
+  // Every batch is queued in one transaction before any starts: a started execution's stages take
+  // the store's connections at once, and batches queued after it would wait behind them (a job at
+  // concurrency 5,000 then never had its ten batches in flight together). A crash before the starts
+  // leaves queued runs with no execution, which the next dispatch restarts, as for one batch.
+  const inputs =
+    free <= 0 || pausedNow
+      ? []
+      : await store.withJob(job, async (tx) => {
+          // Checked under the job's row lock, in the transaction that queues: a pause is either seen
+          // here or waits for this commit (and then the stage runner refuses the queued runs).
+          if (tx.job.paused) {
+            pausedNow = true;
+            return [];
+          }
+          const batches: ExecutionInput[] = [];
+          while (batches.length < free) {
+            const runs = await tx.pendingRuns(lane, maxRuns, options.newestFirst ?? false);
+            if (runs.length === 0) break;
+            const name = executionName(jobId, lane, runs);
+            await tx.markQueued(
+              runs.map((run) => run.runId),
+              name,
+            );
+            batches.push(executionInput(jobId, name, lane, runs));
+          }
+          return batches;
+        });
+  for (const input of inputs) {
     await starter.start(input);
     started.push(input);
   }

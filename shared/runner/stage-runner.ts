@@ -6,12 +6,11 @@
  * container's stage (`container-stage.ts`). It may import the store, the workflow contract,
  * resources, sinks and telemetry; never the planner's dispatch, a runtime, the CLI or infra.
  */
-import { NonRetryableError, StoreUnavailableError, TimeoutError } from '../errors.ts';
+import { NonRetryableError, StoreUnavailableError } from '../errors.ts';
 import { intervalToJson } from '../interval.ts';
-import { parseJobConfig, type RunContext } from '../job.ts';
+import { parseJobConfig } from '../job.ts';
 import type { JobRegistry } from '../registry.ts';
 import type { ResourceRegistry } from '../resources/lending.ts';
-import { RecordBuffer } from '../sinks/route.ts';
 import { ownerMismatch, refused } from '../store/owner.ts';
 import type { StateStore } from '../store/types.ts';
 import {
@@ -26,6 +25,7 @@ import {
 } from '../telemetry.ts';
 import type { StagePayload, StageRunResult } from '../workflow/stage-event.ts';
 import { stageErrorMessage } from '../workflow/stage-event.ts';
+import { attemptStage, isStageTimeout } from './attempt.ts';
 
 /** What the stage runner needs; one per process (Lambda container, Fargate task, local runtime). */
 export interface StageRunnerDeps {
@@ -50,9 +50,10 @@ export interface StageRunnerDeps {
  * The state table is the authority: the run is read from the store and the event must name its job,
  * the execution that holds it and its generation; the job, interval, config and the previous stage's
  * output all come from the store, and every update is conditional on that owner. Then: validates the
- * config, marks the run running (a run that already succeeded is not run again), borrows the job's
- * resources, runs the handler under the job's timeout, routes the emitted records to the sinks,
- * records the output (the next stage's input) and, on the last stage, success.
+ * config, marks the run running (a run that already succeeded is not run again), runs the attempt
+ * ({@link attemptStage}: the job's resources, the handler under its timeout), routes the emitted
+ * records to the sinks, records the output (the next stage's input) and, on the last stage, success.
+ * Both updates record the job's `version`: the version of the code that ran the run.
  * @throws StageEventRefusedError for an event the store disagrees with (nothing written); what the
  * handler throws (retried by the workflow unless a NonRetryableError); TimeoutError.
  */
@@ -121,10 +122,13 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
   }
 
   const started = now();
+  const version = job.version ?? null;
   // A later stage of a run whose first stage the pause refused: the run never started, so neither
   // does this stage (even if the job was resumed in between: it runs from its first stage later).
   const neverStarted = payload.stageIndex > 0 && run.status !== 'running' && run.status !== 'succeeded';
-  const record = neverStarted ? undefined : await deps.store.markRunning(run.runId, stage.name, started, ref);
+  const record = neverStarted
+    ? undefined
+    : await deps.store.markRunning(run.runId, stage.name, started, ref, version);
   if (!record) {
     const current = await deps.store.getRun(run.runId);
     // Delivered again after it succeeded (a restarted execution): never run an interval twice.
@@ -148,38 +152,38 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
     throw refused(mismatch ?? `run ${run.runId} changed while this stage started`);
   }
 
-  const timeout = AbortSignal.timeout(job.timeoutMs);
-  const signal = deps.shutdown ? AbortSignal.any([timeout, deps.shutdown]) : timeout;
-  const records = new RecordBuffer(job.sinks);
-  const context: RunContext = {
-    jobId: job.id,
-    runId: run.runId,
-    interval: { start: run.interval.start, end: run.interval.end },
-    scheduledAt: run.interval.end,
-    config,
-    attempt: record.attempts,
-    stage: stage.name,
-    // One rule for every stage: the previous stage's output is the one it recorded in the store.
-    input: payload.stageIndex === 0 ? null : (record.output ?? null),
-    signal,
-    emit: (tagged) => records.emit(tagged),
-  };
-
   let output: unknown;
   try {
-    output = await deps.resources.withResources(job.id, job.resources, signal, (values) =>
-      stage.handler(context, values),
-    );
-    await records.flush({
-      jobId: job.id,
+    output = await attemptStage({
+      job,
+      stage,
       runId: run.runId,
-      stateDatabase: deps.store.database,
-      outputDir: deps.outputDir ?? '.piko/output',
+      interval: run.interval,
+      config,
+      attempt: record.attempts,
+      // One rule for every stage: the previous stage's output is the one it recorded in the store.
+      input: payload.stageIndex === 0 ? null : (record.output ?? null),
+      resources: deps.resources,
+      shutdown: deps.shutdown,
+      log: (level, message, fields) =>
+        logger[level](message, {
+          ...fields,
+          jobId: job.id,
+          runId: run.runId,
+          interval: interval.start,
+          stage: stage.name,
+        }),
+      deliver: async (records) => {
+        await records.flush({
+          jobId: job.id,
+          runId: run.runId,
+          stateDatabase: deps.store.database,
+          outputDir: deps.outputDir ?? '.piko/output',
+        });
+      },
     });
   } catch (error) {
-    if (timeout.aborted) {
-      throw new TimeoutError(`Stage "${stage.name}" of job "${job.id}" timed out after ${job.timeoutMs} ms`);
-    }
+    if (isStageTimeout(error)) throw error;
     logger.info('stage attempt failed', {
       jobId: job.id,
       runId: run.runId,
@@ -193,7 +197,7 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
   const finished = now();
   const result = output === undefined ? null : output;
   if (payload.lastStage) {
-    await deps.store.markSucceeded(run.runId, result, finished, ref);
+    await deps.store.markSucceeded(run.runId, result, finished, ref, version);
     metrics.addMetric(RunsSucceeded, 'Count', 1);
     metrics.addMetric(
       RunDuration,

@@ -181,6 +181,15 @@ export const MIGRATIONS: readonly Migration[] = [
       'ALTER TABLE piko_backfills ADD COLUMN error TEXT NULL',
     ],
   },
+  {
+    // The version of the job's code that last ran each run (`version` in defineJob, at most 100
+    // characters); NULL for runs written before, and for jobs that declare none. (4 is the execution
+    // leases'.)
+    version: 5,
+    name: 'code version of runs',
+    mysql: ['ALTER TABLE piko_runs ADD COLUMN code_version VARCHAR(100) NULL'],
+    sqlite: ['ALTER TABLE piko_runs ADD COLUMN code_version TEXT NULL'],
+  },
 ];
 
 /**

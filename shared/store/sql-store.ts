@@ -13,7 +13,7 @@ import type { SqlContext, SqlStoreDialect } from './sql/dialect.ts';
 import { insertBudget, insertRuns } from './sql/insert-runs.ts';
 import { advanceWatermark, getJob, listJobs, lockJob, setPaused } from './sql/job-rows.ts';
 import { inFlightRuns, markQueued, pendingRuns, rearmRuns } from './sql/queue-runs.ts';
-import { countRuns, getRun, listRuns, recentFailures, runsInRange } from './sql/read-runs.ts';
+import { countOutdated, countRuns, getRun, listRuns, recentFailures, runsInRange } from './sql/read-runs.ts';
 import { requeueRuns } from './sql/requeue-runs.ts';
 import { resetWatermark } from './sql/reset-watermark.ts';
 import { markFailed, markRunning, markSucceeded, recordOutput } from './sql/run-transitions.ts';
@@ -123,16 +123,32 @@ class SqlStateStore implements StateStore {
     return recentFailures(this.database, jobId, limit);
   }
 
-  markRunning(runId: number, stage: string, now: Date, owner?: RunOwner): Promise<RunRecord | undefined> {
-    return markRunning(this.database, runId, stage, now, owner);
+  countOutdated(jobId: string, version: string | null): Promise<number> {
+    return countOutdated(this.database, jobId, version);
+  }
+
+  markRunning(
+    runId: number,
+    stage: string,
+    now: Date,
+    owner?: RunOwner,
+    version: string | null = null,
+  ): Promise<RunRecord | undefined> {
+    return markRunning(this.database, runId, stage, now, owner, version);
   }
 
   recordOutput(runId: number, output: unknown, now: Date, owner?: RunOwner): Promise<void> {
     return recordOutput(this.database, runId, output, now, owner);
   }
 
-  markSucceeded(runId: number, output: unknown, now: Date, owner?: RunOwner): Promise<void> {
-    return markSucceeded(this.database, runId, output, now, owner);
+  markSucceeded(
+    runId: number,
+    output: unknown,
+    now: Date,
+    owner?: RunOwner,
+    version: string | null = null,
+  ): Promise<void> {
+    return markSucceeded(this.database, runId, output, now, owner, version);
   }
 
   markFailed(runId: number, error: string, attempts: number, now: Date, owner?: RunOwner): Promise<void> {

@@ -70,6 +70,11 @@ export interface RunRecord {
   readonly error: string | null;
   /** The last stage's JSON output when succeeded. */
   readonly output: unknown;
+  /**
+   * The version of the job's code (`version` in defineJob) that last started or finished a stage of
+   * the run; null before any did in this generation, or when the code declared no version.
+   */
+  readonly version: string | null;
   readonly createdAt: Date;
   readonly updatedAt: Date;
   readonly startedAt: Date | null;
@@ -169,7 +174,7 @@ export interface BackfillRecord {
   readonly backfillId: string;
   readonly jobId: string;
   readonly range: Interval;
-  readonly reprocess: 'missing' | 'failed' | 'all';
+  readonly reprocess: 'missing' | 'failed' | 'outdated' | 'all';
   readonly reverse: boolean;
   readonly config: unknown;
   /** How far planning got: the next chunk starts here (or ends here when reverse). */
@@ -197,8 +202,8 @@ export interface JobTransaction {
   runsInRange(from: Date, to: Date): Promise<RunRecord[]>;
   /**
    * Re-arms runs as `pending`: generation + 1, attempts and requeues 0, error, execution and delay cleared, trigger,
-   * backfill id and config replaced. Output, start and finish times are cleared too; ids of other
-   * jobs' runs are ignored.
+   * backfill id and config replaced. Output, code version, start and finish times are cleared too;
+   * ids of other jobs' runs are ignored.
    */
   rearmRuns(runIds: readonly number[], rearm: Omit<NewRun, 'interval'>): Promise<void>;
   /**
@@ -277,27 +282,47 @@ export interface StateStore {
   countRuns(jobId: string): Promise<RunCounts>;
   /** The job's most recent failed runs, newest (finish time) first. */
   recentFailures(jobId: string, limit: number): Promise<RunRecord[]>;
+  /**
+   * How many of the job's succeeded runs were run by another version of its code than `version`
+   * (a run of no version counts when `version` is given; with `version` null, every run of a version).
+   */
+  countOutdated(jobId: string, version: string | null): Promise<number>;
 
   /**
    * Marks a run `running` for an attempt of `stage`: attempts + 1 when that stage was the last one
    * started, else 1. Refuses (returns undefined) a run that is already `succeeded`, so a duplicate
    * delivery never runs twice, and a run that is not yet `running` while its job is paused (checked
    * in the same statement), so a pause stops queued runs before their handler starts; such a run is
-   * left as it was. Sets the start time to `now` and clears the finish time; returns undefined for an
-   * unknown run. With `owner`, only when the run is still owned by it (job, execution name,
-   * generation); else undefined too, and nothing changes.
+   * left as it was. Sets the start time to `now`, clears the finish time and records `version`, the
+   * version of the code starting the stage; returns undefined for an unknown run. With `owner`, only
+   * when the run is still owned by it (job, execution name, generation); else undefined too, and
+   * nothing changes. @default version null (the code declares none)
    */
-  markRunning(runId: number, stage: string, now: Date, owner?: RunOwner): Promise<RunRecord | undefined>;
+  markRunning(
+    runId: number,
+    stage: string,
+    now: Date,
+    owner?: RunOwner,
+    version?: string | null,
+  ): Promise<RunRecord | undefined>;
   /**
    * Records a non-last stage's output (the next stage reads it from here); the run stays running.
    * With `owner`, throws a StageEventRefusedError (changing nothing) when the run is not its own.
    */
   recordOutput(runId: number, output: unknown, now: Date, owner?: RunOwner): Promise<void>;
   /**
-   * Records success with the stage's output, clearing the last error. Throws a StoreError for an
-   * unknown run; with `owner`, a StageEventRefusedError (changing nothing) when the run is not its own.
+   * Records success with the stage's output and `version`, the version of the code that finished it,
+   * clearing the last error. Throws a StoreError for an unknown run; with `owner`, a
+   * StageEventRefusedError (changing nothing) when the run is not its own.
+   * @default version null (the code declares none)
    */
-  markSucceeded(runId: number, output: unknown, now: Date, owner?: RunOwner): Promise<void>;
+  markSucceeded(
+    runId: number,
+    output: unknown,
+    now: Date,
+    owner?: RunOwner,
+    version?: string | null,
+  ): Promise<void>;
   /**
    * Records failure with its message (truncated to 1,000 characters). A `succeeded` run stays
    * succeeded (a late duplicate never undoes a success). Throws a StoreError for an unknown run;

@@ -293,7 +293,7 @@ describe('JobWorkflow', () => {
     ]);
   });
 
-  it('refuses a concurrency above 40, and a Fargate stage without a task definition', () => {
+  it('refuses a concurrency above 10,000, and a Fargate stage without a task definition', () => {
     const stack = new Stack();
     const fn = lambda.Function.fromFunctionArn(
       stack,
@@ -303,11 +303,13 @@ describe('JobWorkflow', () => {
     expect(
       () =>
         new JobWorkflow(stack, 'TooWide', {
-          job: { ...threeStageJob, concurrency: 41 },
+          job: { ...threeStageJob, concurrency: 10_001 },
           stageFunction: fn,
           dispatcherFunction: fn,
         }),
-    ).toThrow(/concurrency 41 .* 40/);
+    ).toThrow(
+      'Job "heavy": concurrency 10001 must be an integer from 1 to 10000, the most a Distributed Map state runs at once',
+    );
     expect(
       () =>
         new JobWorkflow(stack, 'NoFargate', {
@@ -413,5 +415,127 @@ describe('JobWorkflow', () => {
   it('renders locally to exactly the ASL of the deployed definition', async () => {
     expect(await renderJobWorkflow(singleStageJob)).toBe(single.asl);
     expect(await renderJobWorkflow(threeStageJob)).toBe(threeStage.asl);
+  });
+});
+
+describe('JobWorkflow above a concurrency of 40 (Distributed Map)', () => {
+  const wideJob = { ...singleStageJob, id: 'wide', concurrency: 5_000 };
+  /** The same job at the widest inline concurrency: what the distributed definition must equal otherwise. */
+  const inlineJob = { ...wideJob, concurrency: 40 };
+  let wide: { stack: Stack; template: Template; asl: string; definition: Asl };
+  let inline: Asl;
+  let wideThreeStage: Asl;
+
+  beforeAll(() => {
+    const built = buildStack(wideJob, 'Wide');
+    const asl = aslOf(built.template);
+    wide = { ...built, asl, definition: JSON.parse(asl) };
+    inline = JSON.parse(aslOf(buildStack(inlineJob, 'Inline').template));
+    wideThreeStage = JSON.parse(
+      aslOf(buildStack({ ...threeStageJob, concurrency: 41 }, 'WideThree').template),
+    );
+  });
+
+  it('maps in a Distributed Map of Standard children, tolerating every child failure', () => {
+    const { ItemProcessor, ...runs } = wide.definition.States.Runs;
+    expect(runs).toEqual({
+      Type: 'Map',
+      ItemsPath: '$.runs',
+      ItemSelector: {
+        'jobId.$': '$.jobId',
+        'executionName.$': '$.executionName',
+        'run.$': '$$.Map.Item.Value',
+      },
+      MaxConcurrency: 5_000,
+      ToleratedFailurePercentage: 100,
+      ResultPath: null,
+      Next: 'Summary',
+    });
+    expect(ItemProcessor).toMatchObject({
+      ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
+    });
+    // A Fargate stage (runTask.sync) needs Standard children too.
+    expect(wideThreeStage.States.Runs.ItemProcessor).toMatchObject({
+      ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
+    });
+  });
+
+  it('is otherwise the inline definition: the same item processor, Retry and Catch of every run', () => {
+    const { Runs: wideRuns, ...wideRest } = wide.definition.States;
+    const { Runs: inlineRuns, ...inlineRest } = inline.States;
+    expect(wideRest).toEqual(inlineRest);
+    expect(wide.definition.StartAt).toBe(inline.StartAt);
+    const { ProcessorConfig: wideConfig, ...wideProcessor } = wideRuns.ItemProcessor as Record<
+      string,
+      unknown
+    >;
+    const { ProcessorConfig: inlineConfig, ...inlineProcessor } = inlineRuns.ItemProcessor as Record<
+      string,
+      unknown
+    >;
+    expect(wideProcessor).toEqual(inlineProcessor);
+    expect([wideConfig, inlineConfig]).toEqual([
+      { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
+      { Mode: 'INLINE' },
+    ]);
+  });
+
+  it('switches at 41: 40 is the widest inline Map', () => {
+    expect(inline.States.Runs.ItemProcessor).toMatchObject({ ProcessorConfig: { Mode: 'INLINE' } });
+    expect(inline.States.Runs.MaxConcurrency).toBe(40);
+    expect(inline.States.Runs).not.toHaveProperty('ToleratedFailurePercentage');
+  });
+
+  it('lets its role start its own child executions and describe and stop them, nothing more', () => {
+    const machineId = Object.entries(
+      wide.template.toJSON().Resources as Record<string, { Type: string }>,
+    ).find(([, resource]) => resource.Type === 'AWS::StepFunctions::StateMachine')?.[0];
+    const executions = {
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':states:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          ':execution:',
+          { 'Fn::Select': [6, { 'Fn::Split': [':', { Ref: machineId }] }] },
+          Match.anyValue(),
+        ],
+      ],
+    };
+    wide.template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: [
+          { Action: 'states:StartExecution', Effect: 'Allow', Resource: { Ref: machineId } },
+          {
+            Action: ['states:DescribeExecution', 'states:StopExecution'],
+            Effect: 'Allow',
+            Resource: executions,
+          },
+          { Action: 'states:RedriveExecution', Effect: 'Allow', Resource: executions },
+        ],
+      },
+    });
+    const inlinePolicies = Template.fromStack(buildStack(inlineJob, 'InlinePolicies').stack).findResources(
+      'AWS::IAM::Policy',
+      {
+        Properties: {
+          PolicyDocument: {
+            Statement: Match.arrayWith([Match.objectLike({ Action: 'states:StartExecution' })]),
+          },
+        },
+      },
+    );
+    expect(inlinePolicies).toEqual({});
+  });
+
+  it('passes asl-validator and renders locally to exactly the deployed definition', async () => {
+    const result = aslValidator(wide.definition, { checkPaths: true, checkArn: true });
+    expect(result.errorsText('\n')).toBe('');
+    expect(result.isValid).toBe(true);
+    expect(await renderJobWorkflow(wideJob)).toBe(wide.asl);
   });
 });

@@ -39,12 +39,17 @@ export async function statusOnAws(
   for (const status of response.jobs) printJobStatus(io, withDefaults(status), options);
 }
 
-/** A status as a control function of another version may answer it: counts and failures can be missing. */
+/**
+ * A status as a control function of another version may answer it: counts, failures, the code
+ * version and the outdated count can be missing.
+ */
 function withDefaults(status: JobStatus): JobStatus {
   const counts = status.counts as Partial<RunCounts> | undefined;
   return {
     ...status,
     counts: Object.fromEntries(RUN_STATUSES.map((name) => [name, counts?.[name] ?? 0])) as RunCounts,
+    version: status.version ?? null,
+    outdated: status.outdated ?? 0,
     recentFailures: status.recentFailures ?? [],
   };
 }

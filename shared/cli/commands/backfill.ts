@@ -5,6 +5,7 @@ import {
   type BackfillAction,
   type BackfillRequest,
   countBackfill,
+  REPROCESS,
   type Reprocess,
   runBackfill,
   validateBackfill,
@@ -21,7 +22,6 @@ import { type CliIo, EXIT } from '../io.ts';
 import { parseInstantFlag, parseJsonFlag } from '../parse.ts';
 import { progressPrinter } from '../progress.ts';
 
-const REPROCESS: readonly Reprocess[] = ['missing', 'failed', 'all'];
 const BAR_WIDTH = 30;
 
 interface BackfillFlags extends AwsFlags {
@@ -65,7 +65,11 @@ export function backfillCommand(program: Command, io: CliIo): void {
     )
     .option('--from <iso>', 'range start (ISO 8601 with offset)')
     .option('--to <iso>', 'range end (ISO 8601 with offset), not in the future')
-    .option('--reprocess <which>', 'missing | failed | all', 'missing')
+    .option(
+      '--reprocess <which>',
+      'missing | failed | outdated (also succeeded under another version of the job) | all',
+      'missing',
+    )
     .option('--dry-run', 'print the plan and write nothing')
     .option('--reverse', 'newest intervals first')
     .option('--config <json>', 'config override for the backfilled runs')

@@ -24,6 +24,8 @@ export const RENDER_STAGE_IMAGE = 'piko-stage';
 const CONSTRUCT_FILE = new URL('../../../infra/constructs/job-workflow.ts', import.meta.url);
 const TOKENS_FILE = new URL('../../workflow/asl-tokens.ts', import.meta.url);
 const STAGE_EVENT_FILE = new URL('../../workflow/stage-event.ts', import.meta.url);
+/** Decides inline or Distributed Map by concurrency: shapes the definition too. */
+const MAP_MODE_FILE = new URL('../../workflow/map-mode.ts', import.meta.url);
 
 export interface RenderOptions {
   /**
@@ -56,7 +58,7 @@ export async function renderJobWorkflow(job: WorkflowJob, options: RenderOptions
 
 /** A short hash of everything that shapes a job's definition. */
 export async function workflowHash(job: WorkflowJob): Promise<string> {
-  const { construct, tokens, payload, cdkVersion } = await sources();
+  const { construct, tokens, payload, mapMode, cdkVersion } = await sources();
   const { attempts, backoffMs, rate, maxBackoffMs } = job.retry;
   const shape = {
     version: WORKFLOW_RENDER_VERSION,
@@ -81,6 +83,8 @@ export async function workflowHash(job: WorkflowJob): Promise<string> {
     .update(tokens)
     .update('\0')
     .update(payload)
+    .update('\0')
+    .update(mapMode)
     .digest('hex')
     .slice(0, 16);
 }
@@ -180,6 +184,7 @@ interface Sources {
   readonly construct: string;
   readonly tokens: string;
   readonly payload: string;
+  readonly mapMode: string;
   readonly cdkVersion: string;
 }
 let sourcesRead: Promise<Sources> | undefined;
@@ -193,13 +198,14 @@ function sources(): Promise<Sources> {
     } catch {
       // not installed: the render will say so
     }
-    const [construct, tokens, payload] = await Promise.all([
+    const [construct, tokens, payload, mapMode] = await Promise.all([
       read(CONSTRUCT_FILE),
       read(TOKENS_FILE),
       read(STAGE_EVENT_FILE),
+      read(MAP_MODE_FILE),
     ]);
     const cdkVersion = cdkPackage ? ((JSON.parse(cdkPackage) as { version?: string }).version ?? '') : '';
-    return { construct, tokens, payload, cdkVersion };
+    return { construct, tokens, payload, mapMode, cdkVersion };
   })();
   return sourcesRead;
 }

@@ -81,3 +81,12 @@ export function checkCount(name: string, value: number): void {
     throw new StoreError(`${name} must be a whole number >= 0, got ${value}.`);
   }
 }
+
+/** Refuses a code version that is neither null nor a non-empty string. */
+export function checkVersion(version: string | null): void {
+  if (version !== null && (typeof version !== 'string' || version.length === 0)) {
+    throw new StoreError(
+      `A code version must be a non-empty string or null, got ${JSON.stringify(version) ?? String(version)}.`,
+    );
+  }
+}

@@ -92,7 +92,8 @@ export async function rearmRuns(
   for (const ids of chunks(runIds)) {
     await ctx.db.query(
       "UPDATE piko_runs SET status = 'pending', generation = generation + 1, attempts = 0, stage = NULL, error = NULL, " +
-        'execution_name = NULL, output = NULL, started_at = NULL, finished_at = NULL, requeues = 0, not_before = NULL, ' +
+        'execution_name = NULL, output = NULL, code_version = NULL, started_at = NULL, finished_at = NULL, ' +
+        'requeues = 0, not_before = NULL, ' +
         'trigger_kind = ?, backfill_id = ?, config = ?, updated_at = ? ' +
         `WHERE job_id = ? AND run_id IN (${placeholders(ids.length)})`,
       [rearm.trigger, backfillId, toJson(rearm.config), now, jobId, ...ids],

@@ -1,7 +1,7 @@
-/** Reading runs: one by id, a job's by range, counts per status, recent failures. */
+/** Reading runs: one by id, a job's by range, counts per status and outdated, recent failures. */
 import type { SqlDatabase } from '../../sql.ts';
 import { RUN_STATUSES, type RunCounts, type RunRecord } from '../types.ts';
-import { checkCount, checkDate } from './checks.ts';
+import { checkCount, checkDate, checkVersion } from './checks.ts';
 import { RUN_COLUMNS, toRunRecord, toRunStatus } from './rows.ts';
 
 /** One run by id. */
@@ -62,4 +62,19 @@ export async function recentFailures(db: SqlDatabase, jobId: string, limit: numb
     [jobId, limit],
   );
   return rows.map(toRunRecord);
+}
+
+/** How many of the job's succeeded runs another version of its code ran (see StateStore.countOutdated). */
+export async function countOutdated(db: SqlDatabase, jobId: string, version: string | null): Promise<number> {
+  checkVersion(version);
+  // Two forms rather than a null-safe comparison, which the dialects spell differently (<=>, IS).
+  const [versionSql, versionParams] =
+    version === null
+      ? ['code_version IS NOT NULL', []]
+      : ['(code_version IS NULL OR code_version <> ?)', [version]];
+  const { rows } = await db.query(
+    `SELECT COUNT(*) AS n FROM piko_runs WHERE job_id = ? AND status = 'succeeded' AND ${versionSql}`,
+    [jobId, ...versionParams],
+  );
+  return Number(rows[0]?.n ?? 0);
 }

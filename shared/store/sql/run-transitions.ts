@@ -2,7 +2,7 @@
 import type { SqlDatabase } from '../../sql.ts';
 import { ownerMismatch, refused } from '../owner.ts';
 import type { RunOwner, RunRecord } from '../types.ts';
-import { checkCount, checkDate, checkRunId, truncateError, unknownRun } from './checks.ts';
+import { checkCount, checkDate, checkRunId, checkVersion, truncateError, unknownRun } from './checks.ts';
 import { getRun } from './read-runs.ts';
 import { toJson } from './rows.ts';
 
@@ -16,19 +16,21 @@ export async function markRunning(
   stage: string,
   now: Date,
   owner?: RunOwner,
+  version: string | null = null,
 ): Promise<RunRecord | undefined> {
   checkRunId(runId);
   checkDate('now', now);
+  checkVersion(version);
   // The pause check is part of the same statement, so a pause that has committed is always seen:
   // a run the pause caught before its handler started is refused and stays as it is, to be
   // re-dispatched after resume. A run already running (a later stage, a retry) goes on.
   const [ownerSql, ownerParams] = ownerCondition(owner);
   const updated = await db.query(
     "UPDATE piko_runs SET status = 'running', attempts = CASE WHEN stage = ? THEN attempts + 1 ELSE 1 END, " +
-      "stage = ?, started_at = ?, finished_at = NULL, updated_at = ? WHERE run_id = ? AND status <> 'succeeded' " +
+      "stage = ?, started_at = ?, finished_at = NULL, code_version = ?, updated_at = ? WHERE run_id = ? AND status <> 'succeeded' " +
       "AND (status = 'running' OR NOT EXISTS " +
       `(SELECT 1 FROM piko_jobs WHERE piko_jobs.job_id = piko_runs.job_id AND piko_jobs.paused <> 0))${ownerSql}`,
-    [stage, stage, now, now, runId, ...ownerParams],
+    [stage, stage, now, version, now, runId, ...ownerParams],
   );
   if (updated.affectedRows === 0) return undefined;
   return getRun(db, runId);
@@ -59,14 +61,16 @@ export async function markSucceeded(
   output: unknown,
   now: Date,
   owner?: RunOwner,
+  version: string | null = null,
 ): Promise<void> {
   checkRunId(runId);
   checkDate('now', now);
+  checkVersion(version);
   const [ownerSql, ownerParams] = ownerCondition(owner);
   const updated = await db.query(
-    "UPDATE piko_runs SET status = 'succeeded', output = ?, error = NULL, finished_at = ?, updated_at = ? " +
-      `WHERE run_id = ?${ownerSql}`,
-    [toJson(output), now, now, runId, ...ownerParams],
+    "UPDATE piko_runs SET status = 'succeeded', output = ?, error = NULL, finished_at = ?, code_version = ?, " +
+      `updated_at = ? WHERE run_id = ?${ownerSql}`,
+    [toJson(output), now, version, now, runId, ...ownerParams],
   );
   if (updated.affectedRows === 0) await explainNoUpdate(db, runId, owner);
 }

@@ -9,9 +9,15 @@
  *
  * Names behave as in Standard workflows: the same name and input as a running execution returns
  * that execution; an ended execution's name, or another input, is `ExecutionAlreadyExists`.
+ *
+ * aws-local-stepfunctions has no Distributed Map: a definition runs through the local runtime's one
+ * translation (`toInlineMap`), and each iteration of a Distributed Map, a child execution on AWS
+ * that the state machine's role starts, is recorded as `states:StartExecution` on the state machine
+ * by its role, for the IAM simulation.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { toInlineMap } from '../../../shared/local/workflow/inline-map.ts';
 import type { AwsIdentities } from './aws-identities.ts';
 import type { TemplateStateMachine } from './state-machines.ts';
 
@@ -261,8 +267,14 @@ export class SfnEndpoint {
 
   async #execute(machine: TemplateStateMachine, execution: ExecutionRecord, input: JsonValue): Promise<void> {
     const { StateMachine } = await import('aws-local-stepfunctions');
-    const definition = JSON.parse(machine.definition) as Definition;
+    const template = JSON.parse(machine.definition) as Definition;
+    const distributedMaps = distributedMapStates(template);
+    const definition = toInlineMap(template);
     const { retryStates, waitStates } = shortenedStates(definition);
+    const role =
+      distributedMaps.size > 0 && machine.roleLogicalId
+        ? this.#options.identities.principal(machine.name, machine.roleLogicalId, machine.roleArn)
+        : undefined;
     const interpreter = new StateMachine(definition as ConstructorParameters<typeof StateMachine>[0], {
       validationOptions: { noValidate: true },
     });
@@ -286,8 +298,15 @@ export class SfnEndpoint {
     this.#aborts.set(execution.executionArn, () => run.abort());
     void (async () => {
       try {
-        for await (const _event of run.eventLogs) {
-          // dropped: the log is not needed, only drained
+        for await (const event of run.eventLogs) {
+          // A Distributed Map's iteration: on AWS, a child execution its role starts.
+          if (event.type === 'MapIterationStarted' && role && distributedMaps.has(event.parentState.name)) {
+            this.#options.identities.record({
+              action: 'states:StartExecution',
+              resource: machine.arn,
+              accessKeyId: role.credentials.accessKeyId,
+            });
+          }
         }
       } catch {
         // ends with the execution
@@ -458,7 +477,10 @@ function epochSeconds(date: Date): number {
 interface DefinitionState {
   readonly Type: string;
   readonly Retry?: unknown;
-  readonly ItemProcessor?: { readonly States: Record<string, DefinitionState> };
+  readonly ItemProcessor?: {
+    readonly States: Record<string, DefinitionState>;
+    readonly ProcessorConfig?: { readonly Mode?: unknown };
+  };
   readonly Iterator?: { readonly States: Record<string, DefinitionState> };
   readonly Branches?: readonly { readonly States: Record<string, DefinitionState> }[];
 }
@@ -482,6 +504,22 @@ function shortenedStates(definition: Definition): { retryStates: string[]; waitS
   };
   visit(definition.States);
   return { retryStates, waitStates };
+}
+
+/** The names of a definition's Distributed Map states, nested ones included. */
+function distributedMapStates(definition: Definition): Set<string> {
+  const names = new Set<string>();
+  const visit = (states: Record<string, DefinitionState>) => {
+    for (const [name, state] of Object.entries(states)) {
+      const processor = state.ItemProcessor;
+      if (state.Type === 'Map' && processor?.ProcessorConfig?.Mode === 'DISTRIBUTED') names.add(name);
+      const inner = processor ?? state.Iterator;
+      if (inner) visit(inner.States);
+      for (const branch of state.Branches ?? []) visit(branch.States);
+    }
+  };
+  visit(definition.States);
+  return names;
 }
 
 /** All Task states of a definition with their `Resource`, nested ones included. */

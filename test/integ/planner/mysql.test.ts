@@ -8,6 +8,7 @@ import { createTestDatabase, mysqlGate, type TestDatabase } from '../../../suppo
 import { queryStartingWith, startFaultProxy } from '../../helpers/fault-proxy.ts';
 import { RecordingStarter } from '../../helpers/recording-starter.ts';
 import { describePlanner } from './planner-suite.ts';
+import { describeCodeVersions } from './versions-suite.ts';
 
 const { skip, probe } = await mysqlGate('MySQL planner tests');
 const wipe = async (store: { database: { query(sql: string): Promise<unknown> } }) => {
@@ -40,6 +41,19 @@ describe.skipIf(skip)('MySQL (MariaDB)', () => {
     wipe,
     databaseBytes,
     cleanup: async () => database?.drop(),
+  });
+
+  let versionsDatabase: TestDatabase | undefined;
+  describeCodeVersions('MySQL', {
+    kind: 'mysql',
+    open: async (clock) => {
+      if (!probe.available) throw new Error(probe.reason);
+      versionsDatabase = await createTestDatabase('versions');
+      return openMysqlStore({ dsn: versionsDatabase.dsn, poolSize: 4, clock });
+    },
+    wipe,
+    databaseBytes,
+    cleanup: async () => versionsDatabase?.drop(),
   });
 
   it('marks a backfill failed with the error when its connection drops mid-planning, and resumes it', async () => {

@@ -1,8 +1,10 @@
 import { openSqliteStore } from '../../../shared/store/sqlite.ts';
 import { tempSqliteFile } from '../../helpers/sqlite.ts';
 import { describePlanner } from './planner-suite.ts';
+import { describeCodeVersions } from './versions-suite.ts';
 
 const temp = await tempSqliteFile('piko-planner-');
+const versionsTemp = await tempSqliteFile('piko-versions-');
 
 describePlanner('SQLite', {
   kind: 'sqlite',
@@ -17,4 +19,15 @@ describePlanner('SQLite', {
     return ((await pragma('page_count')) - (await pragma('freelist_count'))) * (await pragma('page_size'));
   },
   cleanup: () => temp.cleanup(),
+});
+
+describeCodeVersions('SQLite', {
+  kind: 'sqlite',
+  open: (clock) => openSqliteStore({ file: versionsTemp.file, clock }),
+  wipe: async (store) => {
+    for (const table of ['piko_runs', 'piko_jobs', 'piko_backfills'])
+      await store.database.query(`DELETE FROM ${table}`);
+  },
+  databaseBytes: async () => 0,
+  cleanup: () => versionsTemp.cleanup(),
 });

@@ -105,6 +105,24 @@ describe('piko backfill --aws', () => {
     ]);
   });
 
+  it('sends --reprocess outdated as it is: the deployed dispatcher compares with the deployed version', async () => {
+    stackExists();
+    startsExecutions();
+
+    const result = await cli(...ARGS, '--reprocess', 'outdated');
+
+    const request = { ...REQUEST, reprocess: 'outdated' } as const;
+    expect(result.code).toBe(0);
+    expect(startInputs()).toEqual([
+      {
+        stateMachineArn: BACKFILL_ARN,
+        name: `daily-${backfillId(request)}`,
+        input: { ...INPUT, reprocess: 'outdated' },
+      },
+    ]);
+    expect(backfillId(request)).not.toBe(backfillId({ ...REQUEST, reprocess: 'all' }));
+  });
+
   it('names the execution after the request: the same request (in any offset) gets the same name, another one another', async () => {
     stackExists();
     startsExecutions();

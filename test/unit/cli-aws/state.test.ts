@@ -33,6 +33,8 @@ const STATUS: StatusResponse = {
       paused: false,
       skippedTotal: 4,
       counts: { pending: 1, queued: 0, running: 2, succeeded: 300, failed: 1 },
+      version: '7',
+      outdated: 12,
       recentFailures: [
         {
           runId: 41,
@@ -43,15 +45,16 @@ const STATUS: StatusResponse = {
         },
       ],
     },
+    // Deployed, but not in the local functions/jobs/; answered by a dispatcher older than code
+    // versions (no version, no outdated count).
     {
-      // Deployed, but not in the local functions/jobs/.
       jobId: 'legacy',
       watermark: null,
       paused: true,
       skippedTotal: 0,
       counts: { pending: 0, queued: 0, running: 0, succeeded: 0, failed: 0 },
       recentFailures: [],
-    },
+    } as unknown as StatusResponse['jobs'][number],
   ],
 };
 
@@ -110,6 +113,7 @@ describe('piko status --aws', () => {
         'daily',
         '  watermark 2026-11-26T03:00:00.000Z, next tick 2026-11-27T03:00:00.000Z',
         '  runs: pending 1, queued 0, running 2, succeeded 300, failed 1; skipped 4',
+        '  version "7": 12 succeeded interval(s) outdated (piko backfill daily --from … --to … --reprocess outdated re-runs them)',
         '  failed 2026-11-20T03:00:00.000Z → 2026-11-21T03:00:00.000Z (run 41, finished 2026-11-21T03:04:05.000Z): NonRetryableError: input file is corrupt',
         'legacy (paused)',
         '  watermark (not planned yet), next tick (unknown: not a job of the local functions/jobs)',
@@ -142,6 +146,8 @@ describe('piko status --aws', () => {
         running: 2,
         succeeded: 300,
         failed: 1,
+        version: '7',
+        outdated: 12,
         failures: [
           {
             start: '2026-11-20T03:00:00.000Z',

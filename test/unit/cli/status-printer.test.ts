@@ -13,6 +13,8 @@ const STATUS: JobStatus = {
   paused: true,
   skippedTotal: 4,
   counts: { pending: 1, queued: 0, running: 2, succeeded: 300, failed: 1 },
+  version: null,
+  outdated: 0,
   recentFailures: [
     {
       runId: 41,
@@ -57,11 +59,39 @@ describe('the status printer', () => {
     const head =
       '{"jobId":"daily","paused":true,"watermark":"2026-11-26T03:00:00.000Z","nextTick":"2026-11-27T03:00:00.000Z","skipped":4,"pending":1,"queued":0,"running":2,"succeeded":300,"failed":1';
     expect(local).toEqual([
-      `${head},"failures":[{"start":"2026-11-20T03:00:00.000Z","end":"2026-11-21T03:00:00.000Z","attempts":3,"error":"upstream said 503"}]}`,
+      `${head},"version":null,"outdated":0,"failures":[{"start":"2026-11-20T03:00:00.000Z","end":"2026-11-21T03:00:00.000Z","attempts":3,"error":"upstream said 503"}]}`,
     ]);
     expect(aws).toEqual([
-      `${head},"failures":[{"start":"2026-11-20T03:00:00.000Z","end":"2026-11-21T03:00:00.000Z","runId":41,"finishedAt":"2026-11-21T03:04:05.000Z","error":"upstream said 503"}]}`,
+      `${head},"version":null,"outdated":0,"failures":[{"start":"2026-11-20T03:00:00.000Z","end":"2026-11-21T03:00:00.000Z","runId":41,"finishedAt":"2026-11-21T03:04:05.000Z","error":"upstream said 503"}]}`,
     ]);
+  });
+
+  it('prints a job’s code version and its outdated intervals, and nothing of versions for a job without any', () => {
+    const versioned: JobStatus = {
+      ...STATUS,
+      paused: false,
+      version: '2026.3',
+      outdated: 17,
+      recentFailures: [],
+    };
+    const unversioned: JobStatus = { ...versioned, version: null, outdated: 5 };
+    const current: JobStatus = { ...versioned, outdated: 0 };
+
+    expect(printed(versioned, { source: 'local' }).slice(2)).toEqual([
+      '  runs: pending 1, queued 0, running 2, succeeded 300, failed 1; skipped 4',
+      '  version "2026.3": 17 succeeded interval(s) outdated (piko backfill daily --from … --to … --reprocess outdated re-runs them)',
+    ]);
+    expect(printed(unversioned, { source: 'local' }).slice(3)).toEqual([
+      '  version (none): 5 succeeded interval(s) outdated (piko backfill daily --from … --to … --reprocess outdated re-runs them)',
+    ]);
+    expect(printed(current, { source: 'aws' }).slice(3)).toEqual([
+      '  version "2026.3": 0 succeeded interval(s) outdated',
+    ]);
+    expect(printed({ ...STATUS, recentFailures: [] }, { source: 'local' })).toHaveLength(3);
+    expect(JSON.parse(printed(versioned, { source: 'local', json: true })[0]!)).toMatchObject({
+      version: '2026.3',
+      outdated: 17,
+    });
   });
 
   it('says when a job of the deployed stack is not a local job, and when a job was never planned', () => {

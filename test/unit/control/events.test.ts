@@ -49,6 +49,17 @@ describe('parseControlEvent', () => {
         },
       }),
     ).toMatchObject({ request: { reprocess: 'all', dryRun: true, reverse: true, config: { region: 'us' } } });
+    expect(
+      parseControlEvent({
+        action: 'backfill-plan',
+        request: {
+          jobId: 'a',
+          from: '2026-01-01T00:00:00Z',
+          to: '2026-01-02T00:00:00Z',
+          reprocess: 'outdated',
+        },
+      }),
+    ).toMatchObject({ request: { reprocess: 'outdated' } });
   });
 
   it('reads the backfill loop step', () => {
@@ -85,7 +96,7 @@ describe('parseControlEvent', () => {
         '  - request.jobId must be a job id (a-z first, then a-z, 0-9, _ or -, at most 40 characters), got "A"\n' +
         '  - request.from must be an ISO 8601 instant with an offset, such as "2026-01-01T00:00:00Z", got "2026-01-01"\n' +
         '  - request.to must be an ISO 8601 instant with an offset, such as "2026-01-01T00:00:00Z", got 5\n' +
-        '  - request.reprocess must be one of missing, failed, all, got "some"',
+        '  - request.reprocess must be one of missing, failed, outdated, all, got "some"',
     );
   });
 
@@ -132,7 +143,7 @@ describe('parseControlEvent', () => {
                   fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
                   fc.jsonValue(),
                 ),
-                reprocess: fc.oneof(fc.constantFrom('missing', 'failed', 'all'), fc.jsonValue()),
+                reprocess: fc.oneof(fc.constantFrom('missing', 'failed', 'outdated', 'all'), fc.jsonValue()),
                 dryRun: fc.jsonValue(),
                 config: fc.jsonValue(),
               },

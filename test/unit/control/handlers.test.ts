@@ -25,6 +25,7 @@ import type { StateStore } from '../../../shared/store/types.ts';
 import type { ExecutionInput } from '../../../shared/workflow/starter.ts';
 import { RecordingStarter } from '../../helpers/recording-starter.ts';
 import { createTempSqliteStore } from '../../helpers/sqlite.ts';
+import { jobAt } from '../../helpers/stored-job.ts';
 
 const sfn = mockClient(SFNClient);
 const machines = jobStateMachines({
@@ -196,6 +197,8 @@ describe('status, pause and resume', () => {
           paused: false,
           skippedTotal: 0,
           counts: { pending: 0, queued: 2, running: 0, succeeded: 0, failed: 1 },
+          version: null,
+          outdated: 0,
           recentFailures: [
             {
               runId: first!.runId,
@@ -484,5 +487,77 @@ describe('backfill', () => {
     expect(runsPerBatch(null)).toBe(500);
     expect(runsPerBatch({ blob: 'x'.repeat(2_000) })).toBe(70);
     expect(runsPerBatch({ blob: 'x'.repeat(1_000_000) })).toBe(1);
+  });
+});
+
+describe('code versions through the control events (--aws)', () => {
+  /** `hourly` as deployed at code version 3. */
+  const versioned = defineJob({
+    id: 'hourly',
+    version: '3',
+    schedule: { cron: '0 * * * *' },
+    start: '2026-01-01T00:00:00Z',
+    handler: async () => null,
+  });
+
+  /** Four succeeded runs of 2025-12-31 00:00–04:00: under no version, '2', '3' and '3'. */
+  async function seed(): Promise<void> {
+    const start = Date.parse('2025-12-31T00:00:00Z');
+    const intervals = Array.from({ length: 4 }, (_, i) => ({
+      start: new Date(start + i * HOUR),
+      end: new Date(start + (i + 1) * HOUR),
+    }));
+    await store.withJob(jobAt('hourly', new Date(T0)), (tx) =>
+      tx.insertRuns(intervals.map((interval) => ({ interval, trigger: 'backfill' as const }))),
+    );
+    const runs = await store.listRuns('hourly');
+    for (const [index, version] of [null, '2', '3', '3'].entries()) {
+      await store.markRunning(runs[index]!.runId, 'main', now, undefined, version);
+      await store.markSucceeded(runs[index]!.runId, null, now, undefined, version);
+    }
+  }
+
+  it('status answers the deployed code version and how many succeeded intervals another one ran', async () => {
+    deps = { ...deps, jobs: new JobRegistry([versioned]) };
+    await seed();
+
+    const response = await send<StatusResponse>({ action: 'status', jobId: 'hourly' });
+
+    expect(response.jobs[0]).toMatchObject({ jobId: 'hourly', version: '3', outdated: 2 });
+  });
+
+  it('backfill-plan with reprocess outdated re-runs the intervals another version (or none) ran', async () => {
+    deps = { ...deps, jobs: new JobRegistry([versioned]) };
+    await seed();
+    const request = {
+      jobId: 'hourly',
+      from: '2025-12-31T00:00:00Z',
+      to: '2025-12-31T05:00:00Z',
+      reprocess: 'outdated',
+    };
+
+    const dryRun = await send<BackfillPlanResponse>({
+      action: 'backfill-plan',
+      request: { ...request, dryRun: true },
+    });
+    const plan = await send<BackfillPlanResponse>({ action: 'backfill-plan', request });
+
+    const counts = { create: 1, rerun: 2, 'skip-in-flight': 0, 'skip-succeeded': 2, 'skip-failed': 0 };
+    expect(dryRun.counts).toEqual(counts);
+    expect(dryRun.sample?.map((line) => line.action)).toEqual([
+      'rerun',
+      'rerun',
+      'skip-succeeded',
+      'skip-succeeded',
+      'create',
+    ]);
+    expect(plan.counts).toEqual(counts);
+    expect((await store.listRuns('hourly')).map((run) => [run.status, run.version])).toEqual([
+      ['pending', null],
+      ['pending', null],
+      ['succeeded', '3'],
+      ['succeeded', '3'],
+      ['pending', null],
+    ]);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { JobDefinitionError } from '../../../shared/errors.ts';
-import { defineJob, fargate, type JobOptions, lambda } from '../../../shared/job.ts';
+import { defineJob, fargate, type JobOptions, lambda, MAX_CONCURRENCY } from '../../../shared/job.ts';
 import { JobRegistry } from '../../../shared/registry.ts';
 import type { ResourceMap } from '../../../shared/resources/types.ts';
 
@@ -24,6 +24,7 @@ describe('defineJob', () => {
     expect(job).toMatchObject({
       id: 'daily_sales',
       description: '',
+      version: undefined,
       start: undefined,
       catchup: true,
       catchupWindowMs: undefined,
@@ -70,6 +71,34 @@ describe('defineJob', () => {
     ]);
   });
 
+  it('keeps a code version as given', () => {
+    const job = (version: string) =>
+      defineJob({ id: 'versioned', version, schedule: { cron: '0 2 * * *' }, handler: noop });
+
+    expect(job('2').version).toBe('2');
+    expect(job('v2.1 (café) 🦊').version).toBe('v2.1 (café) 🦊');
+    expect(job('x'.repeat(100)).version).toHaveLength(100);
+  });
+
+  it('refuses a code version that is empty, too long, not a string or holds control characters', () => {
+    const must =
+      'version must be a string of 1 to 100 characters without control characters, such as "2" or a commit id';
+    const problems = (version: unknown) =>
+      problemsOf({
+        id: 'versioned',
+        version: version as string,
+        schedule: { cron: '0 2 * * *' },
+        handler: noop,
+      });
+
+    expect(problems('')).toEqual([`${must}, got ""`]);
+    expect(problems('x'.repeat(101))).toEqual([`${must}, got 101 characters`]);
+    expect(problems(2)).toEqual([`${must}, got 2`]);
+    expect(problems(null)).toEqual([`${must}, got null`]);
+    expect(problems('2\nrelease')).toEqual([`${must}, got "2\\nrelease"`]);
+    expect(problems('\ud800')).toEqual([`${must}, got "\\ud800"`]);
+  });
+
   it('lists every problem at once', () => {
     const options = {
       id: '9Bad Id',
@@ -101,10 +130,18 @@ describe('defineJob', () => {
     ).toEqual(['Unknown timezone "Mars/Base": use an IANA name such as "Europe/London" or "UTC"']);
   });
 
-  it('refuses a concurrency above what an inline Map runs', () => {
-    expect(problemsOf({ id: 'x', schedule: { cron: '* * * * *' }, concurrency: 41, handler: noop })).toEqual([
-      'concurrency 41 is above 40, the most an inline Map state runs at once; lower it',
-    ]);
+  it('refuses a concurrency above what a Distributed Map runs', () => {
+    expect(
+      problemsOf({ id: 'x', schedule: { cron: '* * * * *' }, concurrency: 10_001, handler: noop }),
+    ).toEqual(['concurrency 10001 is above 10000, the most a Distributed Map state runs at once; lower it']);
+  });
+
+  it('accepts concurrency above 40 (a Distributed Map), up to 10,000', () => {
+    for (const concurrency of [41, 5_000, 10_000]) {
+      const job = defineJob({ id: 'x', schedule: { cron: '* * * * *' }, concurrency, handler: noop });
+      expect(job.concurrency).toBe(concurrency);
+    }
+    expect(MAX_CONCURRENCY).toBe(10_000);
   });
 
   it('refuses a catch-up window shorter than one interval', () => {
