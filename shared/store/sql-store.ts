@@ -10,6 +10,7 @@ import { type BackfillProgress, getBackfill, openBackfill, updateBackfill } from
 import { checkJobId } from './sql/checks.ts';
 import { databaseClock } from './sql/database-clock.ts';
 import type { SqlContext, SqlStoreDialect } from './sql/dialect.ts';
+import { GroupCommit } from './sql/group-commit.ts';
 import { insertBudget, insertRuns } from './sql/insert-runs.ts';
 import { advanceWatermark, getJob, listJobs, lockJob, setPaused } from './sql/job-rows.ts';
 import { inFlightRuns, markQueued, pendingRuns, rearmRuns } from './sql/queue-runs.ts';
@@ -66,6 +67,8 @@ class SqlStateStore implements StateStore {
   readonly #ctx: SqlContext;
   /** The byte budget of one multi-row INSERT, asked of the server once. */
   #insertBytes: number | undefined;
+  /** A run's status writes on the hot path, one transaction per event-loop turn. */
+  readonly #statusWrites: GroupCommit;
 
   constructor(backend: SqlStoreBackend) {
     this.kind = backend.kind;
@@ -73,6 +76,7 @@ class SqlStateStore implements StateStore {
     this.#backend = backend;
     this.#ctx = { db: backend.database, dialect: backend.dialect, clock: backend.clock };
     this.requeuePolicy = backend.requeuePolicy ?? DEFAULT_REQUEUE_POLICY;
+    this.#statusWrites = new GroupCommit(backend.database);
   }
 
   migrate(): Promise<{ applied: number[] }> {
@@ -134,7 +138,7 @@ class SqlStateStore implements StateStore {
     owner?: RunOwner,
     version: string | null = null,
   ): Promise<RunRecord | undefined> {
-    return markRunning(this.database, runId, stage, now, owner, version);
+    return this.#statusWrites.run((db) => markRunning(db, runId, stage, now, owner, version));
   }
 
   recordOutput(runId: number, output: unknown, now: Date, owner?: RunOwner): Promise<void> {
@@ -148,7 +152,7 @@ class SqlStateStore implements StateStore {
     owner?: RunOwner,
     version: string | null = null,
   ): Promise<void> {
-    return markSucceeded(this.database, runId, output, now, owner, version);
+    return this.#statusWrites.run((db) => markSucceeded(db, runId, output, now, owner, version));
   }
 
   markFailed(runId: number, error: string, attempts: number, now: Date, owner?: RunOwner): Promise<void> {
