@@ -10,11 +10,19 @@ import { type BackfillProgress, getBackfill, openBackfill, updateBackfill } from
 import { checkJobId } from './sql/checks.ts';
 import { databaseClock } from './sql/database-clock.ts';
 import type { SqlContext, SqlStoreDialect } from './sql/dialect.ts';
-import { GroupCommit } from './sql/group-commit.ts';
+import { GroupCommit, GroupRead } from './sql/group-commit.ts';
 import { insertBudget, insertRuns } from './sql/insert-runs.ts';
 import { advanceWatermark, getJob, listJobs, lockJob, setPaused } from './sql/job-rows.ts';
 import { inFlightRuns, markQueued, pendingRuns, rearmRuns } from './sql/queue-runs.ts';
-import { countOutdated, countRuns, getRun, listRuns, recentFailures, runsInRange } from './sql/read-runs.ts';
+import {
+  countOutdated,
+  countRuns,
+  getRun,
+  getRuns,
+  listRuns,
+  recentFailures,
+  runsInRange,
+} from './sql/read-runs.ts';
 import { requeueRuns } from './sql/requeue-runs.ts';
 import { resetWatermark } from './sql/reset-watermark.ts';
 import { markFailed, markRunning, markSucceeded, recordOutput } from './sql/run-transitions.ts';
@@ -69,6 +77,8 @@ class SqlStateStore implements StateStore {
   #insertBytes: number | undefined;
   /** A run's status writes on the hot path, one transaction per event-loop turn. */
   readonly #statusWrites: GroupCommit;
+  /** The records markRunning returns, read per event-loop turn in one statement. */
+  readonly #startedRuns: GroupRead<RunRecord>;
 
   constructor(backend: SqlStoreBackend) {
     this.kind = backend.kind;
@@ -77,6 +87,7 @@ class SqlStateStore implements StateStore {
     this.#ctx = { db: backend.database, dialect: backend.dialect, clock: backend.clock };
     this.requeuePolicy = backend.requeuePolicy ?? DEFAULT_REQUEUE_POLICY;
     this.#statusWrites = new GroupCommit(backend.database);
+    this.#startedRuns = new GroupRead((ids) => getRuns(backend.database, ids));
   }
 
   migrate(): Promise<{ applied: number[] }> {
@@ -131,14 +142,15 @@ class SqlStateStore implements StateStore {
     return countOutdated(this.database, jobId, version);
   }
 
-  markRunning(
+  async markRunning(
     runId: number,
     stage: string,
     now: Date,
     owner?: RunOwner,
     version: string | null = null,
   ): Promise<RunRecord | undefined> {
-    return this.#statusWrites.run((db) => markRunning(db, runId, stage, now, owner, version));
+    const started = await this.#statusWrites.run((db) => markRunning(db, runId, stage, now, owner, version));
+    return started ? this.#startedRuns.get(runId) : undefined;
   }
 
   recordOutput(runId: number, output: unknown, now: Date, owner?: RunOwner): Promise<void> {

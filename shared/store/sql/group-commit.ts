@@ -83,3 +83,40 @@ async function settle(call: Call, database: SqlDatabase): Promise<void> {
     call.reject(error);
   }
 }
+
+/**
+ * Reads of runs by id made in one turn of the event loop, answered by one SELECT: the records a
+ * group commit's markRunning calls return, read after that group has committed (as one call alone
+ * reads its run after its UPDATE). Runs in the store's own async context, outside any transaction.
+ */
+export class GroupRead<T> {
+  readonly #read: (ids: readonly number[]) => Promise<Map<number, T>>;
+  #pending: { id: number; resolve: (value: T | undefined) => void; reject: (error: unknown) => void }[] = [];
+  readonly #flushLater: () => void;
+
+  constructor(read: (ids: readonly number[]) => Promise<Map<number, T>>) {
+    this.#read = read;
+    this.#flushLater = AsyncResource.bind(() => setImmediate(() => this.#flush()));
+  }
+
+  /** The record of run `id`, undefined when there is none. */
+  get(id: number): Promise<T | undefined> {
+    return new Promise((resolve, reject) => {
+      if (this.#pending.push({ id, resolve, reject }) === 1) this.#flushLater();
+    });
+  }
+
+  #flush(): void {
+    while (this.#pending.length > 0) {
+      const group = this.#pending.splice(0, MAX_GROUP_SIZE);
+      this.#read([...new Set(group.map((call) => call.id))]).then(
+        (records) => {
+          for (const call of group) call.resolve(records.get(call.id));
+        },
+        (error: unknown) => {
+          for (const call of group) call.reject(error);
+        },
+      );
+    }
+  }
+}

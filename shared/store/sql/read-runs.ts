@@ -10,6 +10,15 @@ export async function getRun(db: SqlDatabase, runId: number): Promise<RunRecord 
   return rows.length ? toRunRecord(rows[0]!) : undefined;
 }
 
+/** Runs by id, in one statement (ids not found are missing from the answer). */
+export async function getRuns(db: SqlDatabase, runIds: readonly number[]): Promise<Map<number, RunRecord>> {
+  const { rows } = await db.query(
+    `SELECT ${RUN_COLUMNS} FROM piko_runs WHERE run_id IN (${runIds.map(() => '?').join(', ')})`,
+    runIds,
+  );
+  return new Map(rows.map((row) => [Number(row.run_id), toRunRecord(row)]));
+}
+
 /** A job's runs with `from <= interval.start < to`, oldest first. */
 export async function runsInRange(
   db: SqlDatabase,
