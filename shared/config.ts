@@ -62,6 +62,18 @@ export interface SqliteSettings {
   readonly file: string;
 }
 
+/** The `[runtime]` section: the local runtime (`piko start`, `piko run`, `piko backfill`). */
+export interface RuntimeSettings {
+  /**
+   * How long a runtime's lease of a workflow execution lasts unless its heartbeat (every third of it)
+   * renews it: when several runtimes share one state store, another runtime takes an execution over
+   * only after its lease expired (at once when its holder was a process on the same host that is
+   * gone). A runtime whose heartbeat has not reached the store for two thirds of it starts no new
+   * stage of its executions until the store answers again. @default 30
+   */
+  readonly leaseSeconds: number;
+}
+
 /** The `[aws]` section. */
 export interface AwsSettings {
   /** The AWS region. @default the `AWS_REGION` environment variable, if set */
@@ -84,6 +96,7 @@ export interface PikoConfig {
   readonly piko: PikoSettings;
   readonly mysql: MysqlSettings;
   readonly sqlite: SqliteSettings;
+  readonly runtime: RuntimeSettings;
   readonly aws: AwsSettings;
   readonly objects: ObjectsSettings;
 }
@@ -165,6 +178,9 @@ const SECTIONS = {
     serverClockToleranceSeconds: field(z.number().int().nonnegative(), 'an integer of 0 or more'),
   }) satisfies z.ZodType<MysqlSettings>,
   sqlite: z.object({ file: path() }) satisfies z.ZodType<SqliteSettings>,
+  runtime: z.object({
+    leaseSeconds: field(z.number().min(1), 'a number of seconds of 1 or more'),
+  }) satisfies z.ZodType<RuntimeSettings>,
   aws: z.object({
     region: region(),
     stackName: field(
@@ -215,12 +231,14 @@ function defaultsOf(
       };
     case 'sqlite':
       return { file: join(done.piko?.dataDir ?? '.piko', 'piko.db') };
+    case 'runtime':
+      return { leaseSeconds: 30 };
     case 'objects':
       return {};
   }
 }
 /** Validation order: defaults of later sections may read earlier ones. */
-const RESOLUTION_ORDER: readonly Section[] = ['piko', 'aws', 'mysql', 'sqlite', 'objects'];
+const RESOLUTION_ORDER: readonly Section[] = ['piko', 'aws', 'mysql', 'sqlite', 'runtime', 'objects'];
 
 const snake = (camel: string) => camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 const envName = (section: Section, key: string) =>

@@ -283,6 +283,15 @@ export class WorkflowAbortedError extends PikoError {
   }
 }
 
+/**
+ * A local runtime no longer holds the lease of a workflow execution: another runtime took it over
+ * after it expired (DESIGN.md §8). Thrown by a stage that was about to start; the execution is
+ * aborted first, so nothing is recorded, and the runtime that holds the lease runs the rest.
+ */
+export class LeaseLostError extends PikoError {
+  override name = 'LeaseLostError';
+}
+
 // ── AWS calls (the AWS SDK's errors are mapped to these where the calls are made) ────────────────
 
 /**

@@ -12,13 +12,15 @@ import { type DispatchResult, dispatch, dispatchManualRun, planScheduled } from 
 import type { ProcessServices } from '../runner/process.ts';
 import { runStage } from '../runner/stage-runner.ts';
 import { ENV_JOB_ID } from '../stack/env.ts';
+import { leaseStoreOf } from '../store/leases.ts';
 import type { DispatchLane } from '../store/types.ts';
 import { errorMessage, redact } from '../telemetry.ts';
 import { type StagePayload, stageErrorMessage } from '../workflow/stage-event.ts';
 import { KeyedWaits, retryDelayMs } from './backoff.ts';
 import { FargateProcesses } from './fargate-process.ts';
+import { ExecutionLeases } from './leases.ts';
 import * as progress from './progress.ts';
-import { LocalWorkflowStarter } from './workflow/local-starter.ts';
+import { LeasedWorkflowStarter } from './workflow/leased-starter.ts';
 import { renderJobWorkflow } from './workflow/render.ts';
 
 /** The runtime's progress lines (the type lives with their builders). */
@@ -72,7 +74,7 @@ export class LocalRuntime {
   readonly #process: ProcessServices;
   readonly #clock: () => Date;
   readonly #progress: (event: progress.ProgressEvent) => void;
-  readonly #starter: LocalWorkflowStarter;
+  readonly #starter: LeasedWorkflowStarter;
   readonly #timers = new Map<string, NodeJS.Timeout>();
   readonly #fargate = new FargateProcesses();
   /** Planning retries waiting for their backoff, by job id. */
@@ -83,6 +85,8 @@ export class LocalRuntime {
   readonly #background = new Set<Promise<void>>();
   readonly #maxStoreFailures: number | undefined;
   #stopping = false;
+  /** Set once the runtime plans the jobs: it then takes over what other runtimes leave (DESIGN.md §8). */
+  #followsOthers = false;
   #firstRun: (() => void) | undefined;
   #fatalError: StoreError | undefined;
   #onFatal: (error: StoreError) => void = () => {};
@@ -100,7 +104,16 @@ export class LocalRuntime {
     this.#clock = options.clock ?? (() => new Date());
     this.#progress = options.onProgress ?? (() => {});
     const dataDir = this.#process.config.piko.dataDir;
-    this.#starter = new LocalWorkflowStarter({
+    this.#starter = new LeasedWorkflowStarter({
+      // Several runtimes may share the store: each execution runs under a lease (shared/local/leases.ts).
+      leases: (onChange) =>
+        new ExecutionLeases({
+          store: leaseStoreOf(this.#process.store),
+          ttlMs: this.#process.config.runtime.leaseSeconds * 1_000,
+          onChange,
+        }),
+      onNotice: (notice) => this.#progress(notice),
+      onOthersDone: (jobId) => this.#takeOverLeftWork(jobId),
       workflowOf: (jobId) => renderJobWorkflow(this.#process.jobs.get(jobId), { dataDir }),
       noRetryWaits: options.noRetryWaits,
       bindings: {
@@ -133,6 +146,7 @@ export class LocalRuntime {
    * runtime stops; {@link LocalRuntime.whenIdle} waits for those retries.
    */
   async planAll(): Promise<void> {
+    this.#followsOthers = true;
     for (const job of this.#process.jobs.list()) await this.#planOrRetry(job, 'plan');
   }
 
@@ -367,6 +381,18 @@ export class LocalRuntime {
         }
       })
       .catch(() => undefined);
+    this.#background.add(redispatch);
+    void redispatch.finally(() => this.#background.delete(redispatch));
+  }
+
+  /**
+   * An execution another runtime held has ended or can be taken over: a runtime that plans the jobs
+   * dispatches that job again now (taking over what was left, or going on with its backlog) rather
+   * than at its next tick; `whenIdle` waits for it.
+   */
+  #takeOverLeftWork(jobId: string): void {
+    if (this.#stopping || !this.#followsOthers) return;
+    const redispatch = this.#planOrRetry(this.#process.jobs.get(jobId), 'dispatch');
     this.#background.add(redispatch);
     void redispatch.finally(() => this.#background.delete(redispatch));
   }

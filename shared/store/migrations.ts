@@ -182,9 +182,50 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
+    // Which local runtime owns a workflow execution (DESIGN.md §8): one row per execution, held by
+    // one process (host, pid, a token per runtime) until `expires_at`, renewed by its heartbeat.
+    // Another runtime takes over only a lease that has expired, or whose holder is known dead.
+    // See shared/store/leases.ts. On AWS, Step Functions owns executions: no rows are written there.
+    // `piko_leases_holder` serves a runtime's heartbeat (renew what it holds); `piko_leases_expiry`
+    // the pruning of rows long expired.
+    version: 4,
+    name: 'execution leases of local runtimes',
+    mysql: [
+      `CREATE TABLE IF NOT EXISTS piko_leases (
+  job_id VARCHAR(64) NOT NULL,
+  execution_name VARCHAR(80) NOT NULL,
+  holder_host VARCHAR(255) NOT NULL,
+  holder_pid INT NOT NULL,
+  holder_token VARCHAR(64) NOT NULL,
+  acquired_at DATETIME(3) NOT NULL,
+  renewed_at DATETIME(3) NOT NULL,
+  expires_at DATETIME(3) NOT NULL,
+  ended_at DATETIME(3) NULL,
+  PRIMARY KEY (job_id, execution_name),
+  KEY piko_leases_holder (holder_token),
+  KEY piko_leases_expiry (expires_at)
+) ${MYSQL_TABLE_OPTIONS}`,
+    ],
+    sqlite: [
+      `CREATE TABLE piko_leases (
+  job_id TEXT NOT NULL,
+  execution_name TEXT NOT NULL,
+  holder_host TEXT NOT NULL,
+  holder_pid INTEGER NOT NULL,
+  holder_token TEXT NOT NULL,
+  acquired_at INTEGER NOT NULL,
+  renewed_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  ended_at INTEGER NULL,
+  PRIMARY KEY (job_id, execution_name)
+) STRICT`,
+      'CREATE INDEX piko_leases_holder ON piko_leases (holder_token)',
+      'CREATE INDEX piko_leases_expiry ON piko_leases (expires_at)',
+    ],
+  },
+  {
     // The version of the job's code that last ran each run (`version` in defineJob, at most 100
-    // characters); NULL for runs written before, and for jobs that declare none. (4 is the execution
-    // leases'.)
+    // characters); NULL for runs written before, and for jobs that declare none.
     version: 5,
     name: 'code version of runs',
     mysql: ['ALTER TABLE piko_runs ADD COLUMN code_version VARCHAR(100) NULL'],

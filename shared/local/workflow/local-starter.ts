@@ -93,6 +93,31 @@ export class LocalWorkflowStarter implements WorkflowStarter {
     }
   }
 
+  /**
+   * Aborts one running execution as {@link abortAll} does: no new state of it starts. False when it
+   * is not running here.
+   */
+  abort(jobId: string, executionName: string): boolean {
+    const execution = this.#executions.get(executionKey(jobId, executionName));
+    if (!execution || execution.ended) return false;
+    execution.controller.abort();
+    return true;
+  }
+
+  /**
+   * Forgets an ended execution, so that its status is `absent` again and starting it runs it anew
+   * (after it was aborted here and its work may be resumed, here or elsewhere). False when it is not
+   * an ended execution of this starter.
+   */
+  forget(jobId: string, executionName: string): boolean {
+    const key = executionKey(jobId, executionName);
+    if (!this.#executions.get(key)?.ended) return false;
+    this.#executions.delete(key);
+    const index = this.#ended.indexOf(key);
+    if (index >= 0) this.#ended.splice(index, 1);
+    return true;
+  }
+
   async #run(key: string, execution: Execution, asl: string, input: ExecutionInput): Promise<void> {
     const startedAt = performance.now();
     const continuations: string[] = [];

@@ -70,6 +70,15 @@ export function checkTrigger(trigger: RunTrigger): void {
   }
 }
 
+/** Throws unless the code version is a non-empty string or null. */
+export function checkVersion(version: string | null): void {
+  if (version !== null && (typeof version !== 'string' || version.length === 0)) {
+    throw new StoreError(
+      `A code version must be a non-empty string or null, got ${JSON.stringify(version) ?? String(version)}.`,
+    );
+  }
+}
+
 /** Throws unless the run id is a positive whole number. */
 export function checkRunId(runId: number): void {
   if (!Number.isSafeInteger(runId) || runId < 1) throw new StoreError(`Invalid run id ${runId}.`);
@@ -79,14 +88,5 @@ export function checkRunId(runId: number): void {
 export function checkCount(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) {
     throw new StoreError(`${name} must be a whole number >= 0, got ${value}.`);
-  }
-}
-
-/** Refuses a code version that is neither null nor a non-empty string. */
-export function checkVersion(version: string | null): void {
-  if (version !== null && (typeof version !== 'string' || version.length === 0)) {
-    throw new StoreError(
-      `A code version must be a non-empty string or null, got ${JSON.stringify(version) ?? String(version)}.`,
-    );
   }
 }

@@ -76,7 +76,7 @@ export async function markQueued(
 
 /**
  * Re-arms runs of a job as `pending` in a new generation, with the trigger, backfill id and config
- * of `rearm`; ids of other jobs' runs are ignored.
+ * of `rearm` (output and code version cleared); ids of other jobs' runs are ignored.
  */
 export async function rearmRuns(
   ctx: SqlContext,

@@ -61,19 +61,10 @@ export async function countRuns(db: SqlDatabase, jobId: string): Promise<RunCoun
   return counts;
 }
 
-/** The job's most recent failed runs, newest (finish time) first. */
-export async function recentFailures(db: SqlDatabase, jobId: string, limit: number): Promise<RunRecord[]> {
-  checkCount('limit', limit);
-  if (limit === 0) return [];
-  const { rows } = await db.query(
-    `SELECT ${RUN_COLUMNS} FROM piko_runs WHERE job_id = ? AND status = 'failed' ` +
-      'ORDER BY finished_at DESC, run_id DESC LIMIT ?',
-    [jobId, limit],
-  );
-  return rows.map(toRunRecord);
-}
-
-/** How many of the job's succeeded runs another version of its code ran (see StateStore.countOutdated). */
+/**
+ * How many of the job's succeeded runs were run by another version of its code than `version` (a
+ * run of no version counts when `version` is given; with `version` null, every run of a version).
+ */
 export async function countOutdated(db: SqlDatabase, jobId: string, version: string | null): Promise<number> {
   checkVersion(version);
   // Two forms rather than a null-safe comparison, which the dialects spell differently (<=>, IS).
@@ -86,4 +77,16 @@ export async function countOutdated(db: SqlDatabase, jobId: string, version: str
     [jobId, ...versionParams],
   );
   return Number(rows[0]?.n ?? 0);
+}
+
+/** The job's most recent failed runs, newest (finish time) first. */
+export async function recentFailures(db: SqlDatabase, jobId: string, limit: number): Promise<RunRecord[]> {
+  checkCount('limit', limit);
+  if (limit === 0) return [];
+  const { rows } = await db.query(
+    `SELECT ${RUN_COLUMNS} FROM piko_runs WHERE job_id = ? AND status = 'failed' ` +
+      'ORDER BY finished_at DESC, run_id DESC LIMIT ?',
+    [jobId, limit],
+  );
+  return rows.map(toRunRecord);
 }

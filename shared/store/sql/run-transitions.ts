@@ -7,17 +7,17 @@ import { getRun } from './read-runs.ts';
 import { toJson } from './rows.ts';
 
 /**
- * Marks a run `running` for an attempt of `stage` (see StateStore.markRunning); false when the
- * run is unknown, succeeded, caught by a pause before it started, or not `owner`'s. The run's record
- * is read afterwards (the store reads those of a group commit in one statement).
+ * Marks a run `running` for an attempt of `stage` by code of `version` (see StateStore.markRunning);
+ * false when the run is unknown, succeeded, caught by a pause before it started, or not `owner`'s.
+ * The run's record is read afterwards (the store reads those of a group commit in one statement).
  */
 export async function markRunning(
   db: SqlDatabase,
   runId: number,
   stage: string,
   now: Date,
-  owner?: RunOwner,
-  version: string | null = null,
+  owner: RunOwner | undefined,
+  version: string | null,
 ): Promise<boolean> {
   checkRunId(runId);
   checkDate('now', now);
@@ -54,14 +54,14 @@ export async function recordOutput(
   if (updated.affectedRows === 0) await explainNoUpdate(db, runId, owner);
 }
 
-/** Records success with the stage's output, clearing the last error. */
+/** Records success with the stage's output and the `version` of the code that finished it, clearing the last error. */
 export async function markSucceeded(
   db: SqlDatabase,
   runId: number,
   output: unknown,
   now: Date,
-  owner?: RunOwner,
-  version: string | null = null,
+  owner: RunOwner | undefined,
+  version: string | null,
 ): Promise<void> {
   checkRunId(runId);
   checkDate('now', now);

@@ -223,7 +223,7 @@ export function describeCodeVersions(name: string, factory: PlannerStoreFactory)
        */
       async function mixed(job: JobDefinition): Promise<void> {
         await seedSucceeded(job.id, [null, '1', '2']);
-        await store.withJob(jobAt(job.id, T0), (tx) =>
+        await store.withJob(job, (tx) =>
           tx.insertRuns([
             { interval: { start: hour(3), end: hour(4) }, trigger: 'schedule' },
             { interval: { start: hour(4), end: hour(5) }, trigger: 'schedule' },
@@ -232,7 +232,7 @@ export function describeCodeVersions(name: string, factory: PlannerStoreFactory)
         const [failed, queued] = (await store.listRuns(job.id)).slice(3);
         await store.markRunning(failed!.runId, 'main', T0, undefined, '2');
         await store.markFailed(failed!.runId, 'boom', 3, T0);
-        await store.withJob(jobAt(job.id, T0), (tx) => tx.markQueued([queued!.runId], 'exec-in-flight'));
+        await store.withJob(job, (tx) => tx.markQueued([queued!.runId], 'exec-in-flight'));
       }
 
       const request = (job: JobDefinition, reprocess: Reprocess) => ({

@@ -3,6 +3,7 @@ import type { SqlDatabase } from '../../../shared/sql.ts';
 import { openMysqlStore, sessionSetup } from '../../../shared/store/mysql/index.ts';
 import { createTestDatabase, mysqlAvailable } from '../../../support/mysql.ts';
 import { describeStateStore } from './conformance.ts';
+import { describeLeaseStore } from './leases.ts';
 import { describeStageEvents } from './stage-events.ts';
 
 const probe = await mysqlAvailable();
@@ -38,6 +39,19 @@ describe.skipIf(skip)('MySQL (MariaDB / Aurora MySQL)', () => {
     if (!probe.available) throw new Error(probe.reason);
     const database = await createTestDatabase('stage');
     const store = await openMysqlStore({ dsn: database.dsn, clock });
+    return {
+      store,
+      async cleanup() {
+        await store.close();
+        await database.drop();
+      },
+    };
+  });
+
+  describeLeaseStore('MySQL', async () => {
+    if (!probe.available) throw new Error(probe.reason);
+    const database = await createTestDatabase('leases');
+    const store = await openMysqlStore({ dsn: database.dsn });
     return {
       store,
       async cleanup() {

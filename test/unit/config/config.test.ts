@@ -44,6 +44,7 @@ describe('loadConfig', () => {
       },
       mysql: { poolSize: 10, queryTimeoutSeconds: 30, iamAuth: false, serverClockToleranceSeconds: 300 },
       sqlite: { file: '.piko/piko.db' },
+      runtime: { leaseSeconds: 30 },
       aws: { stackName: 'Piko' },
       objects: {},
     });
@@ -59,6 +60,21 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ cwd, env: { PIKO_OBJECTS__BUCKET: 'Bad_Bucket' } })).toThrow(
       'Invalid configuration:\n  - objects.bucket = "Bad_Bucket" (environment variable PIKO_OBJECTS__BUCKET): ' +
         'expected an S3 bucket name (3 to 63 lowercase letters, digits, dots or hyphens)',
+    );
+  });
+
+  it('reads the execution lease from [runtime] lease_seconds and PIKO_RUNTIME__LEASE_SECONDS, and refuses less than 1 s', () => {
+    settings('[runtime]\nlease_seconds = 12.5\n');
+    expect(loadConfig({ cwd, env: {} }).runtime).toEqual({ leaseSeconds: 12.5 });
+    expect(loadConfig({ cwd, env: { PIKO_RUNTIME__LEASE_SECONDS: '90' } }).runtime.leaseSeconds).toBe(90);
+
+    expect(() => loadConfig({ cwd, env: { PIKO_RUNTIME__LEASE_SECONDS: '0.5' } })).toThrow(
+      'Invalid configuration:\n  - runtime.lease_seconds = 0.5 (environment variable PIKO_RUNTIME__LEASE_SECONDS): ' +
+        'expected a number of seconds of 1 or more',
+    );
+    expect(() => loadConfig({ cwd, env: { PIKO_RUNTIME__LEASE_SECONDS: 'soon' } })).toThrow(
+      'Invalid configuration:\n  - runtime.lease_seconds = "soon" (environment variable PIKO_RUNTIME__LEASE_SECONDS): ' +
+        'expected a number of seconds of 1 or more',
     );
   });
 
@@ -169,11 +185,11 @@ url = "redis://localhost"
     expect(act).toThrow(
       [
         'Invalid configuration:',
-        '  - log_level = "debug" (settings.toml): unknown key outside any section; known sections: piko, mysql, sqlite, aws, objects',
+        '  - log_level = "debug" (settings.toml): unknown key outside any section; known sections: piko, mysql, sqlite, runtime, aws, objects',
         '  - piko.colour = "red" (settings.toml): unknown key; known keys in [piko]: log_level, log_json, data_dir, jobs_dir, shutdown_grace_seconds, max_runs_per_execution, max_backfill_intervals, max_requeues, requeue_delay_seconds, clock_skew_tolerance_seconds',
-        '  - [redis] (settings.toml): unknown section; known sections: piko, mysql, sqlite, aws, objects',
+        '  - [redis] (settings.toml): unknown section; known sections: piko, mysql, sqlite, runtime, aws, objects',
         '  - mysql.poolsize = "5" (environment variable PIKO_MYSQL__POOLSIZE): unknown variable; known for [mysql]: PIKO_MYSQL__DSN, PIKO_MYSQL__POOL_SIZE, PIKO_MYSQL__QUERY_TIMEOUT_SECONDS, PIKO_MYSQL__IAM_AUTH, PIKO_MYSQL__REGION, PIKO_MYSQL__SERVER_CLOCK_TOLERANCE_SECONDS',
-        '  - queue.url = "x" (environment variable PIKO_QUEUE__URL): unknown section "queue"; known sections: piko, mysql, sqlite, aws, objects',
+        '  - queue.url = "x" (environment variable PIKO_QUEUE__URL): unknown section "queue"; known sections: piko, mysql, sqlite, runtime, aws, objects',
         '  - piko.log_level = "verbose" (settings.toml): expected one of debug, info, warn, error',
         '  - piko.shutdown_grace_seconds = "soon" (environment variable PIKO_SHUTDOWN_GRACE_SECONDS): expected an integer of 0 or more',
         '  - aws.stack_name = "9lives" (environment variable PIKO_AWS__STACK_NAME): expected a CloudFormation stack name (a letter, then letters, digits or hyphens; at most 128 characters)',

@@ -25,7 +25,6 @@ import type { StateStore } from '../../../shared/store/types.ts';
 import type { ExecutionInput } from '../../../shared/workflow/starter.ts';
 import { RecordingStarter } from '../../helpers/recording-starter.ts';
 import { createTempSqliteStore } from '../../helpers/sqlite.ts';
-import { jobAt } from '../../helpers/stored-job.ts';
 
 const sfn = mockClient(SFNClient);
 const machines = jobStateMachines({
@@ -171,6 +170,21 @@ describe('dispatch', () => {
     expect(retried.restarted).toEqual([queued[0]!.executionName]);
     const names = sfn.commandCalls(StartExecutionCommand).map((call) => call.args[0].input.name);
     expect(names).toEqual([queued[0]!.executionName, queued[0]!.executionName]);
+  });
+
+  it('leaves ownership of executions to Step Functions: no execution lease is written (DESIGN.md §8)', async () => {
+    sfn.on(StartExecutionCommand).resolves({});
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' } as never);
+    await send({ jobId: 'hourly' });
+    now = new Date(T0 + 4.5 * HOUR);
+    const whileRunning = await send<DispatchResponse>({ action: 'continue', jobId: 'hourly' });
+    sfn.on(DescribeExecutionCommand).rejects(serviceError(ExecutionDoesNotExist, 'ExecutionDoesNotExist'));
+    const lost = await send<DispatchResponse>({ jobId: 'hourly' });
+
+    expect(whileRunning.live).toHaveLength(1);
+    expect(lost.restarted).toEqual(whileRunning.live);
+    const { rows } = await store.database.query('SELECT COUNT(*) AS n FROM piko_leases');
+    expect(Number(rows[0]?.n)).toBe(0);
   });
 
   it('refuses an unknown job, naming the known ones', async () => {
@@ -507,7 +521,7 @@ describe('code versions through the control events (--aws)', () => {
       start: new Date(start + i * HOUR),
       end: new Date(start + (i + 1) * HOUR),
     }));
-    await store.withJob(jobAt('hourly', new Date(T0)), (tx) =>
+    await store.withJob(hourly, (tx) =>
       tx.insertRuns(intervals.map((interval) => ({ interval, trigger: 'backfill' as const }))),
     );
     const runs = await store.listRuns('hourly');

@@ -83,12 +83,11 @@ describe('renderJobWorkflow', () => {
     const script = `
       const { renderJobWorkflow } = await import(${JSON.stringify(path.join(root, 'shared/local/workflow/render.ts'))});
       const job = ${JSON.stringify(singleStageJob)};
-      const t0 = performance.now();
       await renderJobWorkflow(job, { dataDir: ${JSON.stringify(dataDir)} });
-      const ms = performance.now() - t0;
-      const loaded = Object.keys((await import('node:module')).createRequire(import.meta.url).cache)
-        .some((file) => file.includes('/aws-cdk-lib/'));
-      console.log(JSON.stringify({ ms, loaded }));
+      const files = Object.keys((await import('node:module')).createRequire(import.meta.url).cache);
+      const loaded = files.some((file) => file.includes('/aws-cdk-lib/'));
+      const construct = files.some((file) => file.includes('/infra/constructs/'));
+      console.log(JSON.stringify({ loaded, construct }));
     `;
     await renderJobWorkflow(singleStageJob, { dataDir });
     const { stdout } = await promisify(execFile)(
@@ -96,8 +95,13 @@ describe('renderJobWorkflow', () => {
       ['--import', 'tsx', '--input-type=module', '-e', script],
       { cwd: root },
     );
-    const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { ms: number; loaded: boolean };
+    const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as {
+      loaded: boolean;
+      construct: boolean;
+    };
+    // What made a cold render slow is loading aws-cdk-lib and the construct through tsx: neither is
+    // loaded on a warm start (a timing bound here failed on a busy machine).
     expect(result.loaded).toBe(false);
-    expect(result.ms).toBeLessThan(200);
+    expect(result.construct).toBe(false);
   });
 });
