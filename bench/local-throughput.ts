@@ -1,6 +1,7 @@
 /**
- * 10,000 no-op intervals through the local runtime with its state in MariaDB, against the same
- * 10,000 no-op jobs through BullMQ on Redis, in one run.
+ * 10,000 no-op intervals through the local runtime with its state in MariaDB and on the default
+ * embedded SQLite, against the same 10,000 no-op jobs through BullMQ on Redis and graphile-worker on
+ * PostgreSQL, in one run, every peer at concurrency 40.
  *
  *   npx tsx bench/local-throughput.ts [--analyze]
  *
@@ -9,8 +10,11 @@
  * (batches of `maxRunsPerExecution` = 500 runs, each an execution of the job's workflow in
  * aws-local-stepfunctions, Map concurrency 40) and `whenIdle`, until nothing is left. The figure is
  * from the first dispatch to the last run `succeeded`, checked in the state table.
+ * The same again on the default store (SQLite in a fresh data directory, `[sqlite]` as `piko` opens it).
  * BullMQ: `addBulk` in 1,000s, then one Worker at concurrency 40 with a no-op processor; from the
  * first `addBulk` to the 10,000th `completed`.
+ * graphile-worker (durable, like Piko): `addJobs` in 1,000s, then `run` at concurrency 40 with its
+ * defaults and a no-op task; from the first `addJobs` to the 10,000th `job:success`.
  * Both first run a small warm-up (200) so that module loading, the workflow's rendering and JIT are
  * not counted.
  *
@@ -21,6 +25,8 @@
  * MariaDB at 127.0.0.1:3306 as root (`PIKO_BENCH_MYSQL_URL`, a server URL without database): a fresh
  * database `piko_bench_<random>`, dropped at the end. Redis at 127.0.0.1:6379
  * (`PIKO_BENCH_REDIS_URL`): a fresh queue `piko-bench-<random>`, obliterated before and after.
+ * PostgreSQL at 127.0.0.1:5432, database `test` (`PIKO_BENCH_PG_URL`): a fresh schema
+ * `piko_bench_<random>` for graphile-worker, dropped at the end.
  * The last line printed is one JSON object for scripts.
  */
 import { randomBytes } from 'node:crypto';
@@ -28,7 +34,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue, Worker } from 'bullmq';
+import { Logger, makeWorkerUtils, run as runGraphileWorker } from 'graphile-worker';
 import mysql from 'mysql2/promise';
+import pg from 'pg';
 import { loadConfig } from '../shared/config.ts';
 import { intervalToJson } from '../shared/interval.ts';
 import { defineJob } from '../shared/job.ts';
@@ -44,6 +52,7 @@ import { LOCAL_DRIVERS } from '../shared/store/local.ts';
 
 const MYSQL_SERVER = process.env.PIKO_BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
 const REDIS = new URL(process.env.PIKO_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379');
+const POSTGRES = process.env.PIKO_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const ANALYZE = process.argv.includes('--analyze');
 const N = 10_000;
 const WARMUP = 200;
@@ -133,6 +142,51 @@ async function bullmq(queueName: string, count: number): Promise<number> {
     await queue.close();
   }
 }
+
+// ----------------------------------------------------------------------------------- graphile-worker
+
+/**
+ * Adds `count` no-op jobs in bulks of 1,000 to a schema of its own, then runs them with one worker
+ * at the same concurrency (graphile-worker's defaults otherwise); returns the seconds.
+ */
+async function graphileWorker(schema: string, count: number): Promise<number> {
+  const utils = await makeWorkerUtils({ connectionString: POSTGRES, schema });
+  try {
+    await utils.migrate();
+    const started = performance.now();
+    for (let i = 0; i < count; i += 1_000) {
+      const size = Math.min(1_000, count - i);
+      await utils.addJobs(
+        Array.from({ length: size }, (_, j) => ({ identifier: 'noop', payload: { i: i + j } })),
+      );
+    }
+    const runner = await runGraphileWorker({
+      connectionString: POSTGRES,
+      schema,
+      concurrency: CONCURRENCY,
+      noHandleSignals: true,
+      logger: quietLogger,
+      taskList: { noop: async () => undefined },
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let completed = 0;
+        runner.events.on('job:success', () => {
+          if (++completed === count) resolve();
+        });
+        runner.events.on('job:failed', ({ error }) => reject(error));
+      });
+      return (performance.now() - started) / 1000;
+    } finally {
+      await runner.stop();
+    }
+  } finally {
+    await utils.release();
+  }
+}
+
+/** graphile-worker's log lines (worker started, stopped) would interleave with the figures. */
+const quietLogger = new Logger(() => () => undefined);
 
 // ------------------------------------------------------------------------------------------ analysis
 
@@ -523,6 +577,10 @@ const [[{ version }]] = (await admin.query('SELECT VERSION() AS version')) as un
 ];
 await admin.query(`CREATE DATABASE \`${database}\``);
 const dataDir = await mkdtemp(path.join(tmpdir(), 'piko-bench-'));
+const sqliteDir = await mkdtemp(path.join(tmpdir(), 'piko-bench-sqlite-'));
+const graphileSchema = `piko_bench_${suffix}`;
+const postgres = new pg.Client({ connectionString: POSTGRES });
+await postgres.connect();
 
 try {
   const config = loadConfig({ cwd: dataDir, env: { PIKO_MYSQL__DSN: dsn, PIKO_DATA_DIR: dataDir } });
@@ -537,16 +595,36 @@ try {
     await opened.close();
   }
 
+  // The default store: SQLite in a data directory of its own, as `piko` opens it without [mysql].
+  const sqliteConfig = loadConfig({ cwd: sqliteDir, env: { PIKO_DATA_DIR: sqliteDir } });
+  const sqliteOpened = await openProcessServices(sqliteConfig, jobs, { drivers: LOCAL_DRIVERS });
+  let pikoSqlite: Awaited<ReturnType<typeof pikoBackfill>>;
+  try {
+    await pikoBackfill(sqliteOpened, minutes(new Date(FROM.getTime() - WARMUP * MINUTE_MS), WARMUP));
+    pikoSqlite = await pikoBackfill(sqliteOpened, minutes(FROM, N));
+  } finally {
+    await sqliteOpened.close();
+  }
+
   const queueName = `piko-bench-${suffix}`;
   await bullmq(queueName, WARMUP);
   const bullSeconds = await bullmq(queueName, N);
 
+  await graphileWorker(`${graphileSchema}_warmup`, WARMUP);
+  const graphileSeconds = await graphileWorker(graphileSchema, N);
+  const [{ server_version: pgVersion }] = (await postgres.query('SHOW server_version')).rows as {
+    server_version: string;
+  }[];
+
   const pikoPerSecond = N / piko.runSeconds;
+  const pikoSqlitePerSecond = N / pikoSqlite.runSeconds;
+  const graphilePerSecond = N / graphileSeconds;
   const withPlanning = N / (piko.planSeconds + piko.runSeconds);
   const bullPerSecond = N / bullSeconds;
   const ratio = pikoPerSecond / bullPerSecond;
   console.log(
-    `local-throughput: ${format(N)} no-op intervals, concurrency ${CONCURRENCY}; MariaDB ${version}, Redis ${REDIS.host}`,
+    `local-throughput: ${format(N)} no-op intervals, concurrency ${CONCURRENCY}; MariaDB ${version}, SQLite ` +
+      `${sqliteConfig.sqlite.file}, Redis ${REDIS.host}, PostgreSQL ${pgVersion}`,
   );
   console.log(
     `  piko    planBackfill ${format(N)} runs: ${piko.planSeconds.toFixed(3)} s (${format(N / piko.planSeconds)} runs/s)`,
@@ -556,19 +634,36 @@ try {
       `${config.piko.maxRunsPerExecution} = ${format(pikoPerSecond)} runs/s (${format(withPlanning)} runs/s with planning)`,
   );
   console.log(
+    `  piko    on SQLite (default store) dispatch → all succeeded: ${pikoSqlite.runSeconds.toFixed(3)} s = ` +
+      `${format(pikoSqlitePerSecond)} runs/s (planBackfill ${pikoSqlite.planSeconds.toFixed(3)} s)`,
+  );
+  console.log(
     `  bullmq  addBulk ×${N / 1_000} + Worker → all completed: ${bullSeconds.toFixed(3)} s = ${format(bullPerSecond)} jobs/s`,
+  );
+  console.log(
+    `  graphile-worker addJobs ×${N / 1_000} + run → all succeeded: ${graphileSeconds.toFixed(3)} s = ` +
+      `${format(graphilePerSecond)} jobs/s`,
   );
   if (analysis) {
     console.log('  where Piko’s time goes (each on fresh runs, 10,000 each):');
     for (const line of analysis.lines) console.log(`  ${line}`);
   }
-  console.log(`  ratio (piko / bullmq): ${ratio.toFixed(2)} (goal >= 1)`);
+  const ratioGraphile = pikoPerSecond / graphilePerSecond;
+  const ratioSqlite = pikoSqlitePerSecond / bullPerSecond;
+  console.log(`  ratio (piko on MariaDB / bullmq): ${ratio.toFixed(2)} (goal >= 1)`);
+  console.log(`  ratio (piko on MariaDB / graphile-worker): ${ratioGraphile.toFixed(2)} (goal >= 1)`);
+  console.log(`  ratio (piko on SQLite / bullmq): ${ratioSqlite.toFixed(2)} (goal >= 1)`);
   console.log(
     JSON.stringify({
       bench: 'local-throughput',
       piko_per_s: Math.round(pikoPerSecond),
       bullmq_per_s: Math.round(bullPerSecond),
       ratio: Number(ratio.toFixed(2)),
+      piko_sqlite_per_s: Math.round(pikoSqlitePerSecond),
+      graphile_worker_per_s: Math.round(graphilePerSecond),
+      ratio_graphile_worker: Number(ratioGraphile.toFixed(2)),
+      ratio_sqlite: Number(ratioSqlite.toFixed(2)),
+      ratio_sqlite_graphile_worker: Number((pikoSqlitePerSecond / graphilePerSecond).toFixed(2)),
       piko_plan_s: Number(piko.planSeconds.toFixed(3)),
       piko_with_planning_per_s: Math.round(withPlanning),
       ...analysis?.figures,
@@ -578,4 +673,8 @@ try {
   await admin.query(`DROP DATABASE IF EXISTS \`${database}\``);
   await admin.end();
   await rm(dataDir, { recursive: true, force: true });
+  await rm(sqliteDir, { recursive: true, force: true });
+  for (const schema of [graphileSchema, `${graphileSchema}_warmup`])
+    await postgres.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await postgres.end();
 }

@@ -11,11 +11,20 @@ import { checkJobId } from './sql/checks.ts';
 import { databaseClock } from './sql/database-clock.ts';
 import type { SqlContext, SqlStoreDialect } from './sql/dialect.ts';
 import { selectRuns, selectRunsFinishedAfter } from './sql/find-runs.ts';
+import { GroupCommit, GroupRead } from './sql/group-commit.ts';
 import { insertBudget, insertRuns } from './sql/insert-runs.ts';
 import { selectIntervalBuckets, selectIntervalSpans } from './sql/interval-spans.ts';
 import { advanceWatermark, getJob, listJobs, lockJob, setPaused } from './sql/job-rows.ts';
 import { inFlightRuns, markQueued, pendingRuns, rearmRuns } from './sql/queue-runs.ts';
-import { countOutdated, countRuns, getRun, listRuns, recentFailures, runsInRange } from './sql/read-runs.ts';
+import {
+  countOutdated,
+  countRuns,
+  getRun,
+  getRuns,
+  listRuns,
+  recentFailures,
+  runsInRange,
+} from './sql/read-runs.ts';
 import { requeueRuns } from './sql/requeue-runs.ts';
 import { resetWatermark } from './sql/reset-watermark.ts';
 import { markFailed, markRunning, markSucceeded, recordOutput } from './sql/run-transitions.ts';
@@ -71,6 +80,10 @@ class SqlStateStore implements StateStore {
   readonly #ctx: SqlContext;
   /** The byte budget of one multi-row INSERT, asked of the server once. */
   #insertBytes: number | undefined;
+  /** A run's status writes on the hot path, one transaction per event-loop turn. */
+  readonly #statusWrites: GroupCommit;
+  /** The records markRunning returns, read per event-loop turn in one statement. */
+  readonly #startedRuns: GroupRead<RunRecord>;
 
   constructor(backend: SqlStoreBackend) {
     this.kind = backend.kind;
@@ -78,6 +91,8 @@ class SqlStateStore implements StateStore {
     this.#backend = backend;
     this.#ctx = { db: backend.database, dialect: backend.dialect, clock: backend.clock };
     this.requeuePolicy = backend.requeuePolicy ?? DEFAULT_REQUEUE_POLICY;
+    this.#statusWrites = new GroupCommit(backend.database);
+    this.#startedRuns = new GroupRead((ids) => getRuns(backend.database, ids));
   }
 
   migrate(): Promise<{ applied: number[] }> {
@@ -148,14 +163,15 @@ class SqlStateStore implements StateStore {
     return selectIntervalBuckets(this.database, jobId, range, bucketMs);
   }
 
-  markRunning(
+  async markRunning(
     runId: number,
     stage: string,
     now: Date,
     owner?: RunOwner,
     version: string | null = null,
   ): Promise<RunRecord | undefined> {
-    return markRunning(this.database, runId, stage, now, owner, version);
+    const started = await this.#statusWrites.run((db) => markRunning(db, runId, stage, now, owner, version));
+    return started ? this.#startedRuns.get(runId) : undefined;
   }
 
   recordOutput(runId: number, output: unknown, now: Date, owner?: RunOwner): Promise<void> {
@@ -169,7 +185,7 @@ class SqlStateStore implements StateStore {
     owner?: RunOwner,
     version: string | null = null,
   ): Promise<void> {
-    return markSucceeded(this.database, runId, output, now, owner, version);
+    return this.#statusWrites.run((db) => markSucceeded(db, runId, output, now, owner, version));
   }
 
   markFailed(runId: number, error: string, attempts: number, now: Date, owner?: RunOwner): Promise<void> {

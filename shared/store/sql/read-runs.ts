@@ -1,4 +1,4 @@
-/** Reading runs: one by id, a job's by range, counts per status, recent failures. */
+/** Reading runs: one by id, a job's by range, counts per status and outdated, recent failures. */
 import type { SqlDatabase } from '../../sql.ts';
 import { RUN_STATUSES, type RunCounts, type RunRecord } from '../types.ts';
 import { checkCount, checkDate, checkVersion } from './checks.ts';
@@ -8,6 +8,15 @@ import { RUN_COLUMNS, toRunRecord, toRunStatus } from './rows.ts';
 export async function getRun(db: SqlDatabase, runId: number): Promise<RunRecord | undefined> {
   const { rows } = await db.query(`SELECT ${RUN_COLUMNS} FROM piko_runs WHERE run_id = ?`, [runId]);
   return rows.length ? toRunRecord(rows[0]!) : undefined;
+}
+
+/** Runs by id, in one statement (ids not found are missing from the answer). */
+export async function getRuns(db: SqlDatabase, runIds: readonly number[]): Promise<Map<number, RunRecord>> {
+  const { rows } = await db.query(
+    `SELECT ${RUN_COLUMNS} FROM piko_runs WHERE run_id IN (${runIds.map(() => '?').join(', ')})`,
+    runIds,
+  );
+  return new Map(rows.map((row) => [Number(row.run_id), toRunRecord(row)]));
 }
 
 /** A job's runs with `from <= interval.start < to`, oldest first. */

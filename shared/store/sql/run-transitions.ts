@@ -1,14 +1,15 @@
 /** A run's state transitions as its stages report them: running, an output, succeeded, failed. */
 import type { SqlDatabase } from '../../sql.ts';
 import { ownerMismatch, refused } from '../owner.ts';
-import type { RunOwner, RunRecord } from '../types.ts';
+import type { RunOwner } from '../types.ts';
 import { checkCount, checkDate, checkRunId, checkVersion, truncateError, unknownRun } from './checks.ts';
 import { getRun } from './read-runs.ts';
 import { toJson } from './rows.ts';
 
 /**
  * Marks a run `running` for an attempt of `stage` by code of `version` (see StateStore.markRunning);
- * undefined when the run is unknown, succeeded, caught by a pause before it started, or not `owner`'s.
+ * false when the run is unknown, succeeded, caught by a pause before it started, or not `owner`'s.
+ * The run's record is read afterwards (the store reads those of a group commit in one statement).
  */
 export async function markRunning(
   db: SqlDatabase,
@@ -17,7 +18,7 @@ export async function markRunning(
   now: Date,
   owner: RunOwner | undefined,
   version: string | null,
-): Promise<RunRecord | undefined> {
+): Promise<boolean> {
   checkRunId(runId);
   checkDate('now', now);
   checkVersion(version);
@@ -32,8 +33,7 @@ export async function markRunning(
       `(SELECT 1 FROM piko_jobs WHERE piko_jobs.job_id = piko_runs.job_id AND piko_jobs.paused <> 0))${ownerSql}`,
     [stage, stage, now, version, now, runId, ...ownerParams],
   );
-  if (updated.affectedRows === 0) return undefined;
-  return getRun(db, runId);
+  return updated.affectedRows > 0;
 }
 
 /** Records a non-last stage's output; the run stays running. */
