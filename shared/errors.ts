@@ -94,6 +94,7 @@ export class ConfigError extends PikoError {
 /** A record type or sink is defined wrongly (bad name, key, column type). Lists every problem at once. */
 export class SinkDefinitionError extends PikoError {
   override name = 'SinkDefinitionError';
+  override readonly exitCode: number = EXIT.badInput;
   /** The individual problems, each a full sentence. */
   readonly problems: readonly string[];
   constructor(what: string, problems: readonly string[]) {

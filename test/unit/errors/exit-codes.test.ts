@@ -9,6 +9,7 @@ describe('PikoError.exitCode', () => {
   it('is 2 for what the user must fix', () => {
     const mustFix: errors.PikoError[] = [
       new errors.JobDefinitionError('job', ['x']),
+      new errors.SinkDefinitionError('sink', ['x']),
       new errors.ScheduleError('x'),
       new errors.DurationError('x'),
       new errors.ConfigError(['x']),
