@@ -21,12 +21,12 @@ export interface ProcessServices extends StageRunnerDeps {
 
 /**
  * Opens the store the config names (MySQL when `mysql.dsn` is set, else SQLite, if `drivers` can),
- * migrated unless `migrate` is false.
+ * migrated unless `migrate` is false, its SQLite file checked unless `checkIntegrity` is false.
  */
 export async function openConfiguredStore(
   config: PikoConfig,
   drivers: StoreDrivers,
-  migrate = true,
+  options: { readonly migrate?: boolean; readonly checkIntegrity?: boolean } = {},
 ): Promise<StateStore> {
   const { mysql } = config;
   const store = await drivers.openStore({
@@ -36,8 +36,9 @@ export async function openConfiguredStore(
     queryTimeoutSeconds: mysql.queryTimeoutSeconds,
     iamAuth: mysql.iamAuth && mysql.region ? { region: mysql.region } : undefined,
     requeuePolicy: requeuePolicyOf(config),
+    checkIntegrity: options.checkIntegrity,
   });
-  if (migrate) await store.migrate();
+  if (options.migrate ?? true) await store.migrate();
   return store;
 }
 
@@ -70,7 +71,7 @@ export async function openProcessServices(
   jobs: JobRegistry,
   options: ProcessServicesOptions,
 ): Promise<ProcessServices> {
-  const store = await openConfiguredStore(config, options.drivers, options.migrate ?? true);
+  const store = await openConfiguredStore(config, options.drivers, { migrate: options.migrate });
   const resources = new ResourceRegistry({ openSqliteDatabase: options.drivers.openSqliteDatabase });
   return {
     config,

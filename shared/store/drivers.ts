@@ -27,6 +27,8 @@ export interface StoreConfig {
   readonly clock?: () => Date;
   /** How often and how late a run is requeued before it is failed. @default DEFAULT_REQUEUE_POLICY */
   readonly requeuePolicy?: RequeuePolicy;
+  /** SQLite only: `PRAGMA quick_check` at open (see `SqliteStoreOptions.checkIntegrity`). @default true */
+  readonly checkIntegrity?: boolean;
 }
 
 /** A bare database on a file (no state tables), closed by its user. */

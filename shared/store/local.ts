@@ -22,6 +22,7 @@ export function openStore(config: StoreConfig = {}): Promise<StateStore> {
     file: config.sqliteFile,
     clock: config.clock,
     requeuePolicy: config.requeuePolicy,
+    checkIntegrity: config.checkIntegrity,
   });
 }
 

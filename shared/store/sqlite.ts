@@ -24,6 +24,12 @@ export interface SqliteStoreOptions {
   readonly clock?: () => Date;
   /** How often and how late a run is requeued before it is failed. @default DEFAULT_REQUEUE_POLICY */
   readonly requeuePolicy?: RequeuePolicy;
+  /**
+   * Run `PRAGMA quick_check` at open. Off only for a second connection to a file this process has
+   * just checked (the UI's): the check reads every page, synchronously, on the runtime's event loop.
+   * @default true
+   */
+  readonly checkIntegrity?: boolean;
 }
 
 const SQLITE_DIALECT: SqlStoreDialect = {
@@ -60,7 +66,7 @@ export async function openSqliteStore(options: SqliteStoreOptions = {}): Promise
     // after any crash mid-run). FULL (a sync per commit) measured ~35% slower even with group commit.
     connection.pragma('synchronous = NORMAL');
     if (file !== ':memory:') {
-      checkIntegrity(connection, file);
+      if (options.checkIntegrity ?? true) checkIntegrity(connection, file);
       bindStoreId(connection, file);
     }
   } catch (error) {

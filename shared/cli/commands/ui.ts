@@ -256,12 +256,16 @@ export function runtimeHealth(runtime: LocalRuntime, stopping: boolean): Runtime
   return { state: stopping ? 'stopping' : 'running' };
 }
 
-/** The UI's own connection to the configured store: a small MySQL pool, or a second SQLite connection (WAL readers never block the runtime). */
+/**
+ * The UI's own connection to the configured store: a small MySQL pool, or a second SQLite connection
+ * (WAL readers never block the runtime). The process has already opened, checked and migrated the
+ * store, so this connection does neither again.
+ */
 function openUiStore(config: PikoConfig): Promise<StateStore> {
   return openConfiguredStore(
     { ...config, mysql: { ...config.mysql, poolSize: Math.min(UI_POOL_SIZE, config.mysql.poolSize) } },
     LOCAL_DRIVERS,
-    false,
+    { migrate: false, checkIntegrity: false },
   );
 }
 
