@@ -25,7 +25,6 @@ interface Call<T = unknown> {
 export class GroupCommit {
   readonly #database: SqlDatabase;
   #pending: Call[] = [];
-  #scheduled = false;
   /**
    * Bound to the store's own async context: a group started by a call made inside some transaction
    * (SQLite tracks its transaction per async context) must not join or nest in it.
@@ -40,16 +39,11 @@ export class GroupCommit {
   /** Runs `work` in the next group's transaction; resolves once that transaction has committed. */
   run<T>(work: (db: SqlDatabase) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#pending.push({ work, resolve, reject } as Call);
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        this.#flushLater();
-      }
+      if (this.#pending.push({ work, resolve, reject } as Call) === 1) this.#flushLater();
     });
   }
 
   #flush(): void {
-    this.#scheduled = false;
     while (this.#pending.length > 0) {
       const group = this.#pending.splice(0, MAX_GROUP_SIZE);
       // Later groups of this turn go on without waiting for this one's commit.
