@@ -231,6 +231,38 @@ export const MIGRATIONS: readonly Migration[] = [
     mysql: ['ALTER TABLE piko_runs ADD COLUMN code_version VARCHAR(100) NULL'],
     sqlite: ['ALTER TABLE piko_runs ADD COLUMN code_version TEXT NULL'],
   },
+  {
+    // What operators did (DESIGN.md §8): one row per action of the CLI, the web UI or `--aws`, with
+    // who, why and when. `piko_actions_job` serves a job's history, newest first.
+    version: 6,
+    name: 'operator actions',
+    mysql: [
+      `CREATE TABLE IF NOT EXISTS piko_actions (
+  action_id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  job_id VARCHAR(64) NOT NULL,
+  kind VARCHAR(32) NOT NULL,
+  target VARCHAR(200) NOT NULL,
+  actor VARCHAR(200) NOT NULL,
+  reason VARCHAR(1000) NULL,
+  details TEXT NULL,
+  created_at DATETIME(3) NOT NULL,
+  KEY piko_actions_job (job_id, action_id)
+) ${MYSQL_TABLE_OPTIONS}`,
+    ],
+    sqlite: [
+      `CREATE TABLE piko_actions (
+  action_id INTEGER PRIMARY KEY,
+  job_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  target TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  reason TEXT NULL,
+  details TEXT NULL,
+  created_at INTEGER NOT NULL
+) STRICT`,
+      'CREATE INDEX piko_actions_job ON piko_actions (job_id, action_id)',
+    ],
+  },
 ];
 
 /**

@@ -6,6 +6,7 @@
  */
 import { StoreError } from '../errors.ts';
 import type { SqlDatabase } from '../sql.ts';
+import { listActions, recordAction } from './sql/actions.ts';
 import { type BackfillProgress, getBackfill, openBackfill, updateBackfill } from './sql/backfills.ts';
 import { checkJobId } from './sql/checks.ts';
 import { databaseClock } from './sql/database-clock.ts';
@@ -29,13 +30,16 @@ import { requeueRuns } from './sql/requeue-runs.ts';
 import { resetWatermark } from './sql/reset-watermark.ts';
 import { markFailed, markRunning, markSucceeded, recordOutput } from './sql/run-transitions.ts';
 import {
+  type ActionQuery,
   type BackfillRecord,
   type DatabaseClock,
   DEFAULT_REQUEUE_POLICY,
   type DispatchLane,
   type JobState,
   type JobTransaction,
+  type NewOperatorAction,
   type NewRun,
+  type OperatorAction,
   type RequeueOutcome,
   type RequeuePolicy,
   type RunBucket,
@@ -209,6 +213,14 @@ class SqlStateStore implements StateStore {
     return getBackfill(this.database, backfillId);
   }
 
+  recordAction(action: NewOperatorAction): Promise<void> {
+    return recordAction(this.#ctx, action);
+  }
+
+  listActions(query: ActionQuery): Promise<OperatorAction[]> {
+    return listActions(this.database, query);
+  }
+
   close(): Promise<void> {
     return this.#backend.close();
   }
@@ -276,6 +288,10 @@ class SqlJobTransaction implements JobTransaction {
 
   async resetWatermark(to: Date, now: Date, dryRun: boolean): Promise<WatermarkReset> {
     return resetWatermark(this.#open, this.job, to, now, dryRun);
+  }
+
+  async recordAction(action: Omit<NewOperatorAction, 'jobId'>): Promise<void> {
+    return recordAction(this.#open, { ...action, jobId: this.job.jobId });
   }
 
   async updateBackfill(backfillId: string, update: BackfillProgress): Promise<void> {

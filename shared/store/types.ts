@@ -168,6 +168,74 @@ export type DispatchLane =
   | { readonly kind: 'scheduled' }
   | { readonly kind: 'backfill'; readonly backfillId: string };
 
+/**
+ * What an operator did (DESIGN.md §8): every action of the CLI, the web UI and `--aws` is recorded
+ * in `piko_actions` with who, why and when.
+ */
+export type OperatorActionKind =
+  | 'pause'
+  | 'resume'
+  | 'run'
+  | 'rerun'
+  | 'cancel'
+  | 'mark'
+  | 'backfill'
+  | 'backfill-pause'
+  | 'backfill-resume'
+  | 'backfill-cancel'
+  | 'reset-watermark';
+/** Every {@link OperatorActionKind}. */
+export const OPERATOR_ACTION_KINDS: readonly OperatorActionKind[] = [
+  'pause',
+  'resume',
+  'run',
+  'rerun',
+  'cancel',
+  'mark',
+  'backfill',
+  'backfill-pause',
+  'backfill-resume',
+  'backfill-cancel',
+  'reset-watermark',
+];
+
+/** An operator action to record. */
+export interface NewOperatorAction {
+  readonly jobId: string;
+  readonly kind: OperatorActionKind;
+  /**
+   * What it acted on, as a reader wants to see it: an interval or a range
+   * (`2026-03-01T00:00:00.000Z/2026-03-02T00:00:00.000Z`), a backfill id, … (at most 200 characters).
+   */
+  readonly target: string;
+  /** Who: the OS user and host of the CLI, the UI's caller, the AWS caller (at most 200 characters). */
+  readonly actor: string;
+  /** Why, in the operator's words (at most 1,000 characters, truncated). @default null */
+  readonly reason?: string | null;
+  /** What it did, for the record (counts, run ids…), stored as JSON. @default null */
+  readonly details?: unknown;
+}
+
+/** A recorded operator action, as `piko_actions` holds it. */
+export interface OperatorAction extends NewOperatorAction {
+  /** Increasing with each action recorded. */
+  readonly actionId: number;
+  readonly reason: string | null;
+  readonly details: unknown;
+  /** When it was recorded, by the store's clock. */
+  readonly at: Date;
+}
+
+/** Which actions {@link StateStore.listActions} returns: newest first. */
+export interface ActionQuery {
+  /** Only this job's actions. @default every job */
+  readonly jobId?: string;
+  /** Only actions with an id below this (the next page). @default no bound */
+  readonly beforeId?: number;
+  /** At most this many. */
+  readonly limit: number;
+}
+
 /** A backfill request's row in `piko_backfills`. */
 export interface BackfillRecord {
   /** Deterministic id derived from the request, so re-running the same request resumes it. */
@@ -230,6 +298,11 @@ export interface JobTransaction {
    * With `dryRun`, changes nothing and reports the same.
    */
   resetWatermark(to: Date, now: Date, dryRun: boolean): Promise<WatermarkReset>;
+  /**
+   * Records an operator action on this job in the same transaction as its effect, so the record
+   * exists exactly when the action took effect.
+   */
+  recordAction(action: Omit<NewOperatorAction, 'jobId'>): Promise<void>;
   /**
    * Updates a backfill's cursor and status and adds to its counts, atomically with the runs; sets
    * its error (cleared when none is given).
@@ -417,6 +490,11 @@ export interface StateStore {
   openBackfill(backfill: Omit<BackfillRecord, 'createdAt' | 'updatedAt' | 'error'>): Promise<BackfillRecord>;
   /** One backfill by id. */
   getBackfill(backfillId: string): Promise<BackfillRecord | undefined>;
+
+  /** Records an operator action (outside a job transaction). */
+  recordAction(action: NewOperatorAction): Promise<void>;
+  /** Recorded operator actions, newest first. */
+  listActions(query: ActionQuery): Promise<OperatorAction[]>;
 
   /** The database behind the store, for sinks that write next to the state (upsertSink's default). */
   readonly database: SqlDatabase;

@@ -97,8 +97,8 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
 
     describe('migrations', () => {
       it('numbers migrations 1, 2, 3… with SQL for both dialects', () => {
-        // 4: execution leases; 5: the runs' code version.
-        expect(MIGRATIONS.map((migration) => migration.version)).toEqual([1, 2, 3, 4, 5]);
+        // 4: execution leases; 5: the runs' code version; 6: operator actions.
+        expect(MIGRATIONS.map((migration) => migration.version)).toEqual([1, 2, 3, 4, 5, 6]);
         for (const migration of MIGRATIONS) {
           expect(migration.mysql.length).toBeGreaterThan(0);
           expect(migration.sqlite.length).toBeGreaterThan(0);
@@ -243,7 +243,11 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
             ['old_job', T0, at('2026-03-01T01:00:00Z'), T0, T0],
           );
 
-          expect(await old.migrate()).toEqual({ applied: [5] });
+          expect(await old.migrate()).toEqual({
+            applied: MIGRATIONS.filter((migration) => migration.version >= 5).map(
+              (migration) => migration.version,
+            ),
+          });
 
           expect((await old.listRuns('old_job')).map((run) => run.version)).toEqual([null]);
           expect(await old.countOutdated('old_job', '1')).toBe(1);
@@ -1283,6 +1287,72 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         );
         await expect(attempt).rejects.toBeInstanceOf(StoreError);
         expect(await store.listRuns(jobId)).toEqual([]);
+      });
+    });
+
+    describe('operator actions', () => {
+      it('records actions with who, why and when, and lists them newest first, per job and in pages', async () => {
+        const jobId = newJobId('actions');
+        const other = newJobId('actions_other');
+        const now = setClock('2026-04-02T08:00:00.000Z');
+        await store.recordAction({
+          jobId,
+          kind: 'pause',
+          target: jobId,
+          actor: 'ana@laptop',
+          reason: 'upstream late',
+        });
+        await store.withJob(jobAt(jobId, T0), (tx) =>
+          tx.recordAction({
+            kind: 'mark',
+            target: '2026-03-01T00:00:00.000Z/2026-03-02T00:00:00.000Z',
+            actor: 'ana@laptop',
+            reason: 'loaded by hand',
+            details: { marked: 24 },
+          }),
+        );
+        await store.recordAction({ jobId: other, kind: 'resume', target: other, actor: 'bo@ci' });
+
+        const mine = await store.listActions({ jobId, limit: 10 });
+        expect(mine.map((action) => [action.kind, action.reason, action.details])).toEqual([
+          ['mark', 'loaded by hand', { marked: 24 }],
+          ['pause', 'upstream late', null],
+        ]);
+        expect(mine[0]).toMatchObject({ jobId, actor: 'ana@laptop', at: now });
+        const firstPage = await store.listActions({ jobId, limit: 1 });
+        const nextPage = await store.listActions({ jobId, limit: 1, beforeId: firstPage[0]?.actionId });
+        expect([...firstPage, ...nextPage].map((action) => action.kind)).toEqual(['mark', 'pause']);
+        const all = await store.listActions({ limit: 1_000 });
+        expect(all.filter((action) => action.jobId === other).map((action) => action.kind)).toEqual([
+          'resume',
+        ]);
+      });
+
+      it("rolls an action back with its job transaction's effect", async () => {
+        const jobId = newJobId('actions_rollback');
+        await expect(
+          store.withJob(jobAt(jobId, T0), async (tx) => {
+            await tx.recordAction({ kind: 'cancel', target: 'x', actor: 'ana@laptop' });
+            throw new Error('the effect failed');
+          }),
+        ).rejects.toThrow('the effect failed');
+        expect(await store.listActions({ jobId, limit: 10 })).toEqual([]);
+      });
+
+      it('refuses an action with every problem listed, and truncates a long reason', async () => {
+        const jobId = newJobId('actions_bad');
+        await expect(
+          store.recordAction({ jobId, kind: 'explode' as never, target: 'x'.repeat(201), actor: '' }),
+        ).rejects.toThrow(/kind "explode".*target must be.*actor must be/);
+        await store.recordAction({
+          jobId,
+          kind: 'mark',
+          target: 'x',
+          actor: 'ana',
+          reason: 'r'.repeat(5_000),
+        });
+        const [action] = await store.listActions({ jobId, limit: 1 });
+        expect(action?.reason).toHaveLength(1_000);
       });
     });
 
