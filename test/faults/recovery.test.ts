@@ -22,7 +22,7 @@ import type { StateStore } from '../../shared/store/types.ts';
 import { CHAOS_TABLE, defineChaosJob } from '../../support/chaos-jobs/chaos-upsert.ts';
 import { createTestDatabase, mysqlGate, mysqlTestDsn, type TestDatabase } from '../../support/mysql.ts';
 import { checkJobState, plannedRange } from '../../support/state-checks.ts';
-import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
+import { type FaultProxy, startFaultProxy } from '../../support/fault-proxy.ts';
 import { createTempSqliteStore } from '../helpers/sqlite.ts';
 import { jobAt } from '../helpers/stored-job.ts';
 

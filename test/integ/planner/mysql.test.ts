@@ -5,7 +5,7 @@ import { dispatch, planBackfill, planScheduled } from '../../../shared/planner/i
 import { openMysqlStore } from '../../../shared/store/mysql/index.ts';
 import type { StateStore } from '../../../shared/store/types.ts';
 import { createTestDatabase, mysqlGate, type TestDatabase } from '../../../support/mysql.ts';
-import { queryStartingWith, startFaultProxy } from '../../helpers/fault-proxy.ts';
+import { queryStartingWith, startFaultProxy } from '../../../support/fault-proxy.ts';
 import { RecordingStarter } from '../../helpers/recording-starter.ts';
 import { describePlanner } from './planner-suite.ts';
 import { describeCodeVersions } from './versions-suite.ts';
