@@ -420,9 +420,13 @@ export class FaultHarness {
   }
 }
 
-/** Resolves once the child has started its first execution (false: it exited first, or a minute passed). */
+/**
+ * Resolves once runs are going on: the child has recorded its first run succeeded (false: it exited
+ * first, or two minutes passed). Not at its first `dispatched`: on a loaded machine the first stage
+ * can start seconds after that, and faults injected before it meet no statement at all.
+ */
 async function untilRunning(child: PikoProcess): Promise<boolean> {
-  return (await child.waitFor((event) => event.event === 'dispatched', 60_000)) !== undefined;
+  return (await child.waitFor((event) => event.event === 'succeeded', 120_000)) !== undefined;
 }
 
 function reportedSome(outcome: FaultOutcome, event: string): string[] {
