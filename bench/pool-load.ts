@@ -12,7 +12,10 @@
  *
  * Uses the MariaDB at 127.0.0.1:3306 as root (override with `PIKO_BENCH_MYSQL_URL`, a server URL
  * without database): a fresh database and two users per run, dropped at the end.
- * The last line printed is one JSON object for scripts.
+ * The last line printed is one JSON object for scripts. Exits 1 when a run did not succeed, a
+ * connection was left open, or the pool's user (or the runtime's store) held more connections than
+ * its pool: the assertions of `test/load/pool-bound.test.ts` (`--concurrency 0`, which runs 1,000 of
+ * these 5,000 in `npm test`) and `test/load/pool-bound-workflow.test.ts`.
  */
 import { parseArgs } from 'node:util';
 import { OBSERVER_CONNECTIONS, runPoolLoad } from '../support/pool-load.ts';
@@ -93,3 +96,24 @@ console.log(
     ...(result.executions === undefined ? {} : { executions: result.executions }),
   }),
 );
+
+// The assertions of the tests, on any size (times are printed, never judged).
+const violations = [
+  ...(result.succeeded === runs ? [] : [`${result.succeeded} of ${runs} runs succeeded`]),
+  ...(result.wait.count === runs ? [] : [`${result.wait.count} pool acquisitions for ${runs} runs`]),
+  ...(result.leftOpen === 0 ? [] : [`${result.leftOpen} connections left open`]),
+  ...(result.maxPoolConnections <= pool
+    ? []
+    : [`the pool's user held ${result.maxPoolConnections} connections, more than ${pool}`]),
+  ...(result.distinctHandlerConnections <= pool
+    ? []
+    : [`handlers ran on ${result.distinctHandlerConnections} connections, more than ${pool}`]),
+  ...(concurrency === undefined && result.maxRuntimeConnections > storePoolSize
+    ? [`the runtime held ${result.maxRuntimeConnections} connections, more than ${storePoolSize}`]
+    : []),
+  ...(concurrency === undefined || (result.handlerCalls === runs && result.repeatedIntervals === 0)
+    ? []
+    : [`${result.handlerCalls} handler calls for ${runs} intervals, ${result.repeatedIntervals} repeated`]),
+];
+for (const violation of violations) console.error(`VIOLATION ${violation}`);
+if (violations.length > 0) process.exitCode = 1;

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { getConfig } from '../shared/config.ts';
 import { ConfigError, StoreError, StoreUnavailableError } from '../shared/errors.ts';
 import { type DatabaseUserPlan, databaseUserStatements } from '../shared/stack/database-users.ts';
-import { lambdaStoreOptions } from '../shared/stack/env.ts';
+import { lambdaStoreOptions } from '../shared/stack/lambda-store.ts';
 import { openMysqlStore, parseMysqlDsn } from '../shared/store/mysql/index.ts';
 import type { StateStore } from '../shared/store/types.ts';
 import { errorMessage, logger } from '../shared/telemetry.ts';

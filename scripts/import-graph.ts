@@ -1,14 +1,19 @@
 /**
- * The import graph of the project as esbuild resolves it, and the two rules `npm run lint` holds it
- * to: no import cycles, and nothing that runs on AWS reaching what must not run there. esbuild is the
- * bundler of every Lambda and of the stage image, so its graph is the one that ships: `import type`
- * is gone from it (a cycle of types alone costs nothing at run time), `import { type X }` is kept
- * (`verbatimModuleSyntax`), dynamic `import()` of a literal path is an edge.
+ * The import graph of the project, and the two rules `npm run lint` holds it to: no import cycles,
+ * and nothing that runs on AWS reaching what must not run there. The second is checked on the graph
+ * as esbuild resolves it: esbuild is the bundler of every Lambda and of the stage image, so its graph
+ * is the one that ships (`import type` is gone from it, `import { type X }` is kept under
+ * `verbatimModuleSyntax`, dynamic `import()` of a literal path is an edge). Cycles are searched in
+ * that graph joined with every import and export declaration as TypeScript parses it, `import type`
+ * included: a cycle of types costs nothing at run time, but it still ties the modules together (one
+ * cannot move or be understood without the other), and a type import turned into a value import
+ * later would make it a cycle that runs.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
+import ts from 'typescript';
 
 /** Module → the modules it imports (both sorted). Project files are paths relative to the root. */
 export type ImportGraph = ReadonlyMap<string, readonly string[]>;
@@ -36,6 +41,8 @@ export interface ImportReport {
   readonly files: number;
   /** Each cycle as a chain that ends where it starts. */
   readonly cycles: readonly (readonly string[])[];
+  /** The imports on those cycles that are of types only (`from → to`), gone from the bundles. */
+  readonly typeOnlyImports: readonly string[];
   readonly entries: readonly string[];
   readonly forbidden: ForbiddenImports;
   readonly reaches: readonly ForbiddenReach[];
@@ -61,9 +68,25 @@ export async function checkImports(check: ImportCheck): Promise<ImportReport> {
     projectImportGraph(check.root, files),
     reachableGraph(check.root, check.entries, check.bundling, check.forbidden),
   ]);
+  const declared = declaredImportGraph(check.root, files);
+  const cycles = importCycles(joinedGraph(projectGraph, declared));
+  const runtimeEdges = new Set(
+    [...projectGraph].flatMap(([from, to]) => to.map((target) => edge(from, target))),
+  );
+  const typeOnlyImports = [
+    ...new Set(
+      cycles.flatMap((cycle) =>
+        cycle
+          .slice(1)
+          .map((to, i) => edge(cycle[i]!, to))
+          .filter((step) => !runtimeEdges.has(step)),
+      ),
+    ),
+  ].sort();
   return {
     files: files.length,
-    cycles: importCycles(projectGraph),
+    cycles,
+    typeOnlyImports,
     entries: check.entries,
     forbidden: check.forbidden,
     reaches: check.entries.flatMap((entry) =>
@@ -102,6 +125,53 @@ export async function projectImportGraph(root: string, files: readonly string[])
     logLevel: 'error',
   });
   return graphOf(metafile, { projectOnly: true });
+}
+
+/**
+ * The imports between project files as TypeScript reads the declarations, without compiling: every
+ * `import … from`, `import type … from`, `export … from` and `export type … from` whose module
+ * resolves (as `tsc` resolves it: `moduleResolution: "Bundler"`, package.json `imports` such as
+ * `#piko`) to one of `files`. Dynamic `import()` is left to esbuild's graph.
+ */
+export function declaredImportGraph(root: string, files: readonly string[]): ImportGraph {
+  const options: ts.CompilerOptions = {
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    allowImportingTsExtensions: true,
+    noEmit: true,
+  };
+  const project = new Set(files);
+  const graph = new Map<string, string[]>();
+  for (const file of files) {
+    const absolute = path.join(root, file);
+    const source = ts.createSourceFile(absolute, readFileSync(absolute, 'utf8'), ts.ScriptTarget.Latest);
+    const targets = new Set<string>();
+    for (const statement of source.statements) {
+      if (!ts.isImportDeclaration(statement) && !ts.isExportDeclaration(statement)) continue;
+      const specifier = statement.moduleSpecifier;
+      if (!specifier || !ts.isStringLiteral(specifier)) continue;
+      const resolved = ts.resolveModuleName(specifier.text, absolute, options, ts.sys).resolvedModule;
+      if (!resolved) continue;
+      const target = toPosix(path.relative(root, resolved.resolvedFileName));
+      if (project.has(target)) targets.add(target);
+    }
+    graph.set(file, [...targets].sort());
+  }
+  return graph;
+}
+
+/** Both graphs' edges in one. */
+function joinedGraph(a: ImportGraph, b: ImportGraph): ImportGraph {
+  const joined = new Map<string, string[]>();
+  for (const graph of [a, b]) {
+    for (const [from, to] of graph)
+      joined.set(from, [...new Set([...(joined.get(from) ?? []), ...to])].sort());
+  }
+  return joined;
+}
+
+function edge(from: string, to: string): string {
+  return `${from} → ${to}`;
 }
 
 /**
@@ -305,8 +375,12 @@ export function formatImportReport(report: ImportReport): string {
       '',
       `Import cycles (${report.cycles.length}): break each by moving what both files need into a module both may import.`,
     );
+    const typeOnly = new Set(report.typeOnlyImports);
     report.cycles.forEach((cycle, i) => {
-      lines.push(`  ${i + 1}. ${cycle.join('\n     → ')}`);
+      const steps = cycle.map((file, at) =>
+        at > 0 && typeOnly.has(edge(cycle[at - 1]!, file)) ? `${file} (import type)` : file,
+      );
+      lines.push(`  ${i + 1}. ${steps.join('\n     → ')}`);
     });
   }
   if (report.reaches.length > 0) {

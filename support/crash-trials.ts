@@ -45,6 +45,27 @@ export interface CrashSuiteOptions {
   readonly log?: (line: string) => void;
 }
 
+/**
+ * Where a scripted kill lands: `boot` (0.3 s after the spawn, before the runtime prints anything),
+ * `planning` (as soon as it printed `started` or `planned`: planning, or between a planning and its
+ * dispatch), `running` (once `succeeded` of this process reach `fraction` of the intervals it has
+ * left), `exiting` (once it printed `stopped`).
+ */
+export type KillAt =
+  | { readonly at: 'boot' }
+  | { readonly at: 'planning' }
+  | { readonly at: 'running'; readonly fraction: number }
+  | { readonly at: 'exiting' };
+
+/** A trial told exactly, instead of drawn from the seed: `npm test` runs a few, one per kind of kill. */
+export interface TrialPlan {
+  readonly intervals: number;
+  /** Plans of this many intervals and executions of this many runs (both small: several of each). @default one of each */
+  readonly small?: { readonly maxIntervalsPerDispatch: number; readonly maxRunsPerExecution: number };
+  /** One per process, in order; the process after the last kill runs to its end. */
+  readonly kills: readonly KillAt[];
+}
+
 /** One trial's outcome. */
 export interface TrialResult {
   readonly trial: number;
@@ -93,14 +114,17 @@ export class CrashSuite {
     this.#random = seededRandom(options.seed);
   }
 
-  /** Runs trial number `trial` (0-based; part of the job id and the SQLite file name). */
-  async run(trial: number): Promise<TrialResult> {
+  /**
+   * Runs trial number `trial` (0-based; part of the job id and the SQLite file name): as `plan` says,
+   * or with its size and kills drawn from the seed.
+   */
+  async run(trial: number, plan?: TrialPlan): Promise<TrialResult> {
     const options = this.#options;
     const began = Date.now();
     const [minIntervals, maxIntervals] = options.intervals ?? [100, 200];
     const [minKills, maxKills] = options.kills ?? [1, 3];
-    const intervals = this.#int(minIntervals, maxIntervals);
-    const plannedKills = this.#int(minKills, maxKills);
+    const intervals = plan ? plan.intervals : this.#int(minIntervals, maxIntervals);
+    const plannedKills = plan ? plan.kills.length : this.#int(minKills, maxKills);
     const jobId = `${options.jobPrefix ?? 'chaos'}_${trial}`;
     const start = new Date(Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS - intervals * MINUTE_MS);
     const ledger = path.join(options.dataDir, `${jobId}.ledger`);
@@ -111,14 +135,18 @@ export class CrashSuite {
         : { kind: 'sqlite', file: sqliteFile };
     // Some trials plan in several transactions and run in several executions, so kills also land
     // between two plannings and between an execution and the dispatch that goes on after it.
-    const small = this.#random() < 0.5;
+    const small = plan
+      ? plan.small
+      : this.#random() < 0.5
+        ? { maxIntervalsPerDispatch: this.#int(30, 80), maxRunsPerExecution: this.#int(20, 60) }
+        : undefined;
     const jobOptions = {
       id: jobId,
       start,
       ledger,
-      maxIntervalsPerDispatch: small ? this.#int(30, 80) : undefined,
+      maxIntervalsPerDispatch: small?.maxIntervalsPerDispatch,
     };
-    const env = small ? { PIKO_MAX_RUNS_PER_EXECUTION: String(this.#int(20, 60)) } : undefined;
+    const env = small ? { PIKO_MAX_RUNS_PER_EXECUTION: String(small.maxRunsPerExecution) } : undefined;
 
     const errors: string[] = [];
     const killPhases: KillPhase[] = [];
@@ -136,8 +164,12 @@ export class CrashSuite {
       const child = spawnPiko({ store, dataDir: options.dataDir, job: jobOptions, env });
       processes++;
       last = child;
-      const killing =
-        killPhases.length < plannedKills ? this.#killAtRandom(child, intervals - succeededEvents) : undefined;
+      const scripted = plan?.kills[processes - 1];
+      const killing = scripted
+        ? this.#killAt(child, scripted, intervals - succeededEvents)
+        : !plan && killPhases.length < plannedKills
+          ? this.#killAtRandom(child, intervals - succeededEvents)
+          : undefined;
       const exit = await Promise.race([child.exited, sleep(PROCESS_TIMEOUT_MS).then(() => undefined)]);
       if (!exit) {
         errors.push(
@@ -200,7 +232,7 @@ export class CrashSuite {
     };
     this.#add(result);
     options.log?.(
-      `trial ${trial}: ${check.intervals} intervals${small ? ` (plans of ${jobOptions.maxIntervalsPerDispatch}, executions of ${env?.PIKO_MAX_RUNS_PER_EXECUTION})` : ''}, ${result.kills} kills (${killPhases.join(', ') || '-'}), ` +
+      `trial ${trial}: ${check.intervals} intervals${small ? ` (plans of ${small.maxIntervalsPerDispatch}, executions of ${small.maxRunsPerExecution})` : ''}, ${result.kills} kills (${killPhases.join(', ') || '-'}), ` +
         `${processes} processes, ${executions} handler runs, max attempts ${check.maxAttempts}, ` +
         `duplicates ${check.duplicates}, lost ${check.lost}${check.ok && errors.length === 0 ? '' : ' FAILED'} (${result.durationMs} ms)`,
     );
@@ -227,6 +259,27 @@ export class CrashSuite {
       const target = Math.floor(this.#random() * Math.max(1, remaining));
       await child.waitUntil(() => child.count('succeeded') >= target, 120_000);
       await Promise.race([sleep(this.#random() * 10), child.exited]);
+    } else {
+      await child.waitFor((event) => event.event === 'stopped', 120_000);
+    }
+    if (child.exit) {
+      this.totals.missedKills++;
+      return undefined;
+    }
+    const phase = phaseOf(child);
+    await child.kill9();
+    return phase;
+  }
+
+  /** Kills the child where `kill` says; resolves with where the kill landed, or undefined when the child exited first. */
+  async #killAt(child: PikoProcess, kill: KillAt, remaining: number): Promise<KillPhase | undefined> {
+    if (kill.at === 'boot') {
+      await Promise.race([sleep(300), child.exited]);
+    } else if (kill.at === 'planning') {
+      await child.waitFor((event) => event.event === 'started' || event.event === 'planned', 120_000);
+    } else if (kill.at === 'running') {
+      const target = Math.max(1, Math.floor(kill.fraction * remaining));
+      await child.waitUntil(() => child.count('succeeded') >= target, 120_000);
     } else {
       await child.waitFor((event) => event.event === 'stopped', 120_000);
     }

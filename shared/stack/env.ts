@@ -2,11 +2,11 @@
  * The environment the stack gives Piko's Lambda functions and Fargate tasks.
  *
  * Every `PIKO_*` name here is a key of `shared/config.ts` (which refuses unknown `PIKO_*` variables),
- * so any code in these processes may call `getConfig()` and read the same values.
+ * so any code in these processes may call `getConfig()` and read the same values. A leaf: it imports
+ * nothing of Piko but the errors, so that the configuration and telemetry may import it (how a Lambda
+ * opens the store from the configuration is `lambda-store.ts`).
  */
-import type { PikoConfig } from '../config.ts';
 import { ConfigError } from '../errors.ts';
-import type { MysqlStoreOptions } from '../store/mysql/index.ts';
 
 /** The state database DSN: RDS Proxy endpoint, IAM user, no password (`mysql.dsn`). */
 export const ENV_MYSQL_DSN = 'PIKO_MYSQL__DSN';
@@ -33,25 +33,6 @@ export function requiredEnv(
     ]);
   }
   return value;
-}
-
-/**
- * How a Piko Lambda opens the state store, read from the configuration as every Piko process reads
- * it (`[mysql]`, i.e. `PIKO_MYSQL__*`): IAM tokens when `mysql.iam_auth` is on (signed for
- * `mysql.region`), else the DSN's password. TLS as the DSN's `ssl` parameter says; without one, TLS
- * verified against Node's CAs (and `NODE_EXTRA_CA_CERTS`), which RDS Proxy's ACM certificate chains
- * to, so the bundles need no RDS CA certificates.
- * @throws ConfigError when `mysql.dsn` is not set.
- */
-export function lambdaStoreOptions(config: PikoConfig, poolSize: number): MysqlStoreOptions {
-  const dsn = config.mysql.dsn ?? requiredEnv(ENV_MYSQL_DSN, {});
-  const { iamAuth, region } = config.mysql;
-  return {
-    dsn,
-    poolSize,
-    iamAuth: iamAuth && region ? { region } : undefined,
-    ssl: new URL(dsn).searchParams.has('ssl') ? undefined : true,
-  };
 }
 
 /** The job-outputs bucket, set on the jobs that declare `objectStore()` (`objects.bucket`). */

@@ -20,9 +20,9 @@ import { LOCAL_DRIVERS } from '../../shared/store/local.ts';
 import { openMysqlStore, parseMysqlDsn } from '../../shared/store/mysql/index.ts';
 import type { StateStore } from '../../shared/store/types.ts';
 import { CHAOS_TABLE, defineChaosJob } from '../../support/chaos-jobs/chaos-upsert.ts';
+import { type FaultProxy, startFaultProxy } from '../../support/fault-proxy.ts';
 import { createTestDatabase, mysqlGate, mysqlTestDsn, type TestDatabase } from '../../support/mysql.ts';
 import { checkJobState, plannedRange } from '../../support/state-checks.ts';
-import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
 import { createTempSqliteStore } from '../helpers/sqlite.ts';
 import { jobAt } from '../helpers/stored-job.ts';
 

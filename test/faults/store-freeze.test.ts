@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMysqlDsn } from '../../shared/store/mysql/index.ts';
+import { type FaultProxy, startFaultProxy } from '../../support/fault-proxy.ts';
 import { createTestDatabase, mysqlGate, mysqlTestDsn, type TestDatabase } from '../../support/mysql.ts';
 import { type PikoExit, sleep, spawnPiko } from '../../support/piko-process.ts';
-import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
 
 const MINUTE_MS = 60_000;
 const FREEZE_MS = 300_000;

@@ -30,7 +30,11 @@ import { type ChildCounts, RACE_FILES } from './dispatcher-child.ts';
 
 const CHILD = fileURLToPath(new URL('./dispatcher-child.ts', import.meta.url));
 const PROCESSES = 5;
-const REPETITIONS = 6;
+/**
+ * Races of 5 processes over 3 fresh jobs each: 2 in `npm test`; `npx tsx bench/racing-dispatchers.ts`
+ * runs this file with `PIKO_RACE_REPETITIONS` (6 by default, as `npm test` did before).
+ */
+const REPETITIONS = Math.max(1, Number(process.env.PIKO_RACE_REPETITIONS ?? 2) || 2);
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
 const gate = await mysqlGate('racing dispatcher tests');
@@ -54,120 +58,128 @@ describe.skipIf(gate.skip)('racing dispatchers across processes (MariaDB)', () =
     if (root) await rm(root, { recursive: true, force: true });
   });
 
-  it('never plans a run twice, never gives one to two executions, never loses an interval', async () => {
-    const totals = {
-      ...emptyTotals(),
-      processes: 0,
-      racingMs: 0,
-      planners: 0,
-      startCalls: 0,
-      executions: 0,
-      restarted: 0,
-      runsInTwoExecutions: 0,
-      nameConflicts: 0,
-      executedTwice: 0,
-    };
-    const began = performance.now();
-
-    // Three jobs per repetition, all due at once: two minutely with a few hundred intervals, one hourly
-    const now = Date.now();
-    const repetitions: ChaosJobOptions[][] = Array.from({ length: REPETITIONS }, (_, repetition) => [
-      { id: `race_${repetition}_a`, start: new Date(floor(now, MINUTE_MS) - 240 * MINUTE_MS) },
-      { id: `race_${repetition}_b`, start: new Date(floor(now, MINUTE_MS) - 150 * MINUTE_MS) },
-      { id: `race_${repetition}_h`, start: new Date(floor(now, HOUR_MS) - 200 * HOUR_MS), cron: '0 * * * *' },
-    ]);
-    const children = Array.from({ length: PROCESSES }, () => raceChild(root, repetitions, database.dsn));
-    await Promise.all(children.map((child) => child.ready));
-
-    for (const [repetition, jobs] of repetitions.entries()) {
-      // Arrange
-      const dir = path.join(root, `r${repetition}`);
-      mkdirSync(dir, { recursive: true });
-      const earliest = new Date();
-
-      // Act: let every process go at once
-      const go = performance.now();
-      writeFileSync(path.join(dir, RACE_FILES.go), '');
-      const results = await Promise.all(children.map((child) => child.next()));
-      const latest = new Date();
-      totals.racingMs += performance.now() - go;
-
-      // Assert: the processes themselves saw no error
-      expect(results.flatMap((result) => result.errors)).toEqual([]);
-
-      // Same name ⇒ same runs, every time it was started
-      const runsByName = new Map<string, string>();
-      let nameConflicts = 0;
-      for (const line of readLines(path.join(dir, RACE_FILES.starts))) {
-        const start = JSON.parse(line) as { name: string; runs: number[] };
-        const runs = start.runs.join(',');
-        const known = runsByName.get(start.name);
-        if (known !== undefined && known !== runs) nameConflicts++;
-        runsByName.set(start.name, runs);
-      }
-      // Each run in one execution, each run executed once
-      const executionOf = new Map<number, string>();
-      let runsInTwoExecutions = 0;
-      const executionFiles = readdirSync(path.join(dir, RACE_FILES.executions));
-      for (const file of executionFiles) {
-        const input = JSON.parse(
-          readFileSync(path.join(dir, RACE_FILES.executions, file), 'utf8'),
-        ) as ExecutionInput;
-        for (const run of input.runs) {
-          if (executionOf.has(run.runId)) runsInTwoExecutions++;
-          executionOf.set(run.runId, input.executionName);
-        }
-      }
-      const executed = new Map<string, number>();
-      for (const line of readLines(path.join(dir, RACE_FILES.ledger))) {
-        const [jobId, runId] = line.split(' ');
-        const key = `${jobId} ${runId}`;
-        executed.set(key, (executed.get(key) ?? 0) + 1);
-      }
-      const executedTwice = [...executed.values()].filter((count) => count > 1).length;
-
-      // Every due interval: one run, succeeded; no run outside the due set
-      let intervals = 0;
-      for (const options of jobs) {
-        const job = defineChaosJob(options);
-        const due = await plannedRange(store, job);
-        expect(
-          plausibleWatermark(job, due.to, earliest, latest),
-          `${job.id} watermark ${due.to.toISOString()}`,
-        ).toBe(true);
-        const check = await checkJobState({ store, job, due });
-        expect(check.problems, job.id).toEqual([]);
-        addCheck(totals, check);
-        intervals += check.intervals;
-      }
-      expect(executed.size).toBe(intervals);
-      expect({ nameConflicts, runsInTwoExecutions, executedTwice }).toEqual({
-        nameConflicts: 0,
+  it(
+    'never plans a run twice, never gives one to two executions, never loses an interval',
+    async () => {
+      const totals = {
+        ...emptyTotals(),
+        processes: 0,
+        racingMs: 0,
+        planners: 0,
+        startCalls: 0,
+        executions: 0,
+        restarted: 0,
         runsInTwoExecutions: 0,
+        nameConflicts: 0,
         executedTwice: 0,
-      });
+      };
+      const began = performance.now();
 
-      totals.processes += PROCESSES;
-      totals.planners += results.filter((result) => result.planned > 0).length;
-      totals.startCalls += results.reduce((sum, result) => sum + result.startCalls, 0);
-      totals.executions += executionFiles.length;
-      totals.restarted += results.reduce((sum, result) => sum + result.restarted, 0);
-      totals.runsInTwoExecutions += runsInTwoExecutions;
-      totals.nameConflicts += nameConflicts;
-      totals.executedTwice += executedTwice;
-    }
+      // Three jobs per repetition, all due at once: two minutely with a few hundred intervals, one hourly
+      const now = Date.now();
+      const repetitions: ChaosJobOptions[][] = Array.from({ length: REPETITIONS }, (_, repetition) => [
+        { id: `race_${repetition}_a`, start: new Date(floor(now, MINUTE_MS) - 240 * MINUTE_MS) },
+        { id: `race_${repetition}_b`, start: new Date(floor(now, MINUTE_MS) - 150 * MINUTE_MS) },
+        {
+          id: `race_${repetition}_h`,
+          start: new Date(floor(now, HOUR_MS) - 200 * HOUR_MS),
+          cron: '0 * * * *',
+        },
+      ]);
+      const children = Array.from({ length: PROCESSES }, () => raceChild(root, repetitions, database.dsn));
+      await Promise.all(children.map((child) => child.ready));
 
-    console.log(
-      `racing dispatchers: ${REPETITIONS} repetitions × ${PROCESSES} processes, ${totals.trials} job checks, ` +
-        `${totals.intervals} intervals checked (planned by ${totals.planners} of the ${totals.processes} processes), ${totals.executions} executions (${totals.startCalls} start calls, ` +
-        `${totals.restarted} restarts of a queued batch by another process), duplicates ${totals.duplicates}, ` +
-        `lost ${totals.lost}, names started with different runs ${totals.nameConflicts}, runs in two executions ` +
-        `${totals.runsInTwoExecutions}, runs executed twice ${totals.executedTwice} in ` +
-        `${(totals.racingMs / 1000).toFixed(1)} s of racing, ` +
-        `${((performance.now() - began) / 1000).toFixed(1)} s`,
-    );
-    expect({ duplicates: totals.duplicates, lost: totals.lost }).toEqual({ duplicates: 0, lost: 0 });
-  }, 240_000);
+      for (const [repetition, jobs] of repetitions.entries()) {
+        // Arrange
+        const dir = path.join(root, `r${repetition}`);
+        mkdirSync(dir, { recursive: true });
+        const earliest = new Date();
+
+        // Act: let every process go at once
+        const go = performance.now();
+        writeFileSync(path.join(dir, RACE_FILES.go), '');
+        const results = await Promise.all(children.map((child) => child.next()));
+        const latest = new Date();
+        totals.racingMs += performance.now() - go;
+
+        // Assert: the processes themselves saw no error
+        expect(results.flatMap((result) => result.errors)).toEqual([]);
+
+        // Same name ⇒ same runs, every time it was started
+        const runsByName = new Map<string, string>();
+        let nameConflicts = 0;
+        for (const line of readLines(path.join(dir, RACE_FILES.starts))) {
+          const start = JSON.parse(line) as { name: string; runs: number[] };
+          const runs = start.runs.join(',');
+          const known = runsByName.get(start.name);
+          if (known !== undefined && known !== runs) nameConflicts++;
+          runsByName.set(start.name, runs);
+        }
+        // Each run in one execution, each run executed once
+        const executionOf = new Map<number, string>();
+        let runsInTwoExecutions = 0;
+        const executionFiles = readdirSync(path.join(dir, RACE_FILES.executions));
+        for (const file of executionFiles) {
+          const input = JSON.parse(
+            readFileSync(path.join(dir, RACE_FILES.executions, file), 'utf8'),
+          ) as ExecutionInput;
+          for (const run of input.runs) {
+            if (executionOf.has(run.runId)) runsInTwoExecutions++;
+            executionOf.set(run.runId, input.executionName);
+          }
+        }
+        const executed = new Map<string, number>();
+        for (const line of readLines(path.join(dir, RACE_FILES.ledger))) {
+          const [jobId, runId] = line.split(' ');
+          const key = `${jobId} ${runId}`;
+          executed.set(key, (executed.get(key) ?? 0) + 1);
+        }
+        const executedTwice = [...executed.values()].filter((count) => count > 1).length;
+
+        // Every due interval: one run, succeeded; no run outside the due set
+        let intervals = 0;
+        for (const options of jobs) {
+          const job = defineChaosJob(options);
+          const due = await plannedRange(store, job);
+          expect(
+            plausibleWatermark(job, due.to, earliest, latest),
+            `${job.id} watermark ${due.to.toISOString()}`,
+          ).toBe(true);
+          const check = await checkJobState({ store, job, due });
+          expect(check.problems, job.id).toEqual([]);
+          addCheck(totals, check);
+          intervals += check.intervals;
+        }
+        expect(executed.size).toBe(intervals);
+        expect({ nameConflicts, runsInTwoExecutions, executedTwice }).toEqual({
+          nameConflicts: 0,
+          runsInTwoExecutions: 0,
+          executedTwice: 0,
+        });
+
+        totals.processes += PROCESSES;
+        totals.planners += results.filter((result) => result.planned > 0).length;
+        totals.startCalls += results.reduce((sum, result) => sum + result.startCalls, 0);
+        totals.executions += executionFiles.length;
+        totals.restarted += results.reduce((sum, result) => sum + result.restarted, 0);
+        totals.runsInTwoExecutions += runsInTwoExecutions;
+        totals.nameConflicts += nameConflicts;
+        totals.executedTwice += executedTwice;
+      }
+
+      console.log(
+        `racing dispatchers: ${REPETITIONS} repetitions × ${PROCESSES} processes, ${totals.trials} job checks, ` +
+          `${totals.intervals} intervals checked (planned by ${totals.planners} of the ${totals.processes} processes), ${totals.executions} executions (${totals.startCalls} start calls, ` +
+          `${totals.restarted} restarts of a queued batch by another process), duplicates ${totals.duplicates}, ` +
+          `lost ${totals.lost}, names started with different runs ${totals.nameConflicts}, runs in two executions ` +
+          `${totals.runsInTwoExecutions}, runs executed twice ${totals.executedTwice} in ` +
+          `${(totals.racingMs / 1000).toFixed(1)} s of racing, ` +
+          `${((performance.now() - began) / 1000).toFixed(1)} s`,
+      );
+      expect({ duplicates: totals.duplicates, lost: totals.lost }).toEqual({ duplicates: 0, lost: 0 });
+    },
+    60_000 + 40_000 * REPETITIONS,
+  );
 });
 
 interface RaceChild {

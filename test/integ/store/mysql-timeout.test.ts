@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../../shared/errors.ts';
 import { openMysqlStore, parseMysqlDsn } from '../../../shared/store/mysql/index.ts';
 import type { StateStore } from '../../../shared/store/types.ts';
+import { type FaultProxy, startFaultProxy } from '../../../support/fault-proxy.ts';
 import { createTestDatabase, mysqlGate, mysqlTestDsn, type TestDatabase } from '../../../support/mysql.ts';
-import { type FaultProxy, startFaultProxy } from '../../helpers/fault-proxy.ts';
 import { jobAt } from '../../helpers/stored-job.ts';
 
 const FREEZE_MS = 300_000;

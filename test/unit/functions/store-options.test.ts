@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../shared/config.ts';
-import { lambdaStoreOptions } from '../../../shared/stack/env.ts';
+import { lambdaStoreOptions } from '../../../shared/stack/lambda-store.ts';
 
 const configOf = (env: Record<string, string>) => loadConfig({ cwd: '/nonexistent', env });
 

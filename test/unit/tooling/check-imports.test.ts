@@ -167,4 +167,22 @@ describe('checkImports', () => {
         'aws-cdk-lib, better-sqlite3, infra/, shared/store/sqlite.ts.',
     );
   });
+
+  it('reports a cycle closed by a type-only import, which the bundles do not see', async () => {
+    // Arrange: p imports a type of q, which imports p's value; s re-exports a type of t, which imports s.
+    const check = { ...checkOf('typed', ['functions/handler.ts'], {}), dirs: ['shared', 'functions'] };
+
+    // Act
+    const report = await checkImports(check);
+
+    // Assert: both cycles, the type-only step of each marked
+    expect(report.cycles).toEqual([
+      ['shared/p.ts', 'shared/q.ts', 'shared/p.ts'],
+      ['shared/s.ts', 'shared/t.ts', 'shared/s.ts'],
+    ]);
+    expect(report.typeOnlyImports).toEqual(['shared/p.ts → shared/q.ts', 'shared/s.ts → shared/t.ts']);
+    expect(formatImportReport(report)).toContain(
+      '  1. shared/p.ts\n     → shared/q.ts (import type)\n     → shared/p.ts',
+    );
+  });
 });
