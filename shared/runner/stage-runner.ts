@@ -147,6 +147,17 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
     const mismatch = current
       ? ownerMismatch(current, ref)
       : `run ${run.runId} does not exist in the state store`;
+    // Failed for good by an earlier stage of this execution (a Fargate stage records its own
+    // non-retryable failure and ends without error): the later stages run nothing, succeed nothing.
+    if (current?.status === 'failed' && mismatch === undefined && payload.stageIndex > 0) {
+      logger.info('stage not run: an earlier stage failed the run', {
+        jobId: job.id,
+        runId: run.runId,
+        interval: interval.start,
+        stage: stage.name,
+      });
+      return { interval, alreadyFailed: true };
+    }
     if (current && mismatch === undefined && current.status !== 'running') {
       // Still this execution's, yet not started: the job is paused. Leave the run as it is (queued,
       // attempts untouched) and end this iteration without error, so no retry is spent; the
