@@ -3,15 +3,8 @@
  * re-dispatching requeued runs: the backoff schedule (pure) and keyed timers it can cut short.
  */
 
-/** After a failed planning or dispatch, the first wait before trying again; it doubles per failure. */
-export const RETRY_FIRST_MS = 1_000;
-/** The longest wait between two tries of a failed planning or dispatch. */
-export const RETRY_MAX_MS = 30_000;
-
-/** The wait after `failures` failures in a row (1 or more): 1 s, 2 s, 4 s … at most {@link RETRY_MAX_MS}. */
-export function retryDelayMs(failures: number): number {
-  return Math.min(RETRY_FIRST_MS * 2 ** Math.min(failures - 1, 20), RETRY_MAX_MS);
-}
+// The schedule is the store's (shared/store/retry.ts): the stage runner retries recording by it too.
+export { RETRY_FIRST_MS, RETRY_MAX_MS, retryDelayMs } from '../store/retry.ts';
 
 /** At most one wait per key (a job id); every wait can be ended at once, early. */
 export class KeyedWaits {

@@ -415,6 +415,12 @@ export class LocalRuntime {
       if (result.interval) subject = { jobId, runId, interval: result.interval };
       if (result.notStarted === 'paused') {
         this.#progress(progress.notStarted(subject));
+      } else if (result.alreadyFailed) {
+        // A Fargate stage before this one failed the run for good and recorded it (its child process
+        // reports nothing to this runtime): said here, once, by the next stage.
+        this.totals.failed++;
+        const run = await this.#process.store.getRun(runId);
+        this.#progress(progress.failed(subject, run?.error ?? null));
       } else if (payload.action === 'fail' && result.requeued) {
         await this.#redispatchAfterDelay(this.#process.jobs.get(jobId));
         this.#progress(progress.requeued(subject, stageErrorMessage(payload.error)));

@@ -68,6 +68,8 @@ export function runsPerExecution(requested: number): number {
  * Dispatches a job's pending runs (DESIGN.md §4): first repairs in-flight runs whose execution is gone
  * (restarts it under the same name) or ended (requeues them with a delay), then, unless a scheduled execution is
  * still live, queues the oldest pending runs under one deterministic name per batch and starts them.
+ * The executions that hold runs are counted again in the transaction that queues, under the job's
+ * row lock, so racing dispatchers never have more executions of a lane live than it allows.
  * A paused job starts nothing (DESIGN.md §8): its pending runs wait, and runs of ended executions are
  * still put back to pending, to run after resume.
  */
@@ -120,7 +122,8 @@ export async function dispatch(
   }
 
   const started: ExecutionInput[] = [];
-  const free = (lane.kind === 'scheduled' ? scheduled.executions : maxExecutions) - live.length;
+  const slots = lane.kind === 'scheduled' ? scheduled.executions : maxExecutions;
+  const free = slots - live.length;
   let pausedNow = paused;
   // Every batch is queued in one transaction before any starts: a started execution's stages take
   // the store's connections at once, and batches queued after it would wait behind them (a job at
@@ -136,8 +139,17 @@ export async function dispatch(
             pausedNow = true;
             return [];
           }
+          // The lane's executions counted again under the lock: another dispatcher may have queued a
+          // batch since the read above (two racing dispatchers would otherwise both see no live
+          // execution and start a batch each). Every execution that holds queued or running runs
+          // takes a slot, whoever queued it: live, restarted above, or queued and about to start.
+          const holding = new Set<string>();
+          for (const run of await tx.inFlightRuns(lane)) {
+            if (run.executionName) holding.add(run.executionName);
+          }
+          const open = slots - holding.size;
           const batches: ExecutionInput[] = [];
-          while (batches.length < free) {
+          while (batches.length < open) {
             const runs = await tx.pendingRuns(lane, maxRuns, options.newestFirst ?? false);
             if (runs.length === 0) break;
             const name = executionName(jobId, lane, runs);

@@ -2,10 +2,13 @@
  * One Fargate stage of one run, then exit: what the image's entry (`functions/container/bundle-entry.ts`)
  * and the local runtime's child (`shared/local/fargate-child.ts`) both do. The event arrives in
  * `PIKO_STAGE_EVENT` (the workflow's container override; locally, the child process environment).
- * Exit code 0 on success; 1 on failure, with the error's name and message as the last stderr line.
+ * Exit code 0 on success, and on a NonRetryableError once the run's failure is recorded (the workflow
+ * cannot tell a non-retryable failure from a failed task, so the container settles it); 1 on any other
+ * failure, with the error's name and message as the last stderr line.
  */
 
 import { getConfig, type PikoConfig } from '../config.ts';
+import { NonRetryableError, workflowErrorName } from '../errors.ts';
 import type { JobRegistry } from '../registry.ts';
 import { ENV_JOB_ID, requiredEnv } from '../stack/env.ts';
 import type { StoreDrivers } from '../store/drivers.ts';
@@ -41,7 +44,24 @@ export async function runContainerStage(
       shutdown: shutdown.signal,
     });
     try {
-      await runStage({ ...runtime, jobId }, payload);
+      const deps = { ...runtime, jobId };
+      try {
+        await runStage(deps, payload);
+      } catch (error) {
+        // By name: the stage runner throws a handler's error without secrets, a plain Error named
+        // NonRetryableError (for every subclass too).
+        const nonRetryable = error instanceof Error && workflowErrorName(error) === NonRetryableError.name;
+        if (payload.action !== 'run' || !nonRetryable) throw error;
+        // A failed `runTask.sync` reaches the workflow as States.TaskFailed whatever the container
+        // says, so the workflow's NonRetryable rule (MaxAttempts 0) cannot match it and the stage
+        // would be retried. The container records the failure itself, as "Record failure" would, and
+        // ends with exit code 0: the workflow goes on, and every later stage finds the run failed
+        // and runs nothing. If even that write fails, exit 1 as before (the stage is retried).
+        const { name, message } = withoutSecrets(error);
+        await runStage(deps, { action: 'fail', run: payload.run, error: { Error: name, Cause: message } });
+        logger.warn('stage failed for good: recorded, not retried', { error: message, errorName: name });
+        process.stderr.write(`${name}: ${message} (recorded as the run's failure; not retried)\n`);
+      }
     } finally {
       await runtime.close();
     }

@@ -12,6 +12,7 @@ import { parseJobConfig } from '../job.ts';
 import type { JobRegistry } from '../registry.ts';
 import type { ResourceRegistry } from '../resources/lending.ts';
 import { ownerMismatch, refused } from '../store/owner.ts';
+import { retryWhileUnavailable, type UnavailableRetryOptions } from '../store/retry.ts';
 import type { StateStore } from '../store/types.ts';
 import {
   errorMessage,
@@ -43,6 +44,12 @@ export interface StageRunnerDeps {
   readonly shutdown?: AbortSignal;
   /** @default () => new Date() */
   readonly now?: () => Date;
+  /**
+   * How a stage's result is recorded again while the store is unavailable, once its handler has run
+   * (its records delivered, its output or success written): the budget and the waits.
+   * @default {@link retryWhileUnavailable}'s: up to 15 s of waits of 1, 2, 4 and 8 s
+   */
+  readonly recordRetry?: Pick<UnavailableRetryOptions, 'budgetMs' | 'delayMs'>;
 }
 
 /**
@@ -53,9 +60,13 @@ export interface StageRunnerDeps {
  * config, marks the run running (a run that already succeeded is not run again), runs the attempt
  * ({@link attemptStage}: the job's resources, the handler under its timeout), routes the emitted
  * records to the sinks, records the output (the next stage's input) and, on the last stage, success.
- * Both updates record the job's `version`: the version of the code that ran the run.
+ * Both updates record the job's `version`: the version of the code that ran the run. Once the
+ * handler has run, delivering its records and recording its result are tried again while the store
+ * is unavailable (`recordRetry`), so a full disk or a lost connection never runs the handler twice.
  * @throws StageEventRefusedError for an event the store disagrees with (nothing written); what the
- * handler throws (retried by the workflow unless a NonRetryableError); TimeoutError.
+ * handler throws (retried by the workflow unless a NonRetryableError); TimeoutError;
+ * StoreUnavailableError when the store stayed unavailable past the retry budget after the handler
+ * ran (the run is left running, not failed: the one case in which the handler runs again).
  */
 export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Promise<StageRunResult> {
   const now = deps.now ?? (() => new Date());
@@ -136,6 +147,17 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
     const mismatch = current
       ? ownerMismatch(current, ref)
       : `run ${run.runId} does not exist in the state store`;
+    // Failed for good by an earlier stage of this execution (a Fargate stage records its own
+    // non-retryable failure and ends without error): the later stages run nothing, succeed nothing.
+    if (current?.status === 'failed' && mismatch === undefined && payload.stageIndex > 0) {
+      logger.info('stage not run: an earlier stage failed the run', {
+        jobId: job.id,
+        runId: run.runId,
+        interval: interval.start,
+        stage: stage.name,
+      });
+      return { interval, alreadyFailed: true };
+    }
     if (current && mismatch === undefined && current.status !== 'running') {
       // Still this execution's, yet not started: the job is paused. Leave the run as it is (queued,
       // attempts untouched) and end this iteration without error, so no retry is spent; the
@@ -151,6 +173,22 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
     // Re-armed or requeued between the read and the update: its new owner runs it.
     throw refused(mismatch ?? `run ${run.runId} changed while this stage started`);
   }
+
+  // The retry of a write after the handler ran, saying each wait in the log.
+  const recordRetry = (what: string): UnavailableRetryOptions => ({
+    ...deps.recordRetry,
+    signal: deps.shutdown,
+    onRetry: (error, failures, delayMs) =>
+      logger.warn(`state store unavailable after the stage ran: ${what} again`, {
+        jobId: job.id,
+        runId: run.runId,
+        interval: interval.start,
+        stage: stage.name,
+        failures,
+        retryInMs: delayMs,
+        error: errorMessage(error),
+      }),
+  });
 
   let output: unknown;
   try {
@@ -173,14 +211,19 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
           interval: interval.start,
           stage: stage.name,
         }),
-      deliver: async (records) => {
-        await records.flush({
-          jobId: job.id,
-          runId: run.runId,
-          stateDatabase: deps.store.database,
-          outputDir: deps.outputDir ?? '.piko/output',
-        });
-      },
+      // The handler has run: a store out of reach (a sink writing next to the state on a full disk)
+      // is waited out with the records held, rather than the handler run again for them.
+      deliver: (records) =>
+        retryWhileUnavailable(
+          () =>
+            records.flush({
+              jobId: job.id,
+              runId: run.runId,
+              stateDatabase: deps.store.database,
+              outputDir: deps.outputDir ?? '.piko/output',
+            }),
+          recordRetry('delivering its records'),
+        ).then(() => undefined),
     });
   } catch (error) {
     if (isStageTimeout(error)) throw error;
@@ -196,16 +239,40 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
 
   const finished = now();
   const result = output === undefined ? null : output;
+  // The handler has run: its result is held and its recording tried again while the store is
+  // unavailable (a full disk, an I/O error, a lost connection), never the handler (issue 10, item 7).
+  // Both updates are owner-conditional and idempotent, so one that did land before its error is
+  // harmless to repeat. Only a store that stays out of reach past the budget leaves the run as it is:
+  // running, not failed, and run again by the workflow's retry or the dispatcher's repair.
+  try {
+    await retryWhileUnavailable(
+      () =>
+        payload.lastStage
+          ? deps.store.markSucceeded(run.runId, result, finished, ref, version)
+          : deps.store.recordOutput(run.runId, result, finished, ref),
+      recordRetry(payload.lastStage ? 'recording its success' : 'recording its output'),
+    );
+  } catch (error) {
+    if (!(error instanceof StoreUnavailableError)) throw error;
+    logger.error('stage result not recorded: the state store stayed unavailable', {
+      jobId: job.id,
+      runId: run.runId,
+      interval: interval.start,
+      stage: stage.name,
+      error: errorMessage(error),
+    });
+    throw new StoreUnavailableError(
+      `Stage "${stage.name}" of run ${run.runId} (job "${job.id}", interval ${interval.start}) ran, but the state store stayed unavailable while its result was recorded: ${errorMessage(error)} The run is left running, not failed; it runs again once the store is back.`,
+      { cause: error },
+    );
+  }
   if (payload.lastStage) {
-    await deps.store.markSucceeded(run.runId, result, finished, ref, version);
     metrics.addMetric(RunsSucceeded, 'Count', 1);
     metrics.addMetric(
       RunDuration,
       'Milliseconds',
       finished.getTime() - (record.startedAt ?? started).getTime(),
     );
-  } else {
-    await deps.store.recordOutput(run.runId, result, finished, ref);
   }
   return { interval };
 }

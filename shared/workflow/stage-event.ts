@@ -74,6 +74,11 @@ export interface StageRunResult {
   readonly notStarted?: 'paused';
   /** For 'run': the run had already succeeded (a duplicate delivery); the handler did not run. */
   readonly alreadyDone?: boolean;
+  /**
+   * For 'run' of a later stage: the run was already recorded failed (a Fargate stage before it failed
+   * for good and recorded that itself, see `shared/runner/container-stage.ts`); this stage did not run.
+   */
+  readonly alreadyFailed?: boolean;
 }
 
 /**

@@ -3,6 +3,9 @@
  * entry point (shared/local/fargate-child.ts) in a child process, and its output reaches the last stage
  * through the state store, on both stores.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../shared/config.ts';
 import { LocalRuntime } from '../../shared/local/runtime.ts';
@@ -10,7 +13,8 @@ import { JobRegistry } from '../../shared/registry.ts';
 import { openProcessServices, type ProcessServices } from '../../shared/runner/process.ts';
 import { LOCAL_DRIVERS } from '../../shared/store/local.ts';
 import { mysqlGate } from '../../support/mysql.ts';
-import { stages } from '../fixtures/jobs/defs/stages.ts';
+import { readLog } from '../fixtures/jobs/defs/log.ts';
+import { FARGATE_BAD_INPUT_MESSAGE, fargateBadInput, stages } from '../fixtures/jobs/defs/stages.ts';
 import { createE2eState, type E2eState, FIXTURE_JOBS_DIR, type StoreKind } from './support.ts';
 
 /** One hourly interval is due: 00:00 → 01:00. */
@@ -87,6 +91,43 @@ describe.each(stores)('a Fargate stage between two Lambda stages ($kind)', ({ ki
         },
       ]);
       expect(runtime.totals).toEqual({ planned: 1, skipped: 0, succeeded: 1, failed: 0 });
+    },
+  );
+
+  it.skipIf(skip)(
+    'runs a Fargate stage that throws a NonRetryableError once, fails the run, and runs no later stage',
+    async () => {
+      // Arrange: the stages log each execution to an evidence file, from either process
+      if (kind === 'mysql' && !gate.probe.available) throw new Error(gate.probe.reason);
+      state = await createE2eState(kind, 'fargate-bad');
+      const logDir = await mkdtemp(path.join(tmpdir(), 'piko-fargate-bad-'));
+      try {
+        const env = {
+          ...state.env,
+          PIKO_JOBS_DIR: FIXTURE_JOBS_DIR,
+          PIKO_TEST_JOBS: fargateBadInput.id,
+          PIKO_TEST_LOG_DIR: logDir,
+        };
+        Object.assign(process.env, env);
+        opened = await openProcessServices(loadConfig({ env }), new JobRegistry([fargateBadInput]), {
+          drivers: LOCAL_DRIVERS,
+        });
+        const runtime = new LocalRuntime({ process: opened, clock: () => NOW, noRetryWaits: true });
+
+        // Act
+        await runtime.planJob(fargateBadInput);
+        await runtime.whenIdle();
+
+        // Assert: one task start, though the policy allows three attempts; no success, no later stage
+        expect(await readLog(logDir, fargateBadInput.id)).toEqual([`plan ${START}`, `crunch ${START}`]);
+        const [run, ...others] = await opened.store.listRuns(fargateBadInput.id);
+        expect(others).toEqual([]);
+        expect(run).toMatchObject({ status: 'failed', attempts: 1 });
+        expect(run?.error).toBe(FARGATE_BAD_INPUT_MESSAGE);
+        expect(runtime.totals).toEqual({ planned: 1, skipped: 0, succeeded: 0, failed: 1 });
+      } finally {
+        await rm(logDir, { recursive: true, force: true });
+      }
     },
   );
 });

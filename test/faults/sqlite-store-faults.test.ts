@@ -3,6 +3,9 @@
  * - Full while planning (a small tmpfs, filled up): `piko start --once` must not retry for ever and
  *   must not record a job failure: it exits non-zero after a bounded number of store failures with a
  *   message, and once space is freed the next start runs every interval exactly once.
+ * - Full while runs are in flight (filled up, then freed): a handler that has run is never run again
+ *   because its result could not be written; its result is held and recorded once space is back, so
+ *   the ledger of handler executions has each interval exactly once and no run failed.
  * - A zeroed page, and a 0-byte file where state existed: refused at start with restore advice.
  */
 import { execFileSync } from 'node:child_process';
@@ -120,6 +123,69 @@ describe.skipIf(!isRoot)('SQLite disk full (a small tmpfs)', () => {
       const executions = readFileSync(ledger, 'utf8').split('\n').filter(Boolean);
       const starts = executions.map((line) => line.split(' ')[1]);
       expect(new Set(starts).size).toBe(starts.length);
+    },
+    3 * EXIT_TIMEOUT_MS,
+  );
+
+  it(
+    'holds the results of runs in flight while the disk is full and records them once freed: each interval runs exactly once',
+    async () => {
+      // Arrange: runs under way, some already recorded
+      const file = path.join(mountPoint, 'inflight.db');
+      const ledger = path.join(dataDir, 'inflight.ledger');
+      const job = {
+        id: 'inflight',
+        start: minutesAgo(200),
+        ledger,
+        delayMs: [20, 60] as const,
+        concurrency: 5,
+      };
+      const child = spawnPiko({ store: { kind: 'sqlite', file }, dataDir, job });
+      try {
+        expect(
+          await child.waitUntil(() => child.count('succeeded') >= 10, EXIT_TIMEOUT_MS),
+          child.tail(30),
+        ).toBe(true);
+
+        // Act: the disk full while handlers run, until the store fails; then space again
+        const filler = fillUp(mountPoint, 0);
+        const storeFull = () =>
+          child.events.some((event) => JSON.stringify(event).includes('SQLITE_FULL')) ||
+          child.otherLines.some((line) => line.includes('SQLITE_FULL'));
+        expect(await child.waitUntil(storeFull, EXIT_TIMEOUT_MS), child.tail(30)).toBe(true);
+        await sleep(2_000);
+        rmSync(filler);
+        const exit = await Promise.race([child.exited, sleep(EXIT_TIMEOUT_MS).then(() => undefined)]);
+
+        // Assert: nothing failed, every interval succeeded and ran exactly once
+        expect(exit, child.tail(30)).toEqual({ code: 0, signal: null });
+        expect(child.count('failed')).toBe(0);
+        const reader = await openSqliteStore({ file });
+        let runs: Awaited<ReturnType<typeof reader.listRuns>>;
+        try {
+          runs = await reader.listRuns('inflight');
+        } finally {
+          await reader.close();
+        }
+        expect(runs.length).toBe(200);
+        expect(runs.filter((run) => run.status !== 'succeeded')).toEqual([]);
+        const starts = readFileSync(ledger, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => line.split(' ')[1]);
+        const perInterval = new Map<string, number>();
+        for (const start of starts) perInterval.set(start!, (perInterval.get(start!) ?? 0) + 1);
+        const twice = [...perInterval].filter(([, count]) => count > 1);
+        console.log(
+          `disk full in flight: ${runs.length} intervals, ${starts.length} handler executions, ${twice.length} intervals run more than once`,
+        );
+        expect(twice).toEqual([]);
+        expect(perInterval.size).toBe(runs.length);
+        // … because a result was held and recorded again, not because the disk filled between runs
+        expect(child.otherLines.some((line) => line.includes('after the stage ran'))).toBe(true);
+      } finally {
+        await child.kill9();
+      }
     },
     3 * EXIT_TIMEOUT_MS,
   );

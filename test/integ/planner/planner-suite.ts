@@ -383,6 +383,25 @@ export function describePlanner(name: string, factory: PlannerStoreFactory): voi
           expect(starter.started[0]?.runs).toHaveLength(48);
         }
       });
+
+      it('races: 10 dispatchers of planned runs start one batch, never one each', async () => {
+        for (let round = 0; round < 3; round++) {
+          // Arrange: 48 pending runs, batches of 10, one live scheduled execution allowed
+          const job = hourly();
+          await planScheduled(store, job, at('2026-03-03T00:00:00Z'));
+          const starter = new RecordingStarter();
+
+          // Act: every dispatcher reads "nothing live" before any has queued
+          const results = await Promise.all(
+            Array.from({ length: 10 }, () => dispatch(store, job, starter, { maxRunsPerExecution: 10 })),
+          );
+
+          // Assert
+          expect(starter.started).toHaveLength(1);
+          expect(results.flatMap((result) => result.started)).toHaveLength(1);
+          expect(await store.countRuns(job.id)).toMatchObject({ pending: 38, queued: 10 });
+        }
+      });
     });
 
     describe('pause in the stage runner', () => {
