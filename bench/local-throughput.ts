@@ -19,8 +19,10 @@
  * not counted.
  *
  * `--analyze` adds figures that show where Piko's time goes: the workflow interpreter alone, the
- * interpreter with the stage runner on an in-memory store, the stage runner's store calls alone
- * (and what-ifs: without the SELECT after markRunning, with a bigger pool, batched UPDATEs).
+ * interpreter with the stage runner on an in-memory store, the same on MariaDB, the stage runner's
+ * store calls alone (and a what-if: with a pool of 40). Every Piko run also reports its CPU per run
+ * (this process, and the MySQL server's from /proc where it can be read): a figure the machine's
+ * load moves far less than the rates.
  *
  * MariaDB at 127.0.0.1:3306 as root (`PIKO_BENCH_MYSQL_URL`, a server URL without database): a fresh
  * database `piko_bench_<random>`, dropped at the end. Redis at 127.0.0.1:6379
@@ -30,8 +32,9 @@
  * The last line printed is one JSON object for scripts.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { Logger, makeWorkerUtils, run as runGraphileWorker } from 'graphile-worker';
@@ -84,6 +87,8 @@ async function pikoBackfill(opened: ProcessServices, range: { from: Date; to: Da
 
   const runtime = new LocalRuntime({ process: opened });
   const lane = { kind: 'backfill', backfillId: plan.backfillId } as const;
+  const cpuBefore = process.cpuUsage();
+  const serverBefore = mysqldCpuMs();
   const runStarted = performance.now();
   let executions = 0;
   for (;;) {
@@ -94,6 +99,8 @@ async function pikoBackfill(opened: ProcessServices, range: { from: Date; to: Da
     if (dispatched.started.length + dispatched.restarted.length + dispatched.live.length === 0) break;
   }
   const runSeconds = (performance.now() - runStarted) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const serverMs = serverBefore === undefined ? undefined : (mysqldCpuMs() ?? serverBefore) - serverBefore;
 
   const runs = await opened.store.listRuns(job.id, range);
   const succeeded = runs.filter((run) => run.status === 'succeeded' && run.backfillId === plan.backfillId);
@@ -103,7 +110,35 @@ async function pikoBackfill(opened: ProcessServices, range: { from: Date; to: Da
       `Piko: ${succeeded.length} of ${expected} runs succeeded (${runtime.totals.failed} failed) in the state table`,
     );
   }
-  return { planSeconds, runSeconds, executions, runs: succeeded };
+  const count = succeeded.length;
+  return {
+    planSeconds,
+    runSeconds,
+    executions,
+    runs: succeeded,
+    /** This process's CPU per run, in µs: unlike the rate, barely moved by other processes' load. */
+    cpuMicrosPerRun: (cpu.user + cpu.system) / count,
+    /** The MySQL server's CPU per run, in µs (all its clients: other load on the server counts too). */
+    serverMicrosPerRun: serverMs === undefined ? undefined : (serverMs * 1000) / count,
+  };
+}
+
+/**
+ * The local MySQL server's CPU time so far, in ms (user + system, from /proc); undefined where it
+ * cannot be read (another machine, no /proc).
+ */
+function mysqldCpuMs(): number | undefined {
+  try {
+    const pid = readFileSync(
+      process.env.PIKO_BENCH_MYSQLD_PID_FILE ?? '/run/mysqld/mysqld.pid',
+      'utf8',
+    ).trim();
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after "pid (comm) ", in clock ticks (100/s).
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
 }
 
 // -------------------------------------------------------------------------------------------- BullMQ
@@ -312,122 +347,6 @@ async function freshRuns(opened: ProcessServices, offset: number, count: number)
   return opened.store.listRuns(job.id, range);
 }
 
-/**
- * What-if: the stage runner's per-run status writes, batched. Calls made in one turn of the event
- * loop are sent together: one UPDATE to running + one SELECT for all runs of a stage, one UPDATE to
- * succeeded for all runs whose output is null. A sketch for measuring, not a store implementation:
- * it assumes fresh runs of one job and reads back only what the stage runner uses.
- */
-function batchingStore(store: StateStore): StateStore {
-  const db = store.database;
-  type Pending<T> = { runId: number; resolve: (value: T) => void; reject: (error: unknown) => void };
-  let running = new Map<string, Pending<RunRecord | undefined>[]>();
-  let succeeded: Pending<void>[] = [];
-  let scheduled = false;
-  const list = (count: number) => Array(count).fill('?').join(', ');
-
-  async function flushRunning(stage: string, calls: Pending<RunRecord | undefined>[]) {
-    const ids = calls.map((call) => call.runId);
-    const now = new Date();
-    await db.query(
-      "UPDATE piko_runs SET status = 'running', attempts = CASE WHEN stage = ? THEN attempts + 1 ELSE 1 END, " +
-        `stage = ?, started_at = ?, finished_at = NULL, updated_at = ? WHERE run_id IN (${list(ids.length)}) ` +
-        "AND status <> 'succeeded'",
-      [stage, stage, now, now, ...ids],
-    );
-    const { rows } = await db.query(
-      `SELECT run_id, status, attempts, output, started_at FROM piko_runs WHERE run_id IN (${list(ids.length)})`,
-      ids,
-    );
-    const byId = new Map(rows.map((row) => [Number(row.run_id), row]));
-    for (const call of calls) {
-      const row = byId.get(call.runId);
-      if (row?.status !== 'running') {
-        call.resolve(undefined);
-        continue;
-      }
-      call.resolve({
-        runId: call.runId,
-        jobId: job.id,
-        interval: { start: now, end: now },
-        status: 'running',
-        trigger: 'backfill',
-        stage,
-        attempts: Number(row.attempts),
-        generation: 0,
-        executionName: null,
-        backfillId: null,
-        config: null,
-        error: null,
-        output: row.output === null ? null : JSON.parse(String(row.output)),
-        createdAt: now,
-        updatedAt: now,
-        startedAt: row.started_at as Date,
-        finishedAt: null,
-        requeues: 0,
-        notBefore: null,
-        version: null,
-      });
-    }
-  }
-
-  async function flushSucceeded(calls: Pending<void>[]) {
-    const ids = calls.map((call) => call.runId);
-    const now = new Date();
-    await db.query(
-      "UPDATE piko_runs SET status = 'succeeded', output = NULL, error = NULL, finished_at = ?, updated_at = ? " +
-        `WHERE run_id IN (${list(ids.length)})`,
-      [now, now, ...ids],
-    );
-    for (const call of calls) call.resolve();
-  }
-
-  function flush() {
-    scheduled = false;
-    const runningNow = running;
-    const succeededNow = succeeded;
-    running = new Map();
-    succeeded = [];
-    const settle = <T>(calls: Pending<T>[], work: Promise<void>) =>
-      work.catch((error: unknown) => {
-        for (const call of calls) call.reject(error);
-      });
-    for (const [stage, calls] of runningNow) void settle(calls, flushRunning(stage, calls));
-    if (succeededNow.length > 0) void settle(succeededNow, flushSucceeded(succeededNow));
-  }
-  const schedule = () => {
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(flush);
-    }
-  };
-
-  const overrides: Partial<StateStore> = {
-    markRunning(runId, stage) {
-      return new Promise((resolve, reject) => {
-        const calls = running.get(stage) ?? [];
-        calls.push({ runId, resolve, reject });
-        running.set(stage, calls);
-        schedule();
-      });
-    },
-    markSucceeded(runId, output, now) {
-      if (output !== null && output !== undefined) return store.markSucceeded(runId, output, now);
-      return new Promise((resolve, reject) => {
-        succeeded.push({ runId, resolve, reject });
-        schedule();
-      });
-    },
-  };
-  return new Proxy(store, {
-    get(target, property) {
-      if (property in overrides) return overrides[property as keyof StateStore];
-      const value: unknown = Reflect.get(target, property, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-}
-
 interface Analysis {
   readonly lines: string[];
   readonly figures: Record<string, number>;
@@ -482,33 +401,18 @@ async function analyze(opened: ProcessServices, dsn: string, dataDir: string): P
     'interpreter + stage runner, MariaDB store (pool 10)',
   );
 
-  // 4. The stage runner's store calls alone, 40 at a time: markRunning (UPDATE + SELECT) + markSucceeded.
+  // 4. The stage runner's store calls alone, 40 at a time: getRun, markRunning (UPDATE + the read
+  // back), markSucceeded; calls of one turn grouped as the store groups them.
   runs = await take();
   const ids = (records: readonly RunRecord[]) => records.map((run) => run.runId);
   note(
     'store_calls_per_s',
     await concurrently(ids(runs), async (runId) => {
+      await opened.store.getRun(runId);
       await opened.store.markRunning(runId, 'main', new Date());
       await opened.store.markSucceeded(runId, null, new Date());
     }),
-    'store calls alone, 40 at a time (markRunning = UPDATE + SELECT, markSucceeded = UPDATE), pool 10',
-  );
-
-  // 5. What-if: no SELECT after the UPDATE of markRunning.
-  runs = await take();
-  const db = opened.store.database;
-  note(
-    'store_updates_only_per_s',
-    await concurrently(ids(runs), async (runId) => {
-      const now = new Date();
-      await db.query(
-        "UPDATE piko_runs SET status = 'running', attempts = CASE WHEN stage = ? THEN attempts + 1 ELSE 1 END, " +
-          "stage = ?, started_at = ?, finished_at = NULL, updated_at = ? WHERE run_id = ? AND status <> 'succeeded'",
-        ['main', 'main', now, now, runId],
-      );
-      await opened.store.markSucceeded(runId, null, new Date());
-    }),
-    'what-if: the two UPDATEs only (no SELECT after markRunning), pool 10',
+    'store calls alone, 40 at a time (getRun, markRunning, markSucceeded; grouped per turn), pool 10',
   );
 
   // 6. What-if: a pool as big as the concurrency.
@@ -518,6 +422,7 @@ async function analyze(opened: ProcessServices, dsn: string, dataDir: string): P
     note(
       'store_calls_pool40_per_s',
       await concurrently(ids(runs), async (runId) => {
+        await big.getRun(runId);
         await big.markRunning(runId, 'main', new Date());
         await big.markSucceeded(runId, null, new Date());
       }),
@@ -527,42 +432,6 @@ async function analyze(opened: ProcessServices, dsn: string, dataDir: string): P
     await big.close();
   }
 
-  // 7. What-if: status updates batched, 40 runs per statement (one UPDATE to running, one SELECT, one UPDATE to succeeded).
-  runs = await take();
-  const allIds = ids(runs);
-  const batchedStarted = performance.now();
-  for (let i = 0; i < allIds.length; i += CONCURRENCY) {
-    const batch = allIds.slice(i, i + CONCURRENCY);
-    const list = batch.map(() => '?').join(', ');
-    const now = new Date();
-    await db.query(
-      "UPDATE piko_runs SET status = 'running', attempts = CASE WHEN stage = ? THEN attempts + 1 ELSE 1 END, " +
-        `stage = ?, started_at = ?, finished_at = NULL, updated_at = ? WHERE run_id IN (${list}) AND status <> 'succeeded'`,
-      ['main', 'main', now, now, ...batch],
-    );
-    await db.query(`SELECT run_id, attempts, output FROM piko_runs WHERE run_id IN (${list})`, batch);
-    await db.query(
-      "UPDATE piko_runs SET status = 'succeeded', output = NULL, error = NULL, finished_at = ?, updated_at = ? " +
-        `WHERE run_id IN (${list})`,
-      [new Date(), new Date(), ...batch],
-    );
-  }
-  note(
-    'store_batched_per_s',
-    allIds.length / ((performance.now() - batchedStarted) / 1000),
-    'what-if: the same three statements batched 40 runs at a time, one batch in flight',
-  );
-
-  // 8. What-if, end to end: the runtime as measured above, with the batching store of step 7's kind.
-  const batched = await pikoBackfill(
-    { ...opened, store: batchingStore(opened.store) },
-    minutes(new Date(FROM.getTime() + offset * MINUTE_MS), N),
-  );
-  note(
-    'piko_batched_writes_per_s',
-    N / batched.runSeconds,
-    'what-if, end to end: the local runtime with status writes batched per event-loop turn',
-  );
   return { lines, figures };
 }
 
@@ -576,6 +445,7 @@ const [[{ version }]] = (await admin.query('SELECT VERSION() AS version')) as un
   { version: string }[],
 ];
 await admin.query(`CREATE DATABASE \`${database}\``);
+const loadAtStart = loadavg()[0]!;
 const dataDir = await mkdtemp(path.join(tmpdir(), 'piko-bench-'));
 const sqliteDir = await mkdtemp(path.join(tmpdir(), 'piko-bench-sqlite-'));
 const graphileSchema = `piko_bench_${suffix}`;
@@ -637,6 +507,12 @@ try {
     `  piko    on SQLite (default store) dispatch → all succeeded: ${pikoSqlite.runSeconds.toFixed(3)} s = ` +
       `${format(pikoSqlitePerSecond)} runs/s (planBackfill ${pikoSqlite.planSeconds.toFixed(3)} s)`,
   );
+  const serverCpu =
+    piko.serverMicrosPerRun === undefined ? '' : `, MariaDB server ${format(piko.serverMicrosPerRun)} µs`;
+  console.log(
+    `  piko    CPU per run: on MariaDB ${format(piko.cpuMicrosPerRun)} µs (this process)${serverCpu}; ` +
+      `on SQLite ${format(pikoSqlite.cpuMicrosPerRun)} µs`,
+  );
   console.log(
     `  bullmq  addBulk ×${N / 1_000} + Worker → all completed: ${bullSeconds.toFixed(3)} s = ${format(bullPerSecond)} jobs/s`,
   );
@@ -650,6 +526,10 @@ try {
   }
   const ratioGraphile = pikoPerSecond / graphilePerSecond;
   const ratioSqlite = pikoSqlitePerSecond / bullPerSecond;
+  const loadAtEnd = loadavg()[0]!;
+  console.log(
+    `  load average (1 min) ${loadAtStart.toFixed(1)} at the start, ${loadAtEnd.toFixed(1)} at the end`,
+  );
   console.log(`  ratio (piko on MariaDB / bullmq): ${ratio.toFixed(2)} (goal >= 1)`);
   console.log(`  ratio (piko on MariaDB / graphile-worker): ${ratioGraphile.toFixed(2)} (goal >= 1)`);
   console.log(`  ratio (piko on SQLite / bullmq): ${ratioSqlite.toFixed(2)} (goal >= 1)`);
@@ -665,6 +545,13 @@ try {
       ratio_sqlite: Number(ratioSqlite.toFixed(2)),
       ratio_sqlite_graphile_worker: Number((pikoSqlitePerSecond / graphilePerSecond).toFixed(2)),
       piko_plan_s: Number(piko.planSeconds.toFixed(3)),
+      piko_cpu_us_per_run: Math.round(piko.cpuMicrosPerRun),
+      piko_sqlite_cpu_us_per_run: Math.round(pikoSqlite.cpuMicrosPerRun),
+      ...(piko.serverMicrosPerRun === undefined
+        ? {}
+        : { mysqld_cpu_us_per_run: Math.round(piko.serverMicrosPerRun) }),
+      load_start: Number(loadAtStart.toFixed(1)),
+      load_end: Number(loadAtEnd.toFixed(1)),
       piko_with_planning_per_s: Math.round(withPlanning),
       ...analysis?.figures,
     }),

@@ -68,6 +68,13 @@ export interface SqlStoreBackend {
   readonly requeuePolicy?: RequeuePolicy;
   migrate(): Promise<{ applied: number[] }>;
   close(): Promise<void>;
+  /**
+   * True when called inside one of the database's transactions whose statements join it (SQLite,
+   * per async context): the store's grouped reads and writes then run directly, in that
+   * transaction, as they did ungrouped (grouped, they would wait for it to end, and it for them).
+   * @default never
+   */
+  readonly inTransaction?: () => boolean;
 }
 
 /** Builds a {@link StateStore} on a dialect's {@link SqlDatabase}. */
@@ -86,8 +93,9 @@ class SqlStateStore implements StateStore {
   #insertBytes: number | undefined;
   /** A run's status writes on the hot path, one transaction per event-loop turn. */
   readonly #statusWrites: GroupCommit;
-  /** The records markRunning returns, read per event-loop turn in one statement. */
-  readonly #startedRuns: GroupRead<RunRecord>;
+  /** Runs read by id (getRun, and the records markRunning returns), per event-loop turn in one statement. */
+  readonly #runReads: GroupRead<RunRecord>;
+  readonly #inTransaction: () => boolean;
 
   constructor(backend: SqlStoreBackend) {
     this.kind = backend.kind;
@@ -96,7 +104,8 @@ class SqlStateStore implements StateStore {
     this.#ctx = { db: backend.database, dialect: backend.dialect, clock: backend.clock };
     this.requeuePolicy = backend.requeuePolicy ?? DEFAULT_REQUEUE_POLICY;
     this.#statusWrites = new GroupCommit(backend.database);
-    this.#startedRuns = new GroupRead((ids) => getRuns(backend.database, ids));
+    this.#runReads = new GroupRead((ids) => getRuns(backend.database, ids));
+    this.#inTransaction = backend.inTransaction ?? (() => false);
   }
 
   migrate(): Promise<{ applied: number[] }> {
@@ -132,7 +141,10 @@ class SqlStateStore implements StateStore {
   }
 
   getRun(runId: number): Promise<RunRecord | undefined> {
-    return getRun(this.database, runId);
+    // Every stage starts with this read: grouped, the runs of one turn cost one SELECT.
+    // A malformed id is read alone: in a group's statement it would fail the others' reads too.
+    if (this.#inTransaction() || !Number.isSafeInteger(runId)) return getRun(this.database, runId);
+    return this.#runReads.get(runId);
   }
 
   listRuns(jobId: string, range?: { from: Date; to: Date }): Promise<RunRecord[]> {
@@ -174,8 +186,12 @@ class SqlStateStore implements StateStore {
     owner?: RunOwner,
     version: string | null = null,
   ): Promise<RunRecord | undefined> {
+    if (this.#inTransaction()) {
+      const started = await markRunning(this.database, runId, stage, now, owner, version);
+      return started ? getRun(this.database, runId) : undefined;
+    }
     const started = await this.#statusWrites.run((db) => markRunning(db, runId, stage, now, owner, version));
-    return started ? this.#startedRuns.get(runId) : undefined;
+    return started ? this.#runReads.get(runId) : undefined;
   }
 
   recordOutput(runId: number, output: unknown, now: Date, owner?: RunOwner): Promise<void> {
@@ -189,6 +205,7 @@ class SqlStateStore implements StateStore {
     owner?: RunOwner,
     version: string | null = null,
   ): Promise<void> {
+    if (this.#inTransaction()) return markSucceeded(this.database, runId, output, now, owner, version);
     return this.#statusWrites.run((db) => markSucceeded(db, runId, output, now, owner, version));
   }
 

@@ -90,6 +90,7 @@ export async function openSqliteStore(options: SqliteStoreOptions = {}): Promise
     // BEGIN IMMEDIATE is the migration lock: another process waits for the write lock.
     migrate: () => database.transaction((db) => applyMigrations(db, clock())),
     close: () => database.close(),
+    inTransaction: () => database.inTransaction(),
   });
 }
 
@@ -185,6 +186,11 @@ class SqliteDatabase implements SqlDatabase {
   constructor(connection: Database.Database, file: string) {
     this.#connection = connection;
     this.#file = file;
+  }
+
+  /** True inside one of this database's transactions (same async context): a statement joins it. */
+  inTransaction(): boolean {
+    return this.#scope.getStore()?.active === true;
   }
 
   query(sql: string, params: readonly unknown[] = []): Promise<{ rows: SqlRow[]; affectedRows: number }> {

@@ -53,6 +53,37 @@ export class MysqlConnectionDatabase implements SqlDatabase {
     return this.run(sql, params);
   }
 
+  /**
+   * True when the connection was opened with `multipleStatements` (the state store's pool): a
+   * transaction on it can send a group's statements in one round trip ({@link queryMany}).
+   */
+  get multipleStatements(): boolean {
+    return this.#connection.config.multipleStatements === true;
+  }
+
+  /** The statement's text with `params` inlined, escaped as `query` escapes them. */
+  format(sql: string, params: readonly unknown[]): string {
+    return this.#connection.format(sql, params as unknown[]);
+  }
+
+  /**
+   * Runs statements (texts from {@link format}) in one round trip, in order; resolves with each one's
+   * result. The server runs none after a failing one, whose error the promise rejects with.
+   * Only on a connection with {@link multipleStatements}.
+   */
+  async queryMany(texts: readonly string[]): Promise<QueryResult[]> {
+    if (texts.length === 1) return [await this.run(texts[0]!)];
+    const timeoutMs = this.#options.queryTimeoutMs;
+    try {
+      const [results] = await this.#connection.query({ sql: texts.join(';\n'), timeout: timeoutMs });
+      return (results as unknown as (ResultSetHeader | SqlRow[])[]).map(toQueryResult);
+    } catch (error) {
+      const wrapped = mysqlStoreError(error, this.#options.target, timeoutMs);
+      if (wrapped instanceof StoreUnavailableError) this.#reusable = false;
+      throw wrapped;
+    }
+  }
+
   /** Runs one statement, waiting at most `timeoutMs` for its answer. @default the connection's queryTimeoutMs */
   async run(
     sql: string,
@@ -61,8 +92,7 @@ export class MysqlConnectionDatabase implements SqlDatabase {
   ): Promise<QueryResult> {
     try {
       const [result] = await this.#connection.query({ sql, values: params as unknown[], timeout: timeoutMs });
-      if (Array.isArray(result)) return { rows: result as SqlRow[], affectedRows: 0 };
-      return { rows: [], affectedRows: (result as ResultSetHeader).affectedRows };
+      return toQueryResult(result as ResultSetHeader | SqlRow[]);
     } catch (error) {
       const wrapped = mysqlStoreError(error, this.#options.target, timeoutMs);
       if (wrapped instanceof StoreUnavailableError) this.#reusable = false;
@@ -114,6 +144,11 @@ export class MysqlConnectionDatabase implements SqlDatabase {
   }
 }
 
+function toQueryResult(result: ResultSetHeader | SqlRow[]): QueryResult {
+  if (Array.isArray(result)) return { rows: result, affectedRows: 0 };
+  return { rows: [], affectedRows: result.affectedRows };
+}
+
 /** The database of one transaction (or of the migration lock), usable until {@link end} is called. */
 export class TransactionDatabase implements SqlDatabase {
   readonly dialect = 'mysql' as const;
@@ -130,8 +165,28 @@ export class TransactionDatabase implements SqlDatabase {
   }
 
   async query(sql: string, params: readonly unknown[] = []): Promise<QueryResult> {
-    if (this.#ended) throw new StoreError('This transaction has ended: its database can no longer be used.');
+    this.#check();
     return this.#connection.query(sql, params);
+  }
+
+  /** True when the group commit may send its statements in one round trip (see `group-commit.ts`). */
+  get pipelined(): boolean {
+    return this.#connection.multipleStatements;
+  }
+
+  /** See {@link MysqlConnectionDatabase.format}. */
+  format(sql: string, params: readonly unknown[]): string {
+    return this.#connection.format(sql, params);
+  }
+
+  /** See {@link MysqlConnectionDatabase.queryMany}. */
+  async queryMany(texts: readonly string[]): Promise<QueryResult[]> {
+    this.#check();
+    return this.#connection.queryMany(texts);
+  }
+
+  #check(): void {
+    if (this.#ended) throw new StoreError('This transaction has ended: its database can no longer be used.');
   }
 
   async transaction<T>(): Promise<T> {

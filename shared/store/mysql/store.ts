@@ -38,7 +38,9 @@ const MYSQL_DIALECT: SqlStoreDialect = {
  */
 export async function openMysqlStore(options: MysqlStoreOptions): Promise<StateStore> {
   const dsn = parseMysqlDsn(options.dsn);
-  const pool = mysql.createPool(await mysqlPoolOptions(options));
+  // Several statements in one round trip: the group commit's (`sql/group-commit.ts`). Every value
+  // is still escaped by the driver; no statement of the store is built from unescaped input.
+  const pool = mysql.createPool({ ...(await mysqlPoolOptions(options)), multipleStatements: true });
   const database = new MysqlPoolDatabase(pool, {
     target: dsnTarget(dsn),
     queryTimeoutMs: (options.queryTimeoutSeconds ?? DEFAULT_QUERY_TIMEOUT_SECONDS) * 1000,

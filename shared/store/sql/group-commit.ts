@@ -8,12 +8,45 @@
  * the commit loses no acknowledged write. When any call in a group fails, the group is rolled back
  * and every call runs again on its own, autocommitted, exactly as without grouping, so each caller
  * sees its own result or error and no call's failure decides another's.
+ *
+ * On a database that can send several statements in one round trip ({@link PipelinedDatabase}:
+ * MySQL), the group's calls run side by side in the transaction and the statements they issue in
+ * one turn of the event loop go to the server together, each with its own result (its own
+ * `affectedRows`): a group of 40 runs costs START, one round trip of 40 UPDATEs and COMMIT, instead
+ * of 42 round trips one after another on one connection.
  */
 import { AsyncResource } from 'node:async_hooks';
-import type { SqlDatabase } from '../../sql.ts';
+import type { SqlDatabase, SqlRow } from '../../sql.ts';
 
 /** The most calls one group commit carries; more wait for the next group. */
 export const MAX_GROUP_SIZE = 500;
+
+/**
+ * The most SQL text one round trip of a pipelined group carries (statements with their values
+ * inlined). RDS Proxy pins a session to its database connection for any statement text over 16 KB;
+ * a single statement longer than this still goes, alone.
+ */
+export const MAX_PIPELINE_CHARS = 16_000;
+
+type QueryResult = { rows: SqlRow[]; affectedRows: number };
+
+/** A transaction's database that can also send several statements in one round trip. */
+export interface PipelinedDatabase extends SqlDatabase {
+  /** False when this connection cannot (it was opened without multiple statements). */
+  readonly pipelined: boolean;
+  /** The statement's text with `params` inlined (escaped), as {@link queryMany} sends it. */
+  format(sql: string, params: readonly unknown[]): string;
+  /**
+   * Runs the statements (texts from {@link format}) in order in one round trip; resolves with each
+   * one's result. When one fails, the server runs none after it and the promise rejects with that
+   * statement's error.
+   */
+  queryMany(texts: readonly string[]): Promise<QueryResult[]>;
+}
+
+function isPipelined(db: SqlDatabase): db is PipelinedDatabase {
+  return (db as Partial<PipelinedDatabase>).pipelined === true;
+}
 
 interface Call<T = unknown> {
   readonly work: (db: SqlDatabase) => Promise<T>;
@@ -56,6 +89,7 @@ export class GroupCommit {
     let results: unknown[];
     try {
       results = await this.#database.transaction(async (db) => {
+        if (isPipelined(db)) return runPipelined(db, group);
         const values: unknown[] = [];
         for (const call of group) values.push(await call.work(db));
         return values;
@@ -67,6 +101,71 @@ export class GroupCommit {
       return;
     }
     for (const [index, call] of group.entries()) call.resolve(results[index]);
+  }
+}
+
+/**
+ * Runs the group's calls side by side on `db`; their statements go out in round trips of
+ * {@link PipelinedDatabase.queryMany}. Rejects with the first call's error once all have settled
+ * (no statement of the transaction is left in flight when it rolls back).
+ */
+async function runPipelined(db: PipelinedDatabase, group: readonly Call[]): Promise<unknown[]> {
+  const pipeline = new Pipeline(db);
+  const outcomes = await Promise.allSettled(group.map((call) => call.work(pipeline)));
+  const failed = outcomes.find((outcome) => outcome.status === 'rejected');
+  if (failed) throw failed.reason;
+  return outcomes.map((outcome) => (outcome as PromiseFulfilledResult<unknown>).value);
+}
+
+/**
+ * The transaction's database as the calls of a pipelined group see it: statements issued in one
+ * turn of the event loop are sent together once the turn is over, one round trip at a time.
+ */
+class Pipeline implements SqlDatabase {
+  readonly dialect: SqlDatabase['dialect'];
+  readonly #db: PipelinedDatabase;
+  #pending: { text: string; resolve: (result: QueryResult) => void; reject: (error: unknown) => void }[] = [];
+  #busy = false;
+
+  constructor(db: PipelinedDatabase) {
+    this.#db = db;
+    this.dialect = db.dialect;
+  }
+
+  query(sql: string, params: readonly unknown[] = []): Promise<QueryResult> {
+    return new Promise((resolve, reject) => {
+      const text = this.#db.format(sql, params);
+      if (this.#pending.push({ text, resolve, reject }) === 1 && !this.#busy)
+        setImmediate(() => void this.#flush());
+    });
+  }
+
+  transaction<T>(work: (db: SqlDatabase) => Promise<T>): Promise<T> {
+    return this.#db.transaction(work);
+  }
+
+  async #flush(): Promise<void> {
+    this.#busy = true;
+    // Statements issued while a round trip is out go in the next; those the calls issue once
+    // settled (an explanation's read) find the pipeline idle and schedule a flush of their own.
+    while (this.#pending.length > 0) {
+      let chars = 0;
+      let count = 0;
+      for (const { text } of this.#pending) {
+        chars += text.length + 1;
+        if (count > 0 && chars > MAX_PIPELINE_CHARS) break;
+        count += 1;
+      }
+      const batch = this.#pending.splice(0, count);
+      try {
+        const results = await this.#db.queryMany(batch.map((entry) => entry.text));
+        for (const [index, entry] of batch.entries()) entry.resolve(results[index]!);
+      } catch (error) {
+        // The server ran none after the failing statement; the transaction rolls back whole.
+        for (const entry of [...batch, ...this.#pending.splice(0)]) entry.reject(error);
+      }
+    }
+    this.#busy = false;
   }
 }
 

@@ -1196,6 +1196,83 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
       });
     });
 
+    describe('calls made in one turn of the event loop (grouped)', () => {
+      it('gives each call its own outcome when some in the group are refused or unknown', async () => {
+        const jobId = newJobId('group-mixed');
+        const runs = await seedRuns(jobId, runsOf(hours(T0, 4)));
+        const ids = runs.map((run) => run.runId);
+        await store.withJob(jobAt(jobId, T0), (tx) => tx.markQueued(ids, 'group-s1'));
+        const owner = { jobId, executionName: 'group-s1', generation: 0 };
+        const stranger = { ...owner, generation: 3 };
+
+        // One turn: starts owned and forged, an unknown run, reads.
+        const started = await Promise.all([
+          store.markRunning(ids[0]!, 'main', T0, owner),
+          store.markRunning(ids[1]!, 'main', T0, stranger),
+          store.markRunning(ids[2]!, 'main', T0, owner),
+          store.markRunning(987_654_321, 'main', T0, owner),
+          store.getRun(ids[3]!),
+          store.getRun(987_654_322),
+        ]);
+        expect(started.map((record) => record?.status)).toEqual([
+          'running',
+          undefined,
+          'running',
+          undefined,
+          'queued',
+          undefined,
+        ]);
+
+        // One turn: successes, a forged one and an unknown run.
+        const finished = await Promise.allSettled([
+          store.markSucceeded(ids[0]!, { n: 0 }, at('2026-03-01T00:01:00Z'), owner),
+          store.markSucceeded(ids[2]!, stranger.generation, T0, stranger),
+          store.markSucceeded(987_654_321, null, T0, owner),
+          store.markSucceeded(ids[2]!, { n: 2 }, at('2026-03-01T00:02:00Z'), owner),
+        ]);
+        expect(finished.map((outcome) => outcome.status)).toEqual([
+          'fulfilled',
+          'rejected',
+          'rejected',
+          'fulfilled',
+        ]);
+        expect((finished[1] as PromiseRejectedResult).reason).toBeInstanceOf(StageEventRefusedError);
+        expect(String((finished[2] as PromiseRejectedResult).reason)).toContain(
+          'Run 987654321 does not exist.',
+        );
+
+        const after = await store.listRuns(jobId);
+        expect(after.map((run) => [run.status, run.attempts, run.output])).toEqual([
+          ['succeeded', 1, { n: 0 }],
+          ['queued', 0, null],
+          ['succeeded', 1, { n: 2 }],
+          ['queued', 0, null],
+        ]);
+      });
+
+      it('starts and finishes 120 runs at once, more than one round trip of statements carries', async () => {
+        const jobId = newJobId('group-large');
+        const runs = await seedRuns(jobId, runsOf(hours(T0, 120)));
+        const ids = runs.map((run) => run.runId);
+        await store.withJob(jobAt(jobId, T0), (tx) =>
+          tx.markQueued(ids, `${'long-execution-name-'.repeat(3)}s1`),
+        );
+        const owner = { jobId, executionName: `${'long-execution-name-'.repeat(3)}s1`, generation: 0 };
+
+        const started = await Promise.all(ids.map((id) => store.markRunning(id, 'main', T0, owner, 'v1')));
+        expect(started.map((record) => [record?.runId, record?.status, record?.attempts])).toEqual(
+          ids.map((id) => [id, 'running', 1]),
+        );
+        await Promise.all(
+          ids.map((id) => store.markSucceeded(id, { id }, at('2026-03-01T00:01:00Z'), owner, 'v1')),
+        );
+
+        const after = await store.listRuns(jobId);
+        expect(after.every((run) => run.status === 'succeeded' && run.attempts === 1)).toBe(true);
+        expect(after.map((run) => run.output)).toEqual(ids.map((id) => ({ id })));
+      });
+    });
+
     describe('backfills', () => {
       const request = (backfillId: string, jobId: string) => ({
         backfillId,
