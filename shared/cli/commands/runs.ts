@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { secretConfigValues } from '../../config-secrets.ts';
 import { InputError } from '../../errors.ts';
 import type { JobDefinition } from '../../job.ts';
+import { type RunLogLine, readRunLog } from '../../store/run-logs.ts';
 import {
   RUN_STATUSES,
   type RunQuery,
@@ -25,6 +26,8 @@ interface RunsFlags {
   readonly status?: string;
   readonly limit?: string;
   readonly json?: boolean;
+  readonly logs?: boolean;
+  readonly aws?: boolean;
 }
 
 /** One run as `piko runs --json` prints it: everything the state table knows, secrets redacted. */
@@ -83,6 +86,10 @@ export function runsCommand(program: Command, io: CliIo): void {
       `at most this many runs: the first from --from, else the latest (default ${DEFAULT_RUNS_LIMIT})`,
     )
     .option('--json', 'one JSON object per run and line')
+    .option(
+      '--logs',
+      "each run's ctx.log lines, every attempt's (kept by the runtime that ran it under its data directory; with --aws: the CloudWatch Logs Insights query and the execution's console link)",
+    )
     .action(async (jobId: string, flags: RunsFlags) => {
       const query = parseRunsFlags(flags);
       const context = await cliContext();
@@ -93,9 +100,14 @@ export function runsCommand(program: Command, io: CliIo): void {
         const shown = runs.slice(0, query.limit);
         if (query.newestFirst) shown.reverse();
         const lines = await historyLines(opened.store, job, shown);
+        const dataDir = context.config.piko.dataDir;
         for (const line of lines) {
-          if (flags.json) io.out(JSON.stringify(line));
-          else printRun(io, job, line);
+          const log = flags.logs ? await readRunLog(dataDir, job.id, line.runId) : undefined;
+          if (flags.json) io.out(JSON.stringify(log ? { ...line, logs: log.lines ?? [] } : line));
+          else {
+            printRun(io, job, line);
+            if (log) printRunLog(io, log.lines, log.path);
+          }
           if (io.ready && !(await io.ready())) return;
         }
         if (lines.length === 0) io.err(`${job.id}: no runs match`);
@@ -212,4 +224,34 @@ function printRun(io: CliIo, job: JobDefinition, line: RunHistoryLine): void {
   io.out(`  config ${line.config === null ? 'none (the job defaults)' : JSON.stringify(line.config)}`);
   if (line.error !== null) io.out(`  error: ${line.error}`);
   if (line.output !== null) io.out(`  output: ${JSON.stringify(line.output)}`);
+}
+
+/**
+ * A run's log lines, indented under the run: `time LEVEL [attempt n stage] message key=value`.
+ * @param lines undefined when the run has no log file here.
+ */
+export function printRunLog(io: CliIo, lines: readonly RunLogLine[] | undefined, path: string): void {
+  if (lines === undefined || lines.length === 0) {
+    io.out(
+      `  logs: none in ${path} (no line written, removed by [logs] max_total_bytes, or run by a runtime on another machine)`,
+    );
+    return;
+  }
+  io.out(`  logs (${path}):`);
+  for (const line of lines) io.out(`    ${formatRunLogLine(line)}`);
+}
+
+/** One log line as text: `2026-03-01T00:00:01.000Z INFO  [attempt 1 main] message key=value`. */
+export function formatRunLogLine(line: RunLogLine): string {
+  const fields = Object.entries(line.fields ?? {}).map(
+    ([key, value]) =>
+      `${key}=${typeof value === 'string' && /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value)}`,
+  );
+  return [
+    line.time,
+    line.level.toUpperCase().padEnd(5),
+    `[attempt ${line.attempt} ${line.stage}]`,
+    line.message,
+    ...fields,
+  ].join(' ');
 }
