@@ -9,6 +9,7 @@ import { eventBridgeCrons } from '../shared/stack/eventbridge-cron.ts';
 import {
   OUTPUT_BACKFILL_STATE_MACHINE_ARN,
   OUTPUT_DISPATCHER_FUNCTION_NAME,
+  OUTPUT_JOB_LOG_GROUPS,
   OUTPUT_JOB_STATE_MACHINE_PREFIX,
   OUTPUT_REGION,
   OUTPUT_SCHEDULE_GROUP_NAME,
@@ -217,6 +218,20 @@ export class PikoStack extends Stack {
       description: 'Job state machines are named <prefix>-<jobId>',
     });
     new CfnOutput(this, OUTPUT_REGION, { value: this.region });
+    new CfnOutput(this, OUTPUT_JOB_LOG_GROUPS, {
+      value: this.toJsonString(
+        Object.fromEntries(
+          props.jobs.map((job) => [
+            job.id,
+            [
+              this.jobFunctions.byJob.get(job.id)?.logGroup.logGroupName,
+              fargate.jobs.has(job.id) ? fargate.logGroup?.logGroupName : undefined,
+            ].filter((name) => name !== undefined),
+          ]),
+        ),
+      ),
+      description: 'By job id, the log groups of its function and Fargate tasks (`piko runs --aws --logs`)',
+    });
 
     for (const construct of this.node.findAll()) {
       if (!(construct instanceof logs.LogGroup)) continue;

@@ -11,6 +11,7 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import * as z from 'zod';
 import { ConfigError } from './errors.ts';
 import { AWS_REGION_PATTERN, STACK_NAME_PATTERN } from './stack/outputs.ts';
+
 import { type PikoLogLevel, REDACTED, registerSecret } from './telemetry.ts';
 
 /** The `[piko]` section. */
@@ -104,6 +105,14 @@ export interface UiSettings {
   readonly token?: string;
 }
 
+/** The `[logs]` section: the per-run log files of the local runtime (`<piko.data_dir>/logs/<job>/<run id>.log`). */
+export interface LogsSettings {
+  /** Bytes of one run's log file at most (every attempt together, its truncation marker included); at least 4096. @default 1048576 */
+  readonly maxRunBytes: number;
+  /** Bytes of every run's log file together; beyond it the oldest files are removed. At least max_run_bytes. @default 268435456 */
+  readonly maxTotalBytes: number;
+}
+
 /** The whole validated configuration. */
 export interface PikoConfig {
   readonly piko: PikoSettings;
@@ -113,6 +122,7 @@ export interface PikoConfig {
   readonly aws: AwsSettings;
   readonly objects: ObjectsSettings;
   readonly ui: UiSettings;
+  readonly logs: LogsSettings;
 }
 
 /** Where {@link loadConfig} looks. */
@@ -149,6 +159,12 @@ const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 const BUCKET_NAME = /^(?!xn--|sthree-)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 /** Host names and IPv4/IPv6 addresses, without a port. */
 const HOST_NAME = /^(?:[A-Za-z0-9.-]+|\[?[0-9A-Fa-f:.]+\]?)$/;
+/** Default of `[logs] max_run_bytes`: 1 MiB per run. */
+export const DEFAULT_MAX_RUN_LOG_BYTES = 1_048_576;
+/** Default of `[logs] max_total_bytes`: 256 MiB for every run's log together. */
+export const DEFAULT_MAX_TOTAL_LOG_BYTES = 268_435_456;
+/** The smallest `[logs] max_run_bytes` accepted: room for a few lines and the truncation marker. */
+export const MIN_RUN_LOG_BYTES = 4_096;
 /** The shortest `[ui] token` accepted: a short one could be guessed. */
 export const MIN_UI_TOKEN_LENGTH = 16;
 /** A token travels in a form field and a cookie: nothing that needs escaping there. */
@@ -222,6 +238,13 @@ const SECTIONS = {
       `at least ${MIN_UI_TOKEN_LENGTH} letters, digits, '-', '_' or '.'`,
     ),
   }) satisfies z.ZodType<UiSettings>,
+  logs: z.object({
+    maxRunBytes: field(
+      z.number().int().min(MIN_RUN_LOG_BYTES),
+      `a whole number of bytes of ${MIN_RUN_LOG_BYTES} or more`,
+    ),
+    maxTotalBytes: positiveInt(),
+  }) satisfies z.ZodType<LogsSettings>,
 };
 
 type Section = keyof typeof SECTIONS;
@@ -265,10 +288,21 @@ function defaultsOf(
       return {};
     case 'ui':
       return { host: '127.0.0.1', port: 4310 };
+    case 'logs':
+      return { maxRunBytes: DEFAULT_MAX_RUN_LOG_BYTES, maxTotalBytes: DEFAULT_MAX_TOTAL_LOG_BYTES };
   }
 }
 /** Validation order: defaults of later sections may read earlier ones. */
-const RESOLUTION_ORDER: readonly Section[] = ['piko', 'aws', 'mysql', 'sqlite', 'runtime', 'objects', 'ui'];
+const RESOLUTION_ORDER: readonly Section[] = [
+  'piko',
+  'aws',
+  'mysql',
+  'sqlite',
+  'runtime',
+  'objects',
+  'ui',
+  'logs',
+];
 
 const snake = (camel: string) => camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 const envName = (section: Section, key: string) =>
@@ -324,6 +358,7 @@ export function loadConfig(options: LoadConfigOptions = {}): PikoConfig {
 
   if (done.mysql) checkMysql(done.mysql, given, problems);
   if (done.ui) checkUi(done.ui, given, problems);
+  if (done.logs) checkLogs(done.logs, given, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(done as PikoConfig);
 }
@@ -439,6 +474,17 @@ function checkUi(ui: UiSettings, given: Map<string, Setting>, problems: string[]
   problems.push(
     `${host}: the UI listens beyond this machine only with ui.token set (PIKO_UI__TOKEN, at least ${MIN_UI_TOKEN_LENGTH} characters)`,
   );
+}
+
+/** A run's log cannot be bigger than all of them together. */
+function checkLogs(logs: LogsSettings, given: Map<string, Setting>, problems: string[]): void {
+  if (logs.maxTotalBytes >= logs.maxRunBytes) return;
+  const total = describeSetting(
+    'logs',
+    'max_total_bytes',
+    given.get('logs.maxTotalBytes') ?? { value: logs.maxTotalBytes, source: 'default' },
+  );
+  problems.push(`${total}: must be at least logs.max_run_bytes (${logs.maxRunBytes})`);
 }
 
 /** True for addresses only this machine reaches: `localhost`, 127.0.0.0/8 and `::1`. */

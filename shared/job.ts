@@ -36,9 +36,11 @@ export const FARGATE_SIZES: Readonly<Record<number, readonly [min: number, max: 
 export type LogFields = Readonly<Record<string, unknown>>;
 
 /**
- * A run's logger: each line carries the job, run, interval and stage. On AWS and locally it writes
- * through the process's logger (JSON in Lambda, readable lines in a terminal); in `runJobOnce` the
- * lines are kept and returned.
+ * A run's logger (`ctx.log`): each line carries the job, run, interval, stage and attempt. It writes
+ * through the process's logger (JSON in Lambda, so CloudWatch Logs Insights finds a run's lines by
+ * `runId`; readable lines in a terminal). The local runtime also keeps each run's lines in
+ * `<piko.data_dir>/logs/<job>/<run id>.log` (bounded by `[logs]`), which `piko runs --logs` and the
+ * web UI show; in `runJobOnce` the lines are kept and returned.
  */
 export interface RunLogger {
   debug(message: string, fields?: LogFields): void;
@@ -67,7 +69,12 @@ export interface RunContext<C = unknown> {
   readonly signal: AbortSignal;
   /** Sends a typed record to the sink registered for its type. */
   emit(record: TaggedRecord<unknown>): void;
-  /** Log lines of this run, with its job, run, interval and stage attached. */
+  /**
+   * Log lines of this run, with its job, run, interval, stage and attempt attached; kept per run
+   * locally (`piko runs <job> --logs`, the UI's interval page), in CloudWatch on AWS.
+   */
+  readonly log: RunLogger;
+  /** The same logger as {@link RunContext.log}, under its first name (kept for jobs written before). */
   readonly logger: RunLogger;
 }
 

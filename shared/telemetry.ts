@@ -159,24 +159,43 @@ function describe(err: unknown, depth: number): string {
 
 const MAX_REDACT_DEPTH = 8;
 
+/** A key that names a secret as a whole (`password`, `apiKey`, `client_secret`…). */
+const SECRET_KEY_NAME = new RegExp(`^${SECRET_NAME}$`, 'i');
+
+/**
+ * A JSON-ready value with {@link redact} applied to every string in it (plain objects and arrays are
+ * copied, values with `toJSON` replaced by their JSON form), and the value of every key named like
+ * a secret (`password`, `apiKey`, `token`…) replaced whole, as the per-run log files store fields.
+ */
+export function redactValue(value: unknown): unknown {
+  return redactDeep(value, 0, true);
+}
+
 /**
  * A log attribute with {@link redact} applied to every string in it: plain objects and arrays are
  * copied, values with `toJSON` (URL, Date) are replaced by their JSON form, Errors are left to
  * `formatError`, other values are kept.
  */
-function redactDeep(value: unknown, depth = 0): unknown {
+function redactDeep(value: unknown, depth = 0, byKey = false): unknown {
   if (typeof value === 'string') return redact(value);
   if (typeof value !== 'object' || value === null || value instanceof Error || depth >= MAX_REDACT_DEPTH)
     return value;
-  if (Array.isArray(value)) return value.map((item) => redactDeep(item, depth + 1));
+  if (Array.isArray(value)) return value.map((item) => redactDeep(item, depth + 1, byKey));
   const prototype = Object.getPrototypeOf(value);
   if (prototype === Object.prototype || prototype === null) {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redactDeep(item, depth + 1)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [
+        key,
+        byKey && SECRET_KEY_NAME.test(key) && item !== null && typeof item !== 'object'
+          ? REDACTED
+          : redactDeep(item, depth + 1, byKey),
+      ]),
+    );
   }
   const toJson = (value as { toJSON?: unknown }).toJSON;
   if (typeof toJson !== 'function') return value;
   try {
-    return redactDeep(toJson.call(value), depth + 1);
+    return redactDeep(toJson.call(value), depth + 1, byKey);
   } catch {
     return value;
   }

@@ -101,7 +101,7 @@ export const nightlyArchive = defineJob({
             `but its manifest says ${manifest.bytes} bytes`,
         );
       }
-      ctx.logger.debug('archive published', { key: manifest.key, bytes: manifest.bytes });
+      ctx.log.debug('archive published', { key: manifest.key, bytes: manifest.bytes });
       return {
         key: manifest.key,
         sha256: manifest.sha256,

@@ -36,7 +36,7 @@ export const priceFanout = defineJob({
     );
     const average = quotes.reduce((sum, price) => sum + price, 0) / quotes.length;
     const max = Math.max(...quotes);
-    ctx.logger.debug('prices fetched', { items: quotes.length, max });
+    ctx.log.debug('prices fetched', { items: quotes.length, max });
     ctx.emit(PriceSummary.of({ start: at, items: quotes.length, average, max }));
     return { items: quotes.length };
   },

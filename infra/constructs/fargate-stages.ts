@@ -54,6 +54,8 @@ export interface JobFargate {
  */
 export class FargateStages extends Construct {
   readonly cluster: ecs.Cluster | undefined;
+  /** The tasks' log group (streams prefixed with the job id); undefined when no job has a Fargate stage. */
+  readonly logGroup: logs.LogGroup | undefined;
   /** By job id, for jobs with Fargate stages. */
   readonly jobs: ReadonlyMap<string, JobFargate>;
 
@@ -63,6 +65,7 @@ export class FargateStages extends Construct {
     const withFargate = props.jobs.filter((job) => job.stages.some((stage) => stage.kind === 'fargate'));
     if (withFargate.length === 0) {
       this.jobs = jobs;
+      this.logGroup = undefined;
       return;
     }
     this.cluster = new ecs.Cluster(this, 'Cluster', {
@@ -74,6 +77,7 @@ export class FargateStages extends Construct {
       encryptionKey: props.logKey,
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    this.logGroup = logGroup;
 
     for (const job of withFargate) {
       const taskRole = new iam.Role(this, `${job.id}-TaskRole`, {

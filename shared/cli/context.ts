@@ -25,6 +25,7 @@ export async function cliContext(options: { json?: boolean } = {}): Promise<CliC
         drivers: LOCAL_DRIVERS,
         migrate: true,
         shutdown: openOptions.shutdown,
+        keepRunLogs: true,
       }),
   };
 }

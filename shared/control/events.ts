@@ -14,6 +14,16 @@ import {
   type Reprocess,
 } from '../planner/backfill.ts';
 import type { ExecutionInput } from '../workflow/starter.ts';
+import {
+  type IntervalsEvent,
+  type IntervalsResponse,
+  parseRunEvent,
+  RUN_EVENT_KEYS,
+  type RunIntervalEvent,
+  type RunIntervalResponse,
+  type RunsEvent,
+  type RunsResponse,
+} from './run-events.ts';
 import type { JobStatus } from './status.ts';
 
 /** Plan the job's due intervals within the invocation's time budget, then dispatch (EventBridge Scheduler). */
@@ -57,7 +67,10 @@ export type ControlEvent =
   | StatusEvent
   | PauseEvent
   | BackfillPlanEvent
-  | BackfillNextEvent;
+  | BackfillNextEvent
+  | RunsEvent
+  | IntervalsEvent
+  | RunIntervalEvent;
 
 /** The answer to `dispatch` and `continue`. */
 export interface DispatchResponse {
@@ -134,9 +147,23 @@ export type ControlResponse =
   | StatusResponse
   | PauseResponse
   | BackfillPlanResponse
-  | BackfillNextResponse;
+  | BackfillNextResponse
+  | RunsResponse
+  | IntervalsResponse
+  | RunIntervalResponse;
 
-const ACTIONS = ['dispatch', 'continue', 'status', 'pause', 'resume', 'backfill-plan', 'backfill-next'];
+const ACTIONS = [
+  'dispatch',
+  'continue',
+  'status',
+  'pause',
+  'resume',
+  'backfill-plan',
+  'backfill-next',
+  'runs',
+  'intervals',
+  'run',
+];
 /** Keys each action accepts; anything else is refused, so a typo (`dryrun`) is never silently ignored. */
 const KEYS: Readonly<Record<string, readonly string[]>> = {
   dispatch: ['action', 'jobId'],
@@ -146,6 +173,7 @@ const KEYS: Readonly<Record<string, readonly string[]>> = {
   resume: ['action', 'jobId'],
   'backfill-plan': ['action', 'request'],
   'backfill-next': ['action', 'jobId', 'backfillId', 'reverse'],
+  ...RUN_EVENT_KEYS,
 };
 const REQUEST_KEYS = ['jobId', 'from', 'to', 'reprocess', 'dryRun', 'reverse', 'config'];
 /** Backfill ids are `bf-` and 20 hex digits (see `backfillId`); a looser bound keeps the parser simple. */
@@ -206,6 +234,11 @@ export function parseControlEvent(event: unknown): ControlEvent {
       }
       break;
     }
+    case 'runs':
+    case 'intervals':
+    case 'run':
+      parsed = parseRunEvent(action, jobId(), event, problems);
+      break;
   }
   if (problems.length > 0 || !parsed) {
     throw new InputError(`Invalid dispatcher event (action "${action}"):\n  - ${problems.join('\n  - ')}`);

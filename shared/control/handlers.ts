@@ -40,6 +40,7 @@ import type {
   PauseResponse,
   StatusResponse,
 } from './events.ts';
+import { intervals, runInterval, runs } from './run-handlers.ts';
 import { jobStatuses } from './status.ts';
 
 /** What the control logic works with; opened once per Lambda container. */
@@ -95,6 +96,12 @@ export async function handleControlEvent(deps: ControlDeps, event: ControlEvent)
       return backfillPlan(deps, event.request);
     case 'backfill-next':
       return backfillNext(deps, event);
+    case 'runs':
+      return runs(deps, event);
+    case 'intervals':
+      return intervals(deps, event);
+    case 'run':
+      return runInterval(deps, event, clock(deps)());
   }
 }
 

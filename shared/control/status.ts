@@ -5,7 +5,7 @@
  */
 import { type IntervalJson, intervalToJson } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
-import type { RunCounts, RunRecord, StateStore } from '../store/types.ts';
+import type { RunCounts, RunRecord, StateReader } from '../store/types.ts';
 
 /** Failed runs listed per job, newest first. */
 export const STATUS_RECENT_FAILURES = 5;
@@ -46,7 +46,7 @@ export interface JobStatus {
 }
 
 /** Reads the status of each of `jobs` from the store, in their order. */
-export async function jobStatuses(store: StateStore, jobs: readonly JobDefinition[]): Promise<JobStatus[]> {
+export async function jobStatuses(store: StateReader, jobs: readonly JobDefinition[]): Promise<JobStatus[]> {
   const states = new Map((await store.listJobs()).map((state) => [state.jobId, state]));
   const result: JobStatus[] = [];
   for (const job of jobs) {

@@ -8,5 +8,6 @@ import { loadJobs } from '../registry.ts';
 import { runContainerStage } from '../runner/container-stage.ts';
 import { LOCAL_DRIVERS } from '../store/local.ts';
 
-// Locally the state may be a SQLite file, as in the local runtime that spawned this process.
-await runContainerStage((config) => loadJobs(config.piko.jobsDir), LOCAL_DRIVERS);
+// Locally the state may be a SQLite file, as in the local runtime that spawned this process; the
+// stage's ctx.log lines go to the same run log file as the runtime's own stages.
+await runContainerStage((config) => loadJobs(config.piko.jobsDir), LOCAL_DRIVERS, { keepRunLogs: true });

@@ -48,6 +48,7 @@ export async function attemptStage(attempt: StageAttempt): Promise<unknown> {
   const timeout = AbortSignal.timeout(job.timeoutMs);
   const signal = attempt.shutdown ? AbortSignal.any([timeout, attempt.shutdown]) : timeout;
   const records = new RecordBuffer(job.sinks);
+  const log = runLogger(attempt);
   const context: RunContext = {
     jobId: job.id,
     runId: attempt.runId,
@@ -59,7 +60,8 @@ export async function attemptStage(attempt: StageAttempt): Promise<unknown> {
     input: attempt.input,
     signal,
     emit: (tagged: TaggedRecord<unknown>) => records.emit(tagged),
-    logger: runLogger(attempt),
+    log,
+    logger: log,
   };
   try {
     const output = await attempt.resources.withResources(job.id, job.resources, signal, (values) =>

@@ -24,6 +24,10 @@ import { runStage } from './stage-runner.ts';
 export async function runContainerStage(
   loadRegistry: (config: PikoConfig) => JobRegistry | Promise<JobRegistry>,
   drivers: StoreDrivers,
+  options: {
+    /** Keep the run's `ctx.log` lines in the data directory's run log files (the local runtime's child). @default false */
+    readonly keepRunLogs?: boolean;
+  } = {},
 ): Promise<void> {
   const shutdown = new AbortController();
   process.once('SIGTERM', () => shutdown.abort(new Error('Fargate task stopped (SIGTERM)')));
@@ -42,6 +46,7 @@ export async function runContainerStage(
       drivers,
       migrate: false,
       shutdown: shutdown.signal,
+      keepRunLogs: options.keepRunLogs,
     });
     try {
       const deps = { ...runtime, jobId };

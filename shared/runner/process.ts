@@ -3,6 +3,7 @@ import type { PikoConfig } from '../config.ts';
 import type { JobRegistry } from '../registry.ts';
 import { ResourceRegistry } from '../resources/lending.ts';
 import type { StoreDrivers } from '../store/drivers.ts';
+import { RunLogFiles } from '../store/run-logs.ts';
 import { DEFAULT_REQUEUE_POLICY, type RequeuePolicy, type StateStore } from '../store/types.ts';
 import type { StageRunnerDeps } from './stage-runner.ts';
 
@@ -63,6 +64,11 @@ export interface ProcessServicesOptions {
   readonly migrate?: boolean;
   /** Aborts when the process is asked to stop. @default - never */
   readonly shutdown?: AbortSignal;
+  /**
+   * Keep each run's `ctx.log` lines under `<piko.data_dir>/logs/`, bounded by `[logs]` (the local
+   * runtime, its Fargate children and the CLI do; on AWS the lines are in CloudWatch). @default false
+   */
+  readonly keepRunLogs?: boolean;
 }
 
 /** Opens the store and a resource registry for the given jobs. */
@@ -73,15 +79,18 @@ export async function openProcessServices(
 ): Promise<ProcessServices> {
   const store = await openConfiguredStore(config, options.drivers, { migrate: options.migrate });
   const resources = new ResourceRegistry({ openSqliteDatabase: options.drivers.openSqliteDatabase });
+  const runLogs = options.keepRunLogs ? new RunLogFiles(config.piko.dataDir, config.logs) : undefined;
   return {
     config,
     store,
     jobs,
     resources,
+    runLogs,
     shutdown: options.shutdown,
     outputDir: path.join(config.piko.dataDir, 'output'),
     async close() {
       try {
+        await runLogs?.close();
         await resources.destroyAll();
       } finally {
         await store.close();

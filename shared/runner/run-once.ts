@@ -29,7 +29,7 @@ export interface RunJobOnceOptions<R extends ResourceMap = ResourceMap> {
   readonly input?: unknown;
 }
 
-/** A line written through the run context's logger (`ctx.logger`). */
+/** A line written through the run context's logger (`ctx.log`, also `ctx.logger`). */
 export interface RunLog {
   readonly level: RunLogLevel;
   /** The stage that wrote it (`'main'` for a job with a single handler). */
@@ -47,7 +47,7 @@ export interface RunJobOnceResult {
    * sink for is a key, with no records when none was emitted. No sink writes them.
    */
   readonly records: Readonly<Record<string, readonly unknown[]>>;
-  /** The lines written through `ctx.logger`, in order. */
+  /** The lines written through `ctx.log`, in order. */
   readonly logs: readonly RunLog[];
 }
 

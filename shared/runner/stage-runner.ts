@@ -13,6 +13,7 @@ import type { JobRegistry } from '../registry.ts';
 import type { ResourceRegistry } from '../resources/lending.ts';
 import { ownerMismatch, refused } from '../store/owner.ts';
 import { retryWhileUnavailable, type UnavailableRetryOptions } from '../store/retry.ts';
+import type { RunLogSink } from '../store/run-logs.ts';
 import type { StateStore } from '../store/types.ts';
 import {
   errorMessage,
@@ -40,6 +41,11 @@ export interface StageRunnerDeps {
   readonly jobId?: string;
   /** Directory of file sinks. @default '.piko/output' */
   readonly outputDir?: string;
+  /**
+   * Keeps each run's `ctx.log` lines (the local runtime's files under the data directory), besides
+   * the process's logger. @default none (on AWS the lines are in CloudWatch)
+   */
+  readonly runLogs?: RunLogSink;
   /** Aborted when the process shuts down: running handlers see their signal abort. @default never */
   readonly shutdown?: AbortSignal;
   /** @default () => new Date() */
@@ -191,6 +197,7 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
   });
 
   let output: unknown;
+  const runLog = deps.runLogs?.open(job.id, run.runId);
   try {
     output = await attemptStage({
       job,
@@ -203,14 +210,17 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
       input: payload.stageIndex === 0 ? null : (record.output ?? null),
       resources: deps.resources,
       shutdown: deps.shutdown,
-      log: (level, message, fields) =>
+      log: (level, message, fields) => {
         logger[level](message, {
           ...fields,
           jobId: job.id,
           runId: run.runId,
           interval: interval.start,
           stage: stage.name,
-        }),
+          attempt: record.attempts,
+        });
+        runLog?.write({ level, attempt: record.attempts, stage: stage.name, message, fields });
+      },
       // The handler has run: a store out of reach (a sink writing next to the state on a full disk)
       // is waited out with the records held, rather than the handler run again for them.
       deliver: (records) =>
@@ -226,6 +236,13 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
         ).then(() => undefined),
     });
   } catch (error) {
+    // The run's log says how each attempt ended, so a reader sees why the next one began.
+    runLog?.write({
+      level: 'error',
+      attempt: record.attempts,
+      stage: stage.name,
+      message: `attempt ${record.attempts} of stage ${stage.name} failed: ${errorMessage(error)}`,
+    });
     if (isStageTimeout(error)) throw error;
     logger.info('stage attempt failed', {
       jobId: job.id,
@@ -235,6 +252,9 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
       error: errorMessage(error),
     });
     throw withoutSecrets(error);
+  } finally {
+    // Never rejects: a log the disk refused is a warning, not the run's failure.
+    await runLog?.close();
   }
 
   const finished = now();

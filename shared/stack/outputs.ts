@@ -22,6 +22,12 @@ export const OUTPUT_SCHEDULE_GROUP_NAME = 'ScheduleGroupName';
 export const OUTPUT_JOB_STATE_MACHINE_PREFIX = 'JobStateMachinePrefix';
 /** Output: the region the stack is deployed in. */
 export const OUTPUT_REGION = 'Region';
+/**
+ * Output: by job id, the CloudWatch log groups of the job's function and Fargate tasks, as JSON
+ * (`piko runs --aws` and `piko ui --aws` give the Logs Insights query over them). Optional: a stack
+ * deployed before it has none, and the query is then given without its log groups.
+ */
+export const OUTPUT_JOB_LOG_GROUPS = 'JobLogGroups';
 
 /** Every output the CLI reads, by the property of {@link PikoStackOutputs} it fills. */
 export const STACK_OUTPUT_NAMES = {
@@ -33,7 +39,10 @@ export const STACK_OUTPUT_NAMES = {
 } as const;
 
 /** The stack's outputs, as the CLI uses them. */
-export type PikoStackOutputs = { readonly [K in keyof typeof STACK_OUTPUT_NAMES]: string };
+export type PikoStackOutputs = { readonly [K in keyof typeof STACK_OUTPUT_NAMES]: string } & {
+  /** By job id, its log groups ({@link OUTPUT_JOB_LOG_GROUPS}). @default - none (a stack deployed before it) */
+  readonly jobLogGroups?: Readonly<Record<string, readonly string[]>>;
+};
 
 /** AWS region names, such as `eu-west-1`. */
 export const AWS_REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d+$/;
@@ -89,5 +98,31 @@ export function parseStackOutputs(
       `Stack "${stackName}" lacks the output(s) ${missing.join(', ')}: is it a Piko stack, deployed by this version (npx cdk deploy)?`,
     );
   }
-  return result as PikoStackOutputs;
+  const required = result as unknown as PikoStackOutputs;
+  const logGroups = byKey.get(OUTPUT_JOB_LOG_GROUPS);
+  if (logGroups === undefined || logGroups === '') return required;
+  return { ...required, jobLogGroups: parseJobLogGroups(stackName, logGroups) };
+}
+
+/** The {@link OUTPUT_JOB_LOG_GROUPS} output's JSON. @throws PikoError when it is not `{ jobId: [name…] }`. */
+function parseJobLogGroups(stackName: string, text: string): Record<string, readonly string[]> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = undefined;
+  }
+  const valid =
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every(
+      (groups) => Array.isArray(groups) && groups.every((group) => typeof group === 'string'),
+    );
+  if (!valid) {
+    throw new PikoError(
+      `Stack "${stackName}" has an output ${OUTPUT_JOB_LOG_GROUPS} that is not a JSON object of log group names by job id: deploy it again with this version (npx cdk deploy)`,
+    );
+  }
+  return value as Record<string, readonly string[]>;
 }

@@ -501,3 +501,22 @@ export interface StateStore {
   /** Closes connections. The store cannot be used afterwards. */
   close(): Promise<void>;
 }
+
+/**
+ * The reads the web UI and the job-status model make of a state store: what `piko ui --aws` answers
+ * through the deployed dispatcher's control events instead of a database.
+ */
+export type StateReader = Pick<
+  StateStore,
+  | 'getJob'
+  | 'listJobs'
+  | 'listRuns'
+  | 'countRuns'
+  | 'recentFailures'
+  | 'findRuns'
+  | 'runsFinishedAfter'
+  | 'intervalSpans'
+  | 'intervalBuckets'
+  | 'countOutdated'
+  | 'getBackfill'
+>;

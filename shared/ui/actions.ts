@@ -10,7 +10,7 @@ import type { Interval } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
 import { validateBackfill } from '../planner/index.ts';
 import type { JobRegistry } from '../registry.ts';
-import type { StateStore } from '../store/types.ts';
+import type { StateReader } from '../store/types.ts';
 import type { IntervalView } from './model.ts';
 import type { Html } from './pages/html.ts';
 
@@ -22,12 +22,17 @@ export interface UiRunner {
    * @throws JobPausedError for a paused job; InputError when the interval is already in flight.
    */
   runInterval(job: JobDefinition, interval: Interval, config: unknown): Promise<void>;
+  /**
+   * Reruns the interval with the config its run has, where the runner reads that config itself
+   * (`piko ui --aws`: pages only see it redacted). @default - runInterval with the run's config
+   */
+  rerunInterval?(job: JobDefinition, interval: Interval): Promise<void>;
 }
 
 /** What an action works with. */
 export interface ActionContext {
   /** The store actions read from (writes go through the runner and the planner). */
-  readonly store: StateStore;
+  readonly store: StateReader;
   readonly jobs: JobRegistry;
   readonly runner: UiRunner;
   readonly now: () => Date;
@@ -102,8 +107,11 @@ export const rerunAction: IntervalAction = {
     view.run !== undefined && (view.run.status === 'succeeded' || view.run.status === 'failed'),
   async perform(context, view) {
     if (!view.run) throw new InputError('This interval has no run to rerun; use Run now.');
-    const config = startManualRun(context, view, view.run.config);
-    await context.runner.runInterval(view.job, view.interval, config);
+    if (context.runner.rerunInterval) await context.runner.rerunInterval(view.job, view.interval);
+    else {
+      const config = startManualRun(context, view, view.run.config);
+      await context.runner.runInterval(view.job, view.interval, config);
+    }
     return { notice: 'Started a rerun of this interval.' };
   },
 };

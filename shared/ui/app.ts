@@ -11,7 +11,7 @@ import { streamSSE } from 'hono/streaming';
 import { InputError, PikoError, UnknownJobError } from '../errors.ts';
 import type { JobDefinition } from '../job.ts';
 import type { JobRegistry } from '../registry.ts';
-import type { StateStore } from '../store/types.ts';
+import type { StateReader } from '../store/types.ts';
 import { errorMessage } from '../telemetry.ts';
 import { DEFAULT_INTERVAL_ACTIONS, type IntervalAction, type UiRunner } from './actions.ts';
 import { checkHealth, type RuntimeHealth } from './health.ts';
@@ -23,13 +23,14 @@ import type { Html } from './pages/html.ts';
 import { intervalPage } from './pages/interval.ts';
 import { errorPage } from './pages/layout.ts';
 import { overviewPage } from './pages/overview.ts';
+import type { RunLogSource } from './run-logs.ts';
 import { isAllowedHost, isSameOrigin, isToken, SECURITY_HEADERS, tokenCookieName } from './security.ts';
 import { parseRange, type TimeRange } from './time.ts';
 
 /** What the routes work with. */
 export interface UiAppOptions {
   /** The UI's own store connection (reads; actions write through `runner`). */
-  readonly store: StateStore;
+  readonly store: StateReader;
   readonly jobs: JobRegistry;
   readonly runner: UiRunner;
   /** The token every action must carry. */
@@ -44,6 +45,8 @@ export interface UiAppOptions {
   readonly runtime?: () => RuntimeHealth;
   /** The actions offered on an interval's page. @default DEFAULT_INTERVAL_ACTIONS */
   readonly intervalActions?: readonly IntervalAction[];
+  /** Where an interval's page reads its run's logs. @default none (no logs section) */
+  readonly runLogs?: RunLogSource;
   /** @default () => new Date() */
   readonly now?: () => Date;
   /** How often an open page looks for changes made by other processes, in ms. @default 5000 */
@@ -182,7 +185,8 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
     page(async (c) => {
       const job = options.jobs.get(param(c, 'job'));
       const view = await readInterval(options.store, job, param(c, 'start'), now());
-      return render(c, intervalPage({ view, actions, token: tokenOf(c), notice: takeFlash(c) }));
+      const logs = view.run && options.runLogs ? await options.runLogs.read(job, view.run) : undefined;
+      return render(c, intervalPage({ view, actions, token: tokenOf(c), notice: takeFlash(c), logs }));
     }),
   );
 

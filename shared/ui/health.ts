@@ -1,5 +1,5 @@
 /** `/healthz`: the runtime alive and the state store reachable, or a non-200 answer saying which is not. */
-import type { StateStore } from '../store/types.ts';
+import type { StateReader } from '../store/types.ts';
 import { errorMessage } from '../telemetry.ts';
 
 /** The runtime beside the UI, as `/healthz` reports it. */
@@ -25,7 +25,7 @@ export interface HealthReport {
 
 /** Checks the runtime and asks the store for its job rows, within {@link HEALTH_STORE_TIMEOUT_MS}. */
 export async function checkHealth(
-  store: StateStore,
+  store: StateReader,
   runtime: (() => RuntimeHealth) | undefined,
   timeoutMs = HEALTH_STORE_TIMEOUT_MS,
 ): Promise<HealthReport> {

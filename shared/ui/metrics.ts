@@ -8,7 +8,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { JobRegistry } from '../registry.ts';
 import type { WaitStats } from '../resources/wait-stats.ts';
-import { RUN_STATUSES, type StateStore } from '../store/types.ts';
+import { RUN_STATUSES, type StateReader } from '../store/types.ts';
 import type { RuntimeProgress } from './live.ts';
 import { readLateness } from './model.ts';
 
@@ -38,7 +38,7 @@ function reportsPoolWaits(resource: unknown): resource is PoolWaitReporter {
 /** The UI's metrics: one registry per UI, so several UIs in one process keep theirs apart. */
 export class UiMetrics {
   readonly registry = new Registry();
-  readonly #store: StateStore;
+  readonly #store: StateReader;
   readonly #jobs: JobRegistry;
   readonly #planned: Counter<'job'>;
   readonly #durations: Histogram<'job' | 'status'>;
@@ -53,7 +53,7 @@ export class UiMetrics {
    *   (`piko start` observes every run of its runtime, `piko ui` those others finish while it runs)
    */
   constructor(
-    store: StateStore,
+    store: StateReader,
     jobs: JobRegistry,
     now: () => Date = () => new Date(),
     since: Date = new Date(Date.now() - performance.now()),

@@ -8,7 +8,7 @@ import { InputError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
 import { type JobDefinition, parseIsoInstant } from '../job.ts';
 import type { JobRegistry } from '../registry.ts';
-import type { BackfillRecord, JobState, RunRecord, StateStore } from '../store/types.ts';
+import type { BackfillRecord, JobState, RunRecord, StateReader } from '../store/types.ts';
 import { redact } from '../telemetry.ts';
 import {
   type CellKind,
@@ -25,7 +25,7 @@ import type { TimeRange } from './time.ts';
 
 /** What the pages read from: the store (the UI's own connection), the jobs, the clock. */
 export interface UiReadContext {
-  readonly store: StateStore;
+  readonly store: StateReader;
   readonly jobs: JobRegistry;
   readonly now: () => Date;
 }
@@ -89,7 +89,7 @@ export async function readOverview(context: UiReadContext): Promise<JobOverview[
  * when neither exists. Backfills are not lateness: they rework the past on purpose.
  */
 export async function readLateness(
-  store: StateStore,
+  store: StateReader,
   job: JobDefinition,
   state: JobState | undefined,
   now: Date,
@@ -114,7 +114,7 @@ export async function readLateness(
 
 /** The job's latest due intervals, oldest first, with their runs' statuses. */
 async function readRecent(
-  store: StateStore,
+  store: StateReader,
   job: JobDefinition,
   state: JobState | undefined,
   now: Date,
@@ -153,7 +153,7 @@ export function lastTickAtOrBefore(job: JobDefinition, now: Date): Date | undefi
  * its first run, else the watermark the planner gave it; undefined when nothing tells.
  */
 export async function firstIntervalStart(
-  store: StateStore,
+  store: StateReader,
   job: JobDefinition,
   state: JobState | undefined,
 ): Promise<Date | undefined> {
@@ -172,7 +172,7 @@ export async function firstIntervalStart(
  * pixels, finer than any span could be drawn), read from an index alone.
  */
 export async function readGrid(
-  store: StateStore,
+  store: StateReader,
   job: JobDefinition,
   range: TimeRange,
   now: Date,
@@ -209,7 +209,7 @@ export interface IntervalView {
  * @throws InputError when the text is not an instant or not a tick of the job's schedule.
  */
 export async function readInterval(
-  store: StateStore,
+  store: StateReader,
   job: JobDefinition,
   startText: string,
   now: Date,

@@ -8,12 +8,13 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { UiPortInUseError } from '../errors.ts';
 import type { JobRegistry } from '../registry.ts';
-import type { StateStore } from '../store/types.ts';
+import type { StateReader } from '../store/types.ts';
 import type { IntervalAction, UiRunner } from './actions.ts';
 import { createUiApp } from './app.ts';
 import type { RuntimeHealth } from './health.ts';
 import { ChangeFeed, type RuntimeProgress } from './live.ts';
 import { UiMetrics } from './metrics.ts';
+import type { RunLogSource } from './run-logs.ts';
 import type { UiAddress } from './security.ts';
 
 /** What a UI server needs. */
@@ -21,7 +22,7 @@ export interface UiServerOptions {
   /** Where to listen and the action token (see `resolveUiAddress`). Port 0 takes any free port. */
   readonly address: UiAddress;
   /** The store pages read; the server does not close it. */
-  readonly store: StateStore;
+  readonly store: StateReader;
   readonly jobs: JobRegistry;
   /** Runs intervals for the actions. */
   readonly runner: UiRunner;
@@ -29,6 +30,8 @@ export interface UiServerOptions {
   readonly runtime?: () => RuntimeHealth;
   /** @default DEFAULT_INTERVAL_ACTIONS */
   readonly intervalActions?: readonly IntervalAction[];
+  /** Where an interval's page reads its run's logs. @default none (no logs section) */
+  readonly runLogs?: RunLogSource;
   /** @default () => new Date() */
   readonly now?: () => Date;
 }
@@ -65,6 +68,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     metrics,
     runtime: options.runtime,
     intervalActions: options.intervalActions,
+    runLogs: options.runLogs,
     now: options.now,
   });
   const server = createServer(getRequestListener(app.fetch));

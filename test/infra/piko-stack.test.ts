@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { type Migrations, migrationsHash } from '../../infra/constructs/migrations.ts';
 import { CFN_GUARD_NAMESPACE } from '../../infra/nag.ts';
 import { loadConfig } from '../../shared/config.ts';
-import { STACK_OUTPUT_NAMES } from '../../shared/stack/outputs.ts';
+import { OUTPUT_JOB_LOG_GROUPS, STACK_OUTPUT_NAMES } from '../../shared/stack/outputs.ts';
 import {
   buildPikoStack,
   cfnText,
@@ -758,12 +758,27 @@ describe('PikoStack', () => {
 
   it('exports what the --aws CLI reads', () => {
     const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
-    expect(Object.keys(outputs).sort()).toEqual(Object.values(STACK_OUTPUT_NAMES).sort());
+    expect(Object.keys(outputs).sort()).toEqual(
+      [...Object.values(STACK_OUTPUT_NAMES), OUTPUT_JOB_LOG_GROUPS].sort(),
+    );
     expect(render(outputs.DispatcherFunctionName!.Value)).toBe('<Dispatcher/Function/Function>');
     expect(render(outputs.BackfillStateMachineArn!.Value)).toBe('<Backfill/StateMachine>');
     expect(outputs.ScheduleGroupName!.Value).toBe('Piko');
     expect(outputs.JobStateMachinePrefix!.Value).toBe('Piko');
     expect(outputs.Region!.Value).toEqual({ Ref: 'AWS::Region' });
+    // By job id, its function's log group (and the Fargate tasks' one for a job with Fargate stages).
+    const logGroups = JSON.parse(String(render(outputs.JobLogGroups!.Value))) as Record<string, string[]>;
+    expect(logGroups).toEqual(
+      Object.fromEntries(
+        fixtureJobs.map((job) => [
+          job.id,
+          [
+            `<JobFunctions/${job.id}/Logs>`,
+            ...(job.stages.some((stage) => stage.kind === 'fargate') ? ['<Fargate/Logs>'] : []),
+          ],
+        ]),
+      ),
+    );
   });
 
   it('passes cfn-guard’s Control Tower controls: each finding fixed, or acknowledged where docs/aws.md says why', () => {

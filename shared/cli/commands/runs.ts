@@ -1,69 +1,15 @@
 import type { Command } from 'commander';
-import { secretConfigValues } from '../../config-secrets.ts';
 import { InputError } from '../../errors.ts';
-import type { JobDefinition } from '../../job.ts';
-import {
-  RUN_STATUSES,
-  type RunQuery,
-  type RunRecord,
-  type RunStatus,
-  type StateStore,
-} from '../../store/types.ts';
-import { redact } from '../../telemetry.ts';
-import { formatDuration, formatInZone } from '../../ui/time.ts';
+import { readRunLog } from '../../store/run-logs.ts';
+import { RUN_STATUSES, type RunQuery, type RunStatus } from '../../store/types.ts';
+import { awsOption, refuseAwsOnlyFlags, regionOption, stackNameOption } from '../aws/options.ts';
 import { cliContext, withProcess } from '../context.ts';
 import type { CliIo } from '../io.ts';
 import { parseInstantFlag } from '../parse.ts';
+import { historyLines, printRun, printRunLog, printRunsFooter, type RunsFlags } from '../runs-printer.ts';
 
 /** Runs `piko runs` prints without `--limit`. */
 export const DEFAULT_RUNS_LIMIT = 100;
-
-/** The flags of `piko runs`. */
-interface RunsFlags {
-  readonly from?: string;
-  readonly to?: string;
-  readonly status?: string;
-  readonly limit?: string;
-  readonly json?: boolean;
-}
-
-/** One run as `piko runs --json` prints it: everything the state table knows, secrets redacted. */
-export interface RunHistoryLine {
-  readonly jobId: string;
-  readonly runId: number;
-  readonly start: string;
-  readonly end: string;
-  readonly status: RunStatus;
-  readonly trigger: RunRecord['trigger'];
-  /** The stage last started; null before any. */
-  readonly stage: string | null;
-  /** Attempts of that stage in the current generation. */
-  readonly attempts: number;
-  readonly generation: number;
-  readonly requeues: number;
-  /** The version of the job's code that last ran it (`version` in `defineJob`); null for none. */
-  readonly version: string | null;
-  readonly notBefore: string | null;
-  readonly executionName: string | null;
-  readonly backfill: {
-    readonly id: string;
-    readonly from: string | null;
-    readonly to: string | null;
-    readonly reprocess: string | null;
-    readonly status: string | null;
-  } | null;
-  /** The run's config override (its own, else its backfill's), secrets redacted; null for none. */
-  readonly config: unknown;
-  readonly error: string | null;
-  /** The last stage's output, secrets redacted. */
-  readonly output: unknown;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-  readonly startedAt: string | null;
-  readonly finishedAt: string | null;
-  /** From the start of the last attempt to the end; null unless finished. */
-  readonly durationMs: number | null;
-}
 
 /**
  * `piko runs <job> [--from ISO] [--to ISO] [--status S] [--limit N] [--json]`: the runs of a job's
@@ -83,8 +29,17 @@ export function runsCommand(program: Command, io: CliIo): void {
       `at most this many runs: the first from --from, else the latest (default ${DEFAULT_RUNS_LIMIT})`,
     )
     .option('--json', 'one JSON object per run and line')
+    .option(
+      '--logs',
+      "each run's ctx.log lines, every attempt's (kept by the runtime that ran it under its data directory; with --aws: the CloudWatch Logs Insights query and the execution's console link)",
+    )
+    .addOption(awsOption("read the deployed stack's runs through its dispatcher"))
+    .addOption(regionOption())
+    .addOption(stackNameOption())
     .action(async (jobId: string, flags: RunsFlags) => {
       const query = parseRunsFlags(flags);
+      if (flags.aws) return (await import('../aws/runs.ts')).runsOnAws(jobId, query, flags, io);
+      refuseAwsOnlyFlags(flags);
       const context = await cliContext();
       const job = context.jobs.get(jobId);
       await withProcess(context, async (opened) => {
@@ -92,18 +47,18 @@ export function runsCommand(program: Command, io: CliIo): void {
         const more = runs.length > query.limit;
         const shown = runs.slice(0, query.limit);
         if (query.newestFirst) shown.reverse();
-        const lines = await historyLines(opened.store, job, shown);
+        const lines = await historyLines((id) => opened.store.getBackfill(id), job, shown);
+        const dataDir = context.config.piko.dataDir;
         for (const line of lines) {
-          if (flags.json) io.out(JSON.stringify(line));
-          else printRun(io, job, line);
+          const log = flags.logs ? await readRunLog(dataDir, job.id, line.runId) : undefined;
+          if (flags.json) io.out(JSON.stringify(log ? { ...line, logs: log.lines ?? [] } : line));
+          else {
+            printRun(io, job, line);
+            if (log) printRunLog(io, log.lines, log.path);
+          }
           if (io.ready && !(await io.ready())) return;
         }
-        if (lines.length === 0) io.err(`${job.id}: no runs match`);
-        if (more) {
-          io.err(
-            `${job.id}: more runs match than the ${query.limit} shown; narrow them with --from, --to and --status, or raise --limit`,
-          );
-        }
+        printRunsFooter(io, job.id, lines.length, more, query.limit);
       });
     });
 }
@@ -133,83 +88,4 @@ export function parseRunsFlags(flags: RunsFlags): RunQuery & { readonly limit: n
     throw new InputError(`--limit ${JSON.stringify(flags.limit)} must be a whole number of at least 1`);
   }
   return { from, to, statuses, limit, newestFirst: from === undefined };
-}
-
-/** The runs as history lines, with their backfills read once each. */
-async function historyLines(
-  store: StateStore,
-  job: JobDefinition,
-  runs: readonly RunRecord[],
-): Promise<RunHistoryLine[]> {
-  const backfills = new Map<string, Awaited<ReturnType<StateStore['getBackfill']>>>();
-  for (const id of new Set(runs.flatMap((run) => (run.backfillId ? [run.backfillId] : [])))) {
-    backfills.set(id, await store.getBackfill(id));
-  }
-  return runs.map((run) => {
-    const backfill = run.backfillId ? backfills.get(run.backfillId) : undefined;
-    const secrets = secretConfigValues(job.config, run.config);
-    return {
-      jobId: run.jobId,
-      runId: run.runId,
-      start: run.interval.start.toISOString(),
-      end: run.interval.end.toISOString(),
-      status: run.status,
-      trigger: run.trigger,
-      stage: run.stage,
-      attempts: run.attempts,
-      generation: run.generation,
-      requeues: run.requeues,
-      version: run.version,
-      notBefore: run.notBefore?.toISOString() ?? null,
-      executionName: run.executionName,
-      backfill: run.backfillId
-        ? {
-            id: run.backfillId,
-            from: backfill?.range.start.toISOString() ?? null,
-            to: backfill?.range.end.toISOString() ?? null,
-            reprocess: backfill?.reprocess ?? null,
-            status: backfill?.status ?? null,
-          }
-        : null,
-      config: redactedValue(run.config, secrets),
-      error: run.error,
-      output: redactedValue(run.output, secrets),
-      createdAt: run.createdAt.toISOString(),
-      updatedAt: run.updatedAt.toISOString(),
-      startedAt: run.startedAt?.toISOString() ?? null,
-      finishedAt: run.finishedAt?.toISOString() ?? null,
-      durationMs: run.startedAt && run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : null,
-    };
-  });
-}
-
-/** A JSON value with every secret in it redacted (as text when redaction leaves no valid JSON). */
-function redactedValue(value: unknown, secrets: readonly string[]): unknown {
-  if (value === null || value === undefined) return null;
-  const text = redact(JSON.stringify(value), secrets);
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-function printRun(io: CliIo, job: JobDefinition, line: RunHistoryLine): void {
-  const tz = job.schedule.timezone;
-  const local = `${formatInZone(new Date(line.start), tz)} → ${formatInZone(new Date(line.end), tz)}`;
-  io.out(`${line.jobId}  ${line.start} → ${line.end}  ${line.status}  (${local})`);
-  io.out(
-    `  run ${line.runId}: trigger ${line.trigger}, ${line.attempts} attempt${line.attempts === 1 ? '' : 's'}${line.stage ? ` of stage ${line.stage}` : ''}, generation ${line.generation}, requeues ${line.requeues}${line.version === null ? '' : `, version ${line.version}`}${line.notBefore ? `, not before ${line.notBefore}` : ''}`,
-  );
-  const backfill = line.backfill
-    ? `${line.backfill.id} (${line.backfill.from ?? '?'} → ${line.backfill.to ?? '?'}, reprocess ${line.backfill.reprocess ?? '?'}, ${line.backfill.status ?? '?'})`
-    : 'none';
-  io.out(`  execution ${line.executionName ?? 'none'}; backfill ${backfill}`);
-  const took = line.durationMs === null ? '' : ` (took ${formatDuration(line.durationMs)})`;
-  io.out(
-    `  created ${line.createdAt}, started ${line.startedAt ?? '-'}, finished ${line.finishedAt ?? '-'}${took}, updated ${line.updatedAt}`,
-  );
-  io.out(`  config ${line.config === null ? 'none (the job defaults)' : JSON.stringify(line.config)}`);
-  if (line.error !== null) io.out(`  error: ${line.error}`);
-  if (line.output !== null) io.out(`  output: ${JSON.stringify(line.output)}`);
 }

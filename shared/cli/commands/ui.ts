@@ -9,8 +9,16 @@ import { LOCAL_DRIVERS } from '../../store/local.ts';
 import type { StateStore } from '../../store/types.ts';
 import { errorMessage } from '../../telemetry.ts';
 import type { RuntimeHealth } from '../../ui/health.ts';
+import { localRunLogs } from '../../ui/run-logs.ts';
 import { resolveUiAddress, type UiAddress } from '../../ui/security.ts';
 import { startUiServer, type UiServer } from '../../ui/server.ts';
+import {
+  type AwsFlags,
+  awsOption,
+  refuseAwsOnlyFlags,
+  regionOption,
+  stackNameOption,
+} from '../aws/options.ts';
 import { type CliContext, cliContext, withProcess } from '../context.ts';
 import type { CliIo } from '../io.ts';
 import { progressPrinter } from '../progress.ts';
@@ -75,6 +83,7 @@ export async function serveUi(options: {
       jobs: options.jobs,
       runner: options.runtime,
       runtime: options.health,
+      runLogs: localRunLogs(options.config.piko.dataDir),
     });
   } catch (error) {
     await store.close();
@@ -199,11 +208,25 @@ export function uiCommand(program: Command, io: CliIo): void {
     .option(...UI_PORT_OPTION)
     .option(...UI_HOST_OPTION)
     .option('--json', 'progress as JSON lines')
-    .action(async (flags: UiAddressFlags & { json?: boolean }) => {
+    .addOption(awsOption("serve the UI over the deployed stack, through its dispatcher's control events"))
+    .addOption(regionOption())
+    .addOption(stackNameOption())
+    .action(async (flags: UiAddressFlags & AwsFlags & { json?: boolean }) => {
       const json = flags.json ?? false;
       const print = progressPrinter(io, json);
+      if (!flags.aws) refuseAwsOnlyFlags(flags);
       const context = await cliContext({ json });
       const address = uiAddress(context.config, flags);
+      if (flags.aws) {
+        const { serveAwsUi } = await import('../aws/ui.ts');
+        return serveAwsUi({
+          context,
+          flags,
+          address,
+          print,
+          started: (server) => uiStartedEvent(server, context.config.ui.token !== undefined),
+        });
+      }
       const shutdown = new AbortController();
       await withProcess(
         context,

@@ -1,6 +1,7 @@
 import { html } from 'hono/html';
 import type { IntervalAction } from '../actions.ts';
 import { type IntervalView, redactedJson } from '../model.ts';
+import type { RunLogsView } from '../run-logs.ts';
 import { formatDuration, zoomRange } from '../time.ts';
 import {
   gridPath,
@@ -21,6 +22,8 @@ export interface IntervalPageOptions {
   readonly token: string | undefined;
   readonly notice?: string;
   readonly problem?: string;
+  /** The run's logs; undefined when the interval has no run or the UI has no source of logs. */
+  readonly logs?: RunLogsView;
 }
 
 /**
@@ -52,7 +55,8 @@ export function intervalPage(options: IntervalPageOptions): Html {
 <p class="status-line">Status: ${statusChip(view.kind)}</p>
 ${details(view, tz)}
 </section>
-${actionForms(options)}`,
+${actionForms(options)}
+${logsSection(options.logs)}`,
   });
 }
 
@@ -119,4 +123,39 @@ ${action.fields ? action.fields(view) : ''}
 </form>`,
 )}
 </section>`;
+}
+
+/** The run's `ctx.log` lines (every attempt), or where they are on AWS; refreshed live with the page. */
+function logsSection(logs: RunLogsView | undefined): Html {
+  if (!logs) return html``;
+  if (logs.kind === 'aws') {
+    const { links } = logs;
+    return html`<section class="logs" aria-label="Logs" data-live-id="logs"><h2>Logs</h2>
+<p>Execution: ${links.executionUrl ? html`<a href="${links.executionUrl}" rel="noreferrer" target="_blank">${links.executionArn}</a>` : html`<span class="muted">none yet (not dispatched)</span>`}</p>
+<p>CloudWatch <a href="${links.insightsUrl}" rel="noreferrer" target="_blank">Logs Insights</a> over ${links.logGroups.length > 0 ? html`<code>${links.logGroups.join(', ')}</code>` : html`the job’s function and Fargate log groups (the stack lists none)`}, from <time datetime="${links.from}">${links.from}</time> to ${links.to ? html`<time datetime="${links.to}">${links.to}</time>` : 'now'}:</p>
+<pre class="log-query">${links.query}</pre>
+</section>`;
+  }
+  if (!logs.lines || logs.lines.length === 0) {
+    return html`<section class="logs" aria-label="Logs" data-live-id="logs"><h2>Logs</h2>
+<p class="muted">No log lines in <code>${logs.path}</code>: the run wrote none yet, its file was removed by <code>[logs] max_total_bytes</code>, or a runtime on another machine ran it (its lines are in that machine’s data directory).</p></section>`;
+  }
+  return html`<section class="logs" aria-label="Logs" data-live-id="logs"><h2>Logs <span class="muted small">${logs.lines.length} line${logs.lines.length === 1 ? '' : 's'}, every attempt${logs.truncated ? ', truncated at [logs] max_run_bytes' : ''}</span></h2>
+<pre class="log-lines">${logs.lines.map(
+    (
+      line,
+    ) => html`<span class="log-line l-${line.level}">${line.time} ${line.level.toUpperCase().padEnd(5)} [attempt ${line.attempt} ${line.stage}] ${line.message}${fieldsText(line.fields)}</span>
+`,
+  )}</pre>
+</section>`;
+}
+
+function fieldsText(fields: Readonly<Record<string, unknown>> | undefined): string {
+  if (!fields) return '';
+  return Object.entries(fields)
+    .map(
+      ([key, value]) =>
+        ` ${key}=${typeof value === 'string' && /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value)}`,
+    )
+    .join('');
 }

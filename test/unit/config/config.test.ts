@@ -48,7 +48,23 @@ describe('loadConfig', () => {
       aws: { stackName: 'Piko' },
       objects: {},
       ui: { host: '127.0.0.1', port: 4310 },
+      logs: { maxRunBytes: 1_048_576, maxTotalBytes: 268_435_456 },
     });
+  });
+
+  it('reads the run log bounds from [logs] and PIKO_LOGS__*, and refuses a total below one run', () => {
+    settings('[logs]\nmax_run_bytes = 65536\n');
+    expect(loadConfig({ cwd, env: {} }).logs).toEqual({ maxRunBytes: 65_536, maxTotalBytes: 268_435_456 });
+    expect(loadConfig({ cwd, env: { PIKO_LOGS__MAX_TOTAL_BYTES: '100000' } }).logs.maxTotalBytes).toBe(
+      100_000,
+    );
+
+    expect(problemsOf({ PIKO_LOGS__MAX_RUN_BYTES: '100' })).toEqual([
+      'logs.max_run_bytes = 100 (environment variable PIKO_LOGS__MAX_RUN_BYTES): expected a whole number of bytes of 4096 or more',
+    ]);
+    expect(problemsOf({ PIKO_LOGS__MAX_TOTAL_BYTES: '5000' })).toEqual([
+      'logs.max_total_bytes = 5000 (environment variable PIKO_LOGS__MAX_TOTAL_BYTES): must be at least logs.max_run_bytes (65536)',
+    ]);
   });
 
   it('reads the web UI address and token from [ui] and PIKO_UI__*, and refuses a public address without a token', () => {
@@ -202,11 +218,11 @@ url = "redis://localhost"
     expect(act).toThrow(
       [
         'Invalid configuration:',
-        '  - log_level = "debug" (settings.toml): unknown key outside any section; known sections: piko, mysql, sqlite, runtime, aws, objects, ui',
+        '  - log_level = "debug" (settings.toml): unknown key outside any section; known sections: piko, mysql, sqlite, runtime, aws, objects, ui, logs',
         '  - piko.colour = "red" (settings.toml): unknown key; known keys in [piko]: log_level, log_json, data_dir, jobs_dir, shutdown_grace_seconds, max_runs_per_execution, max_backfill_intervals, max_requeues, requeue_delay_seconds, clock_skew_tolerance_seconds',
-        '  - [redis] (settings.toml): unknown section; known sections: piko, mysql, sqlite, runtime, aws, objects, ui',
+        '  - [redis] (settings.toml): unknown section; known sections: piko, mysql, sqlite, runtime, aws, objects, ui, logs',
         '  - mysql.poolsize = "5" (environment variable PIKO_MYSQL__POOLSIZE): unknown variable; known for [mysql]: PIKO_MYSQL__DSN, PIKO_MYSQL__POOL_SIZE, PIKO_MYSQL__QUERY_TIMEOUT_SECONDS, PIKO_MYSQL__IAM_AUTH, PIKO_MYSQL__REGION, PIKO_MYSQL__SERVER_CLOCK_TOLERANCE_SECONDS',
-        '  - queue.url = "x" (environment variable PIKO_QUEUE__URL): unknown section "queue"; known sections: piko, mysql, sqlite, runtime, aws, objects, ui',
+        '  - queue.url = "x" (environment variable PIKO_QUEUE__URL): unknown section "queue"; known sections: piko, mysql, sqlite, runtime, aws, objects, ui, logs',
         '  - piko.log_level = "verbose" (settings.toml): expected one of debug, info, warn, error',
         '  - piko.shutdown_grace_seconds = "soon" (environment variable PIKO_SHUTDOWN_GRACE_SECONDS): expected an integer of 0 or more',
         '  - aws.stack_name = "9lives" (environment variable PIKO_AWS__STACK_NAME): expected a CloudFormation stack name (a letter, then letters, digits or hyphens; at most 128 characters)',

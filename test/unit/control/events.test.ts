@@ -79,8 +79,8 @@ describe('parseControlEvent', () => {
     );
     expect(() => parseControlEvent(null)).toThrow('Dispatcher event must be a JSON object, got null');
     expect(() => parseControlEvent([1])).toThrow('Dispatcher event must be a JSON object, got [1]');
-    expect(() => parseControlEvent({ action: 'run', jobId: 'a' })).toThrow(
-      'Dispatcher event: action "run" is not one of dispatch, continue, status, pause, resume, backfill-plan, backfill-next',
+    expect(() => parseControlEvent({ action: 'explode', jobId: 'a' })).toThrow(
+      'Dispatcher event: action "explode" is not one of dispatch, continue, status, pause, resume, backfill-plan, backfill-next, runs, intervals, run',
     );
   });
 
