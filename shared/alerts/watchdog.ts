@@ -9,8 +9,9 @@
  * time). Each check, in one transaction holding the job's row lock:
  * 1. the horizon: the end of the last interval whose deadline has passed ({@link deadlineHorizon});
  * 2. the late intervals starting in `[checked_to, horizon)`: scheduled runs that have not succeeded
- *    (a range scan of the runs' lane index), and the intervals from the watermark on that were never
- *    planned (the job is behind: its schedule or planning stopped), from the schedule;
+ *    or succeeded after their deadline (a range scan of the job's runs by interval start, over the
+ *    intervals whose deadline passed since the last check), and the intervals from the watermark on
+ *    that were never planned (the job is behind: its schedule or planning stopped), from the schedule;
  * 3. those intervals, merged into ranges, are claimed; `checked_to` moves to the horizon.
  *
  * Decisions: the first check of a job (or of a job that gained a deadline) only records where
@@ -21,7 +22,7 @@
  */
 import type { Interval } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
-import type { AlertStore } from '../store/alerts.ts';
+import { type AlertStore, NOT_SUCCEEDED_STATUSES, type WatchedRun } from '../store/alerts.ts';
 import { type Alert, deadlineHorizon, mergeIntervals } from './alert.ts';
 
 /** Late intervals one job's check judges at most (the rest wait for the next check). */
@@ -44,7 +45,8 @@ export async function checkDeadline(
   options: CheckOptions = {},
 ): Promise<Alert | undefined> {
   const horizon = deadlineHorizon(job, now);
-  if (horizon === undefined || job.deadlineMs === undefined) return undefined;
+  const deadlineMs = job.deadlineMs;
+  if (horizon === undefined || deadlineMs === undefined) return undefined;
   const limit = options.limit ?? MAX_LATE_PER_CHECK;
   return alerts.watchDeadline(job.id, async (watch) => {
     const from = watch.checkedTo;
@@ -53,10 +55,11 @@ export async function checkDeadline(
       await watch.advance(horizon, now);
       return undefined;
     }
-    const late: Interval[] = await watch.notSucceeded(from, horizon, limit);
+    const runs = await watch.scheduledRuns(from, horizon, limit);
+    const late: Interval[] = runs.filter((run) => isLate(run, deadlineMs)).map((run) => run.interval);
     let checkedTo = horizon;
-    if (late.length >= limit) {
-      checkedTo = late[late.length - 1]!.end;
+    if (runs.length >= limit) {
+      checkedTo = runs[runs.length - 1]!.interval.end;
     } else {
       // Never planned: the job is behind. Runs stop at the watermark, so these come after them.
       const unplannedFrom = from.getTime() > watch.watermark.getTime() ? from : watch.watermark;
@@ -71,8 +74,18 @@ export async function checkDeadline(
     const claimed = await watch.claim('late', mergeIntervals(late), now);
     await watch.advance(checkedTo, now);
     if (claimed.length === 0) return undefined;
-    return { kind: 'late', jobId: job.id, ranges: claimed, deadlineMs: job.deadlineMs, raisedAt: now };
+    return { kind: 'late', jobId: job.id, ranges: claimed, deadlineMs, raisedAt: now };
   });
+}
+
+/**
+ * Whether a run whose deadline has passed was late: it has not succeeded (yet, or ever), or it
+ * succeeded after `end + deadline`. A run in a status not judged (an operator's) is not late.
+ */
+export function isLate(run: WatchedRun, deadlineMs: number): boolean {
+  if (NOT_SUCCEEDED_STATUSES.includes(run.status)) return true;
+  if (run.status !== 'succeeded' || run.finishedAt === null) return false;
+  return run.finishedAt.getTime() > run.interval.end.getTime() + deadlineMs;
 }
 
 /**

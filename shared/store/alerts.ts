@@ -14,13 +14,13 @@ import {
   lockJobForWatch,
   selectAlerts,
   selectCheckedTo,
-  selectNotSucceeded,
+  selectScheduledRuns,
   updateAlertDelivery,
   writeCheckedTo,
 } from './sql/alerts.ts';
 import { checkCount, checkDate, checkJobId, truncateError } from './sql/checks.ts';
-import { toDate } from './sql/rows.ts';
-import type { StateStore } from './types.ts';
+import { toDate, toRunStatus } from './sql/rows.ts';
+import type { RunStatus, StateStore } from './types.ts';
 
 export { NOT_SUCCEEDED_STATUSES } from './sql/alerts.ts';
 
@@ -48,6 +48,13 @@ export interface AlertRecord extends AlertRange {
   readonly error: string | null;
 }
 
+/** A run as the watchdog judges it. */
+export interface WatchedRun {
+  readonly interval: Interval;
+  readonly status: RunStatus;
+  readonly finishedAt: Date | null;
+}
+
 /** One job's deadline check, inside a transaction that holds the job's row lock. */
 export interface DeadlineWatch {
   /** The job's watermark: intervals from here on have not been planned. */
@@ -56,10 +63,10 @@ export interface DeadlineWatch {
   /** Intervals starting before this were checked already; undefined before the job's first check. */
   readonly checkedTo: Date | undefined;
   /**
-   * The job's scheduled runs with `from <= interval.start < to` that have not succeeded
-   * ({@link NOT_SUCCEEDED_STATUSES}), oldest first, at most `limit`.
+   * The job's scheduled runs (trigger `schedule`, no backfill) with `from <= interval.start < to`,
+   * oldest first, at most `limit`.
    */
-  notSucceeded(from: Date, to: Date, limit: number): Promise<Interval[]>;
+  scheduledRuns(from: Date, to: Date, limit: number): Promise<WatchedRun[]>;
   /** Claims ranges as alerts of `kind` (see {@link AlertStore.claim}). */
   claim(kind: AlertKind, ranges: readonly AlertRange[], raisedAt: Date): Promise<AlertRange[]>;
   /** Records that intervals starting before `checkedTo` are checked. */
@@ -118,13 +125,18 @@ class SqlAlertStore implements AlertStore {
         watermark: toDate(job.watermark),
         paused: Number(job.paused) !== 0,
         checkedTo: exists ? toDate(stored) : undefined,
-        async notSucceeded(from, to, limit) {
+        async scheduledRuns(from, to, limit) {
           checkOpen();
           checkDate('from', from);
           checkDate('to', to);
           checkCount('limit', limit);
-          const rows = await selectNotSucceeded(db, jobId, from, to, limit);
-          return rows.map((row) => ({ start: toDate(row.interval_start), end: toDate(row.interval_end) }));
+          const rows = await selectScheduledRuns(db, jobId, from, to, limit);
+          return rows.map((row) => ({
+            interval: { start: toDate(row.interval_start), end: toDate(row.interval_end) },
+            status: toRunStatus(row.status),
+            finishedAt:
+              row.finished_at === null || row.finished_at === undefined ? null : toDate(row.finished_at),
+          }));
         },
         async claim(kind, ranges, raisedAt) {
           checkOpen();

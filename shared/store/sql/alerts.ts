@@ -8,7 +8,8 @@ import { CHUNK_SIZE, placeholders } from './lists.ts';
 
 /**
  * The statuses of a run that has not succeeded and may still, or never will: past its deadline, such
- * a run is late. Succeeded runs are on time (or were, when the watchdog looked).
+ * a run is late. A succeeded run is late when it finished after its deadline; any other status (none
+ * yet) is not judged.
  */
 export const NOT_SUCCEEDED_STATUSES: readonly RunStatus[] = ['pending', 'queued', 'running', 'failed'];
 
@@ -64,12 +65,12 @@ export async function writeCheckedTo(
 }
 
 /**
- * The job's scheduled runs with `from <= interval_start < to` that have not succeeded, oldest first,
- * at most `limit`: a range scan of `piko_runs_lane` (job, status, backfill, interval start) per
- * status. Backfill and manual runs are re-runs an operator asked for, not deadlines (their trigger
- * is not `schedule`).
+ * The job's scheduled runs with `from <= interval_start < to`, oldest first, at most `limit`, with
+ * their status and finish time: a range scan of `piko_runs_job_interval` over the intervals whose
+ * deadline passed since the last check. Backfill and manual runs are re-runs an operator asked for,
+ * not deadlines (their trigger is not `schedule`).
  */
-export async function selectNotSucceeded(
+export async function selectScheduledRuns(
   db: SqlDatabase,
   jobId: string,
   from: Date,
@@ -77,11 +78,10 @@ export async function selectNotSucceeded(
   limit: number,
 ): Promise<SqlRow[]> {
   const { rows } = await db.query(
-    'SELECT interval_start, interval_end FROM piko_runs WHERE job_id = ? ' +
-      `AND status IN (${placeholders(NOT_SUCCEEDED_STATUSES.length)}) AND backfill_id IS NULL ` +
-      "AND trigger_kind = 'schedule' AND interval_start >= ? AND interval_start < ? " +
+    'SELECT interval_start, interval_end, status, finished_at FROM piko_runs WHERE job_id = ? ' +
+      "AND interval_start >= ? AND interval_start < ? AND backfill_id IS NULL AND trigger_kind = 'schedule' " +
       'ORDER BY interval_start LIMIT ?',
-    [jobId, ...NOT_SUCCEEDED_STATUSES, from, to, limit],
+    [jobId, from, to, limit],
   );
   return rows;
 }
