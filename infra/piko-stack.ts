@@ -200,6 +200,7 @@ export class PikoStack extends Stack {
       jobStateMachines: this.jobStateMachines.byJob,
       backfillStateMachine: this.backfill.stateMachine,
       alarmEmail: props.alarmEmail,
+      deadlineJobIds: props.jobs.filter((job) => job.deadlineMs !== undefined).map((job) => job.id),
       dashboardName: dashboardName(this.stackName, this.region),
     });
 

@@ -113,6 +113,19 @@ export interface LogsSettings {
   readonly maxTotalBytes: number;
 }
 
+/** The `[alerts]` section: deadline and skip alerts of the local runtime (DESIGN.md §9). */
+export interface AlertsSettings {
+  /**
+   * Where each alert is POSTed as JSON (http or https); a failing webhook is retried, never fails a
+   * run. Never printed (it may hold a token). @default - no webhook: alerts are log lines only
+   */
+  readonly webhookUrl?: string;
+  /** POSTs per alert at most, the first included (1 s, 2 s, 4 s … apart, at most 30 s). @default 5 */
+  readonly webhookAttempts: number;
+  /** How often the local runtime's watchdog checks deadlines, in seconds. @default 60 */
+  readonly checkSeconds: number;
+}
+
 /** The whole validated configuration. */
 export interface PikoConfig {
   readonly piko: PikoSettings;
@@ -123,6 +136,7 @@ export interface PikoConfig {
   readonly objects: ObjectsSettings;
   readonly ui: UiSettings;
   readonly logs: LogsSettings;
+  readonly alerts: AlertsSettings;
 }
 
 /** Where {@link loadConfig} looks. */
@@ -169,8 +183,8 @@ export const MIN_RUN_LOG_BYTES = 4_096;
 export const MIN_UI_TOKEN_LENGTH = 16;
 /** A token travels in a form field and a cookie: nothing that needs escaping there. */
 const UI_TOKEN = /^[A-Za-z0-9._-]+$/;
-/** Keys whose values are never printed. */
-const SECRET_KEY = /dsn|password|token|secret/i;
+/** Keys whose values are never printed (a webhook URL often holds a token: Slack, Teams). */
+const SECRET_KEY = /dsn|password|token|secret|webhook_url/i;
 
 /** Attaches the human description used in error messages ("expected …"). */
 function field<S extends z.ZodType>(schema: S, expected: string): S {
@@ -245,6 +259,11 @@ const SECTIONS = {
     ),
     maxTotalBytes: positiveInt(),
   }) satisfies z.ZodType<LogsSettings>,
+  alerts: z.object({
+    webhookUrl: field(z.string().refine(isHttpUrl).optional(), 'an http or https URL'),
+    webhookAttempts: field(z.number().int().min(1).max(20), 'an integer from 1 to 20'),
+    checkSeconds: field(z.number().int().min(1).max(86_400), 'an integer of seconds from 1 to 86400'),
+  }) satisfies z.ZodType<AlertsSettings>,
 };
 
 type Section = keyof typeof SECTIONS;
@@ -290,6 +309,8 @@ function defaultsOf(
       return { host: '127.0.0.1', port: 4310 };
     case 'logs':
       return { maxRunBytes: DEFAULT_MAX_RUN_LOG_BYTES, maxTotalBytes: DEFAULT_MAX_TOTAL_LOG_BYTES };
+    case 'alerts':
+      return { webhookAttempts: 5, checkSeconds: 60 };
   }
 }
 /** Validation order: defaults of later sections may read earlier ones. */
@@ -302,6 +323,7 @@ const RESOLUTION_ORDER: readonly Section[] = [
   'objects',
   'ui',
   'logs',
+  'alerts',
 ];
 
 const snake = (camel: string) => camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -359,6 +381,8 @@ export function loadConfig(options: LoadConfigOptions = {}): PikoConfig {
   if (done.mysql) checkMysql(done.mysql, given, problems);
   if (done.ui) checkUi(done.ui, given, problems);
   if (done.logs) checkLogs(done.logs, given, problems);
+  // A webhook URL may carry its token in the path or query: no log line or message shows it.
+  registerSecret(done.alerts?.webhookUrl);
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(done as PikoConfig);
 }
@@ -540,6 +564,15 @@ function isSection(name: string): name is Section {
 
 function isPlainTable(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
 }
 
 function isMysqlUrl(text: string): boolean {

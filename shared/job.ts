@@ -194,6 +194,12 @@ export interface JobOptions<C, R extends ResourceMap> {
   readonly retry?: RetryOptions;
   /** Longest a handler or stage may run, per attempt. @default '5m' */
   readonly timeout?: Duration;
+  /**
+   * How long after its end an interval must have succeeded: one that has not by `end + deadline` is
+   * **late**, and raises one alert (log line, `IntervalsLate` metric, the job's alarm on AWS, the
+   * local webhook). @default - no deadline: intervals are never late
+   */
+  readonly deadline?: Duration;
   /** Memory of the job's Lambda function, MiB. @default 512 */
   readonly memoryMiB?: number;
   /** Most intervals planned per planning transaction. @default 1000 */
@@ -223,6 +229,7 @@ const JOB_OPTION_KEYS = Object.keys({
   concurrency: true,
   retry: true,
   timeout: true,
+  deadline: true,
   memoryMiB: true,
   maxIntervalsPerDispatch: true,
   config: true,
@@ -261,6 +268,8 @@ export interface JobDefinition<C = unknown, R extends ResourceMap = ResourceMap>
     readonly maxBackoffMs: number;
   };
   readonly timeoutMs: number;
+  /** `deadline` in milliseconds; undefined when the job has none. */
+  readonly deadlineMs: number | undefined;
   readonly memoryMiB: number;
   readonly maxIntervalsPerDispatch: number;
   readonly config: z.ZodType<C>;
@@ -341,6 +350,8 @@ export function defineJob<C = Record<string, never>, R extends ResourceMap = Rec
   const backoffMs = duration(options.retry?.backoff, 'retry.backoff', 30_000) ?? 0;
   const maxBackoffMs = duration(options.retry?.maxBackoff, 'retry.maxBackoff', 3_600_000) ?? 0;
   if (timeoutMs === 0) problems.push('timeout must be greater than 0');
+  const deadlineMs = duration(options.deadline, 'deadline', undefined);
+  if (deadlineMs === 0) problems.push('deadline must be greater than 0 (leave it out for no deadline)');
 
   const concurrency = options.concurrency ?? 1;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
@@ -423,6 +434,7 @@ export function defineJob<C = Record<string, never>, R extends ResourceMap = Rec
     concurrency,
     retry: { attempts, backoffMs, rate, maxBackoffMs },
     timeoutMs,
+    deadlineMs,
     memoryMiB,
     maxIntervalsPerDispatch,
     config: (options.config ?? z.object({})) as z.ZodType<C>,

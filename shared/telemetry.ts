@@ -347,6 +347,11 @@ export function configureTelemetry(options: {
 export const IntervalsPlanned = 'IntervalsPlanned';
 /** Metric: intervals passed over by the catch-up rules, never run (Count). */
 export const IntervalsSkipped = 'IntervalsSkipped';
+/**
+ * Metric: intervals of a job with a `deadline` that had not succeeded by `end + deadline` (Count),
+ * each counted once, with the job as a dimension ({@link addJobMetric}); the job's alarm watches it.
+ */
+export const IntervalsLate = 'IntervalsLate';
 /** Metric: runs that succeeded (Count). */
 export const RunsSucceeded = 'RunsSucceeded';
 /** Metric: runs recorded as failed after their retries (Count). */
@@ -359,7 +364,27 @@ export const Lag = 'Lag';
 export type MetricName =
   | typeof IntervalsPlanned
   | typeof IntervalsSkipped
+  | typeof IntervalsLate
   | typeof RunsSucceeded
   | typeof RunsFailed
   | typeof RunDuration
   | typeof Lag;
+
+/** The dimension that names the job on per-job metrics (`IntervalsLate`, and `IntervalsSkipped` per job). */
+export const METRICS_JOB_DIMENSION = 'job';
+
+/**
+ * Publishes one count of a job's metric at once, with the job as a dimension besides `service` and
+ * `stack` (a single-metric EMF line of its own, so the process's other metrics keep their dimensions).
+ * @param source the metrics whose namespace and default dimensions it takes. @default metrics
+ */
+export function addJobMetric(
+  name: MetricName,
+  jobId: string,
+  count: number,
+  source: Metrics = metrics,
+): void {
+  const single = source.singleMetric();
+  single.addDimension(METRICS_JOB_DIMENSION, jobId);
+  single.addMetric(name, 'Count', count);
+}

@@ -23,19 +23,33 @@ export interface JobSchedulesProps {
   readonly retryAttempts?: number;
   /** How long a tick is retried before it goes to the dead-letter queue. @default Duration.hours(1) */
   readonly maxEventAge?: Duration;
+  /**
+   * How often the watchdog checks deadlines (`{ "action": "watchdog" }` to the control function),
+   * when a job has one. @default Duration.minutes(5)
+   */
+  readonly watchdogRate?: Duration;
 }
+
+/**
+ * The watchdog's schedule name: job ids hold no `.`, and a job's own schedules end in `.dom` or
+ * `.dow` when they have a dot, so this never collides with one.
+ */
+export const WATCHDOG_SCHEDULE_NAME = 'piko.watchdog';
 
 /**
  * One EventBridge Scheduler schedule per job (two when its cron restricts both day fields) in a Piko
  * schedule group: the job's cron in EventBridge's six-field form and its timezone, no flexible window,
  * invoking the control function (the dispatcher) with `{ "jobId": "<id>" }`, with a retry policy and an encrypted
- * dead-letter queue.
+ * dead-letter queue. When a job has a `deadline`, one more schedule, the watchdog, invokes it with
+ * `{ "action": "watchdog" }` every 5 minutes, so deadlines are checked even when nothing else runs.
  */
 export class JobSchedules extends Construct {
   readonly group: scheduler.ScheduleGroup;
   readonly deadLetterQueue: sqs.Queue;
   /** By schedule name. */
   readonly schedules: ReadonlyMap<string, scheduler.Schedule>;
+  /** The watchdog's schedule; only when a job has a deadline. */
+  readonly watchdog: scheduler.Schedule | undefined;
 
   constructor(scope: Construct, id: string, props: JobSchedulesProps) {
     super(scope, id);
@@ -87,6 +101,23 @@ export class JobSchedules extends Construct {
       });
     }
     this.schedules = schedules;
+    this.watchdog = props.jobs.some((job) => job.deadlineMs !== undefined)
+      ? new scheduler.Schedule(this, 'Watchdog', {
+          scheduleName: WATCHDOG_SCHEDULE_NAME,
+          scheduleGroup: this.group,
+          description: 'Piko watchdog: checks the deadlines of every job that has one',
+          schedule: scheduler.ScheduleExpression.rate(props.watchdogRate ?? Duration.minutes(5)),
+          target: new targets.LambdaInvoke(props.controlFunction, {
+            input: scheduler.ScheduleTargetInput.fromObject({ action: 'watchdog' }),
+            deadLetterQueue: this.deadLetterQueue,
+            retryAttempts: props.retryAttempts ?? 10,
+            // A missed check loses nothing (the next one reads from where the last stopped): no use
+            // retrying it past the next.
+            maxEventAge: props.watchdogRate ?? Duration.minutes(5),
+          }),
+          timeWindow: scheduler.TimeWindow.off(),
+        })
+      : undefined;
     // The targets share one role per target function, which they create at the stack's root.
     const role = Stack.of(this).node.children.find((child) =>
       child.node.id.startsWith('SchedulerRoleForTarget'),

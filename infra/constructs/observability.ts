@@ -8,7 +8,13 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE, METRICS_SERVICE, METRICS_STACK_DIMENSION } from '../../shared/telemetry.ts';
+import {
+  IntervalsLate,
+  METRICS_JOB_DIMENSION,
+  METRICS_NAMESPACE,
+  METRICS_SERVICE,
+  METRICS_STACK_DIMENSION,
+} from '../../shared/telemetry.ts';
 
 export { METRICS_NAMESPACE };
 
@@ -32,6 +38,11 @@ export interface ObservabilityProps {
   /** By job id. */
   readonly jobStateMachines: ReadonlyMap<string, sfn.IStateMachine>;
   readonly backfillStateMachine: sfn.IStateMachine;
+  /**
+   * The jobs with a `deadline`: each gets an alarm on its `IntervalsLate` metric (the watchdog counts
+   * each late interval once), sent to the alarm topic. @default [] (no job has a deadline)
+   */
+  readonly deadlineJobIds?: readonly string[];
   /** Subscribed to the alarm topic. @default - no subscription */
   readonly alarmEmail?: string;
   /** @default 'Piko' */
@@ -40,8 +51,9 @@ export interface ObservabilityProps {
 
 /**
  * A dashboard of Piko's metrics (intervals planned and skipped, runs succeeded and failed, run
- * duration, lag) and of its functions, queues and workflows; alarms on failed runs, dead letters,
- * dispatcher errors and failed executions, sent to an encrypted SNS topic.
+ * duration, lag, late intervals) and of its functions, queues and workflows; alarms on failed runs,
+ * dead letters, dispatcher errors, failed executions and, per job with a deadline, late intervals,
+ * sent to an encrypted SNS topic.
  */
 export class Observability extends Construct {
   readonly topic: sns.Topic;
@@ -101,6 +113,23 @@ export class Observability extends Construct {
         `A workflow execution of job ${jobId} failed as a whole (runs are normally failed one by one).`,
       );
     }
+    const lateByJob: cloudwatch.IMetric[] = [];
+    for (const jobId of props.deadlineJobIds ?? []) {
+      const late = new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: IntervalsLate,
+        dimensionsMap: { ...metricsDimensions(props.stackName), [METRICS_JOB_DIMENSION]: jobId },
+        statistic: 'Sum',
+        period: Duration.minutes(5),
+      });
+      // Labelled on the dashboard only: a label would make the alarm a metric-math alarm.
+      lateByJob.push(late.with({ label: jobId }));
+      alarm(
+        `${jobId}-IntervalsLateAlarm`,
+        late,
+        `Intervals of job ${jobId} had not succeeded by their deadline (the watchdog's log line names them; see \`piko status ${jobId}\`).`,
+      );
+    }
     alarm(
       'BackfillFailedAlarm',
       props.backfillStateMachine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
@@ -122,6 +151,7 @@ export class Observability extends Construct {
       graph('Run duration (ms)', [piko('RunDuration', 'p50'), piko('RunDuration', 'p99')]),
       graph('Lag: interval end to start (ms)', [piko('Lag', 'Maximum'), piko('Lag', 'Average')]),
     );
+    if (lateByJob.length > 0) this.dashboard.addWidgets(graph('Late intervals, by job', lateByJob));
     this.dashboard.addWidgets(
       graph(
         'Dispatcher',

@@ -60,9 +60,18 @@ export interface BackfillNextEvent {
   readonly reverse: boolean;
 }
 
+/**
+ * Checks every job's deadline and raises what is newly late (the watchdog schedule, every 5 minutes):
+ * the `IntervalsLate` metric per job, which the job's alarm sends to the stack's SNS topic.
+ */
+export interface WatchdogEvent {
+  readonly action: 'watchdog';
+}
+
 /** Every event the dispatcher accepts. */
 export type ControlEvent =
   | DispatchEvent
+  | WatchdogEvent
   | ContinueEvent
   | StatusEvent
   | PauseEvent
@@ -141,9 +150,25 @@ export interface BackfillNextResponse {
   readonly waitSeconds?: number;
 }
 
+/** The answer to `watchdog`. */
+export interface WatchdogResponse {
+  readonly action: 'watchdog';
+  /** Jobs with a deadline, checked. */
+  readonly checked: number;
+  /** The late alerts raised now: per job, the ranges of its newly late intervals. */
+  readonly late: readonly {
+    readonly jobId: string;
+    readonly count: number;
+    readonly intervals: readonly (IntervalJson & { readonly count: number })[];
+  }[];
+  /** Jobs whose check failed (tried again at the next tick), with the error. */
+  readonly failed: readonly { readonly jobId: string; readonly error: string }[];
+}
+
 /** What the dispatcher answers, by event. */
 export type ControlResponse =
   | DispatchResponse
+  | WatchdogResponse
   | StatusResponse
   | PauseResponse
   | BackfillPlanResponse
@@ -163,6 +188,7 @@ const ACTIONS = [
   'runs',
   'intervals',
   'run',
+  'watchdog',
 ];
 /** Keys each action accepts; anything else is refused, so a typo (`dryrun`) is never silently ignored. */
 const KEYS: Readonly<Record<string, readonly string[]>> = {
@@ -174,6 +200,7 @@ const KEYS: Readonly<Record<string, readonly string[]>> = {
   'backfill-plan': ['action', 'request'],
   'backfill-next': ['action', 'jobId', 'backfillId', 'reverse'],
   ...RUN_EVENT_KEYS,
+  watchdog: ['action'],
 };
 const REQUEST_KEYS = ['jobId', 'from', 'to', 'reprocess', 'dryRun', 'reverse', 'config'];
 /** Backfill ids are `bf-` and 20 hex digits (see `backfillId`); a looser bound keeps the parser simple. */
@@ -212,6 +239,9 @@ export function parseControlEvent(event: unknown): ControlEvent {
       if (id !== undefined) parsed = { action, jobId: id } as ControlEvent;
       break;
     }
+    case 'watchdog':
+      parsed = { action };
+      break;
     case 'status': {
       const id = jobId('jobId', false);
       parsed = id === undefined ? { action } : { action, jobId: id };

@@ -7,6 +7,9 @@
  * planner, the store and the workflow contract; `functions/dispatcher.ts` and the CLI import it.
  */
 
+import { alertBody } from '../alerts/alert.ts';
+import { AlertRaiser } from '../alerts/notify.ts';
+import { checkDeadline, claimSkipped } from '../alerts/watchdog.ts';
 import { ClockSkewError, InputError, StoreError } from '../errors.ts';
 import { intervalToJson } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
@@ -22,8 +25,9 @@ import {
   validateBackfill,
 } from '../planner/index.ts';
 import type { JobRegistry } from '../registry.ts';
+import { alertStoreOf } from '../store/alerts.ts';
 import type { StateStore } from '../store/types.ts';
-import { IntervalsPlanned, IntervalsSkipped, Lag, logger, metrics } from '../telemetry.ts';
+import { errorMessage, IntervalsPlanned, IntervalsSkipped, Lag, logger, metrics } from '../telemetry.ts';
 import type {
   ExecutionInput,
   ExecutionStatus,
@@ -39,6 +43,7 @@ import type {
   DispatchResponse,
   PauseResponse,
   StatusResponse,
+  WatchdogResponse,
 } from './events.ts';
 import { intervals, runInterval, runs } from './run-handlers.ts';
 import { jobStatuses } from './status.ts';
@@ -102,7 +107,37 @@ export async function handleControlEvent(deps: ControlDeps, event: ControlEvent)
       return intervals(deps, event);
     case 'run':
       return runInterval(deps, event, clock(deps)());
+    case 'watchdog':
+      return watchdog(deps);
   }
+}
+
+/**
+ * Checks the deadline of every job that has one (`shared/alerts/watchdog.ts`) and raises each newly
+ * late range once: a log line and the job's `IntervalsLate` count, which its alarm sends to SNS. A
+ * job whose check fails is answered, not thrown, so one job's trouble never stops the others' checks.
+ */
+async function watchdog(deps: ControlDeps): Promise<WatchdogResponse> {
+  const now = clock(deps)();
+  const alerts = alertStoreOf(deps.store);
+  const raiser = new AlertRaiser({ store: alerts });
+  const jobs = deps.jobs.list().filter((job) => job.deadlineMs !== undefined);
+  const late: WatchdogResponse['late'][number][] = [];
+  const failed: WatchdogResponse['failed'][number][] = [];
+  for (const job of jobs) {
+    try {
+      const alert = await checkDeadline(alerts, job, now);
+      if (!alert) continue;
+      raiser.raise(alert);
+      const body = alertBody(alert);
+      late.push({ jobId: job.id, count: body.count, intervals: body.intervals });
+    } catch (error) {
+      const message = errorMessage(error);
+      logger.error('deadline check failed', { jobId: job.id, error: message });
+      failed.push({ jobId: job.id, error: message });
+    }
+  }
+  return { action: 'watchdog', checked: jobs.length, late, failed };
 }
 
 const clock = (deps: ControlDeps) => deps.now ?? (() => new Date());
@@ -155,6 +190,7 @@ async function dispatchJob(
   }
   if (plan.planned > 0) metrics.addMetric(IntervalsPlanned, 'Count', plan.planned);
   if (plan.skipped > 0) metrics.addMetric(IntervalsSkipped, 'Count', plan.skipped);
+  await raiseSkipped(deps, job, plan, now);
   const result = await dispatch(deps.store, job, deps.starter, {
     lane: { kind: 'scheduled' },
     maxRunsPerExecution: deps.maxRunsPerExecution ?? DEFAULT_MAX_RUNS_PER_EXECUTION,
@@ -180,6 +216,25 @@ async function dispatchJob(
   };
   logger.info('dispatched', { ...response });
   return response;
+}
+
+/**
+ * Raises the alert of the intervals a planning skipped (once per range: claimed first). Its failure
+ * is logged, not thrown: the planning has committed, and dispatching must go on.
+ */
+async function raiseSkipped(
+  deps: ControlDeps,
+  job: JobDefinition,
+  plan: { readonly skipped: number; readonly skippedRange?: { start: Date; end: Date } },
+  now: Date,
+): Promise<void> {
+  try {
+    const alerts = alertStoreOf(deps.store);
+    const alert = await claimSkipped(alerts, job.id, plan.skippedRange, plan.skipped, now);
+    if (alert) new AlertRaiser({ store: alerts }).raise(alert);
+  } catch (error) {
+    logger.error('skip alert not raised', { jobId: job.id, error: errorMessage(error) });
+  }
 }
 
 async function status(deps: ControlDeps, jobId: string | undefined): Promise<StatusResponse> {

@@ -2,6 +2,7 @@
  * The local runtime's progress lines: one builder per event, each giving the text people read and
  * the fields `--json` prints. Pure: the runtime decides when, these say what.
  */
+import type { AlertBody } from '../alerts/alert.ts';
 import type { IntervalJson } from '../interval.ts';
 
 /** One line of progress. `text` is for people; `fields` for `--json`. */
@@ -168,5 +169,28 @@ export function stopForced(waitedMs: number): ProgressEvent {
     event: 'stop-forced',
     text: `work still running ${waitedMs} ms after the abort (is the state store answering?): left for the next start`,
     fields: { waitedMs },
+  };
+}
+
+/** An alert raised (late or skipped intervals): `message` names the job and its ranges. */
+export function alert(body: AlertBody): ProgressEvent {
+  return { event: 'alert', text: `ALERT ${body.message}`, fields: { ...body } };
+}
+
+/** The webhook did not take an alert, after its tries. */
+export function alertUndelivered(body: AlertBody, attempts: number, error: string): ProgressEvent {
+  return {
+    event: 'alert-undelivered',
+    text: `${body.jobId}: alert ${body.id} not delivered to the webhook after ${attempts} tries: ${error}`,
+    fields: { jobId: body.jobId, alertId: body.id, attempts, error },
+  };
+}
+
+/** A deadline check or a skip alert failed (the store); tried again at the next check. */
+export function alertCheckFailed(jobId: string, error: string): ProgressEvent {
+  return {
+    event: 'alert-error',
+    text: `${jobId}: alert check failed, trying again at the next check: ${error}`,
+    fields: { jobId, error },
   };
 }

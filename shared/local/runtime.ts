@@ -16,6 +16,7 @@ import { leaseStoreOf } from '../store/leases.ts';
 import type { DispatchLane } from '../store/types.ts';
 import { errorMessage, redact } from '../telemetry.ts';
 import { type StagePayload, stageErrorMessage } from '../workflow/stage-event.ts';
+import { LocalAlerts } from './alerts.ts';
 import { KeyedWaits, retryDelayMs } from './backoff.ts';
 import { FargateProcesses } from './fargate-process.ts';
 import { ExecutionLeases } from './leases.ts';
@@ -84,6 +85,8 @@ export class LocalRuntime {
   /** Retries waiting or running: {@link LocalRuntime.whenIdle} waits for them too. */
   readonly #background = new Set<Promise<void>>();
   readonly #maxStoreFailures: number | undefined;
+  /** The deadline watchdog, skip alerts and webhook (shared/local/alerts.ts). */
+  readonly #alerts: LocalAlerts;
   #stopping = false;
   /** Set once the runtime plans the jobs: it then takes over what other runtimes leave (DESIGN.md §8). */
   #followsOthers = false;
@@ -103,6 +106,7 @@ export class LocalRuntime {
     this.#process = options.process;
     this.#clock = options.clock ?? (() => new Date());
     this.#progress = options.onProgress ?? (() => {});
+    this.#alerts = new LocalAlerts({ process: this.#process, clock: this.#clock, progress: this.#progress });
     const dataDir = this.#process.config.piko.dataDir;
     this.#starter = new LeasedWorkflowStarter({
       // Several runtimes may share the store: each execution runs under a lease (shared/local/leases.ts).
@@ -172,6 +176,7 @@ export class LocalRuntime {
     this.totals.planned += result.planned;
     this.totals.skipped += result.skipped;
     if (result.planned > 0 || result.skipped > 0) this.#progress(progress.planned(job.id, result));
+    await this.#alerts.skipped(job.id, result.skippedRange, result.skipped);
     await this.dispatchLane(job, { kind: 'scheduled' });
   }
 
@@ -216,12 +221,19 @@ export class LocalRuntime {
   async runOnce(): Promise<RunTotals> {
     await this.planAll();
     await this.whenIdle();
+    // Deadlines are judged once at the end, and the alerts' webhook POSTs are waited for.
+    await this.#alerts.checkNow();
+    await this.#alerts.whenIdle();
     return this.totals;
   }
 
-  /** Re-plans each job at its next tick, until {@link LocalRuntime.stop}. */
+  /**
+   * Re-plans each job at its next tick, and checks deadlines every `[alerts] check_seconds`, until
+   * {@link LocalRuntime.stop}.
+   */
   scheduleTicks(): void {
     for (const job of this.#process.jobs.list()) this.#armTimer(job);
+    this.#alerts.watch();
   }
 
   /**
@@ -235,6 +247,8 @@ export class LocalRuntime {
     this.#retryTimers.endAll();
     this.#requeueTimers.endAll();
     this.#starter.abortAll(); // no new state starts; stages already running go on within the grace period
+    // Alerts being POSTed get the grace period too, beside the running work.
+    const alertsDone = this.#alerts.stop(graceMs);
     const idle = this.whenIdle();
     const graceOver = new Promise<'timeout'>((resolve) =>
       setTimeout(() => resolve('timeout'), graceMs).unref(),
@@ -250,9 +264,11 @@ export class LocalRuntime {
       );
       if ((await Promise.race([idle, left])) === 'left') {
         this.#progress(progress.stopForced(STOP_AFTER_ABORT_MS));
+        await alertsDone;
         return false;
       }
     }
+    await alertsDone;
     return true;
   }
 

@@ -15,6 +15,11 @@ export interface PlanResult {
   readonly planned: number;
   /** Intervals passed over by the catch-up rules (counted, no run row). */
   readonly skipped: number;
+  /**
+   * The skipped intervals, `[first start, last end)`: contiguous (the catch-up rules skip the oldest
+   * due ones), so one range names them all. Undefined when none were skipped.
+   */
+  readonly skippedRange?: Interval;
   /** The job's watermark after planning. */
   readonly watermark: Date;
   /** True when more intervals were due than one transaction may plan (`maxIntervalsPerDispatch`). */
@@ -121,11 +126,13 @@ export async function planScheduledOnce(
     const skipBefore = firstRunnableStart(job, now);
     const runs: NewRun[] = [];
     let skipped = 0;
+    let skippedRange: Interval | undefined;
     let next = watermark;
     let more = false;
     for (const interval of job.schedule.intervals(watermark, now)) {
       if (skipBefore === undefined || interval.start < skipBefore) {
         skipped++;
+        skippedRange = { start: skippedRange?.start ?? interval.start, end: interval.end };
       } else if (runs.length === job.maxIntervalsPerDispatch) {
         more = true;
         break;
@@ -136,7 +143,7 @@ export async function planScheduledOnce(
     }
     if (runs.length > 0) await tx.insertRuns(runs);
     if (next.getTime() !== watermark.getTime()) await tx.advanceWatermark(next, skipped);
-    return { planned: runs.length, skipped, watermark: next, more, paused: false };
+    return { planned: runs.length, skipped, skippedRange, watermark: next, more, paused: false };
   });
 }
 
@@ -153,11 +160,18 @@ export async function planScheduled(
 ): Promise<PlanResult> {
   let planned = 0;
   let skipped = 0;
+  let skippedRange: Interval | undefined;
   for (;;) {
     const result = await planScheduledOnce(store, job, now, options);
     planned += result.planned;
     skipped += result.skipped;
-    if (!result.more || shouldStop()) return { ...result, planned, skipped };
+    // Each transaction starts where the last one ended: the skipped ranges join end to end.
+    if (result.skippedRange)
+      skippedRange = {
+        start: skippedRange?.start ?? result.skippedRange.start,
+        end: result.skippedRange.end,
+      };
+    if (!result.more || shouldStop()) return { ...result, planned, skipped, skippedRange };
   }
 }
 

@@ -14,8 +14,15 @@ export const DISPATCHER_DATABASE_USER = 'piko_dispatcher';
 /** MySQL 8's longest user name. */
 export const MAX_DATABASE_USER_LENGTH = 32;
 
-/** The state tables the dispatcher reads and writes (piko_leases is the local runtime's alone). */
-export const STATE_TABLES = ['piko_jobs', 'piko_runs', 'piko_backfills', 'piko_actions'] as const;
+/** The state tables the dispatcher uses (migrations 1, 6 and 8; `piko_leases` is the local runtimes'). */
+export const STATE_TABLES = [
+  'piko_jobs',
+  'piko_runs',
+  'piko_backfills',
+  'piko_actions',
+  'piko_alerts',
+  'piko_deadline_watch',
+] as const;
 
 /** Table privileges this module grants (never DROP, ALTER, INDEX, DELETE on another's table…). */
 export type TablePrivilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE' | 'CREATE';

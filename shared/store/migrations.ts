@@ -263,6 +263,53 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX piko_actions_job ON piko_actions (job_id, action_id)',
     ],
   },
+  {
+    // Deadline and skip alerts (DESIGN.md §9), each sent once (shared/store/alerts.ts): one row per
+    // alerted range of a job's intervals, claimed before it is sent (the primary key refuses a second
+    // claim of the same range), with its delivery. `piko_deadline_watch` is how far the watchdog has
+    // checked each job's deadlines (intervals starting before `checked_to`), so a check reads only
+    // the runs whose deadline passed since the last one.
+    version: 8,
+    name: 'alerts and deadline watch',
+    mysql: [
+      `CREATE TABLE IF NOT EXISTS piko_alerts (
+  job_id VARCHAR(64) NOT NULL,
+  kind VARCHAR(16) NOT NULL,
+  interval_start DATETIME(3) NOT NULL,
+  interval_end DATETIME(3) NOT NULL,
+  intervals BIGINT NOT NULL,
+  claim_token VARCHAR(64) NOT NULL,
+  raised_at DATETIME(3) NOT NULL,
+  delivered_at DATETIME(3) NULL,
+  error VARCHAR(1000) NULL,
+  PRIMARY KEY (job_id, kind, interval_start)
+) ${MYSQL_TABLE_OPTIONS}`,
+      `CREATE TABLE IF NOT EXISTS piko_deadline_watch (
+  job_id VARCHAR(64) NOT NULL PRIMARY KEY,
+  checked_to DATETIME(3) NOT NULL,
+  updated_at DATETIME(3) NOT NULL
+) ${MYSQL_TABLE_OPTIONS}`,
+    ],
+    sqlite: [
+      `CREATE TABLE piko_alerts (
+  job_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  interval_start INTEGER NOT NULL,
+  interval_end INTEGER NOT NULL,
+  intervals INTEGER NOT NULL,
+  claim_token TEXT NOT NULL,
+  raised_at INTEGER NOT NULL,
+  delivered_at INTEGER NULL,
+  error TEXT NULL,
+  PRIMARY KEY (job_id, kind, interval_start)
+) STRICT`,
+      `CREATE TABLE piko_deadline_watch (
+  job_id TEXT NOT NULL PRIMARY KEY,
+  checked_to INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT`,
+    ],
+  },
 ];
 
 /**

@@ -135,7 +135,12 @@ export function describePlanner(name: string, factory: PlannerStoreFactory): voi
         const result = await planScheduled(store, job, at('2026-03-02T00:30:00Z'));
 
         // Due: 00:00..24:00 = 24 intervals; the window keeps those ending at or after 21:30 (21:00-22:00 onward).
-        expect(result).toMatchObject({ planned: 3, skipped: 21, watermark: at('2026-03-02T00:00:00Z') });
+        expect(result).toMatchObject({
+          planned: 3,
+          skipped: 21,
+          skippedRange: { start: at('2026-03-01T00:00:00Z'), end: at('2026-03-01T21:00:00Z') },
+          watermark: at('2026-03-02T00:00:00Z'),
+        });
         expect((await store.getJob(job.id))?.skippedTotal).toBe(21);
         expect((await store.listRuns(job.id))[0]?.interval.start).toEqual(at('2026-03-01T21:00:00Z'));
       });
@@ -147,7 +152,11 @@ export function describePlanner(name: string, factory: PlannerStoreFactory): voi
         const inGrace = await planScheduled(store, late, at('2026-03-01T05:10:00Z'));
         const outOfGrace = await planScheduled(store, tooLate, at('2026-03-01T05:10:00.001Z'));
 
-        expect(inGrace).toMatchObject({ planned: 1, skipped: 4 });
+        expect(inGrace).toMatchObject({
+          planned: 1,
+          skipped: 4,
+          skippedRange: { start: at('2026-03-01T00:00:00Z'), end: at('2026-03-01T04:00:00Z') },
+        });
         expect(await statuses(store, late.id)).toEqual(['2026-03-01T04:00:00.000Z pending']);
         expect(outOfGrace).toMatchObject({ planned: 0, skipped: 5, watermark: at('2026-03-01T05:00:00Z') });
       });

@@ -49,6 +49,7 @@ describe('loadConfig', () => {
       objects: {},
       ui: { host: '127.0.0.1', port: 4310 },
       logs: { maxRunBytes: 1_048_576, maxTotalBytes: 268_435_456 },
+      alerts: { webhookAttempts: 5, checkSeconds: 60 },
     });
   });
 
@@ -64,6 +65,33 @@ describe('loadConfig', () => {
     ]);
     expect(problemsOf({ PIKO_LOGS__MAX_TOTAL_BYTES: '5000' })).toEqual([
       'logs.max_total_bytes = 5000 (environment variable PIKO_LOGS__MAX_TOTAL_BYTES): must be at least logs.max_run_bytes (65536)',
+    ]);
+  });
+
+  it('reads the alert webhook and watchdog period from [alerts] and PIKO_ALERTS__*, never printing the URL', () => {
+    settings('[alerts]\nwebhook_url = "https://hooks.example.com/T000/secret-path"\ncheck_seconds = 30\n');
+    expect(loadConfig({ cwd, env: {} }).alerts).toEqual({
+      webhookUrl: 'https://hooks.example.com/T000/secret-path',
+      webhookAttempts: 5,
+      checkSeconds: 30,
+    });
+    expect(
+      loadConfig({
+        cwd,
+        env: { PIKO_ALERTS__WEBHOOK_URL: 'http://127.0.0.1:9000/alerts', PIKO_ALERTS__CHECK_SECONDS: '5' },
+      }).alerts,
+    ).toEqual({ webhookUrl: 'http://127.0.0.1:9000/alerts', webhookAttempts: 5, checkSeconds: 5 });
+
+    expect(
+      problemsOf({
+        PIKO_ALERTS__WEBHOOK_URL: 'ftp://hooks.example.com/x',
+        PIKO_ALERTS__CHECK_SECONDS: '0',
+        PIKO_ALERTS__WEBHOOK_ATTEMPTS: '50',
+      }),
+    ).toEqual([
+      'alerts.webhook_url = <redacted> (environment variable PIKO_ALERTS__WEBHOOK_URL): expected an http or https URL',
+      'alerts.webhook_attempts = 50 (environment variable PIKO_ALERTS__WEBHOOK_ATTEMPTS): expected an integer from 1 to 20',
+      'alerts.check_seconds = 0 (environment variable PIKO_ALERTS__CHECK_SECONDS): expected an integer of seconds from 1 to 86400',
     ]);
   });
 
@@ -218,11 +246,11 @@ url = "redis://localhost"
     expect(act).toThrow(
       [
         'Invalid configuration:',
-        '  - log_level = "debug" (settings.toml): unknown key outside any section; known sections: piko, mysql, sqlite, runtime, aws, objects, ui, logs',
+        '  - log_level = "debug" (settings.toml): unknown key outside any section; known sections: piko, mysql, sqlite, runtime, aws, objects, ui, logs, alerts',
         '  - piko.colour = "red" (settings.toml): unknown key; known keys in [piko]: log_level, log_json, data_dir, jobs_dir, shutdown_grace_seconds, max_runs_per_execution, max_backfill_intervals, max_requeues, requeue_delay_seconds, clock_skew_tolerance_seconds',
-        '  - [redis] (settings.toml): unknown section; known sections: piko, mysql, sqlite, runtime, aws, objects, ui, logs',
+        '  - [redis] (settings.toml): unknown section; known sections: piko, mysql, sqlite, runtime, aws, objects, ui, logs, alerts',
         '  - mysql.poolsize = "5" (environment variable PIKO_MYSQL__POOLSIZE): unknown variable; known for [mysql]: PIKO_MYSQL__DSN, PIKO_MYSQL__POOL_SIZE, PIKO_MYSQL__QUERY_TIMEOUT_SECONDS, PIKO_MYSQL__IAM_AUTH, PIKO_MYSQL__REGION, PIKO_MYSQL__SERVER_CLOCK_TOLERANCE_SECONDS',
-        '  - queue.url = "x" (environment variable PIKO_QUEUE__URL): unknown section "queue"; known sections: piko, mysql, sqlite, runtime, aws, objects, ui, logs',
+        '  - queue.url = "x" (environment variable PIKO_QUEUE__URL): unknown section "queue"; known sections: piko, mysql, sqlite, runtime, aws, objects, ui, logs, alerts',
         '  - piko.log_level = "verbose" (settings.toml): expected one of debug, info, warn, error',
         '  - piko.shutdown_grace_seconds = "soon" (environment variable PIKO_SHUTDOWN_GRACE_SECONDS): expected an integer of 0 or more',
         '  - aws.stack_name = "9lives" (environment variable PIKO_AWS__STACK_NAME): expected a CloudFormation stack name (a letter, then letters, digits or hyphens; at most 128 characters)',

@@ -17,6 +17,13 @@ describe('parseControlEvent', () => {
     expect(parseControlEvent({ action: 'resume', jobId: 'a' })).toEqual({ action: 'resume', jobId: 'a' });
   });
 
+  it('reads the watchdog tick, and refuses anything beside its action', () => {
+    expect(parseControlEvent({ action: 'watchdog' })).toEqual({ action: 'watchdog' });
+    expect(() => parseControlEvent({ action: 'watchdog', jobId: 'a' })).toThrow(
+      'Invalid dispatcher event (action "watchdog"):\n  - event has unknown key(s) "jobId"; allowed: action',
+    );
+  });
+
   it('reads a backfill request with its defaults', () => {
     expect(
       parseControlEvent({
@@ -80,7 +87,7 @@ describe('parseControlEvent', () => {
     expect(() => parseControlEvent(null)).toThrow('Dispatcher event must be a JSON object, got null');
     expect(() => parseControlEvent([1])).toThrow('Dispatcher event must be a JSON object, got [1]');
     expect(() => parseControlEvent({ action: 'explode', jobId: 'a' })).toThrow(
-      'Dispatcher event: action "explode" is not one of dispatch, continue, status, pause, resume, backfill-plan, backfill-next, runs, intervals, run',
+      'Dispatcher event: action "explode" is not one of dispatch, continue, status, pause, resume, backfill-plan, backfill-next, runs, intervals, run, watchdog',
     );
   });
 

@@ -15,12 +15,14 @@ import type {
   BackfillPlanResponse,
   DispatchResponse,
   StatusResponse,
+  WatchdogResponse,
 } from '../../../shared/control/events.ts';
 import { parseControlEvent } from '../../../shared/control/events.ts';
 import { type ControlDeps, handleControlEvent, runsPerBatch } from '../../../shared/control/handlers.ts';
 import { AwsThrottledError } from '../../../shared/errors.ts';
 import { defineJob } from '../../../shared/job.ts';
 import { JobRegistry } from '../../../shared/registry.ts';
+import { alertStoreOf } from '../../../shared/store/alerts.ts';
 import type { StateStore } from '../../../shared/store/types.ts';
 import type { ExecutionInput } from '../../../shared/workflow/starter.ts';
 import { RecordingStarter } from '../../helpers/recording-starter.ts';
@@ -572,6 +574,52 @@ describe('code versions through the control events (--aws)', () => {
       ['succeeded', '3'],
       ['succeeded', '3'],
       ['pending', null],
+    ]);
+  });
+});
+
+describe('watchdog and skip alerts', () => {
+  const watched = defineJob({
+    id: 'watched',
+    schedule: { cron: '0 * * * *' },
+    start: '2026-01-01T00:00:00Z',
+    deadline: '1h',
+    catchupWindow: '2h',
+    handler: async () => null,
+  });
+
+  it('alerts the intervals a dispatch skipped once, and the late ones at the next watchdog ticks', async () => {
+    // Arrange: at 03:30, 00:00 is out of the catch-up window; 01:00 and 02:00 are planned.
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn' });
+    deps = { ...deps, jobs: new JobRegistry([watched, hourly]) };
+    await send<DispatchResponse>({ jobId: 'watched' });
+
+    // Act
+    const first = await send<WatchdogResponse>({ action: 'watchdog' });
+    now = new Date(T0 + 4 * HOUR);
+    const second = await send<WatchdogResponse>({ action: 'watchdog' });
+    const again = await send<WatchdogResponse>({ action: 'watchdog' });
+
+    // Assert: the first tick starts watching at 02:00 (its horizon); at 04:00, 02:00–03:00 is late.
+    expect(first).toEqual({ action: 'watchdog', checked: 1, late: [], failed: [] });
+    expect(second).toEqual({
+      action: 'watchdog',
+      checked: 1,
+      late: [
+        {
+          jobId: 'watched',
+          count: 1,
+          intervals: [{ start: '2026-01-01T02:00:00.000Z', end: '2026-01-01T03:00:00.000Z', count: 1 }],
+        },
+      ],
+      failed: [],
+    });
+    expect(again.late).toEqual([]);
+    expect(
+      (await alertStoreOf(store).list('watched')).map((alert) => [alert.kind, alert.start, alert.intervals]),
+    ).toEqual([
+      ['skipped', new Date(T0), 1],
+      ['late', new Date(T0 + 2 * HOUR), 1],
     ]);
   });
 });

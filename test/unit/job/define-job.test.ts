@@ -32,6 +32,7 @@ describe('defineJob', () => {
       concurrency: 1,
       retry: { attempts: 3, backoffMs: 30_000, rate: 2, maxBackoffMs: 3_600_000 },
       timeoutMs: 300_000,
+      deadlineMs: undefined,
       memoryMiB: 512,
       maxIntervalsPerDispatch: 1000,
       resources: {},
@@ -150,6 +151,22 @@ describe('defineJob', () => {
     ).toEqual([
       'catchupWindow (7200000 ms) is shorter than one interval of "0 0 * * *" (86400000 ms): no missed interval could ever run; make it at least 86400000 ms or remove it',
     ]);
+  });
+
+  it('keeps a deadline in milliseconds, and refuses a bad or zero one', () => {
+    const job = defineJob({ id: 'x', schedule: { cron: '0 * * * *' }, deadline: '2h', handler: noop });
+    expect(job.deadlineMs).toBe(7_200_000);
+    expect(defineJob({ id: 'x', schedule: { cron: '0 * * * *' }, handler: noop }).deadlineMs).toBeUndefined();
+
+    expect(problemsOf({ id: 'x', schedule: { cron: '0 * * * *' }, deadline: 0, handler: noop })).toEqual([
+      'deadline must be greater than 0 (leave it out for no deadline)',
+    ]);
+    expect(
+      problemsOf({ id: 'x', schedule: { cron: '0 * * * *' }, deadline: 'two hours' as never, handler: noop }),
+    ).toEqual(["deadline must be milliseconds or a string like '30s', '10m', '2h', '1d', got \"two hours\""]);
+    expect(
+      problemsOf({ id: 'x', schedule: { cron: '0 * * * *' }, deadlines: '2h', handler: noop } as never),
+    ).toEqual(['unknown option "deadlines"; did you mean "deadline"?']);
   });
 
   it('refuses bad durations, retries, memory and starts', () => {
