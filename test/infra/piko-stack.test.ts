@@ -699,12 +699,17 @@ describe('PikoStack', () => {
     const users = JSON.parse((migrations!.Properties as { databaseUsers: string }).databaseUsers);
     expect(users[0]).toEqual({
       user: 'piko_dispatcher',
-      grants: ['piko_jobs', 'piko_runs', 'piko_backfills', 'piko_alerts', 'piko_deadline_watch'].map(
-        (table) => ({
-          table,
-          privileges: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
-        }),
-      ),
+      grants: [
+        'piko_jobs',
+        'piko_runs',
+        'piko_backfills',
+        'piko_actions',
+        'piko_alerts',
+        'piko_deadline_watch',
+      ].map((table) => ({
+        table,
+        privileges: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+      })),
     });
     expect(users.find((plan: { user: string }) => plan.user === 'piko_job_upsert')).toEqual({
       user: 'piko_job_upsert',
