@@ -8,6 +8,7 @@ import {
   type NewRun,
   type StateStore,
 } from '../store/types.ts';
+import { newRunStatus } from './dependencies.ts';
 
 /** What one planning call did. */
 export interface PlanResult {
@@ -119,6 +120,7 @@ export async function planScheduledOnce(
     if (skew) throw skew;
 
     const skipBefore = firstRunnableStart(job, now);
+    const status = newRunStatus(job);
     const runs: NewRun[] = [];
     let skipped = 0;
     let next = watermark;
@@ -130,7 +132,7 @@ export async function planScheduledOnce(
         more = true;
         break;
       } else {
-        runs.push({ interval, trigger: 'schedule' });
+        runs.push({ interval, trigger: 'schedule', status });
       }
       next = interval.end;
     }

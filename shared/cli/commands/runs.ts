@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { secretConfigValues } from '../../config-secrets.ts';
 import { InputError } from '../../errors.ts';
 import type { JobDefinition } from '../../job.ts';
+import { describeWait, type UpstreamJob, upstreamWaits } from '../../planner/index.ts';
 import {
   RUN_STATUSES,
   type RunQuery,
@@ -63,6 +64,8 @@ export interface RunHistoryLine {
   readonly finishedAt: string | null;
   /** From the start of the last attempt to the end; null unless finished. */
   readonly durationMs: number | null;
+  /** A waiting run: what it waits for, one line per upstream job (DESIGN.md §9). */
+  readonly waitingFor?: readonly string[];
 }
 
 /**
@@ -92,7 +95,7 @@ export function runsCommand(program: Command, io: CliIo): void {
         const more = runs.length > query.limit;
         const shown = runs.slice(0, query.limit);
         if (query.newestFirst) shown.reverse();
-        const lines = await historyLines(opened.store, job, shown);
+        const lines = await historyLines(opened.store, job, shown, context.jobs.upstreams(job.id));
         for (const line of lines) {
           if (flags.json) io.out(JSON.stringify(line));
           else printRun(io, job, line);
@@ -140,10 +143,16 @@ async function historyLines(
   store: StateStore,
   job: JobDefinition,
   runs: readonly RunRecord[],
+  upstreams: readonly UpstreamJob[],
 ): Promise<RunHistoryLine[]> {
   const backfills = new Map<string, Awaited<ReturnType<StateStore['getBackfill']>>>();
   for (const id of new Set(runs.flatMap((run) => (run.backfillId ? [run.backfillId] : [])))) {
     backfills.set(id, await store.getBackfill(id));
+  }
+  const waits = new Map<number, string[]>();
+  for (const run of runs) {
+    if (run.status !== 'waiting') continue;
+    waits.set(run.runId, (await upstreamWaits(store, upstreams, run.interval)).map(describeWait));
   }
   return runs.map((run) => {
     const backfill = run.backfillId ? backfills.get(run.backfillId) : undefined;
@@ -179,6 +188,7 @@ async function historyLines(
       startedAt: run.startedAt?.toISOString() ?? null,
       finishedAt: run.finishedAt?.toISOString() ?? null,
       durationMs: run.startedAt && run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : null,
+      ...(waits.has(run.runId) && { waitingFor: waits.get(run.runId) }),
     };
   });
 }
@@ -210,6 +220,7 @@ function printRun(io: CliIo, job: JobDefinition, line: RunHistoryLine): void {
     `  created ${line.createdAt}, started ${line.startedAt ?? '-'}, finished ${line.finishedAt ?? '-'}${took}, updated ${line.updatedAt}`,
   );
   io.out(`  config ${line.config === null ? 'none (the job defaults)' : JSON.stringify(line.config)}`);
+  for (const wait of line.waitingFor ?? []) io.out(`  waiting for ${wait}`);
   if (line.error !== null) io.out(`  error: ${line.error}`);
   if (line.output !== null) io.out(`  output: ${JSON.stringify(line.output)}`);
 }

@@ -12,7 +12,7 @@ const STATUS: JobStatus = {
   watermark: '2026-11-26T03:00:00.000Z',
   paused: true,
   skippedTotal: 4,
-  counts: { pending: 1, queued: 0, running: 2, succeeded: 300, failed: 1 },
+  counts: { waiting: 0, pending: 1, queued: 0, running: 2, succeeded: 300, failed: 1 },
   version: null,
   outdated: 0,
   recentFailures: [
