@@ -416,7 +416,8 @@ export class LocalRuntime {
    * job's dispatch runs are folded into one more dispatch after it.
    */
   #dispatchDownstream(upstreamId: string): void {
-    if (this.#stopping) return;
+    // Only a runtime that plans the jobs (`piko start`): a backfill's runs its downstream backfills itself.
+    if (this.#stopping || !this.#followsOthers) return;
     for (const job of this.#process.jobs.downstreams(upstreamId)) {
       if (this.#downstreamDispatches.has(job.id)) {
         this.#downstreamAgain.add(job.id);
