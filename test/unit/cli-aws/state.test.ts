@@ -141,6 +141,7 @@ describe('piko status --aws', () => {
         watermark: '2026-11-26T03:00:00.000Z',
         nextTick: '2026-11-27T03:00:00.000Z',
         skipped: 4,
+        waiting: 0,
         pending: 1,
         queued: 0,
         running: 2,
