@@ -153,7 +153,7 @@ export function describeDependencies(name: string, factory: PlannerStoreFactory)
       await planScheduled(store, down, now);
       const ups = await store.listRuns(up.id);
       expect(ups).toHaveLength(7);
-      expect(ups[6]?.interval.end.getTime()! - ups[6]!.interval.start.getTime()).toBe(23 * 3_600_000);
+      expect(ups[6]!.interval.end.getTime() - ups[6]!.interval.start.getTime()).toBe(23 * 3_600_000);
 
       // Act: six days succeed, then the seventh.
       await succeedAll(store, up.id, now, [ups[6]!.interval.start]);
