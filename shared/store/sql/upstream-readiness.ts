@@ -9,37 +9,39 @@ import type { SqlContext, SqlStoreDialect } from './dialect.ts';
 import { chunks, placeholders } from './lists.ts';
 import { RUN_COLUMNS, toDate, toRunRecord } from './rows.ts';
 
+/** Waiting runs one release looks at, at most (each costs one statement per upstream job). */
+export const MAX_RUNS_CHECKED = 1_000;
+
 /**
- * The condition that the upstream job `?` is ready for the waiting run `d` (three parameters: the
- * upstream's id, three times). Its succeeded runs must cover every instant of `d`'s interval from
- * the upstream's first run on (before it, the upstream had no interval): the sum of their overlaps
- * with `d`, in ms, reaches the length of that part. Upstream intervals never overlap each other, so
- * the sum counts each instant once. Both reads stay on the `(job_id, interval_start)` index: the
- * overlapping runs start at or after the latest upstream run that starts at or before `d`'s start.
+ * The milliseconds of `[start, end)` that the upstream job's succeeded runs cover. The runs that
+ * overlap it start at or after the latest run that starts at or before `start`, so both reads are
+ * ranges of the `(job_id, interval_start)` index with bounds given as values (a bound taken from an
+ * outer row, in a correlated subquery, makes MariaDB scan every run of the job). Upstream runs never
+ * overlap each other: their total length, less what the first sticks out before `start` and the last
+ * after `end`, is what they cover.
  */
-function upstreamCovers(dialect: SqlStoreDialect): string {
-  const { greatest, least, msBetween } = dialect;
-  const overlap = msBetween(
-    `${greatest}(u.interval_start, d.interval_start)`,
-    `${least}(u.interval_end, d.interval_end)`,
+async function coveredMs(ctx: SqlContext, upstream: string, start: Date, end: Date): Promise<number> {
+  const { rows } = await ctx.db.query(
+    `SELECT MIN(interval_start) AS first_start, MAX(interval_end) AS last_end, ` +
+      `COALESCE(SUM(${ctx.dialect.msBetween('interval_start', 'interval_end')}), 0) AS total FROM piko_runs ` +
+      "WHERE job_id = ? AND status = 'succeeded' AND interval_start >= COALESCE((SELECT x.interval_start " +
+      'FROM piko_runs x WHERE x.job_id = ? AND x.interval_start <= ? ORDER BY x.interval_start DESC LIMIT 1), ?) ' +
+      'AND interval_start < ? AND interval_end > ?',
+    [upstream, upstream, start, start, end, start],
   );
-  return (
-    `(SELECT COALESCE(SUM(${overlap}), 0) FROM piko_runs u ` +
-    "WHERE u.job_id = ? AND u.status = 'succeeded' " +
-    'AND u.interval_start < d.interval_end AND u.interval_end > d.interval_start ' +
-    'AND u.interval_start >= COALESCE((SELECT MAX(x.interval_start) FROM piko_runs x ' +
-    'WHERE x.job_id = ? AND x.interval_start <= d.interval_start), d.interval_start)) >= ' +
-    `COALESCE(${msBetween(
-      `${greatest}(d.interval_start, (SELECT MIN(f.interval_start) FROM piko_runs f WHERE f.job_id = ?))`,
-      'd.interval_end',
-    )}, 0)`
-  );
+  const row = rows[0];
+  if (!row || row.first_start === null || row.first_start === undefined) return 0;
+  const before = Math.max(0, start.getTime() - toDate(row.first_start).getTime());
+  const after = Math.max(0, toDate(row.last_end).getTime() - end.getTime());
+  return Number(row.total) - before - after;
 }
 
 /**
- * Makes `pending` up to `limit` of the job's `waiting` runs (oldest first) whose every upstream is
- * ready: its watermark is at or after the run's interval end, and {@link upstreamCovers}. An
- * upstream with no job row yet has planned nothing: nothing is released. Returns how many.
+ * Makes `pending` up to `limit` of the job's `waiting` runs (oldest first, of the first
+ * {@link MAX_RUNS_CHECKED} whose upstream has planned through their end) whose every upstream is
+ * ready: its watermark is at or after the run's interval end, and its succeeded runs cover every
+ * instant of the run's interval from the upstream's first run on (before it, the upstream had no
+ * interval). An upstream with no job row yet has planned nothing: nothing is released. Returns how many.
  */
 export async function releaseReadyRuns(
   ctx: SqlContext,
@@ -56,17 +58,40 @@ export async function releaseReadyRuns(
   );
   if (marks.length < new Set(upstreams).size) return 0;
   // Only runs every upstream has planned through can be ready: a bound on the index, not only a filter.
-  const through = Math.min(...marks.map((row) => toDate(row.watermark).getTime()));
-  const until = new Date(through);
-  const covers = upstreamCovers(ctx.dialect);
-  const { rows } = await ctx.db.query(
-    "SELECT d.run_id FROM piko_runs d WHERE d.job_id = ? AND d.status = 'waiting' " +
-      'AND d.interval_start < ? AND d.interval_end <= ? ' +
-      upstreams.map(() => `AND ${covers} `).join('') +
-      'ORDER BY d.interval_start LIMIT ?',
-    [jobId, until, until, ...upstreams.flatMap((id) => [id, id, id]), limit],
+  const until = new Date(Math.min(...marks.map((row) => toDate(row.watermark).getTime())));
+  const { rows: candidates } = await ctx.db.query(
+    "SELECT run_id, interval_start, interval_end FROM piko_runs WHERE job_id = ? AND status = 'waiting' " +
+      'AND interval_start < ? AND interval_end <= ? ORDER BY interval_start LIMIT ?',
+    [jobId, until, until, Math.min(limit, MAX_RUNS_CHECKED)],
   );
-  const ids = rows.map((row) => Number(row.run_id));
+  if (candidates.length === 0) return 0;
+  const firstStarts = new Map<string, number>();
+  for (const upstream of upstreams) {
+    const { rows } = await ctx.db.query(
+      'SELECT MIN(interval_start) AS first FROM piko_runs WHERE job_id = ?',
+      [upstream],
+    );
+    const first = rows[0]?.first;
+    firstStarts.set(
+      upstream,
+      first === null || first === undefined ? Number.POSITIVE_INFINITY : toDate(first).getTime(),
+    );
+  }
+  const ids: number[] = [];
+  for (const candidate of candidates) {
+    const start = toDate(candidate.interval_start);
+    const end = toDate(candidate.interval_end);
+    let ready = true;
+    for (const upstream of upstreams) {
+      const from = Math.max(start.getTime(), firstStarts.get(upstream)!);
+      if (from >= end.getTime()) continue;
+      if ((await coveredMs(ctx, upstream, start, end)) < end.getTime() - from) {
+        ready = false;
+        break;
+      }
+    }
+    if (ready) ids.push(Number(candidate.run_id));
+  }
   const now = ctx.clock();
   let released = 0;
   for (const slice of chunks(ids)) {
