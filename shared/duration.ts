@@ -38,3 +38,26 @@ export function toMillis(duration: Duration | string, what = 'duration'): number
   }
   return Math.round(Number(match[1]) * UNIT_MS[match[2]!]!);
 }
+
+/**
+ * Milliseconds as the largest units that divide them, for messages: `6h`, `1h30m`, `90s`, `250ms`.
+ * The inverse of {@link toMillis} for whole numbers of units.
+ */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  const parts: string[] = [];
+  let rest = Math.round(ms);
+  for (const [unit, size] of [
+    ['d', DAY_MS],
+    ['h', HOUR_MS],
+    ['m', MINUTE_MS],
+    ['s', SECOND_MS],
+    ['ms', 1],
+  ] as const) {
+    if (rest >= size) {
+      parts.push(`${Math.floor(rest / size)}${unit}`);
+      rest %= size;
+    }
+  }
+  return parts.join('');
+}

@@ -204,6 +204,19 @@ export interface JobOptions<C, R extends ResourceMap> {
   readonly memoryMiB?: number;
   /** Most intervals planned per planning transaction. @default 1000 */
   readonly maxIntervalsPerDispatch?: number;
+  /**
+   * Jobs whose intervals this job reads (their ids). An interval `[s, e)` of this job runs once every
+   * interval of each of them that overlaps `[s, e)` has succeeded and each has planned through `e`;
+   * until then its run is `waiting` (DESIGN.md §9). An unknown id or a cycle is refused at load.
+   * @default [] (no upstream)
+   */
+  readonly dependsOn?: readonly string[];
+  /**
+   * How long after its interval's end a run may wait for its upstream intervals; then it fails, its
+   * error naming the upstream intervals still missing. Only with `dependsOn`.
+   * @default - waits as long as it takes
+   */
+  readonly upstreamTimeout?: Duration;
   /** Schema of the job's config; a manual run or backfill may override values. @default z.object({}) */
   readonly config?: z.ZodType<C>;
   /** Resources borrowed by every run, by name. @default {} */
@@ -232,6 +245,8 @@ const JOB_OPTION_KEYS = Object.keys({
   deadline: true,
   memoryMiB: true,
   maxIntervalsPerDispatch: true,
+  dependsOn: true,
+  upstreamTimeout: true,
   config: true,
   resources: true,
   sinks: true,
@@ -272,6 +287,10 @@ export interface JobDefinition<C = unknown, R extends ResourceMap = ResourceMap>
   readonly deadlineMs: number | undefined;
   readonly memoryMiB: number;
   readonly maxIntervalsPerDispatch: number;
+  /** Ids of the jobs this job's intervals wait for (`dependsOn`), in the order given; empty when none. */
+  readonly dependsOn: readonly string[];
+  /** How long a run may wait for its upstream after its interval's end, ms; undefined: no limit. */
+  readonly upstreamTimeoutMs: number | undefined;
   readonly config: z.ZodType<C>;
   readonly resources: R;
   readonly sinks: readonly Sink<unknown>[];
@@ -352,6 +371,10 @@ export function defineJob<C = Record<string, never>, R extends ResourceMap = Rec
   if (timeoutMs === 0) problems.push('timeout must be greater than 0');
   const deadlineMs = duration(options.deadline, 'deadline', undefined);
   if (deadlineMs === 0) problems.push('deadline must be greater than 0 (leave it out for no deadline)');
+  const dependsOn = checkDependsOn(options.dependsOn, id, problems);
+  const upstreamTimeoutMs = duration(options.upstreamTimeout, 'upstreamTimeout', undefined);
+  if (options.upstreamTimeout !== undefined && dependsOn.length === 0)
+    problems.push('upstreamTimeout applies only with dependsOn: add the upstream job ids or remove it');
 
   const concurrency = options.concurrency ?? 1;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
@@ -437,6 +460,8 @@ export function defineJob<C = Record<string, never>, R extends ResourceMap = Rec
     deadlineMs,
     memoryMiB,
     maxIntervalsPerDispatch,
+    dependsOn,
+    upstreamTimeoutMs,
     config: (options.config ?? z.object({})) as z.ZodType<C>,
     resources: (options.resources ?? {}) as R,
     sinks,
@@ -508,6 +533,28 @@ function resolveStages<C, R extends ResourceMap>(
     }
   }
   return [...stages];
+}
+
+/** The validated `dependsOn` list (empty when absent), its problems pushed to `problems`. */
+function checkDependsOn(value: unknown, id: string, problems: string[]): readonly string[] {
+  if (value === undefined) return Object.freeze([]);
+  if (!Array.isArray(value)) {
+    problems.push(`dependsOn must be a list of job ids, such as ["hourly_events"], got ${json(value)}`);
+    return Object.freeze([]);
+  }
+  const ids: string[] = [];
+  for (const upstream of value as unknown[]) {
+    if (typeof upstream !== 'string' || !JOB_ID_PATTERN.test(upstream)) {
+      problems.push(`dependsOn: ${json(upstream)} is not a job id ([a-z][a-z0-9_-]*, at most 40 characters)`);
+    } else if (upstream === id) {
+      problems.push(`dependsOn: a job cannot depend on itself ("${id}")`);
+    } else if (ids.includes(upstream)) {
+      problems.push(`dependsOn: "${upstream}" is listed twice; list each upstream job once`);
+    } else {
+      ids.push(upstream);
+    }
+  }
+  return Object.freeze(ids);
 }
 
 /** Why a code version is refused, or undefined when it is fine. */

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, JobDefinitionError, PikoError, UnknownJobError } from './errors.ts';
 import { isJobDefinition, type JobDefinition } from './job.ts';
+import { nearestName } from './options.ts';
 import { sharedTableProblems } from './sinks/sql-table.ts';
 
 /** The jobs of a project, by id. Refuses two jobs with one id, and one table defined two ways by their sinks. */
@@ -17,6 +18,7 @@ export class JobRegistry {
       }
       this.#jobs.set(job.id, job);
     }
+    this.#checkDependencies();
     const tables = jobs.flatMap((job) =>
       job.sinks.flatMap((sink) => (sink.table ? [{ jobId: job.id, table: sink.table }] : [])),
     );
@@ -48,6 +50,77 @@ export class JobRegistry {
   /** Every job id, sorted. */
   ids(): string[] {
     return this.list().map((job) => job.id);
+  }
+
+  /** The jobs `jobId` depends on (its `dependsOn`), in the order it lists them. */
+  upstreams(jobId: string): JobDefinition[] {
+    return this.get(jobId).dependsOn.map((id) => this.get(id));
+  }
+
+  /** The jobs that list `jobId` in their `dependsOn`, by id. */
+  downstreams(jobId: string): JobDefinition[] {
+    return this.list().filter((job) => job.dependsOn.includes(jobId));
+  }
+
+  /**
+   * Every job downstream of `jobId`, transitively, in dependency order: a job comes after every job
+   * it depends on among them (so after `jobId`), ties by id.
+   */
+  downstreamOrder(jobId: string): JobDefinition[] {
+    const reached = new Set<string>();
+    const visit = (id: string) => {
+      for (const job of this.downstreams(id)) {
+        if (reached.has(job.id)) continue;
+        reached.add(job.id);
+        visit(job.id);
+      }
+    };
+    visit(jobId);
+    // Kahn's algorithm over the reached jobs: the graph has no cycle (checked at construction).
+    const order: JobDefinition[] = [];
+    const placed = new Set<string>([jobId]);
+    let left = this.list().filter((job) => reached.has(job.id));
+    while (left.length > 0) {
+      const ready = left.filter((job) => job.dependsOn.every((id) => placed.has(id) || !reached.has(id)));
+      for (const job of ready) placed.add(job.id);
+      order.push(...ready);
+      left = left.filter((job) => !placed.has(job.id));
+    }
+    return order;
+  }
+
+  /** Refuses an unknown upstream and a cycle of dependencies, naming them (`a → b → a`). */
+  #checkDependencies(): void {
+    for (const job of this.#jobs.values()) {
+      const unknown = job.dependsOn.filter((id) => !this.#jobs.has(id));
+      if (unknown.length > 0) {
+        throw new JobDefinitionError(
+          job.id,
+          unknown.map((id) => {
+            const near = nearestName(id, [...this.#jobs.keys()]);
+            return `dependsOn names "${id}", which is not a job${near ? `; did you mean "${near}"?` : ''} (the jobs are ${[...this.#jobs.keys()].sort().join(', ')})`;
+          }),
+        );
+      }
+    }
+    // Depth-first search; a job met again while still on the path closes a cycle.
+    const done = new Set<string>();
+    const path: string[] = [];
+    const visit = (id: string): void => {
+      const at = path.indexOf(id);
+      if (at >= 0) {
+        const cycle = [...path.slice(at), id];
+        throw new JobDefinitionError(id, [
+          `dependsOn forms a cycle: ${cycle.join(' → ')}; a job cannot wait, through its upstream jobs, for itself — remove one of these dependencies`,
+        ]);
+      }
+      if (done.has(id)) return;
+      path.push(id);
+      for (const upstream of this.#jobs.get(id)!.dependsOn) visit(upstream);
+      path.pop();
+      done.add(id);
+    };
+    for (const id of [...this.#jobs.keys()].sort()) visit(id);
   }
 }
 

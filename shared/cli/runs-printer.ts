@@ -57,6 +57,8 @@ export interface RunHistoryLine {
   readonly finishedAt: string | null;
   /** From the start of the last attempt to the end; null unless finished. */
   readonly durationMs: number | null;
+  /** A waiting run: what it waits for, one line per upstream job (DESIGN.md §9). */
+  readonly waitingFor?: readonly string[];
 }
 
 /** What follows the runs on stderr: none matched, or more matched than shown. */
@@ -69,11 +71,15 @@ export function printRunsFooter(io: CliIo, jobId: string, shown: number, more: b
   }
 }
 
-/** The runs as history lines, with their backfills read once each. */
+/**
+ * The runs as history lines, with their backfills read once each; `waitingFor` has, by run id, what
+ * each waiting run waits for. @default waitingFor - none listed
+ */
 export async function historyLines(
   getBackfill: (backfillId: string) => Promise<BackfillRecord | undefined>,
   job: JobDefinition,
   runs: readonly RunRecord[],
+  waitingFor: ReadonlyMap<number, readonly string[]> = new Map(),
 ): Promise<RunHistoryLine[]> {
   const backfills = new Map<string, BackfillRecord | undefined>();
   for (const id of new Set(runs.flatMap((run) => (run.backfillId ? [run.backfillId] : [])))) {
@@ -113,6 +119,7 @@ export async function historyLines(
       startedAt: run.startedAt?.toISOString() ?? null,
       finishedAt: run.finishedAt?.toISOString() ?? null,
       durationMs: run.startedAt && run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : null,
+      ...(waitingFor.has(run.runId) && { waitingFor: waitingFor.get(run.runId) }),
     };
   });
 }
@@ -145,6 +152,7 @@ export function printRun(io: CliIo, job: JobDefinition, line: RunHistoryLine): v
     `  created ${line.createdAt}, started ${line.startedAt ?? '-'}, finished ${line.finishedAt ?? '-'}${took}, updated ${line.updatedAt}`,
   );
   io.out(`  config ${line.config === null ? 'none (the job defaults)' : JSON.stringify(line.config)}`);
+  for (const wait of line.waitingFor ?? []) io.out(`  waiting for ${wait}`);
   if (line.error !== null) io.out(`  error: ${line.error}`);
   if (line.output !== null) io.out(`  output: ${JSON.stringify(line.output)}`);
 }

@@ -39,6 +39,12 @@ export interface StatusLine extends RunCounts {
   /** Succeeded intervals run by another version (or none). */
   readonly outdated: number;
   readonly failures: readonly FailureLine[];
+  /** Jobs with `dependsOn`: the oldest waiting runs, with what each waits for. */
+  readonly waitingRuns?: readonly {
+    readonly start: string;
+    readonly end: string;
+    readonly waitingFor: readonly string[];
+  }[];
 }
 
 /** How {@link printJobStatus} prints. */
@@ -64,7 +70,12 @@ export function printJobStatus(io: CliIo, status: JobStatus, options: StatusPrin
     return;
   }
   const nextTick = line.nextTick ?? (job ? '(none)' : '(unknown: not a job of the local functions/jobs)');
-  const counts = RUN_STATUSES.map((name) => `${name} ${line[name]}`).join(', ');
+  // `waiting` only for jobs that can have waiting runs (dependsOn), so other statuses read as before.
+  const counts = RUN_STATUSES.filter(
+    (name) => name !== 'waiting' || line.waiting > 0 || (job?.dependsOn.length ?? 0) > 0,
+  )
+    .map((name) => `${name} ${line[name]}`)
+    .join(', ');
   io.out(`${line.jobId}${line.paused ? ' (paused)' : ''}`);
   io.out(`  watermark ${line.watermark ?? '(not planned yet)'}, next tick ${nextTick}`);
   io.out(`  runs: ${counts}; skipped ${line.skipped}`);
@@ -76,6 +87,9 @@ export function printJobStatus(io: CliIo, status: JobStatus, options: StatusPrin
   for (const failure of status.recentFailures) {
     const { start, end } = failure.interval;
     io.out(`  failed ${start} → ${end} ${failureDetail(failure, options.source)}: ${failure.error ?? ''}`);
+  }
+  for (const waiting of line.waitingRuns ?? []) {
+    io.out(`  waiting ${waiting.start} → ${waiting.end} for ${waiting.waitingFor.join('; ')}`);
   }
 }
 
@@ -96,6 +110,12 @@ function statusLine(
     version: status.version,
     outdated: status.outdated,
     failures: status.recentFailures.map((failure) => failureLine(failure, options.source)),
+    ...(status.waiting && {
+      waitingRuns: status.waiting.map((run) => ({
+        ...run.interval,
+        waitingFor: run.upstreams.map((upstream) => upstream.text),
+      })),
+    }),
   };
 }
 

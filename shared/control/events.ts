@@ -104,6 +104,12 @@ export interface DispatchResponse {
   readonly live: readonly string[];
   /** Why the job was neither planned nor dispatched: this clock disagrees with its state (ClockSkewError). */
   readonly clockSkew?: string;
+  /** Jobs with upstream jobs: waiting runs made pending (their upstream intervals all succeeded). */
+  readonly released?: number;
+  /** Jobs with upstream jobs: waiting runs failed, their `upstreamTimeout` passed. */
+  readonly timedOut?: number;
+  /** `continue` only: the dispatches of the job's downstream jobs that followed (DESIGN.md §9). */
+  readonly downstream?: readonly DispatchResponse[];
 }
 
 /** The answer to `status`. */

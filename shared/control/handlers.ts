@@ -23,6 +23,7 @@ import {
   planBackfill,
   planScheduled,
   validateBackfill,
+  waitsFor,
 } from '../planner/index.ts';
 import type { JobRegistry } from '../registry.ts';
 import { alertStoreOf } from '../store/alerts.ts';
@@ -90,8 +91,9 @@ const RUN_ITEM_BYTES = 250;
 export async function handleControlEvent(deps: ControlDeps, event: ControlEvent): Promise<ControlResponse> {
   switch (event.action) {
     case 'dispatch':
-    case 'continue':
       return dispatchJob(deps, deps.jobs.get(event.jobId), event.action);
+    case 'continue':
+      return continueJob(deps, deps.jobs.get(event.jobId));
     case 'status':
       return status(deps, event.jobId);
     case 'pause':
@@ -148,6 +150,19 @@ function budget(deps: ControlDeps): () => boolean {
   return remaining ? () => remaining() < reserve : () => false;
 }
 
+/**
+ * A scheduled execution of the job ended (its workflow's last step): goes on with the job's backlog,
+ * then dispatches its downstream jobs (DESIGN.md §9), whose waiting runs the execution's successes
+ * may have made ready, at once rather than at their next tick.
+ */
+async function continueJob(deps: ControlDeps, job: JobDefinition): Promise<DispatchResponse> {
+  const response = await dispatchJob(deps, job, 'continue');
+  const downstream: DispatchResponse[] = [];
+  for (const next of deps.jobs.downstreams(job.id))
+    downstream.push(await dispatchJob(deps, next, 'continue'));
+  return downstream.length > 0 ? { ...response, downstream } : response;
+}
+
 /** Jobs whose clock skew this container has logged already: said once, not at every tick. */
 const skewedJobs = new Set<string>();
 
@@ -195,6 +210,8 @@ async function dispatchJob(
     lane: { kind: 'scheduled' },
     maxRunsPerExecution: deps.maxRunsPerExecution ?? DEFAULT_MAX_RUNS_PER_EXECUTION,
     concurrency: job.concurrency,
+    waitsFor: waitsFor(job, deps.jobs),
+    now,
   });
   for (const input of result.started) {
     const oldest = input.runs[0];
@@ -213,6 +230,7 @@ async function dispatchJob(
     restarted: result.restarted,
     requeued: result.requeued,
     live: result.live,
+    ...(result.released !== undefined && { released: result.released, timedOut: result.timedOut ?? 0 }),
   };
   logger.info('dispatched', { ...response });
   return response;
@@ -239,7 +257,10 @@ async function raiseSkipped(
 
 async function status(deps: ControlDeps, jobId: string | undefined): Promise<StatusResponse> {
   const jobs = jobId === undefined ? deps.jobs.list() : [deps.jobs.get(jobId)];
-  return { action: 'status', jobs: await jobStatuses(deps.store, jobs) };
+  return {
+    action: 'status',
+    jobs: await jobStatuses(deps.store, jobs, (job) => deps.jobs.upstreams(job.id)),
+  };
 }
 
 async function pause(
@@ -327,6 +348,8 @@ async function backfillNext(deps: ControlDeps, event: BackfillNextEvent): Promis
     maxExecutions: 1,
     newestFirst: event.reverse,
     maxRunsPerExecution: runsPerBatch(record.config, deps.maxRunsPerExecution),
+    waitsFor: waitsFor(job, deps.jobs),
+    now,
   });
   const [execution] = capture.captured;
   if (execution) {
@@ -344,6 +367,15 @@ async function backfillNext(deps: ControlDeps, event: BackfillNextEvent): Promis
   if (result.paused) {
     logger.info('backfill waits: the job is paused', { jobId: job.id, backfillId: record.backfillId });
     return { action: 'backfill-next', done: false, waitSeconds: BACKFILL_PAUSED_WAIT_SECONDS };
+  }
+  // Runs waiting for their upstream intervals (a --downstream backfill's): ask again after a wait.
+  const waiting = await deps.store.findRuns(job.id, {
+    backfillId: record.backfillId,
+    statuses: ['waiting'],
+    limit: 1,
+  });
+  if (waiting.length > 0) {
+    return { action: 'backfill-next', done: false, waitSeconds: BACKFILL_BUSY_WAIT_SECONDS };
   }
   const after = await deps.store.getBackfill(record.backfillId);
   if (after?.status === 'planning') return { action: 'backfill-next', done: false, waitSeconds: 0 };

@@ -5,10 +5,33 @@
  */
 import { type IntervalJson, intervalToJson } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
+import { describeWait, type UpstreamJob, upstreamWaits } from '../planner/dependencies.ts';
 import type { RunCounts, RunRecord, StateReader } from '../store/types.ts';
 
 /** Failed runs listed per job, newest first. */
 export const STATUS_RECENT_FAILURES = 5;
+/** Waiting runs listed per job (with what they wait for), oldest first. */
+export const STATUS_WAITING_RUNS = 3;
+
+/** A waiting run, as a status lists it: the upstream intervals it waits for (DESIGN.md §9). */
+export interface WaitingRunStatus {
+  readonly runId: number;
+  readonly interval: IntervalJson;
+  /** One per upstream job. */
+  readonly upstreams: readonly {
+    readonly jobId: string;
+    /** The overlapping upstream intervals, from the first's start to the last's end; null when none. */
+    readonly range: IntervalJson | null;
+    readonly intervals: number;
+    /** How many of them have not succeeded. */
+    readonly missing: number;
+    /** How far the upstream has planned (ISO 8601); null before it was first planned. */
+    readonly plannedThrough: string | null;
+    readonly ready: boolean;
+    /** The whole wait as text: `hourly_events 2026-03-28T23:00Z–2026-03-29T22:00Z (23 intervals, 5 missing: …)`. */
+    readonly text: string;
+  }[];
+}
 
 /** A failed run, as a status lists it. */
 export interface FailedRunStatus {
@@ -43,10 +66,23 @@ export interface JobStatus {
   readonly outdated: number;
   /** The {@link STATUS_RECENT_FAILURES} most recent failed runs, newest first. */
   readonly recentFailures: readonly FailedRunStatus[];
+  /**
+   * Jobs with `dependsOn`: the {@link STATUS_WAITING_RUNS} oldest waiting runs and what they wait
+   * for. Absent for other jobs.
+   */
+  readonly waiting?: readonly WaitingRunStatus[];
 }
 
-/** Reads the status of each of `jobs` from the store, in their order. */
-export async function jobStatuses(store: StateReader, jobs: readonly JobDefinition[]): Promise<JobStatus[]> {
+/**
+ * Reads the status of each of `jobs` from the store, in their order. `upstreamsOf` gives a job's
+ * upstream jobs (the registry's `upstreams`), for what its waiting runs wait for.
+ * @default upstreamsOf - no waiting runs listed
+ */
+export async function jobStatuses(
+  store: StateReader,
+  jobs: readonly JobDefinition[],
+  upstreamsOf?: (job: JobDefinition) => readonly UpstreamJob[],
+): Promise<JobStatus[]> {
   const states = new Map((await store.listJobs()).map((state) => [state.jobId, state]));
   const result: JobStatus[] = [];
   for (const job of jobs) {
@@ -66,6 +102,36 @@ export async function jobStatuses(store: StateReader, jobs: readonly JobDefiniti
       version,
       outdated,
       recentFailures: failures.map(failedRunStatus),
+      ...(upstreamsOf &&
+        job.dependsOn.length > 0 && { waiting: await waitingRuns(store, job, upstreamsOf(job)) }),
+    });
+  }
+  return result;
+}
+
+/** The oldest waiting runs of a job and what each waits for. */
+export async function waitingRuns(
+  store: StateReader,
+  job: JobDefinition,
+  upstreams: readonly UpstreamJob[],
+  limit: number = STATUS_WAITING_RUNS,
+): Promise<WaitingRunStatus[]> {
+  const runs = await store.findRuns(job.id, { statuses: ['waiting'], limit });
+  const result: WaitingRunStatus[] = [];
+  for (const run of runs) {
+    const waits = await upstreamWaits(store, upstreams, run.interval);
+    result.push({
+      runId: run.runId,
+      interval: intervalToJson(run.interval),
+      upstreams: waits.map((wait) => ({
+        jobId: wait.jobId,
+        range: wait.range ? intervalToJson(wait.range) : null,
+        intervals: wait.intervals,
+        missing: wait.missing.length,
+        plannedThrough: wait.plannedThrough?.toISOString() ?? null,
+        ready: wait.ready,
+        text: describeWait(wait),
+      })),
     });
   }
   return result;

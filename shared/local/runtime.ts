@@ -8,7 +8,13 @@
 import { ClockSkewError, StoreCorruptError, StoreError, StoreUnavailableError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
-import { type DispatchResult, dispatch, dispatchManualRun, planScheduled } from '../planner/index.ts';
+import {
+  type DispatchResult,
+  dispatch,
+  dispatchManualRun,
+  planScheduled,
+  waitsFor,
+} from '../planner/index.ts';
 import type { ProcessServices } from '../runner/process.ts';
 import { runStage } from '../runner/stage-runner.ts';
 import { ENV_JOB_ID } from '../stack/env.ts';
@@ -82,6 +88,10 @@ export class LocalRuntime {
   readonly #retryTimers = new KeyedWaits();
   /** Consecutive failed plannings or dispatches, by job id. */
   readonly #failures = new Map<string, number>();
+  /** Dispatches of downstream jobs after an upstream success, running, by job id. */
+  readonly #downstreamDispatches = new Set<string>();
+  /** Downstream jobs to dispatch again once their running dispatch ends (another success came). */
+  readonly #downstreamAgain = new Set<string>();
   /** Retries waiting or running: {@link LocalRuntime.whenIdle} waits for them too. */
   readonly #background = new Set<Promise<void>>();
   readonly #maxStoreFailures: number | undefined;
@@ -189,7 +199,10 @@ export class LocalRuntime {
       maxRunsPerExecution: this.#process.config.piko.maxRunsPerExecution,
       concurrency: job.concurrency,
       newestFirst,
+      waitsFor: waitsFor(job, this.#process.jobs),
+      now: this.#clock(),
     });
+    if (result.timedOut) this.totals.failed += result.timedOut;
     for (const input of result.started) {
       this.#progress(progress.dispatched(job.id, input.executionName, input.runs.length));
     }
@@ -413,6 +426,34 @@ export class LocalRuntime {
     void redispatch.finally(() => this.#background.delete(redispatch));
   }
 
+  /**
+   * An upstream run succeeded: dispatch its downstream jobs now (DESIGN.md §9), rather than at their
+   * next tick, so a ready downstream interval runs at once. Successes that come while a downstream
+   * job's dispatch runs are folded into one more dispatch after it.
+   */
+  #dispatchDownstream(upstreamId: string): void {
+    // Only a runtime that plans the jobs (`piko start`): a backfill's runs its downstream backfills itself.
+    if (this.#stopping || !this.#followsOthers) return;
+    for (const job of this.#process.jobs.downstreams(upstreamId)) {
+      if (this.#downstreamDispatches.has(job.id)) {
+        this.#downstreamAgain.add(job.id);
+        continue;
+      }
+      this.#downstreamDispatches.add(job.id);
+      const dispatching = (async () => {
+        do {
+          this.#downstreamAgain.delete(job.id);
+          await this.#planOrRetry(job, 'dispatch');
+        } while (this.#downstreamAgain.has(job.id) && !this.#stopping);
+      })();
+      this.#background.add(dispatching);
+      void dispatching.finally(() => {
+        this.#background.delete(dispatching);
+        this.#downstreamDispatches.delete(job.id);
+      });
+    }
+  }
+
   async #continue(jobId: string): Promise<void> {
     if (this.#stopping) return;
     await this.dispatchLane(this.#process.jobs.get(jobId), { kind: 'scheduled' });
@@ -450,6 +491,7 @@ export class LocalRuntime {
       } else if (payload.lastStage) {
         this.totals.succeeded++;
         this.#progress(progress.succeeded(subject));
+        this.#dispatchDownstream(jobId);
       }
       return result;
     } catch (error) {

@@ -57,6 +57,11 @@ export interface BackfillOutcome {
   readonly backfillId: string;
   readonly succeeded: number;
   readonly failed: number;
+  /**
+   * Runs of the backfill still waiting for upstream intervals that did not succeed (DESIGN.md §9);
+   * the backfill is then left unfinished: run the same request again once the upstream has run.
+   */
+  readonly waiting: number;
 }
 
 /**
@@ -102,7 +107,11 @@ export async function runBackfill(
     // Done when nothing was started, resumed after an interruption, or still running.
     if (dispatched.started.length + dispatched.restarted.length + dispatched.live.length === 0) break;
   }
-  await finishBackfill(store, job, plan.backfillId);
   const { succeeded, failed } = runner.totals;
-  return { backfillId: plan.backfillId, succeeded, failed };
+  // Nothing is left to start, but runs may wait for upstream intervals that failed or never ran.
+  const stillWaiting = (
+    await store.findRuns(job.id, { backfillId: plan.backfillId, statuses: ['waiting'], limit: total + 1 })
+  ).length;
+  if (stillWaiting === 0) await finishBackfill(store, job, plan.backfillId);
+  return { backfillId: plan.backfillId, succeeded, failed, waiting: stillWaiting };
 }

@@ -4,6 +4,7 @@ import type { Interval } from '../interval.ts';
 import { type JobDefinition, parseJobConfig } from '../job.ts';
 import type { BackfillRecord, RunRecord, StateStore } from '../store/types.ts';
 import { errorMessage } from '../telemetry.ts';
+import { newRunStatus } from './dependencies.ts';
 
 /**
  * Which existing runs a backfill re-runs: `missing` creates absent ones only; `failed` also re-runs
@@ -140,6 +141,8 @@ export function backfillAction(
 ): BackfillAction {
   if (!run) return 'create';
   switch (run.status) {
+    // Waiting for its upstream: it runs once the upstream is ready, as a pending run would.
+    case 'waiting':
     case 'pending':
     case 'queued':
     case 'running':
@@ -328,7 +331,8 @@ async function planChunk(
       if (action === 'rerun' && run) toRerun.push(run.runId);
     }
     // No config of their own: the runs read the backfill's, stored once with the backfill.
-    const rearm = { trigger: 'backfill' as const, backfillId: id, config: null };
+    // A job with upstream jobs: its runs wait for their upstream intervals (re-run first, say).
+    const rearm = { trigger: 'backfill' as const, backfillId: id, config: null, status: newRunStatus(job) };
     if (toCreate.length > 0) await tx.insertRuns(toCreate.map((interval) => ({ interval, ...rearm })));
     if (toRerun.length > 0) await tx.rearmRuns(toRerun, rearm);
     await tx.updateBackfill(id, {

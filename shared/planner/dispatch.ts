@@ -3,6 +3,7 @@ import type { DispatchLane, RunRecord, StateStore, StoredJob } from '../store/ty
 import { executionName } from '../workflow/execution-name.ts';
 import { scheduledLaneShape } from '../workflow/map-mode.ts';
 import type { ExecutionInput, RunItem, WorkflowStarter } from '../workflow/starter.ts';
+import { releaseWaitingRuns, type WaitsFor } from './dependencies.ts';
 
 /** Options of {@link dispatch}. */
 export interface DispatchOptions {
@@ -20,6 +21,13 @@ export interface DispatchOptions {
   readonly concurrency?: number;
   /** Take the newest pending runs first (reverse backfill). @default false */
   readonly newestFirst?: boolean;
+  /**
+   * The job's upstream jobs and timeout (`waitsFor(job, registry)`): waiting runs whose upstream is
+   * ready are released first, those past the timeout failed. @default the job's `dependsOn`, no timeout
+   */
+  readonly waitsFor?: WaitsFor;
+  /** The time upstream timeouts are measured at. @default new Date() */
+  readonly now?: Date;
 }
 
 /** What a dispatch did. */
@@ -39,6 +47,10 @@ export interface DispatchResult {
   readonly live: readonly string[];
   /** True when the job is paused: nothing was started or restarted (DESIGN.md §8). */
   readonly paused: boolean;
+  /** Waiting runs made pending by this dispatch: their upstream intervals have succeeded (DESIGN.md §9). */
+  readonly released?: number;
+  /** Waiting runs failed by this dispatch: their upstream timeout passed. */
+  readonly timedOut?: number;
 }
 
 /** Run items are the part of the state that grows with the batch: at most {@link MAX_RUN_ITEM_BYTES} each. */
@@ -86,7 +98,13 @@ export async function dispatch(
   const maxRuns = lane.kind === 'scheduled' ? scheduled.runsPerExecution : batchRuns;
   const maxExecutions = options.maxExecutions ?? 1;
 
-  const { inFlight, paused } = await store.withJob(job, async (tx) => ({
+  const dependsOn = job.dependsOn ?? [];
+  const { inFlight, paused, waiting } = await store.withJob(job, async (tx) => ({
+    // Runs whose upstream intervals have all succeeded become pending, of every lane.
+    waiting:
+      dependsOn.length > 0
+        ? await releaseWaitingRuns(store, tx, dependsOn, options.waitsFor, options.now ?? new Date())
+        : undefined,
     inFlight: await tx.inFlightRuns(lane),
     paused: tx.job.paused,
   }));
@@ -165,7 +183,15 @@ export async function dispatch(
     await starter.start(input);
     started.push(input);
   }
-  return { started, restarted, requeued, failed, live, paused: pausedNow };
+  return {
+    started,
+    restarted,
+    requeued,
+    failed,
+    live,
+    paused: pausedNow,
+    ...(waiting && { released: waiting.released, timedOut: waiting.timedOut }),
+  };
 }
 
 /** The execution input for a batch of runs: deterministic, so a restart sends the same input. */

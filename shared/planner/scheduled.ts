@@ -8,6 +8,7 @@ import {
   type NewRun,
   type StateStore,
 } from '../store/types.ts';
+import { newRunStatus } from './dependencies.ts';
 
 /** What one planning call did. */
 export interface PlanResult {
@@ -124,6 +125,7 @@ export async function planScheduledOnce(
     if (skew) throw skew;
 
     const skipBefore = firstRunnableStart(job, now);
+    const status = newRunStatus(job);
     const runs: NewRun[] = [];
     let skipped = 0;
     let skippedRange: Interval | undefined;
@@ -137,7 +139,7 @@ export async function planScheduledOnce(
         more = true;
         break;
       } else {
-        runs.push({ interval, trigger: 'schedule' });
+        runs.push({ interval, trigger: 'schedule', status });
       }
       next = interval.end;
     }

@@ -4,4 +4,12 @@
  * @module
  */
 export { type CompiledSchedule, compileSchedule } from './compile.ts';
+export {
+  describeIntervals,
+  type MergedRange,
+  mergeIntervals,
+  overlappingIntervals,
+  shortInstant,
+  type TickSource,
+} from './overlap.ts';
 export { isValidTimezone } from './zone.ts';

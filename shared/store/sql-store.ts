@@ -30,6 +30,12 @@ import { requeueRuns } from './sql/requeue-runs.ts';
 import { resetWatermark } from './sql/reset-watermark.ts';
 import { markFailed, markRunning, markSucceeded, recordOutput } from './sql/run-transitions.ts';
 import {
+  averageRunMs,
+  failWaitingRuns,
+  releaseReadyRuns,
+  waitingRunsEndedBefore,
+} from './sql/upstream-readiness.ts';
+import {
   type ActionQuery,
   type BackfillRecord,
   type DatabaseClock,
@@ -163,6 +169,10 @@ class SqlStateStore implements StateStore {
     return countOutdated(this.database, jobId, version);
   }
 
+  averageRunMs(jobId: string, sample = 1_000): Promise<number | undefined> {
+    return averageRunMs(this.database, this.#backend.dialect, jobId, sample);
+  }
+
   findRuns(jobId: string, query: RunQuery): Promise<RunRecord[]> {
     return selectRuns(this.database, jobId, query);
   }
@@ -285,6 +295,18 @@ class SqlJobTransaction implements JobTransaction {
 
   async rearmRuns(runIds: readonly number[], rearm: Omit<NewRun, 'interval'>): Promise<void> {
     return rearmRuns(this.#open, this.job.jobId, runIds, rearm);
+  }
+
+  async releaseReadyRuns(upstreams: readonly string[], limit: number): Promise<number> {
+    return releaseReadyRuns(this.#open, this.job.jobId, upstreams, limit);
+  }
+
+  async waitingRunsEndedBefore(endedBefore: Date, limit: number): Promise<RunRecord[]> {
+    return waitingRunsEndedBefore(this.#open.db, this.job.jobId, endedBefore, limit);
+  }
+
+  async failWaitingRuns(failures: readonly { runId: number; error: string }[]): Promise<number> {
+    return failWaitingRuns(this.#open, this.job.jobId, failures);
   }
 
   async pendingRuns(lane: DispatchLane, limit: number, newestFirst = false): Promise<RunRecord[]> {

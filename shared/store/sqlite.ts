@@ -35,6 +35,9 @@ export interface SqliteStoreOptions {
 const SQLITE_DIALECT: SqlStoreDialect = {
   insertIgnore: 'INSERT OR IGNORE',
   greatest: 'MAX',
+  least: 'MIN',
+  // Epoch milliseconds.
+  msBetween: (from, to) => `(${to} - ${from})`,
   // BEGIN IMMEDIATE already makes the transaction the only writer.
   forUpdate: '',
   createJob:

@@ -1,10 +1,20 @@
 import type { Interval } from '../interval.ts';
 import type { SqlDatabase } from '../sql.ts';
 
-/** Life cycle of one run (one job, one interval). */
-export type RunStatus = 'pending' | 'queued' | 'running' | 'succeeded' | 'failed';
+/**
+ * Life cycle of one run (one job, one interval). `waiting`: a run of a job with `dependsOn` whose
+ * upstream intervals are not all succeeded yet (DESIGN.md §9); it becomes `pending` once they are.
+ */
+export type RunStatus = 'waiting' | 'pending' | 'queued' | 'running' | 'succeeded' | 'failed';
 /** Every {@link RunStatus}, in life-cycle order. */
-export const RUN_STATUSES: readonly RunStatus[] = ['pending', 'queued', 'running', 'succeeded', 'failed'];
+export const RUN_STATUSES: readonly RunStatus[] = [
+  'waiting',
+  'pending',
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+];
 /** What created (or last re-armed) a run. */
 export type RunTrigger = 'schedule' | 'backfill' | 'manual';
 
@@ -14,6 +24,12 @@ export type RunTrigger = 'schedule' | 'backfill' | 'manual';
  */
 export interface StoredJob {
   readonly id: string;
+  /**
+   * The jobs whose intervals this job's runs wait for: its runs are created `waiting` and become
+   * `pending` when {@link JobTransaction.releaseReadyRuns} finds their upstream intervals succeeded.
+   * @default [] (runs are created pending)
+   */
+  readonly dependsOn?: readonly string[];
   /** The job's `start`. @default - the store's clock when it creates the row */
   readonly start?: Date;
   readonly schedule: { tickAtOrAfter(instant: Date): Date | undefined };
@@ -147,10 +163,12 @@ export interface WatermarkReset {
   readonly kept: readonly RunRecord[];
 }
 
-/** A run to insert as `pending`. */
+/** A run to insert as `pending` (or `waiting`). */
 export interface NewRun {
   readonly interval: Interval;
   readonly trigger: RunTrigger;
+  /** `waiting` for a job whose upstream must succeed first (DESIGN.md §9). @default 'pending' */
+  readonly status?: 'pending' | 'waiting';
   /** @default null */
   readonly backfillId?: string | null;
   /**
@@ -262,7 +280,10 @@ export interface BackfillRecord {
 export interface JobTransaction {
   /** The job row as locked at the start of the transaction. */
   readonly job: JobState;
-  /** Inserts `pending` runs, ignoring intervals that already have a row. Returns how many were inserted. */
+  /**
+   * Inserts `pending` runs (`waiting` ones when their `status` says so), ignoring intervals that
+   * already have a row. Returns how many were inserted.
+   */
   insertRuns(runs: readonly NewRun[]): Promise<number>;
   /** Moves the watermark and adds to the skipped counter. */
   advanceWatermark(watermark: Date, skippedDelta: number): Promise<void>;
@@ -274,6 +295,20 @@ export interface JobTransaction {
    * ids of other jobs' runs are ignored.
    */
   rearmRuns(runIds: readonly number[], rearm: Omit<NewRun, 'interval'>): Promise<void>;
+  /**
+   * Makes `pending` up to `limit` of the job's `waiting` runs, oldest first, whose upstream is ready
+   * (DESIGN.md §9): for each job of `upstreams`, its watermark is at or after the run's interval end,
+   * and its succeeded runs cover every instant of the run's interval from the upstream's first run
+   * on (overlaps computed on instants, in SQL). Returns how many it released.
+   */
+  releaseReadyRuns(upstreams: readonly string[], limit: number): Promise<number>;
+  /** Up to `limit` of the job's `waiting` runs whose interval ended before `endedBefore`, oldest first. */
+  waitingRunsEndedBefore(endedBefore: Date, limit: number): Promise<RunRecord[]>;
+  /**
+   * Fails `waiting` runs of the job (an upstream timeout), each with its own message (truncated to
+   * 1,000 characters); runs no longer waiting are left alone. Returns how many it failed.
+   */
+  failWaitingRuns(failures: readonly { readonly runId: number; readonly error: string }[]): Promise<number>;
   /**
    * Up to `limit` pending runs of a lane, oldest first (newest first when `newestFirst`), leaving
    * out runs whose `notBefore` (a requeue's delay) is after the store's clock.
@@ -425,6 +460,11 @@ export interface StateStore {
    * (a run of no version counts when `version` is given; with `version` null, every run of a version).
    */
   countOutdated(jobId: string, version: string | null): Promise<number>;
+  /**
+   * The average time from start to finish of the job's succeeded runs, in ms (at most the `sample`
+   * most recent ones); undefined when none has succeeded. @default sample 1000
+   */
+  averageRunMs(jobId: string, sample?: number): Promise<number | undefined>;
 
   /**
    * Marks a run `running` for an attempt of `stage`: attempts + 1 when that stage was the last one

@@ -184,7 +184,13 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
     '/jobs/:job/intervals/:start',
     page(async (c) => {
       const job = options.jobs.get(param(c, 'job'));
-      const view = await readInterval(options.store, job, param(c, 'start'), now());
+      const view = await readInterval(
+        options.store,
+        job,
+        param(c, 'start'),
+        now(),
+        options.jobs.upstreams(job.id),
+      );
       const logs = view.run && options.runLogs ? await options.runLogs.read(job, view.run) : undefined;
       return render(c, intervalPage({ view, actions, token: tokenOf(c), notice: takeFlash(c), logs }));
     }),
@@ -197,7 +203,13 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
       const action = actions.find((candidate) => candidate.name === param(c, 'action'));
       if (!action)
         return render(c, errorPage('Unknown action', `There is no action "${param(c, 'action')}".`), 404);
-      const view = await readInterval(options.store, job, param(c, 'start'), now());
+      const view = await readInterval(
+        options.store,
+        job,
+        param(c, 'start'),
+        now(),
+        options.jobs.upstreams(job.id),
+      );
       const token = options.token;
       if (!action.offered(view)) {
         return render(
@@ -225,7 +237,13 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
         );
       } catch (error) {
         if (!(error instanceof PikoError) || error instanceof UnknownJobError) throw error;
-        const again = await readInterval(options.store, job, param(c, 'start'), now());
+        const again = await readInterval(
+          options.store,
+          job,
+          param(c, 'start'),
+          now(),
+          options.jobs.upstreams(job.id),
+        );
         return render(
           c,
           intervalPage({ view: again, actions, token, problem: `${action.label} refused: ${error.message}` }),

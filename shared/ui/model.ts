@@ -7,6 +7,7 @@ import { type JobStatus, jobStatuses } from '../control/status.ts';
 import { InputError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
 import { type JobDefinition, parseIsoInstant } from '../job.ts';
+import { describeWait, type UpstreamJob, upstreamWaits } from '../planner/dependencies.ts';
 import type { JobRegistry } from '../registry.ts';
 import type { BackfillRecord, JobState, RunRecord, StateReader } from '../store/types.ts';
 import { redact } from '../telemetry.ts';
@@ -202,6 +203,8 @@ export interface IntervalView {
   readonly kind: CellKind;
   readonly previous: Interval | undefined;
   readonly next: Interval | undefined;
+  /** A waiting run: what it waits for, one line per upstream job (DESIGN.md §9); else empty. */
+  readonly waitingFor: readonly string[];
 }
 
 /**
@@ -213,6 +216,7 @@ export async function readInterval(
   job: JobDefinition,
   startText: string,
   now: Date,
+  upstreams: readonly UpstreamJob[] = [],
 ): Promise<IntervalView> {
   const start = parseIntervalStart(job, startText);
   const [run] = await store.listRuns(job.id, { from: start, to: new Date(start.getTime() + 1) });
@@ -222,7 +226,10 @@ export async function readInterval(
   const previousStart = job.schedule.previousTick(start);
   const nextEnd = job.schedule.nextTick(end);
   const kind: CellKind = run?.status ?? (end.getTime() <= now.getTime() ? 'missing' : 'future');
+  const waitingFor =
+    run?.status === 'waiting' ? (await upstreamWaits(store, upstreams, run.interval)).map(describeWait) : [];
   return {
+    waitingFor,
     job,
     interval: { start, end },
     run,

@@ -186,6 +186,30 @@ describe('job workflows from the template, on the bundles (fixture app)', () => 
     );
   });
 
+  it('dependsOn: the upstream workflow’s last step (continue) dispatches the waiting downstream run', async () => {
+    // Arrange: follower's minute waits for leader's.
+    const waiting = await tick(dispatcher, 'follower');
+    expect(waiting.started, dispatcher.logs()).toEqual([]);
+    expect((await runsOf(world, 'follower')).map((run) => run.status)).toEqual(['waiting']);
+
+    // Act: leader's tick runs its minute; its execution's last step asks the dispatcher to continue.
+    const upstream = await tick(dispatcher, 'leader');
+    await world.settled();
+
+    // Assert: the follower ran in an execution nobody ticked, after leader's run succeeded.
+    expect(upstream.started, dispatcher.logs()).toHaveLength(1);
+    const [leaderRun] = await runsOf(world, 'leader');
+    const [followerRun] = await runsOf(world, 'follower');
+    expect([leaderRun?.status, followerRun?.status], diagnostics()).toEqual(['succeeded', 'succeeded']);
+    const followers = world.sfn.executionsOf(world.machine('Piko-follower').arn);
+    expect(followers.map((execution) => execution.status)).toEqual(['SUCCEEDED']);
+    expect(
+      world.bindings.tasks.filter(
+        (task) => task.machine === 'Piko-leader' && task.stateName === 'Continue dispatch',
+      ),
+    ).toHaveLength(1);
+  });
+
   it('every AWS call these flows made is allowed by the synthesized policies (IAM simulation)', async () => {
     const { calls, checks } = await simulateRecordedCalls(world);
     console.log(

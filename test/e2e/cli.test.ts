@@ -92,7 +92,14 @@ describe('piko start --once, status and backfill --dry-run on a fresh data dir',
     // Assert
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    const base = { paused: false, watermark: '2026-10-14T12:00:00.000Z', pending: 0, queued: 0, running: 0 };
+    const base = {
+      paused: false,
+      watermark: '2026-10-14T12:00:00.000Z',
+      waiting: 0,
+      pending: 0,
+      queued: 0,
+      running: 0,
+    };
     expect(jsonLines(result.stdout)).toEqual([
       {
         jobId: 'nightly_archive',

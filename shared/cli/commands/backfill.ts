@@ -1,15 +1,24 @@
 import type { Command } from 'commander';
-import { ExitCodeError, InputError } from '../../errors.ts';
+import { formatDuration } from '../../duration.ts';
+import { ExitCodeError, InputError, JobPausedError } from '../../errors.ts';
+import type { JobDefinition } from '../../job.ts';
 import { LocalRuntime } from '../../local/runtime.ts';
 import {
   type BackfillAction,
+  type BackfillCounts,
+  type BackfillOutcome,
   type BackfillRequest,
   countBackfill,
+  type DownstreamBackfill,
+  downstreamBackfills,
+  planBackfill,
   REPROCESS,
   type Reprocess,
   runBackfill,
   validateBackfill,
 } from '../../planner/index.ts';
+import type { ProcessServices } from '../../runner/process.ts';
+import { shortInstant } from '../../schedule/index.ts';
 import {
   type AwsFlags,
   awsOption,
@@ -33,6 +42,7 @@ interface BackfillFlags extends AwsFlags {
   config?: string;
   json?: boolean;
   wait?: boolean;
+  downstream?: boolean;
 }
 
 /** Parses and checks `piko backfill`'s flags into a request. @throws InputError naming the flag. */
@@ -75,11 +85,20 @@ export function backfillCommand(program: Command, io: CliIo): void {
     .option('--config <json>', 'config override for the backfilled runs')
     .option('--json', 'JSON lines')
     .option('--wait', 'when the job is paused, plan now and run after piko resume (else refused)')
+    .option(
+      '--downstream',
+      're-run too the intervals of downstream jobs (dependsOn) that overlap the re-run intervals, transitively, each after its upstream',
+    )
     .addOption(awsOption('start the backfill state machine of the deployed stack'))
     .addOption(regionOption())
     .addOption(stackNameOption())
     .action(async (jobId: string, flags: BackfillFlags) => {
       const request = backfillRequest(jobId, flags);
+      if (flags.aws && flags.downstream) {
+        throw new InputError(
+          '--downstream runs locally only for now; with --aws, backfill each downstream job after its upstream (piko backfill <job> --dry-run lists the stale downstream intervals)',
+        );
+      }
       if (flags.aws) return (await import('../aws/backfill.ts')).backfillOnAws(request, flags, io);
       refuseAwsOnlyFlags(flags);
       const context = await cliContext({ json: flags.json });
@@ -106,43 +125,154 @@ export function backfillCommand(program: Command, io: CliIo): void {
           // The summary names the actions in the order the listing met them.
           if (!flags.json)
             io.out(`plan: ${met.map((action) => `${action} ${counts[action]}`).join(', ') || 'nothing'}`);
+          const downstream = await downstreamBackfills(opened.store, context.jobs, job, request, now);
+          printDownstream(io, downstream, flags.downstream ?? false, flags.json ?? false);
           return;
         }
 
         const print = progressPrinter(io, flags.json ?? false);
-        const runtime = new LocalRuntime({ process: opened, onProgress: flags.json ? print : () => {} });
-        const outcome = await runBackfill(opened.store, job, request, runtime, {
-          limits,
-          waitWhilePaused: flags.wait,
-          onProgress: (progress) => {
-            if (progress.kind === 'planned') {
-              const { backfillId, counts } = progress.plan;
-              const skipped = counts['skip-succeeded'] + counts['skip-in-flight'] + counts['skip-failed'];
-              print({
-                event: 'backfill-planned',
-                text: `${job.id}: backfill ${backfillId} planned: ${counts.create} created, ${counts.rerun} re-armed, ${skipped} skipped`,
-                fields: { jobId: job.id, backfillId, ...counts },
-              });
-            } else if (progress.kind === 'paused') {
-              print({
-                event: 'backfill-paused',
-                text: `${job.id}: paused; the backfill waits (piko resume ${job.id} to go on, Ctrl-C to stop and run this command again later)`,
-                fields: { jobId: job.id, backfillId: progress.backfillId },
-              });
-            } else if (!flags.json) {
-              io.err(progressBar(progress.done, progress.total, progress.failed));
-            }
-          },
-        });
-        const { succeeded, failed } = outcome;
-        print({
-          event: 'backfill-done',
-          text: `${job.id}: backfill done: ${succeeded} succeeded, ${failed} failed`,
-          fields: { jobId: job.id, backfillId: outcome.backfillId, succeeded, failed },
-        });
-        if (failed > 0) throw new ExitCodeError(EXIT.runsFailed);
+        const planned = (target: JobDefinition, backfillId: string, counts: BackfillCounts) => {
+          const skipped = counts['skip-succeeded'] + counts['skip-in-flight'] + counts['skip-failed'];
+          print({
+            event: 'backfill-planned',
+            text: `${target.id}: backfill ${backfillId} planned: ${counts.create} created, ${counts.rerun} re-armed, ${skipped} skipped`,
+            fields: { jobId: target.id, backfillId, ...counts },
+          });
+        };
+        // Read before the backfill is planned (the dry run of its plan says what re-runs); then the
+        // job's backfill is planned first, so the downstream runs, re-armed waiting, wait for it.
+        const downstream = flags.downstream
+          ? await downstreamBackfills(opened.store, context.jobs, job, request, now)
+          : [];
+        const requests: [JobDefinition, BackfillRequest][] = [
+          [job, request],
+          ...downstream.flatMap((stale) =>
+            stale.requests.map((next): [JobDefinition, BackfillRequest] => [stale.job, next]),
+          ),
+        ];
+        if (downstream.length > 0) {
+          // As runBackfill does: a paused job is refused before anything is written.
+          for (const [target] of requests) {
+            if (!flags.wait && (await opened.store.getJob(target.id))?.paused)
+              throw new JobPausedError(
+                target.id,
+                'a backfill (pass --wait to plan it now and run it after resume)',
+              );
+          }
+          for (const [target, next] of requests) {
+            const plan = await planBackfill(opened.store, target, next, now, limits);
+            planned(target, plan.backfillId, plan.counts);
+          }
+        }
+        let failedRuns = 0;
+        for (const [target, next] of requests) {
+          const outcome = await runOne(opened, target, next, {
+            flags,
+            limits,
+            print,
+            io,
+            // Planned above when downstream jobs follow; else runBackfill's own plan is reported.
+            onPlanned: downstream.length > 0 ? undefined : planned,
+          });
+          failedRuns += outcome.failed;
+        }
+        if (failedRuns > 0) throw new ExitCodeError(EXIT.runsFailed);
       });
     });
+}
+
+/** Runs one planned (or to plan) backfill to its end in a runtime of its own, printing its progress. */
+async function runOne(
+  opened: ProcessServices,
+  job: JobDefinition,
+  request: BackfillRequest,
+  options: {
+    readonly flags: BackfillFlags;
+    readonly limits: { readonly maxBackfillIntervals: number };
+    readonly print: ReturnType<typeof progressPrinter>;
+    readonly io: CliIo;
+    readonly onPlanned:
+      | ((job: JobDefinition, backfillId: string, counts: BackfillCounts) => void)
+      | undefined;
+  },
+): Promise<BackfillOutcome> {
+  const { flags, print, io } = options;
+  const runtime = new LocalRuntime({ process: opened, onProgress: flags.json ? print : () => {} });
+  const outcome = await runBackfill(opened.store, job, request, runtime, {
+    limits: options.limits,
+    waitWhilePaused: flags.wait,
+    onProgress: (progress) => {
+      if (progress.kind === 'planned') {
+        options.onPlanned?.(job, progress.plan.backfillId, progress.plan.counts);
+      } else if (progress.kind === 'paused') {
+        print({
+          event: 'backfill-paused',
+          text: `${job.id}: paused; the backfill waits (piko resume ${job.id} to go on, Ctrl-C to stop and run this command again later)`,
+          fields: { jobId: job.id, backfillId: progress.backfillId },
+        });
+      } else if (!flags.json) {
+        io.err(progressBar(progress.done, progress.total, progress.failed));
+      }
+    },
+  });
+  const { succeeded, failed, waiting } = outcome;
+  const still =
+    waiting > 0
+      ? `, ${waiting} still waiting for upstream intervals that did not succeed (run this command again once they have)`
+      : '';
+  print({
+    event: 'backfill-done',
+    text: `${job.id}: backfill ${waiting > 0 ? 'stopped' : 'done'}: ${succeeded} succeeded, ${failed} failed${still}`,
+    fields: { jobId: job.id, backfillId: outcome.backfillId, succeeded, failed, waiting },
+  });
+  return outcome;
+}
+
+/**
+ * The downstream part of a dry run: per downstream job (in dependency order) the intervals that
+ * would re-run with `--downstream`, or without it, that become stale.
+ */
+function printDownstream(
+  io: CliIo,
+  downstream: readonly DownstreamBackfill[],
+  rerun: boolean,
+  json: boolean,
+): void {
+  for (const stale of downstream) {
+    const estimate = stale.estimateMs === undefined ? null : stale.estimateMs;
+    if (json) {
+      io.out(
+        JSON.stringify({
+          downstream: stale.job.id,
+          action: rerun ? 'rerun' : 'stale',
+          intervals: stale.intervals,
+          ranges: stale.ranges.map((range) => ({
+            start: range.start.toISOString(),
+            end: range.end.toISOString(),
+            intervals: range.count,
+          })),
+          averageRunMs: stale.averageRunMs ?? null,
+          estimateMs: estimate,
+        }),
+      );
+      continue;
+    }
+    const took =
+      stale.averageRunMs === undefined
+        ? 'no past run to estimate from'
+        : `about ${formatDuration(stale.estimateMs ?? 0)} (${stale.intervals} × ${formatDuration(Math.round(stale.averageRunMs))} average, concurrency ${stale.job.concurrency})`;
+    io.out(
+      `downstream ${stale.job.id} (dependsOn ${stale.job.dependsOn.join(', ')}): ${stale.intervals} interval${stale.intervals === 1 ? '' : 's'} ${rerun ? 'would re-run' : 'become stale'}, ${took}`,
+    );
+    for (const range of stale.ranges) {
+      io.out(
+        `  ${shortInstant(range.start)} → ${shortInstant(range.end)}  ${range.count} interval${range.count === 1 ? '' : 's'}`,
+      );
+    }
+  }
+  if (!rerun && downstream.length > 0 && !json) {
+    io.out('add --downstream to re-run them after the upstream intervals');
+  }
 }
 
 function progressBar(done: number, total: number, failed: number): string {

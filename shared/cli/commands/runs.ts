@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { InputError } from '../../errors.ts';
+import { describeWait, upstreamWaits } from '../../planner/index.ts';
 import { readRunLog } from '../../store/run-logs.ts';
 import { RUN_STATUSES, type RunQuery, type RunStatus } from '../../store/types.ts';
 import { awsOption, refuseAwsOnlyFlags, regionOption, stackNameOption } from '../aws/options.ts';
@@ -47,7 +48,16 @@ export function runsCommand(program: Command, io: CliIo): void {
         const more = runs.length > query.limit;
         const shown = runs.slice(0, query.limit);
         if (query.newestFirst) shown.reverse();
-        const lines = await historyLines((id) => opened.store.getBackfill(id), job, shown);
+        const upstreams = context.jobs.upstreams(job.id);
+        const waits = new Map<number, string[]>();
+        for (const run of shown) {
+          if (run.status !== 'waiting') continue;
+          waits.set(
+            run.runId,
+            (await upstreamWaits(opened.store, upstreams, run.interval)).map(describeWait),
+          );
+        }
+        const lines = await historyLines((id) => opened.store.getBackfill(id), job, shown, waits);
         const dataDir = context.config.piko.dataDir;
         for (const line of lines) {
           const log = flags.logs ? await readRunLog(dataDir, job.id, line.runId) : undefined;

@@ -28,7 +28,9 @@ export function stateCommands(program: Command, io: CliIo): void {
       refuseAwsOnlyFlags(flags);
       const context = await cliContext();
       const jobs = jobId ? [context.jobs.get(jobId)] : context.jobs.list();
-      const statuses = await withProcess(context, (opened) => jobStatuses(opened.store, jobs));
+      const statuses = await withProcess(context, (opened) =>
+        jobStatuses(opened.store, jobs, (job) => context.jobs.upstreams(job.id)),
+      );
       const options = { source: 'local', jobs: context.jobs, now: new Date(), json: flags.json } as const;
       for (const status of statuses) printJobStatus(io, status, options);
     });

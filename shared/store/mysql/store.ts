@@ -23,6 +23,9 @@ export interface MysqlStoreOptions extends MysqlConnectionOptions {
 const MYSQL_DIALECT: SqlStoreDialect = {
   insertIgnore: 'INSERT IGNORE',
   greatest: 'GREATEST',
+  least: 'LEAST',
+  // DATETIME(3) values: the difference in microseconds is exact; whole milliseconds divide it.
+  msBetween: (from, to) => `(TIMESTAMPDIFF(MICROSECOND, ${from}, ${to}) DIV 1000)`,
   forUpdate: ' FOR UPDATE',
   // Takes an exclusive lock on an existing row (INSERT IGNORE would take a shared one).
   createJob:

@@ -63,6 +63,12 @@ export function checkBackfillId(backfillId: string): void {
   }
 }
 
+/** Throws unless a new or re-armed run's status is `pending` or `waiting` (or left out). */
+export function checkNewStatus(status: NewRun['status']): void {
+  if (status !== undefined && status !== 'pending' && status !== 'waiting')
+    throw new StoreError(`A new or re-armed run is "pending" or "waiting", got "${String(status)}".`);
+}
+
 /** Throws unless the trigger is one of the run triggers. */
 export function checkTrigger(trigger: RunTrigger): void {
   if (!RUN_TRIGGERS.includes(trigger)) {

@@ -13,6 +13,10 @@ export interface SqlStoreDialect {
   readonly insertIgnore: string;
   /** The two-argument maximum function: `GREATEST` (MySQL) or `MAX` (SQLite). */
   readonly greatest: string;
+  /** The two-argument minimum function: `LEAST` (MySQL) or `MIN` (SQLite). */
+  readonly least: string;
+  /** SQL for the milliseconds from time `from` to time `to` (two SQL expressions of time columns). */
+  msBetween(from: string, to: string): string;
   /** Appended to a SELECT to lock its rows until the transaction ends; `''` when the transaction is exclusive anyway. */
   readonly forUpdate: string;
   /**

@@ -1,7 +1,7 @@
-/** Inserting pending runs: the hot path of backfill planning (bench/plan-backfill). */
+/** Inserting pending (or waiting) runs: the hot path of backfill planning (bench/plan-backfill). */
 import type { SqlDatabase } from '../../sql.ts';
 import type { NewRun } from '../types.ts';
-import { checkBackfillId, checkInterval, checkTrigger } from './checks.ts';
+import { checkBackfillId, checkInterval, checkNewStatus, checkTrigger } from './checks.ts';
 import { bindDateTime } from './datetime.ts';
 import type { SqlContext, SqlStoreDialect } from './dialect.ts';
 import { CHUNK_SIZE } from './lists.ts';
@@ -15,7 +15,7 @@ import { toJson } from './rows.ts';
 export const MAX_INSERT_BYTES = 1_048_576;
 const INSERT_RUN_COLUMNS =
   'job_id, interval_start, interval_end, status, trigger_kind, backfill_id, config, created_at, updated_at';
-const INSERT_RUN_TUPLE = "(?, ?, ?, 'pending', ?, ?, ?, ?, ?)";
+const INSERT_RUN_TUPLE = '(?, ?, ?, ?, ?, ?, ?, ?, ?)';
 /** Bytes of one inlined {@link INSERT_RUN_TUPLE} besides its job id, backfill id and config: three times, a trigger, separators. */
 const INSERT_RUN_FIXED_BYTES = 160;
 
@@ -31,7 +31,7 @@ export async function insertBudget(db: SqlDatabase, dialect: SqlStoreDialect): P
 }
 
 /**
- * Inserts `pending` runs of a job, ignoring intervals that already have a row, in statements of at
+ * Inserts `pending` runs of a job (`waiting` ones when their `status` says so), ignoring intervals that already have a row, in statements of at
  * most {@link CHUNK_SIZE} rows and `budget()` bytes. Returns how many were inserted.
  */
 export async function insertRuns(
@@ -48,6 +48,7 @@ export async function insertRuns(
   runs.forEach((run) => {
     checkInterval(run.interval);
     checkTrigger(run.trigger);
+    checkNewStatus(run.status);
     if (run.backfillId !== undefined && run.backfillId !== null) checkBackfillId(run.backfillId);
   });
   if (runs.length === 0) return 0;
@@ -87,7 +88,17 @@ export async function insertRuns(
     const start = run.interval.start.getTime() === lastEndMs ? lastEnd : bindDate(run.interval.start);
     lastEndMs = run.interval.end.getTime();
     lastEnd = bindDate(run.interval.end);
-    params.push(jobId, start, lastEnd, run.trigger, run.backfillId ?? null, lastConfigJson, now, now);
+    params.push(
+      jobId,
+      start,
+      lastEnd,
+      run.status ?? 'pending',
+      run.trigger,
+      run.backfillId ?? null,
+      lastConfigJson,
+      now,
+      now,
+    );
     count++;
     bytes += rowBytes;
   }

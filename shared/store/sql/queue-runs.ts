@@ -2,7 +2,7 @@
 import { StoreError } from '../../errors.ts';
 import { MAX_EXECUTION_NAME_LENGTH } from '../../workflow/execution-name.ts';
 import type { DispatchLane, JobState, NewRun, RunRecord } from '../types.ts';
-import { checkBackfillId, checkCount, checkRunId, checkTrigger } from './checks.ts';
+import { checkBackfillId, checkCount, checkNewStatus, checkRunId, checkTrigger } from './checks.ts';
 import type { SqlContext } from './dialect.ts';
 import { chunks, placeholders } from './lists.ts';
 import { RUN_COLUMNS, toJson, toRunRecord } from './rows.ts';
@@ -74,7 +74,7 @@ export async function markQueued(
 }
 
 /**
- * Re-arms runs of a job as `pending` in a new generation, with the trigger, backfill id and config
+ * Re-arms runs of a job as `pending` (`waiting` when `rearm.status` says so) in a new generation, with the trigger, backfill id and config
  * of `rearm` (output and code version cleared); ids of other jobs' runs are ignored.
  */
 export async function rearmRuns(
@@ -85,17 +85,18 @@ export async function rearmRuns(
 ): Promise<void> {
   runIds.forEach(checkRunId);
   checkTrigger(rearm.trigger);
+  checkNewStatus(rearm.status);
   const backfillId = rearm.backfillId ?? null;
   if (backfillId !== null) checkBackfillId(backfillId);
   const now = ctx.clock();
   for (const ids of chunks(runIds)) {
     await ctx.db.query(
-      "UPDATE piko_runs SET status = 'pending', generation = generation + 1, attempts = 0, stage = NULL, error = NULL, " +
+      'UPDATE piko_runs SET status = ?, generation = generation + 1, attempts = 0, stage = NULL, error = NULL, ' +
         'execution_name = NULL, output = NULL, code_version = NULL, started_at = NULL, finished_at = NULL, ' +
         'requeues = 0, not_before = NULL, ' +
         'trigger_kind = ?, backfill_id = ?, config = ?, updated_at = ? ' +
         `WHERE job_id = ? AND run_id IN (${placeholders(ids.length)})`,
-      [rearm.trigger, backfillId, toJson(rearm.config), now, jobId, ...ids],
+      [rearm.status ?? 'pending', rearm.trigger, backfillId, toJson(rearm.config), now, jobId, ...ids],
     );
   }
 }

@@ -14,6 +14,7 @@ export type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
 /** The words shown for each kind of cell. */
 export const KIND_LABELS: Readonly<Record<CellKind, string>> = {
+  waiting: 'waiting for upstream',
   pending: 'pending',
   queued: 'queued',
   running: 'running',

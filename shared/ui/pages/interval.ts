@@ -53,6 +53,7 @@ export function intervalPage(options: IntervalPageOptions): Html {
 </ul></nav>
 <section data-live-id="run" aria-label="Run">
 <p class="status-line">Status: ${statusChip(view.kind)}</p>
+${view.waitingFor.length > 0 ? html`<ul class="waiting-for" aria-label="Upstream intervals it waits for">${view.waitingFor.map((line) => html`<li>Waiting for ${line}</li>`)}</ul>` : ''}
 ${details(view, tz)}
 </section>
 ${actionForms(options)}

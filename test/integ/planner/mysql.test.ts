@@ -7,6 +7,7 @@ import type { StateStore } from '../../../shared/store/types.ts';
 import { queryStartingWith, startFaultProxy } from '../../../support/fault-proxy.ts';
 import { createTestDatabase, mysqlGate, type TestDatabase } from '../../../support/mysql.ts';
 import { RecordingStarter } from '../../helpers/recording-starter.ts';
+import { describeDependencies } from './dependencies-suite.ts';
 import { describePlanner } from './planner-suite.ts';
 import { describeCodeVersions } from './versions-suite.ts';
 
@@ -54,6 +55,19 @@ describe.skipIf(skip)('MySQL (MariaDB)', () => {
     wipe,
     databaseBytes,
     cleanup: async () => versionsDatabase?.drop(),
+  });
+
+  let dependenciesDatabase: TestDatabase | undefined;
+  describeDependencies('MySQL', {
+    kind: 'mysql',
+    open: async (clock) => {
+      if (!probe.available) throw new Error(probe.reason);
+      dependenciesDatabase = await createTestDatabase('deps');
+      return openMysqlStore({ dsn: dependenciesDatabase.dsn, poolSize: 4, clock });
+    },
+    wipe,
+    databaseBytes,
+    cleanup: async () => dependenciesDatabase?.drop(),
   });
 
   it('marks a backfill failed with the error when its connection drops mid-planning, and resumes it', async () => {

@@ -32,7 +32,7 @@ const STATUS: StatusResponse = {
       watermark: '2026-11-26T03:00:00.000Z',
       paused: false,
       skippedTotal: 4,
-      counts: { pending: 1, queued: 0, running: 2, succeeded: 300, failed: 1 },
+      counts: { waiting: 0, pending: 1, queued: 0, running: 2, succeeded: 300, failed: 1 },
       version: '7',
       outdated: 12,
       recentFailures: [
@@ -141,6 +141,7 @@ describe('piko status --aws', () => {
         watermark: '2026-11-26T03:00:00.000Z',
         nextTick: '2026-11-27T03:00:00.000Z',
         skipped: 4,
+        waiting: 0,
         pending: 1,
         queued: 0,
         running: 2,

@@ -12,7 +12,7 @@ const STATUS: JobStatus = {
   watermark: '2026-11-26T03:00:00.000Z',
   paused: true,
   skippedTotal: 4,
-  counts: { pending: 1, queued: 0, running: 2, succeeded: 300, failed: 1 },
+  counts: { waiting: 0, pending: 1, queued: 0, running: 2, succeeded: 300, failed: 1 },
   version: null,
   outdated: 0,
   recentFailures: [
@@ -57,7 +57,7 @@ describe('the status printer', () => {
     const aws = printed(STATUS, { source: 'aws', json: true });
 
     const head =
-      '{"jobId":"daily","paused":true,"watermark":"2026-11-26T03:00:00.000Z","nextTick":"2026-11-27T03:00:00.000Z","skipped":4,"pending":1,"queued":0,"running":2,"succeeded":300,"failed":1';
+      '{"jobId":"daily","paused":true,"watermark":"2026-11-26T03:00:00.000Z","nextTick":"2026-11-27T03:00:00.000Z","skipped":4,"waiting":0,"pending":1,"queued":0,"running":2,"succeeded":300,"failed":1';
     expect(local).toEqual([
       `${head},"version":null,"outdated":0,"failures":[{"start":"2026-11-20T03:00:00.000Z","end":"2026-11-21T03:00:00.000Z","attempts":3,"error":"upstream said 503"}]}`,
     ]);

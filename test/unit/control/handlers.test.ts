@@ -212,7 +212,7 @@ describe('status, pause and resume', () => {
           watermark: '2026-01-01T03:00:00.000Z',
           paused: false,
           skippedTotal: 0,
-          counts: { pending: 0, queued: 2, running: 0, succeeded: 0, failed: 1 },
+          counts: { waiting: 0, pending: 0, queued: 2, running: 0, succeeded: 0, failed: 1 },
           version: null,
           outdated: 0,
           recentFailures: [
@@ -621,5 +621,36 @@ describe('watchdog and skip alerts', () => {
       ['skipped', new Date(T0), 1],
       ['late', new Date(T0 + 2 * HOUR), 1],
     ]);
+  });
+});
+
+describe('continue with downstream jobs', () => {
+  it('dispatches the downstream job whose waiting run the ended execution made ready', async () => {
+    // Arrange: a 3-hour downstream job over `hourly`; its run waits for the three hours.
+    sfn.on(StartExecutionCommand).resolves({});
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED' } as never);
+    const threeHourly = defineJob({
+      id: 'three_hourly',
+      schedule: { cron: '0 */3 * * *' },
+      start: '2026-01-01T00:00:00Z',
+      dependsOn: ['hourly'],
+      handler: async () => null,
+    });
+    deps = { ...deps, jobs: new JobRegistry([hourly, threeHourly]) };
+    await send({ jobId: 'three_hourly' });
+    await send({ jobId: 'hourly' });
+    expect((await store.listRuns('three_hourly')).map((run) => run.status)).toEqual(['waiting']);
+    const [upstream] = startedInputs();
+
+    // Act: the upstream execution ran its three hours; its last step sends continue.
+    await runExecution(upstream!);
+    const response = await send<DispatchResponse>({ action: 'continue', jobId: 'hourly' });
+
+    // Assert
+    expect(response.downstream).toEqual([
+      expect.objectContaining({ action: 'continue', jobId: 'three_hourly', released: 1, timedOut: 0 }),
+    ]);
+    expect(startedInputs().map((input) => input.jobId)).toEqual(['hourly', 'three_hourly']);
+    expect((await store.listRuns('three_hourly')).map((run) => run.status)).toEqual(['queued']);
   });
 });
