@@ -146,6 +146,9 @@ export function backfillAction(
       return 'skip-in-flight';
     case 'failed':
       return reprocess === 'missing' ? 'skip-failed' : 'rerun';
+    // Never run to its end (a cancelled backfill, an operator's cancel): run it, as a missing one.
+    case 'cancelled':
+      return 'rerun';
     case 'succeeded':
       if (reprocess === 'all') return 'rerun';
       return reprocess === 'outdated' && run.version !== version ? 'rerun' : 'skip-succeeded';
