@@ -117,7 +117,7 @@ describe('piko status --aws', () => {
         '  failed 2026-11-20T03:00:00.000Z → 2026-11-21T03:00:00.000Z (run 41, finished 2026-11-21T03:04:05.000Z): NonRetryableError: input file is corrupt',
         'legacy (paused)',
         '  watermark (not planned yet), next tick (unknown: not a job of the local functions/jobs)',
-        '  runs: pending 0, queued 0, running 0, succeeded 0, failed 0; skipped 0',
+        '  runs: pending 0, queued 0, running 0, succeeded 0, failed 0, cancelled 0; skipped 0',
       ],
       err: [],
     });
