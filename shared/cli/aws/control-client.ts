@@ -16,6 +16,7 @@ export const CONTROL_REFUSALS: ReadonlySet<string> = new Set([
   'UnknownJobError',
   'InputError',
   'BackfillRefusedError',
+  'BackfillStateError',
 ]);
 
 /**

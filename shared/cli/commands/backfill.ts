@@ -33,6 +33,7 @@ interface BackfillFlags extends AwsFlags {
   config?: string;
   json?: boolean;
   wait?: boolean;
+  concurrency?: string;
 }
 
 /** Parses and checks `piko backfill`'s flags into a request. @throws InputError naming the flag. */
@@ -50,7 +51,17 @@ export function backfillRequest(jobId: string, flags: BackfillFlags): BackfillRe
     dryRun: flags.dryRun ?? false,
     reverse: flags.reverse ?? false,
     config: parseJsonFlag('--config', flags.config),
+    ...(flags.concurrency === undefined ? {} : { concurrency: parseConcurrencyFlag(flags.concurrency) }),
   };
+}
+
+/** `--concurrency N`: a positive integer (validateBackfill checks it against the job's). */
+function parseConcurrencyFlag(text: string): number {
+  const value = Number(text);
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(value) || value < 1) {
+    throw new InputError(`--concurrency must be a positive integer, got ${JSON.stringify(text)}`);
+  }
+  return value;
 }
 
 /**
@@ -75,6 +86,7 @@ export function backfillCommand(program: Command, io: CliIo): void {
     .option('--config <json>', 'config override for the backfilled runs')
     .option('--json', 'JSON lines')
     .option('--wait', 'when the job is paused, plan now and run after piko resume (else refused)')
+    .option('--concurrency <n>', "runs of the backfill at once, at most the job's (default: the job's)")
     .addOption(awsOption('start the backfill state machine of the deployed stack'))
     .addOption(regionOption())
     .addOption(stackNameOption())
@@ -129,12 +141,29 @@ export function backfillCommand(program: Command, io: CliIo): void {
                 text: `${job.id}: paused; the backfill waits (piko resume ${job.id} to go on, Ctrl-C to stop and run this command again later)`,
                 fields: { jobId: job.id, backfillId: progress.backfillId },
               });
+            } else if (progress.kind === 'backfill-paused' || progress.kind === 'backfill-resumed') {
+              const paused = progress.kind === 'backfill-paused';
+              print({
+                event: progress.kind,
+                text: paused
+                  ? `${job.id}: backfill ${progress.backfillId} paused; it waits (piko backfill resume ${progress.backfillId} to go on)`
+                  : `${job.id}: backfill ${progress.backfillId} resumed`,
+                fields: { jobId: job.id, backfillId: progress.backfillId },
+              });
             } else if (!flags.json) {
               io.err(progressBar(progress.done, progress.total, progress.failed));
             }
           },
         });
         const { succeeded, failed } = outcome;
+        if (outcome.cancelled) {
+          print({
+            event: 'backfill-cancelled',
+            text: `${job.id}: backfill ${outcome.backfillId} cancelled: ${succeeded} succeeded, ${failed} failed (piko backfill resume ${outcome.backfillId} goes on)`,
+            fields: { jobId: job.id, backfillId: outcome.backfillId, succeeded, failed },
+          });
+          return;
+        }
         print({
           event: 'backfill-done',
           text: `${job.id}: backfill done: ${succeeded} succeeded, ${failed} failed`,
