@@ -1223,7 +1223,13 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           reverse: false,
         });
 
-        const expected = { ...request(`${jobId}-1`, jobId), error: null, createdAt, updatedAt: createdAt };
+        const expected = {
+          ...request(`${jobId}-1`, jobId),
+          error: null,
+          concurrency: null,
+          createdAt,
+          updatedAt: createdAt,
+        };
         expect(opened).toEqual(expected);
         expect(reopened).toEqual(expected);
         expect(await store.getBackfill(`${jobId}-1`)).toEqual(expected);
