@@ -1,5 +1,6 @@
 /** How `piko backfills` prints a backfill, locally and with `--aws`. */
 import type { BackfillSummaryJson } from '../control/backfills.ts';
+import type { BackfillCommand } from '../planner/backfill-control.ts';
 import type { CliIo } from './io.ts';
 
 /**
@@ -34,5 +35,17 @@ export function printBackfills(io: CliIo, backfills: readonly BackfillSummaryJso
           : '') +
         (backfill.error ? `; error: ${backfill.error}` : ''),
     );
+  }
+}
+
+/** What a pause, resume or cancel did, in words. */
+export function changeText(backfillId: string, command: BackfillCommand, runs: number): string {
+  switch (command) {
+    case 'pause':
+      return `backfill ${backfillId} paused: nothing more of it is queued; running runs finish`;
+    case 'cancel':
+      return `backfill ${backfillId} cancelled: ${runs} pending or queued run(s) cancelled; running runs finish`;
+    case 'resume':
+      return `backfill ${backfillId} resumed${runs > 0 ? `: ${runs} cancelled run(s) pending again` : ''}`;
   }
 }

@@ -8,8 +8,7 @@ import type { BackfillChangeResponse, BackfillsResponse } from '../../control/ev
 import { DispatcherFailedError } from '../../errors.ts';
 import type { BackfillCommand, OperatorRequest } from '../../planner/backfill-control.ts';
 import { MAX_EXECUTION_NAME_LENGTH } from '../../workflow/execution-name.ts';
-import { printBackfills } from '../backfill-printer.ts';
-import { changeText } from '../commands/backfills.ts';
+import { changeText, printBackfills } from '../backfill-printer.ts';
 import { cliContext } from '../context.ts';
 import type { CliIo } from '../io.ts';
 import { awsCliError } from './aws-call.ts';

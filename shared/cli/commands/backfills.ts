@@ -16,7 +16,7 @@ import {
   regionOption,
   stackNameOption,
 } from '../aws/options.ts';
-import { printBackfills } from '../backfill-printer.ts';
+import { changeText, printBackfills } from '../backfill-printer.ts';
 import { cliContext, withProcess } from '../context.ts';
 import { type CliIo, EXIT } from '../io.ts';
 import { cliActor } from '../operator.ts';
@@ -103,18 +103,6 @@ export function backfillsCommand(program: Command, io: CliIo): void {
         if (failed > 0) throw new ExitCodeError(EXIT.runsFailed);
       });
     });
-  }
-}
-
-/** What a pause, resume or cancel did, in words. */
-export function changeText(backfillId: string, command: BackfillCommand, runs: number): string {
-  switch (command) {
-    case 'pause':
-      return `backfill ${backfillId} paused: nothing more of it is queued; running runs finish`;
-    case 'cancel':
-      return `backfill ${backfillId} cancelled: ${runs} pending or queued run(s) cancelled; running runs finish`;
-    case 'resume':
-      return `backfill ${backfillId} resumed${runs > 0 ? `: ${runs} cancelled run(s) pending again` : ''}`;
   }
 }
 

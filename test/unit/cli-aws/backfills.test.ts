@@ -88,12 +88,10 @@ describe('piko backfills --aws and piko backfill pause|resume|cancel --aws', () 
       restart,
     };
     lambda.on(InvokeCommand).resolvesOnce(invokeAnswer(paused)).resolvesOnce(invokeAnswer(resumed));
-    sfn
-      .on(StartExecutionCommand)
-      .resolves({
-        executionArn: `${BACKFILL_ARN.replace(':stateMachine:', ':execution:')}:x`,
-        startDate: new Date(),
-      });
+    sfn.on(StartExecutionCommand).resolves({
+      executionArn: `${BACKFILL_ARN.replace(':stateMachine:', ':execution:')}:x`,
+      startDate: new Date(),
+    });
 
     const pause = await cli(
       'backfill',
