@@ -136,6 +136,16 @@ export class BackfillRefusedError extends PikoError {
   override readonly exitCode: number = EXIT.badInput;
 }
 
+/**
+ * An operator asked something of a backfill it cannot do: unknown, of another job, or in a status
+ * the command does not apply to (resume one that runs, cancel one that is done). Nothing changed.
+ * Exit code 2.
+ */
+export class BackfillStateError extends PikoError {
+  override name = 'BackfillStateError';
+  override readonly exitCode: number = EXIT.badInput;
+}
+
 /** A job id that no registered job has. Exit code 2. */
 export class UnknownJobError extends PikoError {
   override name = 'UnknownJobError';

@@ -9,6 +9,7 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCodeError, PikoError } from '../errors.ts';
 import { backfillCommand } from './commands/backfill.ts';
+import { backfillsCommand } from './commands/backfills.ts';
 import { dispatchCommand } from './commands/dispatch.ts';
 import { resetWatermarkCommand } from './commands/reset-watermark.ts';
 import { runCommand } from './commands/run.ts';
@@ -31,13 +32,17 @@ export function buildProgram(io: CliIo): Command {
   startCommand(program, io);
   runCommand(program, io);
   backfillCommand(program, io);
+  backfillsCommand(program, io);
   stateCommands(program, io);
   dispatchCommand(program, io);
   resetWatermarkCommand(program, io);
   ticksCommand(program, io);
   runsCommand(program, io);
   uiCommand(program, io);
-  for (const command of program.commands) command.exitOverride();
+  for (const command of program.commands) {
+    command.exitOverride();
+    for (const sub of command.commands) sub.exitOverride();
+  }
   return program;
 }
 

@@ -14,6 +14,7 @@ import {
   type Reprocess,
 } from '../planner/backfill.ts';
 import type { ExecutionInput } from '../workflow/starter.ts';
+import type { BackfillSummaryJson } from './backfills.ts';
 import {
   type IntervalsEvent,
   type IntervalsResponse,
@@ -67,6 +68,21 @@ export interface BackfillNextEvent {
 export interface WatchdogEvent {
   readonly action: 'watchdog';
 }
+/** Every backfill (or a job's), newest first, with its progress (`piko backfills --aws`). */
+export interface BackfillsEvent {
+  readonly action: 'backfills';
+  /** @default every job */
+  readonly jobId?: string;
+}
+/** An operator pauses, resumes or cancels a backfill (`piko backfill pause|resume|cancel --aws`). */
+export interface BackfillChangeEvent {
+  readonly action: 'backfill-pause' | 'backfill-resume' | 'backfill-cancel';
+  readonly backfillId: string;
+  /** Who asked (the CLI's OS user and host), recorded with the action. */
+  readonly actor: string;
+  /** Why. @default null */
+  readonly reason?: string | null;
+}
 
 /** Every event the dispatcher accepts. */
 export type ControlEvent =
@@ -79,7 +95,9 @@ export type ControlEvent =
   | BackfillNextEvent
   | RunsEvent
   | IntervalsEvent
-  | RunIntervalEvent;
+  | RunIntervalEvent
+  | BackfillsEvent
+  | BackfillChangeEvent;
 
 /** The answer to `dispatch` and `continue`. */
 export interface DispatchResponse {
@@ -146,8 +164,10 @@ export interface BackfillPlanResponse {
 /** The answer to `backfill-next`. */
 export interface BackfillNextResponse {
   readonly action: 'backfill-next';
-  /** True when every run of the backfill has ended: the backfill is done. */
+  /** True when every run of the backfill has ended (the backfill is done), or it was cancelled. */
   readonly done: boolean;
+  /** True when an operator cancelled the backfill (done is true too: the state machine ends). */
+  readonly cancelled?: boolean;
   /** The batch to run now: start it (`startExecution.sync`) under `execution.executionName`. */
   readonly execution?: ExecutionInput;
   /** The job's state machine, with `execution`. */
@@ -171,6 +191,37 @@ export interface WatchdogResponse {
   readonly failed: readonly { readonly jobId: string; readonly error: string }[];
 }
 
+/** The answer to `backfills`. */
+export interface BackfillsResponse {
+  readonly action: 'backfills';
+  readonly backfills: readonly BackfillSummaryJson[];
+}
+
+/** The answer to `backfill-pause`, `backfill-resume` and `backfill-cancel`. */
+export interface BackfillChangeResponse {
+  readonly action: BackfillChangeEvent['action'];
+  readonly backfillId: string;
+  readonly jobId: string;
+  /** The backfill's status before and after. */
+  readonly from: string;
+  readonly to: string;
+  /** Runs cancelled (cancel) or put back to pending (resume of a cancelled backfill). */
+  readonly runs: number;
+  /**
+   * Resume of a cancelled backfill: its backfill state machine execution has ended, so the caller
+   * starts a new one with this input (the stored request, resumed from its cursor).
+   */
+  readonly restart?: {
+    readonly jobId: string;
+    readonly from: string;
+    readonly to: string;
+    readonly reprocess: Reprocess;
+    readonly dryRun: false;
+    readonly reverse: boolean;
+    readonly config: unknown;
+  };
+}
+
 /** What the dispatcher answers, by event. */
 export type ControlResponse =
   | DispatchResponse
@@ -181,7 +232,9 @@ export type ControlResponse =
   | BackfillNextResponse
   | RunsResponse
   | IntervalsResponse
-  | RunIntervalResponse;
+  | RunIntervalResponse
+  | BackfillsResponse
+  | BackfillChangeResponse;
 
 const ACTIONS = [
   'dispatch',
@@ -195,6 +248,10 @@ const ACTIONS = [
   'intervals',
   'run',
   'watchdog',
+  'backfills',
+  'backfill-pause',
+  'backfill-resume',
+  'backfill-cancel',
 ];
 /** Keys each action accepts; anything else is refused, so a typo (`dryrun`) is never silently ignored. */
 const KEYS: Readonly<Record<string, readonly string[]>> = {
@@ -207,8 +264,12 @@ const KEYS: Readonly<Record<string, readonly string[]>> = {
   'backfill-next': ['action', 'jobId', 'backfillId', 'reverse'],
   ...RUN_EVENT_KEYS,
   watchdog: ['action'],
+  backfills: ['action', 'jobId'],
+  'backfill-pause': ['action', 'backfillId', 'actor', 'reason'],
+  'backfill-resume': ['action', 'backfillId', 'actor', 'reason'],
+  'backfill-cancel': ['action', 'backfillId', 'actor', 'reason'],
 };
-const REQUEST_KEYS = ['jobId', 'from', 'to', 'reprocess', 'dryRun', 'reverse', 'config'];
+const REQUEST_KEYS = ['jobId', 'from', 'to', 'reprocess', 'dryRun', 'reverse', 'config', 'concurrency'];
 /** Backfill ids are `bf-` and 20 hex digits (see `backfillId`); a looser bound keeps the parser simple. */
 const BACKFILL_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 
@@ -248,9 +309,32 @@ export function parseControlEvent(event: unknown): ControlEvent {
     case 'watchdog':
       parsed = { action };
       break;
-    case 'status': {
+    case 'status':
+    case 'backfills': {
       const id = jobId('jobId', false);
       parsed = id === undefined ? { action } : { action, jobId: id };
+      break;
+    }
+    case 'backfill-pause':
+    case 'backfill-resume':
+    case 'backfill-cancel': {
+      const backfillId = own(event, 'backfillId');
+      if (typeof backfillId !== 'string' || !BACKFILL_ID_PATTERN.test(backfillId)) {
+        problems.push(
+          `backfillId must be a backfill id (piko backfills lists them), got ${describe(backfillId)}`,
+        );
+      }
+      const actor = own(event, 'actor');
+      if (typeof actor !== 'string' || actor.length === 0 || actor.length > 200) {
+        problems.push(`actor must be who asks (1 to 200 characters), got ${describe(actor)}`);
+      }
+      const reason = own(event, 'reason') ?? null;
+      if (reason !== null && typeof reason !== 'string') {
+        problems.push(`reason must be a string, got ${describe(reason)}`);
+      }
+      if (typeof backfillId === 'string' && typeof actor === 'string') {
+        parsed = { action, backfillId, actor, reason: reason as string | null };
+      }
       break;
     }
     case 'backfill-plan': {
@@ -312,8 +396,24 @@ function parseBackfillRequest(value: unknown, problems: string[]): BackfillReque
   const dryRun = optionalBoolean(own(value, 'dryRun'), 'request.dryRun', problems);
   const reverse = optionalBoolean(own(value, 'reverse'), 'request.reverse', problems);
   const config = own(value, 'config') ?? null;
+  const concurrency = own(value, 'concurrency') ?? undefined;
+  if (
+    concurrency !== undefined &&
+    (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1)
+  ) {
+    problems.push(`request.concurrency must be a positive integer, got ${describe(concurrency)}`);
+  }
   if (problems.length > before || jobId === undefined || !from || !to) return undefined;
-  return { jobId, from, to, reprocess: reprocess as Reprocess, dryRun, reverse, config };
+  return {
+    jobId,
+    from,
+    to,
+    reprocess: reprocess as Reprocess,
+    dryRun,
+    reverse,
+    config,
+    ...(concurrency === undefined ? {} : { concurrency: concurrency as number }),
+  };
 }
 
 function checkJobId(value: unknown, key: string, problems: string[]): string | undefined {

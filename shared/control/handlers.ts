@@ -10,16 +10,21 @@
 import { alertBody } from '../alerts/alert.ts';
 import { AlertRaiser } from '../alerts/notify.ts';
 import { checkDeadline, claimSkipped } from '../alerts/watchdog.ts';
-import { ClockSkewError, InputError, StoreError } from '../errors.ts';
+import { BackfillStateError, ClockSkewError, InputError, StoreError } from '../errors.ts';
 import { intervalToJson } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
 import {
+  type BackfillCommand,
   type BackfillRequest,
+  backfillBatchRuns,
   backfillId,
+  backfillRequestOf,
+  changeBackfill,
   countBackfill,
   DEFAULT_MAX_RUNS_PER_EXECUTION,
   dispatch,
   finishBackfill,
+  listBackfillSummaries,
   planBackfill,
   planScheduled,
   validateBackfill,
@@ -35,10 +40,14 @@ import type {
   JobStateMachines,
   WorkflowStarter,
 } from '../workflow/starter.ts';
+import { backfillSummaryJson } from './backfills.ts';
 import type {
+  BackfillChangeEvent,
+  BackfillChangeResponse,
   BackfillNextEvent,
   BackfillNextResponse,
   BackfillPlanResponse,
+  BackfillsResponse,
   ControlEvent,
   ControlResponse,
   DispatchResponse,
@@ -111,6 +120,12 @@ export async function handleControlEvent(deps: ControlDeps, event: ControlEvent)
       return runInterval(deps, event, clock(deps)());
     case 'watchdog':
       return watchdog(deps);
+    case 'backfills':
+      return backfills(deps, event.jobId);
+    case 'backfill-pause':
+    case 'backfill-resume':
+    case 'backfill-cancel':
+      return backfillChange(deps, event);
   }
 }
 
@@ -140,6 +155,48 @@ async function watchdog(deps: ControlDeps): Promise<WatchdogResponse> {
     }
   }
   return { action: 'watchdog', checked: jobs.length, late, failed };
+}
+
+/** Every backfill (or a job's), newest first, with its progress. */
+async function backfills(deps: ControlDeps, jobId: string | undefined): Promise<BackfillsResponse> {
+  if (jobId !== undefined) deps.jobs.get(jobId);
+  const concurrency = (id: string) => deps.jobs.list().find((job) => job.id === id)?.concurrency;
+  const summaries = await listBackfillSummaries(deps.store, concurrency, jobId);
+  return { action: 'backfills', backfills: summaries.map(backfillSummaryJson) };
+}
+
+/**
+ * Pauses, resumes or cancels a backfill, recorded with who and why. The backfill state machine
+ * notices at its next `backfill-next`: it waits while paused and ends when cancelled; resuming a
+ * cancelled backfill answers the request to start it again with.
+ */
+async function backfillChange(
+  deps: ControlDeps,
+  event: BackfillChangeEvent,
+): Promise<BackfillChangeResponse> {
+  const record = await deps.store.getBackfill(event.backfillId);
+  if (!record)
+    throw new BackfillStateError(`No backfill "${event.backfillId}"; piko backfills --aws lists them`);
+  const job = deps.jobs.get(record.jobId);
+  const command = event.action.slice('backfill-'.length) as BackfillCommand;
+  const change = await changeBackfill(deps.store, job, event.backfillId, command, event);
+  logger.info(`backfill ${command}`, { ...change, actor: event.actor, reason: event.reason ?? null });
+  const restart =
+    command === 'resume' && change.from === 'cancelled'
+      ? (() => {
+          const request = backfillRequestOf(record);
+          return {
+            jobId: request.jobId,
+            from: request.from.toISOString(),
+            to: request.to.toISOString(),
+            reprocess: request.reprocess,
+            dryRun: false as const,
+            reverse: request.reverse,
+            config: request.config,
+          };
+        })()
+      : undefined;
+  return { action: event.action, ...change, ...(restart ? { restart } : {}) };
 }
 
 const clock = (deps: ControlDeps) => deps.now ?? (() => new Date());
@@ -316,6 +373,17 @@ async function backfillNext(deps: ControlDeps, event: BackfillNextEvent): Promis
       `No backfill "${event.backfillId}" of job "${job.id}": start it with backfill-plan (the backfill state machine does)`,
     );
   }
+  // An operator's cancel ends the backfill state machine; a pause keeps it waiting here.
+  if (record.status === 'cancelled') {
+    logger.info('backfill cancelled: the state machine ends', {
+      jobId: job.id,
+      backfillId: record.backfillId,
+    });
+    return { action: 'backfill-next', done: true, cancelled: true };
+  }
+  if (record.status === 'paused') {
+    return { action: 'backfill-next', done: false, waitSeconds: BACKFILL_PAUSED_WAIT_SECONDS };
+  }
   // A backfill whose planning failed resumes from its cursor (a retry of this step, a new start).
   if (record.status === 'planning' || record.status === 'failed') {
     const request: BackfillRequest = {
@@ -347,7 +415,10 @@ async function backfillNext(deps: ControlDeps, event: BackfillNextEvent): Promis
     lane: { kind: 'backfill', backfillId: record.backfillId },
     maxExecutions: 1,
     newestFirst: event.reverse,
-    maxRunsPerExecution: runsPerBatch(record.config, deps.maxRunsPerExecution),
+    maxRunsPerExecution: Math.min(
+      runsPerBatch(record.config, deps.maxRunsPerExecution),
+      backfillBatchRuns(job, record.concurrency) ?? Number.POSITIVE_INFINITY,
+    ),
     waitsFor: waitsFor(job, deps.jobs),
     now,
   });
@@ -379,6 +450,10 @@ async function backfillNext(deps: ControlDeps, event: BackfillNextEvent): Promis
   }
   const after = await deps.store.getBackfill(record.backfillId);
   if (after?.status === 'planning') return { action: 'backfill-next', done: false, waitSeconds: 0 };
+  // Paused or cancelled since it was read: the next step sees it.
+  if (after?.status === 'paused' || after?.status === 'cancelled') {
+    return { action: 'backfill-next', done: false, waitSeconds: 0 };
+  }
   await finishBackfill(deps.store, job, record.backfillId);
   logger.info('backfill done', { jobId: job.id, backfillId: record.backfillId });
   return { action: 'backfill-next', done: true };

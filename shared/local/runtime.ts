@@ -190,13 +190,22 @@ export class LocalRuntime {
     await this.dispatchLane(job, { kind: 'scheduled' });
   }
 
-  /** Dispatches pending runs of one lane of a job (repairing in-flight ones first); says what it did. */
-  async dispatchLane(job: JobDefinition, lane: DispatchLane, newestFirst = false): Promise<DispatchResult> {
+  /**
+   * Dispatches pending runs of one lane of a job (repairing in-flight ones first), at most `maxRuns`
+   * per execution; says what it did. @default maxRuns the configured maxRunsPerExecution
+   */
+  async dispatchLane(
+    job: JobDefinition,
+    lane: DispatchLane,
+    newestFirst = false,
+    maxRuns?: number,
+  ): Promise<DispatchResult> {
     if (this.#stopping)
       return { started: [], restarted: [], requeued: 0, failed: 0, live: [], paused: false };
+    const configured = this.#process.config.piko.maxRunsPerExecution;
     const result = await dispatch(this.#process.store, job, this.#starter, {
       lane,
-      maxRunsPerExecution: this.#process.config.piko.maxRunsPerExecution,
+      maxRunsPerExecution: maxRuns === undefined ? configured : Math.min(maxRuns, configured),
       concurrency: job.concurrency,
       newestFirst,
       waitsFor: waitsFor(job, this.#process.jobs),

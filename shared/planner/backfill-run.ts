@@ -14,6 +14,7 @@ import {
   finishBackfill,
   planBackfill,
 } from './backfill.ts';
+import { isBackfillHeld } from './backfill-control.ts';
 import type { DispatchResult } from './dispatch.ts';
 
 /** How often a backfill of a paused job looks whether the job was resumed. */
@@ -21,8 +22,16 @@ export const BACKFILL_PAUSED_POLL_MS = 500;
 
 /** What runs a backfill's executions and says when they have ended (the local runtime is one). */
 export interface LaneRunner {
-  /** Dispatches the pending runs of one lane of a job (repairing in-flight ones first). */
-  dispatchLane(job: JobDefinition, lane: DispatchLane, newestFirst?: boolean): Promise<DispatchResult>;
+  /**
+   * Dispatches the pending runs of one lane of a job (repairing in-flight ones first), at most
+   * `maxRuns` per execution (a backfill's concurrency below the job's). @default maxRuns the runner's batch size
+   */
+  dispatchLane(
+    job: JobDefinition,
+    lane: DispatchLane,
+    newestFirst?: boolean,
+    maxRuns?: number,
+  ): Promise<DispatchResult>;
   /** Resolves when no execution it started is running. */
   whenIdle(): Promise<void>;
   /** Runs that have ended since the runner was created. */
@@ -35,6 +44,10 @@ export type BackfillProgress =
   | { readonly kind: 'planned'; readonly plan: BackfillPlanResult }
   /** The job is paused: the backfill waits for it to be resumed (said once per pause). */
   | { readonly kind: 'paused'; readonly backfillId: string }
+  /** An operator paused the backfill (piko backfill pause): it waits for resume (said once per pause). */
+  | { readonly kind: 'backfill-paused'; readonly backfillId: string }
+  /** An operator resumed the backfill: it goes on from its cursor. */
+  | { readonly kind: 'backfill-resumed'; readonly backfillId: string }
   /** A round of batches has ended: `done` of `total` runs of the backfill have ended, `failed` of them failed. */
   | { readonly kind: 'batch'; readonly done: number; readonly total: number; readonly failed: number };
 
@@ -62,6 +75,17 @@ export interface BackfillOutcome {
    * the backfill is then left unfinished: run the same request again once the upstream has run.
    */
   readonly waiting: number;
+  /** True when an operator cancelled it (piko backfill cancel): it stopped, not done. */
+  readonly cancelled?: boolean;
+}
+
+/**
+ * Runs per execution of a backfill at `concurrency`: an execution's Map runs at most the job's
+ * concurrency at once, and the backfill's executions run one at a time, so a lower concurrency
+ * means smaller batches. Undefined: the runner's own batch size.
+ */
+export function backfillBatchRuns(job: JobDefinition, concurrency: number | null): number | undefined {
+  return concurrency !== null && concurrency < job.concurrency ? concurrency : undefined;
 }
 
 /**
@@ -86,17 +110,41 @@ export async function runBackfill(
   }
   const plan = await planBackfill(store, job, request, clock(), options.limits);
   report({ kind: 'planned', plan });
-  const lane = { kind: 'backfill', backfillId: plan.backfillId } as const;
-  const total = (await store.listRuns(job.id, { from: request.from, to: request.to })).filter(
-    (run) => run.backfillId === plan.backfillId && run.status !== 'succeeded' && run.status !== 'failed',
-  ).length;
+  const id = plan.backfillId;
+  const lane = { kind: 'backfill', backfillId: id } as const;
+  const countTotal = async () =>
+    (await store.listRuns(job.id, { from: request.from, to: request.to })).filter(
+      (run) => run.backfillId === id && run.status !== 'succeeded' && run.status !== 'failed',
+    ).length;
+  let total = await countTotal();
   let waiting = false;
+  let held = false;
   for (;;) {
-    const dispatched = await runner.dispatchLane(job, lane, request.reverse);
+    // An operator's pause or cancel (piko backfill pause|cancel, the UI) is read each round.
+    const record = await store.getBackfill(id);
+    if (record?.status === 'cancelled') {
+      const { succeeded, failed } = runner.totals;
+      return { backfillId: id, succeeded, failed, waiting: 0, cancelled: true };
+    }
+    if (record?.status === 'paused') {
+      if (!held) report({ kind: 'backfill-paused', backfillId: id });
+      held = true;
+      await sleep(options.pausedPollMs ?? BACKFILL_PAUSED_POLL_MS);
+      continue;
+    }
+    if (held) report({ kind: 'backfill-resumed', backfillId: id });
+    held = false;
+    // Resumed (or planning cut short): plan the rest from the cursor, then run it too.
+    if (record?.status === 'planning') {
+      await planBackfill(store, job, request, clock(), options.limits);
+      total = Math.max(total, await countTotal());
+    }
+    const maxRuns = backfillBatchRuns(job, record?.concurrency ?? null);
+    const dispatched = await runner.dispatchLane(job, lane, request.reverse, maxRuns);
     await runner.whenIdle();
     if (dispatched.paused) {
       // A paused job starts nothing, backfills included: wait here and go on after resume.
-      if (!waiting) report({ kind: 'paused', backfillId: plan.backfillId });
+      if (!waiting) report({ kind: 'paused', backfillId: id });
       waiting = true;
       await sleep(options.pausedPollMs ?? BACKFILL_PAUSED_POLL_MS);
       continue;
@@ -104,8 +152,12 @@ export async function runBackfill(
     waiting = false;
     const { succeeded, failed } = runner.totals;
     report({ kind: 'batch', done: succeeded + failed, total, failed });
-    // Done when nothing was started, resumed after an interruption, or still running.
-    if (dispatched.started.length + dispatched.restarted.length + dispatched.live.length === 0) break;
+    // Done when nothing was started, resumed after an interruption, or still running, unless an
+    // operator's pause or cancel came meanwhile (the next round sees it).
+    if (dispatched.started.length + dispatched.restarted.length + dispatched.live.length === 0) {
+      if (isBackfillHeld((await store.getBackfill(id))?.status)) continue;
+      break;
+    }
   }
   const { succeeded, failed } = runner.totals;
   // Nothing is left to start, but runs may wait for upstream intervals that failed or never ran.

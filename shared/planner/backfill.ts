@@ -4,6 +4,7 @@ import type { Interval } from '../interval.ts';
 import { type JobDefinition, parseJobConfig } from '../job.ts';
 import type { BackfillRecord, RunRecord, StateStore } from '../store/types.ts';
 import { errorMessage } from '../telemetry.ts';
+import { isBackfillHeld } from './backfill-control.ts';
 import { newRunStatus } from './dependencies.ts';
 
 /**
@@ -29,6 +30,12 @@ export interface BackfillRequest {
   readonly reverse?: boolean;
   /** Config override for the backfilled runs, validated against the job's schema. @default null */
   readonly config?: unknown;
+  /**
+   * Runs of the backfill at once, at most the job's `concurrency` (the MaxConcurrency of its
+   * workflow's Map); not part of the backfill's id, so the same request with another concurrency
+   * resumes the same backfill at the new one. @default the job's concurrency
+   */
+  readonly concurrency?: number;
 }
 
 /** What a backfill does with one interval. */
@@ -112,6 +119,15 @@ export function validateBackfill(
       );
     }
   }
+  const concurrency = request.concurrency;
+  if (
+    concurrency !== undefined &&
+    (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > job.concurrency)
+  ) {
+    throw new BackfillRefusedError(
+      `Backfill refused: concurrency must be an integer from 1 to ${job.concurrency} (the concurrency of job "${job.id}", the MaxConcurrency of its workflow), got ${concurrency}; raise the job's concurrency to backfill faster`,
+    );
+  }
   if (request.config === undefined || request.config === null) return null;
   parseJobConfig(job, request.config);
   return request.config;
@@ -149,6 +165,9 @@ export function backfillAction(
       return 'skip-in-flight';
     case 'failed':
       return reprocess === 'missing' ? 'skip-failed' : 'rerun';
+    // Never run to its end (a cancelled backfill, an operator's cancel): run it, as a missing one.
+    case 'cancelled':
+      return 'rerun';
     case 'succeeded':
       if (reprocess === 'all') return 'rerun';
       return reprocess === 'outdated' && run.version !== version ? 'rerun' : 'skip-succeeded';
@@ -242,6 +261,7 @@ export async function planBackfill(
     created: 0,
     rerun: 0,
     skipped: 0,
+    concurrency: request.concurrency ?? null,
   });
   if (record.status === 'done') {
     await store.withJob(job, (tx) =>
@@ -250,6 +270,8 @@ export async function planBackfill(
     record = { ...record, cursor: rangeStart, status: 'planning' };
   }
   if (record.status === 'planned') return { backfillId: id, counts, done: true };
+  // Paused or cancelled by an operator: planning waits at the cursor (resume sets `planning`).
+  if (isBackfillHeld(record.status)) return { backfillId: id, counts, done: false };
 
   // A backfill that failed before resumes from its cursor, like one that was interrupted.
   let cursor = record.cursor;
@@ -272,6 +294,7 @@ export async function planBackfill(
         cursor: chunkCursor,
         last: next.done === true,
       });
+      if (!chunkCounts) return { backfillId: id, counts, done: false };
       cursor = chunkCursor;
       for (const action of Object.keys(counts) as BackfillAction[]) counts[action] += chunkCounts[action];
       if (!next.done && shouldStop()) return { backfillId: id, counts, done: false };
@@ -306,17 +329,23 @@ async function markFailed(
   }
 }
 
-/** Plans one chunk of a backfill in one transaction, with the cursor that follows it. */
+/**
+ * Plans one chunk of a backfill in one transaction, with the cursor that follows it; undefined when
+ * an operator paused or cancelled the backfill (nothing written: planning stops at the cursor).
+ */
 async function planChunk(
   store: StateStore,
   job: JobDefinition,
   id: string,
   chunk: readonly Interval[],
   options: { reprocess: Reprocess; cursor: Date; last: boolean },
-): Promise<BackfillCounts> {
+): Promise<BackfillCounts | undefined> {
   const from = new Date(Math.min(...chunk.map((interval) => interval.start.getTime())));
   const to = new Date(Math.max(...chunk.map((interval) => interval.end.getTime())));
   return store.withJob(job, async (tx) => {
+    // Read under the job's row lock, which a pause or cancel takes too: a cancel either is seen
+    // here or comes after this commit and cancels the runs it creates.
+    if (isBackfillHeld((await store.getBackfill(id))?.status)) return undefined;
     const byStart = new Map(
       (await tx.runsInRange(from, to)).map((run) => [run.interval.start.getTime(), run]),
     );
@@ -346,7 +375,10 @@ async function planChunk(
   });
 }
 
-/** Marks a backfill done once its lane has nothing pending or in flight. */
+/**
+ * Marks a backfill done once its lane has nothing pending or in flight (a paused or cancelled one
+ * keeps its status: see JobTransaction.updateBackfill).
+ */
 export async function finishBackfill(store: StateStore, job: JobDefinition, id: string): Promise<void> {
   const record = await store.getBackfill(id);
   if (!record) return;

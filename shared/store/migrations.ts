@@ -310,6 +310,15 @@ export const MIGRATIONS: readonly Migration[] = [
 ) STRICT`,
     ],
   },
+  {
+    // A backfill's own concurrency (DESIGN.md §4): the MaxConcurrency of its executions; NULL for
+    // the job's `concurrency` (and for backfills written before). Statuses `paused` and `cancelled`
+    // need no change: the column is a VARCHAR(16).
+    version: 10,
+    name: 'backfill concurrency',
+    mysql: ['ALTER TABLE piko_backfills ADD COLUMN concurrency INT NULL'],
+    sqlite: ['ALTER TABLE piko_backfills ADD COLUMN concurrency INTEGER NULL'],
+  },
 ];
 
 /**

@@ -7,7 +7,17 @@
 import { StoreError } from '../errors.ts';
 import type { SqlDatabase } from '../sql.ts';
 import { listActions, recordAction } from './sql/actions.ts';
-import { type BackfillProgress, getBackfill, openBackfill, updateBackfill } from './sql/backfills.ts';
+import {
+  type BackfillProgress,
+  backfillRunCounts,
+  cancelBackfillRuns,
+  getBackfill,
+  listBackfills,
+  openBackfill,
+  resumeCancelledRuns,
+  setBackfillStatus,
+  updateBackfill,
+} from './sql/backfills.ts';
 import { checkJobId } from './sql/checks.ts';
 import { databaseClock } from './sql/database-clock.ts';
 import type { SqlContext, SqlStoreDialect } from './sql/dialect.ts';
@@ -37,7 +47,10 @@ import {
 } from './sql/upstream-readiness.ts';
 import {
   type ActionQuery,
+  type BackfillQuery,
   type BackfillRecord,
+  type BackfillRunCounts,
+  type BackfillStatus,
   type DatabaseClock,
   DEFAULT_REQUEUE_POLICY,
   type DispatchLane,
@@ -232,12 +245,24 @@ class SqlStateStore implements StateStore {
     return requeueRuns(this.#ctx, { runIds, policy: this.requeuePolicy, owner, error, counted });
   }
 
-  openBackfill(backfill: Omit<BackfillRecord, 'createdAt' | 'updatedAt' | 'error'>): Promise<BackfillRecord> {
+  openBackfill(
+    backfill: Omit<BackfillRecord, 'createdAt' | 'updatedAt' | 'error' | 'concurrency'> & {
+      readonly concurrency?: number | null;
+    },
+  ): Promise<BackfillRecord> {
     return openBackfill(this.#ctx, backfill);
   }
 
   getBackfill(backfillId: string): Promise<BackfillRecord | undefined> {
     return getBackfill(this.database, backfillId);
+  }
+
+  listBackfills(query: BackfillQuery): Promise<BackfillRecord[]> {
+    return listBackfills(this.database, query);
+  }
+
+  backfillRunCounts(jobId: string, backfillId: string): Promise<BackfillRunCounts> {
+    return backfillRunCounts(this.database, jobId, backfillId);
   }
 
   recordAction(action: NewOperatorAction): Promise<void> {
@@ -331,6 +356,18 @@ class SqlJobTransaction implements JobTransaction {
 
   async recordAction(action: Omit<NewOperatorAction, 'jobId'>): Promise<void> {
     return recordAction(this.#open, { ...action, jobId: this.job.jobId });
+  }
+
+  async setBackfillStatus(backfillId: string, status: BackfillStatus): Promise<void> {
+    return setBackfillStatus(this.#open, this.job.jobId, backfillId, status);
+  }
+
+  async cancelBackfillRuns(backfillId: string, error: string): Promise<number> {
+    return cancelBackfillRuns(this.#open, this.job.jobId, backfillId, error);
+  }
+
+  async resumeCancelledRuns(backfillId: string): Promise<number> {
+    return resumeCancelledRuns(this.#open, this.job.jobId, backfillId);
   }
 
   async updateBackfill(backfillId: string, update: BackfillProgress): Promise<void> {

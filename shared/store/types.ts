@@ -5,7 +5,7 @@ import type { SqlDatabase } from '../sql.ts';
  * Life cycle of one run (one job, one interval). `waiting`: a run of a job with `dependsOn` whose
  * upstream intervals are not all succeeded yet (DESIGN.md §9); it becomes `pending` once they are.
  */
-export type RunStatus = 'waiting' | 'pending' | 'queued' | 'running' | 'succeeded' | 'failed';
+export type RunStatus = 'waiting' | 'pending' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 /** Every {@link RunStatus}, in life-cycle order. */
 export const RUN_STATUSES: readonly RunStatus[] = [
   'waiting',
@@ -14,6 +14,7 @@ export const RUN_STATUSES: readonly RunStatus[] = [
   'running',
   'succeeded',
   'failed',
+  'cancelled',
 ];
 /** What created (or last re-armed) a run. */
 export type RunTrigger = 'schedule' | 'backfill' | 'manual';
@@ -254,6 +255,34 @@ export interface ActionQuery {
   readonly limit: number;
 }
 
+/**
+ * Where a backfill is: `planning` (its cursor moves), `planned` (every run created, they run),
+ * `done`, `failed` (planning stopped on an error; the same request resumes it), `paused` (no run of
+ * it is queued and planning stops at its cursor; running ones finish) and `cancelled` (its pending
+ * and queued runs are `cancelled`, nothing more is dispatched; resumable, re-planning the rest).
+ */
+export type BackfillStatus = 'planning' | 'planned' | 'done' | 'failed' | 'paused' | 'cancelled';
+/** Every {@link BackfillStatus}. */
+export const BACKFILL_STATUSES: readonly BackfillStatus[] = [
+  'planning',
+  'planned',
+  'done',
+  'failed',
+  'paused',
+  'cancelled',
+];
+
+/** How far a backfill's runs have got: counts of its runs (by `backfill_id`) per status. */
+export type BackfillRunCounts = RunCounts;
+
+/** Which backfills {@link StateStore.listBackfills} returns: newest first. */
+export interface BackfillQuery {
+  /** Only this job's. @default every job */
+  readonly jobId?: string;
+  /** At most this many. */
+  readonly limit: number;
+}
+
 /** A backfill request's row in `piko_backfills`. */
 export interface BackfillRecord {
   /** Deterministic id derived from the request, so re-running the same request resumes it. */
@@ -266,7 +295,12 @@ export interface BackfillRecord {
   /** How far planning got: the next chunk starts here (or ends here when reverse). */
   readonly cursor: Date;
   /** `failed`: planning stopped on {@link error}; the same request resumes it from the cursor. */
-  readonly status: 'planning' | 'planned' | 'done' | 'failed';
+  readonly status: BackfillStatus;
+  /**
+   * Runs of the backfill at once (the Map's MaxConcurrency of its executions); null: the job's
+   * `concurrency`.
+   */
+  readonly concurrency: number | null;
   readonly created: number;
   readonly rerun: number;
   readonly skipped: number;
@@ -339,14 +373,28 @@ export interface JobTransaction {
    */
   recordAction(action: Omit<NewOperatorAction, 'jobId'>): Promise<void>;
   /**
+   * Sets a backfill's status as an operator asked (pause, resume, cancel), unconditionally, under
+   * the job's row lock: a queuing transaction sees it or commits before it.
+   */
+  setBackfillStatus(backfillId: string, status: BackfillStatus): Promise<void>;
+  /**
+   * Cancels the backfill's runs that no handler has started: its `pending` and `queued` runs become
+   * `cancelled` in a new generation with no execution (so a queued run's execution is refused by
+   * the owner check and never starts it), with `error` as their message. Returns how many.
+   */
+  cancelBackfillRuns(backfillId: string, error: string): Promise<number>;
+  /** Puts the backfill's `cancelled` runs back to `pending` in a new generation; returns how many. */
+  resumeCancelledRuns(backfillId: string): Promise<number>;
+  /**
    * Updates a backfill's cursor and status and adds to its counts, atomically with the runs; sets
-   * its error (cleared when none is given).
+   * its error (cleared when none is given). A `paused` or `cancelled` backfill keeps that status
+   * (an operator's word wins over a planner that had not seen it yet).
    */
   updateBackfill(
     backfillId: string,
     update: {
       cursor: Date;
-      status: BackfillRecord['status'];
+      status: BackfillStatus;
       created: number;
       rerun: number;
       skipped: number;
@@ -526,10 +574,24 @@ export interface StateStore {
   /** The store's requeue policy. */
   readonly requeuePolicy: RequeuePolicy;
 
-  /** Creates a backfill row, or returns the existing one with the same id. */
-  openBackfill(backfill: Omit<BackfillRecord, 'createdAt' | 'updatedAt' | 'error'>): Promise<BackfillRecord>;
+  /**
+   * Creates a backfill row, or returns the existing one with the same id (its concurrency set to
+   * the one given when that is not null). @default concurrency null (the job's)
+   */
+  openBackfill(
+    backfill: Omit<BackfillRecord, 'createdAt' | 'updatedAt' | 'error' | 'concurrency'> & {
+      readonly concurrency?: number | null;
+    },
+  ): Promise<BackfillRecord>;
   /** One backfill by id. */
   getBackfill(backfillId: string): Promise<BackfillRecord | undefined>;
+  /** Backfills, newest (creation) first. */
+  listBackfills(query: BackfillQuery): Promise<BackfillRecord[]>;
+  /**
+   * Counts of the backfill's runs per status, read from the `piko_runs_lane` index alone (one range
+   * per status).
+   */
+  backfillRunCounts(jobId: string, backfillId: string): Promise<BackfillRunCounts>;
 
   /** Records an operator action (outside a job transaction). */
   recordAction(action: NewOperatorAction): Promise<void>;

@@ -17,6 +17,7 @@ export const CONTROL_REFUSALS: ReadonlySet<string> = new Set([
   'InputError',
   'BackfillRefusedError',
   'JobPausedError',
+  'BackfillStateError',
 ]);
 
 /**

@@ -43,6 +43,7 @@ interface BackfillFlags extends AwsFlags {
   json?: boolean;
   wait?: boolean;
   downstream?: boolean;
+  concurrency?: string;
 }
 
 /** Parses and checks `piko backfill`'s flags into a request. @throws InputError naming the flag. */
@@ -60,7 +61,17 @@ export function backfillRequest(jobId: string, flags: BackfillFlags): BackfillRe
     dryRun: flags.dryRun ?? false,
     reverse: flags.reverse ?? false,
     config: parseJsonFlag('--config', flags.config),
+    ...(flags.concurrency === undefined ? {} : { concurrency: parseConcurrencyFlag(flags.concurrency) }),
   };
+}
+
+/** `--concurrency N`: a positive integer (validateBackfill checks it against the job's). */
+function parseConcurrencyFlag(text: string): number {
+  const value = Number(text);
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(value) || value < 1) {
+    throw new InputError(`--concurrency must be a positive integer, got ${JSON.stringify(text)}`);
+  }
+  return value;
 }
 
 /**
@@ -89,6 +100,7 @@ export function backfillCommand(program: Command, io: CliIo): void {
       '--downstream',
       're-run too the intervals of downstream jobs (dependsOn) that overlap the re-run intervals, transitively, each after its upstream',
     )
+    .option('--concurrency <n>', "runs of the backfill at once, at most the job's (default: the job's)")
     .addOption(awsOption('start the backfill state machine of the deployed stack'))
     .addOption(regionOption())
     .addOption(stackNameOption())
@@ -175,6 +187,8 @@ export function backfillCommand(program: Command, io: CliIo): void {
             onPlanned: downstream.length > 0 ? undefined : planned,
           });
           failedRuns += outcome.failed;
+          // A cancelled backfill stops here: its downstream re-runs wait for the resume.
+          if (outcome.cancelled) break;
         }
         if (failedRuns > 0) throw new ExitCodeError(EXIT.runsFailed);
       });
@@ -210,12 +224,29 @@ async function runOne(
           text: `${job.id}: paused; the backfill waits (piko resume ${job.id} to go on, Ctrl-C to stop and run this command again later)`,
           fields: { jobId: job.id, backfillId: progress.backfillId },
         });
+      } else if (progress.kind === 'backfill-paused' || progress.kind === 'backfill-resumed') {
+        const paused = progress.kind === 'backfill-paused';
+        print({
+          event: progress.kind,
+          text: paused
+            ? `${job.id}: backfill ${progress.backfillId} paused; it waits (piko backfill resume ${progress.backfillId} to go on)`
+            : `${job.id}: backfill ${progress.backfillId} resumed`,
+          fields: { jobId: job.id, backfillId: progress.backfillId },
+        });
       } else if (!flags.json) {
         io.err(progressBar(progress.done, progress.total, progress.failed));
       }
     },
   });
   const { succeeded, failed, waiting } = outcome;
+  if (outcome.cancelled) {
+    print({
+      event: 'backfill-cancelled',
+      text: `${job.id}: backfill ${outcome.backfillId} cancelled: ${succeeded} succeeded, ${failed} failed (piko backfill resume ${outcome.backfillId} goes on)`,
+      fields: { jobId: job.id, backfillId: outcome.backfillId, succeeded, failed },
+    });
+    return outcome;
+  }
   const still =
     waiting > 0
       ? `, ${waiting} still waiting for upstream intervals that did not succeed (run this command again once they have)`

@@ -11,7 +11,13 @@ import { CHUNK_SIZE, placeholders } from './lists.ts';
  * a run is late. A succeeded run is late when it finished after its deadline; any other status (none
  * yet) is not judged.
  */
-export const NOT_SUCCEEDED_STATUSES: readonly RunStatus[] = ['waiting', 'pending', 'queued', 'running', 'failed'];
+export const NOT_SUCCEEDED_STATUSES: readonly RunStatus[] = [
+  'waiting',
+  'pending',
+  'queued',
+  'running',
+  'failed',
+];
 
 /** An alert's columns, as {@link selectAlerts} returns them. */
 const ALERT_COLUMNS = 'job_id, kind, interval_start, interval_end, intervals, raised_at, delivered_at, error';

@@ -1,7 +1,13 @@
 /** A backfill request's row in `piko_backfills`: opening it, reading it, recording its progress. */
 import { StoreError } from '../../errors.ts';
 import type { SqlDatabase } from '../../sql.ts';
-import type { BackfillRecord } from '../types.ts';
+import {
+  type BackfillQuery,
+  type BackfillRecord,
+  type BackfillRunCounts,
+  type BackfillStatus,
+  RUN_STATUSES,
+} from '../types.ts';
 import { checkBackfillId, checkCount, checkDate, checkJobId, truncateError } from './checks.ts';
 import type { SqlContext } from './dialect.ts';
 import { BACKFILL_COLUMNS, toBackfillRecord, toJson } from './rows.ts';
@@ -9,7 +15,7 @@ import { BACKFILL_COLUMNS, toBackfillRecord, toJson } from './rows.ts';
 /** What {@link updateBackfill} adds and sets (see JobTransaction.updateBackfill). */
 export interface BackfillProgress {
   readonly cursor: Date;
-  readonly status: BackfillRecord['status'];
+  readonly status: BackfillStatus;
   readonly created: number;
   readonly rerun: number;
   readonly skipped: number;
@@ -17,12 +23,21 @@ export interface BackfillProgress {
   readonly error?: string | null;
 }
 
-/** Creates a backfill row, or returns the existing one with the same id. */
+/**
+ * Creates a backfill row, or returns the existing one with the same id; a concurrency given (not
+ * null) replaces the stored one, so running the same request with another `--concurrency` takes it.
+ */
 export async function openBackfill(
   ctx: SqlContext,
-  backfill: Omit<BackfillRecord, 'createdAt' | 'updatedAt' | 'error'>,
+  backfill: Omit<BackfillRecord, 'createdAt' | 'updatedAt' | 'error' | 'concurrency'> & {
+    readonly concurrency?: number | null;
+  },
 ): Promise<BackfillRecord> {
   checkBackfillId(backfill.backfillId);
+  const concurrency = backfill.concurrency ?? null;
+  if (concurrency !== null && (!Number.isInteger(concurrency) || concurrency < 1)) {
+    throw new StoreError(`Backfill concurrency must be a positive integer, got ${concurrency}.`);
+  }
   checkJobId(backfill.jobId);
   checkDate('range.start', backfill.range.start);
   checkDate('range.end', backfill.range.end);
@@ -30,7 +45,7 @@ export async function openBackfill(
   const now = ctx.clock();
   await ctx.db.query(
     `${ctx.dialect.insertIgnore} INTO piko_backfills (${BACKFILL_COLUMNS}) ` +
-      'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)',
+      'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)',
     [
       backfill.backfillId,
       backfill.jobId,
@@ -46,8 +61,15 @@ export async function openBackfill(
       backfill.skipped,
       now,
       now,
+      concurrency,
     ],
   );
+  if (concurrency !== null) {
+    await ctx.db.query(
+      'UPDATE piko_backfills SET concurrency = ? WHERE backfill_id = ? AND (concurrency IS NULL OR concurrency <> ?)',
+      [concurrency, backfill.backfillId, concurrency],
+    );
+  }
   const record = await getBackfill(ctx.db, backfill.backfillId);
   if (!record) throw new StoreError(`Backfill "${backfill.backfillId}" was not created.`);
   return record;
@@ -76,7 +98,9 @@ export async function updateBackfill(
   checkCount('rerun', update.rerun);
   checkCount('skipped', update.skipped);
   const { affectedRows } = await ctx.db.query(
-    'UPDATE piko_backfills SET cursor_at = ?, status = ?, created_count = created_count + ?, ' +
+    // An operator's pause or cancel (setBackfillStatus) wins over a planner that had not seen it.
+    "UPDATE piko_backfills SET cursor_at = ?, status = CASE WHEN status IN ('paused', 'cancelled') THEN status ELSE ? END, " +
+      'created_count = created_count + ?, ' +
       'rerun_count = rerun_count + ?, skipped_count = skipped_count + ?, error = ?, updated_at = ? ' +
       'WHERE backfill_id = ? AND job_id = ?',
     [
@@ -96,4 +120,95 @@ export async function updateBackfill(
       `Backfill "${backfillId}" of job "${jobId}" does not exist; create it with openBackfill first.`,
     );
   }
+}
+
+/** Backfills, newest (creation) first; a job's when `query.jobId` is given. */
+export async function listBackfills(db: SqlDatabase, query: BackfillQuery): Promise<BackfillRecord[]> {
+  checkCount('limit', query.limit);
+  if (query.jobId !== undefined) checkJobId(query.jobId);
+  const where = query.jobId === undefined ? '' : 'WHERE job_id = ? ';
+  const { rows } = await db.query(
+    `SELECT ${BACKFILL_COLUMNS} FROM piko_backfills ${where}ORDER BY created_at DESC, backfill_id LIMIT ?`,
+    [...(query.jobId === undefined ? [] : [query.jobId]), query.limit],
+  );
+  return rows.map(toBackfillRecord);
+}
+
+/**
+ * Counts of a backfill's runs per status: one `COUNT(*)` per status, each an equality range of the
+ * `piko_runs_lane (job_id, status, backfill_id, interval_start)` index, read from the index alone
+ * (a GROUP BY over the job's runs would read every run of the job).
+ */
+export async function backfillRunCounts(
+  db: SqlDatabase,
+  jobId: string,
+  backfillId: string,
+): Promise<BackfillRunCounts> {
+  checkJobId(jobId);
+  checkBackfillId(backfillId);
+  const selects = RUN_STATUSES.map(
+    (status) =>
+      `(SELECT COUNT(*) FROM piko_runs WHERE job_id = ? AND status = '${status}' AND backfill_id = ?) AS n_${status}`,
+  );
+  const { rows } = await db.query(
+    `SELECT ${selects.join(', ')}`,
+    RUN_STATUSES.flatMap(() => [jobId, backfillId]),
+  );
+  const row = rows[0] ?? {};
+  return Object.fromEntries(
+    RUN_STATUSES.map((status) => [status, Number(row[`n_${status}`] ?? 0)]),
+  ) as BackfillRunCounts;
+}
+
+/** Sets a backfill's status (pause, resume, cancel), keeping its counts and cursor. */
+export async function setBackfillStatus(
+  ctx: SqlContext,
+  jobId: string,
+  backfillId: string,
+  status: BackfillStatus,
+): Promise<void> {
+  const { affectedRows } = await ctx.db.query(
+    'UPDATE piko_backfills SET status = ?, updated_at = ? WHERE backfill_id = ? AND job_id = ?',
+    [status, ctx.clock(), backfillId, jobId],
+  );
+  if (affectedRows === 0) {
+    throw new StoreError(`Backfill "${backfillId}" of job "${jobId}" does not exist.`);
+  }
+}
+
+/**
+ * Cancels a backfill's pending and queued runs: `cancelled`, generation + 1, no execution, so the
+ * execution that held a queued run is refused by the owner check before its handler starts.
+ */
+export async function cancelBackfillRuns(
+  ctx: SqlContext,
+  jobId: string,
+  backfillId: string,
+  error: string,
+): Promise<number> {
+  checkBackfillId(backfillId);
+  const now = ctx.clock();
+  const { affectedRows } = await ctx.db.query(
+    "UPDATE piko_runs SET status = 'cancelled', generation = generation + 1, execution_name = NULL, " +
+      'error = ?, not_before = NULL, finished_at = ?, updated_at = ? ' +
+      "WHERE job_id = ? AND status IN ('pending', 'queued') AND backfill_id = ?",
+    [truncateError(error), now, now, jobId, backfillId],
+  );
+  return affectedRows;
+}
+
+/** Puts a backfill's cancelled runs back to pending in a new generation (attempts and requeues 0). */
+export async function resumeCancelledRuns(
+  ctx: SqlContext,
+  jobId: string,
+  backfillId: string,
+): Promise<number> {
+  checkBackfillId(backfillId);
+  const { affectedRows } = await ctx.db.query(
+    "UPDATE piko_runs SET status = 'pending', generation = generation + 1, attempts = 0, requeues = 0, " +
+      'stage = NULL, error = NULL, execution_name = NULL, not_before = NULL, started_at = NULL, ' +
+      "finished_at = NULL, updated_at = ? WHERE job_id = ? AND status = 'cancelled' AND backfill_id = ?",
+    [ctx.clock(), jobId, backfillId],
+  );
+  return affectedRows;
 }

@@ -23,7 +23,7 @@ export async function pendingRuns(
   const [laneSql, laneParams] = laneCondition(lane);
   const { rows } = await ctx.db.query(
     `SELECT ${RUN_COLUMNS} FROM piko_runs WHERE job_id = ? AND status = 'pending' AND ${laneSql} ` +
-      'AND (not_before IS NULL OR not_before <= ?) ' +
+      `AND (not_before IS NULL OR not_before <= ?) AND ${BACKFILL_NOT_HELD} ` +
       `ORDER BY interval_start ${newestFirst ? 'DESC' : 'ASC'} LIMIT ?`,
     [jobId, ...laneParams, ctx.clock(), limit],
   );
@@ -65,7 +65,7 @@ export async function markQueued(
   for (const ids of chunks(runIds)) {
     const { affectedRows } = await ctx.db.query(
       "UPDATE piko_runs SET status = 'queued', execution_name = ?, updated_at = ? " +
-        `WHERE job_id = ? AND status = 'pending' AND run_id IN (${placeholders(ids.length)})`,
+        `WHERE job_id = ? AND status = 'pending' AND ${BACKFILL_NOT_HELD} AND run_id IN (${placeholders(ids.length)})`,
       [executionName, now, job.jobId, ...ids],
     );
     queued += affectedRows;
@@ -100,6 +100,15 @@ export async function rearmRuns(
     );
   }
 }
+
+/**
+ * A run is not held by its backfill: it has none, or its backfill is neither paused nor cancelled.
+ * Part of the queuing statements, so a pause of a backfill (committed under the job's row lock)
+ * is always seen by the transaction that would queue its runs.
+ */
+const BACKFILL_NOT_HELD =
+  '(backfill_id IS NULL OR NOT EXISTS (SELECT 1 FROM piko_backfills WHERE ' +
+  "piko_backfills.backfill_id = piko_runs.backfill_id AND piko_backfills.status IN ('paused', 'cancelled')))";
 
 /** The scheduled lane is every run without a backfill id (schedule and manual); a backfill's lane, its runs. */
 function laneCondition(lane: DispatchLane): [string, unknown[]] {

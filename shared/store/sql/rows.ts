@@ -3,6 +3,7 @@ import { StoreError } from '../../errors.ts';
 import type { SqlRow } from '../../sql.ts';
 import {
   type BackfillRecord,
+  type BackfillStatus,
   type JobState,
   RUN_STATUSES,
   type RunRecord,
@@ -24,7 +25,7 @@ export const RUN_COLUMNS =
 /** A backfill's columns in `piko_backfills`, in the order {@link toBackfillRecord} and its INSERT use. */
 export const BACKFILL_COLUMNS =
   'backfill_id, job_id, range_start, range_end, reprocess, reverse_order, config, cursor_at, status, ' +
-  'created_count, rerun_count, skipped_count, created_at, updated_at, error';
+  'created_count, rerun_count, skipped_count, created_at, updated_at, error, concurrency';
 
 /** A value as stored JSON text; null for none. */
 export function toJson(value: unknown): string | null {
@@ -108,11 +109,12 @@ export function toBackfillRecord(row: SqlRow): BackfillRecord {
     reverse: Number(row.reverse_order) !== 0,
     config: fromJson(row.config, 'piko_backfills.config'),
     cursor: toDate(row.cursor_at),
-    status: row.status as BackfillRecord['status'],
+    status: row.status as BackfillStatus,
     created: Number(row.created_count),
     rerun: Number(row.rerun_count),
     skipped: Number(row.skipped_count),
     error: toStringOrNull(row.error),
+    concurrency: row.concurrency === null || row.concurrency === undefined ? null : Number(row.concurrency),
     createdAt: toDate(row.created_at),
     updatedAt: toDate(row.updated_at),
   };

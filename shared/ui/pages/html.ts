@@ -20,6 +20,7 @@ export const KIND_LABELS: Readonly<Record<CellKind, string>> = {
   running: 'running',
   succeeded: 'succeeded',
   failed: 'failed',
+  cancelled: 'cancelled',
   missing: 'missing',
   future: 'not due yet',
 };

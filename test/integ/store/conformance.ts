@@ -97,8 +97,9 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
 
     describe('migrations', () => {
       it('numbers migrations 1, 2, 3… with SQL for both dialects', () => {
-        // 4: execution leases; 5: the runs' code version; 6: operator actions; 8: alerts and the deadline watch.
-        expect(MIGRATIONS.map((migration) => migration.version)).toEqual([1, 2, 3, 4, 5, 6, 8]);
+        // 4: execution leases; 5: the runs' code version; 6: operator actions; 8: alerts and the deadline watch;
+        // 10: backfill concurrency.
+        expect(MIGRATIONS.map((migration) => migration.version)).toEqual([1, 2, 3, 4, 5, 6, 8, 10]);
         for (const migration of MIGRATIONS) {
           expect(migration.mysql.length).toBeGreaterThan(0);
           expect(migration.sqlite.length).toBeGreaterThan(0);
@@ -1073,6 +1074,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           running: 1,
           succeeded: 1,
           failed: 1,
+          cancelled: 0,
         });
         expect(await store.countRuns('never_seen')).toEqual({
           pending: 0,
@@ -1080,6 +1082,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           running: 0,
           succeeded: 0,
           failed: 0,
+          cancelled: 0,
         });
       });
 
@@ -1299,7 +1302,13 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           reverse: false,
         });
 
-        const expected = { ...request(`${jobId}-1`, jobId), error: null, createdAt, updatedAt: createdAt };
+        const expected = {
+          ...request(`${jobId}-1`, jobId),
+          error: null,
+          concurrency: null,
+          createdAt,
+          updatedAt: createdAt,
+        };
         expect(opened).toEqual(expected);
         expect(reopened).toEqual(expected);
         expect(await store.getBackfill(`${jobId}-1`)).toEqual(expected);
@@ -1341,6 +1350,71 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           updatedAt: now,
         });
         expect((await store.countRuns(jobId)).pending).toBe(2);
+      });
+
+      it('lists backfills newest first with run counts; a paused one queues nothing, a cancel and resume move its runs', async () => {
+        // Arrange: two backfills of one job, three runs of the second
+        const jobId = newJobId('backfill_held');
+        const [older, newer] = [`${jobId}-a`, `${jobId}-b`];
+        setClock('2026-04-12T00:00:00.000Z');
+        await store.openBackfill({ ...request(older, jobId), reverse: false, cursor: T0 });
+        setClock('2026-04-12T00:00:01.000Z');
+        await store.openBackfill({ ...request(newer, jobId), reverse: false, cursor: T0, concurrency: 3 });
+        await store.withJob(jobAt(jobId, T0), (tx) =>
+          tx.insertRuns(runsOf(hours(T0, 3), 'backfill', { backfillId: newer })),
+        );
+
+        // Act
+        const pendingWhilePaused = await store.withJob(jobAt(jobId, T0), async (tx) => {
+          await tx.setBackfillStatus(newer, 'paused');
+          // A planner that had not seen the pause keeps it.
+          await tx.updateBackfill(newer, {
+            cursor: T0,
+            status: 'planning',
+            created: 3,
+            rerun: 0,
+            skipped: 0,
+          });
+          const lane = { kind: 'backfill', backfillId: newer } as const;
+          const runs = await store.listRuns(jobId);
+          return {
+            pending: await tx.pendingRuns(lane, 10),
+            queued: await tx.markQueued(
+              runs.map((run) => run.runId),
+              'exec-held',
+            ),
+          };
+        });
+        const listed = await store.listBackfills({ jobId, limit: 10 });
+        const cancelled = await store.withJob(jobAt(jobId, T0), (tx) => tx.cancelBackfillRuns(newer, 'stop'));
+        const afterCancel = await store.backfillRunCounts(jobId, newer);
+        const resumed = await store.withJob(jobAt(jobId, T0), (tx) => tx.resumeCancelledRuns(newer));
+
+        // Assert
+        expect(pendingWhilePaused).toEqual({ pending: [], queued: 0 });
+        expect(
+          listed.map((backfill) => [backfill.backfillId, backfill.status, backfill.concurrency]),
+        ).toEqual([
+          [newer, 'paused', 3],
+          [older, 'planning', null],
+        ]);
+        expect(await store.listBackfills({ limit: 1 })).toHaveLength(1);
+        expect(cancelled).toBe(3);
+        expect(afterCancel).toEqual({
+          pending: 0,
+          queued: 0,
+          running: 0,
+          succeeded: 0,
+          failed: 0,
+          cancelled: 3,
+        });
+        expect(resumed).toBe(3);
+        const runs = await store.listRuns(jobId);
+        expect(runs.map((run) => [run.status, run.generation, run.error])).toEqual([
+          ['pending', 2, null],
+          ['pending', 2, null],
+          ['pending', 2, null],
+        ]);
       });
 
       it('refuses to update a backfill the job does not have, rolling the transaction back', async () => {

@@ -99,7 +99,7 @@ describe('parseControlEvent', () => {
       }),
     ).toThrow(
       'Invalid dispatcher event (action "backfill-plan"):\n' +
-        '  - request has unknown key(s) "dryrun"; allowed: jobId, from, to, reprocess, dryRun, reverse, config\n' +
+        '  - request has unknown key(s) "dryrun"; allowed: jobId, from, to, reprocess, dryRun, reverse, config, concurrency\n' +
         '  - request.jobId must be a job id (a-z first, then a-z, 0-9, _ or -, at most 40 characters), got "A"\n' +
         '  - request.from must be an ISO 8601 instant with an offset, such as "2026-01-01T00:00:00Z", got "2026-01-01"\n' +
         '  - request.to must be an ISO 8601 instant with an offset, such as "2026-01-01T00:00:00Z", got 5\n' +

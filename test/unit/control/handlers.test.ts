@@ -11,8 +11,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { jobStateMachines, SfnWorkflowStarter } from '../../../shared/aws/sfn-starter.ts';
 import type {
+  BackfillChangeResponse,
   BackfillNextResponse,
   BackfillPlanResponse,
+  BackfillsResponse,
   DispatchResponse,
   StatusResponse,
   WatchdogResponse,
@@ -212,7 +214,7 @@ describe('status, pause and resume', () => {
           watermark: '2026-01-01T03:00:00.000Z',
           paused: false,
           skippedTotal: 0,
-          counts: { waiting: 0, pending: 0, queued: 2, running: 0, succeeded: 0, failed: 1 },
+          counts: { waiting: 0, pending: 0, queued: 2, running: 0, succeeded: 0, failed: 1, cancelled: 0 },
           version: null,
           outdated: 0,
           recentFailures: [
@@ -496,6 +498,66 @@ describe('backfill', () => {
       send({ action: 'backfill-next', jobId: 'hourly', backfillId: 'bf-00000000000000000000' }),
     ).rejects.toThrow(
       'No backfill "bf-00000000000000000000" of job "hourly": start it with backfill-plan (the backfill state machine does)',
+    );
+  });
+
+  it('pause, resume and cancel (--aws): the loop waits while paused, batches of its concurrency, ends when cancelled', async () => {
+    // Arrange: a backfill at concurrency 1 (the job's is 2)
+    const plan = await send<BackfillPlanResponse>({
+      action: 'backfill-plan',
+      request: { ...request, concurrency: 1 },
+    });
+    const next = () =>
+      send<BackfillNextResponse>({
+        action: 'backfill-next',
+        jobId: 'hourly',
+        backfillId: plan.backfillId,
+        reverse: false,
+      });
+    const change = (action: string, reason?: string) =>
+      send<BackfillChangeResponse>({ action, backfillId: plan.backfillId, actor: 'ops@laptop', reason });
+
+    // Act
+    const first = await next();
+    const paused = await change('backfill-pause', 'db maintenance');
+    await runExecution(first.execution!);
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED' } as never);
+    const whilePaused = await next();
+    const listed = await send<BackfillsResponse>({ action: 'backfills', jobId: 'hourly' });
+    await change('backfill-resume');
+    const afterResume = await next();
+    const cancelled = await change('backfill-cancel', 'wrong range');
+    const afterCancel = await next();
+    const resumed = await change('backfill-resume');
+
+    // Assert
+    expect(first.execution!.runs).toHaveLength(1);
+    expect(paused).toMatchObject({ from: 'planned', to: 'paused', runs: 0 });
+    expect(whilePaused).toEqual({ action: 'backfill-next', done: false, waitSeconds: 60 });
+    expect(listed.backfills).toHaveLength(1);
+    expect(listed.backfills[0]).toMatchObject({
+      backfillId: plan.backfillId,
+      status: 'paused',
+      concurrency: 1,
+      runs: { succeeded: 1, pending: 5 },
+      lastAction: { kind: 'backfill-pause', actor: 'ops@laptop', reason: 'db maintenance' },
+    });
+    expect(afterResume.execution!.runs).toHaveLength(1);
+    expect(cancelled).toMatchObject({ from: 'planned', to: 'cancelled', runs: 5 });
+    expect(afterCancel).toEqual({ action: 'backfill-next', done: true, cancelled: true });
+    expect(resumed).toMatchObject({
+      from: 'cancelled',
+      to: 'planning',
+      runs: 5,
+      restart: {
+        jobId: 'hourly',
+        from: '2025-12-31T00:00:00.000Z',
+        to: '2025-12-31T06:00:00.000Z',
+        dryRun: false,
+      },
+    });
+    await expect(change('backfill-resume')).rejects.toThrow(
+      `Backfill "${plan.backfillId}" is planning: resume applies only to a backfill that is paused, cancelled`,
     );
   });
 
