@@ -56,7 +56,7 @@ describe('defineJob refuses unknown options', () => {
     expect(() => defineJob(options)).toThrow(
       new JobDefinitionError('typos', [
         'unknown option "catchupWindows"; did you mean "catchupWindow"?',
-        'unknown option "colour"; the options are id, description, version, schedule, start, catchup, catchupWindow, misfireGraceTime, concurrency, retry, timeout, memoryMiB, maxIntervalsPerDispatch, config, resources, sinks, handler, stages',
+        'unknown option "colour"; the options are id, description, version, schedule, start, catchup, catchupWindow, misfireGraceTime, concurrency, retry, timeout, deadline, memoryMiB, maxIntervalsPerDispatch, dependsOn, upstreamTimeout, config, resources, sinks, handler, stages',
         'unknown option "schedule.timzone"; did you mean "schedule.timezone"?',
         'unknown option "retry.backof"; did you mean "retry.backoff"?',
       ]),
