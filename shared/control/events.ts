@@ -13,6 +13,7 @@ import {
   REPROCESS,
   type Reprocess,
 } from '../planner/backfill.ts';
+import type { CancelOutcome, MarkOutcome } from '../planner/operator.ts';
 import type { ExecutionInput } from '../workflow/starter.ts';
 import type { JobStatus } from './status.ts';
 
@@ -50,8 +51,42 @@ export interface BackfillNextEvent {
   readonly reverse: boolean;
 }
 
+/**
+ * `piko cancel --aws`: cancels the job's unfinished runs of intervals starting in `[from, to)`
+ * (a running run's stage runner sees it at its next poll), recorded with `actor` and `reason`.
+ */
+export interface CancelEvent {
+  readonly action: 'cancel';
+  readonly jobId: string;
+  /** ISO 8601. */
+  readonly from: string;
+  /** ISO 8601. */
+  readonly to: string;
+  /** Who asks (the CLI's `user@host`). */
+  readonly actor: string;
+  /** @default null */
+  readonly reason?: string | null;
+}
+
+/** `piko mark --aws`: marks the intervals of a range succeeded or skipped without running them. */
+export interface MarkEvent {
+  readonly action: 'mark';
+  readonly jobId: string;
+  /** ISO 8601. */
+  readonly from: string;
+  /** ISO 8601. */
+  readonly to: string;
+  readonly as: 'succeeded' | 'skipped';
+  /** @default false */
+  readonly dryRun?: boolean;
+  readonly actor: string;
+  readonly reason: string;
+}
+
 /** Every event the dispatcher accepts. */
 export type ControlEvent =
+  | CancelEvent
+  | MarkEvent
   | DispatchEvent
   | ContinueEvent
   | StatusEvent
@@ -128,15 +163,39 @@ export interface BackfillNextResponse {
   readonly waitSeconds?: number;
 }
 
+/** The answer to `cancel`: what was cancelled and which runs had finished already. */
+export interface CancelResponse extends CancelOutcome {
+  readonly action: 'cancel';
+  /** ECS tasks of cancelled running runs that were asked to stop (Fargate jobs). */
+  readonly stoppedTasks?: readonly string[];
+}
+
+/** The answer to `mark`. */
+export interface MarkResponse extends MarkOutcome {
+  readonly action: 'mark';
+}
+
 /** What the dispatcher answers, by event. */
 export type ControlResponse =
+  | CancelResponse
+  | MarkResponse
   | DispatchResponse
   | StatusResponse
   | PauseResponse
   | BackfillPlanResponse
   | BackfillNextResponse;
 
-const ACTIONS = ['dispatch', 'continue', 'status', 'pause', 'resume', 'backfill-plan', 'backfill-next'];
+const ACTIONS = [
+  'dispatch',
+  'continue',
+  'status',
+  'pause',
+  'resume',
+  'backfill-plan',
+  'backfill-next',
+  'cancel',
+  'mark',
+];
 /** Keys each action accepts; anything else is refused, so a typo (`dryrun`) is never silently ignored. */
 const KEYS: Readonly<Record<string, readonly string[]>> = {
   dispatch: ['action', 'jobId'],
@@ -146,6 +205,8 @@ const KEYS: Readonly<Record<string, readonly string[]>> = {
   resume: ['action', 'jobId'],
   'backfill-plan': ['action', 'request'],
   'backfill-next': ['action', 'jobId', 'backfillId', 'reverse'],
+  cancel: ['action', 'jobId', 'from', 'to', 'actor', 'reason'],
+  mark: ['action', 'jobId', 'from', 'to', 'as', 'dryRun', 'actor', 'reason'],
 };
 const REQUEST_KEYS = ['jobId', 'from', 'to', 'reprocess', 'dryRun', 'reverse', 'config'];
 /** Backfill ids are `bf-` and 20 hex digits (see `backfillId`); a looser bound keeps the parser simple. */
@@ -206,6 +267,39 @@ export function parseControlEvent(event: unknown): ControlEvent {
       }
       break;
     }
+    case 'cancel':
+    case 'mark': {
+      const id = jobId();
+      const from = instant(own(event, 'from'), 'from', problems);
+      const to = instant(own(event, 'to'), 'to', problems);
+      const actor = own(event, 'actor');
+      if (typeof actor !== 'string' || actor.length === 0 || actor.length > 200) {
+        problems.push(`actor must be who asks, 1 to 200 characters, got ${describe(actor)}`);
+      }
+      const reason = own(event, 'reason');
+      if (
+        action === 'mark'
+          ? typeof reason !== 'string' || !reason.trim()
+          : reason != null && typeof reason !== 'string'
+      ) {
+        problems.push(
+          `reason must be a string${action === 'mark' ? ' saying why' : ''}, got ${describe(reason)}`,
+        );
+      }
+      if (id === undefined || from === undefined || to === undefined || typeof actor !== 'string') break;
+      if (action === 'cancel') {
+        parsed = { action, jobId: id, from, to, actor, reason: typeof reason === 'string' ? reason : null };
+        break;
+      }
+      const as = own(event, 'as');
+      if (as !== 'succeeded' && as !== 'skipped')
+        problems.push(`as must be "succeeded" or "skipped", got ${describe(as)}`);
+      const dryRun = optionalBoolean(own(event, 'dryRun'), 'dryRun', problems);
+      if ((as === 'succeeded' || as === 'skipped') && typeof reason === 'string') {
+        parsed = { action, jobId: id, from, to, as, dryRun, actor, reason };
+      }
+      break;
+    }
   }
   if (problems.length > 0 || !parsed) {
     throw new InputError(`Invalid dispatcher event (action "${action}"):\n  - ${problems.join('\n  - ')}`);
@@ -254,6 +348,13 @@ function checkJobId(value: unknown, key: string, problems: string[]): string | u
       ? `${key} is required`
       : `${key} must be a job id (a-z first, then a-z, 0-9, _ or -, at most 40 characters), got ${describe(value)}`,
   );
+  return undefined;
+}
+
+function instant(value: unknown, key: string, problems: string[]): string | undefined {
+  const parsed = typeof value === 'string' ? parseIsoInstant(value) : undefined;
+  if (parsed) return parsed.toISOString();
+  problems.push(`${key} must be an ISO 8601 instant with an offset, got ${describe(value)}`);
   return undefined;
 }
 

@@ -10,5 +10,6 @@ export * from './backfill.ts';
 export * from './backfill-run.ts';
 export * from './dispatch.ts';
 export * from './manual.ts';
+export * from './operator.ts';
 export * from './scheduled.ts';
 export * from './watermark.ts';

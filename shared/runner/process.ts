@@ -79,6 +79,7 @@ export async function openProcessServices(
     jobs,
     resources,
     shutdown: options.shutdown,
+    cancelPollMs: config.piko.cancelPollSeconds * 1_000,
     outputDir: path.join(config.piko.dataDir, 'output'),
     async close() {
       try {

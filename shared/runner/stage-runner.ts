@@ -6,13 +6,13 @@
  * container's stage (`container-stage.ts`). It may import the store, the workflow contract,
  * resources, sinks and telemetry; never the planner's dispatch, a runtime, the CLI or infra.
  */
-import { NonRetryableError, StoreUnavailableError } from '../errors.ts';
+import { NonRetryableError, RunCancelledError, StoreUnavailableError } from '../errors.ts';
 import { intervalToJson } from '../interval.ts';
 import { parseJobConfig } from '../job.ts';
 import type { JobRegistry } from '../registry.ts';
 import type { ResourceRegistry } from '../resources/lending.ts';
 import { ownerMismatch, refused } from '../store/owner.ts';
-import type { StateStore } from '../store/types.ts';
+import { OPERATOR_FINAL_STATUSES, type RunRecord, type StateStore } from '../store/types.ts';
 import {
   errorMessage,
   logger,
@@ -41,6 +41,11 @@ export interface StageRunnerDeps {
   readonly outputDir?: string;
   /** Aborted when the process shuts down: running handlers see their signal abort. @default never */
   readonly shutdown?: AbortSignal;
+  /**
+   * How often a running stage reads its run's status, so that a cancel made by another process (the
+   * CLI, the UI, `--aws`) aborts its handler's `ctx.signal`. @default 5000
+   */
+  readonly cancelPollMs?: number;
   /** @default () => new Date() */
   readonly now?: () => Date;
 }
@@ -74,6 +79,17 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
   const interval = intervalToJson(run.interval);
 
   if (payload.action === 'fail') {
+    if (isOperatorFinal(run)) {
+      // The run's stage ended because an operator cancelled it (RunCancelledError, caught by the
+      // workflow as any non-retryable error): it stays cancelled, not failed.
+      logger.info('run cancelled', {
+        jobId: job.id,
+        runId: run.runId,
+        interval: interval.start,
+        status: run.status,
+      });
+      return { interval, cancelled: true };
+    }
     const message = redact(stageErrorMessage(payload.error));
     if (payload.error.Error === StoreUnavailableError.name) {
       // The state store was out of reach through every retry: the job is not at fault, and the
@@ -133,6 +149,8 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
     const current = await deps.store.getRun(run.runId);
     // Delivered again after it succeeded (a restarted execution): never run an interval twice.
     if (current?.status === 'succeeded') return { interval, alreadyDone: true };
+    // Cancelled (or marked skipped) by an operator before this stage started: it never starts.
+    if (current && isOperatorFinal(current)) return { interval, notStarted: 'cancelled' };
     const mismatch = current
       ? ownerMismatch(current, ref)
       : `run ${run.runId} does not exist in the state store`;
@@ -152,6 +170,8 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
     throw refused(mismatch ?? `run ${run.runId} changed while this stage started`);
   }
 
+  const cancel = watchForCancel(deps, run.runId);
+  const shutdown = deps.shutdown ? AbortSignal.any([deps.shutdown, cancel.signal]) : cancel.signal;
   let output: unknown;
   try {
     output = await attemptStage({
@@ -164,7 +184,7 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
       // One rule for every stage: the previous stage's output is the one it recorded in the store.
       input: payload.stageIndex === 0 ? null : (record.output ?? null),
       resources: deps.resources,
-      shutdown: deps.shutdown,
+      shutdown,
       log: (level, message, fields) =>
         logger[level](message, {
           ...fields,
@@ -183,6 +203,14 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
       },
     });
   } catch (error) {
+    if (cancel.signal.aborted) {
+      logger.info('stage stopped: the run was cancelled', {
+        jobId: job.id,
+        runId: run.runId,
+        stage: stage.name,
+      });
+      throw cancel.signal.reason;
+    }
     if (isStageTimeout(error)) throw error;
     logger.info('stage attempt failed', {
       jobId: job.id,
@@ -192,6 +220,8 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
       error: errorMessage(error),
     });
     throw withoutSecrets(error);
+  } finally {
+    cancel.stop();
   }
 
   const finished = now();
@@ -208,4 +238,34 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
     await deps.store.recordOutput(run.runId, result, finished, ref);
   }
   return { interval };
+}
+
+function isOperatorFinal(run: RunRecord): boolean {
+  return OPERATOR_FINAL_STATUSES.includes(run.status);
+}
+
+/**
+ * Polls the run's status every `cancelPollMs` while its stage runs: once an operator has cancelled
+ * it (or marked it skipped), `signal` aborts with a RunCancelledError. A failed read is ignored (the
+ * next one tries again); the timer never keeps the process alive.
+ */
+function watchForCancel(
+  deps: StageRunnerDeps,
+  runId: number,
+): { readonly signal: AbortSignal; stop(): void } {
+  const controller = new AbortController();
+  const timer = setInterval(() => {
+    deps.store.getRun(runId).then(
+      (current) => {
+        if (current && isOperatorFinal(current) && !controller.signal.aborted) {
+          controller.abort(
+            new RunCancelledError(runId, current.status === 'skipped' ? 'skipped' : 'cancelled'),
+          );
+        }
+      },
+      (error: unknown) => logger.debug('cancel poll failed', { runId, error: errorMessage(error) }),
+    );
+  }, deps.cancelPollMs ?? 5_000);
+  timer.unref?.();
+  return { signal: controller.signal, stop: () => clearInterval(timer) };
 }

@@ -3,6 +3,7 @@ import { secretConfigValues } from '../../config-secrets.ts';
 import { InputError } from '../../errors.ts';
 import type { JobDefinition } from '../../job.ts';
 import {
+  type OperatorAction,
   RUN_STATUSES,
   type RunQuery,
   type RunRecord,
@@ -63,7 +64,21 @@ export interface RunHistoryLine {
   readonly finishedAt: string | null;
   /** From the start of the last attempt to the end; null unless finished. */
   readonly durationMs: number | null;
+  /** The operator actions recorded on a range holding this interval (cancel, mark, …), newest first. */
+  readonly actions: readonly ActionLine[];
 }
+
+/** An operator action as `piko runs` shows it: who, why, when. */
+export interface ActionLine {
+  readonly kind: string;
+  readonly target: string;
+  readonly actor: string;
+  readonly reason: string | null;
+  readonly at: string;
+}
+
+/** Recorded actions of a job `piko runs` reads to match them to its runs. */
+const ACTIONS_READ = 500;
 
 /**
  * `piko runs <job> [--from ISO] [--to ISO] [--status S] [--limit N] [--json]`: the runs of a job's
@@ -141,6 +156,7 @@ async function historyLines(
   job: JobDefinition,
   runs: readonly RunRecord[],
 ): Promise<RunHistoryLine[]> {
+  const actions = runs.length ? await store.listActions({ jobId: job.id, limit: ACTIONS_READ }) : [];
   const backfills = new Map<string, Awaited<ReturnType<StateStore['getBackfill']>>>();
   for (const id of new Set(runs.flatMap((run) => (run.backfillId ? [run.backfillId] : [])))) {
     backfills.set(id, await store.getBackfill(id));
@@ -179,8 +195,26 @@ async function historyLines(
       startedAt: run.startedAt?.toISOString() ?? null,
       finishedAt: run.finishedAt?.toISOString() ?? null,
       durationMs: run.startedAt && run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : null,
+      actions: actionsOn(actions, run),
     };
   });
+}
+
+/** The actions whose target is a range (`from/to`) holding the run's interval start. */
+export function actionsOn(actions: readonly OperatorAction[], run: RunRecord): ActionLine[] {
+  const start = run.interval.start.getTime();
+  return actions
+    .filter((action) => {
+      const [from, to] = action.target.split('/').map((part) => Date.parse(part));
+      return from !== undefined && to !== undefined && from <= start && start < to;
+    })
+    .map((action) => ({
+      kind: action.kind,
+      target: action.target,
+      actor: action.actor,
+      reason: action.reason,
+      at: action.at.toISOString(),
+    }));
 }
 
 /** A JSON value with every secret in it redacted (as text when redaction leaves no valid JSON). */
@@ -212,4 +246,7 @@ function printRun(io: CliIo, job: JobDefinition, line: RunHistoryLine): void {
   io.out(`  config ${line.config === null ? 'none (the job defaults)' : JSON.stringify(line.config)}`);
   if (line.error !== null) io.out(`  error: ${line.error}`);
   if (line.output !== null) io.out(`  output: ${JSON.stringify(line.output)}`);
+  for (const action of line.actions) {
+    io.out(`  ${action.kind} by ${action.actor} at ${action.at}${action.reason ? `: ${action.reason}` : ''}`);
+  }
 }

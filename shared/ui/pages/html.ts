@@ -19,6 +19,8 @@ export const KIND_LABELS: Readonly<Record<CellKind, string>> = {
   running: 'running',
   succeeded: 'succeeded',
   failed: 'failed',
+  cancelled: 'cancelled',
+  skipped: 'skipped',
   missing: 'missing',
   future: 'not due yet',
 };

@@ -7,6 +7,7 @@ import type { StateStore } from '../../../shared/store/types.ts';
 import { createTestDatabase, mysqlGate, type TestDatabase } from '../../../support/mysql.ts';
 import { queryStartingWith, startFaultProxy } from '../../helpers/fault-proxy.ts';
 import { RecordingStarter } from '../../helpers/recording-starter.ts';
+import { describeOperatorActions } from './operator-suite.ts';
 import { describePlanner } from './planner-suite.ts';
 import { describeCodeVersions } from './versions-suite.ts';
 
@@ -54,6 +55,19 @@ describe.skipIf(skip)('MySQL (MariaDB)', () => {
     wipe,
     databaseBytes,
     cleanup: async () => versionsDatabase?.drop(),
+  });
+
+  let actionsDatabase: TestDatabase | undefined;
+  describeOperatorActions('MySQL', {
+    kind: 'mysql',
+    open: async (clock) => {
+      if (!probe.available) throw new Error(probe.reason);
+      actionsDatabase = await createTestDatabase('actions');
+      return openMysqlStore({ dsn: actionsDatabase.dsn, poolSize: 4, clock });
+    },
+    wipe,
+    databaseBytes,
+    cleanup: async () => actionsDatabase?.drop(),
   });
 
   it('marks a backfill failed with the error when its connection drops mid-planning, and resumes it', async () => {

@@ -1,10 +1,12 @@
 import { openSqliteStore } from '../../../shared/store/sqlite.ts';
 import { tempSqliteFile } from '../../helpers/sqlite.ts';
+import { describeOperatorActions } from './operator-suite.ts';
 import { describePlanner } from './planner-suite.ts';
 import { describeCodeVersions } from './versions-suite.ts';
 
 const temp = await tempSqliteFile('piko-planner-');
 const versionsTemp = await tempSqliteFile('piko-versions-');
+const actionsTemp = await tempSqliteFile('piko-actions-');
 
 describePlanner('SQLite', {
   kind: 'sqlite',
@@ -30,4 +32,15 @@ describeCodeVersions('SQLite', {
   },
   databaseBytes: async () => 0,
   cleanup: () => versionsTemp.cleanup(),
+});
+
+describeOperatorActions('SQLite', {
+  kind: 'sqlite',
+  open: (clock) => openSqliteStore({ file: actionsTemp.file, clock }),
+  wipe: async (store) => {
+    for (const table of ['piko_runs', 'piko_jobs', 'piko_backfills'])
+      await store.database.query(`DELETE FROM ${table}`);
+  },
+  databaseBytes: async () => 0,
+  cleanup: () => actionsTemp.cleanup(),
 });

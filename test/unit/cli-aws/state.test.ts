@@ -32,7 +32,7 @@ const STATUS: StatusResponse = {
       watermark: '2026-11-26T03:00:00.000Z',
       paused: false,
       skippedTotal: 4,
-      counts: { pending: 1, queued: 0, running: 2, succeeded: 300, failed: 1 },
+      counts: { pending: 1, queued: 0, running: 2, succeeded: 300, failed: 1, cancelled: 0, skipped: 0 },
       version: '7',
       outdated: 12,
       recentFailures: [
@@ -52,7 +52,7 @@ const STATUS: StatusResponse = {
       watermark: null,
       paused: true,
       skippedTotal: 0,
-      counts: { pending: 0, queued: 0, running: 0, succeeded: 0, failed: 0 },
+      counts: { pending: 0, queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, skipped: 0 },
       recentFailures: [],
     } as unknown as StatusResponse['jobs'][number],
   ],
@@ -112,12 +112,12 @@ describe('piko status --aws', () => {
       out: [
         'daily',
         '  watermark 2026-11-26T03:00:00.000Z, next tick 2026-11-27T03:00:00.000Z',
-        '  runs: pending 1, queued 0, running 2, succeeded 300, failed 1; skipped 4',
+        '  runs: pending 1, queued 0, running 2, succeeded 300, failed 1, cancelled 0, skipped 0; skipped by catch-up 4',
         '  version "7": 12 succeeded interval(s) outdated (piko backfill daily --from … --to … --reprocess outdated re-runs them)',
         '  failed 2026-11-20T03:00:00.000Z → 2026-11-21T03:00:00.000Z (run 41, finished 2026-11-21T03:04:05.000Z): NonRetryableError: input file is corrupt',
         'legacy (paused)',
         '  watermark (not planned yet), next tick (unknown: not a job of the local functions/jobs)',
-        '  runs: pending 0, queued 0, running 0, succeeded 0, failed 0; skipped 0',
+        '  runs: pending 0, queued 0, running 0, succeeded 0, failed 0, cancelled 0, skipped 0; skipped by catch-up 0',
       ],
       err: [],
     });
@@ -146,6 +146,8 @@ describe('piko status --aws', () => {
         running: 2,
         succeeded: 300,
         failed: 1,
+        cancelled: 0,
+        skippedRuns: 0,
         version: '7',
         outdated: 12,
         failures: [
