@@ -5,10 +5,11 @@
  * the token checked before; more actions plug in by adding to the list given to the server.
  */
 import { html } from 'hono/html';
+import { localActor } from '../control/actor.ts';
 import { InputError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
-import { validateBackfill } from '../planner/index.ts';
+import { cancelRuns, markRange, validateBackfill } from '../planner/index.ts';
 import type { JobRegistry } from '../registry.ts';
 import type { StateStore } from '../store/types.ts';
 import type { IntervalView } from './model.ts';
@@ -26,7 +27,7 @@ export interface UiRunner {
 
 /** What an action works with. */
 export interface ActionContext {
-  /** The store actions read from (writes go through the runner and the planner). */
+  /** The store actions read from (writes go through the runner and the planner's operator actions). */
   readonly store: StateStore;
   readonly jobs: JobRegistry;
   readonly runner: UiRunner;
@@ -98,8 +99,7 @@ export const rerunAction: IntervalAction = {
   name: 'rerun',
   label: 'Rerun',
   description: 'Run this interval again with the config its run had.',
-  offered: (view) =>
-    view.run !== undefined && (view.run.status === 'succeeded' || view.run.status === 'failed'),
+  offered: (view) => view.run !== undefined && !isInFlight(view),
   async perform(context, view) {
     if (!view.run) throw new InputError('This interval has no run to rerun; use Run now.');
     const config = startManualRun(context, view, view.run.config);
@@ -108,8 +108,72 @@ export const rerunAction: IntervalAction = {
   },
 };
 
+/** The reason field of an operator action (recorded with who and when). */
+const reasonField = (id: string) =>
+  html`<label for="${id}">Reason (recorded)</label>
+<input id="${id}" name="reason" maxlength="1000" autocomplete="off">`;
+
+/** Cancel: a pending or queued run never starts; a running one's `ctx.signal` aborts (planner's `cancelRuns`). */
+export const cancelAction: IntervalAction = {
+  name: 'cancel',
+  label: 'Cancel',
+  description: 'Cancel this run: if it is running, its handler is stopped; it is recorded as cancelled.',
+  offered: (view) => isInFlight(view),
+  fields: () => reasonField('cancel-reason'),
+  async perform(context, view, form) {
+    const range = { from: view.interval.start, to: new Date(view.interval.start.getTime() + 1) };
+    const outcome = await cancelRuns(context.store, view.job, range, {
+      actor: localActor('ui'),
+      reason: form.reason?.trim() || null,
+    });
+    return {
+      notice: outcome.cancelled.length
+        ? 'Cancelled this run.'
+        : 'This run had finished already; nothing was cancelled.',
+    };
+  },
+};
+
+/** Mark succeeded or skipped: without running it (planner's `markRange`); never a queued or running run. */
+export const markAction: IntervalAction = {
+  name: 'mark',
+  label: 'Mark',
+  description: 'Mark this interval succeeded or skipped without running it (a reason is required).',
+  offered: (view) => view.kind !== 'future' && !isInFlight(view),
+  fields: () =>
+    html`<label for="mark-as">Mark as</label>
+<select id="mark-as" name="as"><option value="skipped">skipped</option><option value="succeeded">succeeded</option></select>
+${reasonField('mark-reason')}`,
+  async perform(context, view, form) {
+    const as = form.as === 'succeeded' ? 'succeeded' : form.as === 'skipped' ? 'skipped' : undefined;
+    if (!as) throw new InputError('Mark as succeeded or skipped.');
+    const reason = form.reason?.trim();
+    if (!reason) throw new InputError('Say why in the reason field: it is recorded with the action.');
+    const outcome = await markRange(
+      context.store,
+      view.job,
+      { from: view.interval.start, to: view.interval.end, as },
+      { actor: localActor('ui'), reason },
+      context.now(),
+    );
+    return {
+      notice:
+        outcome.created + outcome.updated > 0
+          ? `Marked this interval ${as}.`
+          : outcome.leftAlone.length
+            ? 'This interval is queued or running: cancel it first.'
+            : `This interval is already ${as === 'skipped' ? 'succeeded or skipped' : as}.`,
+    };
+  },
+};
+
 /** The actions on an interval that every UI offers. */
-export const DEFAULT_INTERVAL_ACTIONS: readonly IntervalAction[] = [runNowAction, rerunAction];
+export const DEFAULT_INTERVAL_ACTIONS: readonly IntervalAction[] = [
+  runNowAction,
+  rerunAction,
+  cancelAction,
+  markAction,
+];
 
 /** Checks a manual run as `piko run` does (an interval that has ended, a config the schema takes). */
 function startManualRun(context: ActionContext, view: IntervalView, override: unknown): unknown {
