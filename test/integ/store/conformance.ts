@@ -1074,6 +1074,8 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           running: 1,
           succeeded: 1,
           failed: 1,
+          cancelled: 0,
+          skipped: 0,
         });
         expect(await store.countRuns('never_seen')).toEqual({
           pending: 0,
@@ -1081,6 +1083,8 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           running: 0,
           succeeded: 0,
           failed: 0,
+          cancelled: 0,
+          skipped: 0,
         });
       });
 
