@@ -36,6 +36,11 @@ export interface PikoSettings {
   readonly requeueDelaySeconds: number;
   /** How far a job's watermark may be ahead of this clock before its planning stops (ClockSkewError). @default 300 */
   readonly clockSkewToleranceSeconds: number;
+  /**
+   * How often a running stage reads its run's status, to see a cancel made by another process (its
+   * handler's `ctx.signal` aborts then). @default 5
+   */
+  readonly cancelPollSeconds: number;
 }
 
 /** The `[mysql]` section: the state store on MySQL/Aurora instead of SQLite. */
@@ -215,6 +220,7 @@ const SECTIONS = {
     maxRequeues: field(z.number().int().nonnegative(), 'an integer of 0 or more'),
     requeueDelaySeconds: field(z.number().int().nonnegative(), 'an integer of 0 or more'),
     clockSkewToleranceSeconds: field(z.number().int().nonnegative(), 'an integer of 0 or more'),
+    cancelPollSeconds: field(z.number().positive(), 'a number of seconds greater than 0'),
   }) satisfies z.ZodType<PikoSettings>,
   mysql: z.object({
     dsn: field(
@@ -288,6 +294,7 @@ function defaultsOf(
         maxRequeues: 5,
         requeueDelaySeconds: 10,
         clockSkewToleranceSeconds: 300,
+        cancelPollSeconds: 5,
       };
     case 'aws':
       return { region: env.AWS_REGION || undefined, stackName: 'Piko' };

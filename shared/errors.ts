@@ -202,6 +202,24 @@ export class NonRetryableError extends PikoError {
 }
 
 /**
+ * An operator cancelled the run (`piko cancel`, the UI, `--aws`) or marked it skipped while a stage
+ * ran: the stage's handler saw its `ctx.signal` abort with this error, and nothing it returns is
+ * recorded. A NonRetryableError, so the workflow neither retries nor fails the run: it stays
+ * `cancelled` (or `skipped`); run it again with `piko run` or a backfill.
+ */
+export class RunCancelledError extends NonRetryableError {
+  override name = 'RunCancelledError';
+  /** The run's id. */
+  readonly runId: number;
+  constructor(runId: number, status: 'cancelled' | 'skipped' = 'cancelled') {
+    super(
+      `Run ${runId} was ${status} by an operator while it ran; its result is not recorded (run the interval again with piko run or a backfill)`,
+    );
+    this.runId = runId;
+  }
+}
+
+/**
  * A value given to `RecordType.of` does not match the record type's schema. Not retried: the same
  * input produces the same record again.
  */

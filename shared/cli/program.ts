@@ -11,6 +11,7 @@ import { ExitCodeError, PikoError } from '../errors.ts';
 import { backfillCommand } from './commands/backfill.ts';
 import { backfillsCommand } from './commands/backfills.ts';
 import { dispatchCommand } from './commands/dispatch.ts';
+import { operatorCommands } from './commands/operator.ts';
 import { resetWatermarkCommand } from './commands/reset-watermark.ts';
 import { runCommand } from './commands/run.ts';
 import { runsCommand } from './commands/runs.ts';
@@ -38,6 +39,7 @@ export function buildProgram(io: CliIo): Command {
   resetWatermarkCommand(program, io);
   ticksCommand(program, io);
   runsCommand(program, io);
+  operatorCommands(program, io);
   uiCommand(program, io);
   for (const command of program.commands) {
     command.exitOverride();

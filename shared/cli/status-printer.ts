@@ -26,14 +26,20 @@ export type FailureLine =
       readonly error: string | null;
     };
 
-/** One job in `piko status --json`. */
-export interface StatusLine extends RunCounts {
+/**
+ * One job in `piko status --json`: the run counts per status, except that `skipped` keeps its older
+ * meaning (intervals the catch-up rules passed over) and runs marked skipped are `skippedRuns`.
+ */
+export interface StatusLine extends Omit<RunCounts, 'skipped'> {
   readonly jobId: string;
   readonly paused: boolean;
   readonly watermark: string | null;
   /** The job's next tick after now (ISO 8601); null when it has none, or is not a local job. */
   readonly nextTick: string | null;
+  /** Intervals the catch-up rules passed over (never run). */
   readonly skipped: number;
+  /** Runs an operator marked skipped (`piko mark --as skipped`). */
+  readonly skippedRuns: number;
   /** The job's current code version; null when it declares none. */
   readonly version: string | null;
   /** Succeeded intervals run by another version (or none). */
@@ -74,11 +80,11 @@ export function printJobStatus(io: CliIo, status: JobStatus, options: StatusPrin
   const counts = RUN_STATUSES.filter(
     (name) => name !== 'waiting' || line.waiting > 0 || (job?.dependsOn.length ?? 0) > 0,
   )
-    .map((name) => `${name} ${line[name]}`)
+    .map((name) => `${name} ${name === 'skipped' ? line.skippedRuns : line[name]}`)
     .join(', ');
   io.out(`${line.jobId}${line.paused ? ' (paused)' : ''}`);
   io.out(`  watermark ${line.watermark ?? '(not planned yet)'}, next tick ${nextTick}`);
-  io.out(`  runs: ${counts}; skipped ${line.skipped}`);
+  io.out(`  runs: ${counts}; skipped by catch-up ${line.skipped}`);
   // Only for jobs that use versions, so the status of the others reads as it always has.
   if (line.version !== null || line.outdated > 0) {
     const version = line.version === null ? '(none)' : JSON.stringify(line.version);
@@ -99,7 +105,9 @@ function statusLine(
   job: JobDefinition | undefined,
   options: StatusPrintOptions,
 ): StatusLine {
-  const counts = Object.fromEntries(RUN_STATUSES.map((name) => [name, status.counts[name]])) as RunCounts;
+  const counts = Object.fromEntries(
+    RUN_STATUSES.filter((name) => name !== 'skipped').map((name) => [name, status.counts[name] ?? 0]),
+  ) as Omit<RunCounts, 'skipped'>;
   return {
     jobId: status.jobId,
     paused: status.paused,
@@ -107,6 +115,7 @@ function statusLine(
     nextTick: job?.schedule.nextTick(options.now)?.toISOString() ?? null,
     skipped: status.skippedTotal,
     ...counts,
+    skippedRuns: status.counts.skipped ?? 0,
     version: status.version,
     outdated: status.outdated,
     failures: status.recentFailures.map((failure) => failureLine(failure, options.source)),

@@ -13,6 +13,7 @@ import {
   REPROCESS,
   type Reprocess,
 } from '../planner/backfill.ts';
+import type { CancelOutcome, MarkOutcome } from '../planner/operator.ts';
 import type { ExecutionInput } from '../workflow/starter.ts';
 import type { BackfillSummaryJson } from './backfills.ts';
 import {
@@ -84,8 +85,42 @@ export interface BackfillChangeEvent {
   readonly reason?: string | null;
 }
 
+/**
+ * `piko cancel --aws`: cancels the job's unfinished runs of intervals starting in `[from, to)`
+ * (a running run's stage runner sees it at its next poll), recorded with `actor` and `reason`.
+ */
+export interface CancelEvent {
+  readonly action: 'cancel';
+  readonly jobId: string;
+  /** ISO 8601. */
+  readonly from: string;
+  /** ISO 8601. */
+  readonly to: string;
+  /** Who asks (the CLI's `user@host`). */
+  readonly actor: string;
+  /** @default null */
+  readonly reason?: string | null;
+}
+
+/** `piko mark --aws`: marks the intervals of a range succeeded or skipped without running them. */
+export interface MarkEvent {
+  readonly action: 'mark';
+  readonly jobId: string;
+  /** ISO 8601. */
+  readonly from: string;
+  /** ISO 8601. */
+  readonly to: string;
+  readonly as: 'succeeded' | 'skipped';
+  /** @default false */
+  readonly dryRun?: boolean;
+  readonly actor: string;
+  readonly reason: string;
+}
+
 /** Every event the dispatcher accepts. */
 export type ControlEvent =
+  | CancelEvent
+  | MarkEvent
   | DispatchEvent
   | WatchdogEvent
   | ContinueEvent
@@ -222,8 +257,22 @@ export interface BackfillChangeResponse {
   };
 }
 
+/** The answer to `cancel`: what was cancelled and which runs had finished already. */
+export interface CancelResponse extends CancelOutcome {
+  readonly action: 'cancel';
+  /** ECS tasks of cancelled running runs that were asked to stop (Fargate jobs). */
+  readonly stoppedTasks?: readonly string[];
+}
+
+/** The answer to `mark`. */
+export interface MarkResponse extends MarkOutcome {
+  readonly action: 'mark';
+}
+
 /** What the dispatcher answers, by event. */
 export type ControlResponse =
+  | CancelResponse
+  | MarkResponse
   | DispatchResponse
   | WatchdogResponse
   | StatusResponse
@@ -252,6 +301,8 @@ const ACTIONS = [
   'backfill-pause',
   'backfill-resume',
   'backfill-cancel',
+  'cancel',
+  'mark',
 ];
 /** Keys each action accepts; anything else is refused, so a typo (`dryrun`) is never silently ignored. */
 const KEYS: Readonly<Record<string, readonly string[]>> = {
@@ -268,6 +319,8 @@ const KEYS: Readonly<Record<string, readonly string[]>> = {
   'backfill-pause': ['action', 'backfillId', 'actor', 'reason'],
   'backfill-resume': ['action', 'backfillId', 'actor', 'reason'],
   'backfill-cancel': ['action', 'backfillId', 'actor', 'reason'],
+  cancel: ['action', 'jobId', 'from', 'to', 'actor', 'reason'],
+  mark: ['action', 'jobId', 'from', 'to', 'as', 'dryRun', 'actor', 'reason'],
 };
 const REQUEST_KEYS = ['jobId', 'from', 'to', 'reprocess', 'dryRun', 'reverse', 'config', 'concurrency'];
 /** Backfill ids are `bf-` and 20 hex digits (see `backfillId`); a looser bound keeps the parser simple. */
@@ -359,6 +412,39 @@ export function parseControlEvent(event: unknown): ControlEvent {
     case 'run':
       parsed = parseRunEvent(action, jobId(), event, problems);
       break;
+    case 'cancel':
+    case 'mark': {
+      const id = jobId();
+      const from = instant(own(event, 'from'), 'from', problems);
+      const to = instant(own(event, 'to'), 'to', problems);
+      const actor = own(event, 'actor');
+      if (typeof actor !== 'string' || actor.length === 0 || actor.length > 200) {
+        problems.push(`actor must be who asks, 1 to 200 characters, got ${describe(actor)}`);
+      }
+      const reason = own(event, 'reason');
+      if (
+        action === 'mark'
+          ? typeof reason !== 'string' || !reason.trim()
+          : reason != null && typeof reason !== 'string'
+      ) {
+        problems.push(
+          `reason must be a string${action === 'mark' ? ' saying why' : ''}, got ${describe(reason)}`,
+        );
+      }
+      if (id === undefined || from === undefined || to === undefined || typeof actor !== 'string') break;
+      if (action === 'cancel') {
+        parsed = { action, jobId: id, from, to, actor, reason: typeof reason === 'string' ? reason : null };
+        break;
+      }
+      const as = own(event, 'as');
+      if (as !== 'succeeded' && as !== 'skipped')
+        problems.push(`as must be "succeeded" or "skipped", got ${describe(as)}`);
+      const dryRun = optionalBoolean(own(event, 'dryRun'), 'dryRun', problems);
+      if ((as === 'succeeded' || as === 'skipped') && typeof reason === 'string') {
+        parsed = { action, jobId: id, from, to, as, dryRun, actor, reason };
+      }
+      break;
+    }
   }
   if (problems.length > 0 || !parsed) {
     throw new InputError(`Invalid dispatcher event (action "${action}"):\n  - ${problems.join('\n  - ')}`);
@@ -423,6 +509,13 @@ function checkJobId(value: unknown, key: string, problems: string[]): string | u
       ? `${key} is required`
       : `${key} must be a job id (a-z first, then a-z, 0-9, _ or -, at most 40 characters), got ${describe(value)}`,
   );
+  return undefined;
+}
+
+function instant(value: unknown, key: string, problems: string[]): string | undefined {
+  const parsed = typeof value === 'string' ? parseIsoInstant(value) : undefined;
+  if (parsed) return parsed.toISOString();
+  problems.push(`${key} must be an ISO 8601 instant with an offset, got ${describe(value)}`);
   return undefined;
 }
 

@@ -19,12 +19,14 @@ import {
   backfillBatchRuns,
   backfillId,
   backfillRequestOf,
+  cancelRuns,
   changeBackfill,
   countBackfill,
   DEFAULT_MAX_RUNS_PER_EXECUTION,
   dispatch,
   finishBackfill,
   listBackfillSummaries,
+  markRange,
   planBackfill,
   planScheduled,
   validateBackfill,
@@ -48,6 +50,8 @@ import type {
   BackfillNextResponse,
   BackfillPlanResponse,
   BackfillsResponse,
+  CancelEvent,
+  CancelResponse,
   ControlEvent,
   ControlResponse,
   DispatchResponse,
@@ -76,6 +80,14 @@ export interface ControlDeps {
   readonly maxRunsPerExecution?: number;
   /** A backfill over more intervals is refused. @default 1_000_000 */
   readonly maxBackfillIntervals?: number;
+  /** Stops the Fargate tasks of cancelled runs (ECS on AWS). @default none: stage runners stop at their next poll */
+  readonly tasks?: TaskStopper;
+}
+
+/** Stops the ECS tasks running an execution's runs of a Fargate job (`piko cancel --aws`). */
+export interface TaskStopper {
+  /** Asks ECS to stop every running task of `jobId` started by `executionName`; returns their ARNs. */
+  stopTasksOf(jobId: string, executionName: string, reason: string): Promise<string[]>;
 }
 
 /** Intervals a dry run lists (the answer is state machine state: it must stay small). */
@@ -126,7 +138,57 @@ export async function handleControlEvent(deps: ControlDeps, event: ControlEvent)
     case 'backfill-resume':
     case 'backfill-cancel':
       return backfillChange(deps, event);
+    case 'cancel':
+      return cancel(deps, event);
+    case 'mark': {
+      const job = deps.jobs.get(event.jobId);
+      const request = {
+        from: new Date(event.from),
+        to: new Date(event.to),
+        as: event.as,
+        dryRun: event.dryRun,
+      };
+      const outcome = await markRange(
+        deps.store,
+        job,
+        request,
+        { actor: event.actor, reason: event.reason },
+        clock(deps)(),
+      );
+      return { action: 'mark', ...outcome };
+    }
   }
+}
+
+/**
+ * Cancels runs (the planner's `cancelRuns`); for a Fargate job, also asks ECS to stop the task of
+ * each running run that was cancelled (its stage runner would see the cancel at its next poll anyway).
+ */
+async function cancel(deps: ControlDeps, event: CancelEvent): Promise<CancelResponse> {
+  const job = deps.jobs.get(event.jobId);
+  const range = { from: new Date(event.from), to: new Date(event.to) };
+  const outcome = await cancelRuns(deps.store, job, range, { actor: event.actor, reason: event.reason });
+  const running = outcome.cancelled.filter((run) => run.status === 'running');
+  const stoppedTasks: string[] = [];
+  if (deps.tasks && running.length > 0) {
+    for (const run of running) {
+      const record = await deps.store.getRun(run.runId);
+      if (!record?.executionName) continue;
+      try {
+        stoppedTasks.push(
+          ...(await deps.tasks.stopTasksOf(job.id, record.executionName, `cancelled by ${event.actor}`)),
+        );
+      } catch (error) {
+        // The run is cancelled in the state table already; its stage runner stops at its next poll.
+        logger.warn('could not stop the task of a cancelled run', {
+          jobId: job.id,
+          runId: run.runId,
+          error: String(error),
+        });
+      }
+    }
+  }
+  return { action: 'cancel', ...outcome, stoppedTasks };
 }
 
 /**

@@ -13,5 +13,6 @@ export * from './backfill-run.ts';
 export * from './dependencies.ts';
 export * from './dispatch.ts';
 export * from './manual.ts';
+export * from './operator.ts';
 export * from './scheduled.ts';
 export * from './watermark.ts';

@@ -81,7 +81,7 @@ export async function dispatchManualRun(
     const [existing] = await tx.runsInRange(...oneInterval());
     const manual = { trigger: 'manual' as const, backfillId: null, config };
     if (!existing) await tx.insertRuns([{ interval, ...manual }]);
-    else if (existing.status === 'succeeded' || existing.status === 'failed')
+    else if (!['pending', 'queued', 'running'].includes(existing.status))
       await tx.rearmRuns([existing.runId], manual);
     else {
       throw new InputError(

@@ -87,6 +87,7 @@ export async function openProcessServices(
     resources,
     runLogs,
     shutdown: options.shutdown,
+    cancelPollMs: config.piko.cancelPollSeconds * 1_000,
     outputDir: path.join(config.piko.dataDir, 'output'),
     async close() {
       try {

@@ -6,7 +6,7 @@
  * container's stage (`container-stage.ts`). It may import the store, the workflow contract,
  * resources, sinks and telemetry; never the planner's dispatch, a runtime, the CLI or infra.
  */
-import { NonRetryableError, StoreUnavailableError } from '../errors.ts';
+import { NonRetryableError, RunCancelledError, StoreUnavailableError } from '../errors.ts';
 import { intervalToJson } from '../interval.ts';
 import { parseJobConfig } from '../job.ts';
 import type { JobRegistry } from '../registry.ts';
@@ -14,7 +14,7 @@ import type { ResourceRegistry } from '../resources/lending.ts';
 import { ownerMismatch, refused } from '../store/owner.ts';
 import { retryWhileUnavailable, type UnavailableRetryOptions } from '../store/retry.ts';
 import type { RunLogSink } from '../store/run-logs.ts';
-import type { StateStore } from '../store/types.ts';
+import { OPERATOR_FINAL_STATUSES, type RunRecord, type StateStore } from '../store/types.ts';
 import {
   errorMessage,
   logger,
@@ -48,6 +48,11 @@ export interface StageRunnerDeps {
   readonly runLogs?: RunLogSink;
   /** Aborted when the process shuts down: running handlers see their signal abort. @default never */
   readonly shutdown?: AbortSignal;
+  /**
+   * How often a running stage reads its run's status, so that a cancel made by another process (the
+   * CLI, the UI, `--aws`) aborts its handler's `ctx.signal`. @default 5000
+   */
+  readonly cancelPollMs?: number;
   /** @default () => new Date() */
   readonly now?: () => Date;
   /**
@@ -91,6 +96,17 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
   const interval = intervalToJson(run.interval);
 
   if (payload.action === 'fail') {
+    if (isOperatorFinal(run)) {
+      // The run's stage ended because an operator cancelled it (RunCancelledError, caught by the
+      // workflow as any non-retryable error): it stays cancelled, not failed.
+      logger.info('run cancelled', {
+        jobId: job.id,
+        runId: run.runId,
+        interval: interval.start,
+        status: run.status,
+      });
+      return { interval, cancelled: true };
+    }
     const message = redact(stageErrorMessage(payload.error));
     if (payload.error.Error === StoreUnavailableError.name) {
       // The state store was out of reach through every retry: the job is not at fault, and the
@@ -150,6 +166,8 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
     const current = await deps.store.getRun(run.runId);
     // Delivered again after it succeeded (a restarted execution): never run an interval twice.
     if (current?.status === 'succeeded') return { interval, alreadyDone: true };
+    // Cancelled (or marked skipped) by an operator before this stage started: it never starts.
+    if (current && isOperatorFinal(current)) return { interval, notStarted: 'cancelled' };
     const mismatch = current
       ? ownerMismatch(current, ref)
       : `run ${run.runId} does not exist in the state store`;
@@ -196,6 +214,8 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
       }),
   });
 
+  const cancel = watchForCancel(deps, run.runId);
+  const shutdown = deps.shutdown ? AbortSignal.any([deps.shutdown, cancel.signal]) : cancel.signal;
   let output: unknown;
   const runLog = deps.runLogs?.open(job.id, run.runId);
   try {
@@ -209,7 +229,7 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
       // One rule for every stage: the previous stage's output is the one it recorded in the store.
       input: payload.stageIndex === 0 ? null : (record.output ?? null),
       resources: deps.resources,
-      shutdown: deps.shutdown,
+      shutdown,
       log: (level, message, fields) => {
         logger[level](message, {
           ...fields,
@@ -236,6 +256,14 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
         ).then(() => undefined),
     });
   } catch (error) {
+    if (cancel.signal.aborted) {
+      logger.info('stage stopped: the run was cancelled', {
+        jobId: job.id,
+        runId: run.runId,
+        stage: stage.name,
+      });
+      throw cancel.signal.reason;
+    }
     // The run's log says how each attempt ended, so a reader sees why the next one began.
     runLog?.write({
       level: 'error',
@@ -253,6 +281,7 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
     });
     throw withoutSecrets(error);
   } finally {
+    cancel.stop();
     // Never rejects: a log the disk refused is a warning, not the run's failure.
     await runLog?.close();
   }
@@ -295,4 +324,34 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
     );
   }
   return { interval };
+}
+
+function isOperatorFinal(run: RunRecord): boolean {
+  return OPERATOR_FINAL_STATUSES.includes(run.status);
+}
+
+/**
+ * Polls the run's status every `cancelPollMs` while its stage runs: once an operator has cancelled
+ * it (or marked it skipped), `signal` aborts with a RunCancelledError. A failed read is ignored (the
+ * next one tries again); the timer never keeps the process alive.
+ */
+function watchForCancel(
+  deps: StageRunnerDeps,
+  runId: number,
+): { readonly signal: AbortSignal; stop(): void } {
+  const controller = new AbortController();
+  const timer = setInterval(() => {
+    deps.store.getRun(runId).then(
+      (current) => {
+        if (current && isOperatorFinal(current) && !controller.signal.aborted) {
+          controller.abort(
+            new RunCancelledError(runId, current.status === 'skipped' ? 'skipped' : 'cancelled'),
+          );
+        }
+      },
+      (error: unknown) => logger.debug('cancel poll failed', { runId, error: errorMessage(error) }),
+    );
+  }, deps.cancelPollMs ?? 5_000);
+  timer.unref?.();
+  return { signal: controller.signal, stop: () => clearInterval(timer) };
 }

@@ -26,6 +26,7 @@ import { GroupCommit, GroupRead } from './sql/group-commit.ts';
 import { insertBudget, insertRuns } from './sql/insert-runs.ts';
 import { selectIntervalBuckets, selectIntervalSpans } from './sql/interval-spans.ts';
 import { advanceWatermark, getJob, listJobs, lockJob, setPaused } from './sql/job-rows.ts';
+import { cancelRuns, markRuns } from './sql/operator-runs.ts';
 import { inFlightRuns, markQueued, pendingRuns, rearmRuns } from './sql/queue-runs.ts';
 import {
   countOutdated,
@@ -368,6 +369,14 @@ class SqlJobTransaction implements JobTransaction {
 
   async resumeCancelledRuns(backfillId: string): Promise<number> {
     return resumeCancelledRuns(this.#open, this.job.jobId, backfillId);
+  }
+
+  async cancelRuns(runIds: readonly number[]): Promise<number> {
+    return cancelRuns(this.#open, this.job.jobId, runIds);
+  }
+
+  async markRuns(runIds: readonly number[], status: 'succeeded' | 'skipped'): Promise<number> {
+    return markRuns(this.#open, this.job.jobId, runIds, status);
   }
 
   async updateBackfill(backfillId: string, update: BackfillProgress): Promise<void> {

@@ -4,8 +4,18 @@ import type { SqlDatabase } from '../sql.ts';
 /**
  * Life cycle of one run (one job, one interval). `waiting`: a run of a job with `dependsOn` whose
  * upstream intervals are not all succeeded yet (DESIGN.md §9); it becomes `pending` once they are.
+ * `cancelled` and `skipped` are set by an operator (`piko cancel`, `piko mark --as skipped`, a
+ * backfill's cancel) and are final until the interval is run again.
  */
-export type RunStatus = 'waiting' | 'pending' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export type RunStatus =
+  | 'waiting'
+  | 'pending'
+  | 'queued'
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'cancelled'
+  | 'skipped';
 /** Every {@link RunStatus}, in life-cycle order. */
 export const RUN_STATUSES: readonly RunStatus[] = [
   'waiting',
@@ -15,7 +25,12 @@ export const RUN_STATUSES: readonly RunStatus[] = [
   'succeeded',
   'failed',
   'cancelled',
+  'skipped',
 ];
+/** The statuses an operator can cancel: the run has not finished. */
+export const CANCELLABLE_STATUSES: readonly RunStatus[] = ['pending', 'queued', 'running'];
+/** The statuses in which no stage may start or record a result: an operator ended the run. */
+export const OPERATOR_FINAL_STATUSES: readonly RunStatus[] = ['cancelled', 'skipped'];
 /** What created (or last re-armed) a run. */
 export type RunTrigger = 'schedule' | 'backfill' | 'manual';
 
@@ -385,6 +400,18 @@ export interface JobTransaction {
   cancelBackfillRuns(backfillId: string, error: string): Promise<number>;
   /** Puts the backfill's `cancelled` runs back to `pending` in a new generation; returns how many. */
   resumeCancelledRuns(backfillId: string): Promise<number>;
+  /**
+   * Sets runs of this job that are pending, queued or running to `cancelled` (finish time now,
+   * requeue delay cleared; the execution name is kept, so its stage runner still finds its run and
+   * sees the cancel); other ids and statuses are left alone. Returns how many it cancelled.
+   */
+  cancelRuns(runIds: readonly number[]): Promise<number>;
+  /**
+   * Sets runs of this job that are pending, failed, cancelled or skipped (never queued, running or
+   * succeeded) to `status` without running them: finish time now, error and execution cleared.
+   * Returns how many changed.
+   */
+  markRuns(runIds: readonly number[], status: 'succeeded' | 'skipped'): Promise<number>;
   /**
    * Updates a backfill's cursor and status and adds to its counts, atomically with the runs; sets
    * its error (cleared when none is given). A `paused` or `cancelled` backfill keeps that status

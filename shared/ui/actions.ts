@@ -5,12 +5,13 @@
  * the token checked before; more actions plug in by adding to the list given to the server.
  */
 import { html } from 'hono/html';
+import { localActor } from '../control/actor.ts';
 import { InputError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
-import { validateBackfill } from '../planner/index.ts';
+import { cancelRuns, markRange, validateBackfill } from '../planner/index.ts';
 import type { JobRegistry } from '../registry.ts';
-import type { StateReader } from '../store/types.ts';
+import type { StateReader, StateStore } from '../store/types.ts';
 import type { IntervalView } from './model.ts';
 import type { Html } from './pages/html.ts';
 
@@ -31,8 +32,13 @@ export interface UiRunner {
 
 /** What an action works with. */
 export interface ActionContext {
-  /** The store actions read from (writes go through the runner and the planner). */
+  /** The store actions read from (runs start through the runner). */
   readonly store: StateReader;
+  /**
+   * The store the planner's operator actions (cancel, mark) write through: the UI's own, locally.
+   * @default none: a UI over a deployed stack (`piko ui --aws`) offers neither
+   */
+  readonly operatorStore?: StateStore;
   readonly jobs: JobRegistry;
   readonly runner: UiRunner;
   readonly now: () => Date;
@@ -103,8 +109,7 @@ export const rerunAction: IntervalAction = {
   name: 'rerun',
   label: 'Rerun',
   description: 'Run this interval again with the config its run had.',
-  offered: (view) =>
-    view.run !== undefined && (view.run.status === 'succeeded' || view.run.status === 'failed'),
+  offered: (view) => view.run !== undefined && !isInFlight(view),
   async perform(context, view) {
     if (!view.run) throw new InputError('This interval has no run to rerun; use Run now.');
     if (context.runner.rerunInterval) await context.runner.rerunInterval(view.job, view.interval);
@@ -116,8 +121,78 @@ export const rerunAction: IntervalAction = {
   },
 };
 
+/** The reason field of an operator action (recorded with who and when). */
+const reasonField = (id: string) =>
+  html`<label for="${id}">Reason (recorded)</label>
+<input id="${id}" name="reason" maxlength="1000" autocomplete="off">`;
+
+/** The store cancel and mark write through, or a refusal that says where to do it instead. */
+function operatorStoreOf(context: ActionContext): StateStore {
+  if (context.operatorStore) return context.operatorStore;
+  throw new InputError('Cancel and mark a deployed stack from the CLI: piko cancel --aws, piko mark --aws.');
+}
+
+/** Cancel: a pending or queued run never starts; a running one's `ctx.signal` aborts (planner's `cancelRuns`). */
+export const cancelAction: IntervalAction = {
+  name: 'cancel',
+  label: 'Cancel',
+  description: 'Cancel this run: if it is running, its handler is stopped; it is recorded as cancelled.',
+  offered: (view) => isInFlight(view),
+  fields: () => reasonField('cancel-reason'),
+  async perform(context, view, form) {
+    const range = { from: view.interval.start, to: new Date(view.interval.start.getTime() + 1) };
+    const outcome = await cancelRuns(operatorStoreOf(context), view.job, range, {
+      actor: localActor('ui'),
+      reason: form.reason?.trim() || null,
+    });
+    return {
+      notice: outcome.cancelled.length
+        ? 'Cancelled this run.'
+        : 'This run had finished already; nothing was cancelled.',
+    };
+  },
+};
+
+/** Mark succeeded or skipped: without running it (planner's `markRange`); never a queued or running run. */
+export const markAction: IntervalAction = {
+  name: 'mark',
+  label: 'Mark',
+  description: 'Mark this interval succeeded or skipped without running it (a reason is required).',
+  offered: (view) => view.kind !== 'future' && !isInFlight(view),
+  fields: () =>
+    html`<label for="mark-as">Mark as</label>
+<select id="mark-as" name="as"><option value="skipped">skipped</option><option value="succeeded">succeeded</option></select>
+${reasonField('mark-reason')}`,
+  async perform(context, view, form) {
+    const as = form.as === 'succeeded' ? 'succeeded' : form.as === 'skipped' ? 'skipped' : undefined;
+    if (!as) throw new InputError('Mark as succeeded or skipped.');
+    const reason = form.reason?.trim();
+    if (!reason) throw new InputError('Say why in the reason field: it is recorded with the action.');
+    const outcome = await markRange(
+      operatorStoreOf(context),
+      view.job,
+      { from: view.interval.start, to: view.interval.end, as },
+      { actor: localActor('ui'), reason },
+      context.now(),
+    );
+    return {
+      notice:
+        outcome.created + outcome.updated > 0
+          ? `Marked this interval ${as}.`
+          : outcome.leftAlone.length
+            ? 'This interval is queued or running: cancel it first.'
+            : `This interval is already ${as === 'skipped' ? 'succeeded or skipped' : as}.`,
+    };
+  },
+};
+
 /** The actions on an interval that every UI offers. */
-export const DEFAULT_INTERVAL_ACTIONS: readonly IntervalAction[] = [runNowAction, rerunAction];
+export const DEFAULT_INTERVAL_ACTIONS: readonly IntervalAction[] = [
+  runNowAction,
+  rerunAction,
+  cancelAction,
+  markAction,
+];
 
 /** Checks a manual run as `piko run` does (an interval that has ended, a config the schema takes). */
 function startManualRun(context: ActionContext, view: IntervalView, override: unknown): unknown {

@@ -11,7 +11,7 @@ import { streamSSE } from 'hono/streaming';
 import { InputError, PikoError, UnknownJobError } from '../errors.ts';
 import type { JobDefinition } from '../job.ts';
 import type { JobRegistry } from '../registry.ts';
-import type { StateReader } from '../store/types.ts';
+import type { StateReader, StateStore } from '../store/types.ts';
 import { errorMessage } from '../telemetry.ts';
 import { DEFAULT_INTERVAL_ACTIONS, type IntervalAction, type UiRunner } from './actions.ts';
 import { checkHealth, type RuntimeHealth } from './health.ts';
@@ -31,6 +31,8 @@ import { parseRange, type TimeRange } from './time.ts';
 export interface UiAppOptions {
   /** The UI's own store connection (reads; actions write through `runner`). */
   readonly store: StateReader;
+  /** Where operator actions (cancel, mark) write; @default none (a deployed stack: not offered) */
+  readonly operatorStore?: StateStore;
   readonly jobs: JobRegistry;
   readonly runner: UiRunner;
   /** The token every action must carry. */
@@ -226,7 +228,13 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
       const { token: _token, ...form } = await formOf(c);
       try {
         const result = await action.perform(
-          { store: options.store, jobs: options.jobs, runner: options.runner, now },
+          {
+            store: options.store,
+            operatorStore: options.operatorStore,
+            jobs: options.jobs,
+            runner: options.runner,
+            now,
+          },
           view,
           form,
         );

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { UiPortInUseError } from '../errors.ts';
 import type { JobRegistry } from '../registry.ts';
-import type { StateReader } from '../store/types.ts';
+import type { StateReader, StateStore } from '../store/types.ts';
 import type { IntervalAction, UiRunner } from './actions.ts';
 import { createUiApp } from './app.ts';
 import type { RuntimeHealth } from './health.ts';
@@ -23,6 +23,8 @@ export interface UiServerOptions {
   readonly address: UiAddress;
   /** The store pages read; the server does not close it. */
   readonly store: StateReader;
+  /** Where operator actions (cancel, mark) write: the same store, locally. @default none (`piko ui --aws`) */
+  readonly operatorStore?: StateStore;
   readonly jobs: JobRegistry;
   /** Runs intervals for the actions. */
   readonly runner: UiRunner;
@@ -59,6 +61,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
   const metrics = new UiMetrics(options.store, options.jobs, options.now);
   const { app, closeStreams } = createUiApp({
     store: options.store,
+    operatorStore: options.operatorStore,
     jobs: options.jobs,
     runner: options.runner,
     token: address.token,

@@ -69,9 +69,11 @@ export interface StageRunResult {
   /**
    * For 'run': the handler did not start because the job is paused. The run stays queued, its
    * attempts untouched; once its execution has ended the dispatcher puts it back to pending, and it
-   * runs after resume.
+   * runs after resume. `cancelled`: an operator cancelled (or skipped) the run before it started.
    */
-  readonly notStarted?: 'paused';
+  readonly notStarted?: 'paused' | 'cancelled';
+  /** The run was cancelled (or marked skipped) by an operator: nothing was recorded, nothing retried. */
+  readonly cancelled?: boolean;
   /** For 'run': the run had already succeeded (a duplicate delivery); the handler did not run. */
   readonly alreadyDone?: boolean;
   /**

@@ -30,7 +30,7 @@ import type {
   RunSpan,
   StateReader,
 } from '../../store/types.ts';
-import type { UiRunner } from '../../ui/actions.ts';
+import { DEFAULT_INTERVAL_ACTIONS, type UiRunner } from '../../ui/actions.ts';
 import type { RunLogSource } from '../../ui/run-logs.ts';
 import type { UiAddress } from '../../ui/security.ts';
 import { startUiServer, type UiServer } from '../../ui/server.ts';
@@ -290,6 +290,10 @@ export function startAwsUi(options: {
     jobs: options.jobs,
     runner: new ControlEventRunner(options.session),
     runLogs: awsRunLogs(options.session),
+    // Cancel and mark go through `piko cancel --aws` / `piko mark --aws` (control events).
+    intervalActions: DEFAULT_INTERVAL_ACTIONS.filter(
+      (action) => action.name !== 'cancel' && action.name !== 'mark',
+    ),
     now,
   });
 }

@@ -80,6 +80,7 @@ export async function serveUi(options: {
     server = await startUiServer({
       address: options.address,
       store,
+      operatorStore: store,
       jobs: options.jobs,
       runner: options.runtime,
       runtime: options.health,

@@ -1,4 +1,5 @@
 /** A run's state transitions as its stages report them: running, an output, succeeded, failed. */
+import { RunCancelledError } from '../../errors.ts';
 import type { SqlDatabase } from '../../sql.ts';
 import { ownerMismatch, refused } from '../owner.ts';
 import type { RunOwner } from '../types.ts';
@@ -28,7 +29,7 @@ export async function markRunning(
   const [ownerSql, ownerParams] = ownerCondition(owner);
   const updated = await db.query(
     "UPDATE piko_runs SET status = 'running', attempts = CASE WHEN stage = ? THEN attempts + 1 ELSE 1 END, " +
-      "stage = ?, started_at = ?, finished_at = NULL, code_version = ?, updated_at = ? WHERE run_id = ? AND status <> 'succeeded' " +
+      "stage = ?, started_at = ?, finished_at = NULL, code_version = ?, updated_at = ? WHERE run_id = ? AND status NOT IN ('succeeded', 'cancelled', 'skipped') " +
       "AND (status = 'running' OR NOT EXISTS " +
       `(SELECT 1 FROM piko_jobs WHERE piko_jobs.job_id = piko_runs.job_id AND piko_jobs.paused <> 0))${ownerSql}`,
     [stage, stage, now, version, now, runId, ...ownerParams],
@@ -48,10 +49,10 @@ export async function recordOutput(
   checkDate('now', now);
   const [ownerSql, ownerParams] = ownerCondition(owner);
   const updated = await db.query(
-    `UPDATE piko_runs SET output = ?, updated_at = ? WHERE run_id = ?${ownerSql}`,
+    `UPDATE piko_runs SET output = ?, updated_at = ? WHERE run_id = ?${OPEN_RUN}${ownerSql}`,
     [toJson(output), now, runId, ...ownerParams],
   );
-  if (updated.affectedRows === 0) await explainNoUpdate(db, runId, owner);
+  if (updated.affectedRows === 0) await explainNoUpdate(db, runId, owner, true);
 }
 
 /** Records success with the stage's output and the `version` of the code that finished it, clearing the last error. */
@@ -69,10 +70,10 @@ export async function markSucceeded(
   const [ownerSql, ownerParams] = ownerCondition(owner);
   const updated = await db.query(
     "UPDATE piko_runs SET status = 'succeeded', output = ?, error = NULL, finished_at = ?, code_version = ?, " +
-      `updated_at = ? WHERE run_id = ?${ownerSql}`,
+      `updated_at = ? WHERE run_id = ?${OPEN_RUN}${ownerSql}`,
     [toJson(output), now, version, now, runId, ...ownerParams],
   );
-  if (updated.affectedRows === 0) await explainNoUpdate(db, runId, owner);
+  if (updated.affectedRows === 0) await explainNoUpdate(db, runId, owner, true);
 }
 
 /** Records failure with its (truncated) message; a succeeded run stays succeeded. */
@@ -90,12 +91,15 @@ export async function markFailed(
   const [ownerSql, ownerParams] = ownerCondition(owner);
   const updated = await db.query(
     "UPDATE piko_runs SET status = 'failed', error = ?, attempts = ?, finished_at = ?, updated_at = ? " +
-      `WHERE run_id = ? AND status <> 'succeeded'${ownerSql}`,
+      `WHERE run_id = ? AND status NOT IN ('succeeded', 'cancelled', 'skipped')${ownerSql}`,
     [truncateError(error), attempts, now, now, runId, ...ownerParams],
   );
-  // A succeeded run stays succeeded, whoever asks.
+  // A succeeded run stays succeeded, whoever asks; a cancelled or skipped one stays as the operator left it.
   if (updated.affectedRows === 0) await explainNoUpdate(db, runId, owner);
 }
+
+/** A stage's result is recorded only on a run an operator has not cancelled or marked skipped. */
+const OPEN_RUN = " AND status NOT IN ('cancelled', 'skipped')";
 
 /** The conditions that make an update of a run conditional on its owner, with their parameters. */
 export function ownerCondition(owner: RunOwner | undefined): [string, unknown[]] {
@@ -108,11 +112,21 @@ export function ownerCondition(owner: RunOwner | undefined): [string, unknown[]]
 
 /**
  * Why an UPDATE of one run matched no row: an unknown run (StoreError) or a run `owner` does not
- * own (StageEventRefusedError); anything else (a status the update leaves alone) is fine.
+ * own (StageEventRefusedError); with `cancelIsError`, a run an operator cancelled or marked skipped
+ * (RunCancelledError: its stage's result is not recorded); anything else (a status the update
+ * leaves alone) is fine.
  */
-async function explainNoUpdate(db: SqlDatabase, runId: number, owner: RunOwner | undefined): Promise<void> {
+async function explainNoUpdate(
+  db: SqlDatabase,
+  runId: number,
+  owner: RunOwner | undefined,
+  cancelIsError = false,
+): Promise<void> {
   const run = await getRun(db, runId);
   if (!run) throw unknownRun(runId);
   const mismatch = owner ? ownerMismatch(run, owner) : undefined;
   if (mismatch !== undefined) throw refused(mismatch);
+  if (cancelIsError && (run.status === 'cancelled' || run.status === 'skipped')) {
+    throw new RunCancelledError(run.runId, run.status);
+  }
 }

@@ -21,6 +21,7 @@ export const KIND_LABELS: Readonly<Record<CellKind, string>> = {
   succeeded: 'succeeded',
   failed: 'failed',
   cancelled: 'cancelled',
+  skipped: 'skipped',
   missing: 'missing',
   future: 'not due yet',
 };

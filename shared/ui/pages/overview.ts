@@ -46,7 +46,7 @@ ${job.description ? html`<p class="description">${job.description}</p>` : ''}
   <div><dt>Schedule</dt><dd><code>${job.schedule.cron}</code> in ${tz}</dd></div>
   <div><dt>Next tick</dt><dd>${timePair(nextTick, tz)}</dd></div>
   <div><dt>Watermark</dt><dd>${state ? timePair(state.watermark, tz) : html`<span class="muted">not planned yet</span>`}</dd></div>
-  <div><dt>Runs</dt><dd class="chips">${RUN_STATUSES.map((name) => statusChip(name, status.counts[name]))}<span class="chip s-skipped">skipped <b>${status.skippedTotal.toLocaleString('en-US')}</b></span></dd></div>
+  <div><dt>Runs</dt><dd class="chips">${RUN_STATUSES.map((name) => statusChip(name, status.counts[name]))}<span class="chip s-future" title="intervals the catch-up rules passed over, never run">passed over <b>${status.skippedTotal.toLocaleString('en-US')}</b></span></dd></div>
   ${
     status.version === null
       ? ''

@@ -8,6 +8,7 @@ import { queryStartingWith, startFaultProxy } from '../../../support/fault-proxy
 import { createTestDatabase, mysqlGate, type TestDatabase } from '../../../support/mysql.ts';
 import { RecordingStarter } from '../../helpers/recording-starter.ts';
 import { describeDependencies } from './dependencies-suite.ts';
+import { describeOperatorActions } from './operator-suite.ts';
 import { describePlanner } from './planner-suite.ts';
 import { describeCodeVersions } from './versions-suite.ts';
 
@@ -68,6 +69,19 @@ describe.skipIf(skip)('MySQL (MariaDB)', () => {
     wipe,
     databaseBytes,
     cleanup: async () => dependenciesDatabase?.drop(),
+  });
+
+  let actionsDatabase: TestDatabase | undefined;
+  describeOperatorActions('MySQL', {
+    kind: 'mysql',
+    open: async (clock) => {
+      if (!probe.available) throw new Error(probe.reason);
+      actionsDatabase = await createTestDatabase('actions');
+      return openMysqlStore({ dsn: actionsDatabase.dsn, poolSize: 4, clock });
+    },
+    wipe,
+    databaseBytes,
+    cleanup: async () => actionsDatabase?.drop(),
   });
 
   it('marks a backfill failed with the error when its connection drops mid-planning, and resumes it', async () => {

@@ -1,12 +1,14 @@
 import { openSqliteStore } from '../../../shared/store/sqlite.ts';
 import { tempSqliteFile } from '../../helpers/sqlite.ts';
 import { describeDependencies } from './dependencies-suite.ts';
+import { describeOperatorActions } from './operator-suite.ts';
 import { describePlanner } from './planner-suite.ts';
 import { describeCodeVersions } from './versions-suite.ts';
 
 const temp = await tempSqliteFile('piko-planner-');
 const versionsTemp = await tempSqliteFile('piko-versions-');
 const dependenciesTemp = await tempSqliteFile('piko-dependencies-');
+const actionsTemp = await tempSqliteFile('piko-actions-');
 
 describePlanner('SQLite', {
   kind: 'sqlite',
@@ -43,4 +45,15 @@ describeDependencies('SQLite', {
   },
   databaseBytes: async () => 0,
   cleanup: () => dependenciesTemp.cleanup(),
+});
+
+describeOperatorActions('SQLite', {
+  kind: 'sqlite',
+  open: (clock) => openSqliteStore({ file: actionsTemp.file, clock }),
+  wipe: async (store) => {
+    for (const table of ['piko_runs', 'piko_jobs', 'piko_backfills'])
+      await store.database.query(`DELETE FROM ${table}`);
+  },
+  databaseBytes: async () => 0,
+  cleanup: () => actionsTemp.cleanup(),
 });

@@ -1075,6 +1075,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           succeeded: 1,
           failed: 1,
           cancelled: 0,
+          skipped: 0,
         });
         expect(await store.countRuns('never_seen')).toEqual({
           pending: 0,
@@ -1083,6 +1084,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           succeeded: 0,
           failed: 0,
           cancelled: 0,
+          skipped: 0,
         });
       });
 

@@ -14,7 +14,16 @@ import {
 } from './support.ts';
 
 const ID = 'bf-0123456789abcdef0123';
-const RUNS = { waiting: 0, pending: 5, queued: 0, running: 1, succeeded: 4, failed: 0, cancelled: 0 };
+const RUNS = {
+  waiting: 0,
+  pending: 5,
+  queued: 0,
+  running: 1,
+  succeeded: 4,
+  failed: 0,
+  cancelled: 0,
+  skipped: 0,
+};
 const LISTED: BackfillsResponse = {
   action: 'backfills',
   backfills: [

@@ -12,7 +12,16 @@ const STATUS: JobStatus = {
   watermark: '2026-11-26T03:00:00.000Z',
   paused: true,
   skippedTotal: 4,
-  counts: { waiting: 0, pending: 1, queued: 0, running: 2, succeeded: 300, failed: 1, cancelled: 0 },
+  counts: {
+    waiting: 0,
+    pending: 1,
+    queued: 0,
+    running: 2,
+    succeeded: 300,
+    failed: 1,
+    cancelled: 0,
+    skipped: 0,
+  },
   version: null,
   outdated: 0,
   recentFailures: [
@@ -38,7 +47,7 @@ describe('the status printer', () => {
     expect(printed(STATUS, { source: 'local' })).toEqual([
       'daily (paused)',
       '  watermark 2026-11-26T03:00:00.000Z, next tick 2026-11-27T03:00:00.000Z',
-      '  runs: pending 1, queued 0, running 2, succeeded 300, failed 1, cancelled 0; skipped 4',
+      '  runs: pending 1, queued 0, running 2, succeeded 300, failed 1, cancelled 0, skipped 0; skipped by catch-up 4',
       '  failed 2026-11-20T03:00:00.000Z → 2026-11-21T03:00:00.000Z after 3 attempt(s): upstream said 503',
     ]);
   });
@@ -47,7 +56,7 @@ describe('the status printer', () => {
     expect(printed(STATUS, { source: 'aws' })).toEqual([
       'daily (paused)',
       '  watermark 2026-11-26T03:00:00.000Z, next tick 2026-11-27T03:00:00.000Z',
-      '  runs: pending 1, queued 0, running 2, succeeded 300, failed 1, cancelled 0; skipped 4',
+      '  runs: pending 1, queued 0, running 2, succeeded 300, failed 1, cancelled 0, skipped 0; skipped by catch-up 4',
       '  failed 2026-11-20T03:00:00.000Z → 2026-11-21T03:00:00.000Z (run 41, finished 2026-11-21T03:04:05.000Z): upstream said 503',
     ]);
   });
@@ -57,7 +66,7 @@ describe('the status printer', () => {
     const aws = printed(STATUS, { source: 'aws', json: true });
 
     const head =
-      '{"jobId":"daily","paused":true,"watermark":"2026-11-26T03:00:00.000Z","nextTick":"2026-11-27T03:00:00.000Z","skipped":4,"waiting":0,"pending":1,"queued":0,"running":2,"succeeded":300,"failed":1,"cancelled":0';
+      '{"jobId":"daily","paused":true,"watermark":"2026-11-26T03:00:00.000Z","nextTick":"2026-11-27T03:00:00.000Z","skipped":4,"waiting":0,"pending":1,"queued":0,"running":2,"succeeded":300,"failed":1,"cancelled":0,"skippedRuns":0';
     expect(local).toEqual([
       `${head},"version":null,"outdated":0,"failures":[{"start":"2026-11-20T03:00:00.000Z","end":"2026-11-21T03:00:00.000Z","attempts":3,"error":"upstream said 503"}]}`,
     ]);
@@ -78,7 +87,7 @@ describe('the status printer', () => {
     const current: JobStatus = { ...versioned, outdated: 0 };
 
     expect(printed(versioned, { source: 'local' }).slice(2)).toEqual([
-      '  runs: pending 1, queued 0, running 2, succeeded 300, failed 1, cancelled 0; skipped 4',
+      '  runs: pending 1, queued 0, running 2, succeeded 300, failed 1, cancelled 0, skipped 0; skipped by catch-up 4',
       '  version "2026.3": 17 succeeded interval(s) outdated (piko backfill daily --from … --to … --reprocess outdated re-runs them)',
     ]);
     expect(printed(unversioned, { source: 'local' }).slice(3)).toEqual([

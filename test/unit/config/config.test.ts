@@ -41,6 +41,7 @@ describe('loadConfig', () => {
         maxRequeues: 5,
         requeueDelaySeconds: 10,
         clockSkewToleranceSeconds: 300,
+        cancelPollSeconds: 5,
       },
       mysql: { poolSize: 10, queryTimeoutSeconds: 30, iamAuth: false, serverClockToleranceSeconds: 300 },
       sqlite: { file: '.piko/piko.db' },
@@ -268,7 +269,7 @@ url = "redis://localhost"
     });
 
     expect(problems).toEqual([
-      'piko.api_token = <redacted> (environment variable PIKO_API_TOKEN): unknown variable; known for [piko]: PIKO_LOG_LEVEL, PIKO_LOG_JSON, PIKO_DATA_DIR, PIKO_JOBS_DIR, PIKO_SHUTDOWN_GRACE_SECONDS, PIKO_MAX_RUNS_PER_EXECUTION, PIKO_MAX_BACKFILL_INTERVALS, PIKO_MAX_REQUEUES, PIKO_REQUEUE_DELAY_SECONDS, PIKO_CLOCK_SKEW_TOLERANCE_SECONDS',
+      'piko.api_token = <redacted> (environment variable PIKO_API_TOKEN): unknown variable; known for [piko]: PIKO_LOG_LEVEL, PIKO_LOG_JSON, PIKO_DATA_DIR, PIKO_JOBS_DIR, PIKO_SHUTDOWN_GRACE_SECONDS, PIKO_MAX_RUNS_PER_EXECUTION, PIKO_MAX_BACKFILL_INTERVALS, PIKO_MAX_REQUEUES, PIKO_REQUEUE_DELAY_SECONDS, PIKO_CLOCK_SKEW_TOLERANCE_SECONDS, PIKO_CANCEL_POLL_SECONDS',
       'mysql.password = <redacted> (environment variable PIKO_MYSQL__PASSWORD): unknown variable; known for [mysql]: PIKO_MYSQL__DSN, PIKO_MYSQL__POOL_SIZE, PIKO_MYSQL__QUERY_TIMEOUT_SECONDS, PIKO_MYSQL__IAM_AUTH, PIKO_MYSQL__REGION, PIKO_MYSQL__SERVER_CLOCK_TOLERANCE_SECONDS',
       'mysql.dsn = <redacted> (environment variable PIKO_MYSQL__DSN): expected a URL like mysql://user:password@host:3306/database',
     ]);

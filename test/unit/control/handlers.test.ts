@@ -214,7 +214,16 @@ describe('status, pause and resume', () => {
           watermark: '2026-01-01T03:00:00.000Z',
           paused: false,
           skippedTotal: 0,
-          counts: { waiting: 0, pending: 0, queued: 2, running: 0, succeeded: 0, failed: 1, cancelled: 0 },
+          counts: {
+            waiting: 0,
+            pending: 0,
+            queued: 2,
+            running: 0,
+            succeeded: 0,
+            failed: 1,
+            cancelled: 0,
+            skipped: 0,
+          },
           version: null,
           outdated: 0,
           recentFailures: [
