@@ -167,9 +167,6 @@ export function backfillAction(
     case 'cancelled':
       // A cancelled run is treated as a failed one: present for `missing`, re-run from `failed` on.
       return reprocess === 'missing' ? 'skip-failed' : 'rerun';
-    // Never run to its end (a cancelled backfill, an operator's cancel): run it, as a missing one.
-    case 'cancelled':
-      return 'rerun';
     case 'skipped':
       // Marked skipped by an operator: done, as far as a backfill is concerned, unless `all`.
       return reprocess === 'all' ? 'rerun' : 'skip-succeeded';
