@@ -248,7 +248,7 @@ url = "redis://localhost"
       [
         'Invalid configuration:',
         '  - log_level = "debug" (settings.toml): unknown key outside any section; known sections: piko, mysql, sqlite, runtime, aws, objects, ui, logs, alerts',
-        '  - piko.colour = "red" (settings.toml): unknown key; known keys in [piko]: log_level, log_json, data_dir, jobs_dir, shutdown_grace_seconds, max_runs_per_execution, max_backfill_intervals, max_requeues, requeue_delay_seconds, clock_skew_tolerance_seconds',
+        '  - piko.colour = "red" (settings.toml): unknown key; known keys in [piko]: log_level, log_json, data_dir, jobs_dir, shutdown_grace_seconds, max_runs_per_execution, max_backfill_intervals, max_requeues, requeue_delay_seconds, clock_skew_tolerance_seconds, cancel_poll_seconds',
         '  - [redis] (settings.toml): unknown section; known sections: piko, mysql, sqlite, runtime, aws, objects, ui, logs, alerts',
         '  - mysql.poolsize = "5" (environment variable PIKO_MYSQL__POOLSIZE): unknown variable; known for [mysql]: PIKO_MYSQL__DSN, PIKO_MYSQL__POOL_SIZE, PIKO_MYSQL__QUERY_TIMEOUT_SECONDS, PIKO_MYSQL__IAM_AUTH, PIKO_MYSQL__REGION, PIKO_MYSQL__SERVER_CLOCK_TOLERANCE_SECONDS',
         '  - queue.url = "x" (environment variable PIKO_QUEUE__URL): unknown section "queue"; known sections: piko, mysql, sqlite, runtime, aws, objects, ui, logs, alerts',
