@@ -6,6 +6,8 @@ import { RUN_COLUMNS, toRunRecord, toRunStatus } from './rows.ts';
 
 /** One run by id. */
 export async function getRun(db: SqlDatabase, runId: number): Promise<RunRecord | undefined> {
+  // No row has it; and bound as a value, MySQL would read NaN or Infinity as a column name.
+  if (!Number.isSafeInteger(runId) || runId < 1) return undefined;
   const { rows } = await db.query(`SELECT ${RUN_COLUMNS} FROM piko_runs WHERE run_id = ?`, [runId]);
   return rows.length ? toRunRecord(rows[0]!) : undefined;
 }

@@ -696,6 +696,12 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
       it('returns undefined for an unknown run id', async () => {
         expect(await store.getRun(987_654_321)).toBeUndefined();
       });
+
+      it('returns undefined for an id no run can have (not a whole number), on both dialects', async () => {
+        for (const id of [Number.NaN, 1.5, -1, Number.POSITIVE_INFINITY]) {
+          expect(await store.getRun(id)).toBeUndefined();
+        }
+      });
     });
 
     describe('dispatch lanes', () => {
