@@ -23,6 +23,7 @@ import {
   RunsFailed,
   RunsSucceeded,
   redact,
+  redactValue,
   withoutSecrets,
 } from '../telemetry.ts';
 import type { StagePayload, StageRunResult } from '../workflow/stage-event.ts';
@@ -231,8 +232,9 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
       resources: deps.resources,
       shutdown,
       log: (level, message, fields) => {
-        logger[level](message, {
-          ...fields,
+        // Secret-named fields (`password`, `apiKey`…) are masked on stdout as in the run's log file.
+        logger[level](redact(message), {
+          ...(redactValue(fields) as typeof fields),
           jobId: job.id,
           runId: run.runId,
           interval: interval.start,
