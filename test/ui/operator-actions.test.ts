@@ -109,6 +109,15 @@ describe('operator actions in Chromium', () => {
     page.off('framenavigated', onNavigate);
     // Running: Cancel is offered, Mark (never for a run in flight) is not.
     expect(await page.locator('form[data-action="mark"]').count()).toBe(0);
+    // Nor is it done when asked anyway, with the token.
+    const token = new URL(ui.urlWithToken).searchParams.get('token')!;
+    const markRunning = await fetch(`${intervalUrl(ui, CANCEL_START)}/mark`, {
+      method: 'POST',
+      body: new URLSearchParams({ token, as: 'skipped', reason: 'while it runs' }),
+      redirect: 'manual',
+    });
+    expect(markRunning.status).toBe(409);
+    expect((await runAt(CANCEL_START))?.status).toBe('running');
 
     await page.locator('#cancel-reason').fill(CANCEL_REASON);
     await page.locator('form[data-action="cancel"] button').click();
@@ -147,7 +156,9 @@ describe('operator actions in Chromium', () => {
     const recorded = (await actions()).length;
 
     await page.locator('#mark-as').selectOption('skipped');
+    const refused = page.waitForResponse((response) => response.request().method() === 'POST');
     await page.locator('form[data-action="mark"] button').click();
+    expect((await refused).status()).toBe(400);
     await page.locator('.problem').waitFor();
     expect(await page.locator('.problem').textContent()).toBe(
       'Mark refused: Say why in the reason field: it is recorded with the action.',
