@@ -258,7 +258,7 @@ function describeIntervalReads(name: string, factory: Factory, skip = false) {
         runs.find((run) => run.interval.start.getTime() === hour(3).getTime()),
       );
       await expect(store.findRuns(job, { statuses: ['done' as RunStatus], limit: 1 })).rejects.toThrow(
-        'Unknown run status(es) done; expected pending, queued, running, succeeded, failed.',
+        'Unknown run status(es) done; expected waiting, pending, queued, running, succeeded, failed, cancelled, skipped.',
       );
     });
 
