@@ -99,6 +99,8 @@ describe('piko start --once, status and backfill --dry-run on a fresh data dir',
       pending: 0,
       queued: 0,
       running: 0,
+      cancelled: 0,
+      skippedRuns: 0,
     };
     expect(jsonLines(result.stdout)).toEqual([
       {
