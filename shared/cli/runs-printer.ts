@@ -5,7 +5,7 @@
 import { secretConfigValues } from '../config-secrets.ts';
 import type { JobDefinition } from '../job.ts';
 import type { RunLogLine } from '../store/run-logs.ts';
-import type { BackfillRecord, RunRecord, RunStatus } from '../store/types.ts';
+import type { BackfillRecord, OperatorAction, RunRecord, RunStatus } from '../store/types.ts';
 import { redact } from '../telemetry.ts';
 import { formatDuration, formatInZone } from '../ui/time.ts';
 import type { AwsFlags } from './aws/options.ts';
@@ -59,6 +59,17 @@ export interface RunHistoryLine {
   readonly durationMs: number | null;
   /** A waiting run: what it waits for, one line per upstream job (DESIGN.md §9). */
   readonly waitingFor?: readonly string[];
+  /** The operator actions recorded on a range holding this interval (cancel, mark, …), newest first. */
+  readonly actions: readonly ActionLine[];
+}
+
+/** An operator action as `piko runs` shows it: who, why, when. */
+export interface ActionLine {
+  readonly kind: string;
+  readonly target: string;
+  readonly actor: string;
+  readonly reason: string | null;
+  readonly at: string;
 }
 
 /** What follows the runs on stderr: none matched, or more matched than shown. */
@@ -73,13 +84,15 @@ export function printRunsFooter(io: CliIo, jobId: string, shown: number, more: b
 
 /**
  * The runs as history lines, with their backfills read once each; `waitingFor` has, by run id, what
- * each waiting run waits for. @default waitingFor - none listed
+ * each waiting run waits for; `actions`, the job's recorded operator actions (matched to runs here).
+ * @default waitingFor - none listed; actions - none
  */
 export async function historyLines(
   getBackfill: (backfillId: string) => Promise<BackfillRecord | undefined>,
   job: JobDefinition,
   runs: readonly RunRecord[],
   waitingFor: ReadonlyMap<number, readonly string[]> = new Map(),
+  actions: readonly OperatorAction[] = [],
 ): Promise<RunHistoryLine[]> {
   const backfills = new Map<string, BackfillRecord | undefined>();
   for (const id of new Set(runs.flatMap((run) => (run.backfillId ? [run.backfillId] : [])))) {
@@ -120,8 +133,26 @@ export async function historyLines(
       finishedAt: run.finishedAt?.toISOString() ?? null,
       durationMs: run.startedAt && run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : null,
       ...(waitingFor.has(run.runId) && { waitingFor: waitingFor.get(run.runId) }),
+      actions: actionsOn(actions, run),
     };
   });
+}
+
+/** The actions whose target is a range (`from/to`) holding the run's interval start. */
+export function actionsOn(actions: readonly OperatorAction[], run: RunRecord): ActionLine[] {
+  const start = run.interval.start.getTime();
+  return actions
+    .filter((action) => {
+      const [from, to] = action.target.split('/').map((part) => Date.parse(part));
+      return from !== undefined && to !== undefined && from <= start && start < to;
+    })
+    .map((action) => ({
+      kind: action.kind,
+      target: action.target,
+      actor: action.actor,
+      reason: action.reason,
+      at: action.at.toISOString(),
+    }));
 }
 
 /** A JSON value with every secret in it redacted (as text when redaction leaves no valid JSON). */
@@ -155,6 +186,9 @@ export function printRun(io: CliIo, job: JobDefinition, line: RunHistoryLine): v
   for (const wait of line.waitingFor ?? []) io.out(`  waiting for ${wait}`);
   if (line.error !== null) io.out(`  error: ${line.error}`);
   if (line.output !== null) io.out(`  output: ${JSON.stringify(line.output)}`);
+  for (const action of line.actions) {
+    io.out(`  ${action.kind} by ${action.actor} at ${action.at}${action.reason ? `: ${action.reason}` : ''}`);
+  }
 }
 
 /**

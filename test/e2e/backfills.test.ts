@@ -131,13 +131,13 @@ describe.each(stores)('piko backfills and backfill pause|resume|cancel ($kind)',
         from: RANGE.from.toISOString(),
         to: RANGE.to.toISOString(),
         created: 10,
-        runs: { running: 2, pending: 8, succeeded: 0, queued: 0, failed: 0, cancelled: 0 },
+        runs: { waiting: 0, running: 2, pending: 8, succeeded: 0, queued: 0, failed: 0, cancelled: 0 },
         lastAction: { kind: 'backfill-pause', reason: 'db maintenance' },
       });
       expect(whilePaused).toEqual({ succeeded: 2, pending: 8 });
       expect(resumed.code).toBe(0);
       // The runtime's totals count the scheduled runs too: 10 of each.
-      expect(outcome).toEqual({ backfillId: id, succeeded: 20, failed: 0 });
+      expect(outcome).toEqual({ backfillId: id, succeeded: 20, failed: 0, waiting: 0 });
       expect(byStatus(await backfillRuns(opened.store, id))).toEqual({ succeeded: 10 });
       const actions = await opened.store.listActions({ jobId: drain.id, limit: 10 });
       expect(actions.map((action) => [action.kind, action.target, action.reason])).toEqual([
@@ -160,16 +160,18 @@ describe.each(stores)('piko backfills and backfill pause|resume|cancel ($kind)',
       handlers.open();
       const outcome = await running;
       const afterCancel = byStatus(await backfillRuns(opened.store, id));
+      // Before the resume: a cancelled backfill cannot be paused.
+      const pauseCancelled = changeBackfill(opened.store, drain, id, 'pause', { actor: 'test@host' });
+      await expect(pauseCancelled).rejects.toThrow(
+        `Backfill "${id}" is cancelled: pause applies only to a backfill that is planning, planned, failed`,
+      );
       const resumed = await runPiko(['backfill', 'resume', id, '--run', '--json'], cli(state));
 
       // Assert
       expect(cancelled).toMatchObject({ code: 0 });
       expect(cancelled.stdout).toContain(`backfill ${id} cancelled: 8 pending or queued run(s) cancelled`);
-      expect(outcome).toEqual({ backfillId: id, succeeded: 2, failed: 0, cancelled: true });
+      expect(outcome).toEqual({ backfillId: id, succeeded: 2, failed: 0, waiting: 0, cancelled: true });
       expect(afterCancel).toEqual({ succeeded: 2, cancelled: 8 });
-      await expect(changeBackfill(opened.store, drain, id, 'pause', { actor: 'test@host' })).rejects.toThrow(
-        `Backfill "${id}" is cancelled: pause applies only to a backfill that is planning, planned, failed`,
-      );
       expect(resumed.code).toBe(0);
       expect(jsonLines(resumed.stdout).at(-1)).toMatchObject({
         event: 'backfill-done',

@@ -180,7 +180,7 @@ describe.each(stores)('piko runs ($kind)', ({ kind, skip }) => {
     const status = await piko(['--status', 'done,failed']);
     expect(status).toMatchObject({ code: 2, stdout: '' });
     expect(status.stderr).toBe(
-      'error: --status "done,failed": "done" is not a run status; use pending, queued, running, succeeded, failed, cancelled, skipped\n',
+      'error: --status "done,failed": "done" is not a run status; use waiting, pending, queued, running, succeeded, failed, cancelled, skipped\n',
     );
     const range = await piko(['--from', '2026-03-02T04:00:00Z', '--to', '2026-03-02T01:00:00Z']);
     expect(range).toMatchObject({ code: 2 });

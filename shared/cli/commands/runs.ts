@@ -9,6 +9,9 @@ import type { CliIo } from '../io.ts';
 import { parseInstantFlag } from '../parse.ts';
 import { historyLines, printRun, printRunLog, printRunsFooter, type RunsFlags } from '../runs-printer.ts';
 
+/** Recorded actions of a job `piko runs` reads to match them to its runs. */
+const ACTIONS_READ = 500;
+
 /** Runs `piko runs` prints without `--limit`. */
 export const DEFAULT_RUNS_LIMIT = 100;
 
@@ -57,7 +60,10 @@ export function runsCommand(program: Command, io: CliIo): void {
             (await upstreamWaits(opened.store, upstreams, run.interval)).map(describeWait),
           );
         }
-        const lines = await historyLines((id) => opened.store.getBackfill(id), job, shown, waits);
+        const actions = shown.length
+          ? await opened.store.listActions({ jobId: job.id, limit: ACTIONS_READ })
+          : [];
+        const lines = await historyLines((id) => opened.store.getBackfill(id), job, shown, waits, actions);
         const dataDir = context.config.piko.dataDir;
         for (const line of lines) {
           const log = flags.logs ? await readRunLog(dataDir, job.id, line.runId) : undefined;
