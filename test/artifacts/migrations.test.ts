@@ -81,7 +81,10 @@ describe('migrations custom resource (bundle in a Lambda sandbox, through the IA
         .map((row) => Object.values(row)[0]!)
         .sort();
     expect(await grantsOf('piko_dispatcher')).toEqual([
+      'GRANT SELECT, INSERT, UPDATE, DELETE ON `piko`.`piko_actions` TO `piko_dispatcher`@`%`',
+      'GRANT SELECT, INSERT, UPDATE, DELETE ON `piko`.`piko_alerts` TO `piko_dispatcher`@`%`',
       'GRANT SELECT, INSERT, UPDATE, DELETE ON `piko`.`piko_backfills` TO `piko_dispatcher`@`%`',
+      'GRANT SELECT, INSERT, UPDATE, DELETE ON `piko`.`piko_deadline_watch` TO `piko_dispatcher`@`%`',
       'GRANT SELECT, INSERT, UPDATE, DELETE ON `piko`.`piko_jobs` TO `piko_dispatcher`@`%`',
       'GRANT SELECT, INSERT, UPDATE, DELETE ON `piko`.`piko_runs` TO `piko_dispatcher`@`%`',
       expect.stringMatching(

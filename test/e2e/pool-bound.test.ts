@@ -131,11 +131,14 @@ describe.skipIf(gate.skip)(`${RUNS} concurrent runs sharing a sqlPool of 10 (MyS
     // Assert: every run succeeded, the server never saw more than the pool's 10 connections
     expect(results.filter((result) => result.status === 'rejected')).toEqual([]);
     expect(await runtime.store.countRuns(pool.id)).toEqual({
+      waiting: 0,
       pending: 0,
       queued: 0,
       running: 0,
       succeeded: RUNS,
       failed: 0,
+      cancelled: 0,
+      skipped: 0,
     });
     expect(observed.max).toBe(POOL_MAX);
     expect(waits.count).toBe(RUNS);

@@ -72,7 +72,7 @@ describe('running a backfill in one process (SQLite)', () => {
 
     // Assert
     const id = backfillId(request);
-    expect(outcome).toEqual({ backfillId: id, succeeded: 3, failed: 1 });
+    expect(outcome).toEqual({ backfillId: id, succeeded: 3, failed: 1, waiting: 0 });
     const counts = { create: 4, rerun: 0, 'skip-in-flight': 0, 'skip-succeeded': 0, 'skip-failed': 0 };
     expect(progress[0]).toEqual({ kind: 'planned', plan: { backfillId: id, counts, done: true } });
     expect(progress.at(-1)).toEqual({ kind: 'batch', done: 4, total: 4, failed: 1 });
