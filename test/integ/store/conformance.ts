@@ -1075,6 +1075,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         await store.markFailed(ids[3]!, 'x', 1, T0);
 
         expect(await store.countRuns(jobId)).toEqual({
+          waiting: 0,
           pending: 2,
           queued: 1,
           running: 1,
@@ -1084,6 +1085,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           skipped: 0,
         });
         expect(await store.countRuns('never_seen')).toEqual({
+          waiting: 0,
           pending: 0,
           queued: 0,
           running: 0,
@@ -1409,12 +1411,14 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         expect(await store.listBackfills({ limit: 1 })).toHaveLength(1);
         expect(cancelled).toBe(3);
         expect(afterCancel).toEqual({
+          waiting: 0,
           pending: 0,
           queued: 0,
           running: 0,
           succeeded: 0,
           failed: 0,
           cancelled: 3,
+          skipped: 0,
         });
         expect(resumed).toBe(3);
         const runs = await store.listRuns(jobId);
