@@ -112,10 +112,14 @@ export async function runBackfill(
   report({ kind: 'planned', plan });
   const id = plan.backfillId;
   const lane = { kind: 'backfill', backfillId: id } as const;
-  const countTotal = async () =>
-    (await store.listRuns(job.id, { from: request.from, to: request.to })).filter(
-      (run) => run.backfillId === id && run.status !== 'succeeded' && run.status !== 'failed',
-    ).length;
+  // Its runs not finished yet, counted from the lane's index (never the range's rows).
+  const countTotal = async () => {
+    const counts = await store.backfillRunCounts(job.id, id);
+    return Object.entries(counts).reduce(
+      (sum, [status, runs]) => (status === 'succeeded' || status === 'failed' ? sum : sum + runs),
+      0,
+    );
+  };
   let total = await countTotal();
   let waiting = false;
   let held = false;
