@@ -297,7 +297,9 @@ export class FaultHarness {
       check: (outcome) => [
         ...(aliveAfterOutage ? [] : ['the runtime exited during the outage']),
         ...((outcome.reported.failed ?? 0) === 0 ? [] : [`${outcome.reported.failed} runs failed`]),
-        ...reportedSome(outcome, 'attempt-failed'),
+        // Which error it meets depends on what was under way when the database went: a stage
+        // starting (attempt-failed), a stage that had run (result-held), a planning or a dispatch.
+        ...reportedAnyOf(outcome, OUTAGE_REPORTS),
         ...(outcome.check.succeeded === outcome.check.intervals
           ? []
           : [`${outcome.check.succeeded} of ${outcome.check.intervals} intervals succeeded`]),
@@ -386,6 +388,10 @@ export class FaultHarness {
       const count = child.count(event);
       if (count > 0) reported[event] = count;
     }
+    // A stage that ran while the store was away holds its result and records it again (a log line,
+    // not an event): counted from the last lines kept, enough to tell that it happened.
+    const held = child.otherLines.filter((line) => line.includes(RESULT_HELD_LINE)).length;
+    if (held > 0) reported['result-held'] = held;
     const repaired = (await store.listRuns(job.id)).filter((r) => r.generation > 0).length;
     const ledger = jobOptions.ledger!;
     const executions = existsSync(ledger)
@@ -431,6 +437,18 @@ async function untilRunning(child: PikoProcess): Promise<boolean> {
 
 function reportedSome(outcome: FaultOutcome, event: string): string[] {
   return (outcome.reported[event] ?? 0) > 0 ? [] : [`no ${event} event was reported`];
+}
+
+/** The line the stage runner logs when it records a result again after the store was unavailable. */
+const RESULT_HELD_LINE = 'state store unavailable after the stage ran';
+
+/** What an outage in the middle of a catch-up is reported as (at least one of them). */
+export const OUTAGE_REPORTS = ['attempt-failed', 'result-held', 'plan-error', 'dispatch-error'] as const;
+
+function reportedAnyOf(outcome: FaultOutcome, events: readonly string[]): string[] {
+  return events.some((event) => (outcome.reported[event] ?? 0) > 0)
+    ? []
+    : [`none of ${events.join(', ')} was reported`];
 }
 
 function requeueEnv(scale: FaultScale): Record<string, string> {

@@ -84,7 +84,12 @@ describe('a job at concurrency 60 through the synthesized Distributed Map (fixtu
       (task) => task.machine === 'Piko-wide' && task.stateName === 'Stage main',
     );
     const calledRuns = stageCalls.map((task) => (task.input as { run?: { runId?: number } }).run?.runId);
-    expect(calledRuns.sort((a, b) => Number(a) - Number(b))).toEqual(runs.map((run) => run.run_id));
+    expect(new Set(calledRuns).size, 'a run whose stage was invoked twice').toBe(calledRuns.length);
+    // The workflow's last step asks the dispatcher to continue: a minute that became due meanwhile
+    // runs in an execution of its own, so only this execution's runs are compared here.
+    const runIds = new Set(runs.map((run) => run.run_id));
+    const calledOfExecution = calledRuns.filter((runId) => runIds.has(Number(runId)));
+    expect(calledOfExecution.sort((a, b) => Number(a) - Number(b))).toEqual(runs.map((run) => run.run_id));
     expect(world.bindings.tasks.filter((task) => task.stateName === 'Record failure')).toEqual([]);
     // … its output the handler's own, from a connection of the job's pool.
     for (const run of runs) {
