@@ -23,6 +23,7 @@ import type { DispatchLane } from '../store/types.ts';
 import { errorMessage, redact } from '../telemetry.ts';
 import { type StagePayload, stageErrorMessage } from '../workflow/stage-event.ts';
 import { LocalAlerts } from './alerts.ts';
+import { BackfillDrivers } from './backfill-drivers.ts';
 import { KeyedWaits, retryDelayMs } from './backoff.ts';
 import { FargateProcesses } from './fargate-process.ts';
 import { ExecutionLeases } from './leases.ts';
@@ -70,6 +71,12 @@ export interface RunTotals {
  */
 export class LocalRuntime {
   readonly totals: RunTotals = { planned: 0, skipped: 0, succeeded: 0, failed: 0 };
+  /**
+   * The backfills this runtime drives, each under its driver lease (`backfill-drivers.ts`): the one
+   * `piko backfill` asked for ({@link BackfillDrivers.drive}), or with {@link watchBackfills}, every
+   * unfinished one nobody drives.
+   */
+  readonly backfills: BackfillDrivers;
   /** Jobs not planned because this clock disagrees with their state (ClockSkewError). */
   get clockSkewedJobs(): number {
     return this.#skewed.size;
@@ -146,6 +153,19 @@ export class LocalRuntime {
       // The dispatch that goes on with a backlog failed (the store is out of reach, say): try again
       // with backoff, or the backlog would wait for the job's next tick (a day, for a daily job).
       onContinueError: (error, jobId) => this.#retryLater(jobId, error, 'dispatch'),
+    });
+    this.backfills = new BackfillDrivers({
+      store: this.#process.store,
+      jobs: this.#process.jobs,
+      lanes: this,
+      // A holder of their own: a driver's lease is renewed and lost apart from the executions'.
+      leases: new ExecutionLeases({
+        store: leaseStoreOf(this.#process.store),
+        ttlMs: this.#process.config.runtime.leaseSeconds * 1_000,
+      }),
+      maxBackfillIntervals: this.#process.config.piko.maxBackfillIntervals,
+      clock: this.#clock,
+      onProgress: (event) => this.#progress(event),
     });
   }
 
@@ -230,6 +250,21 @@ export class LocalRuntime {
     this.#progress(progress.dispatched(job.id, input.executionName, 1));
   }
 
+  /** Resolves once none of these executions of the job runs here or in another live runtime. */
+  async whenExecutionsEnd(jobId: string, executionNames: readonly string[]): Promise<void> {
+    await Promise.all(
+      executionNames.map((executionName) => this.#starter.whenEnded({ jobId, executionName })),
+    );
+  }
+
+  /**
+   * Adopts and runs every unfinished backfill no live process drives, now and every third of
+   * `[runtime] lease_seconds` (a long-running `piko start`), until {@link LocalRuntime.stop}.
+   */
+  watchBackfills(): void {
+    if (!this.#stopping) this.backfills.watch();
+  }
+
   /** Resolves when no execution is running (continuations included) and no retry is waiting or running. */
   async whenIdle(): Promise<void> {
     for (;;) {
@@ -268,10 +303,12 @@ export class LocalRuntime {
     this.#timers.clear();
     this.#retryTimers.endAll();
     this.#requeueTimers.endAll();
+    // Backfills driven here dispatch nothing more and give their leases up, for another runtime.
+    const drivesStopped = this.backfills.stop();
     this.#starter.abortAll(); // no new state starts; stages already running go on within the grace period
     // Alerts being POSTed get the grace period too, beside the running work.
     const alertsDone = this.#alerts.stop(graceMs);
-    const idle = this.whenIdle();
+    const idle = Promise.all([this.whenIdle(), drivesStopped]).then(() => undefined);
     const graceOver = new Promise<'timeout'>((resolve) =>
       setTimeout(() => resolve('timeout'), graceMs).unref(),
     );

@@ -63,6 +63,12 @@ export interface RunBackfillOptions {
   readonly clock?: () => Date;
   /** How often a paused job is looked at again. @default BACKFILL_PAUSED_POLL_MS */
   readonly pausedPollMs?: number;
+  /**
+   * Stops driving the backfill at its next round (its driver lost its lease, the runtime stops):
+   * nothing more of it is dispatched here, its status is left as it is, and the outcome says
+   * `stopped`. Executions already started go on. @default never
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** How a backfill run by {@link runBackfill} ended. */
@@ -77,6 +83,8 @@ export interface BackfillOutcome {
   readonly waiting: number;
   /** True when an operator cancelled it (piko backfill cancel): it stopped, not done. */
   readonly cancelled?: boolean;
+  /** True when `signal` stopped it before its end: another driver (or the next start) goes on with it. */
+  readonly stopped?: boolean;
 }
 
 /**
@@ -123,7 +131,14 @@ export async function runBackfill(
   let total = await countTotal();
   let waiting = false;
   let held = false;
+  const signal = options.signal;
+  const pause = (ms: number) => sleep(ms, undefined, { signal }).catch(() => undefined);
+  const stopped = (): BackfillOutcome => {
+    const { succeeded, failed } = runner.totals;
+    return { backfillId: id, succeeded, failed, waiting: 0, stopped: true };
+  };
   for (;;) {
+    if (signal?.aborted) return stopped();
     // An operator's pause or cancel (piko backfill pause|cancel, the UI) is read each round.
     const record = await store.getBackfill(id);
     if (record?.status === 'cancelled') {
@@ -133,7 +148,7 @@ export async function runBackfill(
     if (record?.status === 'paused') {
       if (!held) report({ kind: 'backfill-paused', backfillId: id });
       held = true;
-      await sleep(options.pausedPollMs ?? BACKFILL_PAUSED_POLL_MS);
+      await pause(options.pausedPollMs ?? BACKFILL_PAUSED_POLL_MS);
       continue;
     }
     if (held) report({ kind: 'backfill-resumed', backfillId: id });
@@ -146,11 +161,13 @@ export async function runBackfill(
     const maxRuns = backfillBatchRuns(job, record?.concurrency ?? null);
     const dispatched = await runner.dispatchLane(job, lane, request.reverse, maxRuns);
     await runner.whenIdle();
+    // Stopped meanwhile, its dispatch may have been refused: never read that as the backfill's end.
+    if (signal?.aborted) return stopped();
     if (dispatched.paused) {
       // A paused job starts nothing, backfills included: wait here and go on after resume.
       if (!waiting) report({ kind: 'paused', backfillId: id });
       waiting = true;
-      await sleep(options.pausedPollMs ?? BACKFILL_PAUSED_POLL_MS);
+      await pause(options.pausedPollMs ?? BACKFILL_PAUSED_POLL_MS);
       continue;
     }
     waiting = false;

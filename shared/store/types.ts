@@ -294,6 +294,8 @@ export type BackfillRunCounts = RunCounts;
 export interface BackfillQuery {
   /** Only this job's. @default every job */
   readonly jobId?: string;
+  /** Only backfills in one of these statuses (what a runtime adopts: `planning`, `planned`). @default every status */
+  readonly statuses?: readonly BackfillStatus[];
   /** At most this many. */
   readonly limit: number;
 }

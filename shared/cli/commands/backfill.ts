@@ -8,13 +8,13 @@ import {
   type BackfillCounts,
   type BackfillOutcome,
   type BackfillRequest,
+  backfillId,
   countBackfill,
   type DownstreamBackfill,
   downstreamBackfills,
   planBackfill,
   REPROCESS,
   type Reprocess,
-  runBackfill,
   validateBackfill,
 } from '../../planner/index.ts';
 import type { ProcessServices } from '../../runner/process.ts';
@@ -212,9 +212,17 @@ async function runOne(
 ): Promise<BackfillOutcome> {
   const { flags, print, io } = options;
   const runtime = new LocalRuntime({ process: opened, onProgress: flags.json ? print : () => {} });
-  const outcome = await runBackfill(opened.store, job, request, runtime, {
+  // Driven under its lease: a piko start on the same store leaves it to this process, and takes it
+  // over if this process dies; one driven elsewhere is waited for.
+  const outcome = await runtime.backfills.driveOrWait(job, request, {
     limits: options.limits,
     waitWhilePaused: flags.wait,
+    onHeld: (holder) =>
+      print({
+        event: 'backfill-held',
+        text: `${job.id}: backfill ${backfillId(request)} is run by ${holder}; waiting for it (this command goes on with it if that process stops)`,
+        fields: { jobId: job.id, backfillId: backfillId(request), holder },
+      }),
     onProgress: (progress) => {
       if (progress.kind === 'planned') {
         options.onPlanned?.(job, progress.plan.backfillId, progress.plan.counts);

@@ -7,7 +7,6 @@ import {
   backfillRequestOf,
   changeBackfill,
   listBackfillSummaries,
-  runBackfill,
 } from '../../planner/index.ts';
 import {
   type AwsFlags,
@@ -90,8 +89,14 @@ export function backfillsCommand(program: Command, io: CliIo): void {
         });
         if (name !== 'resume' || !flags.run) return;
         const runtime = new LocalRuntime({ process: opened, onProgress: flags.json ? print : () => {} });
-        const outcome = await runBackfill(opened.store, job, backfillRequestOf(record), runtime, {
+        const outcome = await runtime.backfills.driveOrWait(job, backfillRequestOf(record), {
           limits: { maxBackfillIntervals: context.config.piko.maxBackfillIntervals },
+          onHeld: (holder) =>
+            print({
+              event: 'backfill-held',
+              text: `${job.id}: backfill ${id} is run by ${holder} (a piko start took it); waiting for it`,
+              fields: { jobId: job.id, backfillId: id, holder },
+            }),
         });
         const { succeeded, failed } = outcome;
         const ended = outcome.cancelled ? 'cancelled' : 'done';

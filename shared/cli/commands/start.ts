@@ -89,6 +89,8 @@ export function startCommand(program: Command, io: CliIo): void {
           } else {
             await runtime.planAll();
             runtime.scheduleTicks();
+            // A backfill outlives the process that started it: this runtime runs what nobody drives.
+            runtime.watchBackfills();
             await Promise.race([stopped, fatal]);
           }
           const fatalError = runtime.fatalError;

@@ -141,6 +141,17 @@ export class LeasedWorkflowStarter implements WorkflowStarter {
     return standing === 'ended' ? 'ended' : 'absent';
   }
 
+  /**
+   * Resolves once the execution runs neither here nor in another live runtime (it ended, or its
+   * holder's lease expired or its holder is gone), or the starter was stopped.
+   */
+  async whenEnded(ref: ExecutionRef): Promise<void> {
+    await this.#local.whenEnded(ref.jobId, ref.executionName);
+    while (!this.#stopped && (await this.leases.standing(ref)).standing === 'held') {
+      await new Promise((resolve) => setTimeout(resolve, this.#pollMs));
+    }
+  }
+
   /** Executions running here now. */
   get running(): number {
     return this.#local.running;

@@ -28,6 +28,17 @@ export interface LocalWorkflowStarterOptions {
 interface Execution {
   readonly controller: AbortController;
   ended: boolean;
+  /** Resolves once it has ended. */
+  readonly done: Promise<void>;
+  readonly markDone: () => void;
+}
+
+function newExecution(): Execution {
+  let markDone: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    markDone = resolve;
+  });
+  return { controller: new AbortController(), ended: false, done, markDone };
 }
 
 /**
@@ -51,7 +62,7 @@ export class LocalWorkflowStarter implements WorkflowStarter {
   async start(input: ExecutionInput): Promise<void> {
     const key = executionKey(input.jobId, input.executionName);
     if (this.#executions.has(key)) return;
-    const execution: Execution = { controller: new AbortController(), ended: false };
+    const execution = newExecution();
     this.#executions.set(key, execution);
     let asl: string;
     try {
@@ -68,6 +79,12 @@ export class LocalWorkflowStarter implements WorkflowStarter {
     const execution = this.#executions.get(executionKey(jobId, executionName));
     if (!execution) return 'absent';
     return execution.ended ? 'ended' : 'running';
+  }
+
+  /** Resolves once the execution has ended here; at once when it is not running here. */
+  whenEnded(jobId: string, executionName: string): Promise<void> {
+    const execution = this.#executions.get(executionKey(jobId, executionName));
+    return !execution || execution.ended ? Promise.resolve() : execution.done;
   }
 
   /** Executions running now. */
@@ -141,6 +158,7 @@ export class LocalWorkflowStarter implements WorkflowStarter {
       end = { input, outcome, error, durationMs: performance.now() - startedAt };
     }
     execution.ended = true;
+    execution.markDone();
     this.#remember(key);
     try {
       this.#options.onExecutionEnd?.(end);

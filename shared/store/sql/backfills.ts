@@ -2,6 +2,7 @@
 import { StoreError } from '../../errors.ts';
 import type { SqlDatabase } from '../../sql.ts';
 import {
+  BACKFILL_STATUSES,
   type BackfillQuery,
   type BackfillRecord,
   type BackfillRunCounts,
@@ -126,10 +127,25 @@ export async function updateBackfill(
 export async function listBackfills(db: SqlDatabase, query: BackfillQuery): Promise<BackfillRecord[]> {
   checkCount('limit', query.limit);
   if (query.jobId !== undefined) checkJobId(query.jobId);
-  const where = query.jobId === undefined ? '' : 'WHERE job_id = ? ';
+  const conditions: string[] = [];
+  const params: unknown[] = [];
+  if (query.jobId !== undefined) {
+    conditions.push('job_id = ?');
+    params.push(query.jobId);
+  }
+  if (query.statuses !== undefined) {
+    for (const status of query.statuses) {
+      if (!BACKFILL_STATUSES.includes(status)) throw new StoreError(`Unknown backfill status "${status}".`);
+    }
+    // No status at all: nothing matches (an empty IN list is not SQL).
+    if (query.statuses.length === 0) return [];
+    conditions.push(`status IN (${query.statuses.map(() => '?').join(', ')})`);
+    params.push(...query.statuses);
+  }
+  const where = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')} `;
   const { rows } = await db.query(
     `SELECT ${BACKFILL_COLUMNS} FROM piko_backfills ${where}ORDER BY created_at DESC, backfill_id LIMIT ?`,
-    [...(query.jobId === undefined ? [] : [query.jobId]), query.limit],
+    [...params, query.limit],
   );
   return rows.map(toBackfillRecord);
 }
