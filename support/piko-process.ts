@@ -31,6 +31,11 @@ export interface PikoProcessOptions {
   readonly job: ChaosJobOptions;
   /** `--once`: plan and run everything due, then exit. @default true */
   readonly once?: boolean;
+  /**
+   * The command and its arguments, instead of `start --json [--once]` (`backfill <job> --from … --json`).
+   * @default start
+   */
+  readonly args?: readonly string[];
   /** More environment variables (`PIKO_SHUTDOWN_GRACE_SECONDS`, …). */
   readonly env?: Readonly<Record<string, string>>;
   /** Called with every progress event as it arrives. */
@@ -65,7 +70,10 @@ export class PikoProcess {
       ...chaosJobEnv(options.job),
       ...options.env,
     });
-    const args = [PIKO_BIN, 'start', '--json', ...(options.once === false ? [] : ['--once'])];
+    const args = [
+      PIKO_BIN,
+      ...(options.args ?? ['start', '--json', ...(options.once === false ? [] : ['--once'])]),
+    ];
     this.child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const onLine = (line: string) => {
       if (!line.trim()) return;
