@@ -24,7 +24,7 @@ import {
   runBackfill,
 } from '../planner/index.ts';
 import type { JobRegistry } from '../registry.ts';
-import type { ExecutionLease, ExecutionRef } from '../store/leases.ts';
+import { backfillDriverRef, type ExecutionLease, type ExecutionRef } from '../store/leases.ts';
 import type { BackfillStatus, DispatchLane, StateStore } from '../store/types.ts';
 import { errorMessage } from '../telemetry.ts';
 import { describeHolder, type ExecutionLeases, type LeaseStanding } from './leases.ts';
@@ -34,11 +34,6 @@ import type { ProgressEvent } from './progress.ts';
 export const ADOPTED_STATUSES: readonly BackfillStatus[] = ['planning', 'planned'];
 /** Unfinished backfills one adoption round looks at, at most (oldest are found once newer ones end). */
 export const ADOPT_SCAN_LIMIT = 100;
-
-/** The lease name of a backfill's driver: `driver:<backfill id>` (never an execution's name). */
-export function backfillDriverRef(jobId: string, id: string): ExecutionRef {
-  return { jobId, executionName: `driver:${id}` };
-}
 
 /** What drives a backfill's lane: the local runtime, by shape (it builds the drivers). */
 export interface BackfillLanes {

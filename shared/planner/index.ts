@@ -9,6 +9,7 @@ export * from '../workflow/starter.ts';
 export * from './backfill.ts';
 export * from './backfill-control.ts';
 export * from './backfill-downstream.ts';
+export * from './backfill-record.ts';
 export * from './backfill-run.ts';
 export * from './dependencies.ts';
 export * from './dispatch.ts';

@@ -42,6 +42,15 @@ export interface ExecutionRef {
   readonly executionName: string;
 }
 
+/**
+ * The lease of a backfill's driver, in the same table: `driver:<backfill id>`, a name no execution
+ * can take (execution names never hold `:`). Who holds it plans and dispatches the backfill
+ * (`shared/local/backfill-drivers.ts`); the UI reads it to say who runs a backfill.
+ */
+export function backfillDriverRef(jobId: string, backfillId: string): ExecutionRef {
+  return { jobId, executionName: `driver:${backfillId}` };
+}
+
 /** A row of `piko_leases`. */
 export interface ExecutionLease extends ExecutionRef {
   readonly holder: LeaseHolder;

@@ -8,16 +8,26 @@ import { readFileSync } from 'node:fs';
 import { type Context, Hono } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { streamSSE } from 'hono/streaming';
-import { InputError, PikoError, UnknownJobError } from '../errors.ts';
+import { localActor } from '../control/actor.ts';
+import { BackfillRefusedError, InputError, PikoError, UnknownJobError } from '../errors.ts';
 import type { JobDefinition } from '../job.ts';
+import { type BackfillCommand, changeBackfill, recordBackfill } from '../planner/index.ts';
 import type { JobRegistry } from '../registry.ts';
 import type { StateReader, StateStore } from '../store/types.ts';
 import { errorMessage } from '../telemetry.ts';
 import { DEFAULT_INTERVAL_ACTIONS, type IntervalAction, type UiRunner } from './actions.ts';
+import {
+  type BackfillForm,
+  backfillFormOf,
+  backfillRequestOfForm,
+  previewBackfillRequest,
+  readBackfills,
+} from './backfills.ts';
 import { checkHealth, type RuntimeHealth } from './health.ts';
 import type { ChangeFeed } from './live.ts';
 import type { UiMetrics } from './metrics.ts';
 import { firstIntervalStart, lastTickAtOrBefore, readGrid, readInterval, readOverview } from './model.ts';
+import { backfillPreviewPage, backfillsPage } from './pages/backfills.ts';
 import { gridPage } from './pages/grid.ts';
 import type { Html } from './pages/html.ts';
 import { intervalPage } from './pages/interval.ts';
@@ -53,6 +63,19 @@ export interface UiAppOptions {
   readonly now?: () => Date;
   /** How often an open page looks for changes made by other processes, in ms. @default 5000 */
   readonly pollMs?: number;
+  /**
+   * The runtime beside the UI that runs backfills (`piko start`): told at once of a backfill the
+   * page records or resumes. @default none: recorded backfills wait for a runtime on the store
+   */
+  readonly backfillRunner?: BackfillRunner;
+  /** Intervals a backfill may hold (`[piko] max_backfill_intervals`). @default the planner's */
+  readonly maxBackfillIntervals?: number;
+}
+
+/** What runs backfills beside the UI (the local runtime's backfill drivers, by shape). */
+export interface BackfillRunner {
+  /** Looks for unfinished backfills nobody drives, and runs them. */
+  adopt(): Promise<unknown>;
 }
 
 /** Intervals shown by a job's grid when the URL names no range. */
@@ -257,6 +280,153 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
           intervalPage({ view: again, actions, token, problem: `${action.label} refused: ${error.message}` }),
           error instanceof InputError ? 400 : 409,
         );
+      }
+    }),
+  );
+
+  const backfillCommands: readonly BackfillCommand[] = ['pause', 'resume', 'cancel'];
+  /** The Backfills page, with a problem (a refused preview, start or command) and the form as it was. */
+  const backfillsView = async (
+    c: Context,
+    extra: { notice?: string; problem?: string; form?: BackfillForm } = {},
+  ) =>
+    backfillsPage({
+      rows: options.operatorStore ? await readBackfills(options.operatorStore, options.jobs, now()) : [],
+      jobs: options.jobs.list(),
+      token: tokenOf(c) ?? (c.req.method === 'POST' ? options.token : undefined),
+      runsBackfills: options.backfillRunner !== undefined,
+      canAct: options.operatorStore !== undefined,
+      ...extra,
+    });
+  /** A refusal the page explains: a bad field (400) or a state the request does not fit (409). */
+  const refusal = (error: unknown): 400 | 409 => {
+    if (!(error instanceof PikoError) || error instanceof UnknownJobError) throw error;
+    return error instanceof InputError || error instanceof BackfillRefusedError ? 400 : 409;
+  };
+  /** Starts what a runtime beside the UI runs at once (else its next round finds it). */
+  const adoptNow = () => void options.backfillRunner?.adopt().catch(() => undefined);
+
+  app.get(
+    '/backfills',
+    page(async (c) => render(c, backfillsView(c, { notice: takeFlash(c) }))),
+  );
+
+  app.post(
+    '/backfills/preview',
+    page(async (c) => {
+      const form = backfillFormOf(await formOf(c));
+      const store = options.operatorStore;
+      if (!store) throw new InputError('Backfill a deployed stack from the CLI: piko backfill … --aws.');
+      try {
+        const { job, request } = backfillRequestOfForm(
+          form,
+          options.jobs,
+          now(),
+          options.maxBackfillIntervals,
+        );
+        const preview = await previewBackfillRequest(store, options.jobs, job, request, now());
+        return render(
+          c,
+          backfillPreviewPage({
+            preview,
+            form,
+            token: options.token,
+            runsBackfills: options.backfillRunner !== undefined,
+          }),
+        );
+      } catch (error) {
+        const status = refusal(error);
+        return render(
+          c,
+          backfillsView(c, { form, problem: `Preview refused: ${errorMessage(error)}` }),
+          status,
+        );
+      }
+    }),
+  );
+
+  app.post(
+    '/backfills',
+    page(async (c) => {
+      const form = backfillFormOf(await formOf(c));
+      const store = options.operatorStore;
+      if (!store) throw new InputError('Backfill a deployed stack from the CLI: piko backfill … --aws.');
+      try {
+        const { job, request } = backfillRequestOfForm(
+          form,
+          options.jobs,
+          now(),
+          options.maxBackfillIntervals,
+        );
+        const { backfill, recorded } = await recordBackfill(
+          store,
+          job,
+          request,
+          now(),
+          { actor: localActor('ui'), reason: form.reason || null },
+          { maxBackfillIntervals: options.maxBackfillIntervals },
+        );
+        adoptNow();
+        options.feed.notify();
+        const runs = options.backfillRunner
+          ? 'this runtime plans and runs it'
+          : 'it waits for a runtime: start piko start on this store';
+        return c.redirect(
+          `/backfills?flash=${flash(`Backfill ${backfill.backfillId} of ${job.id} recorded${recorded === 'again' ? ' again (it had run before: it starts over)' : ''}; ${runs}.`)}`,
+          303,
+        );
+      } catch (error) {
+        const status = refusal(error);
+        return render(
+          c,
+          backfillsView(c, { form, problem: `Backfill refused: ${errorMessage(error)}` }),
+          status,
+        );
+      }
+    }),
+  );
+
+  app.post(
+    '/backfills/:id',
+    page(async (c) => {
+      const fields = await formOf(c);
+      const store = options.operatorStore;
+      if (!store)
+        throw new InputError(
+          'Steer backfills of a deployed stack from the CLI: piko backfill pause|resume|cancel --aws.',
+        );
+      const command = backfillCommands.find((candidate) => candidate === fields.command);
+      if (!command) {
+        return render(
+          c,
+          errorPage(
+            'Unknown command',
+            `A backfill can be paused, resumed or cancelled, not "${fields.command ?? ''}".`,
+          ),
+          404,
+        );
+      }
+      const id = param(c, 'id');
+      try {
+        const record = await store.getBackfill(id);
+        if (!record) throw new InputError(`No backfill "${id}"; the list below shows them all.`);
+        const job = options.jobs.get(record.jobId);
+        const change = await changeBackfill(store, job, id, command, {
+          actor: localActor('ui'),
+          reason: fields.reason?.trim() || null,
+        });
+        if (command === 'resume') adoptNow();
+        options.feed.notify();
+        const what =
+          command === 'pause'
+            ? 'paused: nothing more of it is queued; running runs finish'
+            : command === 'cancel'
+              ? `cancelled: ${change.runs} pending or queued run(s) cancelled; running runs finish`
+              : `resumed${change.runs > 0 ? `: ${change.runs} cancelled run(s) pending again` : ''}`;
+        return c.redirect(`/backfills?flash=${flash(`Backfill ${id} ${what}.`)}`, 303);
+      } catch (error) {
+        const status = refusal(error);
+        return render(c, backfillsView(c, { problem: `${command} refused: ${errorMessage(error)}` }), status);
       }
     }),
   );

@@ -10,7 +10,7 @@ import { UiPortInUseError } from '../errors.ts';
 import type { JobRegistry } from '../registry.ts';
 import type { StateReader, StateStore } from '../store/types.ts';
 import type { IntervalAction, UiRunner } from './actions.ts';
-import { createUiApp } from './app.ts';
+import { type BackfillRunner, createUiApp } from './app.ts';
 import type { RuntimeHealth } from './health.ts';
 import { ChangeFeed, type RuntimeProgress } from './live.ts';
 import { UiMetrics } from './metrics.ts';
@@ -36,6 +36,10 @@ export interface UiServerOptions {
   readonly runLogs?: RunLogSource;
   /** @default () => new Date() */
   readonly now?: () => Date;
+  /** The runtime beside the UI that runs backfills (`piko start`). @default none: they wait for one */
+  readonly backfillRunner?: BackfillRunner;
+  /** `[piko] max_backfill_intervals`. @default the planner's */
+  readonly maxBackfillIntervals?: number;
 }
 
 /** A running UI server. */
@@ -73,6 +77,8 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     intervalActions: options.intervalActions,
     runLogs: options.runLogs,
     now: options.now,
+    backfillRunner: options.backfillRunner,
+    maxBackfillIntervals: options.maxBackfillIntervals,
   });
   const server = createServer(getRequestListener(app.fetch));
   await listen(server, address.host, address.port);

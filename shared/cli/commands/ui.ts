@@ -73,6 +73,8 @@ export async function serveUi(options: {
   readonly address: UiAddress;
   readonly runtime: LocalRuntime;
   readonly health: () => RuntimeHealth;
+  /** Whether `runtime` runs the backfills of the store (`piko start`; `piko ui` runs none). @default false */
+  readonly runsBackfills?: boolean;
 }): Promise<ServedUi> {
   const store = await openUiStore(options.config);
   let server: UiServer;
@@ -85,6 +87,8 @@ export async function serveUi(options: {
       runner: options.runtime,
       runtime: options.health,
       runLogs: localRunLogs(options.config.piko.dataDir),
+      backfillRunner: options.runsBackfills ? options.runtime.backfills : undefined,
+      maxBackfillIntervals: options.config.piko.maxBackfillIntervals,
     });
   } catch (error) {
     await store.close();
@@ -156,7 +160,14 @@ export class RuntimeUi {
   start(runtime: LocalRuntime, health: () => RuntimeHealth): void {
     const address = this.#address;
     if (!address) return;
-    this.#starting = serveUi({ config: this.#config, jobs: this.#jobs, address, runtime, health }).then(
+    this.#starting = serveUi({
+      config: this.#config,
+      jobs: this.#jobs,
+      address,
+      runtime,
+      health,
+      runsBackfills: true,
+    }).then(
       (served) => {
         this.#served = served;
         for (const event of this.#early.splice(0)) served.server.onProgress(event);

@@ -35,7 +35,7 @@ export function layout(options: LayoutOptions): Html {
 <a class="skip" href="#content">Skip to content</a>
 <header class="top">
   <a class="brand" href="/">Piko</a>
-  <nav aria-label="Main"><a href="/">Jobs</a></nav>
+  <nav aria-label="Main"><a href="/">Jobs</a> <a href="/backfills">Backfills</a></nav>
   <span id="live" class="live" role="status" aria-live="polite"></span>
 </header>
 <main id="content" tabindex="-1">
