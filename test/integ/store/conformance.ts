@@ -1409,6 +1409,13 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           [older, 'planning', null],
         ]);
         expect(await store.listBackfills({ limit: 1 })).toHaveLength(1);
+        // What a runtime adopts: only the unfinished ones (the paused one waits for its resume).
+        expect(
+          (await store.listBackfills({ jobId, statuses: ['planning', 'planned'], limit: 10 })).map(
+            (backfill) => backfill.backfillId,
+          ),
+        ).toEqual([older]);
+        expect(await store.listBackfills({ jobId, statuses: [], limit: 10 })).toEqual([]);
         expect(cancelled).toBe(3);
         expect(afterCancel).toEqual({
           waiting: 0,
