@@ -165,6 +165,8 @@ export class PikoStack extends Stack {
       logKey: key,
       outputs: this.jobOutputs,
     });
+    // A cancel stops the task of a run's Fargate stage at once (the dispatcher's ecs:StopTask).
+    if (fargate.cluster) this.control.bindTaskStopping(fargate.cluster);
     // 'JobWorkflows': the logical ids' old name, as for 'Dispatcher' above.
     this.jobStateMachines = new JobStateMachines(this, 'JobWorkflows', {
       jobs: props.jobs,

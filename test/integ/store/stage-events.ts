@@ -250,6 +250,43 @@ export function describeStageEvents(name: string, factory: StoreFactory): void {
       expect(await store.getRun(before!.runId)).toMatchObject({ status: 'succeeded' });
     });
 
+    it('records the ECS task of a Fargate stage as it starts (cancel stops it), and clears it when a stage starts elsewhere', async () => {
+      // Arrange: the task ARN the container read from its metadata endpoint.
+      const taskArn = 'arn:aws:ecs:eu-west-1:123456789012:task/piko-cluster/0123456789abcdef0123456789abcdef';
+      const batch = await dispatched('chained', 1);
+      const { run } = runEvent(batch);
+      const stage = (stageIndex: number) =>
+        ({
+          action: 'run',
+          stage: chained.stages[stageIndex]!.name,
+          stageIndex,
+          lastStage: stageIndex === 1,
+          run,
+        }) as const;
+
+      // Act: the Lambda stage, then the Fargate stage in its task.
+      await runStage({ ...deps, jobId: 'chained' }, stage(0));
+      const afterLambda = await store.getRun(run.runId);
+      await runStage({ ...deps, jobId: 'chained', taskArn }, stage(1));
+      const afterFargate = await store.getRun(run.runId);
+      // A stage that starts outside ECS (a retry of a run on a Lambda stage) clears it.
+      const other = await dispatched('job_b', 30);
+      const owner = runEvent(other).run;
+      await store.markRunning(owner.runId, 'main', T0, owner, null, taskArn);
+      const inTask = await store.getRun(owner.runId);
+      await store.markRunning(owner.runId, 'main', T0, owner, null);
+      const outside = await store.getRun(owner.runId);
+
+      // Assert
+      expect(afterLambda).toMatchObject({ status: 'running', stage: 'extract', taskArn: null });
+      expect(afterFargate).toMatchObject({ status: 'succeeded', stage: 'crunch', taskArn });
+      expect(inTask).toMatchObject({ stage: 'main', attempts: 1, taskArn });
+      expect(outside).toMatchObject({ stage: 'main', attempts: 2, taskArn: null });
+      await expect(store.markRunning(owner.runId, 'main', T0, owner, null, '')).rejects.toThrow(
+        'An ECS task ARN has 1 to 400 characters; got 0: pass null for a stage that runs outside ECS',
+      );
+    });
+
     it('hands a Fargate stage a small override; it reads the large previous output and the largest config from the store', async () => {
       // Arrange: the largest config override allowed, a 200 KB output of the Lambda stage.
       const blob = 'b'.repeat(MAX_CONFIG_OVERRIDE_BYTES - JSON.stringify({ region: 'us', blob: '' }).length);
