@@ -83,6 +83,11 @@ describe('job workflows from the template, on the bundles (real app)', () => {
       containers.map((run) => run.exitCode),
       diagnostics(),
     ).toEqual(runs.map(() => 0));
+    // Each container read its task's ARN from the task metadata endpoint and recorded it on its
+    // run, in the cluster of the stack: what piko cancel --aws stops.
+    expect(new Set(runs.map((run) => run.task_arn))).toEqual(new Set(containers.map((run) => run.taskArn)));
+    for (const run of runs)
+      expect(run.task_arn).toMatch(/^arn:aws:ecs:eu-west-1:123456789012:task\/.+\/[0-9a-f]{32}$/);
     console.log(
       `Fargate chain: ${runs.length} runs of nightly_archive, ${containers.length} container tasks exited 0`,
     );
