@@ -549,6 +549,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
             requeues: 0,
             notBefore: null,
             version: null,
+            taskArn: null,
           })),
         );
         expect(runs[1]!.runId).toBeGreaterThan(runs[0]!.runId);
