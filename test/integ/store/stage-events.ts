@@ -80,6 +80,18 @@ const chained = defineJob({
   ],
 });
 
+/** A stage that runs until its signal aborts (a Fargate task that ECS stops). */
+const stoppable = defineJob({
+  id: 'stoppable',
+  schedule: { cron: '0 * * * *' },
+  start: '2026-03-01T00:00:00Z',
+  retry: { attempts: 1 },
+  handler: (ctx) =>
+    new Promise((_, reject) => {
+      ctx.signal.addEventListener('abort', () => reject(new Error('aborted: the task is stopping')));
+    }),
+});
+
 /** Registers the test's stage runner suite for one store. */
 export function describeStageEvents(name: string, factory: StoreFactory): void {
   describe(`${name}: stage events verified against the state table`, () => {
@@ -91,7 +103,11 @@ export function describeStageEvents(name: string, factory: StoreFactory): void {
       underTest = await factory({ clock: () => T0 });
       store = underTest.store;
       await store.migrate();
-      deps = { store, jobs: new JobRegistry([jobA, jobB, chained]), resources: new ResourceRegistry() };
+      deps = {
+        store,
+        jobs: new JobRegistry([jobA, jobB, chained, stoppable]),
+        resources: new ResourceRegistry(),
+      };
     });
 
     afterAll(async () => {
@@ -285,6 +301,28 @@ export function describeStageEvents(name: string, factory: StoreFactory): void {
       await expect(store.markRunning(owner.runId, 'main', T0, owner, null, '')).rejects.toThrow(
         'An ECS task ARN has 1 to 400 characters; got 0: pass null for a stage that runs outside ECS',
       );
+    });
+
+    it('ends as cancelled, not failed, when its task is stopped (SIGTERM) after a cancel, before the next poll', async () => {
+      // Arrange: a stage running in a task; the cancel poll would come only in a minute.
+      const batch = await dispatched('stoppable', 0);
+      const shutdown = new AbortController();
+      const running = runStage(
+        { ...deps, jobId: 'stoppable', shutdown: shutdown.signal, cancelPollMs: 60_000 },
+        runEvent(batch),
+      );
+      const runId = batch.runs[0]!.runId;
+      await expect.poll(async () => (await store.getRun(runId))?.status).toBe('running');
+
+      // Act: piko cancel --aws cancels the run, then stops its task.
+      await store.withJob(jobAt('stoppable', T0), (tx) => tx.cancelRuns([runId]));
+      shutdown.abort(new Error('Fargate task stopped (SIGTERM)'));
+
+      // Assert: a RunCancelledError (non-retryable), and the run stays cancelled.
+      await expect(running).rejects.toThrow(
+        `Run ${runId} was cancelled by an operator while it ran; its result is not recorded (run the interval again with piko run or a backfill)`,
+      );
+      expect(await store.getRun(runId)).toMatchObject({ status: 'cancelled' });
     });
 
     it('hands a Fargate stage a small override; it reads the large previous output and the largest config from the store', async () => {
