@@ -303,7 +303,8 @@ describe('PikoStack', () => {
     const endpoints = ofType('AWS::EC2::VPCEndpoint').map((endpoint) =>
       render(endpoint.Properties?.ServiceName),
     );
-    for (const service of ['states', 'secretsmanager', 'logs', 'ecr.api', 'ecr.dkr', 'sts']) {
+    // ecs: the dispatcher stops the tasks of cancelled runs' Fargate stages.
+    for (const service of ['states', 'secretsmanager', 'logs', 'ecr.api', 'ecr.dkr', 'sts', 'ecs']) {
       expect(endpoints).toContain(`com.amazonaws.<AWS::Region>.${service}`);
     }
     expect(endpoints.some((name) => String(name).endsWith('.s3'))).toBe(true);
@@ -357,6 +358,12 @@ describe('PikoStack', () => {
       Object.keys((resource.Properties?.Environment as { Variables?: object } | undefined)?.Variables ?? {}),
     );
     expect(variables).not.toContain('PIKO_AWS__ECS_CLUSTER');
+    // … nor an ECS endpoint to reach it through.
+    const services = Object.values(lambdaTemplate.toJSON().Resources as Resources)
+      .filter((resource) => resource.Type === 'AWS::EC2::VPCEndpoint')
+      .map((resource) => JSON.stringify(resource.Properties?.ServiceName));
+    expect(services.some((name) => name.includes('.states'))).toBe(true);
+    expect(services.filter((name) => name.includes('.ecs'))).toEqual([]);
   });
 
   it('tells the dispatcher the cluster whose tasks it may stop, by the condition ecs:cluster', () => {
