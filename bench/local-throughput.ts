@@ -303,6 +303,7 @@ function memoryStore(store: StateStore): StateStore {
         requeues: 0,
         notBefore: null,
         version: null,
+        taskArn: null,
       } satisfies RunRecord;
       records.set(runId, record);
       return record;

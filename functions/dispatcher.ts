@@ -5,6 +5,7 @@
  * a message free of secrets).
  */
 
+import { EcsTaskStopper } from '../shared/aws/ecs-task-stopper.ts';
 import { jobStateMachinesOfFunction, lazySfnClient, SfnWorkflowStarter } from '../shared/aws/sfn-starter.ts';
 import { getConfig } from '../shared/config.ts';
 import type { ControlResponse } from '../shared/control/events.ts';
@@ -19,12 +20,16 @@ import { errorMessage, logger, metrics, withoutSecrets } from '../shared/telemet
 import { jobs } from './jobs/index.ts';
 
 // Read at load time: a function deployed without them fails its first cold start, loudly.
-const storeOptions = lambdaStoreOptions(getConfig(), 2);
+const config = getConfig();
+const storeOptions = lambdaStoreOptions(config, 2);
 const region = requiredEnv(ENV_AWS_REGION);
 const stackName = requiredEnv(ENV_STACK_NAME);
 
 const registry = new JobRegistry(jobs);
 const sfn = lazySfnClient({ region });
+// The stack's Fargate cluster, when a job has a Fargate stage: a cancel stops the task of a run there.
+const ecsCluster = config.aws.ecsCluster;
+const tasks = ecsCluster ? new EcsTaskStopper({ region, clusterArn: ecsCluster }) : undefined;
 let store: Promise<StateStore> | undefined;
 
 /** The parts of Lambda's context object the dispatcher reads. */
@@ -60,6 +65,7 @@ export async function handler(event: unknown, context: DispatcherContext): Promi
         starter: new SfnWorkflowStarter(sfn, machines),
         machines,
         remainingMs: () => context.getRemainingTimeInMillis(),
+        ...(tasks ? { tasks } : {}),
       },
       parsed,
     );

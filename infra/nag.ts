@@ -24,6 +24,12 @@ export function arnToken(resource: IConstruct): string {
   return `<${Stack.of(resource).getLogicalId(element)}.Arn>`;
 }
 
+/** How cdk-nag writes `Ref <resource>` in a finding: `<LogicalId>`. */
+export function refToken(resource: IConstruct): string {
+  const element = (resource.node.defaultChild ?? resource) as CfnElement;
+  return `<${Stack.of(resource).getLogicalId(element)}>`;
+}
+
 /**
  * The rule namespace of `@cdklabs/cdk-validator-cfnguard` (its plugin name): CDK suppresses the
  * plugin's violations acknowledged as `<namespace>::<rule name>` on the resource or a parent.

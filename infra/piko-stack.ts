@@ -1,4 +1,5 @@
 import { ArnFormat, CfnOutput, type Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -165,6 +166,12 @@ export class PikoStack extends Stack {
       logKey: key,
       outputs: this.jobOutputs,
     });
+    // A cancel stops the task of a run's Fargate stage at once (the dispatcher's ecs:StopTask,
+    // through an ECS endpoint: the dispatcher's AWS calls never leave the VPC).
+    if (fargate.cluster) {
+      this.network.addAwsEndpoint('Ecs', ec2.InterfaceVpcEndpointAwsService.ECS);
+      this.control.bindTaskStopping(fargate.cluster);
+    }
     // 'JobWorkflows': the logical ids' old name, as for 'Dispatcher' above.
     this.jobStateMachines = new JobStateMachines(this, 'JobWorkflows', {
       jobs: props.jobs,

@@ -86,6 +86,12 @@ export interface AwsSettings {
   readonly region?: string;
   /** The CloudFormation stack name. @default 'Piko' */
   readonly stackName: string;
+  /**
+   * The ECS cluster (ARN) of the stack's Fargate stages: the dispatcher stops the task of a
+   * cancelled run's Fargate stage there (the stack sets it on the dispatcher). @default - none (no
+   * task is stopped; a cancelled stage stops at its next cancel poll)
+   */
+  readonly ecsCluster?: string;
 }
 
 /** The `[objects]` section: where `objectStore()` resources keep job outputs. */
@@ -174,6 +180,9 @@ function isRuntimeVariable(name: string): boolean {
 }
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+/** An ECS cluster ARN: `arn:<partition>:ecs:<region>:<account>:cluster/<name>`. */
+const ECS_CLUSTER_ARN = /^arn:[a-z-]+:ecs:[a-z0-9-]+:\d{12}:cluster\/[A-Za-z0-9_-]{1,255}$/;
+
 /** S3's rule for general purpose bucket names. */
 const BUCKET_NAME = /^(?!xn--|sthree-)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 /** Host names and IPv4/IPv6 addresses, without a port. */
@@ -242,6 +251,10 @@ const SECTIONS = {
     stackName: field(
       z.string().regex(STACK_NAME_PATTERN),
       'a CloudFormation stack name (a letter, then letters, digits or hyphens; at most 128 characters)',
+    ),
+    ecsCluster: field(
+      z.string().regex(ECS_CLUSTER_ARN).optional(),
+      'an ECS cluster ARN (arn:aws:ecs:<region>:<account>:cluster/<name>)',
     ),
   }) satisfies z.ZodType<AwsSettings>,
   objects: z.object({

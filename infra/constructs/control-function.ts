@@ -1,13 +1,19 @@
 import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
 import { DISPATCHER_DATABASE_USER } from '../../shared/stack/database-users.ts';
-import { ENV_MYSQL_DSN, ENV_MYSQL_IAM_AUTH, ENV_STACK_NAME } from '../../shared/stack/env.ts';
+import {
+  ENV_ECS_CLUSTER,
+  ENV_MYSQL_DSN,
+  ENV_MYSQL_IAM_AUTH,
+  ENV_STACK_NAME,
+} from '../../shared/stack/env.ts';
 import { jobStateMachineName } from '../../shared/stack/outputs.ts';
 import { LAMBDA_ENTRIES } from '../bundling.ts';
-import { acknowledgeFinding } from '../nag.ts';
+import { acknowledgeFinding, refToken } from '../nag.ts';
 import { type FunctionNetworking, PikoFunction, type PikoFunctionProps } from './piko-function.ts';
 import type { StateDatabase } from './state-database.ts';
 
@@ -103,6 +109,37 @@ export class ControlFunction extends Construct {
           'derived from the runs they carry, so they are not known when the policy is written.',
       );
     }
+  }
+
+  /**
+   * Lets the dispatcher stop the tasks of the stack's Fargate stages (`piko cancel --aws` of a run on
+   * a Fargate stage): `ecs:StopTask` on the tasks of `cluster` only, by their ARNs and by the
+   * `ecs:cluster` condition, and `PIKO_AWS__ECS_CLUSTER` set to the cluster, which the dispatcher
+   * stops tasks in.
+   */
+  bindTaskStopping(cluster: ecs.ICluster): void {
+    const stack = Stack.of(this);
+    const tasks = stack.formatArn({
+      service: 'ecs',
+      resource: 'task',
+      resourceName: `${cluster.clusterName}/*`,
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    });
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['ecs:StopTask'],
+        resources: [tasks],
+        conditions: { ArnEquals: { 'ecs:cluster': cluster.clusterArn } },
+      }),
+    );
+    this.function.addEnvironment(ENV_ECS_CLUSTER, cluster.clusterArn);
+    acknowledgeFinding(
+      this.role,
+      'AwsSolutions-IAM5',
+      `Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/${refToken(cluster)}/*`,
+      'ecs:StopTask on the tasks of the stack’s own Fargate cluster only (and the ecs:cluster condition): task ids ' +
+        'are given by ECS when a stage starts, so they are not known when the policy is written.',
+    );
   }
 }
 

@@ -35,6 +35,8 @@ export class Network extends Construct {
   readonly databaseSubnets: ec2.SubnetSelection;
   /** Every Piko function and task; the proxy admits this group only. */
   readonly functionsSecurityGroup: ec2.SecurityGroup;
+  /** The interface endpoints' group: HTTPS from the VPC. */
+  readonly #endpointSecurityGroup: ec2.SecurityGroup;
 
   constructor(scope: Construct, id: string, props: NetworkProps = {}) {
     super(scope, id);
@@ -100,14 +102,21 @@ export class Network extends Construct {
       allowAllOutbound: false,
     });
     endpointSecurityGroup.addIngressRule(ec2.Peer.ipv4(VPC_CIDR), ec2.Port.tcp(443), 'HTTPS from the VPC');
-    for (const [name, service] of Object.entries(interfaces)) {
-      this.vpc.addInterfaceEndpoint(name, {
-        service,
-        subnets: this.functionSubnets,
-        privateDnsEnabled: true,
-        securityGroups: [endpointSecurityGroup],
-        open: false,
-      });
-    }
+    this.#endpointSecurityGroup = endpointSecurityGroup;
+    for (const [name, service] of Object.entries(interfaces)) this.addAwsEndpoint(name, service);
+  }
+
+  /**
+   * An interface endpoint of `service` in the function subnets, with private DNS, HTTPS from the
+   * VPC only: what a stack with Fargate stages adds for ECS (the dispatcher's `ecs:StopTask`).
+   */
+  addAwsEndpoint(name: string, service: ec2.InterfaceVpcEndpointAwsService): ec2.InterfaceVpcEndpoint {
+    return this.vpc.addInterfaceEndpoint(name, {
+      service,
+      subnets: this.functionSubnets,
+      privateDnsEnabled: true,
+      securityGroups: [this.#endpointSecurityGroup],
+      open: false,
+    });
   }
 }

@@ -86,8 +86,9 @@ export interface BackfillChangeEvent {
 }
 
 /**
- * `piko cancel --aws`: cancels the job's unfinished runs of intervals starting in `[from, to)`
- * (a running run's stage runner sees it at its next poll), recorded with `actor` and `reason`.
+ * `piko cancel --aws`: cancels the job's unfinished runs of intervals starting in `[from, to)`,
+ * recorded with `actor` and `reason`. A running run's Fargate task is stopped at once; any other
+ * running stage sees the cancel at its next poll.
  */
 export interface CancelEvent {
   readonly action: 'cancel';
@@ -260,7 +261,7 @@ export interface BackfillChangeResponse {
 /** The answer to `cancel`: what was cancelled and which runs had finished already. */
 export interface CancelResponse extends CancelOutcome {
   readonly action: 'cancel';
-  /** ECS tasks of cancelled running runs that were asked to stop (Fargate jobs). */
+  /** ECS tasks of cancelled running runs that were asked to stop (their Fargate stages). @default none */
   readonly stoppedTasks?: readonly string[];
 }
 

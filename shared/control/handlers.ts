@@ -84,10 +84,13 @@ export interface ControlDeps {
   readonly tasks?: TaskStopper;
 }
 
-/** Stops the ECS tasks running an execution's runs of a Fargate job (`piko cancel --aws`). */
+/** Stops the ECS task of a cancelled run's Fargate stage (`piko cancel --aws`). */
 export interface TaskStopper {
-  /** Asks ECS to stop every running task of `jobId` started by `executionName`; returns their ARNs. */
-  stopTasksOf(jobId: string, executionName: string, reason: string): Promise<string[]>;
+  /**
+   * Asks ECS to stop the task `taskArn` (the one the run recorded as its stage started), giving
+   * `reason` as the task's stopped reason. Stopping a task that has stopped already is harmless.
+   */
+  stopTask(taskArn: string, reason: string): Promise<void>;
 }
 
 /** Intervals a dry run lists (the answer is state machine state: it must stay small). */
@@ -161,33 +164,41 @@ export async function handleControlEvent(deps: ControlDeps, event: ControlEvent)
 }
 
 /**
- * Cancels runs (the planner's `cancelRuns`); for a Fargate job, also asks ECS to stop the task of
- * each running run that was cancelled (its stage runner would see the cancel at its next poll anyway).
+ * Cancels runs (the planner's `cancelRuns`); for each cancelled run that was running a Fargate stage
+ * in a known ECS task, also asks ECS to stop that task (`deps.tasks`), so the stage ends now rather
+ * than at its next cancel poll. The task's container sees SIGTERM, finds its run cancelled and ends
+ * as cancelled; the workflow execution goes on with its other runs.
  */
 async function cancel(deps: ControlDeps, event: CancelEvent): Promise<CancelResponse> {
   const job = deps.jobs.get(event.jobId);
   const range = { from: new Date(event.from), to: new Date(event.to) };
   const outcome = await cancelRuns(deps.store, job, range, { actor: event.actor, reason: event.reason });
-  const running = outcome.cancelled.filter((run) => run.status === 'running');
   const stoppedTasks: string[] = [];
-  if (deps.tasks && running.length > 0) {
-    for (const run of running) {
-      const record = await deps.store.getRun(run.runId);
-      if (!record?.executionName) continue;
-      try {
-        stoppedTasks.push(
-          ...(await deps.tasks.stopTasksOf(job.id, record.executionName, `cancelled by ${event.actor}`)),
-        );
-      } catch (error) {
-        // The run is cancelled in the state table already; its stage runner stops at its next poll.
-        logger.warn('could not stop the task of a cancelled run', {
-          jobId: job.id,
-          runId: run.runId,
-          error: String(error),
-        });
-      }
+  if (!deps.tasks) return { action: 'cancel', ...outcome, stoppedTasks };
+  const reason = event.reason
+    ? `Cancelled by ${event.actor}: ${event.reason}`
+    : `Cancelled by ${event.actor}`;
+  for (const run of outcome.cancelled) {
+    if (run.status !== 'running') continue;
+    // The row as the cancel left it: the stage it was running and that stage's task.
+    const record = await deps.store.getRun(run.runId);
+    const stage = job.stages.find((candidate) => candidate.name === record?.stage);
+    if (!record?.taskArn || stage?.kind !== 'fargate') continue;
+    try {
+      await deps.tasks.stopTask(record.taskArn, reason);
+      stoppedTasks.push(record.taskArn);
+    } catch (error) {
+      // The run is cancelled in the state table already; its stage runner stops at its next poll.
+      logger.warn('could not stop the task of a cancelled run', {
+        jobId: job.id,
+        runId: run.runId,
+        taskArn: record.taskArn,
+        error: errorMessage(error),
+      });
     }
   }
+  if (stoppedTasks.length > 0)
+    logger.info('tasks of cancelled runs stopped', { jobId: job.id, stoppedTasks });
   return { action: 'cancel', ...outcome, stoppedTasks };
 }
 

@@ -69,9 +69,11 @@ export interface RunIntervalEvent {
 /** A run as the dispatcher answers it. */
 export type RunJson = Omit<
   RunRecord,
-  'interval' | 'notBefore' | 'createdAt' | 'updatedAt' | 'startedAt' | 'finishedAt'
+  'interval' | 'notBefore' | 'createdAt' | 'updatedAt' | 'startedAt' | 'finishedAt' | 'taskArn'
 > & {
   readonly interval: IntervalJson;
+  /** The ECS task of the run's Fargate stage. @default null (absent from dispatchers deployed before it) */
+  readonly taskArn?: string | null;
   readonly notBefore: string | null;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -255,6 +257,7 @@ export function runFromJson(json: RunJson): RunRecord {
   return {
     ...json,
     interval: { start: new Date(json.interval.start), end: new Date(json.interval.end) },
+    taskArn: json.taskArn ?? null,
     notBefore: date(json.notBefore),
     createdAt: new Date(json.createdAt),
     updatedAt: new Date(json.updatedAt),

@@ -50,15 +50,63 @@ export async function downstreamBackfills(
 ): Promise<DownstreamBackfill[]> {
   const order = jobs.downstreamOrder(root.id);
   if (order.length === 0) return [];
-  const rerun = new Map<string, readonly Interval[]>();
   const rootIntervals: Interval[] = [];
   for await (const planned of previewBackfill(store, root, { ...request, reverse: false })) {
     if (planned.action === 'create' || planned.action === 'rerun')
       rootIntervals.push({ start: planned.start, end: planned.end });
   }
-  rerun.set(root.id, mergeIntervals(rootIntervals));
-
   const result: DownstreamBackfill[] = [];
+  for (const { job, ranges, intervals } of staleDownstream(order, root, mergeIntervals(rootIntervals), now)) {
+    const averageRunMs = await store.averageRunMs(job.id);
+    result.push({
+      job,
+      ranges,
+      intervals,
+      averageRunMs,
+      estimateMs:
+        averageRunMs === undefined ? undefined : Math.round((intervals * averageRunMs) / job.concurrency),
+      requests: ranges.map((range) => ({
+        jobId: job.id,
+        from: range.start,
+        to: range.end,
+        reprocess: 'all',
+      })),
+    });
+  }
+  return result;
+}
+
+/**
+ * The downstream re-runs a backfill of `root` over `[from, to)` may need, from the schedules alone:
+ * as {@link downstreamBackfills}, but as if every interval of the range re-ran (no store to say
+ * which do), so its ranges hold those of `downstreamBackfills` and maybe more. What `piko backfill
+ * --downstream --aws` tells the user to run, job by job, in dependency order.
+ */
+export function downstreamRanges(
+  jobs: JobGraph,
+  root: JobDefinition,
+  range: { readonly from: Date; readonly to: Date },
+  now: Date,
+): { readonly job: JobDefinition; readonly ranges: readonly MergedRange[] }[] {
+  const order = jobs.downstreamOrder(root.id);
+  if (order.length === 0) return [];
+  const rerun = mergeIntervals(root.schedule.intervals(range.from, range.to));
+  return staleDownstream(order, root, rerun, now).map(({ job, ranges }) => ({ job, ranges }));
+}
+
+/**
+ * Propagates re-runs down the graph: an interval of a downstream job (in `order`, each after its
+ * upstreams) is stale when it overlaps a stale or re-run interval of one of its upstream jobs and
+ * has ended by `now` (and starts at or after the job's `start`). Jobs with nothing stale are left out.
+ */
+function staleDownstream(
+  order: readonly JobDefinition[],
+  root: JobDefinition,
+  rootRanges: readonly MergedRange[],
+  now: Date,
+): { readonly job: JobDefinition; readonly ranges: MergedRange[]; readonly intervals: number }[] {
+  const rerun = new Map<string, readonly Interval[]>([[root.id, rootRanges]]);
+  const result: { job: JobDefinition; ranges: MergedRange[]; intervals: number }[] = [];
   for (const job of order) {
     const starts = new Map<number, Interval>();
     for (const upstream of job.dependsOn) {
@@ -73,22 +121,7 @@ export async function downstreamBackfills(
     const stale = [...starts.values()].sort((a, b) => a.start.getTime() - b.start.getTime());
     const ranges = mergeIntervals(stale);
     rerun.set(job.id, ranges);
-    if (ranges.length === 0) continue;
-    const averageRunMs = await store.averageRunMs(job.id);
-    result.push({
-      job,
-      ranges,
-      intervals: stale.length,
-      averageRunMs,
-      estimateMs:
-        averageRunMs === undefined ? undefined : Math.round((stale.length * averageRunMs) / job.concurrency),
-      requests: ranges.map((range) => ({
-        jobId: job.id,
-        from: range.start,
-        to: range.end,
-        reprocess: 'all',
-      })),
-    });
+    if (ranges.length > 0) result.push({ job, ranges, intervals: stale.length });
   }
   return result;
 }

@@ -16,6 +16,7 @@ import { configureTelemetry, logger, withoutSecrets } from '../telemetry.ts';
 import { parseStagePayload, STAGE_EVENT_ENV } from '../workflow/stage-event.ts';
 import { openProcessServices } from './process.ts';
 import { runStage } from './stage-runner.ts';
+import { ecsTaskArn } from './task-metadata.ts';
 
 /**
  * Runs the stage named by `PIKO_STAGE_EVENT` with the jobs `loadRegistry` gives, and sets the exit code.
@@ -49,7 +50,9 @@ export async function runContainerStage(
       keepRunLogs: options.keepRunLogs,
     });
     try {
-      const deps = { ...runtime, jobId };
+      // On ECS, the task this container is: recorded on the run, so a cancel can stop the task.
+      const taskArn = await ecsTaskArn();
+      const deps = { ...runtime, jobId, ...(taskArn === undefined ? {} : { taskArn }) };
       try {
         await runStage(deps, payload);
       } catch (error) {

@@ -54,6 +54,12 @@ export interface StageRunnerDeps {
    * CLI, the UI, `--aws`) aborts its handler's `ctx.signal`. @default 5000
    */
   readonly cancelPollMs?: number;
+  /**
+   * The ECS task this process is (a Fargate stage's container reads it from the task metadata
+   * endpoint), recorded on the run as its stage starts so that a cancel can stop the task at once.
+   * @default none (a Lambda function, the local runtime)
+   */
+  readonly taskArn?: string;
   /** @default () => new Date() */
   readonly now?: () => Date;
   /**
@@ -162,7 +168,7 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
   const neverStarted = payload.stageIndex > 0 && run.status !== 'running' && run.status !== 'succeeded';
   const record = neverStarted
     ? undefined
-    : await deps.store.markRunning(run.runId, stage.name, started, ref, version);
+    : await deps.store.markRunning(run.runId, stage.name, started, ref, version, deps.taskArn ?? null);
   if (!record) {
     const current = await deps.store.getRun(run.runId);
     // Delivered again after it succeeded (a restarted execution): never run an interval twice.
@@ -258,6 +264,9 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
         ).then(() => undefined),
     });
   } catch (error) {
+    // Stopped from outside (SIGTERM): a cancel's ecs:StopTask, most likely. Read the run once rather
+    // than wait for the next poll, so a cancelled run ends as cancelled (never retried).
+    if (!cancel.signal.aborted && deps.shutdown?.aborted) await cancel.checkNow();
     if (cancel.signal.aborted) {
       logger.info('stage stopped: the run was cancelled', {
         jobId: job.id,
@@ -333,16 +342,16 @@ function isOperatorFinal(run: RunRecord): boolean {
 }
 
 /**
- * Polls the run's status every `cancelPollMs` while its stage runs: once an operator has cancelled
- * it (or marked it skipped), `signal` aborts with a RunCancelledError. A failed read is ignored (the
- * next one tries again); the timer never keeps the process alive.
+ * Polls the run's status every `cancelPollMs` while its stage runs (and at once on `checkNow`): once
+ * an operator has cancelled it (or marked it skipped), `signal` aborts with a RunCancelledError. A
+ * failed read is ignored (the next one tries again); the timer never keeps the process alive.
  */
 function watchForCancel(
   deps: StageRunnerDeps,
   runId: number,
-): { readonly signal: AbortSignal; stop(): void } {
+): { readonly signal: AbortSignal; checkNow(): Promise<void>; stop(): void } {
   const controller = new AbortController();
-  const timer = setInterval(() => {
+  const check = () =>
     deps.store.getRun(runId).then(
       (current) => {
         if (current && isOperatorFinal(current) && !controller.signal.aborted) {
@@ -353,7 +362,7 @@ function watchForCancel(
       },
       (error: unknown) => logger.debug('cancel poll failed', { runId, error: errorMessage(error) }),
     );
-  }, deps.cancelPollMs ?? 5_000);
+  const timer = setInterval(check, deps.cancelPollMs ?? 5_000);
   timer.unref?.();
-  return { signal: controller.signal, stop: () => clearInterval(timer) };
+  return { signal: controller.signal, checkNow: check, stop: () => clearInterval(timer) };
 }

@@ -14,6 +14,8 @@ export const ENV_MYSQL_DSN = 'PIKO_MYSQL__DSN';
 export const ENV_MYSQL_IAM_AUTH = 'PIKO_MYSQL__IAM_AUTH';
 /** The stack's name (`aws.stack_name`), also the prefix of job state machine names, `<stackName>-<jobId>`. */
 export const ENV_STACK_NAME = 'PIKO_AWS__STACK_NAME';
+/** The cluster of the stack's Fargate stages (`aws.ecs_cluster`), set on the dispatcher, which stops their tasks on cancel. */
+export const ENV_ECS_CLUSTER = 'PIKO_AWS__ECS_CLUSTER';
 /** The one job a job function or Fargate task runs: stage events for other jobs are refused. */
 export const ENV_JOB_ID = 'PIKO_JOB_ID';
 /** Where file sinks write: Lambda's only writable directory is /tmp (`piko.data_dir`). */

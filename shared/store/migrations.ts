@@ -311,6 +311,17 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
+    // The ECS task that runs a run's current Fargate stage (its ARN, as the container read it from the
+    // task metadata endpoint when the stage started; NULL for a Lambda stage and locally), so that
+    // `piko cancel --aws` can stop it at once (ecs:StopTask) rather than at the stage's next cancel
+    // poll. Task ARNs are `arn:<partition>:ecs:<region>:<account>:task/<cluster>/<id>`, the cluster
+    // name at most 255 characters.
+    version: 9,
+    name: 'ECS task of runs',
+    mysql: ['ALTER TABLE piko_runs ADD COLUMN task_arn VARCHAR(400) NULL'],
+    sqlite: ['ALTER TABLE piko_runs ADD COLUMN task_arn TEXT NULL'],
+  },
+  {
     // A backfill's own concurrency (DESIGN.md §4): the MaxConcurrency of its executions; NULL for
     // the job's `concurrency` (and for backfills written before). Statuses `paused` and `cancelled`
     // need no change: the column is a VARCHAR(16).

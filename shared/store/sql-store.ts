@@ -209,13 +209,15 @@ class SqlStateStore implements StateStore {
     now: Date,
     owner?: RunOwner,
     version: string | null = null,
+    taskArn: string | null = null,
   ): Promise<RunRecord | undefined> {
+    const started = { stage, version, taskArn };
     if (this.#inTransaction()) {
-      const started = await markRunning(this.database, runId, stage, now, owner, version);
-      return started ? getRun(this.database, runId) : undefined;
+      const marked = await markRunning(this.database, runId, started, now, owner);
+      return marked ? getRun(this.database, runId) : undefined;
     }
-    const started = await this.#statusWrites.run((db) => markRunning(db, runId, stage, now, owner, version));
-    return started ? this.#runReads.get(runId) : undefined;
+    const marked = await this.#statusWrites.run((db) => markRunning(db, runId, started, now, owner));
+    return marked ? this.#runReads.get(runId) : undefined;
   }
 
   recordOutput(runId: number, output: unknown, now: Date, owner?: RunOwner): Promise<void> {

@@ -107,6 +107,12 @@ export interface RunRecord {
    * the run; null before any did in this generation, or when the code declared no version.
    */
   readonly version: string | null;
+  /**
+   * The ECS task running the run's current stage, when that stage runs on Fargate (the container
+   * records it as the stage starts); null for a Lambda stage, locally, and before any stage started.
+   * `piko cancel --aws` stops it.
+   */
+  readonly taskArn: string | null;
   readonly createdAt: Date;
   readonly updatedAt: Date;
   readonly startedAt: Date | null;
@@ -549,9 +555,10 @@ export interface StateStore {
    * delivery never runs twice, and a run that is not yet `running` while its job is paused (checked
    * in the same statement), so a pause stops queued runs before their handler starts; such a run is
    * left as it was. Sets the start time to `now`, clears the finish time and records `version`, the
-   * version of the code starting the stage; returns undefined for an unknown run. With `owner`, only
-   * when the run is still owned by it (job, execution name, generation); else undefined too, and
-   * nothing changes. @default version null (the code declares none)
+   * version of the code starting the stage, and `taskArn`, the ECS task running it (cleared for a
+   * stage that runs elsewhere); returns undefined for an unknown run. With `owner`, only when the
+   * run is still owned by it (job, execution name, generation); else undefined too, and nothing
+   * changes. @default version null (the code declares none); taskArn null (not an ECS task)
    */
   markRunning(
     runId: number,
@@ -559,6 +566,7 @@ export interface StateStore {
     now: Date,
     owner?: RunOwner,
     version?: string | null,
+    taskArn?: string | null,
   ): Promise<RunRecord | undefined>;
   /**
    * Records a non-last stage's output (the next stage reads it from here); the run stays running.

@@ -102,6 +102,21 @@ async function piko(...args: string[]): Promise<CliResult> {
   }
 }
 
+/** A job's operator actions, newest first. */
+function actionsOf(jobId: string) {
+  return stack.query<{ kind: string; target: string; actor: string; reason: string | null }[]>(
+    'SELECT kind, target, actor, reason FROM piko_actions WHERE job_id = ? ORDER BY action_id DESC',
+    [jobId],
+  );
+}
+
+/** The ARN of the stack's ECS cluster (the Fargate stages'). */
+function stackClusterArn(): string {
+  const [cluster] = stack.app.resourcesOfType('AWS::ECS::Cluster');
+  if (!cluster) throw new Error('the template has no AWS::ECS::Cluster');
+  return stack.resolver.getAtt(cluster[0], 'Arn');
+}
+
 async function runsOf(jobId: string) {
   return stack.query<{ status: string; execution_name: string | null; trigger_kind: string }[]>(
     'SELECT status, execution_name, trigger_kind FROM piko_runs WHERE job_id = ? ORDER BY interval_start',
@@ -208,6 +223,139 @@ describe('dispatcher (bundle in a Lambda sandbox; schedule ticks and the --aws C
     );
   });
 
+  it('piko cancel --aws of a run on its Fargate stage cancels it with who and why, and stops its ECS task', async () => {
+    // Arrange: a run of nightly_archive on its Fargate stage, in a task of the stack's cluster, as
+    // its container recorded it (workflows.test.ts runs the container that does).
+    const clusterArn = stackClusterArn();
+    const taskArn = `${clusterArn.replace(':cluster/', ':task/')}/0123456789abcdef0123456789abcdef`;
+    await stack.query(
+      'INSERT INTO piko_runs (job_id, interval_start, interval_end, status, trigger_kind, stage, attempts, generation, ' +
+        "execution_name, created_at, updated_at, started_at, task_arn) VALUES ('nightly_archive', ?, ?, 'running', 'schedule', " +
+        "'compress', 1, 0, 'nightly_archive-s20261120T030000Z-0123456789abcdef', NOW(3), NOW(3), NOW(3), ?)",
+      ['2026-11-20 03:00:00.000', '2026-11-20 04:00:00.000', taskArn],
+    );
+    const [{ run_id: runId }] = await stack.query<{ run_id: number }[]>(
+      "SELECT run_id FROM piko_runs WHERE job_id = 'nightly_archive'",
+    );
+
+    // Act
+    const result = await piko(
+      'cancel',
+      'nightly_archive',
+      '--interval',
+      '2026-11-20T03:00:00Z',
+      '--reason',
+      'bad input',
+    );
+
+    // Assert
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim().split('\n')).toEqual([
+      'nightly_archive: cancelled 1 run(s) (1 running: stopping its handler)',
+      `    2026-11-20T03:00:00.000Z → 2026-11-20T04:00:00.000Z (run ${runId} was running)`,
+      `  stopped ECS task ${taskArn}`,
+    ]);
+    expect(await stack.query("SELECT status FROM piko_runs WHERE job_id = 'nightly_archive'")).toEqual([
+      { status: 'cancelled' },
+    ]);
+    const [action] = await actionsOf('nightly_archive');
+    expect(action).toMatchObject({
+      kind: 'cancel',
+      target: '2026-11-20T03:00:00.000Z/2026-11-20T03:00:00.001Z',
+      reason: 'bad input',
+    });
+    expect(action!.actor).toMatch(/^.+@.+$/);
+    expect(stack.ecs.stopped()).toEqual([
+      {
+        cluster: clusterArn,
+        task: taskArn,
+        reason: `Cancelled by ${action!.actor}: bad input`,
+        accessKeyId: stack.principalOf(stack.lambda('Dispatcher')).credentials.accessKeyId,
+      },
+    ]);
+  });
+
+  it('piko mark --aws marks the range in the state table as the local path does, with who and why', async () => {
+    const result = await piko(
+      'mark',
+      'price_fanout',
+      '--from',
+      '2026-11-20T00:00:00Z',
+      '--to',
+      '2026-11-20T00:05:00Z',
+      '--as',
+      'skipped',
+      '--reason',
+      'holiday',
+    );
+
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim()).toBe(
+      'price_fanout: 5 interval(s); create 5 run(s) and set 0 run(s) skipped; 0 already skipped or succeeded, unchanged',
+    );
+    expect(
+      await stack.query(
+        "SELECT status, COUNT(*) AS runs FROM piko_runs WHERE job_id = 'price_fanout' GROUP BY status",
+      ),
+    ).toEqual([{ status: 'skipped', runs: 5 }]);
+    const [action] = await actionsOf('price_fanout');
+    expect(action).toMatchObject({
+      kind: 'mark',
+      target: '2026-11-20T00:00:00.000Z/2026-11-20T00:05:00.000Z',
+      reason: 'holiday',
+    });
+    expect(action!.actor).toMatch(/^.+@.+$/);
+  });
+
+  it('piko backfill pause, resume and cancel --aws change the backfill in the state table, each recorded with who and why', async () => {
+    // Arrange: a backfill as the backfill state machine's first step plans it.
+    const plan = (await dispatcher.invokeOk({
+      action: 'backfill-plan',
+      request: { jobId: 'price_fanout', from: '2026-11-21T00:00:00Z', to: '2026-11-21T00:10:00Z' },
+    })) as { backfillId: string; planned: boolean; counts: { create: number } };
+    expect(plan).toMatchObject({ planned: true, counts: { create: 10 } });
+    const id = plan.backfillId;
+    const statusOf = async () =>
+      (
+        await stack.query<{ status: string }[]>('SELECT status FROM piko_backfills WHERE backfill_id = ?', [
+          id,
+        ])
+      )[0]?.status;
+
+    // Act & Assert: pause, resume (of a paused one: nothing to start again), cancel.
+    const pause = await piko('backfill', 'pause', id, '--reason', 'db maintenance');
+    expect(pause.stderr).toBe('');
+    expect(pause.stdout.trim()).toBe(
+      `backfill ${id} paused: nothing more of it is queued; running runs finish`,
+    );
+    expect(await statusOf()).toBe('paused');
+
+    const resume = await piko('backfill', 'resume', id, '--reason', 'maintenance over');
+    expect(resume.stderr).toBe('');
+    expect(resume.stdout.trim()).toBe(`backfill ${id} resumed`);
+    expect(await statusOf()).toBe('planning');
+
+    const cancel = await piko('backfill', 'cancel', id, '--reason', 'wrong range');
+    expect(cancel.stderr).toBe('');
+    expect(cancel.stdout.trim()).toBe(
+      `backfill ${id} cancelled: 10 pending or queued run(s) cancelled; running runs finish`,
+    );
+    expect(await statusOf()).toBe('cancelled');
+    expect(
+      await stack.query(
+        'SELECT status, COUNT(*) AS runs FROM piko_runs WHERE backfill_id = ? GROUP BY status',
+        [id],
+      ),
+    ).toEqual([{ status: 'cancelled', runs: 10 }]);
+    const actions = (await actionsOf('price_fanout')).filter((action) => action.target === id);
+    expect(actions.map(({ kind, reason }) => ({ kind, reason }))).toEqual([
+      { kind: 'backfill-cancel', reason: 'wrong range' },
+      { kind: 'backfill-resume', reason: 'maintenance over' },
+      { kind: 'backfill-pause', reason: 'db maintenance' },
+    ]);
+    for (const action of actions) expect(action.actor).toMatch(/^.+@.+$/);
+  });
+
   it('IAM: every call the artifacts made is allowed by the synthesized policies; the calls that must be denied are', async () => {
     const fn = (prefix: string) => stack.lambda(prefix);
     const dispatcherFn = fn('Dispatcher');
@@ -228,6 +376,12 @@ describe('dispatcher (bundle in a Lambda sandbox; schedule ticks and the --aws C
     const [taskDefinition] = stack.app.resourcesOfType('AWS::ECS::TaskDefinition');
     const ownTaskDefinition = stack.resolver.ref(taskDefinition![0]);
     const otherStack = (arn: string) => arn.replace(/(stateMachine:|task-definition\/)[^-:]+/i, '$1Other');
+    const ownCluster = stackClusterArn();
+    const otherCluster = ownCluster.replace(/cluster\/.+$/, 'cluster/Other-FargateCluster');
+    const taskIn = (cluster: string) =>
+      `${cluster.replace(':cluster/', ':task/')}/fedcba9876543210fedcba9876543210`;
+    const ownClusterTask = taskIn(ownCluster);
+    const otherClusterTask = taskIn(otherCluster);
 
     const checks: IamCheck[] = await checkCalls(stack.app, stack.resolver, [
       ...[...distinct.values()].map((call) => ({
@@ -235,9 +389,41 @@ describe('dispatcher (bundle in a Lambda sandbox; schedule ticks and the --aws C
         roleLogicalId: call.principal!.roleLogicalId,
         action: call.action,
         resource: call.resource,
+        ...(call.context ? { context: call.context } : {}),
         expected: 'Allowed' as const,
         source: 'recorded' as const,
       })),
+      // ecs:StopTask: the tasks of the stack's cluster only, by their ARN and by ecs:cluster.
+      ...[
+        { resource: otherClusterTask, context: { 'ecs:cluster': otherCluster } },
+        { resource: ownClusterTask, context: { 'ecs:cluster': otherCluster } },
+        { resource: otherClusterTask, context: { 'ecs:cluster': ownCluster } },
+      ].map((request) => ({
+        principal: dispatcherFn.logicalId,
+        roleLogicalId: dispatcherFn.roleLogicalId,
+        action: 'ecs:StopTask',
+        ...request,
+        expected: 'Denied' as const,
+        source: 'must-deny' as const,
+      })),
+      ...[storeTotals, migrationsFn].map((artifact) => ({
+        principal: artifact.logicalId,
+        roleLogicalId: artifact.roleLogicalId,
+        action: 'ecs:StopTask',
+        resource: ownClusterTask,
+        context: { 'ecs:cluster': ownCluster },
+        expected: 'Denied' as const,
+        source: 'must-deny' as const,
+      })),
+      {
+        principal: dispatcherFn.logicalId,
+        roleLogicalId: dispatcherFn.roleLogicalId,
+        action: 'ecs:StopTask',
+        resource: ownClusterTask,
+        context: { 'ecs:cluster': ownCluster },
+        expected: 'Allowed',
+        source: 'control',
+      },
       ...[
         {
           principal: dispatcherFn.logicalId,
@@ -327,7 +513,12 @@ describe('dispatcher (bundle in a Lambda sandbox; schedule ticks and the --aws C
         .map((check) => check.action)
         .sort(),
     ).toEqual(
-      expect.arrayContaining(['rds-db:connect', 'states:DescribeExecution', 'states:StartExecution']),
+      expect.arrayContaining([
+        'ecs:StopTask',
+        'rds-db:connect',
+        'states:DescribeExecution',
+        'states:StartExecution',
+      ]),
     );
     expect(checks.filter((check) => !asExpected(check))).toEqual([]);
     // And no call went to a service the tier does not stand in for.

@@ -13,8 +13,22 @@ import { startWorkflowStack, type WorkflowStack } from './support/workflow-stack
 let world: WorkflowStack;
 let dispatcher: LambdaSandbox;
 
+/** The task each run of nightly_archive had recorded when its Fargate stage ended (by run id). */
+const taskArnsAfterCompress = new Map<number, string | null>();
+
 beforeAll(async () => {
-  world = await startWorkflowStack();
+  world = await startWorkflowStack({
+    // The run as its Fargate stage left it: the stage after it runs on Lambda, in no task.
+    beforeTask: async ({ machine, stateName, input }) => {
+      if (machine.name !== 'Piko-nightly_archive' || stateName !== 'Stage publish') return;
+      const runId = (input as { run: { runId: number } }).run.runId;
+      const [row] = await world.stack.query<{ task_arn: string | null }[]>(
+        'SELECT task_arn FROM piko_runs WHERE run_id = ?',
+        [runId],
+      );
+      taskArnsAfterCompress.set(runId, row?.task_arn ?? null);
+    },
+  });
   await deployMigrations(world);
   dispatcher = await world.sandbox('Dispatcher');
 }, 240_000);
@@ -83,6 +97,17 @@ describe('job workflows from the template, on the bundles (real app)', () => {
       containers.map((run) => run.exitCode),
       diagnostics(),
     ).toEqual(runs.map(() => 0));
+    // Each container read its task's ARN from the task metadata endpoint and recorded it on its run
+    // as its stage started (what piko cancel --aws stops); the Lambda stage after it cleared it.
+    expect(runs.map((run) => taskArnsAfterCompress.get(run.run_id)).sort()).toEqual(
+      containers.map((run) => run.taskArn).sort(),
+    );
+    for (const run of runs) {
+      expect(taskArnsAfterCompress.get(run.run_id)).toMatch(
+        /^arn:aws:ecs:eu-west-1:123456789012:task\/Piko-FargateCluster[^/]*\/[0-9a-f]{32}$/,
+      );
+      expect(run.task_arn).toBeNull();
+    }
     console.log(
       `Fargate chain: ${runs.length} runs of nightly_archive, ${containers.length} container tasks exited 0`,
     );

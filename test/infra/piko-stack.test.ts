@@ -303,7 +303,8 @@ describe('PikoStack', () => {
     const endpoints = ofType('AWS::EC2::VPCEndpoint').map((endpoint) =>
       render(endpoint.Properties?.ServiceName),
     );
-    for (const service of ['states', 'secretsmanager', 'logs', 'ecr.api', 'ecr.dkr', 'sts']) {
+    // ecs: the dispatcher stops the tasks of cancelled runs' Fargate stages.
+    for (const service of ['states', 'secretsmanager', 'logs', 'ecr.api', 'ecr.dkr', 'sts', 'ecs']) {
       expect(endpoints).toContain(`com.amazonaws.<AWS::Region>.${service}`);
     }
     expect(endpoints.some((name) => String(name).endsWith('.s3'))).toBe(true);
@@ -332,7 +333,62 @@ describe('PikoStack', () => {
           (jobId) => `${ARN}:states:${IN_REGION}:execution:Piko-${jobId}:*`,
         ),
       },
+      // A cancel stops the task of a run's Fargate stage: the tasks of the stack's cluster only.
+      {
+        Action: 'ecs:StopTask',
+        Condition: { ArnEquals: { 'ecs:cluster': '<Fargate/Cluster.Arn>' } },
+        Effect: 'Allow',
+        Resource: `${ARN}:ecs:${IN_REGION}:task/<Fargate/Cluster>/*`,
+      },
     ]);
+  });
+
+  it('lets the dispatcher stop no task when no job has a Fargate stage', () => {
+    const { stack: lambdaOnly, template: lambdaTemplate } = buildPikoStack([fixtureJobs[0]!]);
+    lambdaTemplate.resourceCountIs('AWS::ECS::Cluster', 0);
+    const actions = roleStatements(lambdaOnly, lambdaTemplate, lambdaOnly.control.role).flatMap(
+      (statement) => (statement as { Action: string | string[] }).Action,
+    );
+    expect(actions).toContain('states:StartExecution');
+    expect(actions.filter((action) => action.startsWith('ecs:'))).toEqual([]);
+    lambdaTemplate.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ PIKO_AWS__STACK_NAME: 'Piko' }) },
+    });
+    const variables = Object.values(lambdaTemplate.toJSON().Resources as Resources).flatMap((resource) =>
+      Object.keys((resource.Properties?.Environment as { Variables?: object } | undefined)?.Variables ?? {}),
+    );
+    expect(variables).not.toContain('PIKO_AWS__ECS_CLUSTER');
+    // … nor an ECS endpoint to reach it through.
+    const services = Object.values(lambdaTemplate.toJSON().Resources as Resources)
+      .filter((resource) => resource.Type === 'AWS::EC2::VPCEndpoint')
+      .map((resource) => JSON.stringify(resource.Properties?.ServiceName));
+    expect(services.some((name) => name.includes('.states'))).toBe(true);
+    expect(services.filter((name) => name.includes('.ecs'))).toEqual([]);
+  });
+
+  it('tells the dispatcher the cluster whose tasks it may stop, by the condition ecs:cluster', () => {
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: logicalId(stack.control.role) }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: 'ecs:StopTask',
+            Condition: {
+              ArnEquals: {
+                'ecs:cluster': { 'Fn::GetAtt': [Match.stringLikeRegexp('^FargateCluster'), 'Arn'] },
+              },
+            },
+          }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          PIKO_AWS__ECS_CLUSTER: { 'Fn::GetAtt': [Match.stringLikeRegexp('^FargateCluster'), 'Arn'] },
+        }),
+      },
+    });
   });
 
   it('gives a job function exactly its grants', () => {
@@ -525,6 +581,7 @@ describe('PikoStack', () => {
       PIKO_MYSQL__DSN: dsnOf('piko_dispatcher'),
       PIKO_MYSQL__IAM_AUTH: 'true',
       PIKO_AWS__STACK_NAME: 'Piko',
+      PIKO_AWS__ECS_CLUSTER: '<Fargate/Cluster.Arn>',
     });
     const jobEnvironment = (jobId: string) => ({
       NODE_OPTIONS: '--enable-source-maps',
@@ -554,7 +611,11 @@ describe('PikoStack', () => {
               '<StateDatabase/Cluster/Proxy.Endpoint>',
               'piko-state.proxy-abc.eu-west-1.rds.amazonaws.com',
             )
-            .replace('<JobOutputs/Bucket>', 'piko-joboutputsbucket-1a2b3c4d5e6f'),
+            .replace('<JobOutputs/Bucket>', 'piko-joboutputsbucket-1a2b3c4d5e6f')
+            .replace(
+              '<Fargate/Cluster.Arn>',
+              'arn:aws:ecs:eu-west-1:123456789012:cluster/Piko-FargateCluster',
+            ),
         ]),
       );
       expect(() =>

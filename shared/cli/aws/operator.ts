@@ -6,13 +6,13 @@ import { checkJobId, invokeControlFunction } from './control-client.ts';
 import type { AwsFlags } from './options.ts';
 import { AwsSession, resolveAwsTarget } from './session.ts';
 
-/** Sends `cancel` to the dispatcher; answers what it cancelled. */
+/** Sends `cancel` to the dispatcher; answers what it cancelled and the ECS tasks it stopped. */
 export async function cancelOnAws(
   jobId: string,
   range: { readonly from: Date; readonly to: Date },
   call: OperatorCall,
   flags: AwsFlags,
-): Promise<CancelOutcome> {
+): Promise<CancelOutcome & { readonly stoppedTasks?: readonly string[] }> {
   checkJobId(jobId);
   const context = await cliContext();
   const session = new AwsSession(resolveAwsTarget(flags, context.config.aws));

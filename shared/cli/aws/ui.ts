@@ -101,6 +101,7 @@ export class ControlEventReader implements StateReader {
         error: failure.error,
         output: null,
         version: null,
+        taskArn: null,
         createdAt: finishedAt ?? new Date(0),
         updatedAt: finishedAt ?? new Date(0),
         startedAt: null,

@@ -146,8 +146,15 @@ export function operatorCommands(program: Command, io: CliIo): void {
     });
 }
 
-/** Prints what a cancel did. */
-export function printCancel(io: CliIo, outcome: CancelOutcome, json = false): void {
+/**
+ * Prints what a cancel did; with `--aws`, also the ECS tasks of Fargate stages the dispatcher asked
+ * to stop (`stoppedTasks`).
+ */
+export function printCancel(
+  io: CliIo,
+  outcome: CancelOutcome & { readonly stoppedTasks?: readonly string[] },
+  json = false,
+): void {
   if (json) {
     io.out(JSON.stringify(outcome));
     return;
@@ -157,6 +164,7 @@ export function printCancel(io: CliIo, outcome: CancelOutcome, json = false): vo
     `${outcome.jobId}: cancelled ${outcome.cancelled.length} run(s)${running ? ` (${running} running: stopping its handler)` : ''}`,
   );
   list(io, outcome.cancelled, 'was');
+  for (const task of outcome.stoppedTasks ?? []) io.out(`  stopped ECS task ${task}`);
   if (outcome.finished.length) {
     io.out(`  left ${outcome.finished.length} finished run(s) as they were`);
     list(io, outcome.finished, 'is');

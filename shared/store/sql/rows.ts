@@ -21,7 +21,7 @@ export const RUN_COLUMNS =
   'run_id, job_id, interval_start, interval_end, status, trigger_kind, stage, attempts, generation, execution_name, ' +
   'backfill_id, COALESCE(config, (SELECT piko_backfills.config FROM piko_backfills ' +
   'WHERE piko_backfills.backfill_id = piko_runs.backfill_id)) AS config, ' +
-  'error, output, created_at, updated_at, started_at, finished_at, requeues, not_before, code_version';
+  'error, output, created_at, updated_at, started_at, finished_at, requeues, not_before, code_version, task_arn';
 /** A backfill's columns in `piko_backfills`, in the order {@link toBackfillRecord} and its INSERT use. */
 export const BACKFILL_COLUMNS =
   'backfill_id, job_id, range_start, range_end, reprocess, reverse_order, config, cursor_at, status, ' +
@@ -96,6 +96,7 @@ export function toRunRecord(row: SqlRow): RunRecord {
     requeues: Number(row.requeues),
     notBefore: toDateOrNull(row.not_before),
     version: toStringOrNull(row.code_version),
+    taskArn: toStringOrNull(row.task_arn),
   };
 }
 

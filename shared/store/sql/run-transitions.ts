@@ -1,5 +1,5 @@
 /** A run's state transitions as its stages report them: running, an output, succeeded, failed. */
-import { RunCancelledError } from '../../errors.ts';
+import { InputError, RunCancelledError } from '../../errors.ts';
 import type { SqlDatabase } from '../../sql.ts';
 import { ownerMismatch, refused } from '../owner.ts';
 import type { RunOwner } from '../types.ts';
@@ -7,32 +7,48 @@ import { checkCount, checkDate, checkRunId, checkVersion, truncateError, unknown
 import { getRun } from './read-runs.ts';
 import { toJson } from './rows.ts';
 
+/** What starts: the stage, the version of the code running it, and the ECS task it runs in (or null). */
+export interface StageStart {
+  readonly stage: string;
+  readonly version: string | null;
+  readonly taskArn: string | null;
+}
+
+/** The longest ECS task ARN the `task_arn` column holds. */
+const MAX_TASK_ARN_LENGTH = 400;
+
 /**
- * Marks a run `running` for an attempt of `stage` by code of `version` (see StateStore.markRunning);
- * false when the run is unknown, succeeded, caught by a pause before it started, or not `owner`'s.
- * The run's record is read afterwards (the store reads those of a group commit in one statement).
+ * Marks a run `running` for an attempt of `start.stage` by code of `start.version`, in the ECS task
+ * `start.taskArn` (see StateStore.markRunning); false when the run is unknown, succeeded, caught by
+ * a pause before it started, or not `owner`'s. The run's record is read afterwards (the store reads
+ * those of a group commit in one statement).
  */
 export async function markRunning(
   db: SqlDatabase,
   runId: number,
-  stage: string,
+  start: StageStart,
   now: Date,
   owner: RunOwner | undefined,
-  version: string | null,
 ): Promise<boolean> {
+  const { stage, version, taskArn } = start;
   checkRunId(runId);
   checkDate('now', now);
   checkVersion(version);
+  if (taskArn !== null && (taskArn.length === 0 || taskArn.length > MAX_TASK_ARN_LENGTH)) {
+    throw new InputError(
+      `An ECS task ARN has 1 to ${MAX_TASK_ARN_LENGTH} characters; got ${taskArn.length}: pass null for a stage that runs outside ECS`,
+    );
+  }
   // The pause check is part of the same statement, so a pause that has committed is always seen:
   // a run the pause caught before its handler started is refused and stays as it is, to be
   // re-dispatched after resume. A run already running (a later stage, a retry) goes on.
   const [ownerSql, ownerParams] = ownerCondition(owner);
   const updated = await db.query(
     "UPDATE piko_runs SET status = 'running', attempts = CASE WHEN stage = ? THEN attempts + 1 ELSE 1 END, " +
-      "stage = ?, started_at = ?, finished_at = NULL, code_version = ?, updated_at = ? WHERE run_id = ? AND status NOT IN ('succeeded', 'cancelled', 'skipped') " +
+      "stage = ?, started_at = ?, finished_at = NULL, code_version = ?, task_arn = ?, updated_at = ? WHERE run_id = ? AND status NOT IN ('succeeded', 'cancelled', 'skipped') " +
       "AND (status = 'running' OR NOT EXISTS " +
       `(SELECT 1 FROM piko_jobs WHERE piko_jobs.job_id = piko_runs.job_id AND piko_jobs.paused <> 0))${ownerSql}`,
-    [stage, stage, now, version, now, runId, ...ownerParams],
+    [stage, stage, now, version, taskArn, now, runId, ...ownerParams],
   );
   return updated.affectedRows > 0;
 }

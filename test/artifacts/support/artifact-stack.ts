@@ -15,6 +15,7 @@ import { AwsIdentities, type AwsPrincipal } from './aws-identities.ts';
 import { type CfnResolver, TEST_REGION } from './cfn-resolver.ts';
 import { type IamProxy, startIamProxyOnFreeLoopback } from './iam-proxy.ts';
 import { type LambdaSandbox, openLambdaSandbox } from './lambda-sandbox.ts';
+import { type RecordingEcsEndpoint, startRecordingEcsEndpoint } from './recording-ecs-endpoint.ts';
 import {
   type LocalEndpoint,
   startCatchAllEndpoint,
@@ -77,6 +78,8 @@ export interface ArtifactStack<S extends LocalEndpoint = LocalEndpoint> {
   readonly sfn: S;
   /** The S3 endpoint standing in for the job-outputs bucket (`AWS_ENDPOINT_URL_S3`). */
   readonly s3: S3Endpoint;
+  /** The ECS endpoint for the template's clusters (`AWS_ENDPOINT_URL_ECS`): StopTask, recorded. */
+  readonly ecs: RecordingEcsEndpoint;
   /** Host names the sandboxes resolve locally (the proxy endpoint → its loopback address). */
   readonly hosts: Readonly<Record<string, string>>;
   /** Test credentials per function, and every AWS call made so far. */
@@ -161,6 +164,11 @@ export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint
       },
     });
     cleanups.push(() => s3.close());
+    const ecs = await startRecordingEcsEndpoint({
+      identities,
+      clusterArns: app.resourcesOfType('AWS::ECS::Cluster').map(([id]) => resolver.getAtt(id, 'Arn')),
+    });
+    cleanups.push(() => ecs.close());
     const catchAll = await startCatchAllEndpoint();
     cleanups.push(() => catchAll.close());
 
@@ -179,6 +187,7 @@ export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint
       proxy,
       sfn,
       s3,
+      ecs,
       hosts,
       identities,
       lambda: (prefix) => app.lambda(prefix),
@@ -194,7 +203,7 @@ export async function startArtifactStack<S extends LocalEndpoint = LocalEndpoint
           credentials: principal.credentials,
           caFile: ca.certFile,
           // Every other service goes to the catch-all (the SDK's global endpoint setting).
-          endpoints: { SFN: sfn.url, S3: s3.url },
+          endpoints: { SFN: sfn.url, S3: s3.url, ECS: ecs.url },
           globalEndpoint: catchAll.url,
           hosts,
           timeoutSeconds: openOptions.timeoutSeconds,

@@ -24,6 +24,8 @@ export interface RecordedAwsCall {
   /** The resource ARN the action is on. */
   readonly resource: string;
   readonly accessKeyId: string;
+  /** The request's IAM condition keys the endpoint knows (`ecs:cluster`). @default none */
+  readonly context?: Readonly<Record<string, string>>;
   /** Undefined when the access key is not one of {@link AwsIdentities}. */
   readonly principal: AwsPrincipal | undefined;
 }

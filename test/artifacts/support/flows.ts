@@ -18,6 +18,8 @@ export interface RunRow {
   readonly trigger: string;
   /** The last stage's result as JSON text, when recorded. */
   readonly output: string | null;
+  /** The ECS task of its last Fargate stage, as the container recorded it. */
+  readonly task_arn: string | null;
 }
 
 /** Applies the migrations as the deploy does: the custom resource's handler with a Create event. */
@@ -61,7 +63,7 @@ export interface DispatchAnswer {
 /** The runs of a job, oldest first. */
 export function runsOf(world: WorkflowStack, jobId: string): Promise<RunRow[]> {
   return world.stack.query<RunRow[]>(
-    'SELECT run_id, job_id, interval_start, status, attempts, execution_name, error, trigger_kind AS `trigger`, output FROM piko_runs WHERE job_id = ? ORDER BY interval_start',
+    'SELECT run_id, job_id, interval_start, status, attempts, execution_name, error, trigger_kind AS `trigger`, output, task_arn FROM piko_runs WHERE job_id = ? ORDER BY interval_start',
     [jobId],
   );
 }
@@ -94,6 +96,7 @@ export async function simulateRecordedCalls(
       roleLogicalId: call.principal.roleLogicalId,
       action: call.action,
       resource: call.resource,
+      ...(call.context ? { context: call.context } : {}),
       expected: 'Allowed',
       source: 'recorded',
     });

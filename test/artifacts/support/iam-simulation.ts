@@ -25,6 +25,8 @@ export interface IamRequest {
   readonly roleLogicalId: string;
   readonly action: string;
   readonly resource: string;
+  /** The request's condition keys (`ecs:cluster`). @default none */
+  readonly context?: Readonly<Record<string, string>>;
 }
 
 /** A decided call, with what the test expects of it. */
@@ -85,7 +87,7 @@ export async function simulateCall(
         principal: resolver.getAtt(request.roleLogicalId, 'Arn'),
         action: request.action,
         resource: { resource: request.resource, accountId: TEST_ACCOUNT },
-        contextVariables: {},
+        contextVariables: { ...request.context },
       },
       identityPolicies: rolePolicies(app, resolver, request.roleLogicalId),
       serviceControlPolicies: [],

@@ -8,13 +8,16 @@
  * - `arn:aws:states:::states:startExecution` and `.sync:2`: the local Step Functions endpoint;
  *   `.sync:2` waits and returns the DescribeExecution result (Input as JSON text, Output as JSON);
  * - `arn:aws:states:::ecs:runTask.sync`: the container artifact ({@link runContainer}) with the task
- *   definition's environment and the rendered overrides, the RunTask override limit enforced; a
- *   non-zero exit is `States.TaskFailed` with the task description as Cause.
+ *   definition's environment and the rendered overrides, the RunTask override limit enforced, and
+ *   the task metadata endpoint (v4) ECS gives every container (`ECS_CONTAINER_METADATA_URI_V4`,
+ *   `<uri>/task` → the task's ARN and cluster); a non-zero exit is `States.TaskFailed` with the task
+ *   description as Cause.
  *
  * Every result is checked against the 256 KiB state payload limit (`States.DataLimitExceeded`), and
  * every call Step Functions makes on the state machine role's behalf is recorded for IAM.
  */
 import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
 import type { AwsIdentities } from './aws-identities.ts';
 import type { ContainerExit } from './container-task.ts';
 import {
@@ -121,8 +124,14 @@ export class TaskBindings {
   readonly tasks: TaskRecord[] = [];
   /** Failures of asynchronous (Event) invocations: Lambda would retry them twice, then drop them. */
   readonly asyncFailures: string[] = [];
-  /** What each container task printed, in order. */
-  readonly containerRuns: (ContainerExit & { readonly environment: Readonly<Record<string, string>> })[] = [];
+  /** What each container task printed, in order, with the task's ARN. */
+  readonly containerRuns: (ContainerExit & {
+    readonly environment: Readonly<Record<string, string>>;
+    readonly taskArn: string;
+  })[] = [];
+  /** The task metadata endpoint: `/v4/<task id>/task` → the task (`TaskARN`, `Cluster`), while it runs. */
+  readonly #metadata = new Map<string, { TaskARN: string; Cluster: string; LaunchType: 'FARGATE' }>();
+  #metadataServer: Promise<string> | undefined;
 
   constructor(options: TaskBindingsOptions) {
     this.#options = options;
@@ -143,6 +152,30 @@ export class TaskBindings {
   /** Stops binding: a Task state that starts from now on fails (`States.Runtime`) without calling anything. */
   close(): void {
     this.#closed = true;
+    void this.#metadataServer?.then(() => this.#server?.close());
+    this.#server?.closeAllConnections();
+  }
+
+  #server: Server | undefined;
+
+  /** The metadata endpoint's base URL (`http://127.0.0.1:<port>`), started on first use. */
+  #metadataUrl(): Promise<string> {
+    this.#metadataServer ??= new Promise((resolve, reject) => {
+      const server = createServer((request, response) => {
+        const id = /^\/v4\/([^/]+)\/task$/.exec(request.url ?? '')?.[1];
+        const task = id === undefined ? undefined : this.#metadata.get(id);
+        response.writeHead(task ? 200 : 404, { 'content-type': 'application/json' });
+        response.end(JSON.stringify(task ?? { message: 'no such task' }));
+      });
+      this.#server = server;
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const address = server.address();
+        if (!address || typeof address === 'string') reject(new Error('no address'));
+        else resolve(`http://127.0.0.1:${address.port}`);
+      });
+    });
+    return this.#metadataServer;
   }
 
   /** The endpoint `states:startExecution` tasks start executions on. */
@@ -414,7 +447,16 @@ export class TaskBindings {
     }
     const cluster = String(parameters.Cluster);
     const clusterName = cluster.split('/').pop() ?? cluster;
-    const taskArn = arnBeside(machine.arn, 'ecs', `task/${clusterName}/${randomUUID().replace(/-/g, '')}`);
+    const taskId = randomUUID().replace(/-/g, '');
+    const taskArn = arnBeside(machine.arn, 'ecs', `task/${clusterName}/${taskId}`);
+    // As ECS does for every container of a task (Fargate platform 1.4.0 and later).
+    const metadataId = `${taskId}-${randomUUID().slice(0, 8)}`;
+    this.#metadata.set(metadataId, {
+      TaskARN: taskArn,
+      Cluster: cluster,
+      LaunchType: 'FARGATE',
+    });
+    environment.ECS_CONTAINER_METADATA_URI_V4 = `${await this.#metadataUrl()}/v4/${metadataId}`;
     record('ecs:DescribeTasks', taskArn);
     for (const action of ['events:PutTargets', 'events:PutRule', 'events:DescribeRule']) {
       record(action, arnBeside(machine.arn, 'events', 'rule/StepFunctionsGetEventsForECSTaskRule'));
@@ -429,7 +471,8 @@ export class TaskBindings {
       timeoutMs: timeoutSeconds * 1000,
       ...(container.User !== undefined ? { user: tokens.resolveString(container.User) } : {}),
     });
-    this.containerRuns.push({ ...exit, environment });
+    this.#metadata.delete(metadataId);
+    this.containerRuns.push({ ...exit, environment, taskArn });
     const stoppedAt = Date.now();
     const description = {
       Attachments: [],

@@ -98,8 +98,8 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
     describe('migrations', () => {
       it('numbers migrations 1, 2, 3… with SQL for both dialects', () => {
         // 4: execution leases; 5: the runs' code version; 6: operator actions; 8: alerts and the deadline watch;
-        // 10: backfill concurrency.
-        expect(MIGRATIONS.map((migration) => migration.version)).toEqual([1, 2, 3, 4, 5, 6, 8, 10]);
+        // 9: the ECS task of runs; 10: backfill concurrency.
+        expect(MIGRATIONS.map((migration) => migration.version)).toEqual([1, 2, 3, 4, 5, 6, 8, 9, 10]);
         for (const migration of MIGRATIONS) {
           expect(migration.mysql.length).toBeGreaterThan(0);
           expect(migration.sqlite.length).toBeGreaterThan(0);
@@ -549,6 +549,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
             requeues: 0,
             notBefore: null,
             version: null,
+            taskArn: null,
           })),
         );
         expect(runs[1]!.runId).toBeGreaterThan(runs[0]!.runId);

@@ -80,6 +80,18 @@ const chained = defineJob({
   ],
 });
 
+/** A stage that runs until its signal aborts (a Fargate task that ECS stops). */
+const stoppable = defineJob({
+  id: 'stoppable',
+  schedule: { cron: '0 * * * *' },
+  start: '2026-03-01T00:00:00Z',
+  retry: { attempts: 1 },
+  handler: (ctx) =>
+    new Promise((_, reject) => {
+      ctx.signal.addEventListener('abort', () => reject(new Error('aborted: the task is stopping')));
+    }),
+});
+
 /** Registers the test's stage runner suite for one store. */
 export function describeStageEvents(name: string, factory: StoreFactory): void {
   describe(`${name}: stage events verified against the state table`, () => {
@@ -91,7 +103,11 @@ export function describeStageEvents(name: string, factory: StoreFactory): void {
       underTest = await factory({ clock: () => T0 });
       store = underTest.store;
       await store.migrate();
-      deps = { store, jobs: new JobRegistry([jobA, jobB, chained]), resources: new ResourceRegistry() };
+      deps = {
+        store,
+        jobs: new JobRegistry([jobA, jobB, chained, stoppable]),
+        resources: new ResourceRegistry(),
+      };
     });
 
     afterAll(async () => {
@@ -248,6 +264,65 @@ export function describeStageEvents(name: string, factory: StoreFactory): void {
       // The right function runs it.
       await runStage({ ...deps, jobId: 'job_b' }, runEvent(batch));
       expect(await store.getRun(before!.runId)).toMatchObject({ status: 'succeeded' });
+    });
+
+    it('records the ECS task of a Fargate stage as it starts (cancel stops it), and clears it when a stage starts elsewhere', async () => {
+      // Arrange: the task ARN the container read from its metadata endpoint.
+      const taskArn = 'arn:aws:ecs:eu-west-1:123456789012:task/piko-cluster/0123456789abcdef0123456789abcdef';
+      const batch = await dispatched('chained', 1);
+      const { run } = runEvent(batch);
+      const stage = (stageIndex: number) =>
+        ({
+          action: 'run',
+          stage: chained.stages[stageIndex]!.name,
+          stageIndex,
+          lastStage: stageIndex === 1,
+          run,
+        }) as const;
+
+      // Act: the Lambda stage, then the Fargate stage in its task.
+      await runStage({ ...deps, jobId: 'chained' }, stage(0));
+      const afterLambda = await store.getRun(run.runId);
+      await runStage({ ...deps, jobId: 'chained', taskArn }, stage(1));
+      const afterFargate = await store.getRun(run.runId);
+      // A stage that starts outside ECS (a retry of a run on a Lambda stage) clears it.
+      const other = await dispatched('job_b', 30);
+      const owner = runEvent(other).run;
+      await store.markRunning(owner.runId, 'main', T0, owner, null, taskArn);
+      const inTask = await store.getRun(owner.runId);
+      await store.markRunning(owner.runId, 'main', T0, owner, null);
+      const outside = await store.getRun(owner.runId);
+
+      // Assert
+      expect(afterLambda).toMatchObject({ status: 'running', stage: 'extract', taskArn: null });
+      expect(afterFargate).toMatchObject({ status: 'succeeded', stage: 'crunch', taskArn });
+      expect(inTask).toMatchObject({ stage: 'main', attempts: 1, taskArn });
+      expect(outside).toMatchObject({ stage: 'main', attempts: 2, taskArn: null });
+      await expect(store.markRunning(owner.runId, 'main', T0, owner, null, '')).rejects.toThrow(
+        'An ECS task ARN has 1 to 400 characters; got 0: pass null for a stage that runs outside ECS',
+      );
+    });
+
+    it('ends as cancelled, not failed, when its task is stopped (SIGTERM) after a cancel, before the next poll', async () => {
+      // Arrange: a stage running in a task; the cancel poll would come only in a minute.
+      const batch = await dispatched('stoppable', 0);
+      const shutdown = new AbortController();
+      const running = runStage(
+        { ...deps, jobId: 'stoppable', shutdown: shutdown.signal, cancelPollMs: 60_000 },
+        runEvent(batch),
+      );
+      const runId = batch.runs[0]!.runId;
+      await expect.poll(async () => (await store.getRun(runId))?.status).toBe('running');
+
+      // Act: piko cancel --aws cancels the run, then stops its task.
+      await store.withJob(jobAt('stoppable', T0), (tx) => tx.cancelRuns([runId]));
+      shutdown.abort(new Error('Fargate task stopped (SIGTERM)'));
+
+      // Assert: a RunCancelledError (non-retryable), and the run stays cancelled.
+      await expect(running).rejects.toThrow(
+        `Run ${runId} was cancelled by an operator while it ran; its result is not recorded (run the interval again with piko run or a backfill)`,
+      );
+      expect(await store.getRun(runId)).toMatchObject({ status: 'cancelled' });
     });
 
     it('hands a Fargate stage a small override; it reads the large previous output and the largest config from the store', async () => {

@@ -55,6 +55,50 @@ function startInputs(): { stateMachineArn?: string; name?: string; input: unknow
 }
 
 describe('piko backfill --aws', () => {
+  it('refuses --downstream, naming the backfills to run instead in dependency order, and calls nothing', async () => {
+    // Arrange: daily's days of 2 → 9 November make weekly's weeks of 26 October and 2 November stale,
+    // and those weekly's October month (November's has not ended at NOW).
+    stackExists();
+
+    // Act
+    const result = await cli(
+      'backfill',
+      'daily',
+      '--from',
+      '2026-11-02T00:00:00Z',
+      '--to',
+      '2026-11-10T00:00:00Z',
+      '--downstream',
+      '--aws',
+      '--region',
+      REGION,
+    );
+
+    // Assert
+    expect(result).toEqual({
+      code: 2,
+      out: [],
+      err: [
+        [
+          'error: --downstream does not run with --aws: the backfill state machine backfills one job, and the re-runs of weekly, monthly (downstream of daily) must start only once the upstream re-runs are done. Run this command without --downstream, then these, in this order, each once the one before is done (piko backfills --aws shows it):',
+          `  piko backfill weekly --from 2026-10-26T04:00:00.000Z --to 2026-11-09T04:00:00.000Z --reprocess all --aws --region ${REGION}`,
+          `  piko backfill monthly --from 2026-10-01T05:00:00.000Z --to 2026-11-01T05:00:00.000Z --reprocess all --aws --region ${REGION}`,
+        ].join('\n'),
+      ],
+    });
+    expect(awsCallCount()).toBe(0);
+  });
+
+  it('starts a --downstream backfill of a job nothing depends on as a plain one', async () => {
+    stackExists();
+    startsExecutions();
+
+    const result = await cli(...ARGS.map((arg) => (arg === 'daily' ? 'monthly' : arg)), '--downstream');
+
+    expect(result.code).toBe(0);
+    expect(startInputs().map((start) => (start.input as { jobId: string }).jobId)).toEqual(['monthly']);
+  });
+
   it('finds the backfill state machine in the stack outputs, starts it with the request and prints its console URL', async () => {
     stackExists();
     startsExecutions();
@@ -328,7 +372,7 @@ describe('piko backfill --aws', () => {
     expect(unknown).toEqual({
       code: 2,
       out: [],
-      err: ['error: Unknown job "nightly". Known jobs: daily, payday.'],
+      err: ['error: Unknown job "nightly". Known jobs: daily, monthly, payday, weekly.'],
     });
     expect(config.code).toBe(2);
     expect(config.err[0]).toMatch(/^error: Invalid config for job "daily": region: /);

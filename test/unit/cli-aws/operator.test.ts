@@ -46,6 +46,33 @@ describe('piko cancel --aws', () => {
     expect(parseControlEvent(call?.event)).toMatchObject({ action: 'cancel' });
     expect(result.out[0]).toBe('daily: cancelled 1 run(s) (1 running: stopping its handler)');
   });
+
+  it('prints the ECS task the dispatcher stopped for a running Fargate stage', async () => {
+    const task =
+      'arn:aws:ecs:eu-west-1:123456789012:task/Piko-FargateCluster/0123456789abcdef0123456789abcdef';
+    stackExists();
+    lambda.on(InvokeCommand).resolves(
+      invokeAnswer({
+        action: 'cancel',
+        jobId: 'daily',
+        cancelled: [{ start: FROM, end: TO, runId: 7, status: 'running' }],
+        finished: [],
+        stoppedTasks: [task],
+      }),
+    );
+
+    const result = await cli('cancel', 'daily', '--interval', FROM, '--aws', '--region', REGION);
+
+    expect(result).toEqual({
+      code: 0,
+      out: [
+        'daily: cancelled 1 run(s) (1 running: stopping its handler)',
+        `    ${FROM} → ${TO} (run 7 was running)`,
+        `  stopped ECS task ${task}`,
+      ],
+      err: [],
+    });
+  });
 });
 
 describe('piko mark --aws', () => {

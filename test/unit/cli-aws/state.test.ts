@@ -261,7 +261,7 @@ describe('piko pause|resume <job> --aws', () => {
     expect(result).toEqual({
       code: 2,
       out: [],
-      err: ['error: Unknown job "nightly". Known jobs: daily, payday.'],
+      err: ['error: Unknown job "nightly". Known jobs: daily, monthly, payday, weekly.'],
     });
     expect(awsCallCount()).toBe(0);
   });

@@ -15,14 +15,20 @@ import type {
   BackfillNextResponse,
   BackfillPlanResponse,
   BackfillsResponse,
+  CancelResponse,
   DispatchResponse,
   StatusResponse,
   WatchdogResponse,
 } from '../../../shared/control/events.ts';
 import { parseControlEvent } from '../../../shared/control/events.ts';
-import { type ControlDeps, handleControlEvent, runsPerBatch } from '../../../shared/control/handlers.ts';
+import {
+  type ControlDeps,
+  handleControlEvent,
+  runsPerBatch,
+  type TaskStopper,
+} from '../../../shared/control/handlers.ts';
 import { AwsThrottledError } from '../../../shared/errors.ts';
-import { defineJob } from '../../../shared/job.ts';
+import { defineJob, fargate, lambda } from '../../../shared/job.ts';
 import { JobRegistry } from '../../../shared/registry.ts';
 import { alertStoreOf } from '../../../shared/store/alerts.ts';
 import type { StateStore } from '../../../shared/store/types.ts';
@@ -723,5 +729,105 @@ describe('continue with downstream jobs', () => {
     ]);
     expect(startedInputs().map((input) => input.jobId)).toEqual(['hourly', 'three_hourly']);
     expect((await store.listRuns('three_hourly')).map((run) => run.status)).toEqual(['queued']);
+  });
+});
+
+describe('cancel stops the ECS task of a run on a Fargate stage (piko cancel --aws)', () => {
+  const crunch = defineJob({
+    id: 'crunch',
+    schedule: { cron: '0 * * * *' },
+    start: '2026-01-01T00:00:00Z',
+    concurrency: 3,
+    stages: [
+      lambda('plan', async () => null),
+      fargate('crunch', { cpu: 256, memoryMiB: 512 }, async () => null),
+    ],
+  });
+  const TASK = 'arn:aws:ecs:eu-west-1:123456789012:task/piko-cluster/0123456789abcdef0123456789abcdef';
+  const CANCEL = {
+    action: 'cancel',
+    jobId: 'crunch',
+    from: new Date(T0).toISOString(),
+    to: new Date(T0 + 3 * HOUR).toISOString(),
+    actor: 'ops@host',
+    reason: 'bad input',
+  };
+
+  /** Stops what it is asked to, or fails with `failure`. */
+  class RecordingStopper implements TaskStopper {
+    readonly calls: { taskArn: string; reason: string }[] = [];
+    constructor(readonly failure?: Error) {}
+    async stopTask(taskArn: string, reason: string): Promise<void> {
+      this.calls.push({ taskArn, reason });
+      if (this.failure) throw this.failure;
+    }
+  }
+
+  /** Three runs of `crunch`, queued: the first on its Fargate stage in TASK, the second on its Lambda stage. */
+  async function threeRuns(): Promise<number[]> {
+    sfn.on(StartExecutionCommand).resolves({});
+    deps = { ...deps, jobs: new JobRegistry([crunch]) };
+    await send({ jobId: 'crunch' });
+    const runs = await store.listRuns('crunch');
+    expect(runs.map((run) => run.status)).toEqual(['queued', 'queued', 'queued']);
+    const [first, second] = runs;
+    await store.markRunning(first!.runId, 'plan', now);
+    await store.markRunning(first!.runId, 'crunch', now, undefined, null, TASK);
+    await store.markRunning(second!.runId, 'plan', now);
+    return runs.map((run) => run.runId);
+  }
+
+  it('stops the task of the running Fargate stage only, with who and why as its reason', async () => {
+    // Arrange
+    const ids = await threeRuns();
+    const tasks = new RecordingStopper();
+    deps = { ...deps, tasks };
+
+    // Act
+    const response = await send<CancelResponse>(CANCEL);
+
+    // Assert
+    expect(tasks.calls).toEqual([{ taskArn: TASK, reason: 'Cancelled by ops@host: bad input' }]);
+    expect(response.stoppedTasks).toEqual([TASK]);
+    expect(response.cancelled.map((run) => [run.runId, run.status])).toEqual([
+      [ids[0], 'running'],
+      [ids[1], 'running'],
+      [ids[2], 'queued'],
+    ]);
+    expect((await store.listRuns('crunch')).map((run) => run.status)).toEqual([
+      'cancelled',
+      'cancelled',
+      'cancelled',
+    ]);
+    const [action] = await store.listActions({ jobId: 'crunch', limit: 10 });
+    expect(action).toMatchObject({ kind: 'cancel', actor: 'ops@host', reason: 'bad input' });
+  });
+
+  it('keeps the runs cancelled when ECS refuses the stop: their stages stop at their next poll', async () => {
+    // Arrange
+    await threeRuns();
+    const tasks = new RecordingStopper(
+      new AwsThrottledError('ECS StopTask failed (ThrottlingException)', 'ThrottlingException'),
+    );
+    deps = { ...deps, tasks };
+
+    // Act
+    const response = await send<CancelResponse>({ ...CANCEL, reason: null });
+
+    // Assert
+    expect(tasks.calls).toEqual([{ taskArn: TASK, reason: 'Cancelled by ops@host' }]);
+    expect(response.stoppedTasks).toEqual([]);
+    expect(new Set((await store.listRuns('crunch')).map((run) => run.status))).toEqual(
+      new Set(['cancelled']),
+    );
+  });
+
+  it('stops nothing without a task stopper (no Fargate cluster in the stack)', async () => {
+    await threeRuns();
+
+    const response = await send<CancelResponse>(CANCEL);
+
+    expect(response.stoppedTasks).toEqual([]);
+    expect(response.cancelled).toHaveLength(3);
   });
 });

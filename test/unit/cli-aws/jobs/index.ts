@@ -1,6 +1,7 @@
 /**
  * Jobs of the `--aws` CLI tests (`PIKO_JOBS_DIR=test/unit/cli-aws/jobs`): `daily` has one schedule
- * and a config schema; `payday` restricts both day fields, so it has two schedules (`.dom`, `.dow`).
+ * and a config schema; `payday` restricts both day fields, so it has two schedules (`.dom`, `.dow`);
+ * `weekly` depends on `daily` and `monthly` on `weekly` (`backfill --downstream`).
  */
 import { z } from 'zod';
 import { defineJob, type JobDefinition } from '#piko';
@@ -22,4 +23,22 @@ export const payday = defineJob({
   handler: () => null,
 });
 
-export const jobs: readonly JobDefinition[] = [daily, payday];
+/** Mondays at 04:00 UTC, over the days of `daily`. */
+export const weekly = defineJob({
+  id: 'weekly',
+  schedule: { cron: '0 4 * * 1' },
+  start: '2026-01-01T00:00:00Z',
+  dependsOn: ['daily'],
+  handler: () => null,
+});
+
+/** The 1st of the month at 05:00 UTC, over the weeks of `weekly`. */
+export const monthly = defineJob({
+  id: 'monthly',
+  schedule: { cron: '0 5 1 * *' },
+  start: '2026-01-01T00:00:00Z',
+  dependsOn: ['weekly'],
+  handler: () => null,
+});
+
+export const jobs: readonly JobDefinition[] = [daily, payday, weekly, monthly];
