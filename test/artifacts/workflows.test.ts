@@ -91,7 +91,17 @@ describe('job workflows from the template, on the bundles (real app)', () => {
       runs.map((run) => [run.status, run.error]),
       diagnostics(),
     ).toEqual(runs.map(() => ['succeeded', null]));
-    const containers = world.bindings.containerRuns;
+    // A run that became due while the chain ran is run by the continuation the workflow's last step
+    // asks for, in an execution of its own: only this execution's containers are compared here.
+    const runIdOf = (environment: Readonly<Record<string, string>>) =>
+      (JSON.parse(environment.PIKO_STAGE_EVENT ?? '{}') as { run?: { runId?: number } }).run?.runId;
+    const allContainers = world.bindings.containerRuns;
+    const containerRunIds = allContainers.map((container) => runIdOf(container.environment));
+    expect(new Set(containerRunIds).size, 'a run whose container ran twice').toBe(containerRunIds.length);
+    const runIds = new Set(runs.map((run) => run.run_id));
+    const containers = allContainers.filter((container) =>
+      runIds.has(Number(runIdOf(container.environment))),
+    );
     expect(containers).toHaveLength(runs.length);
     expect(
       containers.map((run) => run.exitCode),
