@@ -317,6 +317,16 @@ export function rangeTarget(from: Date, to: Date): string {
   return `${from.toISOString()}/${to.toISOString()}`;
 }
 
+/**
+ * Whether an action's target is a range ({@link rangeTarget}) that holds the interval starting at
+ * `start` (`from <= start < to`): the actions on an interval, as `piko runs` and the UI show them.
+ */
+export function targetHolds(target: string, start: Date): boolean {
+  const [from, to] = target.split('/').map((part) => Date.parse(part));
+  const at = start.getTime();
+  return from !== undefined && to !== undefined && from <= at && at < to;
+}
+
 function checkRange(from: Date, to: Date): void {
   if (
     !(from instanceof Date) ||
