@@ -3,7 +3,8 @@
  * raised. Late now is the watchdog's judgement at this instant over the whole history: an interval
  * of the scheduled lane whose `end + deadline` has passed and whose run has not succeeded (a status
  * of `NOT_SUCCEEDED_STATUSES`: an operator's cancelled or skipped is not late), or that was never
- * planned (the job is behind). Backfills are not deadlines: they rework the past on purpose.
+ * planned (the job is behind). Backfills are not deadlines: they rework the past on purpose. A paused
+ * job's intervals count too: they are late, though the watchdog raises no alert for them.
  */
 import { deadlineHorizon, mergeIntervals } from '../alerts/alert.ts';
 import type { Interval } from '../interval.ts';
