@@ -235,5 +235,20 @@ describe('marking a range from the grid, and deadlines, in Chromium', () => {
     expect(body).toContain('Nothing to mark in this range.');
     expect(await runsOf()).toEqual(before);
     expect(await actions()).toEqual(recorded);
+    // A row's "mark…" link fills the form: in place with JavaScript, through its URL without.
+    const link = page.locator(`.spans a.mark-link[data-mark-from="${FAILED}"]`);
+    await link.click();
+    expect([
+      await page.locator('#mark-from').inputValue(),
+      await page.locator('#mark-to').inputValue(),
+    ]).toEqual([FAILED, hour(7)]);
+    const reason = page.locator('#mark-range-reason');
+    expect(await reason.evaluate((element) => element === element.ownerDocument.activeElement)).toBe(true);
+    // This browser's cookie (the token) with the request, as a browser without JavaScript sends it.
+    const withoutScript = await (
+      await page.context().request.get(new URL(String(await link.getAttribute('href')), ui.url).href)
+    ).text();
+    expect(withoutScript).toContain(`id="mark-from" name="from" value="${FAILED}"`);
+    expect(withoutScript).toContain(`id="mark-to" name="to" value="${hour(7)}"`);
   });
 });
