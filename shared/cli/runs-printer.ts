@@ -4,6 +4,7 @@
  */
 import { secretConfigValues } from '../config-secrets.ts';
 import type { JobDefinition } from '../job.ts';
+import { targetHolds } from '../planner/operator.ts';
 import type { RunLogLine } from '../store/run-logs.ts';
 import type { BackfillRecord, OperatorAction, RunRecord, RunStatus } from '../store/types.ts';
 import { redact } from '../telemetry.ts';
@@ -140,12 +141,8 @@ export async function historyLines(
 
 /** The actions whose target is a range (`from/to`) holding the run's interval start. */
 export function actionsOn(actions: readonly OperatorAction[], run: RunRecord): ActionLine[] {
-  const start = run.interval.start.getTime();
   return actions
-    .filter((action) => {
-      const [from, to] = action.target.split('/').map((part) => Date.parse(part));
-      return from !== undefined && to !== undefined && from <= start && start < to;
-    })
+    .filter((action) => targetHolds(action.target, run.interval.start))
     .map((action) => ({
       kind: action.kind,
       target: action.target,

@@ -4,7 +4,7 @@
  * row lock, and records the action (who, why, what it did) in the same transaction as its effect.
  */
 import { InputError } from '../errors.ts';
-import { type IntervalJson, intervalToJson } from '../interval.ts';
+import { type Interval, type IntervalJson, intervalToJson } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
 import type { NewRun, RunRecord, RunStatus, StateStore } from '../store/types.ts';
 
@@ -110,13 +110,46 @@ export async function cancelRuns(
   });
 }
 
+/** What a mark does to one interval: see {@link markEffect}. */
+export type MarkEffect = 'create' | 'update' | 'unchanged' | 'refused';
+
+/**
+ * What marking an interval `as` does, given its run (undefined: none): `create` a run in the status,
+ * `update` the run (pending, waiting, failed, cancelled; skipped when marked succeeded), leave it
+ * `unchanged` (already in the status, or succeeded: a success is never undone), or `refused`: a
+ * queued or running run, which a handler holds (cancel it first).
+ */
+export function markEffect(run: Pick<RunRecord, 'status'> | undefined, as: MarkRequest['as']): MarkEffect {
+  if (!run) return 'create';
+  if (run.status === 'queued' || run.status === 'running') return 'refused';
+  if (run.status === as || run.status === 'succeeded') return 'unchanged';
+  return 'update';
+}
+
+/** Adjacent intervals of a mark's range that have one status now (so one {@link MarkEffect}), merged. */
+export interface MarkSpan {
+  readonly start: Date;
+  readonly end: Date;
+  /** How many intervals the span holds (at least 1). */
+  readonly intervals: number;
+  /** Their runs' status now; `missing` when they have no run. */
+  readonly status: RunStatus | 'missing';
+  readonly effect: MarkEffect;
+}
+
+/** A mark's dry run with what it does interval by interval: {@link previewMark}. */
+export interface MarkPreview extends MarkOutcome {
+  /** The whole range, oldest first, in spans of one status and effect. */
+  readonly spans: readonly MarkSpan[];
+}
+
 /**
  * Marks the intervals of a range succeeded or skipped without running them: creates a run in that
  * status for each interval without one (from the schedule), sets pending, failed and cancelled runs
- * to it, and leaves queued and running runs alone (listed) and succeeded ones as they are. The
- * planner never plans an interval that has a run, so a marked interval is neither re-created nor run;
- * `piko run` or a backfill with `--reprocess all` runs it again. Records a `mark` action with the
- * counts (not in a dry run, which writes nothing).
+ * to it, and leaves queued and running runs alone (listed) and succeeded ones as they are
+ * ({@link markEffect}). The planner never plans an interval that has a run, so a marked interval is
+ * neither re-created nor run; `piko run` or a backfill with `--reprocess all` runs it again. Records
+ * a `mark` action with the counts (not in a dry run, which writes nothing: {@link previewMark}).
  * @throws InputError for a range that is empty, not over, or holds more than {@link MAX_MARK_INTERVALS}.
  */
 export async function markRange(
@@ -126,6 +159,86 @@ export async function markRange(
   call: OperatorCall,
   now: Date,
 ): Promise<MarkOutcome> {
+  if (request.dryRun) {
+    const { spans: _spans, ...outcome } = await previewMark(store, job, request, now);
+    return outcome;
+  }
+  const { from, as } = request;
+  const intervals = markIntervals(job, request, now);
+  const rangeEnd = startsBefore(intervals);
+  return store.withJob(job, async (tx) => {
+    const p = planMark(intervals, await tx.runsInRange(from, rangeEnd), as);
+    if (p.missing.length) await tx.insertRuns(p.missing);
+    const created = new Set(p.missing.map((run) => run.interval.start.getTime()));
+    const fresh = created.size
+      ? (await tx.runsInRange(from, rangeEnd)).filter((run) => created.has(run.interval.start.getTime()))
+      : [];
+    const ids = [...p.change, ...fresh].map((run) => run.runId);
+    if (ids.length) await tx.markRuns(ids, as);
+    const result = markOutcome(job, request, intervals.length, p, false);
+    await tx.recordAction({
+      kind: 'mark',
+      target: rangeTarget(request.from, request.to),
+      actor: call.actor,
+      reason: call.reason ?? null,
+      details: {
+        as,
+        intervals: result.intervals,
+        created: result.created,
+        updated: result.updated,
+        unchanged: result.unchanged,
+        leftAlone: result.leftAlone.length,
+      },
+    });
+    return result;
+  });
+}
+
+/**
+ * What {@link markRange} would do, and to which intervals (the dry run of `piko mark` and of the web
+ * UI's mark): reads the range's runs only, writes nothing, creates not even the job's row.
+ * @throws InputError as {@link markRange} does.
+ */
+export async function previewMark(
+  store: Pick<StateStore, 'listRuns'>,
+  job: JobDefinition,
+  request: Omit<MarkRequest, 'dryRun'>,
+  now: Date,
+): Promise<MarkPreview> {
+  const intervals = markIntervals(job, request, now);
+  const runs = await store.listRuns(job.id, { from: request.from, to: startsBefore(intervals) });
+  const p = planMark(intervals, runs, request.as);
+  const spans: {
+    start: Date;
+    end: Date;
+    intervals: number;
+    status: MarkSpan['status'];
+    effect: MarkEffect;
+  }[] = [];
+  for (const [i, interval] of intervals.entries()) {
+    const status = p.statuses[i]!;
+    const last = spans.at(-1);
+    if (last && last.status === status && last.end.getTime() === interval.start.getTime()) {
+      last.end = interval.end;
+      last.intervals++;
+    } else {
+      spans.push({
+        start: interval.start,
+        end: interval.end,
+        intervals: 1,
+        status,
+        effect: markEffect(status === 'missing' ? undefined : { status }, request.as),
+      });
+    }
+  }
+  return { ...markOutcome(job, request, intervals.length, p, true), spans };
+}
+
+/**
+ * The intervals a mark covers, after checking the request.
+ * @throws InputError naming every problem.
+ */
+function markIntervals(job: JobDefinition, request: Omit<MarkRequest, 'dryRun'>, now: Date): Interval[] {
   const { from, to, as } = request;
   checkRange(from, to);
   const problems: string[] = [];
@@ -143,67 +256,75 @@ export async function markRange(
       `Cannot mark intervals of "${job.id}": no interval of "${job.schedule.cron}" lies within ${from.toISOString()} → ${to.toISOString()}.`,
     );
   }
-  const rangeEnd = new Date((intervals.at(-1)?.start.getTime() ?? from.getTime()) + 1);
-  const plan = (runs: readonly RunRecord[]) => {
-    const byStart = new Map(runs.map((run) => [run.interval.start.getTime(), run]));
-    const missing: NewRun[] = [];
-    const change: RunRecord[] = [];
-    const leftAlone: RunRecord[] = [];
-    let unchanged = 0;
-    for (const interval of intervals) {
-      const run = byStart.get(interval.start.getTime());
-      if (!run) missing.push({ interval, trigger: 'manual' });
-      else if (run.status === 'queued' || run.status === 'running') leftAlone.push(run);
-      else if (run.status === as || run.status === 'succeeded') unchanged++;
-      else change.push(run);
+  return intervals;
+}
+
+/** Just after the last interval's start: the end of a run query over the intervals. */
+function startsBefore(intervals: readonly Interval[]): Date {
+  return new Date(intervals.at(-1)!.start.getTime() + 1);
+}
+
+/** What a mark does to each interval, from the runs of the range. */
+function planMark(intervals: readonly Interval[], runs: readonly RunRecord[], as: MarkRequest['as']) {
+  const byStart = new Map(runs.map((run) => [run.interval.start.getTime(), run]));
+  const missing: NewRun[] = [];
+  const change: RunRecord[] = [];
+  const leftAlone: RunRecord[] = [];
+  const statuses: MarkSpan['status'][] = [];
+  let unchanged = 0;
+  for (const interval of intervals) {
+    const run = byStart.get(interval.start.getTime());
+    statuses.push(run?.status ?? 'missing');
+    switch (markEffect(run, as)) {
+      case 'create':
+        missing.push({ interval, trigger: 'manual' });
+        break;
+      case 'refused':
+        leftAlone.push(run!);
+        break;
+      case 'unchanged':
+        unchanged++;
+        break;
+      case 'update':
+        change.push(run!);
+        break;
     }
-    return { missing, change, leftAlone, unchanged };
-  };
-  const outcome = (p: ReturnType<typeof plan>, dryRun: boolean): MarkOutcome => ({
+  }
+  return { missing, change, leftAlone, unchanged, statuses };
+}
+
+function markOutcome(
+  job: JobDefinition,
+  request: Pick<MarkRequest, 'as'>,
+  intervals: number,
+  p: ReturnType<typeof planMark>,
+  dryRun: boolean,
+): MarkOutcome {
+  return {
     jobId: job.id,
-    as,
+    as: request.as,
     dryRun,
-    intervals: intervals.length,
+    intervals,
     created: p.missing.length,
     updated: p.change.length,
     unchanged: p.unchanged,
     leftAlone: p.leftAlone.map(atInterval),
-  });
-  if (request.dryRun) {
-    // Read only: a dry run creates not even the job's row.
-    return outcome(plan(await store.listRuns(job.id, { from, to: rangeEnd })), true);
-  }
-  return store.withJob(job, async (tx) => {
-    const p = plan(await tx.runsInRange(from, rangeEnd));
-    if (p.missing.length) await tx.insertRuns(p.missing);
-    const created = new Set(p.missing.map((run) => run.interval.start.getTime()));
-    const fresh = created.size
-      ? (await tx.runsInRange(from, rangeEnd)).filter((run) => created.has(run.interval.start.getTime()))
-      : [];
-    const ids = [...p.change, ...fresh].map((run) => run.runId);
-    if (ids.length) await tx.markRuns(ids, as);
-    const result = outcome(p, false);
-    await tx.recordAction({
-      kind: 'mark',
-      target: rangeTarget(from, to),
-      actor: call.actor,
-      reason: call.reason ?? null,
-      details: {
-        as,
-        intervals: result.intervals,
-        created: result.created,
-        updated: result.updated,
-        unchanged: result.unchanged,
-        leftAlone: result.leftAlone.length,
-      },
-    });
-    return result;
-  });
+  };
 }
 
 /** How an action's record names a range of intervals. */
 export function rangeTarget(from: Date, to: Date): string {
   return `${from.toISOString()}/${to.toISOString()}`;
+}
+
+/**
+ * Whether an action's target is a range ({@link rangeTarget}) that holds the interval starting at
+ * `start` (`from <= start < to`): the actions on an interval, as `piko runs` and the UI show them.
+ */
+export function targetHolds(target: string, start: Date): boolean {
+  const [from, to] = target.split('/').map((part) => Date.parse(part));
+  const at = start.getTime();
+  return from !== undefined && to !== undefined && from <= at && at < to;
 }
 
 function checkRange(from: Date, to: Date): void {

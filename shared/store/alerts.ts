@@ -93,8 +93,16 @@ export interface AlertStore {
     starts: readonly Date[],
     outcome: { readonly deliveredAt: Date } | { readonly error: string },
   ): Promise<void>;
-  /** A job's alerted ranges, oldest first. */
-  list(jobId: string): Promise<AlertRecord[]>;
+  /** A job's alerted ranges, oldest first; with `query`, the newest first or only some. */
+  list(jobId: string, query?: AlertQuery): Promise<AlertRecord[]>;
+}
+
+/** Which of a job's alerts {@link AlertStore.list} returns, and in which order. */
+export interface AlertQuery {
+  /** At most this many. @default every alert */
+  readonly limit?: number;
+  /** The latest intervals first (with `limit`: the latest alerts) instead of the oldest. @default false */
+  readonly newestFirst?: boolean;
 }
 
 /** The alert tables of a state store, on the store's own database. */
@@ -184,9 +192,10 @@ class SqlAlertStore implements AlertStore {
     }
   }
 
-  async list(jobId: string): Promise<AlertRecord[]> {
+  async list(jobId: string, query: AlertQuery = {}): Promise<AlertRecord[]> {
     checkJobId(jobId);
-    return (await selectAlerts(this.#db, jobId)).map(toAlertRecord);
+    if (query.limit !== undefined) checkCount('limit', query.limit);
+    return (await selectAlerts(this.#db, jobId, query.newestFirst ?? false, query.limit)).map(toAlertRecord);
   }
 }
 

@@ -8,8 +8,15 @@ import { html } from 'hono/html';
 import { localActor } from '../control/actor.ts';
 import { InputError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
-import type { JobDefinition } from '../job.ts';
-import { cancelRuns, markRange, validateBackfill } from '../planner/index.ts';
+import { type JobDefinition, parseIsoInstant } from '../job.ts';
+import {
+  cancelRuns,
+  type MarkOutcome,
+  type MarkPreview,
+  markRange,
+  previewMark,
+  validateBackfill,
+} from '../planner/index.ts';
 import type { JobRegistry } from '../registry.ts';
 import type { StateReader, StateStore } from '../store/types.ts';
 import type { IntervalView } from './model.ts';
@@ -206,4 +213,75 @@ function startManualRun(context: ActionContext, view: IntervalView, override: un
 function isInFlight(view: IntervalView): boolean {
   const status = view.run?.status;
   return status === 'pending' || status === 'queued' || status === 'running';
+}
+
+/** A mark of a range from a job's grid, as its form gives it. */
+export interface RangeMarkForm {
+  readonly from: Date;
+  readonly to: Date;
+  readonly as: 'succeeded' | 'skipped';
+  /** Why (required: it is recorded with the action). */
+  readonly reason: string;
+}
+
+/**
+ * The fields of the grid's mark form: `from`, `to` (ISO 8601), `as` and a `reason`.
+ * @throws InputError naming every field that is wrong.
+ */
+export function parseRangeMarkForm(form: Readonly<Record<string, string>>): RangeMarkForm {
+  const problems: string[] = [];
+  const instant = (name: 'from' | 'to') => {
+    const text = (form[name] ?? '').trim();
+    const parsed = parseIsoInstant(text);
+    if (!parsed)
+      problems.push(
+        `${name} ${JSON.stringify(text)} is not an ISO 8601 instant with an offset, such as 2026-03-01T00:00:00Z`,
+      );
+    return parsed;
+  };
+  const from = instant('from');
+  const to = instant('to');
+  const as = form.as === 'succeeded' || form.as === 'skipped' ? form.as : undefined;
+  if (!as) problems.push('mark as succeeded or skipped');
+  const reason = (form.reason ?? '').trim();
+  if (!reason) problems.push('say why in the reason field: it is recorded with the action');
+  if (problems.length || !from || !to || !as) throw new InputError(`${capitalise(problems.join('; '))}.`);
+  return { from, to, as, reason };
+}
+
+/** The dry run of a grid's mark: what it would do to each interval; writes nothing. */
+export function previewRangeMark(
+  context: ActionContext,
+  job: JobDefinition,
+  form: RangeMarkForm,
+): Promise<MarkPreview> {
+  operatorStoreOf(context);
+  return previewMark(context.store, job, form, context.now());
+}
+
+/** A grid's mark, confirmed after its dry run: recorded as a `mark` action with who and why. */
+export async function confirmRangeMark(
+  context: ActionContext,
+  job: JobDefinition,
+  form: RangeMarkForm,
+): Promise<ActionResult & { readonly outcome: MarkOutcome }> {
+  const outcome = await markRange(
+    operatorStoreOf(context),
+    job,
+    { from: form.from, to: form.to, as: form.as },
+    { actor: localActor('ui'), reason: form.reason },
+    context.now(),
+  );
+  const marked = outcome.created + outcome.updated;
+  const refused = outcome.leftAlone.length;
+  const notice = `Marked ${marked} interval${marked === 1 ? '' : 's'} ${outcome.as}${
+    outcome.unchanged
+      ? `; ${outcome.unchanged} already ${outcome.as === 'skipped' ? 'skipped or succeeded' : 'succeeded'}`
+      : ''
+  }${refused ? `; ${refused} queued or running left alone (cancel them first)` : ''}.`;
+  return { notice, outcome };
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

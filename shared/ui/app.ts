@@ -11,11 +11,19 @@ import { streamSSE } from 'hono/streaming';
 import { localActor } from '../control/actor.ts';
 import { BackfillRefusedError, InputError, PikoError, UnknownJobError } from '../errors.ts';
 import type { JobDefinition } from '../job.ts';
-import { type BackfillCommand, changeBackfill, recordBackfill } from '../planner/index.ts';
+import { type BackfillCommand, changeBackfill, recordBackfill, targetHolds } from '../planner/index.ts';
 import type { JobRegistry } from '../registry.ts';
+import { alertStoreOf } from '../store/alerts.ts';
 import type { StateReader, StateStore } from '../store/types.ts';
 import { errorMessage } from '../telemetry.ts';
-import { DEFAULT_INTERVAL_ACTIONS, type IntervalAction, type UiRunner } from './actions.ts';
+import {
+  confirmRangeMark,
+  DEFAULT_INTERVAL_ACTIONS,
+  type IntervalAction,
+  parseRangeMarkForm,
+  previewRangeMark,
+  type UiRunner,
+} from './actions.ts';
 import {
   type BackfillForm,
   backfillFormOf,
@@ -23,15 +31,17 @@ import {
   previewBackfillRequest,
   readBackfills,
 } from './backfills.ts';
+import { readLateIntervals, readRecentAlerts } from './deadlines.ts';
 import { checkHealth, type RuntimeHealth } from './health.ts';
 import type { ChangeFeed } from './live.ts';
 import type { UiMetrics } from './metrics.ts';
 import { firstIntervalStart, lastTickAtOrBefore, readGrid, readInterval, readOverview } from './model.ts';
 import { backfillPreviewPage, backfillsPage } from './pages/backfills.ts';
 import { gridPage } from './pages/grid.ts';
-import type { Html } from './pages/html.ts';
+import { gridPath, type Html } from './pages/html.ts';
 import { intervalPage } from './pages/interval.ts';
 import { errorPage } from './pages/layout.ts';
+import type { MarkFormValues, MarkPanel } from './pages/mark.ts';
 import { overviewPage } from './pages/overview.ts';
 import type { RunLogSource } from './run-logs.ts';
 import { isAllowedHost, isSameOrigin, isToken, SECURITY_HEADERS, tokenCookieName } from './security.ts';
@@ -82,6 +92,8 @@ export interface BackfillRunner {
 export const DEFAULT_GRID_INTERVALS = 120;
 /** Heartbeat of `/events`, so proxies and browsers keep the stream open. */
 const SSE_HEARTBEAT_MS = 15_000;
+/** A job's latest recorded actions an interval's page looks through for its own (as `piko runs`). */
+const ACTIONS_READ = 500;
 /** Notices kept for the page an action redirects to. */
 const MAX_FLASHES = 100;
 
@@ -170,6 +182,13 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
     return next();
   });
 
+  /** The operator actions recorded on a range holding the interval starting at `start`, newest first. */
+  const recordedOn = async (start: Date, job: JobDefinition) => {
+    if (!options.operatorStore) return undefined;
+    const recent = await options.operatorStore.listActions({ jobId: job.id, limit: ACTIONS_READ });
+    return recent.filter((action) => targetHolds(action.target, start));
+  };
+
   const page =
     (handler: Handler): Handler =>
     async (c) => {
@@ -189,19 +208,106 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
     ),
   );
 
+  /** The alerts this UI reads: from the store it marks through (none over a deployed stack). */
+  const alerts = options.operatorStore ? alertStoreOf(options.operatorStore) : undefined;
+  /** The range of a grid: the URL's (or the mark form's `view-from`/`view-to`), else the default. */
+  const viewOf = (job: JobDefinition, from: string | undefined, to: string | undefined, at: Date) =>
+    from !== undefined || to !== undefined ? parseRange(from ?? '', to ?? '') : defaultRange(job, at);
+  /** A job's grid page, its mark section in the state given. */
+  const renderGrid = async (
+    c: Context,
+    job: JobDefinition,
+    view: TimeRange,
+    at: Date,
+    mark: Pick<MarkPanel, 'values' | 'preview' | 'problem' | 'token'>,
+    status: 200 | 400 | 409 = 200,
+  ) => {
+    const state = await options.store.getJob(job.id);
+    const [firstStart, grid, late, recentAlerts] = await Promise.all([
+      firstIntervalStart(options.store, job, state),
+      readGrid(options.store, job, view, at),
+      readLateIntervals(options.store, job, state, at),
+      alerts ? readRecentAlerts(alerts, job) : undefined,
+    ]);
+    const panel: MarkPanel = {
+      ...mark,
+      view,
+      offered: options.operatorStore !== undefined,
+    };
+    return render(
+      c,
+      gridPage({
+        job,
+        grid,
+        now: at,
+        firstStart,
+        notice: takeFlash(c),
+        mark: panel,
+        late,
+        alerts: recentAlerts,
+      }),
+      status,
+    );
+  };
+
   app.get(
     '/jobs/:job',
     page(async (c) => {
       const job = options.jobs.get(param(c, 'job'));
       const at = now();
-      const state = await options.store.getJob(job.id);
-      const firstStart = await firstIntervalStart(options.store, job, state);
-      const from = c.req.query('from');
-      const to = c.req.query('to');
-      const range =
-        from !== undefined || to !== undefined ? parseRange(from ?? '', to ?? '') : defaultRange(job, at);
-      const grid = await readGrid(options.store, job, range, at);
-      return render(c, gridPage({ job, grid, now: at, firstStart, notice: takeFlash(c) }));
+      const view = viewOf(job, c.req.query('from'), c.req.query('to'), at);
+      const due = lastTickAtOrBefore(job, at);
+      const prefillTo = due && view.to.getTime() > due.getTime() ? due : view.to;
+      const values: MarkFormValues = {
+        from: c.req.query('mark-from') ?? view.from.toISOString(),
+        to: c.req.query('mark-to') ?? prefillTo.toISOString(),
+        as: 'skipped',
+        reason: '',
+      };
+      return renderGrid(c, job, view, at, { values, token: tokenOf(c) });
+    }),
+  );
+
+  app.post(
+    '/jobs/:job/mark',
+    page(async (c) => {
+      const job = options.jobs.get(param(c, 'job'));
+      const at = now();
+      const { token: _token, ...form } = await formOf(c);
+      const view = viewOf(job, form['view-from'], form['view-to'], at);
+      const values: MarkFormValues = {
+        from: form.from ?? '',
+        to: form.to ?? '',
+        as: form.as ?? 'skipped',
+        reason: form.reason ?? '',
+      };
+      const context = {
+        store: options.store,
+        operatorStore: options.operatorStore,
+        jobs: options.jobs,
+        runner: options.runner,
+        now: () => at,
+      };
+      try {
+        const request = parseRangeMarkForm(form);
+        if (form.step !== 'confirm') {
+          const preview = await previewRangeMark(context, job, request);
+          return renderGrid(c, job, view, at, { values, preview, token: options.token });
+        }
+        const result = await confirmRangeMark(context, job, request);
+        options.feed.notify();
+        return c.redirect(`${gridPath(job.id, view)}&flash=${flash(result.notice)}`, 303);
+      } catch (error) {
+        if (!(error instanceof PikoError) || error instanceof UnknownJobError) throw error;
+        return renderGrid(
+          c,
+          job,
+          view,
+          at,
+          { values, problem: `Mark refused: ${error.message}`, token: options.token },
+          error instanceof InputError ? 400 : 409,
+        );
+      }
     }),
   );
 
@@ -216,8 +322,14 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
         now(),
         options.jobs.upstreams(job.id),
       );
-      const logs = view.run && options.runLogs ? await options.runLogs.read(job, view.run) : undefined;
-      return render(c, intervalPage({ view, actions, token: tokenOf(c), notice: takeFlash(c), logs }));
+      const [logs, recorded] = await Promise.all([
+        view.run && options.runLogs ? options.runLogs.read(job, view.run) : undefined,
+        recordedOn(view.interval.start, job),
+      ]);
+      return render(
+        c,
+        intervalPage({ view, actions, token: tokenOf(c), notice: takeFlash(c), logs, recorded }),
+      );
     }),
   );
 
@@ -244,6 +356,7 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
             actions,
             token,
             problem: `${action.label} is not offered for this interval now (it is ${view.kind}).`,
+            recorded: await recordedOn(view.interval.start, job),
           }),
           409,
         );
@@ -277,7 +390,13 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
         );
         return render(
           c,
-          intervalPage({ view: again, actions, token, problem: `${action.label} refused: ${error.message}` }),
+          intervalPage({
+            view: again,
+            actions,
+            token,
+            problem: `${action.label} refused: ${error.message}`,
+            recorded: await recordedOn(again.interval.start, job),
+          }),
           error instanceof InputError ? 400 : 409,
         );
       }

@@ -11,6 +11,7 @@ import { describeWait, type UpstreamJob, upstreamWaits } from '../planner/depend
 import type { JobRegistry } from '../registry.ts';
 import type { BackfillRecord, JobState, RunRecord, StateReader } from '../store/types.ts';
 import { redact } from '../telemetry.ts';
+import { type LateIntervals, readLateIntervals } from './deadlines.ts';
 import {
   type CellKind,
   cellsFromBuckets,
@@ -64,6 +65,8 @@ export interface JobOverview {
   readonly lateness: Lateness | undefined;
   /** The latest due intervals, oldest first. */
   readonly recent: readonly RecentInterval[];
+  /** Its intervals late now; undefined when it has no deadline. */
+  readonly late: LateIntervals | undefined;
 }
 
 /** Every job's overview, by job id. */
@@ -75,11 +78,20 @@ export async function readOverview(context: UiReadContext): Promise<JobOverview[
   return Promise.all(
     jobs.map(async (job, i) => {
       const state = states.get(job.id);
-      const [lateness, recent] = await Promise.all([
+      const [lateness, recent, late] = await Promise.all([
         readLateness(context.store, job, state, now),
         readRecent(context.store, job, state, now),
+        readLateIntervals(context.store, job, state, now),
       ]);
-      return { job, status: statuses[i]!, state, nextTick: job.schedule.nextTick(now), lateness, recent };
+      return {
+        job,
+        status: statuses[i]!,
+        state,
+        nextTick: job.schedule.nextTick(now),
+        lateness,
+        recent,
+        late,
+      };
     }),
   );
 }

@@ -145,11 +145,20 @@ export async function updateAlertDelivery(
   }
 }
 
-/** A job's alert rows, oldest interval first (kinds interleaved). */
-export async function selectAlerts(db: SqlDatabase, jobId: string): Promise<SqlRow[]> {
+/**
+ * A job's alert rows, oldest interval first (kinds interleaved), or newest first; at most `limit`.
+ * @default limit every row
+ */
+export async function selectAlerts(
+  db: SqlDatabase,
+  jobId: string,
+  newestFirst: boolean,
+  limit?: number,
+): Promise<SqlRow[]> {
+  const order = newestFirst ? 'interval_start DESC, kind DESC' : 'interval_start, kind';
   const { rows } = await db.query(
-    `SELECT ${ALERT_COLUMNS} FROM piko_alerts WHERE job_id = ? ORDER BY interval_start, kind`,
-    [jobId],
+    `SELECT ${ALERT_COLUMNS} FROM piko_alerts WHERE job_id = ? ORDER BY ${order}${limit === undefined ? '' : ' LIMIT ?'}`,
+    limit === undefined ? [jobId] : [jobId, limit],
   );
   return rows;
 }

@@ -83,6 +83,90 @@
     );
   };
 
+  // Forms marked data-inline post in place: the answer's part of the same data-inline-id replaces
+  // the form's, and its live parts and notice replace this page's (without JavaScript they post
+  // as any form does, and the answer is the next page).
+  const swapNotice = (fresh) => {
+    const main = document.querySelector('main');
+    const current = main?.querySelector(':scope > .notice');
+    const next = fresh.querySelector('main > .notice');
+    if (next) {
+      if (current) current.replaceWith(next);
+      else main?.querySelector(':scope > .crumbs')?.after(next);
+    } else current?.remove();
+    return next;
+  };
+
+  document.addEventListener('submit', async (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute('data-inline')) return;
+    event.preventDefault();
+    const region = form.closest('[data-inline-id]');
+    const submitter = event.submitter;
+    const body = new URLSearchParams(new FormData(form, submitter));
+    if (submitter) submitter.disabled = true;
+    try {
+      const response = await fetch(form.action, { method: 'POST', body, credentials: 'same-origin' });
+      const fresh = new DOMParser().parseFromString(await response.text(), 'text/html');
+      const next = region && fresh.querySelector(`[data-inline-id="${CSS.escape(region.dataset.inlineId)}"]`);
+      if (region && next) region.innerHTML = next.innerHTML;
+      else if (region) {
+        // Refused before the page (no token): say why beside the form.
+        const problem = document.createElement('p');
+        problem.className = 'problem';
+        problem.setAttribute('role', 'alert');
+        problem.textContent = `Refused (${response.status}): ${fresh.querySelector('.problem')?.textContent ?? response.statusText}`;
+        region.querySelector(':scope > .problem')?.remove();
+        region.querySelector('h2')?.after(problem);
+      }
+      for (const part of document.querySelectorAll('[data-live-id]')) {
+        const replacement = fresh.querySelector(`[data-live-id="${CSS.escape(part.dataset.liveId)}"]`);
+        if (replacement && replacement.innerHTML !== part.innerHTML) part.innerHTML = replacement.innerHTML;
+      }
+      const notice = response.redirected ? swapNotice(fresh) : undefined;
+      const focus = region?.querySelector('[data-focus]') ?? notice;
+      if (focus) {
+        if (!focus.hasAttribute('tabindex')) focus.setAttribute('tabindex', '-1');
+        focus.focus();
+      }
+    } catch {
+      say('not live: piko is not answering; try again');
+    } finally {
+      if (submitter?.isConnected) submitter.disabled = false;
+    }
+  });
+
+  // The mark form's range from the grid: a row's "mark…" link fills it in place; shift-selecting
+  // two cells of the timeline (click or Enter) fills it with the range from one to the other.
+  let anchor;
+  const fillMark = (from, to) => {
+    const fromField = document.getElementById('mark-from');
+    const toField = document.getElementById('mark-to');
+    if (!fromField || !toField) return false;
+    fromField.value = from;
+    toField.value = to;
+    return true;
+  };
+  document.addEventListener('click', (event) => {
+    const link = event.target instanceof Element ? event.target.closest('a') : null;
+    if (!link) return;
+    if (link.dataset.markFrom && fillMark(link.dataset.markFrom, link.dataset.markTo)) {
+      event.preventDefault();
+      document.getElementById('mark-range-reason')?.focus();
+      return;
+    }
+    if (!event.shiftKey || !link.matches('.timeline a.cell') || link.classList.contains('s-future')) return;
+    if (!document.getElementById('mark-from')) return;
+    event.preventDefault();
+    const cells = [...document.querySelectorAll('.timeline a.cell')];
+    if (!anchor?.isConnected) anchor = link;
+    const [first, last] = [cells.indexOf(anchor), cells.indexOf(link)].sort((a, b) => a - b);
+    const chosen = cells.slice(first, last + 1);
+    for (const cell of cells) cell.classList.toggle('selected', chosen.includes(cell));
+    fillMark(chosen[0].dataset.start, chosen[chosen.length - 1].dataset.end);
+    say(`selected ${chosen.length} cell${chosen.length === 1 ? '' : 's'} for the mark form`);
+  });
+
   if (!document.querySelector('[data-live-id]')) return;
   const events = new EventSource('/events');
   events.addEventListener('hello', (event) => {

@@ -1,6 +1,9 @@
 import { html, raw } from 'hono/html';
 import type { JobDefinition } from '../../job.ts';
+import type { AlertRecord } from '../../store/alerts.ts';
+import type { LateIntervals } from '../deadlines.ts';
 import { type CellKind, cellIntervals, type GridCell, type GridModel, KIND_URGENCY } from '../grid.ts';
+import { lastTickAtOrBefore } from '../model.ts';
 import {
   formatDuration,
   formatInZone,
@@ -11,8 +14,10 @@ import {
   type TimeRange,
   zoomRange,
 } from '../time.ts';
+import { deadlineSection } from './deadline.ts';
 import { gridPath, type Html, intervalPath, KIND_LABELS, statusChip, timePair } from './html.ts';
 import { layout } from './layout.ts';
+import { type MarkPanel, markSection } from './mark.ts';
 
 /** Width of the grid's drawing, in SVG units (it stretches to the page's width). */
 const WIDTH = 1_000;
@@ -34,6 +39,12 @@ export interface GridPageOptions {
   /** The start of the job's first interval, for the "all" range. */
   readonly firstStart: Date | undefined;
   readonly notice?: string;
+  /** The mark section: its form, and a dry run's outcome or a refusal. */
+  readonly mark: MarkPanel;
+  /** The job's intervals late now; undefined when it has no deadline. @default none */
+  readonly late?: LateIntervals;
+  /** The latest alerts raised for the job; undefined when this UI cannot read them. @default none */
+  readonly alerts?: readonly AlertRecord[];
 }
 
 /**
@@ -62,8 +73,10 @@ ${grid.exact ? '' : html`<span class="muted">(counts of missing intervals are lo
 ${timeline(job, grid)}
 ${axis(range, tz)}
 <p class="muted small">${modeNote(grid)}</p>
-${spanTable(job, grid)}
-</section>`,
+${spanTable(job, grid, options.mark, now)}
+</section>
+${deadlineSection(job, options.late, options.alerts)}
+${markSection(job, options.mark)}`,
   });
 }
 
@@ -116,7 +129,7 @@ function timeline(job: JobDefinition, grid: GridModel): Html {
     const width = Math.max(MIN_CELL_WIDTH, ((end - start) / length) * WIDTH);
     // Built as a string: a year of cells through the html tag would cost more than the query.
     cells.push(
-      `<a href="${escapeAttribute(cellHref(job, cell))}" class="cell s-${cell.kind}${cell.mixed ? ' mixed' : ''}">` +
+      `<a href="${escapeAttribute(cellHref(job, cell))}" class="cell s-${cell.kind}${cell.mixed ? ' mixed' : ''}" data-start="${cell.start.toISOString()}" data-end="${cell.end.toISOString()}">` +
         `<rect x="${x.toFixed(3)}" y="0" width="${width.toFixed(3)}" height="${HEIGHT}"/>` +
         `<title>${escapeText(cellTitle(job, cell))}</title></a>`,
     );
@@ -136,7 +149,7 @@ function axis(range: TimeRange, timezone: string): Html {
 }
 
 /** The cells as a table, the first {@link MAX_TABLE_ROWS}. */
-function spanTable(job: JobDefinition, grid: GridModel): Html {
+function spanTable(job: JobDefinition, grid: GridModel, mark: MarkPanel, now: Date): Html {
   const tz = job.schedule.timezone;
   const rows = grid.cells.slice(0, MAX_TABLE_ROWS);
   return html`<details class="spans"${grid.cells.length <= OPEN_TABLE_ROWS ? raw(' open') : ''}>
@@ -149,12 +162,27 @@ function spanTable(job: JobDefinition, grid: GridModel): Html {
 <td class="num">${countText(cell)}</td>
 <td>${formatInZone(cell.start, tz)}</td><td>${formatInZone(cell.end, tz)}</td>
 <td>${formatUtc(cell.start)}</td><td>${formatUtc(cell.end)}</td>
-<td><a href="${cellHref(job, cell)}">${isSingle(cell) ? 'open' : 'zoom in'}</a></td>
+<td><a href="${cellHref(job, cell)}">${isSingle(cell) ? 'open' : 'zoom in'}</a>${markLink(job, grid, cell, mark, now)}</td>
 </tr>`,
   )}</tbody>
 </table>
 ${grid.cells.length > MAX_TABLE_ROWS ? html`<p class="muted">The first ${MAX_TABLE_ROWS} of ${grid.cells.length.toLocaleString('en-US')}; zoom in for the rest.</p>` : ''}
 </details>`;
+}
+
+/**
+ * A link that fills the mark form with the cell's range (what is due of it): a plain link with the
+ * range in the URL, which live.js turns into filling the form in place.
+ */
+function markLink(job: JobDefinition, grid: GridModel, cell: GridCell, mark: MarkPanel, now: Date): Html {
+  if (!mark.offered || mark.token === undefined || cell.kind === 'future') return html``;
+  const due = lastTickAtOrBefore(job, now);
+  const end = due && cell.end.getTime() > due.getTime() ? due : cell.end;
+  if (end.getTime() <= cell.start.getTime()) return html``;
+  const from = cell.start.toISOString();
+  const to = end.toISOString();
+  const href = `${gridPath(job.id, grid.range)}&mark-from=${encodeURIComponent(from)}&mark-to=${encodeURIComponent(to)}#mark`;
+  return html` <a href="${href}" class="mark-link" data-mark-from="${from}" data-mark-to="${to}">mark…</a>`;
 }
 
 function isSingle(cell: GridCell): boolean {

@@ -1,4 +1,5 @@
 import { html } from 'hono/html';
+import type { OperatorAction } from '../../store/types.ts';
 import type { IntervalAction } from '../actions.ts';
 import { type IntervalView, redactedJson } from '../model.ts';
 import type { RunLogsView } from '../run-logs.ts';
@@ -24,6 +25,11 @@ export interface IntervalPageOptions {
   readonly problem?: string;
   /** The run's logs; undefined when the interval has no run or the UI has no source of logs. */
   readonly logs?: RunLogsView;
+  /**
+   * The operator actions recorded on a range holding the interval, newest first (as `piko runs`
+   * shows them); undefined when this UI cannot read them (a deployed stack). @default none
+   */
+  readonly recorded?: readonly OperatorAction[];
 }
 
 /**
@@ -56,6 +62,7 @@ export function intervalPage(options: IntervalPageOptions): Html {
 ${view.waitingFor.length > 0 ? html`<ul class="waiting-for" aria-label="Upstream intervals it waits for">${view.waitingFor.map((line) => html`<li>Waiting for ${line}</li>`)}</ul>` : ''}
 ${details(view, tz)}
 </section>
+${recordedSection(options.recorded, tz)}
 ${actionForms(options)}
 ${logsSection(options.logs)}`,
   });
@@ -100,6 +107,40 @@ ${row('Config', config ? html`<pre>${config}</pre>` : html`<span class="muted">n
 ${row('Error', run.error ? html`<pre class="error">${run.error}</pre>` : '—')}
 ${row('Output', output ? html`<pre>${output}</pre>` : '—')}
 </dl>`;
+}
+
+/** The operator actions recorded on the interval: when, what, who, why. */
+function recordedSection(recorded: readonly OperatorAction[] | undefined, tz: string): Html {
+  if (recorded === undefined) return html``;
+  return html`<section class="recorded" aria-labelledby="recorded-title" data-live-id="recorded"><h2 id="recorded-title">Operator actions</h2>
+${
+  recorded.length === 0
+    ? html`<p class="muted">None recorded on this interval.</p>`
+    : html`<table class="recorded-actions">
+<thead><tr><th scope="col">When</th><th scope="col">What</th><th scope="col">Who</th><th scope="col">Why</th></tr></thead>
+<tbody>${recorded.map(
+        (action) => html`<tr data-action-id="${action.actionId}">
+<td>${timePair(action.at, tz)}</td>
+<td>${actionWhat(action)}</td>
+<td>${action.actor}</td>
+<td>${action.reason ?? html`<span class="muted">—</span>`}</td>
+</tr>`,
+      )}</tbody>
+</table>`
+}
+</section>`;
+}
+
+/** An action as one phrase: its kind, a mark's status, and the range it covered. */
+function actionWhat(action: OperatorAction): Html {
+  const details = action.details as { readonly as?: unknown; readonly intervals?: unknown } | null;
+  const as = typeof details?.as === 'string' ? ` ${details.as}` : '';
+  const count =
+    typeof details?.intervals === 'number' && details.intervals > 1
+      ? `, ${details.intervals.toLocaleString('en-US')} intervals`
+      : '';
+  const [from, to] = action.target.split('/');
+  return html`<b>${action.kind}${as}</b> <span class="utc">${from} → ${to}</span>${count}`;
 }
 
 function actionForms(options: IntervalPageOptions): Html {

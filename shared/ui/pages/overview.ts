@@ -2,6 +2,7 @@ import { html } from 'hono/html';
 import { RUN_STATUSES } from '../../store/types.ts';
 import type { JobOverview } from '../model.ts';
 import { formatDuration } from '../time.ts';
+import { lateCountText } from './deadline.ts';
 import {
   gridPath,
   type Html,
@@ -29,7 +30,7 @@ ${jobs.map(jobCard)}
 }
 
 function jobCard(overview: JobOverview): Html {
-  const { job, status, state, nextTick, lateness, recent } = overview;
+  const { job, status, state, nextTick, lateness, recent, late } = overview;
   const tz = job.schedule.timezone;
   return html`<article class="job" id="job-${job.id}" aria-labelledby="title-${job.id}">
 <header class="job-head">
@@ -40,11 +41,21 @@ function jobCard(overview: JobOverview): Html {
       ? html`<span class="chip late" title="since ${lateness.since.toISOString()}">late ${formatDuration(lateness.ms)}${lateness.reason === 'unplanned' ? ' (not planned)' : ''}</span>`
       : html`<span class="chip on-time">on time</span>`
   }
+  ${late && late.count > 0 ? html`<a class="chip late late-intervals" href="${gridPath(job.id)}#late">${lateCountText(late)}</a>` : ''}
 </header>
 ${job.description ? html`<p class="description">${job.description}</p>` : ''}
 <dl class="facts">
   <div><dt>Schedule</dt><dd><code>${job.schedule.cron}</code> in ${tz}</dd></div>
   <div><dt>Next tick</dt><dd>${timePair(nextTick, tz)}</dd></div>
+  ${
+    late
+      ? html`<div><dt>Deadline</dt><dd>${formatDuration(late.deadlineMs)} after each interval’s end: ${
+          late.count > 0
+            ? html`<a href="${gridPath(job.id)}#late">${lateCountText(late)}</a> now`
+            : 'no interval late now'
+        }</dd></div>`
+      : ''
+  }
   <div><dt>Watermark</dt><dd>${state ? timePair(state.watermark, tz) : html`<span class="muted">not planned yet</span>`}</dd></div>
   <div><dt>Runs</dt><dd class="chips">${RUN_STATUSES.map((name) => statusChip(name, status.counts[name]))}<span class="chip s-future" title="intervals the catch-up rules passed over, never run">passed over <b>${status.skippedTotal.toLocaleString('en-US')}</b></span></dd></div>
   ${

@@ -14,6 +14,7 @@ import {
   markRange,
   planScheduled,
   previewBackfill,
+  previewMark,
 } from '../../../shared/planner/index.ts';
 import { JobRegistry } from '../../../shared/registry.ts';
 import { ResourceRegistry } from '../../../shared/resources/lending.ts';
@@ -200,6 +201,50 @@ export function describeOperatorActions(name: string, factory: PlannerStoreFacto
       expect(again).toMatchObject({ created: 0, updated: 4, unchanged: 0 });
       await expect(
         markRange(store, job, { from: hour(6), to: hour(9), as: 'skipped' }, CALL, hour(7)),
+      ).rejects.toThrow(/after now/);
+    });
+
+    it('previews a mark interval by interval, in spans of one status, and writes nothing', async () => {
+      // Arrange: hours 0-1 queued, hour 2 failed, hours 3-5 without a run, hour 4 succeeded.
+      const job = hourlyJob();
+      await planScheduled(store, job, hour(3));
+      await dispatch(store, job, new RecordingStarter());
+      await store.database.query('UPDATE piko_runs SET status = ? WHERE job_id = ? AND interval_start = ?', [
+        'failed',
+        job.id,
+        hour(2),
+      ]);
+      await store.withJob(job, (tx) =>
+        tx.insertRuns([{ interval: { start: hour(4), end: hour(5) }, trigger: 'manual' }]),
+      );
+      const [succeeded] = await store.listRuns(job.id, { from: hour(4), to: hour(5) });
+      await store.markRunning(succeeded!.runId, 'main', hour(5));
+      await store.markSucceeded(succeeded!.runId, null, hour(5));
+      const before = await store.listRuns(job.id);
+
+      // Act
+      const preview = await previewMark(store, job, { from: T0, to: hour(6), as: 'skipped' }, hour(7));
+
+      // Assert: the same counts as the dry run of markRange, and what happens to each interval.
+      const { spans, ...counts } = preview;
+      expect(counts).toEqual(
+        await markRange(store, job, { from: T0, to: hour(6), as: 'skipped', dryRun: true }, CALL, hour(7)),
+      );
+      expect(counts).toMatchObject({ dryRun: true, intervals: 6, created: 2, updated: 1, unchanged: 1 });
+      expect(
+        spans.map((span) => [span.start.toISOString(), span.intervals, span.status, span.effect]),
+      ).toEqual([
+        [T0.toISOString(), 2, 'queued', 'refused'],
+        [hour(2).toISOString(), 1, 'failed', 'update'],
+        [hour(3).toISOString(), 1, 'missing', 'create'],
+        [hour(4).toISOString(), 1, 'succeeded', 'unchanged'],
+        [hour(5).toISOString(), 1, 'missing', 'create'],
+      ]);
+      expect(spans.at(-1)?.end).toEqual(hour(6));
+      expect(await store.listRuns(job.id)).toEqual(before);
+      expect(await store.listActions({ jobId: job.id, limit: 5 })).toEqual([]);
+      await expect(
+        previewMark(store, job, { from: hour(6), to: hour(9), as: 'skipped' }, hour(7)),
       ).rejects.toThrow(/after now/);
     });
   });

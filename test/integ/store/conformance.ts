@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StageEventRefusedError, StoreError } from '../../../shared/errors.ts';
 import type { Interval } from '../../../shared/interval.ts';
 import { compileSchedule } from '../../../shared/schedule/index.ts';
+import { type AlertRecord, alertStoreOf } from '../../../shared/store/alerts.ts';
 import type { StoreConfig } from '../../../shared/store/index.ts';
 import { openStore } from '../../../shared/store/local.ts';
 import { applyMigrations, MIGRATIONS } from '../../../shared/store/migrations.ts';
@@ -1523,6 +1524,56 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         });
         const [action] = await store.listActions({ jobId, limit: 1 });
         expect(action?.reason).toHaveLength(1_000);
+      });
+    });
+
+    describe('alerts', () => {
+      it('lists a job’s alerts oldest first, or the latest ones newest first, kinds interleaved', async () => {
+        // Arrange: three late ranges and one skipped range of a job, and an alert of another job.
+        const jobId = newJobId('alerts');
+        const other = newJobId('alerts_other');
+        const alerts = alertStoreOf(store);
+        const raisedAt = at('2026-03-02T09:00:00.000Z');
+        const range = (hour: number, intervals: number) => ({
+          start: new Date(T0.getTime() + hour * HOUR_MS),
+          end: new Date(T0.getTime() + (hour + intervals) * HOUR_MS),
+          intervals,
+        });
+        await alerts.claim(jobId, 'late', [range(2, 1), range(5, 2), range(9, 1)], raisedAt);
+        await alerts.claim(jobId, 'skipped', [range(0, 2)], raisedAt);
+        await alerts.claim(other, 'late', [range(20, 1)], raisedAt);
+        await alerts.recordDelivery(jobId, 'late', [range(9, 1).start], { error: 'webhook answered 500' });
+        const summary = (records: readonly AlertRecord[]) =>
+          records.map((record) => [record.kind, record.start.toISOString(), record.intervals]);
+
+        // Act
+        const all = await alerts.list(jobId);
+        const latest = await alerts.list(jobId, { newestFirst: true, limit: 2 });
+        const oldestTwo = await alerts.list(jobId, { limit: 2 });
+
+        // Assert
+        expect(summary(all)).toEqual([
+          ['skipped', '2026-03-01T00:00:00.000Z', 2],
+          ['late', '2026-03-01T02:00:00.000Z', 1],
+          ['late', '2026-03-01T05:00:00.000Z', 2],
+          ['late', '2026-03-01T09:00:00.000Z', 1],
+        ]);
+        expect(summary(latest)).toEqual([
+          ['late', '2026-03-01T09:00:00.000Z', 1],
+          ['late', '2026-03-01T05:00:00.000Z', 2],
+        ]);
+        expect(latest[0]).toEqual({
+          jobId,
+          kind: 'late',
+          ...range(9, 1),
+          raisedAt,
+          deliveredAt: null,
+          error: 'webhook answered 500',
+        });
+        expect(summary(oldestTwo)).toEqual(summary(all).slice(0, 2));
+        await expect(alerts.list(jobId, { limit: -1 })).rejects.toThrow(
+          'limit must be a whole number >= 0, got -1.',
+        );
       });
     });
 
