@@ -514,6 +514,12 @@ async function backfillNext(deps: ControlDeps, event: BackfillNextEvent): Promis
     logger.info('backfill waits: the job is paused', { jobId: job.id, backfillId: record.backfillId });
     return { action: 'backfill-next', done: false, waitSeconds: BACKFILL_PAUSED_WAIT_SECONDS };
   }
+  // Runs requeued with a delay (their store connection was lost): ask again once the first is due,
+  // rather than calling the backfill done and leaving them pending for ever.
+  if (result.delayedUntil) {
+    const waitMs = result.delayedUntil.getTime() - now.getTime();
+    return { action: 'backfill-next', done: false, waitSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
+  }
   // Runs waiting for their upstream intervals (a --downstream backfill's): ask again after a wait.
   const waiting = await deps.store.findRuns(job.id, {
     backfillId: record.backfillId,

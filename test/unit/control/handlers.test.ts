@@ -464,6 +464,34 @@ describe('backfill', () => {
     expect((await store.getBackfill(plan.backfillId))?.status).toBe('done');
   });
 
+  it('waits for a batch’s requeued runs (their delay) instead of calling the backfill done', async () => {
+    // Arrange: the backfill's one batch ran; its last run lost the store and was requeued with a delay
+    deps = { ...deps, maxRunsPerExecution: 6 };
+    const plan = await send<BackfillPlanResponse>({ action: 'backfill-plan', request });
+    const next = () =>
+      send<BackfillNextResponse>({
+        action: 'backfill-next',
+        jobId: 'hourly',
+        backfillId: plan.backfillId,
+        reverse: false,
+      });
+    const batch = (await next()).execution!;
+    const lost = batch.runs.at(-1)!;
+    await runExecution({ ...batch, runs: batch.runs.slice(0, -1) });
+    await store.requeueRuns([lost.runId]);
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED' } as never);
+
+    // Act: at once, then once the delay (10 s) is over
+    const during = await next();
+    now = new Date(now.getTime() + store.requeuePolicy.baseDelayMs);
+    const after = await next();
+
+    // Assert
+    expect(during).toEqual({ action: 'backfill-next', done: false, waitSeconds: 10 });
+    expect((await store.getBackfill(plan.backfillId))?.status).not.toBe('done');
+    expect(after.execution!.runs.map((run) => run.runId)).toEqual([lost.runId]);
+  });
+
   it('resumes a backfill whose planning failed, instead of calling it done', async () => {
     deps = { ...deps, maxRunsPerExecution: 4 };
     const plan = await send<BackfillPlanResponse>({ action: 'backfill-plan', request });
