@@ -17,7 +17,7 @@
  *   - the execution's start, the Map's iteration events and the states' exits do not count.
  *
  * A straight line transitions(N) = a + b·N is fitted on the batches (and must fit them exactly): `a`
- * is the fixed overhead of an execution (Map, "Scheduled?", "Continue dispatch", "Dispatch
+ * is the fixed overhead of an execution (Map, "Scheduled?", "Continue dispatch", "Wake?", "Dispatch
  * continued"), `b` the marginal transitions of one interval. The per-interval figure in the JSON is
  * b + a / 500, the overhead amortised over the dispatcher's default batch (500 runs per execution).
  * The failure paths are counted too: a stage that keeps failing (its retries, then "Record failure"),

@@ -179,6 +179,7 @@ export class PikoStack extends Stack {
       functions: this.jobFunctions.byJob,
       fargate: fargate.jobs,
       controlFunction: this.control.function,
+      controlFunctionTimeout: this.control.function.timeout,
       networking,
       logKey: key,
     });

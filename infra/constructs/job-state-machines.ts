@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { type Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -24,6 +24,8 @@ export interface JobStateMachinesProps {
   readonly fargate: ReadonlyMap<string, JobFargate>;
   /** Invoked after a scheduled batch, to go on with the job. */
   readonly controlFunction: lambda.IFunction;
+  /** The control function's timeout ("Continue dispatch" waits for its answer). @default Duration.minutes(5) */
+  readonly controlFunctionTimeout?: Duration;
   /** Where Fargate stages run. */
   readonly networking: FunctionNetworking;
   /** Encrypts the log groups. @default - CloudWatch Logs' own encryption */
@@ -59,6 +61,7 @@ export class JobStateMachines extends Construct {
         job,
         stageFunction: stageFunction.function,
         dispatcherFunction: props.controlFunction,
+        dispatcherTimeout: props.controlFunctionTimeout,
         fargate: fargate && {
           cluster: fargate.cluster,
           taskDefinitions: fargate.taskDefinitions,

@@ -7,6 +7,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { NON_RETRYABLE_ERROR_NAMES } from '../../shared/errors.ts';
 import { type JobDefinition, MAX_CONCURRENCY } from '../../shared/job.ts';
+import { MAX_WAKES } from '../../shared/planner/wake.ts';
 import { mapModeOf } from '../../shared/workflow/map-mode.ts';
 import { STAGE_EVENT_ENV } from '../../shared/workflow/stage-event.ts';
 
@@ -14,8 +15,10 @@ import { STAGE_EVENT_ENV } from '../../shared/workflow/stage-event.ts';
 const LAMBDA_TIMEOUT_MARGIN_SECONDS = 60;
 /** Added to the job's timeout for a Fargate stage's task timeout: provisioning and image pull come first. */
 const FARGATE_TIMEOUT_MARGIN_SECONDS = 600;
-/** Task timeout of the bookkeeping tasks ("Record failure", "Continue dispatch"). */
+/** Task timeout of the bookkeeping task "Record failure". */
 const BOOKKEEPING_TIMEOUT_SECONDS = 60;
+/** Added to the dispatcher's own timeout for the task timeout of "Continue dispatch". */
+const CONTINUE_TIMEOUT_MARGIN_SECONDS = 30;
 
 /**
  * Errors a stage is never retried for, from `shared/errors.ts`: a `NonRetryableError` (of any
@@ -41,8 +44,13 @@ export interface JobWorkflowProps {
   readonly job: WorkflowJob;
   /** The job's Lambda: runs its lambda stages and records failures. */
   readonly stageFunction: lambda.IFunction;
-  /** Invoked (asynchronously, InvocationType Event) after a scheduled batch so the backlog drains. */
+  /**
+   * Invoked (synchronously) after a scheduled batch so the backlog drains; its answer's `wakeAt`
+   * makes the execution wait for the job's requeued runs and ask again.
+   */
   readonly dispatcherFunction: lambda.IFunction;
+  /** The dispatcher's timeout: "Continue dispatch" waits that long for its answer. @default Duration.minutes(5) */
+  readonly dispatcherTimeout?: Duration;
   /** Needed when the job has fargate stages. */
   readonly fargate?: {
     readonly cluster: ecs.ICluster;
@@ -223,30 +231,92 @@ export class JobWorkflow extends Construct {
             toleratedFailurePercentage: 100,
           }).itemProcessor(chain!);
 
-    const continueDispatch = tasks.LambdaInvoke.jsonPath(this, 'Continue dispatch', {
-      lambdaFunction: props.dispatcherFunction,
-      invocationType: tasks.LambdaInvocationType.EVENT,
-      payload: sfn.TaskInput.fromObject({ action: 'continue', jobId: sfn.JsonPath.stringAt('$.jobId') }),
-      resultPath: sfn.JsonPath.DISCARD,
-      taskTimeout: sfn.Timeout.duration(Duration.seconds(BOOKKEEPING_TIMEOUT_SECONDS)),
-    });
+    // The last step of a scheduled batch asks the dispatcher to go on with the job, and waits for its
+    // answer: when a run of the job was requeued with a delay (its store connection was lost) and
+    // nothing else would dispatch it sooner, the answer's `wakeAt` says when it is due, and the
+    // execution waits until then and asks again. On AWS nothing else wakes at a requeued run's
+    // `notBefore` before the job's next tick (a day, for a daily job); the local runtime answers no
+    // `wakeAt` (it has its own timer), so locally this ends at once. Bounded: each wait is at most
+    // MAX_WAKE_WAIT_MS (the dispatcher caps `wakeAt`), and at most MAX_WAKES rounds.
+    const continueDispatch = (id: string) => {
+      const task = tasks.LambdaInvoke.jsonPath(this, id, {
+        lambdaFunction: props.dispatcherFunction,
+        payloadResponseOnly: true,
+        payload: sfn.TaskInput.fromObject({
+          action: 'continue',
+          jobId: sfn.JsonPath.stringAt('$.jobId'),
+          // At this step its Map is over: runs it still holds were never recorded (see ContinueEvent).
+          executionName: sfn.JsonPath.stringAt('$.executionName'),
+        }),
+        resultPath: '$.continued',
+        retryOnServiceExceptions: false,
+        taskTimeout: sfn.Timeout.duration(
+          Duration.seconds(
+            (props.dispatcherTimeout ?? Duration.minutes(5)).toSeconds() + CONTINUE_TIMEOUT_MARGIN_SECONDS,
+          ),
+        ),
+      });
+      task.addRetry({
+        errors: [sfn.Errors.ALL],
+        interval: Duration.seconds(2),
+        maxAttempts: 2,
+        backoffRate: 2,
+        jitterStrategy: sfn.JitterType.FULL,
+      });
+      return task;
+    };
     // The execution's output: a summary, never the batch. A backfill's `startExecution.sync:2` gets
     // the child's output back next to its input, and both count against the 256 KiB state limit.
+    // `wakes` counts the rounds of waiting for requeued runs.
     const summary = sfn.Pass.jsonPath(this, 'Summary', {
       parameters: {
         jobId: sfn.JsonPath.stringAt('$.jobId'),
+        executionName: sfn.JsonPath.stringAt('$.executionName'),
         lane: sfn.JsonPath.stringAt('$.lane'),
         runs: sfn.JsonPath.arrayLength(sfn.JsonPath.listAt('$.runs')),
+        wakes: 0,
       },
     });
-    const definition = runs.next(summary).next(
-      sfn.Choice.jsonPath(this, 'Scheduled?')
-        .when(
-          sfn.Condition.stringEquals('$.lane', 'scheduled'),
-          continueDispatch.next(sfn.Succeed.jsonPath(this, 'Dispatch continued')),
-        )
-        .otherwise(sfn.Succeed.jsonPath(this, 'Done')),
-    );
+    const continued = sfn.Succeed.jsonPath(this, 'Dispatch continued');
+    // The dispatcher out of reach even after the retries: the job's next tick goes on instead, as
+    // when the asynchronous invocation of earlier versions failed. The batch itself is done.
+    const notContinued = sfn.Succeed.jsonPath(this, 'Dispatch not continued');
+    const firstContinue = continueDispatch('Continue dispatch');
+    const againContinue = continueDispatch('Continue dispatch again');
+    firstContinue.addCatch(notContinued, { errors: [sfn.Errors.ALL], resultPath: '$.continueError' });
+    againContinue.addCatch(notContinued, { errors: [sfn.Errors.ALL], resultPath: '$.continueError' });
+    const countWake = sfn.Pass.jsonPath(this, 'Count wake', {
+      parameters: {
+        jobId: sfn.JsonPath.stringAt('$.jobId'),
+        executionName: sfn.JsonPath.stringAt('$.executionName'),
+        lane: sfn.JsonPath.stringAt('$.lane'),
+        runs: sfn.JsonPath.numberAt('$.runs'),
+        wakes: sfn.JsonPath.mathAdd(sfn.JsonPath.numberAt('$.wakes'), 1),
+        wakeAt: sfn.JsonPath.stringAt('$.continued.wakeAt'),
+      },
+    });
+    const waitForRequeued = sfn.Wait.jsonPath(this, 'Wait for requeued runs', {
+      time: sfn.WaitTime.timestampPath('$.wakeAt'),
+    });
+    const wake = sfn.Choice.jsonPath(this, 'Wake?')
+      .when(
+        sfn.Condition.and(
+          sfn.Condition.isPresent('$.continued.wakeAt'),
+          sfn.Condition.isTimestamp('$.continued.wakeAt'),
+          sfn.Condition.numberLessThan('$.wakes', MAX_WAKES),
+        ),
+        countWake.next(waitForRequeued).next(againContinue),
+      )
+      .otherwise(continued);
+    firstContinue.next(wake);
+    againContinue.next(wake);
+    const definition = runs
+      .next(summary)
+      .next(
+        sfn.Choice.jsonPath(this, 'Scheduled?')
+          .when(sfn.Condition.stringEquals('$.lane', 'scheduled'), firstContinue)
+          .otherwise(sfn.Succeed.jsonPath(this, 'Done')),
+      );
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,

@@ -37,6 +37,12 @@ export interface DispatchEvent {
 export interface ContinueEvent {
   readonly action: 'continue';
   readonly jobId: string;
+  /**
+   * The execution that asks, at its last step: its Map is over, so its runs still queued or running
+   * were never recorded, and are requeued rather than taken for a live execution's.
+   * @default unknown (the starter's status of every execution is asked)
+   */
+  readonly executionName?: string;
 }
 /** Watermark, run counts and recent failures of one job, or of every job. */
 export interface StatusEvent {
@@ -162,6 +168,12 @@ export interface DispatchResponse {
   readonly released?: number;
   /** Jobs with upstream jobs: waiting runs failed, their `upstreamTimeout` passed. */
   readonly timedOut?: number;
+  /**
+   * `continue` only: when the workflow that asked should ask again (ISO 8601), because a requeued run
+   * of the job becomes dispatchable then and nothing else would dispatch it sooner (no live
+   * execution of the job, no tick before it). Absent when there is nothing to wake for.
+   */
+  readonly wakeAt?: string;
   /** `continue` only: the dispatches of the job's downstream jobs that followed (DESIGN.md §9). */
   readonly downstream?: readonly DispatchResponse[];
 }
@@ -308,7 +320,7 @@ const ACTIONS = [
 /** Keys each action accepts; anything else is refused, so a typo (`dryrun`) is never silently ignored. */
 const KEYS: Readonly<Record<string, readonly string[]>> = {
   dispatch: ['action', 'jobId'],
-  continue: ['action', 'jobId'],
+  continue: ['action', 'jobId', 'executionName'],
   status: ['action', 'jobId'],
   pause: ['action', 'jobId'],
   resume: ['action', 'jobId'],
@@ -324,6 +336,8 @@ const KEYS: Readonly<Record<string, readonly string[]>> = {
   mark: ['action', 'jobId', 'from', 'to', 'as', 'dryRun', 'actor', 'reason'],
 };
 const REQUEST_KEYS = ['jobId', 'from', 'to', 'reprocess', 'dryRun', 'reverse', 'config', 'concurrency'];
+/** A Step Functions execution name: 1 to 80 characters, none of them whitespace or `:`. */
+const EXECUTION_NAME_PATTERN = /^[^\s:]{1,80}$/;
 /** Backfill ids are `bf-` and 20 hex digits (see `backfillId`); a looser bound keeps the parser simple. */
 const BACKFILL_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 
@@ -353,11 +367,23 @@ export function parseControlEvent(event: unknown): ControlEvent {
   let parsed: ControlEvent | undefined;
   switch (action) {
     case 'dispatch':
-    case 'continue':
     case 'pause':
     case 'resume': {
       const id = jobId();
       if (id !== undefined) parsed = { action, jobId: id } as ControlEvent;
+      break;
+    }
+    case 'continue': {
+      const id = jobId();
+      const name = own(event, 'executionName');
+      if (name !== undefined && (typeof name !== 'string' || !EXECUTION_NAME_PATTERN.test(name))) {
+        problems.push(
+          `executionName must be the name of the execution that asks (1 to 80 characters, no spaces or ":"), got ${describe(name)}`,
+        );
+      }
+      if (id !== undefined && (name === undefined || typeof name === 'string')) {
+        parsed = name === undefined ? { action, jobId: id } : { action, jobId: id, executionName: name };
+      }
       break;
     }
     case 'watchdog':

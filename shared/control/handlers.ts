@@ -31,6 +31,7 @@ import {
   planScheduled,
   validateBackfill,
   waitsFor,
+  wakeAt,
 } from '../planner/index.ts';
 import type { JobRegistry } from '../registry.ts';
 import { alertStoreOf } from '../store/alerts.ts';
@@ -117,7 +118,7 @@ export async function handleControlEvent(deps: ControlDeps, event: ControlEvent)
     case 'dispatch':
       return dispatchJob(deps, deps.jobs.get(event.jobId), event.action);
     case 'continue':
-      return continueJob(deps, deps.jobs.get(event.jobId));
+      return continueJob(deps, deps.jobs.get(event.jobId), event.executionName);
     case 'status':
       return status(deps, event.jobId);
     case 'pause':
@@ -285,8 +286,12 @@ function budget(deps: ControlDeps): () => boolean {
  * then dispatches its downstream jobs (DESIGN.md §9), whose waiting runs the execution's successes
  * may have made ready, at once rather than at their next tick.
  */
-async function continueJob(deps: ControlDeps, job: JobDefinition): Promise<DispatchResponse> {
-  const response = await dispatchJob(deps, job, 'continue');
+async function continueJob(
+  deps: ControlDeps,
+  job: JobDefinition,
+  executionName: string | undefined,
+): Promise<DispatchResponse> {
+  const response = await dispatchJob(deps, job, 'continue', executionName);
   const downstream: DispatchResponse[] = [];
   for (const next of deps.jobs.downstreams(job.id))
     downstream.push(await dispatchJob(deps, next, 'continue'));
@@ -304,6 +309,7 @@ async function dispatchJob(
   deps: ControlDeps,
   job: JobDefinition,
   action: 'dispatch' | 'continue',
+  endedExecution?: string,
 ): Promise<DispatchResponse> {
   const now = clock(deps)();
   let plan: Awaited<ReturnType<typeof planScheduled>>;
@@ -342,7 +348,13 @@ async function dispatchJob(
     concurrency: job.concurrency,
     waitsFor: waitsFor(job, deps.jobs),
     now,
+    endedExecution,
   });
+  // Only the workflow's last step waits for the answer; a tick's dispatch has nothing to wake.
+  const wake =
+    action === 'continue'
+      ? wakeAt({ now, delayedUntil: result.delayedUntil, nextTick: job.schedule.nextTick(now) })
+      : undefined;
   for (const input of result.started) {
     const oldest = input.runs[0];
     if (oldest)
@@ -361,6 +373,7 @@ async function dispatchJob(
     requeued: result.requeued,
     live: result.live,
     ...(result.released !== undefined && { released: result.released, timedOut: result.timedOut ?? 0 }),
+    ...(wake && { wakeAt: wake.toISOString() }),
   };
   logger.info('dispatched', { ...response });
   return response;
@@ -511,6 +524,12 @@ async function backfillNext(deps: ControlDeps, event: BackfillNextEvent): Promis
   if (result.paused) {
     logger.info('backfill waits: the job is paused', { jobId: job.id, backfillId: record.backfillId });
     return { action: 'backfill-next', done: false, waitSeconds: BACKFILL_PAUSED_WAIT_SECONDS };
+  }
+  // Runs requeued with a delay (their store connection was lost): ask again once the first is due,
+  // rather than calling the backfill done and leaving them pending for ever.
+  if (result.delayedUntil) {
+    const waitMs = result.delayedUntil.getTime() - now.getTime();
+    return { action: 'backfill-next', done: false, waitSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
   }
   // Runs waiting for their upstream intervals (a --downstream backfill's): ask again after a wait.
   const waiting = await deps.store.findRuns(job.id, {

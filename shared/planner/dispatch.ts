@@ -28,6 +28,12 @@ export interface DispatchOptions {
   readonly waitsFor?: WaitsFor;
   /** The time upstream timeouts are measured at. @default new Date() */
   readonly now?: Date;
+  /**
+   * An execution known to have ended whatever the starter says: the one whose last step asks to
+   * continue (its Map is over, so its runs still in flight were never recorded). Its runs are
+   * requeued at once instead of being taken for a live execution. @default none
+   */
+  readonly endedExecution?: string;
 }
 
 /** What a dispatch did. */
@@ -51,6 +57,13 @@ export interface DispatchResult {
   readonly released?: number;
   /** Waiting runs failed by this dispatch: their upstream timeout passed. */
   readonly timedOut?: number;
+  /**
+   * Set when the lane is idle after this dispatch (nothing queued, no execution holding its runs,
+   * the job not paused) while some of its pending runs are delayed (a requeue's `notBefore`): when
+   * the first of them becomes dispatchable. Nothing of the lane will look at them before then but a
+   * tick, or a wake (`wakeAt`).
+   */
+  readonly delayedUntil?: Date;
 }
 
 /** Run items are the part of the state that grows with the batch: at most {@link MAX_RUN_ITEM_BYTES} each. */
@@ -113,7 +126,7 @@ export async function dispatch(
   let requeued = 0;
   let failed = 0;
   for (const [name, runs] of groupByExecution(inFlight)) {
-    const status = await starter.status(jobId, name);
+    const status = name === options.endedExecution ? 'ended' : await starter.status(jobId, name);
     if (status === 'running') {
       live.push(name);
     } else if (status === 'absent') {
@@ -143,6 +156,7 @@ export async function dispatch(
   const slots = lane.kind === 'scheduled' ? scheduled.executions : maxExecutions;
   const free = slots - live.length;
   let pausedNow = paused;
+  let delayedUntil: Date | undefined;
   // Every batch is queued in one transaction before any starts: a started execution's stages take
   // the store's connections at once, and batches queued after it would wait behind them (a job at
   // concurrency 5,000 then never had its ten batches in flight together). A crash before the starts
@@ -177,6 +191,8 @@ export async function dispatch(
             );
             batches.push(executionInput(jobId, name, lane, runs));
           }
+          // Idle with delayed runs only: say when they are due, so the caller can wake for them.
+          if (batches.length === 0 && holding.size === 0) delayedUntil = await tx.delayedUntil(lane);
           return batches;
         });
   for (const input of inputs) {
@@ -191,6 +207,7 @@ export async function dispatch(
     live,
     paused: pausedNow,
     ...(waiting && { released: waiting.released, timedOut: waiting.timedOut }),
+    ...(delayedUntil && !pausedNow && { delayedUntil }),
   };
 }
 

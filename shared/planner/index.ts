@@ -16,4 +16,5 @@ export * from './dispatch.ts';
 export * from './manual.ts';
 export * from './operator.ts';
 export * from './scheduled.ts';
+export * from './wake.ts';
 export * from './watermark.ts';

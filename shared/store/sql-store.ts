@@ -27,7 +27,7 @@ import { insertBudget, insertRuns } from './sql/insert-runs.ts';
 import { selectIntervalBuckets, selectIntervalSpans } from './sql/interval-spans.ts';
 import { advanceWatermark, getJob, listJobs, lockJob, setPaused } from './sql/job-rows.ts';
 import { cancelRuns, markRuns } from './sql/operator-runs.ts';
-import { inFlightRuns, markQueued, pendingRuns, rearmRuns } from './sql/queue-runs.ts';
+import { delayedUntil, inFlightRuns, markQueued, pendingRuns, rearmRuns } from './sql/queue-runs.ts';
 import {
   countOutdated,
   countRuns,
@@ -343,6 +343,10 @@ class SqlJobTransaction implements JobTransaction {
 
   async inFlightRuns(lane: DispatchLane): Promise<RunRecord[]> {
     return inFlightRuns(this.#open, this.job.jobId, lane);
+  }
+
+  async delayedUntil(lane: DispatchLane): Promise<Date | undefined> {
+    return delayedUntil(this.#open, this.job.jobId, lane);
   }
 
   async markQueued(runIds: readonly number[], executionName: string): Promise<number> {

@@ -374,6 +374,12 @@ export interface JobTransaction {
   /** Runs of a lane that are `queued` or `running`, oldest first. */
   inFlightRuns(lane: DispatchLane): Promise<RunRecord[]>;
   /**
+   * The earliest `notBefore` after the store's clock among the lane's pending runs (those a paused
+   * or cancelled backfill does not hold): when the first of its requeued runs becomes dispatchable.
+   * Undefined when no pending run of the lane is delayed.
+   */
+  delayedUntil(lane: DispatchLane): Promise<Date | undefined>;
+  /**
    * Sets `queued` and the execution name on pending runs (of this job; other ids are ignored) and
    * returns how many it queued. Queues nothing while the job is paused: this is the one step by
    * which runs become work (DESIGN.md §8), so no path can start a paused job's runs.

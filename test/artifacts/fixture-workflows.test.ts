@@ -5,7 +5,10 @@
  * Wait shortened to nothing, and the job functions run in their sandboxes through the IAM proxy.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WATCHDOG_SCHEDULE_NAME } from '../../infra/constructs/job-schedules.ts';
+import type { WatchdogResponse } from '../../shared/control/events.ts';
 import { DISPATCHER_DATABASE_USER } from '../../shared/stack/database-users.ts';
+import { IntervalsLate, METRICS_JOB_DIMENSION, METRICS_NAMESPACE } from '../../shared/telemetry.ts';
 import { FATAL_MESSAGE, FLAKY_MESSAGE, INVALID_RECORD_MESSAGE } from './fixtures/jobs/index.ts';
 import { deployMigrations, runsOf, runsOfExecution, simulateRecordedCalls, tick } from './support/flows.ts';
 import { asExpected, formatIamTable } from './support/iam-simulation.ts';
@@ -63,6 +66,154 @@ async function tickAndSettle(jobId: string) {
   );
   return { run: runs[0]!, stageCalls };
 }
+
+// These two blocks run before the flows below, whose last test simulates every AWS call made so far
+// (theirs too) against the synthesized policies.
+describe('a requeued run wakes its workflow at its notBefore (fixture app)', () => {
+  it('a stage that lost its store connection: requeued with a delay, the last step waits, then dispatches it', async () => {
+    // Arrange: wakeful's first stage call reports the store out of reach (the stage runner's
+    // StoreUnavailableError after its retries), so "Record failure" requeues its run with a delay;
+    // the delay is shortened to 2 s from the requeue, before the last step asks to continue.
+    let stageCalls = 0;
+    let requeued: { run_id: number; not_before: string } | undefined;
+    onTask = async (task) => {
+      if (task.machine.name !== 'Piko-wakeful') return;
+      if (task.stateName === 'Stage main' && ++stageCalls === 1) {
+        throw Object.assign(new Error('the state store was unavailable through every retry'), {
+          name: 'StoreUnavailableError',
+        });
+      }
+      if (task.stateName === 'Continue dispatch' && requeued === undefined) {
+        await world.stack.query(
+          "UPDATE piko_runs SET not_before = updated_at + INTERVAL 2 SECOND WHERE job_id = 'wakeful' AND status = 'pending' AND not_before IS NOT NULL",
+        );
+        [requeued] = await world.stack.query<{ run_id: number; not_before: string }[]>(
+          "SELECT run_id, DATE_FORMAT(not_before, '%Y-%m-%dT%H:%i:%s.%fZ') AS not_before FROM piko_runs WHERE job_id = 'wakeful' AND status = 'pending'",
+        );
+      }
+    };
+    try {
+      // Act: one tick; nothing else is sent (on AWS the next tick of a daily job is a day away)
+      const answer = await tick(dispatcher, 'wakeful');
+      expect(answer.started, dispatcher.logs()).toHaveLength(1);
+      await world.settled();
+    } finally {
+      onTask = undefined;
+    }
+
+    // Assert: the first execution waited until the run's notBefore, asked again, and that dispatched it
+    expect(requeued, diagnostics()).toBeDefined();
+    const wakeAt = requeued!.not_before.replace(/(\.\d{3})\d*Z$/, '$1Z');
+    const executions = world.sfn.executionsOf(world.machine('Piko-wakeful').arn);
+    expect(
+      executions.map((execution) => execution.status),
+      diagnostics(),
+    ).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+    const [first, second] = executions;
+    expect(JSON.parse(first!.output!)).toMatchObject({ wakes: 1, wakeAt });
+    expect(second!.startDate.getTime()).toBeGreaterThanOrEqual(Date.parse(wakeAt));
+    expect(
+      world.bindings.tasks
+        .filter((task) => task.machine === 'Piko-wakeful' && task.stateName.startsWith('Continue dispatch'))
+        .map((task) => task.stateName),
+    ).toEqual(['Continue dispatch', 'Continue dispatch again', 'Continue dispatch']);
+    const [run] = await world.stack.query<
+      { status: string; generation: number; requeues: number; execution_name: string }[]
+    >('SELECT status, generation, requeues, execution_name FROM piko_runs WHERE run_id = ?', [
+      requeued!.run_id,
+    ]);
+    expect(run).toEqual({ status: 'succeeded', generation: 1, requeues: 1, execution_name: second!.name });
+    console.log(
+      `wake: run ${requeued!.run_id} requeued until ${wakeAt}; execution ${second!.name} started ${second!.startDate.getTime() - Date.parse(wakeAt)} ms after it`,
+    );
+  });
+});
+
+describe('the deadline watchdog through the bundled dispatcher (fixture app)', () => {
+  /** The watchdog schedule's `Target.Input`, exactly as the template has it. */
+  function watchdogEvent(): unknown {
+    const schedules = world.stack.app.resourcesOfType('AWS::Scheduler::Schedule');
+    const watchdog = schedules.find(([, resource]) => resource.Properties?.Name === WATCHDOG_SCHEDULE_NAME);
+    expect(watchdog?.[1].Properties?.ScheduleExpression).toBe('rate(5 minutes)');
+    const target = watchdog?.[1].Properties?.Target as { Input?: string } | undefined;
+    return JSON.parse(target?.Input ?? 'null');
+  }
+
+  /** The EMF lines of the dispatcher's logs that put IntervalsLate. */
+  function lateMetricLines(): Record<string, unknown>[] {
+    return dispatcher
+      .logs()
+      .split('\n')
+      .filter(
+        (line) => line.startsWith('{') && line.includes('"_aws"') && line.includes(`"${IntervalsLate}"`),
+      )
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  }
+
+  it('a late interval of a job with a deadline: one alert, the IntervalsLate metric named by job, never repeated', async () => {
+    // Arrange: punctual's row (a pause and a resume create it, nothing runs); the first watchdog
+    // tick only records where watching begins (its horizon, today's or yesterday's 00:00 UTC)
+    const event = watchdogEvent();
+    expect(event).toEqual({ action: 'watchdog' });
+    for (const action of ['pause', 'resume']) await dispatcher.invokeOk({ action, jobId: 'punctual' });
+    const first = (await dispatcher.invokeOk(event)) as WatchdogResponse;
+    const [watch] = await world.stack.query<{ checked_to: string }[]>(
+      "SELECT DATE_FORMAT(checked_to, '%Y-%m-%dT%H:%i:%s.000Z') AS checked_to FROM piko_deadline_watch WHERE job_id = 'punctual'",
+    );
+    const horizon = Date.parse(watch!.checked_to);
+    // …as if the watchdog had last checked two days before (its schedule stopped): the job's two days
+    // since then were never planned, and their deadline has passed
+    await world.stack.query(
+      "UPDATE piko_deadline_watch SET checked_to = checked_to - INTERVAL 2 DAY WHERE job_id = 'punctual'",
+    );
+    const metricsBefore = lateMetricLines().length;
+
+    // Act
+    const second = (await dispatcher.invokeOk(event)) as WatchdogResponse;
+    const metricsAfterSecond = lateMetricLines();
+    const third = (await dispatcher.invokeOk(event)) as WatchdogResponse;
+
+    // Assert: one alert naming the job and its two days, once
+    const DAY = 86_400_000;
+    const range = {
+      start: new Date(horizon - 2 * DAY).toISOString(),
+      end: new Date(horizon).toISOString(),
+      count: 2,
+    };
+    expect(first).toEqual({ action: 'watchdog', checked: 1, late: [], failed: [] });
+    expect(second, dispatcher.logs()).toEqual({
+      action: 'watchdog',
+      checked: 1,
+      late: [{ jobId: 'punctual', count: 2, intervals: [range] }],
+      failed: [],
+    });
+    expect(third).toEqual({ action: 'watchdog', checked: 1, late: [], failed: [] });
+    expect(
+      await world.stack.query(
+        "SELECT kind, DATE_FORMAT(interval_start, '%Y-%m-%dT%H:%i:%s.000Z') AS start, intervals FROM piko_alerts WHERE job_id = 'punctual'",
+      ),
+    ).toEqual([{ kind: 'late', start: range.start, intervals: 2 }]);
+    // The metric as CloudWatch reads it from the function's stdout (EMF), with the job as a dimension
+    expect(metricsAfterSecond.slice(metricsBefore)).toEqual([
+      expect.objectContaining({
+        _aws: expect.objectContaining({
+          CloudWatchMetrics: [
+            {
+              Namespace: METRICS_NAMESPACE,
+              Dimensions: [expect.arrayContaining([METRICS_JOB_DIMENSION])],
+              Metrics: [{ Name: IntervalsLate, Unit: 'Count' }],
+            },
+          ],
+        }),
+        [METRICS_JOB_DIMENSION]: 'punctual',
+        [IntervalsLate]: 2,
+      }),
+    ]);
+    expect(lateMetricLines()).toHaveLength(metricsAfterSecond.length);
+    // …and the log line naming the job and the range.
+    expect(dispatcher.logs()).toContain(String.raw`job \"punctual\": 2 intervals late`);
+  });
+});
 
 describe('job workflows from the template, on the bundles (fixture app)', () => {
   it('a handler that fails twice, then succeeds: 3 attempts, Retry from the template, succeeded', async () => {

@@ -67,7 +67,7 @@ describe('job workflows from the template, on the bundles (real app)', () => {
       diagnostics(),
     ).toEqual(runs.map(() => ['succeeded', 1]));
     expect(runs).toHaveLength(started!.runs);
-    // The last step asked the dispatcher to go on with the job (InvocationType Event).
+    // The last step asked the dispatcher to go on with the job (and waited for its answer).
     expect(
       world.bindings.tasks.filter(
         (task) => task.machine === 'Piko-store_totals' && task.stateName === 'Continue dispatch',

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -12,6 +12,7 @@ import {
   RENDER_STAGE_IMAGE,
   renderJobWorkflow,
 } from '../../shared/local/workflow/render.ts';
+import { MAX_WAKE_WAIT_MS, MAX_WAKES } from '../../shared/planner/wake.ts';
 import { definitionToAsl } from '../../shared/workflow/asl-tokens.ts';
 
 const aslValidator = createRequire(import.meta.url)('asl-validator') as (
@@ -72,7 +73,11 @@ interface Asl {
 }
 
 /** A stack as a deployment would build it: real functions, a real cluster and task definitions. */
-function buildStack(job: WorkflowJob, stackName: string): { stack: Stack; template: Template } {
+function buildStack(
+  job: WorkflowJob,
+  stackName: string,
+  dispatcherTimeout?: Duration,
+): { stack: Stack; template: Template } {
   const stack = new Stack(
     new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false }),
     stackName,
@@ -110,6 +115,7 @@ function buildStack(job: WorkflowJob, stackName: string): { stack: Stack; templa
     job,
     stageFunction,
     dispatcherFunction,
+    dispatcherTimeout,
     fargate: fargateProps,
     tracingEnabled: true,
   });
@@ -183,7 +189,13 @@ describe('JobWorkflow', () => {
     // The execution ends with a summary, never its input (a backfill's startExecution.sync:2 gets it back).
     expect(single.definition.States.Summary).toEqual({
       Type: 'Pass',
-      Parameters: { 'jobId.$': '$.jobId', 'lane.$': '$.lane', 'runs.$': 'States.ArrayLength($.runs)' },
+      Parameters: {
+        'jobId.$': '$.jobId',
+        'executionName.$': '$.executionName',
+        'lane.$': '$.lane',
+        'runs.$': 'States.ArrayLength($.runs)',
+        wakes: 0,
+      },
       Next: 'Scheduled?',
     });
     expect(threeStage.definition.States.Runs.MaxConcurrency).toBe(4);
@@ -376,26 +388,84 @@ describe('JobWorkflow', () => {
     });
   });
 
-  it('asks the dispatcher to go on after a scheduled batch only', () => {
+  it('asks the dispatcher to go on after a scheduled batch only, and waits for its answer', () => {
     const states = single.definition.States;
     expect(states['Scheduled?']).toEqual({
       Type: 'Choice',
       Choices: [{ Variable: '$.lane', StringEquals: 'scheduled', Next: 'Continue dispatch' }],
       Default: 'Done',
     });
-    expect(states['Continue dispatch']).toMatchObject({
+    const continueTask = {
       Type: 'Task',
-      Resource: 'arn:aws:states:::lambda:invoke',
-      Parameters: {
-        FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:piko-2',
-        InvocationType: 'Event',
-        Payload: { action: 'continue', 'jobId.$': '$.jobId' },
-      },
-      ResultPath: null,
-      Next: 'Dispatch continued',
-    });
+      // A function ARN as Resource: a synchronous invocation whose result is the dispatcher's answer.
+      Resource: 'arn:aws:lambda:us-east-1:000000000000:function:piko-2',
+      Parameters: { action: 'continue', 'jobId.$': '$.jobId', 'executionName.$': '$.executionName' },
+      ResultPath: '$.continued',
+      // The dispatcher's 5 minutes (the default) and a margin.
+      TimeoutSeconds: 330,
+      Retry: [
+        {
+          ErrorEquals: ['States.ALL'],
+          IntervalSeconds: 2,
+          MaxAttempts: 2,
+          BackoffRate: 2,
+          JitterStrategy: 'FULL',
+        },
+      ],
+      // An unreachable dispatcher never fails the batch: the next tick goes on.
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.continueError', Next: 'Dispatch not continued' }],
+      Next: 'Wake?',
+    };
+    expect(states['Continue dispatch']).toEqual(continueTask);
+    expect(states['Continue dispatch again']).toEqual(continueTask);
     expect(states.Done).toEqual({ Type: 'Succeed' });
     expect(states['Dispatch continued']).toEqual({ Type: 'Succeed' });
+    expect(states['Dispatch not continued']).toEqual({ Type: 'Succeed' });
+  });
+
+  it('waits until the answer’s wakeAt and asks again, at most MAX_WAKES times (requeued runs on AWS)', () => {
+    const states = single.definition.States;
+    expect(states['Wake?']).toEqual({
+      Type: 'Choice',
+      Choices: [
+        {
+          And: [
+            { Variable: '$.continued.wakeAt', IsPresent: true },
+            { Variable: '$.continued.wakeAt', IsTimestamp: true },
+            { Variable: '$.wakes', NumericLessThan: MAX_WAKES },
+          ],
+          Next: 'Count wake',
+        },
+      ],
+      Default: 'Dispatch continued',
+    });
+    expect(states['Count wake']).toEqual({
+      Type: 'Pass',
+      Parameters: {
+        'jobId.$': '$.jobId',
+        'executionName.$': '$.executionName',
+        'lane.$': '$.lane',
+        'runs.$': '$.runs',
+        'wakes.$': 'States.MathAdd($.wakes, 1)',
+        'wakeAt.$': '$.continued.wakeAt',
+      },
+      Next: 'Wait for requeued runs',
+    });
+    expect(states['Wait for requeued runs']).toEqual({
+      Type: 'Wait',
+      TimestampPath: '$.wakeAt',
+      Next: 'Continue dispatch again',
+    });
+    // Bounded: at most MAX_WAKES waits of at most MAX_WAKE_WAIT_MS each, far within a Standard
+    // execution's year and 25,000 events (about 5 events a round).
+    expect(MAX_WAKES * MAX_WAKE_WAIT_MS).toBeLessThanOrEqual(2 * 86_400_000);
+    expect(MAX_WAKES * 5).toBeLessThan(25_000);
+  });
+
+  it('waits as long as the stack’s dispatcher may take for the answer of "Continue dispatch"', () => {
+    const { template } = buildStack(singleStageJob, 'LongDispatcher', Duration.minutes(15));
+    const definition = JSON.parse(aslOf(template)) as Asl;
+    expect(definition.States['Continue dispatch']?.TimeoutSeconds).toBe(15 * 60 + 30);
   });
 
   it('uses JSONPath only', () => {

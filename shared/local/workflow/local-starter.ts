@@ -45,8 +45,10 @@ function newExecution(): Execution {
  * A {@link WorkflowStarter} that runs job workflows in process, through aws-local-stepfunctions.
  *
  * Executions are kept by job and name: starting a known name again does nothing, as in Step Functions.
- * The "Continue dispatch" step (an asynchronous Lambda invocation on AWS) is deferred until the
- * execution has ended, so the dispatcher it triggers always sees that execution as `ended`.
+ * The "Continue dispatch" step is deferred until the execution has ended, so the dispatcher it
+ * triggers always sees that execution as `ended` (as the AWS dispatcher takes the execution that asks
+ * for ended, by its name); it answers nothing, so the workflow never waits for requeued runs here:
+ * the local runtime has its own timer for them.
  */
 export class LocalWorkflowStarter implements WorkflowStarter {
   readonly #options: LocalWorkflowStarterOptions;
@@ -141,7 +143,7 @@ export class LocalWorkflowStarter implements WorkflowStarter {
     const bindings: WorkflowBindings = {
       invokeStage: (payload, context) => this.#options.bindings.invokeStage(payload, context),
       runFargateTask: (request, context) => this.#options.bindings.runFargateTask(request, context),
-      // An Event invocation does not wait for the dispatcher: run it once the execution has ended.
+      // Run once the execution has ended; the answer carries no `wakeAt` (see the class comment).
       continueDispatch: async (jobId: string, _context: BindingContext) => {
         continuations.push(jobId);
       },

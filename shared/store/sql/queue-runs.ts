@@ -5,7 +5,7 @@ import type { DispatchLane, JobState, NewRun, RunRecord } from '../types.ts';
 import { checkBackfillId, checkCount, checkNewStatus, checkRunId, checkTrigger } from './checks.ts';
 import type { SqlContext } from './dialect.ts';
 import { chunks, placeholders } from './lists.ts';
-import { RUN_COLUMNS, toJson, toRunRecord } from './rows.ts';
+import { RUN_COLUMNS, toDate, toJson, toRunRecord } from './rows.ts';
 
 /**
  * Up to `limit` pending runs of a job's lane, oldest first (newest first when `newestFirst`),
@@ -28,6 +28,25 @@ export async function pendingRuns(
     [jobId, ...laneParams, ctx.clock(), limit],
   );
   return rows.map(toRunRecord);
+}
+
+/**
+ * The earliest `not_before` after the store's clock among a job's pending runs of a lane that no
+ * paused or cancelled backfill holds; undefined when none is delayed.
+ */
+export async function delayedUntil(
+  ctx: SqlContext,
+  jobId: string,
+  lane: DispatchLane,
+): Promise<Date | undefined> {
+  const [laneSql, laneParams] = laneCondition(lane);
+  const { rows } = await ctx.db.query(
+    `SELECT MIN(not_before) AS at FROM piko_runs WHERE job_id = ? AND status = 'pending' AND ${laneSql} ` +
+      `AND not_before > ? AND ${BACKFILL_NOT_HELD}`,
+    [jobId, ...laneParams, ctx.clock()],
+  );
+  const at = rows[0]?.at;
+  return at === null || at === undefined ? undefined : toDate(at);
 }
 
 /** Runs of a job's lane that are `queued` or `running`, oldest first. */

@@ -5,7 +5,10 @@
  * DescribeExecution, StopExecution, ListExecutions), so the real `@aws-sdk/client-sfn` inside the
  * bundles reaches it through `AWS_ENDPOINT_URL_SFN`. It runs the state machines of the template in
  * aws-local-stepfunctions, with the Task states bound by the caller ({@link ExecutionBindings}), and
- * with every Retry interval and Wait state shortened to nothing so no flow waits in real time.
+ * with every Retry interval and relative Wait state (`Seconds`, `SecondsPath`) shortened to nothing
+ * so no flow waits in real time. A Wait until a timestamp (`Timestamp`, `TimestampPath`: a job
+ * workflow waking for its requeued runs) keeps its real time: shortened, it would ask again before
+ * the instant it waits for, in a loop, which is not what AWS does.
  *
  * Names behave as in Standard workflows: the same name and input as a running execution returns
  * that execution; an ended execution's name, or another input, is `ExecutionAlreadyExists`.
@@ -477,6 +480,8 @@ function epochSeconds(date: Date): number {
 interface DefinitionState {
   readonly Type: string;
   readonly Retry?: unknown;
+  readonly Timestamp?: unknown;
+  readonly TimestampPath?: unknown;
   readonly ItemProcessor?: {
     readonly States: Record<string, DefinitionState>;
     readonly ProcessorConfig?: { readonly Mode?: unknown };
@@ -489,14 +494,15 @@ interface Definition {
   readonly States: Record<string, DefinitionState>;
 }
 
-/** States whose Retry intervals and Wait durations the endpoint shortens to zero. */
+/** States whose Retry intervals and relative Wait durations the endpoint shortens to zero. */
 function shortenedStates(definition: Definition): { retryStates: string[]; waitStates: string[] } {
   const retryStates: string[] = [];
   const waitStates: string[] = [];
   const visit = (states: Record<string, DefinitionState>) => {
     for (const [name, state] of Object.entries(states)) {
       if (Array.isArray(state.Retry)) retryStates.push(name);
-      if (state.Type === 'Wait') waitStates.push(name);
+      if (state.Type === 'Wait' && state.Timestamp === undefined && state.TimestampPath === undefined)
+        waitStates.push(name);
       const processor = state.ItemProcessor ?? state.Iterator;
       if (processor) visit(processor.States);
       for (const branch of state.Branches ?? []) visit(branch.States);

@@ -1016,6 +1016,35 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         expect(after[3]).toEqual(before[3]);
       });
 
+      it('tells when the first delayed pending run of a lane becomes dispatchable (delayedUntil)', async () => {
+        // Arrange: two runs of a lost execution requeued 5 s apart, one pending run never delayed
+        const jobId = newJobId('delayed');
+        const job = jobAt(jobId, T0);
+        const runs = await seedRuns(jobId, runsOf(hours(T0, 3)));
+        const ids = runs.map((run) => run.runId);
+        await store.withJob(job, (tx) => tx.markQueued(ids.slice(0, 2), 'exec-delayed'));
+        const first = setClock('2026-04-10T00:00:00.000Z');
+        await store.requeueRuns([ids[0]!]);
+        const second = setClock('2026-04-10T00:00:05.000Z');
+        await store.requeueRuns([ids[1]!]);
+        const delay = store.requeuePolicy.baseDelayMs;
+        const delayedUntil = () => store.withJob(job, (tx) => tx.delayedUntil({ kind: 'scheduled' }));
+
+        // Act / Assert: the earliest delay still ahead of the store's clock, ±1 ms at its end
+        expect(await delayedUntil()).toEqual(new Date(first.getTime() + delay));
+        setClock(new Date(first.getTime() + delay - 1).toISOString());
+        expect(await delayedUntil()).toEqual(new Date(first.getTime() + delay));
+        setClock(new Date(first.getTime() + delay).toISOString());
+        expect(await delayedUntil()).toEqual(new Date(second.getTime() + delay));
+        setClock(new Date(second.getTime() + delay).toISOString());
+        expect(await delayedUntil()).toBeUndefined();
+        // Another lane's runs are not this lane's.
+        setClock(first.toISOString());
+        expect(
+          await store.withJob(job, (tx) => tx.delayedUntil({ kind: 'backfill', backfillId: 'bf-none' })),
+        ).toBeUndefined();
+      });
+
       it('re-arms runs for a rerun: pending, next generation, everything of the last attempt cleared', async () => {
         const jobId = newJobId('rearm');
         const runs = await seedRuns(jobId, runsOf(hours(T0, 3), 'schedule', { config: { old: true } }));

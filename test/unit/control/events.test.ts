@@ -17,6 +17,23 @@ describe('parseControlEvent', () => {
     expect(parseControlEvent({ action: 'resume', jobId: 'a' })).toEqual({ action: 'resume', jobId: 'a' });
   });
 
+  it('reads the execution that asks to continue, and refuses a name Step Functions would not give', () => {
+    expect(parseControlEvent({ action: 'continue', jobId: 'a', executionName: 'a-s-0123abcd' })).toEqual({
+      action: 'continue',
+      jobId: 'a',
+      executionName: 'a-s-0123abcd',
+    });
+    expect(() => parseControlEvent({ action: 'continue', jobId: 'a', executionName: 'a:b' })).toThrow(
+      'Invalid dispatcher event (action "continue"):\n  - executionName must be the name of the execution that asks (1 to 80 characters, no spaces or ":"), got "a:b"',
+    );
+    expect(() =>
+      parseControlEvent({ action: 'continue', jobId: 'a', executionName: 'x'.repeat(81) }),
+    ).toThrow('executionName must be the name of the execution that asks');
+    expect(() => parseControlEvent({ action: 'continue', jobId: 'a', executionName: 7 })).toThrow(
+      'executionName must be the name of the execution that asks (1 to 80 characters, no spaces or ":"), got 7',
+    );
+  });
+
   it('reads the watchdog tick, and refuses anything beside its action', () => {
     expect(parseControlEvent({ action: 'watchdog' })).toEqual({ action: 'watchdog' });
     expect(() => parseControlEvent({ action: 'watchdog', jobId: 'a' })).toThrow(

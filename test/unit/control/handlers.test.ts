@@ -470,6 +470,34 @@ describe('backfill', () => {
     expect((await store.getBackfill(plan.backfillId))?.status).toBe('done');
   });
 
+  it('waits for a batch’s requeued runs (their delay) instead of calling the backfill done', async () => {
+    // Arrange: the backfill's one batch ran; its last run lost the store and was requeued with a delay
+    deps = { ...deps, maxRunsPerExecution: 6 };
+    const plan = await send<BackfillPlanResponse>({ action: 'backfill-plan', request });
+    const next = () =>
+      send<BackfillNextResponse>({
+        action: 'backfill-next',
+        jobId: 'hourly',
+        backfillId: plan.backfillId,
+        reverse: false,
+      });
+    const batch = (await next()).execution!;
+    const lost = batch.runs.at(-1)!;
+    await runExecution({ ...batch, runs: batch.runs.slice(0, -1) });
+    await store.requeueRuns([lost.runId]);
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED' } as never);
+
+    // Act: at once, then once the delay (10 s) is over
+    const during = await next();
+    now = new Date(now.getTime() + store.requeuePolicy.baseDelayMs);
+    const after = await next();
+
+    // Assert
+    expect(during).toEqual({ action: 'backfill-next', done: false, waitSeconds: 10 });
+    expect((await store.getBackfill(plan.backfillId))?.status).not.toBe('done');
+    expect(after.execution!.runs.map((run) => run.runId)).toEqual([lost.runId]);
+  });
+
   it('resumes a backfill whose planning failed, instead of calling it done', async () => {
     deps = { ...deps, maxRunsPerExecution: 4 };
     const plan = await send<BackfillPlanResponse>({ action: 'backfill-plan', request });
@@ -652,6 +680,137 @@ describe('code versions through the control events (--aws)', () => {
       ['succeeded', '3'],
       ['pending', null],
     ]);
+  });
+});
+
+describe('continue: waking the workflow for requeued runs (wakeAt)', () => {
+  let recording: RecordingStarter;
+  beforeEach(() => {
+    recording = new RecordingStarter();
+    deps = { ...deps, starter: recording };
+  });
+  const DELAY = () => store.requeuePolicy.baseDelayMs;
+
+  /** A tick at `now` queues the three due hours in one execution; returns its name. */
+  async function queuedExecution(): Promise<string> {
+    await send({ jobId: 'hourly' });
+    const [started] = recording.started;
+    return started!.executionName;
+  }
+
+  it('answers the requeued run’s notBefore when the stage runner put it back (store connection lost)', async () => {
+    // Arrange: the execution ran two runs; its third was requeued by "Record failure"; it is at its last step
+    const name = await queuedExecution();
+    const [first, second, third] = recording.started[0]!.runs;
+    for (const run of [first!, second!]) {
+      await store.markRunning(run.runId, 'main', now);
+      await store.markSucceeded(run.runId, null, now);
+    }
+    await store.requeueRuns([third!.runId]);
+
+    // Act
+    const response = await send<DispatchResponse>({
+      action: 'continue',
+      jobId: 'hourly',
+      executionName: name,
+    });
+
+    // Assert: nothing to start yet; wake at 03:30:10 (the next tick is 04:00)
+    expect(response).toMatchObject({ started: [], live: [], requeued: 0 });
+    expect(response.wakeAt).toBe(new Date(now.getTime() + DELAY()).toISOString());
+    expect(response.wakeAt).toBe('2026-01-01T03:30:10.000Z');
+  });
+
+  it('takes the asking execution for ended: its unrecorded runs are requeued and woken for, not left to the tick', async () => {
+    // Arrange: the execution's "Record failure" could not reach the store: its runs are still queued, and
+    // Step Functions still calls it running (it is at its last step)
+    const name = await queuedExecution();
+
+    // Act
+    const unnamed = await send<DispatchResponse>({ action: 'continue', jobId: 'hourly' });
+    const named = await send<DispatchResponse>({ action: 'continue', jobId: 'hourly', executionName: name });
+
+    // Assert: without its name, it looks live and nothing is done (the next tick would); with it, requeued
+    expect(unnamed).toMatchObject({ live: [name], requeued: 0 });
+    expect(unnamed.wakeAt).toBeUndefined();
+    expect(named).toMatchObject({ live: [], requeued: 3, started: [] });
+    expect(named.wakeAt).toBe('2026-01-01T03:30:10.000Z');
+    expect((await store.listRuns('hourly')).map((run) => [run.status, run.notBefore?.toISOString()])).toEqual(
+      [0, 1, 2].map(() => ['pending', '2026-01-01T03:30:10.000Z']),
+    );
+  });
+
+  it('at the wake, dispatches the runs and answers no wakeAt: the new execution goes on', async () => {
+    // Arrange
+    const name = await queuedExecution();
+    const asleep = await send<DispatchResponse>({ action: 'continue', jobId: 'hourly', executionName: name });
+
+    // Act: "Wait for requeued runs" ends at wakeAt, then "Continue dispatch again"
+    now = new Date(asleep.wakeAt!);
+    const awake = await send<DispatchResponse>({ action: 'continue', jobId: 'hourly', executionName: name });
+
+    // Assert
+    expect(awake.started).toEqual([{ executionName: expect.any(String), runs: 3 }]);
+    expect(awake.started[0]!.executionName).not.toBe(name);
+    expect(awake.wakeAt).toBeUndefined();
+  });
+
+  it('leaves the runs to the next tick when it comes as their delay ends, and wakes 1 ms before', async () => {
+    // Arrange: executions at their last step whose delays end at the 04:00 tick, and 1 ms before it
+    const answers: (string | undefined)[] = [];
+    for (const offset of [0, 1]) {
+      await cleanup();
+      ({ store, cleanup } = await createTempSqliteStore({ clock: () => now }));
+      await store.migrate();
+      recording = new RecordingStarter();
+      deps = { ...deps, store, starter: recording };
+      now = new Date(T0 + 4 * HOUR - DELAY() - offset);
+      const name = await queuedExecution();
+
+      // Act
+      const response = await send<DispatchResponse>({
+        action: 'continue',
+        jobId: 'hourly',
+        executionName: name,
+      });
+      answers.push(response.wakeAt);
+    }
+
+    // Assert
+    expect(answers).toEqual([undefined, '2026-01-01T03:59:59.999Z']);
+  });
+
+  it('answers no wakeAt while an execution of the job still holds runs: its own last step looks again', async () => {
+    // Arrange: one run of the live execution was requeued; its other two still run
+    await queuedExecution();
+    const [first] = recording.started[0]!.runs;
+    await store.markRunning(first!.runId, 'main', now);
+    await store.requeueRuns([first!.runId]);
+
+    // Act: a continue from elsewhere (a downstream dispatch, say)
+    const response = await send<DispatchResponse>({ action: 'continue', jobId: 'hourly' });
+
+    // Assert
+    expect(response.live).toHaveLength(1);
+    expect(response.wakeAt).toBeUndefined();
+  });
+
+  it('answers no wakeAt to a tick (nothing waits for it) or while the job is paused', async () => {
+    // Arrange: every run of the execution requeued, with their delay
+    const name = await queuedExecution();
+    recording.endAll();
+    await send({ action: 'continue', jobId: 'hourly', executionName: name });
+
+    // Act
+    const tick = await send<DispatchResponse>({ jobId: 'hourly' });
+    await send({ action: 'pause', jobId: 'hourly' });
+    const paused = await send<DispatchResponse>({ action: 'continue', jobId: 'hourly', executionName: name });
+
+    // Assert
+    expect(tick).toMatchObject({ started: [], live: [] });
+    expect(tick.wakeAt).toBeUndefined();
+    expect(paused.paused).toBe(true);
+    expect(paused.wakeAt).toBeUndefined();
   });
 });
 

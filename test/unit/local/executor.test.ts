@@ -69,7 +69,13 @@ describe('runWorkflow', () => {
     const output = await runWorkflow(asl.two_stage!, input, recorder.bindings, { noRetryWaits: true });
 
     // A summary, never the batch: a backfill's startExecution.sync:2 gets the output back.
-    expect(output).toEqual({ jobId: input.jobId, lane: 'backfill', runs: 5 });
+    expect(output).toEqual({
+      jobId: input.jobId,
+      executionName: input.executionName,
+      lane: 'backfill',
+      runs: 5,
+      wakes: 0,
+    });
     expect(recorder.fails()).toEqual([]);
     for (const item of input.runs) {
       const run = refOf(input, item);
@@ -231,7 +237,15 @@ describe('runWorkflow', () => {
 
     const output = await runWorkflow(asl.two_stage!, input, recorder.bindings, { noRetryWaits: true });
 
-    expect(output).toEqual({ jobId: input.jobId, lane: 'scheduled', runs: 1 });
+    // The local continue answers nothing (the local runtime has its own timer): no wake.
+    expect(output).toEqual({
+      jobId: input.jobId,
+      executionName: input.executionName,
+      lane: 'scheduled',
+      runs: 1,
+      wakes: 0,
+      continued: null,
+    });
     expect(recorder.runs().map((call) => Object.keys(call).sort())).toEqual([
       ['action', 'lastStage', 'run', 'stage', 'stageIndex'],
       ['action', 'lastStage', 'run', 'stage', 'stageIndex'],

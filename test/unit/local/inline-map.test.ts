@@ -190,7 +190,14 @@ describe('toInlineMap (a Distributed Map run locally)', () => {
     const output = await runWorkflow(asl, input, bindings);
 
     // Assert: every run once, MaxConcurrency (100, above an inline Map's 40) reached and kept.
-    expect(output).toEqual({ jobId: wideSingle.id, lane: 'scheduled', runs: 300 });
+    expect(output).toEqual({
+      jobId: wideSingle.id,
+      executionName: input.executionName,
+      lane: 'scheduled',
+      runs: 300,
+      wakes: 0,
+      continued: null,
+    });
     expect(succeeded.sort((a, b) => a - b)).toEqual(input.runs.map((run) => run.runId));
     expect(peak).toBe(100);
   });
