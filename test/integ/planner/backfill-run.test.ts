@@ -6,6 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { loadConfig } from '../../../shared/config.ts';
@@ -85,6 +86,48 @@ describe('running a backfill in one process (SQLite)', () => {
       ['2026-03-01T03:00:00.000Z', 'succeeded', 'backfill'],
     ]);
     expect((await opened.store.getBackfill(id))?.status).toBe('done');
+  });
+
+  it('waits for a run requeued with a delay and runs it before calling the backfill done', async () => {
+    // Arrange: 10:00–13:00; once planned, 11:00 is requeued as a lost store connection leaves it
+    // (not before 2 s after now), on a clock that moves with real time from NOW
+    const request = range('2026-03-01T10:00:00Z', '2026-03-01T13:00:00Z');
+    const began = Date.now();
+    const clock = () => new Date(NOW.getTime() + (Date.now() - began));
+    const runtime = new LocalRuntime({ process: opened, clock, noRetryWaits: true });
+    const requeueOne = () => {
+      const database = new Database(path.join(dir, 'piko.db'));
+      try {
+        const update = database
+          .prepare(
+            'UPDATE piko_runs SET requeues = 1, not_before = ? WHERE job_id = ? AND interval_start = ?',
+          )
+          .run(clock().getTime() + 2_000, hourly.id, Date.parse('2026-03-01T11:00:00Z'));
+        expect(update.changes).toBe(1);
+      } finally {
+        database.close();
+      }
+    };
+
+    // Act
+    const outcome = await runBackfill(opened.store, hourly, request, runtime, {
+      clock,
+      onProgress: (event) => {
+        if (event.kind === 'planned') requeueOne();
+      },
+    });
+
+    // Assert: all three ran, the delayed one too, and the backfill is done
+    expect(outcome).toEqual({ backfillId: backfillId(request), succeeded: 3, failed: 0, waiting: 0 });
+    const runs = (await opened.store.listRuns(hourly.id)).filter(
+      (run) => run.interval.start >= request.from && run.interval.start < request.to,
+    );
+    expect(runs.map((run) => [run.interval.start.toISOString(), run.status, run.requeues])).toEqual([
+      ['2026-03-01T10:00:00.000Z', 'succeeded', 0],
+      ['2026-03-01T11:00:00.000Z', 'succeeded', 1],
+      ['2026-03-01T12:00:00.000Z', 'succeeded', 0],
+    ]);
+    expect((await opened.store.getBackfill(backfillId(request)))?.status).toBe('done');
   });
 
   it('dry-runs a range, handing over each interval in the order it would run, writing nothing', async () => {
