@@ -169,11 +169,17 @@ export interface DispatchResponse {
   /** Jobs with upstream jobs: waiting runs failed, their `upstreamTimeout` passed. */
   readonly timedOut?: number;
   /**
-   * `continue` only: when the workflow that asked should ask again (ISO 8601), because a requeued run
-   * of the job becomes dispatchable then and nothing else would dispatch it sooner (no live
-   * execution of the job, no tick before it). Absent when there is nothing to wake for.
+   * When the job must be dispatched again (ISO 8601), because a requeued run of the job becomes
+   * dispatchable then and nothing else would dispatch it sooner (no live execution of the job, no
+   * tick before it). The workflow that asked `continue` waits until then and asks again; for anyone
+   * else, `wakeExecution` was started to do so. Absent when there is nothing to wake for.
    */
   readonly wakeAt?: string;
+  /**
+   * A tick or a downstream dispatch with a `wakeAt`: the execution started to wait for it (it holds no
+   * runs; its last step asks `continue` at `wakeAt`).
+   */
+  readonly wakeExecution?: string;
   /** `continue` only: the dispatches of the job's downstream jobs that followed (DESIGN.md §9). */
   readonly downstream?: readonly DispatchResponse[];
 }

@@ -37,6 +37,7 @@ import type { JobRegistry } from '../registry.ts';
 import { alertStoreOf } from '../store/alerts.ts';
 import type { StateStore } from '../store/types.ts';
 import { errorMessage, IntervalsPlanned, IntervalsSkipped, Lag, logger, metrics } from '../telemetry.ts';
+import { wakeExecutionName } from '../workflow/execution-name.ts';
 import type {
   ExecutionInput,
   ExecutionStatus,
@@ -116,7 +117,7 @@ const RUN_ITEM_BYTES = 250;
 export async function handleControlEvent(deps: ControlDeps, event: ControlEvent): Promise<ControlResponse> {
   switch (event.action) {
     case 'dispatch':
-      return dispatchJob(deps, deps.jobs.get(event.jobId), event.action);
+      return dispatchJob(deps, deps.jobs.get(event.jobId), event.action, { asker: false });
     case 'continue':
       return continueJob(deps, deps.jobs.get(event.jobId), event.executionName);
     case 'status':
@@ -291,15 +292,27 @@ async function continueJob(
   job: JobDefinition,
   executionName: string | undefined,
 ): Promise<DispatchResponse> {
-  const response = await dispatchJob(deps, job, 'continue', executionName);
+  const response = await dispatchJob(deps, job, 'continue', { asker: true, endedExecution: executionName });
   const downstream: DispatchResponse[] = [];
   for (const next of deps.jobs.downstreams(job.id))
-    downstream.push(await dispatchJob(deps, next, 'continue'));
+    downstream.push(await dispatchJob(deps, next, 'continue', { asker: false }));
   return downstream.length > 0 ? { ...response, downstream } : response;
 }
 
 /** Jobs whose clock skew this container has logged already: said once, not at every tick. */
 const skewedJobs = new Set<string>();
+
+/** Who reads a dispatch's answer: whether it waits for the answer's `wakeAt` itself. */
+interface DispatchCaller {
+  /**
+   * True for the last step of the job's own workflow (`continue` of that job): it waits until
+   * `wakeAt` and asks again. Otherwise (a tick, a downstream dispatch) nothing waits for the answer,
+   * so a wake needed is an execution started to wait ({@link startWake}).
+   */
+  readonly asker: boolean;
+  /** The asking execution, taken as ended (see ContinueEvent). @default none */
+  readonly endedExecution?: string;
+}
 
 /**
  * Plans the job's due intervals within the time budget, then dispatches its scheduled lane. A job
@@ -309,7 +322,7 @@ async function dispatchJob(
   deps: ControlDeps,
   job: JobDefinition,
   action: 'dispatch' | 'continue',
-  endedExecution?: string,
+  { asker, endedExecution }: DispatchCaller,
 ): Promise<DispatchResponse> {
   const now = clock(deps)();
   let plan: Awaited<ReturnType<typeof planScheduled>>;
@@ -350,11 +363,8 @@ async function dispatchJob(
     now,
     endedExecution,
   });
-  // Only the workflow's last step waits for the answer; a tick's dispatch has nothing to wake.
-  const wake =
-    action === 'continue'
-      ? wakeAt({ now, delayedUntil: result.delayedUntil, nextTick: job.schedule.nextTick(now) })
-      : undefined;
+  const wake = wakeAt({ now, delayedUntil: result.delayedUntil, nextTick: job.schedule.nextTick(now) });
+  const wakeExecution = wake && !asker ? await startWake(deps, job, wake) : undefined;
   for (const input of result.started) {
     const oldest = input.runs[0];
     if (oldest)
@@ -374,9 +384,23 @@ async function dispatchJob(
     live: result.live,
     ...(result.released !== undefined && { released: result.released, timedOut: result.timedOut ?? 0 }),
     ...(wake && { wakeAt: wake.toISOString() }),
+    ...(wakeExecution && { wakeExecution }),
   };
   logger.info('dispatched', { ...response });
   return response;
+}
+
+/**
+ * Starts an execution of the job's workflow that holds no runs, so that its last step waits until
+ * `wake` and then asks the dispatcher to continue, as the execution that ends a batch does. For the
+ * runs a tick (or a downstream dispatch) requeued with a delay while no execution of the job is live:
+ * nothing else would dispatch them before the job's next tick, a day away for a daily job. One name
+ * per job and instant, so racing dispatchers start it once. Returns its name.
+ */
+async function startWake(deps: ControlDeps, job: JobDefinition, wake: Date): Promise<string> {
+  const executionName = wakeExecutionName(job.id, wake);
+  await deps.starter.start({ jobId: job.id, executionName, lane: 'scheduled', backfillId: null, runs: [] });
+  return executionName;
 }
 
 /**

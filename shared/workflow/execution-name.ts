@@ -19,3 +19,16 @@ export function executionName(jobId: string, lane: DispatchLane, runs: readonly 
   const name = `${jobId}-${lane.kind === 'backfill' ? 'b' : 's'}${compactStart}-${hash.digest('hex').slice(0, 16)}`;
   return name.slice(0, MAX_EXECUTION_NAME_LENGTH);
 }
+
+/**
+ * The name of the execution that wakes a job at `wake` (it holds no runs): `<job>-w<wake>-<hash>`,
+ * the same for the same job and instant, so two dispatchers that decide the same wake start one.
+ */
+export function wakeExecutionName(jobId: string, wake: Date): string {
+  const iso = wake.toISOString();
+  const hash = createHash('sha256').update(`${jobId}|w|${iso}`).digest('hex').slice(0, 16);
+  const compact = iso.replace(/[-:]/g, '').replace('.', '');
+  const suffix = `-w${compact}-${hash}`;
+  // A long job id is cut, never the instant or the hash that make the name unique.
+  return `${jobId.slice(0, MAX_EXECUTION_NAME_LENGTH - suffix.length)}${suffix}`;
+}

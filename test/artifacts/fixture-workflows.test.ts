@@ -10,7 +10,14 @@ import type { WatchdogResponse } from '../../shared/control/events.ts';
 import { DISPATCHER_DATABASE_USER } from '../../shared/stack/database-users.ts';
 import { IntervalsLate, METRICS_JOB_DIMENSION, METRICS_NAMESPACE } from '../../shared/telemetry.ts';
 import { FATAL_MESSAGE, FLAKY_MESSAGE, INVALID_RECORD_MESSAGE } from './fixtures/jobs/index.ts';
-import { deployMigrations, runsOf, runsOfExecution, simulateRecordedCalls, tick } from './support/flows.ts';
+import {
+  type DispatchAnswer,
+  deployMigrations,
+  runsOf,
+  runsOfExecution,
+  simulateRecordedCalls,
+  tick,
+} from './support/flows.ts';
 import { asExpected, formatIamTable } from './support/iam-simulation.ts';
 import type { LambdaSandbox } from './support/lambda-sandbox.ts';
 import type { TaskStart } from './support/task-bindings.ts';
@@ -125,6 +132,81 @@ describe('a requeued run wakes its workflow at its notBefore (fixture app)', () 
     expect(run).toEqual({ status: 'succeeded', generation: 1, requeues: 1, execution_name: second!.name });
     console.log(
       `wake: run ${requeued!.run_id} requeued until ${wakeAt}; execution ${second!.name} started ${second!.startDate.getTime() - Date.parse(wakeAt)} ms after it`,
+    );
+  });
+});
+
+describe('a tick that requeues an ended execution’s runs wakes for them (fixture app)', () => {
+  it('starts an execution without runs that waits until their notBefore, then dispatches them', async () => {
+    // Arrange: dormant (it plans nothing before 2100) gets a queued run of its own; the tick restarts
+    // its execution, whose stage, "Record failure" and last step all fail, so it ends holding the run.
+    const ghost = 'dormant-ghost';
+    await tick(dispatcher, 'dormant');
+    await world.stack.query(
+      "INSERT INTO piko_runs (job_id, interval_start, interval_end, status, trigger_kind, generation, execution_name, created_at, updated_at) VALUES ('dormant', '2026-01-01 00:00:00.000', '2026-01-02 00:00:00.000', 'queued', 'schedule', 1, ?, NOW(3), NOW(3))",
+      [ghost],
+    );
+    let failing = true;
+    let requeued: { run_id: number; not_before: string } | undefined;
+    onTask = async (task) => {
+      if (task.machine.name !== 'Piko-dormant') return;
+      if (failing && ['Stage main', 'Record failure', 'Continue dispatch'].includes(task.stateName)) {
+        throw Object.assign(new Error('the state store was unavailable through every retry'), {
+          name: 'StoreUnavailableError',
+        });
+      }
+      if (!failing && task.stateName === 'Continue dispatch' && requeued === undefined) {
+        // The requeue delay shortened to 2 s, before the wake execution's last step first asks.
+        await world.stack.query(
+          "UPDATE piko_runs SET not_before = updated_at + INTERVAL 2 SECOND WHERE job_id = 'dormant' AND status = 'pending'",
+        );
+        [requeued] = await world.stack.query<{ run_id: number; not_before: string }[]>(
+          "SELECT run_id, DATE_FORMAT(not_before, '%Y-%m-%dT%H:%i:%s.%fZ') AS not_before FROM piko_runs WHERE job_id = 'dormant' AND status = 'pending'",
+        );
+      }
+    };
+    let answer: DispatchAnswer & { requeued?: number; wakeAt?: string; wakeExecution?: string };
+    try {
+      const restart = await dispatcher.invoke({ jobId: 'dormant' });
+      expect(restart.ok && restart.payload, dispatcher.logs()).toMatchObject({ restarted: [ghost] });
+      await world.settled();
+      failing = false;
+
+      // Act: the next tick finds the execution ended with the run unrecorded; nothing else is sent
+      answer = await tick(dispatcher, 'dormant');
+      await world.settled();
+    } finally {
+      onTask = undefined;
+    }
+
+    // Assert: requeued, nothing started at once; the wake execution waited, asked, and that ran the run
+    expect(answer, dispatcher.logs()).toMatchObject({ planned: 0, started: [], requeued: 1 });
+    expect(answer.wakeExecution).toMatch(/^dormant-w\d{8}T\d{9}Z-[0-9a-f]{16}$/);
+    expect(requeued, diagnostics()).toBeDefined();
+    const wakeAt = requeued!.not_before.replace(/(\.\d{3})\d*Z$/, '$1Z');
+    const executions = world.sfn.executionsOf(world.machine('Piko-dormant').arn);
+    expect(
+      executions.map((execution) => [
+        execution.name === ghost || execution.name === answer.wakeExecution,
+        execution.status,
+      ]),
+      diagnostics(),
+    ).toEqual([
+      [true, 'SUCCEEDED'],
+      [true, 'SUCCEEDED'],
+      [false, 'SUCCEEDED'],
+    ]);
+    const [, wake, batch] = executions;
+    expect(wake!.name).toBe(answer.wakeExecution);
+    expect(JSON.parse(wake!.output!)).toMatchObject({ runs: 0, wakes: 1, wakeAt });
+    expect(batch!.startDate.getTime()).toBeGreaterThanOrEqual(Date.parse(wakeAt));
+    const [run] = await world.stack.query<{ status: string; requeues: number; execution_name: string }[]>(
+      'SELECT status, requeues, execution_name FROM piko_runs WHERE run_id = ?',
+      [requeued!.run_id],
+    );
+    expect(run).toEqual({ status: 'succeeded', requeues: 1, execution_name: batch!.name });
+    console.log(
+      `tick wake: run ${requeued!.run_id} requeued until ${wakeAt} by a tick; ${wake!.name} woke, ${batch!.name} started ${batch!.startDate.getTime() - Date.parse(wakeAt)} ms after it`,
     );
   });
 });

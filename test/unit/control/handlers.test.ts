@@ -795,20 +795,83 @@ describe('continue: waking the workflow for requeued runs (wakeAt)', () => {
     expect(response.wakeAt).toBeUndefined();
   });
 
-  it('answers no wakeAt to a tick (nothing waits for it) or while the job is paused', async () => {
+  it('a tick that requeues the runs of an ended execution starts an execution that waits for them', async () => {
+    // Arrange: the execution ended without recording its runs (its last step never asked to continue)
+    await queuedExecution();
+    recording.endAll();
+
+    // Act
+    const tick = await send<DispatchResponse>({ jobId: 'hourly' });
+    const again = await send<DispatchResponse>({ jobId: 'hourly' });
+
+    // Assert: requeued until 03:30:10, nothing due yet; a run-less execution named for the wake started, once
+    expect(tick).toMatchObject({ requeued: 3, started: [], live: [], wakeAt: '2026-01-01T03:30:10.000Z' });
+    expect(tick.wakeExecution).toMatch(/^hourly-w20260101T033010000Z-[0-9a-f]{16}$/);
+    expect(again).toMatchObject({ requeued: 0, wakeExecution: tick.wakeExecution });
+    expect(recording.started.slice(1)).toEqual([
+      { jobId: 'hourly', executionName: tick.wakeExecution, lane: 'scheduled', backfillId: null, runs: [] },
+    ]);
+  });
+
+  it('the wake execution waits: its last step gets wakeAt, and at it the runs are dispatched', async () => {
+    // Arrange
+    await queuedExecution();
+    recording.endAll();
+    const { wakeExecution } = await send<DispatchResponse>({ jobId: 'hourly' });
+
+    // Act: its Map has nothing to run; its last step asks at once, then again at wakeAt
+    const early = await send<DispatchResponse>({
+      action: 'continue',
+      jobId: 'hourly',
+      executionName: wakeExecution,
+    });
+    now = new Date(early.wakeAt!);
+    const awake = await send<DispatchResponse>({
+      action: 'continue',
+      jobId: 'hourly',
+      executionName: wakeExecution,
+    });
+
+    // Assert: the asker waits itself (no second wake execution); then one batch of the three runs
+    expect(early).toMatchObject({ started: [], wakeAt: '2026-01-01T03:30:10.000Z' });
+    expect(early.wakeExecution).toBeUndefined();
+    expect(awake.started).toEqual([{ executionName: expect.any(String), runs: 3 }]);
+    expect(awake.wakeAt).toBeUndefined();
+    expect(recording.started.map((input) => input.runs.length)).toEqual([3, 0, 3]);
+  });
+
+  it('starts no wake execution when the next tick comes first, or while the job is paused', async () => {
+    // Arrange: requeued runs whose delay ends at the 04:00 tick
+    now = new Date(T0 + 4 * HOUR - DELAY());
+    await queuedExecution();
+    recording.endAll();
+
+    // Act
+    const beforeTick = await send<DispatchResponse>({ jobId: 'hourly' });
+    await send({ action: 'pause', jobId: 'hourly' });
+    now = new Date(T0 + 4 * HOUR + 1);
+    const paused = await send<DispatchResponse>({ jobId: 'hourly' });
+
+    // Assert
+    expect(beforeTick).toMatchObject({ requeued: 3, started: [] });
+    expect(beforeTick.wakeAt).toBeUndefined();
+    expect(beforeTick.wakeExecution).toBeUndefined();
+    expect(paused.paused).toBe(true);
+    expect(paused.wakeExecution).toBeUndefined();
+    expect(recording.started).toHaveLength(1);
+  });
+
+  it('answers no wakeAt to an asker while the job is paused', async () => {
     // Arrange: every run of the execution requeued, with their delay
     const name = await queuedExecution();
     recording.endAll();
     await send({ action: 'continue', jobId: 'hourly', executionName: name });
 
     // Act
-    const tick = await send<DispatchResponse>({ jobId: 'hourly' });
     await send({ action: 'pause', jobId: 'hourly' });
     const paused = await send<DispatchResponse>({ action: 'continue', jobId: 'hourly', executionName: name });
 
     // Assert
-    expect(tick).toMatchObject({ started: [], live: [] });
-    expect(tick.wakeAt).toBeUndefined();
     expect(paused.paused).toBe(true);
     expect(paused.wakeAt).toBeUndefined();
   });
