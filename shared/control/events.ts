@@ -17,6 +17,8 @@ import type { CancelOutcome, MarkOutcome } from '../planner/operator.ts';
 import type { ExecutionInput } from '../workflow/starter.ts';
 import type { BackfillSummaryJson } from './backfills.ts';
 import {
+  type HistoryEvent,
+  type HistoryResponse,
   type IntervalsEvent,
   type IntervalsResponse,
   parseRunEvent,
@@ -137,6 +139,7 @@ export type ControlEvent =
   | BackfillNextEvent
   | RunsEvent
   | IntervalsEvent
+  | HistoryEvent
   | RunIntervalEvent
   | BackfillsEvent
   | BackfillChangeEvent;
@@ -300,6 +303,7 @@ export type ControlResponse =
   | BackfillNextResponse
   | RunsResponse
   | IntervalsResponse
+  | HistoryResponse
   | RunIntervalResponse
   | BackfillsResponse
   | BackfillChangeResponse;
@@ -314,6 +318,7 @@ const ACTIONS = [
   'backfill-next',
   'runs',
   'intervals',
+  'history',
   'run',
   'watchdog',
   'backfills',
@@ -442,6 +447,7 @@ export function parseControlEvent(event: unknown): ControlEvent {
     }
     case 'runs':
     case 'intervals':
+    case 'history':
     case 'run':
       parsed = parseRunEvent(action, jobId(), event, problems);
       break;

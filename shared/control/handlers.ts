@@ -61,7 +61,7 @@ import type {
   StatusResponse,
   WatchdogResponse,
 } from './events.ts';
-import { intervals, runInterval, runs } from './run-handlers.ts';
+import { history, intervals, runInterval, runs } from './run-handlers.ts';
 import { jobStatuses } from './status.ts';
 
 /** What the control logic works with; opened once per Lambda container. */
@@ -133,6 +133,8 @@ export async function handleControlEvent(deps: ControlDeps, event: ControlEvent)
       return runs(deps, event);
     case 'intervals':
       return intervals(deps, event);
+    case 'history':
+      return history(deps, event);
     case 'run':
       return runInterval(deps, event, clock(deps)());
     case 'watchdog':

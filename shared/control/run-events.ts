@@ -1,13 +1,16 @@
 /**
  * The control events that read a job's runs and start one interval, for `piko runs --aws` and
  * `piko ui --aws`: `runs` (a job's runs, as `piko runs` lists them), `intervals` (the grid's merged
- * spans or time buckets) and `run` (run now or rerun one interval, a manual run). Their answers are
- * JSON: instants as ISO 8601, configs and outputs with their secrets redacted by the dispatcher.
+ * spans or time buckets), `history` (the job's operator actions and alerts, newest first) and `run`
+ * (run now or rerun one interval, a manual run). Their answers are JSON: instants as ISO 8601,
+ * configs, outputs and action details with their secrets redacted by the dispatcher.
  */
 import type { IntervalJson } from '../interval.ts';
 import { parseIsoInstant } from '../job.ts';
+import type { AlertKind, AlertRecord } from '../store/alerts.ts';
 import {
   type BackfillRecord,
+  type OperatorAction,
   RUN_STATUSES,
   type RunBucket,
   type RunRecord,
@@ -19,6 +22,8 @@ import {
 export const DEFAULT_RUNS_EVENT_LIMIT = 100;
 /** Runs one `runs` answer holds at most (a Lambda answer is at most 6 MB). */
 export const MAX_RUNS_EVENT_LIMIT = 1_000;
+/** Actions (and alerts) one `history` answer holds at most. */
+export const MAX_HISTORY_EVENT_LIMIT = 500;
 /** Spans one `intervals` answer holds at most. */
 export const MAX_INTERVAL_SPANS = 5_000;
 /** Buckets one `intervals` answer covers at most. */
@@ -52,6 +57,14 @@ export interface IntervalsEvent {
   readonly limit?: number;
   /** Bucket width in milliseconds. */
   readonly bucketMs?: number;
+}
+
+/** A job's operator actions and alerts, the newest first (the UI's interval and grid pages). */
+export interface HistoryEvent {
+  readonly action: 'history';
+  readonly jobId: string;
+  /** Actions at most, and alerts at most. @default 100, at most 500 */
+  readonly limit?: number;
 }
 
 /** Run one interval now (a manual run), with a config override or, for a rerun, its run's config. */
@@ -109,6 +122,31 @@ export interface IntervalsResponse {
   readonly buckets?: readonly RunBucket[];
 }
 
+/** An operator action as the dispatcher answers it. */
+export type OperatorActionJson = Omit<OperatorAction, 'at'> & { readonly at: string };
+
+/** An alert as the dispatcher answers it. */
+export interface AlertJson {
+  readonly jobId: string;
+  readonly kind: AlertKind;
+  readonly start: string;
+  readonly end: string;
+  readonly intervals: number;
+  readonly raisedAt: string;
+  readonly deliveredAt: string | null;
+  readonly error: string | null;
+}
+
+/** The answer to `history`. */
+export interface HistoryResponse {
+  readonly action: 'history';
+  readonly jobId: string;
+  /** The job's operator actions, newest first. */
+  readonly actions: readonly OperatorActionJson[];
+  /** The job's alerts, the latest intervals first. */
+  readonly alerts: readonly AlertJson[];
+}
+
 /** The answer to `run`. */
 export interface RunIntervalResponse {
   readonly action: 'run';
@@ -119,22 +157,26 @@ export interface RunIntervalResponse {
 }
 
 /** Keys each of these actions accepts. */
-export const RUN_EVENT_KEYS: Readonly<Record<'runs' | 'intervals' | 'run', readonly string[]>> = {
+export const RUN_EVENT_KEYS: Readonly<Record<RunEventAction, readonly string[]>> = {
   runs: ['action', 'jobId', 'from', 'to', 'statuses', 'backfillId', 'limit', 'newestFirst'],
   intervals: ['action', 'jobId', 'from', 'to', 'limit', 'bucketMs'],
+  history: ['action', 'jobId', 'limit'],
   run: ['action', 'jobId', 'start', 'config', 'rerun'],
 };
 
+/** The actions of the events of this module. */
+export type RunEventAction = 'runs' | 'intervals' | 'history' | 'run';
+
 /**
- * Parses the rest of a `runs`, `intervals` or `run` event once its action and job id are known;
- * adds a line to `problems` for each bad key.
+ * Parses the rest of a `runs`, `intervals`, `history` or `run` event once its action and job id are
+ * known; adds a line to `problems` for each bad key.
  */
 export function parseRunEvent(
-  action: 'runs' | 'intervals' | 'run',
+  action: RunEventAction,
   jobId: string | undefined,
   event: Readonly<Record<string, unknown>>,
   problems: string[],
-): RunsEvent | IntervalsEvent | RunIntervalEvent | undefined {
+): RunsEvent | IntervalsEvent | HistoryEvent | RunIntervalEvent | undefined {
   const before = problems.length;
   const own = (key: string): unknown => (Object.hasOwn(event, key) ? event[key] : undefined);
   const instant = (key: string, required: boolean): string | undefined => {
@@ -159,7 +201,7 @@ export function parseRunEvent(
     problems.push(`${key} must be true or false, got ${describe(value)}`);
     return undefined;
   };
-  let parsed: RunsEvent | IntervalsEvent | RunIntervalEvent | undefined;
+  let parsed: RunsEvent | IntervalsEvent | HistoryEvent | RunIntervalEvent | undefined;
   switch (action) {
     case 'runs': {
       const statuses = own('statuses');
@@ -220,6 +262,9 @@ export function parseRunEvent(
       };
       break;
     }
+    case 'history':
+      parsed = { action, jobId: jobId ?? '', limit: count('limit', MAX_HISTORY_EVENT_LIMIT) };
+      break;
     case 'run':
       parsed = {
         action,
@@ -296,4 +341,42 @@ function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** An operator action as JSON, its details as `redactJson` leaves them. */
+export function actionToJson(
+  action: OperatorAction,
+  redactJson: (value: unknown) => unknown = (value) => value,
+): OperatorActionJson {
+  return { ...action, details: redactJson(action.details), at: action.at.toISOString() };
+}
+
+/** An operator action read back from its JSON. */
+export function actionFromJson(json: OperatorActionJson): OperatorAction {
+  return { ...json, at: new Date(json.at) };
+}
+
+/** An alert as JSON. */
+export function alertToJson(alert: AlertRecord): AlertJson {
+  return {
+    jobId: alert.jobId,
+    kind: alert.kind,
+    start: alert.start.toISOString(),
+    end: alert.end.toISOString(),
+    intervals: alert.intervals,
+    raisedAt: alert.raisedAt.toISOString(),
+    deliveredAt: alert.deliveredAt?.toISOString() ?? null,
+    error: alert.error,
+  };
+}
+
+/** An alert read back from its JSON. */
+export function alertFromJson(json: AlertJson): AlertRecord {
+  return {
+    ...json,
+    start: new Date(json.start),
+    end: new Date(json.end),
+    raisedAt: new Date(json.raisedAt),
+    deliveredAt: json.deliveredAt === null ? null : new Date(json.deliveredAt),
+  };
 }

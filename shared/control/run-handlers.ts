@@ -1,19 +1,25 @@
 /**
- * The handlers of `runs`, `intervals` and `run` (`run-events.ts`): reads of a job's runs for
- * `piko runs --aws` and `piko ui --aws`, and a manual run of one interval. Configs and outputs are
- * answered with their secrets redacted (the job's `secret()` fields and the redactor's shapes).
+ * The handlers of `runs`, `intervals`, `history` and `run` (`run-events.ts`): reads of a job's runs,
+ * operator actions and alerts for `piko runs --aws` and `piko ui --aws`, and a manual run of one
+ * interval. Configs, outputs and action details are answered with their secrets redacted (the job's
+ * `secret()` fields and the redactor's shapes).
  */
 import { secretConfigValues } from '../config-secrets.ts';
 import { InputError } from '../errors.ts';
 import { intervalToJson } from '../interval.ts';
 import { type JobDefinition, parseIsoInstant } from '../job.ts';
 import { dispatchManualRun, validateBackfill } from '../planner/index.ts';
+import { alertStoreOf } from '../store/alerts.ts';
 import type { RunRecord, StateStore } from '../store/types.ts';
 import { redact } from '../telemetry.ts';
 import type { WorkflowStarter } from '../workflow/starter.ts';
 import {
+  actionToJson,
+  alertToJson,
   backfillToJson,
   DEFAULT_RUNS_EVENT_LIMIT,
+  type HistoryEvent,
+  type HistoryResponse,
   type IntervalsEvent,
   type IntervalsResponse,
   type RunIntervalEvent,
@@ -68,6 +74,23 @@ export async function intervals(deps: RunDeps, event: IntervalsEvent): Promise<I
   }
   const buckets = await deps.store.intervalBuckets(job.id, range, event.bucketMs ?? 1);
   return { action: 'intervals', jobId: job.id, buckets };
+}
+
+/** A job's operator actions (details redacted) and alerts, the newest first. */
+export async function history(deps: RunDeps, event: HistoryEvent): Promise<HistoryResponse> {
+  const job = deps.jobs.get(event.jobId);
+  const limit = event.limit ?? DEFAULT_RUNS_EVENT_LIMIT;
+  const [actions, alerts] = await Promise.all([
+    deps.store.listActions({ jobId: job.id, limit }),
+    alertStoreOf(deps.store).list(job.id, { newestFirst: true, limit }),
+  ]);
+  const redactDetails = redactor(job, null);
+  return {
+    action: 'history',
+    jobId: job.id,
+    actions: actions.map((action) => actionToJson(action, redactDetails)),
+    alerts: alerts.map(alertToJson),
+  };
 }
 
 /**

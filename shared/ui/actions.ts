@@ -9,17 +9,11 @@ import { localActor } from '../control/actor.ts';
 import { InputError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
 import { type JobDefinition, parseIsoInstant } from '../job.ts';
-import {
-  cancelRuns,
-  type MarkOutcome,
-  type MarkPreview,
-  markRange,
-  previewMark,
-  validateBackfill,
-} from '../planner/index.ts';
+import { type MarkOutcome, type MarkPreview, validateBackfill } from '../planner/index.ts';
 import type { JobRegistry } from '../registry.ts';
-import type { StateReader, StateStore } from '../store/types.ts';
+import type { StateReader } from '../store/types.ts';
 import type { IntervalView } from './model.ts';
+import type { UiOperator } from './operator.ts';
 import type { Html } from './pages/html.ts';
 
 /** Runs an interval now, as a manual run (`LocalRuntime.runInterval`, over the planner's `dispatchManualRun`). */
@@ -42,10 +36,10 @@ export interface ActionContext {
   /** The store actions read from (runs start through the runner). */
   readonly store: StateReader;
   /**
-   * The store the planner's operator actions (cancel, mark) write through: the UI's own, locally.
-   * @default none: a UI over a deployed stack (`piko ui --aws`) offers neither
+   * Where the operator actions (cancel, mark) are carried out: the UI's own store locally, the
+   * dispatcher for `piko ui --aws`. @default none: neither is offered
    */
-  readonly operatorStore?: StateStore;
+  readonly operator?: UiOperator;
   readonly jobs: JobRegistry;
   readonly runner: UiRunner;
   readonly now: () => Date;
@@ -133,10 +127,10 @@ const reasonField = (id: string) =>
   html`<label for="${id}">Reason (recorded)</label>
 <input id="${id}" name="reason" maxlength="1000" autocomplete="off">`;
 
-/** The store cancel and mark write through, or a refusal that says where to do it instead. */
-function operatorStoreOf(context: ActionContext): StateStore {
-  if (context.operatorStore) return context.operatorStore;
-  throw new InputError('Cancel and mark a deployed stack from the CLI: piko cancel --aws, piko mark --aws.');
+/** Where cancel and mark are carried out, or a refusal that says where to do them instead. */
+function operatorOf(context: ActionContext): UiOperator {
+  if (context.operator) return context.operator;
+  throw new InputError('This UI carries out no operator actions: use piko cancel and piko mark.');
 }
 
 /** Cancel: a pending or queued run never starts; a running one's `ctx.signal` aborts (planner's `cancelRuns`). */
@@ -148,7 +142,7 @@ export const cancelAction: IntervalAction = {
   fields: () => reasonField('cancel-reason'),
   async perform(context, view, form) {
     const range = { from: view.interval.start, to: new Date(view.interval.start.getTime() + 1) };
-    const outcome = await cancelRuns(operatorStoreOf(context), view.job, range, {
+    const outcome = await operatorOf(context).cancel(view.job, range, {
       actor: localActor('ui'),
       reason: form.reason?.trim() || null,
     });
@@ -175,8 +169,7 @@ ${reasonField('mark-reason')}`,
     if (!as) throw new InputError('Mark as succeeded or skipped.');
     const reason = form.reason?.trim();
     if (!reason) throw new InputError('Say why in the reason field: it is recorded with the action.');
-    const outcome = await markRange(
-      operatorStoreOf(context),
+    const outcome = await operatorOf(context).mark(
       view.job,
       { from: view.interval.start, to: view.interval.end, as },
       { actor: localActor('ui'), reason },
@@ -255,8 +248,7 @@ export function previewRangeMark(
   job: JobDefinition,
   form: RangeMarkForm,
 ): Promise<MarkPreview> {
-  operatorStoreOf(context);
-  return previewMark(context.store, job, form, context.now());
+  return operatorOf(context).previewMark(job, form, context.now());
 }
 
 /** A grid's mark, confirmed after its dry run: recorded as a `mark` action with who and why. */
@@ -265,8 +257,7 @@ export async function confirmRangeMark(
   job: JobDefinition,
   form: RangeMarkForm,
 ): Promise<ActionResult & { readonly outcome: MarkOutcome }> {
-  const outcome = await markRange(
-    operatorStoreOf(context),
+  const outcome = await operatorOf(context).mark(
     job,
     { from: form.from, to: form.to, as: form.as },
     { actor: localActor('ui'), reason: form.reason },

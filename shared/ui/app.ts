@@ -13,7 +13,6 @@ import { BackfillRefusedError, InputError, PikoError, UnknownJobError } from '..
 import type { JobDefinition } from '../job.ts';
 import { type BackfillCommand, changeBackfill, recordBackfill, targetHolds } from '../planner/index.ts';
 import type { JobRegistry } from '../registry.ts';
-import { alertStoreOf } from '../store/alerts.ts';
 import type { StateReader, StateStore } from '../store/types.ts';
 import { errorMessage } from '../telemetry.ts';
 import {
@@ -36,6 +35,7 @@ import { checkHealth, type RuntimeHealth } from './health.ts';
 import type { ChangeFeed } from './live.ts';
 import type { UiMetrics } from './metrics.ts';
 import { firstIntervalStart, lastTickAtOrBefore, readGrid, readInterval, readOverview } from './model.ts';
+import { storeOperator, type UiOperator } from './operator.ts';
 import { backfillPreviewPage, backfillsPage } from './pages/backfills.ts';
 import { gridPage } from './pages/grid.ts';
 import { gridPath, type Html } from './pages/html.ts';
@@ -51,8 +51,16 @@ import { parseRange, type TimeRange } from './time.ts';
 export interface UiAppOptions {
   /** The UI's own store connection (reads; actions write through `runner`). */
   readonly store: StateReader;
-  /** Where operator actions (cancel, mark) write; @default none (a deployed stack: not offered) */
+  /**
+   * The store of a self-hosted runtime, where backfills are recorded and steered (and, unless
+   * `operator` is given, cancel and mark carried out). @default none (a deployed stack)
+   */
   readonly operatorStore?: StateStore;
+  /**
+   * Where cancel and mark are carried out and their record and the alerts read.
+   * @default storeOperator(operatorStore) with an `operatorStore`, else none (not offered)
+   */
+  readonly operator?: UiOperator;
   readonly jobs: JobRegistry;
   readonly runner: UiRunner;
   /** The token every action must carry. */
@@ -115,6 +123,8 @@ type Handler = (c: Context) => Promise<Response> | Response;
 /** Builds the UI's routes. `closeStreams()` ends every open `/events` stream (before the server closes). */
 export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams(): void } {
   const now = options.now ?? (() => new Date());
+  const operator =
+    options.operator ?? (options.operatorStore ? storeOperator(options.operatorStore) : undefined);
   const actions = options.intervalActions ?? DEFAULT_INTERVAL_ACTIONS;
   const cookie = tokenCookieName(options.port);
   const flashes = new Map<string, string>();
@@ -184,8 +194,8 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
 
   /** The operator actions recorded on a range holding the interval starting at `start`, newest first. */
   const recordedOn = async (start: Date, job: JobDefinition) => {
-    if (!options.operatorStore) return undefined;
-    const recent = await options.operatorStore.listActions({ jobId: job.id, limit: ACTIONS_READ });
+    if (!operator) return undefined;
+    const recent = await operator.actions(job.id, ACTIONS_READ);
     return recent.filter((action) => targetHolds(action.target, start));
   };
 
@@ -208,8 +218,6 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
     ),
   );
 
-  /** The alerts this UI reads: from the store it marks through (none over a deployed stack). */
-  const alerts = options.operatorStore ? alertStoreOf(options.operatorStore) : undefined;
   /** The range of a grid: the URL's (or the mark form's `view-from`/`view-to`), else the default. */
   const viewOf = (job: JobDefinition, from: string | undefined, to: string | undefined, at: Date) =>
     from !== undefined || to !== undefined ? parseRange(from ?? '', to ?? '') : defaultRange(job, at);
@@ -227,12 +235,12 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
       firstIntervalStart(options.store, job, state),
       readGrid(options.store, job, view, at),
       readLateIntervals(options.store, job, state, at),
-      alerts ? readRecentAlerts(alerts, job) : undefined,
+      operator ? readRecentAlerts(operator, job) : undefined,
     ]);
     const panel: MarkPanel = {
       ...mark,
       view,
-      offered: options.operatorStore !== undefined,
+      offered: operator !== undefined,
     };
     return render(
       c,
@@ -283,7 +291,7 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
       };
       const context = {
         store: options.store,
-        operatorStore: options.operatorStore,
+        operator,
         jobs: options.jobs,
         runner: options.runner,
         now: () => at,
@@ -366,7 +374,7 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
         const result = await action.perform(
           {
             store: options.store,
-            operatorStore: options.operatorStore,
+            operator,
             jobs: options.jobs,
             runner: options.runner,
             now,

@@ -9,13 +9,9 @@
 import { deadlineHorizon, mergeIntervals } from '../alerts/alert.ts';
 import type { Interval } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
-import {
-  type AlertRange,
-  type AlertRecord,
-  type AlertStore,
-  NOT_SUCCEEDED_STATUSES,
-} from '../store/alerts.ts';
+import { type AlertRange, type AlertRecord, NOT_SUCCEEDED_STATUSES } from '../store/alerts.ts';
 import type { JobState, StateReader } from '../store/types.ts';
+import type { UiOperator } from './operator.ts';
 
 /** Late intervals counted at most per job and page; beyond, the count reads "1,000+". */
 export const MAX_LATE_COUNTED = 1_000;
@@ -72,8 +68,8 @@ export async function readLateIntervals(
 
 /** The alerts raised for `job`, the latest intervals first, at most {@link RECENT_ALERTS}. */
 export function readRecentAlerts(
-  alerts: Pick<AlertStore, 'list'>,
+  operator: Pick<UiOperator, 'alerts'>,
   job: JobDefinition,
 ): Promise<AlertRecord[]> {
-  return alerts.list(job.id, { newestFirst: true, limit: RECENT_ALERTS });
+  return operator.alerts(job.id, RECENT_ALERTS);
 }

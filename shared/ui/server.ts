@@ -14,6 +14,7 @@ import { type BackfillRunner, createUiApp } from './app.ts';
 import type { RuntimeHealth } from './health.ts';
 import { ChangeFeed, type RuntimeProgress } from './live.ts';
 import { UiMetrics } from './metrics.ts';
+import type { UiOperator } from './operator.ts';
 import type { RunLogSource } from './run-logs.ts';
 import type { UiAddress } from './security.ts';
 
@@ -23,8 +24,13 @@ export interface UiServerOptions {
   readonly address: UiAddress;
   /** The store pages read; the server does not close it. */
   readonly store: StateReader;
-  /** Where operator actions (cancel, mark) write: the same store, locally. @default none (`piko ui --aws`) */
+  /**
+   * The same store, locally: backfills are recorded and steered there, and cancel and mark carried
+   * out unless `operator` is given. @default none (`piko ui --aws`)
+   */
   readonly operatorStore?: StateStore;
+  /** Where cancel and mark are carried out. @default storeOperator(operatorStore), else none */
+  readonly operator?: UiOperator;
   readonly jobs: JobRegistry;
   /** Runs intervals for the actions. */
   readonly runner: UiRunner;
@@ -66,6 +72,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
   const { app, closeStreams } = createUiApp({
     store: options.store,
     operatorStore: options.operatorStore,
+    operator: options.operator,
     jobs: options.jobs,
     runner: options.runner,
     token: address.token,

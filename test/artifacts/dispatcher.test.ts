@@ -305,6 +305,15 @@ describe('dispatcher (bundle in a Lambda sandbox; schedule ticks and the --aws C
       reason: 'holiday',
     });
     expect(action!.actor).toMatch(/^.+@.+$/);
+
+    // piko ui --aws reads it back with `history` (the dispatcher's database user may read the record).
+    const history = (await dispatcher.invokeOk({ action: 'history', jobId: 'price_fanout', limit: 5 })) as {
+      actions: { kind: string; target: string; reason: string; at: string }[];
+      alerts: unknown[];
+    };
+    expect(history.actions[0]).toMatchObject({ kind: 'mark', target: action!.target, reason: 'holiday' });
+    expect(Date.parse(history.actions[0]!.at)).not.toBeNaN();
+    expect(history.alerts).toEqual([]);
   });
 
   it('piko backfill pause, resume and cancel --aws change the backfill in the state table, each recorded with who and why', async () => {

@@ -2,7 +2,9 @@
  * The interval page's logs and `piko ui --aws`, in headless Chromium against the UI server in this
  * process: a run's `ctx.log` lines from the local run log files (escaped, redacted), and the UI over
  * a "deployed stack" whose dispatcher (aws-sdk-client-mock Lambda Invoke) answers the control
- * events with the real handlers on a SQLite store; its Rerun goes through the `run` event.
+ * events with the real handlers on a SQLite store; its Rerun goes through the `run` event, Cancel
+ * through `cancel`, a range marked from the grid through `mark`, and the actions recorded and the
+ * alerts raised are read with `history`.
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
@@ -16,6 +18,7 @@ import { parseControlEvent } from '../../shared/control/events.ts';
 import { handleControlEvent } from '../../shared/control/handlers.ts';
 import { defineJob } from '../../shared/job.ts';
 import { JobRegistry } from '../../shared/registry.ts';
+import { alertStoreOf } from '../../shared/store/alerts.ts';
 import { RunLogFiles } from '../../shared/store/run-logs.ts';
 import type { StateStore } from '../../shared/store/types.ts';
 import { withoutSecrets } from '../../shared/telemetry.ts';
@@ -205,6 +208,59 @@ describe('run logs and piko ui --aws in Chromium', () => {
       [FAILED_START],
     ]);
     expect(events).toEqual(expect.arrayContaining(['status', 'runs', 'run']));
+
+    // Cancel the queued rerun, with a reason: through `cancel`; the page lists it (`history`).
+    await page.locator('#cancel-reason').fill('started by mistake');
+    await page.locator('form[data-action="cancel"] button').click();
+    await page.waitForURL(/flash=/);
+    expect(await page.locator('.notice').textContent()).toBe('Cancelled this run.');
+    expect(await page.locator('.status-line .chip').textContent()).toContain('cancelled');
+    const recorded = await page.locator('.recorded-actions tbody tr td').allTextContents();
+    expect(recorded[1]).toMatch(/^cancel /);
+    expect(recorded[2]).toMatch(/^ui: /);
+    expect(recorded[3]).toBe('started by mistake');
+
+    // The grid: an alert raised on the stack, and a range marked skipped after its dry run.
+    await alertStoreOf(store).claim(
+      'ui_logs',
+      'skipped',
+      [{ start: new Date('2026-03-02T00:00:00Z'), end: new Date('2026-03-02T01:00:00Z'), intervals: 1 }],
+      NOW,
+    );
+    events.length = 0;
+    await page.goto(`${server.url}jobs/ui_logs?from=2026-03-02T00:00:00Z&to=2026-03-02T06:00:00Z`);
+    const alertRow = page.locator('#late table.alerts tbody tr');
+    expect(await alertRow.count()).toBe(1);
+    expect(await alertRow.locator('td').first().textContent()).toBe('skipped');
+    await page.locator('#mark-from').fill(FAILED_START);
+    await page.locator('#mark-to').fill('2026-03-02T06:00:00.000Z');
+    await page.locator('#mark-range-as').selectOption('skipped');
+    await page.locator('#mark-range-reason').fill('replayed by hand');
+    await page.locator('.mark-form button[value="preview"]').click();
+    const preview = page.locator('#mark-preview');
+    await preview.waitFor();
+    expect(await preview.locator('h3').textContent()).toBe(
+      'Dry run: 1 of 2 intervals would be marked skipped',
+    );
+    expect(events).not.toContain('mark');
+    await preview.locator('button[value="confirm"]').click();
+    await page.locator('main > .notice').waitFor();
+    expect(await page.locator('main > .notice').textContent()).toBe(
+      'Marked 1 interval skipped; 1 already skipped or succeeded.',
+    );
+    expect(events).toEqual(expect.arrayContaining(['history', 'mark']));
+    const [failedRun] = await store.listRuns('ui_logs', {
+      from: new Date(FAILED_START),
+      to: new Date('2026-03-02T05:00:00Z'),
+    });
+    expect(failedRun?.status).toBe('skipped');
+    const actions = await store.listActions({ jobId: 'ui_logs', limit: 10 });
+    expect(actions.map((action) => [action.kind, action.reason])).toEqual([
+      ['mark', 'replayed by hand'],
+      ['cancel', 'started by mistake'],
+    ]);
+    expect(actions.every((action) => action.actor.startsWith('ui: '))).toBe(true);
+    await page.screenshot({ path: await screenshotPath('aws-grid-marked'), fullPage: true });
   });
 });
 

@@ -1,23 +1,34 @@
 /**
  * `piko ui --aws`: the web UI over a deployed stack. Its pages read the state table through the
  * dispatcher's control events, as the `--aws` CLI does (`status` for the jobs, `runs` for runs,
- * `intervals` for the grid), and its actions go through them too (`run`: Run now and Rerun). An
+ * `intervals` for the grid, `history` for operator actions and alerts), and its actions go through
+ * them too (`run`: Run now and Rerun; `cancel`; `mark`, an interval or a range from the grid). An
  * interval's page gives the run's CloudWatch Logs Insights query and its execution's console link.
+ * Backfills are started and steered with `piko backfill … --aws` (the backfill state machine).
  */
 
-import type { StatusResponse } from '../../control/events.ts';
+import type { CancelResponse, MarkResponse, StatusResponse } from '../../control/events.ts';
 import type {
+  HistoryResponse,
   IntervalsResponse,
   RunIntervalResponse,
   RunsEvent,
   RunsResponse,
 } from '../../control/run-events.ts';
-import { backfillFromJson, MAX_RUNS_EVENT_LIMIT, runFromJson } from '../../control/run-events.ts';
+import {
+  actionFromJson,
+  alertFromJson,
+  backfillFromJson,
+  MAX_HISTORY_EVENT_LIMIT,
+  MAX_RUNS_EVENT_LIMIT,
+  runFromJson,
+} from '../../control/run-events.ts';
 import type { JobStatus } from '../../control/status.ts';
-import { DispatcherFailedError } from '../../errors.ts';
+import { DispatcherFailedError, InputError } from '../../errors.ts';
 import type { Interval } from '../../interval.ts';
 import type { JobDefinition } from '../../job.ts';
 import type { ProgressEvent } from '../../local/progress.ts';
+import { previewMark } from '../../planner/index.ts';
 import type { JobRegistry } from '../../registry.ts';
 import { runAwsLinks } from '../../stack/run-links.ts';
 import type {
@@ -30,7 +41,8 @@ import type {
   RunSpan,
   StateReader,
 } from '../../store/types.ts';
-import { DEFAULT_INTERVAL_ACTIONS, type UiRunner } from '../../ui/actions.ts';
+import type { UiRunner } from '../../ui/actions.ts';
+import type { UiOperator } from '../../ui/operator.ts';
 import type { RunLogSource } from '../../ui/run-logs.ts';
 import type { UiAddress } from '../../ui/security.ts';
 import { startUiServer, type UiServer } from '../../ui/server.ts';
@@ -253,6 +265,75 @@ export class ControlEventRunner implements UiRunner {
   }
 }
 
+/**
+ * The UI's operator actions on the stack: `cancel` and `mark` sent to the dispatcher (recorded there
+ * with the actor the UI names), the record read with `history`. A mark's dry run is computed here
+ * from the runs `runs` answers, as the dispatcher would: at most {@link MAX_RUNS_EVENT_LIMIT} runs,
+ * so a larger range is refused with the command that marks it.
+ */
+export function controlEventOperator(session: AwsSession, reader: StateReader): UiOperator {
+  const history = (jobId: string, limit: number) =>
+    invokeControlFunction<HistoryResponse>(session, {
+      action: 'history',
+      jobId,
+      limit: Math.min(limit, MAX_HISTORY_EVENT_LIMIT),
+    });
+  return {
+    async cancel(job, range, call) {
+      const { action: _, ...outcome } = await invokeControlFunction<CancelResponse>(session, {
+        action: 'cancel',
+        jobId: job.id,
+        from: range.from.toISOString(),
+        to: range.to.toISOString(),
+        actor: call.actor,
+        reason: call.reason ?? null,
+      });
+      return outcome;
+    },
+    async previewMark(job, request, now) {
+      let full = false;
+      const preview = await previewMark(
+        {
+          async listRuns(jobId, range) {
+            const runs = await reader.listRuns(jobId, range);
+            full = runs.length >= MAX_RUNS_EVENT_LIMIT;
+            return runs;
+          },
+        },
+        job,
+        request,
+        now,
+      );
+      if (full) {
+        throw new InputError(
+          `The range holds ${MAX_RUNS_EVENT_LIMIT} runs or more, more than one answer of the dispatcher carries: mark it from the CLI, ` +
+            `piko mark ${job.id} --from ${request.from.toISOString()} --to ${request.to.toISOString()} --as ${request.as} --reason "…" --aws --dry-run`,
+        );
+      }
+      return preview;
+    },
+    async mark(job, request, call) {
+      const { action: _, ...outcome } = await invokeControlFunction<MarkResponse>(session, {
+        action: 'mark',
+        jobId: job.id,
+        from: request.from.toISOString(),
+        to: request.to.toISOString(),
+        as: request.as,
+        dryRun: request.dryRun ?? false,
+        actor: call.actor,
+        reason: call.reason ?? '',
+      });
+      return outcome;
+    },
+    async actions(jobId, limit) {
+      return expectList((await history(jobId, limit)).actions, 'history', 'actions').map(actionFromJson);
+    },
+    async alerts(jobId, limit) {
+      return expectList((await history(jobId, limit)).alerts, 'history', 'alerts').map(alertFromJson);
+    },
+  };
+}
+
 /** An interval's logs on AWS: the Logs Insights query and the execution link, from the stack's outputs. */
 export function awsRunLogs(session: AwsSession): RunLogSource {
   return {
@@ -285,16 +366,14 @@ export function startAwsUi(options: {
   readonly now?: () => Date;
 }): Promise<UiServer> {
   const now = options.now ?? (() => new Date());
+  const reader = new ControlEventReader(options.session);
   return startUiServer({
     address: options.address,
-    store: new ControlEventReader(options.session),
+    store: reader,
     jobs: options.jobs,
     runner: new ControlEventRunner(options.session),
+    operator: controlEventOperator(options.session, reader),
     runLogs: awsRunLogs(options.session),
-    // Cancel and mark go through `piko cancel --aws` / `piko mark --aws` (control events).
-    intervalActions: DEFAULT_INTERVAL_ACTIONS.filter(
-      (action) => action.name !== 'cancel' && action.name !== 'mark',
-    ),
     now,
   });
 }

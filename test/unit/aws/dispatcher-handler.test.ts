@@ -29,7 +29,7 @@ describe('dispatcher handler', () => {
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).name).toBe('InputError');
     expect((error as Error).message).toBe(
-      'InputError: Dispatcher event: action "explode" is not one of dispatch, continue, status, pause, resume, backfill-plan, backfill-next, runs, intervals, run, watchdog, backfills, backfill-pause, backfill-resume, backfill-cancel, cancel, mark',
+      'InputError: Dispatcher event: action "explode" is not one of dispatch, continue, status, pause, resume, backfill-plan, backfill-next, runs, intervals, history, run, watchdog, backfills, backfill-pause, backfill-resume, backfill-cancel, cancel, mark',
     );
   });
 });

@@ -104,7 +104,7 @@ describe('parseControlEvent', () => {
     expect(() => parseControlEvent(null)).toThrow('Dispatcher event must be a JSON object, got null');
     expect(() => parseControlEvent([1])).toThrow('Dispatcher event must be a JSON object, got [1]');
     expect(() => parseControlEvent({ action: 'explode', jobId: 'a' })).toThrow(
-      'Dispatcher event: action "explode" is not one of dispatch, continue, status, pause, resume, backfill-plan, backfill-next, runs, intervals, run, watchdog, backfills, backfill-pause, backfill-resume, backfill-cancel, cancel, mark',
+      'Dispatcher event: action "explode" is not one of dispatch, continue, status, pause, resume, backfill-plan, backfill-next, runs, intervals, history, run, watchdog, backfills, backfill-pause, backfill-resume, backfill-cancel, cancel, mark',
     );
   });
 

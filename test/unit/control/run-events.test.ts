@@ -1,7 +1,7 @@
 /**
- * The `runs`, `intervals` and `run` control events (issue 13: `piko runs --aws`, `piko ui --aws`):
- * parsed strictly, answered from a real SQLite store with secrets redacted, and a rerun taking the
- * run's own config.
+ * The `runs`, `intervals`, `history` and `run` control events (issue 13: `piko runs --aws`,
+ * `piko ui --aws`): parsed strictly, answered from a real SQLite store with secrets redacted, and a
+ * rerun taking the run's own config.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -9,14 +9,18 @@ import { jobStateMachines } from '../../../shared/aws/sfn-starter.ts';
 import { secret } from '../../../shared/config-secrets.ts';
 import { parseControlEvent } from '../../../shared/control/events.ts';
 import { type ControlDeps, handleControlEvent } from '../../../shared/control/handlers.ts';
-import type {
-  IntervalsResponse,
-  RunIntervalResponse,
-  RunsResponse,
+import {
+  actionFromJson,
+  alertFromJson,
+  type HistoryResponse,
+  type IntervalsResponse,
+  type RunIntervalResponse,
+  type RunsResponse,
 } from '../../../shared/control/run-events.ts';
 import { defineJob } from '../../../shared/job.ts';
-import { dispatchManualRun } from '../../../shared/planner/index.ts';
+import { dispatchManualRun, markRange } from '../../../shared/planner/index.ts';
 import { JobRegistry } from '../../../shared/registry.ts';
+import { alertStoreOf } from '../../../shared/store/alerts.ts';
 import type { StateStore } from '../../../shared/store/types.ts';
 import { RecordingStarter } from '../../helpers/recording-starter.ts';
 import { createTempSqliteStore } from '../../helpers/sqlite.ts';
@@ -38,6 +42,10 @@ let starter: RecordingStarter;
 let deps: ControlDeps;
 const now = new Date(T0 + 5 * HOUR);
 const send = <T>(event: unknown) => handleControlEvent(deps, parseControlEvent(event)) as Promise<T>;
+const range = (hour: number) => ({
+  from: new Date(T0 + hour * HOUR),
+  to: new Date(T0 + (hour + 1) * HOUR),
+});
 const interval = (hour: number) => ({
   start: new Date(T0 + hour * HOUR),
   end: new Date(T0 + (hour + 1) * HOUR),
@@ -152,5 +160,42 @@ describe('runs, intervals and run control events', () => {
     await expect(send({ action: 'run', jobId: 'hourly', start: '2026-01-01T00:30:00Z' })).rejects.toThrow(
       '2026-01-01T00:30:00.000Z is not the start of an interval of "hourly" (cron "0 * * * *" in UTC)',
     );
+  });
+
+  it('answers history: the job’s operator actions and alerts, the newest first, at most limit', async () => {
+    // Arrange: two marks and two skip alerts
+    for (const hour of [1, 2]) {
+      await markRange(
+        store,
+        hourly,
+        { ...range(hour), as: 'skipped' },
+        { actor: 'ana@laptop', reason: 'source was down' },
+        now,
+      );
+    }
+    const alerts = alertStoreOf(store);
+    for (const hour of [0, 3])
+      await alerts.claim('hourly', 'skipped', [{ ...interval(hour), intervals: 1 }], now);
+
+    // Act
+    const all = await send<HistoryResponse>({ action: 'history', jobId: 'hourly' });
+    const latest = await send<HistoryResponse>({ action: 'history', jobId: 'hourly', limit: 1 });
+
+    // Assert: JSON that reads back to the store's records
+    expect(all.actions.map((action) => [action.kind, action.target, action.actor])).toEqual([
+      ['mark', `${interval(2).start.toISOString()}/${interval(2).end.toISOString()}`, 'ana@laptop'],
+      ['mark', `${interval(1).start.toISOString()}/${interval(1).end.toISOString()}`, 'ana@laptop'],
+    ]);
+    expect(all.actions.map(actionFromJson)).toEqual(await store.listActions({ jobId: 'hourly', limit: 10 }));
+    expect(all.alerts.map(alertFromJson)).toEqual(await alerts.list('hourly', { newestFirst: true }));
+    expect(all.alerts.map((alert) => alert.start)).toEqual([
+      interval(3).start.toISOString(),
+      interval(0).start.toISOString(),
+    ]);
+    expect([latest.actions.length, latest.alerts.length]).toEqual([1, 1]);
+    expect(() => parseControlEvent({ action: 'history', jobId: 'hourly', limit: 501 })).toThrow(
+      'limit must be a whole number from 1 to 500, got 501',
+    );
+    expect(() => parseControlEvent({ action: 'history', jobId: 'hourly', from: 'x' })).toThrow('unknown key');
   });
 });
