@@ -37,7 +37,9 @@ export function printBackfills(io: CliIo, backfills: readonly BackfillSummaryJso
     );
     // A --downstream backfill on AWS: the downstream backfills that follow it, in the order they run.
     for (const next of backfill.downstream ?? []) {
-      io.out(`  then ${next.backfillId} ${next.jobId} ${next.status}: ${next.from} → ${next.to}, reprocess all`);
+      io.out(
+        `  then ${next.backfillId} ${next.jobId} ${next.status}: ${next.from} → ${next.to}, reprocess all`,
+      );
     }
   }
 }
