@@ -159,4 +159,26 @@ describe('piko backfills --aws and piko backfill pause|resume|cancel --aws', () 
     expect(starts[0]!.name).toMatch(new RegExp(`^${ID}-resume-[0-9a-z]+$`));
     expect(resume.out[0]).toBe(`backfill ${ID} resumed: 5 cancelled run(s) pending again`);
   });
+
+  it('pause of a done --downstream backfill names the downstream backfill its chain runs now, which the dispatcher paused', async () => {
+    stackExists();
+    const child = 'bf-11111111111111111111';
+    lambda.on(InvokeCommand).resolves(
+      invokeAnswer({
+        action: 'backfill-pause',
+        backfillId: child,
+        jobId: 'weekly',
+        from: 'planned',
+        to: 'paused',
+        runs: 0,
+      } satisfies BackfillChangeResponse),
+    );
+
+    const pause = await cli('backfill', 'pause', ID, '--aws', '--region', REGION);
+
+    expect(pause.code).toBe(0);
+    expect(pause.out).toEqual([
+      `backfill ${child} paused: nothing more of it is queued; running runs finish (the downstream backfill the chain of ${ID} runs now)`,
+    ]);
+  });
 });
