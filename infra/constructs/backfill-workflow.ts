@@ -49,7 +49,10 @@ export interface BackfillWorkflowProps {
  * dispatcher's `backfill-plan` request; optional fields default there). It plans the backfill (a dry
  * run ends with the plan's summary and writes nothing), then loops: the dispatcher hands out the next
  * batch of the backfill's pending runs, and the batch runs as an execution of the job's state
- * machine (`startExecution.sync:2`), until the dispatcher says the backfill is done.
+ * machine (`startExecution.sync:2`), until the dispatcher says the backfill is done. A `downstream`
+ * request goes on with each downstream backfill the dispatcher hands over (`following`) once the
+ * one before is done, in the same loop; continuing as new starts again with the request, and the
+ * dispatcher resumes the chain where it is recorded.
  *
  * The state stays small: the request, the plan summary and a counter; a batch's input (at most
  * `MAX_EXECUTION_INPUT_BYTES`, 128 KiB) is held only until its execution starts, and of the
@@ -85,16 +88,30 @@ export class BackfillWorkflow extends Construct {
       { action: 'backfill-plan', request: sfn.JsonPath.objectAt('$.request') },
       '$.plan',
     );
+    // The backfill the loop drives: the planned one, then (`--downstream`) each downstream
+    // backfill the dispatcher hands over once the one before is done.
+    const drive = sfn.Pass.jsonPath(this, 'Drive the backfill', {
+      parameters: {
+        'jobId.$': '$.plan.jobId',
+        'backfillId.$': '$.plan.backfillId',
+        'reverse.$': '$.plan.reverse',
+      },
+      resultPath: '$.current',
+    });
     const next = dispatcherStep(
       'Next batch',
       {
         action: 'backfill-next',
-        jobId: sfn.JsonPath.stringAt('$.plan.jobId'),
-        backfillId: sfn.JsonPath.stringAt('$.plan.backfillId'),
-        reverse: sfn.JsonPath.objectAt('$.plan.reverse'),
+        jobId: sfn.JsonPath.stringAt('$.current.jobId'),
+        backfillId: sfn.JsonPath.stringAt('$.current.backfillId'),
+        reverse: sfn.JsonPath.objectAt('$.current.reverse'),
       },
       '$.next',
     );
+    const follow = sfn.Pass.jsonPath(this, 'Drive the downstream backfill', {
+      inputPath: '$.next.following',
+      resultPath: '$.current',
+    });
 
     const partition = stack.partition;
     const runBatch = new sfn.CustomState(this, 'Run batch', {
@@ -128,6 +145,7 @@ export class BackfillWorkflow extends Construct {
       parameters: {
         'request.$': '$.request',
         'plan.$': '$.plan',
+        'current.$': '$.current',
         'iteration.$': 'States.MathAdd($.iteration, 1)',
       },
     });
@@ -150,6 +168,7 @@ export class BackfillWorkflow extends Construct {
     const loop = next.next(
       sfn.Choice.jsonPath(this, 'Done?')
         .when(sfn.Condition.booleanEquals('$.next.done', true), done)
+        .when(sfn.Condition.isPresent('$.next.following'), follow.next(count))
         .when(sfn.Condition.isPresent('$.next.execution'), runBatch.next(count))
         .otherwise(wait.next(count)),
     );
@@ -167,7 +186,7 @@ export class BackfillWorkflow extends Construct {
           sfn.Condition.booleanEquals('$.plan.dryRun', true),
           sfn.Succeed.jsonPath(this, 'Dry run done', { outputPath: '$.plan' }),
         )
-        .otherwise(loop),
+        .otherwise(drive.next(loop)),
     );
 
     const logGroup = new logs.LogGroup(this, 'Logs', {

@@ -35,6 +35,12 @@ export function printBackfills(io: CliIo, backfills: readonly BackfillSummaryJso
           : '') +
         (backfill.error ? `; error: ${backfill.error}` : ''),
     );
+    // A --downstream backfill on AWS: the downstream backfills that follow it, in the order they run.
+    for (const next of backfill.downstream ?? []) {
+      io.out(
+        `  then ${next.backfillId} ${next.jobId} ${next.status}: ${next.from} → ${next.to}, reprocess all`,
+      );
+    }
   }
 }
 

@@ -33,6 +33,17 @@ export interface BackfillSummaryJson {
     readonly reason: string | null;
     readonly at: string;
   } | null;
+  /**
+   * A `--downstream` backfill on AWS: its downstream backfills in the order they run, each with
+   * its status (`pending` until its turn).
+   */
+  readonly downstream?: readonly {
+    readonly jobId: string;
+    readonly backfillId: string;
+    readonly from: string;
+    readonly to: string;
+    readonly status: BackfillStatus | 'pending';
+  }[];
 }
 
 /** A {@link BackfillSummary} as JSON. */

@@ -216,6 +216,23 @@ export interface BackfillPlanResponse {
   readonly sample?: readonly (IntervalJson & { readonly action: BackfillAction })[];
   /** Dry run only: intervals in the plan beyond `sample`. */
   readonly notShown?: number;
+  /**
+   * `downstream` requests: per downstream job, in dependency order, the intervals that re-run after
+   * this backfill (a dry run: would); absent when an existing chain resumed.
+   */
+  readonly downstream?: readonly DownstreamPlanJson[];
+}
+
+/** What re-runs of one downstream job, in a `backfill-plan` answer (small: the state carries it). */
+export interface DownstreamPlanJson {
+  readonly jobId: string;
+  readonly dependsOn: readonly string[];
+  /** Intervals that re-run. */
+  readonly intervals: number;
+  /** The first of its ranges (adjacent intervals merged), oldest first, each with its interval count. */
+  readonly ranges: readonly (IntervalJson & { readonly intervals: number })[];
+  /** Ranges beyond `ranges`. */
+  readonly rangesNotShown: number;
 }
 
 /** The answer to `backfill-next`. */
@@ -231,6 +248,11 @@ export interface BackfillNextResponse {
   readonly stateMachineArn?: string;
   /** Without `execution` and not done: a batch of this backfill is running, or the job is paused; ask again after this wait. */
   readonly waitSeconds?: number;
+  /**
+   * Not done: this backfill is done and its chain goes on with this downstream one (`--downstream`);
+   * the state machine drives it from now on.
+   */
+  readonly following?: { readonly jobId: string; readonly backfillId: string; readonly reverse: false };
 }
 
 /** The answer to `watchdog`. */
@@ -276,6 +298,8 @@ export interface BackfillChangeResponse {
     readonly dryRun: false;
     readonly reverse: boolean;
     readonly config: unknown;
+    /** The backfill drives a `--downstream` chain (its own, or its upstream's): the input resumes it. */
+    readonly downstream?: true;
   };
 }
 
@@ -346,7 +370,17 @@ const KEYS: Readonly<Record<string, readonly string[]>> = {
   cancel: ['action', 'jobId', 'from', 'to', 'actor', 'reason'],
   mark: ['action', 'jobId', 'from', 'to', 'as', 'dryRun', 'actor', 'reason'],
 };
-const REQUEST_KEYS = ['jobId', 'from', 'to', 'reprocess', 'dryRun', 'reverse', 'config', 'concurrency'];
+const REQUEST_KEYS = [
+  'jobId',
+  'from',
+  'to',
+  'reprocess',
+  'dryRun',
+  'reverse',
+  'config',
+  'concurrency',
+  'downstream',
+];
 /** A Step Functions execution name: 1 to 80 characters, none of them whitespace or `:`. */
 const EXECUTION_NAME_PATTERN = /^[^\s:]{1,80}$/;
 /** Backfill ids are `bf-` and 20 hex digits (see `backfillId`); a looser bound keeps the parser simple. */
@@ -520,6 +554,7 @@ function parseBackfillRequest(value: unknown, problems: string[]): BackfillReque
   }
   const dryRun = optionalBoolean(own(value, 'dryRun'), 'request.dryRun', problems);
   const reverse = optionalBoolean(own(value, 'reverse'), 'request.reverse', problems);
+  const downstream = optionalBoolean(own(value, 'downstream'), 'request.downstream', problems);
   const config = own(value, 'config') ?? null;
   const concurrency = own(value, 'concurrency') ?? undefined;
   if (
@@ -538,6 +573,7 @@ function parseBackfillRequest(value: unknown, problems: string[]): BackfillReque
     reverse,
     config,
     ...(concurrency === undefined ? {} : { concurrency: concurrency as number }),
+    ...(downstream ? { downstream } : {}),
   };
 }
 

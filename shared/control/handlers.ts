@@ -14,20 +14,27 @@ import { BackfillStateError, ClockSkewError, InputError, StoreError } from '../e
 import { intervalToJson } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
 import {
+  advanceChain,
   type BackfillCommand,
   type BackfillRequest,
   backfillBatchRuns,
   backfillId,
   backfillRequestOf,
   cancelRuns,
+  chainRootOf,
+  chainStatuses,
   changeBackfill,
   countBackfill,
+  currentOfChain,
   DEFAULT_MAX_RUNS_PER_EXECUTION,
+  type DownstreamBackfill,
   dispatch,
+  downstreamBackfills,
   finishBackfill,
   listBackfillSummaries,
   markRange,
   planBackfill,
+  planChainedBackfill,
   planScheduled,
   validateBackfill,
   waitsFor,
@@ -57,6 +64,7 @@ import type {
   ControlEvent,
   ControlResponse,
   DispatchResponse,
+  DownstreamPlanJson,
   PauseResponse,
   StatusResponse,
   WatchdogResponse,
@@ -239,7 +247,24 @@ async function backfills(deps: ControlDeps, jobId: string | undefined): Promise<
   if (jobId !== undefined) deps.jobs.get(jobId);
   const concurrency = (id: string) => deps.jobs.list().find((job) => job.id === id)?.concurrency;
   const summaries = await listBackfillSummaries(deps.store, concurrency, jobId);
-  return { action: 'backfills', backfills: summaries.map(backfillSummaryJson) };
+  const backfills = [];
+  for (const summary of summaries) {
+    const json = backfillSummaryJson(summary);
+    const chain = await deps.store.getBackfillChain(json.backfillId);
+    if (chain?.kind !== 'root' || chain.downstream.length === 0) {
+      backfills.push(json);
+      continue;
+    }
+    const downstream = (await chainStatuses(deps.store, chain)).map((link) => ({
+      jobId: link.jobId,
+      backfillId: link.backfillId,
+      from: link.from.toISOString(),
+      to: link.to.toISOString(),
+      status: link.status,
+    }));
+    backfills.push({ ...json, downstream });
+  }
+  return { action: 'backfills', backfills };
 }
 
 /**
@@ -251,29 +276,39 @@ async function backfillChange(
   deps: ControlDeps,
   event: BackfillChangeEvent,
 ): Promise<BackfillChangeResponse> {
-  const record = await deps.store.getBackfill(event.backfillId);
+  let record = await deps.store.getBackfill(event.backfillId);
   if (!record)
     throw new BackfillStateError(`No backfill "${event.backfillId}"; piko backfills --aws lists them`);
+  // A done upstream backfill whose chain drives a downstream one: the command is for that one
+  // (the later ones of the chain start only after it, so they are paused or cancelled with it).
+  const chain = await deps.store.getBackfillChain(record.backfillId);
+  if (record.status === 'done' && chain?.kind === 'root' && chain.current >= 0) {
+    const current = await deps.store.getBackfill(
+      currentOfChain(record.backfillId, record.jobId, chain).backfillId,
+    );
+    if (current) record = current;
+  }
   const job = deps.jobs.get(record.jobId);
   const command = event.action.slice('backfill-'.length) as BackfillCommand;
-  const change = await changeBackfill(deps.store, job, event.backfillId, command, event);
+  const change = await changeBackfill(deps.store, job, record.backfillId, command, event);
   logger.info(`backfill ${command}`, { ...change, actor: event.actor, reason: event.reason ?? null });
-  const restart =
-    command === 'resume' && change.from === 'cancelled'
-      ? (() => {
-          const request = backfillRequestOf(record);
-          return {
-            jobId: request.jobId,
-            from: request.from.toISOString(),
-            to: request.to.toISOString(),
-            reprocess: request.reprocess,
-            dryRun: false as const,
-            reverse: request.reverse,
-            config: request.config,
-          };
-        })()
-      : undefined;
-  return { action: event.action, ...change, ...(restart ? { restart } : {}) };
+  if (command !== 'resume' || change.from !== 'cancelled') return { action: event.action, ...change };
+  // Its execution has ended: a new one starts with the request of the chain's upstream backfill,
+  // which resumes the chain where it was.
+  const rootId = await chainRootOf(deps.store, record.backfillId);
+  const root = rootId === undefined ? record : ((await deps.store.getBackfill(rootId)) ?? record);
+  const request = backfillRequestOf(root);
+  const restart = {
+    jobId: request.jobId,
+    from: request.from.toISOString(),
+    to: request.to.toISOString(),
+    reprocess: request.reprocess,
+    dryRun: false as const,
+    reverse: request.reverse,
+    config: request.config,
+    ...(rootId === undefined ? {} : { downstream: true as const }),
+  };
+  return { action: event.action, ...change, restart };
 }
 
 const clock = (deps: ControlDeps) => deps.now ?? (() => new Date());
@@ -464,11 +499,44 @@ async function backfillPlan(deps: ControlDeps, request: BackfillRequest): Promis
       sampleSize: DRY_RUN_SAMPLE_SIZE,
     });
     const sampleJson = sample.map((planned) => ({ ...intervalToJson(planned), action: planned.action }));
-    return { ...base, planned: true, counts, sample: sampleJson, notShown };
+    const downstream = request.downstream
+      ? { downstream: downstreamJson(await downstreamBackfills(deps.store, deps.jobs, job, request, now)) }
+      : {};
+    return { ...base, planned: true, counts, sample: sampleJson, notShown, ...downstream };
+  }
+  if (request.downstream) {
+    const { plan, downstream } = await planChainedBackfill(
+      deps.store,
+      deps.jobs,
+      request,
+      now,
+      limits,
+      budget(deps),
+    );
+    const found = downstream === undefined ? {} : { downstream: downstreamJson(downstream) };
+    logger.info('backfill planned', { ...base, planned: plan.done, counts: plan.counts, ...found });
+    return { ...base, planned: plan.done, counts: plan.counts, ...found };
   }
   const result = await planBackfill(deps.store, job, request, now, limits, budget(deps));
   logger.info('backfill planned', { ...base, planned: result.done, counts: result.counts });
   return { ...base, backfillId: result.backfillId, planned: result.done, counts: result.counts };
+}
+
+/** Ranges a `backfill-plan` answer lists per downstream job (the answer is state machine state). */
+export const DOWNSTREAM_RANGES_SHOWN = 20;
+
+/** Downstream backfills as a `backfill-plan` answer carries them: small, whatever their size. */
+function downstreamJson(downstream: readonly DownstreamBackfill[]): DownstreamPlanJson[] {
+  return downstream.map((stale) => ({
+    jobId: stale.job.id,
+    dependsOn: stale.job.dependsOn,
+    intervals: stale.intervals,
+    ranges: stale.ranges.slice(0, DOWNSTREAM_RANGES_SHOWN).map((range) => ({
+      ...intervalToJson(range),
+      intervals: range.count,
+    })),
+    rangesNotShown: Math.max(0, stale.ranges.length - DOWNSTREAM_RANGES_SHOWN),
+  }));
 }
 
 /**
@@ -574,6 +642,19 @@ async function backfillNext(deps: ControlDeps, event: BackfillNextEvent): Promis
   }
   await finishBackfill(deps.store, job, record.backfillId);
   logger.info('backfill done', { jobId: job.id, backfillId: record.backfillId });
+  // A --downstream backfill goes on with the next backfill of its chain, in the same execution.
+  const following = await advanceChain(
+    deps.store,
+    deps.jobs,
+    { jobId: job.id, backfillId: record.backfillId },
+    now,
+    { maxBackfillIntervals: deps.maxBackfillIntervals },
+    budget(deps),
+  );
+  if (following) {
+    logger.info('downstream backfill follows', { jobId: job.id, backfillId: record.backfillId, following });
+    return { action: 'backfill-next', done: false, following: { ...following, reverse: false } };
+  }
   return { action: 'backfill-next', done: true };
 }
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { BackfillRefusedError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
 import { type JobDefinition, parseJobConfig } from '../job.ts';
-import type { BackfillRecord, RunRecord, StateStore } from '../store/types.ts';
+import type { BackfillChain, BackfillRecord, RunRecord, StateStore } from '../store/types.ts';
 import { errorMessage } from '../telemetry.ts';
 import { isBackfillHeld } from './backfill-control.ts';
 import { newRunStatus } from './dependencies.ts';
@@ -36,6 +36,12 @@ export interface BackfillRequest {
    * resumes the same backfill at the new one. @default the job's concurrency
    */
   readonly concurrency?: number;
+  /**
+   * On AWS: re-run too the overlapping intervals of the downstream jobs, each job's backfill once
+   * its upstream ones are done (`backfill-chain.ts`); not part of the backfill's id. Locally
+   * `piko backfill --downstream` plans them itself. @default false
+   */
+  readonly downstream?: boolean;
 }
 
 /** What a backfill does with one interval. */
@@ -230,7 +236,9 @@ export async function countBackfill(
  * transaction each, creates absent runs and re-arms failed (or succeeded) ones in the backfill's own
  * lane, never touching in-flight runs, and moves the backfill's cursor with them. Run again with the
  * same request after an interruption, it continues from the cursor; once done, it starts over.
- * Refusals throw before anything is written.
+ * Refusals throw before anything is written. `options.chain` is recorded with the backfill before
+ * any run is planned, in the transaction that starts a done backfill over (`backfill-chain.ts`).
+ * @param options.chain @default none: the backfill's chain is left as it is
  */
 export async function planBackfill(
   store: StateStore,
@@ -239,6 +247,7 @@ export async function planBackfill(
   now: Date,
   limits: BackfillLimits = {},
   shouldStop: () => boolean = () => false,
+  options: { readonly chain?: BackfillChain } = {},
 ): Promise<BackfillPlanResult> {
   const config = validateBackfill(job, request, now, limits);
   const id = backfillId(request);
@@ -265,11 +274,22 @@ export async function planBackfill(
     skipped: 0,
     concurrency: request.concurrency ?? null,
   });
-  if (record.status === 'done') {
-    await store.withJob(job, (tx) =>
-      tx.updateBackfill(id, { cursor: rangeStart, status: 'planning', created: 0, rerun: 0, skipped: 0 }),
-    );
-    record = { ...record, cursor: rangeStart, status: 'planning' };
+  const { chain } = options;
+  if (record.status === 'done' || chain) {
+    const restart = record.status === 'done';
+    // One transaction: a chain is never seen on a done backfill it does not belong to.
+    await store.withJob(job, async (tx) => {
+      if (restart)
+        await tx.updateBackfill(id, {
+          cursor: rangeStart,
+          status: 'planning',
+          created: 0,
+          rerun: 0,
+          skipped: 0,
+        });
+      if (chain) await tx.setBackfillChain(id, chain);
+    });
+    if (restart) record = { ...record, cursor: rangeStart, status: 'planning' };
   }
   if (record.status === 'planned') return { backfillId: id, counts, done: true };
   // Paused or cancelled by an operator: planning waits at the cursor (resume sets `planning`).

@@ -7,6 +7,7 @@
 export * from '../workflow/execution-name.ts';
 export * from '../workflow/starter.ts';
 export * from './backfill.ts';
+export * from './backfill-chain.ts';
 export * from './backfill-control.ts';
 export * from './backfill-downstream.ts';
 export * from './backfill-record.ts';

@@ -330,6 +330,15 @@ export const MIGRATIONS: readonly Migration[] = [
     mysql: ['ALTER TABLE piko_backfills ADD COLUMN concurrency INT NULL'],
     sqlite: ['ALTER TABLE piko_backfills ADD COLUMN concurrency INTEGER NULL'],
   },
+  {
+    // A `--downstream` backfill on AWS (DESIGN.md §9): the downstream backfills its upstream one
+    // found stale before it was planned, and which of them the backfill state machine drives, as
+    // JSON on the upstream backfill; on each downstream one, its upstream's id. NULL otherwise.
+    version: 11,
+    name: 'backfill downstream chain',
+    mysql: ['ALTER TABLE piko_backfills ADD COLUMN chain MEDIUMTEXT NULL'],
+    sqlite: ['ALTER TABLE piko_backfills ADD COLUMN chain TEXT NULL'],
+  },
 ];
 
 /**

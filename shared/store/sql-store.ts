@@ -12,9 +12,11 @@ import {
   backfillRunCounts,
   cancelBackfillRuns,
   getBackfill,
+  getBackfillChain,
   listBackfills,
   openBackfill,
   resumeCancelledRuns,
+  setBackfillChain,
   setBackfillStatus,
   updateBackfill,
 } from './sql/backfills.ts';
@@ -48,6 +50,7 @@ import {
 } from './sql/upstream-readiness.ts';
 import {
   type ActionQuery,
+  type BackfillChain,
   type BackfillQuery,
   type BackfillRecord,
   type BackfillRunCounts,
@@ -260,6 +263,10 @@ class SqlStateStore implements StateStore {
     return getBackfill(this.database, backfillId);
   }
 
+  getBackfillChain(backfillId: string): Promise<BackfillChain | null> {
+    return getBackfillChain(this.database, backfillId);
+  }
+
   listBackfills(query: BackfillQuery): Promise<BackfillRecord[]> {
     return listBackfills(this.database, query);
   }
@@ -383,6 +390,10 @@ class SqlJobTransaction implements JobTransaction {
 
   async markRuns(runIds: readonly number[], status: 'succeeded' | 'skipped'): Promise<number> {
     return markRuns(this.#open, this.job.jobId, runIds, status);
+  }
+
+  async setBackfillChain(backfillId: string, chain: BackfillChain | null): Promise<void> {
+    return setBackfillChain(this.#open, this.job.jobId, backfillId, chain);
   }
 
   async updateBackfill(backfillId: string, update: BackfillProgress): Promise<void> {

@@ -333,6 +333,27 @@ export interface BackfillRecord {
   readonly updatedAt: Date;
 }
 
+/** One downstream backfill of a {@link BackfillChain}: `reprocess: 'all'` over `[from, to)` of a job. */
+export interface BackfillChainLink {
+  readonly jobId: string;
+  readonly from: Date;
+  readonly to: Date;
+}
+
+/**
+ * A `--downstream` backfill's chain (`piko_backfills.chain`): on the upstream backfill (`root`), the
+ * downstream backfills found stale before it was planned, in dependency order, and the one the
+ * backfill state machine drives (`current`: -1 while it drives the upstream backfill itself); on a
+ * downstream backfill (`member`), the upstream backfill whose chain started it.
+ */
+export type BackfillChain =
+  | {
+      readonly kind: 'root';
+      readonly downstream: readonly BackfillChainLink[];
+      readonly current: number;
+    }
+  | { readonly kind: 'member'; readonly root: string };
+
 /** Operations allowed inside {@link StateStore.withJob}: one transaction holding the job's row lock. */
 export interface JobTransaction {
   /** The job row as locked at the start of the transaction. */
@@ -431,6 +452,11 @@ export interface JobTransaction {
    * its error (cleared when none is given). A `paused` or `cancelled` backfill keeps that status
    * (an operator's word wins over a planner that had not seen it yet).
    */
+  /**
+   * Sets (or, with null, clears) the chain of a backfill of this job. Throws a StoreError when the
+   * job has no such backfill.
+   */
+  setBackfillChain(backfillId: string, chain: BackfillChain | null): Promise<void>;
   updateBackfill(
     backfillId: string,
     update: {
@@ -628,6 +654,8 @@ export interface StateStore {
   ): Promise<BackfillRecord>;
   /** One backfill by id. */
   getBackfill(backfillId: string): Promise<BackfillRecord | undefined>;
+  /** A backfill's chain (see {@link BackfillChain}); null when it has none or does not exist. */
+  getBackfillChain(backfillId: string): Promise<BackfillChain | null>;
   /** Backfills, newest (creation) first. */
   listBackfills(query: BackfillQuery): Promise<BackfillRecord[]>;
   /**

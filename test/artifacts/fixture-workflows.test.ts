@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WATCHDOG_SCHEDULE_NAME } from '../../infra/constructs/job-schedules.ts';
-import type { WatchdogResponse } from '../../shared/control/events.ts';
+import type { BackfillsResponse, WatchdogResponse } from '../../shared/control/events.ts';
 import { DISPATCHER_DATABASE_USER } from '../../shared/stack/database-users.ts';
 import { IntervalsLate, METRICS_JOB_DIMENSION, METRICS_NAMESPACE } from '../../shared/telemetry.ts';
 import { FATAL_MESSAGE, FLAKY_MESSAGE, INVALID_RECORD_MESSAGE } from './fixtures/jobs/index.ts';
@@ -441,6 +441,85 @@ describe('job workflows from the template, on the bundles (fixture app)', () => 
         (task) => task.machine === 'Piko-leader' && task.stateName === 'Continue dispatch',
       ),
     ).toHaveLength(1);
+  });
+
+  it('backfill --downstream: leader → follower → trailer, each job’s overlapping minutes re-run once, in dependency order', async () => {
+    // Arrange: four minutes of each job of the chain succeeded already (marked), and the upstream
+    // jobs have planned past them (the dependsOn flow above ticked them).
+    const backfill = world.machine('Piko--backfill');
+    const range = { from: '2026-11-03T10:00:00.000Z', to: '2026-11-03T10:04:00.000Z' };
+    const chain = ['leader', 'follower', 'trailer'];
+    for (const jobId of chain) {
+      const marked = await dispatcher.invoke({
+        action: 'mark',
+        jobId,
+        ...range,
+        as: 'succeeded',
+        dryRun: false,
+        actor: 'artifact-test',
+        reason: 'succeeded before the backfill',
+      });
+      expect(marked.ok, dispatcher.logs()).toBe(true);
+    }
+    const input = { jobId: 'leader', ...range, reprocess: 'all', downstream: true };
+
+    // Act: the backfill state machine, as piko backfill leader --reprocess all --downstream --aws starts it.
+    const execution = world.sfn.startExecution(
+      { stateMachineArn: backfill.arn, name: 'downstream-backfill-leader', input: JSON.stringify(input) },
+      'console',
+    );
+    await world.settled(200);
+
+    // Assert: every backfill execution succeeded (continued as new with the request as it was)…
+    expect(execution.status, diagnostics()).toBe('SUCCEEDED');
+    const executions = world.sfn
+      .executionsOf(backfill.arn)
+      .filter((candidate) => candidate === execution || JSON.parse(candidate.input).downstream === true);
+    expect(executions.map((candidate) => candidate.status)).toEqual(executions.map(() => 'SUCCEEDED'));
+    for (const continued of executions.slice(1)) expect(JSON.parse(continued.input)).toEqual(input);
+    // …each job's four minutes ran once more, as backfill runs, one Stage call each…
+    const inRange = await world.stack.query<
+      { job_id: string; run_id: number; status: string; started_at: Date; finished_at: Date }[]
+    >(
+      "SELECT job_id, run_id, status, started_at, finished_at FROM piko_runs WHERE job_id IN ('leader', 'follower', 'trailer') AND interval_start >= ? AND interval_start < ? AND trigger_kind = 'backfill' ORDER BY job_id, interval_start",
+      [new Date(range.from), new Date(range.to)],
+    );
+    for (const jobId of chain) {
+      const runs = inRange.filter((run) => run.job_id === jobId);
+      expect(
+        runs.map((run) => run.status),
+        `${jobId}\n${diagnostics()}`,
+      ).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+      const stageCalls = world.bindings.tasks.filter(
+        (task) =>
+          task.machine === `Piko-${jobId}` &&
+          task.stateName === 'Stage main' &&
+          runs.some((run) => run.run_id === (task.input as { run?: { runId?: number } }).run?.runId),
+      );
+      expect(stageCalls, jobId).toHaveLength(4);
+    }
+    // …and a downstream job's re-runs started only after every re-run of its upstream had ended.
+    const spanOf = (jobId: string) => {
+      const runs = inRange.filter((run) => run.job_id === jobId);
+      return {
+        firstStart: Math.min(...runs.map((run) => run.started_at.getTime())),
+        lastEnd: Math.max(...runs.map((run) => run.finished_at.getTime())),
+      };
+    };
+    expect(spanOf('follower').firstStart).toBeGreaterThanOrEqual(spanOf('leader').lastEnd);
+    expect(spanOf('trailer').firstStart).toBeGreaterThanOrEqual(spanOf('follower').lastEnd);
+    // The chain as piko backfills --aws shows it: the upstream backfill, then its two downstream ones.
+    const listed = await dispatcher.invoke({ action: 'backfills', jobId: 'leader' });
+    expect(listed.ok, dispatcher.logs()).toBe(true);
+    const [root] = (listed as { payload: BackfillsResponse }).payload.backfills;
+    expect(root?.status).toBe('done');
+    expect(root?.downstream?.map((next) => [next.jobId, next.from, next.to, next.status])).toEqual([
+      ['follower', range.from, range.to, 'done'],
+      ['trailer', range.from, range.to, 'done'],
+    ]);
+    console.log(
+      `backfill --downstream: leader → follower → trailer, 4 minutes each re-run once over ${executions.length} backfill execution(s)`,
+    );
   });
 
   it('every AWS call these flows made is allowed by the synthesized policies (IAM simulation)', async () => {

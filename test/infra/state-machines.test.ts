@@ -452,8 +452,16 @@ describe('backfill state machine, run locally from the template', () => {
         next: (call, payload) => {
           if (call > 1) return { done: true };
           const next = { done: false, execution: largest, stateMachineArn: JOB_MACHINE };
-          // The state "Run batch" gets: the request, the counter, the plan and the batch.
-          stateBytes = bytes({ request: { ...request, config }, iteration: 0, plan: plan(false), next });
+          // The state "Run batch" gets: the request, the counter, the plan, the backfill it drives
+          // and the batch.
+          const current = { jobId: 'fanout', backfillId: 'bf-0123456789abcdef0123', reverse: false };
+          stateBytes = bytes({
+            request: { ...request, config },
+            iteration: 0,
+            plan: plan(false),
+            current,
+            next,
+          });
           expect(payload).toMatchObject({ action: 'backfill-next' });
           return next;
         },
@@ -474,6 +482,79 @@ describe('backfill state machine, run locally from the template', () => {
     expect(stateBytes).toBeLessThan(STATE_LIMIT_BYTES);
     expect(syncResultBytes).toBeGreaterThan(childInputBytes);
     expect(syncResultBytes).toBeLessThan(STATE_LIMIT_BYTES);
+    expect(output).toEqual(plan(false));
+  });
+
+  it('in the template: "Next batch" asks for the backfill the loop drives, which a handed-over downstream backfill replaces', () => {
+    const states = (
+      JSON.parse(asl.get('Piko--backfill')!) as { States: Record<string, Record<string, unknown>> }
+    ).States;
+    expect(states['Drive the backfill']).toMatchObject({
+      Type: 'Pass',
+      Parameters: {
+        'jobId.$': '$.plan.jobId',
+        'backfillId.$': '$.plan.backfillId',
+        'reverse.$': '$.plan.reverse',
+      },
+      ResultPath: '$.current',
+      Next: 'Next batch',
+    });
+    expect(states['Next batch']).toMatchObject({
+      Parameters: {
+        action: 'backfill-next',
+        'jobId.$': '$.current.jobId',
+        'backfillId.$': '$.current.backfillId',
+        'reverse.$': '$.current.reverse',
+      },
+    });
+    expect(states['Done?']?.Choices).toContainEqual({
+      Variable: '$.next.following',
+      IsPresent: true,
+      Next: 'Drive the downstream backfill',
+    });
+    expect(states['Drive the downstream backfill']).toMatchObject({
+      Type: 'Pass',
+      InputPath: '$.next.following',
+      ResultPath: '$.current',
+      Next: 'Count',
+    });
+    expect(states.Count?.Parameters).toMatchObject({ 'current.$': '$.current' });
+  });
+
+  it('drives each downstream backfill the dispatcher hands over (--downstream), in the same loop, ending with the plan', async () => {
+    // Arrange: fanout's backfill runs one batch, then the dispatcher hands over two downstream ones.
+    const downstream = [
+      { jobId: 'archive', backfillId: 'bf-1111111111111111111a', reverse: false },
+      { jobId: 'fanout_report', backfillId: 'bf-2222222222222222222b', reverse: false },
+    ];
+    const answers = [
+      { done: false, execution: batch('fanout', 2, 'backfill'), stateMachineArn: JOB_MACHINE },
+      { done: false, following: downstream[0] },
+      { done: false, waitSeconds: 30 },
+      { done: false, following: downstream[1] },
+      { done: true },
+    ];
+
+    // Act
+    const { output, calls } = await run(
+      { next: (call) => answers[call - 1] ?? { done: true } },
+      { ...request, reprocess: 'all', downstream: true },
+    );
+
+    // Assert: each "Next batch" names the backfill the loop drives at that point.
+    expect(calls.plan).toEqual([
+      { action: 'backfill-plan', request: { ...request, reprocess: 'all', downstream: true } },
+    ]);
+    expect(
+      (calls.next as { jobId: string; backfillId: string }[]).map((next) => [next.jobId, next.backfillId]),
+    ).toEqual([
+      ['fanout', 'bf-0123456789abcdef0123'],
+      ['fanout', 'bf-0123456789abcdef0123'],
+      ['archive', 'bf-1111111111111111111a'],
+      ['archive', 'bf-1111111111111111111a'],
+      ['fanout_report', 'bf-2222222222222222222b'],
+    ]);
+    expect(calls.batches).toHaveLength(1);
     expect(output).toEqual(plan(false));
   });
 

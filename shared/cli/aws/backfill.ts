@@ -29,16 +29,19 @@ export interface BackfillExecutionInput {
   readonly dryRun: boolean;
   readonly reverse: boolean;
   readonly config: unknown;
+  /** Present (true) for a `--downstream` backfill only: the downstream jobs' backfills follow. */
+  readonly downstream?: true;
 }
 
 /**
- * The backfill's execution name: `<jobId>-<backfillId>`, with `-dry-run` for a dry run (a dry run and
- * the real backfill of one request are two executions). The same request always gives the same name,
- * so starting it twice starts it once. Job ids have at most 40 characters, so it has at most 72, and
- * only letters, digits, `_` and `-`.
+ * The backfill's execution name: `<jobId>-<backfillId>`, with `-downstream` for a `--downstream`
+ * backfill and `-dry-run` for a dry run (a dry run and the real backfill of one request are two
+ * executions, as with and without its downstream jobs). The same request always gives the same
+ * name, so starting it twice starts it once. Job ids have at most 40 characters; a name over 80
+ * characters drops the job id. Only letters, digits, `_` and `-`.
  */
 export function backfillExecutionName(request: BackfillRequest): string {
-  const suffix = request.dryRun ? '-dry-run' : '';
+  const suffix = `${request.downstream ? '-downstream' : ''}${request.dryRun ? '-dry-run' : ''}`;
   const name = `${request.jobId}-${backfillId(request)}${suffix}`;
   return name.length <= MAX_EXECUTION_NAME_LENGTH ? name : `${backfillId(request)}${suffix}`;
 }
@@ -53,6 +56,7 @@ export function backfillExecutionInput(request: BackfillRequest): BackfillExecut
     dryRun: request.dryRun ?? false,
     reverse: request.reverse ?? false,
     config: request.config ?? null,
+    ...(request.downstream ? { downstream: true as const } : {}),
   };
 }
 
@@ -75,7 +79,10 @@ export function executionArnOf(stateMachineArn: string, executionName: string): 
 
 /**
  * Starts the backfill on AWS after checking the request against the local job definition (the same
- * checks the state machine makes: range, future end, interval count, config schema).
+ * checks the state machine makes: range, future end, interval count, config schema). With
+ * `options.downstream` and jobs downstream of the job, the request asks the dispatcher to find their
+ * stale intervals before it plans the backfill and to backfill them after it, in dependency order
+ * (a job nothing depends on is backfilled as with no `--downstream`).
  *
  * Starting the same request again: Step Functions answers a start of a running execution with the
  * same name and input with that execution (its start date tells it from a new one), and
@@ -83,14 +90,20 @@ export function executionArnOf(stateMachineArn: string, executionName: string): 
  * started, prints its URL and exits 0. `ExecutionAlreadyExists` for an execution of that name with
  * another input (started by hand) is a conflict: exit 2.
  * @throws BackfillExecutionConflictError, the errors of `validateBackfill` and {@link AwsSession}.
+ * @param options.downstream @default false
  */
 export async function backfillOnAws(
-  request: BackfillRequest,
+  asked: BackfillRequest,
   flags: AwsFlags & { readonly json?: boolean },
   io: CliIo,
+  options: { readonly downstream?: boolean } = {},
 ): Promise<void> {
   const context = await cliContext({ json: flags.json });
-  const job = context.jobs.get(request.jobId);
+  const job = context.jobs.get(asked.jobId);
+  const request =
+    options.downstream && context.jobs.downstreamOrder(job.id).length > 0
+      ? { ...asked, downstream: true }
+      : asked;
   validateBackfill(job, request, new Date(), {
     maxBackfillIntervals: context.config.piko.maxBackfillIntervals,
   });
@@ -143,9 +156,15 @@ export async function backfillOnAws(
       );
       return;
     }
+    const then = request.downstream
+      ? `, then the backfills of ${context.jobs
+          .downstreamOrder(job.id)
+          .map((next) => next.id)
+          .join(', ')} that it makes stale`
+      : '';
     const text = request.dryRun
-      ? `${what} started as execution ${name}; the plan will be its output`
-      : `${what} started as execution ${name}`;
+      ? `${what}${then} started as execution ${name}; the plan will be its output`
+      : `${what}${then} started as execution ${name}`;
     report('backfill-started', arn, text);
     return;
   } catch (error) {

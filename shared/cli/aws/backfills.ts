@@ -64,7 +64,14 @@ export async function changeBackfillOnAws(
     reason: request.reason ?? null,
   });
   const lines: Record<string, unknown>[] = [{ event: `backfill-${command}`, ...change }];
-  io.out(flags.json ? JSON.stringify(lines[0]) : changeText(backfillId, command, change.runs));
+  // A done --downstream backfill passes the command to the downstream backfill its chain runs now.
+  const passedOn =
+    change.backfillId === backfillId ? '' : ` (the downstream backfill the chain of ${backfillId} runs now)`;
+  io.out(
+    flags.json
+      ? JSON.stringify(lines[0])
+      : `${changeText(change.backfillId, command, change.runs)}${passedOn}`,
+  );
   if (!change.restart) return;
   const { backfillStateMachineArn: stateMachineArn } = await session.outputs();
   const name = resumeExecutionName(backfillId, new Date());

@@ -12,7 +12,6 @@ import {
   countBackfill,
   type DownstreamBackfill,
   downstreamBackfills,
-  downstreamRanges,
   planBackfill,
   REPROCESS,
   type Reprocess,
@@ -77,7 +76,8 @@ function parseConcurrencyFlag(text: string): number {
 
 /**
  * `piko backfill <job> --from --to …`: plans a range and runs it locally, resumable; with `--aws`,
- * starts the deployed stack's backfill state machine instead (`shared/cli/aws/backfill.ts`).
+ * starts the deployed stack's backfill state machine instead (`shared/cli/aws/backfill.ts`), which
+ * with `--downstream` backfills the downstream jobs too, each once its upstream backfills are done.
  */
 export function backfillCommand(program: Command, io: CliIo): void {
   program
@@ -107,15 +107,10 @@ export function backfillCommand(program: Command, io: CliIo): void {
     .addOption(stackNameOption())
     .action(async (jobId: string, flags: BackfillFlags) => {
       const request = backfillRequest(jobId, flags);
-      if (flags.aws && flags.downstream) {
-        // The backfill state machine backfills one job, and a downstream re-run must not start
-        // before its upstream's re-runs are planned: refused, with the backfills to run instead.
-        const context = await cliContext({ json: flags.json });
-        const job = context.jobs.get(jobId);
-        const downstream = downstreamRanges(context.jobs, job, request, new Date());
-        if (downstream.length > 0) throw new InputError(downstreamOnAwsMessage(job, downstream, flags));
+      if (flags.aws) {
+        const aws = await import('../aws/backfill.ts');
+        return aws.backfillOnAws(request, flags, io, { downstream: flags.downstream ?? false });
       }
-      if (flags.aws) return (await import('../aws/backfill.ts')).backfillOnAws(request, flags, io);
       refuseAwsOnlyFlags(flags);
       const context = await cliContext({ json: flags.json });
       const job = context.jobs.get(jobId);
@@ -197,37 +192,6 @@ export function backfillCommand(program: Command, io: CliIo): void {
         if (failedRuns > 0) throw new ExitCodeError(EXIT.runsFailed);
       });
     });
-}
-
-/**
- * Why `--downstream` is refused with `--aws`, and the backfills to run instead: this command without
- * `--downstream`, then each downstream job's range that may have gone stale (from the schedules),
- * in dependency order, each once the one before is done.
- */
-export function downstreamOnAwsMessage(
-  job: JobDefinition,
-  downstream: readonly {
-    readonly job: JobDefinition;
-    readonly ranges: readonly { start: Date; end: Date }[];
-  }[],
-  flags: Pick<BackfillFlags, 'dryRun' | 'region' | 'stackName'>,
-): string {
-  const target = [
-    ...(flags.dryRun ? ['--dry-run'] : []),
-    '--aws',
-    ...(flags.region ? ['--region', flags.region] : []),
-    ...(flags.stackName ? ['--stack-name', flags.stackName] : []),
-  ].join(' ');
-  const commands = downstream.flatMap((stale) =>
-    stale.ranges.map(
-      (range) =>
-        `  piko backfill ${stale.job.id} --from ${range.start.toISOString()} --to ${range.end.toISOString()} --reprocess all ${target}`,
-    ),
-  );
-  return [
-    `--downstream does not run with --aws: the backfill state machine backfills one job, and the re-runs of ${downstream.map((stale) => stale.job.id).join(', ')} (downstream of ${job.id}) must start only once the upstream re-runs are done. Run this command without --downstream, then these, in this order, each once the one before is done (piko backfills --aws shows it):`,
-    ...commands,
-  ].join('\n');
 }
 
 /** Runs one planned (or to plan) backfill to its end in a runtime of its own, printing its progress. */

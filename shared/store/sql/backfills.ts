@@ -3,6 +3,7 @@ import { StoreError } from '../../errors.ts';
 import type { SqlDatabase } from '../../sql.ts';
 import {
   BACKFILL_STATUSES,
+  type BackfillChain,
   type BackfillQuery,
   type BackfillRecord,
   type BackfillRunCounts,
@@ -121,6 +122,78 @@ export async function updateBackfill(
       `Backfill "${backfillId}" of job "${jobId}" does not exist; create it with openBackfill first.`,
     );
   }
+}
+
+/** A backfill's chain; null when it has none or does not exist. */
+export async function getBackfillChain(db: SqlDatabase, backfillId: string): Promise<BackfillChain | null> {
+  checkBackfillId(backfillId);
+  const { rows } = await db.query('SELECT chain FROM piko_backfills WHERE backfill_id = ?', [backfillId]);
+  const text = rows[0]?.chain;
+  if (text === null || text === undefined) return null;
+  return chainFromJson(String(text), backfillId);
+}
+
+/** Sets (or clears) a backfill's chain; a StoreError when the job has no such backfill. */
+export async function setBackfillChain(
+  ctx: SqlContext,
+  jobId: string,
+  backfillId: string,
+  chain: BackfillChain | null,
+): Promise<void> {
+  checkBackfillId(backfillId);
+  if (chain?.kind === 'root') {
+    for (const link of chain.downstream) {
+      checkJobId(link.jobId);
+      checkDate('chain.from', link.from);
+      checkDate('chain.to', link.to);
+    }
+    if (!Number.isInteger(chain.current) || chain.current < -1 || chain.current >= chain.downstream.length) {
+      throw new StoreError(
+        `Backfill chain position must be -1 to ${chain.downstream.length - 1}, got ${chain.current}.`,
+      );
+    }
+  }
+  if (chain?.kind === 'member') checkBackfillId(chain.root);
+  const { affectedRows } = await ctx.db.query(
+    'UPDATE piko_backfills SET chain = ?, updated_at = ? WHERE backfill_id = ? AND job_id = ?',
+    [chain === null ? null : JSON.stringify(chain), ctx.clock(), backfillId, jobId],
+  );
+  if (affectedRows === 0) {
+    throw new StoreError(
+      `Backfill "${backfillId}" of job "${jobId}" does not exist; create it with openBackfill first.`,
+    );
+  }
+}
+
+/** The stored JSON of a chain (instants as ISO strings) back to a {@link BackfillChain}. */
+function chainFromJson(text: string, backfillId: string): BackfillChain {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new StoreError(`piko_backfills.chain of "${backfillId}" is not JSON: ${text.slice(0, 80)}`);
+  }
+  const chain = value as {
+    kind?: unknown;
+    root?: unknown;
+    current?: unknown;
+    downstream?: { jobId: string; from: string; to: string }[];
+  };
+  if (chain.kind === 'member' && typeof chain.root === 'string') return { kind: 'member', root: chain.root };
+  if (chain.kind === 'root' && Array.isArray(chain.downstream) && typeof chain.current === 'number') {
+    return {
+      kind: 'root',
+      current: chain.current,
+      downstream: chain.downstream.map((link) => ({
+        jobId: String(link.jobId),
+        from: new Date(link.from),
+        to: new Date(link.to),
+      })),
+    };
+  }
+  throw new StoreError(
+    `piko_backfills.chain of "${backfillId}" is not a backfill chain: ${text.slice(0, 80)}`,
+  );
 }
 
 /** Backfills, newest (creation) first; a job's when `query.jobId` is given. */

@@ -99,8 +99,8 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
     describe('migrations', () => {
       it('numbers migrations 1, 2, 3… with SQL for both dialects', () => {
         // 4: execution leases; 5: the runs' code version; 6: operator actions; 8: alerts and the deadline watch;
-        // 9: the ECS task of runs; 10: backfill concurrency.
-        expect(MIGRATIONS.map((migration) => migration.version)).toEqual([1, 2, 3, 4, 5, 6, 8, 9, 10]);
+        // 9: the ECS task of runs; 10: backfill concurrency; 11: the backfill chain (--downstream on AWS).
+        expect(MIGRATIONS.map((migration) => migration.version)).toEqual([1, 2, 3, 4, 5, 6, 8, 9, 10, 11]);
         for (const migration of MIGRATIONS) {
           expect(migration.mysql.length).toBeGreaterThan(0);
           expect(migration.sqlite.length).toBeGreaterThan(0);
@@ -1354,6 +1354,46 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         expect(reopened).toEqual(expected);
         expect(await store.getBackfill(`${jobId}-1`)).toEqual(expected);
         expect(await store.getBackfill('bf-never')).toBeUndefined();
+      });
+
+      it('keeps a backfill’s chain (a --downstream backfill on AWS): set, read back, replaced, cleared', async () => {
+        const jobId = newJobId('backfill_chain');
+        const root = `${jobId}-root`;
+        const member = `${jobId}-member`;
+        await store.openBackfill({ ...request(root, jobId), reverse: false, cursor: T0 });
+        await store.openBackfill({ ...request(member, jobId), reverse: false, cursor: T0 });
+        const chain = {
+          kind: 'root' as const,
+          downstream: [
+            { jobId: 'mid', from: at('2026-01-01T00:00:00.000Z'), to: at('2026-01-01T06:00:00.000Z') },
+            { jobId: 'leaf', from: at('2026-01-01T00:00:00.000Z'), to: at('2026-01-02T00:00:00.000Z') },
+          ],
+          current: -1,
+        };
+        const job = jobAt(jobId, T0);
+
+        const before = await store.getBackfillChain(root);
+        await store.withJob(job, async (tx) => {
+          await tx.setBackfillChain(root, chain);
+          await tx.setBackfillChain(member, { kind: 'member', root });
+        });
+        const set = await store.getBackfillChain(root);
+        await store.withJob(job, (tx) => tx.setBackfillChain(root, { ...chain, current: 1 }));
+        const moved = await store.getBackfillChain(root);
+
+        expect(before).toBeNull();
+        expect(set).toEqual(chain);
+        expect(moved).toEqual({ ...chain, current: 1 });
+        expect(await store.getBackfillChain(member)).toEqual({ kind: 'member', root });
+        expect(await store.getBackfillChain('bf-never')).toBeNull();
+        await expect(
+          store.withJob(job, (tx) => tx.setBackfillChain(root, { ...chain, current: 2 })),
+        ).rejects.toThrow('Backfill chain position must be -1 to 1, got 2.');
+        await expect(store.withJob(job, (tx) => tx.setBackfillChain('bf-never', null))).rejects.toThrow(
+          `Backfill "bf-never" of job "${jobId}" does not exist; create it with openBackfill first.`,
+        );
+        await store.withJob(job, (tx) => tx.setBackfillChain(root, null));
+        expect(await store.getBackfillChain(root)).toBeNull();
       });
 
       it('moves the cursor and status and adds to the counts, with the runs of the same transaction', async () => {

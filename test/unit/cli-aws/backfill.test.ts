@@ -55,38 +55,38 @@ function startInputs(): { stateMachineArn?: string; name?: string; input: unknow
 }
 
 describe('piko backfill --aws', () => {
-  it('refuses --downstream, naming the backfills to run instead in dependency order, and calls nothing', async () => {
-    // Arrange: daily's days of 2 → 9 November make weekly's weeks of 26 October and 2 November stale,
-    // and those weekly's October month (November's has not ended at NOW).
+  it('--downstream: starts the backfill state machine with downstream in the input, under a name of its own', async () => {
+    // Arrange: weekly and monthly depend on daily (transitively).
     stackExists();
+    startsExecutions();
 
     // Act
-    const result = await cli(
-      'backfill',
-      'daily',
-      '--from',
-      '2026-11-02T00:00:00Z',
-      '--to',
-      '2026-11-10T00:00:00Z',
-      '--downstream',
-      '--aws',
-      '--region',
-      REGION,
-    );
+    const result = await cli(...ARGS, '--reprocess', 'all', '--downstream');
+    const dryRun = await cli(...ARGS, '--reprocess', 'all', '--downstream', '--dry-run');
 
     // Assert
+    const request = { ...REQUEST, reprocess: 'all', downstream: true } as const;
+    const name = `daily-${backfillId(request)}-downstream`;
     expect(result).toEqual({
-      code: 2,
-      out: [],
-      err: [
-        [
-          'error: --downstream does not run with --aws: the backfill state machine backfills one job, and the re-runs of weekly, monthly (downstream of daily) must start only once the upstream re-runs are done. Run this command without --downstream, then these, in this order, each once the one before is done (piko backfills --aws shows it):',
-          `  piko backfill weekly --from 2026-10-26T04:00:00.000Z --to 2026-11-09T04:00:00.000Z --reprocess all --aws --region ${REGION}`,
-          `  piko backfill monthly --from 2026-10-01T05:00:00.000Z --to 2026-11-01T05:00:00.000Z --reprocess all --aws --region ${REGION}`,
-        ].join('\n'),
+      code: 0,
+      out: [
+        `daily: backfill ${backfillId(request)}, then the backfills of weekly, monthly that it makes stale started as execution ${name}`,
+        URL.replace(NAME, name),
       ],
+      err: [],
     });
-    expect(awsCallCount()).toBe(0);
+    expect(dryRun.code).toBe(0);
+    expect(dryRun.out[0]).toBe(
+      `daily: dry run of backfill ${backfillId(request)}, then the backfills of weekly, monthly that it makes stale started as execution daily-${backfillId(request)}-downstream-dry-run; the plan will be its output`,
+    );
+    expect(startInputs()).toEqual([
+      { stateMachineArn: BACKFILL_ARN, name, input: { ...INPUT, reprocess: 'all', downstream: true } },
+      {
+        stateMachineArn: BACKFILL_ARN,
+        name: `daily-${backfillId(request)}-downstream-dry-run`,
+        input: { ...INPUT, reprocess: 'all', dryRun: true, downstream: true },
+      },
+    ]);
   });
 
   it('starts a --downstream backfill of a job nothing depends on as a plain one', async () => {
@@ -201,6 +201,9 @@ describe('piko backfill --aws', () => {
     expect(name).toBe(`${jobId}-${backfillId({ jobId, from: new Date(FROM), to: new Date(TO) })}-dry-run`);
     expect(name.length).toBeLessThanOrEqual(MAX_EXECUTION_NAME_LENGTH);
     expect(name).toMatch(/^[A-Za-z0-9_-]+$/);
+    // With -downstream too, the job id does not fit: the name is the backfill's id alone.
+    const downstream = { jobId, from: new Date(FROM), to: new Date(TO), dryRun: true, downstream: true };
+    expect(backfillExecutionName(downstream)).toBe(`${backfillId(downstream)}-downstream-dry-run`);
     expect(backfillExecutionInput({ jobId, from: new Date(FROM), to: new Date(TO) })).toEqual({
       ...INPUT,
       jobId,

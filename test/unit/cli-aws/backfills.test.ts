@@ -69,6 +69,38 @@ describe('piko backfills --aws and piko backfill pause|resume|cancel --aws', () 
     ]);
   });
 
+  it('lists the downstream backfills of a --downstream backfill under it, in the order they run', async () => {
+    stackExists();
+    const [listed] = LISTED.backfills;
+    const downstream = [
+      {
+        jobId: 'weekly',
+        backfillId: 'bf-11111111111111111111',
+        from: '2026-10-26T04:00:00.000Z',
+        to: '2026-11-16T04:00:00.000Z',
+        status: 'planned' as const,
+      },
+      {
+        jobId: 'monthly',
+        backfillId: 'bf-22222222222222222222',
+        from: '2026-10-01T05:00:00.000Z',
+        to: '2026-11-01T05:00:00.000Z',
+        status: 'pending' as const,
+      },
+    ];
+    lambda
+      .on(InvokeCommand)
+      .resolves(invokeAnswer({ ...LISTED, backfills: [{ ...listed!, status: 'done', downstream }] }));
+
+    const result = await cli('backfills', 'daily', '--aws', '--region', REGION);
+
+    expect(result.code).toBe(0);
+    expect(result.out.slice(3)).toEqual([
+      '  then bf-11111111111111111111 weekly planned: 2026-10-26T04:00:00.000Z → 2026-11-16T04:00:00.000Z, reprocess all',
+      '  then bf-22222222222222222222 monthly pending: 2026-10-01T05:00:00.000Z → 2026-11-01T05:00:00.000Z, reprocess all',
+    ]);
+  });
+
   it('pauses with who and why, and a resume of a cancelled backfill starts its state machine again', async () => {
     stackExists();
     const paused: BackfillChangeResponse = {
@@ -126,5 +158,27 @@ describe('piko backfills --aws and piko backfill pause|resume|cancel --aws', () 
     expect(starts[0]).toMatchObject({ stateMachineArn: BACKFILL_ARN, input: JSON.stringify(restart) });
     expect(starts[0]!.name).toMatch(new RegExp(`^${ID}-resume-[0-9a-z]+$`));
     expect(resume.out[0]).toBe(`backfill ${ID} resumed: 5 cancelled run(s) pending again`);
+  });
+
+  it('pause of a done --downstream backfill names the downstream backfill its chain runs now, which the dispatcher paused', async () => {
+    stackExists();
+    const child = 'bf-11111111111111111111';
+    lambda.on(InvokeCommand).resolves(
+      invokeAnswer({
+        action: 'backfill-pause',
+        backfillId: child,
+        jobId: 'weekly',
+        from: 'planned',
+        to: 'paused',
+        runs: 0,
+      } satisfies BackfillChangeResponse),
+    );
+
+    const pause = await cli('backfill', 'pause', ID, '--aws', '--region', REGION);
+
+    expect(pause.code).toBe(0);
+    expect(pause.out).toEqual([
+      `backfill ${child} paused: nothing more of it is queued; running runs finish (the downstream backfill the chain of ${ID} runs now)`,
+    ]);
   });
 });

@@ -108,6 +108,15 @@ describe('parseControlEvent', () => {
     );
   });
 
+  it('reads downstream of a backfill request (--downstream --aws): true only, false or absent leaves it out', () => {
+    const request = { jobId: 'a', from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z' };
+    const parsed = (downstream: unknown) =>
+      parseControlEvent({ action: 'backfill-plan', request: { ...request, downstream } });
+    expect(parsed(true)).toMatchObject({ request: { jobId: 'a', downstream: true } });
+    expect(Object.keys((parsed(false) as { request: object }).request)).not.toContain('downstream');
+    expect(() => parsed('yes')).toThrow('request.downstream must be true or false, got "yes"');
+  });
+
   it('lists every problem of a backfill request at once', () => {
     expect(() =>
       parseControlEvent({
@@ -116,7 +125,7 @@ describe('parseControlEvent', () => {
       }),
     ).toThrow(
       'Invalid dispatcher event (action "backfill-plan"):\n' +
-        '  - request has unknown key(s) "dryrun"; allowed: jobId, from, to, reprocess, dryRun, reverse, config, concurrency\n' +
+        '  - request has unknown key(s) "dryrun"; allowed: jobId, from, to, reprocess, dryRun, reverse, config, concurrency, downstream\n' +
         '  - request.jobId must be a job id (a-z first, then a-z, 0-9, _ or -, at most 40 characters), got "A"\n' +
         '  - request.from must be an ISO 8601 instant with an offset, such as "2026-01-01T00:00:00Z", got "2026-01-01"\n' +
         '  - request.to must be an ISO 8601 instant with an offset, such as "2026-01-01T00:00:00Z", got 5\n' +
