@@ -74,6 +74,19 @@ async function tickAndSettle(jobId: string) {
   return { run: runs[0]!, stageCalls };
 }
 
+/**
+ * Gives a job that plans nothing (it starts in 2100) a queued run of 2026-01-01, held by the
+ * execution `executionName`, which does not exist yet: the job's next tick starts it (a restart).
+ * Such a job's next tick is decades away, so no wake is ever left to it, whatever the wall clock.
+ */
+async function queueRun(jobId: string, executionName: string): Promise<void> {
+  await tick(dispatcher, jobId);
+  await world.stack.query(
+    "INSERT INTO piko_runs (job_id, interval_start, interval_end, status, trigger_kind, generation, execution_name, created_at, updated_at) VALUES (?, '2026-01-01 00:00:00.000', '2026-01-02 00:00:00.000', 'queued', 'schedule', 0, ?, NOW(3), NOW(3))",
+    [jobId, executionName],
+  );
+}
+
 // These two blocks run before the flows below, whose last test simulates every AWS call made so far
 // (theirs too) against the synthesized policies.
 describe('a requeued run wakes its workflow at its notBefore (fixture app)', () => {
@@ -99,10 +112,12 @@ describe('a requeued run wakes its workflow at its notBefore (fixture app)', () 
         );
       }
     };
+    await queueRun('wakeful', 'wakeful-queued');
     try {
-      // Act: one tick; nothing else is sent (on AWS the next tick of a daily job is a day away)
-      const answer = await tick(dispatcher, 'wakeful');
-      expect(answer.started, dispatcher.logs()).toHaveLength(1);
+      // Act: one tick starts the run's execution; nothing else is sent (on AWS the next tick of a
+      // daily job is a day away)
+      const answer = await dispatcher.invoke({ jobId: 'wakeful' });
+      expect(answer.ok && answer.payload, dispatcher.logs()).toMatchObject({ restarted: ['wakeful-queued'] });
       await world.settled();
     } finally {
       onTask = undefined;
@@ -141,11 +156,7 @@ describe('a tick that requeues an ended execution’s runs wakes for them (fixtu
     // Arrange: dormant (it plans nothing before 2100) gets a queued run of its own; the tick restarts
     // its execution, whose stage, "Record failure" and last step all fail, so it ends holding the run.
     const ghost = 'dormant-ghost';
-    await tick(dispatcher, 'dormant');
-    await world.stack.query(
-      "INSERT INTO piko_runs (job_id, interval_start, interval_end, status, trigger_kind, generation, execution_name, created_at, updated_at) VALUES ('dormant', '2026-01-01 00:00:00.000', '2026-01-02 00:00:00.000', 'queued', 'schedule', 1, ?, NOW(3), NOW(3))",
-      [ghost],
-    );
+    await queueRun('dormant', ghost);
     let failing = true;
     let requeued: { run_id: number; not_before: string } | undefined;
     onTask = async (task) => {
@@ -429,16 +440,30 @@ describe('job workflows from the template, on the bundles (fixture app)', () => 
     const upstream = await tick(dispatcher, 'leader');
     await world.settled();
 
-    // Assert: the follower ran in an execution nobody ticked, after leader's run succeeded.
+    // Assert: the follower ran in an execution nobody ticked, after leader's run succeeded. (Both jobs
+    // are minutely: when a minute ends meanwhile, a continue plans it too, so only the runs and
+    // executions of this minute are compared.)
     expect(upstream.started, dispatcher.logs()).toHaveLength(1);
     const [leaderRun] = await runsOf(world, 'leader');
     const [followerRun] = await runsOf(world, 'follower');
     expect([leaderRun?.status, followerRun?.status], diagnostics()).toEqual(['succeeded', 'succeeded']);
-    const followers = world.sfn.executionsOf(world.machine('Piko-follower').arn);
-    expect(followers.map((execution) => execution.status)).toEqual(['SUCCEEDED']);
+    const followed = world.sfn
+      .executionsOf(world.machine('Piko-follower').arn)
+      .find((execution) => execution.name === followerRun!.execution_name);
+    expect(followed?.status, diagnostics()).toBe('SUCCEEDED');
+    const [leaderFinished] = await world.stack.query<{ finished_at: string }[]>(
+      "SELECT DATE_FORMAT(finished_at, '%Y-%m-%dT%H:%i:%s.%fZ') AS finished_at FROM piko_runs WHERE run_id = ?",
+      [leaderRun!.run_id],
+    );
+    expect(followed!.startDate.getTime()).toBeGreaterThanOrEqual(
+      Date.parse(leaderFinished!.finished_at.replace(/(\.\d{3})\d*Z$/, '$1Z')),
+    );
     expect(
       world.bindings.tasks.filter(
-        (task) => task.machine === 'Piko-leader' && task.stateName === 'Continue dispatch',
+        (task) =>
+          task.machine === 'Piko-leader' &&
+          task.stateName === 'Continue dispatch' &&
+          (task.input as { executionName?: string }).executionName === upstream.started[0]!.executionName,
       ),
     ).toHaveLength(1);
   });
