@@ -96,8 +96,9 @@ const ALLOWED: Readonly<Record<BackfillCommand, readonly BackfillStatus[]>> = {
  * - pause: no run of it is queued any more and planning stops at its cursor; runs already queued or
  *   running finish. What runs it (`piko backfill`, the backfill state machine) waits.
  * - resume: a paused or cancelled backfill goes on from its cursor: status `planning` (planning
- *   finds nothing left when it was planned), its cancelled runs back to `pending`.
- * - cancel: its pending and queued runs become `cancelled` (none is left stuck; a queued run's
+ *   finds nothing left when it was planned), its cancelled runs back to `pending` (`waiting` for a
+ *   job with upstream jobs).
+ * - cancel: its waiting, pending and queued runs become `cancelled` (none is left stuck; a queued run's
  *   execution is refused before its handler starts); running ones finish. What runs it stops.
  * @throws BackfillStateError for an unknown backfill, one of another job, or a status the command
  *   does not apply to (resume a running backfill, cancel a done one…).
@@ -134,7 +135,11 @@ export async function changeBackfill(
       );
     } else {
       to = 'planning';
-      runs = await tx.resumeCancelledRuns(backfillId);
+      // A downstream job's runs wait for their upstream intervals again, as when first planned.
+      runs = await tx.resumeCancelledRuns(
+        backfillId,
+        (job.dependsOn ?? []).length > 0 ? 'waiting' : 'pending',
+      );
     }
     await tx.setBackfillStatus(backfillId, to);
     await tx.recordAction({

@@ -380,8 +380,8 @@ class SqlJobTransaction implements JobTransaction {
     return cancelBackfillRuns(this.#open, this.job.jobId, backfillId, error);
   }
 
-  async resumeCancelledRuns(backfillId: string): Promise<number> {
-    return resumeCancelledRuns(this.#open, this.job.jobId, backfillId);
+  async resumeCancelledRuns(backfillId: string, status: 'pending' | 'waiting'): Promise<number> {
+    return resumeCancelledRuns(this.#open, this.job.jobId, backfillId, status);
   }
 
   async cancelRuns(runIds: readonly number[]): Promise<number> {

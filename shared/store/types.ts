@@ -428,13 +428,16 @@ export interface JobTransaction {
    */
   setBackfillStatus(backfillId: string, status: BackfillStatus): Promise<void>;
   /**
-   * Cancels the backfill's runs that no handler has started: its `pending` and `queued` runs become
+   * Cancels the backfill's runs that no handler has started: its `waiting`, `pending` and `queued` runs become
    * `cancelled` in a new generation with no execution (so a queued run's execution is refused by
    * the owner check and never starts it), with `error` as their message. Returns how many.
    */
   cancelBackfillRuns(backfillId: string, error: string): Promise<number>;
-  /** Puts the backfill's `cancelled` runs back to `pending` in a new generation; returns how many. */
-  resumeCancelledRuns(backfillId: string): Promise<number>;
+  /**
+   * Puts the backfill's `cancelled` runs back to `status` in a new generation: `waiting` for a job
+   * with upstream jobs, so they wait for their upstream intervals again. Returns how many.
+   */
+  resumeCancelledRuns(backfillId: string, status: 'pending' | 'waiting'): Promise<number>;
   /**
    * Sets runs of this job that are pending, queued or running to `cancelled` (finish time now,
    * requeue delay cleared; the execution name is kept, so its stage runner still finds its run and

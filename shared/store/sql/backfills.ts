@@ -266,8 +266,8 @@ export async function setBackfillStatus(
 }
 
 /**
- * Cancels a backfill's pending and queued runs: `cancelled`, generation + 1, no execution, so the
- * execution that held a queued run is refused by the owner check before its handler starts.
+ * Cancels a backfill's waiting, pending and queued runs: `cancelled`, generation + 1, no execution,
+ * so the execution that held a queued run is refused by the owner check before its handler starts.
  */
 export async function cancelBackfillRuns(
   ctx: SqlContext,
@@ -280,24 +280,28 @@ export async function cancelBackfillRuns(
   const { affectedRows } = await ctx.db.query(
     "UPDATE piko_runs SET status = 'cancelled', generation = generation + 1, execution_name = NULL, " +
       'error = ?, not_before = NULL, finished_at = ?, updated_at = ? ' +
-      "WHERE job_id = ? AND status IN ('pending', 'queued') AND backfill_id = ?",
+      "WHERE job_id = ? AND status IN ('waiting', 'pending', 'queued') AND backfill_id = ?",
     [truncateError(error), now, now, jobId, backfillId],
   );
   return affectedRows;
 }
 
-/** Puts a backfill's cancelled runs back to pending in a new generation (attempts and requeues 0). */
+/**
+ * Puts a backfill's cancelled runs back to `status` (`pending`, or `waiting` for a job with upstream
+ * jobs) in a new generation (attempts and requeues 0).
+ */
 export async function resumeCancelledRuns(
   ctx: SqlContext,
   jobId: string,
   backfillId: string,
+  status: 'pending' | 'waiting',
 ): Promise<number> {
   checkBackfillId(backfillId);
   const { affectedRows } = await ctx.db.query(
-    "UPDATE piko_runs SET status = 'pending', generation = generation + 1, attempts = 0, requeues = 0, " +
+    'UPDATE piko_runs SET status = ?, generation = generation + 1, attempts = 0, requeues = 0, ' +
       'stage = NULL, error = NULL, execution_name = NULL, not_before = NULL, started_at = NULL, ' +
       "finished_at = NULL, updated_at = ? WHERE job_id = ? AND status = 'cancelled' AND backfill_id = ?",
-    [ctx.clock(), jobId, backfillId],
+    [status, ctx.clock(), jobId, backfillId],
   );
   return affectedRows;
 }

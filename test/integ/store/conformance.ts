@@ -1469,7 +1469,9 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         const listed = await store.listBackfills({ jobId, limit: 10 });
         const cancelled = await store.withJob(jobAt(jobId, T0), (tx) => tx.cancelBackfillRuns(newer, 'stop'));
         const afterCancel = await store.backfillRunCounts(jobId, newer);
-        const resumed = await store.withJob(jobAt(jobId, T0), (tx) => tx.resumeCancelledRuns(newer));
+        const resumed = await store.withJob(jobAt(jobId, T0), (tx) =>
+          tx.resumeCancelledRuns(newer, 'pending'),
+        );
 
         // Assert
         expect(pendingWhilePaused).toEqual({ pending: [], queued: 0 });
@@ -1504,6 +1506,30 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           ['pending', 2, null],
           ['pending', 2, null],
           ['pending', 2, null],
+        ]);
+      });
+
+      it('cancels a downstream backfill’s waiting runs too, and resumes them waiting', async () => {
+        // Arrange: a backfill of a job with upstream jobs: its runs wait for their upstream intervals
+        const jobId = 'bf_waiting';
+        const id = 'bf-00000000000000000077';
+        await store.openBackfill({ ...request(id, jobId), reverse: false, cursor: T0 });
+        await store.withJob(jobAt(jobId, T0), (tx) =>
+          tx.insertRuns(runsOf(hours(T0, 2), 'backfill', { backfillId: id, status: 'waiting' })),
+        );
+
+        // Act
+        const cancelled = await store.withJob(jobAt(jobId, T0), (tx) => tx.cancelBackfillRuns(id, 'stop'));
+        const afterCancel = (await store.listRuns(jobId)).map((run) => run.status);
+        const resumed = await store.withJob(jobAt(jobId, T0), (tx) => tx.resumeCancelledRuns(id, 'waiting'));
+
+        // Assert: none left waiting for ever after the cancel; after the resume they wait again
+        expect(cancelled).toBe(2);
+        expect(afterCancel).toEqual(['cancelled', 'cancelled']);
+        expect(resumed).toBe(2);
+        expect((await store.listRuns(jobId)).map((run) => [run.status, run.generation])).toEqual([
+          ['waiting', 2],
+          ['waiting', 2],
         ]);
       });
 
