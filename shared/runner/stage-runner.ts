@@ -168,7 +168,8 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
   const neverStarted = payload.stageIndex > 0 && run.status !== 'running' && run.status !== 'succeeded';
   const record = neverStarted
     ? undefined
-    : await deps.store.markRunning(run.runId, stage.name, started, ref, version, deps.taskArn ?? null);
+    : // The record just read: the store marks it in one statement, without reading it back.
+      await deps.store.markRunning(run, stage.name, started, ref, version, deps.taskArn ?? null);
   if (!record) {
     const current = await deps.store.getRun(run.runId);
     // Delivered again after it succeeded (a restarted execution): never run an interval twice.

@@ -39,7 +39,13 @@ import {
 } from './sql/read-runs.ts';
 import { requeueRuns } from './sql/requeue-runs.ts';
 import { resetWatermark } from './sql/reset-watermark.ts';
-import { markFailed, markRunning, markSucceeded, recordOutput } from './sql/run-transitions.ts';
+import {
+  markFailed,
+  markRunning,
+  markRunningFrom,
+  markSucceeded,
+  recordOutput,
+} from './sql/run-transitions.ts';
 import {
   averageRunMs,
   failWaitingRuns,
@@ -204,7 +210,7 @@ class SqlStateStore implements StateStore {
   }
 
   async markRunning(
-    runId: number,
+    run: number | RunRecord,
     stage: string,
     now: Date,
     owner?: RunOwner,
@@ -212,6 +218,14 @@ class SqlStateStore implements StateStore {
     taskArn: string | null = null,
   ): Promise<RunRecord | undefined> {
     const started = { stage, version, taskArn };
+    if (typeof run !== 'number') {
+      // From the caller's record: one conditional UPDATE, no read back. Only when the run changed
+      // since (or is refused) does it go on as from the id, which reads it again and tells why.
+      const write = (db: SqlDatabase) => markRunningFrom(db, run, started, now, owner);
+      const record = await (this.#inTransaction() ? write(this.database) : this.#statusWrites.run(write));
+      if (record) return record;
+    }
+    const runId = typeof run === 'number' ? run : run.runId;
     if (this.#inTransaction()) {
       const marked = await markRunning(this.database, runId, started, now, owner);
       return marked ? getRun(this.database, runId) : undefined;

@@ -2,7 +2,7 @@
 import { InputError, RunCancelledError } from '../../errors.ts';
 import type { SqlDatabase } from '../../sql.ts';
 import { ownerMismatch, refused } from '../owner.ts';
-import type { RunOwner } from '../types.ts';
+import type { RunOwner, RunRecord } from '../types.ts';
 import { checkCount, checkDate, checkRunId, checkVersion, truncateError, unknownRun } from './checks.ts';
 import { getRun } from './read-runs.ts';
 import { toJson } from './rows.ts';
@@ -31,14 +31,7 @@ export async function markRunning(
   owner: RunOwner | undefined,
 ): Promise<boolean> {
   const { stage, version, taskArn } = start;
-  checkRunId(runId);
-  checkDate('now', now);
-  checkVersion(version);
-  if (taskArn !== null && (taskArn.length === 0 || taskArn.length > MAX_TASK_ARN_LENGTH)) {
-    throw new InputError(
-      `An ECS task ARN has 1 to ${MAX_TASK_ARN_LENGTH} characters; got ${taskArn.length}: pass null for a stage that runs outside ECS`,
-    );
-  }
+  checkStart(runId, start, now);
   // The pause check is part of the same statement, so a pause that has committed is always seen:
   // a run the pause caught before its handler started is refused and stays as it is, to be
   // re-dispatched after resume. A run already running (a later stage, a retry) goes on.
@@ -51,6 +44,80 @@ export async function markRunning(
     [stage, stage, now, version, taskArn, now, runId, ...ownerParams],
   );
   return updated.affectedRows > 0;
+}
+
+/**
+ * {@link markRunning} of a run from `read`, its record as the caller has just read it: the one UPDATE
+ * is conditional, besides everything markRunning checks, on the row being still what `read` says
+ * (status, attempts, stage, generation, execution, last update), so the started run's record is
+ * `read` with the columns this UPDATE set, and is not read again. Undefined when the UPDATE matched
+ * no row: the run changed since the read, or markRunning would refuse it (the caller then calls
+ * markRunning, which tells the two apart).
+ */
+export async function markRunningFrom(
+  db: SqlDatabase,
+  read: RunRecord,
+  start: StageStart,
+  now: Date,
+  owner: RunOwner | undefined,
+): Promise<RunRecord | undefined> {
+  const { stage, version, taskArn } = start;
+  checkStart(read.runId, start, now);
+  if (read.status === 'succeeded' || read.status === 'cancelled' || read.status === 'skipped')
+    return undefined;
+  const attempts = read.stage === stage ? read.attempts + 1 : 1;
+  const [ownerSql, ownerParams] = ownerCondition(owner);
+  // The pause check as in markRunning (a run already running goes on).
+  const pauseSql =
+    read.status === 'running'
+      ? ''
+      : ' AND NOT EXISTS (SELECT 1 FROM piko_jobs WHERE piko_jobs.job_id = piko_runs.job_id AND piko_jobs.paused <> 0)';
+  const updated = await db.query(
+    "UPDATE piko_runs SET status = 'running', attempts = ?, stage = ?, started_at = ?, finished_at = NULL, " +
+      'code_version = ?, task_arn = ?, updated_at = ? WHERE run_id = ? AND status = ? AND attempts = ? AND ' +
+      `stage ${read.stage === null ? 'IS NULL' : '= ?'} AND generation = ? AND execution_name ` +
+      `${read.executionName === null ? 'IS NULL' : '= ?'} AND updated_at = ?${pauseSql}${ownerSql}`,
+    [
+      attempts,
+      stage,
+      now,
+      version,
+      taskArn,
+      now,
+      read.runId,
+      read.status,
+      read.attempts,
+      ...(read.stage === null ? [] : [read.stage]),
+      read.generation,
+      ...(read.executionName === null ? [] : [read.executionName]),
+      read.updatedAt,
+      ...ownerParams,
+    ],
+  );
+  if (updated.affectedRows === 0) return undefined;
+  return {
+    ...read,
+    status: 'running',
+    attempts,
+    stage,
+    startedAt: now,
+    finishedAt: null,
+    version,
+    taskArn,
+    updatedAt: now,
+  };
+}
+
+function checkStart(runId: number, start: StageStart, now: Date): void {
+  checkRunId(runId);
+  checkDate('now', now);
+  checkVersion(start.version);
+  const { taskArn } = start;
+  if (taskArn !== null && (taskArn.length === 0 || taskArn.length > MAX_TASK_ARN_LENGTH)) {
+    throw new InputError(
+      `An ECS task ARN has 1 to ${MAX_TASK_ARN_LENGTH} characters; got ${taskArn.length}: pass null for a stage that runs outside ECS`,
+    );
+  }
 }
 
 /** Records a non-last stage's output; the run stays running. */
