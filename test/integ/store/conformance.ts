@@ -797,7 +797,8 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           await tx.markQueued([ids[3]!, ids[1]!, ids[4]!], 'exec-a');
           await tx.markQueued([ids[2]!], 'exec-b');
         });
-        await store.markRunning(ids[3]!, 'main', T0);
+        // The older run running, the newer queued: the order is the intervals', not the statuses'.
+        await store.markRunning(ids[1]!, 'main', T0);
         await store.markRunning(ids[2]!, 'main', T0);
         await store.markSucceeded(ids[2]!, null, T0);
 
@@ -810,8 +811,8 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
 
         expect(result).toEqual({
           scheduled: [
-            [ids[1], 'queued'],
-            [ids[3], 'running'],
+            [ids[1], 'running'],
+            [ids[3], 'queued'],
           ],
           backfill: [ids[4]],
         });
