@@ -281,7 +281,8 @@ const noBinding = async () => undefined;
 function memoryStore(store: StateStore): StateStore {
   const records = new Map<number, RunRecord>();
   const overrides: Partial<StateStore> = {
-    async markRunning(runId, stage, now) {
+    async markRunning(run, stage, now) {
+      const runId = typeof run === 'number' ? run : run.runId;
       const record = {
         runId,
         jobId: job.id,

@@ -30,6 +30,13 @@ export interface StageAttempt {
   readonly resources: ResourceRegistry;
   /** Aborted when the process shuts down. @default never */
   readonly shutdown?: AbortSignal;
+  /**
+   * The attempt's one controller: its signal is the handler's `ctx.signal`, aborted by the job's
+   * timeout, by `shutdown`, or by whoever holds it (the stage runner, on a cancel). One per attempt,
+   * where combining signals (`AbortSignal.timeout`, `AbortSignal.any`) would make several.
+   * @default a new one
+   */
+  readonly controller?: AbortController;
   /** Where the context's log lines go (the fields the handler gave). */
   log(level: RunLogLevel, message: string, fields: LogFields): void;
   /** Writes the records the stage emitted, once its handler has returned (still under the timeout). */
@@ -44,9 +51,20 @@ export interface StageAttempt {
  *   throws otherwise, as it was thrown.
  */
 export async function attemptStage(attempt: StageAttempt): Promise<unknown> {
-  const { job, stage } = attempt;
-  const timeout = AbortSignal.timeout(job.timeoutMs);
-  const signal = attempt.shutdown ? AbortSignal.any([timeout, attempt.shutdown]) : timeout;
+  const { job, stage, shutdown } = attempt;
+  const controller = attempt.controller ?? new AbortController();
+  const { signal } = controller;
+  let timedOut = false;
+  // What AbortSignal.timeout would do: abort with a TimeoutError DOMException, never keeping the
+  // process alive.
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+  }, job.timeoutMs);
+  timer.unref?.();
+  const onShutdown = () => controller.abort(shutdown?.reason);
+  if (shutdown?.aborted) onShutdown();
+  else shutdown?.addEventListener('abort', onShutdown, { once: true });
   const records = new RecordBuffer(job.sinks);
   const log = runLogger(attempt);
   const context: RunContext = {
@@ -70,14 +88,17 @@ export async function attemptStage(attempt: StageAttempt): Promise<unknown> {
     await attempt.deliver(records);
     return output;
   } catch (error) {
-    if (timeout.aborted) {
-      const timedOut = new TimeoutError(
+    if (timedOut) {
+      const timeoutError = new TimeoutError(
         `Stage "${stage.name}" of job "${job.id}" timed out after ${job.timeoutMs} ms`,
       );
-      stageTimeouts.add(timedOut);
-      throw timedOut;
+      stageTimeouts.add(timeoutError);
+      throw timeoutError;
     }
     throw error;
+  } finally {
+    clearTimeout(timer);
+    shutdown?.removeEventListener('abort', onShutdown);
   }
 }
 

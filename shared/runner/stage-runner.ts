@@ -168,7 +168,8 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
   const neverStarted = payload.stageIndex > 0 && run.status !== 'running' && run.status !== 'succeeded';
   const record = neverStarted
     ? undefined
-    : await deps.store.markRunning(run.runId, stage.name, started, ref, version, deps.taskArn ?? null);
+    : // The record just read: the store marks it in one statement, without reading it back.
+      await deps.store.markRunning(run, stage.name, started, ref, version, deps.taskArn ?? null);
   if (!record) {
     const current = await deps.store.getRun(run.runId);
     // Delivered again after it succeeded (a restarted execution): never run an interval twice.
@@ -221,8 +222,10 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
       }),
   });
 
-  const cancel = watchForCancel(deps, run.runId);
-  const shutdown = deps.shutdown ? AbortSignal.any([deps.shutdown, cancel.signal]) : cancel.signal;
+  // The attempt's one controller: the cancel poll aborts it, attemptStage adds the shutdown and the
+  // job's timeout.
+  const controller = new AbortController();
+  const cancel = watchForCancel(deps, run.runId, controller);
   let output: unknown;
   const runLog = deps.runLogs?.open(job.id, run.runId);
   try {
@@ -236,7 +239,8 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
       // One rule for every stage: the previous stage's output is the one it recorded in the store.
       input: payload.stageIndex === 0 ? null : (record.output ?? null),
       resources: deps.resources,
-      shutdown,
+      shutdown: deps.shutdown,
+      controller,
       log: (level, message, fields) => {
         // Secret-named fields (`password`, `apiKey`…) are masked on stdout as in the run's log file.
         logger[level](redact(message), {
@@ -266,14 +270,15 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
   } catch (error) {
     // Stopped from outside (SIGTERM): a cancel's ecs:StopTask, most likely. Read the run once rather
     // than wait for the next poll, so a cancelled run ends as cancelled (never retried).
-    if (!cancel.signal.aborted && deps.shutdown?.aborted) await cancel.checkNow();
-    if (cancel.signal.aborted) {
+    if (!cancel.cancelled() && deps.shutdown?.aborted) await cancel.checkNow();
+    const cancelled = cancel.cancelled();
+    if (cancelled) {
       logger.info('stage stopped: the run was cancelled', {
         jobId: job.id,
         runId: run.runId,
         stage: stage.name,
       });
-      throw cancel.signal.reason;
+      throw cancelled;
     }
     // The run's log says how each attempt ended, so a reader sees why the next one began.
     runLog?.write({
@@ -343,26 +348,28 @@ function isOperatorFinal(run: RunRecord): boolean {
 
 /**
  * Polls the run's status every `cancelPollMs` while its stage runs (and at once on `checkNow`): once
- * an operator has cancelled it (or marked it skipped), `signal` aborts with a RunCancelledError. A
- * failed read is ignored (the next one tries again); the timer never keeps the process alive.
+ * an operator has cancelled it (or marked it skipped), `controller` aborts with a RunCancelledError,
+ * which `cancelled()` answers from then on (the controller may also abort for other reasons: the
+ * shutdown, the timeout). A failed read is ignored (the next one tries again); the timer never keeps
+ * the process alive.
  */
 function watchForCancel(
   deps: StageRunnerDeps,
   runId: number,
-): { readonly signal: AbortSignal; checkNow(): Promise<void>; stop(): void } {
-  const controller = new AbortController();
+  controller: AbortController,
+): { cancelled(): RunCancelledError | undefined; checkNow(): Promise<void>; stop(): void } {
+  let cancelled: RunCancelledError | undefined;
   const check = () =>
     deps.store.getRun(runId).then(
       (current) => {
-        if (current && isOperatorFinal(current) && !controller.signal.aborted) {
-          controller.abort(
-            new RunCancelledError(runId, current.status === 'skipped' ? 'skipped' : 'cancelled'),
-          );
+        if (current && isOperatorFinal(current) && cancelled === undefined) {
+          cancelled = new RunCancelledError(runId, current.status === 'skipped' ? 'skipped' : 'cancelled');
+          controller.abort(cancelled);
         }
       },
       (error: unknown) => logger.debug('cancel poll failed', { runId, error: errorMessage(error) }),
     );
   const timer = setInterval(check, deps.cancelPollMs ?? 5_000);
   timer.unref?.();
-  return { signal: controller.signal, checkNow: check, stop: () => clearInterval(timer) };
+  return { cancelled: () => cancelled, checkNow: check, stop: () => clearInterval(timer) };
 }

@@ -41,7 +41,17 @@ import {
 } from './sql/read-runs.ts';
 import { requeueRuns } from './sql/requeue-runs.ts';
 import { resetWatermark } from './sql/reset-watermark.ts';
-import { markFailed, markRunning, markSucceeded, recordOutput } from './sql/run-transitions.ts';
+import {
+  explainNoUpdate,
+  markFailed,
+  markRunning,
+  markRunningFromStatement,
+  markRunningStatement,
+  markSucceeded,
+  markSucceededStatement,
+  recordOutput,
+  startedRecord,
+} from './sql/run-transitions.ts';
 import {
   averageRunMs,
   failWaitingRuns,
@@ -207,7 +217,7 @@ class SqlStateStore implements StateStore {
   }
 
   async markRunning(
-    runId: number,
+    run: number | RunRecord,
     stage: string,
     now: Date,
     owner?: RunOwner,
@@ -215,11 +225,25 @@ class SqlStateStore implements StateStore {
     taskArn: string | null = null,
   ): Promise<RunRecord | undefined> {
     const started = { stage, version, taskArn };
+    const { dialect } = this.database;
+    if (typeof run !== 'number') {
+      // From the caller's record: one conditional UPDATE, no read back. Only when the run changed
+      // since (or is refused) does it go on as from the id, which reads it again and tells why.
+      const statement = markRunningFromStatement(dialect, run, started, now, owner);
+      if (statement) {
+        const marked = this.#inTransaction()
+          ? await this.database.query(statement.sql, statement.params)
+          : await this.#statusWrites.write(statement, (result) => result);
+        if (marked.affectedRows > 0) return startedRecord(run, started, now);
+      }
+    }
+    const runId = typeof run === 'number' ? run : run.runId;
     if (this.#inTransaction()) {
       const marked = await markRunning(this.database, runId, started, now, owner);
       return marked ? getRun(this.database, runId) : undefined;
     }
-    const marked = await this.#statusWrites.run((db) => markRunning(db, runId, started, now, owner));
+    const statement = markRunningStatement(dialect, runId, started, now, owner);
+    const marked = await this.#statusWrites.write(statement, (result) => result.affectedRows > 0);
     return marked ? this.#runReads.get(runId) : undefined;
   }
 
@@ -227,7 +251,7 @@ class SqlStateStore implements StateStore {
     return recordOutput(this.database, runId, output, now, owner);
   }
 
-  markSucceeded(
+  async markSucceeded(
     runId: number,
     output: unknown,
     now: Date,
@@ -235,7 +259,10 @@ class SqlStateStore implements StateStore {
     version: string | null = null,
   ): Promise<void> {
     if (this.#inTransaction()) return markSucceeded(this.database, runId, output, now, owner, version);
-    return this.#statusWrites.run((db) => markSucceeded(db, runId, output, now, owner, version));
+    const statement = markSucceededStatement(this.database.dialect, runId, output, now, owner, version);
+    return this.#statusWrites.write(statement, async (result) => {
+      if (result.affectedRows === 0) await explainNoUpdate(this.database, runId, owner, true);
+    });
   }
 
   markFailed(runId: number, error: string, attempts: number, now: Date, owner?: RunOwner): Promise<void> {

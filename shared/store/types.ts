@@ -593,10 +593,13 @@ export interface StateStore {
    * version of the code starting the stage, and `taskArn`, the ECS task running it (cleared for a
    * stage that runs elsewhere); returns undefined for an unknown run. With `owner`, only when the
    * run is still owned by it (job, execution name, generation); else undefined too, and nothing
-   * changes. @default version null (the code declares none); taskArn null (not an ECS task)
+   * changes. `run` is the run's id, or its record as the caller has just read it: then the run is
+   * marked in one statement, conditional on its row being still that record, and its started record
+   * is not read again (a run that changed since the read is marked as from its id).
+   * @default version null (the code declares none); taskArn null (not an ECS task)
    */
   markRunning(
-    runId: number,
+    run: number | RunRecord,
     stage: string,
     now: Date,
     owner?: RunOwner,

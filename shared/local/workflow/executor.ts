@@ -2,6 +2,7 @@ import type { StateMachine } from 'aws-local-stepfunctions';
 import { WorkflowAbortedError, WorkflowFailedError } from '../../errors.ts';
 import { parseStagePayload, type StagePayload } from '../../workflow/stage-event.ts';
 import type { ExecutionInput } from '../../workflow/starter.ts';
+import { loadInterpreter } from './fast-jsonpath.ts';
 import { toInlineMap } from './inline-map.ts';
 
 export type { StagePayload } from '../../workflow/stage-event.ts';
@@ -159,7 +160,8 @@ async function compile(asl: string, validate: boolean): Promise<CompiledWorkflow
   const key = `${validate ? 'v' : 'n'}${asl}`;
   const known = compiled.get(key);
   if (known) return known;
-  const { StateMachine } = await import('aws-local-stepfunctions');
+  // With the fast path for plain JSONPath queries (fast-jsonpath.ts): the same definition runs.
+  const { StateMachine } = loadInterpreter();
   // Distributed Maps run as inline ones locally: the one allowed difference (inline-map.ts).
   const definition = toInlineMap(JSON.parse(asl) as AslDefinition);
   const tasks = new Map<string, TaskKind>();

@@ -6,6 +6,8 @@ import type { PoolConnection, ResultSetHeader } from 'mysql2/promise';
 import { StoreError, StoreUnavailableError } from '../../errors.ts';
 import type { SqlDatabase, SqlRow } from '../../sql.ts';
 import { nestedTransactionError } from '../sql/dialect.ts';
+import { roundTrips } from '../sql/group-commit.ts';
+import type { Statement } from '../sql/run-transitions.ts';
 import { mysqlStoreError } from './driver-errors.ts';
 
 /** How statements run on a MySQL connection. */
@@ -55,7 +57,7 @@ export class MysqlConnectionDatabase implements SqlDatabase {
 
   /**
    * True when the connection was opened with `multipleStatements` (the state store's pool): a
-   * transaction on it can send a group's statements in one round trip ({@link queryMany}).
+   * group commit's statements go in one round trip ({@link writeBatch}).
    */
   get multipleStatements(): boolean {
     return this.#connection.config.multipleStatements === true;
@@ -81,6 +83,38 @@ export class MysqlConnectionDatabase implements SqlDatabase {
       const wrapped = mysqlStoreError(error, this.#options.target, timeoutMs);
       if (wrapped instanceof StoreUnavailableError) this.#reusable = false;
       throw wrapped;
+    }
+  }
+
+  /**
+   * Runs the statements in one transaction: `START TRANSACTION`, the statements and `COMMIT` in
+   * one round trip (a few, each under `MAX_PIPELINE_CHARS` of text: RDS Proxy pins a session for
+   * longer statement text); resolves with each statement's result. When one fails, the server runs
+   * none after it (nor the COMMIT): the transaction is rolled back and the promise rejects with
+   * that error. Without {@link multipleStatements}, one statement per round trip.
+   */
+  async writeBatch(statements: readonly Statement[]): Promise<QueryResult[]> {
+    if (!this.multipleStatements) {
+      return this.transaction(async (db) => {
+        const results: QueryResult[] = [];
+        for (const { sql, params } of statements) results.push(await db.query(sql, params));
+        return results;
+      });
+    }
+    if (this.#inTransaction) throw nestedTransactionError();
+    this.#inTransaction = true;
+    try {
+      const texts = statements.map(({ sql, params }) => this.format(sql, params));
+      const results: QueryResult[] = [];
+      for (const trip of roundTrips(['START TRANSACTION', ...texts, 'COMMIT'])) {
+        results.push(...(await this.queryMany(trip)));
+      }
+      return results.slice(1, -1);
+    } catch (error) {
+      await this.#rollback(error);
+      throw error;
+    } finally {
+      this.#inTransaction = false;
     }
   }
 
@@ -167,22 +201,6 @@ export class TransactionDatabase implements SqlDatabase {
   async query(sql: string, params: readonly unknown[] = []): Promise<QueryResult> {
     this.#check();
     return this.#connection.query(sql, params);
-  }
-
-  /** True when the group commit may send its statements in one round trip (see `group-commit.ts`). */
-  get pipelined(): boolean {
-    return this.#connection.multipleStatements;
-  }
-
-  /** See {@link MysqlConnectionDatabase.format}. */
-  format(sql: string, params: readonly unknown[]): string {
-    return this.#connection.format(sql, params);
-  }
-
-  /** See {@link MysqlConnectionDatabase.queryMany}. */
-  async queryMany(texts: readonly string[]): Promise<QueryResult[]> {
-    this.#check();
-    return this.#connection.queryMany(texts);
   }
 
   #check(): void {

@@ -2,6 +2,7 @@
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import { StoreError } from '../../errors.ts';
 import type { SqlDatabase, SqlRow } from '../../sql.ts';
+import type { Statement } from '../sql/run-transitions.ts';
 import { MysqlConnectionDatabase, type MysqlStatementOptions } from './connection-database.ts';
 import { mysqlStoreError } from './driver-errors.ts';
 
@@ -41,6 +42,11 @@ export class MysqlPoolDatabase implements SqlDatabase {
 
   transaction<T>(work: (db: SqlDatabase) => Promise<T>): Promise<T> {
     return this.#withConnection((db) => db.transaction(work));
+  }
+
+  /** A group commit's statements in one transaction on one connection ({@link MysqlConnectionDatabase.writeBatch}). */
+  writeBatch(statements: readonly Statement[]): Promise<{ rows: SqlRow[]; affectedRows: number }[]> {
+    return this.#withConnection((db) => db.writeBatch(statements));
   }
 
   /**

@@ -1,55 +1,63 @@
 /**
- * Group commit of a run's status writes (markRunning, markSucceeded): the calls made in one turn of
- * the event loop share one transaction, so many runs pay for one commit (on SQLite one WAL append
- * and sync, one turn of the store's mutex; on MySQL one redo-log flush) instead of one each.
+ * Group commit of a run's status writes (markRunning, markSucceeded): the writes made in one turn
+ * of the event loop share one transaction, so many runs pay for one commit (on SQLite one WAL
+ * append, one turn of the store's mutex; on MySQL one redo-log flush) instead of one each.
  *
- * Every call keeps its own statements, unchanged (owner-conditional per row), and its caller
- * awaits its own outcome, settled only after the shared transaction has committed: a crash before
- * the commit loses no acknowledged write. When any call in a group fails, the group is rolled back
- * and every call runs again on its own, autocommitted, exactly as without grouping, so each caller
- * sees its own result or error and no call's failure decides another's.
- *
- * On a database that can send several statements in one round trip ({@link PipelinedDatabase}:
- * MySQL), the group's calls run side by side in the transaction and the statements they issue in
- * one turn of the event loop go to the server together, each with its own result (its own
- * `affectedRows`): a group of 40 runs costs START, one round trip of 40 UPDATEs and COMMIT, instead
- * of 42 round trips one after another on one connection.
+ * A write is one statement (owner-conditional per row, unchanged by grouping) and what its caller
+ * makes of its result (`then`: a record, or the read that says why no row matched). The group's
+ * statements commit together ({@link BatchDatabase.writeBatch}: on MySQL `START TRANSACTION`, the
+ * statements and `COMMIT` in one round trip, or a few under {@link MAX_PIPELINE_CHARS}; on SQLite
+ * all at once, synchronously, between BEGIN and COMMIT), and only then does each `then` run and its
+ * caller's promise settle: a crash before the commit loses no acknowledged write. Each statement
+ * keeps its own result (its own `affectedRows`). When the batch fails (a statement's error, a lost
+ * connection), it is rolled back and every write runs again on its own, autocommitted, exactly as
+ * without grouping, so each caller sees its own result or error and no write's failure decides
+ * another's.
  */
 import { AsyncResource } from 'node:async_hooks';
 import type { SqlDatabase, SqlRow } from '../../sql.ts';
+import type { Statement } from './run-transitions.ts';
 
-/** The most calls one group commit carries; more wait for the next group. */
+/** The most writes one group commit carries; more wait for the next group. */
 export const MAX_GROUP_SIZE = 500;
 
 /**
- * The most SQL text one round trip of a pipelined group carries (statements with their values
+ * The most SQL text one round trip of a group carries on MySQL (statements with their values
  * inlined). RDS Proxy pins a session to its database connection for any statement text over 16 KB;
  * a single statement longer than this still goes, alone.
  */
 export const MAX_PIPELINE_CHARS = 16_000;
 
-type QueryResult = { rows: SqlRow[]; affectedRows: number };
+/** What a statement answers. */
+export type QueryResult = { rows: SqlRow[]; affectedRows: number };
 
-/** A transaction's database that can also send several statements in one round trip. */
-export interface PipelinedDatabase extends SqlDatabase {
-  /** False when this connection cannot (it was opened without multiple statements). */
-  readonly pipelined: boolean;
-  /** The statement's text with `params` inlined (escaped), as {@link queryMany} sends it. */
-  format(sql: string, params: readonly unknown[]): string;
+/** A database that commits several statements in one transaction, in as few round trips as it can. */
+export interface BatchDatabase extends SqlDatabase {
   /**
-   * Runs the statements (texts from {@link format}) in order in one round trip; resolves with each
-   * one's result. When one fails, the server runs none after it and the promise rejects with that
-   * statement's error.
+   * Runs the statements in order in one transaction and commits it; resolves with each one's
+   * result. All or nothing: when one fails, the transaction is rolled back (or its connection
+   * dropped, which rolls it back) and the promise rejects with that error.
    */
-  queryMany(texts: readonly string[]): Promise<QueryResult[]>;
+  writeBatch(statements: readonly Statement[]): Promise<QueryResult[]>;
 }
 
-function isPipelined(db: SqlDatabase): db is PipelinedDatabase {
-  return (db as Partial<PipelinedDatabase>).pipelined === true;
+function isBatchDatabase(db: SqlDatabase): db is BatchDatabase {
+  return typeof (db as Partial<BatchDatabase>).writeBatch === 'function';
+}
+
+/** `statements` in one transaction of `db`: its {@link BatchDatabase.writeBatch}, else one after another. */
+function writeBatch(db: SqlDatabase, statements: readonly Statement[]): Promise<QueryResult[]> {
+  if (isBatchDatabase(db)) return db.writeBatch(statements);
+  return db.transaction(async (tx) => {
+    const results: QueryResult[] = [];
+    for (const { sql, params } of statements) results.push(await tx.query(sql, params));
+    return results;
+  });
 }
 
 interface Call<T = unknown> {
-  readonly work: (db: SqlDatabase) => Promise<T>;
+  readonly statement: Statement;
+  readonly then: (result: QueryResult) => T | Promise<T>;
   readonly resolve: (value: T) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -69,10 +77,13 @@ export class GroupCommit {
     this.#flushLater = AsyncResource.bind(() => setImmediate(() => this.#flush()));
   }
 
-  /** Runs `work` in the next group's transaction; resolves once that transaction has committed. */
-  run<T>(work: (db: SqlDatabase) => Promise<T>): Promise<T> {
+  /**
+   * Runs `statement` in the next group's transaction; once that has committed, resolves with what
+   * `then` makes of its result (`then` runs outside the transaction, on the store's database).
+   */
+  write<T>(statement: Statement, then: (result: QueryResult) => T | Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      if (this.#pending.push({ work, resolve, reject } as Call) === 1) this.#flushLater();
+      if (this.#pending.push({ statement, then, resolve, reject } as Call) === 1) this.#flushLater();
     });
   }
 
@@ -85,96 +96,62 @@ export class GroupCommit {
   }
 
   async #commit(group: readonly Call[]): Promise<void> {
-    if (group.length === 1) return settle(group[0]!, this.#database);
-    let results: unknown[];
+    if (group.length === 1) return alone(group[0]!, this.#database);
+    let results: QueryResult[];
     try {
-      results = await this.#database.transaction(async (db) => {
-        if (isPipelined(db)) return runPipelined(db, group);
-        const values: unknown[] = [];
-        for (const call of group) values.push(await call.work(db));
-        return values;
-      });
+      results = await writeBatch(
+        this.#database,
+        group.map((call) => call.statement),
+      );
     } catch {
-      // One call's error (a refused event, an unknown run, a lost connection) rolled all back: each
-      // runs again alone, as it would have without grouping, and meets its own outcome.
-      await Promise.all(group.map((call) => settle(call, this.#database)));
+      // One statement's error (a lost connection, a deadlock) rolled all back: each runs again
+      // alone, as it would have without grouping, and meets its own outcome.
+      await Promise.all(group.map((call) => alone(call, this.#database)));
       return;
     }
-    for (const [index, call] of group.entries()) call.resolve(results[index]);
+    await Promise.all(group.map((call, index) => settle(call, results[index]!)));
   }
 }
 
-/**
- * Runs the group's calls side by side on `db`; their statements go out in round trips of
- * {@link PipelinedDatabase.queryMany}. Rejects with the first call's error once all have settled
- * (no statement of the transaction is left in flight when it rolls back).
- */
-async function runPipelined(db: PipelinedDatabase, group: readonly Call[]): Promise<unknown[]> {
-  const pipeline = new Pipeline(db);
-  const outcomes = await Promise.allSettled(group.map((call) => call.work(pipeline)));
-  const failed = outcomes.find((outcome) => outcome.status === 'rejected');
-  if (failed) throw failed.reason;
-  return outcomes.map((outcome) => (outcome as PromiseFulfilledResult<unknown>).value);
-}
-
-/**
- * The transaction's database as the calls of a pipelined group see it: statements issued in one
- * turn of the event loop are sent together once the turn is over, one round trip at a time.
- */
-class Pipeline implements SqlDatabase {
-  readonly dialect: SqlDatabase['dialect'];
-  readonly #db: PipelinedDatabase;
-  #pending: { text: string; resolve: (result: QueryResult) => void; reject: (error: unknown) => void }[] = [];
-  #busy = false;
-
-  constructor(db: PipelinedDatabase) {
-    this.#db = db;
-    this.dialect = db.dialect;
-  }
-
-  query(sql: string, params: readonly unknown[] = []): Promise<QueryResult> {
-    return new Promise((resolve, reject) => {
-      const text = this.#db.format(sql, params);
-      if (this.#pending.push({ text, resolve, reject }) === 1 && !this.#busy)
-        setImmediate(() => void this.#flush());
-    });
-  }
-
-  transaction<T>(work: (db: SqlDatabase) => Promise<T>): Promise<T> {
-    return this.#db.transaction(work);
-  }
-
-  async #flush(): Promise<void> {
-    this.#busy = true;
-    // Statements issued while a round trip is out go in the next; those the calls issue once
-    // settled (an explanation's read) find the pipeline idle and schedule a flush of their own.
-    while (this.#pending.length > 0) {
-      let chars = 0;
-      let count = 0;
-      for (const { text } of this.#pending) {
-        chars += text.length + 1;
-        if (count > 0 && chars > MAX_PIPELINE_CHARS) break;
-        count += 1;
-      }
-      const batch = this.#pending.splice(0, count);
-      try {
-        const results = await this.#db.queryMany(batch.map((entry) => entry.text));
-        for (const [index, entry] of batch.entries()) entry.resolve(results[index]!);
-      } catch (error) {
-        // The server ran none after the failing statement; the transaction rolls back whole.
-        for (const entry of [...batch, ...this.#pending.splice(0)]) entry.reject(error);
-      }
-    }
-    this.#busy = false;
-  }
-}
-
-async function settle(call: Call, database: SqlDatabase): Promise<void> {
+/** A write on its own, autocommitted. */
+async function alone(call: Call, database: SqlDatabase): Promise<void> {
+  let result: QueryResult;
   try {
-    call.resolve(await call.work(database));
+    result = await database.query(call.statement.sql, call.statement.params);
+  } catch (error) {
+    call.reject(error);
+    return;
+  }
+  await settle(call, result);
+}
+
+async function settle(call: Call, result: QueryResult): Promise<void> {
+  try {
+    call.resolve(await call.then(result));
   } catch (error) {
     call.reject(error);
   }
+}
+
+/**
+ * Splits statement texts into round trips of at most {@link MAX_PIPELINE_CHARS} characters (a text
+ * longer than that goes alone).
+ */
+export function roundTrips(texts: readonly string[]): string[][] {
+  const trips: string[][] = [];
+  let trip: string[] = [];
+  let chars = 0;
+  for (const text of texts) {
+    if (trip.length > 0 && chars + text.length + 1 > MAX_PIPELINE_CHARS) {
+      trips.push(trip);
+      trip = [];
+      chars = 0;
+    }
+    trip.push(text);
+    chars += text.length + 1;
+  }
+  if (trip.length > 0) trips.push(trip);
+  return trips;
 }
 
 /**

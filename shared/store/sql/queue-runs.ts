@@ -52,12 +52,14 @@ export async function delayedUntil(
 /** Runs of a job's lane that are `queued` or `running`, oldest first. */
 export async function inFlightRuns(ctx: SqlContext, jobId: string, lane: DispatchLane): Promise<RunRecord[]> {
   const [laneSql, laneParams] = laneCondition(lane);
+  // Sorted here, not in SQL: with ORDER BY interval_start, SQLite walks the job's interval index,
+  // every run the job ever had (732 µs at 5,500 runs, linear in them), to skip a sort; without it,
+  // it seeks the lane index to the few runs in flight (8 µs). MySQL seeks the lane index either way.
   const { rows } = await ctx.db.query(
-    `SELECT ${RUN_COLUMNS} FROM piko_runs WHERE job_id = ? AND status IN ('queued', 'running') AND ${laneSql} ` +
-      'ORDER BY interval_start',
+    `SELECT ${RUN_COLUMNS} FROM piko_runs WHERE job_id = ? AND status IN ('queued', 'running') AND ${laneSql}`,
     [jobId, ...laneParams],
   );
-  return rows.map(toRunRecord);
+  return rows.map(toRunRecord).sort((a, b) => a.interval.start.getTime() - b.interval.start.getTime());
 }
 
 /**

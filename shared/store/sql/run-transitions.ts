@@ -1,8 +1,8 @@
 /** A run's state transitions as its stages report them: running, an output, succeeded, failed. */
 import { InputError, RunCancelledError } from '../../errors.ts';
-import type { SqlDatabase } from '../../sql.ts';
+import type { SqlDatabase, SqlDialect } from '../../sql.ts';
 import { ownerMismatch, refused } from '../owner.ts';
-import type { RunOwner } from '../types.ts';
+import type { RunOwner, RunRecord } from '../types.ts';
 import { checkCount, checkDate, checkRunId, checkVersion, truncateError, unknownRun } from './checks.ts';
 import { getRun } from './read-runs.ts';
 import { toJson } from './rows.ts';
@@ -17,12 +17,51 @@ export interface StageStart {
 /** The longest ECS task ARN the `task_arn` column holds. */
 const MAX_TASK_ARN_LENGTH = 400;
 
+/** One statement and its parameters, as a group commit carries it. */
+export interface Statement {
+  readonly sql: string;
+  readonly params: readonly unknown[];
+}
+
 /**
- * Marks a run `running` for an attempt of `start.stage` by code of `start.version`, in the ECS task
- * `start.taskArn` (see StateStore.markRunning); false when the run is unknown, succeeded, caught by
- * a pause before it started, or not `owner`'s. The run's record is read afterwards (the store reads
- * those of a group commit in one statement).
+ * How a statement names the run it updates by id: on MySQL with `FORCE INDEX (PRIMARY)`, as the
+ * optimizer may otherwise pick a secondary index the owner conditions match (job, execution), and
+ * scan every run of the execution for the one row.
  */
+function runsById(dialect: SqlDialect): string {
+  return dialect === 'mysql' ? 'piko_runs FORCE INDEX (PRIMARY)' : 'piko_runs';
+}
+
+/**
+ * The UPDATE that marks a run `running` for an attempt of `start.stage` by code of `start.version`,
+ * in the ECS task `start.taskArn` (see StateStore.markRunning); it matches no row when the run is
+ * unknown, succeeded, caught by a pause before it started, or not `owner`'s. The run's record is
+ * read afterwards (the store reads those of a group commit in one statement).
+ */
+export function markRunningStatement(
+  dialect: SqlDialect,
+  runId: number,
+  start: StageStart,
+  now: Date,
+  owner: RunOwner | undefined,
+): Statement {
+  const { stage, version, taskArn } = start;
+  checkStart(runId, start, now);
+  // The pause check is part of the same statement, so a pause that has committed is always seen:
+  // a run the pause caught before its handler started is refused and stays as it is, to be
+  // re-dispatched after resume. A run already running (a later stage, a retry) goes on.
+  const [ownerSql, ownerParams] = ownerCondition(owner);
+  return {
+    sql:
+      `UPDATE ${runsById(dialect)} SET status = 'running', attempts = CASE WHEN stage = ? THEN attempts + 1 ELSE 1 END, ` +
+      "stage = ?, started_at = ?, finished_at = NULL, code_version = ?, task_arn = ?, updated_at = ? WHERE run_id = ? AND status NOT IN ('succeeded', 'cancelled', 'skipped') " +
+      "AND (status = 'running' OR NOT EXISTS " +
+      `(SELECT 1 FROM piko_jobs WHERE piko_jobs.job_id = piko_runs.job_id AND piko_jobs.paused <> 0))${ownerSql}`,
+    params: [stage, stage, now, version, taskArn, now, runId, ...ownerParams],
+  };
+}
+
+/** {@link markRunningStatement} run on `db`: true when the run was marked. */
 export async function markRunning(
   db: SqlDatabase,
   runId: number,
@@ -30,27 +69,95 @@ export async function markRunning(
   now: Date,
   owner: RunOwner | undefined,
 ): Promise<boolean> {
+  const { sql, params } = markRunningStatement(db.dialect, runId, start, now, owner);
+  return (await db.query(sql, params)).affectedRows > 0;
+}
+
+/**
+ * The UPDATE of {@link markRunningStatement} for a run from `read`, its record as the caller has
+ * just read it: conditional, besides everything markRunning checks, on the row being still what
+ * `read` says (status, attempts, stage, generation, execution, last update), so that when it
+ * matches, the started run's record is {@link startedRecord} and is not read again. When it matches
+ * no row, the run changed since the read or markRunning would refuse it (the caller then marks it
+ * by id, which tells the two apart). Undefined for a record markRunning refuses anyway.
+ */
+export function markRunningFromStatement(
+  dialect: SqlDialect,
+  read: RunRecord,
+  start: StageStart,
+  now: Date,
+  owner: RunOwner | undefined,
+): Statement | undefined {
   const { stage, version, taskArn } = start;
+  checkStart(read.runId, start, now);
+  if (read.status === 'succeeded' || read.status === 'cancelled' || read.status === 'skipped')
+    return undefined;
+  const [ownerSql, ownerParams] = ownerCondition(owner);
+  // Who holds the run, as read: the owner's conditions say it when there is an owner (the stage
+  // runner has checked that it is the one read); the statement stays short (MAX_PIPELINE_CHARS).
+  const [heldSql, heldParams]: [string, unknown[]] = owner
+    ? ['', []]
+    : read.executionName === null
+      ? [' AND generation = ? AND execution_name IS NULL', [read.generation]]
+      : [' AND generation = ? AND execution_name = ?', [read.generation, read.executionName]];
+  // The pause check as in markRunning (a run already running goes on).
+  const pauseSql =
+    read.status === 'running'
+      ? ''
+      : ' AND NOT EXISTS (SELECT 1 FROM piko_jobs WHERE piko_jobs.job_id = piko_runs.job_id AND piko_jobs.paused <> 0)';
+  return {
+    sql:
+      `UPDATE ${runsById(dialect)} SET status = 'running', attempts = ?, stage = ?, started_at = ?, finished_at = NULL, ` +
+      'code_version = ?, task_arn = ?, updated_at = ? WHERE run_id = ? AND status = ? AND attempts = ? AND ' +
+      `stage ${read.stage === null ? 'IS NULL' : '= ?'} AND updated_at = ?${heldSql}${pauseSql}${ownerSql}`,
+    params: [
+      startedAttempts(read, stage),
+      stage,
+      now,
+      version,
+      taskArn,
+      now,
+      read.runId,
+      read.status,
+      read.attempts,
+      ...(read.stage === null ? [] : [read.stage]),
+      read.updatedAt,
+      ...heldParams,
+      ...ownerParams,
+    ],
+  };
+}
+
+/** The attempt a start of `stage` counts: one more on the stage last started, else the first. */
+function startedAttempts(read: RunRecord, stage: string): number {
+  return read.stage === stage ? read.attempts + 1 : 1;
+}
+
+/** The record of a run {@link markRunningFromStatement} marked: `read` with the columns it set. */
+export function startedRecord(read: RunRecord, start: StageStart, now: Date): RunRecord {
+  return {
+    ...read,
+    status: 'running',
+    attempts: startedAttempts(read, start.stage),
+    stage: start.stage,
+    startedAt: now,
+    finishedAt: null,
+    version: start.version,
+    taskArn: start.taskArn,
+    updatedAt: now,
+  };
+}
+
+function checkStart(runId: number, start: StageStart, now: Date): void {
   checkRunId(runId);
   checkDate('now', now);
-  checkVersion(version);
+  checkVersion(start.version);
+  const { taskArn } = start;
   if (taskArn !== null && (taskArn.length === 0 || taskArn.length > MAX_TASK_ARN_LENGTH)) {
     throw new InputError(
       `An ECS task ARN has 1 to ${MAX_TASK_ARN_LENGTH} characters; got ${taskArn.length}: pass null for a stage that runs outside ECS`,
     );
   }
-  // The pause check is part of the same statement, so a pause that has committed is always seen:
-  // a run the pause caught before its handler started is refused and stays as it is, to be
-  // re-dispatched after resume. A run already running (a later stage, a retry) goes on.
-  const [ownerSql, ownerParams] = ownerCondition(owner);
-  const updated = await db.query(
-    "UPDATE piko_runs SET status = 'running', attempts = CASE WHEN stage = ? THEN attempts + 1 ELSE 1 END, " +
-      "stage = ?, started_at = ?, finished_at = NULL, code_version = ?, task_arn = ?, updated_at = ? WHERE run_id = ? AND status NOT IN ('succeeded', 'cancelled', 'skipped') " +
-      "AND (status = 'running' OR NOT EXISTS " +
-      `(SELECT 1 FROM piko_jobs WHERE piko_jobs.job_id = piko_runs.job_id AND piko_jobs.paused <> 0))${ownerSql}`,
-    [stage, stage, now, version, taskArn, now, runId, ...ownerParams],
-  );
-  return updated.affectedRows > 0;
 }
 
 /** Records a non-last stage's output; the run stays running. */
@@ -71,7 +178,32 @@ export async function recordOutput(
   if (updated.affectedRows === 0) await explainNoUpdate(db, runId, owner, true);
 }
 
-/** Records success with the stage's output and the `version` of the code that finished it, clearing the last error. */
+/**
+ * The UPDATE that records success with the stage's output and the `version` of the code that
+ * finished it, clearing the last error; when it matches no row, {@link explainNoUpdate} says why
+ * (with `cancelIsError`).
+ */
+export function markSucceededStatement(
+  dialect: SqlDialect,
+  runId: number,
+  output: unknown,
+  now: Date,
+  owner: RunOwner | undefined,
+  version: string | null,
+): Statement {
+  checkRunId(runId);
+  checkDate('now', now);
+  checkVersion(version);
+  const [ownerSql, ownerParams] = ownerCondition(owner);
+  return {
+    sql:
+      `UPDATE ${runsById(dialect)} SET status = 'succeeded', output = ?, error = NULL, finished_at = ?, code_version = ?, ` +
+      `updated_at = ? WHERE run_id = ?${OPEN_RUN}${ownerSql}`,
+    params: [toJson(output), now, version, now, runId, ...ownerParams],
+  };
+}
+
+/** Records success ({@link markSucceededStatement}) on `db`. */
 export async function markSucceeded(
   db: SqlDatabase,
   runId: number,
@@ -80,15 +212,8 @@ export async function markSucceeded(
   owner: RunOwner | undefined,
   version: string | null,
 ): Promise<void> {
-  checkRunId(runId);
-  checkDate('now', now);
-  checkVersion(version);
-  const [ownerSql, ownerParams] = ownerCondition(owner);
-  const updated = await db.query(
-    "UPDATE piko_runs SET status = 'succeeded', output = ?, error = NULL, finished_at = ?, code_version = ?, " +
-      `updated_at = ? WHERE run_id = ?${OPEN_RUN}${ownerSql}`,
-    [toJson(output), now, version, now, runId, ...ownerParams],
-  );
+  const { sql, params } = markSucceededStatement(db.dialect, runId, output, now, owner, version);
+  const updated = await db.query(sql, params);
   if (updated.affectedRows === 0) await explainNoUpdate(db, runId, owner, true);
 }
 
@@ -132,7 +257,7 @@ export function ownerCondition(owner: RunOwner | undefined): [string, unknown[]]
  * (RunCancelledError: its stage's result is not recorded); anything else (a status the update
  * leaves alone) is fine.
  */
-async function explainNoUpdate(
+export async function explainNoUpdate(
   db: SqlDatabase,
   runId: number,
   owner: RunOwner | undefined,

@@ -797,7 +797,8 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           await tx.markQueued([ids[3]!, ids[1]!, ids[4]!], 'exec-a');
           await tx.markQueued([ids[2]!], 'exec-b');
         });
-        await store.markRunning(ids[3]!, 'main', T0);
+        // The older run running, the newer queued: the order is the intervals', not the statuses'.
+        await store.markRunning(ids[1]!, 'main', T0);
         await store.markRunning(ids[2]!, 'main', T0);
         await store.markSucceeded(ids[2]!, null, T0);
 
@@ -810,8 +811,8 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
 
         expect(result).toEqual({
           scheduled: [
-            [ids[1], 'queued'],
-            [ids[3], 'running'],
+            [ids[1], 'running'],
+            [ids[3], 'queued'],
           ],
           backfill: [ids[4]],
         });
@@ -841,6 +842,51 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           startedAt: at('2026-04-07T00:00:01.000Z'),
         });
         expect(next).toMatchObject({ stage: 'load', attempts: 1 });
+      });
+
+      it('marks a run from the record just read as from its id; a stale record as from its id too', async () => {
+        const jobId = newJobId('running_from');
+        const [run, done] = await seedRuns(jobId, runsOf(hours(T0, 2)));
+        const read = (await store.getRun(run!.runId))!;
+
+        const first = await store.markRunning(
+          read,
+          'extract',
+          at('2026-04-07T00:00:00.000Z'),
+          undefined,
+          '1',
+        );
+        expect(first).toEqual(await store.getRun(run!.runId));
+        expect(first).toEqual({
+          ...run,
+          status: 'running',
+          stage: 'extract',
+          attempts: 1,
+          version: '1',
+          startedAt: at('2026-04-07T00:00:00.000Z'),
+          updatedAt: at('2026-04-07T00:00:00.000Z'),
+        });
+        const retry = await store.markRunning(
+          first!,
+          'extract',
+          at('2026-04-07T00:00:01.000Z'),
+          undefined,
+          '2',
+        );
+        expect(retry).toEqual(await store.getRun(run!.runId));
+        expect(retry).toMatchObject({ stage: 'extract', attempts: 2, version: '2' });
+
+        // `first` is stale now (attempts 2 in the row): still one attempt more, counted from the row.
+        const again = await store.markRunning(first!, 'extract', at('2026-04-07T00:00:02.000Z'));
+        expect(again).toEqual(await store.getRun(run!.runId));
+        expect(again).toMatchObject({ stage: 'extract', attempts: 3, version: null });
+
+        // A succeeded run is refused from its record as from its id, and stays as it is.
+        await store.markRunning(done!.runId, 'main', T0);
+        await store.markSucceeded(done!.runId, null, at('2026-04-07T00:00:03.000Z'));
+        const succeeded = (await store.getRun(done!.runId))!;
+        expect(await store.markRunning(succeeded, 'main', at('2026-04-07T00:00:04.000Z'))).toBeUndefined();
+        expect(await store.getRun(done!.runId)).toEqual(succeeded);
       });
 
       it('records a stage output while the run keeps running', async () => {
@@ -877,12 +923,14 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         await store.setPaused(jobAt(jobId, T0), true);
 
         const refused = await store.markRunning(queued!.runId, 'extract', at('2026-03-01T00:01:00Z'));
+        const refusedFromRecord = await store.markRunning(before!, 'extract', at('2026-03-01T00:01:00Z'));
         const afterRefusal = await store.getRun(queued!.runId);
         const nextStage = await store.markRunning(running!.runId, 'load', at('2026-03-01T00:02:00Z'));
         await store.setPaused(jobAt(jobId, T0), false);
         const resumed = await store.markRunning(queued!.runId, 'extract', at('2026-03-01T00:03:00Z'));
 
         expect(refused).toBeUndefined();
+        expect(refusedFromRecord).toBeUndefined();
         expect(before).toMatchObject({ status: 'queued', attempts: 0, executionName: 'exec-p' });
         expect(afterRefusal).toEqual(before);
         expect(nextStage).toMatchObject({ status: 'running', stage: 'load', attempts: 1 });
