@@ -383,7 +383,7 @@ export class LocalRuntime {
         error instanceof StoreCorruptError
           ? 'the state store is corrupt'
           : `the state store failed ${failures} times in a row`;
-      this.#progress(progress.storeFailed(jobId, reason, errorMessage(error), failures));
+      this.#progress(progress.storeFailed(jobId, reason, errorMessage(error), failures, kind));
       this.#fatalError ??= error as StoreError;
       this.#onFatal(this.#fatalError);
       return;
@@ -425,7 +425,9 @@ export class LocalRuntime {
       : `the state store did not renew the execution leases for ${Math.round(failingForMs / 1000)} s (${failure.failures} heartbeats in a row)`;
     const jobIds = new Set(failure.held.map((ref) => ref.jobId));
     for (const jobId of jobIds)
-      this.#progress(progress.storeFailed(jobId, reason, errorMessage(error), failure.failures));
+      this.#progress(
+        progress.storeFailed(jobId, reason, errorMessage(error), failure.failures, 'lease-heartbeat'),
+      );
     this.#fatalError = error;
     this.#onFatal(error);
   }
