@@ -410,7 +410,7 @@ export class LocalRuntime {
   /**
    * The leases' heartbeat could not reach the store. A stage starts only under a confirmed lease, so
    * while the store stays out of reach, stages wait and their executions never end: with
-   * `maxStoreFailures`, the runtime gives up once that has lasted as long as a planning retries
+   * `maxStoreFailures`, the runtime gives up once that has lasted as long as a job's planning retries
    * (and at once on a corrupt store); the runs stay in flight in the store for the next start. Without
    * it (a long-running `piko start`), stages wait for the store to come back, or for a stop.
    */
