@@ -4,7 +4,7 @@
  */
 
 // The schedule is the store's (shared/store/retry.ts): the stage runner retries recording by it too.
-export { RETRY_FIRST_MS, RETRY_MAX_MS, retryDelayMs } from '../store/retry.ts';
+export { RETRY_FIRST_MS, RETRY_MAX_MS, retryDelayMs, retryDelaysTotalMs } from '../store/retry.ts';
 
 /** At most one wait per key (a job id); every wait can be ended at once, early. */
 export class KeyedWaits {

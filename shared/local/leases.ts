@@ -134,6 +134,23 @@ export interface ExecutionLeasesOptions {
   readonly isAlive?: (holder: LeaseHolder) => boolean;
   /** Called when a held lease is at risk, renewed again, or lost. @default nothing */
   readonly onChange?: (ref: ExecutionRef, change: LeaseChange) => void;
+  /**
+   * Called after each heartbeat that could not reach the store, with how long it has failed in a
+   * row: a runtime that must end (`start --once`) gives up on a store that stays out of reach,
+   * since stages wait for a renewal that would never come. @default nothing
+   */
+  readonly onHeartbeatError?: (failure: HeartbeatFailure) => void;
+}
+
+/** A heartbeat that could not reach the store (see {@link ExecutionLeasesOptions.onHeartbeatError}). */
+export interface HeartbeatFailure {
+  readonly error: unknown;
+  /** Heartbeats that failed in a row, this one included. */
+  readonly failures: number;
+  /** From the first of them to this one's start. */
+  readonly failingForMs: number;
+  /** The executions whose leases it could not renew (those held, and those ended but not yet recorded). */
+  readonly held: readonly ExecutionRef[];
 }
 
 interface HeldLease {
@@ -164,6 +181,9 @@ export class ExecutionLeases {
   readonly #clock: () => Date;
   readonly #isAlive: (holder: LeaseHolder) => boolean;
   readonly #onChange: (ref: ExecutionRef, change: LeaseChange) => void;
+  readonly #onHeartbeatError: (failure: HeartbeatFailure) => void;
+  /** When the first of the heartbeats failing in a row started, and how many have failed. */
+  #failing: { since: number; failures: number } | undefined;
   readonly #held = new Map<string, HeldLease>();
   /** Leases whose execution is over, until the store has recorded it (renewed meanwhile, so nobody takes them). */
   readonly #finishing = new Map<string, { ref: ExecutionRef; outcome: 'ended' | 'stopped' }>();
@@ -185,6 +205,7 @@ export class ExecutionLeases {
     this.holder = options.holder ?? newLeaseHolder();
     this.#isAlive = options.isAlive ?? holderAliveHere;
     this.#onChange = options.onChange ?? (() => {});
+    this.#onHeartbeatError = options.onHeartbeatError ?? (() => {});
   }
 
   /** Executions held now. */
@@ -305,8 +326,24 @@ export class ExecutionLeases {
           });
         }
       }
+      this.#failing = {
+        since: this.#failing?.since ?? started.getTime(),
+        failures: (this.#failing?.failures ?? 0) + 1,
+      };
+      const failure: HeartbeatFailure = {
+        error,
+        failures: this.#failing.failures,
+        failingForMs: started.getTime() - this.#failing.since,
+        held: [...this.#held.values(), ...this.#finishing.values()].map((lease) => lease.ref),
+      };
+      try {
+        this.#onHeartbeatError(failure);
+      } catch {
+        // A faulty listener must not stop the heartbeat's bookkeeping.
+      }
       return;
     }
+    this.#failing = undefined;
     for (const [key, held] of this.#held) {
       if (held.registration > asked) continue;
       if (!renewed.has(key)) {

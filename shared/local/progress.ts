@@ -84,12 +84,21 @@ export function clockSkew(jobId: string, error: string): ProgressEvent {
   return { event: 'clock-skew', text: error, fields: { jobId, error } };
 }
 
-/** The runtime gives up on the state store. */
-export function storeFailed(jobId: string, reason: string, error: string, failures: number): ProgressEvent {
+/**
+ * The runtime gives up on the state store, after `failures` failures in a row of what `failedIn`
+ * names: the job's planning, its dispatch, or the heartbeat of the execution leases.
+ */
+export function storeFailed(
+  jobId: string,
+  reason: string,
+  error: string,
+  failures: number,
+  failedIn: 'plan' | 'dispatch' | 'lease-heartbeat',
+): ProgressEvent {
   return {
     event: 'store-failed',
     text: `${jobId}: giving up, ${reason}: ${error}`,
-    fields: { jobId, error, failures },
+    fields: { jobId, error, failures, failedIn },
   };
 }
 

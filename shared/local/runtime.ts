@@ -24,9 +24,9 @@ import { errorMessage, redact } from '../telemetry.ts';
 import { type StagePayload, stageErrorMessage } from '../workflow/stage-event.ts';
 import { LocalAlerts } from './alerts.ts';
 import { BackfillDrivers } from './backfill-drivers.ts';
-import { KeyedWaits, retryDelayMs } from './backoff.ts';
+import { KeyedWaits, retryDelayMs, retryDelaysTotalMs } from './backoff.ts';
 import { FargateProcesses } from './fargate-process.ts';
-import { ExecutionLeases } from './leases.ts';
+import { ExecutionLeases, type HeartbeatFailure } from './leases.ts';
 import * as progress from './progress.ts';
 import { LeasedWorkflowStarter } from './workflow/leased-starter.ts';
 import { renderJobWorkflow } from './workflow/render.ts';
@@ -51,7 +51,9 @@ export interface LocalRuntimeOptions {
   readonly noRetryWaits?: boolean;
   /**
    * Give up after this many store failures in a row of one job's planning or dispatch (`start
-   * --once`, which must end): {@link LocalRuntime.fatal} then settles. @default - retry until it works
+   * --once`, which must end), or once the heartbeat of the executions' leases has failed for as long
+   * as those retries wait ({@link retryDelaysTotalMs}): {@link LocalRuntime.fatal} then settles.
+   * @default - retry until it works (stages wait for their lease to be renewed)
    */
   readonly maxStoreFailures?: number;
 }
@@ -132,6 +134,7 @@ export class LocalRuntime {
           store: leaseStoreOf(this.#process.store),
           ttlMs: this.#process.config.runtime.leaseSeconds * 1_000,
           onChange,
+          onHeartbeatError: (failure) => this.#heartbeatFailed(failure),
         }),
       onNotice: (notice) => this.#progress(notice),
       onOthersDone: (jobId) => this.#takeOverLeftWork(jobId),
@@ -380,7 +383,7 @@ export class LocalRuntime {
         error instanceof StoreCorruptError
           ? 'the state store is corrupt'
           : `the state store failed ${failures} times in a row`;
-      this.#progress(progress.storeFailed(jobId, reason, errorMessage(error), failures));
+      this.#progress(progress.storeFailed(jobId, reason, errorMessage(error), failures, kind));
       this.#fatalError ??= error as StoreError;
       this.#onFatal(this.#fatalError);
       return;
@@ -402,6 +405,31 @@ export class LocalRuntime {
     const retry = waited.then(() => this.#planOrRetry(job, kind)).catch(() => undefined);
     this.#background.add(retry);
     void retry.finally(() => this.#background.delete(retry));
+  }
+
+  /**
+   * The leases' heartbeat could not reach the store. A stage starts only under a confirmed lease, so
+   * while the store stays out of reach, stages wait and their executions never end: with
+   * `maxStoreFailures`, the runtime gives up once that has lasted as long as a job's planning retries
+   * (and at once on a corrupt store); the runs stay in flight in the store for the next start. Without
+   * it (a long-running `piko start`), stages wait for the store to come back, or for a stop.
+   */
+  #heartbeatFailed(failure: HeartbeatFailure): void {
+    if (this.#fatalError || this.#maxStoreFailures === undefined) return;
+    const { error, failingForMs } = failure;
+    const corrupt = error instanceof StoreCorruptError;
+    if (!(error instanceof StoreError)) return;
+    if (!corrupt && failingForMs < retryDelaysTotalMs(this.#maxStoreFailures)) return;
+    const reason = corrupt
+      ? 'the state store is corrupt'
+      : `the state store did not renew the execution leases for ${Math.round(failingForMs / 1000)} s (${failure.failures} heartbeats in a row)`;
+    const jobIds = new Set(failure.held.map((ref) => ref.jobId));
+    for (const jobId of jobIds)
+      this.#progress(
+        progress.storeFailed(jobId, reason, errorMessage(error), failure.failures, 'lease-heartbeat'),
+      );
+    this.#fatalError = error;
+    this.#onFatal(error);
   }
 
   /** A corrupt store ends the runtime at once; a failing one after `maxStoreFailures` in a row. */

@@ -16,6 +16,16 @@ export function retryDelayMs(failures: number): number {
   return Math.min(RETRY_FIRST_MS * 2 ** Math.min(failures - 1, 20), RETRY_MAX_MS);
 }
 
+/**
+ * The waits before the try after `failures` failures in a row, added up: what a retry by
+ * {@link retryDelayMs} has waited when it gives up at that many (7: 1 + 2 + 4 + 8 + 16 + 30 = 61 s).
+ */
+export function retryDelaysTotalMs(failures: number): number {
+  let total = 0;
+  for (let failure = 1; failure < failures; failure++) total += retryDelayMs(failure);
+  return total;
+}
+
 /** How {@link retryWhileUnavailable} waits and when it gives up. */
 export interface UnavailableRetryOptions {
   /**

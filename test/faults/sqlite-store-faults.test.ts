@@ -6,6 +6,9 @@
  * - Full while runs are in flight (filled up, then freed): a handler that has run is never run again
  *   because its result could not be written; its result is held and recorded once space is back, so
  *   the ledger of handler executions has each interval exactly once and no run failed.
+ * - Full while runs are in flight, and full for good: `start --once` (its clock 10× fast) gives up
+ *   with the message, though its stages wait for a lease the store cannot renew; the next start, with
+ *   space again, runs what was not recorded.
  * - A zeroed page, and a 0-byte file where state existed: refused at start with restore advice.
  */
 import { execFileSync } from 'node:child_process';
@@ -25,7 +28,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ONCE_MAX_STORE_FAILURES } from '../../shared/cli/commands/start.ts';
 import { openSqliteStore } from '../../shared/store/sqlite.ts';
+import { fastClockEnv } from '../../support/fast-clock.ts';
 import { type PikoExit, sleep, spawnPiko } from '../../support/piko-process.ts';
 
 const MINUTE_MS = 60_000;
@@ -93,15 +98,18 @@ describe.skipIf(!isRoot)('SQLite disk full (a small tmpfs)', () => {
       const store = { kind: 'sqlite' as const, file };
       const warmup = await runOnce({ store, dataDir, job: { id: 'warmup', start: minutesAgo(2) } });
       expect(warmup.exit, warmup.child.tail(30)).toEqual({ code: 0, signal: null });
-      const filler = fillUp(mountPoint, 1024 * 1024);
-      const job = { id: 'full', start: minutesAgo(20_000), ledger, delayMs: [0, 1] as const };
+      const filler = fillUp(mountPoint, 256 * 1024);
+      const job = { id: 'full', start: minutesAgo(5_000), ledger, delayMs: [0, 1] as const };
 
-      // Act
-      const full = await runOnce({ store, dataDir, job });
+      // Act: the child's clock 10× fast, so its minute of store backoff passes in seconds
+      const full = await runOnce({ store, dataDir, job, env: fastClockEnv(10) });
 
-      // Assert: exit 1 with the reason, nothing recorded as failed
+      // Assert: exit 1 with the reason, given up by planning, nothing recorded as failed
       expect(full.exit, full.child.tail(30)).toEqual({ code: 1, signal: null });
-      expect(full.child.count('store-failed'), full.child.tail(30)).toBeGreaterThanOrEqual(1);
+      const gaveUp = full.child.events.filter((event) => event.event === 'store-failed');
+      expect(gaveUp, full.child.tail(30)).toEqual([
+        expect.objectContaining({ jobId: 'full', failedIn: 'plan', failures: ONCE_MAX_STORE_FAILURES }),
+      ]);
       expect(full.child.otherLines.join('\n')).toContain('(SQLITE_FULL)');
       expect(full.child.otherLines.join('\n')).toContain('Free disk space where the state file lives');
       expect(full.child.count('failed')).toBe(0);
@@ -115,7 +123,7 @@ describe.skipIf(!isRoot)('SQLite disk full (a small tmpfs)', () => {
       const reader = await openSqliteStore({ file });
       try {
         const runs = await reader.listRuns('full');
-        expect(runs.length).toBeGreaterThanOrEqual(20_000);
+        expect(runs.length).toBeGreaterThanOrEqual(5_000);
         expect(runs.filter((run) => run.status !== 'succeeded')).toEqual([]);
       } finally {
         await reader.close();
@@ -194,6 +202,72 @@ describe.skipIf(!isRoot)('SQLite disk full (a small tmpfs)', () => {
       } finally {
         await child.kill9();
       }
+    },
+    3 * EXIT_TIMEOUT_MS,
+  );
+  it(
+    'gives up --once when the disk fills under runs in flight and stays full, and the next start runs what was not recorded',
+    async () => {
+      // Arrange: runs under way (the child's clock 10× fast: the store's backoff, the leases and the
+      // grace period pass in seconds), some already recorded
+      const file = path.join(mountPoint, 'stuck.db');
+      const ledger = path.join(dataDir, 'stuck.ledger');
+      const store = { kind: 'sqlite' as const, file };
+      const job = { id: 'stuck', start: minutesAgo(2_000), ledger, delayMs: [0, 1] as const };
+      const child = spawnPiko({ store, dataDir, job, env: fastClockEnv(10) });
+      let filler: string | undefined;
+      try {
+        expect(
+          await child.waitUntil(() => child.count('succeeded') >= 10, EXIT_TIMEOUT_MS),
+          child.tail(30),
+        ).toBe(true);
+
+        // Act: the disk full while handlers run, and never freed while this process runs
+        filler = fillUp(mountPoint, 0);
+        const exit = await Promise.race([child.exited, sleep(EXIT_TIMEOUT_MS).then(() => undefined)]);
+
+        // Assert: exit 1 with the reason and what to fix, though stages waited for their lease
+        expect(exit, `piko start --once did not exit with the disk full:\n${child.tail(30)}`).toEqual({
+          code: 1,
+          signal: null,
+        });
+        expect(child.count('lease-at-risk'), child.tail(30)).toBeGreaterThanOrEqual(1);
+        const gaveUp = child.events.filter((event) => event.event === 'store-failed');
+        expect(gaveUp, child.tail(30)).toEqual([
+          expect.objectContaining({ jobId: 'stuck', failedIn: 'lease-heartbeat' }),
+        ]);
+        const output = child.otherLines.join('\n');
+        expect(output).toContain('error: SQLite query failed (SQLITE_FULL)');
+        expect(output).toContain('Free disk space where the state file lives');
+        expect(output).toContain('piko gave up: the state store stayed unavailable.');
+        expect(child.count('failed')).toBe(0);
+      } finally {
+        await child.kill9();
+        if (filler) rmSync(filler);
+      }
+
+      // Act: space again, and start again (the real clock)
+      const again = await runOnce({ store, dataDir, job });
+
+      // Assert: no run lost: every due interval succeeded, each run by a handler at least once
+      expect(again.exit, again.child.tail(30)).toEqual({ code: 0, signal: null });
+      expect(again.child.count('failed')).toBe(0);
+      const reader = await openSqliteStore({ file });
+      let runs: Awaited<ReturnType<typeof reader.listRuns>>;
+      try {
+        runs = await reader.listRuns('stuck');
+      } finally {
+        await reader.close();
+      }
+      expect(runs.length).toBeGreaterThanOrEqual(2_000);
+      expect(runs.filter((run) => run.status !== 'succeeded')).toEqual([]);
+      const ran = new Set(
+        readFileSync(ledger, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => line.split(' ')[1]),
+      );
+      expect(runs.filter((run) => !ran.has(run.interval.start.toISOString()))).toEqual([]);
     },
     3 * EXIT_TIMEOUT_MS,
   );

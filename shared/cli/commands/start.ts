@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ExitCodeError } from '../../errors.ts';
+import { ExitCodeError, StoreUnavailableError } from '../../errors.ts';
 import { LocalRuntime } from '../../local/runtime.ts';
 import { cliContext, withProcess } from '../context.ts';
 import { type CliIo, EXIT } from '../io.ts';
@@ -97,6 +97,12 @@ export function startCommand(program: Command, io: CliIo): void {
           if (fatalError) {
             await fatal;
             io.err(`error: ${fatalError.message}`);
+            if (fatalError instanceof StoreUnavailableError) {
+              // Nothing is lost by giving up: the state table is the truth, and the next start repairs it.
+              io.err(
+                'piko gave up: the state store stayed unavailable. Runs it could not record are left in flight and run again at the next piko start, once the store is back.',
+              );
+            }
             throw new ExitCodeError(EXIT.runsFailed);
           }
           // After a signal, stop() has already waited for running work, for a bounded time.

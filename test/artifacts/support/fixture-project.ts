@@ -77,6 +77,7 @@ export async function synthProject(
   root: string,
   outDir: string,
   context: Record<string, unknown> = {},
+  signal?: AbortSignal,
 ): Promise<void> {
   const tsx = path.join(REPOSITORY_ROOT, 'node_modules', '.bin', 'tsx');
   try {
@@ -85,6 +86,7 @@ export async function synthProject(
       env: { ...process.env, CDK_OUTDIR: outDir, CDK_CONTEXT_JSON: JSON.stringify(context) },
       maxBuffer: 64 * 1024 * 1024,
       timeout: 180_000,
+      signal,
     });
   } catch (error) {
     const failure = error as Error & { stdout?: string; stderr?: string };

@@ -3,10 +3,8 @@
  * temporary `cdk.out` outside the repository, once per test run, and read back: the template, and
  * each Lambda function's asset folder, handler, role and environment as the template has them.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { PROJECT_ROOT } from '../../../infra/bundling.ts';
 import {
   type CfnResolver,
   type CfnResource,
@@ -15,11 +13,10 @@ import {
   type StandIns,
 } from './cfn-resolver.ts';
 import { artifactRunDir, oncePerRun } from './run.ts';
+import { SYNTH_STEP, synthesize } from './synth-process.ts';
 
 /** The stack `infra/app.ts` synthesizes (its `piko:stackName` context in `cdk.json`). */
 export const STACK_NAME = 'Piko';
-/** A synth takes 8–15 s on a quiet machine; generous for a busy one. */
-const SYNTH_TIMEOUT_MS = 200_000;
 
 /** A Lambda function of the template, with its code in cdk.out. */
 export interface LambdaArtifact {
@@ -62,46 +59,9 @@ export interface SynthesizedApp {
 
 /** Synthesizes once per run (the first caller; the others wait) and reads the result. */
 export async function synthesizedApp(): Promise<SynthesizedApp> {
-  const { outdir } = await oncePerRun('synth', synthesize);
+  const runDir = artifactRunDir();
+  const { outdir } = await oncePerRun(SYNTH_STEP, () => synthesize(runDir));
   return readSynthesizedApp(outdir, STACK_NAME);
-}
-
-/** Runs `infra/app.ts` as `cdk synth` would: its own process, context from cdk.json, path metadata on. */
-async function synthesize(): Promise<{ outdir: string }> {
-  const outdir = path.join(artifactRunDir(), 'cdk.out');
-  mkdirSync(outdir, { recursive: true });
-  const cdkJson = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as {
-    context?: Record<string, unknown>;
-  };
-  const context = {
-    ...cdkJson.context,
-    // What the CDK CLI sets: construct paths and asset paths in the template's metadata.
-    'aws:cdk:enable-path-metadata': true,
-    'aws:cdk:enable-asset-metadata': true,
-  };
-  const log = path.join(artifactRunDir(), 'synth.log');
-  const out = openSync(log, 'w');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'infra/app.ts'], {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify(context) },
-    stdio: ['ignore', out, out],
-  });
-  const code = await new Promise<number | null>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`synth of infra/app.ts did not finish in ${SYNTH_TIMEOUT_MS / 1000} s; see ${log}`));
-    }, SYNTH_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('exit', (exitCode) => {
-      clearTimeout(timer);
-      resolve(exitCode);
-    });
-  });
-  if (code !== 0) {
-    const tail = readFileSync(log, 'utf8').split('\n').slice(-40).join('\n');
-    throw new Error(`synth of infra/app.ts exited with ${code}:\n${tail}`);
-  }
-  return { outdir };
 }
 
 /** Reads a synthesized stack from `outdir`. */

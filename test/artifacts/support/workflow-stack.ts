@@ -11,47 +11,24 @@ import path from 'node:path';
 import { type ArtifactStack, startArtifactStack } from './artifact-stack.ts';
 import { type CfnResolver, TEST_REGION } from './cfn-resolver.ts';
 import { runContainer } from './container-task.ts';
-import { createFixtureProject, REPOSITORY_ROOT, synthProject } from './fixture-project.ts';
 import { lambdaNodeBinary } from './lambda-node.ts';
 import type { LambdaSandbox } from './lambda-sandbox.ts';
 import { artifactRunDir, oncePerRun } from './run.ts';
 import { type SfnEndpoint, startSfnEndpoint } from './sfn-endpoint.ts';
 import { stateMachineNamed, type TemplateStateMachine, templateStateMachines } from './state-machines.ts';
 import { readSynthesizedApp, STACK_NAME, type SynthesizedApp } from './synth.ts';
+import { FIXTURE_SYNTH_STEP, synthesizeFixture } from './synth-process.ts';
 import { type EcsTaskRequest, TaskBindings, type TaskStart } from './task-bindings.ts';
 
-/** Batches one backfill execution runs before it continues as new, in the fixture app. */
-export const FIXTURE_BACKFILL_BATCHES_PER_EXECUTION = 2;
+export { FIXTURE_BACKFILL_BATCHES_PER_EXECUTION } from './synth-process.ts';
 
 /**
- * The fixture app (`test/artifacts/fixtures/jobs`), synthesized with bundling once per run: the
- * jobs that fail, retry and time out on purpose, and a backfill state machine that continues as new
- * after {@link FIXTURE_BACKFILL_BATCHES_PER_EXECUTION} batches (so a small backfill shows it).
+ * The fixture app (`test/artifacts/fixtures/jobs`), synthesized with bundling once per run (see
+ * {@link synthesizeFixture}).
  */
 export async function fixtureApp(): Promise<SynthesizedApp> {
-  const { outdir } = await oncePerRun('fixture-synth', async () => {
-    const root = createFixtureProject({
-      root: path.join(artifactRunDir(), 'fixture-project'),
-      jobsDir: path.join(REPOSITORY_ROOT, 'test', 'artifacts', 'fixtures', 'jobs'),
-      infraEdits: [
-        [
-          'constructs/backfill-workflow.ts',
-          /BACKFILL_BATCHES_PER_EXECUTION = [\d_]+;/,
-          `BACKFILL_BATCHES_PER_EXECUTION = ${FIXTURE_BACKFILL_BATCHES_PER_EXECUTION};`,
-        ],
-      ],
-    });
-    const out = path.join(artifactRunDir(), 'fixture-cdk.out');
-    const cdkJson = JSON.parse(readFileSync(path.join(REPOSITORY_ROOT, 'cdk.json'), 'utf8')) as {
-      context?: Record<string, unknown>;
-    };
-    await synthProject(root, out, {
-      ...cdkJson.context,
-      'aws:cdk:enable-path-metadata': true,
-      'aws:cdk:enable-asset-metadata': true,
-    });
-    return { outdir: out };
-  });
+  const runDir = artifactRunDir();
+  const { outdir } = await oncePerRun(FIXTURE_SYNTH_STEP, () => synthesizeFixture(runDir));
   return readSynthesizedApp(outdir, STACK_NAME);
 }
 

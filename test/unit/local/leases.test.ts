@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ExecutionLeases,
+  type HeartbeatFailure,
   holderAliveHere,
   type LeaseChange,
   leaseHost,
@@ -103,6 +104,7 @@ describe('ExecutionLeases', () => {
   ) {
     let now = T0.getTime() + (options.start ?? 0);
     const changes: { ref: ExecutionRef; change: LeaseChange }[] = [];
+    const heartbeatErrors: HeartbeatFailure[] = [];
     const leases = new ExecutionLeases({
       store: options.leases ?? leaseStoreOf(store),
       ttlMs: TTL_MS,
@@ -111,10 +113,12 @@ describe('ExecutionLeases', () => {
       holder: options.holder,
       isAlive: options.isAlive,
       onChange: (ref, change) => changes.push({ ref, change }),
+      onHeartbeatError: (failure) => heartbeatErrors.push(failure),
     });
     return {
       leases,
       changes,
+      heartbeatErrors,
       setClock: (ms: number) => {
         now = T0.getTime() + ms;
       },
@@ -245,6 +249,41 @@ describe('ExecutionLeases', () => {
     expect(await b.leases.acquire(ref)).toEqual(
       expect.objectContaining({ acquired: false, standing: 'held' }),
     );
+  });
+
+  it('reports each heartbeat that cannot reach the store, with how long they have failed in a row', async () => {
+    // Arrange: renewals that fail, then work, then fail again
+    const ref = newRef();
+    const real = leaseStoreOf(store);
+    let storeDown = true;
+    const down = new Error('SQLITE_FULL: database or disk is full');
+    const flaky: LeaseStore = {
+      ...bind(real),
+      renew: (...args) => (storeDown ? Promise.reject(down) : real.renew(...args)),
+    };
+    const a = runtime({ leases: flaky });
+    await a.leases.acquire(ref);
+
+    // Act: three failed beats, one that gets through, one failed again
+    for (const ms of [HEARTBEAT_MS, 2 * HEARTBEAT_MS, 3 * HEARTBEAT_MS]) {
+      a.setClock(ms);
+      await a.leases.heartbeat();
+    }
+    storeDown = false;
+    a.setClock(3 * HEARTBEAT_MS + 1);
+    await a.leases.heartbeat();
+    storeDown = true;
+    a.setClock(4 * HEARTBEAT_MS);
+    await a.leases.heartbeat();
+
+    // Assert: the run of failures starts again after the beat that got through
+    expect(a.heartbeatErrors).toEqual([
+      { error: down, failures: 1, failingForMs: 0, held: [ref] },
+      { error: down, failures: 2, failingForMs: HEARTBEAT_MS, held: [ref] },
+      { error: down, failures: 3, failingForMs: 2 * HEARTBEAT_MS, held: [ref] },
+      { error: down, failures: 1, failingForMs: 0, held: [ref] },
+    ]);
+    await a.leases.finish(ref, 'stopped').catch(() => undefined);
   });
 
   it('tells waiting stages the lease is lost when another runtime took it while the store was out of reach', async () => {
