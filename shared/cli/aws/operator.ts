@@ -6,16 +6,38 @@ import { checkJobId, invokeControlFunction } from './control-client.ts';
 import type { AwsFlags } from './options.ts';
 import { AwsSession, resolveAwsTarget } from './session.ts';
 
+/** What `cancel` answers: what it cancelled, and the ECS tasks it stopped. */
+export type AwsCancelOutcome = CancelOutcome & { readonly stoppedTasks?: readonly string[] };
+
 /** Sends `cancel` to the dispatcher; answers what it cancelled and the ECS tasks it stopped. */
 export async function cancelOnAws(
   jobId: string,
   range: { readonly from: Date; readonly to: Date },
   call: OperatorCall,
   flags: AwsFlags,
-): Promise<CancelOutcome & { readonly stoppedTasks?: readonly string[] }> {
+): Promise<AwsCancelOutcome> {
   checkJobId(jobId);
-  const context = await cliContext();
-  const session = new AwsSession(resolveAwsTarget(flags, context.config.aws));
+  return sendCancel(await sessionOf(flags), jobId, range, call);
+}
+
+/** Sends `mark` to the dispatcher; answers what it marked (or would mark). */
+export async function markOnAws(
+  jobId: string,
+  request: MarkRequest,
+  call: OperatorCall,
+  flags: AwsFlags,
+): Promise<MarkOutcome> {
+  checkJobId(jobId);
+  return sendMark(await sessionOf(flags), jobId, request, call);
+}
+
+/** `cancel` through the stack's dispatcher (the CLI's and `piko ui --aws`'s). */
+export async function sendCancel(
+  session: AwsSession,
+  jobId: string,
+  range: { readonly from: Date; readonly to: Date },
+  call: OperatorCall,
+): Promise<AwsCancelOutcome> {
   const { action: _, ...outcome } = await invokeControlFunction<CancelResponse>(session, {
     action: 'cancel',
     jobId,
@@ -27,16 +49,13 @@ export async function cancelOnAws(
   return outcome;
 }
 
-/** Sends `mark` to the dispatcher; answers what it marked (or would mark). */
-export async function markOnAws(
+/** `mark` through the stack's dispatcher (the CLI's and `piko ui --aws`'s). */
+export async function sendMark(
+  session: AwsSession,
   jobId: string,
   request: MarkRequest,
   call: OperatorCall,
-  flags: AwsFlags,
 ): Promise<MarkOutcome> {
-  checkJobId(jobId);
-  const context = await cliContext();
-  const session = new AwsSession(resolveAwsTarget(flags, context.config.aws));
   const { action: _, ...outcome } = await invokeControlFunction<MarkResponse>(session, {
     action: 'mark',
     jobId,
@@ -48,4 +67,9 @@ export async function markOnAws(
     reason: call.reason ?? '',
   });
   return outcome;
+}
+
+async function sessionOf(flags: AwsFlags): Promise<AwsSession> {
+  const context = await cliContext();
+  return new AwsSession(resolveAwsTarget(flags, context.config.aws));
 }

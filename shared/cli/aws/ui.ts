@@ -7,7 +7,7 @@
  * Backfills are started and steered with `piko backfill … --aws` (the backfill state machine).
  */
 
-import type { CancelResponse, MarkResponse, StatusResponse } from '../../control/events.ts';
+import type { StatusResponse } from '../../control/events.ts';
 import type {
   HistoryResponse,
   IntervalsResponse,
@@ -48,6 +48,7 @@ import type { UiAddress } from '../../ui/security.ts';
 import { startUiServer, type UiServer } from '../../ui/server.ts';
 import type { CliContext } from '../context.ts';
 import { invokeControlFunction } from './control-client.ts';
+import { sendCancel, sendMark } from './operator.ts';
 import type { AwsFlags } from './options.ts';
 import { AwsSession, resolveAwsTarget } from './session.ts';
 
@@ -279,17 +280,7 @@ export function controlEventOperator(session: AwsSession, reader: StateReader): 
       limit: Math.min(limit, MAX_HISTORY_EVENT_LIMIT),
     });
   return {
-    async cancel(job, range, call) {
-      const { action: _, ...outcome } = await invokeControlFunction<CancelResponse>(session, {
-        action: 'cancel',
-        jobId: job.id,
-        from: range.from.toISOString(),
-        to: range.to.toISOString(),
-        actor: call.actor,
-        reason: call.reason ?? null,
-      });
-      return outcome;
-    },
+    cancel: (job, range, call) => sendCancel(session, job.id, range, call),
     async previewMark(job, request, now) {
       let full = false;
       const preview = await previewMark(
@@ -312,19 +303,7 @@ export function controlEventOperator(session: AwsSession, reader: StateReader): 
       }
       return preview;
     },
-    async mark(job, request, call) {
-      const { action: _, ...outcome } = await invokeControlFunction<MarkResponse>(session, {
-        action: 'mark',
-        jobId: job.id,
-        from: request.from.toISOString(),
-        to: request.to.toISOString(),
-        as: request.as,
-        dryRun: request.dryRun ?? false,
-        actor: call.actor,
-        reason: call.reason ?? '',
-      });
-      return outcome;
-    },
+    mark: (job, request, call) => sendMark(session, job.id, request, call),
     async actions(jobId, limit) {
       return expectList((await history(jobId, limit)).actions, 'history', 'actions').map(actionFromJson);
     },
