@@ -189,6 +189,14 @@ describe('dispatcher (bundle in a Lambda sandbox; schedule ticks and the --aws C
   });
 
   it('piko dispatch --aws sees the live execution (DescribeExecution), and requeues runs once it has ended and restarts them after their delay', async () => {
+    // Arrange: the bundle plans from the wall clock, and a 5-minute interval of the job ending while
+    // this test runs would start a batch of its own: the watermark moves to the schedule's next tick
+    // (at most 5 minutes ahead, within the clock-skew tolerance), so nothing new is due meanwhile.
+    const nextTick = new Date(Math.ceil(Date.now() / 300_000) * 300_000);
+    await stack.query('UPDATE piko_jobs SET watermark = ? WHERE job_id = ?', [
+      nextTick.toISOString().replace('T', ' ').replace('Z', ''),
+      JOB,
+    ]);
     const [first] = stack.sfn.executions();
     const live = await piko('dispatch', JOB, '--json');
     expect(live.stderr).toBe('');
