@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { WorkflowAbortedError } from '../../errors.ts';
 import type { ExecutionInput, ExecutionStatus, WorkflowStarter } from '../../workflow/starter.ts';
 import { type BindingContext, runWorkflow, type WorkflowBindings } from './executor.ts';
@@ -38,7 +39,11 @@ function newExecution(): Execution {
   const done = new Promise<void>((resolve) => {
     markDone = resolve;
   });
-  return { controller: new AbortController(), ended: false, done, markDone };
+  const controller = new AbortController();
+  // Every Map iteration in flight may listen to it (a stage waiting for its lease, say): as many as
+  // the job's concurrency, so Node's 10-listener leak warning would be noise, not a leak.
+  setMaxListeners(0, controller.signal);
+  return { controller, ended: false, done, markDone };
 }
 
 /**
