@@ -107,6 +107,21 @@ export interface TaskStopper {
 export const DRY_RUN_SAMPLE_SIZE = 20;
 /** How long the backfill state machine waits when a batch of the backfill is already running. */
 export const BACKFILL_BUSY_WAIT_SECONDS = 30;
+/** The longest wait of a backfill whose runs wait for their upstream intervals. */
+export const BACKFILL_WAITING_MAX_WAIT_SECONDS = 900;
+
+/**
+ * How long a backfill whose runs have waited `waitedMs` for their upstream intervals waits before it
+ * asks again: a tenth of that, from {@link BACKFILL_BUSY_WAIT_SECONDS} to
+ * {@link BACKFILL_WAITING_MAX_WAIT_SECONDS}. An upstream interval that failed waits for an operator
+ * to re-run it, maybe for days, and a loop asking every 30 s all that time costs ~2,900 transitions
+ * a day; a re-run upstream is then followed within a tenth of the time already waited (15 min at most).
+ */
+export function waitingBackfillWaitSeconds(waitedMs: number): number {
+  const tenth = Math.ceil(Math.max(0, waitedMs) / 10_000);
+  return Math.min(BACKFILL_WAITING_MAX_WAIT_SECONDS, Math.max(BACKFILL_BUSY_WAIT_SECONDS, tenth));
+}
+
 /** How long the backfill state machine waits, and asks again, while the job is paused. */
 export const BACKFILL_PAUSED_WAIT_SECONDS = 60;
 /**
@@ -626,13 +641,14 @@ async function backfillNext(deps: ControlDeps, event: BackfillNextEvent): Promis
     return { action: 'backfill-next', done: false, waitSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
   }
   // Runs waiting for their upstream intervals (a --downstream backfill's): ask again after a wait.
-  const waiting = await deps.store.findRuns(job.id, {
+  const [waiting] = await deps.store.findRuns(job.id, {
     backfillId: record.backfillId,
     statuses: ['waiting'],
     limit: 1,
   });
-  if (waiting.length > 0) {
-    return { action: 'backfill-next', done: false, waitSeconds: BACKFILL_BUSY_WAIT_SECONDS };
+  if (waiting) {
+    const waitedMs = now.getTime() - waiting.updatedAt.getTime();
+    return { action: 'backfill-next', done: false, waitSeconds: waitingBackfillWaitSeconds(waitedMs) };
   }
   const after = await deps.store.getBackfill(record.backfillId);
   if (after?.status === 'planning') return { action: 'backfill-next', done: false, waitSeconds: 0 };

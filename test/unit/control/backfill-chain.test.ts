@@ -15,7 +15,11 @@ import type {
   BackfillsResponse,
 } from '../../../shared/control/events.ts';
 import { parseControlEvent } from '../../../shared/control/events.ts';
-import { type ControlDeps, handleControlEvent } from '../../../shared/control/handlers.ts';
+import {
+  type ControlDeps,
+  handleControlEvent,
+  waitingBackfillWaitSeconds,
+} from '../../../shared/control/handlers.ts';
 import { defineJob } from '../../../shared/job.ts';
 import {
   backfillId,
@@ -284,5 +288,44 @@ describe('backfill --downstream on AWS (the chain)', () => {
       ...hours(0, 6).map((at) => `mid@${at}`),
       ...hours(0, 3, 2).map((at) => `leaf@${at}`),
     ]);
+  });
+
+  it('a downstream run whose upstream interval failed waits longer the longer it has waited (30 s to 15 min)', async () => {
+    // Arrange: up's 02:00 fails in the backfill, so mid's 02:00 waits for it
+    const planned = await plan();
+    const failing = hours(2, 1)[0];
+    const runUp = async (input: ExecutionInput) => {
+      const at = deps.now!();
+      for (const run of input.runs) {
+        await store.markRunning(run.runId, 'main', at);
+        if (run.interval.start === failing) await store.markFailed(run.runId, 'source down', 1, at);
+        else await store.markSucceeded(run.runId, null, at);
+      }
+    };
+    let current = start(planned);
+    let next = await send<BackfillNextResponse>({ action: 'backfill-next', ...current });
+    for (let step = 0; step < 20 && !next.waitSeconds; step++) {
+      if (next.following) current = next.following;
+      if (next.execution) await (next.execution.jobId === 'up' ? runUp : runExecution)(next.execution);
+      next = await send<BackfillNextResponse>({ action: 'backfill-next', ...current });
+    }
+
+    // Act: asked again as the wait goes on
+    const base = deps.now!().getTime();
+    const waits: (number | undefined)[] = [next.waitSeconds];
+    for (const hoursLater of [1, 2, 24]) {
+      deps = { ...deps, now: () => new Date(base + hoursLater * HOUR) };
+      waits.push((await send<BackfillNextResponse>({ action: 'backfill-next', ...current })).waitSeconds);
+    }
+
+    // Assert: mid's backfill drives the loop now; its 02:00 waits; the waits grow, bounded
+    expect(current.jobId).toBe('mid');
+    expect(
+      (await store.listRuns('mid'))
+        .filter((run) => run.status === 'waiting')
+        .map((run) => run.interval.start.toISOString()),
+    ).toEqual([failing]);
+    expect(waits).toEqual([30, 360, 720, 900]);
+    expect(waitingBackfillWaitSeconds(-5)).toBe(30);
   });
 });
