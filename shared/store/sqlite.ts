@@ -138,6 +138,19 @@ function checkIntegrity(connection: Database.Database, file: string): void {
  * (another store's file copied over this one) is refused; a missing marker is written again.
  */
 function bindStoreId(connection: Database.Database, file: string): void {
+  // Under the write lock: two processes opening a new file at once would otherwise both read id 0,
+  // both write their own id, and the second would find the first's marker (a store refused for ever).
+  connection.exec('BEGIN IMMEDIATE');
+  try {
+    bindStoreIdLocked(connection, file);
+    connection.exec('COMMIT');
+  } catch (error) {
+    if (connection.inTransaction) connection.exec('ROLLBACK');
+    throw error;
+  }
+}
+
+function bindStoreIdLocked(connection: Database.Database, file: string): void {
   const marker = storeIdFile(file);
   let id = Number(connection.pragma('user_version', { simple: true }));
   if (id === 0) {
