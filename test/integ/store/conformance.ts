@@ -125,8 +125,9 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
 
       it('lets two processes migrate one database at once: one applies, the other waits and applies nothing', async () => {
         const target = await options.freshTarget();
+        const children = [startMigrateChild(target.config), startMigrateChild(target.config)];
+        let passed = false;
         try {
-          const children = [startMigrateChild(target.config), startMigrateChild(target.config)];
           await Promise.all(children.map((child) => child.ready));
           for (const child of children) child.go();
 
@@ -146,9 +147,15 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           } finally {
             await check.close();
           }
+          passed = true;
         } finally {
-          await target.cleanup();
+          // A child that failed (say, before ready) leaves the other one waiting with its store open:
+          // stop it, and let the cleanup's own complaint (an open connection) not hide the failure.
+          for (const child of children) child.kill();
+          await Promise.all(children.map((child) => child.done));
+          if (!passed) await target.cleanup().catch(() => undefined);
         }
+        await target.cleanup();
       });
 
       it('migration 3 drops the copies of a backfill’s config from its runs, keeping every config as read', async () => {
@@ -1807,6 +1814,8 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
 function startMigrateChild(config: StoreConfig): {
   ready: Promise<void>;
   go(): void;
+  /** Stops the child if it still runs. */
+  kill(): void;
   done: Promise<{ code: number | null; applied: number[] | undefined; stderr: string }>;
 } {
   const child: ChildProcessWithoutNullStreams = spawn('npx', ['tsx', MIGRATE_CHILD, JSON.stringify(config)], {
@@ -1842,6 +1851,9 @@ function startMigrateChild(config: StoreConfig): {
   return {
     ready,
     go: () => child.stdin.end('go\n'),
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
     done,
   };
 }
