@@ -5,7 +5,13 @@
 import { BackfillStateError } from '../errors.ts';
 import type { JobDefinition } from '../job.ts';
 import type { BackfillRecord, StateStore } from '../store/types.ts';
-import { type BackfillLimits, type BackfillRequest, backfillId, validateBackfill } from './backfill.ts';
+import {
+  type BackfillLimits,
+  type BackfillRequest,
+  backfillId,
+  freshProgress,
+  validateBackfill,
+} from './backfill.ts';
 import type { OperatorRequest } from './backfill-control.ts';
 
 /** What {@link recordBackfill} did. */
@@ -56,22 +62,12 @@ export async function recordBackfill(
       reprocess: request.reprocess ?? 'missing',
       reverse,
       config,
-      cursor: rangeStart,
-      status: 'planning',
-      created: 0,
-      rerun: 0,
-      skipped: 0,
+      ...freshProgress(rangeStart),
       concurrency: request.concurrency ?? null,
     });
     if (existing) {
-      await tx.updateBackfill(id, {
-        cursor: rangeStart,
-        status: 'planning',
-        created: 0,
-        rerun: 0,
-        skipped: 0,
-      });
-      backfill = { ...backfill, cursor: rangeStart, status: 'planning' };
+      await tx.updateBackfill(id, freshProgress(rangeStart));
+      backfill = { ...backfill, ...freshProgress(rangeStart) };
     }
     await tx.recordAction({
       kind: 'backfill',

@@ -267,11 +267,7 @@ export async function planBackfill(
     reprocess,
     reverse,
     config,
-    cursor: rangeStart,
-    status: 'planning',
-    created: 0,
-    rerun: 0,
-    skipped: 0,
+    ...freshProgress(rangeStart),
     concurrency: request.concurrency ?? null,
   });
   const { chain } = options;
@@ -279,17 +275,10 @@ export async function planBackfill(
     const restart = record.status === 'done';
     // One transaction: a chain is never seen on a done backfill it does not belong to.
     await store.withJob(job, async (tx) => {
-      if (restart)
-        await tx.updateBackfill(id, {
-          cursor: rangeStart,
-          status: 'planning',
-          created: 0,
-          rerun: 0,
-          skipped: 0,
-        });
+      if (restart) await tx.updateBackfill(id, freshProgress(rangeStart));
       if (chain) await tx.setBackfillChain(id, chain);
     });
-    if (restart) record = { ...record, cursor: rangeStart, status: 'planning' };
+    if (restart) record = { ...record, ...freshProgress(rangeStart) };
   }
   if (record.status === 'planned') return { backfillId: id, counts, done: true };
   // Paused or cancelled by an operator: planning waits at the cursor (resume sets `planning`).
@@ -434,4 +423,12 @@ async function existingRuns(store: StateStore, jobId: string, chunk: readonly In
   const to = new Date(Math.max(...starts) + 1);
   const runs = await store.listRuns(jobId, { from, to });
   return new Map(runs.map((run) => [run.interval.start.getTime(), run]));
+}
+
+/**
+ * A backfill's progress when it starts, or starts over: the cursor at the first interval it plans
+ * (`cursor`), status `planning`, nothing counted yet.
+ */
+export function freshProgress(cursor: Date) {
+  return { cursor, status: 'planning', created: 0, rerun: 0, skipped: 0 } as const;
 }
