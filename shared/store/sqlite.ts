@@ -6,7 +6,8 @@ import Database from 'better-sqlite3';
 import { StoreCorruptError, StoreError } from '../errors.ts';
 import type { SqlDatabase, SqlRow } from '../sql.ts';
 import { applyMigrations } from './migrations.ts';
-import type { Statement } from './sql/run-transitions.ts';
+import { checkRowCounts } from './sql/group-commit.ts';
+import type { Statement } from './sql/row-update.ts';
 import { createSqlStateStore, nestedTransactionError, type SqlStoreDialect } from './sql-store.ts';
 import { restoreAdvice, sqliteStoreError } from './sqlite-errors.ts';
 import type { RequeuePolicy, StateStore } from './types.ts';
@@ -249,12 +250,16 @@ class SqliteDatabase implements SqlDatabase {
    * turn of the event loop between them, one turn of the mutex for the whole group commit.
    * Rolled back when one fails, with that error.
    */
-  writeBatch(statements: readonly Statement[]): Promise<{ rows: SqlRow[]; affectedRows: number }[]> {
+  writeBatch(
+    statements: readonly Statement[],
+    expectedRows?: readonly (number | undefined)[],
+  ): Promise<{ rows: SqlRow[]; affectedRows: number }[]> {
     if (this.#scope.getStore()?.active) return Promise.reject(nestedTransactionError());
     return this.#mutex.run(async () => {
       this.#run('BEGIN IMMEDIATE');
       try {
         const results = statements.map(({ sql, params }) => this.#run(sql, params));
+        checkRowCounts(results, expectedRows);
         this.#run('COMMIT');
         return results;
       } catch (error) {

@@ -2,7 +2,7 @@
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import { StoreError } from '../../errors.ts';
 import type { SqlDatabase, SqlRow } from '../../sql.ts';
-import type { Statement } from '../sql/run-transitions.ts';
+import type { Statement } from '../sql/row-update.ts';
 import { MysqlConnectionDatabase, type MysqlStatementOptions } from './connection-database.ts';
 import { mysqlStoreError } from './driver-errors.ts';
 
@@ -45,9 +45,15 @@ export class MysqlPoolDatabase implements SqlDatabase {
   }
 
   /** A group commit's statements in one transaction on one connection ({@link MysqlConnectionDatabase.writeBatch}). */
-  writeBatch(statements: readonly Statement[]): Promise<{ rows: SqlRow[]; affectedRows: number }[]> {
-    return this.#withConnection((db) => db.writeBatch(statements));
+  writeBatch(
+    statements: readonly Statement[],
+    expectedRows?: readonly (number | undefined)[],
+  ): Promise<{ rows: SqlRow[]; affectedRows: number }[]> {
+    return this.#withConnection((db) => db.writeBatch(statements, expectedRows));
   }
+
+  /** As {@link MysqlConnectionDatabase.mergesRowUpdates}. */
+  readonly mergesRowUpdates = true;
 
   /**
    * Runs `work` on a connection of its own that is destroyed afterwards, never given back to the

@@ -5,6 +5,7 @@ import { ownerMismatch, refused } from '../owner.ts';
 import type { RunOwner, RunRecord } from '../types.ts';
 import { checkCount, checkDate, checkRunId, checkVersion, truncateError, unknownRun } from './checks.ts';
 import { getRun } from './read-runs.ts';
+import { rowUpdateStatement, type Statement } from './row-update.ts';
 import { toJson } from './rows.ts';
 
 /** What starts: the stage, the version of the code running it, and the ECS task it runs in (or null). */
@@ -16,12 +17,6 @@ export interface StageStart {
 
 /** The longest ECS task ARN the `task_arn` column holds. */
 const MAX_TASK_ARN_LENGTH = 400;
-
-/** One statement and its parameters, as a group commit carries it. */
-export interface Statement {
-  readonly sql: string;
-  readonly params: readonly unknown[];
-}
 
 /**
  * How a statement names the run it updates by id: on MySQL with `FORCE INDEX (PRIMARY)`, as the
@@ -55,8 +50,7 @@ export function markRunningStatement(
     sql:
       `UPDATE ${runsById(dialect)} SET status = 'running', attempts = CASE WHEN stage = ? THEN attempts + 1 ELSE 1 END, ` +
       "stage = ?, started_at = ?, finished_at = NULL, code_version = ?, task_arn = ?, updated_at = ? WHERE run_id = ? AND status NOT IN ('succeeded', 'cancelled', 'skipped') " +
-      "AND (status = 'running' OR NOT EXISTS " +
-      `(SELECT 1 FROM piko_jobs WHERE piko_jobs.job_id = piko_runs.job_id AND piko_jobs.paused <> 0))${ownerSql}`,
+      `AND (status = 'running' OR ${NOT_PAUSED})${ownerSql}`,
     params: [stage, stage, now, version, taskArn, now, runId, ...ownerParams],
   };
 }
@@ -92,40 +86,51 @@ export function markRunningFromStatement(
   checkStart(read.runId, start, now);
   if (read.status === 'succeeded' || read.status === 'cancelled' || read.status === 'skipped')
     return undefined;
-  const [ownerSql, ownerParams] = ownerCondition(owner);
   // Who holds the run, as read: the owner's conditions say it when there is an owner (the stage
   // runner has checked that it is the one read); the statement stays short (MAX_PIPELINE_CHARS).
-  const [heldSql, heldParams]: [string, unknown[]] = owner
-    ? ['', []]
-    : read.executionName === null
-      ? [' AND generation = ? AND execution_name IS NULL', [read.generation]]
-      : [' AND generation = ? AND execution_name = ?', [read.generation, read.executionName]];
-  // The pause check as in markRunning (a run already running goes on).
-  const pauseSql =
-    read.status === 'running'
-      ? ''
-      : ' AND NOT EXISTS (SELECT 1 FROM piko_jobs WHERE piko_jobs.job_id = piko_runs.job_id AND piko_jobs.paused <> 0)';
-  return {
-    sql:
-      `UPDATE ${runsById(dialect)} SET status = 'running', attempts = ?, stage = ?, started_at = ?, finished_at = NULL, ` +
-      'code_version = ?, task_arn = ?, updated_at = ? WHERE run_id = ? AND status = ? AND attempts = ? AND ' +
-      `stage ${read.stage === null ? 'IS NULL' : '= ?'} AND updated_at = ?${heldSql}${pauseSql}${ownerSql}`,
-    params: [
-      startedAttempts(read, stage),
-      stage,
-      now,
-      version,
-      taskArn,
-      now,
-      read.runId,
-      read.status,
-      read.attempts,
-      ...(read.stage === null ? [] : [read.stage]),
-      read.updatedAt,
-      ...heldParams,
-      ...ownerParams,
+  const held: [string, unknown][] = owner
+    ? ownerMatch(owner)
+    : [
+        ['generation', read.generation],
+        ['execution_name', read.executionName],
+      ];
+  return rowUpdateStatement({
+    table: runsById(dialect),
+    runId: read.runId,
+    set: [
+      ['status', 'running'],
+      ['attempts', startedAttempts(read, stage)],
+      ['stage', stage],
+      ['started_at', now],
+      ['finished_at', null],
+      ['code_version', version],
+      ['task_arn', taskArn],
+      ['updated_at', now],
     ],
-  };
+    match: [
+      ['status', read.status],
+      ['attempts', read.attempts],
+      ['stage', read.stage],
+      ['updated_at', read.updatedAt],
+      ...held,
+    ],
+    // The pause check as in markRunning (a run already running goes on).
+    where: read.status === 'running' ? '' : ` AND ${NOT_PAUSED}`,
+    whereParams: [],
+  });
+}
+
+/** The job of the run being updated is not paused (a correlated condition of an UPDATE of piko_runs). */
+const NOT_PAUSED =
+  'NOT EXISTS (SELECT 1 FROM piko_jobs WHERE piko_jobs.job_id = piko_runs.job_id AND piko_jobs.paused <> 0)';
+
+/** An owner's conditions as a row update's matched columns. */
+function ownerMatch(owner: RunOwner): [string, unknown][] {
+  return [
+    ['job_id', owner.jobId],
+    ['execution_name', owner.executionName],
+    ['generation', owner.generation],
+  ];
 }
 
 /** The attempt a start of `stage` counts: one more on the stage last started, else the first. */
@@ -194,13 +199,21 @@ export function markSucceededStatement(
   checkRunId(runId);
   checkDate('now', now);
   checkVersion(version);
-  const [ownerSql, ownerParams] = ownerCondition(owner);
-  return {
-    sql:
-      `UPDATE ${runsById(dialect)} SET status = 'succeeded', output = ?, error = NULL, finished_at = ?, code_version = ?, ` +
-      `updated_at = ? WHERE run_id = ?${OPEN_RUN}${ownerSql}`,
-    params: [toJson(output), now, version, now, runId, ...ownerParams],
-  };
+  return rowUpdateStatement({
+    table: runsById(dialect),
+    runId,
+    set: [
+      ['status', 'succeeded'],
+      ['output', toJson(output)],
+      ['error', null],
+      ['finished_at', now],
+      ['code_version', version],
+      ['updated_at', now],
+    ],
+    match: owner ? ownerMatch(owner) : [],
+    where: OPEN_RUN,
+    whereParams: [],
+  });
 }
 
 /** Records success ({@link markSucceededStatement}) on `db`. */

@@ -1348,6 +1348,44 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         ]);
       });
 
+      it('starts runs from their records in one turn when one changed since it was read, and one is paused out', async () => {
+        const jobId = newJobId('group-records');
+        const runs = await seedRuns(jobId, runsOf(hours(T0, 5)));
+        const ids = runs.map((run) => run.runId);
+        await store.withJob(jobAt(jobId, T0), (tx) => tx.markQueued(ids, 'group-r1'));
+        const owner = { jobId, executionName: 'group-r1', generation: 0 };
+        const read = await Promise.all(ids.map((id) => store.getRun(id)));
+        // Run 1 changes after the read (started and finished by someone holding it): its stale
+        // record matches no row, so the merged start of the group matches fewer rows than it merged.
+        await store.markRunning(ids[1]!, 'main', T0, owner);
+        await store.markSucceeded(ids[1]!, null, T0, owner);
+
+        const started = await Promise.all(
+          read.map((record) => store.markRunning(record!, 'main', at('2026-03-01T00:05:00Z'), owner, 'v2')),
+        );
+        expect(started.map((record) => [record?.status, record?.attempts, record?.version])).toEqual([
+          ['running', 1, 'v2'],
+          [undefined, undefined, undefined],
+          ['running', 1, 'v2'],
+          ['running', 1, 'v2'],
+          ['running', 1, 'v2'],
+        ]);
+        await Promise.all(
+          [0, 2, 3, 4].map((index) =>
+            store.markSucceeded(ids[index]!, { index }, at('2026-03-01T00:06:00Z'), owner, 'v2'),
+          ),
+        );
+        const after = await store.listRuns(jobId);
+        expect(after.map((run) => [run.status, run.attempts, run.output, run.version])).toEqual([
+          ['succeeded', 1, { index: 0 }, 'v2'],
+          ['succeeded', 1, null, null],
+          ['succeeded', 1, { index: 2 }, 'v2'],
+          ['succeeded', 1, { index: 3 }, 'v2'],
+          ['succeeded', 1, { index: 4 }, 'v2'],
+        ]);
+        expect(after[0]!.finishedAt).toEqual(at('2026-03-01T00:06:00Z'));
+      });
+
       it('starts and finishes 120 runs at once, more than one round trip of statements carries', async () => {
         const jobId = newJobId('group-large');
         const runs = await seedRuns(jobId, runsOf(hours(T0, 120)));
