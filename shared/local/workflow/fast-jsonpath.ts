@@ -13,6 +13,7 @@
  * answers against jsonpath-plus's own.
  */
 import { createRequire } from 'node:module';
+import { installQuietEventLog } from './quiet-event-log.ts';
 
 /** A path of plain member names: `$`, `$.a`, `$.a.b_2`… (no brackets, wildcards, filters or quotes). */
 const PLAIN_PATH = /^\$(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
@@ -103,13 +104,16 @@ let loaded: AwsLocalStepFunctions | undefined;
 /**
  * aws-local-stepfunctions with the fast path installed: its CommonJS build (same source and
  * version as the ES one; only there does it look `JSONPath` up at each call), and the jsonpath-plus
- * that build requires, resolved from its own folder.
+ * that build requires, resolved from its own folder; its event log, which nobody reads, not built
+ * (quiet-event-log.ts).
  */
 export function loadInterpreter(): AwsLocalStepFunctions {
   if (loaded) return loaded;
   const require = createRequire(import.meta.url);
   const entry = require.resolve('aws-local-stepfunctions');
   installFastPlainPaths(createRequire(entry)('jsonpath-plus') as JsonPathModule);
-  loaded = require(entry) as AwsLocalStepFunctions;
+  const interpreter = require(entry) as AwsLocalStepFunctions;
+  installQuietEventLog(interpreter.StateMachine as unknown as Parameters<typeof installQuietEventLog>[0]);
+  loaded = interpreter;
   return loaded;
 }
