@@ -16,7 +16,7 @@ const definition = {
       End: true,
     },
   },
-};
+} as const;
 
 async function collect(events: AsyncIterable<unknown>): Promise<unknown[]> {
   const seen: unknown[] = [];
