@@ -13,6 +13,7 @@
  * answers against jsonpath-plus's own.
  */
 import { createRequire } from 'node:module';
+import { installIterationAbort } from './iteration-abort.ts';
 import { installQuietEventLog } from './quiet-event-log.ts';
 
 /** A path of plain member names: `$`, `$.a`, `$.a.b_2`… (no brackets, wildcards, filters or quotes). */
@@ -105,7 +106,8 @@ let loaded: AwsLocalStepFunctions | undefined;
  * aws-local-stepfunctions with the fast path installed: its CommonJS build (same source and
  * version as the ES one; only there does it look `JSONPath` up at each call), and the jsonpath-plus
  * that build requires, resolved from its own folder; its event log, which nobody reads, not built
- * (quiet-event-log.ts).
+ * (quiet-event-log.ts); its Map iterations stopped by their parent without AbortSignal.any
+ * (iteration-abort.ts).
  */
 export function loadInterpreter(): AwsLocalStepFunctions {
   if (loaded) return loaded;
@@ -114,6 +116,7 @@ export function loadInterpreter(): AwsLocalStepFunctions {
   installFastPlainPaths(createRequire(entry)('jsonpath-plus') as JsonPathModule);
   const interpreter = require(entry) as AwsLocalStepFunctions;
   installQuietEventLog(interpreter.StateMachine as unknown as Parameters<typeof installQuietEventLog>[0]);
+  installIterationAbort(interpreter.StateMachine as unknown as Parameters<typeof installIterationAbort>[0]);
   loaded = interpreter;
   return loaded;
 }
