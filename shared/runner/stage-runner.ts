@@ -92,7 +92,11 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
   if (deps.jobId !== undefined && ref.jobId !== deps.jobId) {
     throw refused(`this function runs job "${deps.jobId}" only, and the event names job "${ref.jobId}"`);
   }
-  const run = await deps.store.getRun(ref.runId);
+  // A first stage's start may take the record its run was queued with (not read again): what it
+  // decides from it before markRunning is either fixed for the run (job, interval, config) or
+  // checked again by markRunning's conditional update. A failure or a later stage reads it afresh.
+  const firstStart = payload.action === 'run' && payload.stageIndex === 0;
+  const run = firstStart ? await deps.store.runToStart(ref.runId, ref) : await deps.store.getRun(ref.runId);
   if (!run) throw refused(`run ${ref.runId} does not exist in the state store`);
   const mismatch = ownerMismatch(run, ref);
   if (mismatch !== undefined) {

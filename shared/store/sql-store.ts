@@ -52,6 +52,7 @@ import {
   recordOutput,
   startedRecord,
 } from './sql/run-transitions.ts';
+import { StartHints } from './sql/start-hints.ts';
 import {
   averageRunMs,
   failWaitingRuns,
@@ -128,6 +129,8 @@ class SqlStateStore implements StateStore {
   readonly #statusWrites: GroupCommit;
   /** Runs read by id (getRun, and the records markRunning returns), per event-loop turn in one statement. */
   readonly #runReads: GroupRead<RunRecord>;
+  /** The records of runs queued here, for their first stage's start (see start-hints.ts). */
+  readonly #startHints = new StartHints();
   readonly #inTransaction: () => boolean;
 
   constructor(backend: SqlStoreBackend) {
@@ -147,18 +150,24 @@ class SqlStateStore implements StateStore {
 
   async withJob<T>(job: StoredJob, work: (tx: JobTransaction) => Promise<T>): Promise<T> {
     checkJobId(job.id);
-    return await this.database.transaction(async (db) => {
+    let queued: readonly RunRecord[] = [];
+    const result = await this.database.transaction(async (db) => {
       const ctx = { ...this.#ctx, db };
       const row = await lockJob(ctx, job);
       // Asked through the transaction's connection: a pool of one must not wait for itself.
       const budget = async () => (this.#insertBytes ??= await insertBudget(db, ctx.dialect));
       const tx = new SqlJobTransaction(ctx, row, budget);
       try {
-        return await work(tx);
+        const value = await work(tx);
+        queued = tx.queued;
+        return value;
       } finally {
         tx.end();
       }
     });
+    // Committed: what it queued is now what the runs are (until something changes them).
+    this.#startHints.add(queued);
+    return result;
   }
 
   getJob(jobId: string): Promise<JobState | undefined> {
@@ -178,6 +187,11 @@ class SqlStateStore implements StateStore {
     // A malformed id is read alone: in a group's statement it would fail the others' reads too.
     if (this.#inTransaction() || !Number.isSafeInteger(runId)) return getRun(this.database, runId);
     return this.#runReads.get(runId);
+  }
+
+  runToStart(runId: number, owner: RunOwner): Promise<RunRecord | undefined> {
+    const hint = this.#startHints.take(runId, owner);
+    return hint ? Promise.resolve(hint) : this.getRun(runId);
   }
 
   listRuns(jobId: string, range?: { from: Date; to: Date }): Promise<RunRecord[]> {
@@ -321,6 +335,10 @@ class SqlJobTransaction implements JobTransaction {
   readonly #ctx: SqlContext;
   readonly #insertBudget: () => Promise<number>;
   #ended = false;
+  /** The pending runs this transaction read, by id: what the runs it queues were until then. */
+  readonly #pendingRead = new Map<number, RunRecord>();
+  /** The records of the runs this transaction queued, as they are once it commits. */
+  readonly queued: RunRecord[] = [];
 
   constructor(ctx: SqlContext, job: JobState, insertBudget: () => Promise<number>) {
     this.job = job;
@@ -372,7 +390,9 @@ class SqlJobTransaction implements JobTransaction {
   }
 
   async pendingRuns(lane: DispatchLane, limit: number, newestFirst = false): Promise<RunRecord[]> {
-    return pendingRuns(this.#open, this.job.jobId, lane, limit, newestFirst);
+    const runs = await pendingRuns(this.#open, this.job.jobId, lane, limit, newestFirst);
+    for (const run of runs) this.#pendingRead.set(run.runId, run);
+    return runs;
   }
 
   async inFlightRuns(lane: DispatchLane): Promise<RunRecord[]> {
@@ -384,7 +404,18 @@ class SqlJobTransaction implements JobTransaction {
   }
 
   async markQueued(runIds: readonly number[], executionName: string): Promise<number> {
-    return markQueued(this.#open, this.job, runIds, executionName);
+    const ctx = this.#open;
+    const now = ctx.clock();
+    const queued = await markQueued(ctx, this.job, runIds, executionName, now);
+    // Every run was pending as read in this transaction and each one matched: each is now its read
+    // record queued. Otherwise which ones did is not known, and their stages read them.
+    const read = runIds.map((runId) => this.#pendingRead.get(runId));
+    if (queued === runIds.length && new Set(runIds).size === runIds.length) {
+      for (const run of read) {
+        if (run) this.queued.push({ ...run, status: 'queued', executionName, updatedAt: now });
+      }
+    }
+    return queued;
   }
 
   async databaseClock(): Promise<DatabaseClock | undefined> {

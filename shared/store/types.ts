@@ -546,6 +546,14 @@ export interface StateStore {
 
   /** One run by id. */
   getRun(runId: number): Promise<RunRecord | undefined>;
+  /**
+   * The record of a run whose first stage `owner` is about to start, for {@link markRunning}: the
+   * one this store queued it with, when its queuing committed here (the local runtime), else read
+   * as {@link getRun} reads it. It may be stale (cancelled, paused, re-armed since): markRunning
+   * from a record starts the run only if the row is still what the record says, and otherwise
+   * marks it by id and reads it. Not for a decision markRunning does not check.
+   */
+  runToStart(runId: number, owner: RunOwner): Promise<RunRecord | undefined>;
   /** A job's runs with `from <= interval.start < to`, oldest first (all when no range). */
   listRuns(jobId: string, range?: { from: Date; to: Date }): Promise<RunRecord[]>;
   /** How many of the job's runs are in each status. */

@@ -64,13 +64,14 @@ export async function inFlightRuns(ctx: SqlContext, jobId: string, lane: Dispatc
 
 /**
  * Sets `queued` and the execution name on pending runs of the locked job (other ids are ignored)
- * and returns how many it queued; none while the job is paused.
+ * and returns how many it queued; none while the job is paused. @default now the store's clock
  */
 export async function markQueued(
   ctx: SqlContext,
   job: JobState,
   runIds: readonly number[],
   executionName: string,
+  now: Date = ctx.clock(),
 ): Promise<number> {
   runIds.forEach(checkRunId);
   if (!executionName || executionName.length > MAX_EXECUTION_NAME_LENGTH) {
@@ -81,7 +82,6 @@ export async function markQueued(
   // The job row is locked for the whole transaction, so a pause either committed before (and is
   // seen here) or waits for this transaction and then finds these runs queued.
   if (job.paused) return 0;
-  const now = ctx.clock();
   let queued = 0;
   for (const ids of chunks(runIds)) {
     const { affectedRows } = await ctx.db.query(

@@ -42,14 +42,40 @@ export interface MergedStatement {
   readonly expectedRows?: number;
 }
 
-/** The single-row statement of `row`. */
+/**
+ * The single-row statement of `row`. Its text is built when first read: where updates are merged
+ * (MySQL), most rows go in a merged statement and never need their own.
+ */
 export function rowUpdateStatement(row: RowUpdate): Statement {
-  const [matchSql, matchParams] = matchCondition(row);
-  return {
-    sql: `UPDATE ${row.table} SET ${row.set.map(([column]) => `${column} = ?`).join(', ')} WHERE ${matchSql}${row.where}`,
-    params: [...row.set.map(([, value]) => value), ...matchParams, ...row.whereParams],
-    row,
-  };
+  return new RowUpdateStatement(row);
+}
+
+class RowUpdateStatement implements Statement {
+  readonly row: RowUpdate;
+  #built: { sql: string; params: unknown[] } | undefined;
+
+  constructor(row: RowUpdate) {
+    this.row = row;
+  }
+
+  get sql(): string {
+    return this.#build().sql;
+  }
+
+  get params(): readonly unknown[] {
+    return this.#build().params;
+  }
+
+  #build(): { sql: string; params: unknown[] } {
+    if (this.#built) return this.#built;
+    const row = this.row;
+    const [matchSql, matchParams] = matchCondition(row);
+    this.#built = {
+      sql: `UPDATE ${row.table} SET ${row.set.map(([column]) => `${column} = ?`).join(', ')} WHERE ${matchSql}${row.where}`,
+      params: [...row.set.map(([, value]) => value), ...matchParams, ...row.whereParams],
+    };
+    return this.#built;
+  }
 }
 
 /**
@@ -151,15 +177,18 @@ function matchCondition(row: RowUpdate): [string, unknown[]] {
   return [conditions.join(' AND '), params];
 }
 
-/** What must be equal for two rows to share a statement. */
+/**
+ * What must be equal for two rows to share a statement, as one key (column names are identifiers
+ * from the store's own code; the shared parameters are encoded as JSON).
+ */
 function shapeOf(row: RowUpdate): string {
-  return JSON.stringify([
-    row.table,
-    row.set.map(([column]) => column),
-    row.match.map(([column, value]) => (value === null ? `${column} null` : column)),
-    row.where,
-    row.whereParams.map(paramKey),
-  ]);
+  let key = `${row.table}|`;
+  for (const [column] of row.set) key += `${column},`;
+  key += '|';
+  for (const [column, value] of row.match) key += value === null ? `${column} null,` : `${column},`;
+  key += `|${row.where}|`;
+  for (const value of row.whereParams) key += `${JSON.stringify(paramKey(value))},`;
+  return key;
 }
 
 function paramKey(value: unknown): unknown {
@@ -174,7 +203,8 @@ function sameValue(a: unknown, b: unknown): boolean {
 /** A generous estimate of a row's share of a merged statement's text, values inlined and escaped. */
 function estimatedChars(row: RowUpdate): number {
   let chars = 40;
-  for (const [column, value] of [...row.set, ...row.match]) chars += column.length + 30 + valueChars(value);
+  for (const [column, value] of row.set) chars += column.length + 30 + valueChars(value);
+  for (const [column, value] of row.match) chars += column.length + 30 + valueChars(value);
   return chars;
 }
 

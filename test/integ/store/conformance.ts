@@ -1409,6 +1409,103 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
       });
     });
 
+    describe('the record a run was queued with (runToStart)', () => {
+      /** Queues the job's pending runs as a dispatcher does (read, then queue, in one transaction). */
+      async function queuePending(jobId: string, executionName: string, fail = false): Promise<void> {
+        await store.withJob(jobAt(jobId, T0), async (tx) => {
+          const pending = await tx.pendingRuns({ kind: 'scheduled' }, 100);
+          await tx.markQueued(
+            pending.map((run) => run.runId),
+            executionName,
+          );
+          if (fail) throw new Error('rolled back after queuing');
+        });
+      }
+
+      /** Counts the statements the store's database is given while `work` runs. */
+      async function countingStatements<T>(
+        work: () => Promise<T>,
+      ): Promise<{ value: T; statements: string[] }> {
+        const db = store.database as { query: typeof store.database.query };
+        const query = db.query;
+        const statements: string[] = [];
+        db.query = function (this: unknown, sql, params) {
+          statements.push(sql);
+          return query.call(this, sql, params);
+        };
+        try {
+          return { value: await work(), statements };
+        } finally {
+          db.query = query;
+        }
+      }
+
+      it('answers with the queued record, without a read, once; it is the record the database holds', async () => {
+        const jobId = newJobId('hint-queued');
+        const [seeded] = await seedRuns(jobId, runsOf(hours(T0, 1)));
+        await queuePending(jobId, 'hint-q1');
+        const owner = { jobId, executionName: 'hint-q1', generation: 0 };
+        const { value: hinted, statements } = await countingStatements(() =>
+          store.runToStart(seeded!.runId, owner),
+        );
+        expect(statements).toEqual([]);
+        expect(hinted).toEqual(await store.getRun(seeded!.runId));
+        const started = await store.markRunning(hinted!, 'main', T0, owner);
+        expect(started).toEqual(await store.getRun(seeded!.runId));
+        expect(started?.status).toBe('running');
+        // Taken: asked again, it is read.
+        const again = await countingStatements(() => store.runToStart(seeded!.runId, owner));
+        expect(again.statements.length).toBeGreaterThan(0);
+        expect(again.value?.status).toBe('running');
+      });
+
+      it('keeps nothing from a queuing that rolled back, nor for another owner', async () => {
+        const jobId = newJobId('hint-rollback');
+        const [seeded] = await seedRuns(jobId, runsOf(hours(T0, 1)));
+        await expect(queuePending(jobId, 'hint-rb1', true)).rejects.toThrow('rolled back after queuing');
+        const owner = { jobId, executionName: 'hint-rb1', generation: 0 };
+        expect((await store.runToStart(seeded!.runId, owner))?.status).toBe('pending');
+        await queuePending(jobId, 'hint-rb2');
+        const stranger = { jobId, executionName: 'hint-rb-forged', generation: 0 };
+        const read = await countingStatements(() => store.runToStart(seeded!.runId, stranger));
+        expect(read.statements.length).toBeGreaterThan(0);
+        expect(read.value?.executionName).toBe('hint-rb2');
+      });
+
+      it('starts nothing from a stale record: cancelled, paused or re-armed since it was queued', async () => {
+        const jobId = newJobId('hint-stale');
+        const runs = await seedRuns(jobId, runsOf(hours(T0, 3)));
+        const ids = runs.map((run) => run.runId);
+        await queuePending(jobId, 'hint-s1');
+        const owner = { jobId, executionName: 'hint-s1', generation: 0 };
+        // Since the queuing: run 0 cancelled by an operator, run 1 re-armed (a new generation).
+        await store.withJob(jobAt(jobId, T0), async (tx) => {
+          await tx.cancelRuns([ids[0]!]);
+          await tx.rearmRuns([ids[1]!], { trigger: 'schedule', backfillId: null, config: null });
+        });
+        const hints = await Promise.all(ids.map((id) => store.runToStart(id, owner)));
+        expect(hints.map((hint) => hint?.status)).toEqual(['queued', 'queued', 'queued']);
+        const started = await Promise.all(hints.map((hint) => store.markRunning(hint!, 'main', T0, owner)));
+        expect(started.map((record) => record?.status)).toEqual([undefined, undefined, 'running']);
+        const after = await store.listRuns(jobId);
+        expect(after.map((run) => [run.status, run.generation, run.attempts])).toEqual([
+          ['cancelled', 0, 0],
+          ['pending', 1, 0],
+          ['running', 0, 1],
+        ]);
+
+        // A pause after the queuing: the queued record starts nothing either.
+        const pausedJob = newJobId('hint-paused');
+        const [paused] = await seedRuns(pausedJob, runsOf(hours(T0, 1)));
+        await queuePending(pausedJob, 'hint-p1');
+        await store.setPaused(jobAt(pausedJob, T0), true);
+        const pausedOwner = { jobId: pausedJob, executionName: 'hint-p1', generation: 0 };
+        const hint = await store.runToStart(paused!.runId, pausedOwner);
+        expect(await store.markRunning(hint!, 'main', T0, pausedOwner)).toBeUndefined();
+        expect((await store.getRun(paused!.runId))?.status).toBe('queued');
+      });
+    });
+
     describe('backfills', () => {
       const request = (backfillId: string, jobId: string) => ({
         backfillId,
