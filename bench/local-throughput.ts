@@ -312,6 +312,9 @@ function memoryStore(store: StateStore): StateStore {
     async getRun(runId) {
       return records.get(runId) ?? queuedUnder.get(runId);
     },
+    async runToStart(runId) {
+      return records.get(runId) ?? queuedUnder.get(runId);
+    },
     async markSucceeded(runId) {
       records.delete(runId);
     },

@@ -7,6 +7,7 @@
  * signal did (the same abort, synchronously, the same `ExecutionAbortedError`), without the weak
  * references. Installed on the CommonJS build the executor loads, next to quiet-event-log.ts.
  */
+import { setMaxListeners } from 'node:events';
 
 /** An execution as the interpreter's `run` returns it, as far as this reads it. */
 interface InterpreterExecution {
@@ -50,6 +51,9 @@ export function installIterationAbort(StateMachine: InterpreterStateMachine): vo
     if (!parent || parent.aborted) return run.call(this, input, options);
     const execution = run.call(this, input, { ...options, _rootAbortSignal: undefined });
     const onAbort = () => execution.abort();
+    // As many iterations listen at once as the Map's concurrency (up to 40, or a Distributed Map's
+    // translation): Node's 10-listener leak warning would be noise, not a leak.
+    setMaxListeners(0, parent);
     parent.addEventListener('abort', onAbort, { once: true });
     const stopListening = () => parent.removeEventListener('abort', onAbort);
     execution.result.then(stopListening, stopListening);

@@ -78,6 +78,24 @@ describe('installIterationAbort', () => {
     for (const iteration of results) await expect(iteration).rejects.toBeInstanceOf(ExecutionAbortedError);
   });
 
+  it('warns of no listener leak when 40 iterations listen to their parent at once', async () => {
+    const { StateMachine } = loadInterpreter();
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const machine = new StateMachine(
+        { ...mapOfWaits(0), States: { Each: { ...mapOfWaits(0).States.Each, MaxConcurrency: 40 } } },
+        { validationOptions: { noValidate: true } },
+      );
+      await machine.run({ items: Array.from({ length: 80 }, (_, index) => index + 1) }).result;
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning')).toEqual([]);
+  });
+
   it('refuses an interpreter whose run takes no parent signal, rather than leave iterations unstoppable', () => {
     class Unlike {
       run() {
