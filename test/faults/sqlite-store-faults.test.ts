@@ -28,7 +28,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ONCE_MAX_STORE_FAILURES } from '../../shared/cli/commands/start.ts';
+import { ONCE_MAX_STORE_FAILURES } from '../../shared/cli/give-up.ts';
 import { openSqliteStore } from '../../shared/store/sqlite.ts';
 import { fastClockEnv } from '../../support/fast-clock.ts';
 import { type PikoExit, sleep, spawnPiko } from '../../support/piko-process.ts';
@@ -260,6 +260,74 @@ describe.skipIf(!isRoot)('SQLite disk full (a small tmpfs)', () => {
         await reader.close();
       }
       expect(runs.length).toBeGreaterThanOrEqual(2_000);
+      expect(runs.filter((run) => run.status !== 'succeeded')).toEqual([]);
+      const ran = new Set(
+        readFileSync(ledger, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => line.split(' ')[1]),
+      );
+      expect(runs.filter((run) => !ran.has(run.interval.start.toISOString()))).toEqual([]);
+    },
+    3 * EXIT_TIMEOUT_MS,
+  );
+
+  it(
+    'gives up a piko backfill when the disk fills under its runs and stays full, and the same command again finishes it',
+    async () => {
+      // Arrange: a backfill of 2,000 minutes under way (the child's clock 10× fast), some recorded
+      const file = path.join(mountPoint, 'backfill.db');
+      const ledger = path.join(dataDir, 'backfill.ledger');
+      const store = { kind: 'sqlite' as const, file };
+      const job = { id: 'refill', start: minutesAgo(2_000), ledger, delayMs: [0, 1] as const };
+      const range = ['--from', minutesAgo(2_000).toISOString(), '--to', minutesAgo(0).toISOString()];
+      const args = ['backfill', 'refill', ...range, '--json'];
+      const child = spawnPiko({ store, dataDir, job, args, env: fastClockEnv(10) });
+      let filler: string | undefined;
+      try {
+        expect(
+          await child.waitUntil(() => child.count('succeeded') >= 10, EXIT_TIMEOUT_MS),
+          child.tail(30),
+        ).toBe(true);
+
+        // Act: the disk full while handlers run, and never freed while this process runs
+        filler = fillUp(mountPoint, 0);
+        const exit = await Promise.race([child.exited, sleep(EXIT_TIMEOUT_MS).then(() => undefined)]);
+
+        // Assert: it ends, non-zero, saying why and what to fix; no run recorded as failed
+        expect(exit, `piko backfill did not exit with the disk full:\n${child.tail(30)}`).toEqual({
+          code: 1,
+          signal: null,
+        });
+        const output = child.otherLines.join('\n');
+        expect(output).toContain('(SQLITE_FULL)');
+        expect(output).toContain('Free disk space where the state file lives');
+        expect(output).toContain('piko gave up: the state store stayed unavailable.');
+        expect(output).toContain('when this piko backfill command runs again');
+        expect(child.count('store-failed'), child.tail(30)).toBeGreaterThanOrEqual(1);
+        // Never told done: it stopped far from its end.
+        expect(child.count('backfill-done')).toBe(0);
+        expect(child.count('failed')).toBe(0);
+      } finally {
+        await child.kill9();
+        if (filler) rmSync(filler);
+      }
+
+      // Act: space again, and the same command again (the real clock)
+      const again = spawnPiko({ store, dataDir, job, args });
+      const exit = await Promise.race([again.exited, sleep(EXIT_TIMEOUT_MS).then(() => undefined)]);
+      await again.kill9();
+
+      // Assert: the backfill finished: every interval of the range succeeded, each run at least once
+      expect(exit, again.tail(30)).toEqual({ code: 0, signal: null });
+      const reader = await openSqliteStore({ file });
+      let runs: Awaited<ReturnType<typeof reader.listRuns>>;
+      try {
+        runs = await reader.listRuns('refill');
+      } finally {
+        await reader.close();
+      }
+      expect(runs).toHaveLength(2_000);
       expect(runs.filter((run) => run.status !== 'succeeded')).toEqual([]);
       const ran = new Set(
         readFileSync(ledger, 'utf8')

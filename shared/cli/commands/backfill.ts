@@ -27,6 +27,7 @@ import {
   stackNameOption,
 } from '../aws/options.ts';
 import { cliContext, withProcess } from '../context.ts';
+import { giveUpOnStore, ONCE_MAX_STORE_FAILURES } from '../give-up.ts';
 import { type CliIo, EXIT } from '../io.ts';
 import { parseInstantFlag, parseJsonFlag } from '../parse.ts';
 import { progressPrinter } from '../progress.ts';
@@ -210,10 +211,21 @@ async function runOne(
   },
 ): Promise<BackfillOutcome> {
   const { flags, print, io } = options;
-  const runtime = new LocalRuntime({ process: opened, onProgress: flags.json ? print : () => {} });
+  // A command that ends by itself: a store that stays unavailable ends it too (its stages would
+  // otherwise wait for ever for a lease the store cannot renew), as it does `piko start --once`.
+  const runtime = new LocalRuntime({
+    process: opened,
+    onProgress: flags.json ? print : () => {},
+    maxStoreFailures: ONCE_MAX_STORE_FAILURES,
+  });
+  const gaveUp = runtime.fatal.then(async (error) => {
+    // What is running gets the grace period, then the command ends with the error.
+    await runtime.stop(opened.config.piko.shutdownGraceSeconds * 1000, new AbortController());
+    return error;
+  });
   // Driven under its lease: a piko start on the same store leaves it to this process, and takes it
   // over if this process dies; one driven elsewhere is waited for.
-  const outcome = await runtime.backfills.driveOrWait(job, request, {
+  const driven = runtime.backfills.driveOrWait(job, request, {
     limits: options.limits,
     waitWhilePaused: flags.wait,
     onHeld: (holder) =>
@@ -245,6 +257,28 @@ async function runOne(
       }
     },
   });
+  // Once the runtime gave up, the drive may still settle (with the store's error) as it stops:
+  // nobody waits for it then.
+  driven.catch(() => undefined);
+  const outcome = await Promise.race([driven, gaveUp.then(() => undefined)]);
+  // Given up (the drive, stopped with the runtime, may have ended first): say so, exit 1.
+  const fatalError = runtime.fatalError;
+  if (fatalError) {
+    await gaveUp;
+    giveUpOnStore(
+      io,
+      fatalError,
+      'when this piko backfill command runs again (or a piko start takes the backfill over)',
+    );
+  }
+  if (!outcome || outcome.stopped) {
+    print({
+      event: 'backfill-stopped',
+      text: `${job.id}: backfill ${backfillId(request)} stopped before its end: ${outcome?.succeeded ?? 0} succeeded, ${outcome?.failed ?? 0} failed (this command again, or a piko start, goes on with it)`,
+      fields: { jobId: job.id, backfillId: backfillId(request) },
+    });
+    throw new ExitCodeError(EXIT.runsFailed);
+  }
   const { succeeded, failed, waiting } = outcome;
   if (outcome.cancelled) {
     print({

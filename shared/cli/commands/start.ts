@@ -1,18 +1,11 @@
 import type { Command } from 'commander';
-import { ExitCodeError, StoreUnavailableError } from '../../errors.ts';
+import { ExitCodeError } from '../../errors.ts';
 import { LocalRuntime } from '../../local/runtime.ts';
 import { cliContext, withProcess } from '../context.ts';
+import { giveUpOnStore, ONCE_MAX_STORE_FAILURES } from '../give-up.ts';
 import { type CliIo, EXIT } from '../io.ts';
 import { progressPrinter } from '../progress.ts';
 import { RuntimeUi, runtimeHealth, UI_HOST_OPTION, UI_PORT_OPTION, type UiAddressFlags } from './ui.ts';
-
-/**
- * With `--once`, a job's planning or dispatch gives up after this many store failures in a row: about
- * a minute of backoff (1 + 2 + 4 + 8 + 16 + 30 s), so a database failover or a short outage (30 s or
- * so) is waited out, while a store that stays down still ends the run with a message. Five (15 s) was
- * too few once leased batches stop and re-dispatch during an outage.
- */
-export const ONCE_MAX_STORE_FAILURES = 7;
 
 /** `piko start [--once] [--no-ui]`: the local orchestrator, with its web UI unless `--once` or `--no-ui`. */
 export function startCommand(program: Command, io: CliIo): void {
@@ -96,14 +89,7 @@ export function startCommand(program: Command, io: CliIo): void {
           const fatalError = runtime.fatalError;
           if (fatalError) {
             await fatal;
-            io.err(`error: ${fatalError.message}`);
-            if (fatalError instanceof StoreUnavailableError) {
-              // Nothing is lost by giving up: the state table is the truth, and the next start repairs it.
-              io.err(
-                'piko gave up: the state store stayed unavailable. Runs it could not record are left in flight and run again at the next piko start, once the store is back.',
-              );
-            }
-            throw new ExitCodeError(EXIT.runsFailed);
+            giveUpOnStore(io, fatalError, 'at the next piko start');
           }
           // After a signal, stop() has already waited for running work, for a bounded time.
           if (!signalled) await runtime.whenIdle();
