@@ -2,7 +2,7 @@
 import { StoreError } from '../../errors.ts';
 import { checkRunId } from './checks.ts';
 import type { SqlContext } from './dialect.ts';
-import { chunks, placeholders } from './lists.ts';
+import { chunks, placeholders, runsById } from './lists.ts';
 
 /** Cancels a job's pending, queued and running runs among `runIds`; returns how many. */
 export async function cancelRuns(ctx: SqlContext, jobId: string, runIds: readonly number[]): Promise<number> {
@@ -13,7 +13,7 @@ export async function cancelRuns(ctx: SqlContext, jobId: string, runIds: readonl
     // The execution name stays: the stage runner of a running run polls its row, sees `cancelled`
     // and aborts its handler; its later updates are refused by status, not by owner.
     const { affectedRows } = await ctx.db.query(
-      "UPDATE piko_runs SET status = 'cancelled', finished_at = ?, not_before = NULL, updated_at = ? " +
+      `UPDATE ${runsById(ctx.db.dialect)} SET status = 'cancelled', finished_at = ?, not_before = NULL, updated_at = ? ` +
         `WHERE job_id = ? AND status IN ('pending', 'queued', 'running') AND run_id IN (${placeholders(ids.length)})`,
       [now, now, jobId, ...ids],
     );
@@ -40,7 +40,7 @@ export async function markRuns(
   let marked = 0;
   for (const ids of chunks(runIds)) {
     const { affectedRows } = await ctx.db.query(
-      'UPDATE piko_runs SET status = ?, error = NULL, execution_name = NULL, not_before = NULL, ' +
+      `UPDATE ${runsById(ctx.db.dialect)} SET status = ?, error = NULL, execution_name = NULL, not_before = NULL, ` +
         'finished_at = ?, updated_at = ? ' +
         `WHERE job_id = ? AND status IN ('pending', 'failed', 'cancelled', 'skipped') AND status <> ? AND run_id IN (${placeholders(ids.length)})`,
       [status, now, now, jobId, status, ...ids],

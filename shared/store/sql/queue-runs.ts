@@ -4,7 +4,7 @@ import { MAX_EXECUTION_NAME_LENGTH } from '../../workflow/execution-name.ts';
 import type { DispatchLane, JobState, NewRun, RunRecord } from '../types.ts';
 import { checkBackfillId, checkCount, checkNewStatus, checkRunId, checkTrigger } from './checks.ts';
 import type { SqlContext } from './dialect.ts';
-import { chunks, placeholders } from './lists.ts';
+import { chunks, placeholders, runsById } from './lists.ts';
 import { RUN_COLUMNS, toDate, toJson, toRunRecord } from './rows.ts';
 
 /**
@@ -85,7 +85,7 @@ export async function markQueued(
   let queued = 0;
   for (const ids of chunks(runIds)) {
     const { affectedRows } = await ctx.db.query(
-      "UPDATE piko_runs SET status = 'queued', execution_name = ?, updated_at = ? " +
+      `UPDATE ${runsById(ctx.db.dialect)} SET status = 'queued', execution_name = ?, updated_at = ? ` +
         `WHERE job_id = ? AND status = 'pending' AND ${BACKFILL_NOT_HELD} AND run_id IN (${placeholders(ids.length)})`,
       [executionName, now, job.jobId, ...ids],
     );
@@ -112,7 +112,7 @@ export async function rearmRuns(
   const now = ctx.clock();
   for (const ids of chunks(runIds)) {
     await ctx.db.query(
-      'UPDATE piko_runs SET status = ?, generation = generation + 1, attempts = 0, stage = NULL, error = NULL, ' +
+      `UPDATE ${runsById(ctx.db.dialect)} SET status = ?, generation = generation + 1, attempts = 0, stage = NULL, error = NULL, ` +
         'execution_name = NULL, output = NULL, code_version = NULL, started_at = NULL, finished_at = NULL, ' +
         'requeues = 0, not_before = NULL, ' +
         'trigger_kind = ?, backfill_id = ?, config = ?, updated_at = ? ' +

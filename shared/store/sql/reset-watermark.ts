@@ -2,7 +2,7 @@
 import type { JobState, RunRecord, WatermarkReset } from '../types.ts';
 import { checkDate } from './checks.ts';
 import type { SqlContext } from './dialect.ts';
-import { chunks, placeholders } from './lists.ts';
+import { chunks, placeholders, runsById } from './lists.ts';
 import { RUN_COLUMNS, toRunRecord } from './rows.ts';
 
 /**
@@ -33,7 +33,7 @@ export async function resetWatermark(
   if (!dryRun) {
     for (const ids of chunks(removed.map((run) => run.runId))) {
       await db.query(
-        `DELETE FROM piko_runs WHERE job_id = ? AND status IN ('pending', 'queued') AND run_id IN (${placeholders(ids.length)})`,
+        `DELETE FROM ${runsById(db.dialect, 'delete')} WHERE job_id = ? AND status IN ('pending', 'queued') AND run_id IN (${placeholders(ids.length)})`,
         [job.jobId, ...ids],
       );
     }

@@ -4,6 +4,7 @@ import type { SqlDatabase, SqlDialect } from '../../sql.ts';
 import { ownerMismatch, refused } from '../owner.ts';
 import type { RunOwner, RunRecord } from '../types.ts';
 import { checkCount, checkDate, checkRunId, checkVersion, truncateError, unknownRun } from './checks.ts';
+import { runsById } from './lists.ts';
 import { getRun } from './read-runs.ts';
 import { rowUpdateStatement, type Statement } from './row-update.ts';
 import { toJson } from './rows.ts';
@@ -17,15 +18,6 @@ export interface StageStart {
 
 /** The longest ECS task ARN the `task_arn` column holds. */
 const MAX_TASK_ARN_LENGTH = 400;
-
-/**
- * How a statement names the run it updates by id: on MySQL with `FORCE INDEX (PRIMARY)`, as the
- * optimizer may otherwise pick a secondary index the owner conditions match (job, execution), and
- * scan every run of the execution for the one row.
- */
-function runsById(dialect: SqlDialect): string {
-  return dialect === 'mysql' ? 'piko_runs FORCE INDEX (PRIMARY)' : 'piko_runs';
-}
 
 /**
  * The UPDATE that marks a run `running` for an attempt of `start.stage` by code of `start.version`,

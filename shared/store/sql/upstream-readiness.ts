@@ -6,7 +6,7 @@ import type { SqlDatabase } from '../../sql.ts';
 import type { RunRecord } from '../types.ts';
 import { checkCount, checkJobId, checkRunId, truncateError } from './checks.ts';
 import type { SqlContext, SqlStoreDialect } from './dialect.ts';
-import { chunks, placeholders } from './lists.ts';
+import { chunks, placeholders, runsById } from './lists.ts';
 import { RUN_COLUMNS, toDate, toRunRecord } from './rows.ts';
 
 /** Waiting runs one release looks at, at most (each costs one statement per upstream job). */
@@ -96,7 +96,7 @@ export async function releaseReadyRuns(
   let released = 0;
   for (const slice of chunks(ids)) {
     const { affectedRows } = await ctx.db.query(
-      "UPDATE piko_runs SET status = 'pending', updated_at = ? " +
+      `UPDATE ${runsById(ctx.db.dialect)} SET status = 'pending', updated_at = ? ` +
         `WHERE job_id = ? AND status = 'waiting' AND run_id IN (${placeholders(slice.length)})`,
       [now, jobId, ...slice],
     );
