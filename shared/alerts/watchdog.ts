@@ -22,7 +22,12 @@
  */
 import type { Interval } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
-import { type AlertStore, NOT_SUCCEEDED_STATUSES, type WatchedRun } from '../store/alerts.ts';
+import {
+  type AlertRecord,
+  type AlertStore,
+  NOT_SUCCEEDED_STATUSES,
+  type WatchedRun,
+} from '../store/alerts.ts';
 import { type Alert, deadlineHorizon, mergeIntervals } from './alert.ts';
 
 /** Late intervals one job's check judges at most (the rest wait for the next check). */
@@ -88,20 +93,38 @@ export function isLate(run: WatchedRun, deadlineMs: number): boolean {
   return run.finishedAt.getTime() > run.interval.end.getTime() + deadlineMs;
 }
 
+/** How long a claim may wait for its raising before the sweep takes it as cut short (a crash). */
+export const UNANNOUNCED_GRACE_MS = 5 * 60_000;
+
+/** Claims one sweep reads at most; the rest are the next sweep's. */
+export const MAX_UNANNOUNCED_PER_SWEEP = 500;
+
 /**
- * Claims the intervals one planning skipped (`range`, `count` of them, contiguous: the catch-up rules
- * skip the oldest due intervals) as an alert; undefined when nothing was skipped or the range was
- * claimed before.
+ * The alerts claimed more than `graceMs` before `now` and never raised (a crash, or a store error,
+ * between a claim's commit and its raising: a planning's skip, a deadline check's late intervals),
+ * one per job and kind, its ranges oldest first: raise each (the raiser records it as announced).
+ * A late alert carries its job's deadline (`deadlineOf`) when the job is still defined here.
+ * @default graceMs UNANNOUNCED_GRACE_MS
  */
-export async function claimSkipped(
+export async function unannouncedAlerts(
   alerts: AlertStore,
-  jobId: string,
-  range: Interval | undefined,
-  count: number,
+  deadlineOf: (jobId: string) => number | undefined,
   now: Date,
-): Promise<Alert | undefined> {
-  if (range === undefined || count < 1) return undefined;
-  const claimed = await alerts.claim(jobId, 'skipped', [{ ...range, intervals: count }], now);
-  if (claimed.length === 0) return undefined;
-  return { kind: 'skipped', jobId, ranges: claimed, raisedAt: now };
+  graceMs: number = UNANNOUNCED_GRACE_MS,
+): Promise<Alert[]> {
+  const claims = await alerts.unannounced(new Date(now.getTime() - graceMs), MAX_UNANNOUNCED_PER_SWEEP);
+  const byAlert = new Map<string, AlertRecord[]>();
+  for (const claim of claims) {
+    const key = `${claim.jobId}\u0000${claim.kind}`;
+    byAlert.set(key, [...(byAlert.get(key) ?? []), claim]);
+  }
+  return [...byAlert.values()].map((group): Alert => {
+    const { jobId, kind } = group[0]!;
+    const ranges = group
+      .map(({ start, end, intervals }) => ({ start, end, intervals }))
+      .sort((a, b) => a.start.getTime() - b.start.getTime());
+    const raisedAt = new Date(Math.min(...group.map((claim) => claim.raisedAt.getTime())));
+    const deadlineMs = kind === 'late' ? deadlineOf(jobId) : undefined;
+    return { kind, jobId, ranges, raisedAt, ...(deadlineMs === undefined ? {} : { deadlineMs }) };
+  });
 }

@@ -9,7 +9,7 @@
 
 import { alertBody } from '../alerts/alert.ts';
 import { AlertRaiser } from '../alerts/notify.ts';
-import { checkDeadline, claimSkipped } from '../alerts/watchdog.ts';
+import { checkDeadline, unannouncedAlerts } from '../alerts/watchdog.ts';
 import { BackfillStateError, ClockSkewError, InputError, StoreError } from '../errors.ts';
 import { intervalToJson } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
@@ -41,7 +41,7 @@ import {
   wakeAt,
 } from '../planner/index.ts';
 import type { JobRegistry } from '../registry.ts';
-import { alertStoreOf } from '../store/alerts.ts';
+import { type AlertRange, alertStoreOf } from '../store/alerts.ts';
 import type { StateStore } from '../store/types.ts';
 import { errorMessage, IntervalsPlanned, IntervalsSkipped, Lag, logger, metrics } from '../telemetry.ts';
 import { wakeExecutionName } from '../workflow/execution-name.ts';
@@ -237,10 +237,24 @@ async function cancel(deps: ControlDeps, event: CancelEvent): Promise<CancelResp
 async function watchdog(deps: ControlDeps): Promise<WatchdogResponse> {
   const now = clock(deps)();
   const alerts = alertStoreOf(deps.store);
-  const raiser = new AlertRaiser({ store: alerts });
+  const raiser = new AlertRaiser({ store: alerts, clock: clock(deps) });
   const jobs = deps.jobs.list().filter((job) => job.deadlineMs !== undefined);
   const late: WatchdogResponse['late'][number][] = [];
   const failed: WatchdogResponse['failed'][number][] = [];
+  // First what a crash left claimed and unraised (a planning's skip, an earlier check's late ranges).
+  try {
+    const deadlineOf = (jobId: string) =>
+      deps.jobs.has(jobId) ? deps.jobs.get(jobId).deadlineMs : undefined;
+    for (const alert of await unannouncedAlerts(alerts, deadlineOf, now)) {
+      raiser.raise(alert);
+      if (alert.kind === 'late') {
+        const body = alertBody(alert);
+        late.push({ jobId: alert.jobId, count: body.count, intervals: body.intervals });
+      }
+    }
+  } catch (error) {
+    logger.error('alerts left unraised not swept', { error: errorMessage(error) });
+  }
   for (const job of jobs) {
     try {
       const alert = await checkDeadline(alerts, job, now);
@@ -254,6 +268,8 @@ async function watchdog(deps: ControlDeps): Promise<WatchdogResponse> {
       failed.push({ jobId: job.id, error: message });
     }
   }
+  // Their records as raised, before the Lambda answers (and may be frozen).
+  await raiser.whenIdle();
   return { action: 'watchdog', checked: jobs.length, late, failed };
 }
 
@@ -456,22 +472,20 @@ async function startWake(deps: ControlDeps, job: JobDefinition, wake: Date): Pro
 }
 
 /**
- * Raises the alert of the intervals a planning skipped (once per range: claimed first). Its failure
- * is logged, not thrown: the planning has committed, and dispatching must go on.
+ * Raises the alert of the intervals a planning skipped, claimed in its transaction, and waits for
+ * its record as raised (a Lambda may be frozen once it answers). Never throws: the planning has
+ * committed and dispatching must go on; a raising cut short is the watchdog sweep's.
  */
 async function raiseSkipped(
   deps: ControlDeps,
   job: JobDefinition,
-  plan: { readonly skipped: number; readonly skippedRange?: { start: Date; end: Date } },
+  plan: { readonly skippedClaimed: readonly AlertRange[] },
   now: Date,
 ): Promise<void> {
-  try {
-    const alerts = alertStoreOf(deps.store);
-    const alert = await claimSkipped(alerts, job.id, plan.skippedRange, plan.skipped, now);
-    if (alert) new AlertRaiser({ store: alerts }).raise(alert);
-  } catch (error) {
-    logger.error('skip alert not raised', { jobId: job.id, error: errorMessage(error) });
-  }
+  if (plan.skippedClaimed.length === 0) return;
+  const raiser = new AlertRaiser({ store: alertStoreOf(deps.store), clock: clock(deps) });
+  raiser.raise({ kind: 'skipped', jobId: job.id, ranges: plan.skippedClaimed, raisedAt: now });
+  await raiser.whenIdle();
 }
 
 async function status(deps: ControlDeps, jobId: string | undefined): Promise<StatusResponse> {

@@ -135,6 +135,8 @@ export interface AlertJson {
   readonly raisedAt: string;
   readonly deliveredAt: string | null;
   readonly error: string | null;
+  /** When it was raised; null for a claim not raised yet; absent from a dispatcher before migration 12. */
+  readonly announcedAt?: string | null;
 }
 
 /** The answer to `history`. */
@@ -367,6 +369,7 @@ export function alertToJson(alert: AlertRecord): AlertJson {
     raisedAt: alert.raisedAt.toISOString(),
     deliveredAt: alert.deliveredAt?.toISOString() ?? null,
     error: alert.error,
+    announcedAt: alert.announcedAt?.toISOString() ?? null,
   };
 }
 
@@ -378,5 +381,12 @@ export function alertFromJson(json: AlertJson): AlertRecord {
     end: new Date(json.end),
     raisedAt: new Date(json.raisedAt),
     deliveredAt: json.deliveredAt === null ? null : new Date(json.deliveredAt),
+    // A dispatcher before migration 12 announced every alert as it claimed it.
+    announcedAt:
+      json.announcedAt === undefined
+        ? new Date(json.raisedAt)
+        : json.announcedAt === null
+          ? null
+          : new Date(json.announcedAt),
   };
 }

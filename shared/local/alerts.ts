@@ -6,11 +6,10 @@
  */
 import { alertBody } from '../alerts/alert.ts';
 import { AlertRaiser } from '../alerts/notify.ts';
-import { checkDeadline, claimSkipped } from '../alerts/watchdog.ts';
+import { checkDeadline, unannouncedAlerts } from '../alerts/watchdog.ts';
 import { WebhookSender } from '../alerts/webhook.ts';
-import type { Interval } from '../interval.ts';
 import type { ProcessServices } from '../runner/process.ts';
-import { type AlertStore, alertStoreOf } from '../store/alerts.ts';
+import { type AlertRange, type AlertStore, alertStoreOf } from '../store/alerts.ts';
 import { errorMessage } from '../telemetry.ts';
 import * as progress from './progress.ts';
 
@@ -57,15 +56,10 @@ export class LocalAlerts {
     });
   }
 
-  /** Raises the alert of the intervals one planning of `jobId` skipped (once per range); never throws. */
-  async skipped(jobId: string, range: Interval | undefined, count: number): Promise<void> {
-    if (range === undefined || count < 1) return;
-    try {
-      const alert = await claimSkipped(this.#store, jobId, range, count, this.#clock());
-      if (alert) this.#raiser.raise(alert);
-    } catch (error) {
-      this.#progress(progress.alertCheckFailed(jobId, errorMessage(error)));
-    }
+  /** Raises the alert of the ranges one planning of `jobId` skipped and claimed; never throws. */
+  skipped(jobId: string, claimed: readonly AlertRange[]): void {
+    if (claimed.length === 0) return;
+    this.#raiser.raise({ kind: 'skipped', jobId, ranges: claimed, raisedAt: this.#clock() });
   }
 
   /** Checks every job's deadline once and raises what is newly late; never throws. */
@@ -109,6 +103,16 @@ export class LocalAlerts {
   }
 
   async #check(): Promise<void> {
+    // First what a crash left claimed and unraised (here or in another process on this store).
+    try {
+      const jobs = this.#process.jobs;
+      const deadlineOf = (jobId: string) => (jobs.has(jobId) ? jobs.get(jobId).deadlineMs : undefined);
+      for (const alert of await unannouncedAlerts(this.#store, deadlineOf, this.#clock())) {
+        this.#raiser.raise(alert);
+      }
+    } catch (error) {
+      this.#progress(progress.alertSweepFailed(errorMessage(error)));
+    }
     for (const job of this.#process.jobs.list()) {
       if (this.#stopped) return;
       if (job.deadlineMs === undefined) continue;

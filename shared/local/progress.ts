@@ -195,7 +195,16 @@ export function alertUndelivered(body: AlertBody, attempts: number, error: strin
   };
 }
 
-/** A deadline check or a skip alert failed (the store); tried again at the next check. */
+/** The sweep of alerts claimed and never raised could not read them (the store); tried again at the next check. */
+export function alertSweepFailed(error: string): ProgressEvent {
+  return {
+    event: 'alert-error',
+    text: `alerts: raising the alerts a crash left claimed and unraised failed, trying again at the next check: ${error}`,
+    fields: { error },
+  };
+}
+
+/** A deadline check failed (the store); tried again at the next check. */
 export function alertCheckFailed(jobId: string, error: string): ProgressEvent {
   return {
     event: 'alert-error',

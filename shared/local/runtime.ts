@@ -209,7 +209,7 @@ export class LocalRuntime {
     this.totals.planned += result.planned;
     this.totals.skipped += result.skipped;
     if (result.planned > 0 || result.skipped > 0) this.#progress(progress.planned(job.id, result));
-    await this.#alerts.skipped(job.id, result.skippedRange, result.skipped);
+    this.#alerts.skipped(job.id, result.skippedClaimed);
     await this.dispatchLane(job, { kind: 'scheduled' });
   }
 

@@ -1,6 +1,7 @@
 import { ClockSkewError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
+import type { AlertRange } from '../store/alerts.ts';
 import {
   type DatabaseClock,
   initialWatermark,
@@ -21,6 +22,11 @@ export interface PlanResult {
    * due ones), so one range names them all. Undefined when none were skipped.
    */
   readonly skippedRange?: Interval;
+  /**
+   * The skipped ranges claimed as a `skipped` alert, in the planning's own transactions: raise them
+   * (a crash before that leaves them to the alerts' sweep). Empty when nothing new was skipped.
+   */
+  readonly skippedClaimed: readonly AlertRange[];
   /** The job's watermark after planning. */
   readonly watermark: Date;
   /** True when more intervals were due than one transaction may plan (`maxIntervalsPerDispatch`). */
@@ -112,7 +118,7 @@ export async function planScheduledOnce(
 ): Promise<PlanResult> {
   return store.withJob(job, async (tx) => {
     const { watermark, paused } = tx.job;
-    if (paused) return { planned: 0, skipped: 0, watermark, more: false, paused: true };
+    if (paused) return { planned: 0, skipped: 0, skippedClaimed: [], watermark, more: false, paused: true };
     // One cheap read per planning transaction (a `SELECT NOW(3)` on MySQL, nothing on SQLite).
     const skew = clockSkew(
       job,
@@ -145,7 +151,19 @@ export async function planScheduledOnce(
     }
     if (runs.length > 0) await tx.insertRuns(runs);
     if (next.getTime() !== watermark.getTime()) await tx.advanceWatermark(next, skipped);
-    return { planned: runs.length, skipped, skippedRange, watermark: next, more, paused: false };
+    // Claimed with the watermark that passes them: committed together, or neither.
+    const skippedClaimed = skippedRange
+      ? await tx.claimSkippedAlert({ ...skippedRange, intervals: skipped }, now)
+      : [];
+    return {
+      planned: runs.length,
+      skipped,
+      skippedRange,
+      skippedClaimed,
+      watermark: next,
+      more,
+      paused: false,
+    };
   });
 }
 
@@ -163,17 +181,19 @@ export async function planScheduled(
   let planned = 0;
   let skipped = 0;
   let skippedRange: Interval | undefined;
+  const skippedClaimed: AlertRange[] = [];
   for (;;) {
     const result = await planScheduledOnce(store, job, now, options);
     planned += result.planned;
     skipped += result.skipped;
+    skippedClaimed.push(...result.skippedClaimed);
     // Each transaction starts where the last one ended: the skipped ranges join end to end.
     if (result.skippedRange)
       skippedRange = {
         start: skippedRange?.start ?? result.skippedRange.start,
         end: result.skippedRange.end,
       };
-    if (!result.more || shouldStop()) return { ...result, planned, skipped, skippedRange };
+    if (!result.more || shouldStop()) return { ...result, planned, skipped, skippedRange, skippedClaimed };
   }
 }
 

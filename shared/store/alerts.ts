@@ -15,6 +15,8 @@ import {
   selectAlerts,
   selectCheckedTo,
   selectScheduledRuns,
+  selectUnannounced,
+  updateAlertAnnounced,
   updateAlertDelivery,
   writeCheckedTo,
 } from './sql/alerts.ts';
@@ -46,6 +48,8 @@ export interface AlertRecord extends AlertRange {
   readonly deliveredAt: Date | null;
   /** Why the webhook did not accept it, after its retries; null otherwise. */
   readonly error: string | null;
+  /** When it was raised (its log line and metric written); null for a claim not raised yet. */
+  readonly announcedAt: Date | null;
 }
 
 /** A run as the watchdog judges it. */
@@ -93,6 +97,13 @@ export interface AlertStore {
     starts: readonly Date[],
     outcome: { readonly deliveredAt: Date } | { readonly error: string },
   ): Promise<void>;
+  /** Records that the alert of these ranges was raised at `announcedAt` (claims of a crash are raised by a sweep). */
+  markAnnounced(jobId: string, kind: AlertKind, starts: readonly Date[], announcedAt: Date): Promise<void>;
+  /**
+   * Every job's ranges claimed before `before` and never announced (a crash, or a store error,
+   * between the claim and its raising), oldest claim first, at most `limit`.
+   */
+  unannounced(before: Date, limit: number): Promise<AlertRecord[]>;
   /** A job's alerted ranges, oldest first; with `query`, the newest first or only some. */
   list(jobId: string, query?: AlertQuery): Promise<AlertRecord[]>;
 }
@@ -192,6 +203,25 @@ class SqlAlertStore implements AlertStore {
     }
   }
 
+  async markAnnounced(
+    jobId: string,
+    kind: AlertKind,
+    starts: readonly Date[],
+    announcedAt: Date,
+  ): Promise<void> {
+    checkJobId(jobId);
+    checkKind(kind);
+    for (const start of starts) checkDate('start', start);
+    checkDate('announcedAt', announcedAt);
+    await updateAlertAnnounced(this.#db, jobId, kind, starts, announcedAt);
+  }
+
+  async unannounced(before: Date, limit: number): Promise<AlertRecord[]> {
+    checkDate('before', before);
+    checkCount('limit', limit);
+    return (await selectUnannounced(this.#db, before, limit)).map(toAlertRecord);
+  }
+
   async list(jobId: string, query: AlertQuery = {}): Promise<AlertRecord[]> {
     checkJobId(jobId);
     if (query.limit !== undefined) checkCount('limit', query.limit);
@@ -199,7 +229,11 @@ class SqlAlertStore implements AlertStore {
   }
 }
 
-async function claimOn(
+/**
+ * Claims ranges as alerts of `kind` on `db` (the store's database, or a transaction's connection: a
+ * planning claims what it skipped in its own transaction); see {@link AlertStore.claim}.
+ */
+export async function claimOn(
   db: SqlDatabase,
   jobId: string,
   kind: AlertKind,
@@ -247,5 +281,7 @@ function toAlertRecord(row: SqlRow): AlertRecord {
     deliveredAt:
       row.delivered_at === null || row.delivered_at === undefined ? null : toDate(row.delivered_at),
     error: row.error === null || row.error === undefined ? null : String(row.error),
+    announcedAt:
+      row.announced_at === null || row.announced_at === undefined ? null : toDate(row.announced_at),
   };
 }

@@ -339,6 +339,24 @@ export const MIGRATIONS: readonly Migration[] = [
     mysql: ['ALTER TABLE piko_backfills ADD COLUMN chain MEDIUMTEXT NULL'],
     sqlite: ['ALTER TABLE piko_backfills ADD COLUMN chain TEXT NULL'],
   },
+  {
+    // Alerts raised at least once (an outbox, shared/alerts/watchdog.ts): when each claimed alert
+    // was raised (its log line and metric written); NULL for a claim not raised yet, which a sweep
+    // raises when a crash came between the claim and its raising. Alerts claimed before were raised
+    // as they were claimed.
+    version: 12,
+    name: 'alerts announced',
+    mysql: [
+      'ALTER TABLE piko_alerts ADD COLUMN announced_at DATETIME(3) NULL',
+      'UPDATE piko_alerts SET announced_at = raised_at',
+      'CREATE INDEX piko_alerts_unannounced ON piko_alerts (announced_at, raised_at)',
+    ],
+    sqlite: [
+      'ALTER TABLE piko_alerts ADD COLUMN announced_at INTEGER NULL',
+      'UPDATE piko_alerts SET announced_at = raised_at',
+      'CREATE INDEX piko_alerts_unannounced ON piko_alerts (announced_at, raised_at)',
+    ],
+  },
 ];
 
 /**

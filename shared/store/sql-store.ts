@@ -6,6 +6,7 @@
  */
 import { StoreError } from '../errors.ts';
 import type { SqlDatabase } from '../sql.ts';
+import { type AlertRange, claimOn } from './alerts.ts';
 import { listActions, recordAction } from './sql/actions.ts';
 import {
   type BackfillProgress,
@@ -367,6 +368,13 @@ class SqlJobTransaction implements JobTransaction {
 
   async advanceWatermark(watermark: Date, skippedDelta: number): Promise<void> {
     return advanceWatermark(this.#open, this.job.jobId, watermark, skippedDelta);
+  }
+
+  async claimSkippedAlert(
+    range: { readonly start: Date; readonly end: Date; readonly intervals: number },
+    raisedAt: Date,
+  ): Promise<AlertRange[]> {
+    return claimOn(this.#open.db, this.job.jobId, 'skipped', [range], raisedAt);
   }
 
   async runsInRange(from: Date, to: Date): Promise<RunRecord[]> {

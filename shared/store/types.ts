@@ -365,6 +365,15 @@ export interface JobTransaction {
   insertRuns(runs: readonly NewRun[]): Promise<number>;
   /** Moves the watermark and adds to the skipped counter. */
   advanceWatermark(watermark: Date, skippedDelta: number): Promise<void>;
+  /**
+   * Claims the intervals this planning skipped as a `skipped` alert, in this transaction (so that a
+   * crash after the commit cannot lose it: a claim not raised is raised by the alerts' sweep).
+   * Returns the ranges claimed: none when that range was claimed before.
+   */
+  claimSkippedAlert(
+    range: { readonly start: Date; readonly end: Date; readonly intervals: number },
+    raisedAt: Date,
+  ): Promise<{ readonly start: Date; readonly end: Date; readonly intervals: number }[]>;
   /** The job's runs with `from <= interval.start < to`, oldest first. */
   runsInRange(from: Date, to: Date): Promise<RunRecord[]>;
   /**

@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AlertBody } from '../../shared/alerts/alert.ts';
+import { alertStoreOf } from '../../shared/store/alerts.ts';
 import {
   createE2eState,
   type E2eState,
@@ -128,5 +129,62 @@ describe('deadline alerts through piko start', () => {
     expect(rows.map((row) => [row.kind, row.delivered_at !== null, row.error])).toEqual([
       ['late', true, null],
     ]);
+  });
+
+  it('raises an alert a crash left claimed and unraised at the next start, once', {
+    timeout: 240_000,
+  }, async () => {
+    // Arrange: a store where a late range was claimed at 12:00:00 and never raised (the process that
+    // claimed it died before its log line, metric and POST)
+    state = await createE2eState('sqlite', 'alerts_sweep');
+    const receiver = await startReceiver();
+    server = receiver.server;
+    const env = {
+      ...state.env,
+      PIKO_JOBS_DIR: FIXTURE_JOBS_DIR,
+      PIKO_TEST_JOBS: JOB,
+      PIKO_ALERTS__WEBHOOK_URL: receiver.url,
+    };
+    const timeoutMs = 180_000;
+    const migrated = await runPiko(['start', '--once', '--json'], {
+      env,
+      fakeTime: '2026-03-10 11:59:30',
+      timeoutMs,
+    });
+    expect(migrated.code).toBe(0);
+    const start = new Date('2026-03-10T11:50:00.000Z');
+    await alertStoreOf(await state.store()).claim(
+      JOB,
+      'late',
+      [{ start, end: new Date('2026-03-10T11:52:00.000Z'), intervals: 2 }],
+      new Date('2026-03-10T12:00:00.000Z'),
+    );
+
+    // Act: a start past the sweep's grace (5 min), and one more
+    const swept = await runPiko(['start', '--once', '--json'], {
+      env,
+      fakeTime: '2026-03-10 12:06:00',
+      timeoutMs,
+    });
+    const again = await runPiko(['start', '--once', '--json'], {
+      env,
+      fakeTime: '2026-03-10 12:06:10',
+      timeoutMs,
+    });
+
+    // Assert: raised once (its line, and its POST, retried after a 500), recorded as raised and delivered
+    const sweptAlerts = jsonLines(swept.stdout).filter((line) => line.event === 'alert');
+    expect(sweptAlerts.map((line) => line.id)).toContain('e2e_late:late:2026-03-10T11:50:00.000Z');
+    expect(
+      jsonLines(again.stdout).filter((line) => line.id === 'e2e_late:late:2026-03-10T11:50:00.000Z'),
+    ).toEqual([]);
+    expect(
+      receiver.bodies.filter((body) => body.id === 'e2e_late:late:2026-03-10T11:50:00.000Z'),
+    ).toHaveLength(2);
+    const rows = await state.rows<{ announced_at: unknown; delivered_at: unknown }>(
+      'SELECT announced_at, delivered_at FROM piko_alerts WHERE job_id = ? AND interval_start = ?',
+      [JOB, start.getTime()],
+    );
+    expect(rows.map((row) => [row.announced_at !== null, row.delivered_at !== null])).toEqual([[true, true]]);
   });
 });

@@ -20,7 +20,8 @@ export const NOT_SUCCEEDED_STATUSES: readonly RunStatus[] = [
 ];
 
 /** An alert's columns, as {@link selectAlerts} returns them. */
-const ALERT_COLUMNS = 'job_id, kind, interval_start, interval_end, intervals, raised_at, delivered_at, error';
+const ALERT_COLUMNS =
+  'job_id, kind, interval_start, interval_end, intervals, raised_at, delivered_at, error, announced_at';
 
 /** A range to claim. */
 export interface AlertRowInput {
@@ -122,6 +123,37 @@ export async function insertAlertClaims(
     'SELECT interval_start, interval_end, intervals FROM piko_alerts WHERE job_id = ? AND kind = ? ' +
       'AND interval_start >= ? AND interval_start <= ? AND claim_token = ? ORDER BY interval_start',
     [jobId, kind, first, last, token],
+  );
+  return rows;
+}
+
+/** Records that the alert rows of `starts` were announced (raised) at `announcedAt`. */
+export async function updateAlertAnnounced(
+  db: SqlDatabase,
+  jobId: string,
+  kind: string,
+  starts: readonly Date[],
+  announcedAt: Date,
+): Promise<void> {
+  for (let i = 0; i < starts.length; i += CHUNK_SIZE) {
+    const chunk = starts.slice(i, i + CHUNK_SIZE);
+    await db.query(
+      'UPDATE piko_alerts SET announced_at = ? WHERE job_id = ? AND kind = ? AND announced_at IS NULL ' +
+        `AND interval_start IN (${placeholders(chunk.length)})`,
+      [announcedAt, jobId, kind, ...chunk],
+    );
+  }
+}
+
+/**
+ * Alert rows of every job claimed before `before` and not announced yet, oldest claim first, at most
+ * `limit` (on `piko_alerts_unannounced`).
+ */
+export async function selectUnannounced(db: SqlDatabase, before: Date, limit: number): Promise<SqlRow[]> {
+  const { rows } = await db.query(
+    `SELECT ${ALERT_COLUMNS} FROM piko_alerts WHERE announced_at IS NULL AND raised_at < ? ` +
+      'ORDER BY raised_at, job_id, kind, interval_start LIMIT ?',
+    [before, limit],
   );
   return rows;
 }

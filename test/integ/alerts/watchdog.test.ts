@@ -5,7 +5,8 @@
  * restart.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkDeadline, claimSkipped } from '../../../shared/alerts/watchdog.ts';
+import { AlertRaiser } from '../../../shared/alerts/notify.ts';
+import { checkDeadline, unannouncedAlerts } from '../../../shared/alerts/watchdog.ts';
 import { defineJob, type JobDefinition } from '../../../shared/job.ts';
 import { planScheduled } from '../../../shared/planner/index.ts';
 import { alertStoreOf } from '../../../shared/store/alerts.ts';
@@ -198,35 +199,88 @@ describe.each(factories)('deadline alerts on $name', ({ skip, open }) => {
     expect(third?.ranges).toEqual([range('2026-05-01T04:00:00Z', '2026-05-01T05:00:00Z', 1)]);
   });
 
-  it.skipIf(skip)('claims a skipped range once and records its delivery', async () => {
-    // Arrange
-    const alerts = alertStoreOf(store);
-    const skipped = { start: at('2026-05-01T00:00:00Z'), end: at('2026-05-01T03:00:00Z') };
-    const now = at('2026-05-02T00:00:00Z');
+  it.skipIf(skip)(
+    'claims what a planning skips in its own transaction, once, and records its raising and delivery',
+    async () => {
+      // Arrange: no catch-up, so a planning a day late skips all but the latest interval
+      const job = defineJob({
+        id: `skips_${++sequence}`,
+        schedule: { cron: '0 * * * *' },
+        start: '2026-05-01T00:00:00Z',
+        catchup: false,
+        handler: () => undefined,
+      });
+      const alerts = alertStoreOf(store);
+      const now = at('2026-05-01T03:30:00Z');
 
-    // Act
-    const first = await claimSkipped(alerts, 'skips', skipped, 3, now);
-    const again = await claimSkipped(alertStoreOf(store), 'skips', skipped, 3, now);
-    await alerts.recordDelivery('skips', 'skipped', [skipped.start], { deliveredAt: now });
+      // Act
+      const first = await planScheduled(store, job, now);
+      const again = await planScheduled(store, job, at('2026-05-01T03:45:00Z'));
+      const claimed = await alerts.list(job.id);
+      await alerts.markAnnounced(job.id, 'skipped', [at('2026-05-01T00:00:00Z')], now);
+      await alerts.recordDelivery(job.id, 'skipped', [at('2026-05-01T00:00:00Z')], { deliveredAt: now });
 
-    // Assert
-    expect(first).toEqual({
-      kind: 'skipped',
-      jobId: 'skips',
-      ranges: [{ ...skipped, intervals: 3 }],
-      raisedAt: now,
-    });
-    expect(again).toBeUndefined();
-    expect(await alerts.list('skips')).toEqual([
-      {
-        jobId: 'skips',
-        kind: 'skipped',
-        ...skipped,
-        intervals: 3,
-        raisedAt: now,
-        deliveredAt: now,
-        error: null,
-      },
-    ]);
-  });
+      // Assert: 00:00–03:00 skipped (the latest ended 30 min ago, past the misfire grace), claimed
+      // with the watermark that passed them
+      expect(first.skippedClaimed).toEqual([range('2026-05-01T00:00:00Z', '2026-05-01T03:00:00Z', 3)]);
+      expect(again.skippedClaimed).toEqual([]);
+      expect(claimed.map((alert) => [alert.kind, alert.intervals, alert.announcedAt])).toEqual([
+        ['skipped', 3, null],
+      ]);
+      expect(await alerts.list(job.id)).toEqual([
+        {
+          jobId: job.id,
+          kind: 'skipped',
+          ...range('2026-05-01T00:00:00Z', '2026-05-01T03:00:00Z', 3),
+          raisedAt: now,
+          deliveredAt: now,
+          error: null,
+          announcedAt: now,
+        },
+      ]);
+    },
+  );
+
+  it.skipIf(skip)(
+    'raises, by the sweep, a claim a crash left unraised, once, and none still within its grace',
+    async () => {
+      // Arrange: a late range claimed at 07:00 and never raised (the process died after the commit)
+      const job = hourly();
+      const alerts = alertStoreOf(store);
+      const claimedAt = at('2026-05-01T07:00:00Z');
+      await alerts.claim(
+        job.id,
+        'late',
+        [range('2026-05-01T00:00:00Z', '2026-05-01T02:00:00Z', 2)],
+        claimedAt,
+      );
+      const deadlineOf = (jobId: string) => (jobId === job.id ? job.deadlineMs : undefined);
+      const mine = <T extends { jobId: string }>(found: readonly T[]) =>
+        found.filter((alert) => alert.jobId === job.id);
+
+      // Act
+      const withinGrace = mine(await unannouncedAlerts(alerts, deadlineOf, at('2026-05-01T07:04:00Z')));
+      const swept = mine(await unannouncedAlerts(alerts, deadlineOf, at('2026-05-01T07:06:00Z')));
+      const raised: string[] = [];
+      const raiser = new AlertRaiser({ store: alerts, log: (_, line) => raised.push(line) });
+      for (const alert of swept) raiser.raise(alert);
+      await raiser.whenIdle();
+      const afterRaise = mine(await unannouncedAlerts(alerts, deadlineOf, at('2026-05-01T08:00:00Z')));
+
+      // Assert
+      expect(withinGrace).toEqual([]);
+      expect(swept).toEqual([
+        {
+          kind: 'late',
+          jobId: job.id,
+          ranges: [range('2026-05-01T00:00:00Z', '2026-05-01T02:00:00Z', 2)],
+          raisedAt: claimedAt,
+          deadlineMs: 2 * 3_600_000,
+        },
+      ]);
+      expect(raised).toHaveLength(1);
+      expect(afterRaise).toEqual([]);
+      expect((await alerts.list(job.id))[0]?.announcedAt).not.toBeNull();
+    },
+  );
 });

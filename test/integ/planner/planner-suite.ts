@@ -97,6 +97,7 @@ export function describePlanner(name: string, factory: PlannerStoreFactory): voi
         expect(result).toEqual({
           planned: 0,
           skipped: 0,
+          skippedClaimed: [],
           watermark: at('2026-03-01T11:00:00Z'),
           more: false,
           paused: false,

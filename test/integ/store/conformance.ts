@@ -99,8 +99,11 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
     describe('migrations', () => {
       it('numbers migrations 1, 2, 3… with SQL for both dialects', () => {
         // 4: execution leases; 5: the runs' code version; 6: operator actions; 8: alerts and the deadline watch;
-        // 9: the ECS task of runs; 10: backfill concurrency; 11: the backfill chain (--downstream on AWS).
-        expect(MIGRATIONS.map((migration) => migration.version)).toEqual([1, 2, 3, 4, 5, 6, 8, 9, 10, 11]);
+        // 9: the ECS task of runs; 10: backfill concurrency; 11: the backfill chain (--downstream on AWS);
+        // 12: when each alert was announced (raised at least once).
+        expect(MIGRATIONS.map((migration) => migration.version)).toEqual([
+          1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12,
+        ]);
         for (const migration of MIGRATIONS) {
           expect(migration.mysql.length).toBeGreaterThan(0);
           expect(migration.sqlite.length).toBeGreaterThan(0);
@@ -1813,6 +1816,70 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
     });
 
     describe('alerts', () => {
+      it('claims a planning’s skip alert in its transaction: kept with its commit, gone with its rollback', async () => {
+        const alerts = alertStoreOf(store);
+        const skipped = {
+          start: T0,
+          end: new Date(T0.getTime() + 3 * HOUR_MS),
+          intervals: 3,
+        };
+        const raisedAt = at('2026-03-02T09:00:00.000Z');
+        const rolledBack = newJobId('skip_rollback');
+        await expect(
+          store.withJob(jobAt(rolledBack, T0), async (tx) => {
+            expect(await tx.claimSkippedAlert(skipped, raisedAt)).toEqual([skipped]);
+            throw new Error('the planning failed after its claim');
+          }),
+        ).rejects.toThrow('the planning failed after its claim');
+        expect(await alerts.list(rolledBack)).toEqual([]);
+
+        const committed = newJobId('skip_commit');
+        const first = await store.withJob(jobAt(committed, T0), (tx) =>
+          tx.claimSkippedAlert(skipped, raisedAt),
+        );
+        const again = await store.withJob(jobAt(committed, T0), (tx) =>
+          tx.claimSkippedAlert(skipped, raisedAt),
+        );
+        expect([first, again]).toEqual([[skipped], []]);
+        expect((await alerts.list(committed)).map((alert) => [alert.kind, alert.announcedAt])).toEqual([
+          ['skipped', null],
+        ]);
+      });
+
+      it('lists the claims never announced, across jobs, oldest claim first, until each is marked', async () => {
+        const alerts = alertStoreOf(store);
+        const jobA = newJobId('unannounced_a');
+        const jobB = newJobId('unannounced_b');
+        const range = (hour: number) => ({
+          start: new Date(T0.getTime() + hour * HOUR_MS),
+          end: new Date(T0.getTime() + (hour + 1) * HOUR_MS),
+          intervals: 1,
+        });
+        await alerts.claim(jobA, 'late', [range(1), range(3)], at('2026-03-02T09:00:00.000Z'));
+        await alerts.claim(jobB, 'skipped', [range(0)], at('2026-03-02T08:00:00.000Z'));
+        await alerts.claim(jobA, 'skipped', [range(5)], at('2026-03-02T10:00:00.000Z'));
+        const mine = async (before: string) =>
+          (await alerts.unannounced(at(before), 100))
+            .filter((alert) => alert.jobId === jobA || alert.jobId === jobB)
+            .map((alert) => [alert.jobId, alert.kind, alert.start.getTime() - T0.getTime()]);
+
+        expect(await mine('2026-03-02T09:30:00.000Z')).toEqual([
+          [jobB, 'skipped', 0],
+          [jobA, 'late', HOUR_MS],
+          [jobA, 'late', 3 * HOUR_MS],
+        ]);
+        await alerts.markAnnounced(jobA, 'late', [range(1).start], at('2026-03-02T09:31:00.000Z'));
+        await alerts.markAnnounced(jobB, 'skipped', [range(0).start], at('2026-03-02T09:31:00.000Z'));
+        expect(await mine('2026-03-02T11:00:00.000Z')).toEqual([
+          [jobA, 'late', 3 * HOUR_MS],
+          [jobA, 'skipped', 5 * HOUR_MS],
+        ]);
+        expect((await alerts.list(jobA))[0]?.announcedAt).toEqual(at('2026-03-02T09:31:00.000Z'));
+        await expect(alerts.unannounced(at('2026-03-02T11:00:00.000Z'), -1)).rejects.toThrow(
+          'limit must be a whole number >= 0, got -1.',
+        );
+      });
+
       it('lists a job’s alerts oldest first, or the latest ones newest first, kinds interleaved', async () => {
         // Arrange: three late ranges and one skipped range of a job, and an alert of another job.
         const jobId = newJobId('alerts');
@@ -1854,6 +1921,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           raisedAt,
           deliveredAt: null,
           error: 'webhook answered 500',
+          announcedAt: null,
         });
         expect(summary(oldestTwo)).toEqual(summary(all).slice(0, 2));
         await expect(alerts.list(jobId, { limit: -1 })).rejects.toThrow(

@@ -920,6 +920,37 @@ describe('watchdog and skip alerts', () => {
       ['skipped', new Date(T0), 1],
       ['late', new Date(T0 + 2 * HOUR), 1],
     ]);
+    // Each recorded as raised when it was: nothing for the sweep.
+    expect((await alertStoreOf(store).list('watched')).every((alert) => alert.announcedAt !== null)).toBe(
+      true,
+    );
+  });
+
+  it('raises at a watchdog tick a late alert a crash left claimed and unraised, once', async () => {
+    // Arrange: 02:00–03:00 claimed late at 04:00 by a dispatcher that died before raising it
+    deps = { ...deps, jobs: new JobRegistry([watched, hourly]) };
+    const claimedAt = new Date(T0 + 4 * HOUR);
+    const range = { start: new Date(T0 + 2 * HOUR), end: new Date(T0 + 3 * HOUR), intervals: 1 };
+    await alertStoreOf(store).claim('watched', 'late', [range], claimedAt);
+
+    // Act: a tick within the sweep's grace, one after it, and one more
+    now = new Date(claimedAt.getTime() + 60_000);
+    const early = await send<WatchdogResponse>({ action: 'watchdog' });
+    now = new Date(claimedAt.getTime() + 10 * 60_000);
+    const swept = await send<WatchdogResponse>({ action: 'watchdog' });
+    const again = await send<WatchdogResponse>({ action: 'watchdog' });
+
+    // Assert
+    expect(early.late).toEqual([]);
+    expect(swept.late).toEqual([
+      {
+        jobId: 'watched',
+        count: 1,
+        intervals: [{ start: '2026-01-01T02:00:00.000Z', end: '2026-01-01T03:00:00.000Z', count: 1 }],
+      },
+    ]);
+    expect(again.late).toEqual([]);
+    expect((await alertStoreOf(store).list('watched'))[0]?.announcedAt).toEqual(now);
   });
 });
 
