@@ -130,7 +130,10 @@ export function mergeRowUpdates(statements: readonly Statement[], maxChars: numb
 
 /**
  * `UPDATE table SET c = ? | CASE run_id WHEN ? THEN ? … END, … WHERE run_id IN (…) AND ((run_id = ?
- * AND <match>) OR …)<where>`: a column every row sets to the same value is set once.
+ * AND <match>) OR …) AND <shared match><where>`: a column every row sets to the same value is set
+ * once, and a column every row matches on the same value is matched once, outside the rows' terms
+ * (`(a ∧ b) ∨ (a ∧ c)` is `a ∧ (b ∨ c)`, in SQL's three-valued logic too): the server parses and
+ * evaluates each row's own conditions only (the run's last update, say), not its owner's again.
  */
 function mergedStatement(rows: readonly RowUpdate[]): Statement {
   const first = rows[0]!;
@@ -148,32 +151,47 @@ function mergedStatement(rows: readonly RowUpdate[]): Statement {
     return `${column} = CASE run_id ${cases.join(' ')} END`;
   });
   params.push(...rows.map((row) => row.runId));
+  const shared = first.match.map(([, value], position) =>
+    rows.every((row) => sameValue(row.match[position]![1], value)),
+  );
   const matches = rows.map((row) => {
-    const [sql, matchParams] = matchCondition(row);
+    const [sql, matchParams] = matchCondition(row, shared);
     params.push(...matchParams);
     return `(${sql})`;
   });
+  const sharedMatch = first.match
+    .filter((_, position) => shared[position])
+    .map(([column, value]) => {
+      if (value === null) return ` AND ${column} IS NULL`;
+      params.push(value);
+      return ` AND ${column} = ?`;
+    })
+    .join('');
   params.push(...first.whereParams);
   return {
     sql:
       `UPDATE ${first.table} SET ${assignments.join(', ')} WHERE run_id IN (${rows.map(() => '?').join(', ')}) ` +
-      `AND (${matches.join(' OR ')})${first.where}`,
+      `AND (${matches.join(' OR ')})${sharedMatch}${first.where}`,
     params,
   };
 }
 
-/** `run_id = ? AND column = ? AND column IS NULL …`, with its parameters. */
-function matchCondition(row: RowUpdate): [string, unknown[]] {
+/**
+ * `run_id = ? AND column = ? AND column IS NULL …`, with its parameters; the columns `skip` marks
+ * (by position) left out.
+ */
+function matchCondition(row: RowUpdate, skip?: readonly boolean[]): [string, unknown[]] {
   const params: unknown[] = [row.runId];
   const conditions = ['run_id = ?'];
-  for (const [column, value] of row.match) {
+  row.match.forEach(([column, value], position) => {
+    if (skip?.[position]) return;
     if (value === null) {
       conditions.push(`${column} IS NULL`);
     } else {
       conditions.push(`${column} = ?`);
       params.push(value);
     }
-  }
+  });
   return [conditions.join(' AND '), params];
 }
 
