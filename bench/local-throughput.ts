@@ -8,7 +8,8 @@
  * Piko: a no-op job (concurrency 40) and a backfill of 10,000 minutely intervals, planned with
  * `planBackfill` (timed on its own) and then run as `piko backfill` runs it: `LocalRuntime.dispatchLane`
  * (batches of `maxRunsPerExecution` = 500 runs, each an execution of the job's workflow in
- * aws-local-stepfunctions, Map concurrency 40) and `whenIdle`, until nothing is left. The figure is
+ * aws-local-stepfunctions, Map concurrency 40, the next batch queued while one runs) and `whenIdle`,
+ * until nothing is left. The figure is
  * from the first dispatch to the last run `succeeded`, checked in the state table.
  * The same again on the default store (SQLite in a fresh data directory, `[sqlite]` as `piko` opens it).
  * BullMQ: `addBulk` in 1,000s, then one Worker at concurrency 40 with a no-op processor; from the
@@ -93,7 +94,9 @@ async function pikoBackfill(opened: ProcessServices, range: { from: Date; to: Da
   let executions = 0;
   for (;;) {
     const dispatched = await runtime.dispatchLane(job, lane);
-    await runtime.whenIdle();
+    // As runBackfill: a round that started a batch goes on at once (the next batch is queued while
+    // this one runs); one that started nothing waits for the lane to be idle.
+    if (dispatched.started.length === 0) await runtime.whenIdle();
     executions += dispatched.started.length;
     // As `piko backfill`: done when nothing was started, resumed or still running.
     if (dispatched.started.length + dispatched.restarted.length + dispatched.live.length === 0) break;

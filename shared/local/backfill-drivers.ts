@@ -409,6 +409,8 @@ class DriverLanes implements LaneRunner {
       ...result.restarted,
       ...result.live,
     ];
+    // A batch queued ahead started once the one before it ended: that one's runs count now.
+    if (this.#mode === 'adopted' && result.started.length > 0) await this.#count();
     return result;
   }
 
@@ -417,6 +419,11 @@ class DriverLanes implements LaneRunner {
     this.#names = [];
     if (this.#mode === 'process') return this.#options.lanes.whenIdle();
     if (names.length > 0) await this.#options.lanes.whenExecutionsEnd(this.#jobId, names);
+    await this.#count();
+  }
+
+  /** The backfill's runs ended since this driver started, from the store. */
+  async #count(): Promise<void> {
     const counts = await this.#options.store.backfillRunCounts(this.#jobId, this.#id);
     this.#counted = {
       succeeded: Math.max(0, counts.succeeded - this.#base.succeeded),

@@ -12,6 +12,7 @@ import {
   type DispatchResult,
   dispatch,
   dispatchManualRun,
+  isBackfillHeld,
   planScheduled,
   waitsFor,
 } from '../planner/index.ts';
@@ -22,12 +23,14 @@ import { leaseStoreOf } from '../store/leases.ts';
 import type { DispatchLane } from '../store/types.ts';
 import { errorMessage, redact } from '../telemetry.ts';
 import { type StagePayload, stageErrorMessage } from '../workflow/stage-event.ts';
+import type { ExecutionInput } from '../workflow/starter.ts';
 import { LocalAlerts } from './alerts.ts';
 import { BackfillDrivers } from './backfill-drivers.ts';
 import { KeyedWaits, retryDelayMs, retryDelaysTotalMs } from './backoff.ts';
 import { FargateProcesses } from './fargate-process.ts';
 import { ExecutionLeases, type HeartbeatFailure } from './leases.ts';
 import * as progress from './progress.ts';
+import { startingInTurn } from './workflow/in-turn.ts';
 import { LeasedWorkflowStarter } from './workflow/leased-starter.ts';
 import { renderJobWorkflow } from './workflow/render.ts';
 
@@ -226,14 +229,35 @@ export class LocalRuntime {
     if (this.#stopping)
       return { started: [], restarted: [], requeued: 0, failed: 0, live: [], paused: false };
     const configured = this.#process.config.piko.maxRunsPerExecution;
-    const result = await dispatch(this.#process.store, job, this.#starter, {
-      lane,
-      maxRunsPerExecution: maxRuns === undefined ? configured : Math.min(maxRuns, configured),
-      concurrency: job.concurrency,
-      newestFirst,
-      waitsFor: waitsFor(job, this.#process.jobs),
-      now: this.#clock(),
-    });
+    // A backfill's next batch is queued while its current one runs and started when that one ends:
+    // the batches still run one at a time, without the queuing's round trips between them.
+    const queueAhead = lane.kind === 'backfill';
+    const dispatching = dispatch(
+      this.#process.store,
+      job,
+      queueAhead ? startingInTurn(this.#starter, (input) => this.#mayStartInTurn(input)) : this.#starter,
+      {
+        lane,
+        maxRunsPerExecution: maxRuns === undefined ? configured : Math.min(maxRuns, configured),
+        concurrency: job.concurrency,
+        newestFirst,
+        queueAhead,
+        waitsFor: waitsFor(job, this.#process.jobs),
+        now: this.#clock(),
+      },
+    );
+    // Waiting for its turn, the batch queued ahead runs nowhere yet: whenIdle waits for it too.
+    const waiting = dispatching.then(
+      () => undefined,
+      () => undefined,
+    );
+    if (queueAhead) this.#background.add(waiting);
+    let result: DispatchResult;
+    try {
+      result = await dispatching;
+    } finally {
+      this.#background.delete(waiting);
+    }
     if (result.timedOut) this.totals.failed += result.timedOut;
     for (const input of result.started) {
       this.#progress(progress.dispatched(job.id, input.executionName, input.runs.length));
@@ -241,6 +265,23 @@ export class LocalRuntime {
     if (result.requeued > 0) await this.#redispatchAfterDelay(job);
     for (const name of result.restarted) this.#progress(progress.restarted(job.id, name));
     return result;
+  }
+
+  /**
+   * Whether a batch queued ahead starts now that the one before it has ended. Not while stopping:
+   * its runs stay queued and the lane's next dispatch restarts them. Not once its backfill was
+   * cancelled (the cancel cancelled its queued runs) or paused: a paused backfill has no run queued,
+   * so they go back to pending as a pause leaves them, neither counted nor delayed, for after resume.
+   */
+  async #mayStartInTurn(input: ExecutionInput): Promise<boolean> {
+    if (this.#stopping) return false;
+    if (input.backfillId === null) return true;
+    const status = (await this.#process.store.getBackfill(input.backfillId))?.status;
+    if (status === 'paused') {
+      const runIds = input.runs.map((run) => run.runId);
+      await this.#process.store.requeueRuns(runIds, undefined, undefined, false);
+    }
+    return !isBackfillHeld(status);
   }
 
   /**

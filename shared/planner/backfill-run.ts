@@ -160,7 +160,10 @@ export async function runBackfill(
     }
     const maxRuns = backfillBatchRuns(job, record?.concurrency ?? null);
     const dispatched = await runner.dispatchLane(job, lane, request.reverse, maxRuns);
-    await runner.whenIdle();
+    // A round that started a batch goes on at once: the next round's dispatch queues the batch after
+    // it while it runs (a runner that queues ahead starts that one when this one ends; another
+    // finds the lane's slot taken and waits below).
+    if (dispatched.started.length === 0) await runner.whenIdle();
     // Stopped meanwhile, its dispatch may have been refused: never read that as the backfill's end.
     if (signal?.aborted) return stopped();
     if (dispatched.paused) {

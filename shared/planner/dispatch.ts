@@ -14,6 +14,14 @@ export interface DispatchOptions {
   /** Executions to start in this call (a backfill's own concurrency). @default 1 */
   readonly maxExecutions?: number;
   /**
+   * Queue one batch more than the lane's executions while they run (a local backfill's next batch,
+   * queued while its current one runs), for a starter that starts it only once they have ended
+   * (the local runtime's `startingInTurn`): its queuing then costs no time between batches. The batch queued ahead
+   * holds a slot of its own, so at most `maxExecutions + 1` executions of the lane hold runs and at
+   * most `maxExecutions` run. @default false
+   */
+  readonly queueAhead?: boolean;
+  /**
    * The job's concurrency. A job above 40 (a Distributed Map) whose concurrency one batch cannot hold
    * keeps several scheduled executions live at once, their runs together never above it
    * ({@link scheduledLaneShape}). @default 1 (one live scheduled execution)
@@ -91,8 +99,9 @@ export function runsPerExecution(requested: number): number {
 
 /**
  * Dispatches a job's pending runs (DESIGN.md §4): first repairs in-flight runs whose execution is gone
- * (restarts it under the same name) or ended (requeues them with a delay), then, unless a scheduled execution is
- * still live, queues the oldest pending runs under one deterministic name per batch and starts them.
+ * (restarts it under the same name, while the lane has a free slot) or ended (requeues them with a
+ * delay), then, while the lane's executions leave a slot free, queues the oldest pending runs under
+ * one deterministic name per batch and starts them.
  * The executions that hold runs are counted again in the transaction that queues, under the job's
  * row lock, so racing dispatchers never have more executions of a lane live than it allows.
  * A paused job starts nothing (DESIGN.md §8): its pending runs wait, and runs of ended executions are
@@ -110,28 +119,41 @@ export async function dispatch(
   const scheduled = scheduledLaneShape(options.concurrency ?? 1, batchRuns);
   const maxRuns = lane.kind === 'scheduled' ? scheduled.runsPerExecution : batchRuns;
   const maxExecutions = options.maxExecutions ?? 1;
+  /** Executions of the lane that may run at once. */
+  const slots = lane.kind === 'scheduled' ? scheduled.executions : maxExecutions;
 
   const dependsOn = job.dependsOn ?? [];
-  const { inFlight, paused, waiting } = await store.withJob(job, async (tx) => ({
+  const { holders, paused, waiting } = await store.withJob(job, async (tx) => ({
     // Runs whose upstream intervals have all succeeded become pending, of every lane.
     waiting:
       dependsOn.length > 0
         ? await releaseWaitingRuns(store, tx, dependsOn, options.waitsFor, options.now ?? new Date())
         : undefined,
-    inFlight: await tx.inFlightRuns(lane),
+    holders: await tx.inFlightExecutions(lane),
     paused: tx.job.paused,
   }));
   const live: string[] = [];
   const restarted: string[] = [];
   let requeued = 0;
   let failed = 0;
-  for (const [name, runs] of groupByExecution(inFlight)) {
+  const repairs = new Map<string, 'absent' | 'ended'>();
+  for (const name of holders) {
     const status = name === options.endedExecution ? 'ended' : await starter.status(jobId, name);
-    if (status === 'running') {
-      live.push(name);
-    } else if (status === 'absent') {
+    if (status === 'running') live.push(name);
+    else repairs.set(name, status);
+  }
+  // The runs themselves are read only when some execution needs repairing (after a crash, say),
+  // the execution with the oldest runs first.
+  const inFlight = repairs.size === 0 ? [] : await store.withJob(job, (tx) => tx.inFlightRuns(lane));
+  for (const [name, runs] of groupByExecution(inFlight)) {
+    const status = repairs.get(name);
+    if (status === undefined) continue; // Running, or queued since the names were read.
+    if (status === 'absent') {
       // Paused: left queued, restarted under the same name by the first dispatch after resume.
       if (paused) continue;
+      // Never more running than the lane allows: of two batches left queued by a process that died
+      // (one running, one queued ahead), the second is restarted once the first has ended.
+      if (live.length >= slots) continue;
       // Crashed between commit and start: the same name and input make the restart harmless.
       await starter.start(executionInput(jobId, name, lane, runs));
       restarted.push(name);
@@ -153,8 +175,8 @@ export async function dispatch(
   }
 
   const started: ExecutionInput[] = [];
-  const slots = lane.kind === 'scheduled' ? scheduled.executions : maxExecutions;
-  const free = slots - live.length;
+  const holdable = slots + (options.queueAhead ? 1 : 0);
+  const free = holdable - live.length;
   let pausedNow = paused;
   let delayedUntil: Date | undefined;
   // Every batch is queued in one transaction before any starts: a started execution's stages take
@@ -175,11 +197,8 @@ export async function dispatch(
           // batch since the read above (two racing dispatchers would otherwise both see no live
           // execution and start a batch each). Every execution that holds queued or running runs
           // takes a slot, whoever queued it: live, restarted above, or queued and about to start.
-          const holding = new Set<string>();
-          for (const run of await tx.inFlightRuns(lane)) {
-            if (run.executionName) holding.add(run.executionName);
-          }
-          const open = slots - holding.size;
+          const holding = await tx.inFlightExecutions(lane);
+          const open = holdable - holding.length;
           const batches: ExecutionInput[] = [];
           while (batches.length < open) {
             const runs = await tx.pendingRuns(lane, maxRuns, options.newestFirst ?? false);
@@ -192,7 +211,7 @@ export async function dispatch(
             batches.push(executionInput(jobId, name, lane, runs));
           }
           // Idle with delayed runs only: say when they are due, so the caller can wake for them.
-          if (batches.length === 0 && holding.size === 0) delayedUntil = await tx.delayedUntil(lane);
+          if (batches.length === 0 && holding.length === 0) delayedUntil = await tx.delayedUntil(lane);
           return batches;
         });
   for (const input of inputs) {

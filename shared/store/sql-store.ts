@@ -30,7 +30,14 @@ import { insertBudget, insertRuns } from './sql/insert-runs.ts';
 import { selectIntervalBuckets, selectIntervalSpans } from './sql/interval-spans.ts';
 import { advanceWatermark, getJob, listJobs, lockJob, setPaused } from './sql/job-rows.ts';
 import { cancelRuns, markRuns } from './sql/operator-runs.ts';
-import { delayedUntil, inFlightRuns, markQueued, pendingRuns, rearmRuns } from './sql/queue-runs.ts';
+import {
+  delayedUntil,
+  inFlightExecutions,
+  inFlightRuns,
+  markQueued,
+  pendingRuns,
+  rearmRuns,
+} from './sql/queue-runs.ts';
 import {
   countOutdated,
   countRuns,
@@ -405,6 +412,10 @@ class SqlJobTransaction implements JobTransaction {
 
   async inFlightRuns(lane: DispatchLane): Promise<RunRecord[]> {
     return inFlightRuns(this.#open, this.job.jobId, lane);
+  }
+
+  async inFlightExecutions(lane: DispatchLane): Promise<string[]> {
+    return inFlightExecutions(this.#open, this.job.jobId, lane);
   }
 
   async delayedUntil(lane: DispatchLane): Promise<Date | undefined> {

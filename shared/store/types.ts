@@ -403,6 +403,8 @@ export interface JobTransaction {
   pendingRuns(lane: DispatchLane, limit: number, newestFirst?: boolean): Promise<RunRecord[]>;
   /** Runs of a lane that are `queued` or `running`, oldest first. */
   inFlightRuns(lane: DispatchLane): Promise<RunRecord[]>;
+  /** The names of the executions that hold `queued` or `running` runs of a lane, sorted. */
+  inFlightExecutions(lane: DispatchLane): Promise<string[]>;
   /**
    * The earliest `notBefore` after the store's clock among the lane's pending runs (those a paused
    * or cancelled backfill does not hold): when the first of its requeued runs becomes dispatchable.

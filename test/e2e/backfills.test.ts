@@ -87,7 +87,12 @@ describe.each(stores)('piko backfills and backfill pause|resume|cancel ($kind)',
     // Settles either way; the test awaits it where it expects it to end.
     running.catch(() => undefined);
     await handlers.whenEntered(BACKFILL_CONCURRENCY);
-    return { state, opened, runtime, running, id: backfillId(request) };
+    const id = backfillId(request);
+    // The next batch is queued while the first runs (it starts when the first ends).
+    await waitFor('the next batch queued ahead', async () =>
+      byStatus(await backfillRuns(opened!.store, id)).queued === BACKFILL_CONCURRENCY ? true : undefined,
+    );
+    return { state, opened, runtime, running, id };
   }
 
   const backfillRuns = async (store: ProcessServices['store'], id: string) =>
@@ -113,6 +118,10 @@ describe.each(stores)('piko backfills and backfill pause|resume|cancel ($kind)',
       await waitFor('the held runs to finish', async () =>
         byStatus(await backfillRuns(opened.store, id)).succeeded === BACKFILL_CONCURRENCY ? true : undefined,
       );
+      // The batch queued ahead does not start: back to pending once the first batch has ended.
+      await waitFor('the batch queued ahead back to pending', async () =>
+        byStatus(await backfillRuns(opened.store, id)).queued === undefined ? true : undefined,
+      );
       await sleep(300); // several rounds of the paused backfill's loop
       const whilePaused = byStatus(await backfillRuns(opened.store, id));
       const resumed = await runPiko(['backfill', 'resume', id], cli(state));
@@ -131,7 +140,7 @@ describe.each(stores)('piko backfills and backfill pause|resume|cancel ($kind)',
         from: RANGE.from.toISOString(),
         to: RANGE.to.toISOString(),
         created: 10,
-        runs: { waiting: 0, running: 2, pending: 8, succeeded: 0, queued: 0, failed: 0, cancelled: 0 },
+        runs: { waiting: 0, running: 2, pending: 6, succeeded: 0, queued: 2, failed: 0, cancelled: 0 },
         lastAction: { kind: 'backfill-pause', reason: 'db maintenance' },
       });
       expect(whilePaused).toEqual({ succeeded: 2, pending: 8 });

@@ -147,6 +147,8 @@ export class LeasedWorkflowStarter implements WorkflowStarter {
    */
   async whenEnded(ref: ExecutionRef): Promise<void> {
     await this.#local.whenEnded(ref.jobId, ref.executionName);
+    // Ended here: its lease's end is being written; read the lease once that is done.
+    if (this.#writes.size > 0) await Promise.allSettled([...this.#writes]);
     while (!this.#stopped && (await this.leases.standing(ref)).standing === 'held') {
       await new Promise((resolve) => setTimeout(resolve, this.#pollMs));
     }

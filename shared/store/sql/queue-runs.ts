@@ -63,6 +63,27 @@ export async function inFlightRuns(ctx: SqlContext, jobId: string, lane: Dispatc
 }
 
 /**
+ * The executions that hold `queued` or `running` runs of a job's lane, by name, sorted: what a
+ * dispatch counts against the lane's slots, without reading every run in flight (500 per batch,
+ * thousands for a Distributed Map). Read through the lane index on both stores (a plan test keeps
+ * SQLite from walking the execution index, every run the job ever had, to skip its sort).
+ */
+export async function inFlightExecutions(
+  ctx: SqlContext,
+  jobId: string,
+  lane: DispatchLane,
+): Promise<string[]> {
+  const [laneSql, laneParams] = laneCondition(lane);
+  const index = ctx.db.dialect === 'mysql' ? 'FORCE INDEX (piko_runs_lane)' : 'INDEXED BY piko_runs_lane';
+  const { rows } = await ctx.db.query(
+    `SELECT DISTINCT execution_name FROM piko_runs ${index} WHERE job_id = ? AND status IN ('queued', 'running') ` +
+      `AND ${laneSql} AND execution_name IS NOT NULL`,
+    [jobId, ...laneParams],
+  );
+  return rows.map((row) => String(row.execution_name)).sort();
+}
+
+/**
  * Sets `queued` and the execution name on pending runs of the locked job (other ids are ignored)
  * and returns how many it queued; none while the job is paused. @default now the store's clock
  */

@@ -16,6 +16,7 @@ import { LocalRuntime } from '../../../shared/local/runtime.ts';
 import {
   type BackfillProgress,
   backfillId,
+  changeBackfill,
   countBackfill,
   manualRunTarget,
   planBackfill,
@@ -161,6 +162,167 @@ describe('running a backfill in one process (SQLite)', () => {
       'skip-failed': 0,
     });
     expect(await opened.store.listRuns(hourly.id)).toEqual(before);
+  });
+});
+
+/** What the handlers of {@link batched} saw, for the test running it. */
+const seen = {
+  inFlight: 0,
+  maxInFlight: 0,
+  calls: [] as string[],
+  /** The most executions seen holding runs of the backfill at once (one running, one queued ahead). */
+  maxHolders: 0,
+  /** Handlers of a batch after the first that started while their backfill was paused. */
+  whilePaused: 0,
+  /** Called by the first handler once a batch is queued ahead (the pause test pauses there). */
+  onAhead: async () => {},
+  store: undefined as ProcessServices['store'] | undefined,
+};
+
+/** Executions holding queued or running runs of the job's backfills, by name. */
+async function holders(): Promise<Set<string>> {
+  const runs = await seen.store!.findRuns('backfill_run_batched', {
+    statuses: ['queued', 'running'],
+    limit: 1_000,
+  });
+  return new Set(runs.map((run) => run.executionName ?? ''));
+}
+
+/** Minutely, concurrency 2; batches of 3 runs (PIKO_MAX_RUNS_PER_EXECUTION below). */
+const batched = defineJob({
+  id: 'backfill_run_batched',
+  schedule: { cron: '* * * * *' },
+  start: '2026-03-01T00:00:00Z',
+  concurrency: 2,
+  handler: async (ctx) => {
+    // The first batch (minutes 0–2 of the hour) runs on through a pause; a later one must not start.
+    const run = (
+      await seen.store!.findRuns('backfill_run_batched', { from: ctx.interval.start, limit: 1 })
+    )[0];
+    const status = (await seen.store!.getBackfill(run!.backfillId!))?.status;
+    if (ctx.interval.start.getUTCMinutes() >= 3 && status === 'paused') seen.whilePaused += 1;
+    seen.calls.push(ctx.interval.start.toISOString());
+    seen.inFlight += 1;
+    seen.maxInFlight = Math.max(seen.maxInFlight, seen.inFlight);
+    try {
+      if (ctx.interval.start.getUTCMinutes() === 0) {
+        // The first interval waits (bounded) until the next batch is queued while its own runs.
+        for (let polls = 0; polls < 2_000 && (await holders()).size < 2; polls++) {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        await seen.onAhead();
+      }
+      seen.maxHolders = Math.max(seen.maxHolders, (await holders()).size);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    } finally {
+      seen.inFlight -= 1;
+    }
+    return null;
+  },
+});
+
+describe('a backfill of several batches (SQLite)', () => {
+  let dir: string;
+  let opened: ProcessServices;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'piko-backfill-batches-'));
+    const config = loadConfig({
+      env: {
+        PIKO_DATA_DIR: dir,
+        PIKO_SQLITE__FILE: path.join(dir, 'piko.db'),
+        PIKO_MAX_RUNS_PER_EXECUTION: '3',
+      },
+    });
+    opened = await openProcessServices(config, new JobRegistry([batched]), { drivers: LOCAL_DRIVERS });
+    seen.store = opened.store;
+  });
+
+  afterAll(async () => {
+    await opened?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const minutes = (from: string, count: number) => ({
+    jobId: batched.id,
+    from: new Date(from),
+    to: new Date(Date.parse(from) + count * 60_000),
+  });
+  const reset = () => {
+    Object.assign(seen, { inFlight: 0, maxInFlight: 0, calls: [], maxHolders: 0, whilePaused: 0 });
+    seen.onAhead = async () => {};
+  };
+
+  it('queues the next batch while one runs, never above the job concurrency, each interval once', async () => {
+    // Arrange: 12 minutes, 4 batches of 3
+    reset();
+    const request = minutes('2026-03-01T00:00:00Z', 12);
+    const runtime = new LocalRuntime({ process: opened, clock: () => NOW, noRetryWaits: true });
+
+    // Act
+    const outcome = await runBackfill(opened.store, batched, request, runtime, { clock: () => NOW });
+
+    // Assert
+    expect(outcome).toEqual({ backfillId: backfillId(request), succeeded: 12, failed: 0, waiting: 0 });
+    expect(seen.maxHolders).toBe(2);
+    expect(seen.maxInFlight).toBeLessThanOrEqual(2);
+    expect([...seen.calls].sort()).toEqual(
+      Array.from({ length: 12 }, (_, minute) =>
+        new Date(Date.parse('2026-03-01T00:00:00Z') + minute * 60_000).toISOString(),
+      ),
+    );
+    expect((await opened.store.getBackfill(backfillId(request)))?.status).toBe('done');
+  });
+
+  it('does not start the batch queued ahead once its backfill is paused; after resume it runs', async () => {
+    // Arrange: 01:00–01:09, 3 batches; the first handler pauses the backfill once the second
+    // batch is queued ahead; the test resumes it once the backfill says it waits
+    reset();
+    const request = minutes('2026-03-01T01:00:00Z', 9);
+    const id = backfillId(request);
+    const runtime = new LocalRuntime({ process: opened, clock: () => NOW, noRetryWaits: true });
+    seen.onAhead = async () => {
+      await changeBackfill(opened.store, batched, id, 'pause', { actor: 'test@host' });
+    };
+    const progress: BackfillProgress['kind'][] = [];
+    // Every execution started takes a lease: how many this backfill's had when it saw the pause.
+    const leases = () => {
+      const database = new Database(path.join(dir, 'piko.db'), { readonly: true });
+      try {
+        const row = database
+          .prepare('SELECT COUNT(*) AS n FROM piko_leases WHERE job_id = ?')
+          .get(batched.id);
+        return (row as { n: number }).n;
+      } finally {
+        database.close();
+      }
+    };
+    const leasesBefore = leases();
+    let startedByThePause: number | undefined;
+
+    // Act
+    const outcome = await runBackfill(opened.store, batched, request, runtime, {
+      clock: () => NOW,
+      pausedPollMs: 10,
+      onProgress: (event) => {
+        progress.push(event.kind);
+        if (event.kind === 'backfill-paused') {
+          startedByThePause = leases() - leasesBefore;
+          void changeBackfill(opened.store, batched, id, 'resume', { actor: 'test@host' });
+        }
+      },
+    });
+
+    // Assert: the batch queued ahead waited through the pause (only the first execution had started
+    // when the backfill saw it); nothing ran twice or was lost
+    expect(seen.maxHolders).toBe(2);
+    expect(progress).toContain('backfill-paused');
+    expect(startedByThePause).toBe(1);
+    expect(seen.whilePaused).toBe(0);
+    expect(outcome).toEqual({ backfillId: id, succeeded: 9, failed: 0, waiting: 0 });
+    expect(new Set(seen.calls).size).toBe(9);
+    expect(seen.calls).toHaveLength(9);
+    expect(seen.maxInFlight).toBeLessThanOrEqual(2);
   });
 });
 

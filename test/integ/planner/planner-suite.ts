@@ -260,6 +260,51 @@ export function describePlanner(name: string, factory: PlannerStoreFactory): voi
         expect(executionName(job.id, { kind: 'scheduled' }, queued)).toBe(input?.executionName);
       });
 
+      it('queues one batch ahead of a live backfill execution; after a crash restarts one at a time', async () => {
+        // Arrange: a backfill of 9 hourly intervals, batches of 3
+        const job = hourly();
+        const request = { jobId: job.id, from: T0, to: at('2026-03-01T09:00:00Z') };
+        const plan = await planBackfill(store, job, request, at('2026-03-02T00:00:00Z'));
+        const lane = { kind: 'backfill', backfillId: plan.backfillId } as const;
+        const options = { lane, maxRunsPerExecution: 3, queueAhead: true };
+        const starter = new RecordingStarter();
+
+        // Act: nothing holds the lane: two batches (the second to start once the first ends); the
+        // first live: nothing more; the first ended (runs done), then a crash loses both executions
+        const first = await dispatch(store, job, starter, options);
+        const whileBothHold = await dispatch(store, job, starter, options);
+        const [a, b] = first.started;
+        for (const run of a!.runs) {
+          await store.markRunning(run.runId, 'main', at('2026-03-02T00:00:00Z'));
+          await store.markSucceeded(run.runId, null, at('2026-03-02T00:00:01Z'));
+        }
+        starter.statuses.set(a!.executionName, 'ended');
+        const next = await dispatch(store, job, starter, options);
+        const [c] = next.started;
+        starter.statuses.clear();
+        const afterCrash = await dispatch(store, job, starter, options);
+
+        // Assert
+        expect(first.started.map((input) => input.runs.length)).toEqual([3, 3]);
+        expect(whileBothHold.started).toEqual([]);
+        expect(whileBothHold.live).toEqual([a!.executionName, b!.executionName].sort());
+        expect(next.started).toHaveLength(1);
+        expect(next.live).toEqual([b!.executionName]);
+        // Both left queued, none running: only the one with the oldest runs restarts; no new batch
+        expect(afterCrash.restarted).toEqual([b!.executionName]);
+        expect(afterCrash.started).toEqual([]);
+        expect(
+          (await store.findRuns(job.id, { statuses: ['queued'], limit: 10 })).map((run) => run.executionName),
+        ).toEqual([
+          b!.executionName,
+          b!.executionName,
+          b!.executionName,
+          c!.executionName,
+          c!.executionName,
+          c!.executionName,
+        ]);
+      });
+
       it('caps a batch by bytes, whatever maxRunsPerExecution asks, and leaves the config out of it', async () => {
         const job = defineJob({
           id: `minutely_${++sequence}`,

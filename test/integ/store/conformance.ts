@@ -795,7 +795,7 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
         ]);
       });
 
-      it('lists in-flight (queued and running) runs of a lane, oldest first', async () => {
+      it('lists in-flight (queued and running) runs of a lane, oldest first, and the executions that hold them', async () => {
         const jobId = newJobId('inflight');
         const intervals = hours(T0, 6);
         const runs = await seedRuns(jobId, [
@@ -817,6 +817,9 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           backfill: (await tx.inFlightRuns({ kind: 'backfill', backfillId: 'bf-inflight' })).map(
             (run) => run.runId,
           ),
+          scheduledHolders: await tx.inFlightExecutions({ kind: 'scheduled' }),
+          backfillHolders: await tx.inFlightExecutions({ kind: 'backfill', backfillId: 'bf-inflight' }),
+          otherBackfill: await tx.inFlightExecutions({ kind: 'backfill', backfillId: 'bf-other' }),
         }));
 
         expect(result).toEqual({
@@ -825,6 +828,10 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
             [ids[3], 'queued'],
           ],
           backfill: [ids[4]],
+          // exec-b's only run succeeded: it holds nothing any more
+          scheduledHolders: ['exec-a'],
+          backfillHolders: ['exec-a'],
+          otherBackfill: [],
         });
       });
     });
