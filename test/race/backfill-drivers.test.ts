@@ -64,7 +64,12 @@ describe('a backfill outlives its driver (piko backfill killed, two piko start o
     const start = new Date(Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS);
     const from = new Date(start.getTime() - INTERVALS * MINUTE_MS);
     const job = { id: jobId, start, ledger, delayMs: [100, 150] as const, concurrency: CONCURRENCY };
-    const env = { PIKO_RUNTIME__LEASE_SECONDS: '3', PIKO_SHUTDOWN_GRACE_SECONDS: '1' };
+    // Batches of 4: the kills land with a batch running and the next one queued ahead of it.
+    const env = {
+      PIKO_RUNTIME__LEASE_SECONDS: '3',
+      PIKO_SHUTDOWN_GRACE_SECONDS: '1',
+      PIKO_MAX_RUNS_PER_EXECUTION: '4',
+    };
     const ran = () => readLedger(ledger).filter((line) => Date.parse(line.start) < start.getTime());
     const backfill = spawnPiko({
       store,
