@@ -6,7 +6,7 @@ import type { PoolConnection, ResultSetHeader } from 'mysql2/promise';
 import { StoreError, StoreUnavailableError } from '../../errors.ts';
 import type { SqlDatabase, SqlRow } from '../../sql.ts';
 import { nestedTransactionError } from '../sql/dialect.ts';
-import { checkRowCounts, roundTrips } from '../sql/group-commit.ts';
+import { checkRowCounts, RowCountMismatchError, roundTrips } from '../sql/group-commit.ts';
 import type { Statement } from '../sql/row-update.ts';
 import { mysqlStoreError } from './driver-errors.ts';
 
@@ -94,9 +94,10 @@ export class MysqlConnectionDatabase implements SqlDatabase {
    * one round trip (a few, each under `MAX_PIPELINE_CHARS` of text: RDS Proxy pins a session for
    * longer statement text); resolves with each statement's result. When one fails, the server runs
    * none after it (nor the COMMIT): the transaction is rolled back and the promise rejects with
-   * that error. With `expectedRows`, the COMMIT waits for the results and goes alone once they
-   * match (else a rollback and {@link RowCountMismatchError}). Without {@link multipleStatements},
-   * one statement per round trip.
+   * that error. With `expectedRows`, each statement that must match that many rows is followed by
+   * a guard that fails when it did not ({@link rowCountGuard}), so the COMMIT still goes in the same
+   * round trip (a mismatch: a rollback and {@link RowCountMismatchError}). Without
+   * {@link multipleStatements}, one statement per round trip.
    */
   async writeBatch(
     statements: readonly Statement[],
@@ -113,18 +114,25 @@ export class MysqlConnectionDatabase implements SqlDatabase {
     if (this.#inTransaction) throw nestedTransactionError();
     this.#inTransaction = true;
     try {
-      const texts = statements.map(({ sql, params }) => this.format(sql, params));
-      const checked = expectedRows?.some((expected) => expected !== undefined) ?? false;
+      // A statement that must match `expectedRows` rows is followed by a guard that fails when it
+      // did not (ROW_COUNT() is what it matched: the connection asks for found rows), so that the
+      // server runs nothing after it, the COMMIT included, and the COMMIT goes in the same round trip.
+      const texts: string[] = ['START TRANSACTION'];
+      const own: number[] = [];
+      statements.forEach(({ sql, params }, index) => {
+        own.push(texts.length);
+        texts.push(this.format(sql, params));
+        const expected = expectedRows?.[index];
+        if (expected !== undefined) texts.push(rowCountGuard(expected));
+      });
+      texts.push('COMMIT');
       const results: QueryResult[] = [];
-      for (const trip of roundTrips(['START TRANSACTION', ...texts, ...(checked ? [] : ['COMMIT'])])) {
-        results.push(...(await this.queryMany(trip)));
+      try {
+        for (const trip of roundTrips(texts)) results.push(...(await this.queryMany(trip)));
+      } catch (error) {
+        throw isRowCountGuardFailure(error) ? new RowCountMismatchError(undefined) : error;
       }
-      const own = results.slice(1, checked ? undefined : -1);
-      if (checked) {
-        checkRowCounts(own, expectedRows);
-        await this.run('COMMIT');
-      }
-      return own;
+      return own.map((position) => results[position]!);
     } catch (error) {
       await this.#rollback(error);
       throw error;
@@ -225,4 +233,21 @@ export class TransactionDatabase implements SqlDatabase {
   async transaction<T>(): Promise<T> {
     throw nestedTransactionError();
   }
+}
+
+/**
+ * A statement that fails (a subquery of two rows) unless the statement before it matched `expected`
+ * rows: `ROW_COUNT()` is evaluated in its WHERE.
+ */
+function rowCountGuard(expected: number): string {
+  const differs = `ROW_COUNT() <> ${Math.trunc(expected)}`;
+  return `SELECT (SELECT 1 FROM DUAL WHERE ${differs} UNION ALL SELECT 2 FROM DUAL WHERE ${differs}) AS row_count_guard`;
+}
+
+/** MySQL's "Subquery returns more than 1 row": only a {@link rowCountGuard} raises it in a batch. */
+const ER_SUBQUERY_NO_1_ROW = 1242;
+
+function isRowCountGuardFailure(error: unknown): boolean {
+  const cause = (error as { cause?: { errno?: unknown } } | null)?.cause;
+  return cause?.errno === ER_SUBQUERY_NO_1_ROW;
 }
