@@ -154,6 +154,12 @@ export async function dispatch(
       // Never more running than the lane allows: of two batches left queued by a process that died
       // (one running, one queued ahead), the second is restarted once the first has ended.
       if (live.length >= slots) continue;
+      // Asked again now that its runs are read: one that had not started when first asked may have
+      // started since (its dispatcher was only slow), and its runs moved on; read before it
+      // started, they are the ones it was queued with.
+      const now = await starter.status(jobId, name);
+      if (now === 'running') live.push(name);
+      if (now !== 'absent') continue;
       // Crashed between commit and start: the same name and input make the restart harmless.
       await starter.start(executionInput(jobId, name, lane, runs));
       restarted.push(name);
