@@ -247,17 +247,8 @@ export class LocalRuntime {
       },
     );
     // Waiting for its turn, the batch queued ahead runs nowhere yet: whenIdle waits for it too.
-    const waiting = dispatching.then(
-      () => undefined,
-      () => undefined,
-    );
-    if (queueAhead) this.#background.add(waiting);
-    let result: DispatchResult;
-    try {
-      result = await dispatching;
-    } finally {
-      this.#background.delete(waiting);
-    }
+    if (queueAhead) this.#inBackground(dispatching);
+    const result = await dispatching;
     if (result.timedOut) this.totals.failed += result.timedOut;
     for (const input of result.started) {
       this.#progress(progress.dispatched(job.id, input.executionName, input.runs.length));
@@ -307,6 +298,16 @@ export class LocalRuntime {
    */
   watchBackfills(): void {
     if (!this.#stopping) this.backfills.watch();
+  }
+
+  /** Keeps `work` in {@link whenIdle}'s sight until it settles; its outcome is its own to report. */
+  #inBackground(work: Promise<unknown>): void {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#background.add(settled);
+    void settled.then(() => this.#background.delete(settled));
   }
 
   /** Resolves when no execution is running (continuations included) and no retry is waiting or running. */
@@ -443,9 +444,7 @@ export class LocalRuntime {
     if (!retrying) return;
     const job = this.#process.jobs.get(jobId);
     const waited = this.#retryTimers.wait(jobId, delayMs);
-    const retry = waited.then(() => this.#planOrRetry(job, kind)).catch(() => undefined);
-    this.#background.add(retry);
-    void retry.finally(() => this.#background.delete(retry));
+    this.#inBackground(waited.then(() => this.#planOrRetry(job, kind)));
   }
 
   /**
@@ -504,29 +503,26 @@ export class LocalRuntime {
     }
     if (this.#requeueTimers.has(job.id)) return;
     const waited = this.#requeueTimers.wait(job.id, delayMs);
-    const redispatch = waited
-      .then(async () => {
-        if (this.#stopping) return;
-        await this.#planOrRetry(job, 'dispatch');
-        // Runs still delayed (a later notBefore, or the dispatch failed): wait for them too.
-        const due = await this.#process.store.listRuns(job.id).catch(() => undefined);
-        const now = this.#clock().getTime();
-        if (
-          !due ||
-          due.some(
-            (run) =>
-              run.status === 'pending' &&
-              run.notBefore !== null &&
-              run.notBefore.getTime() > now - 1 &&
-              run.notBefore.getTime() >= now,
-          )
-        ) {
-          await this.#redispatchAfterDelay(job);
-        }
-      })
-      .catch(() => undefined);
-    this.#background.add(redispatch);
-    void redispatch.finally(() => this.#background.delete(redispatch));
+    const redispatch = waited.then(async () => {
+      if (this.#stopping) return;
+      await this.#planOrRetry(job, 'dispatch');
+      // Runs still delayed (a later notBefore, or the dispatch failed): wait for them too.
+      const due = await this.#process.store.listRuns(job.id).catch(() => undefined);
+      const now = this.#clock().getTime();
+      if (
+        !due ||
+        due.some(
+          (run) =>
+            run.status === 'pending' &&
+            run.notBefore !== null &&
+            run.notBefore.getTime() > now - 1 &&
+            run.notBefore.getTime() >= now,
+        )
+      ) {
+        await this.#redispatchAfterDelay(job);
+      }
+    });
+    this.#inBackground(redispatch);
   }
 
   /**
@@ -536,9 +532,7 @@ export class LocalRuntime {
    */
   #takeOverLeftWork(jobId: string): void {
     if (this.#stopping || !this.#followsOthers) return;
-    const redispatch = this.#planOrRetry(this.#process.jobs.get(jobId), 'dispatch');
-    this.#background.add(redispatch);
-    void redispatch.finally(() => this.#background.delete(redispatch));
+    this.#inBackground(this.#planOrRetry(this.#process.jobs.get(jobId), 'dispatch'));
   }
 
   /**
@@ -561,11 +555,7 @@ export class LocalRuntime {
           await this.#planOrRetry(job, 'dispatch');
         } while (this.#downstreamAgain.has(job.id) && !this.#stopping);
       })();
-      this.#background.add(dispatching);
-      void dispatching.finally(() => {
-        this.#background.delete(dispatching);
-        this.#downstreamDispatches.delete(job.id);
-      });
+      this.#inBackground(dispatching.finally(() => this.#downstreamDispatches.delete(job.id)));
     }
   }
 

@@ -130,7 +130,7 @@ export class MysqlConnectionDatabase implements SqlDatabase {
       try {
         for (const trip of roundTrips(texts)) results.push(...(await this.queryMany(trip)));
       } catch (error) {
-        throw isRowCountGuardFailure(error) ? new RowCountMismatchError(undefined) : error;
+        throw isRowCountGuardFailure(error) ? new RowCountMismatchError() : error;
       }
       return own.map((position) => results[position]!);
     } catch (error) {

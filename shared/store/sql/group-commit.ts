@@ -53,8 +53,8 @@ export interface BatchDatabase extends SqlDatabase {
 /** A merged UPDATE matched fewer rows than it merged: the batch is rolled back, each write runs alone. */
 export class RowCountMismatchError extends Error {
   override name = 'RowCountMismatchError';
-  /** `matched` undefined: the server said only that it differed (a row-count guard failed). */
-  constructor(expected: number | undefined, matched?: number) {
+  /** Without counts: the server said only that they differed (a row-count guard failed). */
+  constructor(expected?: number, matched?: number) {
     super(
       matched === undefined || expected === undefined
         ? 'a merged update matched another number of rows than it merged'
