@@ -141,16 +141,19 @@ export class FaultHarness {
   /** Every connection dropped again and again (every 150–450 ms) while runs go on. */
   async drops(scale: FaultScale): Promise<FaultOutcome> {
     return this.#catchUp('drops', {
-      intervals: 300,
+      // Long enough for the drops to go on until one lands on an attempt (about 10 s of runs).
+      intervals: 600,
       job: { delayMs: [20, 60] },
       inject: async (child) => {
         if (!(await untilRunning(child))) return 0;
         // A timed drop lands where the runtime happens to be, and with one round trip per group a
-        // dozen can all meet the store between stage attempts: one drop is set off by a handler's
-        // own sink write, so that at least one lands on an attempt (the check wants it reported).
+        // dozen can all meet the store between stage attempts (the check wants one reported): one
+        // drop is set off by a handler's own sink write, and the timed ones go on (up to three
+        // times as many) while none has landed.
         const onAttempt = this.#proxy.failOn({ match: `INTO \`${CHAOS_TABLE}\``, action: 'drop' });
+        const landed = () => child.count('attempt-failed') > 0;
         let drops = 0;
-        while (!child.exit && drops < scale.drops) {
+        while (!child.exit && (drops < scale.drops || (!landed() && drops < 3 * scale.drops))) {
           await Promise.race([sleep(150 + this.#random() * 300), child.exited]);
           if (child.exit) break;
           this.#proxy.drop();
