@@ -58,6 +58,7 @@ import {
   markSucceeded,
   markSucceededStatement,
   recordOutput,
+  showsStart,
   startedRecord,
 } from './sql/run-transitions.ts';
 import { StartHints } from './sql/start-hints.ts';
@@ -253,10 +254,16 @@ class SqlStateStore implements StateStore {
       // since (or is refused) does it go on as from the id, which reads it again and tells why.
       const statement = markRunningFromStatement(dialect, run, started, now, owner);
       if (statement) {
+        const expected = startedRecord(run, started, now);
         const marked = this.#inTransaction()
           ? await this.database.query(statement.sql, statement.params)
-          : await this.#statusWrites.write(statement, (result) => result);
-        if (marked.affectedRows > 0) return startedRecord(run, started, now);
+          : await this.#statusWrites.write(
+              statement,
+              (result) => result,
+              async () =>
+                showsStart(await this.#runReads.get(run.runId), started, now, owner, expected.attempts),
+            );
+        if (marked.affectedRows > 0) return expected;
       }
     }
     const runId = typeof run === 'number' ? run : run.runId;
@@ -265,7 +272,11 @@ class SqlStateStore implements StateStore {
       return marked ? getRun(this.database, runId) : undefined;
     }
     const statement = markRunningStatement(dialect, runId, started, now, owner);
-    const marked = await this.#statusWrites.write(statement, (result) => result.affectedRows > 0);
+    const marked = await this.#statusWrites.write(
+      statement,
+      (result) => result.affectedRows > 0,
+      async () => showsStart(await this.#runReads.get(runId), started, now, owner),
+    );
     return marked ? this.#runReads.get(runId) : undefined;
   }
 

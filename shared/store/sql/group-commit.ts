@@ -12,9 +12,11 @@
  * keeps its own result (its own `affectedRows`). When the batch fails (a statement's error, a lost
  * connection), it is rolled back and every write runs again on its own, autocommitted, exactly as
  * without grouping, so each caller sees its own result or error and no write's failure decides
- * another's.
+ * another's. A lost connection leaves unknown whether the COMMIT ran: a write that can tell it
+ * landed (`landed`: markRunning, whose second run would count the attempt again) asks that first.
  */
 import { AsyncResource } from 'node:async_hooks';
+import { StoreUnavailableError } from '../../errors.ts';
 import type { SqlDatabase, SqlRow } from '../../sql.ts';
 import { mergeRowUpdates, type Statement } from './row-update.ts';
 
@@ -110,9 +112,20 @@ async function writeGroup(db: SqlDatabase, statements: readonly Statement[]): Pr
 interface Call<T = unknown> {
   readonly statement: Statement;
   readonly then: (result: QueryResult) => T | Promise<T>;
+  readonly landed: Landed | undefined;
   readonly resolve: (value: T) => void;
   readonly reject: (error: unknown) => void;
 }
+
+/**
+ * Whether a write whose answer was lost has landed: true when the database shows what it wrote
+ * (it then counts as having matched its one row). Not applying a write twice matters where the
+ * write is not idempotent (a start counts an attempt).
+ */
+export type Landed = () => Promise<boolean>;
+
+/** What a write that {@link Landed} answers, as its own statement would have: one row matched. */
+const LANDED: QueryResult = { rows: [], affectedRows: 1 };
 
 /** Runs status writes grouped per event-loop turn, one transaction per group (see the file's top). */
 export class GroupCommit {
@@ -132,10 +145,12 @@ export class GroupCommit {
   /**
    * Runs `statement` in the next group's transaction; once that has committed, resolves with what
    * `then` makes of its result (`then` runs outside the transaction, on the store's database).
+   * `landed` is asked when the connection was lost with the write's outcome unknown. @default none:
+   * such a write runs again (in a group) or fails with the connection's error (alone)
    */
-  write<T>(statement: Statement, then: (result: QueryResult) => T | Promise<T>): Promise<T> {
+  write<T>(statement: Statement, then: (result: QueryResult) => T | Promise<T>, landed?: Landed): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      if (this.#pending.push({ statement, then, resolve, reject } as Call) === 1) this.#flushLater();
+      if (this.#pending.push({ statement, then, landed, resolve, reject } as Call) === 1) this.#flushLater();
     });
   }
 
@@ -155,27 +170,44 @@ export class GroupCommit {
         this.#database,
         group.map((call) => call.statement),
       );
-    } catch {
-      // One statement's error (a lost connection, a deadlock), or a merged update that matched fewer
-      // rows than it merged, rolled all back: each runs again
-      // alone, as it would have without grouping, and meets its own outcome.
-      await Promise.all(group.map((call) => alone(call, this.#database)));
+    } catch (error) {
+      // One statement's error (a deadlock), or a merged update that matched fewer rows than it
+      // merged, rolled all back: each runs again alone, as it would have without grouping, and meets
+      // its own outcome. After a lost connection, the ones that can tell first ask whether they landed.
+      const unknown = error instanceof StoreUnavailableError;
+      await Promise.all(
+        group.map(async (call) =>
+          unknown && (await hasLanded(call)) ? settle(call, LANDED) : alone(call, this.#database),
+        ),
+      );
       return;
     }
     await Promise.all(group.map((call, index) => settle(call, results[index]!)));
   }
 }
 
-/** A write on its own, autocommitted. */
+/** A write on its own, autocommitted (its answer lost: landed, if it can tell). */
 async function alone(call: Call, database: SqlDatabase): Promise<void> {
   let result: QueryResult;
   try {
     result = await database.query(call.statement.sql, call.statement.params);
   } catch (error) {
+    if (error instanceof StoreUnavailableError && (await hasLanded(call))) return settle(call, LANDED);
     call.reject(error);
     return;
   }
   await settle(call, result);
+}
+
+/** Whether the call's write shows in the database; false when it cannot tell (nor be read). */
+async function hasLanded(call: Call): Promise<boolean> {
+  if (!call.landed) return false;
+  try {
+    return await call.landed();
+  } catch {
+    // Still out of reach: the write runs again, or fails, with the error the store gives it.
+    return false;
+  }
 }
 
 async function settle(call: Call, result: QueryResult): Promise<void> {

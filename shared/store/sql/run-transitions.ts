@@ -145,6 +145,31 @@ export function startedRecord(read: RunRecord, start: StageStart, now: Date): Ru
   };
 }
 
+/**
+ * Whether `current` shows the start `start` made at `now` by `owner` (with `attempts`, when known):
+ * how a start whose answer was lost tells that it committed. Its `now` is part of what it wrote, so
+ * no other start looks the same.
+ */
+export function showsStart(
+  current: RunRecord | undefined,
+  start: StageStart,
+  now: Date,
+  owner: RunOwner | undefined,
+  attempts?: number,
+): boolean {
+  return (
+    current !== undefined &&
+    current.status === 'running' &&
+    current.stage === start.stage &&
+    current.startedAt?.getTime() === now.getTime() &&
+    current.updatedAt.getTime() === now.getTime() &&
+    current.version === start.version &&
+    current.taskArn === start.taskArn &&
+    (attempts === undefined || current.attempts === attempts) &&
+    (owner === undefined || ownerMismatch(current, owner) === undefined)
+  );
+}
+
 function checkStart(runId: number, start: StageStart, now: Date): void {
   checkRunId(runId);
   checkDate('now', now);

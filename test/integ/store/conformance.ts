@@ -1,7 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StageEventRefusedError, StoreError } from '../../../shared/errors.ts';
+import { StageEventRefusedError, StoreError, StoreUnavailableError } from '../../../shared/errors.ts';
 import type { Interval } from '../../../shared/interval.ts';
 import { compileSchedule } from '../../../shared/schedule/index.ts';
 import { type AlertRecord, alertStoreOf } from '../../../shared/store/alerts.ts';
@@ -1394,6 +1394,82 @@ export function describeStateStore(name: string, factory: StoreFactory, options:
           ['succeeded', 1, { index: 4 }, 'v2'],
         ]);
         expect(after[0]!.finishedAt).toEqual(at('2026-03-01T00:06:00Z'));
+      });
+
+      it('counts a start once when its group committed and the answer was lost', async () => {
+        const jobId = newJobId('group-lost');
+        const runs = await seedRuns(jobId, runsOf(hours(T0, 5)));
+        const ids = runs.map((run) => run.runId);
+        await store.withJob(jobAt(jobId, T0), (tx) => tx.markQueued(ids, 'group-l1'));
+        const owner = { jobId, executionName: 'group-l1', generation: 0 };
+        const read = await Promise.all(ids.slice(0, 3).map((id) => store.getRun(id)));
+        // The group commits; its answer is lost on the way back (a connection dropped after COMMIT).
+        const db = store.database as { writeBatch?: (...args: unknown[]) => Promise<unknown> };
+        const writeBatch = db.writeBatch!;
+        let lost = false;
+        db.writeBatch = async function (this: unknown, ...args: unknown[]) {
+          const results = await writeBatch.apply(this, args);
+          if (lost) return results;
+          lost = true;
+          throw new StoreUnavailableError('Lost connection to the state store (the answer of a COMMIT)');
+        };
+        const now = at('2026-03-01T00:05:00Z');
+        let started: (RunRecord | undefined)[];
+        try {
+          started = await Promise.all([
+            ...read.map((record) => store.markRunning(record!, 'main', now, owner, 'v3')),
+            store.markRunning(ids[3]!, 'main', now, owner, 'v3'),
+            store.markRunning(ids[4]!, 'main', now, owner, 'v3'),
+          ]);
+        } finally {
+          db.writeBatch = writeBatch;
+        }
+
+        expect(lost).toBe(true);
+        expect(started.map((record) => [record?.status, record?.attempts, record?.version])).toEqual(
+          ids.map(() => ['running', 1, 'v3']),
+        );
+        expect(started.map((record) => record?.startedAt)).toEqual(ids.map(() => now));
+        const after = await store.listRuns(jobId);
+        expect(after.map((run) => [run.status, run.attempts])).toEqual(ids.map(() => ['running', 1]));
+      });
+
+      it('counts a start alone once when its answer was lost, and fails it when it never arrived', async () => {
+        const jobId = newJobId('alone-lost');
+        const runs = await seedRuns(jobId, runsOf(hours(T0, 2)));
+        const ids = runs.map((run) => run.runId);
+        await store.withJob(jobAt(jobId, T0), (tx) => tx.markQueued(ids, 'alone-l1'));
+        const owner = { jobId, executionName: 'alone-l1', generation: 0 };
+        const db = store.database as { query: typeof store.database.query };
+        const query = db.query;
+        const lostUpdates: string[] = [];
+        /** The next start's UPDATE: run and its answer lost (`after`), or never sent (`before`). */
+        const loseNextStart = (when: 'before' | 'after') => {
+          db.query = async function (this: unknown, sql, params) {
+            if (!sql.startsWith('UPDATE')) return query.call(this, sql, params);
+            db.query = query;
+            lostUpdates.push(when);
+            if (when === 'after') await query.call(this, sql, params);
+            throw new StoreUnavailableError('Lost connection to the state store (simulated)');
+          };
+        };
+        const now = at('2026-03-01T00:07:00Z');
+        try {
+          loseNextStart('after');
+          const started = await store.markRunning((await store.getRun(ids[0]!))!, 'main', now, owner);
+          expect([started?.status, started?.attempts]).toEqual(['running', 1]);
+          loseNextStart('before');
+          await expect(store.markRunning(ids[1]!, 'main', now, owner)).rejects.toThrow(StoreUnavailableError);
+        } finally {
+          db.query = query;
+        }
+
+        expect(lostUpdates).toEqual(['after', 'before']);
+        const after = await store.listRuns(jobId);
+        expect(after.map((run) => [run.status, run.attempts])).toEqual([
+          ['running', 1],
+          ['queued', 0],
+        ]);
       });
 
       it('starts and finishes 120 runs at once, more than one round trip of statements carries', async () => {
