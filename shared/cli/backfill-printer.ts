@@ -48,7 +48,7 @@ export function printBackfills(io: CliIo, backfills: readonly BackfillSummaryJso
 export function changeText(backfillId: string, command: BackfillCommand, runs: number): string {
   switch (command) {
     case 'pause':
-      return `backfill ${backfillId} paused: nothing more of it is queued; running runs finish`;
+      return `backfill ${backfillId} paused: none of its runs starts until it is resumed; running runs finish`;
     case 'cancel':
       return `backfill ${backfillId} cancelled: ${runs} pending or queued run(s) cancelled; running runs finish`;
     case 'resume':

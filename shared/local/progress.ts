@@ -118,12 +118,21 @@ export function planOrDispatchError(
   };
 }
 
-/** A run not started because its job is paused. */
+/** A run not started because its job or its backfill is paused. */
 export function notStarted(run: ProgressRun): ProgressEvent {
   return {
     event: 'not-started',
-    text: `${run.jobId} ${shown(run)} not started: the job is paused`,
+    text: `${run.jobId} ${shown(run)} not started: its job or backfill is paused`,
     fields: { jobId: run.jobId, runId: run.runId, start: run.interval?.start, reason: 'paused' },
+  };
+}
+
+/** A run an operator cancelled (or marked skipped): before its handler started, or while it ran. */
+export function cancelled(run: ProgressRun, started: boolean): ProgressEvent {
+  return {
+    event: 'cancelled',
+    text: `${run.jobId} ${shown(run)} cancelled ${started ? 'while it ran' : 'before it started'}`,
+    fields: { jobId: run.jobId, runId: run.runId, start: run.interval?.start, started },
   };
 }
 

@@ -577,6 +577,11 @@ export class LocalRuntime {
       if (result.interval) subject = { jobId, runId, interval: result.interval };
       if (result.notStarted === 'paused') {
         this.#progress(progress.notStarted(subject));
+      } else if (result.notStarted === 'cancelled' || result.cancelled) {
+        // Neither succeeded nor failed: an operator ended it (a backfill's cancel, piko cancel).
+        this.#progress(progress.cancelled(subject, result.cancelled === true));
+      } else if (result.alreadyDone) {
+        // Delivered again after it succeeded: counted when it did.
       } else if (result.alreadyFailed) {
         // A Fargate stage before this one failed the run for good and recorded it (its child process
         // reports nothing to this runtime): said here, once, by the next stage.

@@ -3,6 +3,7 @@ import type { DispatchLane, RunRecord, StateStore, StoredJob } from '../store/ty
 import { executionName } from '../workflow/execution-name.ts';
 import { scheduledLaneShape } from '../workflow/map-mode.ts';
 import type { ExecutionInput, RunItem, WorkflowStarter } from '../workflow/starter.ts';
+import { isBackfillHeld } from './backfill-control.ts';
 import { releaseWaitingRuns, type WaitsFor } from './dependencies.ts';
 
 /** Options of {@link dispatch}. */
@@ -105,7 +106,7 @@ export function runsPerExecution(requested: number): number {
  * The executions that hold runs are counted again in the transaction that queues, under the job's
  * row lock, so racing dispatchers never have more executions of a lane live than it allows.
  * A paused job starts nothing (DESIGN.md §8): its pending runs wait, and runs of ended executions are
- * still put back to pending, to run after resume.
+ * still put back to pending, to run after resume; so does a paused backfill, in its lane.
  */
 export async function dispatch(
   store: StateStore,
@@ -123,7 +124,7 @@ export async function dispatch(
   const slots = lane.kind === 'scheduled' ? scheduled.executions : maxExecutions;
 
   const dependsOn = job.dependsOn ?? [];
-  const { holders, paused, waiting } = await store.withJob(job, async (tx) => ({
+  const { holders, paused, backfillHeld, waiting } = await store.withJob(job, async (tx) => ({
     // Runs whose upstream intervals have all succeeded become pending, of every lane.
     waiting:
       dependsOn.length > 0
@@ -131,7 +132,12 @@ export async function dispatch(
         : undefined,
     holders: await tx.inFlightExecutions(lane),
     paused: tx.job.paused,
+    // A paused backfill holds its runs as a paused job does (read under the job's row lock, which
+    // every change of a backfill's status takes).
+    backfillHeld: lane.kind === 'backfill' && isBackfillHeld(await tx.backfillStatus(lane.backfillId)),
   }));
+  /** The job or the lane's backfill is paused: what the pause caught stays for after resume. */
+  const held = paused || backfillHeld;
   const live: string[] = [];
   const restarted: string[] = [];
   let requeued = 0;
@@ -150,7 +156,7 @@ export async function dispatch(
     if (status === undefined) continue; // Running, or queued since the names were read.
     if (status === 'absent') {
       // Paused: left queued, restarted under the same name by the first dispatch after resume.
-      if (paused) continue;
+      if (held) continue;
       // Never more running than the lane allows: of two batches left queued by a process that died
       // (one running, one queued ahead), the second is restarted once the first has ended.
       if (live.length >= slots) continue;
@@ -173,7 +179,7 @@ export async function dispatch(
         runs.map((run) => run.runId),
         undefined,
         undefined,
-        !paused,
+        !held,
       );
       requeued += outcome.requeued;
       failed += outcome.failed;

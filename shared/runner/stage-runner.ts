@@ -6,7 +6,12 @@
  * container's stage (`container-stage.ts`). It may import the store, the workflow contract,
  * resources, sinks and telemetry; never the planner's dispatch, a runtime, the CLI or infra.
  */
-import { NonRetryableError, RunCancelledError, StoreUnavailableError } from '../errors.ts';
+import {
+  NonRetryableError,
+  RunCancelledError,
+  StageEventRefusedError,
+  StoreUnavailableError,
+} from '../errors.ts';
 import { intervalToJson } from '../interval.ts';
 import { parseJobConfig } from '../job.ts';
 import type { JobRegistry } from '../registry.ts';
@@ -195,10 +200,20 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
       return { interval, alreadyFailed: true };
     }
     if (current && mismatch === undefined && current.status !== 'running') {
-      // Still this execution's, yet not started: the job is paused. Leave the run as it is (queued,
-      // attempts untouched) and end this iteration without error, so no retry is spent; the
-      // dispatcher re-arms it once the execution has ended, and it runs after resume.
-      logger.info('run not started: the job is paused', {
+      // Still this execution's, yet not started: the job or the run's backfill is paused. End this
+      // iteration without error, so no retry is spent; the run runs after resume. A job of one
+      // stage puts it back to pending now (neither counted as a requeue nor delayed: nothing
+      // failed), as no later stage of this execution will ask for it; a later stage would find it
+      // in another generation and be refused. With later stages it stays queued (attempts
+      // untouched) and the dispatcher puts it back once the execution has ended (counted, should
+      // the pause be over by then).
+      if (payload.lastStage) {
+        await deps.store.requeueRuns([run.runId], ref, undefined, false).catch((error: unknown) => {
+          // Changed meanwhile (re-armed, cancelled): whoever changed it decides.
+          if (!(error instanceof StageEventRefusedError)) throw error;
+        });
+      }
+      logger.info('run not started: its job or backfill is paused', {
         jobId: job.id,
         runId: run.runId,
         interval: interval.start,

@@ -460,6 +460,11 @@ class SqlJobTransaction implements JobTransaction {
     return recordAction(this.#open, { ...action, jobId: this.job.jobId });
   }
 
+  async backfillStatus(backfillId: string): Promise<BackfillStatus | undefined> {
+    const record = await getBackfill(this.#open.db, backfillId);
+    return record?.jobId === this.job.jobId ? record.status : undefined;
+  }
+
   async setBackfillStatus(backfillId: string, status: BackfillStatus): Promise<void> {
     return setBackfillStatus(this.#open, this.job.jobId, backfillId, status);
   }

@@ -433,6 +433,8 @@ export interface JobTransaction {
    * exists exactly when the action took effect.
    */
   recordAction(action: Omit<NewOperatorAction, 'jobId'>): Promise<void>;
+  /** The status of this job's backfill `backfillId`, read in this transaction; undefined when it has none of that id. */
+  backfillStatus(backfillId: string): Promise<BackfillStatus | undefined>;
   /**
    * Sets a backfill's status as an operator asked (pause, resume, cancel), unconditionally, under
    * the job's row lock: a queuing transaction sees it or commits before it.

@@ -546,7 +546,7 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
         options.feed.notify();
         const what =
           command === 'pause'
-            ? 'paused: nothing more of it is queued; running runs finish'
+            ? 'paused: none of its runs starts until it is resumed; running runs finish'
             : command === 'cancel'
               ? `cancelled: ${change.runs} pending or queued run(s) cancelled; running runs finish`
               : `resumed${change.runs > 0 ? `: ${change.runs} cancelled run(s) pending again` : ''}`;

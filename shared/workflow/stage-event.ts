@@ -67,9 +67,10 @@ export interface StageRunResult {
   /** For 'fail': the state store was out of reach, and the run had been requeued too often: failed. */
   readonly requeueLimit?: boolean;
   /**
-   * For 'run': the handler did not start because the job is paused. The run stays queued, its
-   * attempts untouched; once its execution has ended the dispatcher puts it back to pending, and it
-   * runs after resume. `cancelled`: an operator cancelled (or skipped) the run before it started.
+   * For 'run': the handler did not start because the job or the run's backfill is paused. Its
+   * attempts untouched, the run goes back to pending (uncounted) at its last stage, or stays queued
+   * for a later stage of the execution; it runs after resume. `cancelled`: an operator cancelled
+   * (or skipped) the run before it started.
    */
   readonly notStarted?: 'paused' | 'cancelled';
   /** The run was cancelled (or marked skipped) by an operator: nothing was recorded, nothing retried. */

@@ -343,7 +343,7 @@ describe('dispatcher (bundle in a Lambda sandbox; schedule ticks and the --aws C
     const pause = await piko('backfill', 'pause', id, '--reason', 'db maintenance');
     expect(pause.stderr).toBe('');
     expect(pause.stdout.trim()).toBe(
-      `backfill ${id} paused: nothing more of it is queued; running runs finish`,
+      `backfill ${id} paused: none of its runs starts until it is resumed; running runs finish`,
     );
     expect(await statusOf()).toBe('paused');
 

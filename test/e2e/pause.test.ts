@@ -218,7 +218,9 @@ describe.each(stores)('pause under load ($kind)', ({ kind, skip }) => {
           paused: true,
           started: [],
           restarted: [],
-          requeued: PAUSE_DUE - CONCURRENCY,
+          // A job of one stage: each run the pause caught went back to pending when it was refused,
+          // so the ended execution leaves none to put back.
+          requeued: 0,
         }),
       ]);
       expect(tick).toMatchObject({ action: 'dispatch', paused: true, started: [], restarted: [] });

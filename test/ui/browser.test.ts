@@ -267,6 +267,41 @@ describe('web UI in Chromium', () => {
     expect(accepted.status).toBe(303);
   });
 
+  it('keeps ten pages open and live at once, over one stream of changes (a browser opens six connections to a host)', async () => {
+    const pages: Page[] = [];
+    try {
+      for (let index = 0; index < 10; index++) {
+        const tab = await context.newPage();
+        pages.push(tab);
+        await tab.goto(`${ui.url}jobs/ui_gated`, { timeout: 20_000 });
+        await expect.poll(() => tab.locator('#live').textContent(), { timeout: 20_000 }).toBe('live');
+      }
+      // An action from the last one goes through, and the first one sees its effect without a reload.
+      const last = pages[pages.length - 1]!;
+      await last.goto(`${ui.url}jobs/ui_gated/intervals/${encodeURIComponent(SUCCEEDED_START)}`, {
+        timeout: 20_000,
+      });
+      const first = pages[0]!;
+      await first.goto(`${ui.url}jobs/ui_gated/intervals/${encodeURIComponent(SUCCEEDED_START)}`, {
+        timeout: 20_000,
+      });
+      await first.evaluate(() => {
+        (globalThis as unknown as { pikoMarker: string }).pikoMarker = 'no reload';
+      });
+      const before = await first.locator('main').innerHTML();
+      const generation = (await runAt(SUCCEEDED_START))?.generation ?? 0;
+      await last.locator('form[data-action="rerun"] button').click();
+      await last.waitForURL(/flash=/, { timeout: 20_000 });
+      expect((await runAt(SUCCEEDED_START))?.generation).toBe(generation + 1);
+      await expect.poll(() => first.locator('main').innerHTML(), { timeout: 20_000 }).not.toBe(before);
+      expect(await first.evaluate(() => (globalThis as unknown as { pikoMarker?: string }).pikoMarker)).toBe(
+        'no reload',
+      );
+    } finally {
+      for (const tab of pages) await tab.close();
+    }
+  });
+
   async function runAt(start: string) {
     const [run] = await (await state.store()).listRuns('ui_gated', {
       from: at(start),

@@ -4,6 +4,7 @@ import { MAX_EXECUTION_NAME_LENGTH } from '../../workflow/execution-name.ts';
 import type { DispatchLane, JobState, NewRun, RunRecord } from '../types.ts';
 import { checkBackfillId, checkCount, checkNewStatus, checkRunId, checkTrigger } from './checks.ts';
 import type { SqlContext } from './dialect.ts';
+import { BACKFILL_NOT_HELD } from './holds.ts';
 import { chunks, placeholders, runsById } from './lists.ts';
 import { RUN_COLUMNS, toDate, toJson, toRunRecord } from './rows.ts';
 
@@ -142,15 +143,6 @@ export async function rearmRuns(
     );
   }
 }
-
-/**
- * A run is not held by its backfill: it has none, or its backfill is neither paused nor cancelled.
- * Part of the queuing statements, so a pause of a backfill (committed under the job's row lock)
- * is always seen by the transaction that would queue its runs.
- */
-const BACKFILL_NOT_HELD =
-  '(backfill_id IS NULL OR NOT EXISTS (SELECT 1 FROM piko_backfills WHERE ' +
-  "piko_backfills.backfill_id = piko_runs.backfill_id AND piko_backfills.status IN ('paused', 'cancelled')))";
 
 /** The scheduled lane is every run without a backfill id (schedule and manual); a backfill's lane, its runs. */
 function laneCondition(lane: DispatchLane): [string, unknown[]] {

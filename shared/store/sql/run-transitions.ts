@@ -4,6 +4,7 @@ import type { SqlDatabase, SqlDialect } from '../../sql.ts';
 import { ownerMismatch, refused } from '../owner.ts';
 import type { RunOwner, RunRecord } from '../types.ts';
 import { checkCount, checkDate, checkRunId, checkVersion, truncateError, unknownRun } from './checks.ts';
+import { BACKFILL_NOT_HELD, JOB_NOT_PAUSED } from './holds.ts';
 import { runsById } from './lists.ts';
 import { getRun } from './read-runs.ts';
 import { rowUpdateStatement, type Statement } from './row-update.ts';
@@ -112,9 +113,11 @@ export function markRunningFromStatement(
   });
 }
 
-/** The job of the run being updated is not paused (a correlated condition of an UPDATE of piko_runs). */
-const NOT_PAUSED =
-  'NOT EXISTS (SELECT 1 FROM piko_jobs WHERE piko_jobs.job_id = piko_runs.job_id AND piko_jobs.paused <> 0)';
+/**
+ * Neither the run's job nor its backfill is paused (nor the backfill cancelled): correlated
+ * conditions of an UPDATE of piko_runs, checked by a first stage's start.
+ */
+const NOT_PAUSED = `${JOB_NOT_PAUSED} AND ${BACKFILL_NOT_HELD}`;
 
 /** An owner's conditions as a row update's matched columns. */
 function ownerMatch(owner: RunOwner): [string, unknown][] {

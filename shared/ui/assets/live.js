@@ -168,13 +168,54 @@
   });
 
   if (!document.querySelector('[data-live-id]')) return;
-  const events = new EventSource('/events');
-  events.addEventListener('hello', (event) => {
-    pollMs = Number(event.data) || pollMs;
-    say('live');
-    schedule();
-  });
-  events.addEventListener('change', () => void refresh());
-  events.addEventListener('error', () => say('not live: reconnecting'));
+
+  // One /events stream for all of this origin's pages: a browser opens at most six connections
+  // to one host, and a stream per tab held them all once six tabs were open (pages and actions
+  // then waited for ever). The tab holding the lock listens and tells the others on a
+  // BroadcastChannel; when it closes, another takes the lock and the stream over.
+  const listen = (tell) => {
+    const events = new EventSource('/events');
+    let said = 'live';
+    events.addEventListener('hello', (event) => {
+      pollMs = Number(event.data) || pollMs;
+      said = 'live';
+      tell({ kind: 'hello', pollMs, status: said });
+    });
+    events.addEventListener('change', () => tell({ kind: 'change' }));
+    events.addEventListener('error', () => {
+      said = 'not live: reconnecting';
+      tell({ kind: 'status', status: said });
+    });
+    return () => said;
+  };
+  const hear = (message) => {
+    if (message.kind === 'change') void refresh();
+    if (message.pollMs) pollMs = message.pollMs;
+    if (message.status) say(message.status);
+    if (message.kind === 'hello') schedule();
+  };
+  const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel('piko-live') : undefined;
+  if (channel && navigator.locks) {
+    let status;
+    channel.onmessage = (event) => {
+      if (event.data.kind === 'ask') {
+        if (status) channel.postMessage({ kind: 'hello', pollMs, status: status() });
+      } else hear(event.data);
+    };
+    void navigator.locks.request(
+      'piko-live-events',
+      () =>
+        new Promise(() => {
+          // Held until this page goes away.
+          status = listen((message) => {
+            hear(message);
+            channel.postMessage(message);
+          });
+        }),
+    );
+    channel.postMessage({ kind: 'ask' });
+  } else {
+    listen(hear);
+  }
   schedule();
 })();

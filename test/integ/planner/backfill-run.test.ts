@@ -326,6 +326,132 @@ describe('a backfill of several batches (SQLite)', () => {
   });
 });
 
+/** What the handlers of {@link oneBatch} saw. */
+const oneBatchSeen = {
+  calls: [] as string[],
+  /** Handlers that began after the pause had returned, while the backfill was still paused. */
+  startedAfterPause: 0,
+  paused: false,
+  pause: async () => {},
+};
+
+/** Minutely, concurrency 2; a backfill's runs all in one execution (the default batch of 500). */
+const oneBatch = defineJob({
+  id: 'backfill_run_one_batch',
+  schedule: { cron: '* * * * *' },
+  start: '2026-03-01T00:00:00Z',
+  concurrency: 2,
+  handler: async (ctx) => {
+    if (oneBatchSeen.paused) oneBatchSeen.startedAfterPause += 1;
+    oneBatchSeen.calls.push(ctx.interval.start.toISOString());
+    if (ctx.interval.start.getUTCMinutes() === 0) {
+      await oneBatchSeen.pause();
+      oneBatchSeen.paused = true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    return null;
+  },
+});
+
+describe('pausing a backfill whose batch is in flight (SQLite)', () => {
+  let dir: string;
+  let opened: ProcessServices;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'piko-backfill-one-batch-'));
+    const config = loadConfig({ env: { PIKO_DATA_DIR: dir, PIKO_SQLITE__FILE: path.join(dir, 'piko.db') } });
+    opened = await openProcessServices(config, new JobRegistry([oneBatch]), { drivers: LOCAL_DRIVERS });
+  });
+
+  afterAll(async () => {
+    await opened?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("starts none of its batch's queued runs once paused; they wait as pending and run after resume", async () => {
+    // Arrange: 20 minutes in one execution; the first handler pauses the backfill
+    const request = {
+      jobId: oneBatch.id,
+      from: new Date('2026-03-01T00:00:00Z'),
+      to: new Date('2026-03-01T00:20:00Z'),
+    };
+    const id = backfillId(request);
+    const runtime = new LocalRuntime({ process: opened, clock: () => NOW, noRetryWaits: true });
+    oneBatchSeen.pause = async () => {
+      await changeBackfill(opened.store, oneBatch, id, 'pause', { actor: 'test@host' });
+    };
+    let whilePaused: Record<string, number> | undefined;
+    let attemptsWhilePaused: number[] = [];
+
+    // Act: once the backfill says it waits, and its execution has put the runs it did not start
+    // back to pending, resume it
+    const outcome = await runBackfill(opened.store, oneBatch, request, runtime, {
+      clock: () => NOW,
+      pausedPollMs: 10,
+      onProgress: (event) => {
+        if (event.kind !== 'backfill-paused' || whilePaused) return;
+        whilePaused = {};
+        void (async () => {
+          let runs = await opened.store.listRuns(oneBatch.id);
+          for (let polls = 0; polls < 2_000 && runs.some((run) => run.status === 'queued'); polls++) {
+            await new Promise((resolve) => setTimeout(resolve, 5));
+            runs = await opened.store.listRuns(oneBatch.id);
+          }
+          for (const run of runs) whilePaused![run.status] = (whilePaused![run.status] ?? 0) + 1;
+          attemptsWhilePaused = runs.filter((run) => run.status === 'pending').map((run) => run.attempts);
+          oneBatchSeen.paused = false;
+          await changeBackfill(opened.store, oneBatch, id, 'resume', { actor: 'test@host' });
+        })();
+      },
+    });
+
+    // Assert: at the pause only the two runs already started ran; the rest went back to pending,
+    // their attempts untouched, and ran once after the resume
+    expect(oneBatchSeen.startedAfterPause).toBe(0);
+    expect(whilePaused).toEqual({ succeeded: 2, pending: 18 });
+    expect(attemptsWhilePaused).toEqual(Array(18).fill(0));
+    expect(outcome).toEqual({ backfillId: id, succeeded: 20, failed: 0, waiting: 0 });
+    expect([...oneBatchSeen.calls].sort()).toEqual(
+      Array.from({ length: 20 }, (_, minute) =>
+        new Date(Date.parse('2026-03-01T00:00:00Z') + minute * 60_000).toISOString(),
+      ),
+    );
+    const runs = await opened.store.listRuns(oneBatch.id);
+    expect(runs.every((run) => run.attempts === 1 && run.requeues === 0)).toBe(true);
+  });
+
+  it('counts the runs its cancel caught as neither succeeded nor failed', async () => {
+    // Arrange: 20 minutes of another day in one execution; the first handler cancels the backfill
+    Object.assign(oneBatchSeen, { calls: [], startedAfterPause: 0, paused: false });
+    const request = {
+      jobId: oneBatch.id,
+      from: new Date('2026-03-01T02:00:00Z'),
+      to: new Date('2026-03-01T02:20:00Z'),
+    };
+    const id = backfillId(request);
+    const runtime = new LocalRuntime({ process: opened, clock: () => NOW, noRetryWaits: true });
+    oneBatchSeen.pause = async () => {
+      await changeBackfill(opened.store, oneBatch, id, 'cancel', { actor: 'test@host' });
+    };
+
+    // Act
+    const outcome = await runBackfill(opened.store, oneBatch, request, runtime, { clock: () => NOW });
+
+    // Assert: what the store says, the outcome says
+    const counts = await opened.store.backfillRunCounts(oneBatch.id, id);
+    expect(counts.cancelled).toBeGreaterThan(0);
+    expect(outcome).toEqual({
+      backfillId: id,
+      succeeded: counts.succeeded,
+      failed: 0,
+      waiting: 0,
+      cancelled: true,
+    });
+    expect(oneBatchSeen.calls).toHaveLength(counts.succeeded ?? 0);
+    expect((counts.succeeded ?? 0) + (counts.cancelled ?? 0)).toBe(20);
+  });
+});
+
 describe('the target of a manual run', () => {
   it('is the latest interval ending at or before the instant, with the config checked', () => {
     const at = new Date('2026-03-01T05:59:59.999Z');

@@ -496,19 +496,49 @@ export function describePlanner(name: string, factory: PlannerStoreFactory): voi
         const interval = { start: item.interval.start, end: item.interval.end };
         expect(first).toEqual({ interval, notStarted: 'paused' });
         expect(second).toEqual({ interval, notStarted: 'paused' });
+        // Its last stage refused too, the run is back to pending, neither counted nor delayed (the
+        // pause caught it; nothing failed), and is dispatched at once now that the job runs again.
         expect(await store.getRun(item.runId)).toMatchObject({
-          status: 'queued',
+          status: 'pending',
           attempts: 0,
           stage: null,
-          executionName: input!.executionName,
+          executionName: null,
+          generation: item.generation + 1,
+          requeues: 0,
+          notBefore: null,
         });
         starter.endAll();
         storeNow = at('2026-03-01T02:00:00Z');
-        const requeued = await dispatch(store, job, starter);
-        storeNow = new Date(storeNow.getTime() + store.requeuePolicy.baseDelayMs);
         const again = await dispatch(store, job, starter);
-        expect(requeued).toMatchObject({ requeued: 1, started: [] });
         expect(again).toMatchObject({ requeued: 0, started: [{ runs: [{ runId: item.runId }] }] });
+      });
+
+      it('leaves a queued run of a paused job queued when a later stage is to come, then puts it back uncounted', async () => {
+        const job = twoStages();
+        await planScheduled(store, job, at('2026-03-01T01:00:00Z'));
+        const starter = new RecordingStarter();
+        const [input] = (await dispatch(store, job, starter)).started;
+        const item = input!.runs[0]!;
+        const deps = { store, jobs: new JobRegistry([job]), resources: new ResourceRegistry() };
+        await store.setPaused(job, true);
+
+        const first = await runStage(deps, payload(job, input!.executionName, item, 0));
+        const afterFirst = await store.getRun(item.runId);
+        starter.endAll();
+        const repaired = await dispatch(store, job, starter);
+
+        expect(first).toMatchObject({ notStarted: 'paused' });
+        expect(afterFirst).toMatchObject({
+          status: 'queued',
+          attempts: 0,
+          executionName: input!.executionName,
+        });
+        expect(repaired).toMatchObject({ paused: true, requeued: 1, started: [] });
+        expect(await store.getRun(item.runId)).toMatchObject({
+          status: 'pending',
+          requeues: 0,
+          notBefore: null,
+        });
       });
 
       it('lets a running run of a paused job go on to its next stage and succeed', async () => {

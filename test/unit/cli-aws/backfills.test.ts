@@ -147,7 +147,9 @@ describe('piko backfills --aws and piko backfill pause|resume|cancel --aws', () 
     const resume = await cli('backfill', 'resume', ID, '--aws', '--region', REGION);
 
     expect(pause.code).toBe(0);
-    expect(pause.out).toEqual([`backfill ${ID} paused: nothing more of it is queued; running runs finish`]);
+    expect(pause.out).toEqual([
+      `backfill ${ID} paused: none of its runs starts until it is resumed; running runs finish`,
+    ]);
     const events = dispatcherCalls().map((call) => call.event as Record<string, unknown>);
     expect(events[0]).toMatchObject({ action: 'backfill-pause', backfillId: ID, reason: 'db maintenance' });
     expect(events[0]!.actor).toMatch(/^.+@.+$/);
@@ -178,7 +180,7 @@ describe('piko backfills --aws and piko backfill pause|resume|cancel --aws', () 
 
     expect(pause.code).toBe(0);
     expect(pause.out).toEqual([
-      `backfill ${child} paused: nothing more of it is queued; running runs finish (the downstream backfill the chain of ${ID} runs now)`,
+      `backfill ${child} paused: none of its runs starts until it is resumed; running runs finish (the downstream backfill the chain of ${ID} runs now)`,
     ]);
   });
 });
