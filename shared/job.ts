@@ -622,11 +622,32 @@ export function parseJobConfig<C>(job: JobDefinition<C, ResourceMap>, value: unk
   throw new InputError(redact(`Invalid config for job "${job.id}": ${issues.join('; ')}`));
 }
 
-/** Parses an ISO 8601 instant that carries an offset (`Z` or `±hh:mm`); undefined otherwise. */
+/**
+ * Parses an ISO 8601 instant that carries an offset (`Z` or `±hh:mm`); undefined otherwise, and for a
+ * date or time that does not exist (`2026-02-30`, `25:00`): `Date` would roll those over to another
+ * day without a word.
+ */
 export function parseIsoInstant(text: string): Date | undefined {
   if (typeof text !== 'string') return undefined;
-  const iso = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
-  if (!iso.test(text)) return undefined;
+  const iso = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+  const match = iso.exec(text);
+  if (!match) return undefined;
+  const [year, month, day, hour, minute, second = 0, offsetHours = 0, offsetMinutes = 0] = match
+    .slice(1)
+    .map((field) => (field === undefined ? undefined : Number(field)));
+  const calendarDay = new Date(Date.UTC(year!, month! - 1, day!));
+  if (
+    calendarDay.getUTCFullYear() !== year ||
+    calendarDay.getUTCMonth() !== month! - 1 ||
+    calendarDay.getUTCDate() !== day ||
+    hour! > 23 ||
+    minute! > 59 ||
+    second > 59 ||
+    offsetHours > 23 ||
+    offsetMinutes > 59
+  ) {
+    return undefined;
+  }
   const date = new Date(text);
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
