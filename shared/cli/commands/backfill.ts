@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { formatDuration } from '../../duration.ts';
-import { ExitCodeError, InputError, JobPausedError } from '../../errors.ts';
+import { ExitCodeError, InputError, JobPausedError, type StoreError } from '../../errors.ts';
 import type { JobDefinition } from '../../job.ts';
 import { LocalRuntime } from '../../local/runtime.ts';
 import {
@@ -31,6 +31,7 @@ import { giveUpOnStore, ONCE_MAX_STORE_FAILURES } from '../give-up.ts';
 import { type CliIo, EXIT } from '../io.ts';
 import { parseInstantFlag, parseJsonFlag } from '../parse.ts';
 import { progressPrinter } from '../progress.ts';
+import { stopOnSignals } from '../signals.ts';
 
 const BAR_WIDTH = 30;
 
@@ -119,79 +120,86 @@ export function backfillCommand(program: Command, io: CliIo): void {
       const limits = { maxBackfillIntervals: context.config.piko.maxBackfillIntervals };
       validateBackfill(job, request, now, limits);
 
-      await withProcess(context, async (opened) => {
-        if (request.dryRun) {
-          const met: BackfillAction[] = [];
-          const { counts } = await countBackfill(opened.store, job, request, {
-            each: (line) => {
-              if (!met.includes(line.action)) met.push(line.action);
-              const start = line.start.toISOString();
-              const end = line.end.toISOString();
-              io.out(
-                flags.json
-                  ? JSON.stringify({ start, end, action: line.action })
-                  : `${start} → ${end}  ${line.action}`,
-              );
-            },
-          });
-          // The summary names the actions in the order the listing met them.
-          if (!flags.json)
-            io.out(`plan: ${met.map((action) => `${action} ${counts[action]}`).join(', ') || 'nothing'}`);
-          const downstream = await downstreamBackfills(opened.store, context.jobs, job, request, now);
-          printDownstream(io, downstream, flags.downstream ?? false, flags.json ?? false);
-          return;
-        }
+      // Aborted once a signal's grace period is over: the handlers' ctx.signal.
+      const abortHandlers = new AbortController();
+      await withProcess(
+        context,
+        async (opened) => {
+          if (request.dryRun) {
+            const met: BackfillAction[] = [];
+            const { counts } = await countBackfill(opened.store, job, request, {
+              each: (line) => {
+                if (!met.includes(line.action)) met.push(line.action);
+                const start = line.start.toISOString();
+                const end = line.end.toISOString();
+                io.out(
+                  flags.json
+                    ? JSON.stringify({ start, end, action: line.action })
+                    : `${start} → ${end}  ${line.action}`,
+                );
+              },
+            });
+            // The summary names the actions in the order the listing met them.
+            if (!flags.json)
+              io.out(`plan: ${met.map((action) => `${action} ${counts[action]}`).join(', ') || 'nothing'}`);
+            const downstream = await downstreamBackfills(opened.store, context.jobs, job, request, now);
+            printDownstream(io, downstream, flags.downstream ?? false, flags.json ?? false);
+            return;
+          }
 
-        const print = progressPrinter(io, flags.json ?? false);
-        const planned = (target: JobDefinition, backfillId: string, counts: BackfillCounts) => {
-          const skipped = counts['skip-succeeded'] + counts['skip-in-flight'] + counts['skip-failed'];
-          print({
-            event: 'backfill-planned',
-            text: `${target.id}: backfill ${backfillId} planned: ${counts.create} created, ${counts.rerun} re-armed, ${skipped} skipped`,
-            fields: { jobId: target.id, backfillId, ...counts },
-          });
-        };
-        // Read before the backfill is planned (the dry run of its plan says what re-runs); then the
-        // job's backfill is planned first, so the downstream runs, re-armed waiting, wait for it.
-        const downstream = flags.downstream
-          ? await downstreamBackfills(opened.store, context.jobs, job, request, now)
-          : [];
-        const requests: [JobDefinition, BackfillRequest][] = [
-          [job, request],
-          ...downstream.flatMap((stale) =>
-            stale.requests.map((next): [JobDefinition, BackfillRequest] => [stale.job, next]),
-          ),
-        ];
-        if (downstream.length > 0) {
-          // As runBackfill does: a paused job is refused before anything is written.
-          for (const [target] of requests) {
-            if (!flags.wait && (await opened.store.getJob(target.id))?.paused)
-              throw new JobPausedError(
-                target.id,
-                'a backfill (pass --wait to plan it now and run it after resume)',
-              );
+          const print = progressPrinter(io, flags.json ?? false);
+          const planned = (target: JobDefinition, backfillId: string, counts: BackfillCounts) => {
+            const skipped = counts['skip-succeeded'] + counts['skip-in-flight'] + counts['skip-failed'];
+            print({
+              event: 'backfill-planned',
+              text: `${target.id}: backfill ${backfillId} planned: ${counts.create} created, ${counts.rerun} re-armed, ${skipped} skipped`,
+              fields: { jobId: target.id, backfillId, ...counts },
+            });
+          };
+          // Read before the backfill is planned (the dry run of its plan says what re-runs); then the
+          // job's backfill is planned first, so the downstream runs, re-armed waiting, wait for it.
+          const downstream = flags.downstream
+            ? await downstreamBackfills(opened.store, context.jobs, job, request, now)
+            : [];
+          const requests: [JobDefinition, BackfillRequest][] = [
+            [job, request],
+            ...downstream.flatMap((stale) =>
+              stale.requests.map((next): [JobDefinition, BackfillRequest] => [stale.job, next]),
+            ),
+          ];
+          if (downstream.length > 0) {
+            // As runBackfill does: a paused job is refused before anything is written.
+            for (const [target] of requests) {
+              if (!flags.wait && (await opened.store.getJob(target.id))?.paused)
+                throw new JobPausedError(
+                  target.id,
+                  'a backfill (pass --wait to plan it now and run it after resume)',
+                );
+            }
+            for (const [target, next] of requests) {
+              const plan = await planBackfill(opened.store, target, next, now, limits);
+              planned(target, plan.backfillId, plan.counts);
+            }
           }
+          let failedRuns = 0;
           for (const [target, next] of requests) {
-            const plan = await planBackfill(opened.store, target, next, now, limits);
-            planned(target, plan.backfillId, plan.counts);
+            const outcome = await runOne(opened, target, next, {
+              flags,
+              limits,
+              print,
+              io,
+              abortHandlers,
+              // Planned above when downstream jobs follow; else runBackfill's own plan is reported.
+              onPlanned: downstream.length > 0 ? undefined : planned,
+            });
+            failedRuns += outcome.failed;
+            // A cancelled backfill stops here: its downstream re-runs wait for the resume.
+            if (outcome.cancelled) break;
           }
-        }
-        let failedRuns = 0;
-        for (const [target, next] of requests) {
-          const outcome = await runOne(opened, target, next, {
-            flags,
-            limits,
-            print,
-            io,
-            // Planned above when downstream jobs follow; else runBackfill's own plan is reported.
-            onPlanned: downstream.length > 0 ? undefined : planned,
-          });
-          failedRuns += outcome.failed;
-          // A cancelled backfill stops here: its downstream re-runs wait for the resume.
-          if (outcome.cancelled) break;
-        }
-        if (failedRuns > 0) throw new ExitCodeError(EXIT.runsFailed);
-      });
+          if (failedRuns > 0) throw new ExitCodeError(EXIT.runsFailed);
+        },
+        { shutdown: abortHandlers.signal },
+      );
     });
 }
 
@@ -205,12 +213,14 @@ async function runOne(
     readonly limits: { readonly maxBackfillIntervals: number };
     readonly print: ReturnType<typeof progressPrinter>;
     readonly io: CliIo;
+    /** Aborted when a signal's grace period is over. */
+    readonly abortHandlers: AbortController;
     readonly onPlanned:
       | ((job: JobDefinition, backfillId: string, counts: BackfillCounts) => void)
       | undefined;
   },
 ): Promise<BackfillOutcome> {
-  const { flags, print, io } = options;
+  const { flags, print } = options;
   // A command that ends by itself: a store that stays unavailable ends it too (its stages would
   // otherwise wait for ever for a lease the store cannot renew), as it does `piko start --once`.
   const runtime = new LocalRuntime({
@@ -218,11 +228,38 @@ async function runOne(
     onProgress: flags.json ? print : () => {},
     maxStoreFailures: ONCE_MAX_STORE_FAILURES,
   });
+  const graceSeconds = opened.config.piko.shutdownGraceSeconds;
   const gaveUp = runtime.fatal.then(async (error) => {
     // What is running gets the grace period, then the command ends with the error.
-    await runtime.stop(opened.config.piko.shutdownGraceSeconds * 1000, new AbortController());
+    await runtime.stop(graceSeconds * 1000, options.abortHandlers);
     return error;
   });
+  // A signal stops it as piko start stops; the backfill's lease is given up, and this command again
+  // (or a piko start) goes on with it.
+  const signals = stopOnSignals(runtime, graceSeconds, options.abortHandlers, print);
+  let outcome: BackfillOutcome | undefined;
+  try {
+    outcome = await driveOne(runtime, gaveUp, job, request, options);
+  } catch (error) {
+    // Stopped by the signal (it printed backfill-stopped): the signal's exit code says so.
+    if (signals.exitCode() === undefined) throw error;
+  } finally {
+    await signals.dispose();
+  }
+  const signalled = signals.exitCode();
+  if (signalled !== undefined || !outcome) throw new ExitCodeError(signalled ?? EXIT.runsFailed);
+  return outcome;
+}
+
+/** Drives the backfill in `runtime` to its end (or until it is stopped), printing its progress. */
+async function driveOne(
+  runtime: LocalRuntime,
+  gaveUp: Promise<StoreError>,
+  job: JobDefinition,
+  request: BackfillRequest,
+  options: Parameters<typeof runOne>[3],
+): Promise<BackfillOutcome> {
+  const { flags, print, io } = options;
   // Driven under its lease: a piko start on the same store leaves it to this process, and takes it
   // over if this process dies; one driven elsewhere is waited for.
   const driven = runtime.backfills.driveOrWait(job, request, {

@@ -6,6 +6,7 @@ import { cliContext, withProcess } from '../context.ts';
 import { type CliIo, EXIT } from '../io.ts';
 import { parseInstantFlag, parseJsonFlag } from '../parse.ts';
 import { progressPrinter } from '../progress.ts';
+import { stopOnSignals } from '../signals.ts';
 
 /** `piko run <job> [--at ISO] [--config JSON]`: a manual run of one interval. */
 export function runCommand(program: Command, io: CliIo): void {
@@ -21,20 +22,37 @@ export function runCommand(program: Command, io: CliIo): void {
       const now = new Date();
       const at = flags.at === undefined ? now : parseInstantFlag('--at', flags.at);
       const target = manualRunTarget(job, at, parseJsonFlag('--config', flags.config), now);
-      await withProcess(context, async (opened) => {
-        const runtime = new LocalRuntime({
-          process: opened,
-          onProgress: progressPrinter(io, flags.json ?? false),
-        });
-        // Only this interval runs: its execution does not go on with the job's pending runs.
-        const run = await runManually(opened.store, job, target, runtime);
-        if (run?.status === 'queued') {
-          // Paused after the run was queued: the stage runner did not start it.
-          io.err(
-            `${job.id} was paused before ${target.interval.start.toISOString()} started; it runs after piko resume ${job.id}`,
+      // Aborted once a signal's grace period is over: the handler's ctx.signal.
+      const abortHandlers = new AbortController();
+      await withProcess(
+        context,
+        async (opened) => {
+          const print = progressPrinter(io, flags.json ?? false);
+          const runtime = new LocalRuntime({ process: opened, onProgress: print });
+          const signals = stopOnSignals(
+            runtime,
+            opened.config.piko.shutdownGraceSeconds,
+            abortHandlers,
+            print,
           );
-        }
-        if (run?.status !== 'succeeded') throw new ExitCodeError(EXIT.runsFailed);
-      });
+          let run: Awaited<ReturnType<typeof runManually>>;
+          try {
+            // Only this interval runs: its execution does not go on with the job's pending runs.
+            run = await runManually(opened.store, job, target, runtime);
+          } finally {
+            await signals.dispose();
+          }
+          const signalled = signals.exitCode();
+          if (signalled !== undefined) throw new ExitCodeError(signalled);
+          if (run?.status === 'queued') {
+            // Paused after the run was queued: the stage runner did not start it.
+            io.err(
+              `${job.id} was paused before ${target.interval.start.toISOString()} started; it runs after piko resume ${job.id}`,
+            );
+          }
+          if (run?.status !== 'succeeded') throw new ExitCodeError(EXIT.runsFailed);
+        },
+        { shutdown: abortHandlers.signal },
+      );
     });
 }
