@@ -136,7 +136,7 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
   /** When each request arrived, for the Server-Timing header (reads and rendering). */
   const arrivals = new WeakMap<Request, number>();
   const render = async (c: Context, page: Html, status: 200 | 400 | 403 | 404 | 409 | 500 = 200) => {
-    const body = await page;
+    const body = withCanonical(await page, c.req.method, c.req.path);
     const arrived = arrivals.get(c.req.raw) ?? performance.now();
     c.header('Server-Timing', `page;dur=${(performance.now() - arrived).toFixed(1)}`);
     return c.html(body, status);
@@ -638,4 +638,18 @@ export function defaultRange(job: JobDefinition, now: Date): TimeRange {
   }
   const to = job.schedule.nextTick(now) ?? new Date(now.getTime() + 60_000);
   return from.getTime() < to.getTime() ? { from, to } : { from: new Date(to.getTime() - 60_000), to };
+}
+
+/** An interval action's address (`…/intervals/<start>/<action>`), answered by its interval's page. */
+const INTERVAL_ACTION_PATH = /^(\/jobs\/[^/]+\/intervals\/[^/]+)\/[^/]+$/;
+
+/**
+ * The page a POST answered in place (an interval action refused, its form and problem shown) names
+ * its interval's address as canonical: live.js puts it in the address bar, so that the live refresh
+ * and a reload read that page, not the action's address (which only takes POSTs).
+ */
+function withCanonical(body: string, method: string, path: string): string {
+  const match = method === 'POST' ? INTERVAL_ACTION_PATH.exec(path) : null;
+  if (!match) return body;
+  return body.replace('<head>', `<head>\n<link rel="canonical" href="${match[1]}">`);
 }

@@ -302,6 +302,40 @@ describe('web UI in Chromium', () => {
     }
   });
 
+  it('shows a refused action on its interval’s own address, which the live refresh reads', async () => {
+    const intervalPath = `/jobs/ui_gated/intervals/${encodeURIComponent(SUCCEEDED_START)}`;
+    await page.goto(`${ui.url}${intervalPath.slice(1)}`);
+    await page.locator('.status-line .chip.s-succeeded').waitFor({ timeout: 60_000 });
+
+    // Act: an action the interval does not offer, posted as its form would be
+    await Promise.all([
+      page.waitForLoadState('load'),
+      page.evaluate((action) => {
+        const form = document.createElement('form');
+        form.method = 'post';
+        form.action = action;
+        const token = document.createElement('input');
+        token.name = 'token';
+        token.value = (document.querySelector('input[name="token"]') as HTMLInputElement).value;
+        form.append(token);
+        document.body.append(form);
+        form.submit();
+      }, `${intervalPath}/cancel`),
+    ]);
+    await page.locator('.problem').waitFor();
+
+    // Assert: refused, shown on the interval's own address, which the live refresh reads
+    expect(await page.locator('.problem').textContent()).toContain(
+      'Cancel is not offered for this interval now',
+    );
+    await expect.poll(() => new URL(page.url()).pathname).toBe(intervalPath);
+    expect(
+      await page.evaluate(
+        async () => (await fetch(location.href, { headers: { 'X-Piko-Live': '1' } })).status,
+      ),
+    ).toBe(200);
+  });
+
   async function runAt(start: string) {
     const [run] = await (await state.store()).listRuns('ui_gated', {
       from: at(start),

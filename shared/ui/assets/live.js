@@ -3,6 +3,11 @@
 // A slow poll also finds what other processes change. Without JavaScript the pages read the same,
 // a reload away from the latest state.
 (() => {
+  // A page a POST answered in place (a refused action) reads its canonical page from now on: the
+  // live refresh and a reload GET that, not the action's address.
+  const canonical = document.querySelector('link[rel="canonical"]')?.getAttribute('href');
+  if (canonical && canonical !== location.pathname) history.replaceState(null, '', canonical);
+
   const status = document.getElementById('live');
   let pollMs = 5000;
   let lastFetchMs = 0;
