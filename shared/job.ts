@@ -3,7 +3,7 @@ import { registerConfigSecrets } from './config-secrets.ts';
 import { type Duration, toMillis } from './duration.ts';
 import { ConfigOverrideTooLargeError, InputError, JobDefinitionError, PikoError } from './errors.ts';
 import type { Interval } from './interval.ts';
-import { unknownOptionProblems } from './options.ts';
+import { nearestName, unknownOptionProblems } from './options.ts';
 import type { BorrowedResources, ResourceMap } from './resources/types.ts';
 import { type CompiledSchedule, compileSchedule } from './schedule/index.ts';
 import { reservedTableProblem } from './sinks/sql-table.ts';
@@ -620,6 +620,54 @@ export function parseJobConfig<C>(job: JobDefinition<C, ResourceMap>, value: unk
   }
   const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
   throw new InputError(redact(`Invalid config for job "${job.id}": ${issues.join('; ')}`));
+}
+
+/**
+ * Validates a config override as an operator gives it (`--config`, the UI's field): as
+ * {@link parseJobConfig}, and refusing keys the job's schema does not know, at any depth of its
+ * objects (the schema would drop them without a word: a misspelt key ran with the default). Only
+ * where an override is given: a stored run's config is parsed as it is, so a field removed from the
+ * schema later does not fail old runs.
+ * @throws InputError naming every unknown key (with the known key it is closest to); see parseJobConfig.
+ */
+export function parseConfigOverride<C>(job: JobDefinition<C, ResourceMap>, value: unknown): C {
+  const unknown = unknownKeys(job.config, value, '');
+  if (unknown.length > 0) {
+    throw new InputError(
+      redact(
+        `Invalid config for job "${job.id}": ${unknown.join('; ')}; the schema's keys are the only ones a config may have`,
+      ),
+    );
+  }
+  return parseJobConfig(job, value);
+}
+
+/** The keys of `value` that the object schemas of `schema` do not declare, each with its path. */
+function unknownKeys(schema: z.ZodType, value: unknown, path: string): string[] {
+  const object = objectSchemaOf(schema);
+  if (!object || typeof value !== 'object' || value === null || Array.isArray(value)) return [];
+  const shape = object.shape as Record<string, z.ZodType>;
+  const known = Object.keys(shape);
+  return Object.entries(value).flatMap(([key, inner]) => {
+    const at = path ? `${path}.${key}` : key;
+    if (!Object.hasOwn(shape, key)) {
+      const near = nearestName(key, known);
+      return [`unknown key "${at}"${near ? ` (did you mean "${path ? `${path}.` : ''}${near}"?)` : ''}`];
+    }
+    return unknownKeys(shape[key]!, inner, at);
+  });
+}
+
+/** The object schema inside optional, nullable and default wrappers; undefined for any other. */
+function objectSchemaOf(schema: z.ZodType): z.ZodObject | undefined {
+  let current: z.ZodType = schema;
+  for (let depth = 0; depth < 8; depth++) {
+    if (current instanceof z.ZodObject) return current;
+    const inner = (current as { _zod?: { def?: { innerType?: z.ZodType } } })._zod?.def?.innerType;
+    if (!inner) return undefined;
+    current = inner;
+  }
+  return undefined;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { BackfillRefusedError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
-import { type JobDefinition, parseJobConfig } from '../job.ts';
+import { type JobDefinition, parseConfigOverride } from '../job.ts';
 import type { BackfillChain, BackfillRecord, RunRecord, StateStore } from '../store/types.ts';
 import { errorMessage } from '../telemetry.ts';
 import { isBackfillHeld } from './backfill-control.ts';
@@ -135,7 +135,7 @@ export function validateBackfill(
     );
   }
   if (request.config === undefined || request.config === null) return null;
-  parseJobConfig(job, request.config);
+  parseConfigOverride(job, request.config);
   return request.config;
 }
 

@@ -100,6 +100,15 @@ function expectedRefusal(job: JobDefinition, request: BackfillRequest): RegExp |
   if (Buffer.byteLength(JSON.stringify(request.config)) > MAX_CONFIG_OVERRIDE_BYTES)
     return /^Config override for job "\w+" is \d+ bytes of JSON; the limit is 8192 bytes\./;
   if (!job.config.safeParse(request.config).success) return /Invalid config for job/;
+  // Keys the job's schema does not declare are refused, not dropped (the fuzzed schemas are flat).
+  const declared = Object.keys((job.config as unknown as { shape?: object }).shape ?? {});
+  const config = request.config;
+  if (
+    typeof config === 'object' &&
+    !Array.isArray(config) &&
+    Object.keys(config).some((key) => !declared.includes(key))
+  )
+    return /Invalid config for job "\w+": unknown key/;
   return undefined;
 }
 

@@ -308,19 +308,20 @@ describe('web UI in Chromium', () => {
     await page.locator('.status-line .chip.s-succeeded').waitFor({ timeout: 60_000 });
 
     // Act: an action the interval does not offer, posted as its form would be
+    const token = await page.locator('input[name="token"]').first().inputValue();
     await Promise.all([
       page.waitForLoadState('load'),
-      page.evaluate((action) => {
+      page.evaluate(`(() => {
         const form = document.createElement('form');
         form.method = 'post';
-        form.action = action;
+        form.action = ${JSON.stringify(`${intervalPath}/cancel`)};
         const token = document.createElement('input');
         token.name = 'token';
-        token.value = (document.querySelector('input[name="token"]') as HTMLInputElement).value;
+        token.value = ${JSON.stringify(token)};
         form.append(token);
         document.body.append(form);
         form.submit();
-      }, `${intervalPath}/cancel`),
+      })()`),
     ]);
     await page.locator('.problem').waitFor();
 
@@ -330,9 +331,7 @@ describe('web UI in Chromium', () => {
     );
     await expect.poll(() => new URL(page.url()).pathname).toBe(intervalPath);
     expect(
-      await page.evaluate(
-        async () => (await fetch(location.href, { headers: { 'X-Piko-Live': '1' } })).status,
-      ),
+      await page.evaluate(`fetch(location.href, { headers: { 'X-Piko-Live': '1' } }).then((r) => r.status)`),
     ).toBe(200);
   });
 

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ConfigOverrideTooLargeError } from '../../../shared/errors.ts';
-import { defineJob, MAX_CONFIG_OVERRIDE_BYTES, parseJobConfig } from '../../../shared/job.ts';
+import {
+  defineJob,
+  MAX_CONFIG_OVERRIDE_BYTES,
+  parseConfigOverride,
+  parseJobConfig,
+} from '../../../shared/job.ts';
 
 const job = defineJob({
   id: 'daily_sales',
@@ -27,5 +32,36 @@ describe('config override size', () => {
       `Config override for job "daily_sales" is ${MAX_CONFIG_OVERRIDE_BYTES + 1} bytes of JSON; the limit is ${MAX_CONFIG_OVERRIDE_BYTES} bytes. ` +
         'Pass large inputs through a resource the job reads (a table, a file, a bucket) instead.',
     );
+  });
+});
+
+describe('config override keys', () => {
+  const nested = defineJob({
+    id: 'daily_report',
+    schedule: { cron: '0 3 * * *' },
+    config: z.object({
+      currency: z.string().default('EUR'),
+      target: z.object({ bucket: z.string(), prefix: z.string().default('') }).optional(),
+    }),
+    handler: async () => null,
+  });
+
+  it('refuses keys the schema does not know, at any depth, naming the one meant', () => {
+    expect(() =>
+      parseConfigOverride(nested, { curency: 'USD', target: { bucket: 'b', prefx: 'p' } }),
+    ).toThrow(
+      'Invalid config for job "daily_report": unknown key "curency" (did you mean "currency"?); unknown key "target.prefx" (did you mean "target.prefix"?); the schema\'s keys are the only ones a config may have',
+    );
+    expect(() => parseConfigOverride(nested, { zzz: 1 })).toThrow('unknown key "zzz";');
+  });
+
+  it('accepts known keys with defaults applied; a stored config is parsed as it is', () => {
+    expect(parseConfigOverride(nested, { currency: 'USD' })).toEqual({ currency: 'USD' });
+    expect(parseConfigOverride(nested, { target: { bucket: 'b' } })).toEqual({
+      currency: 'EUR',
+      target: { bucket: 'b', prefix: '' },
+    });
+    // A run stored before a key was removed from the schema still parses.
+    expect(parseJobConfig(nested, { currency: 'USD', removed: true })).toEqual({ currency: 'USD' });
   });
 });
