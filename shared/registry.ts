@@ -125,6 +125,30 @@ export class JobRegistry {
 }
 
 /**
+ * Imports a file of the jobs folder; one that throws as it loads (a typo, a missing module, a bad
+ * defineJob) is named in the error, with the line of it where the error came from: the error alone
+ * did not say which of the project's files to look at.
+ */
+async function importJobsFile(dir: string, file: string): Promise<unknown> {
+  const absolute = path.resolve(dir, file);
+  try {
+    return await import(pathToFileURL(absolute).href);
+  } catch (error) {
+    // Piko's own (a job defineJob refused) already say what to fix, and exit as they should.
+    if (error instanceof PikoError) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    const where = (error instanceof Error ? (error.stack ?? '') : '')
+      .split('\n')
+      .find((line) => line.includes(path.resolve(dir)))
+      ?.trim();
+    throw new PikoError(
+      `${path.join(dir, file)} failed to load: ${message}${where ? ` (${where})` : ''}`,
+      { cause: error },
+    );
+  }
+}
+
+/**
  * Loads the jobs of `functions/jobs/` (or `dir`): its `index.ts` lists them (bundlers need a static
  * list), and every other `.ts` file there must export a job that the index lists, so none is forgotten.
  * @default dir 'functions/jobs'
@@ -136,7 +160,7 @@ export async function loadJobs(dir = 'functions/jobs'): Promise<JobRegistry> {
       `piko.jobs_dir = ${JSON.stringify(dir)}: ${path.join(absolute, 'index.ts')} does not exist; run piko from the project root or set PIKO_JOBS_DIR`,
     ]);
   }
-  const index = (await import(pathToFileURL(path.join(absolute, 'index.ts')).href)) as { jobs?: unknown };
+  const index = (await importJobsFile(dir, 'index.ts')) as { jobs?: unknown };
   if (!Array.isArray(index.jobs) || !index.jobs.every(isJobDefinition)) {
     throw new PikoError(
       `${path.join(dir, 'index.ts')} must export \`jobs\`: an array of defineJob(...) results`,
@@ -148,7 +172,7 @@ export async function loadJobs(dir = 'functions/jobs'): Promise<JobRegistry> {
     (file) => file.endsWith('.ts') && file !== 'index.ts' && !file.startsWith('_') && !file.endsWith('.d.ts'),
   );
   for (const file of files.sort()) {
-    const module = (await import(pathToFileURL(path.join(absolute, file)).href)) as Record<string, unknown>;
+    const module = (await importJobsFile(dir, file)) as Record<string, unknown>;
     for (const value of Object.values(module)) {
       if (isJobDefinition(value) && !listed.has(value)) {
         throw new PikoError(
