@@ -141,10 +141,9 @@ async function importJobsFile(dir: string, file: string): Promise<unknown> {
       .split('\n')
       .find((line) => line.includes(path.resolve(dir)))
       ?.trim();
-    throw new PikoError(
-      `${path.join(dir, file)} failed to load: ${message}${where ? ` (${where})` : ''}`,
-      { cause: error },
-    );
+    throw new PikoError(`${path.join(dir, file)} failed to load: ${message}${where ? ` (${where})` : ''}`, {
+      cause: error,
+    });
   }
 }
 
