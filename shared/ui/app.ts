@@ -39,7 +39,7 @@ import { storeOperator, type UiOperator } from './operator.ts';
 import { backfillPreviewPage, backfillsPage } from './pages/backfills.ts';
 import { gridPage } from './pages/grid.ts';
 import { gridPath, type Html } from './pages/html.ts';
-import { intervalPage } from './pages/interval.ts';
+import { intervalPage, seenRun } from './pages/interval.ts';
 import { errorPage } from './pages/layout.ts';
 import type { MarkFormValues, MarkPanel } from './pages/mark.ts';
 import { overviewPage } from './pages/overview.ts';
@@ -356,6 +356,20 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
         options.jobs.upstreams(job.id),
       );
       const token = options.token;
+      const { token: _token, seen, ...form } = await formOf(c);
+      if (seen !== undefined && seen !== seenRun(view.run)) {
+        return render(
+          c,
+          intervalPage({
+            view,
+            actions,
+            token,
+            problem: `${action.label} refused: the interval changed since the page showed it (its run was ${seen === 'none' ? 'none' : `run ${seen.replace(':', ', generation ')}`}; it is ${view.run ? `run ${view.run.runId}, generation ${view.run.generation}, ${view.run.status}` : 'none'}). Look at it as it is now, then act again.`,
+            recorded: await recordedOn(view.interval.start, job),
+          }),
+          409,
+        );
+      }
       if (!action.offered(view)) {
         return render(
           c,
@@ -369,7 +383,6 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
           409,
         );
       }
-      const { token: _token, ...form } = await formOf(c);
       try {
         const result = await action.perform(
           {

@@ -335,6 +335,34 @@ describe('web UI in Chromium', () => {
     ).toBe(200);
   });
 
+  it('refuses an action from a page that showed an older run of the interval (a tab left open)', async () => {
+    const intervalPath = `/jobs/ui_gated/intervals/${encodeURIComponent(SUCCEEDED_START)}`;
+    await page.goto(`${ui.url}${intervalPath.slice(1)}`);
+    await page.locator('.status-line .chip.s-succeeded').waitFor({ timeout: 60_000 });
+    const rerunForm = page.locator('form[data-action="rerun"]');
+    const shownSeen = await rerunForm.locator('input[name="seen"]').inputValue();
+    const token = await rerunForm.locator('input[name="token"]').inputValue();
+    const before = await runAt(SUCCEEDED_START);
+    expect(shownSeen).toBe(`${before!.runId}:${before!.generation}`);
+
+    // Act: another tab reruns it; then the first one's form is sent as it was shown
+    await rerunForm.locator('button').click();
+    await page.waitForURL(/flash=/);
+    await expect
+      .poll(async () => (await runAt(SUCCEEDED_START))?.status, { timeout: 60_000 })
+      .toBe('succeeded');
+    const stale = await fetch(`${ui.url}${intervalPath.slice(1)}/rerun`, {
+      method: 'POST',
+      body: new URLSearchParams({ token, seen: shownSeen, config: '' }),
+      redirect: 'manual',
+    });
+
+    // Assert: refused, saying what changed; nothing started
+    expect(stale.status).toBe(409);
+    expect(await stale.text()).toContain('refused: the interval changed since the page showed it');
+    expect((await runAt(SUCCEEDED_START))?.generation).toBe(before!.generation + 1);
+  });
+
   async function runAt(start: string) {
     const [run] = await (await state.store()).listRuns('ui_gated', {
       from: at(start),

@@ -159,6 +159,7 @@ ${offered.map(
     action,
   ) => html`<form method="post" action="${base}/${action.name}" class="action" data-action="${action.name}">
 ${tokenField(token)}
+<input type="hidden" name="seen" value="${seenRun(view.run)}">
 ${action.fields ? action.fields(view) : ''}
 <button type="submit">${action.label}</button>
 <p class="muted small">${action.description}</p>
@@ -200,4 +201,13 @@ function fieldsText(fields: Readonly<Record<string, unknown>> | undefined): stri
         ` ${key}=${typeof value === 'string' && /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value)}`,
     )
     .join('');
+}
+
+/**
+ * The run an action's form was shown for (`<run id>:<generation>`, `none` without a run): the action
+ * is refused when the interval's run has changed since (a rerun from another tab, say), so that a
+ * page left open does not act on a run its reader has not seen.
+ */
+export function seenRun(run: { readonly runId: number; readonly generation: number } | undefined): string {
+  return run ? `${run.runId}:${run.generation}` : 'none';
 }
