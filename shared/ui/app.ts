@@ -508,9 +508,11 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
         );
         adoptNow();
         options.feed.notify();
-        const runs = options.backfillRunner
-          ? 'this runtime plans and runs it'
-          : 'it waits for a runtime: start piko start on this store';
+        const runs = (await store.getJob(job.id))?.paused
+          ? `its job is paused: it runs after piko resume ${job.id}`
+          : options.backfillRunner
+            ? 'this runtime plans and runs it'
+            : 'it waits for a runtime: start piko start on this store';
         return c.redirect(
           `/backfills?flash=${flash(`Backfill ${backfill.backfillId} of ${job.id} recorded${recorded === 'again' ? ' again (it had run before: it starts over)' : ''}; ${runs}.`)}`,
           303,

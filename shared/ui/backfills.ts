@@ -33,6 +33,8 @@ export type BackfillDriver =
   | { readonly kind: 'runtime'; readonly holder: string }
   /** Unfinished, but no runtime drives it: it waits for a `piko start` on this store. */
   | { readonly kind: 'waiting' }
+  /** Unfinished, and its job is paused: nothing of it runs until `piko resume <job>`. */
+  | { readonly kind: 'job-paused' }
   /** Paused, cancelled, failed or done: nobody needs to. */
   | { readonly kind: 'none' };
 
@@ -60,7 +62,9 @@ export async function readBackfills(store: StateStore, jobs: JobRegistry, now: D
       let driver: BackfillDriver = { kind: 'none' };
       if (backfill.status === 'planning' || backfill.status === 'planned') {
         const lease = await leases.get(backfillDriverRef(backfill.jobId, backfill.backfillId));
-        driver = isLive(lease, now) ? { kind: 'runtime', holder: holderText(lease) } : { kind: 'waiting' };
+        // A paused job starts nothing of it, whoever drives it (a runtime refuses to plan it, too).
+        if ((await store.getJob(backfill.jobId))?.paused) driver = { kind: 'job-paused' };
+        else driver = isLive(lease, now) ? { kind: 'runtime', holder: holderText(lease) } : { kind: 'waiting' };
       }
       return { summary, done, total, failed: runs.failed, driver };
     }),

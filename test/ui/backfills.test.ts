@@ -11,10 +11,10 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backfillId } from '../../shared/planner/index.ts';
-import { createE2eState, type E2eState, tempDir, waitFor } from '../e2e/support.ts';
+import { createE2eState, type E2eState, runPiko, tempDir, waitFor } from '../e2e/support.ts';
 import { GATE_DIR_ENV } from '../fixtures/ui-jobs/defs/gated.ts';
 import { SELECT_ENV } from '../fixtures/ui-jobs/index.ts';
-import { launchBrowser, screenshotPath, startUiProcess, type UiProcess } from './support.ts';
+import { launchBrowser, screenshotPath, startUiProcess, UI_JOBS_DIR, type UiProcess } from './support.ts';
 
 /** The UI's clock (faketime, UTC). */
 const FAKE_NOW = '2026-03-02 12:30:00';
@@ -204,6 +204,34 @@ describe('the Backfills page in Chromium', () => {
       cancelled: 2,
     });
     expect((await backfill(id))?.status).toBe('cancelled');
+  });
+
+  it('says that a backfill of a paused job waits for its resume, not for a runtime', async () => {
+    // Arrange: the job paused (piko pause), the UI alone
+    await ui?.stop();
+    const cli = { env: { ...env, PIKO_JOBS_DIR: UI_JOBS_DIR }, timeoutMs: 60_000 };
+    expect((await runPiko(['pause', JOB], cli)).code).toBe(0);
+    ui = await startUiProcess(['ui'], env, FAKE_NOW);
+    const range = { from: '2026-03-01T20:00:00Z', to: '2026-03-01T21:00:00Z' };
+    try {
+      await page.goto(ui.urlWithToken);
+      await page.goto(`${ui.url}backfills`);
+
+      // Act
+      await preview(range, 'while paused');
+      await page.locator('#confirm-form button').click();
+      await page.waitForURL(/flash=/);
+
+      // Assert
+      expect(await page.locator('.notice').textContent()).toContain(
+        `recorded; its job is paused: it runs after piko resume ${JOB}`,
+      );
+      expect(await row(idOf(range)).locator('.waits').textContent()).toBe(
+        `waits: its job is paused (piko resume ${JOB})`,
+      );
+    } finally {
+      expect((await runPiko(['resume', JOB], cli)).code).toBe(0);
+    }
   });
 
   it('refuses starting, pausing, resuming and cancelling without the token (403)', async () => {

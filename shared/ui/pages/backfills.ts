@@ -74,7 +74,9 @@ function backfillRow(row: BackfillRow, options: BackfillsPageOptions): Html {
       ? html`<span class="small muted">run by ${row.driver.holder}</span>`
       : row.driver.kind === 'waiting'
         ? html`<span class="small waits">waits for a runtime: start <code>piko start</code> on this store</span>`
-        : '';
+        : row.driver.kind === 'job-paused'
+          ? html`<span class="small waits">waits: its job is paused (<code>piko resume ${backfill.jobId}</code>)</span>`
+          : '';
   return html`<tr id="backfill-${id}" data-backfill="${id}" data-status="${backfill.status}">
 <th scope="row"><code>${id}</code></th>
 <td>${backfill.jobId}</td>
