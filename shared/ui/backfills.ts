@@ -64,7 +64,8 @@ export async function readBackfills(store: StateStore, jobs: JobRegistry, now: D
         const lease = await leases.get(backfillDriverRef(backfill.jobId, backfill.backfillId));
         // A paused job starts nothing of it, whoever drives it (a runtime refuses to plan it, too).
         if ((await store.getJob(backfill.jobId))?.paused) driver = { kind: 'job-paused' };
-        else driver = isLive(lease, now) ? { kind: 'runtime', holder: holderText(lease) } : { kind: 'waiting' };
+        else
+          driver = isLive(lease, now) ? { kind: 'runtime', holder: holderText(lease) } : { kind: 'waiting' };
       }
       return { summary, done, total, failed: runs.failed, driver };
     }),
