@@ -1,4 +1,4 @@
-import { InputError, JobPausedError, StoreError } from '../errors.ts';
+import { BackfillRefusedError, InputError, JobPausedError, StoreError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
 import type { RunRecord, StateStore } from '../store/types.ts';
@@ -29,6 +29,12 @@ export interface IntervalRunner {
  *   the interval ends after `now`.
  */
 export function manualRunTarget(job: JobDefinition, at: Date, config: unknown, now: Date): ManualRunTarget {
+  if (at.getTime() > now.getTime()) {
+    // Said of the instant asked for (--at), not of the backfill of one interval it checks below.
+    throw new BackfillRefusedError(
+      `Run refused: ${at.toISOString()} is in the future (now is ${now.toISOString()}); a manual run takes the latest interval that has ended at or before it`,
+    );
+  }
   const interval = latestIntervalEndingBy(job, at);
   if (!interval)
     throw new InputError(`Job "${job.id}" has no interval ending at or before ${at.toISOString()}`);

@@ -466,12 +466,12 @@ describe('the target of a manual run', () => {
     });
   });
 
-  it('refuses an interval that has not ended by now, and a config the schema rejects', () => {
+  it('refuses an instant in the future (saying so of the instant), and a config the schema rejects', () => {
     const later = new Date('2026-03-02T02:00:00.000Z');
 
     expect(() => manualRunTarget(hourly, later, undefined, NOW)).toThrow(
       new BackfillRefusedError(
-        'Backfill refused: to (2026-03-02T02:00:00.000Z) is in the future (now is 2026-03-02T00:00:30.000Z); only intervals that have ended can be backfilled',
+        'Run refused: 2026-03-02T02:00:00.000Z is in the future (now is 2026-03-02T00:00:30.000Z); a manual run takes the latest interval that has ended at or before it',
       ),
     );
     expect(() => manualRunTarget(hourly, NOW, { region: 'mars' }, NOW)).toThrow(
