@@ -77,6 +77,10 @@ export interface RunIntervalEvent {
   readonly config?: unknown;
   /** Rerun with the config the interval's run has (which the `runs` answer shows only redacted). @default false */
   readonly rerun?: boolean;
+  /** Who asks, recorded with the run in `piko_actions` (1 to 200 characters). @default none: not recorded */
+  readonly actor?: string;
+  /** Why, recorded with it. @default null */
+  readonly reason?: string | null;
 }
 
 /** A run as the dispatcher answers it. */
@@ -163,7 +167,7 @@ export const RUN_EVENT_KEYS: Readonly<Record<RunEventAction, readonly string[]>>
   runs: ['action', 'jobId', 'from', 'to', 'statuses', 'backfillId', 'limit', 'newestFirst'],
   intervals: ['action', 'jobId', 'from', 'to', 'limit', 'bucketMs'],
   history: ['action', 'jobId', 'limit'],
-  run: ['action', 'jobId', 'start', 'config', 'rerun'],
+  run: ['action', 'jobId', 'start', 'config', 'rerun', 'actor', 'reason'],
 };
 
 /** The actions of the events of this module. */
@@ -267,15 +271,25 @@ export function parseRunEvent(
     case 'history':
       parsed = { action, jobId: jobId ?? '', limit: count('limit', MAX_HISTORY_EVENT_LIMIT) };
       break;
-    case 'run':
+    case 'run': {
+      const actor = own('actor');
+      if (actor !== undefined && (typeof actor !== 'string' || actor.length === 0 || actor.length > 200)) {
+        problems.push(`actor must be who asks (1 to 200 characters), got ${describe(actor)}`);
+      }
+      const reason = own('reason') ?? null;
+      if (reason !== null && typeof reason !== 'string') {
+        problems.push(`reason must be a string, got ${describe(reason)}`);
+      }
       parsed = {
         action,
         jobId: jobId ?? '',
         start: instant('start', true) ?? '',
         config: own('config') ?? null,
         rerun: flag('rerun'),
+        ...(typeof actor === 'string' && { actor, reason: reason as string | null }),
       };
       break;
+    }
   }
   return problems.length > before || jobId === undefined ? undefined : parsed;
 }

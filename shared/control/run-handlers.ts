@@ -121,7 +121,9 @@ export async function runInterval(
     override = run.config;
   }
   const config = validateBackfill(job, { jobId: job.id, from: start, to: end, config: override }, now);
-  const input = await dispatchManualRun(deps.store, job, { start, end }, config, deps.starter);
+  const request =
+    event.actor === undefined ? undefined : { actor: event.actor, reason: event.reason ?? null };
+  const input = await dispatchManualRun(deps.store, job, { start, end }, config, deps.starter, request);
   return {
     action: 'run',
     jobId: job.id,

@@ -13,6 +13,7 @@ import {
   dispatch,
   dispatchManualRun,
   isBackfillHeld,
+  type OperatorRequest,
   planScheduled,
   waitsFor,
 } from '../planner/index.ts';
@@ -277,11 +278,17 @@ export class LocalRuntime {
 
   /**
    * Runs one interval now, as a manual run with its config override, in an execution of its own that
-   * runs nothing else (`piko run`). Wait for it with {@link LocalRuntime.whenIdle}.
+   * runs nothing else (`piko run`), recorded as `request`'s action when given. Wait for it with
+   * {@link LocalRuntime.whenIdle}.
    * @throws JobPausedError when the job is paused; InputError when the interval is already in flight.
    */
-  async runInterval(job: JobDefinition, interval: Interval, config: unknown): Promise<void> {
-    const input = await dispatchManualRun(this.#process.store, job, interval, config, this.#starter);
+  async runInterval(
+    job: JobDefinition,
+    interval: Interval,
+    config: unknown,
+    request?: OperatorRequest,
+  ): Promise<void> {
+    const input = await dispatchManualRun(this.#process.store, job, interval, config, this.#starter, request);
     this.#progress(progress.dispatched(job.id, input.executionName, 1));
   }
 

@@ -5,6 +5,7 @@ import type { RunRecord, StateStore } from '../store/types.ts';
 import { executionName } from '../workflow/execution-name.ts';
 import type { ExecutionInput, WorkflowStarter } from '../workflow/starter.ts';
 import { validateBackfill } from './backfill.ts';
+import type { OperatorRequest } from './backfill-control.ts';
 import { executionInput } from './dispatch.ts';
 import { latestIntervalEndingBy } from './scheduled.ts';
 
@@ -16,8 +17,16 @@ export interface ManualRunTarget {
 
 /** What runs a manual run's execution and says when it has ended (the local runtime is one). */
 export interface IntervalRunner {
-  /** Starts the manual run of one interval ({@link dispatchManualRun}) in an execution of its own. */
-  runInterval(job: JobDefinition, interval: Interval, config: unknown): Promise<void>;
+  /**
+   * Starts the manual run of one interval ({@link dispatchManualRun}) in an execution of its own,
+   * recorded as an operator's action when `request` says whose. @default request none: not recorded
+   */
+  runInterval(
+    job: JobDefinition,
+    interval: Interval,
+    config: unknown,
+    request?: OperatorRequest,
+  ): Promise<void>;
   /** Resolves when no execution it started is running. */
   whenIdle(): Promise<void>;
 }
@@ -57,8 +66,9 @@ export async function runManually(
   job: JobDefinition,
   target: ManualRunTarget,
   runner: IntervalRunner,
+  request?: OperatorRequest,
 ): Promise<RunRecord | undefined> {
-  await runner.runInterval(job, target.interval, target.config);
+  await runner.runInterval(job, target.interval, target.config, request);
   await runner.whenIdle();
   const { start } = target.interval;
   const [run] = await store.listRuns(job.id, { from: start, to: new Date(start.getTime() + 1) });
@@ -70,6 +80,7 @@ export async function runManually(
  * refuses a paused job, creates the interval's run (or re-arms a finished one) with the config
  * override, and queues that run alone; then starts its execution. The execution's lane is `manual`,
  * so it does not go on with the job's backlog: a manual run runs its own interval and nothing else.
+ * With `request` (an operator's), it is recorded in `piko_actions` as `run` (a new run) or `rerun`.
  * @throws JobPausedError when the job is paused; InputError when the interval is already pending,
  *   queued or running.
  */
@@ -79,6 +90,7 @@ export async function dispatchManualRun(
   interval: Interval,
   config: unknown,
   starter: WorkflowStarter,
+  request?: OperatorRequest,
 ): Promise<ExecutionInput> {
   const lane = { kind: 'scheduled' } as const;
   const oneInterval = (): [Date, Date] => [interval.start, new Date(interval.start.getTime() + 1)];
@@ -99,6 +111,16 @@ export async function dispatchManualRun(
       throw new StoreError(`The run of ${interval.start.toISOString()} of "${job.id}" was not created.`);
     const name = executionName(job.id, lane, [run]);
     await tx.markQueued([run.runId], name);
+    // An operator's run now or rerun, recorded with who and why in the transaction that makes it.
+    if (request) {
+      await tx.recordAction({
+        kind: existing ? 'rerun' : 'run',
+        target: interval.start.toISOString(),
+        actor: request.actor,
+        reason: request.reason ?? null,
+        details: { runId: run.runId, generation: run.generation, configOverride: config !== null },
+      });
+    }
     return { ...executionInput(job.id, name, lane, [run]), lane: 'manual' as const };
   });
   await starter.start(input);

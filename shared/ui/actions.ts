@@ -9,7 +9,12 @@ import { localActor } from '../control/actor.ts';
 import { InputError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
 import { type JobDefinition, parseIsoInstant } from '../job.ts';
-import { type MarkOutcome, type MarkPreview, validateBackfill } from '../planner/index.ts';
+import {
+  type MarkOutcome,
+  type MarkPreview,
+  type OperatorRequest,
+  validateBackfill,
+} from '../planner/index.ts';
 import type { JobRegistry } from '../registry.ts';
 import type { StateReader } from '../store/types.ts';
 import type { IntervalView } from './model.ts';
@@ -23,12 +28,17 @@ export interface UiRunner {
    * is queued (it runs in the background).
    * @throws JobPausedError for a paused job; InputError when the interval is already in flight.
    */
-  runInterval(job: JobDefinition, interval: Interval, config: unknown): Promise<void>;
+  runInterval(
+    job: JobDefinition,
+    interval: Interval,
+    config: unknown,
+    request?: OperatorRequest,
+  ): Promise<void>;
   /**
    * Reruns the interval with the config its run has, where the runner reads that config itself
    * (`piko ui --aws`: pages only see it redacted). @default - runInterval with the run's config
    */
-  rerunInterval?(job: JobDefinition, interval: Interval): Promise<void>;
+  rerunInterval?(job: JobDefinition, interval: Interval, request?: OperatorRequest): Promise<void>;
 }
 
 /** What an action works with. */
@@ -86,7 +96,8 @@ export const runNowAction: IntervalAction = {
   // Never prefilled: a config shown redacted and sent back would replace its secrets with the mask.
   fields: () =>
     html`<label for="config">Config override (JSON, empty for none)</label>
-<textarea id="config" name="config" rows="3" spellcheck="false" placeholder='{"key": "value"}'></textarea>`,
+<textarea id="config" name="config" rows="3" spellcheck="false" placeholder='{"key": "value"}'></textarea>
+${reasonField('run-reason')}`,
   async perform(context, view, form) {
     const text = (form.config ?? '').trim();
     let override: unknown = null;
@@ -98,7 +109,7 @@ export const runNowAction: IntervalAction = {
       }
     }
     const config = startManualRun(context, view, override);
-    await context.runner.runInterval(view.job, view.interval, config);
+    await context.runner.runInterval(view.job, view.interval, config, requestOf(form));
     return {
       notice: `Started a manual run of this interval${config === null ? '' : ' with the config override'}.`,
     };
@@ -111,16 +122,23 @@ export const rerunAction: IntervalAction = {
   label: 'Rerun',
   description: 'Run this interval again with the config its run had.',
   offered: (view) => view.run !== undefined && !isInFlight(view),
-  async perform(context, view) {
+  fields: () => reasonField('rerun-reason'),
+  async perform(context, view, form) {
     if (!view.run) throw new InputError('This interval has no run to rerun; use Run now.');
-    if (context.runner.rerunInterval) await context.runner.rerunInterval(view.job, view.interval);
+    const request = requestOf(form);
+    if (context.runner.rerunInterval) await context.runner.rerunInterval(view.job, view.interval, request);
     else {
       const config = startManualRun(context, view, view.run.config);
-      await context.runner.runInterval(view.job, view.interval, config);
+      await context.runner.runInterval(view.job, view.interval, config, request);
     }
     return { notice: 'Started a rerun of this interval.' };
   },
 };
+
+/** Who asks (the UI's caller) and why (the form's optional reason), as a run now or rerun is recorded. */
+function requestOf(form: Readonly<Record<string, string>>): OperatorRequest {
+  return { actor: localActor('ui'), reason: form.reason?.trim() || null };
+}
 
 /** The reason field of an operator action (recorded with who and when). */
 const reasonField = (id: string) =>

@@ -287,18 +287,34 @@ describe.each(stores)('pause under load ($kind)', ({ kind, skip }) => {
     const { state, opened } = await openState('pause_run_own');
     await planScheduled(opened.store, drain, NOW);
 
-    // Act: run the interval 01:59 → 02:00, not planned yet
-    const result = await runPiko(['run', drain.id, '--at', '2026-05-01T02:00:00Z', '--json'], cli(state));
+    // Act: run the interval 01:59 → 02:00, not planned yet; then run it again
+    const result = await runPiko(
+      ['run', drain.id, '--at', '2026-05-01T02:00:00Z', '--json', '--reason', 'check the fix'],
+      cli(state),
+    );
+    const again = await runPiko(['run', drain.id, '--at', '2026-05-01T02:00:00Z'], cli(state));
 
     // Assert
     expect(result.code).toBe(0);
-    expect(await readLog(state.dataDir, 'e2e_pause-starts')).toEqual(['2026-05-01T01:59:00.000Z']);
+    // Its own interval only, twice (the second a rerun of the same run), none of the pending ones.
+    expect(await readLog(state.dataDir, 'e2e_pause-starts')).toEqual([
+      '2026-05-01T01:59:00.000Z',
+      '2026-05-01T01:59:00.000Z',
+    ]);
     const runs = await runsOf(state, drain.id);
     expect(byStatus(runs)).toEqual({ succeeded: 1, pending: PAUSE_DUE });
     expect(runs.find((run) => run.status === 'succeeded')).toMatchObject({
       trigger: 'manual',
       interval: { start: new Date('2026-05-01T01:59:00.000Z') },
     });
+    // Both recorded as operator actions (DESIGN.md §8), newest first: who, why, which run.
+    expect(again.code).toBe(0);
+    const actions = await opened.store.listActions({ jobId: drain.id, limit: 10 });
+    expect(actions.map((action) => [action.kind, action.target, action.reason])).toEqual([
+      ['rerun', '2026-05-01T01:59:00.000Z', null],
+      ['run', '2026-05-01T01:59:00.000Z', 'check the fix'],
+    ]);
+    expect(actions[1]?.actor).toMatch(/@/);
   });
 
   it.skipIf(skip)('a backfill of a paused job is refused without --wait, writing nothing', async () => {

@@ -190,9 +190,14 @@ describe('web UI in Chromium', () => {
       '2026-03-02 14:00 GMT+8 → 2026-03-02 15:00 GMT+8',
     );
 
+    await page.locator('form[data-action="rerun"] input[name="reason"]').fill('upstream API fixed');
     await page.locator('form[data-action="rerun"] button').click();
     await page.waitForURL(/flash=/);
     expect(await page.locator('.notice').textContent()).toBe('Started a rerun of this interval.');
+    // Recorded as an operator action, with who and why (DESIGN.md §8).
+    const [recorded] = await (await state.store()).listActions({ jobId: 'ui_gated', limit: 1 });
+    expect(recorded).toMatchObject({ kind: 'rerun', target: FAILED_START, reason: 'upstream API fixed' });
+    expect(recorded?.actor).toMatch(/^ui: /);
     // The gate is closed: the run waits in its handler.
     expect(await page.locator('.status-line .chip').textContent()).toMatch(/queued|running/);
     await page.evaluate(() => {

@@ -255,9 +255,11 @@ describe('run logs and piko ui --aws in Chromium', () => {
     });
     expect(failedRun?.status).toBe('skipped');
     const actions = await store.listActions({ jobId: 'ui_logs', limit: 10 });
+    // The rerun above is recorded too, by the dispatcher, with the actor the UI named.
     expect(actions.map((action) => [action.kind, action.reason])).toEqual([
       ['mark', 'replayed by hand'],
       ['cancel', 'started by mistake'],
+      ['rerun', null],
     ]);
     expect(actions.every((action) => action.actor.startsWith('ui: '))).toBe(true);
     await page.screenshot({ path: await screenshotPath('aws-grid-marked'), fullPage: true });

@@ -28,7 +28,7 @@ import { DispatcherFailedError, InputError } from '../../errors.ts';
 import type { Interval } from '../../interval.ts';
 import type { JobDefinition } from '../../job.ts';
 import type { ProgressEvent } from '../../local/progress.ts';
-import { previewMark } from '../../planner/index.ts';
+import { type OperatorRequest, previewMark } from '../../planner/index.ts';
 import type { JobRegistry } from '../../registry.ts';
 import { runAwsLinks } from '../../stack/run-links.ts';
 import type {
@@ -246,22 +246,29 @@ export class ControlEventRunner implements UiRunner {
     this.#session = session;
   }
 
-  async runInterval(job: JobDefinition, interval: Interval, config: unknown): Promise<void> {
+  async runInterval(
+    job: JobDefinition,
+    interval: Interval,
+    config: unknown,
+    request?: OperatorRequest,
+  ): Promise<void> {
     await invokeControlFunction<RunIntervalResponse>(this.#session, {
       action: 'run',
       jobId: job.id,
       start: interval.start.toISOString(),
       config,
+      ...request,
     });
   }
 
-  async rerunInterval(job: JobDefinition, interval: Interval): Promise<void> {
+  async rerunInterval(job: JobDefinition, interval: Interval, request?: OperatorRequest): Promise<void> {
     // The dispatcher takes the run's own config: the UI has only seen it redacted.
     await invokeControlFunction<RunIntervalResponse>(this.#session, {
       action: 'run',
       jobId: job.id,
       start: interval.start.toISOString(),
       rerun: true,
+      ...request,
     });
   }
 }
