@@ -121,7 +121,7 @@ export function validateBackfill(
   for (const _ of job.schedule.intervals(from, to)) {
     if (++count > max) {
       throw new BackfillRefusedError(
-        `Backfill refused: ${from.toISOString()}..${to.toISOString()} holds more than ${max} intervals of "${job.schedule.cron}" (maxBackfillIntervals); split the range or raise the limit`,
+        `Backfill refused: ${from.toISOString()}..${to.toISOString()} holds more than ${max} intervals of "${job.schedule.cron}"; split the range or raise piko.max_backfill_intervals (PIKO_MAX_BACKFILL_INTERVALS)`,
       );
     }
   }

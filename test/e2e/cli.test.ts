@@ -214,6 +214,18 @@ describe('bad input exits 2 with the message on stderr', () => {
         'error: Backfill refused: from (2026-10-14T00:00:00.000Z) must be before to (2026-10-13T00:00:00.000Z)',
     },
     {
+      name: 'a UI port for a start that serves no UI',
+      args: ['start', '--once', '--port', 'abc'],
+      message:
+        'error: --port and --host set where the web UI listens; piko start --once serves no UI: leave them out',
+    },
+    {
+      name: 'a date that does not exist',
+      args: ['backfill', 'store_totals', '--from', '2026-02-30T00:00:00Z', '--to', '2026-03-03T00:00:00Z'],
+      message:
+        'error: --from "2026-02-30T00:00:00Z" is not an ISO 8601 instant with an offset, such as 2026-03-01T00:00:00Z',
+    },
+    {
       name: 'a cron minute out of range',
       args: [
         'ticks',

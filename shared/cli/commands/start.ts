@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ExitCodeError } from '../../errors.ts';
+import { ExitCodeError, InputError } from '../../errors.ts';
 import { LocalRuntime } from '../../local/runtime.ts';
 import { cliContext, withProcess } from '../context.ts';
 import { giveUpOnStore, ONCE_MAX_STORE_FAILURES } from '../give-up.ts';
@@ -23,8 +23,15 @@ export function startCommand(program: Command, io: CliIo): void {
     .action(async (flags: UiAddressFlags & { once?: boolean; json?: boolean; ui?: boolean }) => {
       const json = flags.json ?? false;
       const print = progressPrinter(io, json);
+      const servesUi = !flags.once && flags.ui !== false;
+      if (!servesUi && (flags.port !== undefined || flags.host !== undefined)) {
+        // Refused rather than ignored: they would say where a UI listens that does not start.
+        throw new InputError(
+          `--port and --host set where the web UI listens; piko start ${flags.once ? '--once' : '--no-ui'} serves no UI: leave them out`,
+        );
+      }
       const context = await cliContext({ json });
-      const ui = new RuntimeUi(context, flags.once || flags.ui === false ? undefined : flags, print);
+      const ui = new RuntimeUi(context, servesUi ? flags : undefined, print);
       const abortHandlers = new AbortController();
       await withProcess(
         ui.closedWith(context),

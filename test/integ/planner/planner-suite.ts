@@ -583,7 +583,7 @@ export function describePlanner(name: string, factory: PlannerStoreFactory): voi
           [
             at('2026-03-01T00:00:00Z'),
             at('2026-03-02T00:00:00Z'),
-            'Backfill refused: 2026-03-01T00:00:00.000Z..2026-03-02T00:00:00.000Z holds more than 10 intervals of "0 * * * *" (maxBackfillIntervals); split the range or raise the limit',
+            'Backfill refused: 2026-03-01T00:00:00.000Z..2026-03-02T00:00:00.000Z holds more than 10 intervals of "0 * * * *"; split the range or raise piko.max_backfill_intervals (PIKO_MAX_BACKFILL_INTERVALS)',
           ],
         ];
 
