@@ -3,27 +3,30 @@
  * `piko run`): they stop as `piko start` does, nothing new starts and the intervals running get the
  * grace period and are recorded. A second signal ends the process at once (the handler is gone).
  */
-
+import { ExitCodeError } from '../errors.ts';
 import type { ProgressEvent } from '../local/progress.ts';
 import type { LocalRuntime } from '../local/runtime.ts';
 
 /** The exit code of a command a signal stopped: 128 + the signal's number, as a shell reports it. */
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
 
-/** What {@link stopOnSignals} saw; `dispose` removes its handlers and waits for a stop it began. */
-export interface SignalStop {
-  /** The exit code of the signal that stopped the runtime, undefined when none came. */
-  exitCode(): number | undefined;
-  dispose(): Promise<void>;
+/** What a stop on a signal needs: the runtime, its grace period, and what to abort after it. */
+export interface SignalStopOptions {
+  readonly runtime: LocalRuntime;
+  readonly graceSeconds: number;
+  /** Aborted once the grace period is over: the handlers' `ctx.signal`. */
+  readonly abortHandlers: AbortController;
+  readonly print: (event: ProgressEvent) => void;
 }
 
-/** Stops `runtime` (within `graceSeconds`, then `abortHandlers`) on the first SIGINT or SIGTERM. */
-export function stopOnSignals(
-  runtime: LocalRuntime,
-  graceSeconds: number,
-  abortHandlers: AbortController,
-  print: (event: ProgressEvent) => void,
-): SignalStop {
+/**
+ * Runs `work`, stopping the runtime on the first SIGINT or SIGTERM (the `stopping` event says so).
+ * Once a signal came, the command ends with its exit code (130, 143) however `work` ended: stopped
+ * work fails or returns early by design.
+ * @throws ExitCodeError after a signal; what `work` throws otherwise.
+ */
+export async function stoppableBySignals<T>(options: SignalStopOptions, work: () => Promise<T>): Promise<T> {
+  const { runtime, graceSeconds, abortHandlers, print } = options;
   let signalled: keyof typeof SIGNAL_EXIT | undefined;
   let stopping: Promise<unknown> | undefined;
   const stop = (signal: keyof typeof SIGNAL_EXIT) => {
@@ -37,12 +40,17 @@ export function stopOnSignals(
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  return {
-    exitCode: () => (signalled ? SIGNAL_EXIT[signalled] : undefined),
-    async dispose() {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      await stopping;
-    },
-  };
+  let outcome: { value: T } | { error: unknown };
+  try {
+    outcome = { value: await work() };
+  } catch (error) {
+    outcome = { error };
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await stopping;
+  }
+  if (signalled) throw new ExitCodeError(SIGNAL_EXIT[signalled]);
+  if ('error' in outcome) throw outcome.error;
+  return outcome.value;
 }

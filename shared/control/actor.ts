@@ -19,3 +19,8 @@ export function localActor(channel?: string): string {
   const who = `${user}@${os.hostname()}`;
   return (channel ? `${channel}: ${who}` : who).slice(0, MAX_ACTOR_LENGTH);
 }
+
+/** Whether `value` can be recorded as who asked: a string of 1 to 200 characters. */
+export function isActor(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_ACTOR_LENGTH;
+}

@@ -3,6 +3,7 @@
  * Scheduler (`{ jobId }`), the job workflows ("continue"), the backfill state machine and the
  * `--aws` CLI. {@link parseControlEvent} turns any JSON value into one of them or an InputError.
  */
+
 import { InputError } from '../errors.ts';
 import type { IntervalJson } from '../interval.ts';
 import { JOB_ID_PATTERN, parseIsoInstant } from '../job.ts';
@@ -15,6 +16,7 @@ import {
 } from '../planner/backfill.ts';
 import type { CancelOutcome, MarkOutcome } from '../planner/operator.ts';
 import type { ExecutionInput } from '../workflow/starter.ts';
+import { isActor } from './actor.ts';
 import type { BackfillSummaryJson } from './backfills.ts';
 import {
   type HistoryEvent,
@@ -450,7 +452,7 @@ export function parseControlEvent(event: unknown): ControlEvent {
         );
       }
       const actor = own(event, 'actor');
-      if (typeof actor !== 'string' || actor.length === 0 || actor.length > 200) {
+      if (!isActor(actor)) {
         problems.push(`actor must be who asks (1 to 200 characters), got ${describe(actor)}`);
       }
       const reason = own(event, 'reason') ?? null;
@@ -491,7 +493,7 @@ export function parseControlEvent(event: unknown): ControlEvent {
       const from = instant(own(event, 'from'), 'from', problems);
       const to = instant(own(event, 'to'), 'to', problems);
       const actor = own(event, 'actor');
-      if (typeof actor !== 'string' || actor.length === 0 || actor.length > 200) {
+      if (!isActor(actor)) {
         problems.push(`actor must be who asks, 1 to 200 characters, got ${describe(actor)}`);
       }
       const reason = own(event, 'reason');

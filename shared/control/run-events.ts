@@ -5,6 +5,7 @@
  * (run now or rerun one interval, a manual run). Their answers are JSON: instants as ISO 8601,
  * configs, outputs and action details with their secrets redacted by the dispatcher.
  */
+
 import type { IntervalJson } from '../interval.ts';
 import { parseIsoInstant } from '../job.ts';
 import type { AlertKind, AlertRecord } from '../store/alerts.ts';
@@ -17,6 +18,7 @@ import {
   type RunSpan,
   type RunStatus,
 } from '../store/types.ts';
+import { isActor } from './actor.ts';
 
 /** Runs a `runs` event lists when it names no limit. */
 export const DEFAULT_RUNS_EVENT_LIMIT = 100;
@@ -273,7 +275,7 @@ export function parseRunEvent(
       break;
     case 'run': {
       const actor = own('actor');
-      if (actor !== undefined && (typeof actor !== 'string' || actor.length === 0 || actor.length > 200)) {
+      if (actor !== undefined && !isActor(actor)) {
         problems.push(`actor must be who asks (1 to 200 characters), got ${describe(actor)}`);
       }
       const reason = own('reason') ?? null;
@@ -286,7 +288,7 @@ export function parseRunEvent(
         start: instant('start', true) ?? '',
         config: own('config') ?? null,
         rerun: flag('rerun'),
-        ...(typeof actor === 'string' && { actor, reason: reason as string | null }),
+        ...(isActor(actor) && { actor, reason: reason as string | null }),
       };
       break;
     }

@@ -148,10 +148,6 @@ export async function runBackfill(
     if (record?.status === 'paused') {
       if (!held) report({ kind: 'backfill-paused', backfillId: id });
       held = true;
-      // The runs the pause caught (queued, refused at their start) go back to pending, neither
-      // counted nor delayed, once their execution has ended: the dispatch's repair does it, and
-      // queues nothing of a paused backfill.
-      await runner.dispatchLane(job, lane, request.reverse, backfillBatchRuns(job, record.concurrency));
       await pause(options.pausedPollMs ?? BACKFILL_PAUSED_POLL_MS);
       continue;
     }

@@ -201,12 +201,11 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
     }
     if (current && mismatch === undefined && current.status !== 'running') {
       // Still this execution's, yet not started: the job or the run's backfill is paused. End this
-      // iteration without error, so no retry is spent; the run runs after resume. A job of one
-      // stage puts it back to pending now (neither counted as a requeue nor delayed: nothing
-      // failed), as no later stage of this execution will ask for it; a later stage would find it
-      // in another generation and be refused. With later stages it stays queued (attempts
-      // untouched) and the dispatcher puts it back once the execution has ended (counted, should
-      // the pause be over by then).
+      // iteration without error, so no retry is spent; the run runs after resume. Its last stage
+      // (the only one, or the last the iteration goes on to) puts it back to pending now, neither
+      // counted as a requeue nor delayed (nothing failed): no stage of this execution asks for it
+      // after that. An earlier stage leaves it queued, attempts untouched, for the stages to come,
+      // which would find it in another generation and be refused.
       if (payload.lastStage) {
         await deps.store.requeueRuns([run.runId], ref, undefined, false).catch((error: unknown) => {
           // Changed meanwhile (re-armed, cancelled): whoever changed it decides.

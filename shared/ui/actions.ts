@@ -10,6 +10,7 @@ import { InputError } from '../errors.ts';
 import type { Interval } from '../interval.ts';
 import { type JobDefinition, parseIsoInstant } from '../job.ts';
 import {
+  type IntervalRunner,
   type MarkOutcome,
   type MarkPreview,
   type OperatorRequest,
@@ -21,19 +22,12 @@ import type { IntervalView } from './model.ts';
 import type { UiOperator } from './operator.ts';
 import type { Html } from './pages/html.ts';
 
-/** Runs an interval now, as a manual run (`LocalRuntime.runInterval`, over the planner's `dispatchManualRun`). */
-export interface UiRunner {
-  /**
-   * Creates or re-arms the interval's run with `config` and starts its execution; resolves once it
-   * is queued (it runs in the background).
-   * @throws JobPausedError for a paused job; InputError when the interval is already in flight.
-   */
-  runInterval(
-    job: JobDefinition,
-    interval: Interval,
-    config: unknown,
-    request?: OperatorRequest,
-  ): Promise<void>;
+/**
+ * Runs an interval now, as a manual run (`LocalRuntime.runInterval`, over the planner's
+ * `dispatchManualRun`): `runInterval` resolves once the run is queued (it runs in the background),
+ * and throws JobPausedError for a paused job, InputError when the interval is already in flight.
+ */
+export interface UiRunner extends Pick<IntervalRunner, 'runInterval'> {
   /**
    * Reruns the interval with the config its run has, where the runner reads that config itself
    * (`piko ui --aws`: pages only see it redacted). @default - runInterval with the run's config

@@ -31,7 +31,7 @@ import { giveUpOnStore, ONCE_MAX_STORE_FAILURES } from '../give-up.ts';
 import { type CliIo, EXIT } from '../io.ts';
 import { parseInstantFlag, parseJsonFlag } from '../parse.ts';
 import { progressPrinter } from '../progress.ts';
-import { stopOnSignals } from '../signals.ts';
+import { stoppableBySignals } from '../signals.ts';
 
 const BAR_WIDTH = 30;
 
@@ -234,21 +234,11 @@ async function runOne(
     await runtime.stop(graceSeconds * 1000, options.abortHandlers);
     return error;
   });
-  // A signal stops it as piko start stops; the backfill's lease is given up, and this command again
-  // (or a piko start) goes on with it.
-  const signals = stopOnSignals(runtime, graceSeconds, options.abortHandlers, print);
-  let outcome: BackfillOutcome | undefined;
-  try {
-    outcome = await driveOne(runtime, gaveUp, job, request, options);
-  } catch (error) {
-    // Stopped by the signal (it printed backfill-stopped): the signal's exit code says so.
-    if (signals.exitCode() === undefined) throw error;
-  } finally {
-    await signals.dispose();
-  }
-  const signalled = signals.exitCode();
-  if (signalled !== undefined || !outcome) throw new ExitCodeError(signalled ?? EXIT.runsFailed);
-  return outcome;
+  // A signal stops it as piko start stops (the drive prints backfill-stopped); the backfill's lease
+  // is given up, and this command again (or a piko start) goes on with it.
+  return stoppableBySignals({ runtime, graceSeconds, abortHandlers: options.abortHandlers, print }, () =>
+    driveOne(runtime, gaveUp, job, request, options),
+  );
 }
 
 /** Drives the backfill in `runtime` to its end (or until it is stopped), printing its progress. */

@@ -7,7 +7,7 @@ import { cliContext, withProcess } from '../context.ts';
 import { type CliIo, EXIT } from '../io.ts';
 import { parseInstantFlag, parseJsonFlag } from '../parse.ts';
 import { progressPrinter } from '../progress.ts';
-import { stopOnSignals } from '../signals.ts';
+import { stoppableBySignals } from '../signals.ts';
 
 /** `piko run <job> [--at ISO] [--config JSON]`: a manual run of one interval. */
 export function runCommand(program: Command, io: CliIo): void {
@@ -32,24 +32,14 @@ export function runCommand(program: Command, io: CliIo): void {
           async (opened) => {
             const print = progressPrinter(io, flags.json ?? false);
             const runtime = new LocalRuntime({ process: opened, onProgress: print });
-            const signals = stopOnSignals(
-              runtime,
-              opened.config.piko.shutdownGraceSeconds,
-              abortHandlers,
-              print,
-            );
-            let run: Awaited<ReturnType<typeof runManually>>;
-            try {
-              // Only this interval runs: its execution does not go on with the job's pending runs.
-              run = await runManually(opened.store, job, target, runtime, {
+            const graceSeconds = opened.config.piko.shutdownGraceSeconds;
+            // Only this interval runs: its execution does not go on with the job's pending runs.
+            const run = await stoppableBySignals({ runtime, graceSeconds, abortHandlers, print }, () =>
+              runManually(opened.store, job, target, runtime, {
                 actor: localActor(),
                 reason: flags.reason?.trim() || null,
-              });
-            } finally {
-              await signals.dispose();
-            }
-            const signalled = signals.exitCode();
-            if (signalled !== undefined) throw new ExitCodeError(signalled);
+              }),
+            );
             if (run?.status === 'queued') {
               // Paused after the run was queued: the stage runner did not start it.
               io.err(

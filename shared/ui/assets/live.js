@@ -201,10 +201,11 @@
   };
   const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel('piko-live') : undefined;
   if (channel && navigator.locks) {
-    let status;
+    // Set in the tab that holds the stream: what it says now, for a tab that opens later.
+    let streamStatus;
     channel.onmessage = (event) => {
       if (event.data.kind === 'ask') {
-        if (status) channel.postMessage({ kind: 'hello', pollMs, status: status() });
+        if (streamStatus) channel.postMessage({ kind: 'hello', pollMs, status: streamStatus() });
       } else hear(event.data);
     };
     void navigator.locks.request(
@@ -212,7 +213,7 @@
       () =>
         new Promise(() => {
           // Held until this page goes away.
-          status = listen((message) => {
+          streamStatus = listen((message) => {
             hear(message);
             channel.postMessage(message);
           });
