@@ -4,15 +4,18 @@
  * on MariaDB or on the default SQLite store, with nothing else in the process. In the full bench the
  * same backfill costs 20–40 % more CPU per run (BENCHMARKS.md): this tells the two apart.
  *
- *   npx tsx bench/backfill-alone.ts [--store mysql|sqlite] [--intervals N]
+ *   npx tsx bench/backfill-alone.ts [--store mysql|sqlite] [--intervals N] [--profile FILE]
  *
  * MariaDB at 127.0.0.1:3306 as root (`PIKO_BENCH_MYSQL_URL`): a fresh database, dropped at the end.
  * Prints runs/s, this process's CPU per run and (MariaDB, where /proc shows it) the server's; the
- * last line is one JSON object.
+ * last line is one JSON object. `--profile FILE` writes a CPU profile (`.cpuprofile`, for Chrome's
+ * DevTools) of the measured backfill's dispatch and runs only: not the planning, the check of the
+ * state table or the start-up, which a whole-process `--cpu-prof` mixes in.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,7 +29,11 @@ import { openProcessServices, type ProcessServices } from '../shared/runner/proc
 import { LOCAL_DRIVERS } from '../shared/store/local.ts';
 
 const { values } = parseArgs({
-  options: { store: { type: 'string', default: 'mysql' }, intervals: { type: 'string', default: '10000' } },
+  options: {
+    store: { type: 'string', default: 'mysql' },
+    intervals: { type: 'string', default: '10000' },
+    profile: { type: 'string' },
+  },
 });
 if (values.store !== 'mysql' && values.store !== 'sqlite') throw new Error('--store is mysql or sqlite');
 const intervals = Number(values.intervals);
@@ -56,12 +63,32 @@ function mysqldCpuMs(): number | undefined {
   }
 }
 
-/** Plans [from, from + count minutes) and runs it to the end as `piko backfill` does. */
-async function backfill(opened: ProcessServices, from: Date, count: number) {
+/** A CPU profile of what runs between `start` and `stop`, written to `file`. */
+async function profiler(file: string) {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  return {
+    start: () => session.post('Profiler.start'),
+    async stop() {
+      const { profile } = await session.post('Profiler.stop');
+      await writeFile(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
+/**
+ * Plans [from, from + count minutes) and runs it to the end as `piko backfill` does (profiled, when
+ * `profile` is given, from the first dispatch to the last run).
+ */
+async function backfill(opened: ProcessServices, from: Date, count: number, profile?: string) {
   const to = new Date(from.getTime() + count * MINUTE_MS);
   const plan = await planBackfill(opened.store, job, { jobId: job.id, from, to }, to);
   const runtime = new LocalRuntime({ process: opened });
   const lane = { kind: 'backfill', backfillId: plan.backfillId } as const;
+  const profiling = profile === undefined ? undefined : await profiler(profile);
+  await profiling?.start();
   const serverBefore = mysqldCpuMs();
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
@@ -74,6 +101,7 @@ async function backfill(opened: ProcessServices, from: Date, count: number) {
   }
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
+  await profiling?.stop();
   const succeeded = (await opened.store.listRuns(job.id, { from, to })).filter(
     (run) => run.status === 'succeeded',
   );
@@ -101,7 +129,7 @@ try {
   });
   try {
     await backfill(opened, new Date(FROM.getTime() - 200 * MINUTE_MS), 200);
-    const result = await backfill(opened, FROM, intervals);
+    const result = await backfill(opened, FROM, intervals, values.profile);
     console.log(
       `backfill-alone: ${intervals.toLocaleString('en-US')} no-op intervals on ${values.store}: ` +
         `${result.perSecond.toLocaleString('en-US')} runs/s, CPU per run ${result.cpuMicrosPerRun} µs` +
