@@ -162,11 +162,14 @@ export class BackfillDrivers {
           const record = await this.#options.store.getBackfill(id);
           if (record && (record.status === 'done' || record.status === 'cancelled')) {
             await this.#leases.finish(ref, 'stopped').catch(() => undefined);
+            // What it ran is the backfill's, as the state table has it (this runtime ran nothing).
+            const counts = await this.#options.store.backfillRunCounts(job.id, id);
             return {
               backfillId: id,
-              succeeded: 0,
-              failed: 0,
-              waiting: 0,
+              succeeded: counts.succeeded,
+              failed: counts.failed,
+              waiting: counts.waiting,
+              drivenBy: told,
               ...(record.status === 'cancelled' ? { cancelled: true } : {}),
             };
           }

@@ -85,6 +85,11 @@ export interface BackfillOutcome {
   readonly cancelled?: boolean;
   /** True when `signal` stopped it before its end: another driver (or the next start) goes on with it. */
   readonly stopped?: boolean;
+  /**
+   * The process that drove it to its end while this call waited (`driveOrWait`): the counts are
+   * then the backfill's runs in the state table, not this call's. @default this call drove it
+   */
+  readonly drivenBy?: string;
 }
 
 /**

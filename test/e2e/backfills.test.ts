@@ -24,6 +24,7 @@ import {
   runPiko,
   type StoreKind,
   sleep,
+  startPiko,
   waitFor,
 } from './support.ts';
 
@@ -191,6 +192,63 @@ describe.each(stores)('piko backfills and backfill pause|resume|cancel ($kind)',
       expect((await opened.store.getBackfill(id))?.status).toBe('done');
       const kinds = (await opened.store.listActions({ jobId: drain.id, limit: 10 })).map((a) => a.kind);
       expect(kinds).toEqual(['backfill-resume', 'backfill-cancel']);
+    },
+  );
+
+  it.skipIf(skip)(
+    'a second piko backfill of the same request waits for the process driving it, then reports what it ran',
+    async () => {
+      // Arrange: this process drives the backfill under its lease, its first batch held
+      if (kind === 'mysql' && !gate.probe.available) throw new Error(gate.probe.reason);
+      const s = await createE2eState(kind, 'backfills_waited');
+      state = s;
+      const config = loadConfig({ env: { ...s.env, PIKO_JOBS_DIR: PAUSE_JOBS_DIR } });
+      const services = await openProcessServices(config, new JobRegistry([drain]), {
+        drivers: LOCAL_DRIVERS,
+      });
+      opened = services;
+      const runtime = new LocalRuntime({ process: services, clock: () => NOW, noRetryWaits: true });
+      const request = { jobId: drain.id, ...RANGE, concurrency: BACKFILL_CONCURRENCY };
+      const driving = runtime.backfills.driveOrWait(drain, request, { clock: () => NOW });
+      driving.catch(() => undefined);
+      await handlers.whenEntered(BACKFILL_CONCURRENCY);
+
+      // Act: the same backfill from the CLI, while this process drives it; then let it finish
+      const second = startPiko(
+        [
+          'backfill',
+          drain.id,
+          '--from',
+          RANGE.from.toISOString(),
+          '--to',
+          RANGE.to.toISOString(),
+          '--concurrency',
+          String(BACKFILL_CONCURRENCY),
+          '--json',
+        ],
+        cli(s),
+      );
+      await waitFor('the second command to wait', async () =>
+        jsonLines(second.stdout()).some((line) => line.event === 'backfill-held') ? true : undefined,
+      );
+      handlers.open();
+      const outcome = await driving;
+      const result = await second.done;
+
+      // Assert: the second ran nothing and says what the first did, as the state table has it
+      expect(outcome).toMatchObject({ succeeded: 10, failed: 0, waiting: 0 });
+      expect(result.code).toBe(0);
+      const lines = jsonLines(result.stdout);
+      expect(lines.filter((line) => line.event === 'succeeded')).toEqual([]);
+      expect(lines.at(-1)).toMatchObject({
+        event: 'backfill-done',
+        backfillId: backfillId(request),
+        succeeded: 10,
+        failed: 0,
+        waiting: 0,
+        drivenBy: expect.stringMatching(/^pid \d+ on .+$/),
+      });
+      expect(byStatus(await backfillRuns(services.store, backfillId(request)))).toEqual({ succeeded: 10 });
     },
   );
 });

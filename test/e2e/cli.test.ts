@@ -162,13 +162,17 @@ describe('piko start --once, status and backfill --dry-run on a fresh data dir',
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const at = (minute: number) => `2026-10-14T11:${String(minute).padStart(2, '0')}:00.000Z`;
-    expect(jsonLines(result.stdout)).toEqual(
-      Array.from({ length: 12 }, (_, i) => ({
+    expect(jsonLines(result.stdout)).toEqual([
+      ...Array.from({ length: 12 }, (_, i) => ({
         start: at(i * 5),
         end: i === 11 ? '2026-10-14T12:00:00.000Z' : at(i * 5 + 5),
         action: i < 6 ? 'create' : 'skip-succeeded',
       })),
-    );
+      // The summary: every action with its count.
+      {
+        plan: { create: 6, rerun: 0, 'skip-succeeded': 6, 'skip-in-flight': 0, 'skip-failed': 0 },
+      },
+    ]);
     expect(await countRows(state)).toEqual(before);
   });
 });
@@ -465,5 +469,34 @@ describe('piko backfill interrupted and run again', () => {
     });
     const backfills = await s.rows<{ status: string }>('SELECT status FROM piko_backfills');
     expect(backfills).toEqual([{ status: 'done' }]);
+  });
+});
+
+describe('piko backfill in text mode', () => {
+  let state: E2eState | undefined;
+  afterAll(async () => {
+    await state?.cleanup();
+  });
+
+  it('moves its progress bar as the runs of a batch end, not only between batches', async () => {
+    // Arrange: one day of store_totals (288 intervals) in one execution
+    const s = await exampleState('cli-backfill-bar');
+    state = s;
+
+    // Act
+    const result = await runPiko(
+      ['backfill', 'store_totals', '--from', '2026-10-10T00:00:00Z', '--to', '2026-10-11T00:00:00Z'],
+      examples(s, { PIKO_MAX_RUNS_PER_EXECUTION: '500' }),
+    );
+
+    // Assert: bars at each tenth of the 288 runs on the way, counts never going back, 288 at the end
+    expect(result.code).toBe(0);
+    const done = [...result.stderr.matchAll(/^\[[#-]{30}\] (\d+)\/288$/gm)].map((match) => Number(match[1]));
+    expect(done.at(-1)).toBe(288);
+    expect(done).toEqual([...done].sort((a, b) => a - b));
+    expect(new Set(done).size).toBe(done.length);
+    const tenths = new Set(done.filter((n) => n < 288).map((n) => Math.floor(n / 29)));
+    expect([...tenths].filter((tenth) => tenth > 0).length).toBeGreaterThanOrEqual(9);
+    expect(result.stdout).toContain('store_totals: backfill done: 288 succeeded, 0 failed');
   });
 });

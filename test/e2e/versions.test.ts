@@ -120,14 +120,19 @@ describe.each(stores)('code versions through the CLI ($kind)', ({ kind, skip }) 
       '--dry-run',
       '--json',
     );
-    expect(jsonLines(whole.stdout).map((line) => line.action)).toEqual([
+    const wholePlan = jsonLines(whole.stdout);
+    expect(wholePlan.map((line) => line.action)).toEqual([
       'skip-succeeded',
       'skip-succeeded',
       'skip-succeeded',
       'rerun',
       'rerun',
       'rerun',
+      undefined,
     ]);
+    expect(wholePlan.at(-1)).toEqual({
+      plan: { create: 0, rerun: 3, 'skip-succeeded': 3, 'skip-in-flight': 0, 'skip-failed': 0 },
+    });
     const after = await piko('2', 'status', JOB, '--json');
     expect(jsonLines(after.stdout)).toEqual([expect.objectContaining({ version: '2', outdated: 3 })]);
   });

@@ -139,9 +139,13 @@ export function backfillCommand(program: Command, io: CliIo): void {
                 );
               },
             });
-            // The summary names the actions in the order the listing met them.
-            if (!flags.json)
-              io.out(`plan: ${met.map((action) => `${action} ${counts[action]}`).join(', ') || 'nothing'}`);
+            // The summary names the actions in the order the listing met them; in JSON, every action
+            // with its count (0 included), so a script reads one shape.
+            io.out(
+              flags.json
+                ? JSON.stringify({ plan: counts })
+                : `plan: ${met.map((action) => `${action} ${counts[action]}`).join(', ') || 'nothing'}`,
+            );
             const downstream = await downstreamBackfills(opened.store, context.jobs, job, request, now);
             printDownstream(io, downstream, flags.downstream ?? false, flags.json ?? false);
             return;
@@ -221,13 +225,16 @@ async function runOne(
   },
 ): Promise<BackfillOutcome> {
   const { flags, print } = options;
+  let bar: ProgressBar | undefined;
   // A command that ends by itself: a store that stays unavailable ends it too (its stages would
   // otherwise wait for ever for a lease the store cannot renew), as it does `piko start --once`.
   const runtime = new LocalRuntime({
     process: opened,
-    onProgress: flags.json ? print : () => {},
+    // Text mode: the bar follows the runs as they end, not only the rounds of batches.
+    onProgress: flags.json ? print : () => bar?.runEnded(),
     maxStoreFailures: ONCE_MAX_STORE_FAILURES,
   });
+  if (!flags.json) bar = new ProgressBar(options.io, () => runtime.totals);
   const graceSeconds = opened.config.piko.shutdownGraceSeconds;
   const gaveUp = runtime.fatal.then(async (error) => {
     // What is running gets the grace period, then the command ends with the error.
@@ -237,7 +244,7 @@ async function runOne(
   // A signal stops it as piko start stops (the drive prints backfill-stopped); the backfill's lease
   // is given up, and this command again (or a piko start) goes on with it.
   return stoppableBySignals({ runtime, graceSeconds, abortHandlers: options.abortHandlers, print }, () =>
-    driveOne(runtime, gaveUp, job, request, options),
+    driveOne(runtime, gaveUp, job, request, { ...options, bar }),
   );
 }
 
@@ -247,7 +254,7 @@ async function driveOne(
   gaveUp: Promise<StoreError>,
   job: JobDefinition,
   request: BackfillRequest,
-  options: Parameters<typeof runOne>[3],
+  options: Parameters<typeof runOne>[3] & { readonly bar: ProgressBar | undefined },
 ): Promise<BackfillOutcome> {
   const { flags, print, io } = options;
   // Driven under its lease: a piko start on the same store leaves it to this process, and takes it
@@ -279,8 +286,8 @@ async function driveOne(
             : `${job.id}: backfill ${progress.backfillId} resumed`,
           fields: { jobId: job.id, backfillId: progress.backfillId },
         });
-      } else if (!flags.json) {
-        io.err(progressBar(progress.done, progress.total, progress.failed));
+      } else {
+        options.bar?.round(progress.done, progress.total, progress.failed);
       }
     },
   });
@@ -306,12 +313,15 @@ async function driveOne(
     });
     throw new ExitCodeError(EXIT.runsFailed);
   }
-  const { succeeded, failed, waiting } = outcome;
+  const { succeeded, failed, waiting, drivenBy } = outcome;
+  // Driven to its end by the process this command waited for: the counts are the backfill's.
+  const by = drivenBy === undefined ? '' : ` by ${drivenBy}`;
+  const elsewhere = drivenBy === undefined ? {} : { drivenBy };
   if (outcome.cancelled) {
     print({
       event: 'backfill-cancelled',
-      text: `${job.id}: backfill ${outcome.backfillId} cancelled: ${succeeded} succeeded, ${failed} failed (piko backfill resume ${outcome.backfillId} goes on)`,
-      fields: { jobId: job.id, backfillId: outcome.backfillId, succeeded, failed },
+      text: `${job.id}: backfill ${outcome.backfillId} cancelled${by}: ${succeeded} succeeded, ${failed} failed (piko backfill resume ${outcome.backfillId} goes on)`,
+      fields: { jobId: job.id, backfillId: outcome.backfillId, succeeded, failed, ...elsewhere },
     });
     return outcome;
   }
@@ -321,8 +331,8 @@ async function driveOne(
       : '';
   print({
     event: 'backfill-done',
-    text: `${job.id}: backfill ${waiting > 0 ? 'stopped' : 'done'}: ${succeeded} succeeded, ${failed} failed${still}`,
-    fields: { jobId: job.id, backfillId: outcome.backfillId, succeeded, failed, waiting },
+    text: `${job.id}: backfill ${waiting > 0 ? 'stopped' : 'done'}${by}: ${succeeded} succeeded, ${failed} failed${still}`,
+    fields: { jobId: job.id, backfillId: outcome.backfillId, succeeded, failed, waiting, ...elsewhere },
   });
   return outcome;
 }
@@ -374,8 +384,51 @@ function printDownstream(
   }
 }
 
-function progressBar(done: number, total: number, failed: number): string {
-  const ratio = total === 0 ? 1 : Math.min(done / total, 1);
-  const filled = Math.round(ratio * BAR_WIDTH);
-  return `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ${done}/${total}${failed ? ` (${failed} failed)` : ''}`;
+/**
+ * The text mode's progress bar, one line on standard error each time it is drawn: when a round of
+ * batches ends, and as runs end in between (a batch may hold hundreds of runs): at each further tenth
+ * of the backfill, and otherwise when a second has passed since the last line.
+ */
+class ProgressBar {
+  readonly #io: CliIo;
+  readonly #totals: () => { readonly succeeded: number; readonly failed: number };
+  #total = 0;
+  /** The last line drawn, so the same one is not drawn twice. */
+  #drawn = { done: -1, total: -1, failed: -1 };
+  #drawnAt = 0;
+
+  /** @param totals the runs of the backfill's runtime that have ended so far */
+  constructor(io: CliIo, totals: () => { readonly succeeded: number; readonly failed: number }) {
+    this.#io = io;
+    this.#totals = totals;
+  }
+
+  /** A round of batches has ended: `done` of the backfill's `total` runs have ended, `failed` of them failed. */
+  round(done: number, total: number, failed: number): void {
+    this.#total = total;
+    this.#draw(done, failed);
+  }
+
+  /** A run may have ended. */
+  runEnded(): void {
+    const { succeeded, failed } = this.#totals();
+    const done = succeeded + failed;
+    if (this.#total === 0 || done === this.#drawn.done) return;
+    const tenth = Math.max(1, Math.ceil(this.#total / 10));
+    const nextTenth = Math.floor(done / tenth) > Math.floor(Math.max(this.#drawn.done, 0) / tenth);
+    if (nextTenth || Date.now() - this.#drawnAt >= 1_000) this.#draw(done, failed);
+  }
+
+  #draw(done: number, failed: number): void {
+    const total = this.#total;
+    const last = this.#drawn;
+    if (done === last.done && total === last.total && failed === last.failed) return;
+    this.#drawn = { done, total, failed };
+    this.#drawnAt = Date.now();
+    const ratio = total === 0 ? 1 : Math.min(done / total, 1);
+    const filled = Math.round(ratio * BAR_WIDTH);
+    this.#io.err(
+      `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ${done}/${total}${failed ? ` (${failed} failed)` : ''}`,
+    );
+  }
 }
