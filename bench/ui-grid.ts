@@ -14,6 +14,11 @@
  *
  *   npx tsx bench/ui-grid.ts
  *
+ * - stall: the longest the server's event loop stood still during those GETs (the runtime beside the
+ *   UI would stand still as long). On SQLite the UI's connection runs on a thread of its own, as
+ *   `piko start` and `piko ui` open it (`onThread`); the same is measured on a connection on the
+ *   event loop's own thread (`sqlite_local`), as the UI read before.
+ *
  * Each figure is the median of 5 after one warm-up (the first GET, printed as `cold`). The seeding (500,000 inserts through the store,
  * then one UPDATE per block) takes a while and is not measured. Uses the MariaDB at 127.0.0.1:3306
  * as root (`PIKO_BENCH_MYSQL_URL` to override): a fresh database `piko_bench_<random>`, dropped at
@@ -25,6 +30,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import mysql from 'mysql2/promise';
 import { chromium } from 'playwright-core';
 import { defineJob } from '../shared/job.ts';
@@ -208,8 +214,11 @@ async function measure(store: StateStore, browserPage: import('playwright-core')
     await load();
     const gets = [];
     const loads = [];
+    const stalls = monitorEventLoopDelay({ resolution: 5 });
     for (let i = 0; i < TIMED; i++) {
+      stalls.enable();
       gets.push(await get());
+      stalls.disable();
       loads.push(await load());
     }
     await browserPage.goto(url, { waitUntil: 'load' });
@@ -219,6 +228,8 @@ async function measure(store: StateStore, browserPage: import('playwright-core')
       coldMs: Math.round(cold.ms),
       serverMs: Math.round(median(gets.map((result) => result.ms))),
       pageMs: Math.round(median(loads)),
+      /** The event loop's longest stall during the GETs, in ms (the histogram's max, in ns). */
+      stallMs: Math.round(stalls.max / 1e6),
       bytes: gets[0]!.bytes,
       timing: gets[0]!.timing,
       mode: model.mode,
@@ -266,8 +277,18 @@ async function main(): Promise<void> {
   const results: Record<string, Awaited<ReturnType<typeof measure>>> = {};
   try {
     const browserPage = await context.newPage();
+    const report = async (kind: string, store: StateStore) => {
+      const result = await measure(store, browserPage);
+      results[kind] = result;
+      console.log(
+        `${kind}: full-year grid: server ${result.serverMs} ms (${result.timing}; cold ${result.coldMs} ms), page ${result.pageMs} ms, ` +
+          `event loop stalled ${result.stallMs} ms at most; ` +
+          `${result.mode}, ${result.cells} cells, ${(result.bytes / 1024).toFixed(0)} KiB of HTML; ${JSON.stringify(result.totals)}`,
+      );
+    };
+    const sqliteFile = path.join(sqliteDir, 'piko.db');
     for (const [kind, open] of [
-      ['sqlite', () => openSqliteStore({ file: path.join(sqliteDir, 'piko.db') })],
+      ['sqlite', () => openSqliteStore({ file: sqliteFile })],
       ['mysql', () => openMysqlStore({ dsn: url.toString(), poolSize: 3 })],
     ] as const) {
       const store = await open();
@@ -275,12 +296,18 @@ async function main(): Promise<void> {
         const seeding = performance.now();
         await seed(store, plan);
         console.log(`${kind}: seeded in ${((performance.now() - seeding) / 1_000).toFixed(1)} s`);
-        const result = await measure(store, browserPage);
-        results[kind] = result;
-        console.log(
-          `${kind}: full-year grid: server ${result.serverMs} ms (${result.timing}; cold ${result.coldMs} ms), page ${result.pageMs} ms; ` +
-            `${result.mode}, ${result.cells} cells, ${(result.bytes / 1024).toFixed(0)} KiB of HTML; ${JSON.stringify(result.totals)}`,
-        );
+        if (kind === 'sqlite') {
+          // As piko start and piko ui open the UI's connection, beside the runtime's.
+          const ui = await openSqliteStore({ file: sqliteFile, checkIntegrity: false, onThread: true });
+          try {
+            await report('sqlite', ui);
+          } finally {
+            await ui.close();
+          }
+          await report('sqlite_local', store);
+        } else {
+          await report(kind, store);
+        }
       } finally {
         await store.close();
       }
@@ -294,6 +321,7 @@ async function main(): Promise<void> {
   }
   const mysqlResult = results.mysql!;
   const sqliteResult = results.sqlite!;
+  const sqliteLocal = results.sqlite_local!;
   const met = mysqlResult.pageMs < GOAL_MS && sqliteResult.pageMs < GOAL_MS;
   console.log(
     `goal (both pages under ${GOAL_MS} ms): ${met ? 'met' : 'missed'}; load average ${loadavg()
@@ -308,6 +336,10 @@ async function main(): Promise<void> {
       sqlite_ms: sqliteResult.pageMs,
       mysql_server_ms: mysqlResult.serverMs,
       sqlite_server_ms: sqliteResult.serverMs,
+      mysql_stall_ms: mysqlResult.stallMs,
+      sqlite_stall_ms: sqliteResult.stallMs,
+      sqlite_local_server_ms: sqliteLocal.serverMs,
+      sqlite_local_stall_ms: sqliteLocal.stallMs,
       cells: sqliteResult.cells,
       goal_ms: GOAL_MS,
     }),

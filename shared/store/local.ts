@@ -23,6 +23,7 @@ export function openStore(config: StoreConfig = {}): Promise<StateStore> {
     clock: config.clock,
     requeuePolicy: config.requeuePolicy,
     checkIntegrity: config.checkIntegrity,
+    onThread: config.onThread,
   });
 }
 
