@@ -111,6 +111,19 @@ export class InputError extends PikoError {
   override readonly exitCode: number = EXIT.badInput;
 }
 
+/**
+ * New work (a manual run, an action of the UI) was asked of a runtime that is stopping (SIGINT or
+ * SIGTERM): it starts nothing more; nothing was written.
+ */
+export class RuntimeStoppingError extends PikoError {
+  override name = 'RuntimeStoppingError';
+  constructor() {
+    super(
+      'This piko process is stopping (SIGINT or SIGTERM): it starts no new work. Act from another piko process on the same store, or once this one has started again.',
+    );
+  }
+}
+
 /** New work (a manual run) was asked of a paused job; nothing was written. */
 export class JobPausedError extends InputError {
   override name = 'JobPausedError';

@@ -5,7 +5,13 @@
  * `fargate-child.ts`); retry backoff (`backoff.ts`) and progress lines (`progress.ts`). It may import
  * everything below the CLI (planner, store, runner, workflow, control), and aws-cdk-lib to render.
  */
-import { ClockSkewError, StoreCorruptError, StoreError, StoreUnavailableError } from '../errors.ts';
+import {
+  ClockSkewError,
+  RuntimeStoppingError,
+  StoreCorruptError,
+  StoreError,
+  StoreUnavailableError,
+} from '../errors.ts';
 import type { Interval } from '../interval.ts';
 import type { JobDefinition } from '../job.ts';
 import {
@@ -280,7 +286,9 @@ export class LocalRuntime {
    * Runs one interval now, as a manual run with its config override, in an execution of its own that
    * runs nothing else (`piko run`), recorded as `request`'s action when given. Wait for it with
    * {@link LocalRuntime.whenIdle}.
-   * @throws JobPausedError when the job is paused; InputError when the interval is already in flight.
+   * @throws JobPausedError when the job is paused; InputError when the interval is already in flight;
+   *   RuntimeStoppingError once {@link stop} was called (its run would start as the runtime stops,
+   *   and its handler be aborted when the grace period ends).
    */
   async runInterval(
     job: JobDefinition,
@@ -288,6 +296,7 @@ export class LocalRuntime {
     config: unknown,
     request?: OperatorRequest,
   ): Promise<void> {
+    if (this.#stopping) throw new RuntimeStoppingError();
     const input = await dispatchManualRun(this.#process.store, job, interval, config, this.#starter, request);
     this.#progress(progress.dispatched(job.id, input.executionName, 1));
   }

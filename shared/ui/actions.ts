@@ -64,8 +64,11 @@ export interface IntervalAction {
   readonly description: string;
   /** Whether the interval's page offers it. */
   offered(view: IntervalView): boolean;
-  /** Form fields besides the token. @default none */
-  fields?(view: IntervalView): Html;
+  /**
+   * Form fields besides the token, with what was `submitted` when the page shows the action's
+   * refusal (so nothing typed is lost). @default none
+   */
+  fields?(view: IntervalView, submitted?: Readonly<Record<string, string>>): Html;
   /**
    * Does it. Throws an InputError (or another PikoError) to refuse, with a message for the page.
    * @param form the submitted fields, the token removed.
@@ -87,11 +90,12 @@ export const runNowAction: IntervalAction = {
   description:
     'Run this interval now as a manual run; the config override (JSON) is checked against the job’s schema.',
   offered: (view) => view.kind !== 'future' && !isInFlight(view),
-  // Never prefilled: a config shown redacted and sent back would replace its secrets with the mask.
-  fields: () =>
+  // Never prefilled from the run: a config shown redacted and sent back would replace its secrets
+  // with the mask. What the operator typed comes back as typed when the run was refused.
+  fields: (_view, submitted) =>
     html`<label for="config">Config override (JSON, empty for none)</label>
-<textarea id="config" name="config" rows="3" spellcheck="false" placeholder='{"key": "value"}'></textarea>
-${reasonField('run-reason')}`,
+<textarea id="config" name="config" rows="3" spellcheck="false" placeholder='{"key": "value"}'>${submitted?.config ?? ''}</textarea>
+${reasonField('run-reason', submitted)}`,
   async perform(context, view, form) {
     const text = (form.config ?? '').trim();
     let override: unknown = null;
@@ -116,7 +120,7 @@ export const rerunAction: IntervalAction = {
   label: 'Rerun',
   description: 'Run this interval again with the config its run had.',
   offered: (view) => view.run !== undefined && !isInFlight(view),
-  fields: () => reasonField('rerun-reason'),
+  fields: (_view, submitted) => reasonField('rerun-reason', submitted),
   async perform(context, view, form) {
     if (!view.run) throw new InputError('This interval has no run to rerun; use Run now.');
     const request = requestOf(form);
@@ -134,10 +138,10 @@ function requestOf(form: Readonly<Record<string, string>>): OperatorRequest {
   return { actor: localActor('ui'), reason: form.reason?.trim() || null };
 }
 
-/** The reason field of an operator action (recorded with who and when). */
-const reasonField = (id: string) =>
+/** The reason field of an operator action (recorded with who and when), with the reason `submitted`. */
+const reasonField = (id: string, submitted?: Readonly<Record<string, string>>) =>
   html`<label for="${id}">Reason (recorded)</label>
-<input id="${id}" name="reason" maxlength="1000" autocomplete="off">`;
+<input id="${id}" name="reason" maxlength="1000" autocomplete="off" value="${submitted?.reason ?? ''}">`;
 
 /** Where cancel and mark are carried out, or a refusal that says where to do them instead. */
 function operatorOf(context: ActionContext): UiOperator {
@@ -151,9 +155,10 @@ export const cancelAction: IntervalAction = {
   label: 'Cancel',
   description: 'Cancel this run: if it is running, its handler is stopped; it is recorded as cancelled.',
   offered: (view) => isInFlight(view),
-  fields: () => reasonField('cancel-reason'),
+  fields: (_view, submitted) => reasonField('cancel-reason', submitted),
   async perform(context, view, form) {
-    const range = { from: view.interval.start, to: new Date(view.interval.start.getTime() + 1) };
+    // The interval itself, as its record in piko_actions then shows it.
+    const range = { from: view.interval.start, to: view.interval.end };
     const outcome = await operatorOf(context).cancel(view.job, range, {
       actor: localActor('ui'),
       reason: form.reason?.trim() || null,
@@ -172,10 +177,10 @@ export const markAction: IntervalAction = {
   label: 'Mark',
   description: 'Mark this interval succeeded or skipped without running it (a reason is required).',
   offered: (view) => view.kind !== 'future' && !isInFlight(view),
-  fields: () =>
+  fields: (_view, submitted) =>
     html`<label for="mark-as">Mark as</label>
-<select id="mark-as" name="as"><option value="skipped">skipped</option><option value="succeeded">succeeded</option></select>
-${reasonField('mark-reason')}`,
+<select id="mark-as" name="as"><option value="skipped">skipped</option><option value="succeeded"${submitted?.as === 'succeeded' ? ' selected' : ''}>succeeded</option></select>
+${reasonField('mark-reason', submitted)}`,
   async perform(context, view, form) {
     const as = form.as === 'succeeded' ? 'succeeded' : form.as === 'skipped' ? 'skipped' : undefined;
     if (!as) throw new InputError('Mark as succeeded or skipped.');

@@ -9,7 +9,13 @@ import { type Context, Hono } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { streamSSE } from 'hono/streaming';
 import { localActor } from '../control/actor.ts';
-import { BackfillRefusedError, InputError, PikoError, UnknownJobError } from '../errors.ts';
+import {
+  BackfillRefusedError,
+  InputError,
+  PikoError,
+  RuntimeStoppingError,
+  UnknownJobError,
+} from '../errors.ts';
 import type { JobDefinition } from '../job.ts';
 import { type BackfillCommand, changeBackfill, recordBackfill, targetHolds } from '../planner/index.ts';
 import type { JobRegistry } from '../registry.ts';
@@ -100,6 +106,8 @@ export interface BackfillRunner {
 export const DEFAULT_GRID_INTERVALS = 120;
 /** Heartbeat of `/events`, so proxies and browsers keep the stream open. */
 const SSE_HEARTBEAT_MS = 15_000;
+/** How often an open `/events` stream looks whether the runtime beside the UI is stopping. */
+const STOPPING_CHECK_MS = 500;
 /** A job's latest recorded actions an interval's page looks through for its own (as `piko runs`). */
 const ACTIONS_READ = 500;
 /** Notices kept for the page an action redirects to. */
@@ -135,7 +143,7 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
   const tokenOf = (c: Context) => (isToken(options.token, getCookie(c, cookie)) ? options.token : undefined);
   /** When each request arrived, for the Server-Timing header (reads and rendering). */
   const arrivals = new WeakMap<Request, number>();
-  const render = async (c: Context, page: Html, status: 200 | 400 | 403 | 404 | 409 | 500 = 200) => {
+  const render = async (c: Context, page: Html, status: 200 | 400 | 403 | 404 | 409 | 500 | 503 = 200) => {
     const body = withCanonical(await page, c.req.method, c.req.path);
     const arrived = arrivals.get(c.req.raw) ?? performance.now();
     c.header('Server-Timing', `page;dur=${(performance.now() - arrived).toFixed(1)}`);
@@ -176,6 +184,9 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
           403,
         );
       }
+      // Stopping (a signal) or given up: its actions would start work as it ends, or not at all.
+      const runtime = options.runtime?.();
+      if (runtime && runtime.state !== 'running') return render(c, stoppedPage(runtime), 503);
       return next();
     }
     const given = c.req.query('token');
@@ -417,8 +428,9 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
             token,
             problem: `${action.label} refused: ${error.message}`,
             recorded: await recordedOn(again.interval.start, job),
+            submitted: { action: action.name, form },
           }),
-          error instanceof InputError ? 400 : 409,
+          error instanceof RuntimeStoppingError ? 503 : error instanceof InputError ? 400 : 409,
         );
       }
     }),
@@ -580,6 +592,15 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
         done = resolve;
       });
       streams.add(done);
+      // Open pages say when the runtime beside the UI stops (its actions are refused from then on).
+      let told = false;
+      const tellStopped = () => {
+        const runtime = options.runtime?.();
+        if (told || !runtime || runtime.state === 'running') return;
+        told = true;
+        void stream.writeSSE({ event: 'stopping', data: runtime.state });
+      };
+      const watchStopping = setInterval(tellStopped, STOPPING_CHECK_MS);
       const unsubscribe = options.feed.subscribe(() => {
         void stream.writeSSE({
           event: 'change',
@@ -590,8 +611,10 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
       const heartbeat = setInterval(() => void stream.write(': keep-alive\n\n'), SSE_HEARTBEAT_MS);
       stream.onAbort(done);
       await stream.writeSSE({ event: 'hello', data: String(options.pollMs ?? 5_000) });
+      tellStopped();
       await ended;
       clearInterval(heartbeat);
+      clearInterval(watchStopping);
       unsubscribe();
       streams.delete(done);
     }),
@@ -667,4 +690,14 @@ function withCanonical(body: string, method: string, path: string): string {
   const match = method === 'POST' ? INTERVAL_ACTION_PATH.exec(path) : null;
   if (!match) return body;
   return body.replace('<head>', `<head>\n<link rel="canonical" href="${match[1]}">`);
+}
+
+/** The refusal of an action while the runtime beside the UI is stopping, or gave up. */
+function stoppedPage(runtime: RuntimeHealth): Html {
+  return runtime.state === 'stopping'
+    ? errorPage('Piko is stopping', new RuntimeStoppingError().message)
+    : errorPage(
+        'Piko has stopped running',
+        `The runtime beside this UI gave up${runtime.detail ? `: ${runtime.detail}` : ''}. Restart piko, then act again.`,
+      );
 }

@@ -147,7 +147,8 @@ describe('operator actions in Chromium', () => {
 
     const [action] = await actions();
     expect(action).toMatchObject({ jobId: 'ui_gated', kind: 'cancel', reason: CANCEL_REASON });
-    expect(action?.target).toContain(CANCEL_START);
+    // The interval itself, not a millisecond of it.
+    expect(action?.target).toBe(`${CANCEL_START}/2026-03-02T07:00:00.000Z`);
   });
 
   it('marks an interval skipped with a reason, and refuses to without one', async () => {
@@ -155,7 +156,7 @@ describe('operator actions in Chromium', () => {
     expect(await page.locator('.status-line .chip').textContent()).toContain('missing');
     const recorded = (await actions()).length;
 
-    await page.locator('#mark-as').selectOption('skipped');
+    await page.locator('#mark-as').selectOption('succeeded');
     const refused = page.waitForResponse((response) => response.request().method() === 'POST');
     await page.locator('form[data-action="mark"] button').click();
     expect((await refused).status()).toBe(400);
@@ -163,6 +164,8 @@ describe('operator actions in Chromium', () => {
     expect(await page.locator('.problem').textContent()).toBe(
       'Mark refused: Say why in the reason field: it is recorded with the action.',
     );
+    // What was chosen is still chosen.
+    expect(await page.locator('#mark-as').inputValue()).toBe('succeeded');
     expect(await runAt(MARK_START)).toBeUndefined();
     expect(await actions()).toHaveLength(recorded);
 
@@ -178,6 +181,28 @@ describe('operator actions in Chromium', () => {
     const [action] = await actions();
     expect(action).toMatchObject({ jobId: 'ui_gated', kind: 'mark', reason: MARK_REASON });
     expect(await actions()).toHaveLength(recorded + 1);
+  });
+
+  it('keeps what was typed when Run now is refused', async () => {
+    await page.goto(intervalUrl(ui, UNTOUCHED_START));
+    const recorded = (await actions()).length;
+
+    await page.locator('#config').fill('{"region":');
+    await page.locator('#run-reason').fill('re-export after the <fix> & "all"');
+    const refused = page.waitForResponse((response) => response.request().method() === 'POST');
+    await page.locator('form[data-action="run"] button').click();
+    expect((await refused).status()).toBe(400);
+    await page.locator('.problem').waitFor();
+
+    expect(await page.locator('.problem').textContent()).toBe(
+      'Run now refused: The config override must be JSON, for example {"region":"eu"}',
+    );
+    expect(await page.locator('#config').inputValue()).toBe('{"region":');
+    expect(await page.locator('#run-reason').inputValue()).toBe('re-export after the <fix> & "all"');
+    // The other forms start empty.
+    expect(await page.locator('#mark-reason').inputValue()).toBe('');
+    expect(await runAt(UNTOUCHED_START)).toBeUndefined();
+    expect(await actions()).toHaveLength(recorded);
   });
 
   it('refuses cancel and mark without the token (403) and changes nothing', async () => {

@@ -14,6 +14,8 @@
   let running = false;
   let again = false;
   let timer;
+  // What the stream said of a runtime that is stopping: a page refreshed meanwhile is not "live".
+  let stopped;
 
   const say = (text) => {
     if (status && status.textContent !== text) status.textContent = text;
@@ -63,7 +65,7 @@
         region.innerHTML = next.innerHTML;
         if (key) region.querySelector(key)?.focus();
       }
-      say('live');
+      say(stopped ?? 'live');
     } catch {
       say('not live: piko is not answering; trying again');
     } finally {
@@ -181,21 +183,34 @@
   const listen = (tell) => {
     const events = new EventSource('/events');
     let said = 'live';
+    let stopping = false;
     events.addEventListener('hello', (event) => {
       pollMs = Number(event.data) || pollMs;
       said = 'live';
+      stopping = false;
       tell({ kind: 'hello', pollMs, status: said });
     });
     events.addEventListener('change', () => tell({ kind: 'change' }));
+    // The runtime beside the UI is stopping (or gave up): its actions are refused from now on.
+    events.addEventListener('stopping', (event) => {
+      said =
+        event.data === 'failed'
+          ? 'not live: piko has stopped running; actions are refused'
+          : 'piko is stopping: actions are refused';
+      stopping = true;
+      tell({ kind: 'status', status: said, stopping });
+    });
     events.addEventListener('error', () => {
       said = 'not live: reconnecting';
       tell({ kind: 'status', status: said });
     });
-    return () => said;
+    return () => ({ status: said, stopping });
   };
   const hear = (message) => {
     if (message.kind === 'change') void refresh();
     if (message.pollMs) pollMs = message.pollMs;
+    if (message.kind === 'hello') stopped = undefined;
+    if (message.stopping) stopped = message.status;
     if (message.status) say(message.status);
     if (message.kind === 'hello') schedule();
   };
@@ -205,7 +220,7 @@
     let streamStatus;
     channel.onmessage = (event) => {
       if (event.data.kind === 'ask') {
-        if (streamStatus) channel.postMessage({ kind: 'hello', pollMs, status: streamStatus() });
+        if (streamStatus) channel.postMessage({ kind: 'hello', pollMs, ...streamStatus() });
       } else hear(event.data);
     };
     void navigator.locks.request(

@@ -30,6 +30,8 @@ export interface IntervalPageOptions {
    * shows them); undefined when this UI cannot read them (a deployed stack). @default none
    */
   readonly recorded?: readonly OperatorAction[];
+  /** The action refused (its `problem`) and the fields it was submitted with, shown again. @default none */
+  readonly submitted?: { readonly action: string; readonly form: Readonly<Record<string, string>> };
 }
 
 /**
@@ -160,7 +162,7 @@ ${offered.map(
   ) => html`<form method="post" action="${base}/${action.name}" class="action" data-action="${action.name}">
 ${tokenField(token)}
 <input type="hidden" name="seen" value="${seenRun(view.run)}">
-${action.fields ? action.fields(view) : ''}
+${action.fields ? action.fields(view, options.submitted?.action === action.name ? options.submitted.form : undefined) : ''}
 <button type="submit">${action.label}</button>
 <p class="muted small">${action.description}</p>
 </form>`,
