@@ -46,6 +46,11 @@ export type { ProgressEvent } from './progress.ts';
 
 /** Longest a timer waits before looking again (setTimeout's limit is about 24.8 days). */
 const MAX_TIMER_MS = 60 * 60 * 1000;
+/**
+ * The in-flight runs of a job one sweep for left work reads, at most: enough to name its executions
+ * (a scheduled lane has one live at a time, a manual run one of its own).
+ */
+const LEFT_WORK_SCAN_RUNS = 1_000;
 /** After the grace period and the abort, how long {@link LocalRuntime.stop} still waits for running work. */
 export const STOP_AFTER_ABORT_MS = 5_000;
 
@@ -119,6 +124,9 @@ export class LocalRuntime {
   #stopping = false;
   /** Set once the runtime plans the jobs: it then takes over what other runtimes leave (DESIGN.md §8). */
   #followsOthers = false;
+  /** The sweep for work other runtimes left ({@link scheduleTicks}), and whether one is under way. */
+  #leftWorkTimer: NodeJS.Timeout | undefined;
+  #sweepingLeftWork = false;
   #firstRun: (() => void) | undefined;
   #fatalError: StoreError | undefined;
   #onFatal: (error: StoreError) => void = () => {};
@@ -352,6 +360,46 @@ export class LocalRuntime {
   scheduleTicks(): void {
     for (const job of this.#process.jobs.list()) this.#armTimer(job);
     this.#alerts.watch();
+    this.#watchLeftWork();
+  }
+
+  /**
+   * Every third of the lease, looks for scheduled and manual runs in flight in executions nobody
+   * runs (their runtime stopped on a signal with them unfinished, died, or its lease expired) and
+   * takes their job's work over: a job's lane is otherwise repaired only at its next tick, an hour
+   * away for an hourly job, a day for a daily one. An execution another live runtime holds is
+   * watched instead, and taken over when it ends (as a dispatch that meets it does). Until stop.
+   */
+  #watchLeftWork(): void {
+    if (this.#leftWorkTimer || this.#stopping) return;
+    const everyMs = (this.#process.config.runtime.leaseSeconds * 1_000) / 3;
+    this.#leftWorkTimer = setInterval(() => {
+      if (this.#sweepingLeftWork || this.#stopping) return;
+      this.#sweepingLeftWork = true;
+      this.#inBackground(this.#sweepLeftWork().finally(() => (this.#sweepingLeftWork = false)));
+    }, everyMs);
+    this.#leftWorkTimer.unref();
+  }
+
+  async #sweepLeftWork(): Promise<void> {
+    for (const job of this.#process.jobs.list()) {
+      if (this.#stopping) return;
+      try {
+        const inFlight = await this.#process.store.findRuns(job.id, {
+          statuses: ['queued', 'running'],
+          backfillId: null,
+          limit: LEFT_WORK_SCAN_RUNS,
+        });
+        const names = new Set(inFlight.map((run) => run.executionName).filter((name) => name !== null));
+        for (const name of names) {
+          if ((await this.#starter.status(job.id, name)) === 'running') continue;
+          this.#takeOverLeftWork(job.id);
+          break;
+        }
+      } catch {
+        // The store out of reach: the job's next tick (or the next sweep) tries again.
+      }
+    }
   }
 
   /**
@@ -360,6 +408,7 @@ export class LocalRuntime {
    */
   async stop(graceMs: number, abortHandlers: AbortController): Promise<boolean> {
     this.#stopping = true;
+    clearInterval(this.#leftWorkTimer);
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
     this.#retryTimers.endAll();
