@@ -8,7 +8,7 @@ import type { ProgressEvent } from '../local/progress.ts';
 import type { LocalRuntime } from '../local/runtime.ts';
 
 /** The exit code of a command a signal stopped: 128 + the signal's number, as a shell reports it. */
-const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+export const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
 
 /** What a stop on a signal needs: the runtime, its grace period, and what to abort after it. */
 export interface SignalStopOptions {

@@ -51,6 +51,8 @@ const MAX_TIMER_MS = 60 * 60 * 1000;
  * (a scheduled lane has one live at a time, a manual run one of its own).
  */
 const LEFT_WORK_SCAN_RUNS = 1_000;
+/** How long `runOnce` waits before it looks again at runs in flight elsewhere. */
+const ONCE_RECHECK_MS = 200;
 /** After the grace period and the abort, how long {@link LocalRuntime.stop} still waits for running work. */
 export const STOP_AFTER_ABORT_MS = 5_000;
 
@@ -347,6 +349,15 @@ export class LocalRuntime {
   async runOnce(): Promise<RunTotals> {
     await this.planAll();
     await this.whenIdle();
+    // Runs still in flight now run elsewhere, or nowhere: another runtime that won a job's lane while
+    // this one dispatched may not have started (or leased) its batch yet, so this dispatch saw nothing
+    // to watch. Look again as a dispatch does (watching a batch another live runtime holds, starting
+    // one nobody runs) until none is left.
+    while (!this.#stopping && (await this.#inFlightElsewhere())) {
+      await new Promise((resolve) => setTimeout(resolve, ONCE_RECHECK_MS));
+      await this.planAll();
+      await this.whenIdle();
+    }
     // Deadlines are judged once at the end, and the alerts' webhook POSTs are waited for.
     await this.#alerts.checkNow();
     await this.#alerts.whenIdle();
@@ -379,6 +390,20 @@ export class LocalRuntime {
       this.#inBackground(this.#sweepLeftWork().finally(() => (this.#sweepingLeftWork = false)));
     }, everyMs);
     this.#leftWorkTimer.unref();
+  }
+
+  /** Whether a job that is not paused has scheduled or manual runs queued or running. */
+  async #inFlightElsewhere(): Promise<boolean> {
+    for (const job of this.#process.jobs.list()) {
+      if ((await this.#process.store.getJob(job.id))?.paused) continue;
+      const inFlight = await this.#process.store.findRuns(job.id, {
+        statuses: ['queued', 'running'],
+        backfillId: null,
+        limit: 1,
+      });
+      if (inFlight.length > 0) return true;
+    }
+    return false;
   }
 
   async #sweepLeftWork(): Promise<void> {

@@ -108,9 +108,14 @@ describe.each(stores)('piko start --once catching up 3 missed days ($kind)', ({ 
         fakeTime: '2026-03-04 00:00:40',
       });
 
-      // Assert: the first process stopped new work and left the rest queued
-      expect(stopped.code).toBe(0);
+      // Assert: the first process stopped new work and left the rest queued, saying it is not done
+      // (exit code 143, as a shell reports SIGTERM)
+      expect(stopped.code).toBe(143);
       expect(stopped.stdout).toContain('SIGTERM: no new work; running intervals get 2 s');
+      expect(stopped.stdout).toContain(
+        `stopped by SIGTERM before the end: ${succeededAfterStop} succeeded, 0 failed, 72 planned, 0 skipped; ${72 - succeededAfterStop} run(s) not finished, for the next start`,
+      );
+      expect(stopped.stdout).not.toContain('done:');
       expect(succeededAfterStop).toBeLessThan(72);
       expect(runsAfterStop.filter((run) => run.status !== 'succeeded' && run.status !== 'queued')).toEqual(
         [],

@@ -1,10 +1,13 @@
 import type { Command } from 'commander';
 import { ExitCodeError, InputError } from '../../errors.ts';
+import type { JobDefinition } from '../../job.ts';
 import { LocalRuntime } from '../../local/runtime.ts';
+import type { StateStore } from '../../store/types.ts';
 import { cliContext, withProcess } from '../context.ts';
 import { giveUpOnStore, ONCE_MAX_STORE_FAILURES } from '../give-up.ts';
 import { type CliIo, EXIT } from '../io.ts';
 import { progressPrinter } from '../progress.ts';
+import { SIGNAL_EXIT } from '../signals.ts';
 import { RuntimeUi, runtimeHealth, UI_HOST_OPTION, UI_PORT_OPTION, type UiAddressFlags } from './ui.ts';
 
 /** `piko start [--once] [--no-ui]`: the local orchestrator, with its web UI unless `--once` or `--no-ui`. */
@@ -61,11 +64,11 @@ export function startCommand(program: Command, io: CliIo): void {
             });
           });
 
-          let signalled = false;
-          ui.start(runtime, () => runtimeHealth(runtime, signalled));
+          let signalled: keyof typeof SIGNAL_EXIT | undefined;
+          ui.start(runtime, () => runtimeHealth(runtime, signalled !== undefined));
           const stopped = new Promise<void>((resolve) => {
-            const stop = (signal: NodeJS.Signals) => {
-              signalled = true;
+            const stop = (signal: keyof typeof SIGNAL_EXIT) => {
+              signalled = signal;
               print({
                 event: 'stopping',
                 text: `${signal}: no new work; running intervals get ${context.config.piko.shutdownGraceSeconds} s`,
@@ -101,6 +104,17 @@ export function startCommand(program: Command, io: CliIo): void {
           // After a signal, stop() has already waited for running work, for a bounded time.
           if (!signalled) await runtime.whenIdle();
           const { planned, skipped, succeeded, failed } = runtime.totals;
+          if (flags.once && signalled) {
+            // Stopped before its end: not done. What is left (every job's runs not finished) runs
+            // at the next start; the exit code says a signal stopped it, as piko backfill's does.
+            const left = await unfinishedRuns(opened.store, context.jobs.list());
+            print({
+              event: 'stopped',
+              text: `stopped by ${signalled} before the end: ${succeeded} succeeded, ${failed} failed, ${planned} planned, ${skipped} skipped; ${left} run(s) not finished, for the next start`,
+              fields: { ...runtime.totals, signal: signalled, unfinished: left },
+            });
+            throw new ExitCodeError(SIGNAL_EXIT[signalled]);
+          }
           print({
             event: 'stopped',
             text: `done: ${succeeded} succeeded, ${failed} failed, ${planned} planned, ${skipped} skipped`,
@@ -112,4 +126,14 @@ export function startCommand(program: Command, io: CliIo): void {
         { shutdown: abortHandlers.signal },
       );
     });
+}
+
+/** The runs of these jobs not finished (pending, queued or running), of every lane. */
+async function unfinishedRuns(store: StateStore, jobs: readonly JobDefinition[]): Promise<number> {
+  let left = 0;
+  for (const job of jobs) {
+    const counts = await store.countRuns(job.id);
+    left += counts.pending + counts.queued + counts.running;
+  }
+  return left;
 }
