@@ -670,6 +670,10 @@ function objectSchemaOf(schema: z.ZodType): z.ZodObject | undefined {
   return undefined;
 }
 
+/** The form of an ISO 8601 instant with an offset: date, hours and minutes, optional seconds and ms. */
+const ISO_INSTANT =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+
 /**
  * Parses an ISO 8601 instant that carries an offset (`Z` or `±hh:mm`); undefined otherwise, and for a
  * date or time that does not exist (`2026-02-30`, `25:00`): `Date` would roll those over to another
@@ -677,8 +681,7 @@ function objectSchemaOf(schema: z.ZodType): z.ZodObject | undefined {
  */
 export function parseIsoInstant(text: string): Date | undefined {
   if (typeof text !== 'string') return undefined;
-  const iso = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(?:Z|[+-](\d{2}):(\d{2}))$/;
-  const match = iso.exec(text);
+  const match = ISO_INSTANT.exec(text);
   if (!match) return undefined;
   const [year, month, day, hour, minute, second = 0, offsetHours = 0, offsetMinutes = 0] = match
     .slice(1)
@@ -698,6 +701,16 @@ export function parseIsoInstant(text: string): Date | undefined {
   }
   const date = new Date(text);
   return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+/**
+ * Why `text` is not an instant {@link parseIsoInstant} takes, as a message about `name` (a flag, a
+ * field): the form is wrong, or the form is right but the date or time does not exist.
+ */
+export function isoInstantRefusal(name: string, text: string): string {
+  return typeof text === 'string' && ISO_INSTANT.test(text)
+    ? `${name} ${JSON.stringify(text)} is a date or time that does not exist (a day past the end of its month, an hour above 23, say): give one that does, such as 2026-03-01T00:00:00Z`
+    : `${name} ${JSON.stringify(text)} is not an ISO 8601 instant with an offset, such as 2026-03-01T00:00:00Z`;
 }
 
 /** Longest interval among the first few hundred from a fixed reference; undefined if the cron is too sparse to tell. */

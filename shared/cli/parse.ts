@@ -1,16 +1,12 @@
 import { InputError } from '../errors.ts';
-import { parseIsoInstant } from '../job.ts';
+import { isoInstantRefusal, parseIsoInstant } from '../job.ts';
 
 /** Parses an ISO 8601 instant given on the command line. @throws InputError naming the flag. */
 export function parseInstantFlag(flag: string, value: string | undefined): Date {
   if (value === undefined)
     throw new InputError(`${flag} is required (an ISO 8601 instant such as 2026-03-01T00:00:00Z)`);
   const date = parseIsoInstant(value);
-  if (!date) {
-    throw new InputError(
-      `${flag} ${JSON.stringify(value)} is not an ISO 8601 instant with an offset, such as 2026-03-01T00:00:00Z`,
-    );
-  }
+  if (!date) throw new InputError(isoInstantRefusal(flag, value));
   return date;
 }
 

@@ -318,13 +318,15 @@ export function rangeTarget(from: Date, to: Date): string {
 }
 
 /**
- * Whether an action's target is a range ({@link rangeTarget}) that holds the interval starting at
- * `start` (`from <= start < to`): the actions on an interval, as `piko runs` and the UI show them.
+ * Whether an action's target holds the interval starting at `start`: a range ({@link rangeTarget},
+ * cancel, mark) when `from <= start < to`, an interval's start (run now, rerun) when it is `start`.
+ * The actions on an interval, as `piko runs` and the UI show them.
  */
 export function targetHolds(target: string, start: Date): boolean {
-  const [from, to] = target.split('/').map((part) => Date.parse(part));
+  const [from, to, ...rest] = target.split('/').map((part) => Date.parse(part));
   const at = start.getTime();
-  return from !== undefined && to !== undefined && from <= at && at < to;
+  if (rest.length > 0 || from === undefined) return false;
+  return to === undefined ? from === at : from <= at && at < to;
 }
 
 function checkRange(from: Date, to: Date): void {

@@ -227,7 +227,7 @@ describe('bad input exits 2 with the message on stderr', () => {
       name: 'a date that does not exist',
       args: ['backfill', 'store_totals', '--from', '2026-02-30T00:00:00Z', '--to', '2026-03-03T00:00:00Z'],
       message:
-        'error: --from "2026-02-30T00:00:00Z" is not an ISO 8601 instant with an offset, such as 2026-03-01T00:00:00Z',
+        'error: --from "2026-02-30T00:00:00Z" is a date or time that does not exist (a day past the end of its month, an hour above 23, say): give one that does, such as 2026-03-01T00:00:00Z',
     },
     {
       name: 'a cron minute out of range',

@@ -315,6 +315,19 @@ describe.each(stores)('pause under load ($kind)', ({ kind, skip }) => {
       ['run', '2026-05-01T01:59:00.000Z', 'check the fix'],
     ]);
     expect(actions[1]?.actor).toMatch(/@/);
+    // … and shown on the interval by piko runs, as cancel and mark are.
+    const listed = jsonLines(
+      (await runPiko(['runs', drain.id, '--from', '2026-05-01T01:59:00Z', '--json'], cli(state))).stdout,
+    );
+    expect(
+      ((listed[0]?.actions ?? []) as { kind: string; reason: string | null }[]).map((action) => [
+        action.kind,
+        action.reason,
+      ]),
+    ).toEqual([
+      ['rerun', null],
+      ['run', 'check the fix'],
+    ]);
   });
 
   it.skipIf(skip)('a backfill of a paused job is refused without --wait, writing nothing', async () => {

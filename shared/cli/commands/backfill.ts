@@ -19,6 +19,7 @@ import {
 } from '../../planner/index.ts';
 import type { ProcessServices } from '../../runner/process.ts';
 import { shortInstant } from '../../schedule/index.ts';
+import type { StateStore } from '../../store/types.ts';
 import {
   type AwsFlags,
   awsOption,
@@ -244,7 +245,7 @@ async function runOne(
   // A signal stops it as piko start stops (the drive prints backfill-stopped); the backfill's lease
   // is given up, and this command again (or a piko start) goes on with it.
   return stoppableBySignals({ runtime, graceSeconds, abortHandlers: options.abortHandlers, print }, () =>
-    driveOne(runtime, gaveUp, job, request, { ...options, bar }),
+    driveOne(runtime, gaveUp, job, request, { ...options, bar, store: opened.store }),
   );
 }
 
@@ -254,7 +255,10 @@ async function driveOne(
   gaveUp: Promise<StoreError>,
   job: JobDefinition,
   request: BackfillRequest,
-  options: Parameters<typeof runOne>[3] & { readonly bar: ProgressBar | undefined },
+  options: Parameters<typeof runOne>[3] & {
+    readonly bar: ProgressBar | undefined;
+    readonly store: StateStore;
+  },
 ): Promise<BackfillOutcome> {
   const { flags, print, io } = options;
   // Driven under its lease: a piko start on the same store leaves it to this process, and takes it
@@ -309,7 +313,12 @@ async function driveOne(
     print({
       event: 'backfill-stopped',
       text: `${job.id}: backfill ${backfillId(request)} stopped before its end: ${outcome?.succeeded ?? 0} succeeded, ${outcome?.failed ?? 0} failed (this command again, or a piko start, goes on with it)`,
-      fields: { jobId: job.id, backfillId: backfillId(request) },
+      fields: {
+        jobId: job.id,
+        backfillId: backfillId(request),
+        succeeded: outcome?.succeeded ?? 0,
+        failed: outcome?.failed ?? 0,
+      },
     });
     throw new ExitCodeError(EXIT.runsFailed);
   }
@@ -329,10 +338,21 @@ async function driveOne(
     waiting > 0
       ? `, ${waiting} still waiting for upstream intervals that did not succeed (run this command again once they have)`
       : '';
+  // Runs an operator cancelled meanwhile (piko cancel, the UI) ended too: said, not left out.
+  const { cancelled } = await options.store.backfillRunCounts(job.id, outcome.backfillId);
+  const cancelledText = cancelled > 0 ? `, ${cancelled} cancelled` : '';
   print({
     event: 'backfill-done',
-    text: `${job.id}: backfill ${waiting > 0 ? 'stopped' : 'done'}${by}: ${succeeded} succeeded, ${failed} failed${still}`,
-    fields: { jobId: job.id, backfillId: outcome.backfillId, succeeded, failed, waiting, ...elsewhere },
+    text: `${job.id}: backfill ${waiting > 0 ? 'stopped' : 'done'}${by}: ${succeeded} succeeded, ${failed} failed${cancelledText}${still}`,
+    fields: {
+      jobId: job.id,
+      backfillId: outcome.backfillId,
+      succeeded,
+      failed,
+      cancelled,
+      waiting,
+      ...elsewhere,
+    },
   });
   return outcome;
 }

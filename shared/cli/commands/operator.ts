@@ -53,10 +53,14 @@ interface MarkFlags extends AwsFlags {
  */
 export function cancelRange(flags: CancelFlags): { from: Date; to: Date } {
   const given = flags.interval !== undefined;
-  if (given === (flags.from !== undefined || flags.to !== undefined)) {
+  const range = flags.from !== undefined || flags.to !== undefined;
+  if (given && range) {
     throw new InputError(
       'give either --interval ISO (one interval) or --from ISO --to ISO (a range), not both',
     );
+  }
+  if (!given && !range) {
+    throw new InputError('say which runs: --interval ISO (one interval) or --from ISO --to ISO (a range)');
   }
   if (given) {
     const start = parseInstantFlag('--interval', flags.interval);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { cancelRange } from '../../../shared/cli/commands/operator.ts';
 import { parseInstantFlag } from '../../../shared/cli/parse.ts';
 import { parseIsoInstant } from '../../../shared/job.ts';
 
@@ -28,9 +29,28 @@ describe('ISO 8601 instants (every --from/--to, the UI forms and URLs, a job sta
     }
   });
 
-  it('names the flag and the text in the CLI error', () => {
+  it('names the flag and the text in the CLI error, and says whether the form or the date is wrong', () => {
     expect(() => parseInstantFlag('--from', '2026-02-30T00:00:00Z')).toThrow(
-      '--from "2026-02-30T00:00:00Z" is not an ISO 8601 instant with an offset, such as 2026-03-01T00:00:00Z',
+      '--from "2026-02-30T00:00:00Z" is a date or time that does not exist (a day past the end of its month, an hour above 23, say): give one that does, such as 2026-03-01T00:00:00Z',
     );
+    expect(() => parseInstantFlag('--to', '2026-12-01T24:00:00Z')).toThrow(
+      'is a date or time that does not exist',
+    );
+    expect(() => parseInstantFlag('--from', '2026-02-03')).toThrow(
+      '--from "2026-02-03" is not an ISO 8601 instant with an offset, such as 2026-03-01T00:00:00Z',
+    );
+  });
+
+  it('piko cancel needs --interval or --from and --to, one of them', () => {
+    expect(() => cancelRange({})).toThrow(
+      'say which runs: --interval ISO (one interval) or --from ISO --to ISO (a range)',
+    );
+    expect(() =>
+      cancelRange({
+        interval: '2026-03-01T00:00:00Z',
+        from: '2026-03-01T00:00:00Z',
+        to: '2026-03-02T00:00:00Z',
+      }),
+    ).toThrow('give either --interval ISO (one interval) or --from ISO --to ISO (a range), not both');
   });
 });
