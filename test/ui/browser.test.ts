@@ -177,6 +177,49 @@ describe('web UI in Chromium', () => {
     );
   });
 
+  it('never hides a failure behind successes over a long range: narrow cells that need attention are drawn wider, on top', async () => {
+    // A week of 5-minute intervals: the two failed ones are a thousandth of the width.
+    await page.goto(`${ui.url}jobs/store_totals?from=2026-02-23T12:35:00Z&to=2026-03-02T12:35:00Z`);
+    const failedCell = await page.locator('.timeline a.cell.s-failed rect').boundingBox();
+    const mark = page.locator('.timeline svg > g.marks > rect.s-failed');
+    const box = await mark.boundingBox();
+    const drawnLast = await page
+      .locator('.timeline svg')
+      .evaluate((svg) => svg.lastElementChild?.lastElementChild?.getAttribute('class'));
+    // The page's computed style (this TypeScript has no DOM types).
+    const [fill, pointerEvents] = await mark.evaluate((rect) => {
+      const style = (
+        globalThis as unknown as {
+          getComputedStyle(element: unknown): { fill: string; pointerEvents: string };
+        }
+      ).getComputedStyle(rect);
+      return [style.fill, style.pointerEvents];
+    });
+
+    expect(failedCell!.width).toBeLessThan(3);
+    expect(box!.width).toBeGreaterThanOrEqual(3);
+    // Over the failed cell, on top of everything (the most urgent kind is drawn last), in red.
+    expect(Math.abs(box!.x + box!.width / 2 - (failedCell!.x + failedCell!.width / 2))).toBeLessThan(1);
+    expect(drawnLast).toBe('s-failed');
+    expect(fill).toBe('rgb(224, 49, 49)');
+    // Decoration only: the cell beneath stays the link.
+    expect(pointerEvents).toBe('none');
+  });
+
+  it('wraps a description without spaces (a URL) instead of widening the page', async () => {
+    // The job's description replaced in the page by 600 characters without a space, as a job may have.
+    const long = `https://example.com/${'a'.repeat(580)}`;
+    for (const address of [ui.url, `${ui.url}jobs/store_totals`]) {
+      await page.goto(address);
+      const widths = await page.evaluate((text) => {
+        const doc = (globalThis as unknown as { document: PageDocument }).document;
+        for (const element of doc.querySelectorAll('p.description, h1 + p.muted')) element.textContent = text;
+        return { page: doc.documentElement.scrollWidth, viewport: doc.documentElement.clientWidth };
+      }, long);
+      expect(widths.page, address).toBeLessThanOrEqual(widths.viewport);
+    }
+  });
+
   it('opens a failed interval, reruns it, and shows it succeed without a reload', async () => {
     await page.goto(`${ui.url}jobs/ui_gated`);
     // Job-local time and UTC side by side.
@@ -387,4 +430,10 @@ function statusWithHost(url: string, host: string): Promise<number> {
     req.on('error', reject);
     req.end();
   });
+}
+
+/** What the page tests read of the browser's document (this TypeScript has no DOM types). */
+interface PageDocument {
+  querySelectorAll(selector: string): Iterable<{ textContent: string | null }>;
+  documentElement: { scrollWidth: number; clientWidth: number };
 }

@@ -22,8 +22,16 @@ import { type MarkPanel, markSection } from './mark.ts';
 /** Width of the grid's drawing, in SVG units (it stretches to the page's width). */
 const WIDTH = 1_000;
 const HEIGHT = 40;
-/** The narrowest a cell is drawn, in SVG units, so a lone failure in a year still shows. */
+/** The narrowest a cell is drawn, in SVG units. */
 const MIN_CELL_WIDTH = 0.4;
+/**
+ * The narrowest a cell that needs attention (failed, running, waiting to run, missing) shows, in SVG
+ * units (0.3 % of the width: 4 px on a page 1,400 px wide): a lone failure among a year of successes
+ * is drawn again this wide, on top of its neighbours, never hidden behind them.
+ */
+const MIN_MARK_WIDTH = 3;
+/** The kinds drawn again on top when narrow, least urgent first (the most urgent ends on top). */
+const MARKED_KINDS = KIND_URGENCY.slice(0, KIND_URGENCY.indexOf('missing') + 1).reverse();
 /** Rows of the span table at most. */
 export const MAX_TABLE_ROWS = 500;
 /** The table starts open up to this many rows (it is one keypress away beyond). */
@@ -121,6 +129,8 @@ function timeline(job: JobDefinition, grid: GridModel): Html {
   const from = grid.range.from.getTime();
   const length = grid.range.to.getTime() - from;
   const cells: string[] = [];
+  /** Per kind that needs attention, its narrow cells drawn again on top, wider. */
+  const marks = new Map<CellKind, string[]>();
   for (const cell of grid.cells) {
     const start = Math.max(cell.start.getTime(), from);
     const end = Math.min(cell.end.getTime(), from + length);
@@ -133,8 +143,19 @@ function timeline(job: JobDefinition, grid: GridModel): Html {
         `<rect x="${x.toFixed(3)}" y="0" width="${width.toFixed(3)}" height="${HEIGHT}"/>` +
         `<title>${escapeText(cellTitle(job, cell))}</title></a>`,
     );
+    if (width < MIN_MARK_WIDTH && MARKED_KINDS.includes(cell.kind)) {
+      const markX = Math.min(Math.max(x + width / 2 - MIN_MARK_WIDTH / 2, 0), WIDTH - MIN_MARK_WIDTH);
+      const list = marks.get(cell.kind) ?? [];
+      list.push(
+        `<rect class="s-${cell.kind}" x="${markX.toFixed(3)}" y="0" width="${MIN_MARK_WIDTH}" height="${HEIGHT}"/>`,
+      );
+      marks.set(cell.kind, list);
+    }
   }
-  return html`<div class="timeline mode-${grid.mode}"><svg viewBox="0 0 ${WIDTH} ${HEIGHT}" preserveAspectRatio="none" role="group" aria-label="Intervals from ${grid.range.from.toISOString()} to ${grid.range.to.toISOString()}">${raw(cells.join(''))}</svg></div>`;
+  // Decoration only: the cell under it stays the link (and the table lists every span).
+  const marked = MARKED_KINDS.flatMap((kind) => marks.get(kind) ?? []);
+  const overlay = marked.length > 0 ? `<g class="marks" aria-hidden="true">${marked.join('')}</g>` : '';
+  return html`<div class="timeline mode-${grid.mode}"><svg viewBox="0 0 ${WIDTH} ${HEIGHT}" preserveAspectRatio="none" role="group" aria-label="Intervals from ${grid.range.from.toISOString()} to ${grid.range.to.toISOString()}">${raw(cells.join(''))}${raw(overlay)}</svg></div>`;
 }
 
 /** Evenly spaced instants of the range, in the job's time above and UTC below. */
