@@ -89,7 +89,8 @@ export const runNowAction: IntervalAction = {
   label: 'Run now',
   description:
     'Run this interval now as a manual run; the config override (JSON) is checked against the job’s schema.',
-  offered: (view) => view.kind !== 'future' && !isInFlight(view),
+  // Not while the job is paused: the run would be refused (the page says why).
+  offered: (view) => view.kind !== 'future' && !isInFlight(view) && !view.paused,
   // Never prefilled from the run: a config shown redacted and sent back would replace its secrets
   // with the mask. What the operator typed comes back as typed when the run was refused.
   fields: (_view, submitted) =>
@@ -119,7 +120,7 @@ export const rerunAction: IntervalAction = {
   name: 'rerun',
   label: 'Rerun',
   description: 'Run this interval again with the config its run had.',
-  offered: (view) => view.run !== undefined && !isInFlight(view),
+  offered: (view) => view.run !== undefined && !isInFlight(view) && !view.paused,
   fields: (_view, submitted) => reasonField('rerun-reason', submitted),
   async perform(context, view, form) {
     if (!view.run) throw new InputError('This interval has no run to rerun; use Run now.');

@@ -264,6 +264,7 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
         mark: panel,
         late,
         alerts: recentAlerts,
+        paused: state?.paused ?? false,
       }),
       status,
     );

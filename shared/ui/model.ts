@@ -217,6 +217,8 @@ export interface IntervalView {
   readonly next: Interval | undefined;
   /** A waiting run: what it waits for, one line per upstream job (DESIGN.md §9); else empty. */
   readonly waitingFor: readonly string[];
+  /** The job is paused: nothing of it starts until it is resumed. @default false */
+  readonly paused?: boolean;
 }
 
 /**
@@ -234,7 +236,10 @@ export async function readInterval(
   const [run] = await store.listRuns(job.id, { from: start, to: new Date(start.getTime() + 1) });
   const end = run?.interval.end ?? job.schedule.nextTick(start);
   if (!end) throw new InputError(`Job "${job.id}" has no interval starting at ${start.toISOString()}`);
-  const backfill = run?.backfillId ? await store.getBackfill(run.backfillId) : undefined;
+  const [backfill, state] = await Promise.all([
+    run?.backfillId ? store.getBackfill(run.backfillId) : undefined,
+    store.getJob(job.id),
+  ]);
   const previousStart = job.schedule.previousTick(start);
   const nextEnd = job.schedule.nextTick(end);
   const kind: CellKind = run?.status ?? (end.getTime() <= now.getTime() ? 'missing' : 'future');
@@ -247,6 +252,7 @@ export async function readInterval(
     run,
     backfill,
     kind,
+    paused: state?.paused ?? false,
     previous: previousStart ? { start: previousStart, end: start } : undefined,
     next: nextEnd ? { start: end, end: nextEnd } : undefined,
   };

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadJobs } from '../../shared/registry.ts';
-import { createE2eState, type E2eState, tempDir, waitFor } from '../e2e/support.ts';
+import { createE2eState, type E2eState, runPiko, tempDir, waitFor } from '../e2e/support.ts';
 import { GATE_DIR_ENV } from '../fixtures/ui-jobs/defs/gated.ts';
 import { SELECT_ENV } from '../fixtures/ui-jobs/index.ts';
 import {
@@ -240,5 +240,37 @@ describe('operator actions in Chromium', () => {
     expect(await runAt(UNTOUCHED_START)).toBeUndefined();
     expect((await runAt(CANCEL_START))?.status).toBe('cancelled');
     expect(await actions()).toEqual(recorded);
+  });
+
+  it('says a paused job is paused on its pages and offers no run until it is resumed', async () => {
+    const env = { ...state.env, PIKO_JOBS_DIR: UI_JOBS_DIR, [SELECT_ENV]: 'ui_gated' };
+    expect((await runPiko(['pause', 'ui_gated'], { env })).code).toBe(0);
+    try {
+      await page.goto(intervalUrl(ui, UNTOUCHED_START));
+      const banner = await page.locator('.paused-banner').textContent();
+      const offered = await page
+        .locator('form.action')
+        .evaluateAll((forms) => forms.map((form) => form.getAttribute('data-action')));
+      await page.goto(`${ui.url}jobs/ui_gated`);
+      const gridBanner = await page.locator('.paused-banner').textContent();
+
+      expect(banner).toContain(
+        'Paused: nothing of this job starts until it is resumed (piko resume ui_gated).',
+      );
+      expect(offered).toEqual(['mark']);
+      expect(gridBanner).toContain('Paused: nothing of this job starts until it is resumed');
+    } finally {
+      expect((await runPiko(['resume', 'ui_gated'], { env })).code).toBe(0);
+    }
+    await page.goto(intervalUrl(ui, UNTOUCHED_START));
+    expect(await page.locator('.paused-banner').count()).toBe(0);
+    expect(await page.locator('form[data-action="run"]').count()).toBe(1);
+  });
+
+  it('says an interval before the job’s start is before it, not skipped by the planner', async () => {
+    await page.goto(intervalUrl(ui, '2026-02-28T23:00:00.000Z'));
+    expect(await page.locator('section[aria-label="Run"]').textContent()).toContain(
+      'This interval is before the job’s start (2026-03-01T00:00:00.000Z): the planner never plans it.',
+    );
   });
 });

@@ -15,7 +15,15 @@ import {
   zoomRange,
 } from '../time.ts';
 import { deadlineSection } from './deadline.ts';
-import { gridPath, type Html, intervalPath, KIND_LABELS, statusChip, timePair } from './html.ts';
+import {
+  gridPath,
+  type Html,
+  intervalPath,
+  KIND_LABELS,
+  pausedBanner,
+  statusChip,
+  timePair,
+} from './html.ts';
 import { layout } from './layout.ts';
 import { type MarkPanel, markSection } from './mark.ts';
 
@@ -53,6 +61,8 @@ export interface GridPageOptions {
   readonly late?: LateIntervals;
   /** The latest alerts raised for the job; undefined when this UI cannot read them. @default none */
   readonly alerts?: readonly AlertRecord[];
+  /** The job is paused. @default false */
+  readonly paused?: boolean;
 }
 
 /**
@@ -75,6 +85,7 @@ export function gridPage(options: GridPageOptions): Html {
 <p class="muted"><code>${job.schedule.cron}</code> in ${tz}. ${job.description}</p>
 ${controls(job, range, now, options.firstStart)}
 <section data-live-id="grid" aria-label="Interval grid">
+${options.paused ? pausedBanner(job.id, 'Its due intervals wait; backfills of it wait too.') : ''}
 <h2 class="range">${timePair(range.from, tz)} → ${timePair(range.to, tz)} <span class="muted">(${formatDuration(range.to.getTime() - range.from.getTime())})</span></h2>
 <p class="chips">${KIND_URGENCY.filter((kind) => (grid.totals[kind] ?? 0) > 0).map((kind) => statusChip(kind, grid.totals[kind]))}
 ${grid.exact ? '' : html`<span class="muted">(counts of missing intervals are lower bounds: zoom in for exact ones)</span>`}</p>

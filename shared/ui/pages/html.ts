@@ -58,3 +58,8 @@ export function intervalLabel(job: JobDefinition, interval: Interval): string {
 export function tokenField(token: string | undefined): Html {
   return token === undefined ? html`` : html`<input type="hidden" name="token" value="${token}">`;
 }
+
+/** A paused job's banner: nothing of it starts until it is resumed, and how. */
+export function pausedBanner(jobId: string, more: string): Html {
+  return html`<p class="paused-banner" role="status"><b>Paused:</b> nothing of this job starts until it is resumed (<code>piko resume ${jobId}</code>). ${more}</p>`;
+}

@@ -9,6 +9,7 @@ import {
   type Html,
   intervalLabel,
   intervalPath,
+  pausedBanner,
   statusChip,
   timePair,
   tokenField,
@@ -60,6 +61,7 @@ export function intervalPage(options: IntervalPageOptions): Html {
   <li><a href="${gridPath(job.id, around)}">grid around it</a></li>
 </ul></nav>
 <section data-live-id="run" aria-label="Run">
+${view.paused ? pausedBanner(job.id, 'Run now and Rerun are offered again after the resume.') : ''}
 <p class="status-line">Status: ${statusChip(view.kind)}</p>
 ${view.waitingFor.length > 0 ? html`<ul class="waiting-for" aria-label="Upstream intervals it waits for">${view.waitingFor.map((line) => html`<li>Waiting for ${line}</li>`)}</ul>` : ''}
 ${details(view, tz)}
@@ -73,10 +75,13 @@ ${logsSection(options.logs)}`,
 function details(view: IntervalView, tz: string): Html {
   const { run, backfill, job } = view;
   if (!run) {
+    const beforeStart = job.start !== undefined && view.interval.start.getTime() < job.start.getTime();
     return html`<p>${
       view.kind === 'future'
         ? 'This interval has not ended yet: it is due at its end.'
-        : 'This interval has no run: the planner skipped it (catch-up rules), has not reached it yet, or it was never planned. Run it now, or backfill the range.'
+        : beforeStart
+          ? `This interval is before the job’s start (${job.start?.toISOString()}): the planner never plans it. Run it now, or backfill the range, to run it anyway.`
+          : 'This interval has no run: the planner skipped it (catch-up rules), has not reached it yet, or it was never planned. Run it now, or backfill the range.'
     }</p>`;
   }
   const duration =
