@@ -285,12 +285,19 @@ class PikoLogger extends Logger {
 
   protected override printLog(logLevel: number, log: LogItem): void {
     if (log instanceof TextLogItem) {
-      (log.toStderr ? process.stderr : process.stdout).write(`${log.line}\n`);
+      (log.toStderr || logsToStderr ? process.stderr : process.stdout).write(`${log.line}\n`);
+      return;
+    }
+    if (logsToStderr) {
+      process.stderr.write(`${JSON.stringify(log.getAttributes(), this.getJsonReplacer())}\n`);
       return;
     }
     super.printLog(logLevel, log);
   }
 }
+
+/** Every log line goes to standard error ({@link configureTelemetry}'s `toStderr`). */
+let logsToStderr = false;
 
 const formatter = new PikoLogFormatter(Boolean(process.env.AWS_LAMBDA_FUNCTION_NAME));
 
@@ -338,9 +345,15 @@ export function configureTelemetry(options: {
   readonly logLevel: PikoLogLevel;
   /** JSON lines when true, readable lines when false. */
   readonly json: boolean;
+  /**
+   * Every line on standard error, whatever its level: a CLI command's standard output is its own
+   * (its `--json` events, its listing), where on AWS standard output is the log. @default false
+   */
+  readonly toStderr?: boolean;
 }): void {
   logger.setLogLevel(options.logLevel.toUpperCase() as Uppercase<PikoLogLevel>);
   formatter.json = options.json;
+  logsToStderr = options.toStderr ?? false;
 }
 
 /** Metric: intervals given a `pending` run by the planner (Count). */

@@ -15,7 +15,12 @@ export interface CliContext {
 /** Loads config and jobs; the store is opened only by commands that need it. */
 export async function cliContext(options: { json?: boolean } = {}): Promise<CliContext> {
   const config = getConfig();
-  configureTelemetry({ logLevel: config.piko.logLevel, json: options.json ?? config.piko.logJson });
+  configureTelemetry({
+    logLevel: config.piko.logLevel,
+    json: options.json ?? config.piko.logJson,
+    // --json: standard output carries the command's events only, one JSON object each.
+    toStderr: options.json === true,
+  });
   const jobs = await loadJobs(config.piko.jobsDir);
   return {
     config,

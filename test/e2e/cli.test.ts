@@ -11,6 +11,7 @@ import {
   createE2eState,
   type E2eState,
   EXAMPLE_JOBS_DIR,
+  FIXTURE_JOBS_DIR,
   jsonLines,
   PIKO_BIN,
   type PikoResult,
@@ -498,5 +499,33 @@ describe('piko backfill in text mode', () => {
     const tenths = new Set(done.filter((n) => n < 288).map((n) => Math.floor(n / 29)));
     expect([...tenths].filter((tenth) => tenth > 0).length).toBeGreaterThanOrEqual(9);
     expect(result.stdout).toContain('store_totals: backfill done: 288 succeeded, 0 failed');
+  });
+});
+
+describe('--json keeps standard output for the events', () => {
+  let state: E2eState | undefined;
+  afterAll(async () => {
+    await state?.cleanup();
+  });
+
+  it('prints only events on stdout, the log lines (attempts that failed) on stderr', async () => {
+    // Arrange: two intervals whose first two attempts fail
+    const s = await createE2eState('sqlite', 'cli-json-streams');
+    state = s;
+
+    // Act
+    const result = await runPiko(
+      ['backfill', 'e2e_flaky', '--from', '2026-03-01T00:00:00Z', '--to', '2026-03-01T02:00:00Z', '--json'],
+      { env: { ...s.env, PIKO_JOBS_DIR: FIXTURE_JOBS_DIR, PIKO_LOG_LEVEL: 'info' }, timeoutMs: 120_000 },
+    );
+
+    // Assert
+    expect(result.code).toBe(0);
+    const stdout = jsonLines(result.stdout);
+    expect(stdout.filter((line) => typeof line.event !== 'string')).toEqual([]);
+    expect(stdout.filter((line) => line.event === 'attempt-failed')).toHaveLength(4);
+    expect(stdout.at(-1)).toMatchObject({ event: 'backfill-done', succeeded: 2, failed: 0 });
+    const logged = jsonLines(result.stderr).filter((line) => line.message === 'stage attempt failed');
+    expect(logged).toHaveLength(4);
   });
 });

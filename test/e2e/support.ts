@@ -35,6 +35,8 @@ export interface PikoProcess {
   kill(signal: NodeJS.Signals): Promise<void>;
   /** What the process has written to stdout so far. */
   stdout(): string;
+  /** What the process has written to stderr so far (its log lines, with --json). */
+  stderr(): string;
   /** Settles when the process has exited. */
   readonly done: Promise<PikoResult>;
 }
@@ -103,6 +105,7 @@ export function startPiko(args: readonly string[], options: PikoOptions): PikoPr
       killQuietly(await nodePid, signal);
     },
     stdout: () => stdout,
+    stderr: () => stderr,
     done,
   };
 }

@@ -137,7 +137,8 @@ describe('operator actions in Chromium', () => {
     // the runtime's progress).
     await waitFor(
       'the runner to end the cancelled run',
-      async () => ui.piko.stdout().includes('run cancelled') || undefined,
+      // The stage runner's log line, on stderr (standard output carries the --json events only).
+      async () => ui.piko.stderr().includes('run cancelled') || undefined,
       { everyMs: 50, timeoutMs: 60_000 },
     );
     expect((await runAt(CANCEL_START))?.status).toBe('cancelled');
