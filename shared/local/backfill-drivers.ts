@@ -95,6 +95,8 @@ export class BackfillDrivers {
   #timer: NodeJS.Timeout | undefined;
   #scanning: Promise<number> | undefined;
   #stopped = false;
+  /** Backfills an adoption left waiting for upstream intervals, with nothing run: how many runs wait. */
+  readonly #waitingLeft = new Map<string, number>();
 
   constructor(options: BackfillDriversOptions) {
     this.#options = options;
@@ -244,22 +246,27 @@ export class BackfillDrivers {
           continue;
         }
         const job = this.#options.jobs.get(record.jobId);
+        // Left waiting for upstream intervals the last time, with nothing run: adopted again each
+        // round (its dispatch releases what became ready), but said again only once it moves.
+        const quiet = this.#waitingLeft.has(record.backfillId) && !claim.from;
         const from = claim.from
           ? ` from ${describeHolder(claim.from.lease.holder)} (${claim.from.standing === 'dead' ? 'that process is gone' : `its lease expired at ${claim.from.lease.expiresAt.toISOString()}`})`
           : '';
-        this.#progress({
-          event: 'backfill-adopted',
-          text: `${job.id}: running backfill ${record.backfillId} (${current.status}, ${record.range.start.toISOString()} → ${record.range.end.toISOString()})${from}`,
-          fields: {
-            jobId: job.id,
-            backfillId: record.backfillId,
-            status: current.status,
-            ...(claim.from ? { from: describeHolder(claim.from.lease.holder) } : {}),
-          },
-        });
+        if (!quiet) {
+          this.#progress({
+            event: 'backfill-adopted',
+            text: `${job.id}: running backfill ${record.backfillId} (${current.status}, ${record.range.start.toISOString()} → ${record.range.end.toISOString()})${from}`,
+            fields: {
+              jobId: job.id,
+              backfillId: record.backfillId,
+              status: current.status,
+              ...(claim.from ? { from: describeHolder(claim.from.lease.holder) } : {}),
+            },
+          });
+        }
         adopted++;
         void this.#run(job, backfillRequestOf(current), {}, 'adopted').then(
-          (outcome) => this.#reportEnd(job, outcome),
+          (outcome) => this.#reportEnd(job, outcome, quiet),
           (error: unknown) =>
             this.#progress({
               event: 'backfill-error',
@@ -314,8 +321,17 @@ export class BackfillDrivers {
     }
   }
 
-  #reportEnd(job: JobDefinition, outcome: BackfillOutcome): void {
+  /**
+   * Says how a drive ended. A backfill left waiting for upstream intervals with nothing run is
+   * remembered, with how many wait: its next rounds say nothing until that changes (`quiet`).
+   */
+  #reportEnd(job: JobDefinition, outcome: BackfillOutcome, quiet = false): void {
     const { backfillId: id, succeeded, failed, waiting } = outcome;
+    const idle = !outcome.stopped && !outcome.cancelled && waiting > 0 && succeeded + failed === 0;
+    const unchanged = quiet && idle && this.#waitingLeft.get(id) === waiting;
+    if (idle) this.#waitingLeft.set(id, waiting);
+    else this.#waitingLeft.delete(id);
+    if (unchanged) return;
     const ended = outcome.stopped
       ? 'left to another runtime'
       : outcome.cancelled

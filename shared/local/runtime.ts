@@ -392,10 +392,14 @@ export class LocalRuntime {
     this.#leftWorkTimer.unref();
   }
 
-  /** Whether a job that is not paused has scheduled or manual runs queued or running. */
+  /**
+   * Whether a job this runtime can dispatch has scheduled or manual runs queued or running: not one
+   * that is paused (its queued runs wait for the resume) or stopped by clock skew (its planning and
+   * dispatch wait for the clock or the watermark to be fixed).
+   */
   async #inFlightElsewhere(): Promise<boolean> {
     for (const job of this.#process.jobs.list()) {
-      if ((await this.#process.store.getJob(job.id))?.paused) continue;
+      if (this.#skewed.has(job.id) || (await this.#process.store.getJob(job.id))?.paused) continue;
       const inFlight = await this.#process.store.findRuns(job.id, {
         statuses: ['queued', 'running'],
         backfillId: null,
