@@ -5,7 +5,7 @@
 import { secretConfigValues } from '../config-secrets.ts';
 import type { JobDefinition } from '../job.ts';
 import { targetHolds } from '../planner/operator.ts';
-import type { RunLogLine } from '../store/run-logs.ts';
+import { generationStarts, type RunLogLine } from '../store/run-logs.ts';
 import type { BackfillRecord, OperatorAction, RunRecord, RunStatus } from '../store/types.ts';
 import { redact } from '../telemetry.ts';
 import { formatDuration, formatInZone } from '../ui/time.ts';
@@ -200,7 +200,17 @@ export function printRunLog(io: CliIo, lines: readonly RunLogLine[] | undefined,
     return;
   }
   io.out(`  logs (${path}):`);
-  for (const line of lines) io.out(`    ${formatRunLogLine(line)}`);
+  // A rerun or a requeue writes to the same file: where each generation of the run begins.
+  const starts = generationStarts(lines);
+  lines.forEach((line, index) => {
+    const generation = starts.get(index);
+    if (generation !== undefined) {
+      io.out(
+        `    ── generation ${generation}${generation === 0 ? '' : ': run again (a rerun or a requeue)'} ──`,
+      );
+    }
+    io.out(`    ${formatRunLogLine(line)}`);
+  });
 }
 
 /** One log line as text: `2026-03-01T00:00:01.000Z INFO  [attempt 1 main] message key=value`. */

@@ -269,7 +269,14 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
           stage: stage.name,
           attempt: record.attempts,
         });
-        runLog?.write({ level, attempt: record.attempts, stage: stage.name, message, fields });
+        runLog?.write({
+          level,
+          attempt: record.attempts,
+          stage: stage.name,
+          generation: record.generation,
+          message,
+          fields,
+        });
       },
       // The handler has run: a store out of reach (a sink writing next to the state on a full disk)
       // is waited out with the records held, rather than the handler run again for them.
@@ -302,6 +309,7 @@ export async function runStage(deps: StageRunnerDeps, payload: StagePayload): Pr
     runLog?.write({
       level: 'error',
       attempt: record.attempts,
+      generation: record.generation,
       stage: stage.name,
       message: `attempt ${record.attempts} of stage ${stage.name} failed: ${errorMessage(error)}`,
     });

@@ -33,6 +33,11 @@ export interface RunLogLine {
   readonly attempt: number;
   /** The stage that wrote it (`'main'` for a job with a single handler). */
   readonly stage: string;
+  /**
+   * The run's generation when it wrote it: a rerun or a requeue of the run is the next one, its lines
+   * in the same file. @default absent in lines written before it was recorded
+   */
+  readonly generation?: number;
   readonly message: string;
   /** The fields the handler gave, redacted; absent when none. */
   readonly fields?: Readonly<Record<string, unknown>>;
@@ -247,6 +252,7 @@ class FileWriter implements RunLogWriter {
         level: line.level,
         attempt: line.attempt,
         stage: line.stage,
+        ...(line.generation === undefined ? {} : { generation: line.generation }),
         message: redact(line.message),
         ...(fields ? { fields } : {}),
       };
@@ -259,6 +265,7 @@ class FileWriter implements RunLogWriter {
           level: line.level,
           attempt: line.attempt,
           stage: line.stage,
+          ...(line.generation === undefined ? {} : { generation: line.generation }),
           message: redact(line.message),
           fields: { unserializable: errorMessage(error) },
         })}\n`,
@@ -344,4 +351,21 @@ class FileWriter implements RunLogWriter {
     };
     return `${JSON.stringify(marker)}\n`;
   }
+}
+
+/**
+ * Where a run's log begins a generation (a rerun or a requeue of the run), for readers that mark it:
+ * the index of each line whose generation differs from the line before, with that generation; none
+ * when every line is of one generation (or says none).
+ */
+export function generationStarts(lines: readonly RunLogLine[]): Map<number, number> {
+  const starts = new Map<number, number>();
+  const generations = new Set(lines.map((line) => line.generation));
+  if (generations.size < 2) return starts;
+  lines.forEach((line, index) => {
+    if (line.generation !== undefined && (index === 0 || lines[index - 1]!.generation !== line.generation)) {
+      starts.set(index, line.generation);
+    }
+  });
+  return starts;
 }

@@ -20,7 +20,7 @@ import type { JobDefinition } from '../job.ts';
 import { type BackfillCommand, changeBackfill, recordBackfill, targetHolds } from '../planner/index.ts';
 import type { JobRegistry } from '../registry.ts';
 import type { StateReader, StateStore } from '../store/types.ts';
-import { errorMessage } from '../telemetry.ts';
+import { errorMessage, redact } from '../telemetry.ts';
 import {
   confirmRangeMark,
   DEFAULT_INTERVAL_ACTIONS,
@@ -491,7 +491,7 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
         const status = refusal(error);
         return render(
           c,
-          backfillsView(c, { form, problem: `Preview refused: ${errorMessage(error)}` }),
+          backfillsView(c, { form, problem: `Preview refused: ${refusalMessage(error)}` }),
           status,
         );
       }
@@ -534,7 +534,7 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
         const status = refusal(error);
         return render(
           c,
-          backfillsView(c, { form, problem: `Backfill refused: ${errorMessage(error)}` }),
+          backfillsView(c, { form, problem: `Backfill refused: ${refusalMessage(error)}` }),
           status,
         );
       }
@@ -581,7 +581,11 @@ export function createUiApp(options: UiAppOptions): { app: Hono; closeStreams():
         return c.redirect(`/backfills?flash=${flash(`Backfill ${id} ${what}.`)}`, 303);
       } catch (error) {
         const status = refusal(error);
-        return render(c, backfillsView(c, { problem: `${command} refused: ${errorMessage(error)}` }), status);
+        return render(
+          c,
+          backfillsView(c, { problem: `${command} refused: ${refusalMessage(error)}` }),
+          status,
+        );
       }
     }),
   );
@@ -701,4 +705,12 @@ function stoppedPage(runtime: RuntimeHealth): Html {
         'Piko has stopped running',
         `The runtime beside this UI gave up${runtime.detail ? `: ${runtime.detail}` : ''}. Restart piko, then act again.`,
       );
+}
+
+/**
+ * What a refused action says: a Piko error's own message (it says what to fix; its class name is
+ * for code, not for the page), any other error described in full.
+ */
+function refusalMessage(error: unknown): string {
+  return error instanceof PikoError ? redact(error.message) : errorMessage(error);
 }

@@ -270,4 +270,18 @@ describe('the Backfills page in Chromium', () => {
     expect(await backfill(idOf({ from: start.from, to: start.to }))).toBeUndefined();
     expect(await (await state.store()).listActions({ jobId: JOB, limit: 50 })).toEqual(before);
   });
+
+  it('says why a command is refused in words, without the error class', async () => {
+    // Pausing a cancelled backfill, with the token
+    const token = new URL(ui!.urlWithToken).searchParams.get('token')!;
+    const response = await fetch(`${ui!.url}backfills/${idOf(CANCELLED)}`, {
+      method: 'POST',
+      body: new URLSearchParams({ command: 'pause', token }),
+    });
+    const body = await response.text();
+
+    expect(response.status).toBe(409);
+    expect(body).toContain(`pause refused: Backfill &quot;${idOf(CANCELLED)}&quot; is cancelled`);
+    expect(body).not.toContain('BackfillStateError');
+  });
 });

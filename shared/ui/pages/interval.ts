@@ -1,4 +1,5 @@
 import { html } from 'hono/html';
+import { generationStarts } from '../../store/run-logs.ts';
 import type { OperatorAction } from '../../store/types.ts';
 import type { IntervalAction } from '../actions.ts';
 import { type IntervalView, redactedJson } from '../model.ts';
@@ -190,13 +191,19 @@ function logsSection(logs: RunLogsView | undefined): Html {
     return html`<section class="logs" aria-label="Logs" data-live-id="logs"><h2>Logs</h2>
 <p class="muted">No log lines in <code>${logs.path}</code>: the run wrote none yet, its file was removed by <code>[logs] max_total_bytes</code>, or a runtime on another machine ran it (its lines are in that machine’s data directory).</p></section>`;
   }
+  const starts = generationStarts(logs.lines);
   return html`<section class="logs" aria-label="Logs" data-live-id="logs"><h2>Logs <span class="muted small">${logs.lines.length} line${logs.lines.length === 1 ? '' : 's'}, every attempt${logs.truncated ? ', truncated at [logs] max_run_bytes' : ''}</span></h2>
-<pre class="log-lines">${logs.lines.map(
-    (
-      line,
-    ) => html`<span class="log-line l-${line.level}">${line.time} ${line.level.toUpperCase().padEnd(5)} [attempt ${line.attempt} ${line.stage}] ${line.message}${fieldsText(line.fields)}</span>
-`,
-  )}</pre>
+<pre class="log-lines">${logs.lines.map((line, index) => {
+    // A rerun or a requeue writes to the same file: where each generation of the run begins.
+    const generation = starts.get(index);
+    return html`${
+      generation === undefined
+        ? ''
+        : html`<span class="log-generation">── generation ${generation}${generation === 0 ? '' : ': run again (a rerun or a requeue)'} ──</span>
+`
+    }<span class="log-line l-${line.level}">${line.time} ${line.level.toUpperCase().padEnd(5)} [attempt ${line.attempt} ${line.stage}] ${line.message}${fieldsText(line.fields)}</span>
+`;
+  })}</pre>
 </section>`;
 }
 

@@ -6,7 +6,8 @@ import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RunLogFiles, readRunLog, runLogPath } from '../../../shared/store/run-logs.ts';
+import { printRunLog } from '../../../shared/cli/runs-printer.ts';
+import { generationStarts, RunLogFiles, readRunLog, runLogPath } from '../../../shared/store/run-logs.ts';
 import { REDACTED, registerSecret } from '../../../shared/telemetry.ts';
 
 const LIMITS = { maxRunBytes: 4_096, maxTotalBytes: 1_000_000 };
@@ -39,6 +40,43 @@ describe('run log files', () => {
       [2, 'info', 'fetched again', undefined],
     ]);
     expect(log.truncated).toBe(false);
+  });
+
+  it("keeps each line's generation, and says where a rerun's lines begin (UI and piko runs --logs)", async () => {
+    // Arrange: the run's first generation, then its rerun (generation 1) in the same file
+    const files = new RunLogFiles(dataDir, LIMITS);
+    const first = files.open('daily', 9);
+    first.write({ level: 'info', attempt: 1, stage: 'main', generation: 0, message: 'tick 0' });
+    first.write({ level: 'info', attempt: 1, stage: 'main', generation: 0, message: 'tick 1' });
+    await first.close();
+    const rerun = files.open('daily', 9);
+    rerun.write({ level: 'info', attempt: 1, stage: 'main', generation: 1, message: 'tick 0' });
+    await files.close();
+    const log = await readRunLog(dataDir, 'daily', 9);
+    const printed: string[] = [];
+
+    // Act
+    printRunLog({ out: (line) => printed.push(line), err: () => {} }, log.lines, log.path);
+
+    // Assert
+    expect(log.lines?.map((line) => [line.generation, line.message])).toEqual([
+      [0, 'tick 0'],
+      [0, 'tick 1'],
+      [1, 'tick 0'],
+    ]);
+    expect([...generationStarts(log.lines ?? [])]).toEqual([
+      [0, 0],
+      [2, 1],
+    ]);
+    expect(printed.slice(1).map((line) => line.replace(/^ {4}\d\S+ /, '    <time> '))).toEqual([
+      '    ── generation 0 ──',
+      '    <time> INFO  [attempt 1 main] tick 0',
+      '    <time> INFO  [attempt 1 main] tick 1',
+      '    ── generation 1: run again (a rerun or a requeue) ──',
+      '    <time> INFO  [attempt 1 main] tick 0',
+    ]);
+    // One generation only (or lines from before generations were kept): no marks.
+    expect(generationStarts((log.lines ?? []).slice(0, 2)).size).toBe(0);
   });
 
   it('stops a run at max_run_bytes with one truncation marker, across attempts', async () => {
