@@ -416,6 +416,17 @@ export function defineJob<C = Record<string, never>, R extends ResourceMap = Rec
   const stages = resolveStages(options, problems);
   if (options.config !== undefined && !(options.config instanceof z.ZodType)) {
     problems.push('config must be a zod schema, for example z.object({ region: z.string().default("eu") })');
+  } else if (options.config !== undefined) {
+    // A scheduled run gets no override: a field without a default would fail every one of them.
+    const parsed = options.config.safeParse({});
+    if (!parsed.success) {
+      const fields = parsed.error.issues.map(
+        (issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`,
+      );
+      problems.push(
+        `config must accept no override (a scheduled run has none), but {} fails it (${fields.join('; ')}): give every field a default (.default(…)) or make it .optional()`,
+      );
+    }
   }
   const sinks = Array.isArray(options.sinks) ? options.sinks : [];
   if (options.sinks !== undefined && !Array.isArray(options.sinks))

@@ -125,6 +125,21 @@ describe('defineJob', () => {
     );
   });
 
+  it('refuses a config a scheduled run (no override) fails: a field without a default', () => {
+    const base = { id: 'needs', schedule: { cron: '0 * * * *' }, handler: noop };
+
+    expect(problemsOf({ ...base, config: z.object({ table: z.string(), region: z.string() }) })).toEqual([
+      'config must accept no override (a scheduled run has none), but {} fails it (table: Invalid input: expected string, received undefined; region: Invalid input: expected string, received undefined): give every field a default (.default(…)) or make it .optional()',
+    ]);
+    // With defaults, or optional, it is accepted.
+    expect(
+      defineJob({
+        ...base,
+        config: z.object({ table: z.string().default('t1'), note: z.string().optional() }),
+      }).id,
+    ).toBe('needs');
+  });
+
   it('refuses an unknown timezone', () => {
     expect(
       problemsOf({ id: 'x', schedule: { cron: '* * * * *', timezone: 'Mars/Base' }, handler: noop }),
