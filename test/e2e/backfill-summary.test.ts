@@ -63,4 +63,19 @@ describe('piko backfill with runs cancelled meanwhile', () => {
     const text = await runPiko(['backfill', 'ui_gated', '--from', FROM, '--to', TO], options);
     expect(text.stdout).toContain('ui_gated: backfill done: 0 succeeded, 0 failed, 3 cancelled');
   });
+
+  it('piko cancel --interval of an instant that starts no interval names the one holding it', async () => {
+    const s = await createE2eState('sqlite', 'cancel_not_tick');
+    state = s;
+    gate = undefined;
+
+    const result = await runPiko(['cancel', 'ui_gated', '--interval', '2026-03-02T00:30:00Z'], {
+      env: { ...s.env, PIKO_JOBS_DIR: UI_JOBS_DIR, [SELECT_ENV]: 'ui_gated' },
+    });
+
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe(
+      'error: --interval 2026-03-02T00:30:00.000Z is not the start of an interval of "ui_gated" (0 * * * * in Asia/Shanghai): the interval holding it starts at 2026-03-02T00:00:00.000Z; give that, or --from and --to for a range',
+    );
+  });
 });

@@ -114,6 +114,7 @@ export function operatorCommands(program: Command, io: CliIo): void {
       refuseAwsOnlyFlags(flags);
       const context = await cliContext();
       const job = context.jobs.get(jobId);
+      if (flags.interval !== undefined) refuseNonTick(job, range.from);
       await withProcess(context, async (opened) => {
         printCancel(io, await cancelRuns(opened.store, job, range, call), flags.json);
       });
@@ -197,4 +198,20 @@ function list(io: CliIo, runs: readonly RunAtInterval[], verb: string): void {
   for (const run of runs.slice(0, LISTED))
     io.out(`    ${run.start} → ${run.end} (run ${run.runId} ${verb} ${run.status})`);
   if (runs.length > LISTED) io.out(`    … and ${runs.length - LISTED} more`);
+}
+
+/**
+ * `--interval` names an interval by its start: an instant that is not one of the job's ticks names
+ * none (it would cancel nothing, and say so of a millisecond). Says which interval holds it.
+ * @throws InputError naming the interval's start to give instead.
+ */
+function refuseNonTick(job: JobDefinition, instant: Date): void {
+  const start = job.schedule.previousTick(new Date(instant.getTime() + 1));
+  if (start?.getTime() === instant.getTime()) return;
+  throw new InputError(
+    `--interval ${instant.toISOString()} is not the start of an interval of "${job.id}" (${job.schedule.cron} in ${job.schedule.timezone})` +
+      (start
+        ? `: the interval holding it starts at ${start.toISOString()}; give that, or --from and --to for a range`
+        : ''),
+  );
 }
