@@ -42,6 +42,12 @@ describe('piko backfill with runs cancelled meanwhile', () => {
       return runs.some((run) => run.status === 'running') ? true : undefined;
     });
 
+    // The same range with another config: every interval is in flight in the first backfill.
+    const second = await runPiko(
+      ['backfill', 'ui_gated', '--from', FROM, '--to', TO, '--config', '{"region":"us"}'],
+      options,
+    );
+
     // Act: cancel the three others from another process, then let the first finish
     const cancel = await runPiko(
       ['cancel', 'ui_gated', '--from', '2026-03-02T01:00:00Z', '--to', TO, '--reason', 'wrong range'],
@@ -51,6 +57,10 @@ describe('piko backfill with runs cancelled meanwhile', () => {
     const result = await backfill.done;
 
     // Assert
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain(
+      "0 created, 0 re-armed, 4 skipped (4 of them in flight in another run: another backfill's or the schedule's; piko runs ui_gated --status pending,queued,running shows them, piko backfills the backfills)",
+    );
     expect(cancel.code).toBe(0);
     expect(result.code).toBe(0);
     expect(jsonLines(result.stdout).at(-1)).toMatchObject({

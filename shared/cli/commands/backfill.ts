@@ -157,7 +157,7 @@ export function backfillCommand(program: Command, io: CliIo): void {
             const skipped = counts['skip-succeeded'] + counts['skip-in-flight'] + counts['skip-failed'];
             print({
               event: 'backfill-planned',
-              text: `${target.id}: backfill ${backfillId} planned: ${counts.create} created, ${counts.rerun} re-armed, ${skipped} skipped`,
+              text: `${target.id}: backfill ${backfillId} planned: ${counts.create} created, ${counts.rerun} re-armed, ${skipped} skipped${inFlightNote(target, counts)}`,
               fields: { jobId: target.id, backfillId, ...counts },
             });
           };
@@ -336,7 +336,7 @@ async function driveOne(
   }
   const still =
     waiting > 0
-      ? `, ${waiting} still waiting for upstream intervals that did not succeed (run this command again once they have)`
+      ? `, ${waiting} still waiting for upstream intervals that did not succeed (piko status ${job.id} names them; run this command again once they have)`
       : '';
   // Runs an operator cancelled meanwhile (piko cancel, the UI) ended too: said, not left out.
   const { cancelled } = await options.store.backfillRunCounts(job.id, outcome.backfillId);
@@ -451,4 +451,15 @@ class ProgressBar {
       `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ${done}/${total}${failed ? ` (${failed} failed)` : ''}`,
     );
   }
+}
+
+/**
+ * Intervals a backfill skips because another run has them in flight (another backfill's, a
+ * scheduled one): said, with where to look, since nothing here runs them and the backfill may end
+ * without them.
+ */
+function inFlightNote(job: JobDefinition, counts: BackfillCounts): string {
+  const inFlight = counts['skip-in-flight'];
+  if (inFlight === 0) return '';
+  return ` (${inFlight} of them in flight in another run: another backfill's or the schedule's; piko runs ${job.id} --status pending,queued,running shows them, piko backfills the backfills)`;
 }
