@@ -156,7 +156,7 @@ export async function loadJobs(dir = 'functions/jobs'): Promise<JobRegistry> {
   const absolute = path.resolve(dir);
   if (!existsSync(path.join(absolute, 'index.ts'))) {
     throw new ConfigError([
-      `piko.jobs_dir = ${JSON.stringify(dir)}: ${path.join(absolute, 'index.ts')} does not exist; run piko from the project root or set PIKO_JOBS_DIR`,
+      `piko.jobs_dir = ${JSON.stringify(dir)}: ${path.join(absolute, 'index.ts')} does not exist; run piko from the project root, or point piko.jobs_dir (PIKO_JOBS_DIR) at the folder that holds the jobs' index.ts`,
     ]);
   }
   const index = (await importJobsFile(dir, 'index.ts')) as { jobs?: unknown };

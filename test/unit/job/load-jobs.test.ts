@@ -18,6 +18,14 @@ describe('loading the jobs folder', () => {
     return dir;
   }
 
+  it('says how to point piko at a jobs folder that has no index.ts', async () => {
+    const empty = await jobsDir({});
+
+    await expect(loadJobs(empty)).rejects.toThrow(
+      `piko.jobs_dir = ${JSON.stringify(empty)}: ${path.join(empty, 'index.ts')} does not exist; run piko from the project root, or point piko.jobs_dir (PIKO_JOBS_DIR) at the folder that holds the jobs' index.ts`,
+    );
+  });
+
   it('names the file that threw as it loaded, and the line', async () => {
     const jobs = await jobsDir({
       'index.ts': 'export const jobs = [];\n',
