@@ -39,7 +39,10 @@ function jobCard(overview: JobOverview): Html {
   ${
     lateness && lateness.ms >= LATE_AFTER_MS
       ? html`<span class="chip late" title="since ${lateness.since.toISOString()}">late ${formatDuration(lateness.ms)}${lateness.reason === 'unplanned' ? ' (not planned)' : ''}</span>`
-      : html`<span class="chip on-time">on time</span>`
+      : // Nothing left to run, but the latest interval failed: its data is not there either.
+        recent.at(-1)?.kind === 'failed'
+        ? html`<span class="chip s-failed latest-failed">latest failed</span>`
+        : html`<span class="chip on-time">on time</span>`
   }
   ${late && late.count > 0 ? html`<a class="chip late late-intervals" href="${gridPath(job.id)}#late">${lateCountText(late)}</a>` : ''}
 </header>
