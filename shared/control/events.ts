@@ -54,11 +54,21 @@ export interface StatusEvent {
   /** @default every job */
   readonly jobId?: string;
 }
-/** Pauses or resumes a job in the state table (the CLI also disables or enables its schedules). */
+/**
+ * Pauses or resumes a job in the state table (the CLI also disables or enables its schedules),
+ * recorded as an operator action with who and why.
+ */
 export interface PauseEvent {
   readonly action: 'pause' | 'resume';
   readonly jobId: string;
+  /** Who asks. @default the action is recorded as asked by {@link UNNAMED_ACTOR} */
+  readonly actor?: string;
+  /** Why. @default null */
+  readonly reason?: string | null;
 }
+
+/** The actor a pause or resume event that names none is recorded with. */
+export const UNNAMED_ACTOR = 'unknown (the event named nobody)';
 /** The backfill state machine's first step: validate and plan (or dry-run) a backfill. */
 export interface BackfillPlanEvent {
   readonly action: 'backfill-plan';
@@ -359,8 +369,8 @@ const KEYS: Readonly<Record<string, readonly string[]>> = {
   dispatch: ['action', 'jobId'],
   continue: ['action', 'jobId', 'executionName'],
   status: ['action', 'jobId'],
-  pause: ['action', 'jobId'],
-  resume: ['action', 'jobId'],
+  pause: ['action', 'jobId', 'actor', 'reason'],
+  resume: ['action', 'jobId', 'actor', 'reason'],
   'backfill-plan': ['action', 'request'],
   'backfill-next': ['action', 'jobId', 'backfillId', 'reverse'],
   ...RUN_EVENT_KEYS,
@@ -413,11 +423,29 @@ export function parseControlEvent(event: unknown): ControlEvent {
 
   let parsed: ControlEvent | undefined;
   switch (action) {
-    case 'dispatch':
+    case 'dispatch': {
+      const id = jobId();
+      if (id !== undefined) parsed = { action, jobId: id };
+      break;
+    }
     case 'pause':
     case 'resume': {
       const id = jobId();
-      if (id !== undefined) parsed = { action, jobId: id } as ControlEvent;
+      const actor = own(event, 'actor');
+      if (actor !== undefined && !isActor(actor)) {
+        problems.push(`actor must be who asks, 1 to 200 characters, got ${describe(actor)}`);
+      }
+      const reason = own(event, 'reason');
+      if (reason != null && typeof reason !== 'string') {
+        problems.push(`reason must be a string, got ${describe(reason)}`);
+      }
+      if (id === undefined) break;
+      parsed = {
+        action,
+        jobId: id,
+        ...(typeof actor === 'string' ? { actor } : {}),
+        ...(reason === undefined ? {} : { reason: typeof reason === 'string' ? reason : null }),
+      };
       break;
     }
     case 'continue': {

@@ -36,6 +36,7 @@ import {
   planBackfill,
   planChainedBackfill,
   planScheduled,
+  setJobPaused,
   validateBackfill,
   waitsFor,
   wakeAt,
@@ -65,10 +66,12 @@ import type {
   ControlResponse,
   DispatchResponse,
   DownstreamPlanJson,
+  PauseEvent,
   PauseResponse,
   StatusResponse,
   WatchdogResponse,
 } from './events.ts';
+import { UNNAMED_ACTOR } from './events.ts';
 import { history, intervals, runInterval, runs } from './run-handlers.ts';
 import { jobStatuses } from './status.ts';
 
@@ -147,7 +150,7 @@ export async function handleControlEvent(deps: ControlDeps, event: ControlEvent)
       return status(deps, event.jobId);
     case 'pause':
     case 'resume':
-      return pause(deps, deps.jobs.get(event.jobId), event.action);
+      return pause(deps, deps.jobs.get(event.jobId), event);
     case 'backfill-plan':
       return backfillPlan(deps, event.request);
     case 'backfill-next':
@@ -496,13 +499,13 @@ async function status(deps: ControlDeps, jobId: string | undefined): Promise<Sta
   };
 }
 
-async function pause(
-  deps: ControlDeps,
-  job: JobDefinition,
-  action: 'pause' | 'resume',
-): Promise<PauseResponse> {
+async function pause(deps: ControlDeps, job: JobDefinition, event: PauseEvent): Promise<PauseResponse> {
+  const { action } = event;
   const paused = action === 'pause';
-  await deps.store.setPaused(job, paused);
+  await setJobPaused(deps.store, job, paused, {
+    actor: event.actor ?? UNNAMED_ACTOR,
+    reason: event.reason ?? null,
+  });
   logger.info(paused ? 'job paused' : 'job resumed', { jobId: job.id });
   return { action, jobId: job.id, paused };
 }

@@ -28,7 +28,7 @@ import { selectRuns, selectRunsFinishedAfter } from './sql/find-runs.ts';
 import { GroupCommit, GroupRead } from './sql/group-commit.ts';
 import { insertBudget, insertRuns } from './sql/insert-runs.ts';
 import { selectIntervalBuckets, selectIntervalSpans } from './sql/interval-spans.ts';
-import { advanceWatermark, getJob, listJobs, lockJob, setPaused } from './sql/job-rows.ts';
+import { advanceWatermark, getJob, listJobs, lockJob, setJobRowPaused, setPaused } from './sql/job-rows.ts';
 import { cancelRuns, markRuns } from './sql/operator-runs.ts';
 import {
   delayedUntil,
@@ -458,6 +458,10 @@ class SqlJobTransaction implements JobTransaction {
 
   async recordAction(action: Omit<NewOperatorAction, 'jobId'>): Promise<void> {
     return recordAction(this.#open, { ...action, jobId: this.job.jobId });
+  }
+
+  async setPaused(paused: boolean): Promise<void> {
+    return setJobRowPaused(this.#open, this.job.jobId, paused);
   }
 
   async backfillStatus(backfillId: string): Promise<BackfillStatus | undefined> {

@@ -433,6 +433,11 @@ export interface JobTransaction {
    * exists exactly when the action took effect.
    */
   recordAction(action: Omit<NewOperatorAction, 'jobId'>): Promise<void>;
+  /**
+   * Pauses or resumes the job (DESIGN.md §8) in this transaction, under its row lock: a queuing
+   * transaction sees it or commits before it. `tx.job` keeps the row as it was locked.
+   */
+  setPaused(paused: boolean): Promise<void>;
   /** The status of this job's backfill `backfillId`, read in this transaction; undefined when it has none of that id. */
   backfillStatus(backfillId: string): Promise<BackfillStatus | undefined>;
   /**

@@ -159,12 +159,19 @@ describe('dispatcher (bundle in a Lambda sandbox; schedule ticks and the --aws C
   });
 
   it('piko pause --aws pauses the job in the state table and disables its schedule; a tick then plans nothing', async () => {
-    const result = await piko('pause', JOB);
+    const result = await piko('pause', JOB, '--reason', 'db maintenance');
     expect(result.stderr).toBe('');
     expect(result.stdout.trim().split('\n')).toEqual([
       `schedule Piko/${JOB}: ENABLED → DISABLED`,
       `${JOB} paused`,
     ]);
+    // Recorded by the bundled dispatcher, with who and why.
+    expect(
+      await stack.query(
+        "SELECT kind, target, reason, actor LIKE '%@%' AS named FROM piko_actions WHERE kind = 'pause' AND target = ?",
+        [JOB],
+      ),
+    ).toEqual([{ kind: 'pause', target: JOB, reason: 'db maintenance', named: 1 }]);
     expect(aws.scheduleState('Piko', JOB)).toBe('DISABLED');
     expect(await stack.query('SELECT paused FROM piko_jobs WHERE job_id = ?', [JOB])).toEqual([
       { paused: 1 },

@@ -330,6 +330,22 @@ describe.each(stores)('pause under load ($kind)', ({ kind, skip }) => {
     ]);
   });
 
+  it.skipIf(skip)('piko pause and resume are recorded as operator actions, with who and why', async () => {
+    const { state, opened } = await openState('pause_recorded');
+
+    const paused = await runPiko(['pause', drain.id, '--reason', 'db maintenance'], cli(state));
+    const resumed = await runPiko(['resume', drain.id], cli(state));
+
+    expect([paused.code, resumed.code]).toEqual([0, 0]);
+    expect((await opened.store.getJob(drain.id))?.paused).toBe(false);
+    const actions = await opened.store.listActions({ jobId: drain.id, limit: 10 });
+    expect(actions.map((action) => [action.kind, action.target, action.reason])).toEqual([
+      ['resume', drain.id, null],
+      ['pause', drain.id, 'db maintenance'],
+    ]);
+    expect(actions[1]?.actor).toMatch(/^.+@.+$/);
+  });
+
   it.skipIf(skip)('a backfill of a paused job is refused without --wait, writing nothing', async () => {
     const { state } = await openState('pause_backfill_refused');
     expect((await runPiko(['pause', drain.id], cli(state))).code).toBe(0);

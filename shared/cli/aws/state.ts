@@ -6,6 +6,7 @@
 import type { PauseResponse, StatusResponse } from '../../control/events.ts';
 import type { JobStatus } from '../../control/status.ts';
 import { DispatcherFailedError } from '../../errors.ts';
+import type { OperatorRequest } from '../../planner/index.ts';
 import { scheduleNamesFor } from '../../stack/outputs.ts';
 import { RUN_STATUSES, type RunCounts } from '../../store/types.ts';
 import { cliContext } from '../context.ts';
@@ -59,13 +60,24 @@ function withDefaults(status: JobStatus): JobStatus {
  * obeys), then every schedule of the job (`scheduleNamesFor`) in the stack's schedule group. Both
  * steps are idempotent: after a failure, the same command finishes the job.
  */
-export async function pauseOnAws(jobId: string, paused: boolean, flags: AwsFlags, io: CliIo): Promise<void> {
+export async function pauseOnAws(
+  jobId: string,
+  paused: boolean,
+  request: OperatorRequest,
+  flags: AwsFlags,
+  io: CliIo,
+): Promise<void> {
   const context = await cliContext();
   const job = context.jobs.get(jobId);
   const schedules = scheduleNamesFor(job);
   const session = new AwsSession(resolveAwsTarget(flags, context.config.aws));
   const { scheduleGroupName } = await session.outputs();
-  await invokeControlFunction<PauseResponse>(session, { action: paused ? 'pause' : 'resume', jobId: job.id });
+  await invokeControlFunction<PauseResponse>(session, {
+    action: paused ? 'pause' : 'resume',
+    jobId: job.id,
+    actor: request.actor,
+    reason: request.reason ?? null,
+  });
   const verb = paused ? 'paused' : 'resumed';
   for (const name of schedules) {
     try {

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
+import { localActor } from '../../control/actor.ts';
 import { jobStatuses } from '../../control/status.ts';
+import { setJobPaused } from '../../planner/index.ts';
 import {
   type AwsFlags,
   awsOption,
@@ -53,14 +55,18 @@ export function stateCommands(program: Command, io: CliIo): void {
             : 'resume the job in the state table of the deployed stack and enable its schedules',
         ),
       )
+      .option('--reason <text>', 'why (recorded with the action)')
       .addOption(regionOption())
       .addOption(stackNameOption())
-      .action(async (jobId: string, flags: AwsFlags) => {
-        if (flags.aws) return (await import('../aws/state.ts')).pauseOnAws(jobId, paused, flags, io);
+      .action(async (jobId: string, flags: AwsFlags & { reason?: string }) => {
+        const request = { actor: localActor(), reason: flags.reason ?? null };
+        if (flags.aws) {
+          return (await import('../aws/state.ts')).pauseOnAws(jobId, paused, request, flags, io);
+        }
         refuseAwsOnlyFlags(flags);
         const context = await cliContext();
         const job = context.jobs.get(jobId);
-        await withProcess(context, (opened) => opened.store.setPaused(job, paused));
+        await withProcess(context, (opened) => setJobPaused(opened.store, job, paused, request));
         io.out(`${job.id} ${paused ? 'paused' : 'resumed'}`);
       });
   }

@@ -51,6 +51,15 @@ export async function setPaused(ctx: SqlContext, job: StoredJob, paused: boolean
   ]);
 }
 
+/** Pauses or resumes a job whose row exists (inside its transaction, which holds the row's lock). */
+export async function setJobRowPaused(ctx: SqlContext, jobId: string, paused: boolean): Promise<void> {
+  await ctx.db.query('UPDATE piko_jobs SET paused = ?, updated_at = ? WHERE job_id = ?', [
+    paused ? 1 : 0,
+    ctx.clock(),
+    jobId,
+  ]);
+}
+
 /** Moves a job's watermark and adds to its skipped counter. */
 export async function advanceWatermark(
   ctx: SqlContext,

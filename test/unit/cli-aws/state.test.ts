@@ -197,14 +197,17 @@ describe('piko pause|resume <job> --aws', () => {
     scheduler.on(GetScheduleCommand, { Name: 'daily', GroupName: 'Piko' }).resolves(current);
     scheduler.on(UpdateScheduleCommand).resolves({ ScheduleArn: current.Arn });
 
-    const result = await cli('pause', 'daily', '--aws', '--region', REGION);
+    const result = await cli('pause', 'daily', '--aws', '--region', REGION, '--reason', 'db maintenance');
 
     expect(result).toEqual({
       code: 0,
       out: ['schedule Piko/daily: ENABLED → DISABLED', 'daily paused'],
       err: [],
     });
-    expect(dispatcherCalls().map((call) => call.event)).toEqual([{ action: 'pause', jobId: 'daily' }]);
+    // Who and why go with it: the dispatcher records the pause.
+    expect(dispatcherCalls().map((call) => call.event)).toEqual([
+      { action: 'pause', jobId: 'daily', actor: expect.stringMatching(/^.+@.+$/), reason: 'db maintenance' },
+    ]);
     const updates = scheduler.commandCalls(UpdateScheduleCommand).map((call) => call.args[0].input);
     expect(updates).toEqual([expectedUpdate(current, 'DISABLED')]);
     // Spelled out, so a field the helper above would drop cannot go unnoticed.
@@ -245,7 +248,9 @@ describe('piko pause|resume <job> --aws', () => {
       ],
       err: [],
     });
-    expect(dispatcherCalls().map((call) => call.event)).toEqual([{ action: 'resume', jobId: 'payday' }]);
+    expect(dispatcherCalls().map((call) => call.event)).toEqual([
+      { action: 'resume', jobId: 'payday', actor: expect.stringMatching(/^.+@.+$/), reason: null },
+    ]);
     expect(scheduler.commandCalls(GetScheduleCommand).map((call) => call.args[0].input)).toEqual([
       { Name: 'payday.dom', GroupName: 'Piko' },
       { Name: 'payday.dow', GroupName: 'Piko' },

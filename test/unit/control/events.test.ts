@@ -15,6 +15,17 @@ describe('parseControlEvent', () => {
     expect(parseControlEvent({ action: 'status', jobId: 'a' })).toEqual({ action: 'status', jobId: 'a' });
     expect(parseControlEvent({ action: 'pause', jobId: 'a' })).toEqual({ action: 'pause', jobId: 'a' });
     expect(parseControlEvent({ action: 'resume', jobId: 'a' })).toEqual({ action: 'resume', jobId: 'a' });
+    expect(
+      parseControlEvent({ action: 'pause', jobId: 'a', actor: 'ana@laptop', reason: 'maintenance' }),
+    ).toEqual({
+      action: 'pause',
+      jobId: 'a',
+      actor: 'ana@laptop',
+      reason: 'maintenance',
+    });
+    expect(() => parseControlEvent({ action: 'pause', jobId: 'a', actor: '', reason: 7 })).toThrow(
+      /actor must be who asks, 1 to 200 characters, got ""[\s\S]*reason must be a string, got 7/,
+    );
   });
 
   it('reads the execution that asks to continue, and refuses a name Step Functions would not give', () => {

@@ -276,6 +276,18 @@ describe('status, pause and resume', () => {
     const resumed = await send<DispatchResponse>({ jobId: 'hourly' });
     expect(resumed).toMatchObject({ paused: false, planned: 3 });
   });
+
+  it('records a pause and a resume as operator actions, with who and why the event names', async () => {
+    await send({ action: 'pause', jobId: 'hourly', actor: 'ana@laptop', reason: 'db maintenance' });
+    await send({ action: 'resume', jobId: 'hourly' });
+
+    const actions = await store.listActions({ jobId: 'hourly', limit: 10 });
+    expect(actions.map((action) => [action.kind, action.target, action.actor, action.reason])).toEqual([
+      ['resume', 'hourly', 'unknown (the event named nobody)', null],
+      ['pause', 'hourly', 'ana@laptop', 'db maintenance'],
+    ]);
+    expect(actions[1]?.details).toEqual({ wasPaused: false });
+  });
 });
 
 describe('a paused job starts no execution (DESIGN.md §8)', () => {
