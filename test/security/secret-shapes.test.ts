@@ -91,7 +91,7 @@ describe('config fields marked secret()', () => {
     schedule: { cron: '0 * * * *' },
     config: z.object({
       region: z.string().default('eu'),
-      apiKey: secret(z.string()),
+      apiKey: secret(z.string()).default(''),
       upstream: z.object({ password: z.string().meta({ secret: true }).optional() }).default({}),
       code: secret(z.string().regex(/^[a-z]+$/)).optional(),
     }),

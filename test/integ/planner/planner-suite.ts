@@ -645,7 +645,7 @@ export function describePlanner(name: string, factory: PlannerStoreFactory): voi
           handler: async ({ config }) => {
             seen.push(config);
           },
-          config: z.object({ blob: z.string() }),
+          config: z.object({ blob: z.string().default('') }),
         });
         const config = { blob: 'x'.repeat(MAX_CONFIG_OVERRIDE_BYTES - JSON.stringify({ blob: '' }).length) };
         expect(Buffer.byteLength(JSON.stringify(config))).toBe(MAX_CONFIG_OVERRIDE_BYTES);

@@ -66,7 +66,7 @@ describe.skipIf(skip)('a MySQL server whose max_allowed_packet is 512 KiB', () =
       schedule: { cron: '* * * * *' },
       start: T0.toISOString(),
       handler: async () => undefined,
-      config: z.object({ blob: z.string() }),
+      config: z.object({ blob: z.string().default('') }),
     });
     const request = {
       jobId: job.id,
