@@ -153,6 +153,14 @@ describe('marking a range from the grid, and deadlines, in Chromium', () => {
       ['effect-create', '3'],
       ['effect-refused', '1'],
     ]);
+    // A job in UTC: its time is UTC, in two columns, not four headed alike.
+    expect(await preview.locator('thead th').allTextContents()).toEqual([
+      'Effect',
+      'Status now',
+      'Intervals',
+      'From (UTC)',
+      'To (UTC)',
+    ]);
     // Focus moves to the dry run, so a keyboard or screen reader user is taken to it.
     expect(await preview.evaluate((element) => element === element.ownerDocument.activeElement)).toBe(true);
     expect((await runsOf()).get(MISSING[0]!)).toBeUndefined();

@@ -19,6 +19,7 @@ import {
   gridPath,
   type Html,
   intervalPath,
+  isUtc,
   KIND_LABELS,
   pausedBanner,
   statusChip,
@@ -187,12 +188,12 @@ function spanTable(job: JobDefinition, grid: GridModel, mark: MarkPanel, now: Da
   return html`<details class="spans"${grid.cells.length <= OPEN_TABLE_ROWS ? raw(' open') : ''}>
 <summary>${grid.cells.length.toLocaleString('en-US')} ${{ intervals: 'intervals', spans: 'spans', buckets: 'buckets' }[grid.mode]} as a table</summary>
 <table>
-<thead><tr><th scope="col">Status</th><th scope="col">Intervals</th><th scope="col">From (${tz})</th><th scope="col">To (${tz})</th><th scope="col">From (UTC)</th><th scope="col">To (UTC)</th><th scope="col"><span class="sr">Link</span></th></tr></thead>
+<thead><tr><th scope="col">Status</th><th scope="col">Intervals</th>${isUtc(tz) ? '' : html`<th scope="col">From (${tz})</th><th scope="col">To (${tz})</th>`}<th scope="col">From (UTC)</th><th scope="col">To (UTC)</th><th scope="col"><span class="sr">Link</span></th></tr></thead>
 <tbody>${rows.map(
     (cell) => html`<tr>
 <td>${cell.mixed ? html`<span class="chips">${KIND_URGENCY.filter((kind) => (cell.counts[kind] ?? 0) > 0).map((kind) => statusChip(kind, cell.counts[kind]))}</span>` : statusChip(cell.kind)}</td>
 <td class="num">${countText(cell)}</td>
-<td>${formatInZone(cell.start, tz)}</td><td>${formatInZone(cell.end, tz)}</td>
+${isUtc(tz) ? '' : html`<td>${formatInZone(cell.start, tz)}</td><td>${formatInZone(cell.end, tz)}</td>`}
 <td>${formatUtc(cell.start)}</td><td>${formatUtc(cell.end)}</td>
 <td><a href="${cellHref(job, cell)}">${isSingle(cell) ? 'open' : 'zoom in'}</a>${markLink(job, grid, cell, mark, now)}</td>
 </tr>`,

@@ -63,3 +63,8 @@ export function tokenField(token: string | undefined): Html {
 export function pausedBanner(jobId: string, more: string): Html {
   return html`<p class="paused-banner" role="status"><b>Paused:</b> nothing of this job starts until it is resumed (<code>piko resume ${jobId}</code>). ${more}</p>`;
 }
+
+/** Whether a job's timezone is UTC: its time and UTC are the same, and a table shows them once. */
+export function isUtc(timezone: string): boolean {
+  return timezone === 'UTC' || timezone === 'Etc/UTC';
+}

@@ -8,7 +8,7 @@ import { html } from 'hono/html';
 import type { JobDefinition } from '../../job.ts';
 import type { MarkEffect, MarkPreview, MarkSpan } from '../../planner/index.ts';
 import { formatInZone, formatUtc, type TimeRange } from '../time.ts';
-import { gridPath, type Html, intervalPath, statusChip, tokenField } from './html.ts';
+import { gridPath, type Html, intervalPath, isUtc, statusChip, tokenField } from './html.ts';
 
 /** Spans of a dry run listed at most (the counts cover all of them). */
 export const MAX_PREVIEW_ROWS = 200;
@@ -101,7 +101,7 @@ function previewBlock(job: JobDefinition, panel: MarkPanel): Html {
 </ul>
 <table class="mark-spans">
 <caption class="sr">What the mark does to the intervals of ${range}</caption>
-<thead><tr><th scope="col">Effect</th><th scope="col">Status now</th><th scope="col">Intervals</th><th scope="col">From (${tz})</th><th scope="col">To (${tz})</th><th scope="col">From (UTC)</th><th scope="col">To (UTC)</th></tr></thead>
+<thead><tr><th scope="col">Effect</th><th scope="col">Status now</th><th scope="col">Intervals</th>${isUtc(tz) ? '' : html`<th scope="col">From (${tz})</th><th scope="col">To (${tz})</th>`}<th scope="col">From (UTC)</th><th scope="col">To (UTC)</th></tr></thead>
 <tbody>${rows.map((span) => spanRow(job, span))}</tbody>
 </table>
 ${preview.spans.length > MAX_PREVIEW_ROWS ? html`<p class="muted">The first ${MAX_PREVIEW_ROWS} of ${preview.spans.length.toLocaleString('en-US')} spans; the counts above are of all of them.</p>` : ''}
@@ -125,13 +125,14 @@ ${viewFields(panel.view)}
 function spanRow(job: JobDefinition, span: MarkSpan): Html {
   const tz = job.schedule.timezone;
   const kind = span.status;
+  const utc = isUtc(tz);
+  const start = utc ? formatUtc(span.start) : formatInZone(span.start, tz);
   const link =
-    span.intervals === 1
-      ? html`<a href="${intervalPath(job.id, span.start)}">${formatInZone(span.start, tz)}</a>`
-      : formatInZone(span.start, tz);
+    span.intervals === 1 ? html`<a href="${intervalPath(job.id, span.start)}">${start}</a>` : start;
+  // A job in UTC: its time is the UTC time, shown once.
   return html`<tr class="effect-${span.effect}">
 <td>${EFFECT_LABELS[span.effect]}</td><td>${statusChip(kind)}</td><td class="num">${span.intervals.toLocaleString('en-US')}</td>
-<td>${link}</td><td>${formatInZone(span.end, tz)}</td><td>${formatUtc(span.start)}</td><td>${formatUtc(span.end)}</td>
+<td>${link}</td><td>${utc ? formatUtc(span.end) : formatInZone(span.end, tz)}</td>${utc ? '' : html`<td>${formatUtc(span.start)}</td><td>${formatUtc(span.end)}</td>`}
 </tr>`;
 }
 
