@@ -265,7 +265,10 @@ export class BackfillDrivers {
           });
         }
         adopted++;
-        void this.#run(job, backfillRequestOf(current), {}, 'adopted').then(
+        // A backfill recorded while its job is paused (the UI's, say) is planned now and waits
+        // for the resume here, as piko backfill --wait does; refused, it stayed `planning` and
+        // failed again every round.
+        void this.#run(job, backfillRequestOf(current), { waitWhilePaused: true }, 'adopted').then(
           (outcome) => this.#reportEnd(job, outcome, quiet),
           (error: unknown) =>
             this.#progress({
