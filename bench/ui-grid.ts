@@ -15,9 +15,7 @@
  *   npx tsx bench/ui-grid.ts
  *
  * - stall: the longest the server's event loop stood still during those GETs (the runtime beside the
- *   UI would stand still as long). On SQLite the UI's connection runs on a thread of its own, as
- *   `piko start` and `piko ui` open it (`onThread`); the same is measured on a connection on the
- *   event loop's own thread (`sqlite_local`), as the UI read before.
+ *   UI, in `piko start`, stands still as long).
  *
  * Each figure is the median of 5 after one warm-up (the first GET, printed as `cold`). The seeding (500,000 inserts through the store,
  * then one UPDATE per block) takes a while and is not measured. Uses the MariaDB at 127.0.0.1:3306
@@ -286,9 +284,8 @@ async function main(): Promise<void> {
           `${result.mode}, ${result.cells} cells, ${(result.bytes / 1024).toFixed(0)} KiB of HTML; ${JSON.stringify(result.totals)}`,
       );
     };
-    const sqliteFile = path.join(sqliteDir, 'piko.db');
     for (const [kind, open] of [
-      ['sqlite', () => openSqliteStore({ file: sqliteFile })],
+      ['sqlite', () => openSqliteStore({ file: path.join(sqliteDir, 'piko.db') })],
       ['mysql', () => openMysqlStore({ dsn: url.toString(), poolSize: 3 })],
     ] as const) {
       const store = await open();
@@ -296,18 +293,7 @@ async function main(): Promise<void> {
         const seeding = performance.now();
         await seed(store, plan);
         console.log(`${kind}: seeded in ${((performance.now() - seeding) / 1_000).toFixed(1)} s`);
-        if (kind === 'sqlite') {
-          // As piko start and piko ui open the UI's connection, beside the runtime's.
-          const ui = await openSqliteStore({ file: sqliteFile, checkIntegrity: false, onThread: true });
-          try {
-            await report('sqlite', ui);
-          } finally {
-            await ui.close();
-          }
-          await report('sqlite_local', store);
-        } else {
-          await report(kind, store);
-        }
+        await report(kind, store);
       } finally {
         await store.close();
       }
@@ -321,7 +307,6 @@ async function main(): Promise<void> {
   }
   const mysqlResult = results.mysql!;
   const sqliteResult = results.sqlite!;
-  const sqliteLocal = results.sqlite_local!;
   const met = mysqlResult.pageMs < GOAL_MS && sqliteResult.pageMs < GOAL_MS;
   console.log(
     `goal (both pages under ${GOAL_MS} ms): ${met ? 'met' : 'missed'}; load average ${loadavg()
@@ -338,8 +323,6 @@ async function main(): Promise<void> {
       sqlite_server_ms: sqliteResult.serverMs,
       mysql_stall_ms: mysqlResult.stallMs,
       sqlite_stall_ms: sqliteResult.stallMs,
-      sqlite_local_server_ms: sqliteLocal.serverMs,
-      sqlite_local_stall_ms: sqliteLocal.stallMs,
       cells: sqliteResult.cells,
       goal_ms: GOAL_MS,
     }),

@@ -22,17 +22,12 @@ export interface ProcessServices extends StageRunnerDeps {
 
 /**
  * Opens the store the config names (MySQL when `mysql.dsn` is set, else SQLite, if `drivers` can),
- * migrated unless `migrate` is false, its SQLite file checked unless `checkIntegrity` is false, its
- * SQLite connection on a thread of its own when `onThread` is set.
+ * migrated unless `migrate` is false, its SQLite file checked unless `checkIntegrity` is false.
  */
 export async function openConfiguredStore(
   config: PikoConfig,
   drivers: StoreDrivers,
-  options: {
-    readonly migrate?: boolean;
-    readonly checkIntegrity?: boolean;
-    readonly onThread?: boolean;
-  } = {},
+  options: { readonly migrate?: boolean; readonly checkIntegrity?: boolean } = {},
 ): Promise<StateStore> {
   const { mysql } = config;
   const store = await drivers.openStore({
@@ -43,7 +38,6 @@ export async function openConfiguredStore(
     iamAuth: mysql.iamAuth && mysql.region ? { region: mysql.region } : undefined,
     requeuePolicy: requeuePolicyOf(config),
     checkIntegrity: options.checkIntegrity,
-    onThread: options.onThread,
   });
   if (options.migrate ?? true) await store.migrate();
   return store;

@@ -29,11 +29,6 @@ export interface StoreConfig {
   readonly requeuePolicy?: RequeuePolicy;
   /** SQLite only: `PRAGMA quick_check` at open (see `SqliteStoreOptions.checkIntegrity`). @default true */
   readonly checkIntegrity?: boolean;
-  /**
-   * SQLite only: the connection's statements on a worker thread of their own (see
-   * `SqliteStoreOptions.onThread`), for a connection that reads a lot beside a runtime. @default false
-   */
-  readonly onThread?: boolean;
 }
 
 /** A bare database on a file (no state tables), closed by its user. */

@@ -23,7 +23,6 @@ export function openStore(config: StoreConfig = {}): Promise<StateStore> {
     clock: config.clock,
     requeuePolicy: config.requeuePolicy,
     checkIntegrity: config.checkIntegrity,
-    onThread: config.onThread,
   });
 }
 

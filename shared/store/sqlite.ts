@@ -2,12 +2,11 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { StoreCorruptError, StoreError } from '../errors.ts';
 import type { SqlDatabase, SqlRow } from '../sql.ts';
 import { applyMigrations } from './migrations.ts';
-import { checkRowCounts, RowCountMismatchError } from './sql/group-commit.ts';
+import { checkRowCounts } from './sql/group-commit.ts';
 import type { Statement } from './sql/row-update.ts';
 import { createSqlStateStore, nestedTransactionError, type SqlStoreDialect } from './sql-store.ts';
 import { restoreAdvice, sqliteStoreError } from './sqlite-errors.ts';
@@ -33,13 +32,6 @@ export interface SqliteStoreOptions {
    * @default true
    */
   readonly checkIntegrity?: boolean;
-  /**
-   * Run the connection's statements on a worker thread of their own, so that none holds up this
-   * thread's event loop (a second connection that reads a lot: the UI's). Each statement then costs a
-   * message each way: slower for the runtime's many small writes. A file only, not `':memory:'`.
-   * @default false
-   */
-  readonly onThread?: boolean;
 }
 
 const SQLITE_DIALECT: SqlStoreDialect = {
@@ -65,18 +57,34 @@ const SQLITE_DIALECT: SqlStoreDialect = {
  */
 export async function openSqliteStore(options: SqliteStoreOptions = {}): Promise<StateStore> {
   const file = options.file ?? DEFAULT_SQLITE_FILE;
-  const busyTimeoutMs = options.busyTimeoutMs ?? 5_000;
-  if (options.onThread && file === ':memory:') {
-    throw new StoreError('A SQLite state store on a thread of its own needs a file, not ":memory:".');
+  let connection: Database.Database | undefined;
+  try {
+    if (file !== ':memory:') {
+      mkdirSync(dirname(file), { recursive: true });
+      refuseLostState(file);
+    }
+    connection = new Database(file, { timeout: options.busyTimeoutMs ?? 5_000 });
+    connection.pragma('journal_mode = WAL');
+    // WAL + NORMAL: a killed process loses no commit (the WAL is written before COMMIT returns);
+    // only a power loss or OS crash may drop the last commits before a checkpoint's sync, leaving an
+    // older, consistent state whose runs are re-dispatched (never lost; a handler may run again, as
+    // after any crash mid-run). FULL (a sync per commit) measured ~35% slower even with group commit.
+    connection.pragma('synchronous = NORMAL');
+    if (file !== ':memory:') {
+      if (options.checkIntegrity ?? true) checkIntegrity(connection, file);
+      bindStoreId(connection, file);
+    }
+  } catch (error) {
+    connection?.close();
+    if (error instanceof StoreError) throw error;
+    const mapped = sqliteStoreError(error, file);
+    if (mapped instanceof StoreCorruptError) throw mapped;
+    throw new (mapped.constructor as typeof StoreError)(
+      `Cannot open the SQLite state store "${file}": ${(error as Error).message}`,
+      { cause: error },
+    );
   }
-  const checked = openChecked(file, busyTimeoutMs, options.checkIntegrity ?? true);
-  let connection: SqliteConnection = new LocalConnection(checked, file);
-  if (options.onThread) {
-    // Checked here; the thread opens the file again for itself.
-    checked.close();
-    connection = new ThreadConnection(file, busyTimeoutMs);
-  }
-  const database = new SqliteDatabase(connection);
+  const database = new SqliteDatabase(connection, file);
   const clock = options.clock ?? (() => new Date());
   return createSqlStateStore({
     kind: 'sqlite',
@@ -89,41 +97,6 @@ export async function openSqliteStore(options: SqliteStoreOptions = {}): Promise
     close: () => database.close(),
     inTransaction: () => database.inTransaction(),
   });
-}
-
-/**
- * Opens the state file (WAL, `synchronous = NORMAL`) and checks it: not lost (an empty file where
- * state existed), not corrupt (unless `integrity` is false), the store id its marker says.
- */
-function openChecked(file: string, busyTimeoutMs: number, integrity: boolean): Database.Database {
-  let connection: Database.Database | undefined;
-  try {
-    if (file !== ':memory:') {
-      mkdirSync(dirname(file), { recursive: true });
-      refuseLostState(file);
-    }
-    connection = new Database(file, { timeout: busyTimeoutMs });
-    connection.pragma('journal_mode = WAL');
-    // WAL + NORMAL: a killed process loses no commit (the WAL is written before COMMIT returns);
-    // only a power loss or OS crash may drop the last commits before a checkpoint's sync, leaving an
-    // older, consistent state whose runs are re-dispatched (never lost; a handler may run again, as
-    // after any crash mid-run). FULL (a sync per commit) measured ~35% slower even with group commit.
-    connection.pragma('synchronous = NORMAL');
-    if (file !== ':memory:') {
-      if (integrity) checkIntegrity(connection, file);
-      bindStoreId(connection, file);
-    }
-    return connection;
-  } catch (error) {
-    connection?.close();
-    if (error instanceof StoreError) throw error;
-    const mapped = sqliteStoreError(error, file);
-    if (mapped instanceof StoreCorruptError) throw mapped;
-    throw new (mapped.constructor as typeof StoreError)(
-      `Cannot open the SQLite state store "${file}": ${(error as Error).message}`,
-      { cause: error },
-    );
-  }
 }
 
 /** The marker beside a state file: the id of the store it belongs to, written when the store is first opened. */
@@ -214,26 +187,6 @@ interface TransactionScope {
   active: boolean;
 }
 
-/** What a statement answers. */
-type Result = { rows: SqlRow[]; affectedRows: number };
-
-/** Where a {@link SqliteDatabase}'s statements run: on this thread, or on a thread of their own. */
-interface SqliteConnection {
-  /** One statement. */
-  run(sql: string, params: readonly unknown[]): Result | Promise<Result>;
-  /**
-   * The statements in one `BEGIN IMMEDIATE … COMMIT`, nothing else between them; rolled back when
-   * one fails, or matches another number of rows than `expectedRows` says.
-   */
-  batch(
-    statements: readonly Statement[],
-    expectedRows?: readonly (number | undefined)[],
-  ): Result[] | Promise<Result[]>;
-  /** Rolls back the connection's transaction, if SQLite has not already (a full disk, an I/O error). */
-  rollback(): void | Promise<void>;
-  close(): void | Promise<void>;
-}
-
 /**
  * better-sqlite3 over the {@link SqlDatabase} interface. Parameters: `Date` is bound as epoch
  * milliseconds, booleans as 1/0, `undefined` as NULL. Writes report `affectedRows` (SQLite's
@@ -241,13 +194,16 @@ interface SqliteConnection {
  */
 class SqliteDatabase implements SqlDatabase {
   readonly dialect = 'sqlite' as const;
-  readonly #connection: SqliteConnection;
+  readonly #connection: Database.Database;
+  readonly #file: string;
   readonly #mutex = new Mutex();
   readonly #scope = new AsyncLocalStorage<TransactionScope>();
+  readonly #statements = new Map<string, Database.Statement>();
   #closed = false;
 
-  constructor(connection: SqliteConnection) {
+  constructor(connection: Database.Database, file: string) {
     this.#connection = connection;
+    this.#file = file;
   }
 
   /** True inside one of this database's transactions (same async context): a statement joins it. */
@@ -255,7 +211,7 @@ class SqliteDatabase implements SqlDatabase {
     return this.#scope.getStore()?.active === true;
   }
 
-  query(sql: string, params: readonly unknown[] = []): Promise<Result> {
+  query(sql: string, params: readonly unknown[] = []): Promise<{ rows: SqlRow[]; affectedRows: number }> {
     if (this.#scope.getStore()?.active) return this.#exec(sql, params);
     return this.#mutex.run(() => this.#exec(sql, params));
   }
@@ -280,7 +236,7 @@ class SqliteDatabase implements SqlDatabase {
         await this.#exec('COMMIT');
       } catch (error) {
         // SQLite may already have rolled back (a full disk, an I/O error); ROLLBACK may fail as well.
-        await this.#connection.rollback();
+        this.#rollback();
         throw error;
       } finally {
         scope.active = false;
@@ -294,16 +250,27 @@ class SqliteDatabase implements SqlDatabase {
   }
 
   /**
-   * Runs the statements in one `BEGIN IMMEDIATE … COMMIT` with nothing between them (on this
-   * thread: synchronously, in one turn of the mutex for the whole group commit). Rolled back when
-   * one fails, with that error.
+   * Runs the statements in one `BEGIN IMMEDIATE … COMMIT`, synchronously (better-sqlite3 is): no
+   * turn of the event loop between them, one turn of the mutex for the whole group commit.
+   * Rolled back when one fails, with that error.
    */
   writeBatch(
     statements: readonly Statement[],
     expectedRows?: readonly (number | undefined)[],
-  ): Promise<Result[]> {
+  ): Promise<{ rows: SqlRow[]; affectedRows: number }[]> {
     if (this.#scope.getStore()?.active) return Promise.reject(nestedTransactionError());
-    return this.#mutex.run(async () => this.#connection.batch(statements, expectedRows));
+    return this.#mutex.run(async () => {
+      this.#run('BEGIN IMMEDIATE');
+      try {
+        const results = statements.map(({ sql, params }) => this.#run(sql, params));
+        checkRowCounts(results, expectedRows);
+        this.#run('COMMIT');
+        return results;
+      } catch (error) {
+        this.#rollback();
+        throw error;
+      }
+    });
   }
 
   /** Closes the connection once the running transaction, if any, has ended. */
@@ -311,29 +278,31 @@ class SqliteDatabase implements SqlDatabase {
     const close = async () => {
       if (this.#closed) return;
       this.#closed = true;
-      await this.#connection.close();
+      this.#statements.clear();
+      this.#connection.close();
     };
     return this.#scope.getStore()?.active ? close() : this.#mutex.run(close);
   }
 
-  async #exec(sql: string, params: readonly unknown[] = []): Promise<Result> {
-    return this.#connection.run(sql, params);
-  }
-}
-
-/** The connection on this thread: each statement runs synchronously, as better-sqlite3 does. */
-class LocalConnection implements SqliteConnection {
-  readonly #connection: Database.Database;
-  readonly #file: string;
-  readonly #statements = new Map<string, Database.Statement>();
-  #closed = false;
-
-  constructor(connection: Database.Database, file: string) {
-    this.#connection = connection;
-    this.#file = file;
+  async #exec(
+    sql: string,
+    params: readonly unknown[] = [],
+  ): Promise<{ rows: SqlRow[]; affectedRows: number }> {
+    return this.#run(sql, params);
   }
 
-  run(sql: string, params: readonly unknown[] = []): Result {
+  /** Rolls back the connection's transaction, if SQLite has not already (a full disk, an I/O error). */
+  #rollback(): void {
+    if (!this.#connection.inTransaction) return;
+    try {
+      this.#connection.exec('ROLLBACK');
+    } catch {
+      // the connection's transaction ends with it; the first error is the one to report
+    }
+  }
+
+  /** One statement, synchronously. */
+  #run(sql: string, params: readonly unknown[] = []): { rows: SqlRow[]; affectedRows: number } {
     if (this.#closed) throw new StoreError(`The SQLite state store "${this.#file}" is closed.`);
     try {
       const statement = this.#prepare(sql);
@@ -345,34 +314,6 @@ class LocalConnection implements SqliteConnection {
     }
   }
 
-  batch(statements: readonly Statement[], expectedRows?: readonly (number | undefined)[]): Result[] {
-    this.run('BEGIN IMMEDIATE');
-    try {
-      const results = statements.map(({ sql, params }) => this.run(sql, params));
-      checkRowCounts(results, expectedRows);
-      this.run('COMMIT');
-      return results;
-    } catch (error) {
-      this.rollback();
-      throw error;
-    }
-  }
-
-  rollback(): void {
-    if (!this.#connection.inTransaction) return;
-    try {
-      this.#connection.exec('ROLLBACK');
-    } catch {
-      // the connection's transaction ends with it; the first error is the one to report
-    }
-  }
-
-  close(): void {
-    this.#closed = true;
-    this.#statements.clear();
-    this.#connection.close();
-  }
-
   #prepare(sql: string): Database.Statement {
     let statement = this.#statements.get(sql);
     if (!statement) {
@@ -381,132 +322,6 @@ class LocalConnection implements SqliteConnection {
       this.#statements.set(sql, statement);
     }
     return statement;
-  }
-}
-
-/** A statement as it crosses to the thread: its text, or the number of a text sent before (`sqlite-thread.mjs`). */
-interface ThreadStatement {
-  sql: string | number;
-  keep?: number;
-  params: readonly unknown[];
-}
-
-/** A failure as the thread describes it (`sqlite-thread.mjs`). */
-interface ThreadError {
-  message: string;
-  code?: string;
-  kind: 'sqlite' | 'store' | 'row-count';
-  expected?: number;
-  matched?: number;
-}
-
-type ThreadRequest =
-  | ({ op: 'query' } & ThreadStatement)
-  | { op: 'batch'; statements: readonly ThreadStatement[]; expectedRows?: readonly (number | undefined)[] }
-  | { op: 'rollback' }
-  | { op: 'close' };
-
-/**
- * The most statement texts the thread keeps by number; others cross in full each time. The store's
- * texts are a few hundred (IN lists of every length up to a chunk's).
- */
-const MAX_KEPT_TEXTS = 2_000;
-
-/**
- * The connection on a worker thread of its own (`sqlite-thread.mjs`): its statements, and its waits
- * for another process's write lock, never hold up this thread's event loop. Requests run one at a
- * time in the order posted. The thread keeps the process alive only while a request is unanswered.
- */
-class ThreadConnection implements SqliteConnection {
-  readonly #worker: Worker;
-  readonly #file: string;
-  readonly #waiting = new Map<number, { resolve(value: unknown): void; reject(error: unknown): void }>();
-  /** The numbers of the statement texts the thread keeps. */
-  readonly #kept = new Map<string, number>();
-  #nextId = 1;
-  /** Why the thread takes no more requests (closed, or failed). */
-  #ended: StoreError | undefined;
-
-  constructor(file: string, busyTimeoutMs: number) {
-    this.#file = file;
-    this.#worker = new Worker(new URL('./sqlite-thread.mjs', import.meta.url), {
-      workerData: { file, busyTimeoutMs },
-      // Plain JavaScript: none of the process's flags (a loader, --input-type) applies, and some
-      // are refused in a worker.
-      execArgv: [],
-    });
-    this.#worker.unref();
-    this.#worker.on('message', (reply: { id: number; value?: unknown; error?: ThreadError }) =>
-      this.#answer(reply),
-    );
-    this.#worker.on('error', (error) => this.#end(sqliteStoreError(error, file)));
-    this.#worker.on('exit', () => this.#end(new StoreError(`The SQLite state store "${file}" is closed.`)));
-  }
-
-  run(sql: string, params: readonly unknown[] = []): Promise<Result> {
-    return this.#request({ op: 'query', ...this.#statement(sql, params) });
-  }
-
-  batch(statements: readonly Statement[], expectedRows?: readonly (number | undefined)[]): Promise<Result[]> {
-    return this.#request({
-      op: 'batch',
-      // Only what the thread runs: a statement's parts (`row`) stay here.
-      statements: statements.map(({ sql, params }) => this.#statement(sql, params)),
-      expectedRows,
-    });
-  }
-
-  async rollback(): Promise<void> {
-    await this.#request({ op: 'rollback' }).catch(() => undefined);
-  }
-
-  async close(): Promise<void> {
-    await this.#request({ op: 'close' });
-    this.#end(new StoreError(`The SQLite state store "${this.#file}" is closed.`));
-  }
-
-  #request<T>(request: ThreadRequest): Promise<T> {
-    if (this.#ended) return Promise.reject(this.#ended);
-    const id = this.#nextId++;
-    return new Promise<T>((resolve, reject) => {
-      if (this.#waiting.size === 0) this.#worker.ref();
-      this.#waiting.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      this.#worker.postMessage({ ...request, id });
-    });
-  }
-
-  /** The statement as it crosses: a text the thread keeps goes as its number. */
-  #statement(sql: string, params: readonly unknown[]): ThreadStatement {
-    const kept = this.#kept.get(sql);
-    if (kept !== undefined) return { sql: kept, params };
-    if (this.#kept.size >= MAX_KEPT_TEXTS) return { sql, params };
-    const keep = this.#kept.size;
-    this.#kept.set(sql, keep);
-    return { sql, keep, params };
-  }
-
-  #answer(reply: { id: number; value?: unknown; error?: ThreadError }): void {
-    const waiting = this.#waiting.get(reply.id);
-    if (!waiting) return;
-    this.#waiting.delete(reply.id);
-    if (this.#waiting.size === 0) this.#worker.unref();
-    if (reply.error) waiting.reject(this.#error(reply.error));
-    else waiting.resolve(reply.value);
-  }
-
-  #error(error: ThreadError): Error {
-    if (error.kind === 'row-count') return new RowCountMismatchError(error.expected, error.matched);
-    if (error.kind === 'store') return new StoreError(error.message);
-    return sqliteStoreError(
-      Object.assign(new Error(error.message), { name: 'SqliteError', code: error.code }),
-      this.#file,
-    );
-  }
-
-  #end(reason: StoreError): void {
-    this.#ended ??= reason;
-    for (const waiting of this.#waiting.values()) waiting.reject(this.#ended);
-    this.#waiting.clear();
   }
 }
 
@@ -532,5 +347,5 @@ export function openSqliteDatabase(
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const connection = new Database(file, { timeout: busyTimeoutMs });
   connection.pragma('journal_mode = WAL');
-  return new SqliteDatabase(new LocalConnection(connection, file));
+  return new SqliteDatabase(connection, file);
 }

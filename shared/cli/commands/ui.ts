@@ -293,15 +293,14 @@ export function runtimeHealth(runtime: LocalRuntime, stopping: boolean): Runtime
 
 /**
  * The UI's own connection to the configured store: a small MySQL pool, or a second SQLite connection
- * (WAL readers never block the runtime), on a thread of its own: a grid of a year of minutes reads
- * for up to 200 ms, which on the runtime's thread would hold up its heartbeats and runs. The process
- * has already opened, checked and migrated the store, so this connection does neither again.
+ * (WAL readers never block the runtime). The process has already opened, checked and migrated the
+ * store, so this connection does neither again.
  */
 function openUiStore(config: PikoConfig): Promise<StateStore> {
   return openConfiguredStore(
     { ...config, mysql: { ...config.mysql, poolSize: Math.min(UI_POOL_SIZE, config.mysql.poolSize) } },
     LOCAL_DRIVERS,
-    { migrate: false, checkIntegrity: false, onThread: true },
+    { migrate: false, checkIntegrity: false },
   );
 }
 

@@ -25,28 +25,6 @@ describeStateStore(
   },
 );
 
-// The UI's connection: the same store, its statements on a worker thread of their own.
-describeStateStore(
-  'SQLite on a thread of its own',
-  async ({ clock }) => {
-    const temp = await tempSqliteFile();
-    const store = await openSqliteStore({ file: temp.file, clock, onThread: true });
-    return {
-      store,
-      async cleanup() {
-        await store.close();
-        await temp.cleanup();
-      },
-    };
-  },
-  {
-    async freshTarget() {
-      const temp = await tempSqliteFile();
-      return { config: { sqliteFile: temp.file, onThread: true }, cleanup: () => temp.cleanup() };
-    },
-  },
-);
-
 describeStageEvents('SQLite', async ({ clock }) => {
   const temp = await tempSqliteFile();
   const store = await openSqliteStore({ file: temp.file, clock });
