@@ -27,7 +27,7 @@ import type { ProcessServices } from '../runner/process.ts';
 import { runStage } from '../runner/stage-runner.ts';
 import { ENV_JOB_ID } from '../stack/env.ts';
 import { leaseStoreOf } from '../store/leases.ts';
-import type { DispatchLane } from '../store/types.ts';
+import type { DispatchLane, RunRecord } from '../store/types.ts';
 import { errorMessage, redact } from '../telemetry.ts';
 import { type StagePayload, stageErrorMessage } from '../workflow/stage-event.ts';
 import type { ExecutionInput } from '../workflow/starter.ts';
@@ -400,25 +400,21 @@ export class LocalRuntime {
   async #inFlightElsewhere(): Promise<boolean> {
     for (const job of this.#process.jobs.list()) {
       if (this.#skewed.has(job.id) || (await this.#process.store.getJob(job.id))?.paused) continue;
-      const inFlight = await this.#process.store.findRuns(job.id, {
-        statuses: ['queued', 'running'],
-        backfillId: null,
-        limit: 1,
-      });
-      if (inFlight.length > 0) return true;
+      if ((await this.#scheduledInFlight(job, 1)).length > 0) return true;
     }
     return false;
+  }
+
+  /** A job's scheduled and manual runs (not a backfill's) queued or running, at most `limit`. */
+  #scheduledInFlight(job: JobDefinition, limit: number): Promise<RunRecord[]> {
+    return this.#process.store.findRuns(job.id, { statuses: ['queued', 'running'], backfillId: null, limit });
   }
 
   async #sweepLeftWork(): Promise<void> {
     for (const job of this.#process.jobs.list()) {
       if (this.#stopping) return;
       try {
-        const inFlight = await this.#process.store.findRuns(job.id, {
-          statuses: ['queued', 'running'],
-          backfillId: null,
-          limit: LEFT_WORK_SCAN_RUNS,
-        });
+        const inFlight = await this.#scheduledInFlight(job, LEFT_WORK_SCAN_RUNS);
         const names = new Set(inFlight.map((run) => run.executionName).filter((name) => name !== null));
         for (const name of names) {
           if ((await this.#starter.status(job.id, name)) === 'running') continue;

@@ -179,26 +179,3 @@ export function backfillRequestOf(record: BackfillRecord): {
 export function isBackfillHeld(status: BackfillStatus | undefined): boolean {
   return status === 'paused' || status === 'cancelled';
 }
-
-/**
- * Pauses or resumes a job (DESIGN.md §8: nothing of a paused job is planned or started; running
- * runs finish), recorded in `piko_actions` as `pause` or `resume` with who and why, in the same
- * transaction.
- */
-export async function setJobPaused(
-  store: StateStore,
-  job: JobDefinition,
-  paused: boolean,
-  request: OperatorRequest,
-): Promise<void> {
-  await store.withJob(job, async (tx) => {
-    await tx.setPaused(paused);
-    await tx.recordAction({
-      kind: paused ? 'pause' : 'resume',
-      target: job.id,
-      actor: request.actor,
-      reason: request.reason ?? null,
-      details: { wasPaused: tx.job.paused },
-    });
-  });
-}

@@ -359,3 +359,26 @@ function* limitedIntervals(job: JobDefinition, from: Date, to: Date, problems: s
 function atInterval(run: RunRecord): RunAtInterval {
   return { ...intervalToJson(run.interval), runId: run.runId, status: run.status };
 }
+
+/**
+ * Pauses or resumes a job (DESIGN.md §8: nothing of a paused job is planned or started; running
+ * runs finish), recorded in `piko_actions` as `pause` or `resume` with who and why, in the same
+ * transaction.
+ */
+export async function setJobPaused(
+  store: StateStore,
+  job: JobDefinition,
+  paused: boolean,
+  call: OperatorCall,
+): Promise<void> {
+  await store.withJob(job, async (tx) => {
+    await tx.setPaused(paused);
+    await tx.recordAction({
+      kind: paused ? 'pause' : 'resume',
+      target: job.id,
+      actor: call.actor,
+      reason: call.reason ?? null,
+      details: { wasPaused: tx.job.paused },
+    });
+  });
+}

@@ -6,7 +6,7 @@
 import type { PauseResponse, StatusResponse } from '../../control/events.ts';
 import type { JobStatus } from '../../control/status.ts';
 import { DispatcherFailedError } from '../../errors.ts';
-import type { OperatorRequest } from '../../planner/index.ts';
+import type { OperatorCall } from '../../planner/index.ts';
 import { scheduleNamesFor } from '../../stack/outputs.ts';
 import { RUN_STATUSES, type RunCounts } from '../../store/types.ts';
 import { cliContext } from '../context.ts';
@@ -63,7 +63,7 @@ function withDefaults(status: JobStatus): JobStatus {
 export async function pauseOnAws(
   jobId: string,
   paused: boolean,
-  request: OperatorRequest,
+  request: OperatorCall,
   flags: AwsFlags,
   io: CliIo,
 ): Promise<void> {

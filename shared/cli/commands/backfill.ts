@@ -291,7 +291,7 @@ async function driveOne(
           fields: { jobId: job.id, backfillId: progress.backfillId },
         });
       } else {
-        options.bar?.round(progress.done, progress.total, progress.failed);
+        options.bar?.round(progress.total);
       }
     },
   });
@@ -423,24 +423,30 @@ class ProgressBar {
     this.#totals = totals;
   }
 
-  /** A round of batches has ended: `done` of the backfill's `total` runs have ended, `failed` of them failed. */
-  round(done: number, total: number, failed: number): void {
+  /** A round of batches has ended; the backfill has `total` runs. */
+  round(total: number): void {
     this.#total = total;
-    this.#draw(done, failed);
+    this.#draw();
   }
 
   /** A run may have ended. */
   runEnded(): void {
-    const { succeeded, failed } = this.#totals();
-    const done = succeeded + failed;
+    const { done } = this.#ended();
     if (this.#total === 0 || done === this.#drawn.done) return;
     const tenth = Math.max(1, Math.ceil(this.#total / 10));
     const nextTenth = Math.floor(done / tenth) > Math.floor(Math.max(this.#drawn.done, 0) / tenth);
-    if (nextTenth || Date.now() - this.#drawnAt >= 1_000) this.#draw(done, failed);
+    if (nextTenth || Date.now() - this.#drawnAt >= 1_000) this.#draw();
   }
 
-  #draw(done: number, failed: number): void {
+  /** The runs ended so far, and how many of them failed. */
+  #ended(): { done: number; failed: number } {
+    const { succeeded, failed } = this.#totals();
+    return { done: succeeded + failed, failed };
+  }
+
+  #draw(): void {
     const total = this.#total;
+    const { done, failed } = this.#ended();
     const last = this.#drawn;
     if (done === last.done && total === last.total && failed === last.failed) return;
     this.#drawn = { done, total, failed };

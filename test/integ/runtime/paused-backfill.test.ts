@@ -4,18 +4,13 @@
  * run (README: "planned, and only its runs wait"). It stayed `planning 0/0`, its adoption failing
  * again every round.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../shared/config.ts';
 import { LocalRuntime, type ProgressEvent } from '../../../shared/local/runtime.ts';
 import { recordBackfill, setJobPaused } from '../../../shared/planner/index.ts';
-import { JobRegistry } from '../../../shared/registry.ts';
-import { openProcessServices, type ProcessServices } from '../../../shared/runner/process.ts';
-import { LOCAL_DRIVERS } from '../../../shared/store/local.ts';
+import type { ProcessServices } from '../../../shared/runner/process.ts';
 import { waitFor } from '../../e2e/support.ts';
 import { hourlyEvents } from '../../fixtures/dependency-jobs/index.ts';
+import { tempServices } from './support.ts';
 
 const NOW = new Date('2026-04-02T12:00:00.000Z');
 const REQUEST = {
@@ -26,23 +21,13 @@ const REQUEST = {
 const OPERATOR = { actor: 'test@host', reason: null };
 
 describe('a backfill recorded while its job is paused, adopted by a runtime', () => {
-  let dir: string;
+  let services: Awaited<ReturnType<typeof tempServices>>;
   let opened: ProcessServices;
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'piko-paused-backfill-'));
-    const config = loadConfig({
-      env: {
-        PIKO_DATA_DIR: dir,
-        PIKO_SQLITE__FILE: path.join(dir, 'piko.db'),
-        PIKO_RUNTIME__LEASE_SECONDS: '3',
-      },
-    });
-    opened = await openProcessServices(config, new JobRegistry([hourlyEvents]), { drivers: LOCAL_DRIVERS });
+    services = await tempServices('piko-paused-backfill-', [hourlyEvents]);
+    opened = services.opened;
   });
-  afterAll(async () => {
-    await opened?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => services?.cleanup());
 
   it('is planned at once, waits for the resume, then runs', async () => {
     // Arrange: the job paused, the backfill recorded (not planned), a runtime adopting backfills

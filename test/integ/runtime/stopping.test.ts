@@ -3,17 +3,12 @@
  * (`piko run`, the UI's Run now and Rerun) is refused and nothing is written; started, its handler
  * would be aborted when the grace period ends and the run recorded as the job's failure.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../shared/config.ts';
 import { RuntimeStoppingError } from '../../../shared/errors.ts';
 import { defineJob } from '../../../shared/job.ts';
 import { LocalRuntime } from '../../../shared/local/runtime.ts';
-import { JobRegistry } from '../../../shared/registry.ts';
-import { openProcessServices, type ProcessServices } from '../../../shared/runner/process.ts';
-import { LOCAL_DRIVERS } from '../../../shared/store/local.ts';
+import type { ProcessServices } from '../../../shared/runner/process.ts';
+import { tempServices } from './support.ts';
 
 const NOW = new Date('2026-03-02T12:30:00.000Z');
 const hourly = defineJob({
@@ -25,17 +20,13 @@ const hourly = defineJob({
 });
 
 describe('a local runtime that is stopping', () => {
-  let dir: string;
+  let services: Awaited<ReturnType<typeof tempServices>>;
   let opened: ProcessServices;
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'piko-stopping-'));
-    const config = loadConfig({ env: { PIKO_DATA_DIR: dir, PIKO_SQLITE__FILE: path.join(dir, 'piko.db') } });
-    opened = await openProcessServices(config, new JobRegistry([hourly]), { drivers: LOCAL_DRIVERS });
+    services = await tempServices('piko-stopping-', [hourly]);
+    opened = services.opened;
   });
-  afterAll(async () => {
-    await opened?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => services?.cleanup());
 
   it('refuses a manual run and writes nothing', async () => {
     // Arrange

@@ -4,19 +4,14 @@
  * runs go as soon as their upstream is ready, but said once, not every round (a pair of lines every
  * 10 s, 17,000 a day, before).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../shared/config.ts';
 import { LocalRuntime, type ProgressEvent } from '../../../shared/local/runtime.ts';
 import { planBackfill } from '../../../shared/planner/index.ts';
-import { JobRegistry } from '../../../shared/registry.ts';
-import { openProcessServices, type ProcessServices } from '../../../shared/runner/process.ts';
-import { LOCAL_DRIVERS } from '../../../shared/store/local.ts';
+import type { ProcessServices } from '../../../shared/runner/process.ts';
 import type { StateStore } from '../../../shared/store/types.ts';
 import { waitFor } from '../../e2e/support.ts';
 import { dailyRollup, hourlyEvents } from '../../fixtures/dependency-jobs/index.ts';
+import { tempServices } from './support.ts';
 
 const NOW = new Date('2026-04-02T12:00:00.000Z');
 /** Two Berlin days of the rollup, whose hourly intervals never ran. */
@@ -27,26 +22,13 @@ const REQUEST = {
 };
 
 describe('a backfill left waiting for its upstream, in a runtime that adopts backfills', () => {
-  let dir: string;
+  let services: Awaited<ReturnType<typeof tempServices>>;
   let opened: ProcessServices;
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'piko-waiting-backfill-'));
-    const config = loadConfig({
-      env: {
-        PIKO_DATA_DIR: dir,
-        PIKO_SQLITE__FILE: path.join(dir, 'piko.db'),
-        // A round every second.
-        PIKO_RUNTIME__LEASE_SECONDS: '3',
-      },
-    });
-    opened = await openProcessServices(config, new JobRegistry([hourlyEvents, dailyRollup]), {
-      drivers: LOCAL_DRIVERS,
-    });
+    services = await tempServices('piko-waiting-backfill-', [hourlyEvents, dailyRollup]);
+    opened = services.opened;
   });
-  afterAll(async () => {
-    await opened?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => services?.cleanup());
 
   it('is adopted every round but said once', async () => {
     // Arrange: the backfill recorded, its two runs waiting; rounds counted by their listing
